@@ -1,0 +1,3 @@
+//! steward-consent: under construction in this session.
+
+#![forbid(unsafe_code)]

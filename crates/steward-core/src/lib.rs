@@ -1,0 +1,63 @@
+//! The shared vocabulary of Steward: who, what, why and when, as types.
+//!
+//! Every other Steward crate speaks in these types, and every value has a stable, documented
+//! string form that `FromStr` and serde accept and nothing else does: an unknown value is an
+//! error that names it.
+//!
+//! ```
+//! use steward_core::{ClauseId, CustomerId, DataCategory, Purpose, PurposeGroup, Timestamp};
+//!
+//! let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! let collected: Timestamp = "2025-06-01T09:30:00Z".parse()?;
+//! let purpose: Purpose = "troubleshooting".parse()?;
+//! assert_eq!(purpose.group(), PurposeGroup::Logs);
+//! assert_eq!(DataCategory::LlmRequestLog.clause(), ClauseId::LogsStored);
+//! assert!("marketing".parse::<Purpose>()?.group() == PurposeGroup::Prohibited);
+//! # let _ = (customer, collected);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Identifiers
+//!
+//! [`CustomerId`] (a non-nil UUID), [`StewardId`] (a short handle), [`RecordId`] (a UUID v7)
+//! and [`PolicyVersion`] (the label of the policy in force, `policy.versioned`).
+//! [`Justification`] is the non-blank reason an access to logs must carry (`logs.access`).
+//!
+//! # Time
+//!
+//! [`Timestamp`] wraps chrono's `DateTime<Utc>` with checked arithmetic. The `time` feature
+//! adds conversions from and to `time::OffsetDateTime`.
+//!
+//! # Policy vocabulary
+//!
+//! - [`ClauseId`]: the stable id of every clause of the policy, with its promise.
+//! - [`Purpose`] and [`PurposeGroup`]: why data is touched (`use.purposes`, `logs.purposes`,
+//!   training, and purposes named only to be refused).
+//! - [`DataCategory`]: what data is touched (`collect.personal`, `collect.usage`, logs).
+//! - [`TrainingScope`]: whose models a training job trains.
+//!
+//! Purposes, categories and scopes also name their key in the fideslang taxonomy, so the
+//! vocabulary can be exported to privacy tooling.
+
+#![forbid(unsafe_code)]
+
+mod category;
+mod clause;
+mod error;
+mod id;
+mod justification;
+mod purpose;
+mod scope;
+mod time;
+mod vocabulary;
+
+pub use crate::{
+    category::DataCategory,
+    clause::ClauseId,
+    error::{CoreError, Vocabulary},
+    id::{CustomerId, PolicyVersion, RecordId, StewardId},
+    justification::Justification,
+    purpose::{Purpose, PurposeGroup},
+    scope::TrainingScope,
+    time::Timestamp,
+};

@@ -1,0 +1,3 @@
+//! steward-logs: under construction in this session.
+
+#![forbid(unsafe_code)]

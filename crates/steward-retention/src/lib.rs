@@ -1,0 +1,3 @@
+//! steward-retention: under construction in this session.
+
+#![forbid(unsafe_code)]
