@@ -48,7 +48,9 @@ impl FromStr for Justification {
         let trimmed = text.trim();
         let invalid = |reason| CoreError::invalid_id(Vocabulary::Justification, text, reason);
         if trimmed.is_empty() {
-            return Err(invalid("blank: say why access is necessary, e.g. a ticket reference"));
+            return Err(invalid(
+                "blank: say why access is necessary, e.g. a ticket reference",
+            ));
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(invalid("longer than 512 characters"));
