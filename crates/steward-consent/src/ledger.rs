@@ -574,6 +574,11 @@ impl Iterator for History<'_> {
         receipt
     }
 
+    fn last(mut self) -> Option<Self::Item> {
+        // O(1): only the newest receipt is built.
+        self.next_back()
+    }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
         let remaining = self.back.saturating_sub(self.front);
         (remaining, Some(remaining))
