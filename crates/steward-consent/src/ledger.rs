@@ -332,8 +332,11 @@ impl ConsentLedger {
         instant: Timestamp,
     ) -> Option<ConsentReceipt> {
         let entries = self.customers.get(&customer)?;
-        let count = entries.partition_point(|entry| is_in_force(entry, instant));
-        self.receipt(customer, entries, count.checked_sub(1)?)
+        self.receipt(
+            customer,
+            entries,
+            count_in_force(entries, instant).checked_sub(1)?,
+        )
     }
 
     /// The customer's latest recorded level, whatever its effective instant; `none` if the
@@ -601,18 +604,19 @@ impl FusedIterator for History<'_> {}
 
 /// The change in force at `instant`: the last one effective at or before it.
 fn in_force(entries: &[Entry], instant: Timestamp) -> Option<&Entry> {
-    let count = entries.partition_point(|entry| is_in_force(entry, instant));
-    entries.get(count.checked_sub(1)?)
+    entries.get(count_in_force(entries, instant).checked_sub(1)?)
 }
 
-/// Whether `entry` took effect at or before `instant` (changes are in force from their
-/// effective instant on, inclusive).
-fn is_in_force(entry: &Entry, instant: Timestamp) -> bool {
+/// How many of `entries` took effect at or before `instant` (changes are in force from their
+/// effective instant on, inclusive): a binary search, O(log n).
+fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
+    // Convert once, not in every comparison: the conversion costs more than a comparison.
     match instant.unix_nanos() {
-        Ok(nanos) => entry.effective <= nanos,
+        Ok(nanos) => entries.partition_point(|entry| entry.effective <= nanos),
         // Outside the storable range: after 2262 every stored change is in force, before
         // 1677 none is.
-        Err(_) => instant > Timestamp::from_unix_nanos(0),
+        Err(_) if instant > Timestamp::from_unix_nanos(0) => entries.len(),
+        Err(_) => 0,
     }
 }
 
