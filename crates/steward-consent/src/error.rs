@@ -54,13 +54,6 @@ pub enum ConsentError {
         /// When the customer's latest recorded change took effect.
         latest: Timestamp,
     },
-    /// An instant the ledger cannot store: changes are kept as nanoseconds since the epoch,
-    /// which covers about the years 1677 to 2262.
-    #[error("instant `{instant}` is outside the years 1677 to 2262 that the ledger stores")]
-    InstantOutOfRange {
-        /// The rejected instant.
-        instant: Timestamp,
-    },
     /// More distinct values of something the ledger interns than its compact records index.
     #[error("too many distinct {what} (at most {limit})")]
     TableFull {
@@ -69,7 +62,7 @@ pub enum ConsentError {
         /// The most the ledger holds.
         limit: u64,
     },
-    /// Every receipt number has been handed out.
+    /// Every receipt number has been handed out (a ledger numbers up to 2^32 - 2 changes).
     #[error("receipt numbers are exhausted")]
     ReceiptsExhausted,
     /// A ledger file that is not well-formed JSON of the export format, or holds a value
@@ -115,15 +108,15 @@ pub enum ConsentError {
     #[error("receipt `{receipt}` is not after the previous receipt `{previous}` of this customer")]
     ReceiptOutOfOrder {
         /// The receipt out of order.
-        receipt: u64,
+        receipt: u32,
         /// The receipt before it.
-        previous: u64,
+        previous: u32,
     },
     /// Two changes with the same receipt number.
     #[error("receipt `{receipt}` appears more than once")]
     DuplicateReceipt {
         /// The repeated receipt number.
-        receipt: u64,
+        receipt: u32,
     },
 }
 

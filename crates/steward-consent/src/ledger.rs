@@ -1,7 +1,7 @@
 //! The append-only consent ledger: every preference change, who made it, when, through which
 //! channel and under which policy version, and the level in force at any instant.
 
-use std::{collections::HashMap, fmt, hash::Hash, iter::FusedIterator, num::NonZeroU64};
+use std::{collections::HashMap, fmt, hash::Hash, iter::FusedIterator, num::NonZeroU32};
 
 use serde::{Deserialize, Serialize};
 use steward_core::{ClauseId, CustomerId, PolicyVersion, Timestamp};
@@ -10,16 +10,17 @@ use crate::{Actor, AdminId, Channel, ConsentError, ConsentMode, TrainingLevel};
 
 /// The number of a consent receipt, unique within a ledger.
 ///
-/// The ledger numbers changes 1, 2, 3, ... in the order it records them, so within one
-/// customer's history receipts increase with the effective instants. Serialized as a number.
+/// The ledger numbers changes 1, 2, 3, ... (up to 2^32 - 2 per ledger) in the order it records
+/// them, so within one customer's history receipts increase with the effective instants.
+/// Serialized as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ReceiptId(NonZeroU64);
+pub struct ReceiptId(NonZeroU32);
 
 impl ReceiptId {
     /// The receipt number.
     #[must_use]
-    pub const fn get(self) -> u64 {
+    pub const fn get(self) -> u32 {
         self.0.get()
     }
 }
@@ -144,18 +145,20 @@ pub struct ConsentLedger {
     customers: HashMap<CustomerId, Vec<Entry>>,
     policy_versions: Interner<PolicyVersion>,
     admins: Interner<AdminId>,
-    next_receipt: NonZeroU64,
+    next_receipt: NonZeroU32,
     change_count: usize,
 }
 
-/// One stored change, 24 bytes: the instant as nanoseconds, the receipt number, and small
+/// One stored change, 24 bytes: the instant, the receipt number, and small
 /// indexes into the tables of admins and policy versions instead of the strings themselves,
 /// so a change costs no heap allocation of its own.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// Effective instant, nanoseconds since the Unix epoch.
-    effective: i64,
-    receipt: NonZeroU64,
+    /// Kept as the `Timestamp` itself (12 bytes): comparing it is a few integer comparisons,
+    /// while converting a query instant to, say, nanoseconds would cost more than the
+    /// whole binary search.
+    effective: Timestamp,
+    receipt: NonZeroU32,
     /// 0 for the customer, `k` for `admins[k - 1]`.
     actor: u32,
     /// Index into the policy version table.
@@ -194,7 +197,7 @@ impl ConsentLedger {
             customers: HashMap::new(),
             policy_versions: Interner::default(),
             admins: Interner::default(),
-            next_receipt: NonZeroU64::MIN,
+            next_receipt: NonZeroU32::MIN,
             change_count: 0,
         }
     }
@@ -209,13 +212,11 @@ impl ConsentLedger {
     /// The ledger is unchanged after any error.
     /// - [`ConsentError::NotAfterLatest`] if the change is effective at or before the
     ///   customer's latest change: history is append-only and strictly ordered in time.
-    /// - [`ConsentError::InstantOutOfRange`] if the effective instant lies outside the years
-    ///   1677 to 2262.
     /// - [`ConsentError::TableFull`] past 65,536 distinct policy versions or about four
-    ///   billion distinct admins, and [`ConsentError::ReceiptsExhausted`] after 2^64 - 1
-    ///   receipts.
+    ///   billion distinct admins, and [`ConsentError::ReceiptsExhausted`] after 2^32 - 2
+    ///   receipts (changes) in one ledger.
     pub fn record(&mut self, change: ConsentChange) -> Result<ConsentReceipt, ConsentError> {
-        let effective = nanos_of(change.effective)?;
+        let effective = change.effective;
         let latest = self
             .customers
             .get(&change.customer)
@@ -225,7 +226,7 @@ impl ConsentLedger {
         {
             return Err(ConsentError::NotAfterLatest {
                 effective: change.effective,
-                latest: Timestamp::from_unix_nanos(latest.effective),
+                latest: latest.effective,
             });
         }
         let previous_level = latest.map_or(TrainingLevel::None, |entry| entry.level);
@@ -477,7 +478,7 @@ impl ConsentLedger {
             customer,
             level: entry.level,
             previous_level,
-            effective: Timestamp::from_unix_nanos(entry.effective),
+            effective: entry.effective,
             actor: self.actor(entry)?,
             channel: entry.channel,
             policy_version: self.policy_version(entry)?.clone(),
@@ -610,21 +611,7 @@ fn in_force(entries: &[Entry], instant: Timestamp) -> Option<&Entry> {
 /// How many of `entries` took effect at or before `instant` (changes are in force from their
 /// effective instant on, inclusive): a binary search, O(log n).
 fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
-    // Convert once, not in every comparison: the conversion costs more than a comparison.
-    match instant.unix_nanos() {
-        Ok(nanos) => entries.partition_point(|entry| entry.effective <= nanos),
-        // Outside the storable range: after 2262 every stored change is in force, before
-        // 1677 none is.
-        Err(_) if instant > Timestamp::from_unix_nanos(0) => entries.len(),
-        Err(_) => 0,
-    }
-}
-
-/// The effective instant of a change as stored.
-fn nanos_of(instant: Timestamp) -> Result<i64, ConsentError> {
-    instant
-        .unix_nanos()
-        .map_err(|_| ConsentError::InstantOutOfRange { instant })
+    entries.partition_point(|entry| entry.effective <= instant)
 }
 
 fn policy_table_full() -> ConsentError {
@@ -805,7 +792,7 @@ impl Serialize for ChangesOut<'_> {
         for entry in self.entries {
             out.serialize_element(&ChangeOut {
                 receipt: entry.receipt,
-                effective: Timestamp::from_unix_nanos(entry.effective),
+                effective: entry.effective,
                 level: entry.level,
                 actor: ActorOut(self.ledger.admin(entry).ok_or_else(dangling)?),
                 channel: entry.channel,
@@ -818,7 +805,7 @@ impl Serialize for ChangesOut<'_> {
 
 #[derive(Serialize)]
 struct ChangeOut<'a> {
-    receipt: NonZeroU64,
+    receipt: NonZeroU32,
     effective: Timestamp,
     level: TrainingLevel,
     actor: ActorOut<'a>,
@@ -856,7 +843,7 @@ struct CustomerImport {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChangeImport {
-    receipt: NonZeroU64,
+    receipt: NonZeroU32,
     effective: Timestamp,
     level: TrainingLevel,
     actor: Actor,
@@ -932,12 +919,12 @@ impl ConsentLedger {
                 location: format!("customers[{position}].changes[{index}]"),
                 reason: Box::new(reason),
             };
-            let effective = nanos_of(change.effective).map_err(at_change)?;
+            let effective = change.effective;
             if let Some(previous) = entries.last() {
                 if effective <= previous.effective {
                     return Err(at_change(ConsentError::NotAfterLatest {
                         effective: change.effective,
-                        latest: Timestamp::from_unix_nanos(previous.effective),
+                        latest: previous.effective,
                     }));
                 }
                 if change.receipt <= previous.receipt {
@@ -1030,20 +1017,22 @@ mod tests {
     }
 
     #[test]
-    fn instants_beyond_the_stored_range_see_all_or_nothing() {
+    fn far_past_and_future_instants_are_stored_and_queried() {
         let mut ledger = ConsentLedger::new();
         let alice = customer(1);
+        let far_past = Timestamp::from_unix_seconds(-20_000_000_000).unwrap();
+        let far_future = Timestamp::from_unix_seconds(20_000_000_000).unwrap();
         ledger
             .record(change(alice, TrainingLevel::Private, at(0)))
             .unwrap();
-        let far_future = Timestamp::from_unix_seconds(20_000_000_000).unwrap();
-        let far_past = Timestamp::from_unix_seconds(-20_000_000_000).unwrap();
-        assert_eq!(ledger.level_at(alice, far_future), TrainingLevel::Private);
-        assert_eq!(ledger.level_at(alice, far_past), TrainingLevel::None);
-        let error = ledger
+        ledger
             .record(change(alice, TrainingLevel::Shared, far_future))
-            .unwrap_err();
-        assert!(matches!(error, ConsentError::InstantOutOfRange { .. }));
+            .unwrap();
+        assert_eq!(ledger.level_at(alice, far_past), TrainingLevel::None);
+        assert_eq!(ledger.level_at(alice, at(1)), TrainingLevel::Private);
+        assert_eq!(ledger.level_at(alice, far_future), TrainingLevel::Shared);
+        let round_trip = ConsentLedger::from_json(&ledger.to_json().unwrap()).unwrap();
+        assert_eq!(round_trip, ledger);
     }
 
     #[test]

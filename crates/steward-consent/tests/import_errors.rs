@@ -210,17 +210,26 @@ fn zero_receipt_is_malformed() {
 }
 
 #[test]
-fn instant_outside_the_stored_range_is_located() {
+fn receipt_beyond_the_ledger_range_is_malformed() {
     let text = file(&customer(
         ALICE,
-        &[change(1, "2300-01-01T00:00:00Z", "shared")],
+        &[change(4_294_967_296, "2025-06-01T00:00:00Z", "shared")],
     ));
-    let error = ConsentLedger::from_json(&text).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("invalid ledger file at `customers[0].changes[0]`: instant"),
-        "{error}"
+    assert!(matches!(
+        ConsentLedger::from_json(&text),
+        Err(ConsentError::MalformedLedger { .. })
+    ));
+}
+
+#[test]
+fn receipt_number_the_ledger_never_hands_out_is_rejected() {
+    let text = file(&customer(
+        ALICE,
+        &[change(4_294_967_295, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    assert_eq!(
+        ConsentLedger::from_json(&text).unwrap_err(),
+        ConsentError::ReceiptsExhausted
     );
 }
 
