@@ -1,3 +1,121 @@
-//! steward-consent: under construction in this session.
+//! Training consent for Steward: levels, an append-only ledger, and the level in force at any
+//! instant.
+//!
+//! ```
+//! use steward_consent::{Actor, Channel, ConsentChange, ConsentLedger, ConsentMode, TrainingLevel};
+//! use steward_core::{CustomerId, Timestamp, TrainingScope};
+//!
+//! let alice: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! let mut ledger = ConsentLedger::new();
+//!
+//! // Alice opts in to shared training in her account settings...
+//! let receipt = ledger.record(ConsentChange::new(
+//!     alice,
+//!     TrainingLevel::Shared,
+//!     "2025-06-01T00:00:00Z".parse()?,
+//!     Actor::Customer,
+//!     Channel::AccountSettings,
+//!     "2025-03-05".parse()?,
+//! ))?;
+//! assert_eq!(receipt.previous_level, TrainingLevel::None);
+//!
+//! // ...and later narrows it to her own private models.
+//! ledger.record(ConsentChange::new(
+//!     alice,
+//!     TrainingLevel::Private,
+//!     "2025-09-01T00:00:00Z".parse()?,
+//!     Actor::Customer,
+//!     Channel::AccountSettings,
+//!     "2025-03-05".parse()?,
+//! ))?;
+//!
+//! let collected: Timestamp = "2025-07-15T12:00:00Z".parse()?;
+//! let now: Timestamp = "2025-10-01T00:00:00Z".parse()?;
+//!
+//! // training.forward-only: a record collected in July keeps July's level.
+//! let level = ledger.effective_level(alice, collected, now, ConsentMode::ForwardOnly);
+//! assert!(level.permits(TrainingScope::Shared, alice));
+//!
+//! // The strict mode also lets the later downgrade stop further shared training.
+//! let strict = ConsentMode::WithdrawalStopsProcessing;
+//! let level = ledger.effective_level(alice, collected, now, strict);
+//! assert!(!level.permits(TrainingScope::Shared, alice));
+//! assert!(level.permits(TrainingScope::Private { owner: alice }, alice));
+//!
+//! // training.default-off: before any change there is no training at all.
+//! let early: Timestamp = "2025-01-01T00:00:00Z".parse()?;
+//! assert_eq!(ledger.level_at(alice, early), TrainingLevel::None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Levels and scopes
+//!
+//! [`TrainingLevel`] is one level per customer, ordered `none < private < shared <
+//! open-weight` and cumulative: a level permits training at its own scope and every narrower
+//! one ([`TrainingLevel::permits`]). A private scope (`TrainingScope::Private { owner }`) only
+//! ever reads the data of its owner, whatever anyone's level (`training.private`).
+//! [`TrainingLevel::clause`] and [`TrainingLevel::deciding_clause`] name the clause behind an
+//! answer: `training.default-off`, `training.private`, `training.shared` or
+//! `training.open-weight`.
+//!
+//! # Recording changes
+//!
+//! [`ConsentLedger::record`] appends a [`ConsentChange`]: customer, new level, effective
+//! instant, [`Actor`] (the customer, or an admin with an [`AdminId`] acting for them),
+//! [`Channel`] and the `PolicyVersion` in force (`policy.versioned`). It returns a
+//! [`ConsentReceipt`] with a [`ReceiptId`]: the evidence GDPR Art. 7(1) asks for.
+//! The ledger is append-only: a change dated at or before the customer's latest change is
+//! rejected with [`ConsentError::NotAfterLatest`], and a rejected change leaves the ledger
+//! exactly as it was. [`ConsentLedger::history`] replays a customer's receipts.
+//!
+//! # The level at an instant
+//!
+//! [`ConsentLedger::level_at`] is a binary search over the customer's history: O(log n),
+//! no allocation. **A change is in force from its effective instant on**, inclusive: at
+//! exactly that instant the new level applies, so data collected at the same instant as an
+//! opt-in is covered by it, and data collected at the instant of a withdrawal is not.
+//! Before a customer's first change the level is `none` (`training.default-off`).
+//!
+//! # Forward-only and the strict mode
+//!
+//! [`ConsentMode::ForwardOnly`] (the default, `training.forward-only`) gives a record the
+//! level in force when it was collected; later changes affect only later data.
+//! [`ConsentMode::WithdrawalStopsProcessing`] is stricter: the lower of the level at
+//! collection and the level now, so a downgrade also stops further training on earlier data,
+//! as GDPR Art. 7(3) and the EDPB read withdrawal. Turn it on when withdrawal has to stop
+//! processing of existing data too; in both modes upgrades never reach back and models
+//! already trained stay as they are. Use [`ConsentMode::effective_level`] when you hold the
+//! levels, or [`ConsentLedger::effective_level`] to look them up.
+//!
+//! # Export and import
+//!
+//! [`ConsentLedger::to_json`] writes the whole ledger (format [`EXPORT_FORMAT`], customers in
+//! id order, so the output is deterministic); [`ConsentLedger::from_json`] reads it back and
+//! validates everything `record` guarantees (per-customer order in time and receipts, unique
+//! receipts and customers, values in range). A bad file gives a typed error that names where
+//! it is wrong, and no ledger. The ledger also implements serde's `Serialize` and
+//! `Deserialize` with the same validation.
+//!
+//! # Memory and threads
+//!
+//! A change is stored in 24 bytes without a heap allocation of its own (policy versions and
+//! admins are interned in small tables); each customer costs one hash-table slot and one
+//! exactly-sized buffer. [`ConsentLedger::approximate_heap_bytes`] reports the total. Queries
+//! take `&self` and never lock; the ledger is `Send + Sync`.
 
 #![forbid(unsafe_code)]
+
+mod actor;
+mod error;
+mod ledger;
+mod level;
+mod mode;
+mod vocabulary;
+
+pub use crate::{
+    actor::{Actor, AdminId, Channel},
+    error::ConsentError,
+    ledger::{ConsentChange, ConsentLedger, ConsentReceipt, EXPORT_FORMAT, History, ReceiptId},
+    level::TrainingLevel,
+    mode::ConsentMode,
+};

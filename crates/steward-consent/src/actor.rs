@@ -1,0 +1,208 @@
+//! Who changed a preference, and through which channel.
+
+use std::{borrow::Cow, fmt, str::FromStr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{ConsentError, error::quote, vocabulary::string_forms};
+
+/// An administrator who records a preference change on a customer's behalf, for example
+/// after a support request.
+///
+/// A short handle (1 to 64 characters of ASCII letters, digits, `.`, `-`, `_` or `@`), such as
+/// a directory user name. It is kept in consent receipts, so it must not be free text.
+///
+/// ```
+/// use steward_consent::AdminId;
+///
+/// let admin: AdminId = "dana.support".parse()?;
+/// assert_eq!(admin.as_str(), "dana.support");
+/// assert!("".parse::<AdminId>().is_err());
+/// assert!("dana support".parse::<AdminId>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AdminId(Box<str>);
+
+impl AdminId {
+    /// Longest accepted handle, in bytes.
+    pub const MAX_LEN: usize = 64;
+
+    /// The handle.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AdminId({})", self.0)
+    }
+}
+
+impl fmt::Display for AdminId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for AdminId {
+    type Err = ConsentError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason| ConsentError::InvalidAdminId {
+            value: quote(text),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(invalid("longer than 64 characters"));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+        if !text.chars().all(allowed) {
+            return Err(invalid(
+                "only ASCII letters, digits, `.`, `-`, `_` and `@` are allowed",
+            ));
+        }
+        Ok(Self(text.into()))
+    }
+}
+
+/// Who made a preference change: the customer, or an admin acting for them.
+///
+/// String form: `customer` or `admin:<admin id>`.
+///
+/// ```
+/// use steward_consent::Actor;
+///
+/// let actor: Actor = "admin:dana.support".parse()?;
+/// assert_eq!(actor.to_string(), "admin:dana.support");
+/// assert_eq!("customer".parse::<Actor>()?, Actor::Customer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Actor {
+    /// The customer changed their own preference.
+    Customer,
+    /// An admin recorded the change on the customer's behalf.
+    Admin(AdminId),
+}
+
+impl Actor {
+    /// The admin, if an admin made the change.
+    #[must_use]
+    pub const fn admin(&self) -> Option<&AdminId> {
+        match self {
+            Self::Customer => None,
+            Self::Admin(admin) => Some(admin),
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Customer => f.write_str("customer"),
+            Self::Admin(admin) => write!(f, "admin:{admin}"),
+        }
+    }
+}
+
+impl FromStr for Actor {
+    type Err = ConsentError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "customer" {
+            return Ok(Self::Customer);
+        }
+        match text.strip_prefix("admin:") {
+            Some(admin) => Ok(Self::Admin(admin.parse()?)),
+            None => Err(ConsentError::UnknownActor { value: quote(text) }),
+        }
+    }
+}
+
+/// Through which channel a preference change reached the company.
+///
+/// String forms: `account-settings`, `api`, `support-request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum Channel {
+    /// The account settings page of the website or desktop application.
+    AccountSettings,
+    /// The public API, called by the customer's own tooling.
+    Api,
+    /// A support request, carried out by an admin.
+    SupportRequest,
+}
+
+string_forms!(Channel, UnknownChannel, {
+    AccountSettings => "account-settings",
+    Api => "api",
+    SupportRequest => "support-request",
+});
+
+/// Serde through the string form, so that deserializing can never build an invalid value.
+macro_rules! serde_via_string {
+    ($($name:ident),+) => {$(
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )+};
+}
+
+serde_via_string!(AdminId, Actor);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_string_forms_round_trip() {
+        for text in ["customer", "admin:dana.support", "admin:x@example.com"] {
+            let actor: Actor = text.parse().unwrap();
+            assert_eq!(actor.to_string(), text);
+            let json = serde_json::to_string(&actor).unwrap();
+            assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), actor);
+        }
+    }
+
+    #[test]
+    fn malformed_actor_names_the_problem() {
+        let error = "robot".parse::<Actor>().unwrap_err();
+        assert_eq!(error.to_string(), "unknown actor `robot`");
+        let error = "admin:".parse::<Actor>().unwrap_err();
+        assert_eq!(error.to_string(), "invalid admin id ``: empty");
+        assert!(serde_json::from_str::<Actor>("\"admin:a b\"").is_err());
+    }
+
+    #[test]
+    fn unknown_channel_is_named() {
+        let error = "carrier-pigeon".parse::<Channel>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown consent channel `carrier-pigeon`"
+        );
+    }
+
+    #[test]
+    fn overlong_admin_id_is_rejected() {
+        let long = "a".repeat(AdminId::MAX_LEN + 1);
+        assert!(long.parse::<AdminId>().is_err());
+        assert!(long[..AdminId::MAX_LEN].parse::<AdminId>().is_ok());
+    }
+}

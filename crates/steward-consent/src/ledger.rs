@@ -1,0 +1,1129 @@
+//! The append-only consent ledger: every preference change, who made it, when, through which
+//! channel and under which policy version, and the level in force at any instant.
+
+use std::{collections::HashMap, fmt, hash::Hash, iter::FusedIterator, num::NonZeroU32};
+
+use serde::{Deserialize, Serialize};
+use steward_core::{ClauseId, CustomerId, PolicyVersion, Timestamp};
+
+use crate::{Actor, AdminId, Channel, ConsentError, ConsentMode, TrainingLevel};
+
+/// The number of a consent receipt, unique within a ledger.
+///
+/// The ledger numbers changes 1, 2, 3, ... (up to 2^32 - 2 per ledger) in the order it records
+/// them, so within one customer's history receipts increase with the effective instants.
+/// Serialized as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReceiptId(NonZeroU32);
+
+impl ReceiptId {
+    /// The receipt number.
+    #[must_use]
+    pub const fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for ReceiptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A preference change to record: the customer, the new level, the instant it takes effect,
+/// who made it, through which channel, and the policy version in force (`policy.versioned`).
+///
+/// ```
+/// use steward_consent::{Actor, Channel, ConsentChange, TrainingLevel};
+///
+/// let change = ConsentChange::new(
+///     "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?,
+///     TrainingLevel::Private,
+///     "2025-06-01T09:30:00Z".parse()?,
+///     Actor::Customer,
+///     Channel::AccountSettings,
+///     "2025-03-05".parse()?,
+/// );
+/// assert_eq!(change.level, TrainingLevel::Private);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsentChange {
+    /// Whose preference changes.
+    pub customer: CustomerId,
+    /// The new level.
+    pub level: TrainingLevel,
+    /// From which instant on the new level is in force (inclusive).
+    pub effective: Timestamp,
+    /// Who made the change.
+    pub actor: Actor,
+    /// Through which channel the change came.
+    pub channel: Channel,
+    /// The version of the privacy policy in force when the change was made.
+    pub policy_version: PolicyVersion,
+}
+
+impl ConsentChange {
+    /// A change of `customer`'s level to `level`, in force from `effective` on.
+    #[must_use]
+    pub const fn new(
+        customer: CustomerId,
+        level: TrainingLevel,
+        effective: Timestamp,
+        actor: Actor,
+        channel: Channel,
+        policy_version: PolicyVersion,
+    ) -> Self {
+        Self {
+            customer,
+            level,
+            effective,
+            actor,
+            channel,
+            policy_version,
+        }
+    }
+}
+
+/// Proof of one recorded preference change: what GDPR Art. 7(1) asks a controller to be able
+/// to show (who consented, to what, when, how, and on the basis of which policy text).
+///
+/// Returned by [`ConsentLedger::record`] and yielded by [`ConsentLedger::history`];
+/// serializable so it can be shown to the customer or handed to an auditor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsentReceipt {
+    /// The receipt number, unique within the ledger.
+    pub receipt: ReceiptId,
+    /// Whose preference changed.
+    pub customer: CustomerId,
+    /// The level from [`effective`](Self::effective) on.
+    pub level: TrainingLevel,
+    /// The level in force just before (`none` for the first change, `training.default-off`).
+    pub previous_level: TrainingLevel,
+    /// From which instant on the level is in force (inclusive).
+    pub effective: Timestamp,
+    /// Who made the change.
+    pub actor: Actor,
+    /// Through which channel the change came.
+    pub channel: Channel,
+    /// The policy version in force when the change was made (`policy.versioned`).
+    pub policy_version: PolicyVersion,
+}
+
+impl ConsentReceipt {
+    /// The clause the new level stands on: `training.default-off` for `none`, otherwise the
+    /// opt-in clause of the level.
+    #[must_use]
+    pub const fn clause(&self) -> ClauseId {
+        self.level.clause()
+    }
+}
+
+/// The append-only ledger of training preferences of every customer.
+///
+/// - [`record`](Self::record) appends a change and returns its [`ConsentReceipt`]; a change
+///   dated at or before the customer's latest change is rejected and leaves the ledger as it
+///   was.
+/// - [`level_at`](Self::level_at) answers which level was in force at an instant, in
+///   O(log n) of that customer's history; before any change it is
+///   [`TrainingLevel::None`] (`training.default-off`). A change is in force from its
+///   effective instant on, inclusive.
+/// - [`effective_level`](Self::effective_level) applies a [`ConsentMode`] to a record's
+///   collection instant (`training.forward-only`).
+/// - [`history`](Self::history) replays a customer's receipts; [`to_json`](Self::to_json) and
+///   [`from_json`](Self::from_json) export and import the whole ledger (serde works too).
+///
+/// Queries take `&self` and do not lock: the ledger is `Send + Sync`, so share it behind an
+/// `Arc` (with an `RwLock` if it keeps changing) and query from any number of threads.
+#[derive(Clone)]
+pub struct ConsentLedger {
+    customers: HashMap<CustomerId, Vec<Entry>>,
+    policy_versions: Interner<PolicyVersion>,
+    admins: Interner<AdminId>,
+    next_receipt: NonZeroU32,
+    change_count: usize,
+}
+
+/// One stored change, 24 bytes: the instant, the receipt number, and small
+/// indexes into the tables of admins and policy versions instead of the strings themselves,
+/// so a change costs no heap allocation of its own.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Kept as the `Timestamp` itself (12 bytes): comparing it is a few integer comparisons,
+    /// while converting a query instant to, say, nanoseconds would cost more than the
+    /// whole binary search.
+    effective: Timestamp,
+    receipt: NonZeroU32,
+    /// 0 for the customer, `k` for `admins[k - 1]`.
+    actor: u32,
+    /// Index into the policy version table.
+    policy: u16,
+    level: TrainingLevel,
+    channel: Channel,
+}
+
+const _: () = assert!(
+    size_of::<Entry>() == 24,
+    "keep the per-change record compact"
+);
+
+/// At most this many distinct policy versions: their index is stored as a `u16`.
+const POLICY_VERSION_LIMIT: usize = 1 << 16;
+/// At most this many distinct admins: their index plus one is stored as a `u32`.
+const ADMIN_LIMIT: usize = (u32::MAX - 1) as usize;
+/// Histories shorter than this grow one slot at a time, so the common short history carries
+/// no spare capacity; longer ones grow geometrically to keep appends amortized O(1).
+const EXACT_GROWTH_BELOW: usize = 16;
+
+/// The name and version of the export format, written into and checked in every export.
+pub const EXPORT_FORMAT: &str = "steward-consent-ledger/1";
+
+impl Default for ConsentLedger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConsentLedger {
+    /// An empty ledger: every customer is at [`TrainingLevel::None`] (`training.default-off`).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            customers: HashMap::new(),
+            policy_versions: Interner::default(),
+            admins: Interner::default(),
+            next_receipt: NonZeroU32::MIN,
+            change_count: 0,
+        }
+    }
+
+    /// Appends a preference change and returns its receipt.
+    ///
+    /// The change is in force from its effective instant on (inclusive) and records the
+    /// policy version in force (`policy.versioned`).
+    ///
+    /// # Errors
+    ///
+    /// The ledger is unchanged after any error.
+    /// - [`ConsentError::NotAfterLatest`] if the change is effective at or before the
+    ///   customer's latest change: history is append-only and strictly ordered in time.
+    /// - [`ConsentError::TableFull`] past 65,536 distinct policy versions or about four
+    ///   billion distinct admins, and [`ConsentError::ReceiptsExhausted`] after 2^32 - 2
+    ///   receipts (changes) in one ledger.
+    pub fn record(&mut self, change: ConsentChange) -> Result<ConsentReceipt, ConsentError> {
+        let effective = change.effective;
+        let latest = self
+            .customers
+            .get(&change.customer)
+            .and_then(|entries| entries.last());
+        if let Some(latest) = latest
+            && effective <= latest.effective
+        {
+            return Err(ConsentError::NotAfterLatest {
+                effective: change.effective,
+                latest: latest.effective,
+            });
+        }
+        let previous_level = latest.map_or(TrainingLevel::None, |entry| entry.level);
+        let receipt = self.next_receipt;
+        let next_receipt = receipt
+            .checked_add(1)
+            .ok_or(ConsentError::ReceiptsExhausted)?;
+        let policy_slot = self.policy_versions.prepare(
+            &change.policy_version,
+            POLICY_VERSION_LIMIT,
+            "policy versions",
+        )?;
+        let policy = u16::try_from(policy_slot.index).map_err(|_| policy_table_full())?;
+        let admin_slot = change
+            .actor
+            .admin()
+            .map(|admin| self.admins.prepare(admin, ADMIN_LIMIT, "admins"))
+            .transpose()?;
+        let actor = match &admin_slot {
+            None => 0,
+            Some(slot) => slot.index.checked_add(1).ok_or_else(admin_table_full)?,
+        };
+
+        // Every check has passed: from here on nothing fails, so a rejected change can never
+        // leave a half-written ledger behind.
+        self.policy_versions
+            .commit(policy_slot, &change.policy_version);
+        if let (Some(slot), Some(admin)) = (admin_slot, change.actor.admin()) {
+            self.admins.commit(slot, admin);
+        }
+        let entries = self
+            .customers
+            .entry(change.customer)
+            .or_insert_with(|| Vec::with_capacity(1));
+        if entries.len() == entries.capacity() && entries.len() < EXACT_GROWTH_BELOW {
+            entries.reserve_exact(1);
+        }
+        entries.push(Entry {
+            effective,
+            receipt,
+            actor,
+            policy,
+            level: change.level,
+            channel: change.channel,
+        });
+        self.next_receipt = next_receipt;
+        self.change_count = self.change_count.saturating_add(1);
+
+        Ok(ConsentReceipt {
+            receipt: ReceiptId(receipt),
+            customer: change.customer,
+            level: change.level,
+            previous_level,
+            effective: change.effective,
+            actor: change.actor,
+            channel: change.channel,
+            policy_version: change.policy_version,
+        })
+    }
+
+    /// The level in force for `customer` at `instant`.
+    ///
+    /// A change is in force from its effective instant on: at exactly that instant the new
+    /// level already applies. Before the customer's first change, and for a customer the
+    /// ledger has never seen, the level is [`TrainingLevel::None`] (`training.default-off`).
+    /// O(log n) in the customer's history (a binary search), without allocating.
+    #[must_use]
+    pub fn level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
+        self.customers
+            .get(&customer)
+            .and_then(|entries| in_force(entries, instant))
+            .map_or(TrainingLevel::None, |entry| entry.level)
+    }
+
+    /// The level that governs data of `customer` collected at `collected_at`, asked at `now`,
+    /// under `mode` (`training.forward-only`; see [`ConsentMode`]).
+    ///
+    /// In [`ConsentMode::ForwardOnly`] this is the level at collection, whatever happened
+    /// since; in [`ConsentMode::WithdrawalStopsProcessing`] it is the lower of the level at
+    /// collection and the level at `now`.
+    #[must_use]
+    pub fn effective_level(
+        &self,
+        customer: CustomerId,
+        collected_at: Timestamp,
+        now: Timestamp,
+        mode: ConsentMode,
+    ) -> TrainingLevel {
+        let at_collection = self.level_at(customer, collected_at);
+        match mode {
+            // Forward-only never needs the level now: skip the second lookup.
+            ConsentMode::ForwardOnly => at_collection,
+            _ => mode.effective_level(at_collection, self.level_at(customer, now)),
+        }
+    }
+
+    /// The receipt of the change in force for `customer` at `instant`, if any: the evidence
+    /// behind [`level_at`](Self::level_at). `None` means no change yet, so
+    /// `training.default-off` applies.
+    #[must_use]
+    pub fn change_in_force(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<ConsentReceipt> {
+        let entries = self.customers.get(&customer)?;
+        self.receipt(
+            customer,
+            entries,
+            count_in_force(entries, instant).checked_sub(1)?,
+        )
+    }
+
+    /// The customer's latest recorded level, whatever its effective instant; `none` if the
+    /// customer never changed it.
+    #[must_use]
+    pub fn latest_level(&self, customer: CustomerId) -> TrainingLevel {
+        self.customers
+            .get(&customer)
+            .and_then(|entries| entries.last())
+            .map_or(TrainingLevel::None, |entry| entry.level)
+    }
+
+    /// The receipts of every change of `customer`, oldest first (empty for a customer the
+    /// ledger has never seen).
+    #[must_use]
+    pub fn history(&self, customer: CustomerId) -> History<'_> {
+        let entries = self.customers.get(&customer).map_or(&[][..], Vec::as_slice);
+        History {
+            ledger: self,
+            customer,
+            entries,
+            front: 0,
+            back: entries.len(),
+        }
+    }
+
+    /// How many customers have at least one recorded change.
+    #[must_use]
+    pub fn customer_count(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// How many changes the ledger holds, over all customers.
+    #[must_use]
+    pub const fn change_count(&self) -> usize {
+        self.change_count
+    }
+
+    /// Whether the ledger holds no change at all.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.change_count == 0
+    }
+
+    /// An estimate of the heap memory the ledger holds, in bytes: the hash table, every
+    /// history's buffer and the interned tables, computed from their capacities. The
+    /// allocator's own bookkeeping comes on top.
+    #[must_use]
+    pub fn approximate_heap_bytes(&self) -> usize {
+        let table = hash_table_bytes(
+            self.customers.capacity(),
+            size_of::<(CustomerId, Vec<Entry>)>(),
+        );
+        let histories = self
+            .customers
+            .values()
+            .map(|entries| entries.capacity().saturating_mul(size_of::<Entry>()))
+            .fold(0_usize, usize::saturating_add);
+        let policies = self
+            .policy_versions
+            .approximate_heap_bytes(|version| version.as_str().len());
+        let admins = self
+            .admins
+            .approximate_heap_bytes(|admin| admin.as_str().len());
+        table
+            .saturating_add(histories)
+            .saturating_add(policies)
+            .saturating_add(admins)
+    }
+
+    /// Exports the whole ledger as JSON (format [`EXPORT_FORMAT`]), customers ordered by id,
+    /// so exporting the same ledger twice gives the same text.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::ExportFailed`] if serialization fails, which only an internal
+    /// inconsistency could cause.
+    pub fn to_json(&self) -> Result<String, ConsentError> {
+        serde_json::to_string(self).map_err(|error| ConsentError::ExportFailed {
+            detail: error.to_string(),
+        })
+    }
+
+    /// Writes the JSON export of [`to_json`](Self::to_json) to `writer` without building it
+    /// in memory first (wrap files in a `BufWriter`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConsentError::ExportFailed`] if writing fails.
+    pub fn to_json_writer<W: std::io::Write>(&self, writer: W) -> Result<(), ConsentError> {
+        serde_json::to_writer(writer, self).map_err(|error| ConsentError::ExportFailed {
+            detail: error.to_string(),
+        })
+    }
+
+    /// Imports a ledger exported by [`to_json`](Self::to_json), validating everything a
+    /// recorded ledger guarantees.
+    ///
+    /// # Errors
+    ///
+    /// No ledger is built on any error.
+    /// - [`ConsentError::MalformedLedger`]: not JSON of the export format, or a value that
+    ///   does not parse (an unknown level, channel or actor, a malformed id or instant).
+    /// - [`ConsentError::UnsupportedFormat`]: another format or version.
+    /// - [`ConsentError::InvalidLedger`], naming where: changes of a customer not strictly
+    ///   increasing in time or receipt number, a customer listed twice or without changes, an
+    ///   instant out of range, too many policy versions or admins.
+    /// - [`ConsentError::DuplicateReceipt`]: a receipt number used twice.
+    pub fn from_json(text: &str) -> Result<Self, ConsentError> {
+        let export: LedgerImport = serde_json::from_str(text).map_err(malformed)?;
+        Self::try_from(export)
+    }
+
+    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_json`](Self::from_json); read errors are [`ConsentError::MalformedLedger`].
+    pub fn from_json_reader<R: std::io::Read>(reader: R) -> Result<Self, ConsentError> {
+        let export: LedgerImport = serde_json::from_reader(reader).map_err(malformed)?;
+        Self::try_from(export)
+    }
+
+    /// The receipt of `entries[index]`, the history of `customer`.
+    fn receipt(
+        &self,
+        customer: CustomerId,
+        entries: &[Entry],
+        index: usize,
+    ) -> Option<ConsentReceipt> {
+        let entry = entries.get(index)?;
+        let previous_level = index
+            .checked_sub(1)
+            .and_then(|previous| entries.get(previous))
+            .map_or(TrainingLevel::None, |previous| previous.level);
+        Some(ConsentReceipt {
+            receipt: ReceiptId(entry.receipt),
+            customer,
+            level: entry.level,
+            previous_level,
+            effective: entry.effective,
+            actor: self.actor(entry)?,
+            channel: entry.channel,
+            policy_version: self.policy_version(entry)?.clone(),
+        })
+    }
+
+    // The two lookups below return `None` only if an index were dangling, which cannot
+    // happen: indexes are created only by `Interner::commit`, and tables never shrink.
+
+    fn policy_version(&self, entry: &Entry) -> Option<&PolicyVersion> {
+        self.policy_versions.values.get(usize::from(entry.policy))
+    }
+
+    fn admin(&self, entry: &Entry) -> Option<Option<&AdminId>> {
+        match entry.actor.checked_sub(1) {
+            None => Some(None),
+            Some(index) => self
+                .admins
+                .values
+                .get(usize::try_from(index).ok()?)
+                .map(Some),
+        }
+    }
+
+    fn actor(&self, entry: &Entry) -> Option<Actor> {
+        Some(match self.admin(entry)? {
+            None => Actor::Customer,
+            Some(admin) => Actor::Admin(admin.clone()),
+        })
+    }
+}
+
+impl fmt::Debug for ConsentLedger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Counts only: a debug print of a million histories helps nobody, and the ids are
+        // personal data.
+        f.debug_struct("ConsentLedger")
+            .field("customers", &self.customers.len())
+            .field("changes", &self.change_count)
+            .field("policy_versions", &self.policy_versions.values.len())
+            .field("admins", &self.admins.values.len())
+            .finish()
+    }
+}
+
+/// Two ledgers are equal when they hold the same changes with the same receipts, whatever
+/// the order in which their tables were filled.
+impl PartialEq for ConsentLedger {
+    fn eq(&self, other: &Self) -> bool {
+        self.change_count == other.change_count
+            && self.next_receipt == other.next_receipt
+            && self.customers.len() == other.customers.len()
+            && self.customers.iter().all(|(customer, entries)| {
+                other.customers.get(customer).is_some_and(|others| {
+                    entries.len() == others.len()
+                        && entries
+                            .iter()
+                            .zip(others)
+                            .all(|(mine, theirs)| self.same_change(mine, other, theirs))
+                })
+            })
+    }
+}
+
+impl Eq for ConsentLedger {}
+
+impl ConsentLedger {
+    fn same_change(&self, mine: &Entry, other: &Self, theirs: &Entry) -> bool {
+        mine.effective == theirs.effective
+            && mine.receipt == theirs.receipt
+            && mine.level == theirs.level
+            && mine.channel == theirs.channel
+            && self.policy_version(mine) == other.policy_version(theirs)
+            && self.admin(mine) == other.admin(theirs)
+    }
+}
+
+/// The receipts of one customer's changes, oldest first; see [`ConsentLedger::history`].
+#[derive(Debug, Clone)]
+pub struct History<'a> {
+    ledger: &'a ConsentLedger,
+    customer: CustomerId,
+    entries: &'a [Entry],
+    front: usize,
+    back: usize,
+}
+
+impl Iterator for History<'_> {
+    type Item = ConsentReceipt;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let receipt = self.ledger.receipt(self.customer, self.entries, self.front);
+        self.front = self.front.saturating_add(1);
+        receipt
+    }
+
+    fn last(mut self) -> Option<Self::Item> {
+        // O(1): only the newest receipt is built.
+        self.next_back()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let remaining = self.back.saturating_sub(self.front);
+        (remaining, Some(remaining))
+    }
+}
+
+impl DoubleEndedIterator for History<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back = self.back.saturating_sub(1);
+        self.ledger.receipt(self.customer, self.entries, self.back)
+    }
+}
+
+impl ExactSizeIterator for History<'_> {}
+
+impl FusedIterator for History<'_> {}
+
+/// The change in force at `instant`: the last one effective at or before it.
+fn in_force(entries: &[Entry], instant: Timestamp) -> Option<&Entry> {
+    entries.get(count_in_force(entries, instant).checked_sub(1)?)
+}
+
+/// How many of `entries` took effect at or before `instant` (changes are in force from their
+/// effective instant on, inclusive): a binary search, O(log n).
+fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
+    entries.partition_point(|entry| entry.effective <= instant)
+}
+
+fn policy_table_full() -> ConsentError {
+    ConsentError::TableFull {
+        what: "policy versions",
+        limit: POLICY_VERSION_LIMIT as u64,
+    }
+}
+
+fn admin_table_full() -> ConsentError {
+    ConsentError::TableFull {
+        what: "admins",
+        limit: ADMIN_LIMIT as u64,
+    }
+}
+
+fn malformed(error: serde_json::Error) -> ConsentError {
+    ConsentError::MalformedLedger {
+        detail: error.to_string(),
+    }
+}
+
+/// Heap bytes of a std `HashMap` (hashbrown) with this capacity and slot size: one slot and
+/// one control byte per bucket, plus a group of trailing control bytes.
+fn hash_table_bytes(capacity: usize, slot: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    // hashbrown keeps buckets a power of two, filled to at most 7/8 (all but one below 8).
+    let buckets = if capacity < 8 {
+        capacity.saturating_add(1).next_power_of_two()
+    } else {
+        (capacity.saturating_mul(8) / 7).next_power_of_two()
+    };
+    buckets
+        .saturating_mul(slot.saturating_add(1))
+        .saturating_add(16)
+}
+
+/// A table of distinct values, each stored once and referred to by a small index.
+#[derive(Debug, Clone)]
+struct Interner<T> {
+    values: Vec<T>,
+    index: HashMap<T, u32>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+/// Where a value is or will be in an [`Interner`], found before anything changes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    index: u32,
+    is_new: bool,
+}
+
+impl<T: Clone + Eq + Hash> Interner<T> {
+    /// Finds `value`, or the index it would get, without changing the table.
+    fn prepare(&self, value: &T, limit: usize, what: &'static str) -> Result<Slot, ConsentError> {
+        if let Some(&index) = self.index.get(value) {
+            return Ok(Slot {
+                index,
+                is_new: false,
+            });
+        }
+        let full = || ConsentError::TableFull {
+            what,
+            limit: limit as u64,
+        };
+        if self.values.len() >= limit {
+            return Err(full());
+        }
+        let index = u32::try_from(self.values.len()).map_err(|_| full())?;
+        Ok(Slot {
+            index,
+            is_new: true,
+        })
+    }
+
+    /// Adds `value` if [`prepare`](Self::prepare) found it new.
+    fn commit(&mut self, slot: Slot, value: &T) {
+        if slot.is_new {
+            self.values.push(value.clone());
+            self.index.insert(value.clone(), slot.index);
+        }
+    }
+
+    /// Finds or adds `value` (import only: there the ledger is discarded on any error).
+    fn intern(&mut self, value: &T, limit: usize, what: &'static str) -> Result<u32, ConsentError> {
+        let slot = self.prepare(value, limit, what)?;
+        self.commit(slot, value);
+        Ok(slot.index)
+    }
+
+    fn approximate_heap_bytes(&self, text_len: impl Fn(&T) -> usize) -> usize {
+        // Each value is held twice (list and index), each with its own text buffer.
+        let texts = self
+            .values
+            .iter()
+            .map(|value| text_len(value).saturating_mul(2))
+            .fold(0_usize, usize::saturating_add);
+        self.values
+            .capacity()
+            .saturating_mul(size_of::<T>())
+            .saturating_add(hash_table_bytes(
+                self.index.capacity(),
+                size_of::<(T, u32)>(),
+            ))
+            .saturating_add(texts)
+    }
+}
+
+// ---- export and import ----
+
+impl Serialize for ConsentLedger {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        let mut customers: Vec<(&CustomerId, &Vec<Entry>)> = self.customers.iter().collect();
+        customers.sort_unstable_by_key(|(customer, _)| **customer);
+        let mut out = serializer.serialize_struct("ConsentLedger", 2)?;
+        out.serialize_field("format", EXPORT_FORMAT)?;
+        out.serialize_field(
+            "customers",
+            &CustomersOut {
+                ledger: self,
+                customers: &customers,
+            },
+        )?;
+        out.end()
+    }
+}
+
+struct CustomersOut<'a> {
+    ledger: &'a ConsentLedger,
+    customers: &'a [(&'a CustomerId, &'a Vec<Entry>)],
+}
+
+impl Serialize for CustomersOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.customers
+                .iter()
+                .map(|(customer, entries)| CustomerOut {
+                    customer,
+                    changes: ChangesOut {
+                        ledger: self.ledger,
+                        entries,
+                    },
+                }),
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct CustomerOut<'a> {
+    customer: &'a CustomerId,
+    changes: ChangesOut<'a>,
+}
+
+struct ChangesOut<'a> {
+    ledger: &'a ConsentLedger,
+    entries: &'a [Entry],
+}
+
+impl Serialize for ChangesOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+
+        let dangling = || S::Error::custom("internal error: dangling table index");
+        let mut out = serializer.serialize_seq(Some(self.entries.len()))?;
+        for entry in self.entries {
+            out.serialize_element(&ChangeOut {
+                receipt: entry.receipt,
+                effective: entry.effective,
+                level: entry.level,
+                actor: ActorOut(self.ledger.admin(entry).ok_or_else(dangling)?),
+                channel: entry.channel,
+                policy_version: self.ledger.policy_version(entry).ok_or_else(dangling)?,
+            })?;
+        }
+        out.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ChangeOut<'a> {
+    receipt: NonZeroU32,
+    effective: Timestamp,
+    level: TrainingLevel,
+    actor: ActorOut<'a>,
+    channel: Channel,
+    policy_version: &'a PolicyVersion,
+}
+
+/// An actor by reference, written in the string form of [`Actor`].
+struct ActorOut<'a>(Option<&'a AdminId>);
+
+impl Serialize for ActorOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => serializer.serialize_str("customer"),
+            Some(admin) => serializer.collect_str(&format_args!("admin:{admin}")),
+        }
+    }
+}
+
+/// The export format as read back: parsed strictly, then validated by `TryFrom`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerImport {
+    format: String,
+    customers: Vec<CustomerImport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerImport {
+    customer: CustomerId,
+    changes: Vec<ChangeImport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeImport {
+    receipt: NonZeroU32,
+    effective: Timestamp,
+    level: TrainingLevel,
+    actor: Actor,
+    channel: Channel,
+    policy_version: PolicyVersion,
+}
+
+impl TryFrom<LedgerImport> for ConsentLedger {
+    type Error = ConsentError;
+
+    fn try_from(export: LedgerImport) -> Result<Self, Self::Error> {
+        if export.format != EXPORT_FORMAT {
+            return Err(ConsentError::UnsupportedFormat {
+                found: crate::error::quote(&export.format),
+                expected: EXPORT_FORMAT,
+            });
+        }
+        let total = export
+            .customers
+            .iter()
+            .map(|customer| customer.changes.len())
+            .fold(0_usize, usize::saturating_add);
+        let mut ledger = Self::new();
+        ledger.customers.reserve(export.customers.len());
+        let mut receipts = Vec::with_capacity(total);
+        for (position, customer) in export.customers.iter().enumerate() {
+            let entries = ledger.import_customer(customer, position, &export.customers)?;
+            receipts.extend(entries.iter().map(|entry| entry.receipt));
+            ledger.change_count = ledger.change_count.saturating_add(entries.len());
+            ledger.customers.insert(customer.customer, entries);
+        }
+        receipts.sort_unstable();
+        if let Some(receipt) = receipts.windows(2).find_map(|pair| match pair {
+            [first, second] if first == second => Some(*first),
+            _ => None,
+        }) {
+            return Err(ConsentError::DuplicateReceipt {
+                receipt: receipt.get(),
+            });
+        }
+        if let Some(last) = receipts.last() {
+            ledger.next_receipt = last.checked_add(1).ok_or(ConsentError::ReceiptsExhausted)?;
+        }
+        Ok(ledger)
+    }
+}
+
+impl ConsentLedger {
+    /// Validates and stores the history of `customer`, the customer at `position` in `all`.
+    fn import_customer(
+        &mut self,
+        customer: &CustomerImport,
+        position: usize,
+        all: &[CustomerImport],
+    ) -> Result<Vec<Entry>, ConsentError> {
+        let at_customer = |reason| ConsentError::InvalidLedger {
+            location: format!("customers[{position}]"),
+            reason: Box::new(reason),
+        };
+        if customer.changes.is_empty() {
+            return Err(at_customer(ConsentError::EmptyHistory));
+        }
+        if self.customers.contains_key(&customer.customer) {
+            let first = all
+                .iter()
+                .position(|other| other.customer == customer.customer)
+                .unwrap_or(position);
+            return Err(at_customer(ConsentError::DuplicateCustomer { first }));
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(customer.changes.len());
+        for (index, change) in customer.changes.iter().enumerate() {
+            let at_change = |reason| ConsentError::InvalidLedger {
+                location: format!("customers[{position}].changes[{index}]"),
+                reason: Box::new(reason),
+            };
+            let effective = change.effective;
+            if let Some(previous) = entries.last() {
+                if effective <= previous.effective {
+                    return Err(at_change(ConsentError::NotAfterLatest {
+                        effective: change.effective,
+                        latest: previous.effective,
+                    }));
+                }
+                if change.receipt <= previous.receipt {
+                    return Err(at_change(ConsentError::ReceiptOutOfOrder {
+                        receipt: change.receipt.get(),
+                        previous: previous.receipt.get(),
+                    }));
+                }
+            }
+            let policy = self
+                .policy_versions
+                .intern(
+                    &change.policy_version,
+                    POLICY_VERSION_LIMIT,
+                    "policy versions",
+                )
+                .and_then(|index| u16::try_from(index).map_err(|_| policy_table_full()))
+                .map_err(at_change)?;
+            let actor = match change.actor.admin() {
+                None => 0,
+                Some(admin) => self
+                    .admins
+                    .intern(admin, ADMIN_LIMIT, "admins")
+                    .and_then(|index| index.checked_add(1).ok_or_else(admin_table_full))
+                    .map_err(at_change)?,
+            };
+            entries.push(Entry {
+                effective,
+                receipt: change.receipt,
+                actor,
+                policy,
+                level: change.level,
+                channel: change.channel,
+            });
+        }
+        Ok(entries)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsentLedger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let export = LedgerImport::deserialize(deserializer)?;
+        Self::try_from(export).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(last: u8) -> CustomerId {
+        format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{last:02x}")
+            .parse()
+            .unwrap()
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(1_741_132_800 + seconds).unwrap()
+    }
+
+    fn change(who: CustomerId, level: TrainingLevel, when: Timestamp) -> ConsentChange {
+        ConsentChange::new(
+            who,
+            level,
+            when,
+            Actor::Customer,
+            Channel::AccountSettings,
+            "2025-03-05".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_change_is_in_force_from_its_instant_on() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        ledger
+            .record(change(alice, TrainingLevel::Shared, at(100)))
+            .unwrap();
+        assert_eq!(ledger.level_at(alice, at(99)), TrainingLevel::None);
+        assert_eq!(ledger.level_at(alice, at(100)), TrainingLevel::Shared);
+        assert_eq!(ledger.level_at(alice, at(101)), TrainingLevel::Shared);
+    }
+
+    #[test]
+    fn unknown_customer_is_default_off() {
+        let ledger = ConsentLedger::new();
+        assert_eq!(ledger.level_at(customer(9), at(0)), TrainingLevel::None);
+        assert_eq!(ledger.change_in_force(customer(9), at(0)), None);
+        assert_eq!(ledger.history(customer(9)).len(), 0);
+    }
+
+    #[test]
+    fn far_past_and_future_instants_are_stored_and_queried() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        let far_past = Timestamp::from_unix_seconds(-20_000_000_000).unwrap();
+        let far_future = Timestamp::from_unix_seconds(20_000_000_000).unwrap();
+        ledger
+            .record(change(alice, TrainingLevel::Private, at(0)))
+            .unwrap();
+        ledger
+            .record(change(alice, TrainingLevel::Shared, far_future))
+            .unwrap();
+        assert_eq!(ledger.level_at(alice, far_past), TrainingLevel::None);
+        assert_eq!(ledger.level_at(alice, at(1)), TrainingLevel::Private);
+        assert_eq!(ledger.level_at(alice, far_future), TrainingLevel::Shared);
+        let round_trip = ConsentLedger::from_json(&ledger.to_json().unwrap()).unwrap();
+        assert_eq!(round_trip, ledger);
+    }
+
+    #[test]
+    fn same_instant_change_is_rejected_and_names_both_instants() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        ledger
+            .record(change(alice, TrainingLevel::Shared, at(100)))
+            .unwrap();
+        let error = ledger
+            .record(change(alice, TrainingLevel::None, at(100)))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "change effective at `2025-03-05T00:01:40Z` is not after the latest change at \
+             `2025-03-05T00:01:40Z`"
+        );
+        assert_eq!(ledger.change_count(), 1);
+    }
+
+    #[test]
+    fn receipts_name_previous_level_and_policy_version() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        let first = ledger
+            .record(change(alice, TrainingLevel::Shared, at(1)))
+            .unwrap();
+        let second = ledger
+            .record(ConsentChange::new(
+                alice,
+                TrainingLevel::Private,
+                at(2),
+                Actor::Admin("dana".parse().unwrap()),
+                Channel::SupportRequest,
+                "2025-09-01".parse().unwrap(),
+            ))
+            .unwrap();
+        assert_eq!(first.previous_level, TrainingLevel::None);
+        assert_eq!(second.previous_level, TrainingLevel::Shared);
+        assert_eq!(second.policy_version.as_str(), "2025-09-01");
+        assert!(second.receipt > first.receipt);
+        let history: Vec<_> = ledger.history(alice).collect();
+        assert_eq!(history, vec![first, second.clone()]);
+        assert_eq!(ledger.history(alice).next_back(), Some(second));
+    }
+
+    #[test]
+    fn strict_mode_reads_the_level_now() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        ledger
+            .record(change(alice, TrainingLevel::OpenWeight, at(1)))
+            .unwrap();
+        ledger
+            .record(change(alice, TrainingLevel::Private, at(10)))
+            .unwrap();
+        let strict = ConsentMode::WithdrawalStopsProcessing;
+        assert_eq!(
+            ledger.effective_level(alice, at(5), at(20), ConsentMode::ForwardOnly),
+            TrainingLevel::OpenWeight
+        );
+        assert_eq!(
+            ledger.effective_level(alice, at(5), at(20), strict),
+            TrainingLevel::Private
+        );
+        assert_eq!(
+            ledger.effective_level(alice, at(5), at(9), strict),
+            TrainingLevel::OpenWeight
+        );
+    }
+
+    #[test]
+    fn heap_estimate_grows_with_changes() {
+        let mut ledger = ConsentLedger::new();
+        let empty = ledger.approximate_heap_bytes();
+        for n in 1..=50 {
+            ledger
+                .record(change(customer(n), TrainingLevel::Shared, at(1)))
+                .unwrap();
+        }
+        assert!(ledger.approximate_heap_bytes() > empty + 50 * size_of::<Entry>());
+    }
+
+    #[test]
+    fn debug_shows_counts_not_customers() {
+        let mut ledger = ConsentLedger::new();
+        ledger
+            .record(change(customer(1), TrainingLevel::Shared, at(1)))
+            .unwrap();
+        let debug = format!("{ledger:?}");
+        assert!(debug.contains("changes: 1"), "{debug}");
+        assert!(!debug.contains("0192f1f0"), "{debug}");
+    }
+}

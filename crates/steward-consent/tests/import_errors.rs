@@ -1,0 +1,256 @@
+//! Bad ledger files (invariant 9): each gives a typed error naming what is wrong, and no
+//! ledger.
+
+use steward_consent::{Actor, Channel, ConsentChange, ConsentError, ConsentLedger, TrainingLevel};
+use steward_core::{CustomerId, Timestamp};
+
+const ALICE: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10";
+const BOB: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11";
+
+fn file(customers: &str) -> String {
+    format!(r#"{{"format":"steward-consent-ledger/1","customers":[{customers}]}}"#)
+}
+
+fn change(receipt: u64, effective: &str, level: &str) -> String {
+    format!(
+        r#"{{"receipt":{receipt},"effective":"{effective}","level":"{level}","actor":"customer","channel":"api","policy_version":"2025-03-05"}}"#
+    )
+}
+
+fn customer(id: &str, changes: &[String]) -> String {
+    format!(r#"{{"customer":"{id}","changes":[{}]}}"#, changes.join(","))
+}
+
+#[test]
+fn well_formed_file_imports() {
+    let text = file(&customer(
+        ALICE,
+        &[
+            change(1, "2025-06-01T00:00:00Z", "shared"),
+            change(3, "2025-07-01T00:00:00Z", "none"),
+        ],
+    ));
+    let ledger = ConsentLedger::from_json(&text).unwrap();
+    let alice: CustomerId = ALICE.parse().unwrap();
+    let june: Timestamp = "2025-06-15T00:00:00Z".parse().unwrap();
+    assert_eq!(ledger.level_at(alice, june), TrainingLevel::Shared);
+    assert_eq!(ledger.to_json().unwrap(), text);
+}
+
+#[test]
+fn imported_ledger_continues_numbering_after_the_highest_receipt() {
+    let text = file(&customer(
+        ALICE,
+        &[change(7, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    let mut ledger = ConsentLedger::from_json(&text).unwrap();
+    let receipt = ledger
+        .record(ConsentChange::new(
+            BOB.parse().unwrap(),
+            TrainingLevel::Private,
+            "2025-06-02T00:00:00Z".parse().unwrap(),
+            Actor::Customer,
+            Channel::Api,
+            "2025-03-05".parse().unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(receipt.receipt.get(), 8);
+}
+
+#[test]
+fn unknown_level_in_file_is_named() {
+    let text = file(&customer(
+        ALICE,
+        &[change(1, "2025-06-01T00:00:00Z", "everything")],
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert!(matches!(error, ConsentError::MalformedLedger { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("unknown training level `everything`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn out_of_order_changes_are_located() {
+    let text = file(&format!(
+        "{},{}",
+        customer(BOB, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
+        customer(
+            ALICE,
+            &[
+                change(2, "2025-07-01T00:00:00Z", "shared"),
+                change(3, "2025-06-01T00:00:00Z", "none"),
+            ],
+        )
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid ledger file at `customers[1].changes[1]`: change effective at \
+         `2025-06-01T00:00:00Z` is not after the latest change at `2025-07-01T00:00:00Z`"
+    );
+}
+
+#[test]
+fn same_instant_changes_are_rejected() {
+    let text = file(&customer(
+        ALICE,
+        &[
+            change(1, "2025-06-01T00:00:00Z", "shared"),
+            change(2, "2025-06-01T00:00:00Z", "none"),
+        ],
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert!(matches!(
+        error,
+        ConsentError::InvalidLedger { ref reason, .. }
+            if matches!(**reason, ConsentError::NotAfterLatest { .. })
+    ));
+}
+
+#[test]
+fn receipts_out_of_order_within_a_customer_are_rejected() {
+    let text = file(&customer(
+        ALICE,
+        &[
+            change(5, "2025-06-01T00:00:00Z", "shared"),
+            change(4, "2025-07-01T00:00:00Z", "none"),
+        ],
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("receipt `4` is not after the previous receipt `5`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn duplicate_receipts_across_customers_are_rejected() {
+    let text = file(&format!(
+        "{},{}",
+        customer(ALICE, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
+        customer(BOB, &[change(1, "2025-06-02T00:00:00Z", "private")])
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert_eq!(error, ConsentError::DuplicateReceipt { receipt: 1 });
+}
+
+#[test]
+fn duplicate_customer_names_the_first_occurrence() {
+    let text = file(&format!(
+        "{},{}",
+        customer(ALICE, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
+        customer(ALICE, &[change(2, "2025-06-02T00:00:00Z", "private")])
+    ));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid ledger file at `customers[1]`: customer appears twice (first at `customers[0]`)"
+    );
+}
+
+#[test]
+fn customer_without_changes_is_rejected() {
+    let text = file(&customer(ALICE, &[]));
+    let error = ConsentLedger::from_json(&text).unwrap_err();
+    assert!(
+        error.to_string().contains("customer has no changes"),
+        "{error}"
+    );
+}
+
+#[test]
+fn other_format_is_rejected_by_name() {
+    let text = r#"{"format":"steward-consent-ledger/9","customers":[]}"#;
+    let error = ConsentLedger::from_json(text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unsupported ledger format `steward-consent-ledger/9` (expected `steward-consent-ledger/1`)"
+    );
+}
+
+#[test]
+fn truncated_file_is_malformed() {
+    let text = file(&customer(
+        ALICE,
+        &[change(1, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    let cut = &text[..text.len() / 2];
+    assert!(matches!(
+        ConsentLedger::from_json(cut),
+        Err(ConsentError::MalformedLedger { .. })
+    ));
+}
+
+#[test]
+fn unknown_field_is_malformed() {
+    let text = r#"{"format":"steward-consent-ledger/1","customers":[],"extra":1}"#;
+    let error = ConsentLedger::from_json(text).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown field `extra`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn zero_receipt_is_malformed() {
+    let text = file(&customer(
+        ALICE,
+        &[change(0, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    assert!(matches!(
+        ConsentLedger::from_json(&text),
+        Err(ConsentError::MalformedLedger { .. })
+    ));
+}
+
+#[test]
+fn receipt_beyond_the_ledger_range_is_malformed() {
+    let text = file(&customer(
+        ALICE,
+        &[change(4_294_967_296, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    assert!(matches!(
+        ConsentLedger::from_json(&text),
+        Err(ConsentError::MalformedLedger { .. })
+    ));
+}
+
+#[test]
+fn receipt_number_the_ledger_never_hands_out_is_rejected() {
+    let text = file(&customer(
+        ALICE,
+        &[change(4_294_967_295, "2025-06-01T00:00:00Z", "shared")],
+    ));
+    assert_eq!(
+        ConsentLedger::from_json(&text).unwrap_err(),
+        ConsentError::ReceiptsExhausted
+    );
+}
+
+#[test]
+fn serde_deserialize_validates_like_from_json() {
+    let text = file(&customer(
+        ALICE,
+        &[
+            change(2, "2025-07-01T00:00:00Z", "shared"),
+            change(3, "2025-06-01T00:00:00Z", "none"),
+        ],
+    ));
+    let error = serde_json::from_str::<ConsentLedger>(&text).unwrap_err();
+    assert!(
+        error.to_string().contains("is not after the latest change"),
+        "{error}"
+    );
+}
+
+#[test]
+fn ledger_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ConsentLedger>();
+}
