@@ -1,0 +1,130 @@
+//! The error type of steward-retention.
+
+use steward_core::{CoreError, DataCategory, Timestamp};
+
+use crate::HoldId;
+
+/// Longest piece of user input quoted back in an error message.
+const QUOTE_LIMIT: usize = 64;
+
+/// What could not be built or evaluated. An error never deletes anything: a record whose
+/// disposition fails is skipped by the sweep and reported, and a sweep that fails as a whole
+/// deletes nothing.
+///
+/// Messages name instants and hold ids, never customer ids, record contents or reasons.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetentionError {
+    /// A period or window that is not in the accepted ISO 8601 subset.
+    #[error("invalid retention period `{value}`: {reason}")]
+    InvalidPeriod {
+        /// The rejected input, shortened to at most 64 characters.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An instant computation left the representable range (about ±262,000 years).
+    #[error("instant out of range while computing {what}")]
+    InstantOutOfRange {
+        /// Which computation overflowed.
+        what: &'static str,
+    },
+    /// The current instant is earlier than one already observed: the clock went backwards.
+    #[error("clock went backwards: `{now}` is before `{earlier}` already observed")]
+    ClockWentBackwards {
+        /// The instant observed before.
+        earlier: Timestamp,
+        /// The instant given now.
+        now: Timestamp,
+    },
+    /// A relationship end before its start.
+    #[error("relationship cannot end at `{ended_at}`, before its start `{started_at}`")]
+    EndBeforeStart {
+        /// When the relationship started.
+        started_at: Timestamp,
+        /// The rejected end.
+        ended_at: Timestamp,
+    },
+    /// A relationship that would start while another of the same customer is open or
+    /// before the previous one ended.
+    #[error("a relationship cannot start at `{started_at}`: it would overlap an earlier one")]
+    RelationshipOverlap {
+        /// The rejected start.
+        started_at: Timestamp,
+    },
+    /// An end event for a customer with no open relationship.
+    #[error("no open relationship to end")]
+    NoOpenRelationship,
+    /// The relationship passed for a record is not one that contains its collection instant
+    /// or belongs to another customer.
+    #[error("the relationship given does not contain the record collected at `{collected_at}`")]
+    RelationshipMismatch {
+        /// When the record was collected.
+        collected_at: Timestamp,
+    },
+    /// The relationship book holds no relationship at all for a record's customer.
+    #[error("no relationship on record for the customer of the record")]
+    UnknownCustomer,
+    /// The schedule has no rule for a data category.
+    #[error("no retention rule for data category `{category}`")]
+    NoRule {
+        /// The category without a rule.
+        category: DataCategory,
+    },
+    /// A crypto-shred rule anchored at collection: destroying a customer's keys would also
+    /// destroy younger records that are not due.
+    #[error("a crypto-shred rule must be anchored at the relationship end")]
+    ShredNeedsRelationshipEnd,
+    /// A hold whose expiry is not after its placement.
+    #[error("a legal hold must expire after it is placed (`{placed_at}`), not at `{expires_at}`")]
+    HoldExpiryNotAfterPlacement {
+        /// When the hold was placed.
+        placed_at: Timestamp,
+        /// The rejected expiry.
+        expires_at: Timestamp,
+    },
+    /// A hold id already used in the register.
+    #[error("legal hold `{id}` already exists")]
+    DuplicateHold {
+        /// The id.
+        id: HoldId,
+    },
+    /// A hold id the register does not know.
+    #[error("no legal hold `{id}`")]
+    UnknownHold {
+        /// The id.
+        id: HoldId,
+    },
+    /// A release or extension of a hold that was already released.
+    #[error("legal hold `{id}` was already released")]
+    HoldAlreadyReleased {
+        /// The id.
+        id: HoldId,
+    },
+    /// A release or extension dated before the hold was placed.
+    #[error("legal hold `{id}` cannot change at `{at}`, before it was placed")]
+    HoldChangeBeforePlacement {
+        /// The id.
+        id: HoldId,
+        /// The rejected instant.
+        at: Timestamp,
+    },
+    /// An extension that would not move the expiry later.
+    #[error("legal hold `{id}` can only be extended to a later expiry")]
+    HoldNotExtended {
+        /// The id.
+        id: HoldId,
+    },
+    /// A value of the shared vocabulary was rejected.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl RetentionError {
+    pub(crate) fn invalid_period(value: &str, reason: &'static str) -> Self {
+        Self::InvalidPeriod {
+            value: value.chars().take(QUOTE_LIMIT).collect(),
+            reason,
+        }
+    }
+}

@@ -1,0 +1,705 @@
+//! The sweep: from record metadata to a plan of deletions and key shreds, and its execution.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    convert::Infallible,
+    error::Error,
+    fmt,
+};
+
+use steward_core::{ClauseId, CustomerId, RecordId, Timestamp};
+
+use crate::{
+    DeletionMethod, Disposition, HoldScope, HoldSource, RecordMeta, RelationshipBook,
+    RetentionError, RetentionSchedule,
+};
+
+/// What a deletion or shred found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Removal {
+    /// It existed and is gone now.
+    Removed,
+    /// It was already gone: repeating a deletion is harmless.
+    AlreadyAbsent,
+}
+
+/// The record store the sweep deletes from. The facade implements it over the real store;
+/// [`MemoryRecordStore`] is the reference implementation.
+pub trait RecordStore {
+    /// Why a deletion failed.
+    type Error: Error + Send + Sync + 'static;
+
+    /// Deletes a record. Deleting a record that is not there must return
+    /// [`Removal::AlreadyAbsent`], not an error, so that executing a plan twice is harmless.
+    ///
+    /// # Errors
+    ///
+    /// The store could not delete; the sweep reports it and carries on.
+    fn delete(&mut self, record: RecordId) -> Result<Removal, Self::Error>;
+}
+
+/// Destroys a customer's data keys, making every copy of their encrypted records unreadable.
+/// The facade implements it over the steward-logs keyring; [`MemoryKeyShredder`] is the
+/// reference implementation.
+pub trait KeyShredder {
+    /// Why a shred failed.
+    type Error: Error + Send + Sync + 'static;
+
+    /// Destroys every data key of `customer`. Shredding twice must return
+    /// [`Removal::AlreadyAbsent`].
+    ///
+    /// # Errors
+    ///
+    /// The keys could not be destroyed; the sweep reports it.
+    fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error>;
+}
+
+/// Record metadata in a map: the reference [`RecordStore`].
+#[derive(Debug, Clone, Default)]
+pub struct MemoryRecordStore {
+    records: HashMap<RecordId, RecordMeta>,
+}
+
+impl MemoryRecordStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores a record (replacing one with the same id).
+    pub fn insert(&mut self, record: RecordMeta) {
+        self.records.insert(record.id(), record);
+    }
+
+    /// Whether the record is stored.
+    #[must_use]
+    pub fn contains(&self, record: RecordId) -> bool {
+        self.records.contains_key(&record)
+    }
+
+    /// How many records are stored.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the store is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Every stored record, in no particular order: the input of a sweep.
+    pub fn records(&self) -> impl Iterator<Item = RecordMeta> + '_ {
+        self.records.values().copied()
+    }
+}
+
+impl FromIterator<RecordMeta> for MemoryRecordStore {
+    fn from_iter<I: IntoIterator<Item = RecordMeta>>(iter: I) -> Self {
+        let mut store = Self::new();
+        iter.into_iter().for_each(|record| store.insert(record));
+        store
+    }
+}
+
+impl RecordStore for MemoryRecordStore {
+    type Error = Infallible;
+
+    fn delete(&mut self, record: RecordId) -> Result<Removal, Infallible> {
+        Ok(match self.records.remove(&record) {
+            Some(_) => Removal::Removed,
+            None => Removal::AlreadyAbsent,
+        })
+    }
+}
+
+/// The set of customers whose keys still exist: the reference [`KeyShredder`].
+#[derive(Debug, Clone, Default)]
+pub struct MemoryKeyShredder {
+    live: HashSet<CustomerId>,
+}
+
+impl MemoryKeyShredder {
+    /// No keys at all.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Gives `customer` keys.
+    pub fn add_customer(&mut self, customer: CustomerId) {
+        self.live.insert(customer);
+    }
+
+    /// Whether `customer` still has keys.
+    #[must_use]
+    pub fn has_keys(&self, customer: CustomerId) -> bool {
+        self.live.contains(&customer)
+    }
+}
+
+impl KeyShredder for MemoryKeyShredder {
+    type Error = Infallible;
+
+    fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Infallible> {
+        Ok(if self.live.remove(&customer) {
+            Removal::Removed
+        } else {
+            Removal::AlreadyAbsent
+        })
+    }
+}
+
+/// The inputs of a sweep: the schedule, the relationships and the holds, as they are now.
+///
+/// [`Sweep::plan`] is the dry run: it decides and deletes nothing, and the plan prints.
+/// [`Sweep::execute`] carries a plan out against the inputs *at execution time*: every
+/// planned deletion and shred is decided again, so a hold placed after planning wins.
+///
+/// ```
+/// use steward_core::{DataCategory, RecordId, Timestamp};
+/// use steward_retention::{
+///     DeletionWindow, HoldRegister, MemoryKeyShredder, MemoryRecordStore, RecordMeta,
+///     RelationshipBook, RetentionSchedule, Sweep,
+/// };
+///
+/// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// let mut book = RelationshipBook::new();
+/// book.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+/// book.end(customer, "2025-03-01T00:00:00Z".parse()?)?;
+/// let collected: Timestamp = "2025-02-01T00:00:00Z".parse()?;
+/// let record = RecordMeta::new(
+///     RecordId::generate_at(collected), customer, DataCategory::LlmRequestLog, collected,
+/// );
+/// let mut store: MemoryRecordStore = [record].into_iter().collect();
+/// let mut keys = MemoryKeyShredder::new();
+/// keys.add_customer(customer);
+///
+/// let schedule = RetentionSchedule::bundled(DeletionWindow::from_days(30)?);
+/// let holds = HoldRegister::new();
+/// let sweep = Sweep::new(&schedule, &book, &holds);
+/// let now = "2025-03-05T00:00:00Z".parse()?;
+/// let plan = sweep.plan(store.records(), now);
+/// println!("{plan}"); // the dry run
+/// let report = sweep.execute(&plan, &mut store, &mut keys, now)?;
+/// assert_eq!(report.deleted().len(), 1);
+/// assert!(store.is_empty() && !keys.has_keys(customer));
+/// // Executing again changes nothing.
+/// let again = sweep.execute(&plan, &mut store, &mut keys, now)?;
+/// assert!(again.deleted().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep<'a, H: ?Sized> {
+    schedule: &'a RetentionSchedule,
+    book: &'a RelationshipBook,
+    holds: &'a H,
+}
+
+impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
+    /// A sweep over these inputs.
+    #[must_use]
+    pub const fn new(
+        schedule: &'a RetentionSchedule,
+        book: &'a RelationshipBook,
+        holds: &'a H,
+    ) -> Self {
+        Self {
+            schedule,
+            book,
+            holds,
+        }
+    }
+
+    /// Plans the sweep at `now`: every due record becomes a planned deletion, grouped per
+    /// customer; a customer gets a planned key shred when [`Sweep::may_shred`] allows it and
+    /// none of their records under a crypto-shred rule was kept or failed in this sweep.
+    /// A record whose disposition fails is listed as skipped and never deleted.
+    pub fn plan<I: IntoIterator<Item = RecordMeta>>(
+        &self,
+        records: I,
+        now: Timestamp,
+    ) -> SweepPlan {
+        let mut plan = SweepPlan {
+            planned_at: now,
+            customers: BTreeMap::new(),
+            skipped: Vec::new(),
+            evaluated: 0,
+            kept: 0,
+            held: 0,
+        };
+        // Customers with a record under a crypto-shred rule that is kept or undecided.
+        let mut shred_blocked = BTreeSet::new();
+        for record in records {
+            plan.evaluated += 1;
+            let shred_category = self
+                .schedule
+                .rule(record.category())
+                .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred);
+            match self
+                .schedule
+                .disposition_in(self.book, self.holds, &record, now)
+            {
+                Ok(disposition) if disposition.is_due() => {
+                    plan.customers
+                        .entry(record.customer())
+                        .or_default()
+                        .deletions
+                        .push(PlannedDeletion {
+                            record,
+                            disposition,
+                        });
+                }
+                Ok(disposition) => {
+                    plan.kept += 1;
+                    if disposition.held_by().is_some() {
+                        plan.held += 1;
+                    }
+                    if shred_category {
+                        shred_blocked.insert(record.customer());
+                    }
+                }
+                Err(error) => {
+                    shred_blocked.insert(record.customer());
+                    plan.skipped.push(SkippedRecord { record, error });
+                }
+            }
+        }
+        for customer in self.book.customers() {
+            if shred_blocked.contains(&customer) {
+                continue;
+            }
+            if let Some(shred) = self.may_shred(customer, now) {
+                plan.customers.entry(customer).or_default().shred = Some(shred);
+            }
+        }
+        plan
+    }
+
+    /// Whether `customer`'s keys may be crypto-shredded at `now`, judged from relationships
+    /// and holds alone: every relationship has ended, the data under every crypto-shred rule
+    /// is due (last end plus the longer of minimum and maximum has passed), and no standing
+    /// hold covers the customer, any record of theirs (conservatively: it may be a log) or
+    /// a crypto-shred category of theirs.
+    ///
+    /// Shredding waits for nothing more: the deletion window is the latest, not the
+    /// earliest, moment to act, and backups stay readable until the keys are gone.
+    #[must_use]
+    pub fn may_shred(&self, customer: CustomerId, now: Timestamp) -> Option<PlannedShred> {
+        let relationships = self.book.relationships(customer);
+        let mut last_end: Option<Timestamp> = None;
+        for relationship in relationships {
+            let end = relationship.ended_at().filter(|end| *end <= now)?;
+            last_end = Some(last_end.map_or(end, |last| last.max(end)));
+        }
+        let last_end = last_end?;
+        let mut clause: Option<ClauseId> = None;
+        for (_, rule) in self.schedule.rules() {
+            if rule.method() != DeletionMethod::CryptoShred {
+                continue;
+            }
+            let kept_for = rule
+                .minimum()
+                .map_or(rule.maximum(), |minimum| minimum.max(rule.maximum()));
+            let due_at = last_end.checked_add(kept_for.as_time_delta()).ok()?;
+            if now < due_at {
+                return None;
+            }
+            clause.get_or_insert(rule.clause());
+        }
+        let clause = clause?;
+        let mut held = false;
+        self.holds.visit_holds(customer, &mut |hold| {
+            if !hold.stands_at(now) || hold.scope().customer() != customer {
+                return;
+            }
+            held |= match hold.scope() {
+                HoldScope::Category { category, .. } => self
+                    .schedule
+                    .rule(*category)
+                    .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred),
+                HoldScope::Customer { .. } | HoldScope::Record { .. } => true,
+            };
+        });
+        (!held).then_some(PlannedShred {
+            customer,
+            last_end,
+            clause,
+        })
+    }
+
+    /// Carries out `plan` at `now` against the current inputs.
+    ///
+    /// Each planned deletion is decided again; only a record still due is deleted. A record
+    /// now kept (a hold placed after planning, say) is left alone and listed. A planned shred
+    /// happens only if [`Sweep::may_shred`] still allows it and no planned deletion of that
+    /// customer turned into a keep. Store and shredder failures are listed and the sweep goes
+    /// on; running the same plan again is harmless.
+    ///
+    /// # Errors
+    ///
+    /// [`RetentionError::ClockWentBackwards`] if `now` is before the plan's instant; then
+    /// nothing at all is deleted.
+    pub fn execute<S: RecordStore + ?Sized, K: KeyShredder + ?Sized>(
+        &self,
+        plan: &SweepPlan,
+        store: &mut S,
+        shredder: &mut K,
+        now: Timestamp,
+    ) -> Result<SweepReport, RetentionError> {
+        if now < plan.planned_at {
+            return Err(RetentionError::ClockWentBackwards {
+                earlier: plan.planned_at,
+                now,
+            });
+        }
+        let mut report = SweepReport::default();
+        for (customer, customer_plan) in &plan.customers {
+            let mut customer_kept = false;
+            for planned in &customer_plan.deletions {
+                let record = planned.record;
+                match self
+                    .schedule
+                    .disposition_in(self.book, self.holds, &record, now)
+                {
+                    Ok(disposition) if disposition.is_due() => match store.delete(record.id()) {
+                        Ok(Removal::Removed) => report.deleted.push(record.id()),
+                        Ok(Removal::AlreadyAbsent) => report.already_absent.push(record.id()),
+                        Err(error) => report.failures.push(Failure {
+                            target: Target::Record(record.id()),
+                            error: Box::new(error),
+                        }),
+                    },
+                    Ok(disposition) => {
+                        customer_kept = true;
+                        report.now_kept.push((record.id(), disposition));
+                    }
+                    Err(error) => {
+                        customer_kept = true;
+                        report.failures.push(Failure {
+                            target: Target::Record(record.id()),
+                            error: Box::new(error),
+                        });
+                    }
+                }
+            }
+            if customer_plan.shred.is_none() {
+                continue;
+            }
+            if customer_kept || self.may_shred(*customer, now).is_none() {
+                report.shreds_withheld.push(*customer);
+                continue;
+            }
+            match shredder.shred_customer(*customer) {
+                Ok(Removal::Removed) => report.shredded.push(*customer),
+                Ok(Removal::AlreadyAbsent) => report.already_shredded.push(*customer),
+                Err(error) => report.failures.push(Failure {
+                    target: Target::Customer(*customer),
+                    error: Box::new(error),
+                }),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// A dry run: what a sweep at one instant would delete and shred. Printing it (`Display`)
+/// lists every planned action with its deadline and clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepPlan {
+    planned_at: Timestamp,
+    customers: BTreeMap<CustomerId, CustomerPlan>,
+    skipped: Vec<SkippedRecord>,
+    evaluated: u64,
+    kept: u64,
+    held: u64,
+}
+
+impl SweepPlan {
+    /// The instant the plan was made at.
+    #[must_use]
+    pub const fn planned_at(&self) -> Timestamp {
+        self.planned_at
+    }
+
+    /// The planned actions per customer, ordered by customer id.
+    #[must_use]
+    pub const fn customers(&self) -> &BTreeMap<CustomerId, CustomerPlan> {
+        &self.customers
+    }
+
+    /// Every planned deletion.
+    pub fn deletions(&self) -> impl Iterator<Item = &PlannedDeletion> + '_ {
+        self.customers
+            .values()
+            .flat_map(|plan| plan.deletions.iter())
+    }
+
+    /// Every planned key shred.
+    pub fn shreds(&self) -> impl Iterator<Item = &PlannedShred> + '_ {
+        self.customers
+            .values()
+            .filter_map(|plan| plan.shred.as_ref())
+    }
+
+    /// Records whose disposition failed: they are not deleted.
+    #[must_use]
+    pub fn skipped(&self) -> &[SkippedRecord] {
+        &self.skipped
+    }
+
+    /// How many records were evaluated.
+    #[must_use]
+    pub const fn evaluated(&self) -> u64 {
+        self.evaluated
+    }
+
+    /// How many were kept (held ones included).
+    #[must_use]
+    pub const fn kept(&self) -> u64 {
+        self.kept
+    }
+
+    /// How many were kept by a legal hold.
+    #[must_use]
+    pub const fn held(&self) -> u64 {
+        self.held
+    }
+}
+
+impl fmt::Display for SweepPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let deletions = self.deletions().count();
+        let shreds = self.shreds().count();
+        writeln!(
+            f,
+            "retention sweep plan at {}: {} records evaluated, {deletions} to delete, {} kept \
+             ({} by legal hold), {} skipped on error, {shreds} key shreds",
+            self.planned_at,
+            self.evaluated,
+            self.kept,
+            self.held,
+            self.skipped.len(),
+        )?;
+        for (customer, plan) in &self.customers {
+            writeln!(f, "customer {customer}:")?;
+            for planned in &plan.deletions {
+                let record = planned.record;
+                write!(
+                    f,
+                    "  delete {} ({}, collected {}): ",
+                    record.id(),
+                    record.category(),
+                    record.collected_at()
+                )?;
+                match planned.disposition {
+                    Disposition::DeleteBy { deadline, .. } => {
+                        write!(f, "due, deadline {deadline}")?
+                    }
+                    Disposition::DeleteNow {
+                        overdue_since: Some(deadline),
+                        ..
+                    } => write!(f, "overdue since {deadline}")?,
+                    Disposition::DeleteNow { .. } => {
+                        write!(f, "collected outside every relationship")?;
+                    }
+                    Disposition::Keep { .. } => write!(f, "kept")?,
+                }
+                writeln!(f, " [{}]", planned.disposition.clause())?;
+            }
+            if let Some(shred) = &plan.shred {
+                writeln!(
+                    f,
+                    "  shred keys: relationship ended {} [{}]",
+                    shred.last_end, shred.clause
+                )?;
+            }
+        }
+        for skipped in &self.skipped {
+            writeln!(f, "skipped {}: {}", skipped.record.id(), skipped.error)?;
+        }
+        Ok(())
+    }
+}
+
+/// The planned actions for one customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerPlan {
+    deletions: Vec<PlannedDeletion>,
+    shred: Option<PlannedShred>,
+}
+
+impl CustomerPlan {
+    /// The records to delete.
+    #[must_use]
+    pub fn deletions(&self) -> &[PlannedDeletion] {
+        &self.deletions
+    }
+
+    /// The key shred, if planned.
+    #[must_use]
+    pub const fn shred(&self) -> Option<&PlannedShred> {
+        self.shred.as_ref()
+    }
+}
+
+/// One record to delete, with the disposition that made it due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedDeletion {
+    record: RecordMeta,
+    disposition: Disposition,
+}
+
+impl PlannedDeletion {
+    /// The record.
+    #[must_use]
+    pub const fn record(&self) -> &RecordMeta {
+        &self.record
+    }
+
+    /// Why it is due: [`Disposition::DeleteBy`] or [`Disposition::DeleteNow`].
+    #[must_use]
+    pub const fn disposition(&self) -> Disposition {
+        self.disposition
+    }
+}
+
+/// A planned crypto-shred of one customer's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedShred {
+    customer: CustomerId,
+    last_end: Timestamp,
+    clause: ClauseId,
+}
+
+impl PlannedShred {
+    /// The customer.
+    #[must_use]
+    pub const fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    /// The end of the customer's last relationship.
+    #[must_use]
+    pub const fn last_end(&self) -> Timestamp {
+        self.last_end
+    }
+
+    /// The clause of the crypto-shred rule (`logs.retention` in the bundled schedule).
+    #[must_use]
+    pub const fn clause(&self) -> ClauseId {
+        self.clause
+    }
+}
+
+/// A record the plan could not decide about: it is not deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRecord {
+    record: RecordMeta,
+    error: RetentionError,
+}
+
+impl SkippedRecord {
+    /// The record.
+    #[must_use]
+    pub const fn record(&self) -> &RecordMeta {
+        &self.record
+    }
+
+    /// Why.
+    #[must_use]
+    pub const fn error(&self) -> &RetentionError {
+        &self.error
+    }
+}
+
+/// What a failure was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Deleting a record.
+    Record(RecordId),
+    /// Shredding a customer's keys.
+    Customer(CustomerId),
+}
+
+/// A deletion or shred that failed, or a record that could not be decided at execution.
+#[derive(Debug)]
+pub struct Failure {
+    target: Target,
+    error: Box<dyn Error + Send + Sync>,
+}
+
+impl Failure {
+    /// What failed.
+    #[must_use]
+    pub const fn target(&self) -> Target {
+        self.target
+    }
+
+    /// Why.
+    #[must_use]
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+/// What an execution did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    deleted: Vec<RecordId>,
+    already_absent: Vec<RecordId>,
+    now_kept: Vec<(RecordId, Disposition)>,
+    shredded: Vec<CustomerId>,
+    already_shredded: Vec<CustomerId>,
+    shreds_withheld: Vec<CustomerId>,
+    failures: Vec<Failure>,
+}
+
+impl SweepReport {
+    /// Records deleted now.
+    #[must_use]
+    pub fn deleted(&self) -> &[RecordId] {
+        &self.deleted
+    }
+
+    /// Planned records that were already gone.
+    #[must_use]
+    pub fn already_absent(&self) -> &[RecordId] {
+        &self.already_absent
+    }
+
+    /// Planned records that are kept at execution (a hold placed meanwhile), with why.
+    #[must_use]
+    pub fn now_kept(&self) -> &[(RecordId, Disposition)] {
+        &self.now_kept
+    }
+
+    /// Customers whose keys were destroyed now.
+    #[must_use]
+    pub fn shredded(&self) -> &[CustomerId] {
+        &self.shredded
+    }
+
+    /// Planned shreds whose keys were already gone.
+    #[must_use]
+    pub fn already_shredded(&self) -> &[CustomerId] {
+        &self.already_shredded
+    }
+
+    /// Planned shreds not carried out because the inputs changed (a hold, a new
+    /// relationship) or a deletion of the customer turned into a keep.
+    #[must_use]
+    pub fn shreds_withheld(&self) -> &[CustomerId] {
+        &self.shreds_withheld
+    }
+
+    /// Deletions and shreds that failed.
+    #[must_use]
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+}

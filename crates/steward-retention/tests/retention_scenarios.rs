@@ -1,0 +1,484 @@
+//! Worked scenarios: returning customers, zero windows, overflow, clocks going backwards,
+//! records outside relationships, minimums, and what a dry run prints.
+
+// The helpers below unwrap fixed, valid literals; marking the file test-only lets clippy's
+// allow-unwrap-in-tests cover them as it covers the test functions.
+#![cfg(test)]
+
+use std::{convert::Infallible, fmt};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use steward_core::{ClauseId, CustomerId, DataCategory, RecordId, Timestamp};
+use steward_retention::{
+    Anchor, DeletionMethod, DeletionWindow, Disposition, DueReason, HoldId, HoldRegister,
+    HoldScope, KeepReason, LegalHold, MemoryKeyShredder, MemoryRecordStore, NoHolds, RecordMeta,
+    RecordStore, Relationship, RelationshipBook, Removal, RetentionError, RetentionPeriod,
+    RetentionRule, RetentionSchedule, Sweep, Target, disposition,
+};
+
+fn customer(n: u8) -> CustomerId {
+    format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02}")
+        .parse()
+        .unwrap()
+}
+
+fn t(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn log(customer: CustomerId, collected: &str) -> RecordMeta {
+    let collected = t(collected);
+    RecordMeta::new(
+        RecordId::generate_at(collected),
+        customer,
+        DataCategory::LlmRequestLog,
+        collected,
+    )
+}
+
+fn thirty_days() -> RetentionSchedule {
+    RetentionSchedule::bundled(DeletionWindow::from_days(30).unwrap())
+}
+
+fn keys_for(customers: &[CustomerId]) -> MemoryKeyShredder {
+    let mut keys = MemoryKeyShredder::new();
+    customers.iter().for_each(|c| keys.add_customer(*c));
+    keys
+}
+
+#[test]
+fn returning_customer_keeps_new_data_while_old_data_stays_due() {
+    let alice = customer(1);
+    let mut book = RelationshipBook::new();
+    book.start(alice, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(alice, t("2025-03-01T00:00:00Z")).unwrap();
+    book.start(alice, t("2025-03-10T00:00:00Z")).unwrap();
+    let old = log(alice, "2025-02-01T00:00:00Z");
+    let new = log(alice, "2025-03-11T00:00:00Z");
+    let schedule = thirty_days();
+    let now = t("2025-03-12T00:00:00Z");
+
+    let old_disposition = schedule.disposition_in(&book, &NoHolds, &old, now).unwrap();
+    assert_eq!(
+        old_disposition,
+        Disposition::DeleteBy {
+            deadline: t("2025-03-31T00:00:00Z"),
+            method: DeletionMethod::CryptoShred,
+            reason: DueReason::MaximumPassed,
+            clause: ClauseId::LogsRetention,
+        }
+    );
+    let new_disposition = schedule.disposition_in(&book, &NoHolds, &new, now).unwrap();
+    assert!(matches!(
+        new_disposition,
+        Disposition::Keep {
+            reason: KeepReason::RelationshipActive,
+            until: None,
+            ..
+        }
+    ));
+
+    // The sweep deletes the old record but must not shred: the keys also protect new data.
+    let mut store: MemoryRecordStore = [old, new].into_iter().collect();
+    let mut keys = keys_for(&[alice]);
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let plan = sweep.plan(store.records(), now);
+    assert_eq!(plan.shreds().count(), 0);
+    let report = sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    assert_eq!(report.deleted(), &[old.id()]);
+    assert!(store.contains(new.id()));
+    assert!(keys.has_keys(alice));
+}
+
+#[test]
+fn zero_window_makes_data_overdue_at_the_end_instant() {
+    let bob = customer(2);
+    let relationship = Relationship::start(bob, t("2025-01-01T00:00:00Z"))
+        .end(t("2025-02-01T00:00:00Z"))
+        .unwrap();
+    let record = log(bob, "2025-01-15T00:00:00Z");
+    let rule = RetentionRule::logs(DeletionWindow::ZERO);
+    let just_before = disposition(
+        &rule,
+        &record,
+        Some(&relationship),
+        &NoHolds,
+        t("2025-01-31T23:59:59.999999999Z"),
+    )
+    .unwrap();
+    assert!(!just_before.is_due());
+    let at_end = disposition(
+        &rule,
+        &record,
+        Some(&relationship),
+        &NoHolds,
+        t("2025-02-01T00:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(
+        at_end,
+        Disposition::DeleteNow {
+            overdue_since: Some(t("2025-02-01T00:00:00Z")),
+            method: DeletionMethod::CryptoShred,
+            reason: DueReason::MaximumPassed,
+            clause: ClauseId::LogsRetention,
+        }
+    );
+}
+
+#[test]
+fn deadline_is_exclusive_at_end_plus_window() {
+    let bob = customer(2);
+    let relationship = Relationship::start(bob, t("2025-01-01T00:00:00Z"))
+        .end(t("2025-02-01T00:00:00Z"))
+        .unwrap();
+    let record = log(bob, "2025-01-15T00:00:00Z");
+    let rule = RetentionRule::logs(DeletionWindow::from_days(30).unwrap());
+    let decide = |now| disposition(&rule, &record, Some(&relationship), &NoHolds, t(now)).unwrap();
+    assert!(matches!(
+        decide("2025-03-02T23:59:59Z"),
+        Disposition::DeleteBy { .. }
+    ));
+    assert!(matches!(
+        decide("2025-03-03T00:00:00Z"),
+        Disposition::DeleteNow { .. }
+    ));
+}
+
+#[test]
+fn overflowing_deadline_is_a_typed_error_and_nothing_is_deleted() {
+    let carol = customer(3);
+    let max = Timestamp::from(DateTime::<Utc>::MAX_UTC);
+    let end = max.checked_add(TimeDelta::days(-1)).unwrap();
+    let start = max.checked_add(TimeDelta::days(-10)).unwrap();
+    let mut book = RelationshipBook::new();
+    book.insert(Relationship::start(carol, start).end(end).unwrap())
+        .unwrap();
+    let collected = max.checked_add(TimeDelta::days(-5)).unwrap();
+    let record = RecordMeta::new(
+        RecordId::generate(),
+        carol,
+        DataCategory::LlmRequestLog,
+        collected,
+    );
+    let schedule = RetentionSchedule::bundled(DeletionWindow::from_days(30).unwrap());
+    let now = max.checked_add(TimeDelta::hours(-1)).unwrap();
+    let error = schedule
+        .disposition_in(&book, &NoHolds, &record, now)
+        .unwrap_err();
+    assert_eq!(
+        error,
+        RetentionError::InstantOutOfRange {
+            what: "the deletion deadline"
+        }
+    );
+
+    let mut store: MemoryRecordStore = [record].into_iter().collect();
+    let mut keys = keys_for(&[carol]);
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let plan = sweep.plan(store.records(), now);
+    assert_eq!(plan.skipped().len(), 1);
+    assert_eq!(plan.deletions().count(), 0);
+    assert_eq!(
+        plan.shreds().count(),
+        0,
+        "a customer with undecided data is not shredded"
+    );
+    sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    assert!(store.contains(record.id()));
+    assert!(keys.has_keys(carol));
+}
+
+#[test]
+fn executing_before_the_plan_instant_is_a_clock_error_and_deletes_nothing() {
+    let dan = customer(4);
+    let mut book = RelationshipBook::new();
+    book.start(dan, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(dan, t("2025-02-01T00:00:00Z")).unwrap();
+    let record = log(dan, "2025-01-15T00:00:00Z");
+    let mut store: MemoryRecordStore = [record].into_iter().collect();
+    let mut keys = keys_for(&[dan]);
+    let schedule = thirty_days();
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let plan = sweep.plan(store.records(), t("2025-06-01T00:00:00Z"));
+    assert_eq!(plan.deletions().count(), 1);
+    let error = sweep
+        .execute(&plan, &mut store, &mut keys, t("2025-05-31T00:00:00Z"))
+        .unwrap_err();
+    assert!(matches!(error, RetentionError::ClockWentBackwards { .. }));
+    assert_eq!(
+        error.to_string(),
+        "clock went backwards: `2025-05-31T00:00:00Z` is before `2025-06-01T00:00:00Z` already \
+         observed"
+    );
+    assert!(store.contains(record.id()));
+    assert!(keys.has_keys(dan));
+}
+
+#[test]
+fn record_outside_every_relationship_is_due_now_but_unknown_customer_is_an_error() {
+    let erin = customer(5);
+    let stranger = customer(6);
+    let mut book = RelationshipBook::new();
+    book.start(erin, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(erin, t("2025-02-01T00:00:00Z")).unwrap();
+    book.start(erin, t("2025-04-01T00:00:00Z")).unwrap();
+    let in_gap = log(erin, "2025-03-01T00:00:00Z");
+    let unknown = log(stranger, "2025-03-01T00:00:00Z");
+    let schedule = thirty_days();
+    let now = t("2025-04-02T00:00:00Z");
+    assert_eq!(
+        schedule.disposition_in(&book, &NoHolds, &in_gap, now),
+        Ok(Disposition::DeleteNow {
+            overdue_since: None,
+            method: DeletionMethod::CryptoShred,
+            reason: DueReason::OutsideRelationship,
+            clause: ClauseId::LogsRetention,
+        })
+    );
+    assert_eq!(
+        schedule.disposition_in(&book, &NoHolds, &unknown, now),
+        Err(RetentionError::UnknownCustomer)
+    );
+    let mut store: MemoryRecordStore = [in_gap, unknown].into_iter().collect();
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let plan = sweep.plan(store.records(), now);
+    sweep
+        .execute(&plan, &mut store, &mut MemoryKeyShredder::new(), now)
+        .unwrap();
+    assert!(!store.contains(in_gap.id()));
+    assert!(store.contains(unknown.id()), "an error never deletes");
+}
+
+#[test]
+fn a_relationship_that_does_not_contain_the_record_is_rejected() {
+    let frank = customer(7);
+    let relationship = Relationship::start(frank, t("2025-01-01T00:00:00Z"))
+        .end(t("2025-02-01T00:00:00Z"))
+        .unwrap();
+    let later = log(frank, "2025-02-01T00:00:00Z");
+    let rule = RetentionRule::logs(DeletionWindow::ZERO);
+    let now = t("2025-06-01T00:00:00Z");
+    assert_eq!(
+        disposition(&rule, &later, Some(&relationship), &NoHolds, now),
+        Err(RetentionError::RelationshipMismatch {
+            collected_at: t("2025-02-01T00:00:00Z")
+        })
+    );
+    let other = log(customer(8), "2025-01-15T00:00:00Z");
+    assert!(disposition(&rule, &other, Some(&relationship), &NoHolds, now).is_err());
+}
+
+#[test]
+fn a_scheduled_end_keeps_data_until_it_passes() {
+    let gina = customer(9);
+    let relationship = Relationship::start(gina, t("2025-01-01T00:00:00Z"))
+        .end(t("2025-12-31T00:00:00Z"))
+        .unwrap();
+    let record = log(gina, "2025-02-01T00:00:00Z");
+    let rule = RetentionRule::logs(DeletionWindow::from_days(30).unwrap());
+    let now = t("2025-06-01T00:00:00Z");
+    assert_eq!(
+        disposition(&rule, &record, Some(&relationship), &NoHolds, now),
+        Ok(Disposition::Keep {
+            until: Some(t("2025-12-31T00:00:00Z")),
+            reason: KeepReason::RelationshipActive,
+            clause: ClauseId::LogsRetention,
+        })
+    );
+}
+
+#[test]
+fn a_minimum_beats_a_shorter_maximum_and_then_the_window_runs() {
+    let hank = customer(10);
+    let relationship = Relationship::start(hank, t("2025-01-01T00:00:00Z"))
+        .end(t("2025-02-01T00:00:00Z"))
+        .unwrap();
+    let collected = t("2025-01-10T00:00:00Z");
+    let consent = RecordMeta::new(
+        RecordId::generate_at(collected),
+        hank,
+        DataCategory::ConsentRecord,
+        collected,
+    );
+    let rule = RetentionRule::new(
+        Anchor::RelationshipEnd,
+        RetentionPeriod::ZERO,
+        DeletionWindow::from_days(10).unwrap(),
+        DeletionMethod::Delete,
+        ClauseId::PolicyVersioned,
+    )
+    .unwrap()
+    .with_minimum(RetentionPeriod::from_days(365).unwrap());
+    let decide = |now| disposition(&rule, &consent, Some(&relationship), &NoHolds, t(now));
+    assert_eq!(
+        decide("2025-06-01T00:00:00Z"),
+        Ok(Disposition::Keep {
+            until: Some(t("2026-02-01T00:00:00Z")),
+            reason: KeepReason::Minimum,
+            clause: ClauseId::PolicyVersioned,
+        })
+    );
+    assert_eq!(
+        decide("2026-02-01T00:00:00Z"),
+        Ok(Disposition::DeleteBy {
+            deadline: t("2026-02-11T00:00:00Z"),
+            method: DeletionMethod::Delete,
+            reason: DueReason::MaximumPassed,
+            clause: ClauseId::PolicyVersioned,
+        })
+    );
+}
+
+#[test]
+fn a_hold_keeps_only_what_it_covers_and_stops_when_released() {
+    let ivy = customer(11);
+    let mut book = RelationshipBook::new();
+    book.start(ivy, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(ivy, t("2025-02-01T00:00:00Z")).unwrap();
+    let held = log(ivy, "2025-01-10T00:00:00Z");
+    let free = log(ivy, "2025-01-11T00:00:00Z");
+    let mut register = HoldRegister::new();
+    register
+        .place(
+            LegalHold::place(
+                HoldId::new(1),
+                HoldScope::Record {
+                    customer: ivy,
+                    record: held.id(),
+                },
+                "CASE-9 discovery request".parse().unwrap(),
+                "counsel.kim".parse().unwrap(),
+                t("2025-01-20T00:00:00Z"),
+                t("2025-09-01T00:00:00Z"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let schedule = thirty_days();
+    let now = t("2025-04-01T00:00:00Z");
+    let kept = schedule
+        .disposition_in(&book, &register, &held, now)
+        .unwrap();
+    assert_eq!(kept.held_by(), Some(HoldId::new(1)));
+    assert_eq!(
+        kept,
+        Disposition::Keep {
+            until: Some(t("2025-09-01T00:00:00Z")),
+            reason: KeepReason::Hold(HoldId::new(1)),
+            clause: ClauseId::LogsRetention,
+        }
+    );
+    assert!(
+        schedule
+            .disposition_in(&book, &register, &free, now)
+            .unwrap()
+            .is_due()
+    );
+
+    // A held record blocks the customer's key shred.
+    let sweep = Sweep::new(&schedule, &book, &register);
+    assert!(sweep.may_shred(ivy, now).is_none());
+
+    register
+        .release(
+            HoldId::new(1),
+            "counsel.kim".parse().unwrap(),
+            t("2025-05-01T00:00:00Z"),
+            "case closed".parse().unwrap(),
+        )
+        .unwrap();
+    let later = t("2025-05-01T00:00:00Z");
+    let released = schedule
+        .disposition_in(&book, &register, &held, later)
+        .unwrap();
+    assert!(matches!(released, Disposition::DeleteNow { .. }));
+    assert!(
+        Sweep::new(&schedule, &book, &register)
+            .may_shred(ivy, later)
+            .is_some()
+    );
+}
+
+#[test]
+fn dry_run_prints_deadlines_clauses_and_shreds() {
+    let jack = customer(12);
+    let mut book = RelationshipBook::new();
+    book.start(jack, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(jack, t("2025-02-01T00:00:00Z")).unwrap();
+    let record = log(jack, "2025-01-10T00:00:00Z");
+    let schedule = thirty_days();
+    let plan = Sweep::new(&schedule, &book, &NoHolds).plan([record], t("2025-02-10T00:00:00Z"));
+    let printed = plan.to_string();
+    assert!(printed.starts_with(
+        "retention sweep plan at 2025-02-10T00:00:00Z: 1 records evaluated, 1 to delete, 0 kept \
+         (0 by legal hold), 0 skipped on error, 1 key shreds"
+    ));
+    assert!(printed.contains(&format!(
+        "  delete {} (llm-request-log, collected 2025-01-10T00:00:00Z): due, deadline \
+         2025-03-03T00:00:00Z [logs.retention]",
+        record.id()
+    )));
+    assert!(
+        printed.contains("  shred keys: relationship ended 2025-02-01T00:00:00Z [logs.retention]")
+    );
+}
+
+/// A store that refuses one record.
+struct Flaky {
+    inner: MemoryRecordStore,
+    refuse: RecordId,
+}
+
+#[derive(Debug)]
+struct Refused;
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("store refused the deletion")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl RecordStore for Flaky {
+    type Error = Refused;
+
+    fn delete(&mut self, record: RecordId) -> Result<Removal, Refused> {
+        if record == self.refuse {
+            return Err(Refused);
+        }
+        self.inner
+            .delete(record)
+            .map_err(|never: Infallible| match never {})
+    }
+}
+
+#[test]
+fn a_failing_deletion_is_reported_and_the_sweep_goes_on() {
+    let kim = customer(13);
+    let mut book = RelationshipBook::new();
+    book.start(kim, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(kim, t("2025-02-01T00:00:00Z")).unwrap();
+    let first = log(kim, "2025-01-10T00:00:00Z");
+    let second = log(kim, "2025-01-11T00:00:00Z");
+    let mut store = Flaky {
+        inner: [first, second].into_iter().collect(),
+        refuse: first.id(),
+    };
+    let schedule = thirty_days();
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let now = t("2025-03-01T00:00:00Z");
+    let plan = sweep.plan(store.inner.records(), now);
+    let mut keys = keys_for(&[kim]);
+    let report = sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    assert_eq!(report.deleted(), &[second.id()]);
+    assert_eq!(report.failures().len(), 1);
+    assert_eq!(report.failures()[0].target(), Target::Record(first.id()));
+    assert_eq!(
+        report.failures()[0].error().to_string(),
+        "store refused the deletion"
+    );
+    // The keys still go: shredding makes the record that could not be deleted unreadable.
+    assert_eq!(report.shredded(), &[kim]);
+}
