@@ -1,0 +1,620 @@
+//! The sealed record: its byte format (version 1, see docs/record-format.md) and parser.
+//!
+//! `logs.encrypted`: a record is an authenticated header followed by the AEAD ciphertext of
+//! the request body; the header bytes are the AAD, so no header field can be changed unseen.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use steward_core::{CustomerId, RecordId, Timestamp};
+use uuid::Uuid;
+
+use crate::{ConsentAtCollection, KeyVersion, LogsError};
+
+/// The first four bytes of every record.
+pub const MAGIC: [u8; 4] = *b"STWL";
+/// The record format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+/// Length of the version 1 header, which is the AEAD's associated data.
+pub const HEADER_LEN: usize = 132;
+/// Length of the AEAD authentication tag that ends every record.
+pub const TAG_LEN: usize = 16;
+/// The largest body a record may carry (16 MiB); larger declared lengths are rejected before
+/// anything is allocated.
+pub const MAX_BODY_LEN: usize = 16 * 1024 * 1024;
+
+pub(crate) const SALT_LEN: usize = 32;
+pub(crate) const NONCE_LEN: usize = 12;
+pub(crate) const COMMITMENT_LEN: usize = 32;
+
+/// The AEAD that encrypts a record body.
+///
+/// ```
+/// use steward_logs::Algorithm;
+///
+/// assert_eq!(Algorithm::default(), Algorithm::Aes256Gcm);
+/// assert_eq!("chacha20-poly1305".parse::<Algorithm>()?, Algorithm::ChaCha20Poly1305);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// AES-256-GCM, the default (fastest where the CPU has AES instructions).
+    #[default]
+    Aes256Gcm,
+    /// ChaCha20-Poly1305, for CPUs without AES instructions.
+    ChaCha20Poly1305,
+}
+
+impl Algorithm {
+    /// The stable string form: `aes-256-gcm` or `chacha20-poly1305`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Aes256Gcm => "aes-256-gcm",
+            Self::ChaCha20Poly1305 => "chacha20-poly1305",
+        }
+    }
+
+    /// The byte code in the record header: 1 or 2.
+    #[must_use]
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Aes256Gcm => 1,
+            Self::ChaCha20Poly1305 => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Result<Self, LogsError> {
+        match code {
+            1 => Ok(Self::Aes256Gcm),
+            2 => Ok(Self::ChaCha20Poly1305),
+            _ => Err(LogsError::InvalidHeader {
+                field: "algorithm",
+                reason: "is not a known algorithm code (1 or 2)",
+            }),
+        }
+    }
+
+    pub(crate) fn ring(self) -> &'static ring::aead::Algorithm {
+        match self {
+            Self::Aes256Gcm => &ring::aead::AES_256_GCM,
+            Self::ChaCha20Poly1305 => &ring::aead::CHACHA20_POLY1305,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = LogsError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Aes256Gcm, Self::ChaCha20Poly1305]
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == text)
+            .ok_or(LogsError::InvalidHeader {
+                field: "algorithm",
+                reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
+            })
+    }
+}
+
+impl Serialize for Algorithm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Algorithm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the caller says about a record when sealing it (`logs.stored`).
+///
+/// ```
+/// use steward_core::{CustomerId, RecordId, Timestamp};
+/// use steward_logs::{ConsentAtCollection, RecordMeta};
+///
+/// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// let now = Timestamp::now();
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// assert_eq!(meta.customer, customer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// The customer whose request this is.
+    pub customer: CustomerId,
+    /// The record's id (UUID v7).
+    pub record_id: RecordId,
+    /// When the request was collected.
+    pub created_at: Timestamp,
+    /// The training consent level in force at collection (`training.forward-only`).
+    pub consent: ConsentAtCollection,
+}
+
+impl RecordMeta {
+    /// Metadata from its parts.
+    #[must_use]
+    pub const fn new(
+        customer: CustomerId,
+        record_id: RecordId,
+        created_at: Timestamp,
+        consent: ConsentAtCollection,
+    ) -> Self {
+        Self {
+            customer,
+            record_id,
+            created_at,
+            consent,
+        }
+    }
+}
+
+/// The authenticated header of a sealed record, as parsed.
+///
+/// Before the record is opened, these fields are only claims: they are authenticated (as the
+/// AAD) when the record opens. An audit entry of a refused access records them as claimed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) consent: ConsentAtCollection,
+    pub(crate) record_id: RecordId,
+    pub(crate) customer: CustomerId,
+    pub(crate) key_version: KeyVersion,
+    pub(crate) created_at_nanos: i64,
+    pub(crate) salt: [u8; SALT_LEN],
+    pub(crate) nonce: [u8; NONCE_LEN],
+    pub(crate) commitment: [u8; COMMITMENT_LEN],
+    pub(crate) body_len: u32,
+}
+
+impl RecordHeader {
+    /// The AEAD of the body.
+    #[must_use]
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The record id.
+    #[must_use]
+    pub const fn record_id(&self) -> RecordId {
+        self.record_id
+    }
+
+    /// The customer whose request this is.
+    #[must_use]
+    pub const fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    /// The version of the customer's data key that sealed the record.
+    #[must_use]
+    pub const fn key_version(&self) -> KeyVersion {
+        self.key_version
+    }
+
+    /// When the request was collected (nanosecond precision).
+    #[must_use]
+    pub fn created_at(&self) -> Timestamp {
+        Timestamp::from_unix_nanos(self.created_at_nanos)
+    }
+
+    /// The training consent level in force at collection.
+    #[must_use]
+    pub const fn consent(&self) -> ConsentAtCollection {
+        self.consent
+    }
+
+    /// The length of the plaintext body, in bytes.
+    #[must_use]
+    pub const fn body_len(&self) -> usize {
+        self.body_len as usize
+    }
+
+    /// The header as written: the AEAD's associated data.
+    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        let mut writer = Writer(&mut out);
+        writer.put(&MAGIC);
+        writer.put(&[
+            FORMAT_VERSION,
+            self.algorithm.code(),
+            self.consent.code(),
+            0, // reserved
+        ]);
+        writer.put(self.record_id.as_bytes());
+        writer.put(self.customer.as_bytes());
+        writer.put(&self.key_version.to_be_bytes());
+        writer.put(&self.created_at_nanos.to_be_bytes());
+        writer.put(&self.salt);
+        writer.put(&self.nonce);
+        writer.put(&self.commitment);
+        writer.put(&self.body_len.to_be_bytes());
+        out
+    }
+
+    /// Parses a header; `bytes` must hold at least the header.
+    fn decode(bytes: &[u8]) -> Result<Self, LogsError> {
+        let mut reader = Reader(bytes);
+        let magic: [u8; 4] = reader.take()?;
+        if magic != MAGIC {
+            return Err(LogsError::NotARecord);
+        }
+        let [version] = reader.take()?;
+        if version != FORMAT_VERSION {
+            return Err(LogsError::UnsupportedVersion { version });
+        }
+        let [algorithm, consent, reserved] = reader.take()?;
+        let algorithm = Algorithm::from_code(algorithm)?;
+        let consent = ConsentAtCollection::from_code(consent)?;
+        if reserved != 0 {
+            return Err(LogsError::InvalidHeader {
+                field: "reserved",
+                reason: "is not zero",
+            });
+        }
+        let record_id = RecordId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
+            LogsError::InvalidHeader {
+                field: "record id",
+                reason: "is not a version 7 UUID",
+            }
+        })?;
+        let customer = CustomerId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
+            LogsError::InvalidHeader {
+                field: "customer id",
+                reason: "is the nil UUID",
+            }
+        })?;
+        let key_version = KeyVersion::new(u32::from_be_bytes(reader.take()?)).map_err(|_| {
+            LogsError::InvalidHeader {
+                field: "key version",
+                reason: "is zero",
+            }
+        })?;
+        let created_at_nanos = i64::from_be_bytes(reader.take()?);
+        let salt = reader.take()?;
+        let nonce = reader.take()?;
+        let commitment = reader.take()?;
+        let body_len = u32::from_be_bytes(reader.take()?);
+        Ok(Self {
+            algorithm,
+            consent,
+            record_id,
+            customer,
+            key_version,
+            created_at_nanos,
+            salt,
+            nonce,
+            commitment,
+            body_len,
+        })
+    }
+}
+
+impl fmt::Debug for RecordHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordHeader")
+            .field("algorithm", &self.algorithm)
+            .field("record_id", &self.record_id)
+            .field("customer", &self.customer)
+            .field("key_version", &self.key_version)
+            .field("created_at", &self.created_at())
+            .field("consent", &self.consent)
+            .field("body_len", &self.body_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sealed log record: header, ciphertext and tag, as stored at rest (`logs.encrypted`).
+///
+/// Built by [`Vault::seal`](crate::Vault::seal) or parsed from bytes. Parsing checks the
+/// structure only (magic, version, field ranges, exact length); authenticity is checked when
+/// the record is opened.
+///
+/// ```
+/// use steward_logs::{LogsError, SealedRecord};
+///
+/// assert!(matches!(SealedRecord::from_bytes(b"STWL"), Err(LogsError::Truncated { .. })));
+/// assert!(matches!(SealedRecord::from_bytes(b"nope, not a record"), Err(LogsError::NotARecord)));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    header: RecordHeader,
+    bytes: Vec<u8>,
+}
+
+impl SealedRecord {
+    /// Parses a record, copying the bytes.
+    ///
+    /// Never panics; allocates only after the declared length has been checked against
+    /// [`MAX_BODY_LEN`] and the input length.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Truncated`], [`LogsError::NotARecord`], [`LogsError::UnsupportedVersion`],
+    /// [`LogsError::InvalidHeader`], [`LogsError::TooLarge`] or [`LogsError::TrailingBytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
+        let header = Self::check(bytes)?;
+        Ok(Self {
+            header,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The parsed header.
+    #[must_use]
+    pub const fn header(&self) -> &RecordHeader {
+        &self.header
+    }
+
+    /// The record's bytes, as stored.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The record's bytes, as stored.
+    #[must_use]
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Assembles a record whose bytes were just written by the sealer.
+    pub(crate) const fn from_parts(header: RecordHeader, bytes: Vec<u8>) -> Self {
+        Self { header, bytes }
+    }
+
+    /// The header bytes (the AAD), ciphertext and tag.
+    pub(crate) fn parts(&self) -> Result<RecordParts<'_>, LogsError> {
+        let truncated = || LogsError::Truncated {
+            needed: HEADER_LEN + TAG_LEN,
+            actual: self.bytes.len(),
+        };
+        let (aad, rest) = self
+            .bytes
+            .split_at_checked(HEADER_LEN)
+            .ok_or_else(truncated)?;
+        let (ciphertext, tag) = rest.split_last_chunk::<TAG_LEN>().ok_or_else(truncated)?;
+        Ok(RecordParts {
+            aad,
+            ciphertext,
+            tag: *tag,
+        })
+    }
+
+    fn check(bytes: &[u8]) -> Result<RecordHeader, LogsError> {
+        // Magic and version first, so that a record of a future version is reported as such
+        // even if its layout differs.
+        let prefix_len = MAGIC.len() + 1;
+        if bytes.len() < prefix_len {
+            return Err(LogsError::Truncated {
+                needed: prefix_len,
+                actual: bytes.len(),
+            });
+        }
+        if bytes.len() < HEADER_LEN + TAG_LEN {
+            let mut reader = Reader(bytes);
+            let magic: [u8; 4] = reader.take()?;
+            if magic != MAGIC {
+                return Err(LogsError::NotARecord);
+            }
+            let [version] = reader.take()?;
+            if version != FORMAT_VERSION {
+                return Err(LogsError::UnsupportedVersion { version });
+            }
+            return Err(LogsError::Truncated {
+                needed: HEADER_LEN + TAG_LEN,
+                actual: bytes.len(),
+            });
+        }
+        let header = RecordHeader::decode(bytes)?;
+        let body_len = header.body_len();
+        if body_len > MAX_BODY_LEN {
+            return Err(LogsError::TooLarge {
+                declared: u64::from(header.body_len),
+                limit: MAX_BODY_LEN,
+            });
+        }
+        // INVARIANT: body_len <= 16 MiB, so the sum cannot overflow.
+        let total = HEADER_LEN + body_len + TAG_LEN;
+        match bytes.len().cmp(&total) {
+            std::cmp::Ordering::Less => Err(LogsError::Truncated {
+                needed: total,
+                actual: bytes.len(),
+            }),
+            std::cmp::Ordering::Greater => Err(LogsError::TrailingBytes {
+                extra: bytes.len() - total,
+            }),
+            std::cmp::Ordering::Equal => Ok(header),
+        }
+    }
+}
+
+impl TryFrom<Vec<u8>> for SealedRecord {
+    type Error = LogsError;
+
+    /// Parses a record without copying it.
+    fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
+        let header = Self::check(&bytes)?;
+        Ok(Self { header, bytes })
+    }
+}
+
+impl fmt::Debug for SealedRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedRecord")
+            .field("header", &self.header)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The three parts of a record's bytes.
+pub(crate) struct RecordParts<'a> {
+    pub(crate) aad: &'a [u8],
+    pub(crate) ciphertext: &'a [u8],
+    pub(crate) tag: [u8; TAG_LEN],
+}
+
+/// A bounds-checked reader over a byte slice: every read is a typed error, never a panic.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], LogsError> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(LogsError::Truncated {
+                needed: HEADER_LEN + TAG_LEN,
+                actual: 0,
+            })?;
+        self.0 = rest;
+        Ok(*head)
+    }
+}
+
+/// A writer into a fixed-size header buffer; writes past the end are dropped, which the
+/// layout test rules out.
+struct Writer<'a>(&'a mut [u8]);
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let buffer = std::mem::take(&mut self.0);
+        let split = bytes.len().min(buffer.len());
+        let (head, rest) = buffer.split_at_mut(split);
+        head.copy_from_slice(bytes.get(..split).unwrap_or_default());
+        self.0 = rest;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> RecordHeader {
+        RecordHeader {
+            algorithm: Algorithm::Aes256Gcm,
+            consent: ConsentAtCollection::Shared,
+            record_id: "01936f0e-8f2a-7b3c-9d4e-5f6a7b8c9d0e".parse().unwrap(),
+            customer: "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().unwrap(),
+            key_version: KeyVersion::new(3).unwrap(),
+            created_at_nanos: 1_741_132_800_123_456_789,
+            salt: [0x11; SALT_LEN],
+            nonce: [0x22; NONCE_LEN],
+            commitment: [0x33; COMMITMENT_LEN],
+            body_len: 5,
+        }
+    }
+
+    #[test]
+    fn header_layout_fills_exactly_132_bytes() {
+        let bytes = header().encode();
+        assert_eq!(&bytes[..4], b"STWL");
+        assert_eq!(bytes[4..8], [1, 1, 2, 0]);
+        assert_eq!(bytes[40..44], [0, 0, 0, 3]);
+        assert_eq!(bytes[128..132], [0, 0, 0, 5]);
+        assert_eq!(bytes[52..84], [0x11; 32]);
+        assert_eq!(bytes[84..96], [0x22; 12]);
+        assert_eq!(bytes[96..128], [0x33; 32]);
+        assert_eq!(RecordHeader::decode(&bytes).unwrap(), header());
+    }
+
+    fn record_bytes() -> Vec<u8> {
+        let mut bytes = header().encode().to_vec();
+        bytes.extend_from_slice(&[0xaa; 5]);
+        bytes.extend_from_slice(&[0xbb; TAG_LEN]);
+        bytes
+    }
+
+    #[test]
+    fn exact_length_parses_and_round_trips() {
+        let bytes = record_bytes();
+        let record = SealedRecord::from_bytes(&bytes).unwrap();
+        assert_eq!(record.header(), &header());
+        assert_eq!(record.as_bytes(), bytes.as_slice());
+        assert_eq!(SealedRecord::try_from(bytes.clone()).unwrap(), record);
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_typed_errors() {
+        let bytes = record_bytes();
+        for cut in 0..bytes.len() {
+            let error = SealedRecord::from_bytes(&bytes[..cut]).unwrap_err();
+            assert!(
+                matches!(error, LogsError::Truncated { .. }),
+                "{cut}: {error}"
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            SealedRecord::from_bytes(&long),
+            Err(LogsError::TrailingBytes { extra: 1 })
+        ));
+    }
+
+    #[test]
+    fn unknown_version_is_reported_even_when_short() {
+        let mut bytes = record_bytes();
+        bytes[4] = 2;
+        assert!(matches!(
+            SealedRecord::from_bytes(&bytes),
+            Err(LogsError::UnsupportedVersion { version: 2 })
+        ));
+        assert!(matches!(
+            SealedRecord::from_bytes(b"STWL\x09"),
+            Err(LogsError::UnsupportedVersion { version: 9 })
+        ));
+    }
+
+    #[test]
+    fn oversized_declared_length_is_rejected_before_allocating() {
+        let mut bytes = record_bytes();
+        bytes[128..132].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            SealedRecord::from_bytes(&bytes),
+            Err(LogsError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_fields_name_the_field() {
+        let cases: [(usize, u8, &str); 4] = [
+            (5, 9, "algorithm"),
+            (6, 4, "consent"),
+            (7, 1, "reserved"),
+            (14, 0x40, "record id"),
+        ];
+        for (offset, value, field) in cases {
+            let mut bytes = record_bytes();
+            bytes[offset] = value;
+            let error = SealedRecord::from_bytes(&bytes).unwrap_err();
+            assert!(error.to_string().contains(field), "{error}");
+        }
+        let mut bytes = record_bytes();
+        bytes[24..40].fill(0);
+        assert!(
+            SealedRecord::from_bytes(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("customer")
+        );
+        let mut bytes = record_bytes();
+        bytes[40..44].fill(0);
+        assert!(
+            SealedRecord::from_bytes(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("key version")
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! The vault: seals records, and opens them for roster stewards with an audit entry first.
+
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    fmt,
+};
+
+use ring::rand::SystemRandom;
+use steward_core::CustomerId;
+use zeroize::Zeroize;
+
+use crate::{
+    Algorithm, KeyVersion, Keyring, LogsError, MasterKey, RecordMeta, SealedRecord, StewardRoster,
+    access::AccessRequest,
+    audit::{AuditEntry, AuditOutcome, AuditStore, AuditTrail, OpenFailure},
+    record::SALT_LEN,
+    session::{MAX_RECORDS_PER_SESSION, SealSession, SessionKeys},
+};
+
+/// Opened sessions kept for later opens; on overflow the cache is emptied and refills from
+/// use. Only sessions that opened a record get in, so forged salts cannot fill it.
+const OPEN_CACHE_CAPACITY: usize = 4096;
+
+/// The decrypted body of a record. Zeroized on drop; `Debug` shows only its length.
+pub struct Plaintext {
+    bytes: Vec<u8>,
+}
+
+impl Plaintext {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The length of the body in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the body is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        // The slice impls zeroize in bulk (a fill plus an optimization barrier); zeroize's
+        // `Vec` impl would write byte by byte, which costs more than decrypting.
+        self.bytes.as_mut_slice().zeroize();
+        self.bytes.spare_capacity_mut().zeroize();
+    }
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plaintext")
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the vault seals: the AEAD and the limits that keep (key, nonce) pairs unique.
+///
+/// ```
+/// use steward_logs::{Algorithm, VaultConfig};
+///
+/// let config = VaultConfig::default()
+///     .with_algorithm(Algorithm::ChaCha20Poly1305)
+///     .with_records_per_key_version(1_000_000)?;
+/// assert_eq!(config.algorithm(), Algorithm::ChaCha20Poly1305);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultConfig {
+    algorithm: Algorithm,
+    records_per_session: u64,
+    records_per_key_version: u64,
+}
+
+impl Default for VaultConfig {
+    /// AES-256-GCM, sessions of 2^32 records, 2^48 records per data key version.
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Aes256Gcm,
+            records_per_session: MAX_RECORDS_PER_SESSION,
+            records_per_key_version: 1 << 48,
+        }
+    }
+}
+
+impl VaultConfig {
+    /// The largest session: 2^32 records (NIST SP 800-38D's bound per key).
+    pub const MAX_RECORDS_PER_SESSION: u64 = MAX_RECORDS_PER_SESSION;
+
+    /// Seals with `algorithm` (records of either algorithm always open).
+    #[must_use]
+    pub const fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Starts a new session (fresh salt, fresh derived key) after `records` records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::InvalidKey`] for 0 or more than 2^32.
+    pub const fn with_records_per_session(mut self, records: u64) -> Result<Self, LogsError> {
+        if records == 0 || records > MAX_RECORDS_PER_SESSION {
+            return Err(LogsError::InvalidKey {
+                reason: "records per session must be between 1 and 2^32",
+            });
+        }
+        self.records_per_session = records;
+        Ok(self)
+    }
+
+    /// Refuses to seal more than `records` records under one data key version; sealing then
+    /// fails with [`LogsError::DataKeyExhausted`] until the customer's key is rotated.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::InvalidKey`] for 0.
+    pub const fn with_records_per_key_version(mut self, records: u64) -> Result<Self, LogsError> {
+        if records == 0 {
+            return Err(LogsError::InvalidKey {
+                reason: "records per key version must be at least 1",
+            });
+        }
+        self.records_per_key_version = records;
+        Ok(self)
+    }
+
+    /// The AEAD new records are sealed with.
+    #[must_use]
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Records per session.
+    #[must_use]
+    pub const fn records_per_session(&self) -> u64 {
+        self.records_per_session
+    }
+
+    /// Records per data key version.
+    #[must_use]
+    pub const fn records_per_key_version(&self) -> u64 {
+        self.records_per_key_version
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct OpenCacheKey {
+    customer: CustomerId,
+    version: KeyVersion,
+    algorithm: Algorithm,
+    salt: [u8; SALT_LEN],
+}
+
+/// Seals log records and opens them for stewards: the keyring, the roster and the sealing
+/// and opening sessions in one place.
+///
+/// `&mut self` throughout: wrap it in a `Mutex` to share it between threads (sealing is a
+/// few hundred nanoseconds, so contention is rarely the bottleneck), or keep one vault per
+/// thread over keyrings restored from the same snapshot.
+pub struct Vault {
+    keyring: Keyring,
+    roster: StewardRoster,
+    config: VaultConfig,
+    rng: SystemRandom,
+    sealing: HashMap<CustomerId, SealSession>,
+    opening: HashMap<OpenCacheKey, SessionKeys>,
+}
+
+impl Vault {
+    /// A vault with the default configuration.
+    #[must_use]
+    pub fn new(keyring: Keyring, roster: StewardRoster) -> Self {
+        Self::with_config(keyring, roster, VaultConfig::default())
+    }
+
+    /// A vault with `config`.
+    #[must_use]
+    pub fn with_config(keyring: Keyring, roster: StewardRoster, config: VaultConfig) -> Self {
+        Self {
+            keyring,
+            roster,
+            config,
+            rng: SystemRandom::new(),
+            sealing: HashMap::new(),
+            opening: HashMap::new(),
+        }
+    }
+
+    /// Seals a request body (`logs.stored`, `logs.encrypted`) under the customer's newest data
+    /// key, creating their first data key if they have none.
+    ///
+    /// The first record of a session draws a salt and derives the session key; later ones
+    /// cost one AEAD pass, with a counter nonce.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::DataKeyExhausted`] when
+    /// the key version reached its limit; [`LogsError::TooLarge`] for a body over
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Core`] for a creation instant
+    /// outside the years 1677 to 2262; [`LogsError::Random`] if the system RNG fails.
+    pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        let limit = self.config.records_per_key_version;
+        if let Some(session) = self.sealing.get_mut(&meta.customer)
+            && !session.is_spent()
+            && session.algorithm() == self.config.algorithm
+        {
+            return session.seal(meta, body, limit);
+        }
+        let session = self.start_session(meta.customer)?;
+        let session = match self.sealing.entry(meta.customer) {
+            Entry::Occupied(mut slot) => {
+                slot.insert(session);
+                slot.into_mut()
+            }
+            Entry::Vacant(slot) => slot.insert(session),
+        };
+        session.seal(meta, body, limit)
+    }
+
+    /// Opens a record for a steward (`logs.access`, `logs.purposes`).
+    ///
+    /// In order: the request is checked (roster, log purpose, justification); the record is
+    /// decrypted; an audit entry with the outcome is appended; only then is the plaintext
+    /// returned. A refused or failed attempt is audited too. If the audit entry cannot be
+    /// written, nothing is returned (fail closed) and the decrypted bytes are zeroized.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Denied`] (citing `logs.access` or `logs.purposes`) for a refused request;
+    /// [`LogsError::Shredded`], [`LogsError::UnknownKeyVersion`],
+    /// [`LogsError::KeyCommitmentMismatch`] or [`LogsError::AuthenticationFailed`] if the
+    /// record does not open; [`LogsError::AuditUnavailable`] or
+    /// [`LogsError::ClockWentBackwards`] if the audit entry was not written.
+    pub fn open<S: AuditStore>(
+        &mut self,
+        record: &SealedRecord,
+        request: &AccessRequest,
+        audit: &mut AuditTrail<S>,
+    ) -> Result<Plaintext, LogsError> {
+        let header = record.header();
+        if let Err(denial) = request.check(&self.roster) {
+            audit.append(AuditEntry::new(
+                request,
+                header,
+                AuditOutcome::Denied(denial),
+            ))?;
+            return Err(LogsError::denied(denial));
+        }
+        match self.decrypt(record) {
+            Ok(plaintext) => {
+                audit.append(AuditEntry::new(request, header, AuditOutcome::Opened))?;
+                Ok(plaintext)
+            }
+            Err(error) => {
+                let failure = OpenFailure::from_error(&error);
+                audit.append(AuditEntry::new(
+                    request,
+                    header,
+                    AuditOutcome::Failed(failure),
+                ))?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Rotates the customer's data key; the next record sealed for them uses the new version.
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyring::rotate_data_key`].
+    pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        let version = self.keyring.rotate_data_key(customer)?;
+        self.sealing.remove(&customer);
+        Ok(version)
+    }
+
+    /// Rotates the master key (rewraps every data key; no record is re-encrypted).
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyring::rotate_master_key`].
+    pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
+        self.keyring.rotate_master_key(new)
+    }
+
+    /// Crypto-shreds the customer: their data keys, sealing session and cached opening keys
+    /// are destroyed, and every later open of their records fails with
+    /// [`LogsError::Shredded`].
+    pub fn shred(&mut self, customer: CustomerId) {
+        self.keyring.shred(customer);
+        self.sealing.remove(&customer);
+        self.opening.retain(|key, _| key.customer != customer);
+    }
+
+    /// The keyring, for persisting its [`snapshot`](Keyring::snapshot).
+    #[must_use]
+    pub const fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The steward roster.
+    #[must_use]
+    pub const fn roster(&self) -> &StewardRoster {
+        &self.roster
+    }
+
+    /// The steward roster, to add or remove stewards.
+    pub const fn roster_mut(&mut self) -> &mut StewardRoster {
+        &mut self.roster
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &VaultConfig {
+        &self.config
+    }
+
+    fn start_session(&mut self, customer: CustomerId) -> Result<SealSession, LogsError> {
+        let version = self.keyring.ensure_data_key(customer)?;
+        // Carry the per-version count across sessions of the same version.
+        let sealed = self
+            .sealing
+            .get(&customer)
+            .filter(|old| old.version() == version)
+            .map_or(0, SealSession::version_sealed);
+        if sealed >= self.config.records_per_key_version {
+            return Err(LogsError::DataKeyExhausted { version });
+        }
+        let data_key = self.keyring.data_key(customer, version)?;
+        SealSession::start(
+            &self.rng,
+            &data_key,
+            self.config.algorithm,
+            customer,
+            version,
+            self.config.records_per_session,
+            sealed,
+        )
+    }
+
+    fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
+        let header = record.header();
+        if self.keyring.is_shredded(header.customer) {
+            return Err(LogsError::Shredded);
+        }
+        let cache_key = OpenCacheKey {
+            customer: header.customer,
+            version: header.key_version,
+            algorithm: header.algorithm,
+            salt: header.salt,
+        };
+        if let Some(keys) = self.opening.get(&cache_key) {
+            return keys.open(record);
+        }
+        let data_key = self.keyring.data_key(header.customer, header.key_version)?;
+        let keys = SessionKeys::derive(
+            &data_key,
+            &header.salt,
+            header.algorithm,
+            header.customer,
+            header.key_version,
+        )?;
+        let plaintext = keys.open(record)?;
+        if self.opening.len() >= OPEN_CACHE_CAPACITY {
+            self.opening.clear();
+        }
+        self.opening.insert(cache_key, keys);
+        Ok(plaintext)
+    }
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("keyring", &self.keyring)
+            .field("roster", &self.roster)
+            .field("config", &self.config)
+            .field("sealing_sessions", &self.sealing.len())
+            .field("opening_sessions", &self.opening.len())
+            .finish_non_exhaustive()
+    }
+}
