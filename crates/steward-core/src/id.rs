@@ -1,6 +1,6 @@
 //! Identifiers: customers, stewards, records and policy versions.
 
-use std::{fmt, str::FromStr};
+use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -152,6 +152,10 @@ impl FromStr for StewardId {
 pub struct RecordId(Uuid);
 
 impl RecordId {
+    /// The smallest record id (timestamp zero, all random bits zero): a lower bound for range
+    /// scans, and a stand-in where an id is structurally needed but none is known.
+    pub const MIN: Self = Self(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000));
+
     /// A fresh id for a record created now.
     #[must_use]
     pub fn generate() -> Self {
@@ -235,11 +239,41 @@ impl FromStr for RecordId {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PolicyVersion(Box<str>);
+pub struct PolicyVersion(Cow<'static, str>);
 
 impl PolicyVersion {
     /// Longest accepted version label, in bytes.
     pub const MAX_LEN: usize = 64;
+
+    /// A version label from a literal, usable in constants: `None` unless the label is 1 to
+    /// 64 bytes of printable ASCII without surrounding spaces (stricter than [`FromStr`],
+    /// which also takes other printable characters).
+    ///
+    /// ```
+    /// use steward_core::PolicyVersion;
+    ///
+    /// const VERSION: Option<PolicyVersion> = PolicyVersion::from_static("2025-03-05");
+    /// assert_eq!(VERSION.map(|v| v.to_string()).as_deref(), Some("2025-03-05"));
+    /// assert!(PolicyVersion::from_static(" padded").is_none());
+    /// ```
+    #[must_use]
+    pub const fn from_static(label: &'static str) -> Option<Self> {
+        let bytes = label.as_bytes();
+        let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+            return None;
+        };
+        if bytes.len() > Self::MAX_LEN || *first == b' ' || *last == b' ' {
+            return None;
+        }
+        let mut remaining = bytes;
+        while let [byte, rest @ ..] = remaining {
+            if !(*byte == b' ' || byte.is_ascii_graphic()) {
+                return None;
+            }
+            remaining = rest;
+        }
+        Some(Self(Cow::Borrowed(label)))
+    }
 
     /// The version label.
     #[must_use]
@@ -271,7 +305,7 @@ impl FromStr for PolicyVersion {
         if text.chars().any(char::is_control) {
             return Err(invalid("control characters are not allowed"));
         }
-        Ok(Self(text.into()))
+        Ok(Self(Cow::Owned(text.to_owned())))
     }
 }
 
@@ -320,6 +354,12 @@ mod tests {
         let long = "a".repeat(StewardId::MAX_LEN + 1);
         assert!(long.parse::<StewardId>().is_err());
         assert!(long[..StewardId::MAX_LEN].parse::<StewardId>().is_ok());
+    }
+
+    #[test]
+    fn min_record_id_is_a_valid_v7_id_and_sorts_first() {
+        assert_eq!(RecordId::new(*RecordId::MIN.as_uuid()), Ok(RecordId::MIN));
+        assert!(RecordId::MIN < RecordId::generate());
     }
 
     #[test]

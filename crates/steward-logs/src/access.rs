@@ -39,6 +39,12 @@ impl RosterCapacity {
             })
     }
 
+    /// A capacity of a maximum known to be non-zero, usable in constants.
+    #[must_use]
+    pub const fn from_nonzero(max_stewards: NonZeroUsize) -> Self {
+        Self(max_stewards)
+    }
+
     /// The maximum number of stewards.
     #[must_use]
     pub const fn get(self) -> usize {

@@ -78,6 +78,15 @@ impl RetentionPeriod {
             .and_then(Self::from_seconds)
     }
 
+    /// A period of whole days, usable in constants: any `u16` number of days is far inside
+    /// [`RetentionPeriod::MAX_DAYS`], so this cannot fail.
+    #[must_use]
+    pub const fn from_whole_days(days: u16) -> Self {
+        Self {
+            seconds: days as u64 * SECONDS_PER_DAY,
+        }
+    }
+
     /// The length in seconds.
     #[must_use]
     pub const fn as_seconds(self) -> u64 {

@@ -1,0 +1,267 @@
+//! The evaluator behind `Policy::check`: pure, allocation-free, deny by default.
+
+use steward_consent::ConsentMode;
+use steward_core::{ClauseId, DataCategory, PurposeGroup};
+use steward_retention::{Disposition, KeepReason, NoHolds, RecordMeta, RetentionError};
+
+use crate::{
+    Action, Actor, ClauseSet, Decision, DenyReason, EvaluationProblem, Facts, Obligation, Policy,
+    Request, decision::Obligations, facts::FactHolds,
+};
+
+/// Decides `request`. The order matters only for which reason a deny names: first who may
+/// take which action for which purpose (no facts needed), then retention (nothing due for
+/// deletion serves anything), then consent for training.
+pub(crate) fn evaluate<F: Facts + ?Sized>(
+    policy: &Policy,
+    request: &Request<'_>,
+    facts: &F,
+) -> Decision {
+    let data = request.data;
+    if data.collected_at > request.now {
+        return cannot_evaluate(EvaluationProblem::CollectedInTheFuture);
+    }
+    let allowed = match permission(policy, request, facts) {
+        Ok(allowed) => allowed,
+        Err(deny) => return deny,
+    };
+    let rule = match policy.retention().rule(data.category) {
+        Ok(rule) => rule,
+        Err(_) => return cannot_evaluate(EvaluationProblem::NoRetentionRule),
+    };
+    let record = RecordMeta::new(
+        // Only a hold on one record reads the id; data that is no stored record has none.
+        data.record.unwrap_or(steward_core::RecordId::MIN),
+        data.owner,
+        data.category,
+        data.collected_at,
+    );
+    let relationship = facts.relationship_containing(data.owner, data.collected_at);
+    // Holds matter only once the rule itself makes the data due: a hold keeps data, it never
+    // permits a use (DESIGN.md section 1), so the rule alone decides whether data serves.
+    let own = match steward_retention::disposition(
+        &rule,
+        &record,
+        relationship.as_ref(),
+        &NoHolds,
+        request.now,
+    ) {
+        Ok(own) => own,
+        Err(error) => return cannot_evaluate(problem_of(&error)),
+    };
+    let retention_clause = own.clause();
+
+    if let Action::Keep = request.action {
+        return keep(own, retention_clause, allowed, || {
+            steward_retention::disposition(
+                &rule,
+                &record,
+                relationship.as_ref(),
+                &FactHolds(facts),
+                request.now,
+            )
+        });
+    }
+    if own.is_due() {
+        return deny_due(retention_clause, data.owner, &record, request, facts);
+    }
+    match request.action {
+        Action::Train { scope } => {
+            let at_collection = data
+                .consent_at_collection
+                .unwrap_or_else(|| facts.training_level_at(data.owner, data.collected_at));
+            let level = match policy.consent_mode() {
+                ConsentMode::ForwardOnly => at_collection,
+                mode => mode.effective_level(
+                    at_collection,
+                    facts.training_level_at(data.owner, request.now),
+                ),
+            };
+            let clause = level.deciding_clause(scope, data.owner);
+            if level.permits(scope, data.owner) {
+                Decision::allow(
+                    allowed.with(clause).with(ClauseId::TrainingForwardOnly),
+                    Obligations::NONE,
+                )
+            } else if matches!(scope, steward_core::TrainingScope::Private { owner } if owner != data.owner)
+            {
+                Decision::deny(clause, DenyReason::PrivateScopeOfAnotherCustomer)
+            } else {
+                Decision::deny(clause, DenyReason::ConsentDoesNotPermit { level, scope })
+                    .with_clause(ClauseId::TrainingForwardOnly)
+            }
+        }
+        Action::OpenLog { .. } => {
+            Decision::allow(allowed, Obligations::one(Obligation::AuditAccess))
+        }
+        _ => Decision::allow(allowed, Obligations::NONE),
+    }
+}
+
+/// Who may take which action, for which purpose, on which category: the clauses that allow
+/// it, or the deny.
+fn permission<F: Facts + ?Sized>(
+    policy: &Policy,
+    request: &Request<'_>,
+    facts: &F,
+) -> Result<ClauseSet, Decision> {
+    let category = request.data.category;
+    let is_log = category == DataCategory::LlmRequestLog;
+    match (request.actor, request.action) {
+        (Actor::Service, Action::Use { purpose }) => {
+            if is_log {
+                // logs.access: logs are read only through steward access, never used.
+                return Err(Decision::deny(
+                    ClauseId::LogsAccess,
+                    DenyReason::WrongPathForCategory { category },
+                ));
+            }
+            if purpose.group() != PurposeGroup::Service {
+                return Err(Decision::deny(
+                    ClauseId::UsePurposes,
+                    DenyReason::PurposeNotListed { purpose },
+                ));
+            }
+            if !policy.allows_purpose(category, purpose) {
+                return Err(Decision::deny(
+                    ClauseId::UsePurposes,
+                    DenyReason::PurposeNotAllowedForCategory { purpose, category },
+                ));
+            }
+            Ok(ClauseSet::of(ClauseId::UsePurposes).with(category.clause()))
+        }
+        (
+            Actor::Steward(steward),
+            Action::OpenLog {
+                purpose,
+                justification,
+            },
+        ) => {
+            if !is_log {
+                return Err(Decision::deny(
+                    ClauseId::LogsAccess,
+                    DenyReason::WrongPathForCategory { category },
+                ));
+            }
+            if purpose.group() != PurposeGroup::Logs {
+                return Err(Decision::deny(
+                    ClauseId::LogsPurposes,
+                    DenyReason::PurposeNotListed { purpose },
+                ));
+            }
+            if !policy.allows_purpose(category, purpose) {
+                return Err(Decision::deny(
+                    ClauseId::LogsPurposes,
+                    DenyReason::PurposeNotAllowedForCategory { purpose, category },
+                ));
+            }
+            if !facts.is_on_roster(steward) {
+                return Err(Decision::deny(
+                    ClauseId::LogsAccess,
+                    DenyReason::NotOnRoster,
+                ));
+            }
+            if justification.is_none() {
+                return Err(Decision::deny(
+                    ClauseId::LogsAccess,
+                    DenyReason::MissingJustification,
+                ));
+            }
+            Ok(ClauseSet::of(ClauseId::LogsAccess)
+                .with(ClauseId::LogsPurposes)
+                .with(ClauseId::LogsEncrypted))
+        }
+        (Actor::TrainingPipeline, Action::Train { .. }) => {
+            if !policy.allows_purpose(category, steward_core::Purpose::ModelTraining) {
+                return Err(Decision::deny(
+                    ClauseId::TrainingDefaultOff,
+                    DenyReason::PurposeNotAllowedForCategory {
+                        purpose: steward_core::Purpose::ModelTraining,
+                        category,
+                    },
+                ));
+            }
+            Ok(ClauseSet::EMPTY)
+        }
+        (Actor::Service, Action::Keep) => Ok(ClauseSet::EMPTY),
+        (_, action) => Err(Decision::deny(
+            clause_of_action(action),
+            DenyReason::ActorMayNotAct,
+        )),
+    }
+}
+
+/// The clause that governs an action, cited when the actor may not take it at all.
+const fn clause_of_action(action: Action<'_>) -> ClauseId {
+    match action {
+        Action::Use { .. } => ClauseId::UsePurposes,
+        Action::OpenLog { .. } => ClauseId::LogsAccess,
+        Action::Train { .. } => ClauseId::TrainingDefaultOff,
+        Action::Keep => ClauseId::LogsRetention,
+    }
+}
+
+/// Keeping data: allowed until it is due, then within its deletion window, or while a hold
+/// stands; with the deadline as an obligation.
+fn keep(
+    own: Disposition,
+    clause: ClauseId,
+    allowed: ClauseSet,
+    with_holds: impl FnOnce() -> Result<Disposition, RetentionError>,
+) -> Decision {
+    let allowed = allowed.with(clause);
+    match own {
+        Disposition::Keep { until, .. } => Decision::allow(
+            allowed,
+            until.map_or(Obligations::NONE, |deadline| {
+                Obligations::one(Obligation::DeleteBy { deadline })
+            }),
+        ),
+        _ => match with_holds() {
+            Ok(Disposition::Keep {
+                reason: KeepReason::Hold(_),
+                ..
+            }) => Decision::allow(allowed, Obligations::one(Obligation::DeleteWhenHoldEnds)),
+            Ok(Disposition::DeleteBy { deadline, .. }) => {
+                Decision::allow(allowed, Obligations::one(Obligation::DeleteBy { deadline }))
+            }
+            Ok(_) => Decision::deny(clause, DenyReason::RetentionEnded),
+            Err(error) => cannot_evaluate(problem_of(&error)),
+        },
+    }
+}
+
+/// Data due for deletion serves nothing; say whether a hold is all that still keeps it.
+fn deny_due<F: Facts + ?Sized>(
+    clause: ClauseId,
+    owner: steward_core::CustomerId,
+    record: &RecordMeta,
+    request: &Request<'_>,
+    facts: &F,
+) -> Decision {
+    let mut held = false;
+    facts.visit_holds(owner, &mut |hold| {
+        held |= hold.keeps(record, request.now);
+    });
+    let reason = if held {
+        DenyReason::KeptOnlyByLegalHold
+    } else {
+        DenyReason::RetentionEnded
+    };
+    Decision::deny(clause, reason)
+}
+
+fn cannot_evaluate(problem: EvaluationProblem) -> Decision {
+    // logs.retention: what cannot be placed in time cannot be shown to be within retention.
+    Decision::deny(
+        ClauseId::LogsRetention,
+        DenyReason::CannotEvaluate { problem },
+    )
+}
+
+const fn problem_of(error: &RetentionError) -> EvaluationProblem {
+    match error {
+        RetentionError::NoRule { .. } => EvaluationProblem::NoRetentionRule,
+        _ => EvaluationProblem::InstantOutOfRange,
+    }
+}

@@ -1,0 +1,379 @@
+//! What `check()` answers: allow or deny, the clauses that decided, and the obligations.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer, ser::SerializeSeq};
+use steward_core::{ClauseId, DataCategory, Purpose, Timestamp, TrainingScope};
+
+use crate::TrainingLevel;
+
+/// The answer to one request: whether it may proceed, the policy clauses behind the answer,
+/// and what the caller must do if it proceeds.
+///
+/// A deny always names at least one clause and a [`DenyReason`]; an allow names at least one
+/// clause and carries its [`Obligation`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    effect: Effect,
+    clauses: ClauseSet,
+    obligations: Obligations,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<DenyReason>,
+}
+
+impl Decision {
+    pub(crate) fn allow(clauses: ClauseSet, obligations: Obligations) -> Self {
+        Self {
+            effect: Effect::Allow,
+            clauses,
+            obligations,
+            reason: None,
+        }
+    }
+
+    pub(crate) fn deny(clause: ClauseId, reason: DenyReason) -> Self {
+        Self {
+            effect: Effect::Deny,
+            clauses: ClauseSet::of(clause),
+            obligations: Obligations::NONE,
+            reason: Some(reason),
+        }
+    }
+
+    pub(crate) fn with_clause(mut self, clause: ClauseId) -> Self {
+        self.clauses = self.clauses.with(clause);
+        self
+    }
+
+    /// Whether the request may proceed.
+    #[must_use]
+    pub const fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// `true` if the request may proceed (with its obligations).
+    #[must_use]
+    pub const fn is_allowed(&self) -> bool {
+        matches!(self.effect, Effect::Allow)
+    }
+
+    /// The clauses of the policy that decided, in [`ClauseId::ALL`] order.
+    #[must_use]
+    pub const fn clauses(&self) -> ClauseSet {
+        self.clauses
+    }
+
+    /// What the caller must do when it acts on an allow; empty for a deny.
+    pub fn obligations(&self) -> impl Iterator<Item = Obligation> + '_ {
+        self.obligations.iter()
+    }
+
+    /// Why the request was denied; `None` for an allow.
+    #[must_use]
+    pub const fn reason(&self) -> Option<DenyReason> {
+        self.reason
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.effect {
+            Effect::Allow => f.write_str("allow")?,
+            Effect::Deny => f.write_str("deny")?,
+        }
+        write!(f, " [{}]", self.clauses)?;
+        if let Some(reason) = self.reason {
+            write!(f, ": {reason}")?;
+        }
+        for obligation in self.obligations() {
+            write!(f, "; must {obligation}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// The request may proceed, with the decision's obligations.
+    Allow,
+    /// The request must not proceed.
+    Deny,
+}
+
+/// A set of policy clauses, stored as a bit set so that building a decision never allocates.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ClauseSet(u32);
+
+impl ClauseSet {
+    /// The empty set.
+    pub const EMPTY: Self = Self(0);
+
+    /// The set holding one clause.
+    #[must_use]
+    pub const fn of(clause: ClauseId) -> Self {
+        Self::EMPTY.with(clause)
+    }
+
+    /// This set plus `clause`.
+    #[must_use]
+    pub const fn with(self, clause: ClauseId) -> Self {
+        Self(self.0 | bit(clause))
+    }
+
+    /// Whether `clause` is in the set.
+    #[must_use]
+    pub const fn contains(self, clause: ClauseId) -> bool {
+        self.0 & bit(clause) != 0
+    }
+
+    /// The number of clauses in the set.
+    #[must_use]
+    pub const fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The clauses in [`ClauseId::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = ClauseId> {
+        ClauseId::ALL
+            .iter()
+            .copied()
+            .filter(move |clause| self.contains(*clause))
+    }
+}
+
+const fn bit(clause: ClauseId) -> u32 {
+    // ClauseId has 14 values, so every discriminant fits a u32 bit.
+    1 << (clause as u32)
+}
+
+impl fmt::Debug for ClauseSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for ClauseSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, clause) in self.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(clause.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ClauseSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for clause in self.iter() {
+            seq.serialize_element(&clause)?;
+        }
+        seq.end()
+    }
+}
+
+/// Something the caller must carry out when it acts on an allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "obligation", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Obligation {
+    /// `logs.access`: write an audit entry for this access before any plaintext is used
+    /// (`LogVault::open` does this itself).
+    AuditAccess,
+    /// `logs.retention`: the data must be deleted before this instant (exclusive deadline).
+    DeleteBy {
+        /// The instant at which the data is due.
+        deadline: Timestamp,
+    },
+    /// `logs.retention`: the data must be deleted now; it may only be kept because a legal
+    /// hold stands, and only until the hold ends.
+    DeleteWhenHoldEnds,
+}
+
+impl fmt::Display for Obligation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuditAccess => f.write_str("audit this access"),
+            Self::DeleteBy { deadline } => write!(f, "delete before {deadline}"),
+            Self::DeleteWhenHoldEnds => f.write_str("delete when the legal hold ends"),
+        }
+    }
+}
+
+/// The obligations of a decision. Today at most one ever applies; a fixed-size value keeps
+/// `check()` free of allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Obligations(Option<Obligation>);
+
+impl Obligations {
+    pub(crate) const NONE: Self = Self(None);
+
+    pub(crate) const fn one(obligation: Obligation) -> Self {
+        Self(Some(obligation))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Obligation> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl Serialize for Obligations {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+/// Why a request was denied. The decision's clauses say which promise; this says what about
+/// the request broke it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// This kind of actor may not take this kind of action at all (a customer acts on their
+    /// own preferences, not as a user of data; only a training pipeline trains; only
+    /// stewards open logs).
+    ActorMayNotAct,
+    /// The purpose is not one the policy lists for this action.
+    PurposeNotListed {
+        /// The purpose asked for.
+        purpose: Purpose,
+    },
+    /// The policy does not let this category of data serve this purpose.
+    PurposeNotAllowedForCategory {
+        /// The purpose asked for.
+        purpose: Purpose,
+        /// The category of the data.
+        category: DataCategory,
+    },
+    /// Log records are opened only through steward access (`logs.access`), never used
+    /// directly, and only log records can be opened that way.
+    WrongPathForCategory {
+        /// The category of the data.
+        category: DataCategory,
+    },
+    /// The steward is not on the roster.
+    NotOnRoster,
+    /// No justification was given for opening a log.
+    MissingJustification,
+    /// The consent in force for this data does not permit this training scope.
+    ConsentDoesNotPermit {
+        /// The level that applies to the data.
+        level: TrainingLevel,
+        /// The scope asked for.
+        scope: TrainingScope,
+    },
+    /// A private-scope job for one customer asked for another customer's data.
+    PrivateScopeOfAnotherCustomer,
+    /// The data is past its retention deadline or awaiting deletion: it serves nothing.
+    RetentionEnded,
+    /// The data is kept only by a legal hold, which permits no use by itself.
+    KeptOnlyByLegalHold,
+    /// The request could not be evaluated; denied because the policy fails closed.
+    CannotEvaluate {
+        /// What could not be evaluated.
+        problem: EvaluationProblem,
+    },
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ActorMayNotAct => f.write_str("this actor may not take this action"),
+            Self::PurposeNotListed { purpose } => {
+                write!(f, "purpose `{purpose}` is not listed for this action")
+            }
+            Self::PurposeNotAllowedForCategory { purpose, category } => {
+                write!(f, "`{category}` data may not serve purpose `{purpose}`")
+            }
+            Self::WrongPathForCategory { category } => write!(
+                f,
+                "`{category}` data is not reachable this way: logs open only through steward \
+                 access"
+            ),
+            Self::NotOnRoster => f.write_str("the steward is not on the roster"),
+            Self::MissingJustification => f.write_str("no justification given"),
+            Self::ConsentDoesNotPermit { level, scope } => write!(
+                f,
+                "consent level `{level}` does not permit training at scope `{scope}`"
+            ),
+            Self::PrivateScopeOfAnotherCustomer => {
+                f.write_str("a private model may train only on its owner's data")
+            }
+            Self::RetentionEnded => {
+                f.write_str("the data is past its retention and serves nothing")
+            }
+            Self::KeptOnlyByLegalHold => {
+                f.write_str("the data is kept only by a legal hold, which permits no use")
+            }
+            Self::CannotEvaluate { problem } => write!(f, "cannot evaluate: {problem}"),
+        }
+    }
+}
+
+/// What kept a request from being evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EvaluationProblem {
+    /// The data claims to be collected after the instant of the request.
+    CollectedInTheFuture,
+    /// A deadline computed from the data's instants is out of range.
+    InstantOutOfRange,
+    /// The policy has no retention rule for the data's category.
+    NoRetentionRule,
+}
+
+impl fmt::Display for EvaluationProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CollectedInTheFuture => "the data is dated after the request",
+            Self::InstantOutOfRange => "a retention deadline is out of range",
+            Self::NoRetentionRule => "no retention rule covers the data's category",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clause_set_iterates_in_declaration_order() {
+        let set = ClauseSet::of(ClauseId::PolicyVersioned).with(ClauseId::CollectPersonal);
+        let clauses: Vec<_> = set.iter().collect();
+        assert_eq!(
+            clauses,
+            [ClauseId::CollectPersonal, ClauseId::PolicyVersioned]
+        );
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.to_string(), "collect.personal, policy.versioned");
+    }
+
+    #[test]
+    fn every_clause_has_its_own_bit() {
+        let all = ClauseId::ALL
+            .iter()
+            .fold(ClauseSet::EMPTY, |set, clause| set.with(*clause));
+        assert_eq!(all.len(), ClauseId::ALL.len());
+    }
+
+    #[test]
+    fn deny_serializes_with_clauses_and_reason() {
+        let decision = Decision::deny(ClauseId::LogsAccess, DenyReason::NotOnRoster);
+        let json = serde_json::to_string(&decision).unwrap();
+        assert_eq!(
+            json,
+            r#"{"effect":"deny","clauses":["logs.access"],"obligations":[],"reason":{"reason":"not-on-roster"}}"#
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of the facade: loading a policy, and those of the inner crates.
+
+/// What went wrong loading a policy file. Each variant names the file; validation errors
+/// name the field too.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy file `{path}`: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file name ends in neither `.toml` nor `.json`.
+    #[error("policy file `{path}`: unknown format, expected a `.toml` or `.json` file")]
+    UnknownFormat {
+        /// The path given.
+        path: String,
+    },
+    /// The file is not well-formed, or a value has the wrong type or an unknown name.
+    #[error("policy file `{source_name}`: {message}")]
+    Malformed {
+        /// The file, or the name given for the text.
+        source_name: String,
+        /// What the parser said, with the position and field where it knows them.
+        message: String,
+    },
+    /// The file is well-formed, but a field breaks the privacy policy or makes no sense.
+    #[error("policy file `{source_name}`, field `{field}`: {problem}")]
+    Invalid {
+        /// The file, or the name given for the text.
+        source_name: String,
+        /// The field, as a path such as `purposes.email` or `retention[2]`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// Any error of Steward, for callers who want one type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StewardError {
+    /// Loading a policy failed.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The shared vocabulary rejected a value.
+    #[error(transparent)]
+    Core(#[from] steward_core::CoreError),
+    /// The consent ledger rejected a change or a file.
+    #[error(transparent)]
+    Consent(#[from] steward_consent::ConsentError),
+    /// Sealing, opening, keys or the audit trail failed.
+    #[error(transparent)]
+    Logs(#[from] steward_logs::LogsError),
+    /// A retention computation or the sweep failed.
+    #[error(transparent)]
+    Retention(#[from] steward_retention::RetentionError),
+}

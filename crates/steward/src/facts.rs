@@ -1,0 +1,112 @@
+//! What `check()` needs to know about the world, behind one small trait.
+
+use steward_consent::{ConsentLedger, TrainingLevel};
+use steward_core::{CustomerId, StewardId, Timestamp};
+use steward_logs::StewardRoster;
+use steward_retention::{HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook};
+
+/// The state [`crate::Policy::check`] reads: consent history, customer relationships, the
+/// steward roster and legal holds.
+///
+/// Implement it over your own stores (a database, a cache); [`MemoryFacts`] is the reference
+/// implementation over the in-memory types of Steward. `check()` calls these methods on its
+/// hot path, so they should not allocate or block for long.
+pub trait Facts {
+    /// The training level in force for `customer` at `instant` (`training.default-off`
+    /// before any change).
+    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel;
+
+    /// The relationship of `customer` whose `[started_at, ended_at)` contains `instant`.
+    fn relationship_containing(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<Relationship>;
+
+    /// Whether `steward` is on the roster of data stewards (`logs.access`).
+    fn is_on_roster(&self, steward: &StewardId) -> bool;
+
+    /// Calls `visit` with every legal hold that may cover data of `customer` (more is
+    /// fine; a standing hold must not be left out).
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold));
+}
+
+/// [`Facts`] held in memory: a consent ledger, a relationship book, a steward roster and a
+/// hold register, each usable on its own as well.
+#[derive(Debug, Clone)]
+pub struct MemoryFacts {
+    /// Training preferences, append-only.
+    pub consent: ConsentLedger,
+    /// Customer relationships.
+    pub relationships: RelationshipBook,
+    /// The data stewards.
+    pub roster: StewardRoster,
+    /// Legal holds, with their history.
+    pub holds: HoldRegister,
+}
+
+impl MemoryFacts {
+    /// Empty facts with an empty roster of at most the policy's number of stewards.
+    #[must_use]
+    pub fn new(policy: &crate::Policy) -> Self {
+        Self {
+            consent: ConsentLedger::new(),
+            relationships: RelationshipBook::new(),
+            roster: StewardRoster::new(policy.max_stewards()),
+            holds: HoldRegister::new(),
+        }
+    }
+}
+
+impl Facts for MemoryFacts {
+    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
+        self.consent.level_at(customer, instant)
+    }
+
+    fn relationship_containing(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<Relationship> {
+        self.relationships.containing(customer, instant).copied()
+    }
+
+    fn is_on_roster(&self, steward: &StewardId) -> bool {
+        self.roster.contains(steward)
+    }
+
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
+        self.holds.visit_holds(customer, visit);
+    }
+}
+
+impl<T: Facts + ?Sized> Facts for &T {
+    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
+        (**self).training_level_at(customer, instant)
+    }
+
+    fn relationship_containing(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<Relationship> {
+        (**self).relationship_containing(customer, instant)
+    }
+
+    fn is_on_roster(&self, steward: &StewardId) -> bool {
+        (**self).is_on_roster(steward)
+    }
+
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
+        (**self).visit_holds(customer, visit);
+    }
+}
+
+/// The holds of a [`Facts`], as the retention evaluator reads them.
+pub(crate) struct FactHolds<'a, F: ?Sized>(pub(crate) &'a F);
+
+impl<F: Facts + ?Sized> HoldSource for FactHolds<'_, F> {
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
+        self.0.visit_holds(customer, visit);
+    }
+}

@@ -1,0 +1,408 @@
+//! The policy: the bundled Coder Model policy, or one loaded from a TOML or JSON file.
+
+use std::{collections::BTreeMap, num::NonZeroUsize, path::Path};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use steward_consent::ConsentMode;
+use steward_core::{ClauseId, DataCategory, PolicyVersion, Purpose, PurposeGroup};
+use steward_logs::RosterCapacity;
+use steward_retention::{
+    Anchor, DeletionWindow, RetentionPeriod, RetentionRule, RetentionSchedule,
+};
+
+use crate::{Decision, Facts, Request, error::PolicyError};
+
+/// The privacy policy as Steward enforces it: its version, who may open logs, how consent
+/// changes apply, how long data is kept, and which purposes each category of data serves.
+///
+/// Build it once, share it everywhere: it is immutable, `Send + Sync`, and
+/// [`check`](Policy::check) only reads it.
+///
+/// ```
+/// use steward::Policy;
+///
+/// let bundled = Policy::coder_model();
+/// assert_eq!(bundled.version().as_str(), "2025-03-05");
+///
+/// let from_file = Policy::from_toml_str(
+///     include_str!("../../../examples/coder-model.toml"),
+///     "coder-model.toml",
+/// )?;
+/// assert_eq!(from_file, bundled);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    version: PolicyVersion,
+    published: NaiveDate,
+    max_stewards: RosterCapacity,
+    consent_mode: ConsentMode,
+    retention: RetentionSchedule,
+    purposes: PurposeTable,
+}
+
+/// The deletion window of the bundled policy: the operational time to carry out a deletion
+/// once data is due (sweeps, backup rotation).
+const CODER_MODEL_WINDOW: DeletionWindow =
+    DeletionWindow::new(RetentionPeriod::from_whole_days(30));
+
+/// How many data stewards the bundled policy allows: "a select few" (1 + 2).
+const CODER_MODEL_MAX_STEWARDS: RosterCapacity =
+    RosterCapacity::from_nonzero(NonZeroUsize::MIN.saturating_add(2));
+
+/// The version of the bundled policy: its "last updated" date.
+// Evaluated at compile time: an invalid literal fails the build, never a request.
+const CODER_MODEL_VERSION: PolicyVersion =
+    PolicyVersion::from_static("2025-03-05").expect("the bundled version literal is valid");
+
+/// The publication date of the bundled policy: "Last updated: March 5, 2025".
+// Evaluated at compile time: an invalid literal fails the build, never a request.
+const CODER_MODEL_PUBLISHED: NaiveDate = match NaiveDate::from_ymd_opt(2025, 3, 5) {
+    Some(date) => date,
+    None => panic!("the bundled policy date literal is invalid"),
+};
+
+impl Policy {
+    /// The Coder Model privacy policy of March 5, 2025, as bundled with Steward.
+    ///
+    /// - `use.purposes`: email, name and every usage-data category serve the seven listed
+    ///   purposes; consent records serve providing the service and customer care.
+    /// - `logs.purposes`: LLM request logs serve the four log purposes, and training where
+    ///   consent permits; logs are never used outside steward access.
+    /// - `logs.access`: at most 3 stewards.
+    /// - `logs.retention`: everything is due when the relationship ends, deleted within a
+    ///   30-day window; logs by crypto-shredding.
+    /// - `training.forward-only`: the consent level at collection governs.
+    #[must_use]
+    pub fn coder_model() -> Self {
+        Self {
+            version: CODER_MODEL_VERSION,
+            published: CODER_MODEL_PUBLISHED,
+            max_stewards: CODER_MODEL_MAX_STEWARDS,
+            consent_mode: ConsentMode::ForwardOnly,
+            retention: RetentionSchedule::bundled(CODER_MODEL_WINDOW),
+            purposes: PurposeTable::coder_model(),
+        }
+    }
+
+    /// Loads a policy from a `.toml` or `.json` file.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError`] naming the file, and the field and what is wrong with it: an
+    /// unreadable file, an unknown extension, malformed syntax, an unknown purpose or
+    /// category, zero stewards, a negative window, a duplicate rule, a purpose the policy
+    /// never allows. Nothing is half-loaded: an error yields no policy.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let parse = match path.extension().and_then(|extension| extension.to_str()) {
+            Some("toml") => Self::from_toml_str,
+            Some("json") => Self::from_json_str,
+            _ => return Err(PolicyError::UnknownFormat { path: name }),
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        parse(&text, &name)
+    }
+
+    /// Parses a policy written in TOML; `source_name` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`Policy::load`].
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|error| PolicyError::Malformed {
+            source_name: source_name.to_owned(),
+            message: error.to_string().trim_end().to_owned(),
+        })?;
+        file.validate(source_name)
+    }
+
+    /// Parses a policy written in JSON; `source_name` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`Policy::load`].
+    pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile =
+            serde_json::from_str(text).map_err(|error| PolicyError::Malformed {
+                source_name: source_name.to_owned(),
+                message: error.to_string(),
+            })?;
+        file.validate(source_name)
+    }
+
+    /// Decides whether `request` may proceed, given `facts`.
+    ///
+    /// Deny by default: only a rule of the policy allows, and every decision names the
+    /// clauses behind it. A request that cannot be evaluated (data dated after the request,
+    /// a deadline out of range) is denied with [`crate::DenyReason::CannotEvaluate`].
+    /// Pure (reads no clock: the request carries `now`) and allocation-free.
+    ///
+    /// Denials cite, by action:
+    /// - use: `use.purposes` (actor, purpose, category), `logs.access` (logs are not used
+    ///   directly);
+    /// - open a log: `logs.access` (actor, roster, justification), `logs.purposes`;
+    /// - train: `training.default-off`, `training.private`, `training.shared`,
+    ///   `training.open-weight`;
+    /// - every action: `logs.retention` (or the category's retention clause) once the data
+    ///   is due for deletion.
+    ///
+    /// ```
+    /// use steward::{DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request, Timestamp};
+    ///
+    /// let policy = Policy::coder_model();
+    /// let mut facts = MemoryFacts::new(&policy);
+    /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+    ///
+    /// let now: Timestamp = "2025-06-01T12:00:00Z".parse()?;
+    /// let email = DataRef::new(DataCategory::Email, customer, "2025-01-02T00:00:00Z".parse()?);
+    /// let support = policy.check(&Request::use_data(Purpose::CustomerCare, email, now), &facts);
+    /// assert!(support.is_allowed());
+    /// let marketing = policy.check(&Request::use_data(Purpose::Marketing, email, now), &facts);
+    /// assert!(!marketing.is_allowed());
+    /// assert_eq!(marketing.clauses().to_string(), "use.purposes");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn check<F: Facts + ?Sized>(&self, request: &Request<'_>, facts: &F) -> Decision {
+        crate::check::evaluate(self, request, facts)
+    }
+
+    /// The version of the policy (`policy.versioned`); consent records name it.
+    #[must_use]
+    pub const fn version(&self) -> &PolicyVersion {
+        &self.version
+    }
+
+    /// The date the policy was published.
+    #[must_use]
+    pub const fn published(&self) -> NaiveDate {
+        self.published
+    }
+
+    /// The most data stewards the roster may hold (`logs.access`: "a select few").
+    #[must_use]
+    pub const fn max_stewards(&self) -> RosterCapacity {
+        self.max_stewards
+    }
+
+    /// How a change of training preference applies to earlier data (`training.forward-only`).
+    #[must_use]
+    pub const fn consent_mode(&self) -> ConsentMode {
+        self.consent_mode
+    }
+
+    /// The retention rules per data category (`logs.retention`).
+    #[must_use]
+    pub const fn retention(&self) -> &RetentionSchedule {
+        &self.retention
+    }
+
+    /// Whether the policy lets `category` serve `purpose`.
+    #[must_use]
+    pub fn allows_purpose(&self, category: DataCategory, purpose: Purpose) -> bool {
+        self.purposes.allows(category, purpose)
+    }
+
+    /// This policy with another consent mode, for services that choose the strict mode
+    /// (see the design FAQ: when to choose it).
+    #[must_use]
+    pub fn with_consent_mode(mut self, mode: ConsentMode) -> Self {
+        self.consent_mode = mode;
+        self
+    }
+}
+
+/// Which purposes each data category may serve, as one bit set of purposes per category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PurposeTable([u32; CATEGORY_SLOTS]);
+
+/// Slots for data categories; steward-core has 12, room is left for growth. A category
+/// beyond the table serves nothing (default deny).
+const CATEGORY_SLOTS: usize = 16;
+
+impl PurposeTable {
+    const EMPTY: Self = Self([0; CATEGORY_SLOTS]);
+
+    fn coder_model() -> Self {
+        let service_purposes = Purpose::ALL
+            .iter()
+            .filter(|purpose| purpose.group() == PurposeGroup::Service);
+        let log_purposes = Purpose::ALL
+            .iter()
+            .filter(|purpose| purpose.group() == PurposeGroup::Logs);
+        let mut table = Self::EMPTY;
+        for category in DataCategory::ALL {
+            match category.clause() {
+                ClauseId::CollectPersonal | ClauseId::CollectUsage => {
+                    for purpose in service_purposes.clone() {
+                        table = table.with(*category, *purpose);
+                    }
+                }
+                ClauseId::LogsStored => {
+                    for purpose in log_purposes.clone() {
+                        table = table.with(*category, *purpose);
+                    }
+                    table = table.with(*category, Purpose::ModelTraining);
+                }
+                _ => {
+                    table = table
+                        .with(*category, Purpose::ProvideService)
+                        .with(*category, Purpose::CustomerCare);
+                }
+            }
+        }
+        table
+    }
+
+    fn with(mut self, category: DataCategory, purpose: Purpose) -> Self {
+        if let Some(bits) = self.0.get_mut(category as usize) {
+            *bits |= purpose_bit(purpose);
+        }
+        self
+    }
+
+    fn allows(&self, category: DataCategory, purpose: Purpose) -> bool {
+        self.0
+            .get(category as usize)
+            .is_some_and(|bits| bits & purpose_bit(purpose) != 0)
+    }
+}
+
+const fn purpose_bit(purpose: Purpose) -> u32 {
+    // Purpose has 15 values: every discriminant has its own bit in a u32.
+    1 << (purpose as u32)
+}
+
+/// The policy file as written; [`PolicyFile::validate`] turns it into a [`Policy`] or names
+/// the first thing wrong with it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PolicyFile {
+    version: PolicyVersion,
+    published: NaiveDate,
+    max_stewards: u64,
+    #[serde(default)]
+    consent_mode: ConsentMode,
+    deletion_window: DeletionWindow,
+    purposes: BTreeMap<DataCategory, Vec<Purpose>>,
+    #[serde(default)]
+    retention: Vec<RuleEntry>,
+}
+
+/// One retention rule in a policy file: the category it governs, then the rule.
+#[derive(Deserialize)]
+struct RuleEntry {
+    category: DataCategory,
+    #[serde(flatten)]
+    rule: RetentionRule,
+}
+
+impl PolicyFile {
+    fn validate(self, source_name: &str) -> Result<Policy, PolicyError> {
+        let invalid = |field: String, problem: String| PolicyError::Invalid {
+            source_name: source_name.to_owned(),
+            field,
+            problem,
+        };
+        let max_stewards = usize::try_from(self.max_stewards)
+            .ok()
+            .and_then(|max| RosterCapacity::new(max).ok())
+            .ok_or_else(|| {
+                invalid(
+                    "max-stewards".to_owned(),
+                    format!(
+                        "`{}` is not a number of stewards: at least 1 is needed to ever open a log",
+                        self.max_stewards
+                    ),
+                )
+            })?;
+
+        let mut purposes = PurposeTable::EMPTY;
+        for (category, listed) in &self.purposes {
+            let field = format!("purposes.{category}");
+            for (index, purpose) in listed.iter().enumerate() {
+                if let Some(problem) = purpose_problem(*category, *purpose) {
+                    return Err(invalid(field, problem));
+                }
+                if listed
+                    .get(..index)
+                    .is_some_and(|before| before.contains(purpose))
+                {
+                    return Err(invalid(field, format!("duplicate purpose `{purpose}`")));
+                }
+                purposes = purposes.with(*category, *purpose);
+            }
+        }
+
+        let mut retention = RetentionSchedule::bundled(self.deletion_window);
+        for (index, entry) in self.retention.iter().enumerate() {
+            let field = format!("retention[{index}]");
+            let earlier = self.retention.get(..index).unwrap_or_default();
+            if earlier.iter().any(|other| other.category == entry.category) {
+                return Err(invalid(
+                    field,
+                    format!("duplicate rule for category `{}`", entry.category),
+                ));
+            }
+            if entry.category == DataCategory::LlmRequestLog {
+                log_rule_problem(&entry.rule)
+                    .map_or(Ok(()), |problem| Err(invalid(field, problem.to_owned())))?;
+            }
+            retention = retention.with_rule(entry.category, entry.rule);
+        }
+
+        Ok(Policy {
+            version: self.version,
+            published: self.published,
+            max_stewards,
+            consent_mode: self.consent_mode,
+            retention,
+            purposes,
+        })
+    }
+}
+
+/// Why `category` may never serve `purpose`, whatever a policy file says.
+fn purpose_problem(category: DataCategory, purpose: Purpose) -> Option<String> {
+    let is_log = category == DataCategory::LlmRequestLog;
+    match purpose.group() {
+        PurposeGroup::Prohibited => Some(format!(
+            "purpose `{purpose}` is never allowed: it is not among the policy's purposes \
+             (use.purposes)"
+        )),
+        PurposeGroup::Logs if !is_log => Some(format!(
+            "purpose `{purpose}` is a log purpose and serves only `llm-request-log` \
+             (logs.purposes)"
+        )),
+        PurposeGroup::Service if is_log => Some(format!(
+            "logs serve only the four log purposes and training, not `{purpose}` \
+             (logs.purposes)"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a retention rule for LLM request logs breaks `logs.retention` ("only for the duration
+/// of your customer relationship"): nothing may keep logs past the relationship but a hold.
+fn log_rule_problem(rule: &RetentionRule) -> Option<&'static str> {
+    if rule.anchor() != Anchor::RelationshipEnd {
+        return Some(
+            "logs are kept only while the relationship lasts: anchor must be `relationship-end` \
+             (logs.retention)",
+        );
+    }
+    if rule.maximum() != RetentionPeriod::ZERO || rule.minimum().is_some() {
+        return Some(
+            "logs are kept only while the relationship lasts: maximum must be `PT0S` and no \
+             minimum may be set; use a legal hold to keep specific logs longer (logs.retention)",
+        );
+    }
+    None
+}

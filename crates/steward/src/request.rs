@@ -1,0 +1,160 @@
+//! What `check()` is asked: who wants to do what with which data, and when.
+
+use steward_core::{
+    CustomerId, DataCategory, Justification, Purpose, RecordId, StewardId, Timestamp, TrainingScope,
+};
+
+use crate::TrainingLevel;
+
+/// One question for [`crate::Policy::check`]: may `actor` take `action` on `data` at `now`?
+///
+/// Building a request never allocates; it borrows what it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Who acts.
+    pub actor: Actor<'a>,
+    /// What they want to do.
+    pub action: Action<'a>,
+    /// The data it touches.
+    pub data: DataRef,
+    /// The instant of the request; evaluation never reads the clock itself.
+    pub now: Timestamp,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Actor<'a> {
+    /// The customer: acts on their own preferences, never as a user of data.
+    Customer(CustomerId),
+    /// A data steward, who may open log records if on the roster (`logs.access`).
+    Steward(&'a StewardId),
+    /// A company service or staff member using personal and usage data (`use.purposes`).
+    Service,
+    /// A model-training pipeline, the only actor that trains (`training.*`).
+    TrainingPipeline,
+}
+
+/// What the actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action<'a> {
+    /// Use personal or usage data for a purpose (`use.purposes`).
+    Use {
+        /// Why.
+        purpose: Purpose,
+    },
+    /// Decrypt and read a log record (`logs.access`, `logs.purposes`).
+    OpenLog {
+        /// Why: one of the four `logs.purposes`.
+        purpose: Purpose,
+        /// The reason access is necessary now, such as a ticket reference.
+        justification: Option<&'a Justification>,
+    },
+    /// Train a model at a scope (`training.*`).
+    Train {
+        /// Whose models.
+        scope: TrainingScope,
+    },
+    /// Keep storing the data (`logs.retention`).
+    Keep,
+}
+
+/// The data a request touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataRef {
+    /// What kind of data.
+    pub category: DataCategory,
+    /// The customer it belongs to.
+    pub owner: CustomerId,
+    /// When it was collected.
+    pub collected_at: Timestamp,
+    /// The training level in force when it was collected, where the data carries it (sealed
+    /// log records do). `None` means: ask [`crate::Facts`] for the level at `collected_at`.
+    pub consent_at_collection: Option<TrainingLevel>,
+    /// The stored record, where the data is one (a legal hold may cover a single record).
+    pub record: Option<RecordId>,
+}
+
+impl DataRef {
+    /// Data of `category` owned by `owner`, collected at `collected_at`.
+    #[must_use]
+    pub const fn new(category: DataCategory, owner: CustomerId, collected_at: Timestamp) -> Self {
+        Self {
+            category,
+            owner,
+            collected_at,
+            consent_at_collection: None,
+            record: None,
+        }
+    }
+
+    /// The same data, naming the stored record it is.
+    #[must_use]
+    pub const fn with_record(mut self, record: RecordId) -> Self {
+        self.record = Some(record);
+        self
+    }
+
+    /// The same data, carrying the training level sealed with it at collection.
+    #[must_use]
+    pub const fn with_consent_at_collection(mut self, level: TrainingLevel) -> Self {
+        self.consent_at_collection = Some(level);
+        self
+    }
+}
+
+impl<'a> Request<'a> {
+    /// A service using `data` for `purpose`.
+    #[must_use]
+    pub const fn use_data(purpose: Purpose, data: DataRef, now: Timestamp) -> Self {
+        Self {
+            actor: Actor::Service,
+            action: Action::Use { purpose },
+            data,
+            now,
+        }
+    }
+
+    /// A steward opening the log record `data` for `purpose`, with a justification.
+    #[must_use]
+    pub const fn open_log(
+        steward: &'a StewardId,
+        purpose: Purpose,
+        justification: &'a Justification,
+        data: DataRef,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            actor: Actor::Steward(steward),
+            action: Action::OpenLog {
+                purpose,
+                justification: Some(justification),
+            },
+            data,
+            now,
+        }
+    }
+
+    /// A training pipeline training at `scope` on `data`.
+    #[must_use]
+    pub const fn train(scope: TrainingScope, data: DataRef, now: Timestamp) -> Self {
+        Self {
+            actor: Actor::TrainingPipeline,
+            action: Action::Train { scope },
+            data,
+            now,
+        }
+    }
+
+    /// A service asking whether `data` may still be stored.
+    #[must_use]
+    pub const fn keep(data: DataRef, now: Timestamp) -> Self {
+        Self {
+            actor: Actor::Service,
+            action: Action::Keep,
+            data,
+            now,
+        }
+    }
+}

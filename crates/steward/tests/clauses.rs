@@ -1,0 +1,455 @@
+//! One test per clause of the policy (DESIGN.md section 1), named after the clause, through
+//! the public API only. docs/policy-map.md points at these.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+mod common;
+
+use common::*;
+use steward::logs::{
+    AccessRequest, AuditKey, AuditTrail, ConsentAtCollection, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, RecordMeta, SealedRecord, Vault,
+};
+use steward::*;
+
+const NOW: &str = "2025-06-01T12:00:00Z";
+
+fn vault(facts: &MemoryFacts) -> Vault {
+    let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
+    Vault::new(Keyring::new(master), facts.roster.clone())
+}
+
+fn audit() -> AuditTrail<MemoryAuditStore> {
+    AuditTrail::new(
+        AuditKey::from_bytes(&[0x17; 32]).unwrap(),
+        MemoryAuditStore::new(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn collect_personal() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    for category in [DataCategory::Email, DataCategory::Name] {
+        assert_eq!(category.clause(), ClauseId::CollectPersonal);
+        let request = Request::use_data(
+            Purpose::ProvideService,
+            data(category, alice(), "2025-02-01T00:00:00Z"),
+            at(NOW),
+        );
+        let decision = policy.check(&request, &facts);
+        assert!(decision.is_allowed(), "{decision}");
+        assert!(decision.clauses().contains(ClauseId::CollectPersonal));
+    }
+}
+
+#[test]
+fn collect_usage() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let usage = [
+        DataCategory::IpAddress,
+        DataCategory::BrowserType,
+        DataCategory::BrowserVersion,
+        DataCategory::PagesVisited,
+        DataCategory::VisitTime,
+        DataCategory::TimeOnPages,
+        DataCategory::DeviceId,
+        DataCategory::Diagnostics,
+    ];
+    for category in usage {
+        assert_eq!(category.clause(), ClauseId::CollectUsage);
+        let request = Request::use_data(
+            Purpose::UsageMonitoring,
+            data(category, alice(), "2025-02-01T00:00:00Z"),
+            at(NOW),
+        );
+        let decision = policy.check(&request, &facts);
+        assert!(decision.is_allowed(), "{category}: {decision}");
+        assert!(decision.clauses().contains(ClauseId::CollectUsage));
+    }
+}
+
+#[test]
+fn use_purposes() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    for purpose in Purpose::ALL {
+        let decision = policy.check(&Request::use_data(*purpose, email, at(NOW)), &facts);
+        assert_eq!(
+            decision.is_allowed(),
+            purpose.group() == PurposeGroup::Service,
+            "{purpose}: {decision}"
+        );
+        assert!(decision.clauses().contains(ClauseId::UsePurposes));
+    }
+    let marketing = policy.check(
+        &Request::use_data(Purpose::Marketing, email, at(NOW)),
+        &facts,
+    );
+    assert_eq!(
+        marketing.reason(),
+        Some(DenyReason::PurposeNotListed {
+            purpose: Purpose::Marketing
+        })
+    );
+    // A customer acts on their own preferences, never as a user of data.
+    let by_customer = Request {
+        actor: Actor::Customer(alice()),
+        ..Request::use_data(Purpose::ProvideService, email, at(NOW))
+    };
+    let decision = policy.check(&by_customer, &facts);
+    assert_eq!(decision.reason(), Some(DenyReason::ActorMayNotAct));
+}
+
+#[test]
+fn logs_stored() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let mut vault = vault(&facts);
+    let collected = at("2025-02-01T00:00:00Z");
+    let id = RecordId::generate_at(collected);
+    let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared);
+    let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
+    let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
+    assert_eq!(parsed.header().record_id(), id);
+    assert_eq!(parsed.header().customer(), alice());
+    assert_eq!(parsed.header().created_at(), collected);
+    assert_eq!(parsed.header().consent(), ConsentAtCollection::Shared);
+    assert_eq!(DataCategory::LlmRequestLog.clause(), ClauseId::LogsStored);
+}
+
+#[test]
+fn logs_retention() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z")
+        .with_consent_at_collection(TrainingLevel::OpenWeight);
+    let keep = |facts: &MemoryFacts, now: &str| policy.check(&Request::keep(log, at(now)), facts);
+    let train = |facts: &MemoryFacts, now: &str| {
+        policy.check(&Request::train(TrainingScope::Shared, log, at(now)), facts)
+    };
+    assert!(keep(&facts, NOW).is_allowed());
+    assert!(train(&facts, NOW).is_allowed());
+
+    facts
+        .relationships
+        .end(alice(), at("2025-07-01T00:00:00Z"))
+        .unwrap();
+    // Ended: due, to be deleted within the 30-day window; it serves nothing meanwhile.
+    let due = keep(&facts, "2025-07-02T00:00:00Z");
+    assert!(due.is_allowed());
+    assert_eq!(
+        due.obligations().collect::<Vec<_>>(),
+        [Obligation::DeleteBy {
+            deadline: at("2025-07-31T00:00:00Z")
+        }]
+    );
+    let denied = train(&facts, "2025-07-02T00:00:00Z");
+    assert_eq!(denied.reason(), Some(DenyReason::RetentionEnded));
+    assert!(denied.clauses().contains(ClauseId::LogsRetention));
+    // Deadlines are exclusive: at end + window the data is due now, and keeping it is denied.
+    let overdue = keep(&facts, "2025-07-31T00:00:00Z");
+    assert!(!overdue.is_allowed());
+    assert_eq!(overdue.reason(), Some(DenyReason::RetentionEnded));
+}
+
+#[test]
+fn logs_purposes() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let (steward, ticket) = (steward(), ticket());
+    for purpose in Purpose::ALL {
+        let request = Request::open_log(&steward, *purpose, &ticket, log, at(NOW));
+        let decision = policy.check(&request, &facts);
+        assert_eq!(
+            decision.is_allowed(),
+            purpose.group() == PurposeGroup::Logs,
+            "{purpose}: {decision}"
+        );
+        if !decision.is_allowed() {
+            assert!(decision.clauses().contains(ClauseId::LogsPurposes));
+        }
+    }
+    // The vault enforces the same list, and audits the refusal.
+    let mut vault = vault(&facts);
+    let mut audit = audit();
+    let collected = at("2025-02-01T00:00:00Z");
+    let meta = RecordMeta::new(
+        alice(),
+        RecordId::generate_at(collected),
+        collected,
+        ConsentAtCollection::None,
+    );
+    let sealed = vault.seal(&meta, b"body").unwrap();
+    let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket), at(NOW));
+    let error = vault.open(&sealed, &request, &mut audit).unwrap_err();
+    assert!(matches!(error, LogsError::Denied { .. }), "{error}");
+    assert_eq!(audit.verify().unwrap().entries(), 1);
+}
+
+#[test]
+fn logs_encrypted() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let mut vault = vault(&facts);
+    let collected = at("2025-02-01T00:00:00Z");
+    let meta = RecordMeta::new(
+        alice(),
+        RecordId::generate_at(collected),
+        collected,
+        ConsentAtCollection::None,
+    );
+    let body = b"my secret prompt about my secret project";
+    let sealed = vault.seal(&meta, body).unwrap();
+    let bytes = sealed.as_bytes();
+    assert!(!bytes.windows(body.len()).any(|window| window == body));
+    assert!(!bytes.windows(6).any(|window| window == b"secret"));
+}
+
+#[test]
+fn logs_access() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let ticket = ticket();
+    let outsider: StewardId = "mallory".parse().unwrap();
+    let steward = steward();
+
+    let allowed = policy.check(
+        &Request::open_log(&steward, Purpose::Troubleshooting, &ticket, log, at(NOW)),
+        &facts,
+    );
+    assert!(allowed.is_allowed());
+    assert_eq!(
+        allowed.obligations().collect::<Vec<_>>(),
+        [Obligation::AuditAccess]
+    );
+
+    let not_on_roster = policy.check(
+        &Request::open_log(&outsider, Purpose::Troubleshooting, &ticket, log, at(NOW)),
+        &facts,
+    );
+    assert_eq!(not_on_roster.reason(), Some(DenyReason::NotOnRoster));
+    assert!(not_on_roster.clauses().contains(ClauseId::LogsAccess));
+
+    let unjustified = Request {
+        action: Action::OpenLog {
+            purpose: Purpose::Troubleshooting,
+            justification: None,
+        },
+        ..Request::open_log(&steward, Purpose::Troubleshooting, &ticket, log, at(NOW))
+    };
+    assert_eq!(
+        policy.check(&unjustified, &facts).reason(),
+        Some(DenyReason::MissingJustification)
+    );
+    // Logs are never used through the service path, even for a listed purpose.
+    let used = policy.check(
+        &Request::use_data(Purpose::TechnicalIssues, log, at(NOW)),
+        &facts,
+    );
+    assert_eq!(
+        used.reason(),
+        Some(DenyReason::WrongPathForCategory {
+            category: DataCategory::LlmRequestLog
+        })
+    );
+    // The roster is "a select few": adding past the policy's maximum fails.
+    let mut facts = facts;
+    for handle in ["b.ops", "c.ops"] {
+        facts.roster.add(handle.parse().unwrap()).unwrap();
+    }
+    assert!(facts.roster.add("d.ops".parse().unwrap()).is_err());
+}
+
+#[test]
+fn training_default_off() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    for scope in [
+        TrainingScope::Private { owner: alice() },
+        TrainingScope::Shared,
+        TrainingScope::OpenWeight,
+    ] {
+        let decision = policy.check(&Request::train(scope, log, at(NOW)), &facts);
+        assert!(!decision.is_allowed(), "{scope}: {decision}");
+        assert!(decision.clauses().contains(ClauseId::TrainingDefaultOff));
+    }
+}
+
+#[test]
+fn training_private() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::Private,
+        "2025-01-15T00:00:00Z",
+    );
+    set_level(
+        &mut facts,
+        bob(),
+        TrainingLevel::OpenWeight,
+        "2025-01-15T00:00:00Z",
+    );
+    let alices = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let bobs = data(DataCategory::LlmRequestLog, bob(), "2025-02-01T00:00:00Z");
+    let alices_model = TrainingScope::Private { owner: alice() };
+
+    let own = policy.check(&Request::train(alices_model, alices, at(NOW)), &facts);
+    assert!(own.is_allowed(), "{own}");
+    assert!(own.clauses().contains(ClauseId::TrainingPrivate));
+    // Never another customer's data, whatever their level.
+    let other = policy.check(&Request::train(alices_model, bobs, at(NOW)), &facts);
+    assert_eq!(
+        other.reason(),
+        Some(DenyReason::PrivateScopeOfAnotherCustomer)
+    );
+    assert!(other.clauses().contains(ClauseId::TrainingPrivate));
+    let shared = policy.check(
+        &Request::train(TrainingScope::Shared, alices, at(NOW)),
+        &facts,
+    );
+    assert!(!shared.is_allowed());
+}
+
+#[test]
+fn training_shared() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::Shared,
+        "2025-01-15T00:00:00Z",
+    );
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let shared = policy.check(&Request::train(TrainingScope::Shared, log, at(NOW)), &facts);
+    assert!(shared.is_allowed());
+    assert!(shared.clauses().contains(ClauseId::TrainingShared));
+    // Cumulative: shared also permits the owner's private models, but not open weights.
+    let private = TrainingScope::Private { owner: alice() };
+    assert!(
+        policy
+            .check(&Request::train(private, log, at(NOW)), &facts)
+            .is_allowed()
+    );
+    let open = policy.check(
+        &Request::train(TrainingScope::OpenWeight, log, at(NOW)),
+        &facts,
+    );
+    assert!(!open.is_allowed());
+    assert!(open.clauses().contains(ClauseId::TrainingOpenWeight));
+}
+
+#[test]
+fn training_open_weight() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::OpenWeight,
+        "2025-01-15T00:00:00Z",
+    );
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let open = policy.check(
+        &Request::train(TrainingScope::OpenWeight, log, at(NOW)),
+        &facts,
+    );
+    assert!(open.is_allowed());
+    assert!(open.clauses().contains(ClauseId::TrainingOpenWeight));
+    // Only the training pipeline trains, and contact data never trains.
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    let decision = policy.check(
+        &Request::train(TrainingScope::OpenWeight, email, at(NOW)),
+        &facts,
+    );
+    assert!(!decision.is_allowed());
+    let by_service = Request {
+        actor: Actor::Service,
+        ..Request::train(TrainingScope::OpenWeight, log, at(NOW))
+    };
+    assert_eq!(
+        policy.check(&by_service, &facts).reason(),
+        Some(DenyReason::ActorMayNotAct)
+    );
+}
+
+#[test]
+fn training_forward_only() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let before = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let after = data(DataCategory::LlmRequestLog, alice(), "2025-04-01T00:00:00Z");
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::Shared,
+        "2025-03-01T00:00:00Z",
+    );
+    let shared = |data| {
+        policy.check(
+            &Request::train(TrainingScope::Shared, data, at(NOW)),
+            &facts,
+        )
+    };
+    // The upgrade does not reach back to data collected before it.
+    assert!(!shared(before).is_allowed());
+    assert!(shared(after).is_allowed());
+    assert!(
+        shared(after)
+            .clauses()
+            .contains(ClauseId::TrainingForwardOnly)
+    );
+
+    // A downgrade does not reach back either (forward-only, the default) ...
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::None,
+        "2025-05-01T00:00:00Z",
+    );
+    let shared = |policy: &Policy, data| {
+        policy.check(
+            &Request::train(TrainingScope::Shared, data, at(NOW)),
+            &facts,
+        )
+    };
+    assert!(shared(&policy, after).is_allowed());
+    // ... unless the strict mode is chosen: then withdrawal stops further training.
+    let strict = Policy::coder_model().with_consent_mode(ConsentMode::WithdrawalStopsProcessing);
+    assert!(!shared(&strict, after).is_allowed());
+    // The level sealed with a record wins over the ledger's reconstruction.
+    let sealed_none = after.with_consent_at_collection(TrainingLevel::None);
+    assert!(!shared(&policy, sealed_none).is_allowed());
+}
+
+#[test]
+fn policy_versioned() {
+    let policy = Policy::coder_model();
+    assert_eq!(policy.version().as_str(), "2025-03-05");
+    assert_eq!(policy.published().to_string(), "2025-03-05");
+    let mut facts = facts(&policy);
+    let change = ConsentChange::new(
+        alice(),
+        TrainingLevel::Private,
+        at("2025-03-10T00:00:00Z"),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        policy.version().clone(),
+    );
+    let receipt = facts.consent.record(change).unwrap();
+    assert_eq!(receipt.policy_version, *policy.version());
+    let json = serde_json::to_string(&receipt).unwrap();
+    assert!(json.contains("2025-03-05"), "{json}");
+}

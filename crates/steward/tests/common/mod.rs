@@ -1,0 +1,70 @@
+//! A small world for the facade tests: the bundled policy, two customers, one steward.
+
+#![allow(
+    dead_code,
+    reason = "each test crate uses a different part of the shared fixture"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test fixtures: a bad literal must fail the test loudly"
+)]
+
+use steward::*;
+
+pub(crate) const ALICE: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10";
+pub(crate) const BOB: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11";
+
+pub(crate) fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+pub(crate) fn alice() -> CustomerId {
+    ALICE.parse().unwrap()
+}
+
+pub(crate) fn bob() -> CustomerId {
+    BOB.parse().unwrap()
+}
+
+pub(crate) fn steward() -> StewardId {
+    "alice.ops".parse().unwrap()
+}
+
+pub(crate) fn ticket() -> Justification {
+    "TICKET-4711 latency spike".parse().unwrap()
+}
+
+/// Facts where both customers have been customers since 2025-01-01 and `alice.ops` is a
+/// steward.
+pub(crate) fn facts(policy: &Policy) -> MemoryFacts {
+    let mut facts = MemoryFacts::new(policy);
+    for customer in [alice(), bob()] {
+        facts
+            .relationships
+            .start(customer, at("2025-01-01T00:00:00Z"))
+            .unwrap();
+    }
+    facts.roster.add(steward()).unwrap();
+    facts
+}
+
+pub(crate) fn set_level(
+    facts: &mut MemoryFacts,
+    customer: CustomerId,
+    level: TrainingLevel,
+    when: &str,
+) {
+    let change = ConsentChange::new(
+        customer,
+        level,
+        at(when),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        Policy::coder_model().version().clone(),
+    );
+    facts.consent.record(change).unwrap();
+}
+
+pub(crate) fn data(category: DataCategory, owner: CustomerId, collected: &str) -> DataRef {
+    DataRef::new(category, owner, at(collected))
+}

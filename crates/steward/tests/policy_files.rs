@@ -1,0 +1,168 @@
+//! Policy files: the bundled file equals the bundled policy, and every kind of bad file is
+//! refused with an error naming the file, the field and what is wrong (invariant 9).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+use steward::*;
+
+const BUNDLED: &str = include_str!("../../../examples/coder-model.toml");
+
+fn load_toml(text: &str) -> Result<Policy, PolicyError> {
+    Policy::from_toml_str(text, "test.toml")
+}
+
+fn error_of(text: &str) -> String {
+    load_toml(text).unwrap_err().to_string()
+}
+
+#[test]
+fn bundled_file_is_the_bundled_policy() {
+    assert_eq!(load_toml(BUNDLED).unwrap(), Policy::coder_model());
+}
+
+#[test]
+fn bundled_file_loads_from_disk_by_extension() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/coder-model.toml"
+    );
+    assert_eq!(Policy::load(path).unwrap(), Policy::coder_model());
+}
+
+#[test]
+fn json_policy_loads_like_toml() {
+    let json = r#"{
+        "version": "2025-03-05", "published": "2025-03-05", "max-stewards": 2,
+        "consent-mode": "withdrawal-stops-processing", "deletion-window": "P7D",
+        "purposes": {"email": ["customer-care"]}
+    }"#;
+    let policy = Policy::from_json_str(json, "policy.json").unwrap();
+    assert_eq!(policy.max_stewards().get(), 2);
+    assert_eq!(
+        policy.consent_mode(),
+        ConsentMode::WithdrawalStopsProcessing
+    );
+    assert!(policy.allows_purpose(DataCategory::Email, Purpose::CustomerCare));
+    assert!(!policy.allows_purpose(DataCategory::Email, Purpose::NotifyChanges));
+}
+
+#[test]
+fn unknown_purpose_is_named_with_its_position() {
+    let text = BUNDLED.replace(
+        r#"consent-record = ["provide-service""#,
+        r#"consent-record = ["resale""#,
+    );
+    let message = error_of(&text);
+    assert!(message.starts_with("policy file `test.toml`"), "{message}");
+    assert!(message.contains("unknown purpose `resale`"), "{message}");
+    assert!(message.contains("line"), "{message}");
+}
+
+#[test]
+fn zero_stewards_is_refused() {
+    let message = error_of(&BUNDLED.replace("max-stewards = 3", "max-stewards = 0"));
+    assert!(message.contains("field `max-stewards`"), "{message}");
+}
+
+#[test]
+fn negative_stewards_is_refused() {
+    let message = error_of(&BUNDLED.replace("max-stewards = 3", "max-stewards = -1"));
+    assert!(message.contains("max-stewards"), "{message}");
+}
+
+#[test]
+fn negative_window_is_refused() {
+    let message = error_of(&BUNDLED.replace(
+        r#"deletion-window = "P30D""#,
+        r#"deletion-window = "-P30D""#,
+    ));
+    assert!(message.contains("-P30D"), "{message}");
+    assert!(message.contains("deletion-window"), "{message}");
+}
+
+#[test]
+fn duplicate_rule_is_refused() {
+    let rule = r#"
+[[retention]]
+category = "llm-request-log"
+anchor = "relationship-end"
+maximum = "PT0S"
+window = "P30D"
+method = "crypto-shred"
+clause = "logs.retention"
+"#;
+    let message = error_of(&format!("{BUNDLED}{rule}"));
+    assert!(message.contains("field `retention[1]`"), "{message}");
+    assert!(
+        message.contains("duplicate rule for category `llm-request-log`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn duplicate_purpose_is_refused() {
+    let text = BUNDLED.replace(
+        r#"consent-record = ["provide-service", "customer-care"]"#,
+        r#"consent-record = ["customer-care", "customer-care"]"#,
+    );
+    let message = error_of(&text);
+    assert!(
+        message.contains("field `purposes.consent-record`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("duplicate purpose `customer-care`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn prohibited_purpose_is_refused_citing_use_purposes() {
+    let text = BUNDLED.replace(
+        r#"consent-record = ["provide-service", "customer-care"]"#,
+        r#"consent-record = ["marketing"]"#,
+    );
+    let message = error_of(&text);
+    assert!(
+        message.contains("`marketing` is never allowed"),
+        "{message}"
+    );
+    assert!(message.contains("use.purposes"), "{message}");
+}
+
+#[test]
+fn log_purpose_on_personal_data_is_refused() {
+    let text = BUNDLED.replace(
+        r#"consent-record = ["provide-service", "customer-care"]"#,
+        r#"consent-record = ["troubleshooting"]"#,
+    );
+    assert!(error_of(&text).contains("serves only `llm-request-log`"));
+}
+
+#[test]
+fn keeping_logs_past_the_relationship_is_refused() {
+    let text = BUNDLED.replace(r#"maximum = "PT0S""#, r#"maximum = "P90D""#);
+    let message = error_of(&text);
+    assert!(message.contains("field `retention[0]`"), "{message}");
+    assert!(message.contains("logs.retention"), "{message}");
+}
+
+#[test]
+fn unknown_field_is_refused() {
+    let message = error_of(&format!("retention-forever = true\n{BUNDLED}"));
+    assert!(message.contains("retention-forever"), "{message}");
+}
+
+#[test]
+fn missing_file_and_unknown_extension_are_named() {
+    let missing = Policy::load("/nonexistent/policy.toml").unwrap_err();
+    assert!(matches!(missing, PolicyError::Read { .. }));
+    assert!(missing.to_string().contains("/nonexistent/policy.toml"));
+    let markdown = Policy::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    assert!(matches!(markdown, Err(PolicyError::UnknownFormat { .. })));
+    let not_a_policy = Policy::load(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    assert!(matches!(not_a_policy, Err(PolicyError::Malformed { .. })));
+}
