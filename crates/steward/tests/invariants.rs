@@ -1,0 +1,379 @@
+//! Property tests of DESIGN.md section 3, invariants 1 to 3, at the facade: `check()` agrees
+//! with a naive model of the policy written independently of it (default deny: nothing is
+//! allowed that no rule of the model allows), training never exceeds the consent at
+//! collection nor crosses customers, and later preference changes never change a decision
+//! about earlier data.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+mod common;
+
+use chrono::TimeDelta;
+use common::*;
+use proptest::prelude::*;
+use steward::retention::{HoldId, HoldScope, LegalHold};
+use steward::*;
+
+/// Days after 2025-01-01, the start of every relationship here.
+fn day(days: i64) -> Timestamp {
+    at("2025-01-01T00:00:00Z")
+        .checked_add(TimeDelta::days(days))
+        .unwrap()
+}
+
+const LEVELS: [TrainingLevel; 4] = [
+    TrainingLevel::None,
+    TrainingLevel::Private,
+    TrainingLevel::Shared,
+    TrainingLevel::OpenWeight,
+];
+
+/// A customer's world: preference changes (day, level) in increasing order, when the
+/// relationship ended (if it did), and a legal hold on all their data (expiry day), if any.
+#[derive(Debug, Clone)]
+struct World {
+    changes: Vec<(i64, TrainingLevel)>,
+    ended: Option<i64>,
+    hold_until: Option<i64>,
+    on_roster: bool,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (
+        prop::collection::btree_map(0i64..400, prop::sample::select(LEVELS.to_vec()), 0..6),
+        prop::option::of(1i64..400),
+        prop::option::of(1i64..500),
+        any::<bool>(),
+    )
+        .prop_map(|(changes, ended, hold_until, on_roster)| World {
+            changes: changes.into_iter().collect(),
+            ended,
+            hold_until,
+            on_roster,
+        })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ActionKind {
+    Use(Purpose),
+    Open(Purpose, bool),
+    Train(u8),
+    Keep,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ActorKind {
+    Customer,
+    Steward,
+    Service,
+    Pipeline,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    actor: ActorKind,
+    action: ActionKind,
+    category: DataCategory,
+    owner_is_alice: bool,
+    collected: i64,
+    now: i64,
+    sealed_level: Option<TrainingLevel>,
+}
+
+fn ask() -> impl Strategy<Value = Ask> {
+    let purpose = prop::sample::select(Purpose::ALL.to_vec());
+    let action = prop_oneof![
+        purpose.clone().prop_map(ActionKind::Use),
+        (purpose, any::<bool>()).prop_map(|(p, j)| ActionKind::Open(p, j)),
+        (0u8..4).prop_map(ActionKind::Train),
+        Just(ActionKind::Keep),
+    ];
+    let actor = prop_oneof![
+        Just(ActorKind::Customer),
+        Just(ActorKind::Steward),
+        Just(ActorKind::Service),
+        Just(ActorKind::Pipeline),
+    ];
+    (
+        actor,
+        action,
+        prop::sample::select(DataCategory::ALL.to_vec()),
+        any::<bool>(),
+        -30i64..500,
+        0i64..600,
+        prop::option::of(prop::sample::select(LEVELS.to_vec())),
+    )
+        .prop_map(
+            |(actor, action, category, owner_is_alice, collected, now, sealed_level)| Ask {
+                actor,
+                action,
+                category,
+                owner_is_alice,
+                collected,
+                now,
+                sealed_level,
+            },
+        )
+}
+
+/// Facts holding `world` for alice; bob is a customer since day 0 who never opted in.
+fn build(policy: &Policy, world: &World) -> MemoryFacts {
+    let mut facts = MemoryFacts::new(policy);
+    facts.relationships.start(alice(), day(0)).unwrap();
+    facts.relationships.start(bob(), day(0)).unwrap();
+    if let Some(ended) = world.ended {
+        facts.relationships.end(alice(), day(ended)).unwrap();
+    }
+    for (when, level) in &world.changes {
+        let change = ConsentChange::new(
+            alice(),
+            *level,
+            day(*when),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        );
+        facts.consent.record(change).unwrap();
+    }
+    if let Some(until) = world.hold_until {
+        let hold = LegalHold::place(
+            HoldId::new(1),
+            HoldScope::Customer { customer: alice() },
+            "LEGAL-1 litigation".parse().unwrap(),
+            "counsel".parse().unwrap(),
+            day(-100),
+            day(until),
+        )
+        .unwrap();
+        facts.holds.place(hold).unwrap();
+    }
+    if world.on_roster {
+        facts.roster.add(steward()).unwrap();
+    }
+    facts
+}
+
+fn scope_of(code: u8, owner_is_alice: bool) -> TrainingScope {
+    match code {
+        0 => TrainingScope::Private { owner: alice() },
+        1 => TrainingScope::Private { owner: bob() },
+        2 => TrainingScope::Shared,
+        _ => {
+            let _ = owner_is_alice;
+            TrainingScope::OpenWeight
+        }
+    }
+}
+
+fn decide(policy: &Policy, facts: &MemoryFacts, ask: &Ask) -> Decision {
+    let steward = steward();
+    let ticket = ticket();
+    let owner = if ask.owner_is_alice { alice() } else { bob() };
+    let mut data = DataRef::new(ask.category, owner, day(ask.collected));
+    data.consent_at_collection = ask.sealed_level;
+    let actor = match ask.actor {
+        ActorKind::Customer => Actor::Customer(owner),
+        ActorKind::Steward => Actor::Steward(&steward),
+        ActorKind::Service => Actor::Service,
+        ActorKind::Pipeline => Actor::TrainingPipeline,
+    };
+    let action = match ask.action {
+        ActionKind::Use(purpose) => Action::Use { purpose },
+        ActionKind::Open(purpose, justified) => Action::OpenLog {
+            purpose,
+            justification: justified.then_some(&ticket),
+        },
+        ActionKind::Train(code) => Action::Train {
+            scope: scope_of(code, ask.owner_is_alice),
+        },
+        ActionKind::Keep => Action::Keep,
+    };
+    policy.check(
+        &Request {
+            actor,
+            action,
+            data,
+            now: day(ask.now),
+        },
+        facts,
+    )
+}
+
+/// The policy, written as plainly as possible, independent of the implementation.
+fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
+    let is_log = ask.category == DataCategory::LlmRequestLog;
+    let personal = matches!(
+        ask.category.clause(),
+        ClauseId::CollectPersonal | ClauseId::CollectUsage
+    );
+    let ended = if ask.owner_is_alice {
+        world.ended
+    } else {
+        None
+    };
+    let held = ask.owner_is_alice && world.hold_until.is_some_and(|until| ask.now < until);
+    if ask.collected > ask.now {
+        return false;
+    }
+    // The relationship the data was collected in: [0, ended).
+    let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
+    // Nothing is kept past the relationship; the window (30 days) is for carrying out deletion.
+    let serves = inside && ended.is_none_or(|end| ask.now < end);
+    let keepable = held || (inside && ended.is_none_or(|end| ask.now < end + 30));
+    let level_at = |when: i64| {
+        world
+            .changes
+            .iter()
+            .rfind(|(day, _)| *day <= when)
+            .map_or(TrainingLevel::None, |(_, level)| *level)
+    };
+    match (ask.actor, ask.action) {
+        (ActorKind::Service, ActionKind::Use(purpose)) => {
+            let listed = match ask.category {
+                DataCategory::ConsentRecord => {
+                    matches!(purpose, Purpose::ProvideService | Purpose::CustomerCare)
+                }
+                _ => personal && purpose.group() == PurposeGroup::Service,
+            };
+            listed && serves
+        }
+        (ActorKind::Steward, ActionKind::Open(purpose, justified)) => {
+            is_log
+                && purpose.group() == PurposeGroup::Logs
+                && world.on_roster
+                && justified
+                && serves
+        }
+        (ActorKind::Pipeline, ActionKind::Train(code)) => {
+            let owner_level = |when| {
+                if ask.owner_is_alice {
+                    level_at(when)
+                } else {
+                    TrainingLevel::None
+                }
+            };
+            let mut level = ask
+                .sealed_level
+                .unwrap_or_else(|| owner_level(ask.collected));
+            if strict {
+                level = level.min(owner_level(ask.now));
+            }
+            let permitted = match code {
+                0 => ask.owner_is_alice && level >= TrainingLevel::Private,
+                1 => !ask.owner_is_alice && level >= TrainingLevel::Private,
+                2 => level >= TrainingLevel::Shared,
+                _ => level >= TrainingLevel::OpenWeight,
+            };
+            is_log && permitted && serves
+        }
+        (ActorKind::Service, ActionKind::Keep) => keepable,
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Invariant 1: default deny — check() allows exactly what the model's rules allow, and
+    /// every decision names the clauses behind it.
+    #[test]
+    fn check_agrees_with_the_model_and_denies_by_default(world in world(), ask in ask(), strict in any::<bool>()) {
+        let mut policy = Policy::coder_model();
+        if strict {
+            policy = policy.with_consent_mode(ConsentMode::WithdrawalStopsProcessing);
+        }
+        let facts = build(&policy, &world);
+        let decision = decide(&policy, &facts, &ask);
+        prop_assert_eq!(decision.is_allowed(), model_allows(&world, &ask, strict), "{}", decision);
+        prop_assert!(!decision.clauses().is_empty());
+        prop_assert_eq!(decision.reason().is_some(), !decision.is_allowed());
+    }
+
+    /// Invariant 1 at the retention boundaries, where random instants rarely land: the
+    /// relationship end and the exclusive deadline end + window.
+    #[test]
+    fn check_agrees_with_the_model_at_retention_boundaries(
+        mut world in world(),
+        mut ask in ask(),
+        ended in 1i64..400,
+        offset in prop::sample::select(vec![-1i64, 0, 1, 29, 30, 31]),
+        shape in 0u8..3,
+    ) {
+        world.ended = Some(ended);
+        ask.owner_is_alice = true;
+        ask.now = ended + offset;
+        // Mostly data from inside the relationship, which is what the boundaries decide.
+        ask.collected = ask.collected.rem_euclid(ended + 1).min(ask.now);
+        // Requests the boundaries decide: keeping data, and a listed use of it.
+        match shape {
+            0 => {
+                ask.actor = ActorKind::Service;
+                ask.action = ActionKind::Keep;
+            }
+            1 => {
+                ask.actor = ActorKind::Service;
+                ask.action = ActionKind::Use(Purpose::ProvideService);
+                ask.category = DataCategory::Email;
+            }
+            _ => {}
+        }
+        let policy = Policy::coder_model();
+        let facts = build(&policy, &world);
+        let decision = decide(&policy, &facts, &ask);
+        prop_assert_eq!(decision.is_allowed(), model_allows(&world, &ask, false), "{}", decision);
+    }
+
+    /// Invariant 2: training only as the consent at collection permits, and a private-scope
+    /// job never reads another customer's data.
+    #[test]
+    fn training_never_exceeds_consent_at_collection(world in world(), mut ask in ask(), code in 0u8..4) {
+        ask.actor = ActorKind::Pipeline;
+        ask.action = ActionKind::Train(code);
+        ask.category = DataCategory::LlmRequestLog;
+        let policy = Policy::coder_model();
+        let facts = build(&policy, &world);
+        let decision = decide(&policy, &facts, &ask);
+        if decision.is_allowed() {
+            let owner = if ask.owner_is_alice { alice() } else { bob() };
+            let scope = scope_of(code, ask.owner_is_alice);
+            let level = ask
+                .sealed_level
+                .unwrap_or_else(|| facts.consent.level_at(owner, day(ask.collected)));
+            prop_assert!(level.permits(scope, owner));
+            if let TrainingScope::Private { owner: model_owner } = scope {
+                prop_assert_eq!(model_owner, owner);
+            }
+        }
+    }
+
+    /// Invariant 3: forward-only — preference changes after a record was collected leave
+    /// every decision about it unchanged (default mode).
+    #[test]
+    fn later_preference_changes_leave_earlier_decisions_unchanged(
+        world in world(),
+        mut ask in ask(),
+        later in prop::collection::vec(prop::sample::select(LEVELS.to_vec()), 1..5),
+    ) {
+        ask.owner_is_alice = true;
+        let policy = Policy::coder_model();
+        let mut facts = build(&policy, &world);
+        let before = decide(&policy, &facts, &ask);
+        let last_change = world.changes.last().map_or(i64::MIN, |(day, _)| *day);
+        let first = ask.collected.max(last_change) + 1;
+        for (when, level) in (first..).zip(later) {
+            let change = ConsentChange::new(
+                alice(),
+                level,
+                day(when),
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy.version().clone(),
+            );
+            facts.consent.record(change).unwrap();
+        }
+        prop_assert_eq!(decide(&policy, &facts, &ask), before);
+    }
+}

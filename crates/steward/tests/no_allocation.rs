@@ -1,0 +1,76 @@
+//! `check()` performs no heap allocation, for every kind of action, allowed or denied
+//! (DESIGN.md section 2: evaluation is allocation-free on the hot path).
+//!
+//! A counting global allocator observes the whole process, so this test file holds a single
+//! test: no other test thread can allocate while it measures.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+mod common;
+
+use std::alloc::System;
+
+use common::*;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use steward::*;
+
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn check_performs_no_heap_allocation() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::Shared,
+        "2025-01-15T00:00:00Z",
+    );
+    facts
+        .relationships
+        .end(bob(), at("2025-03-01T00:00:00Z"))
+        .unwrap();
+    let steward = steward();
+    let outsider: StewardId = "mallory".parse().unwrap();
+    let ticket = ticket();
+    let now = at("2025-06-01T12:00:00Z");
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let ended_log = data(DataCategory::LlmRequestLog, bob(), "2025-02-01T00:00:00Z");
+    let requests = [
+        Request::use_data(Purpose::CustomerCare, email, now),
+        Request::use_data(Purpose::Marketing, email, now),
+        Request::use_data(Purpose::Troubleshooting, log, now),
+        Request::open_log(&steward, Purpose::Troubleshooting, &ticket, log, now),
+        Request::open_log(&outsider, Purpose::Troubleshooting, &ticket, log, now),
+        Request::open_log(&steward, Purpose::Marketing, &ticket, log, now),
+        Request::train(TrainingScope::Shared, log, now),
+        Request::train(TrainingScope::OpenWeight, log, now),
+        Request::train(TrainingScope::Private { owner: bob() }, log, now),
+        Request::train(TrainingScope::Shared, ended_log, now),
+        Request::keep(log, now),
+        Request::keep(ended_log, now),
+        Request::keep(ended_log, at("2026-01-01T00:00:00Z")),
+    ];
+    // Warm up anything lazily initialised outside the measured region.
+    let expected: Vec<Decision> = requests.iter().map(|r| policy.check(r, &facts)).collect();
+    let mut decisions = [None; 13];
+
+    let region = Region::new(ALLOCATOR);
+    for (slot, request) in decisions.iter_mut().zip(&requests) {
+        *slot = Some(policy.check(request, &facts));
+    }
+    let change = region.change();
+
+    assert_eq!(change.allocations, 0, "check() allocated: {change:?}");
+    assert_eq!(change.reallocations, 0, "check() reallocated: {change:?}");
+    let decisions: Vec<Decision> = decisions.into_iter().flatten().collect();
+    assert_eq!(decisions, expected);
+    // Both outcomes were exercised, so the no-allocation claim covers allow and deny paths.
+    assert!(decisions.iter().any(Decision::is_allowed));
+    assert!(decisions.iter().any(|decision| !decision.is_allowed()));
+}
