@@ -6,6 +6,7 @@ mod decision;
 mod error;
 mod facts;
 mod policy;
+mod records;
 mod request;
 
 pub use crate::{
@@ -13,6 +14,7 @@ pub use crate::{
     error::{PolicyError, StewardError},
     facts::{Facts, MemoryFacts},
     policy::Policy,
+    records::{VaultShredder, consent_at_collection, training_level},
     request::{Action, Actor, DataRef, Request},
 };
 pub use steward_consent::{

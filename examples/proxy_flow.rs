@@ -1,0 +1,303 @@
+//! The whole story of Steward in memory, printed step by step: customers with different
+//! training preferences send LLM requests through a proxy; each request is sealed; a steward
+//! opens one for troubleshooting (allowed, audited) and tries one for marketing (denied,
+//! audited); a training job collects only the records whose consent at collection allows its
+//! scope, before and after a customer changes preference; a relationship ends; the retention
+//! sweep shreds that customer's keys; their records no longer open; the audit trail verifies.
+//!
+//! Run: `cargo run -p steward-examples --example proxy_flow`
+
+use std::error::Error;
+
+use steward::logs::{
+    AccessRequest, AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, RecordMeta as SealInput, SealedRecord, Vault,
+};
+use steward::retention::{MemoryRecordStore, RecordMeta, Sweep};
+use steward::*;
+
+/// One stored log record: the sealed bytes, as a database or object store would hold them.
+struct StoredLog {
+    who: &'static str,
+    bytes: Vec<u8>,
+}
+
+/// The proxy's logging side: seals every request under the consent in force (logs.stored,
+/// logs.encrypted, training.forward-only) and tells the retention store about it.
+struct Proxy {
+    vault: Vault,
+    logs: Vec<StoredLog>,
+    store: MemoryRecordStore,
+}
+
+impl Proxy {
+    fn handle(
+        &mut self,
+        facts: &MemoryFacts,
+        (who, customer): (&'static str, CustomerId),
+        at: &str,
+        prompt: &str,
+    ) -> Result<(), Box<dyn Error>> {
+        let now: Timestamp = at.parse()?;
+        let level = facts.consent.level_at(customer, now);
+        let id = RecordId::generate_at(now);
+        let sealed = self.vault.seal(
+            &SealInput::new(customer, id, now, consent_at_collection(level)),
+            prompt.as_bytes(),
+        )?;
+        self.store.insert(RecordMeta::new(
+            id,
+            customer,
+            DataCategory::LlmRequestLog,
+            now,
+        ));
+        println!(
+            "  sealed {who}'s request at {now} under consent `{level}` ({} bytes at rest)",
+            sealed.as_bytes().len()
+        );
+        self.logs.push(StoredLog {
+            who,
+            bytes: sealed.into_bytes(),
+        });
+        Ok(())
+    }
+
+    /// The stored record at `index`, parsed (a record that fails to parse is an error).
+    fn record(&self, index: usize) -> Result<SealedRecord, Box<dyn Error>> {
+        let log = self.logs.get(index).ok_or("no such record")?;
+        Ok(SealedRecord::from_bytes(&log.bytes)?)
+    }
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    println!("== Steward proxy flow: one policy, enforced end to end ==\n");
+    let policy = Policy::coder_model();
+    println!(
+        "Policy `{}` (published {}): at most {} stewards, consent mode `{}`.\n",
+        policy.version(),
+        policy.published(),
+        policy.max_stewards().get(),
+        policy.consent_mode(),
+    );
+
+    // --- Setup: keys and audit keys come from configuration in production (file, env, KMS).
+    // This demo uses fixed bytes so that it runs anywhere; never do that with real data.
+    let mut facts = MemoryFacts::new(&policy);
+    let steward: StewardId = "sam.steward".parse()?;
+    facts.roster.add(steward.clone())?;
+    let master = MasterKey::from_bytes("kek-demo-1".parse()?, &[0x5a; 32])?;
+    let vault = Vault::new(Keyring::new(master), facts.roster.clone());
+    let mut audit = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    let signer = CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8()?)?;
+
+    let ada: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01".parse()?;
+    let ben: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02".parse()?;
+    for customer in [ada, ben] {
+        facts
+            .relationships
+            .start(customer, "2025-03-01T00:00:00Z".parse()?)?;
+    }
+    // Ada opts in to shared training; Ben keeps the default (training.default-off).
+    facts.consent.record(ConsentChange::new(
+        ada,
+        TrainingLevel::Shared,
+        "2025-03-02T00:00:00Z".parse()?,
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        policy.version().clone(),
+    ))?;
+    println!("Ada opted in to shared training; Ben kept the default (no training).\n");
+
+    // --- logs.stored + logs.encrypted: the proxy seals every request as it passes.
+    let (ada_, ben_) = (("Ada", ada), ("Ben", ben));
+    let mut proxy = Proxy {
+        vault,
+        logs: Vec::new(),
+        store: MemoryRecordStore::new(),
+    };
+    println!("Requests pass the proxy (logs.stored, logs.encrypted):");
+    proxy.handle(
+        &facts,
+        ada_,
+        "2025-04-01T10:00:00Z",
+        "Refactor my parser to use iterators",
+    )?;
+    proxy.handle(
+        &facts,
+        ben_,
+        "2025-04-01T11:00:00Z",
+        "Why does my build fail with E0502?",
+    )?;
+    proxy.handle(
+        &facts,
+        ada_,
+        "2025-04-02T09:00:00Z",
+        "Write tests for the tokenizer",
+    )?;
+
+    // --- logs.access + logs.purposes: a steward opens a log, with a purpose and a ticket.
+    let ticket: Justification = "INC-2041 Ben reports timeouts".parse()?;
+    let now: Timestamp = "2025-04-03T08:00:00Z".parse()?;
+    let bens_log = proxy.record(1)?;
+    let data = DataRef::of_sealed_record(bens_log.header());
+    println!("\nSteward {steward} opens Ben's log:");
+    for purpose in [Purpose::Troubleshooting, Purpose::Marketing] {
+        let decision = policy.check(
+            &Request::open_log(&steward, purpose, &ticket, data, now),
+            &facts,
+        );
+        println!("  for `{purpose}`: policy says {decision}");
+        // The vault enforces the same rules itself and audits every attempt, allowed or not.
+        let request = AccessRequest::new(steward.clone(), purpose, Some(ticket.clone()), now);
+        match proxy.vault.open(&bens_log, &request, &mut audit) {
+            Ok(body) => println!(
+                "    vault opened it (audited first): {:?}",
+                String::from_utf8_lossy(body.as_bytes())
+            ),
+            Err(error) => println!("    vault refused (audited): {error}"),
+        }
+    }
+
+    // --- training.*: a shared-scope job takes only what consent at collection allows.
+    let training_job = |facts: &MemoryFacts,
+                        logs: &[StoredLog],
+                        now: Timestamp|
+     -> Result<Vec<String>, LogsError> {
+        let mut taken = Vec::new();
+        for (index, log) in logs.iter().enumerate() {
+            let record = SealedRecord::from_bytes(&log.bytes)?;
+            let data = DataRef::of_sealed_record(record.header());
+            let decision = policy.check(&Request::train(TrainingScope::Shared, data, now), facts);
+            println!("    R{} ({}): {decision}", index + 1, log.who);
+            if decision.is_allowed() {
+                taken.push(format!("R{}", index + 1));
+            }
+        }
+        Ok(taken)
+    };
+    println!(
+        "\nA shared-model training job on 2025-05-01 (training.shared, training.forward-only):"
+    );
+    let taken = training_job(&facts, &proxy.logs, "2025-05-01T00:00:00Z".parse()?)?;
+    println!("  the job trains on {taken:?}");
+
+    println!("\nBen opts in to open-weight training on 2025-05-02; Ada withdraws on 2025-05-03.");
+    for ((who, customer), level, at) in [
+        (ben_, TrainingLevel::OpenWeight, "2025-05-02T00:00:00Z"),
+        (ada_, TrainingLevel::None, "2025-05-03T00:00:00Z"),
+    ] {
+        let receipt = facts.consent.record(ConsentChange::new(
+            customer,
+            level,
+            at.parse()?,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        ))?;
+        println!(
+            "  receipt #{} for {who}: {} -> {} under policy {}",
+            receipt.receipt.get(),
+            receipt.previous_level,
+            receipt.level,
+            receipt.policy_version
+        );
+    }
+    proxy.handle(
+        &facts,
+        ben_,
+        "2025-05-10T12:00:00Z",
+        "Explain lifetimes in this function",
+    )?;
+    proxy.handle(
+        &facts,
+        ada_,
+        "2025-05-11T12:00:00Z",
+        "Port this module to async",
+    )?;
+    println!(
+        "\nThe same job on 2025-06-01: earlier data keeps the consent it was collected under:"
+    );
+    let taken = training_job(&facts, &proxy.logs, "2025-06-01T00:00:00Z".parse()?)?;
+    println!("  the job trains on {taken:?}");
+
+    // --- logs.retention: Ada's relationship ends; the sweep shreds her keys after the window.
+    facts
+        .relationships
+        .end(ada, "2025-06-30T00:00:00Z".parse()?)?;
+    println!("\nAda's contract ends on 2025-06-30 (logs.retention: kept only while it lasts).");
+    let during_window: Timestamp = "2025-07-10T00:00:00Z".parse()?;
+    let adas_log = proxy.record(0)?;
+    let adas = DataRef::of_sealed_record(adas_log.header());
+    println!(
+        "  on {during_window}: keep her log? {}",
+        policy.check(&Request::keep(adas, during_window), &facts)
+    );
+    println!(
+        "  on {during_window}: open it for support? {}",
+        policy.check(
+            &Request::open_log(
+                &steward,
+                Purpose::CustomerSupport,
+                &ticket,
+                adas,
+                during_window
+            ),
+            &facts
+        )
+    );
+    let sweep_at: Timestamp = "2025-08-01T00:00:00Z".parse()?;
+    let sweep = Sweep::new(policy.retention(), &facts.relationships, &facts.holds);
+    let plan = sweep.plan(proxy.store.records().collect::<Vec<_>>(), sweep_at);
+    println!("\nDry run of the retention sweep:\n{plan}");
+    let mut shredder = VaultShredder::new(&mut proxy.vault);
+    let report = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
+    println!(
+        "Executed: {} records deleted, keys shredded for {:?}; {} records remain.",
+        report.deleted().len(),
+        report
+            .shredded()
+            .iter()
+            .map(|customer| if *customer == ada { "Ada" } else { "Ben" })
+            .collect::<Vec<_>>(),
+        proxy.store.len()
+    );
+    let mut shredder = VaultShredder::new(&mut proxy.vault);
+    let again = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
+    println!(
+        "Executed again: {} deleted, {} already shredded (idempotent).",
+        again.deleted().len(),
+        again.already_shredded().len()
+    );
+
+    // A backup copy of Ada's sealed bytes survives somewhere: it is unreadable now.
+    let request = AccessRequest::new(
+        steward.clone(),
+        Purpose::CustomerSupport,
+        Some(ticket),
+        sweep_at,
+    );
+    match proxy.vault.open(&adas_log, &request, &mut audit) {
+        Ok(_) => println!("\nUNEXPECTED: a shredded record opened"),
+        Err(error) => println!("\nOpening a backup copy of Ada's log: {error}"),
+    }
+
+    // --- The audit trail: every attempt above is in it, chained and checkpointed.
+    let checkpoint = audit.checkpoint(&signer)?;
+    let head = audit.verify_against(&checkpoint, &signer.public_key())?;
+    println!(
+        "\nAudit trail: {} entries, HMAC chain verified, signed checkpoint verified.",
+        head.entries()
+    );
+    for entry in audit.store().as_slice() {
+        let entry = entry.entry();
+        println!(
+            "  {}  {}  {:<17}  {}  {:?}",
+            entry.at(),
+            entry.steward(),
+            entry.purpose().as_str(),
+            entry.record(),
+            entry.outcome()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! Load the bundled policy, make five checks, print each decision with its clauses.
+//!
+//! Run: `cargo run -p steward-examples --example quickstart`
+
+use std::error::Error;
+
+use steward::*;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let policy = Policy::coder_model();
+
+    // The facts check() reads: consent history, relationships, stewards, holds. In a service
+    // these come from your database, through your own implementation of `Facts`.
+    let mut facts = MemoryFacts::new(&policy);
+    let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    facts
+        .relationships
+        .start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+    facts.consent.record(ConsentChange::new(
+        customer,
+        TrainingLevel::Private,
+        "2025-02-01T00:00:00Z".parse()?,
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        policy.version().clone(),
+    ))?;
+    let steward: StewardId = "sam.steward".parse()?;
+    facts.roster.add(steward.clone())?;
+
+    let now: Timestamp = "2025-06-01T12:00:00Z".parse()?;
+    let email = DataRef::new(
+        DataCategory::Email,
+        customer,
+        "2025-01-05T00:00:00Z".parse()?,
+    );
+    let log = DataRef::new(
+        DataCategory::LlmRequestLog,
+        customer,
+        "2025-03-01T00:00:00Z".parse()?,
+    );
+    let ticket: Justification = "SUP-118 customer asks why a request failed".parse()?;
+
+    let checks = [
+        (
+            "a service emails the customer about a change",
+            Request::use_data(Purpose::NotifyChanges, email, now),
+        ),
+        (
+            "a service uses the email for marketing",
+            Request::use_data(Purpose::Marketing, email, now),
+        ),
+        (
+            "a steward opens a log to support the customer",
+            Request::open_log(&steward, Purpose::CustomerSupport, &ticket, log, now),
+        ),
+        (
+            "the customer's own private model trains on the log",
+            Request::train(TrainingScope::Private { owner: customer }, log, now),
+        ),
+        (
+            "a shared model trains on the log",
+            Request::train(TrainingScope::Shared, log, now),
+        ),
+    ];
+    println!("Policy {} — five checks:\n", policy.version());
+    for (what, request) in &checks {
+        println!("{what}:\n  {}\n", policy.check(request, &facts));
+    }
+    Ok(())
+}
