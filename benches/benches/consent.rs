@@ -58,10 +58,42 @@ struct Fixture {
     measured: Vec<(u32, CustomerId, Vec<Timestamp>)>,
 }
 
-fn resident_kib() -> Option<u64> {
+/// A memory figure of this process from `/proc/self/status` in KiB (`VmRSS`: resident now,
+/// `VmHWM`: peak resident so far); `None` off Linux.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn resident_kib() -> Option<u64> {
+    status_kib("VmRSS:")
+}
+
+/// Times a JSON export and import of the ledger and reports the peak memory of the import.
+fn report_round_trip(ledger: &ConsentLedger) -> Option<()> {
+    let started = Instant::now();
+    let json = ledger.to_json().ok()?;
+    let export = started.elapsed();
+    let peak_before = status_kib("VmHWM:");
+    let started = Instant::now();
+    let back = ConsentLedger::from_json(&json).ok()?;
+    let import = started.elapsed();
+    let peak_after = status_kib("VmHWM:");
+    println!(
+        "  JSON export: {} B in {:.2} s; import (validating) in {:.2} s; round trip equal: {}",
+        json.len(),
+        export.as_secs_f64(),
+        import.as_secs_f64(),
+        back == *ledger,
+    );
+    if let (Some(before), Some(after)) = (peak_before, peak_after) {
+        println!(
+            "  peak resident set grew by {:.1} MiB during import (text and ledgers held too)",
+            after.saturating_sub(before) as f64 / 1024.0,
+        );
+    }
+    Some(())
 }
 
 fn fixture() -> Option<Fixture> {
@@ -127,6 +159,10 @@ fn fixture() -> Option<Fixture> {
             grown as f64 / 1_048_576.0,
             grown as f64 / customers as f64,
         );
+    }
+
+    if report_round_trip(&ledger).is_none() {
+        println!("  JSON round trip failed");
     }
 
     let mut measured = Vec::new();

@@ -8,6 +8,8 @@ use steward_core::{ClauseId, CustomerId, PolicyVersion, Timestamp};
 
 use crate::{Actor, AdminId, Channel, ConsentError, ConsentMode, TrainingLevel};
 
+mod import;
+
 /// The number of a consent receipt, unique within a ledger.
 ///
 /// The ledger numbers changes 1, 2, 3, ... (up to 2^32 - 2 per ledger) in the order it records
@@ -434,7 +436,8 @@ impl ConsentLedger {
     }
 
     /// Imports a ledger exported by [`to_json`](Self::to_json), validating everything a
-    /// recorded ledger guarantees.
+    /// recorded ledger guarantees. The ledger is built while the text is read, so the import
+    /// needs little memory beyond the ledger itself.
     ///
     /// # Errors
     ///
@@ -443,22 +446,35 @@ impl ConsentLedger {
     ///   does not parse (an unknown level, channel or actor, a malformed id or instant).
     /// - [`ConsentError::UnsupportedFormat`]: another format or version.
     /// - [`ConsentError::InvalidLedger`], naming where: changes of a customer not strictly
-    ///   increasing in time or receipt number, a customer listed twice or without changes, an
-    ///   instant out of range, too many policy versions or admins.
+    ///   increasing in time or receipt number, a customer listed twice or without changes,
+    ///   too many policy versions or admins.
     /// - [`ConsentError::DuplicateReceipt`]: a receipt number used twice.
     pub fn from_json(text: &str) -> Result<Self, ConsentError> {
-        let export: LedgerImport = serde_json::from_str(text).map_err(malformed)?;
-        Self::try_from(export)
+        Self::import(serde_json::Deserializer::from_str(text))
     }
 
-    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`).
+    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`), without
+    /// holding the text in memory.
     ///
     /// # Errors
     ///
     /// As [`from_json`](Self::from_json); read errors are [`ConsentError::MalformedLedger`].
     pub fn from_json_reader<R: std::io::Read>(reader: R) -> Result<Self, ConsentError> {
-        let export: LedgerImport = serde_json::from_reader(reader).map_err(malformed)?;
-        Self::try_from(export)
+        Self::import(serde_json::Deserializer::from_reader(reader))
+    }
+
+    /// Builds the ledger while reading; on failure returns the typed rule violation if there
+    /// was one, else the parser's error.
+    fn import<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+    ) -> Result<Self, ConsentError> {
+        use serde::de::DeserializeSeed;
+
+        let mut error = None;
+        let result = import::LedgerSeed { error: &mut error }
+            .deserialize(&mut deserializer)
+            .and_then(|ledger| deserializer.end().map(|()| ledger));
+        result.map_err(|parse_error| error.unwrap_or_else(|| malformed(parse_error)))
     }
 
     /// The receipt of `entries[index]`, the history of `customer`.
@@ -825,149 +841,12 @@ impl Serialize for ActorOut<'_> {
     }
 }
 
-/// The export format as read back: parsed strictly, then validated by `TryFrom`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LedgerImport {
-    format: String,
-    customers: Vec<CustomerImport>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomerImport {
-    customer: CustomerId,
-    changes: Vec<ChangeImport>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChangeImport {
-    receipt: NonZeroU32,
-    effective: Timestamp,
-    level: TrainingLevel,
-    actor: Actor,
-    channel: Channel,
-    policy_version: PolicyVersion,
-}
-
-impl TryFrom<LedgerImport> for ConsentLedger {
-    type Error = ConsentError;
-
-    fn try_from(export: LedgerImport) -> Result<Self, Self::Error> {
-        if export.format != EXPORT_FORMAT {
-            return Err(ConsentError::UnsupportedFormat {
-                found: crate::error::quote(&export.format),
-                expected: EXPORT_FORMAT,
-            });
-        }
-        let total = export
-            .customers
-            .iter()
-            .map(|customer| customer.changes.len())
-            .fold(0_usize, usize::saturating_add);
-        let mut ledger = Self::new();
-        ledger.customers.reserve(export.customers.len());
-        let mut receipts = Vec::with_capacity(total);
-        for (position, customer) in export.customers.iter().enumerate() {
-            let entries = ledger.import_customer(customer, position, &export.customers)?;
-            receipts.extend(entries.iter().map(|entry| entry.receipt));
-            ledger.change_count = ledger.change_count.saturating_add(entries.len());
-            ledger.customers.insert(customer.customer, entries);
-        }
-        receipts.sort_unstable();
-        if let Some(receipt) = receipts.windows(2).find_map(|pair| match pair {
-            [first, second] if first == second => Some(*first),
-            _ => None,
-        }) {
-            return Err(ConsentError::DuplicateReceipt {
-                receipt: receipt.get(),
-            });
-        }
-        if let Some(last) = receipts.last() {
-            ledger.next_receipt = last.checked_add(1).ok_or(ConsentError::ReceiptsExhausted)?;
-        }
-        Ok(ledger)
-    }
-}
-
-impl ConsentLedger {
-    /// Validates and stores the history of `customer`, the customer at `position` in `all`.
-    fn import_customer(
-        &mut self,
-        customer: &CustomerImport,
-        position: usize,
-        all: &[CustomerImport],
-    ) -> Result<Vec<Entry>, ConsentError> {
-        let at_customer = |reason| ConsentError::InvalidLedger {
-            location: format!("customers[{position}]"),
-            reason: Box::new(reason),
-        };
-        if customer.changes.is_empty() {
-            return Err(at_customer(ConsentError::EmptyHistory));
-        }
-        if self.customers.contains_key(&customer.customer) {
-            let first = all
-                .iter()
-                .position(|other| other.customer == customer.customer)
-                .unwrap_or(position);
-            return Err(at_customer(ConsentError::DuplicateCustomer { first }));
-        }
-        let mut entries: Vec<Entry> = Vec::with_capacity(customer.changes.len());
-        for (index, change) in customer.changes.iter().enumerate() {
-            let at_change = |reason| ConsentError::InvalidLedger {
-                location: format!("customers[{position}].changes[{index}]"),
-                reason: Box::new(reason),
-            };
-            let effective = change.effective;
-            if let Some(previous) = entries.last() {
-                if effective <= previous.effective {
-                    return Err(at_change(ConsentError::NotAfterLatest {
-                        effective: change.effective,
-                        latest: previous.effective,
-                    }));
-                }
-                if change.receipt <= previous.receipt {
-                    return Err(at_change(ConsentError::ReceiptOutOfOrder {
-                        receipt: change.receipt.get(),
-                        previous: previous.receipt.get(),
-                    }));
-                }
-            }
-            let policy = self
-                .policy_versions
-                .intern(
-                    &change.policy_version,
-                    POLICY_VERSION_LIMIT,
-                    "policy versions",
-                )
-                .and_then(|index| u16::try_from(index).map_err(|_| policy_table_full()))
-                .map_err(at_change)?;
-            let actor = match change.actor.admin() {
-                None => 0,
-                Some(admin) => self
-                    .admins
-                    .intern(admin, ADMIN_LIMIT, "admins")
-                    .and_then(|index| index.checked_add(1).ok_or_else(admin_table_full))
-                    .map_err(at_change)?,
-            };
-            entries.push(Entry {
-                effective,
-                receipt: change.receipt,
-                actor,
-                policy,
-                level: change.level,
-                channel: change.channel,
-            });
-        }
-        Ok(entries)
-    }
-}
-
 impl<'de> Deserialize<'de> for ConsentLedger {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let export = LedgerImport::deserialize(deserializer)?;
-        Self::try_from(export).map_err(serde::de::Error::custom)
+        use serde::de::DeserializeSeed;
+
+        let mut error = None;
+        import::LedgerSeed { error: &mut error }.deserialize(deserializer)
     }
 }
 
