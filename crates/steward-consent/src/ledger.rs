@@ -984,6 +984,34 @@ mod tests {
     }
 
     #[test]
+    fn full_policy_version_table_rejects_without_changing_the_ledger() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        let with_version = |n: usize| {
+            let mut change = change(alice, TrainingLevel::Shared, at(i64::try_from(n).unwrap()));
+            change.policy_version = format!("v{n}").parse().unwrap();
+            change
+        };
+        for n in 0..POLICY_VERSION_LIMIT {
+            ledger.record(with_version(n)).unwrap();
+        }
+        let before = ledger.clone();
+        let error = ledger
+            .record(with_version(POLICY_VERSION_LIMIT))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "too many distinct policy versions (at most 65536)"
+        );
+        assert_eq!(ledger, before);
+        assert_eq!(ledger.policy_versions.values.len(), POLICY_VERSION_LIMIT);
+        // A version already in the table is still accepted.
+        let mut known = with_version(POLICY_VERSION_LIMIT + 1);
+        known.policy_version = "v7".parse().unwrap();
+        assert!(ledger.record(known).is_ok());
+    }
+
+    #[test]
     fn heap_estimate_grows_with_changes() {
         let mut ledger = ConsentLedger::new();
         let empty = ledger.approximate_heap_bytes();
