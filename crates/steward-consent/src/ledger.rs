@@ -204,6 +204,17 @@ impl ConsentLedger {
         }
     }
 
+    /// An empty ledger with room for `customers` customers before its table grows, for
+    /// services that load a known population (growing the table later briefly holds both the
+    /// old and the new table).
+    #[must_use]
+    pub fn with_capacity(customers: usize) -> Self {
+        Self {
+            customers: HashMap::with_capacity(customers),
+            ..Self::new()
+        }
+    }
+
     /// Appends a preference change and returns its receipt.
     ///
     /// The change is in force from its effective instant on (inclusive) and records the
@@ -1021,6 +1032,19 @@ mod tests {
                 .unwrap();
         }
         assert!(ledger.approximate_heap_bytes() > empty + 50 * size_of::<Entry>());
+    }
+
+    #[test]
+    fn presized_ledger_does_not_grow_its_table() {
+        let mut ledger = ConsentLedger::with_capacity(100);
+        let capacity = ledger.customers.capacity();
+        for n in 1..=100 {
+            ledger
+                .record(change(customer(n), TrainingLevel::Private, at(1)))
+                .unwrap();
+        }
+        assert_eq!(ledger.customers.capacity(), capacity);
+        assert_eq!(ledger.customer_count(), 100);
     }
 
     #[test]
