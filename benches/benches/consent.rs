@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench -p steward-benches --bench consent`.
 
-use std::{hint::black_box, time::Duration, time::Instant};
+use std::{collections::HashMap, hint::black_box, time::Duration, time::Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use steward_consent::{
@@ -54,6 +54,9 @@ fn spread(seed: u64, count: usize, span_nanos: i64) -> Vec<Timestamp> {
 
 struct Fixture {
     ledger: ConsentLedger,
+    /// The same customers in a plain map to their latest level: the cost of a bare hash
+    /// lookup with no history, measured in the same run as a baseline.
+    baseline: HashMap<CustomerId, TrainingLevel>,
     /// Customer with its history length, and the instants to query it at.
     measured: Vec<(u32, CustomerId, Vec<Timestamp>)>,
 }
@@ -165,6 +168,13 @@ fn fixture() -> Option<Fixture> {
         println!("  JSON round trip failed");
     }
 
+    // Built after the memory figures so that it does not count in them.
+    let mut baseline = HashMap::new();
+    for n in 1..=BACKGROUND_CUSTOMERS {
+        let who = customer(n)?;
+        baseline.insert(who, ledger.latest_level(who));
+    }
+
     let mut measured = Vec::new();
     for (i, &length) in HISTORY_LENGTHS.iter().enumerate() {
         let who = customer(BACKGROUND_CUSTOMERS + 1 + u64::try_from(i).ok()?)?;
@@ -182,12 +192,22 @@ fn fixture() -> Option<Fixture> {
         // Queries from before the first change to past the last one.
         let span = (i64::from(length) + 1) * DAY_NANOS;
         measured.push((length, who, spread(u64::from(length), QUERIES, span)));
+        baseline.insert(who, ledger.latest_level(who));
     }
-    Some(Fixture { ledger, measured })
+    Some(Fixture {
+        ledger,
+        baseline,
+        measured,
+    })
 }
 
 fn level_at(c: &mut Criterion) {
-    let Some(Fixture { ledger, measured }) = fixture() else {
+    let Some(Fixture {
+        ledger,
+        baseline,
+        measured,
+    }) = fixture()
+    else {
         eprintln!("consent bench: could not build the fixture");
         return;
     };
@@ -203,6 +223,11 @@ fn level_at(c: &mut Criterion) {
                     .unwrap_or(Timestamp::from_unix_nanos(0));
                 black_box(ledger.level_at(black_box(who), black_box(at)))
             });
+        });
+    }
+    if let Some((_, who, _)) = measured.first() {
+        group.bench_function("hashmap-baseline", |b| {
+            b.iter(|| black_box(baseline.get(black_box(who)).copied()));
         });
     }
     if let Some(unknown) = customer(u64::MAX >> 16) {
