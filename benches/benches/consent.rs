@@ -225,6 +225,13 @@ fn level_at(c: &mut Criterion) {
             });
         });
     }
+    if let Some((length, who, _)) = measured.last() {
+        // After the latest change: the "level now" question asked when data is collected.
+        let now = Timestamp::from_unix_nanos(BASE_NANOS + (i64::from(*length) + 1) * DAY_NANOS);
+        group.bench_function(format!("{length}-now"), |b| {
+            b.iter(|| black_box(ledger.level_at(black_box(*who), black_box(now))));
+        });
+    }
     if let Some((_, who, _)) = measured.first() {
         group.bench_function("hashmap-baseline", |b| {
             b.iter(|| black_box(baseline.get(black_box(who)).copied()));
