@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench -p steward-benches --bench consent`.
 
-use std::{hint::black_box, time::Duration, time::Instant};
+use std::{collections::HashMap, hint::black_box, time::Duration, time::Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use steward_consent::{
@@ -54,14 +54,49 @@ fn spread(seed: u64, count: usize, span_nanos: i64) -> Vec<Timestamp> {
 
 struct Fixture {
     ledger: ConsentLedger,
+    /// The same customers in a plain map to their latest level: the cost of a bare hash
+    /// lookup with no history, measured in the same run as a baseline.
+    baseline: HashMap<CustomerId, TrainingLevel>,
     /// Customer with its history length, and the instants to query it at.
     measured: Vec<(u32, CustomerId, Vec<Timestamp>)>,
 }
 
-fn resident_kib() -> Option<u64> {
+/// A memory figure of this process from `/proc/self/status` in KiB (`VmRSS`: resident now,
+/// `VmHWM`: peak resident so far); `None` off Linux.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn resident_kib() -> Option<u64> {
+    status_kib("VmRSS:")
+}
+
+/// Times a JSON export and import of the ledger and reports the peak memory of the import.
+fn report_round_trip(ledger: &ConsentLedger) -> Option<()> {
+    let started = Instant::now();
+    let json = ledger.to_json().ok()?;
+    let export = started.elapsed();
+    let peak_before = status_kib("VmHWM:");
+    let started = Instant::now();
+    let back = ConsentLedger::from_json(&json).ok()?;
+    let import = started.elapsed();
+    let peak_after = status_kib("VmHWM:");
+    println!(
+        "  JSON export: {} B in {:.2} s; import (validating) in {:.2} s; round trip equal: {}",
+        json.len(),
+        export.as_secs_f64(),
+        import.as_secs_f64(),
+        back == *ledger,
+    );
+    if let (Some(before), Some(after)) = (peak_before, peak_after) {
+        println!(
+            "  peak resident set grew by {:.1} MiB during import (text and ledgers held too)",
+            after.saturating_sub(before) as f64 / 1024.0,
+        );
+    }
+    Some(())
 }
 
 fn fixture() -> Option<Fixture> {
@@ -129,6 +164,17 @@ fn fixture() -> Option<Fixture> {
         );
     }
 
+    if report_round_trip(&ledger).is_none() {
+        println!("  JSON round trip failed");
+    }
+
+    // Built after the memory figures so that it does not count in them.
+    let mut baseline = HashMap::new();
+    for n in 1..=BACKGROUND_CUSTOMERS {
+        let who = customer(n)?;
+        baseline.insert(who, ledger.latest_level(who));
+    }
+
     let mut measured = Vec::new();
     for (i, &length) in HISTORY_LENGTHS.iter().enumerate() {
         let who = customer(BACKGROUND_CUSTOMERS + 1 + u64::try_from(i).ok()?)?;
@@ -146,12 +192,22 @@ fn fixture() -> Option<Fixture> {
         // Queries from before the first change to past the last one.
         let span = (i64::from(length) + 1) * DAY_NANOS;
         measured.push((length, who, spread(u64::from(length), QUERIES, span)));
+        baseline.insert(who, ledger.latest_level(who));
     }
-    Some(Fixture { ledger, measured })
+    Some(Fixture {
+        ledger,
+        baseline,
+        measured,
+    })
 }
 
 fn level_at(c: &mut Criterion) {
-    let Some(Fixture { ledger, measured }) = fixture() else {
+    let Some(Fixture {
+        ledger,
+        baseline,
+        measured,
+    }) = fixture()
+    else {
         eprintln!("consent bench: could not build the fixture");
         return;
     };
@@ -167,6 +223,18 @@ fn level_at(c: &mut Criterion) {
                     .unwrap_or(Timestamp::from_unix_nanos(0));
                 black_box(ledger.level_at(black_box(who), black_box(at)))
             });
+        });
+    }
+    if let Some((length, who, _)) = measured.last() {
+        // After the latest change: the "level now" question asked when data is collected.
+        let now = Timestamp::from_unix_nanos(BASE_NANOS + (i64::from(*length) + 1) * DAY_NANOS);
+        group.bench_function(format!("{length}-now"), |b| {
+            b.iter(|| black_box(ledger.level_at(black_box(*who), black_box(now))));
+        });
+    }
+    if let Some((_, who, _)) = measured.first() {
+        group.bench_function("hashmap-baseline", |b| {
+            b.iter(|| black_box(baseline.get(black_box(who)).copied()));
         });
     }
     if let Some(unknown) = customer(u64::MAX >> 16) {

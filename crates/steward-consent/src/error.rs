@@ -95,11 +95,8 @@ pub enum ConsentError {
         reason: Box<ConsentError>,
     },
     /// The same customer appears twice in a ledger file.
-    #[error("customer appears twice (first at `customers[{first}]`)")]
-    DuplicateCustomer {
-        /// Position of the first occurrence.
-        first: usize,
-    },
+    #[error("customer appears more than once")]
+    DuplicateCustomer,
     /// A customer without any change in a ledger file; the ledger never writes one.
     #[error("customer has no changes")]
     EmptyHistory,

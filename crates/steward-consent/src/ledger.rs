@@ -8,6 +8,8 @@ use steward_core::{ClauseId, CustomerId, PolicyVersion, Timestamp};
 
 use crate::{Actor, AdminId, Channel, ConsentError, ConsentMode, TrainingLevel};
 
+mod import;
+
 /// The number of a consent receipt, unique within a ledger.
 ///
 /// The ledger numbers changes 1, 2, 3, ... (up to 2^32 - 2 per ledger) in the order it records
@@ -199,6 +201,17 @@ impl ConsentLedger {
             admins: Interner::default(),
             next_receipt: NonZeroU32::MIN,
             change_count: 0,
+        }
+    }
+
+    /// An empty ledger with room for `customers` customers before its table grows, for
+    /// services that load a known population (growing the table later briefly holds both the
+    /// old and the new table).
+    #[must_use]
+    pub fn with_capacity(customers: usize) -> Self {
+        Self {
+            customers: HashMap::with_capacity(customers),
+            ..Self::new()
         }
     }
 
@@ -434,7 +447,8 @@ impl ConsentLedger {
     }
 
     /// Imports a ledger exported by [`to_json`](Self::to_json), validating everything a
-    /// recorded ledger guarantees.
+    /// recorded ledger guarantees. The ledger is built while the text is read, so the import
+    /// needs little memory beyond the ledger itself.
     ///
     /// # Errors
     ///
@@ -443,22 +457,35 @@ impl ConsentLedger {
     ///   does not parse (an unknown level, channel or actor, a malformed id or instant).
     /// - [`ConsentError::UnsupportedFormat`]: another format or version.
     /// - [`ConsentError::InvalidLedger`], naming where: changes of a customer not strictly
-    ///   increasing in time or receipt number, a customer listed twice or without changes, an
-    ///   instant out of range, too many policy versions or admins.
+    ///   increasing in time or receipt number, a customer listed twice or without changes,
+    ///   too many policy versions or admins.
     /// - [`ConsentError::DuplicateReceipt`]: a receipt number used twice.
     pub fn from_json(text: &str) -> Result<Self, ConsentError> {
-        let export: LedgerImport = serde_json::from_str(text).map_err(malformed)?;
-        Self::try_from(export)
+        Self::import(serde_json::Deserializer::from_str(text))
     }
 
-    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`).
+    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`), without
+    /// holding the text in memory.
     ///
     /// # Errors
     ///
     /// As [`from_json`](Self::from_json); read errors are [`ConsentError::MalformedLedger`].
     pub fn from_json_reader<R: std::io::Read>(reader: R) -> Result<Self, ConsentError> {
-        let export: LedgerImport = serde_json::from_reader(reader).map_err(malformed)?;
-        Self::try_from(export)
+        Self::import(serde_json::Deserializer::from_reader(reader))
+    }
+
+    /// Builds the ledger while reading; on failure returns the typed rule violation if there
+    /// was one, else the parser's error.
+    fn import<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+    ) -> Result<Self, ConsentError> {
+        use serde::de::DeserializeSeed;
+
+        let mut error = None;
+        let result = import::LedgerSeed { error: &mut error }
+            .deserialize(&mut deserializer)
+            .and_then(|ledger| deserializer.end().map(|()| ledger));
+        result.map_err(|parse_error| error.unwrap_or_else(|| malformed(parse_error)))
     }
 
     /// The receipt of `entries[index]`, the history of `customer`.
@@ -611,7 +638,12 @@ fn in_force(entries: &[Entry], instant: Timestamp) -> Option<&Entry> {
 /// How many of `entries` took effect at or before `instant` (changes are in force from their
 /// effective instant on, inclusive): a binary search, O(log n).
 fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
-    entries.partition_point(|entry| entry.effective <= instant)
+    match entries.last() {
+        // The most frequent question is "which level now?", when data is collected: the
+        // latest change answers it without a search.
+        Some(latest) if latest.effective <= instant => entries.len(),
+        _ => entries.partition_point(|entry| entry.effective <= instant),
+    }
 }
 
 fn policy_table_full() -> ConsentError {
@@ -825,149 +857,12 @@ impl Serialize for ActorOut<'_> {
     }
 }
 
-/// The export format as read back: parsed strictly, then validated by `TryFrom`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LedgerImport {
-    format: String,
-    customers: Vec<CustomerImport>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomerImport {
-    customer: CustomerId,
-    changes: Vec<ChangeImport>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChangeImport {
-    receipt: NonZeroU32,
-    effective: Timestamp,
-    level: TrainingLevel,
-    actor: Actor,
-    channel: Channel,
-    policy_version: PolicyVersion,
-}
-
-impl TryFrom<LedgerImport> for ConsentLedger {
-    type Error = ConsentError;
-
-    fn try_from(export: LedgerImport) -> Result<Self, Self::Error> {
-        if export.format != EXPORT_FORMAT {
-            return Err(ConsentError::UnsupportedFormat {
-                found: crate::error::quote(&export.format),
-                expected: EXPORT_FORMAT,
-            });
-        }
-        let total = export
-            .customers
-            .iter()
-            .map(|customer| customer.changes.len())
-            .fold(0_usize, usize::saturating_add);
-        let mut ledger = Self::new();
-        ledger.customers.reserve(export.customers.len());
-        let mut receipts = Vec::with_capacity(total);
-        for (position, customer) in export.customers.iter().enumerate() {
-            let entries = ledger.import_customer(customer, position, &export.customers)?;
-            receipts.extend(entries.iter().map(|entry| entry.receipt));
-            ledger.change_count = ledger.change_count.saturating_add(entries.len());
-            ledger.customers.insert(customer.customer, entries);
-        }
-        receipts.sort_unstable();
-        if let Some(receipt) = receipts.windows(2).find_map(|pair| match pair {
-            [first, second] if first == second => Some(*first),
-            _ => None,
-        }) {
-            return Err(ConsentError::DuplicateReceipt {
-                receipt: receipt.get(),
-            });
-        }
-        if let Some(last) = receipts.last() {
-            ledger.next_receipt = last.checked_add(1).ok_or(ConsentError::ReceiptsExhausted)?;
-        }
-        Ok(ledger)
-    }
-}
-
-impl ConsentLedger {
-    /// Validates and stores the history of `customer`, the customer at `position` in `all`.
-    fn import_customer(
-        &mut self,
-        customer: &CustomerImport,
-        position: usize,
-        all: &[CustomerImport],
-    ) -> Result<Vec<Entry>, ConsentError> {
-        let at_customer = |reason| ConsentError::InvalidLedger {
-            location: format!("customers[{position}]"),
-            reason: Box::new(reason),
-        };
-        if customer.changes.is_empty() {
-            return Err(at_customer(ConsentError::EmptyHistory));
-        }
-        if self.customers.contains_key(&customer.customer) {
-            let first = all
-                .iter()
-                .position(|other| other.customer == customer.customer)
-                .unwrap_or(position);
-            return Err(at_customer(ConsentError::DuplicateCustomer { first }));
-        }
-        let mut entries: Vec<Entry> = Vec::with_capacity(customer.changes.len());
-        for (index, change) in customer.changes.iter().enumerate() {
-            let at_change = |reason| ConsentError::InvalidLedger {
-                location: format!("customers[{position}].changes[{index}]"),
-                reason: Box::new(reason),
-            };
-            let effective = change.effective;
-            if let Some(previous) = entries.last() {
-                if effective <= previous.effective {
-                    return Err(at_change(ConsentError::NotAfterLatest {
-                        effective: change.effective,
-                        latest: previous.effective,
-                    }));
-                }
-                if change.receipt <= previous.receipt {
-                    return Err(at_change(ConsentError::ReceiptOutOfOrder {
-                        receipt: change.receipt.get(),
-                        previous: previous.receipt.get(),
-                    }));
-                }
-            }
-            let policy = self
-                .policy_versions
-                .intern(
-                    &change.policy_version,
-                    POLICY_VERSION_LIMIT,
-                    "policy versions",
-                )
-                .and_then(|index| u16::try_from(index).map_err(|_| policy_table_full()))
-                .map_err(at_change)?;
-            let actor = match change.actor.admin() {
-                None => 0,
-                Some(admin) => self
-                    .admins
-                    .intern(admin, ADMIN_LIMIT, "admins")
-                    .and_then(|index| index.checked_add(1).ok_or_else(admin_table_full))
-                    .map_err(at_change)?,
-            };
-            entries.push(Entry {
-                effective,
-                receipt: change.receipt,
-                actor,
-                policy,
-                level: change.level,
-                channel: change.channel,
-            });
-        }
-        Ok(entries)
-    }
-}
-
 impl<'de> Deserialize<'de> for ConsentLedger {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let export = LedgerImport::deserialize(deserializer)?;
-        Self::try_from(export).map_err(serde::de::Error::custom)
+        use serde::de::DeserializeSeed;
+
+        let mut error = None;
+        import::LedgerSeed { error: &mut error }.deserialize(deserializer)
     }
 }
 
@@ -1105,6 +1000,34 @@ mod tests {
     }
 
     #[test]
+    fn full_policy_version_table_rejects_without_changing_the_ledger() {
+        let mut ledger = ConsentLedger::new();
+        let alice = customer(1);
+        let with_version = |n: usize| {
+            let mut change = change(alice, TrainingLevel::Shared, at(i64::try_from(n).unwrap()));
+            change.policy_version = format!("v{n}").parse().unwrap();
+            change
+        };
+        for n in 0..POLICY_VERSION_LIMIT {
+            ledger.record(with_version(n)).unwrap();
+        }
+        let before = ledger.clone();
+        let error = ledger
+            .record(with_version(POLICY_VERSION_LIMIT))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "too many distinct policy versions (at most 65536)"
+        );
+        assert_eq!(ledger, before);
+        assert_eq!(ledger.policy_versions.values.len(), POLICY_VERSION_LIMIT);
+        // A version already in the table is still accepted.
+        let mut known = with_version(POLICY_VERSION_LIMIT + 1);
+        known.policy_version = "v7".parse().unwrap();
+        assert!(ledger.record(known).is_ok());
+    }
+
+    #[test]
     fn heap_estimate_grows_with_changes() {
         let mut ledger = ConsentLedger::new();
         let empty = ledger.approximate_heap_bytes();
@@ -1114,6 +1037,19 @@ mod tests {
                 .unwrap();
         }
         assert!(ledger.approximate_heap_bytes() > empty + 50 * size_of::<Entry>());
+    }
+
+    #[test]
+    fn presized_ledger_does_not_grow_its_table() {
+        let mut ledger = ConsentLedger::with_capacity(100);
+        let capacity = ledger.customers.capacity();
+        for n in 1..=100 {
+            ledger
+                .record(change(customer(n), TrainingLevel::Private, at(1)))
+                .unwrap();
+        }
+        assert_eq!(ledger.customers.capacity(), capacity);
+        assert_eq!(ledger.customer_count(), 100);
     }
 
     #[test]

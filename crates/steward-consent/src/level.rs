@@ -147,6 +147,28 @@ mod tests {
     }
 
     #[test]
+    fn shared_permits_shared_and_own_private_but_not_open_weight() {
+        let owner = customer(1);
+        let shared = TrainingLevel::Shared;
+        assert!(shared.permits(TrainingScope::Shared, owner));
+        assert!(shared.permits(TrainingScope::Private { owner }, owner));
+        assert!(!shared.permits(TrainingScope::OpenWeight, owner));
+        assert!(!TrainingLevel::Private.permits(TrainingScope::Shared, owner));
+    }
+
+    #[test]
+    fn open_weight_permits_every_scope_over_own_data() {
+        let owner = customer(1);
+        for scope in [
+            TrainingScope::Private { owner },
+            TrainingScope::Shared,
+            TrainingScope::OpenWeight,
+        ] {
+            assert!(TrainingLevel::OpenWeight.permits(scope, owner), "{scope}");
+        }
+    }
+
+    #[test]
     fn open_weight_never_permits_another_customers_private_models() {
         let (alice, bob) = (customer(1), customer(2));
         let scope = TrainingScope::Private { owner: bob };

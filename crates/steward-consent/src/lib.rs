@@ -93,8 +93,10 @@
 //! id order, so the output is deterministic); [`ConsentLedger::from_json`] reads it back and
 //! validates everything `record` guarantees (per-customer order in time and receipts, unique
 //! receipts and customers, values in range). A bad file gives a typed error that names where
-//! it is wrong, and no ledger. The ledger also implements serde's `Serialize` and
-//! `Deserialize` with the same validation.
+//! it is wrong, and no ledger. The import builds the ledger while it reads, and
+//! [`ConsentLedger::to_json_writer`] / [`ConsentLedger::from_json_reader`] stream to and
+//! from files, so a backup of a million customers needs no second copy in memory. The ledger
+//! also implements serde's `Serialize` and `Deserialize` with the same validation.
 //!
 //! # Memory and threads
 //!

@@ -330,6 +330,30 @@ proptest! {
         prop_assert_eq!(ledger.to_json().unwrap(), before_json);
     }
 
+    /// An export whose changes of one customer are put out of order is refused with an error
+    /// naming that customer's position, never imported.
+    #[test]
+    fn reordered_export_is_refused((ledger, _) in ledger(), pick in any::<prop::sample::Index>()) {
+        let mut value = serde_json::to_value(&ledger).unwrap();
+        let customers = value["customers"].as_array_mut().unwrap();
+        let long: Vec<usize> = customers
+            .iter()
+            .enumerate()
+            .filter(|(_, customer)| customer["changes"].as_array().unwrap().len() >= 2)
+            .map(|(position, _)| position)
+            .collect();
+        prop_assume!(!long.is_empty());
+        let position = *pick.get(&long);
+        customers[position]["changes"].as_array_mut().unwrap().reverse();
+        let error = ConsentLedger::from_json(&value.to_string()).unwrap_err();
+        let location = format!("customers[{position}].changes[1]");
+        let names_the_change = matches!(
+            &error,
+            ConsentError::InvalidLedger { location: at, .. } if *at == location
+        );
+        prop_assert!(names_the_change, "{}", error);
+    }
+
     /// Any text fed to the importer gives a ledger or a typed error, never a panic.
     #[test]
     fn arbitrary_text_never_panics_the_importer(text in ".{0,200}") {

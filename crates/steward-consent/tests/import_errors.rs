@@ -141,7 +141,7 @@ fn duplicate_receipts_across_customers_are_rejected() {
 }
 
 #[test]
-fn duplicate_customer_names_the_first_occurrence() {
+fn duplicate_customer_is_located() {
     let text = file(&format!(
         "{},{}",
         customer(ALICE, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
@@ -150,7 +150,7 @@ fn duplicate_customer_names_the_first_occurrence() {
     let error = ConsentLedger::from_json(&text).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "invalid ledger file at `customers[1]`: customer appears twice (first at `customers[0]`)"
+        "invalid ledger file at `customers[1]`: customer appears more than once"
     );
 }
 
@@ -253,4 +253,65 @@ fn serde_deserialize_validates_like_from_json() {
 fn ledger_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ConsentLedger>();
+}
+
+#[test]
+fn reader_import_matches_text_import() {
+    let text = file(&format!(
+        "{},{}",
+        customer(ALICE, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
+        customer(BOB, &[change(2, "2025-06-02T00:00:00Z", "private")])
+    ));
+    let from_reader = ConsentLedger::from_json_reader(text.as_bytes()).unwrap();
+    assert_eq!(from_reader, ConsentLedger::from_json(&text).unwrap());
+    assert_eq!(from_reader.customer_count(), 2);
+}
+
+#[test]
+fn reader_import_reports_rule_violations_typed() {
+    let text = file(&format!(
+        "{},{}",
+        customer(ALICE, &[change(1, "2025-06-01T00:00:00Z", "shared")]),
+        customer(BOB, &[change(1, "2025-06-02T00:00:00Z", "private")])
+    ));
+    assert_eq!(
+        ConsentLedger::from_json_reader(text.as_bytes()).unwrap_err(),
+        ConsentError::DuplicateReceipt { receipt: 1 }
+    );
+}
+
+#[test]
+fn field_order_does_not_matter() {
+    let text = format!(
+        r#"{{"customers":[{{"changes":[{}],"customer":"{ALICE}"}}],"format":"steward-consent-ledger/1"}}"#,
+        change(1, "2025-06-01T00:00:00Z", "open-weight")
+    );
+    let ledger = ConsentLedger::from_json(&text).unwrap();
+    assert_eq!(ledger.change_count(), 1);
+}
+
+#[test]
+fn missing_format_is_malformed() {
+    let error = ConsentLedger::from_json(r#"{"customers":[]}"#).unwrap_err();
+    assert!(
+        error.to_string().contains("missing field `format`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn trailing_text_after_the_ledger_is_malformed() {
+    let text = format!("{} extra", file(""));
+    assert!(matches!(
+        ConsentLedger::from_json(&text),
+        Err(ConsentError::MalformedLedger { .. })
+    ));
+}
+
+#[test]
+fn empty_ledger_round_trips() {
+    let ledger = ConsentLedger::new();
+    let text = ledger.to_json().unwrap();
+    assert_eq!(text, file(""));
+    assert_eq!(ConsentLedger::from_json(&text).unwrap(), ledger);
 }

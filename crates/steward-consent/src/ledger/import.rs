@@ -1,0 +1,343 @@
+//! Streaming import of the JSON export: the ledger is built while the file is read, so an
+//! import needs little more memory than the ledger itself, and every rule `record` enforces
+//! is checked on the way.
+//!
+//! serde's errors are text; to hand callers a typed [`ConsentError`] the visitors keep the
+//! first rule violation aside in a slot and return serde a message built from it.
+
+use std::{fmt, num::NonZeroU32};
+
+use serde::{
+    Deserialize,
+    de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor},
+};
+use steward_core::{CustomerId, PolicyVersion, Timestamp};
+
+use super::{
+    ADMIN_LIMIT, ConsentLedger, EXPORT_FORMAT, Entry, POLICY_VERSION_LIMIT, admin_table_full,
+    policy_table_full,
+};
+use crate::{Actor, Channel, ConsentError, TrainingLevel};
+
+/// Reads a whole ledger export. Rule violations are also stored in `error`.
+pub(super) struct LedgerSeed<'a> {
+    pub(super) error: &'a mut Option<ConsentError>,
+}
+
+impl<'de> DeserializeSeed<'de> for LedgerSeed<'_> {
+    type Value = ConsentLedger;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct("ConsentLedger", &["format", "customers"], self)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum LedgerField {
+    Format,
+    Customers,
+}
+
+impl<'de> Visitor<'de> for LedgerSeed<'_> {
+    type Value = ConsentLedger;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a consent ledger export")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut format_seen = false;
+        let mut builder: Option<Builder> = None;
+        while let Some(field) = map.next_key::<LedgerField>()? {
+            match field {
+                LedgerField::Format => {
+                    if format_seen {
+                        return Err(de::Error::duplicate_field("format"));
+                    }
+                    let found: String = map.next_value()?;
+                    if found != EXPORT_FORMAT {
+                        return Err(fail(
+                            self.error,
+                            ConsentError::UnsupportedFormat {
+                                found: crate::error::quote(&found),
+                                expected: EXPORT_FORMAT,
+                            },
+                        ));
+                    }
+                    format_seen = true;
+                }
+                LedgerField::Customers => {
+                    if builder.is_some() {
+                        return Err(de::Error::duplicate_field("customers"));
+                    }
+                    builder = Some(map.next_value_seed(CustomersSeed {
+                        error: &mut *self.error,
+                    })?);
+                }
+            }
+        }
+        if !format_seen {
+            return Err(de::Error::missing_field("format"));
+        }
+        let builder = builder.ok_or_else(|| de::Error::missing_field("customers"))?;
+        builder.finish().map_err(|error| fail(self.error, error))
+    }
+}
+
+/// The ledger under construction; dropped whole on any error, so it may change as it goes.
+struct Builder {
+    ledger: ConsentLedger,
+    receipts: Vec<NonZeroU32>,
+}
+
+impl Builder {
+    /// Checks what can only be checked across customers, and numbers on after the last
+    /// receipt.
+    fn finish(mut self) -> Result<ConsentLedger, ConsentError> {
+        self.receipts.sort_unstable();
+        let repeated = self.receipts.windows(2).find_map(|pair| match pair {
+            [first, second] if first == second => Some(*first),
+            _ => None,
+        });
+        if let Some(receipt) = repeated {
+            return Err(ConsentError::DuplicateReceipt {
+                receipt: receipt.get(),
+            });
+        }
+        if let Some(last) = self.receipts.last() {
+            self.ledger.next_receipt =
+                last.checked_add(1).ok_or(ConsentError::ReceiptsExhausted)?;
+        }
+        Ok(self.ledger)
+    }
+}
+
+struct CustomersSeed<'a> {
+    error: &'a mut Option<ConsentError>,
+}
+
+impl<'de> DeserializeSeed<'de> for CustomersSeed<'_> {
+    type Value = Builder;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CustomersSeed<'_> {
+    type Value = Builder;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of customers")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut builder = Builder {
+            ledger: ConsentLedger::new(),
+            receipts: Vec::new(),
+        };
+        let mut position = 0_usize;
+        while seq
+            .next_element_seed(CustomerSeed {
+                builder: &mut builder,
+                position,
+                error: &mut *self.error,
+            })?
+            .is_some()
+        {
+            position = position.saturating_add(1);
+        }
+        Ok(builder)
+    }
+}
+
+struct CustomerSeed<'a> {
+    builder: &'a mut Builder,
+    position: usize,
+    error: &'a mut Option<ConsentError>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum CustomerField {
+    Customer,
+    Changes,
+}
+
+impl<'de> DeserializeSeed<'de> for CustomerSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct("Customer", &["customer", "changes"], self)
+    }
+}
+
+impl<'de> Visitor<'de> for CustomerSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a customer with their changes")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let position = self.position;
+        let mut customer: Option<CustomerId> = None;
+        let mut entries: Option<Vec<Entry>> = None;
+        while let Some(field) = map.next_key::<CustomerField>()? {
+            match field {
+                CustomerField::Customer => {
+                    if customer.is_some() {
+                        return Err(de::Error::duplicate_field("customer"));
+                    }
+                    customer = Some(map.next_value()?);
+                }
+                CustomerField::Changes => {
+                    if entries.is_some() {
+                        return Err(de::Error::duplicate_field("changes"));
+                    }
+                    entries = Some(map.next_value_seed(ChangesSeed {
+                        ledger: &mut self.builder.ledger,
+                        position,
+                        error: &mut *self.error,
+                    })?);
+                }
+            }
+        }
+        let customer = customer.ok_or_else(|| de::Error::missing_field("customer"))?;
+        let entries = entries.ok_or_else(|| de::Error::missing_field("changes"))?;
+        let at_customer = |reason| ConsentError::InvalidLedger {
+            location: format!("customers[{position}]"),
+            reason: Box::new(reason),
+        };
+        if entries.is_empty() {
+            return Err(fail(self.error, at_customer(ConsentError::EmptyHistory)));
+        }
+        let builder = self.builder;
+        if builder.ledger.customers.contains_key(&customer) {
+            return Err(fail(
+                self.error,
+                at_customer(ConsentError::DuplicateCustomer),
+            ));
+        }
+        builder
+            .receipts
+            .extend(entries.iter().map(|entry| entry.receipt));
+        builder.ledger.change_count = builder.ledger.change_count.saturating_add(entries.len());
+        builder.ledger.customers.insert(customer, entries);
+        Ok(())
+    }
+}
+
+struct ChangesSeed<'a> {
+    ledger: &'a mut ConsentLedger,
+    position: usize,
+    error: &'a mut Option<ConsentError>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
+    type Value = Vec<Entry>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChangesSeed<'_> {
+    type Value = Vec<Entry>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of changes")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<Entry> = Vec::new();
+        while let Some(change) = seq.next_element::<ChangeImport>()? {
+            let index = entries.len();
+            let entry = self
+                .ledger
+                .import_change(&change, entries.last())
+                .map_err(|reason| {
+                    fail(
+                        &mut *self.error,
+                        ConsentError::InvalidLedger {
+                            location: format!("customers[{}].changes[{index}]", self.position),
+                            reason: Box::new(reason),
+                        },
+                    )
+                })?;
+            entries.push(entry);
+        }
+        // Exactly sized, as `record` keeps short histories.
+        entries.shrink_to_fit();
+        Ok(entries)
+    }
+}
+
+/// One change as written in the export.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeImport {
+    receipt: NonZeroU32,
+    effective: Timestamp,
+    level: TrainingLevel,
+    actor: Actor,
+    channel: Channel,
+    policy_version: PolicyVersion,
+}
+
+impl ConsentLedger {
+    /// Validates one imported change against the one before it and interns its strings.
+    fn import_change(
+        &mut self,
+        change: &ChangeImport,
+        previous: Option<&Entry>,
+    ) -> Result<Entry, ConsentError> {
+        if let Some(previous) = previous {
+            if change.effective <= previous.effective {
+                return Err(ConsentError::NotAfterLatest {
+                    effective: change.effective,
+                    latest: previous.effective,
+                });
+            }
+            if change.receipt <= previous.receipt {
+                return Err(ConsentError::ReceiptOutOfOrder {
+                    receipt: change.receipt.get(),
+                    previous: previous.receipt.get(),
+                });
+            }
+        }
+        let policy = self
+            .policy_versions
+            .intern(
+                &change.policy_version,
+                POLICY_VERSION_LIMIT,
+                "policy versions",
+            )
+            .and_then(|index| u16::try_from(index).map_err(|_| policy_table_full()))?;
+        let actor = match change.actor.admin() {
+            None => 0,
+            Some(admin) => self
+                .admins
+                .intern(admin, ADMIN_LIMIT, "admins")
+                .and_then(|index| index.checked_add(1).ok_or_else(admin_table_full))?,
+        };
+        Ok(Entry {
+            effective: change.effective,
+            receipt: change.receipt,
+            actor,
+            policy,
+            level: change.level,
+            channel: change.channel,
+        })
+    }
+}
+
+/// Keeps the first typed error and gives serde its message.
+fn fail<E: de::Error>(slot: &mut Option<ConsentError>, error: ConsentError) -> E {
+    let message = error.to_string();
+    if slot.is_none() {
+        *slot = Some(error);
+    }
+    E::custom(message)
+}
