@@ -7,7 +7,7 @@ use steward_core::{ClauseId, CustomerId, DataCategory, RecordId, Timestamp};
 
 use crate::{
     Anchor, DeletionMethod, HoldId, HoldSource, Relationship, RelationshipBook, RetentionError,
-    RetentionPeriod, RetentionRule, RetentionSchedule,
+    RetentionPeriod, RetentionRule, RetentionSchedule, relationship::containing_in,
 };
 
 /// What the retention decision needs to know about one stored record: small and `Copy`,
@@ -456,11 +456,22 @@ impl RetentionSchedule {
         record: &RecordMeta,
         now: Timestamp,
     ) -> Result<Disposition, RetentionError> {
-        let relationships = book.relationships(record.customer());
-        if relationships.is_empty() {
+        self.decide(book.relationships(record.customer()), holds, record, now)
+    }
+
+    /// [`RetentionSchedule::disposition_in`] with the customer's relationship history already
+    /// looked up (the sweep reuses it across a customer's records).
+    pub(crate) fn decide<H: HoldSource + ?Sized>(
+        &self,
+        history: &[Relationship],
+        holds: &H,
+        record: &RecordMeta,
+        now: Timestamp,
+    ) -> Result<Disposition, RetentionError> {
+        if history.is_empty() {
             return Err(RetentionError::UnknownCustomer);
         }
-        let relationship = book.containing(record.customer(), record.collected_at());
+        let relationship = containing_in(history, record.collected_at());
         self.disposition(record, relationship, holds, now)
     }
 }

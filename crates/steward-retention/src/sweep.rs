@@ -10,7 +10,7 @@ use std::{
 use steward_core::{ClauseId, CustomerId, RecordId, Timestamp};
 
 use crate::{
-    DeletionMethod, Disposition, HoldScope, HoldSource, RecordMeta, RelationshipBook,
+    DeletionMethod, Disposition, HoldScope, HoldSource, RecordMeta, Relationship, RelationshipBook,
     RetentionError, RetentionSchedule,
 };
 
@@ -233,16 +233,23 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         };
         // Customers with a record under a crypto-shred rule that is kept or undecided.
         let mut shred_blocked = BTreeSet::new();
+        // Stores usually yield a customer's records together: look the history up once.
+        let mut cached: Option<(CustomerId, &[Relationship])> = None;
         for record in records {
             plan.evaluated += 1;
+            let history = match cached {
+                Some((customer, history)) if customer == record.customer() => history,
+                _ => {
+                    let history = self.book.relationships(record.customer());
+                    cached = Some((record.customer(), history));
+                    history
+                }
+            };
             let shred_category = self
                 .schedule
                 .rule(record.category())
                 .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred);
-            match self
-                .schedule
-                .disposition_in(self.book, self.holds, &record, now)
-            {
+            match self.schedule.decide(history, self.holds, &record, now) {
                 Ok(disposition) if disposition.is_due() => {
                     plan.customers
                         .entry(record.customer())
