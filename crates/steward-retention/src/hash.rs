@@ -25,7 +25,15 @@ impl IdHasher {
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply only carries bits upwards, and hashbrown picks buckets from the low
+        // bits: ids that differ only in their last bytes (sequential ids) would all collide.
+        // A final avalanche (MurmurHash3's fmix64) spreads every input bit over the output.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -54,6 +62,21 @@ mod tests {
     use steward_core::CustomerId;
 
     use super::*;
+
+    #[test]
+    fn sequential_ids_spread_over_the_low_bits() {
+        // Regression: without a final mix, ids differing only in their last bytes share all
+        // low hash bits and pile into one bucket.
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let buckets: std::collections::HashSet<u64> = (1..=1_000_u32)
+            .map(|n| {
+                let id: CustomerId =
+                    format!("0192f1f0-6b2a-7cc3-9a4e-{n:012x}").parse().unwrap();
+                build.hash_one(id) & 0x3ff
+            })
+            .collect();
+        assert!(buckets.len() > 500, "only {} of 1024 buckets used", buckets.len());
+    }
 
     #[test]
     fn ids_differing_in_one_byte_hash_apart() {
