@@ -70,12 +70,15 @@ mod tests {
         let build = BuildHasherDefault::<IdHasher>::default();
         let buckets: std::collections::HashSet<u64> = (1..=1_000_u32)
             .map(|n| {
-                let id: CustomerId =
-                    format!("0192f1f0-6b2a-7cc3-9a4e-{n:012x}").parse().unwrap();
+                let id: CustomerId = format!("0192f1f0-6b2a-7cc3-9a4e-{n:012x}").parse().unwrap();
                 build.hash_one(id) & 0x3ff
             })
             .collect();
-        assert!(buckets.len() > 500, "only {} of 1024 buckets used", buckets.len());
+        assert!(
+            buckets.len() > 500,
+            "only {} of 1024 buckets used",
+            buckets.len()
+        );
     }
 
     #[test]
