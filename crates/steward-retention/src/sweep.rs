@@ -192,12 +192,21 @@ impl KeyShredder for MemoryKeyShredder {
 /// assert!(again.deleted().is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Sweep<'a, H: ?Sized> {
     schedule: &'a RetentionSchedule,
     book: &'a RelationshipBook,
     holds: &'a H,
 }
+
+// By hand: derived impls would demand `H: Clone`, but only a reference to `H` is copied.
+impl<H: ?Sized> Clone for Sweep<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H: ?Sized> Copy for Sweep<'_, H> {}
 
 impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
     /// A sweep over these inputs.
