@@ -479,3 +479,17 @@ impl RetentionSchedule {
         self.disposition(record, relationship, holds, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_metadata_and_dispositions_stay_small() {
+        // 10 million records must fit in memory (480 MB at 48 bytes) and the evaluator's
+        // result must stay cheap to return on the facade's hot path.
+        assert!(size_of::<RecordMeta>() <= 48);
+        assert!(size_of::<Disposition>() <= 32);
+        assert!(size_of::<Result<Disposition, RetentionError>>() <= 48);
+    }
+}
