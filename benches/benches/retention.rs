@@ -175,8 +175,8 @@ fn retention(c: &mut Criterion) {
     let mut group = c.benchmark_group("retention");
     group
         .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(12));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
 
     group.throughput(Throughput::Elements(fixture.records.len() as u64));
     group.bench_function("disposition", |b| {
