@@ -1,11 +1,16 @@
 //! Retention dispositions per second over 10 million record metadata entries in memory
 //! (DESIGN.md section 4: at least 10 million per second per core), single-threaded.
 //!
-//! - `retention/disposition-with-lookup`: what a sweep does per record: find the record's
-//!   relationship in a `RelationshipBook`, read holds from a `HoldRegister`, evaluate.
-//! - `retention/disposition-pre-resolved`: the pure evaluator of the facade's hot path, with
-//!   the relationship already at hand and the holds as a slice.
-//! - `retention/sweep-plan-1m`: planning a sweep (allocating the plan) over 1 million records.
+//! - `retention/disposition`: the pure evaluator of the facade's hot path over 10M records,
+//!   with each record's relationship and its customer's holds (a slice) already at hand.
+//! - `retention/sweep-dispositions-store-order`: what a sweep does per record
+//!   (`Sweep::dispositions`) over 10M records in store order (grouped by customer): look up the
+//!   customer's relationships in a `RelationshipBook` and holds in a `HoldRegister` once per
+//!   run of their records, find the relationship containing each record, evaluate.
+//! - `retention/sweep-dispositions-random-order`: the same over 2M records in random customer
+//!   order (lookups on every record, most of them cache misses), for contrast.
+//! - `retention/sweep-plan-1m`: planning a sweep (allocating the plan) over 1M records in
+//!   store order.
 //!
 //! Run: `cargo bench -p steward-benches --bench retention`.
 
@@ -15,7 +20,7 @@ use criterion::{Criterion, Throughput};
 use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
 use steward_retention::{
     DeletionWindow, HoldId, HoldRegister, HoldScope, LegalHold, RecordMeta, Relationship,
-    RelationshipBook, RetentionSchedule, Sweep, disposition,
+    RelationshipBook, RetentionSchedule, Sweep,
 };
 
 const RECORDS: usize = 10_000_000;
@@ -50,10 +55,15 @@ struct Fixture {
     schedule: RetentionSchedule,
     book: RelationshipBook,
     register: HoldRegister,
-    holds: Vec<LegalHold>,
+    /// Records in store order: grouped by customer, then by collection instant.
     records: Vec<RecordMeta>,
-    /// Each record's relationship, resolved once, for the pre-resolved bench.
+    /// The first 2M records as generated: random customer order.
+    random: Vec<RecordMeta>,
+    /// Per record (store order): its relationship, resolved once.
     relationships: Vec<Option<Relationship>>,
+    /// Per record (store order): its customer's index into `holds_by_customer`.
+    customer_index: Vec<u32>,
+    holds_by_customer: Vec<Vec<LegalHold>>,
     now: Timestamp,
 }
 
@@ -84,13 +94,11 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     }
     // Holds on a thousand customers, most standing.
     let mut register = HoldRegister::new();
-    let mut holds = Vec::new();
+    let mut holds_by_customer: Vec<Vec<LegalHold>> = vec![Vec::new(); CUSTOMERS];
     let placed = Timestamp::from_unix_nanos(NOW_NANOS - 100 * DAY_NANOS);
     for n in 0..HOLDS {
-        let customer = customers
-            .get(usize::try_from(rng.below(CUSTOMERS as u64))?)
-            .copied()
-            .ok_or("customer index")?;
+        let index = usize::try_from(rng.below(CUSTOMERS as u64))?;
+        let customer = customers.get(index).copied().ok_or("customer index")?;
         let expires = Timestamp::from_unix_nanos(NOW_NANOS + rng.days(200) - 20 * DAY_NANOS);
         let hold = LegalHold::place(
             HoldId::new(u64::try_from(n)?),
@@ -101,7 +109,10 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
             expires.max(Timestamp::from_unix_nanos(NOW_NANOS - 99 * DAY_NANOS)),
         )?;
         register.place(hold.clone())?;
-        holds.push(hold);
+        holds_by_customer
+            .get_mut(index)
+            .ok_or("customer index")?
+            .push(hold);
     }
     // Records: mostly logs, collected between the customer's first start and now.
     let categories = [
@@ -111,8 +122,7 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         DataCategory::IpAddress,
         DataCategory::Email,
     ];
-    let mut records = Vec::with_capacity(RECORDS);
-    let mut relationships = Vec::with_capacity(RECORDS);
+    let mut generated: Vec<(u32, RecordMeta)> = Vec::with_capacity(RECORDS);
     for _ in 0..RECORDS {
         let index = usize::try_from(rng.below(CUSTOMERS as u64))?;
         let customer = customers.get(index).copied().ok_or("customer index")?;
@@ -131,16 +141,25 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
             category,
             collected,
         );
-        relationships.push(book.containing(customer, collected).copied());
-        records.push(record);
+        generated.push((u32::try_from(index)?, record));
     }
+    let random: Vec<RecordMeta> = generated.iter().take(2_000_000).map(|(_, r)| *r).collect();
+    generated.sort_unstable_by_key(|(index, record)| (*index, record.collected_at()));
+    let relationships = generated
+        .iter()
+        .map(|(_, r)| book.containing(r.customer(), r.collected_at()).copied())
+        .collect();
+    let customer_index = generated.iter().map(|(index, _)| *index).collect();
+    let records = generated.into_iter().map(|(_, record)| record).collect();
     Ok(Fixture {
         schedule: RetentionSchedule::bundled(DeletionWindow::from_days(30)?),
         book,
         register,
-        holds,
         records,
+        random,
         relationships,
+        customer_index,
+        holds_by_customer,
         now,
     })
 }
@@ -156,18 +175,27 @@ fn retention(c: &mut Criterion) {
     let mut group = c.benchmark_group("retention");
     group
         .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(12));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
 
     group.throughput(Throughput::Elements(fixture.records.len() as u64));
-    group.bench_function("disposition-with-lookup", |b| {
+    group.bench_function("disposition", |b| {
         b.iter(|| {
             let mut due = 0_u64;
-            for record in &fixture.records {
-                let result = fixture.schedule.disposition_in(
-                    &fixture.book,
-                    &fixture.register,
+            let rows = fixture
+                .records
+                .iter()
+                .zip(&fixture.relationships)
+                .zip(&fixture.customer_index);
+            for ((record, relationship), index) in rows {
+                let holds = fixture
+                    .holds_by_customer
+                    .get(*index as usize)
+                    .map_or(&[][..], Vec::as_slice);
+                let result = fixture.schedule.disposition(
                     black_box(record),
+                    relationship.as_ref(),
+                    holds,
                     fixture.now,
                 );
                 due += u64::from(result.is_ok_and(|d| d.is_due()));
@@ -176,30 +204,25 @@ fn retention(c: &mut Criterion) {
         });
     });
 
-    group.bench_function("disposition-pre-resolved", |b| {
-        b.iter(|| {
-            let mut due = 0_u64;
-            for (record, relationship) in fixture.records.iter().zip(&fixture.relationships) {
-                let Ok(rule) = fixture.schedule.rule(record.category()) else {
-                    continue;
-                };
-                let result = disposition(
-                    &rule,
-                    black_box(record),
-                    relationship.as_ref(),
-                    fixture.holds.as_slice(),
-                    fixture.now,
-                );
-                due += u64::from(result.is_ok_and(|d| d.is_due()));
-            }
-            black_box(due)
-        });
+    let sweep = Sweep::new(&fixture.schedule, &fixture.book, &fixture.register);
+    let with_lookup = |records: &[RecordMeta]| {
+        let due = sweep
+            .dispositions(records.iter().copied(), fixture.now)
+            .filter(|(_, result)| result.as_ref().is_ok_and(|d| d.is_due()))
+            .count();
+        black_box(due)
+    };
+    group.bench_function("sweep-dispositions-store-order", |b| {
+        b.iter(|| with_lookup(&fixture.records));
+    });
+    group.throughput(Throughput::Elements(fixture.random.len() as u64));
+    group.bench_function("sweep-dispositions-random-order", |b| {
+        b.iter(|| with_lookup(&fixture.random));
     });
 
     let million = fixture.records.get(..1_000_000).unwrap_or(&fixture.records);
     group.throughput(Throughput::Elements(million.len() as u64));
     group.bench_function("sweep-plan-1m", |b| {
-        let sweep = Sweep::new(&fixture.schedule, &fixture.book, &fixture.register);
         b.iter(|| black_box(sweep.plan(million.iter().copied(), fixture.now)));
     });
     group.finish();

@@ -7,7 +7,7 @@ use steward_core::{ClauseId, CustomerId, DataCategory, RecordId, Timestamp};
 
 use crate::{
     Anchor, DeletionMethod, HoldId, HoldSource, Relationship, RelationshipBook, RetentionError,
-    RetentionPeriod, RetentionRule, RetentionSchedule,
+    RetentionPeriod, RetentionRule, RetentionSchedule, relationship::containing_in,
 };
 
 /// What the retention decision needs to know about one stored record: small and `Copy`,
@@ -414,6 +414,10 @@ fn add(
     period: RetentionPeriod,
     what: &'static str,
 ) -> Result<Timestamp, RetentionError> {
+    // The bundled log rule has a zero maximum: skip the calendar arithmetic for it.
+    if period.is_zero() {
+        return Ok(anchor);
+    }
     anchor
         .checked_add(period.as_time_delta())
         .map_err(|_| RetentionError::InstantOutOfRange { what })
@@ -456,11 +460,36 @@ impl RetentionSchedule {
         record: &RecordMeta,
         now: Timestamp,
     ) -> Result<Disposition, RetentionError> {
-        let relationships = book.relationships(record.customer());
-        if relationships.is_empty() {
+        self.decide(book.relationships(record.customer()), holds, record, now)
+    }
+
+    /// [`RetentionSchedule::disposition_in`] with the customer's relationship history already
+    /// looked up (the sweep reuses it across a customer's records).
+    pub(crate) fn decide<H: HoldSource + ?Sized>(
+        &self,
+        history: &[Relationship],
+        holds: &H,
+        record: &RecordMeta,
+        now: Timestamp,
+    ) -> Result<Disposition, RetentionError> {
+        if history.is_empty() {
             return Err(RetentionError::UnknownCustomer);
         }
-        let relationship = book.containing(record.customer(), record.collected_at());
+        let relationship = containing_in(history, record.collected_at());
         self.disposition(record, relationship, holds, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_metadata_and_dispositions_stay_small() {
+        // 10 million records must fit in memory (480 MB at 48 bytes) and the evaluator's
+        // result must stay cheap to return on the facade's hot path.
+        assert!(size_of::<RecordMeta>() <= 48);
+        assert!(size_of::<Disposition>() <= 32);
+        assert!(size_of::<Result<Disposition, RetentionError>>() <= 48);
     }
 }

@@ -1,14 +1,11 @@
 //! Legal holds: explicit, reasoned, expiring and audited postponements of deletion.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    fmt,
-};
+use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize};
 use steward_core::{CustomerId, DataCategory, Justification, RecordId, StewardId, Timestamp};
 
-use crate::{RecordMeta, RetentionError};
+use crate::{RecordMeta, RetentionError, hash::CustomerMap};
 
 /// The id of a legal hold, unique within a [`HoldRegister`]. The case or ticket reference
 /// goes into the hold's reason.
@@ -380,7 +377,7 @@ impl HoldEvent {
 #[derive(Debug, Clone, Default)]
 pub struct HoldRegister {
     holds: BTreeMap<HoldId, LegalHold>,
-    by_customer: HashMap<CustomerId, Vec<HoldId>>,
+    by_customer: CustomerMap<Vec<HoldId>>,
     events: Vec<HoldEvent>,
 }
 

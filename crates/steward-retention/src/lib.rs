@@ -96,6 +96,7 @@
 
 mod disposition;
 mod error;
+mod hash;
 mod hold;
 mod period;
 mod relationship;

@@ -1,11 +1,9 @@
 //! Customer relationships: when each started and when it ended (`logs.retention`).
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use steward_core::{CustomerId, Timestamp};
 
-use crate::RetentionError;
+use crate::{RetentionError, hash::CustomerMap};
 
 /// One customer relationship: the half-open interval `[started_at, ended_at)`.
 ///
@@ -142,7 +140,7 @@ impl<'de> Deserialize<'de> for Relationship {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct RelationshipBook {
-    by_customer: HashMap<CustomerId, Vec<Relationship>>,
+    by_customer: CustomerMap<Vec<Relationship>>,
 }
 
 impl RelationshipBook {
@@ -223,12 +221,7 @@ impl RelationshipBook {
         customer: CustomerId,
         collected_at: Timestamp,
     ) -> Option<&Relationship> {
-        let history = self.by_customer.get(&customer)?;
-        let after = history.partition_point(|r| r.started_at() <= collected_at);
-        after
-            .checked_sub(1)
-            .and_then(|i| history.get(i))
-            .filter(|r| r.contains(collected_at))
+        containing_in(self.relationships(customer), collected_at)
     }
 
     /// The customer's relationships, oldest first (empty for an unknown customer).
@@ -241,6 +234,15 @@ impl RelationshipBook {
     pub fn customers(&self) -> impl Iterator<Item = CustomerId> + '_ {
         self.by_customer.keys().copied()
     }
+}
+
+/// The relationship of a sorted, non-overlapping history that contains `instant`.
+pub(crate) fn containing_in(history: &[Relationship], instant: Timestamp) -> Option<&Relationship> {
+    let after = history.partition_point(|r| r.started_at() <= instant);
+    after
+        .checked_sub(1)
+        .and_then(|i| history.get(i))
+        .filter(|r| r.contains(instant))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::{
 use steward_core::{ClauseId, CustomerId, RecordId, Timestamp};
 
 use crate::{
-    DeletionMethod, Disposition, HoldScope, HoldSource, RecordMeta, RelationshipBook,
-    RetentionError, RetentionSchedule,
+    DeletionMethod, Disposition, HoldScope, HoldSource, NoHolds, RecordMeta, Relationship,
+    RelationshipBook, RetentionError, RetentionSchedule,
 };
 
 /// What a deletion or shred found.
@@ -192,12 +192,21 @@ impl KeyShredder for MemoryKeyShredder {
 /// assert!(again.deleted().is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Sweep<'a, H: ?Sized> {
     schedule: &'a RetentionSchedule,
     book: &'a RelationshipBook,
     holds: &'a H,
 }
+
+// By hand: derived impls would demand `H: Clone`, but only a reference to `H` is copied.
+impl<H: ?Sized> Clone for Sweep<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H: ?Sized> Copy for Sweep<'_, H> {}
 
 impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
     /// A sweep over these inputs.
@@ -233,41 +242,54 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         };
         // Customers with a record under a crypto-shred rule that is kept or undecided.
         let mut shred_blocked = BTreeSet::new();
+        // Stores usually yield a customer's records together: the maps are touched once per
+        // run of one customer's records, not once per record.
+        let mut cursor = CustomerCursor::default();
+        let mut deletions = Vec::new();
+        let mut blocked = false;
         for record in records {
             plan.evaluated += 1;
-            let shred_category = self
-                .schedule
-                .rule(record.category())
-                .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred);
-            match self
-                .schedule
-                .disposition_in(self.book, self.holds, &record, now)
-            {
+            if cursor.customer != Some(record.customer()) {
+                flush(
+                    &mut plan,
+                    &mut shred_blocked,
+                    &cursor,
+                    &mut deletions,
+                    blocked,
+                );
+                blocked = false;
+                cursor = self.cursor(record.customer());
+            }
+            match self.decide_with(&cursor, &record, now) {
                 Ok(disposition) if disposition.is_due() => {
-                    plan.customers
-                        .entry(record.customer())
-                        .or_default()
-                        .deletions
-                        .push(PlannedDeletion {
-                            record,
-                            disposition,
-                        });
+                    deletions.push(PlannedDeletion {
+                        record,
+                        disposition,
+                    });
                 }
                 Ok(disposition) => {
                     plan.kept += 1;
                     if disposition.held_by().is_some() {
                         plan.held += 1;
                     }
-                    if shred_category {
-                        shred_blocked.insert(record.customer());
-                    }
+                    blocked |= self
+                        .schedule
+                        .rule(record.category())
+                        .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred);
                 }
                 Err(error) => {
-                    shred_blocked.insert(record.customer());
+                    blocked = true;
                     plan.skipped.push(SkippedRecord { record, error });
                 }
             }
         }
+        flush(
+            &mut plan,
+            &mut shred_blocked,
+            &cursor,
+            &mut deletions,
+            blocked,
+        );
         for customer in self.book.customers() {
             if shred_blocked.contains(&customer) {
                 continue;
@@ -277,6 +299,47 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             }
         }
         plan
+    }
+
+    /// The disposition of every record at `now`, in input order, without building a plan:
+    /// for reports and metrics. Same decisions as [`Sweep::plan`] makes.
+    pub fn dispositions<I: IntoIterator<Item = RecordMeta>>(
+        &self,
+        records: I,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (RecordMeta, Result<Disposition, RetentionError>)> {
+        let mut cursor = CustomerCursor::default();
+        records.into_iter().map(move |record| {
+            if cursor.customer != Some(record.customer()) {
+                cursor = self.cursor(record.customer());
+            }
+            (record, self.decide_with(&cursor, &record, now))
+        })
+    }
+
+    /// What the sweep looks up once per customer.
+    fn cursor(&self, customer: CustomerId) -> CustomerCursor<'a> {
+        let mut has_holds = false;
+        self.holds.visit_holds(customer, &mut |_| has_holds = true);
+        CustomerCursor {
+            customer: Some(customer),
+            history: self.book.relationships(customer),
+            has_holds,
+        }
+    }
+
+    fn decide_with(
+        &self,
+        cursor: &CustomerCursor<'a>,
+        record: &RecordMeta,
+        now: Timestamp,
+    ) -> Result<Disposition, RetentionError> {
+        if cursor.has_holds {
+            self.schedule
+                .decide(cursor.history, self.holds, record, now)
+        } else {
+            self.schedule.decide(cursor.history, &NoHolds, record, now)
+        }
     }
 
     /// Whether `customer`'s keys may be crypto-shredded at `now`, judged from relationships
@@ -403,6 +466,37 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             }
         }
         Ok(report)
+    }
+}
+
+/// The per-customer lookups of a sweep, reused while records of one customer follow each other.
+#[derive(Debug, Default)]
+struct CustomerCursor<'a> {
+    customer: Option<CustomerId>,
+    history: &'a [Relationship],
+    has_holds: bool,
+}
+
+/// Moves the planned deletions of the cursor's customer into the plan.
+fn flush(
+    plan: &mut SweepPlan,
+    shred_blocked: &mut BTreeSet<CustomerId>,
+    cursor: &CustomerCursor<'_>,
+    deletions: &mut Vec<PlannedDeletion>,
+    blocked: bool,
+) {
+    let Some(customer) = cursor.customer else {
+        return;
+    };
+    if blocked {
+        shred_blocked.insert(customer);
+    }
+    if !deletions.is_empty() {
+        plan.customers
+            .entry(customer)
+            .or_default()
+            .deletions
+            .append(deletions);
     }
 }
 

@@ -535,7 +535,8 @@ proptest! {
         }
     }
 
-    /// The sweep plans exactly the records the model finds due, and skips the undecidable.
+    /// The sweep plans exactly the records the model finds due, and skips the undecidable; its
+    /// streaming dispositions agree with one-by-one evaluation.
     #[test]
     fn sweep_plans_exactly_the_due_records(world in world()) {
         let built = build(&world).unwrap();
@@ -545,6 +546,16 @@ proptest! {
             plan.deletions().map(|planned| planned.record().id()).collect();
         let skipped: BTreeSet<RecordId> =
             plan.skipped().iter().map(|skipped| skipped.record().id()).collect();
+        let streamed = sweep.dispositions(built.records.iter().copied(), at(world.now));
+        for (record, streamed) in streamed {
+            let direct = built.schedule.disposition_in(
+                &built.book,
+                &built.register,
+                &record,
+                at(world.now),
+            );
+            prop_assert_eq!(streamed, direct);
+        }
         for (index, record) in built.records.iter().enumerate() {
             let verdict = model(&world, &built, index);
             let due = matches!(verdict, Verdict::DeleteBy { .. } | Verdict::DeleteNow { .. });
