@@ -4,7 +4,7 @@
 use std::{collections::HashMap, fmt, hash::Hash, iter::FusedIterator, num::NonZeroU32};
 
 use serde::{Deserialize, Serialize};
-use steward_core::{ClauseId, CustomerId, PolicyVersion, Timestamp};
+use steward_core::{ClauseId, CustomerId, CustomerMap, PolicyVersion, Timestamp};
 
 use crate::{Actor, AdminId, Channel, ConsentError, ConsentMode, TrainingLevel};
 
@@ -144,7 +144,7 @@ impl ConsentReceipt {
 /// `Arc` (with an `RwLock` if it keeps changing) and query from any number of threads.
 #[derive(Clone)]
 pub struct ConsentLedger {
-    customers: HashMap<CustomerId, Vec<Entry>>,
+    customers: CustomerMap<Vec<Entry>>,
     policy_versions: Interner<PolicyVersion>,
     admins: Interner<AdminId>,
     next_receipt: NonZeroU32,
@@ -196,7 +196,7 @@ impl ConsentLedger {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            customers: HashMap::new(),
+            customers: CustomerMap::default(),
             policy_versions: Interner::default(),
             admins: Interner::default(),
             next_receipt: NonZeroU32::MIN,
@@ -210,7 +210,7 @@ impl ConsentLedger {
     #[must_use]
     pub fn with_capacity(customers: usize) -> Self {
         Self {
-            customers: HashMap::with_capacity(customers),
+            customers: CustomerMap::with_capacity_and_hasher(customers, Default::default()),
             ..Self::new()
         }
     }

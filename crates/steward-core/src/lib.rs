@@ -44,6 +44,7 @@
 mod category;
 mod clause;
 mod error;
+mod hash;
 mod id;
 mod justification;
 mod purpose;
@@ -55,6 +56,7 @@ pub use crate::{
     category::DataCategory,
     clause::ClauseId,
     error::{CoreError, Vocabulary},
+    hash::{CustomerMap, IdHasher},
     id::{CustomerId, PolicyVersion, RecordId, StewardId},
     justification::Justification,
     purpose::{Purpose, PurposeGroup},

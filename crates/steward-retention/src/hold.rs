@@ -3,9 +3,11 @@
 use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize};
-use steward_core::{CustomerId, DataCategory, Justification, RecordId, StewardId, Timestamp};
+use steward_core::{
+    CustomerId, CustomerMap, DataCategory, Justification, RecordId, StewardId, Timestamp,
+};
 
-use crate::{RecordMeta, RetentionError, hash::CustomerMap};
+use crate::{RecordMeta, RetentionError};
 
 /// The id of a legal hold, unique within a [`HoldRegister`]. The case or ticket reference
 /// goes into the hold's reason.

@@ -96,7 +96,6 @@
 
 mod disposition;
 mod error;
-mod hash;
 mod hold;
 mod period;
 mod relationship;

@@ -1,9 +1,9 @@
 //! Customer relationships: when each started and when it ended (`logs.retention`).
 
 use serde::{Deserialize, Serialize};
-use steward_core::{CustomerId, Timestamp};
+use steward_core::{CustomerId, CustomerMap, Timestamp};
 
-use crate::{RetentionError, hash::CustomerMap};
+use crate::RetentionError;
 
 /// One customer relationship: the half-open interval `[started_at, ended_at)`.
 ///

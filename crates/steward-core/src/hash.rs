@@ -2,18 +2,21 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The maps the sweep consults once per record, keyed by customer id.
-pub(crate) type CustomerMap<V> =
-    std::collections::HashMap<steward_core::CustomerId, V, BuildHasherDefault<IdHasher>>;
+use crate::CustomerId;
 
-/// A multiply-fold hasher (FxHash style) for UUID keys.
+/// A hash map keyed by customer id with [`IdHasher`]: what the consent ledger, the
+/// relationship book and the hold register look customers up in on the `check()` hot path.
+pub type CustomerMap<V> = std::collections::HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
+
+/// A multiply-fold hasher (FxHash style, with a final avalanche) for UUID keys.
 ///
-/// The standard SipHash costs about as much per lookup as the whole disposition, and the
-/// sweep looks up every record's customer. Customer ids are UUIDs issued by the service (v4,
-/// v7 or v5 over the service's own key), already spread over their bits and not chosen by
-/// an adversary, so resistance to crafted collisions is not needed here.
+/// The standard SipHash costs about as much per lookup as a whole retention disposition, and
+/// `check()` looks a customer up in several maps. Customer ids are UUIDs issued by the
+/// service (v4, v7 or v5 over the service's own key), already spread over their bits and not
+/// chosen by an adversary, so resistance to crafted collisions is not needed here. Do not use
+/// it for keys an adversary chooses.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
@@ -58,8 +61,6 @@ impl Hasher for IdHasher {
 #[cfg(test)]
 mod tests {
     use std::hash::BuildHasher;
-
-    use steward_core::CustomerId;
 
     use super::*;
 
