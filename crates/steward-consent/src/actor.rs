@@ -3,73 +3,9 @@
 use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use steward_core::AdminId;
 
 use crate::{ConsentError, error::quote, vocabulary::string_forms};
-
-/// An administrator who records a preference change on a customer's behalf, for example
-/// after a support request.
-///
-/// A short handle (1 to 64 characters of ASCII letters, digits, `.`, `-`, `_` or `@`), such as
-/// a directory user name. It is kept in consent receipts, so it must not be free text.
-///
-/// ```
-/// use steward_consent::AdminId;
-///
-/// let admin: AdminId = "dana.support".parse()?;
-/// assert_eq!(admin.as_str(), "dana.support");
-/// assert!("".parse::<AdminId>().is_err());
-/// assert!("dana support".parse::<AdminId>().is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AdminId(Box<str>);
-
-impl AdminId {
-    /// Longest accepted handle, in bytes.
-    pub const MAX_LEN: usize = 64;
-
-    /// The handle.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for AdminId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AdminId({})", self.0)
-    }
-}
-
-impl fmt::Display for AdminId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for AdminId {
-    type Err = ConsentError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason| ConsentError::InvalidAdminId {
-            value: quote(text),
-            reason,
-        };
-        if text.is_empty() {
-            return Err(invalid("empty"));
-        }
-        if text.len() > Self::MAX_LEN {
-            return Err(invalid("longer than 64 characters"));
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
-        if !text.chars().all(allowed) {
-            return Err(invalid(
-                "only ASCII letters, digits, `.`, `-`, `_` and `@` are allowed",
-            ));
-        }
-        Ok(Self(text.into()))
-    }
-}
 
 /// Who made a preference change: the customer, or an admin acting for them.
 ///
@@ -165,7 +101,7 @@ macro_rules! serde_via_string {
     )+};
 }
 
-serde_via_string!(AdminId, Actor);
+serde_via_string!(Actor);
 
 #[cfg(test)]
 mod tests {

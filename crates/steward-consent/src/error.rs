@@ -38,13 +38,8 @@ pub enum ConsentError {
         value: String,
     },
     /// An admin id that does not have the required shape.
-    #[error("invalid admin id `{value}`: {reason}")]
-    InvalidAdminId {
-        /// The rejected input, shortened to at most 64 characters.
-        value: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidAdminId(#[from] steward_core::CoreError),
     /// A change dated at or before the customer's latest change: the ledger is append-only
     /// and a customer's history is strictly ordered in time.
     #[error("change effective at `{effective}` is not after the latest change at `{latest}`")]

@@ -114,8 +114,10 @@ mod level;
 mod mode;
 mod vocabulary;
 
+pub use steward_core::AdminId;
+
 pub use crate::{
-    actor::{Actor, AdminId, Channel},
+    actor::{Actor, Channel},
     error::ConsentError,
     ledger::{ConsentChange, ConsentLedger, ConsentReceipt, EXPORT_FORMAT, History, ReceiptId},
     level::TrainingLevel,

@@ -73,6 +73,8 @@ pub enum Vocabulary {
     CustomerId,
     /// [`crate::StewardId`].
     StewardId,
+    /// [`crate::AdminId`].
+    AdminId,
     /// [`crate::RecordId`].
     RecordId,
     /// [`crate::PolicyVersion`].
@@ -90,6 +92,7 @@ impl fmt::Display for Vocabulary {
             Self::TrainingScope => "training scope",
             Self::CustomerId => "customer id",
             Self::StewardId => "steward id",
+            Self::AdminId => "admin id",
             Self::RecordId => "record id",
             Self::PolicyVersion => "policy version",
             Self::Justification => "justification",

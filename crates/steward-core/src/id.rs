@@ -75,66 +75,99 @@ impl FromStr for CustomerId {
     }
 }
 
-/// A data steward: one of the select few people who may open log records (`logs.access`).
-///
-/// A short handle (1 to 64 characters of ASCII letters, digits, `.`, `-`, `_` or `@`), such
-/// as a directory user name. It is written into audit entries, so it must not be free text.
-///
-/// ```
-/// use steward_core::StewardId;
-///
-/// let steward: StewardId = "alice.ops".parse()?;
-/// assert_eq!(steward.as_str(), "alice.ops");
-/// assert!("".parse::<StewardId>().is_err());
-/// assert!("alice; drop table".parse::<StewardId>().is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StewardId(Box<str>);
+/// Declares a staff handle type: 1 to 64 characters of ASCII letters, digits, `.`, `-`, `_`
+/// or `@`, such as a directory user name. Handles are written into audit entries and consent
+/// receipts, so they must never be free text.
+macro_rules! staff_handle {
+    ($(#[$meta:meta])* $name:ident, $vocabulary:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Box<str>);
 
-impl StewardId {
-    /// Longest accepted handle, in bytes.
-    pub const MAX_LEN: usize = 64;
+        impl $name {
+            /// Longest accepted handle, in bytes.
+            pub const MAX_LEN: usize = 64;
 
-    /// The handle.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for StewardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StewardId({})", self.0)
-    }
-}
-
-impl fmt::Display for StewardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for StewardId {
-    type Err = CoreError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason| CoreError::invalid_id(Vocabulary::StewardId, text, reason);
-        if text.is_empty() {
-            return Err(invalid("empty"));
+            /// The handle.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        if text.len() > Self::MAX_LEN {
-            return Err(invalid("longer than 64 characters"));
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
         }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
-        if !text.chars().all(allowed) {
-            return Err(invalid(
-                "only ASCII letters, digits, `.`, `-`, `_` and `@` are allowed",
-            ));
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
         }
-        Ok(Self(text.into()))
-    }
+
+        impl FromStr for $name {
+            type Err = CoreError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                let invalid = |reason| CoreError::invalid_id(Vocabulary::$vocabulary, text, reason);
+                if text.is_empty() {
+                    return Err(invalid("empty"));
+                }
+                if text.len() > Self::MAX_LEN {
+                    return Err(invalid("longer than 64 characters"));
+                }
+                let allowed =
+                    |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+                if !text.chars().all(allowed) {
+                    return Err(invalid(
+                        "only ASCII letters, digits, `.`, `-`, `_` and `@` are allowed",
+                    ));
+                }
+                Ok(Self(text.into()))
+            }
+        }
+    };
 }
+
+staff_handle!(
+    /// A data steward: one of the select few people who may open log records (`logs.access`).
+    ///
+    /// A short handle (1 to 64 characters of ASCII letters, digits, `.`, `-`, `_` or `@`), such
+    /// as a directory user name. It is written into audit entries, so it must not be free text.
+    ///
+    /// ```
+    /// use steward_core::StewardId;
+    ///
+    /// let steward: StewardId = "alice.ops".parse()?;
+    /// assert_eq!(steward.as_str(), "alice.ops");
+    /// assert!("".parse::<StewardId>().is_err());
+    /// assert!("alice; drop table".parse::<StewardId>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    StewardId,
+    StewardId
+);
+
+staff_handle!(
+    /// An administrator who records a preference change on a customer's behalf, for example
+    /// after a support request (`policy.versioned`: consent receipts name who made a change).
+    ///
+    /// The same handle shape as [`StewardId`]; a distinct type, because acting for a customer
+    /// grants no access to logs.
+    ///
+    /// ```
+    /// use steward_core::AdminId;
+    ///
+    /// let admin: AdminId = "dana.support".parse()?;
+    /// assert_eq!(admin.as_str(), "dana.support");
+    /// assert!("dana support".parse::<AdminId>().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    AdminId,
+    AdminId
+);
 
 /// The id of one stored record: a UUID version 7, so ids sort by creation time.
 ///
@@ -328,7 +361,7 @@ macro_rules! serde_via_string {
     )+};
 }
 
-serde_via_string!(CustomerId, StewardId, RecordId, PolicyVersion);
+serde_via_string!(CustomerId, StewardId, AdminId, RecordId, PolicyVersion);
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,8 @@
 //!
 //! # Identifiers
 //!
-//! [`CustomerId`] (a non-nil UUID), [`StewardId`] (a short handle), [`RecordId`] (a UUID v7)
+//! [`CustomerId`] (a non-nil UUID), [`StewardId`] and [`AdminId`] (short staff handles),
+//! [`RecordId`] (a UUID v7)
 //! and [`PolicyVersion`] (the label of the policy in force, `policy.versioned`).
 //! [`Justification`] is the non-blank reason an access to logs must carry (`logs.access`).
 //!
@@ -57,7 +58,7 @@ pub use crate::{
     clause::ClauseId,
     error::{CoreError, Vocabulary},
     hash::{CustomerMap, IdHasher},
-    id::{CustomerId, PolicyVersion, RecordId, StewardId},
+    id::{AdminId, CustomerId, PolicyVersion, RecordId, StewardId},
     justification::Justification,
     purpose::{Purpose, PurposeGroup},
     scope::TrainingScope,
