@@ -402,3 +402,28 @@ fn debug_output_reveals_no_secrets() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
+    // Exhaustive companion of the proptest: all 8 bits of all bytes of one record.
+    let mut vault = vault()?;
+    let mut audit = trail()?;
+    let at = instant(5)?;
+    let bytes = vault
+        .seal(&meta(customer(1)?, at), b"short body")?
+        .into_bytes();
+    let request = request(at)?;
+    for index in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut flipped = bytes.clone();
+            flipped[index] ^= 1 << bit;
+            if let Ok(record) = SealedRecord::from_bytes(&flipped) {
+                assert!(
+                    vault.open(&record, &request, &mut audit).is_err(),
+                    "byte {index} bit {bit} opened"
+                );
+            }
+        }
+    }
+    Ok(())
+}
