@@ -15,8 +15,9 @@ use crate::{ConsentAtCollection, KeyVersion, LogsError};
 pub const MAGIC: [u8; 4] = *b"STWL";
 /// The record format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
-/// Length of the version 1 header, which is the AEAD's associated data.
-pub const HEADER_LEN: usize = 132;
+/// Length of the version 1 header, which is the AEAD's associated data. A multiple of 16, so
+/// the ciphertext starts 16-byte aligned relative to the record (copies of it stay fast).
+pub const HEADER_LEN: usize = 128;
 /// Length of the AEAD authentication tag that ends every record.
 pub const TAG_LEN: usize = 16;
 /// The largest body a record may carry (16 MiB); larger declared lengths are rejected before
@@ -174,6 +175,8 @@ pub struct RecordHeader {
     pub(crate) salt: [u8; SALT_LEN],
     pub(crate) nonce: [u8; NONCE_LEN],
     pub(crate) commitment: [u8; COMMITMENT_LEN],
+    /// Not written: implied by the record's length, and authenticated by the AEAD (GCM and
+    /// Poly1305 both cover the ciphertext length).
     pub(crate) body_len: u32,
 }
 
@@ -220,30 +223,34 @@ impl RecordHeader {
         self.body_len as usize
     }
 
-    /// The header as written: the AEAD's associated data.
-    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        let mut writer = Writer(&mut out);
-        writer.put(&MAGIC);
-        writer.put(&[
+    /// Appends the header as written (the AEAD's associated data) to `out`.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&[
             FORMAT_VERSION,
             self.algorithm.code(),
             self.consent.code(),
             0, // reserved
         ]);
-        writer.put(self.record_id.as_bytes());
-        writer.put(self.customer.as_bytes());
-        writer.put(&self.key_version.to_be_bytes());
-        writer.put(&self.created_at_nanos.to_be_bytes());
-        writer.put(&self.salt);
-        writer.put(&self.nonce);
-        writer.put(&self.commitment);
-        writer.put(&self.body_len.to_be_bytes());
+        out.extend_from_slice(self.record_id.as_bytes());
+        out.extend_from_slice(self.customer.as_bytes());
+        out.extend_from_slice(&self.key_version.to_be_bytes());
+        out.extend_from_slice(&self.created_at_nanos.to_be_bytes());
+        out.extend_from_slice(&self.salt);
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.commitment);
+    }
+
+    #[cfg(test)]
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN);
+        self.write_to(&mut out);
         out
     }
 
-    /// Parses a header; `bytes` must hold at least the header.
-    fn decode(bytes: &[u8]) -> Result<Self, LogsError> {
+    /// Parses a header; `bytes` must hold at least the header. `body_len` comes from the
+    /// record's length.
+    fn decode(bytes: &[u8], body_len: u32) -> Result<Self, LogsError> {
         let mut reader = Reader(bytes);
         let magic: [u8; 4] = reader.take()?;
         if magic != MAGIC {
@@ -284,7 +291,6 @@ impl RecordHeader {
         let salt = reader.take()?;
         let nonce = reader.take()?;
         let commitment = reader.take()?;
-        let body_len = u32::from_be_bytes(reader.take()?);
         Ok(Self {
             algorithm,
             consent,
@@ -335,13 +341,13 @@ pub struct SealedRecord {
 impl SealedRecord {
     /// Parses a record, copying the bytes.
     ///
-    /// Never panics; allocates only after the declared length has been checked against
-    /// [`MAX_BODY_LEN`] and the input length.
+    /// Never panics; copies only after the structure and the length (at most
+    /// [`MAX_BODY_LEN`] of body) were checked.
     ///
     /// # Errors
     ///
     /// [`LogsError::Truncated`], [`LogsError::NotARecord`], [`LogsError::UnsupportedVersion`],
-    /// [`LogsError::InvalidHeader`], [`LogsError::TooLarge`] or [`LogsError::TrailingBytes`].
+    /// [`LogsError::InvalidHeader`] or [`LogsError::TooLarge`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
         let header = Self::check(bytes)?;
         Ok(Self {
@@ -416,26 +422,19 @@ impl SealedRecord {
                 actual: bytes.len(),
             });
         }
-        let header = RecordHeader::decode(bytes)?;
-        let body_len = header.body_len();
+        // INVARIANT: at least HEADER_LEN + TAG_LEN bytes, checked above.
+        let body_len = bytes.len() - HEADER_LEN - TAG_LEN;
         if body_len > MAX_BODY_LEN {
             return Err(LogsError::TooLarge {
-                declared: u64::from(header.body_len),
+                declared: body_len as u64,
                 limit: MAX_BODY_LEN,
             });
         }
-        // INVARIANT: body_len <= 16 MiB, so the sum cannot overflow.
-        let total = HEADER_LEN + body_len + TAG_LEN;
-        match bytes.len().cmp(&total) {
-            std::cmp::Ordering::Less => Err(LogsError::Truncated {
-                needed: total,
-                actual: bytes.len(),
-            }),
-            std::cmp::Ordering::Greater => Err(LogsError::TrailingBytes {
-                extra: bytes.len() - total,
-            }),
-            std::cmp::Ordering::Equal => Ok(header),
-        }
+        let body_len = u32::try_from(body_len).map_err(|_| LogsError::TooLarge {
+            declared: body_len as u64,
+            limit: MAX_BODY_LEN,
+        })?;
+        RecordHeader::decode(bytes, body_len)
     }
 }
 
@@ -482,20 +481,6 @@ impl Reader<'_> {
     }
 }
 
-/// A writer into a fixed-size header buffer; writes past the end are dropped, which the
-/// layout test rules out.
-struct Writer<'a>(&'a mut [u8]);
-
-impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) {
-        let buffer = std::mem::take(&mut self.0);
-        let split = bytes.len().min(buffer.len());
-        let (head, rest) = buffer.split_at_mut(split);
-        head.copy_from_slice(bytes.get(..split).unwrap_or_default());
-        self.0 = rest;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,20 +501,20 @@ mod tests {
     }
 
     #[test]
-    fn header_layout_fills_exactly_132_bytes() {
+    fn header_layout_fills_exactly_128_bytes() {
         let bytes = header().encode();
+        assert_eq!(bytes.len(), HEADER_LEN);
         assert_eq!(&bytes[..4], b"STWL");
         assert_eq!(bytes[4..8], [1, 1, 2, 0]);
         assert_eq!(bytes[40..44], [0, 0, 0, 3]);
-        assert_eq!(bytes[128..132], [0, 0, 0, 5]);
         assert_eq!(bytes[52..84], [0x11; 32]);
         assert_eq!(bytes[84..96], [0x22; 12]);
         assert_eq!(bytes[96..128], [0x33; 32]);
-        assert_eq!(RecordHeader::decode(&bytes).unwrap(), header());
+        assert_eq!(RecordHeader::decode(&bytes, 5).unwrap(), header());
     }
 
     fn record_bytes() -> Vec<u8> {
-        let mut bytes = header().encode().to_vec();
+        let mut bytes = header().encode();
         bytes.extend_from_slice(&[0xaa; 5]);
         bytes.extend_from_slice(&[0xbb; TAG_LEN]);
         bytes
@@ -545,21 +530,15 @@ mod tests {
     }
 
     #[test]
-    fn truncated_and_trailing_bytes_are_typed_errors() {
+    fn truncated_bytes_are_typed_errors() {
         let bytes = record_bytes();
-        for cut in 0..bytes.len() {
+        for cut in 0..HEADER_LEN + TAG_LEN {
             let error = SealedRecord::from_bytes(&bytes[..cut]).unwrap_err();
             assert!(
                 matches!(error, LogsError::Truncated { .. }),
                 "{cut}: {error}"
             );
         }
-        let mut long = bytes.clone();
-        long.push(0);
-        assert!(matches!(
-            SealedRecord::from_bytes(&long),
-            Err(LogsError::TrailingBytes { extra: 1 })
-        ));
     }
 
     #[test]
@@ -577,13 +556,21 @@ mod tests {
     }
 
     #[test]
-    fn oversized_declared_length_is_rejected_before_allocating() {
-        let mut bytes = record_bytes();
-        bytes[128..132].copy_from_slice(&u32::MAX.to_be_bytes());
+    fn oversized_record_is_rejected_before_copying() {
+        let mut bytes = header().encode();
+        bytes.resize(HEADER_LEN + MAX_BODY_LEN + TAG_LEN + 1, 0);
         assert!(matches!(
             SealedRecord::from_bytes(&bytes),
             Err(LogsError::TooLarge { .. })
         ));
+        bytes.pop();
+        assert_eq!(
+            SealedRecord::from_bytes(&bytes)
+                .unwrap()
+                .header()
+                .body_len(),
+            MAX_BODY_LEN
+        );
     }
 
     #[test]

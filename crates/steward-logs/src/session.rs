@@ -113,16 +113,19 @@ impl SessionKeys {
             commitment: self.commitment,
             body_len,
         };
-        let aad = header.encode();
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
-        bytes.extend_from_slice(&aad);
+        header.write_to(&mut bytes);
         bytes.extend_from_slice(body);
-        let in_out = bytes.get_mut(HEADER_LEN..).unwrap_or_default();
+        let (aad, in_out) = bytes
+            .split_at_mut_checked(HEADER_LEN)
+            .ok_or(LogsError::Overflow {
+                what: "record header length",
+            })?;
         let tag = self
             .key
             .seal_in_place_separate_tag(
                 aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(&aad),
+                aead::Aad::from(&*aad),
                 in_out,
             )
             .map_err(|_| LogsError::TooLarge {

@@ -205,13 +205,11 @@ proptest! {
     #[test]
     fn record_shaped_garbage_is_rejected_without_panic(
         tail in prop::collection::vec(any::<u8>(), 0..400),
-        body_len in any::<u32>(),
+        algorithm in 0u8..4,
+        consent in 0u8..5,
     ) {
-        let mut bytes = b"STWL\x01\x01\x00\x00".to_vec();
+        let mut bytes = vec![b'S', b'T', b'W', b'L', 1, algorithm, consent, 0];
         bytes.extend_from_slice(&tail);
-        if bytes.len() >= 132 {
-            bytes[128..132].copy_from_slice(&body_len.to_be_bytes());
-        }
         if let Ok(record) = SealedRecord::from_bytes(&bytes) {
             let mut vault = vault().unwrap();
             let mut audit = trail().unwrap();
