@@ -125,6 +125,12 @@ pub enum LogsError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A configuration value out of range.
+    #[error("invalid vault configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A key id that is empty, too long or holds characters outside the allowed set.
     #[error("invalid key id `{id}`: {reason}")]
     InvalidKeyId {

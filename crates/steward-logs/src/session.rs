@@ -217,10 +217,6 @@ impl SealSession {
         self.version
     }
 
-    pub(crate) const fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
     pub(crate) const fn version_sealed(&self) -> u64 {
         self.version_sealed
     }

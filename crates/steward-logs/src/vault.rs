@@ -117,10 +117,10 @@ impl VaultConfig {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for 0 or more than 2^32.
+    /// [`LogsError::InvalidConfig`] for 0 or more than 2^32.
     pub const fn with_records_per_session(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 || records > MAX_RECORDS_PER_SESSION {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::InvalidConfig {
                 reason: "records per session must be between 1 and 2^32",
             });
         }
@@ -133,10 +133,10 @@ impl VaultConfig {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for 0.
+    /// [`LogsError::InvalidConfig`] for 0.
     pub const fn with_records_per_key_version(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::InvalidConfig {
                 reason: "records per key version must be at least 1",
             });
         }
@@ -222,7 +222,6 @@ impl Vault {
         let limit = self.config.records_per_key_version;
         if let Some(session) = self.sealing.get_mut(&meta.customer)
             && !session.is_spent()
-            && session.algorithm() == self.config.algorithm
         {
             return session.seal(meta, body, limit);
         }

@@ -427,3 +427,22 @@ fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn out_of_range_limits_are_configuration_errors() {
+    for records in [0, VaultConfig::MAX_RECORDS_PER_SESSION + 1] {
+        assert!(matches!(
+            VaultConfig::default().with_records_per_session(records),
+            Err(LogsError::InvalidConfig { .. })
+        ));
+    }
+    assert!(
+        VaultConfig::default()
+            .with_records_per_session(VaultConfig::MAX_RECORDS_PER_SESSION)
+            .is_ok()
+    );
+    assert!(matches!(
+        VaultConfig::default().with_records_per_key_version(0),
+        Err(LogsError::InvalidConfig { .. })
+    ));
+}
