@@ -57,7 +57,7 @@ impl KeyVersion {
     pub fn new(version: u32) -> Result<Self, LogsError> {
         NonZeroU32::new(version)
             .map(Self)
-            .ok_or(LogsError::InvalidKey {
+            .ok_or_else(|| LogsError::InvalidKey {
                 reason: "key version 0 does not exist, versions start at 1",
             })
     }
@@ -77,7 +77,7 @@ impl KeyVersion {
         self.0
             .checked_add(1)
             .map(Self)
-            .ok_or(LogsError::KeyVersionOverflow)
+            .ok_or_else(|| LogsError::KeyVersionOverflow)
     }
 
     pub(crate) const fn to_be_bytes(self) -> [u8; 4] {

@@ -216,17 +216,16 @@ impl Vault {
     ///
     /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::DataKeyExhausted`] when
     /// the key version reached its limit; [`LogsError::TooLarge`] for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Core`] for a creation instant
-    /// outside the years 1677 to 2262; [`LogsError::Random`] if the system RNG fails.
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Random`] if the system RNG fails.
     pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let limit = self.config.records_per_key_version;
-        if let Some(session) = self.sealing.get_mut(&meta.customer)
+        if let Some(session) = self.sealing.get_mut(&meta.customer())
             && !session.is_spent()
         {
             return session.seal(meta, body, limit);
         }
-        let session = self.start_session(meta.customer)?;
-        let session = match self.sealing.entry(meta.customer) {
+        let session = self.start_session(meta.customer())?;
+        let session = match self.sealing.entry(meta.customer()) {
             Entry::Occupied(mut slot) => {
                 slot.insert(session);
                 slot.into_mut()
@@ -366,7 +365,7 @@ impl Vault {
             customer: header.customer,
             version: header.key_version,
             algorithm: header.algorithm,
-            salt: header.salt,
+            salt: record.salt(),
         };
         if let Some(keys) = self.opening.get(&cache_key) {
             return keys.open(record);
@@ -374,7 +373,7 @@ impl Vault {
         let data_key = self.keyring.data_key(header.customer, header.key_version)?;
         let keys = SessionKeys::derive(
             &data_key,
-            &header.salt,
+            &cache_key.salt,
             header.algorithm,
             header.customer,
             header.key_version,

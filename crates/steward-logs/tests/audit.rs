@@ -22,7 +22,7 @@ fn key() -> Result<AuditKey, LogsError> {
 fn chain(kinds: &[u8]) -> Result<Vec<ChainedEntry>, Box<dyn std::error::Error>> {
     let mut vault = vault()?;
     let mut audit = AuditTrail::new(key()?, MemoryAuditStore::new())?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
     for (index, kind) in kinds.iter().enumerate() {
         let at = Timestamp::from_unix_nanos(1_000_000_000_000 + i64::try_from(index)? * 1_000);
         let (steward, purpose, justification) = match kind % 4 {
@@ -238,7 +238,7 @@ fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestRes
 fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
     let mut vault = vault()?;
     let signer = new_signer()?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
     let mut trail = AuditTrail::new(key()?, MemoryAuditStore::new())?;
     vault.open(&record, &common::request(instant(10)?)?, &mut trail)?;
     let checkpoint = trail.checkpoint(&signer)?;

@@ -53,10 +53,10 @@ proptest! {
         let at = instant(seconds).unwrap();
         let meta = RecordMeta::new(
             customer(customer_bits).unwrap(), RecordId::generate_at(at), at, consent,
-        );
+        ).unwrap();
         let bytes = vault.seal(&meta, &body).unwrap().into_bytes();
         let record = SealedRecord::from_bytes(&bytes).unwrap();
-        prop_assert_eq!(record.header().customer(), meta.customer);
+        prop_assert_eq!(record.header().customer(), meta.customer());
         prop_assert_eq!(record.header().consent(), consent);
         prop_assert_eq!(record.header().created_at(), at);
         let opened = vault.open(&record, &request(at).unwrap(), &mut audit).unwrap();
@@ -75,7 +75,7 @@ proptest! {
         let mut vault = vault_with(algorithm).unwrap();
         let mut audit = trail().unwrap();
         let at = instant(1_000).unwrap();
-        let mut bytes = vault.seal(&meta(customer(1).unwrap(), at), &body).unwrap().into_bytes();
+        let mut bytes = vault.seal(&meta(customer(1).unwrap(), at).unwrap(), &body).unwrap().into_bytes();
         let index = position.index(bytes.len());
         bytes[index] ^= 1 << bit;
         match SealedRecord::from_bytes(&bytes) {
@@ -100,9 +100,9 @@ proptest! {
         let at = instant(1_000).unwrap();
         let owner = customer(1).unwrap();
         let other = customer(other_bits).unwrap();
-        let mut bytes = vault.seal(&meta(owner, at), &body).unwrap().into_bytes();
+        let mut bytes = vault.seal(&meta(owner, at).unwrap(), &body).unwrap().into_bytes();
         // The other customer and a second version of the owner's key both exist.
-        vault.seal(&meta(other, at), b"other").unwrap();
+        vault.seal(&meta(other, at).unwrap(), b"other").unwrap();
         vault.rotate_data_key(owner).unwrap();
         match field {
             0 => bytes[CUSTOMER].copy_from_slice(other.as_bytes()),
@@ -134,7 +134,7 @@ proptest! {
             if rotate_first && index % 3 == 2 {
                 vault.rotate_data_key(who).unwrap();
             }
-            sealed.push((who, body.clone(), vault.seal(&meta(who, at), body).unwrap()));
+            sealed.push((who, body.clone(), vault.seal(&meta(who, at).unwrap(), body).unwrap()));
         }
         for who in &shredded {
             vault.shred(customer(*who + 1).unwrap());
@@ -166,7 +166,7 @@ proptest! {
             AuditTrail::new(AuditKey::from_bytes(&common::AUDIT_KEY).unwrap(), store.clone())
                 .unwrap();
         let at = instant(1_000).unwrap();
-        let record = vault.seal(&meta(customer(1).unwrap(), at), b"body").unwrap();
+        let record = vault.seal(&meta(customer(1).unwrap(), at).unwrap(), b"body").unwrap();
         for (index, (on_roster, purpose, justified, store_fails)) in attempts.into_iter().enumerate() {
             let steward: StewardId = if on_roster { STEWARD } else { "mallory" }.parse().unwrap();
             let justification: Option<Justification> =
