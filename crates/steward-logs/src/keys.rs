@@ -853,6 +853,50 @@ mod tests {
     }
 
     #[test]
+    fn retired_master_keys_still_unwrap_until_the_next_rotation() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        let key = *keyring
+            .data_key(customer(1), KeyVersion::FIRST)
+            .unwrap()
+            .as_bytes();
+        // A rotation that was not persisted yet: the store still holds wraps under kek-1.
+        let mut restored =
+            Keyring::restore(master("kek-2", 2), [master("kek-1", 1)], keyring.snapshot()).unwrap();
+        assert_eq!(
+            restored
+                .data_key(customer(1), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes(),
+            &key
+        );
+        restored.ensure_data_key(customer(2)).unwrap();
+        let masters: Vec<String> = restored
+            .snapshot()
+            .data_keys()
+            .iter()
+            .map(|k| k.master_key().to_string())
+            .collect();
+        assert_eq!(masters, ["kek-1", "kek-2"]);
+        restored.rotate_master_key(master("kek-3", 3)).unwrap();
+        let snapshot = restored.snapshot();
+        assert!(
+            snapshot
+                .data_keys()
+                .iter()
+                .all(|k| k.master_key().as_str() == "kek-3")
+        );
+        let only_new = Keyring::restore(master("kek-3", 3), [], snapshot).unwrap();
+        assert_eq!(
+            only_new
+                .data_key(customer(1), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes(),
+            &key
+        );
+    }
+
+    #[test]
     fn master_rotation_rejects_reused_id() {
         let mut keyring = Keyring::new(master("kek-1", 1));
         assert!(matches!(

@@ -163,12 +163,13 @@ impl VaultConfig {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct OpenCacheKey {
+/// A derived session kept for opening, with the binding it was derived for. Indexed by the
+/// session salt alone (random, so distinct per session); the binding is compared on lookup.
+struct OpenSession {
     customer: CustomerId,
     version: KeyVersion,
     algorithm: Algorithm,
-    salt: [u8; SALT_LEN],
+    keys: SessionKeys,
 }
 
 /// Seals log records and opens them for stewards: the keyring, the roster and the sealing
@@ -183,7 +184,7 @@ pub struct Vault {
     config: VaultConfig,
     rng: SystemRandom,
     sealing: HashMap<CustomerId, SealSession>,
-    opening: HashMap<OpenCacheKey, SessionKeys>,
+    opening: HashMap<[u8; SALT_LEN], OpenSession>,
 }
 
 impl Vault {
@@ -307,7 +308,8 @@ impl Vault {
     pub fn shred(&mut self, customer: CustomerId) {
         self.keyring.shred(customer);
         self.sealing.remove(&customer);
-        self.opening.retain(|key, _| key.customer != customer);
+        self.opening
+            .retain(|_, session| session.customer != customer);
     }
 
     /// The keyring, for persisting its [`snapshot`](Keyring::snapshot).
@@ -361,19 +363,18 @@ impl Vault {
         if self.keyring.is_shredded(header.customer) {
             return Err(LogsError::Shredded);
         }
-        let cache_key = OpenCacheKey {
-            customer: header.customer,
-            version: header.key_version,
-            algorithm: header.algorithm,
-            salt: record.salt(),
-        };
-        if let Some(keys) = self.opening.get(&cache_key) {
-            return keys.open(record);
+        let salt = record.salt();
+        if let Some(session) = self.opening.get(&salt)
+            && session.customer == header.customer
+            && session.version == header.key_version
+            && session.algorithm == header.algorithm
+        {
+            return session.keys.open(record);
         }
         let data_key = self.keyring.data_key(header.customer, header.key_version)?;
         let keys = SessionKeys::derive(
             &data_key,
-            &cache_key.salt,
+            &salt,
             header.algorithm,
             header.customer,
             header.key_version,
@@ -382,7 +383,15 @@ impl Vault {
         if self.opening.len() >= OPEN_CACHE_CAPACITY {
             self.opening.clear();
         }
-        self.opening.insert(cache_key, keys);
+        self.opening.insert(
+            salt,
+            OpenSession {
+                customer: header.customer,
+                version: header.key_version,
+                algorithm: header.algorithm,
+                keys,
+            },
+        );
         Ok(plaintext)
     }
 }
