@@ -17,6 +17,11 @@ use crate::{
     session::{MAX_RECORDS_PER_SESSION, SealSession, SessionKeys},
 };
 
+/// Sealing sessions kept at once (about 0.8 KiB each, so about 50 MiB at most). A customer
+/// whose session is evicted simply starts a new one (fresh salt) on their next record.
+/// Unit tests use a capacity of 4 to exercise eviction.
+const SEALING_CAPACITY: usize = if cfg!(test) { 4 } else { 65_536 };
+
 /// Opened sessions kept for later opens; on overflow the cache is emptied and refills from
 /// use. Only sessions that opened a record get in, so forged salts cannot fill it.
 const OPEN_CACHE_CAPACITY: usize = 4096;
@@ -184,6 +189,9 @@ pub struct Vault {
     config: VaultConfig,
     rng: SystemRandom,
     sealing: HashMap<CustomerId, SealSession>,
+    /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
+    /// so the per-version limit survives session turnover.
+    sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
     opening: HashMap<[u8; SALT_LEN], OpenSession>,
 }
 
@@ -203,6 +211,7 @@ impl Vault {
             config,
             rng: SystemRandom::new(),
             sealing: HashMap::new(),
+            sealed_before: HashMap::new(),
             opening: HashMap::new(),
         }
     }
@@ -226,6 +235,9 @@ impl Vault {
             return session.seal(meta, body, limit);
         }
         let session = self.start_session(meta.customer())?;
+        if !self.sealing.contains_key(&meta.customer()) && self.sealing.len() >= SEALING_CAPACITY {
+            self.evict_one_session();
+        }
         let session = match self.sealing.entry(meta.customer()) {
             Entry::Occupied(mut slot) => {
                 slot.insert(session);
@@ -289,7 +301,7 @@ impl Vault {
     /// As [`Keyring::rotate_data_key`].
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let version = self.keyring.rotate_data_key(customer)?;
-        self.sealing.remove(&customer);
+        self.end_session(customer);
         Ok(version)
     }
 
@@ -308,6 +320,8 @@ impl Vault {
     pub fn shred(&mut self, customer: CustomerId) {
         self.keyring.shred(customer);
         self.sealing.remove(&customer);
+        self.sealed_before
+            .retain(|(owner, _), _| *owner != customer);
         self.opening
             .retain(|_, session| session.customer != customer);
     }
@@ -337,12 +351,13 @@ impl Vault {
 
     fn start_session(&mut self, customer: CustomerId) -> Result<SealSession, LogsError> {
         let version = self.keyring.ensure_data_key(customer)?;
-        // Carry the per-version count across sessions of the same version.
+        // The session being replaced (spent, or of an older version) hands on its count.
+        self.end_session(customer);
         let sealed = self
-            .sealing
-            .get(&customer)
-            .filter(|old| old.version() == version)
-            .map_or(0, SealSession::version_sealed);
+            .sealed_before
+            .get(&(customer, version))
+            .copied()
+            .unwrap_or(0);
         if sealed >= self.config.records_per_key_version {
             return Err(LogsError::DataKeyExhausted { version });
         }
@@ -356,6 +371,20 @@ impl Vault {
             self.config.records_per_session,
             sealed,
         )
+    }
+
+    /// Ends the customer's sealing session, keeping its per-version count.
+    fn end_session(&mut self, customer: CustomerId) {
+        if let Some(session) = self.sealing.remove(&customer) {
+            self.sealed_before
+                .insert((customer, session.version()), session.version_sealed());
+        }
+    }
+
+    fn evict_one_session(&mut self) {
+        if let Some(customer) = self.sealing.keys().next().copied() {
+            self.end_session(customer);
+        }
     }
 
     fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
@@ -405,5 +434,54 @@ impl fmt::Debug for Vault {
             .field("sealing_sessions", &self.sealing.len())
             .field("opening_sessions", &self.opening.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_core::{RecordId, Timestamp};
+
+    use super::*;
+    use crate::{ConsentAtCollection, RosterCapacity};
+
+    fn customer(n: u128) -> CustomerId {
+        CustomerId::new(uuid::Uuid::from_u128(n)).unwrap()
+    }
+
+    fn meta(customer: CustomerId) -> RecordMeta {
+        let at = Timestamp::from_unix_seconds(1_750_000_000).unwrap();
+        RecordMeta::new(
+            customer,
+            RecordId::generate_at(at),
+            at,
+            ConsentAtCollection::None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sealing_sessions_are_bounded_and_eviction_keeps_the_version_count() {
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let config = VaultConfig::default()
+            .with_records_per_key_version(3)
+            .unwrap();
+        let roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
+        let mut vault = Vault::with_config(Keyring::new(master), roster, config);
+        let first = customer(1);
+        vault.seal(&meta(first), b"1").unwrap();
+        vault.seal(&meta(first), b"2").unwrap();
+        // Which session goes is arbitrary; new customers arrive until the first one's did.
+        let mut next = 2;
+        while vault.sealing.contains_key(&first) && next < 10_000 {
+            vault.seal(&meta(customer(next)), b"x").unwrap();
+            assert!(vault.sealing.len() <= SEALING_CAPACITY);
+            next += 1;
+        }
+        assert!(!vault.sealing.contains_key(&first), "never evicted");
+        vault.seal(&meta(first), b"3").unwrap();
+        assert!(matches!(
+            vault.seal(&meta(first), b"4"),
+            Err(LogsError::DataKeyExhausted { .. })
+        ));
     }
 }
