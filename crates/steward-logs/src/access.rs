@@ -34,7 +34,7 @@ impl RosterCapacity {
     pub fn new(max_stewards: usize) -> Result<Self, LogsError> {
         NonZeroUsize::new(max_stewards)
             .map(Self)
-            .ok_or(LogsError::InvalidRoster {
+            .ok_or_else(|| LogsError::InvalidRoster {
                 reason: "the maximum number of stewards must be at least 1",
             })
     }

@@ -481,9 +481,12 @@ impl<S: AuditStore> AuditTrail<S> {
                         reason: "hash does not match its content",
                     }
                 })?;
-                let entries = entry.sequence.checked_add(1).ok_or(LogsError::Overflow {
-                    what: "audit sequence number",
-                })?;
+                let entries = entry
+                    .sequence
+                    .checked_add(1)
+                    .ok_or_else(|| LogsError::Overflow {
+                        what: "audit sequence number",
+                    })?;
                 (
                     ChainHead {
                         entries,
@@ -519,7 +522,7 @@ impl<S: AuditStore> AuditTrail<S> {
             });
         }
         let sequence = self.head.entries;
-        let next_len = sequence.checked_add(1).ok_or(LogsError::Overflow {
+        let next_len = sequence.checked_add(1).ok_or_else(|| LogsError::Overflow {
             what: "audit sequence number",
         })?;
         let at = entry.at;

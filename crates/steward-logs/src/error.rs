@@ -42,19 +42,13 @@ pub enum LogsError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The declared body length is larger than a record may be.
+    /// The body is larger than a record may carry.
     #[error("record body of {declared} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
-        /// The declared body length.
+        /// The body length.
         declared: u64,
         /// The largest accepted body length.
         limit: usize,
-    },
-    /// The record has bytes after its authentication tag.
-    #[error("record has {extra} trailing bytes after its authentication tag")]
-    TrailingBytes {
-        /// How many bytes follow the record.
-        extra: usize,
     },
     /// `logs.encrypted`: the customer was crypto-shredded; none of their records opens again.
     #[error("the customer's data keys were crypto-shredded: the record can never be opened")]
@@ -128,6 +122,12 @@ pub enum LogsError {
     /// Key material of the wrong size or shape (the material itself is never shown).
     #[error("invalid key material: {reason}")]
     InvalidKey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A configuration value out of range.
+    #[error("invalid vault configuration: {reason}")]
+    InvalidConfig {
         /// What is wrong with it.
         reason: &'static str,
     },

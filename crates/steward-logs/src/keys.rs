@@ -57,7 +57,7 @@ impl KeyVersion {
     pub fn new(version: u32) -> Result<Self, LogsError> {
         NonZeroU32::new(version)
             .map(Self)
-            .ok_or(LogsError::InvalidKey {
+            .ok_or_else(|| LogsError::InvalidKey {
                 reason: "key version 0 does not exist, versions start at 1",
             })
     }
@@ -77,7 +77,7 @@ impl KeyVersion {
         self.0
             .checked_add(1)
             .map(Self)
-            .ok_or(LogsError::KeyVersionOverflow)
+            .ok_or_else(|| LogsError::KeyVersionOverflow)
     }
 
     pub(crate) const fn to_be_bytes(self) -> [u8; 4] {
@@ -850,6 +850,50 @@ mod tests {
             Keyring::restore(master("kek-1", 1), [], snapshot),
             Err(LogsError::UnknownMasterKey { .. })
         ));
+    }
+
+    #[test]
+    fn retired_master_keys_still_unwrap_until_the_next_rotation() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        let key = *keyring
+            .data_key(customer(1), KeyVersion::FIRST)
+            .unwrap()
+            .as_bytes();
+        // A rotation that was not persisted yet: the store still holds wraps under kek-1.
+        let mut restored =
+            Keyring::restore(master("kek-2", 2), [master("kek-1", 1)], keyring.snapshot()).unwrap();
+        assert_eq!(
+            restored
+                .data_key(customer(1), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes(),
+            &key
+        );
+        restored.ensure_data_key(customer(2)).unwrap();
+        let masters: Vec<String> = restored
+            .snapshot()
+            .data_keys()
+            .iter()
+            .map(|k| k.master_key().to_string())
+            .collect();
+        assert_eq!(masters, ["kek-1", "kek-2"]);
+        restored.rotate_master_key(master("kek-3", 3)).unwrap();
+        let snapshot = restored.snapshot();
+        assert!(
+            snapshot
+                .data_keys()
+                .iter()
+                .all(|k| k.master_key().as_str() == "kek-3")
+        );
+        let only_new = Keyring::restore(master("kek-3", 3), [], snapshot).unwrap();
+        assert_eq!(
+            only_new
+                .data_key(customer(1), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes(),
+            &key
+        );
     }
 
     #[test]

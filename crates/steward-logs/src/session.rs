@@ -15,7 +15,8 @@ use crate::{
     Algorithm, KeyVersion, LogsError, RecordMeta,
     keys::DataKey,
     record::{
-        COMMITMENT_LEN, HEADER_LEN, NONCE_LEN, RecordHeader, SALT_LEN, SealedRecord, TAG_LEN,
+        COMMITMENT_LEN, HEADER_LEN, HeaderTemplate, MAX_BODY_LEN, NONCE_LEN, SALT_LEN,
+        SealedRecord, TAG_LEN,
     },
     vault::Plaintext,
 };
@@ -87,37 +88,30 @@ impl SessionKeys {
     /// encrypted. The caller guarantees the nonce is fresh for this session.
     pub(crate) fn seal(
         &self,
+        template: &HeaderTemplate,
         meta: &RecordMeta,
-        algorithm: Algorithm,
-        version: KeyVersion,
-        salt: [u8; SALT_LEN],
         nonce: [u8; NONCE_LEN],
         body: &[u8],
     ) -> Result<SealedRecord, LogsError> {
+        let too_large = || LogsError::TooLarge {
+            declared: body.len() as u64,
+            limit: MAX_BODY_LEN,
+        };
+        if meta.customer() != template.customer() {
+            return Err(LogsError::InvalidHeader {
+                field: "customer id",
+                reason: "does not match the sealing session",
+            });
+        }
         let body_len = u32::try_from(body.len())
             .ok()
-            .filter(|len| *len as usize <= crate::record::MAX_BODY_LEN)
-            .ok_or(LogsError::TooLarge {
-                declared: body.len() as u64,
-                limit: crate::record::MAX_BODY_LEN,
-            })?;
-        let header = RecordHeader {
-            algorithm,
-            consent: meta.consent,
-            record_id: meta.record_id,
-            customer: meta.customer,
-            key_version: version,
-            created_at_nanos: meta.created_at.unix_nanos()?,
-            salt,
-            nonce,
-            commitment: self.commitment,
-            body_len,
-        };
-        let aad = header.encode();
+            .filter(|len| *len as usize <= MAX_BODY_LEN)
+            .ok_or_else(too_large)?;
+        let (aad, header) = template.fill(meta, &nonce, body_len);
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + TAG_LEN);
         bytes.extend_from_slice(&aad);
         bytes.extend_from_slice(body);
-        let in_out = bytes.get_mut(HEADER_LEN..).unwrap_or_default();
+        let in_out = bytes.get_mut(HEADER_LEN..).ok_or_else(too_large)?;
         let tag = self
             .key
             .seal_in_place_separate_tag(
@@ -125,10 +119,7 @@ impl SessionKeys {
                 aead::Aad::from(&aad),
                 in_out,
             )
-            .map_err(|_| LogsError::TooLarge {
-                declared: body.len() as u64,
-                limit: crate::record::MAX_BODY_LEN,
-            })?;
+            .map_err(|_| too_large())?;
         bytes.extend_from_slice(tag.as_ref());
         Ok(SealedRecord::from_parts(header, bytes))
     }
@@ -136,8 +127,7 @@ impl SessionKeys {
     /// Opens a record of this session: the key commitment is checked (in constant time)
     /// before the AEAD is attempted.
     pub(crate) fn open(&self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
-        let header = record.header();
-        if !commitments_equal(&header.commitment, &self.commitment) {
+        if !commitments_equal(&record.commitment(), &self.commitment) {
             return Err(LogsError::KeyCommitmentMismatch);
         }
         let parts = record.parts()?;
@@ -146,7 +136,7 @@ impl SessionKeys {
         buffer.extend_from_slice(parts.ciphertext);
         self.key
             .open_in_place_separate_tag(
-                aead::Nonce::assume_unique_for_key(header.nonce),
+                aead::Nonce::assume_unique_for_key(record.nonce()),
                 aead::Aad::from(parts.aad),
                 aead::Tag::from(parts.tag),
                 buffer.as_mut_slice(),
@@ -176,9 +166,8 @@ pub(crate) const MAX_RECORDS_PER_SESSION: u64 = 1 << 32;
 /// The sealing state of one customer: the current session and the count for its key version.
 pub(crate) struct SealSession {
     keys: SessionKeys,
-    algorithm: Algorithm,
+    template: HeaderTemplate,
     version: KeyVersion,
-    salt: [u8; SALT_LEN],
     next_counter: u64,
     session_limit: u64,
     /// Records sealed under `version` by this vault, across sessions.
@@ -199,11 +188,11 @@ impl SealSession {
         let mut salt = [0u8; SALT_LEN];
         rng.fill(&mut salt).map_err(|_| LogsError::Random)?;
         let keys = SessionKeys::derive(data_key, &salt, algorithm, customer, version)?;
+        let template = HeaderTemplate::new(algorithm, customer, version, &salt, &keys.commitment);
         Ok(Self {
             keys,
-            algorithm,
+            template,
             version,
-            salt,
             next_counter: 0,
             session_limit: session_limit.min(MAX_RECORDS_PER_SESSION),
             version_sealed,
@@ -212,10 +201,6 @@ impl SealSession {
 
     pub(crate) const fn version(&self) -> KeyVersion {
         self.version
-    }
-
-    pub(crate) const fn algorithm(&self) -> Algorithm {
-        self.algorithm
     }
 
     pub(crate) const fn version_sealed(&self) -> u64 {
@@ -235,29 +220,22 @@ impl SealSession {
         body: &[u8],
         version_limit: u64,
     ) -> Result<SealedRecord, LogsError> {
+        let spent = || LogsError::Overflow {
+            what: "session nonce counter",
+        };
         if self.version_sealed >= version_limit {
             return Err(LogsError::DataKeyExhausted {
                 version: self.version,
             });
         }
         if self.is_spent() {
-            return Err(LogsError::Overflow {
-                what: "session nonce counter",
-            });
+            return Err(spent());
         }
         let counter = self.next_counter;
-        self.next_counter = counter.checked_add(1).ok_or(LogsError::Overflow {
-            what: "session nonce counter",
-        })?;
+        self.next_counter = counter.checked_add(1).ok_or_else(spent)?;
         self.version_sealed = self.version_sealed.saturating_add(1);
-        self.keys.seal(
-            meta,
-            self.algorithm,
-            self.version,
-            self.salt,
-            counter_nonce(counter),
-            body,
-        )
+        self.keys
+            .seal(&self.template, meta, counter_nonce(counter), body)
     }
 }
 
@@ -328,17 +306,18 @@ mod tests {
                 vector.record_id,
                 Timestamp::from_unix_nanos(vector.created_at_nanos),
                 vector.consent,
-            );
+            )
+            .unwrap();
             let body = unhex(&vector.body);
+            let template = HeaderTemplate::new(
+                vector.algorithm,
+                vector.customer,
+                version,
+                &salt,
+                &keys.commitment,
+            );
             let sealed = keys
-                .seal(
-                    &meta,
-                    vector.algorithm,
-                    version,
-                    salt,
-                    counter_nonce(vector.counter),
-                    &body,
-                )
+                .seal(&template, &meta, counter_nonce(vector.counter), &body)
                 .unwrap();
             assert_eq!(hex::encode(sealed.as_bytes()), vector.record, "{name}");
             let parsed = SealedRecord::from_bytes(&unhex(&vector.record)).unwrap();

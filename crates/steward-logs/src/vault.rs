@@ -17,6 +17,11 @@ use crate::{
     session::{MAX_RECORDS_PER_SESSION, SealSession, SessionKeys},
 };
 
+/// Sealing sessions kept at once (about 0.8 KiB each, so about 50 MiB at most). A customer
+/// whose session is evicted simply starts a new one (fresh salt) on their next record.
+/// Unit tests use a capacity of 4 to exercise eviction.
+const SEALING_CAPACITY: usize = if cfg!(test) { 4 } else { 65_536 };
+
 /// Opened sessions kept for later opens; on overflow the cache is emptied and refills from
 /// use. Only sessions that opened a record get in, so forged salts cannot fill it.
 const OPEN_CACHE_CAPACITY: usize = 4096;
@@ -117,10 +122,10 @@ impl VaultConfig {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for 0 or more than 2^32.
+    /// [`LogsError::InvalidConfig`] for 0 or more than 2^32.
     pub const fn with_records_per_session(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 || records > MAX_RECORDS_PER_SESSION {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::InvalidConfig {
                 reason: "records per session must be between 1 and 2^32",
             });
         }
@@ -133,10 +138,10 @@ impl VaultConfig {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for 0.
+    /// [`LogsError::InvalidConfig`] for 0.
     pub const fn with_records_per_key_version(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::InvalidConfig {
                 reason: "records per key version must be at least 1",
             });
         }
@@ -163,12 +168,13 @@ impl VaultConfig {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct OpenCacheKey {
+/// A derived session kept for opening, with the binding it was derived for. Indexed by the
+/// session salt alone (random, so distinct per session); the binding is compared on lookup.
+struct OpenSession {
     customer: CustomerId,
     version: KeyVersion,
     algorithm: Algorithm,
-    salt: [u8; SALT_LEN],
+    keys: SessionKeys,
 }
 
 /// Seals log records and opens them for stewards: the keyring, the roster and the sealing
@@ -183,7 +189,10 @@ pub struct Vault {
     config: VaultConfig,
     rng: SystemRandom,
     sealing: HashMap<CustomerId, SealSession>,
-    opening: HashMap<OpenCacheKey, SessionKeys>,
+    /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
+    /// so the per-version limit survives session turnover.
+    sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
+    opening: HashMap<[u8; SALT_LEN], OpenSession>,
 }
 
 impl Vault {
@@ -202,6 +211,7 @@ impl Vault {
             config,
             rng: SystemRandom::new(),
             sealing: HashMap::new(),
+            sealed_before: HashMap::new(),
             opening: HashMap::new(),
         }
     }
@@ -216,18 +226,19 @@ impl Vault {
     ///
     /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::DataKeyExhausted`] when
     /// the key version reached its limit; [`LogsError::TooLarge`] for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Core`] for a creation instant
-    /// outside the years 1677 to 2262; [`LogsError::Random`] if the system RNG fails.
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Random`] if the system RNG fails.
     pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let limit = self.config.records_per_key_version;
-        if let Some(session) = self.sealing.get_mut(&meta.customer)
+        if let Some(session) = self.sealing.get_mut(&meta.customer())
             && !session.is_spent()
-            && session.algorithm() == self.config.algorithm
         {
             return session.seal(meta, body, limit);
         }
-        let session = self.start_session(meta.customer)?;
-        let session = match self.sealing.entry(meta.customer) {
+        let session = self.start_session(meta.customer())?;
+        if !self.sealing.contains_key(&meta.customer()) && self.sealing.len() >= SEALING_CAPACITY {
+            self.evict_one_session();
+        }
+        let session = match self.sealing.entry(meta.customer()) {
             Entry::Occupied(mut slot) => {
                 slot.insert(session);
                 slot.into_mut()
@@ -290,7 +301,7 @@ impl Vault {
     /// As [`Keyring::rotate_data_key`].
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let version = self.keyring.rotate_data_key(customer)?;
-        self.sealing.remove(&customer);
+        self.end_session(customer);
         Ok(version)
     }
 
@@ -309,7 +320,10 @@ impl Vault {
     pub fn shred(&mut self, customer: CustomerId) {
         self.keyring.shred(customer);
         self.sealing.remove(&customer);
-        self.opening.retain(|key, _| key.customer != customer);
+        self.sealed_before
+            .retain(|(owner, _), _| *owner != customer);
+        self.opening
+            .retain(|_, session| session.customer != customer);
     }
 
     /// The keyring, for persisting its [`snapshot`](Keyring::snapshot).
@@ -337,12 +351,13 @@ impl Vault {
 
     fn start_session(&mut self, customer: CustomerId) -> Result<SealSession, LogsError> {
         let version = self.keyring.ensure_data_key(customer)?;
-        // Carry the per-version count across sessions of the same version.
+        // The session being replaced (spent, or of an older version) hands on its count.
+        self.end_session(customer);
         let sealed = self
-            .sealing
-            .get(&customer)
-            .filter(|old| old.version() == version)
-            .map_or(0, SealSession::version_sealed);
+            .sealed_before
+            .get(&(customer, version))
+            .copied()
+            .unwrap_or(0);
         if sealed >= self.config.records_per_key_version {
             return Err(LogsError::DataKeyExhausted { version });
         }
@@ -358,24 +373,37 @@ impl Vault {
         )
     }
 
+    /// Ends the customer's sealing session, keeping its per-version count.
+    fn end_session(&mut self, customer: CustomerId) {
+        if let Some(session) = self.sealing.remove(&customer) {
+            self.sealed_before
+                .insert((customer, session.version()), session.version_sealed());
+        }
+    }
+
+    fn evict_one_session(&mut self) {
+        if let Some(customer) = self.sealing.keys().next().copied() {
+            self.end_session(customer);
+        }
+    }
+
     fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
         if self.keyring.is_shredded(header.customer) {
             return Err(LogsError::Shredded);
         }
-        let cache_key = OpenCacheKey {
-            customer: header.customer,
-            version: header.key_version,
-            algorithm: header.algorithm,
-            salt: header.salt,
-        };
-        if let Some(keys) = self.opening.get(&cache_key) {
-            return keys.open(record);
+        let salt = record.salt();
+        if let Some(session) = self.opening.get(&salt)
+            && session.customer == header.customer
+            && session.version == header.key_version
+            && session.algorithm == header.algorithm
+        {
+            return session.keys.open(record);
         }
         let data_key = self.keyring.data_key(header.customer, header.key_version)?;
         let keys = SessionKeys::derive(
             &data_key,
-            &header.salt,
+            &salt,
             header.algorithm,
             header.customer,
             header.key_version,
@@ -384,7 +412,15 @@ impl Vault {
         if self.opening.len() >= OPEN_CACHE_CAPACITY {
             self.opening.clear();
         }
-        self.opening.insert(cache_key, keys);
+        self.opening.insert(
+            salt,
+            OpenSession {
+                customer: header.customer,
+                version: header.key_version,
+                algorithm: header.algorithm,
+                keys,
+            },
+        );
         Ok(plaintext)
     }
 }
@@ -398,5 +434,54 @@ impl fmt::Debug for Vault {
             .field("sealing_sessions", &self.sealing.len())
             .field("opening_sessions", &self.opening.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_core::{RecordId, Timestamp};
+
+    use super::*;
+    use crate::{ConsentAtCollection, RosterCapacity};
+
+    fn customer(n: u128) -> CustomerId {
+        CustomerId::new(uuid::Uuid::from_u128(n)).unwrap()
+    }
+
+    fn meta(customer: CustomerId) -> RecordMeta {
+        let at = Timestamp::from_unix_seconds(1_750_000_000).unwrap();
+        RecordMeta::new(
+            customer,
+            RecordId::generate_at(at),
+            at,
+            ConsentAtCollection::None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sealing_sessions_are_bounded_and_eviction_keeps_the_version_count() {
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let config = VaultConfig::default()
+            .with_records_per_key_version(3)
+            .unwrap();
+        let roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
+        let mut vault = Vault::with_config(Keyring::new(master), roster, config);
+        let first = customer(1);
+        vault.seal(&meta(first), b"1").unwrap();
+        vault.seal(&meta(first), b"2").unwrap();
+        // Which session goes is arbitrary; new customers arrive until the first one's did.
+        let mut next = 2;
+        while vault.sealing.contains_key(&first) && next < 10_000 {
+            vault.seal(&meta(customer(next)), b"x").unwrap();
+            assert!(vault.sealing.len() <= SEALING_CAPACITY);
+            next += 1;
+        }
+        assert!(!vault.sealing.contains_key(&first), "never evicted");
+        vault.seal(&meta(first), b"3").unwrap();
+        assert!(matches!(
+            vault.seal(&meta(first), b"4"),
+            Err(LogsError::DataKeyExhausted { .. })
+        ));
     }
 }

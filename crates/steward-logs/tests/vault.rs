@@ -20,13 +20,13 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::OpenWeight,
-    );
+    )?;
     let sealed = vault.seal(&meta, b"hello")?;
     let parsed = SealedRecord::try_from(sealed.clone().into_bytes())?;
     assert_eq!(parsed, sealed);
     let header = parsed.header();
-    assert_eq!(header.customer(), meta.customer);
-    assert_eq!(header.record_id(), meta.record_id);
+    assert_eq!(header.customer(), meta.customer());
+    assert_eq!(header.record_id(), meta.record_id());
     assert_eq!(header.created_at(), at);
     assert_eq!(header.consent(), ConsentAtCollection::OpenWeight);
     assert_eq!(header.key_version(), KeyVersion::FIRST);
@@ -41,7 +41,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
 fn ciphertext_does_not_contain_the_body() -> TestResult {
     let mut vault = vault()?;
     let body = b"my secret prompt, repeated: my secret prompt";
-    let sealed = vault.seal(&meta(customer(1)?, instant(0)?), body)?;
+    let sealed = vault.seal(&meta(customer(1)?, instant(0)?)?, body)?;
     assert!(!sealed.as_bytes().windows(9).any(|w| w == b"my secret"));
     Ok(())
 }
@@ -51,14 +51,14 @@ fn chacha_records_open_and_both_algorithms_coexist() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(10)?;
-    let aes = vault.seal(&meta(customer(1)?, at), b"aes")?;
+    let aes = vault.seal(&meta(customer(1)?, at)?, b"aes")?;
     let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
     let keyring = Keyring::restore(master, [], vault.keyring().snapshot())?;
     let mut roster = StewardRoster::new(RosterCapacity::new(1)?);
     roster.add(STEWARD.parse()?)?;
     let config = VaultConfig::default().with_algorithm(Algorithm::ChaCha20Poly1305);
     let mut chacha_vault = Vault::with_config(keyring, roster, config);
-    let chacha = chacha_vault.seal(&meta(customer(1)?, at), b"chacha")?;
+    let chacha = chacha_vault.seal(&meta(customer(1)?, at)?, b"chacha")?;
     assert_eq!(chacha.header().algorithm(), Algorithm::ChaCha20Poly1305);
     let request = request(at)?;
     assert_eq!(
@@ -78,9 +78,9 @@ fn rotation_seals_with_the_new_version_and_old_records_still_open() -> TestResul
     let mut audit = trail()?;
     let at = instant(100)?;
     let customer = customer(3)?;
-    let old = vault.seal(&meta(customer, at), b"old")?;
+    let old = vault.seal(&meta(customer, at)?, b"old")?;
     assert_eq!(vault.rotate_data_key(customer)?.get(), 2);
-    let new = vault.seal(&meta(customer, at), b"new")?;
+    let new = vault.seal(&meta(customer, at)?, b"new")?;
     assert_eq!(old.header().key_version().get(), 1);
     assert_eq!(new.header().key_version().get(), 2);
     let request = request(at)?;
@@ -94,7 +94,7 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(100)?;
-    let record = vault.seal(&meta(customer(3)?, at), b"kept")?;
+    let record = vault.seal(&meta(customer(3)?, at)?, b"kept")?;
     vault.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
     // A fresh vault over the persisted snapshot and only the new master key still opens it.
     let snapshot = vault.keyring().snapshot();
@@ -125,8 +125,8 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     let at = instant(100)?;
     let victim = customer(5)?;
     let bystander = customer(6)?;
-    let record = vault.seal(&meta(victim, at), b"gone")?;
-    let other = vault.seal(&meta(bystander, at), b"stays")?;
+    let record = vault.seal(&meta(victim, at)?, b"gone")?;
+    let other = vault.seal(&meta(bystander, at)?, b"stays")?;
     // Warm the opening cache first: shredding must empty it too.
     vault.open(&record, &request(at)?, &mut audit)?;
     vault.shred(victim);
@@ -134,7 +134,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     assert!(matches!(error, LogsError::Shredded), "{error}");
     assert_eq!(error.clause(), Some(ClauseId::LogsEncrypted));
     assert!(matches!(
-        vault.seal(&meta(victim, at), b"new"),
+        vault.seal(&meta(victim, at)?, b"new"),
         Err(LogsError::Shredded)
     ));
     assert_eq!(
@@ -169,16 +169,16 @@ fn key_version_limit_is_enforced_until_rotation() -> TestResult {
     let customer = customer(9)?;
     let at = instant(0)?;
     for _ in 0..5 {
-        vault.seal(&meta(customer, at), b"x")?;
+        vault.seal(&meta(customer, at)?, b"x")?;
     }
     assert!(matches!(
-        vault.seal(&meta(customer, at), b"x"),
+        vault.seal(&meta(customer, at)?, b"x"),
         Err(LogsError::DataKeyExhausted { version }) if version == KeyVersion::FIRST
     ));
     vault.rotate_data_key(customer)?;
     assert_eq!(
         vault
-            .seal(&meta(customer, at), b"x")?
+            .seal(&meta(customer, at)?, b"x")?
             .header()
             .key_version()
             .get(),
@@ -200,7 +200,7 @@ fn sessions_roll_over_to_a_fresh_salt_and_every_nonce_is_unique() -> TestResult 
     let mut seen = std::collections::HashSet::new();
     let mut salts = std::collections::HashSet::new();
     for _ in 0..10 {
-        let record = vault.seal(&meta(customer(1)?, at), b"x")?;
+        let record = vault.seal(&meta(customer(1)?, at)?, b"x")?;
         // Bytes 52..84 are the salt and 84..96 the nonce (docs/record-format.md).
         let bytes = record.as_bytes();
         salts.insert(bytes[52..84].to_vec());
@@ -222,7 +222,7 @@ fn denials_are_typed_cite_their_clause_and_are_audited() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(100)?;
-    let record = vault.seal(&meta(customer(1)?, at), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
     let cases = [
         (
             AccessRequest::with_justification_text(
@@ -289,7 +289,7 @@ fn open_writes_the_audit_entry_before_returning_and_fails_closed() -> TestResult
     let store = ProbeStore::default();
     let mut audit = AuditTrail::new(AuditKey::from_bytes(&common::AUDIT_KEY)?, store.clone())?;
     let at = instant(100)?;
-    let record = vault.seal(&meta(customer(1)?, at), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
 
     let body = vault.open(&record, &request(at)?, &mut audit)?;
     assert_eq!(body.as_bytes(), b"body");
@@ -330,7 +330,7 @@ fn open_writes_the_audit_entry_before_returning_and_fails_closed() -> TestResult
 fn clock_going_backwards_refuses_the_entry_and_the_plaintext() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
     vault.open(&record, &request(instant(200)?)?, &mut audit)?;
     let error = vault
         .open(&record, &request(instant(199)?)?, &mut audit)
@@ -352,7 +352,7 @@ fn tampered_record_is_audited_as_a_failure() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
     let mut bytes = record.into_bytes();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -371,7 +371,7 @@ fn record_of_an_unknown_version_is_a_typed_error() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at), b"body")?;
+    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
     let mut bytes = record.into_bytes();
     bytes[43] = 9; // key version 9 (bytes 40..44)
     let forged = SealedRecord::from_bytes(&bytes)?;
@@ -387,7 +387,7 @@ fn debug_output_reveals_no_secrets() -> TestResult {
     let mut vault = vault()?;
     let mut audit = trail()?;
     let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at), b"super secret body")?;
+    let record = vault.seal(&meta(customer(1)?, at)?, b"super secret body")?;
     let body = vault.open(&record, &request(at)?, &mut audit)?;
     for text in [
         format!("{vault:?}"),
@@ -401,4 +401,48 @@ fn debug_output_reveals_no_secrets() -> TestResult {
         assert!(!text.contains("66, 66"), "{text}");
     }
     Ok(())
+}
+
+#[test]
+fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
+    // Exhaustive companion of the proptest: all 8 bits of all bytes of one record.
+    let mut vault = vault()?;
+    let mut audit = trail()?;
+    let at = instant(5)?;
+    let bytes = vault
+        .seal(&meta(customer(1)?, at)?, b"short body")?
+        .into_bytes();
+    let request = request(at)?;
+    for index in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut flipped = bytes.clone();
+            flipped[index] ^= 1 << bit;
+            if let Ok(record) = SealedRecord::from_bytes(&flipped) {
+                assert!(
+                    vault.open(&record, &request, &mut audit).is_err(),
+                    "byte {index} bit {bit} opened"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn out_of_range_limits_are_configuration_errors() {
+    for records in [0, VaultConfig::MAX_RECORDS_PER_SESSION + 1] {
+        assert!(matches!(
+            VaultConfig::default().with_records_per_session(records),
+            Err(LogsError::InvalidConfig { .. })
+        ));
+    }
+    assert!(
+        VaultConfig::default()
+            .with_records_per_session(VaultConfig::MAX_RECORDS_PER_SESSION)
+            .is_ok()
+    );
+    assert!(matches!(
+        VaultConfig::default().with_records_per_key_version(0),
+        Err(LogsError::InvalidConfig { .. })
+    ));
 }

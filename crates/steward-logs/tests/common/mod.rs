@@ -28,13 +28,13 @@ pub fn instant(seconds: i64) -> TestResult<Timestamp> {
     Ok(Timestamp::from_unix_seconds(seconds)?)
 }
 
-pub fn meta(customer: CustomerId, at: Timestamp) -> RecordMeta {
-    RecordMeta::new(
+pub fn meta(customer: CustomerId, at: Timestamp) -> TestResult<RecordMeta> {
+    Ok(RecordMeta::new(
         customer,
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::Private,
-    )
+    )?)
 }
 
 pub fn vault() -> TestResult<Vault> {

@@ -44,9 +44,8 @@ def record(v):
         + salt
         + nonce
         + commitment
-        + struct.pack(">I", len(body))
     )
-    assert len(header) == 132
+    assert len(header) == 128
     sealed = aead(session_key).encrypt(nonce, body, header)
     return dict(v, commitment=commitment.hex(), record=(header + sealed).hex())
 
