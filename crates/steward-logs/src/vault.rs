@@ -1,7 +1,7 @@
 //! The vault: seals records, and opens them for roster stewards with an audit entry first.
 
 use std::{
-    collections::{HashMap, hash_map::Entry},
+    collections::{HashMap, VecDeque, hash_map::Entry},
     fmt,
 };
 
@@ -189,6 +189,10 @@ pub struct Vault {
     config: VaultConfig,
     rng: SystemRandom,
     sealing: HashMap<CustomerId, SealSession>,
+    /// Customers in the order their sealing session started, oldest first, so that eviction
+    /// ends the oldest session. May hold customers whose session already ended; those are
+    /// skipped when evicting and dropped when the queue outgrows the sessions.
+    sealing_order: VecDeque<CustomerId>,
     /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
     /// so the per-version limit survives session turnover.
     sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
@@ -211,6 +215,7 @@ impl Vault {
             config,
             rng: SystemRandom::new(),
             sealing: HashMap::new(),
+            sealing_order: VecDeque::new(),
             sealed_before: HashMap::new(),
             opening: HashMap::new(),
         }
@@ -243,7 +248,10 @@ impl Vault {
                 slot.insert(session);
                 slot.into_mut()
             }
-            Entry::Vacant(slot) => slot.insert(session),
+            Entry::Vacant(slot) => {
+                self.sealing_order.push_back(meta.customer());
+                slot.insert(session)
+            }
         };
         session.seal(meta, body, limit)
     }
@@ -381,9 +389,18 @@ impl Vault {
         }
     }
 
+    /// Ends the oldest sealing session still open.
     fn evict_one_session(&mut self) {
-        if let Some(customer) = self.sealing.keys().next().copied() {
-            self.end_session(customer);
+        if self.sealing_order.len() > 2 * SEALING_CAPACITY {
+            let sealing = &self.sealing;
+            self.sealing_order
+                .retain(|customer| sealing.contains_key(customer));
+        }
+        while let Some(customer) = self.sealing_order.pop_front() {
+            if self.sealing.contains_key(&customer) {
+                self.end_session(customer);
+                return;
+            }
         }
     }
 
@@ -470,7 +487,7 @@ mod tests {
         let first = customer(1);
         vault.seal(&meta(first), b"1").unwrap();
         vault.seal(&meta(first), b"2").unwrap();
-        // Which session goes is arbitrary; new customers arrive until the first one's did.
+        // The oldest session goes first: new customers arrive until the first one's did.
         let mut next = 2;
         while vault.sealing.contains_key(&first) && next < 10_000 {
             vault.seal(&meta(customer(next)), b"x").unwrap();
@@ -478,6 +495,11 @@ mod tests {
             next += 1;
         }
         assert!(!vault.sealing.contains_key(&first), "never evicted");
+        assert_eq!(
+            next,
+            2 + SEALING_CAPACITY as u128,
+            "the oldest session was not the first to go"
+        );
         vault.seal(&meta(first), b"3").unwrap();
         assert!(matches!(
             vault.seal(&meta(first), b"4"),
