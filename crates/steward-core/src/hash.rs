@@ -21,12 +21,14 @@ pub struct IdHasher(u64);
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl IdHasher {
+    #[inline]
     fn add(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
     }
 }
 
 impl Hasher for IdHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         // The multiply only carries bits upwards, and hashbrown picks buckets from the low
         // bits: ids that differ only in their last bytes (sequential ids) would all collide.
@@ -49,8 +51,16 @@ impl Hasher for IdHasher {
         }
     }
 
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.add(n);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        let [low, high] = [n, n >> 64].map(|word| word as u64);
+        self.add(low);
+        self.add(high);
     }
 
     fn write_usize(&mut self, n: usize) {

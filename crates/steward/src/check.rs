@@ -2,11 +2,11 @@
 
 use steward_consent::ConsentMode;
 use steward_core::{ClauseId, DataCategory, PurposeGroup};
-use steward_retention::{Disposition, KeepReason, NoHolds, RecordMeta, RetentionError};
+use steward_retention::{Disposition, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
     Action, Actor, ClauseSet, Decision, DenyReason, EvaluationProblem, Facts, Obligation, Policy,
-    Request, decision::Obligations, facts::FactHolds,
+    Request, decision::Obligations,
 };
 
 /// Decides `request`. The order matters only for which reason a deny names: first who may
@@ -53,17 +53,16 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
 
     if let Action::Keep = request.action {
         return keep(own, retention_clause, allowed, || {
-            steward_retention::disposition(
-                &rule,
-                &record,
-                relationship.as_ref(),
-                &FactHolds(facts),
-                request.now,
-            )
+            held(data.owner, &record, request, facts)
         });
     }
     if own.is_due() {
-        return deny_due(retention_clause, data.owner, &record, request, facts);
+        let reason = if held(data.owner, &record, request, facts) {
+            DenyReason::KeptOnlyByLegalHold
+        } else {
+            DenyReason::RetentionEnded
+        };
+        return Decision::deny(retention_clause, reason);
     }
     match request.action {
         Action::Train { scope } => {
@@ -202,12 +201,12 @@ const fn clause_of_action(action: Action<'_>) -> ClauseId {
 }
 
 /// Keeping data: allowed until it is due, then within its deletion window, or while a hold
-/// stands; with the deadline as an obligation.
+/// stands; with the deadline as an obligation. Holds are consulted only for due data.
 fn keep(
     own: Disposition,
     clause: ClauseId,
     allowed: ClauseSet,
-    with_holds: impl FnOnce() -> Result<Disposition, RetentionError>,
+    held: impl FnOnce() -> bool,
 ) -> Decision {
     let allowed = allowed.with(clause);
     match own {
@@ -217,38 +216,26 @@ fn keep(
                 Obligations::one(Obligation::DeleteBy { deadline })
             }),
         ),
-        _ => match with_holds() {
-            Ok(Disposition::Keep {
-                reason: KeepReason::Hold(_),
-                ..
-            }) => Decision::allow(allowed, Obligations::one(Obligation::DeleteWhenHoldEnds)),
-            Ok(Disposition::DeleteBy { deadline, .. }) => {
-                Decision::allow(allowed, Obligations::one(Obligation::DeleteBy { deadline }))
-            }
-            Ok(_) => Decision::deny(clause, DenyReason::RetentionEnded),
-            Err(error) => cannot_evaluate(problem_of(&error)),
-        },
+        _ if held() => Decision::allow(allowed, Obligations::one(Obligation::DeleteWhenHoldEnds)),
+        Disposition::DeleteBy { deadline, .. } => {
+            Decision::allow(allowed, Obligations::one(Obligation::DeleteBy { deadline }))
+        }
+        _ => Decision::deny(clause, DenyReason::RetentionEnded),
     }
 }
 
-/// Data due for deletion serves nothing; say whether a hold is all that still keeps it.
-fn deny_due<F: Facts + ?Sized>(
-    clause: ClauseId,
+/// Whether a standing legal hold covers `record` at the request's instant.
+fn held<F: Facts + ?Sized>(
     owner: steward_core::CustomerId,
     record: &RecordMeta,
     request: &Request<'_>,
     facts: &F,
-) -> Decision {
+) -> bool {
     let mut held = false;
     facts.visit_holds(owner, &mut |hold| {
         held |= hold.keeps(record, request.now);
     });
-    let reason = if held {
-        DenyReason::KeptOnlyByLegalHold
-    } else {
-        DenyReason::RetentionEnded
-    };
-    Decision::deny(clause, reason)
+    held
 }
 
 fn cannot_evaluate(problem: EvaluationProblem) -> Decision {

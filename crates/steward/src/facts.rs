@@ -101,12 +101,3 @@ impl<T: Facts + ?Sized> Facts for &T {
         (**self).visit_holds(customer, visit);
     }
 }
-
-/// The holds of a [`Facts`], as the retention evaluator reads them.
-pub(crate) struct FactHolds<'a, F: ?Sized>(pub(crate) &'a F);
-
-impl<F: Facts + ?Sized> HoldSource for FactHolds<'_, F> {
-    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
-        self.0.visit_holds(customer, visit);
-    }
-}
