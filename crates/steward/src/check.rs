@@ -2,7 +2,7 @@
 
 use steward_consent::ConsentMode;
 use steward_core::{ClauseId, DataCategory, PurposeGroup};
-use steward_retention::{Disposition, NoHolds, RecordMeta, RetentionError};
+use steward_retention::{Disposition, HoldScope, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
     Action, Actor, ClauseSet, Decision, DenyReason, EvaluationProblem, Facts, Obligation, Policy,
@@ -49,20 +49,23 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
         Ok(own) => own,
         Err(error) => return cannot_evaluate(problem_of(&error)),
     };
-    let retention_clause = own.clause();
+    // logs.retention decides whether data may still be kept; a category's own rule may cite
+    // another clause too (use.purposes for personal data: no purpose is left for it).
+    let retention_clauses = ClauseSet::of(ClauseId::LogsRetention).with(own.clause());
+    let is_stored_record = data.record.is_some();
 
     if let Action::Keep = request.action {
-        return keep(own, retention_clause, allowed, || {
-            held(data.owner, &record, request, facts)
+        return keep(own, retention_clauses, allowed, || {
+            held(data.owner, &record, is_stored_record, request, facts)
         });
     }
     if own.is_due() {
-        let reason = if held(data.owner, &record, request, facts) {
+        let reason = if held(data.owner, &record, is_stored_record, request, facts) {
             DenyReason::KeptOnlyByLegalHold
         } else {
             DenyReason::RetentionEnded
         };
-        return Decision::deny(retention_clause, reason);
+        return Decision::deny_citing(retention_clauses, reason);
     }
     match request.action {
         Action::Train { scope } => {
@@ -204,11 +207,11 @@ const fn clause_of_action(action: Action<'_>) -> ClauseId {
 /// stands; with the deadline as an obligation. Holds are consulted only for due data.
 fn keep(
     own: Disposition,
-    clause: ClauseId,
+    clauses: ClauseSet,
     allowed: ClauseSet,
     held: impl FnOnce() -> bool,
 ) -> Decision {
-    let allowed = allowed.with(clause);
+    let allowed = allowed.union(clauses);
     match own {
         Disposition::Keep { until, .. } => Decision::allow(
             allowed,
@@ -220,20 +223,23 @@ fn keep(
         Disposition::DeleteBy { deadline, .. } => {
             Decision::allow(allowed, Obligations::one(Obligation::DeleteBy { deadline }))
         }
-        _ => Decision::deny(clause, DenyReason::RetentionEnded),
+        _ => Decision::deny_citing(clauses, DenyReason::RetentionEnded),
     }
 }
 
-/// Whether a standing legal hold covers `record` at the request's instant.
+/// Whether a standing legal hold covers `record` at the request's instant. Data that is not
+/// a stored record carries a stand-in id, which no hold on a single record may match.
 fn held<F: Facts + ?Sized>(
     owner: steward_core::CustomerId,
     record: &RecordMeta,
+    is_stored_record: bool,
     request: &Request<'_>,
     facts: &F,
 ) -> bool {
     let mut held = false;
     facts.visit_holds(owner, &mut |hold| {
-        held |= hold.keeps(record, request.now);
+        let on_one_record = matches!(hold.scope(), HoldScope::Record { .. });
+        held |= (is_stored_record || !on_one_record) && hold.keeps(record, request.now);
     });
     held
 }
@@ -249,6 +255,7 @@ fn cannot_evaluate(problem: EvaluationProblem) -> Decision {
 const fn problem_of(error: &RetentionError) -> EvaluationProblem {
     match error {
         RetentionError::NoRule { .. } => EvaluationProblem::NoRetentionRule,
+        RetentionError::RelationshipMismatch { .. } => EvaluationProblem::RelationshipMismatch,
         _ => EvaluationProblem::InstantOutOfRange,
     }
 }

@@ -40,6 +40,16 @@ impl Decision {
         }
     }
 
+    /// A deny naming several clauses; `clauses` must not be empty (a deny always names one).
+    pub(crate) fn deny_citing(clauses: ClauseSet, reason: DenyReason) -> Self {
+        Self {
+            effect: Effect::Deny,
+            clauses,
+            obligations: Obligations::NONE,
+            reason: Some(reason),
+        }
+    }
+
     pub(crate) fn with_clause(mut self, clause: ClauseId) -> Self {
         self.clauses = self.clauses.with(clause);
         self
@@ -120,6 +130,12 @@ impl ClauseSet {
     #[must_use]
     pub const fn with(self, clause: ClauseId) -> Self {
         Self(self.0 | bit(clause))
+    }
+
+    /// Every clause in either set.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
     }
 
     /// Whether `clause` is in the set.
@@ -331,6 +347,9 @@ pub enum EvaluationProblem {
     InstantOutOfRange,
     /// The policy has no retention rule for the data's category.
     NoRetentionRule,
+    /// The facts gave a relationship that is not the data owner's, or does not contain the
+    /// instant the data was collected: a defect in the `Facts` implementation.
+    RelationshipMismatch,
 }
 
 impl fmt::Display for EvaluationProblem {
@@ -339,6 +358,9 @@ impl fmt::Display for EvaluationProblem {
             Self::CollectedInTheFuture => "the data is dated after the request",
             Self::InstantOutOfRange => "a retention deadline is out of range",
             Self::NoRetentionRule => "no retention rule covers the data's category",
+            Self::RelationshipMismatch => {
+                "the facts gave a relationship that does not contain the data"
+            }
         })
     }
 }

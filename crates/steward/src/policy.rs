@@ -1,14 +1,17 @@
 //! The policy: the bundled Coder Model policy, or one loaded from a TOML or JSON file.
 
-use std::{collections::BTreeMap, num::NonZeroUsize, path::Path};
+use std::{collections::BTreeMap, fmt, marker::PhantomData, num::NonZeroUsize, path::Path};
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, MapAccess, Visitor},
+};
 use steward_consent::ConsentMode;
 use steward_core::{ClauseId, DataCategory, PolicyVersion, Purpose, PurposeGroup};
 use steward_logs::RosterCapacity;
 use steward_retention::{
-    Anchor, DeletionWindow, RetentionPeriod, RetentionRule, RetentionSchedule,
+    Anchor, DeletionMethod, DeletionWindow, RetentionPeriod, RetentionRule, RetentionSchedule,
 };
 
 use crate::{Decision, Facts, Request, error::PolicyError};
@@ -291,9 +294,48 @@ struct PolicyFile {
     #[serde(default)]
     consent_mode: ConsentMode,
     deletion_window: DeletionWindow,
-    purposes: BTreeMap<DataCategory, Vec<Purpose>>,
+    purposes: UniqueMap<DataCategory, Vec<Purpose>>,
     #[serde(default)]
     retention: Vec<RuleEntry>,
+}
+
+/// A map that refuses a repeated key. TOML refuses one itself; JSON parsers keep the last
+/// value, which would silently drop what the first one said.
+struct UniqueMap<K, V>(BTreeMap<K, V>);
+
+impl<'de, K, V> Deserialize<'de> for UniqueMap<K, V>
+where
+    K: Deserialize<'de> + Ord + fmt::Display,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UniqueVisitor<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K, V> Visitor<'de> for UniqueVisitor<K, V>
+        where
+            K: Deserialize<'de> + Ord + fmt::Display,
+            V: Deserialize<'de>,
+        {
+            type Value = UniqueMap<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map without repeated keys")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some((key, value)) = access.next_entry::<K, V>()? {
+                    if map.contains_key(&key) {
+                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueMap(map))
+            }
+        }
+
+        deserializer.deserialize_map(UniqueVisitor(PhantomData))
+    }
 }
 
 /// One retention rule in a policy file: the category it governs, then the rule.
@@ -325,7 +367,7 @@ impl PolicyFile {
             })?;
 
         let mut purposes = PurposeTable::EMPTY;
-        for (category, listed) in &self.purposes {
+        for (category, listed) in &self.purposes.0 {
             let field = format!("purposes.{category}");
             for (index, purpose) in listed.iter().enumerate() {
                 if let Some(problem) = purpose_problem(*category, *purpose) {
@@ -352,7 +394,7 @@ impl PolicyFile {
                 ));
             }
             if entry.category == DataCategory::LlmRequestLog {
-                log_rule_problem(&entry.rule)
+                log_rule_problem(&entry.rule, self.deletion_window)
                     .map_or(Ok(()), |problem| Err(invalid(field, problem.to_owned())))?;
             }
             retention = retention.with_rule(entry.category, entry.rule);
@@ -385,13 +427,21 @@ fn purpose_problem(category: DataCategory, purpose: Purpose) -> Option<String> {
             "logs serve only the four log purposes and training, not `{purpose}` \
              (logs.purposes)"
         )),
-        _ => None,
+        PurposeGroup::Training if !is_log => Some(format!(
+            "only `llm-request-log` data may serve `{purpose}`: personal and usage data serve \
+             only the listed service purposes (use.purposes)"
+        )),
+        PurposeGroup::Service | PurposeGroup::Logs | PurposeGroup::Training => None,
+        // A purpose group this version does not know is not one the policy lists.
+        _ => Some(format!(
+            "purpose `{purpose}` is not among the policy's purposes"
+        )),
     }
 }
 
 /// Why a retention rule for LLM request logs breaks `logs.retention` ("only for the duration
 /// of your customer relationship"): nothing may keep logs past the relationship but a hold.
-fn log_rule_problem(rule: &RetentionRule) -> Option<&'static str> {
+fn log_rule_problem(rule: &RetentionRule, deletion_window: DeletionWindow) -> Option<&'static str> {
     if rule.anchor() != Anchor::RelationshipEnd {
         return Some(
             "logs are kept only while the relationship lasts: anchor must be `relationship-end` \
@@ -403,6 +453,21 @@ fn log_rule_problem(rule: &RetentionRule) -> Option<&'static str> {
             "logs are kept only while the relationship lasts: maximum must be `PT0S` and no \
              minimum may be set; use a legal hold to keep specific logs longer (logs.retention)",
         );
+    }
+    if rule.window() > deletion_window {
+        return Some(
+            "the log rule's window may not exceed the policy's `deletion-window`: it bounds how \
+             late logs are deleted after the relationship ends (logs.retention)",
+        );
+    }
+    if rule.method() != DeletionMethod::CryptoShred {
+        return Some(
+            "logs are disposed of by `crypto-shred`, so that backups become unreadable too \
+             (logs.retention)",
+        );
+    }
+    if rule.clause() != ClauseId::LogsRetention {
+        return Some("the log rule must cite `logs.retention`");
     }
     None
 }

@@ -157,6 +157,74 @@ fn logs_retention() {
     let overdue = keep(&facts, "2025-07-31T00:00:00Z");
     assert!(!overdue.is_allowed());
     assert_eq!(overdue.reason(), Some(DenyReason::RetentionEnded));
+    // Personal data past its retention is denied citing logs.retention too (DESIGN.md 1),
+    // beside its own rule's clause.
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    let late = policy.check(
+        &Request::use_data(Purpose::CustomerCare, email, at("2025-07-02T00:00:00Z")),
+        &facts,
+    );
+    assert_eq!(late.reason(), Some(DenyReason::RetentionEnded));
+    assert!(late.clauses().contains(ClauseId::LogsRetention));
+}
+
+#[test]
+fn a_hold_on_one_record_keeps_only_that_record() {
+    use steward::retention::{HoldId, HoldScope, LegalHold};
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    facts
+        .relationships
+        .end(alice(), at("2025-03-01T00:00:00Z"))
+        .unwrap();
+    let held_id = RecordId::generate_at(at("2025-02-01T00:00:00Z"));
+    for (id, record) in [(1, held_id), (2, RecordId::MIN)] {
+        let hold = LegalHold::place(
+            HoldId::new(id),
+            HoldScope::Record {
+                customer: alice(),
+                record,
+            },
+            "LEGAL-7 dispute".parse().unwrap(),
+            "counsel".parse().unwrap(),
+            at("2025-02-15T00:00:00Z"),
+            at("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        facts.holds.place(hold).unwrap();
+    }
+    let now = at("2025-06-01T00:00:00Z");
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let kept = policy.check(&Request::keep(log.with_record(held_id), now), &facts);
+    assert_eq!(
+        kept.obligations().collect::<Vec<_>>(),
+        [Obligation::DeleteWhenHoldEnds]
+    );
+    let other = policy.check(
+        &Request::keep(log.with_record(RecordId::generate_at(now)), now),
+        &facts,
+    );
+    assert!(!other.is_allowed());
+    // Data that is no stored record is never matched by a hold on a single record, not even
+    // one on the stand-in id.
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    assert!(
+        !policy
+            .check(&Request::keep(email, now), &facts)
+            .is_allowed()
+    );
+    // A hold keeps; it permits no use.
+    let opened = policy.check(
+        &Request::open_log(
+            &steward(),
+            Purpose::Troubleshooting,
+            &ticket(),
+            log.with_record(held_id),
+            now,
+        ),
+        &facts,
+    );
+    assert_eq!(opened.reason(), Some(DenyReason::KeptOnlyByLegalHold));
 }
 
 #[test]

@@ -166,3 +166,57 @@ fn missing_file_and_unknown_extension_are_named() {
     let not_a_policy = Policy::load(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
     assert!(matches!(not_a_policy, Err(PolicyError::Malformed { .. })));
 }
+
+#[test]
+fn training_on_personal_data_is_refused() {
+    let text = BUNDLED.replace(
+        r#"consent-record = ["provide-service", "customer-care"]"#,
+        r#"consent-record = ["model-training"]"#,
+    );
+    let message = error_of(&text);
+    assert!(
+        message.contains("field `purposes.consent-record`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("only `llm-request-log` data may serve `model-training`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn log_rule_window_beyond_the_deletion_window_is_refused() {
+    let text = BUNDLED.replace("window = \"P30D\"\nmethod", "window = \"P3650D\"\nmethod");
+    let message = error_of(&text);
+    assert!(message.contains("field `retention[0]`"), "{message}");
+    assert!(
+        message.contains("may not exceed the policy's `deletion-window`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn log_rule_must_crypto_shred_and_cite_logs_retention() {
+    let plain_delete = BUNDLED.replace(r#"method = "crypto-shred""#, r#"method = "delete""#);
+    assert!(error_of(&plain_delete).contains("`crypto-shred`"));
+    let other_clause = BUNDLED.replace(
+        r#"clause = "logs.retention""#,
+        r#"clause = "training.shared""#,
+    );
+    assert!(error_of(&other_clause).contains("must cite `logs.retention`"));
+}
+
+#[test]
+fn repeated_json_key_is_refused_not_overwritten() {
+    let json = r#"{
+        "version": "2025-03-05", "published": "2025-03-05", "max-stewards": 2,
+        "deletion-window": "P7D",
+        "purposes": {"email": ["customer-care"], "email": ["provide-service"]}
+    }"#;
+    let error = Policy::from_json_str(json, "policy.json").unwrap_err();
+    assert!(matches!(error, PolicyError::Malformed { .. }));
+    assert!(
+        error.to_string().contains("duplicate key `email`"),
+        "{error}"
+    );
+}
