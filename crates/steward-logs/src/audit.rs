@@ -368,6 +368,11 @@ impl ChainedEntry {
 ///
 /// The chain's integrity does not depend on the store: [`AuditKey::verify_chain`] detects
 /// what a store (or anyone with access to it) changed.
+///
+/// One [`AuditTrail`] writes to a store: the trail keeps the sequence number and the head in
+/// memory, so two trails over one store would both write the same sequence number, and the
+/// forked chain fails verification like tampering would. An implementation over a shared
+/// database should refuse an entry whose sequence number is already taken (a unique key).
 pub trait AuditStore {
     /// Appends `entry` after the newest one. Must return only once the entry is durable:
     /// [`Vault::open`](crate::Vault::open) returns plaintext only after this returned `Ok`.

@@ -308,8 +308,13 @@ impl MasterKey {
                 buffer.as_mut_slice(),
             )
             .map_err(|_| failed())?;
-        let bytes: [u8; KEY_LEN] = (&*plain).try_into().map_err(|_| failed())?;
-        Ok(DataKey(Zeroizing::new(bytes)))
+        // Copy straight into the zeroizing buffer: no unwiped copy of the key on the stack.
+        let mut bytes = Zeroizing::new([0_u8; KEY_LEN]);
+        if plain.len() != KEY_LEN {
+            return Err(failed());
+        }
+        bytes.copy_from_slice(plain);
+        Ok(DataKey(bytes))
     }
 }
 

@@ -5,8 +5,9 @@ use std::{
     fmt,
 };
 
+use chrono::TimeDelta;
 use ring::rand::SystemRandom;
-use steward_core::CustomerId;
+use steward_core::{CustomerId, Timestamp};
 use zeroize::Zeroize;
 
 use crate::{
@@ -21,6 +22,13 @@ use crate::{
 /// whose session is evicted simply starts a new one (fresh salt) on their next record.
 /// Unit tests use a capacity of 4 to exercise eviction.
 const SEALING_CAPACITY: usize = if cfg!(test) { 4 } else { 65_536 };
+
+/// How far ahead of this machine's clock an access request may be dated: clocks of the
+/// requesting and the opening host differ a little, never by more.
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// Entries of the eviction queue allowed beyond twice the open sessions before it is compacted.
+const SEALING_ORDER_SLACK: usize = 64;
 
 /// Opened sessions kept for later opens; on overflow the cache is emptied and refills from
 /// use. Only sessions that opened a record get in, so forged salts cannot fill it.
@@ -181,8 +189,14 @@ struct OpenSession {
 /// and opening sessions in one place.
 ///
 /// `&mut self` throughout: wrap it in a `Mutex` to share it between threads (sealing is a
-/// few hundred nanoseconds, so contention is rarely the bottleneck), or keep one vault per
-/// thread over keyrings restored from the same snapshot.
+/// few hundred nanoseconds, so contention is rarely the bottleneck).
+///
+/// Keep **one vault per keyring store**. Two vaults over copies of one snapshot each create
+/// their own random data key for a new customer (or a new version on rotation) and neither
+/// sees the other's shreds: whichever snapshot is saved last wins, and the other's records
+/// or shreds are lost. Do not fork a process that holds a vault, and do not resume a sealing
+/// process from a memory snapshot more than once: both copies would continue the same
+/// sealing session, and with it the same nonces.
 pub struct Vault {
     keyring: Keyring,
     roster: StewardRoster,
@@ -243,6 +257,13 @@ impl Vault {
         if !self.sealing.contains_key(&meta.customer()) && self.sealing.len() >= SEALING_CAPACITY {
             self.evict_one_session();
         }
+        // Sessions that ended (spent, rotated, shredded) leave their customer in the queue;
+        // dropping those whenever the queue doubles keeps it proportional to open sessions.
+        if self.sealing_order.len() > 2 * self.sealing.len() + SEALING_ORDER_SLACK {
+            let sealing = &self.sealing;
+            self.sealing_order
+                .retain(|customer| sealing.contains_key(customer));
+        }
         let session = match self.sealing.entry(meta.customer()) {
             Entry::Occupied(mut slot) => {
                 slot.insert(session);
@@ -276,6 +297,15 @@ impl Vault {
         request: &AccessRequest,
         audit: &mut AuditTrail<S>,
     ) -> Result<Plaintext, LogsError> {
+        // An entry dated ahead of the clock would make every honest entry after it "go
+        // backwards" and be refused: such a request is refused before anything is written.
+        let latest_acceptable = Timestamp::now().checked_add(MAX_CLOCK_SKEW)?;
+        if request.at() > latest_acceptable {
+            return Err(LogsError::RequestFromTheFuture {
+                at: request.at(),
+                latest_acceptable,
+            });
+        }
         let header = record.header();
         if let Err(denial) = request.check(&self.roster) {
             audit.append(AuditEntry::new(
@@ -391,11 +421,6 @@ impl Vault {
 
     /// Ends the oldest sealing session still open.
     fn evict_one_session(&mut self) {
-        if self.sealing_order.len() > 2 * SEALING_CAPACITY {
-            let sealing = &self.sealing;
-            self.sealing_order
-                .retain(|customer| sealing.contains_key(customer));
-        }
         while let Some(customer) = self.sealing_order.pop_front() {
             if self.sealing.contains_key(&customer) {
                 self.end_session(customer);
@@ -474,6 +499,54 @@ mod tests {
             ConsentAtCollection::None,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_request_dated_ahead_of_the_clock_is_refused_and_not_audited() {
+        use crate::{AccessRequest, AuditKey, MemoryAuditStore};
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let mut roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
+        roster.add("sam".parse().unwrap()).unwrap();
+        let mut vault = Vault::new(Keyring::new(master), roster);
+        let mut audit = AuditTrail::new(
+            AuditKey::from_bytes(&[7; 32]).unwrap(),
+            MemoryAuditStore::new(),
+        )
+        .unwrap();
+        let record = vault.seal(&meta(customer(1)), b"body").unwrap();
+        let open_at = |at: Timestamp| {
+            AccessRequest::with_justification_text(
+                "mallory".parse().unwrap(),
+                steward_core::Purpose::Troubleshooting,
+                "T-1",
+                at,
+            )
+        };
+        let far = Timestamp::now().checked_add(TimeDelta::days(1)).unwrap();
+        let error = vault.open(&record, &open_at(far), &mut audit).unwrap_err();
+        assert!(
+            matches!(error, LogsError::RequestFromTheFuture { .. }),
+            "{error}"
+        );
+        assert_eq!(audit.verify().unwrap().entries(), 0);
+        // The trail is not poisoned: a request dated now is still audited.
+        let now = vault.open(&record, &open_at(Timestamp::now()), &mut audit);
+        assert!(matches!(now, Err(LogsError::Denied { .. })));
+        assert_eq!(audit.verify().unwrap().entries(), 1);
+    }
+
+    #[test]
+    fn eviction_queue_stays_proportional_to_open_sessions() {
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let config = VaultConfig::default().with_records_per_session(1).unwrap();
+        let roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
+        let mut vault = Vault::with_config(Keyring::new(master), roster, config);
+        let only = customer(1);
+        for _ in 0..1_000 {
+            vault.seal(&meta(only), b"x").unwrap();
+        }
+        assert_eq!(vault.sealing.len(), 1);
+        assert!(vault.sealing_order.len() <= 2 + SEALING_ORDER_SLACK + 1);
     }
 
     #[test]

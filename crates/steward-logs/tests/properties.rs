@@ -59,7 +59,7 @@ proptest! {
         prop_assert_eq!(record.header().customer(), meta.customer());
         prop_assert_eq!(record.header().consent(), consent);
         prop_assert_eq!(record.header().created_at(), at);
-        let opened = vault.open(&record, &request(at).unwrap(), &mut audit).unwrap();
+        let opened = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).unwrap();
         prop_assert_eq!(opened.as_bytes(), body.as_slice());
     }
 
@@ -81,7 +81,7 @@ proptest! {
         match SealedRecord::from_bytes(&bytes) {
             Err(_) => {}
             Ok(record) => {
-                let result = vault.open(&record, &request(at).unwrap(), &mut audit);
+                let result = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit);
                 prop_assert!(result.is_err(), "byte {} bit {} opened", index, bit);
             }
         }
@@ -110,7 +110,7 @@ proptest! {
             _ => bytes[KEY_VERSION].copy_from_slice(&2u32.to_be_bytes()),
         }
         let record = SealedRecord::from_bytes(&bytes).unwrap();
-        let error = vault.open(&record, &request(at).unwrap(), &mut audit).unwrap_err();
+        let error = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).unwrap_err();
         prop_assert!(
             matches!(error, LogsError::KeyCommitmentMismatch | LogsError::AuthenticationFailed),
             "{}", error
@@ -140,7 +140,7 @@ proptest! {
             vault.shred(customer(*who + 1).unwrap());
         }
         for (who, body, record) in &sealed {
-            let result = vault.open(record, &request(at).unwrap(), &mut audit);
+            let result = vault.open(record, &request(Timestamp::now()).unwrap(), &mut audit);
             if shredded.iter().any(|s| customer(*s + 1).unwrap() == *who) {
                 prop_assert!(matches!(result, Err(LogsError::Shredded)));
             } else {
@@ -214,7 +214,7 @@ proptest! {
             let mut vault = vault().unwrap();
             let mut audit = trail().unwrap();
             let at = instant(1_000).unwrap();
-            prop_assert!(vault.open(&record, &request(at).unwrap(), &mut audit).is_err());
+            prop_assert!(vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).is_err());
         }
     }
 }
