@@ -214,7 +214,7 @@ proptest! {
             let mut vault = vault().unwrap();
             let mut audit = trail().unwrap();
             let at = instant(1_000).unwrap();
-            prop_assert!(vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).is_err());
+            prop_assert!(vault.open(&record, &request(at).unwrap(), &mut audit).is_err());
         }
     }
 }
