@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         RecordId::generate_at(collected),
         collected,
         ConsentAtCollection::None,
-    )?;
+    );
     let stored = vault
         .seal(&meta, br#"{"prompt":"why does my build fail?"}"#)?
         .into_bytes();

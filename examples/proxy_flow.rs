@@ -42,7 +42,7 @@ impl Proxy {
         let level = facts.consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
         let sealed = self.vault.seal(
-            &SealInput::new(customer, id, now, consent_at_collection(level))?,
+            &SealInput::new(customer, id, now, consent_at_collection(level)),
             prompt.as_bytes(),
         )?;
         self.store.insert(RecordMeta::new(

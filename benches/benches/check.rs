@@ -119,7 +119,7 @@ fn world() -> Result<World, Box<dyn Error>> {
         .enumerate()
     {
         let placed_at =
-            Timestamp::from_unix_nanos(start.unix_nanos()? + i64::try_from(id)? * 1_000_000_000);
+            Timestamp::from_unix_nanos(start.unix_nanos() + i64::try_from(id)? * 1_000_000_000);
         let hold = LegalHold::place(
             HoldId::new(u64::try_from(id)?),
             HoldScope::Customer {

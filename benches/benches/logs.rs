@@ -64,7 +64,7 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::None,
-    )?;
+    );
     let allowed = AccessRequest::with_justification_text(
         "alice.ops".parse()?,
         Purpose::Troubleshooting,

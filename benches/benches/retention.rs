@@ -81,13 +81,13 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         first_start.push(start);
         book.start(*customer, start)?;
         if rng.below(2) == 0 {
-            let span = (NOW_NANOS - start.unix_nanos()?).max(1);
+            let span = (NOW_NANOS - start.unix_nanos()).max(1);
             let end = Timestamp::from_unix_nanos(
-                start.unix_nanos()? + i64::try_from(rng.below(span.unsigned_abs()))?,
+                start.unix_nanos() + i64::try_from(rng.below(span.unsigned_abs()))?,
             );
             book.end(*customer, end)?;
             if rng.below(3) == 0 {
-                let back = end.unix_nanos()? + rng.days(60);
+                let back = end.unix_nanos() + rng.days(60);
                 book.start(*customer, Timestamp::from_unix_nanos(back.min(NOW_NANOS)))?;
             }
         }
@@ -127,9 +127,9 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         let index = usize::try_from(rng.below(CUSTOMERS as u64))?;
         let customer = customers.get(index).copied().ok_or("customer index")?;
         let start = first_start.get(index).copied().ok_or("start index")?;
-        let span = (NOW_NANOS - start.unix_nanos()?).max(1);
+        let span = (NOW_NANOS - start.unix_nanos()).max(1);
         let collected = Timestamp::from_unix_nanos(
-            start.unix_nanos()? + i64::try_from(rng.below(span.unsigned_abs()))?,
+            start.unix_nanos() + i64::try_from(rng.below(span.unsigned_abs()))?,
         );
         let category = categories
             .get(usize::try_from(rng.below(categories.len() as u64))?)

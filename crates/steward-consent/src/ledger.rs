@@ -915,8 +915,9 @@ mod tests {
     fn far_past_and_future_instants_are_stored_and_queried() {
         let mut ledger = ConsentLedger::new();
         let alice = customer(1);
-        let far_past = Timestamp::from_unix_seconds(-20_000_000_000).unwrap();
-        let far_future = Timestamp::from_unix_seconds(20_000_000_000).unwrap();
+        // The ends of the range of instants (1677 and 2262).
+        let far_past = Timestamp::MIN;
+        let far_future = Timestamp::MAX;
         ledger
             .record(change(alice, TrainingLevel::Private, at(0)))
             .unwrap();

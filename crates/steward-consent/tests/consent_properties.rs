@@ -317,7 +317,7 @@ proptest! {
         let who = latest.customer;
         let last = ledger.history(who).next_back().unwrap().effective;
         let early = Timestamp::from_unix_nanos(
-            last.unix_nanos().unwrap() - i64::from(back_off) * 1_000_000_000,
+            last.unix_nanos() - i64::from(back_off) * 1_000_000_000,
         );
         let before = ledger.clone();
         let before_json = ledger.to_json().unwrap();

@@ -28,6 +28,14 @@ pub enum CoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A string that is not an instant Steward can represent.
+    #[error("invalid instant `{value}`: {reason}")]
+    InvalidInstant {
+        /// The rejected input, shortened to at most 64 characters.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An instant outside the range that can be represented.
     #[error("instant out of range: {what}")]
     InstantOutOfRange {
@@ -41,6 +49,13 @@ impl CoreError {
         Self::Unknown {
             vocabulary,
             value: quote(value),
+        }
+    }
+
+    pub(crate) fn invalid_instant(value: &str, reason: &'static str) -> Self {
+        Self::InvalidInstant {
+            value: quote(value),
+            reason,
         }
     }
 

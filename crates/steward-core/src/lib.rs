@@ -26,7 +26,8 @@
 //!
 //! # Time
 //!
-//! [`Timestamp`] wraps chrono's `DateTime<Utc>` with checked arithmetic. The `time` feature
+//! [`Timestamp`] is an instant from 1677 to 2262 in nanoseconds, with chrono's `DateTime<Utc>`
+//! as its calendar face and checked arithmetic. The `time` feature
 //! adds conversions from and to `time::OffsetDateTime`.
 //!
 //! # Policy vocabulary

@@ -3,16 +3,20 @@
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::CoreError;
 
-/// An instant in UTC, with nanosecond precision.
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+/// An instant in UTC, with nanosecond precision, from 1677-09-21 to 2262-04-11.
 ///
-/// A thin, `Copy` wrapper over chrono's `DateTime<Utc>` so that every crate agrees on one
-/// representation; arithmetic is checked and fails with a typed error instead of wrapping.
-/// Serialized as RFC 3339 (`2025-03-05T00:00:00Z`). With the `time` feature, converts from
-/// and to `time::OffsetDateTime`.
+/// Stored as nanoseconds since the Unix epoch in an `i64`, so that comparing instants and
+/// adding periods, which `check()` and the retention sweep do for every record, are integer
+/// operations; chrono's `DateTime<Utc>` is the calendar face of the API. Every constructor
+/// and every addition is checked: an instant outside the range is a typed error, never a
+/// wrapped value. Serialized as RFC 3339 (`2025-03-05T00:00:00Z`). With the `time` feature,
+/// converts from and to `time::OffsetDateTime`.
 ///
 /// ```
 /// use chrono::TimeDelta;
@@ -21,26 +25,33 @@ use crate::CoreError;
 /// let collected: Timestamp = "2025-03-05T12:00:00Z".parse()?;
 /// let due = collected.checked_add(TimeDelta::days(30))?;
 /// assert_eq!(due.to_string(), "2025-04-04T12:00:00Z");
+/// assert!("2300-01-01T00:00:00Z".parse::<Timestamp>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(DateTime<Utc>);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
 
 impl Timestamp {
-    /// The current instant from the system clock.
+    /// The earliest instant: 1677-09-21T00:12:43.145224192Z.
+    pub const MIN: Self = Self(i64::MIN);
+
+    /// The latest instant: 2262-04-11T23:47:16.854775807Z.
+    pub const MAX: Self = Self(i64::MAX);
+
+    /// The current instant from the system clock (which is inside the range until 2262).
     #[must_use]
     pub fn now() -> Self {
-        Self(Utc::now())
+        Self::try_from(Utc::now()).unwrap_or(Self::MAX)
     }
 
     /// The instant `seconds` after the Unix epoch.
     ///
     /// # Errors
     ///
-    /// [`CoreError::InstantOutOfRange`] beyond chrono's range (about ±262,000 years).
+    /// [`CoreError::InstantOutOfRange`] outside the years 1677 to 2262.
     pub fn from_unix_seconds(seconds: i64) -> Result<Self, CoreError> {
-        DateTime::from_timestamp(seconds, 0)
+        seconds
+            .checked_mul(NANOS_PER_SECOND)
             .map(Self)
             .ok_or(CoreError::InstantOutOfRange {
                 what: "unix seconds",
@@ -49,44 +60,37 @@ impl Timestamp {
 
     /// Seconds since the Unix epoch, rounded towards the past.
     #[must_use]
-    pub fn unix_seconds(self) -> i64 {
-        self.0.timestamp()
+    pub const fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(NANOS_PER_SECOND)
     }
 
-    /// Nanoseconds since the Unix epoch, for compact binary encodings.
-    ///
-    /// # Errors
-    ///
-    /// [`CoreError::InstantOutOfRange`] outside about the years 1677 to 2262, the range of
-    /// an `i64` in nanoseconds.
-    pub fn unix_nanos(self) -> Result<i64, CoreError> {
+    /// Nanoseconds since the Unix epoch.
+    #[must_use]
+    pub const fn unix_nanos(self) -> i64 {
         self.0
-            .timestamp_nanos_opt()
-            .ok_or(CoreError::InstantOutOfRange {
-                what: "nanoseconds since the epoch",
-            })
     }
 
     /// The instant `nanos` nanoseconds after the Unix epoch; every `i64` is in range.
     #[must_use]
-    pub fn from_unix_nanos(nanos: i64) -> Self {
-        Self(DateTime::from_timestamp_nanos(nanos))
+    pub const fn from_unix_nanos(nanos: i64) -> Self {
+        Self(nanos)
     }
 
-    /// The chrono value inside.
+    /// The instant as chrono's `DateTime<Utc>`.
     #[must_use]
     pub const fn as_datetime(self) -> DateTime<Utc> {
-        self.0
+        DateTime::from_timestamp_nanos(self.0)
     }
 
     /// This instant moved forward by `delta` (which may be negative).
     ///
     /// # Errors
     ///
-    /// [`CoreError::InstantOutOfRange`] if the result leaves chrono's range.
+    /// [`CoreError::InstantOutOfRange`] if the result leaves the range.
     pub fn checked_add(self, delta: TimeDelta) -> Result<Self, CoreError> {
-        self.0
-            .checked_add_signed(delta)
+        delta
+            .num_nanoseconds()
+            .and_then(|nanos| self.0.checked_add(nanos))
             .map(Self)
             .ok_or(CoreError::InstantOutOfRange {
                 what: "adding a duration",
@@ -94,15 +98,22 @@ impl Timestamp {
     }
 }
 
-impl From<DateTime<Utc>> for Timestamp {
-    fn from(datetime: DateTime<Utc>) -> Self {
-        Self(datetime)
+impl TryFrom<DateTime<Utc>> for Timestamp {
+    type Error = CoreError;
+
+    fn try_from(datetime: DateTime<Utc>) -> Result<Self, Self::Error> {
+        datetime
+            .timestamp_nanos_opt()
+            .map(Self)
+            .ok_or(CoreError::InstantOutOfRange {
+                what: "converting from a date and time outside the years 1677 to 2262",
+            })
     }
 }
 
 impl From<Timestamp> for DateTime<Utc> {
     fn from(timestamp: Timestamp) -> Self {
-        timestamp.0
+        timestamp.as_datetime()
     }
 }
 
@@ -114,32 +125,52 @@ impl fmt::Debug for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        f.write_str(
+            &self
+                .as_datetime()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        )
     }
 }
 
 impl std::str::FromStr for Timestamp {
-    type Err = chrono::ParseError;
+    type Err = CoreError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        DateTime::parse_from_rfc3339(text).map(|datetime| Self(datetime.with_timezone(&Utc)))
+        let datetime = DateTime::parse_from_rfc3339(text)
+            .map_err(|_| CoreError::invalid_instant(text, "not an RFC 3339 date and time"))?;
+        Self::try_from(datetime.with_timezone(&Utc))
+            .map_err(|_| CoreError::invalid_instant(text, "outside the years 1677 to 2262"))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
 #[cfg(feature = "time")]
 mod time_interop {
-    use chrono::DateTime;
-
     use super::Timestamp;
     use crate::CoreError;
 
-    impl From<time::OffsetDateTime> for Timestamp {
-        fn from(datetime: time::OffsetDateTime) -> Self {
-            // time's range (years -9999..=9999) lies inside chrono's, so this cannot fail; the
-            // fallback only keeps the conversion total without a panic path.
-            let datetime = datetime.to_offset(time::UtcOffset::UTC);
-            DateTime::from_timestamp(datetime.unix_timestamp(), datetime.nanosecond())
-                .map_or_else(|| Self::from_unix_nanos(0), Self)
+    impl TryFrom<time::OffsetDateTime> for Timestamp {
+        type Error = CoreError;
+
+        fn try_from(datetime: time::OffsetDateTime) -> Result<Self, Self::Error> {
+            i64::try_from(datetime.unix_timestamp_nanos())
+                .map(Self::from_unix_nanos)
+                .map_err(|_| CoreError::InstantOutOfRange {
+                    what: "converting from time::OffsetDateTime outside the years 1677 to 2262",
+                })
         }
     }
 
@@ -147,15 +178,7 @@ mod time_interop {
         type Error = CoreError;
 
         fn try_from(timestamp: Timestamp) -> Result<Self, Self::Error> {
-            let datetime = timestamp.as_datetime();
-            let seconds =
-                time::OffsetDateTime::from_unix_timestamp(datetime.timestamp()).map_err(|_| {
-                    CoreError::InstantOutOfRange {
-                        what: "converting to time::OffsetDateTime",
-                    }
-                })?;
-            seconds
-                .replace_nanosecond(datetime.timestamp_subsec_nanos())
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(timestamp.unix_nanos()))
                 .map_err(|_| CoreError::InstantOutOfRange {
                     what: "converting to time::OffsetDateTime",
                 })
@@ -169,13 +192,18 @@ mod tests {
 
     #[test]
     fn overflowing_addition_is_an_error() {
-        let end = Timestamp::from(DateTime::<Utc>::MAX_UTC);
         assert_eq!(
-            end.checked_add(TimeDelta::seconds(1)),
+            Timestamp::MAX.checked_add(TimeDelta::nanoseconds(1)),
             Err(CoreError::InstantOutOfRange {
                 what: "adding a duration"
             })
         );
+        assert!(
+            Timestamp::MIN
+                .checked_add(TimeDelta::nanoseconds(-1))
+                .is_err()
+        );
+        assert!(Timestamp::MIN.checked_add(TimeDelta::MAX).is_err());
     }
 
     #[test]
@@ -190,9 +218,36 @@ mod tests {
     }
 
     #[test]
+    fn instants_outside_the_range_are_refused_by_name() {
+        let error = "2300-01-01T00:00:00Z".parse::<Timestamp>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid instant `2300-01-01T00:00:00Z`: outside the years 1677 to 2262"
+        );
+        let error = "yesterday".parse::<Timestamp>().unwrap_err();
+        assert!(error.to_string().contains("not an RFC 3339"), "{error}");
+        assert!(Timestamp::from_unix_seconds(i64::MAX / 1_000).is_err());
+        assert!(Timestamp::try_from(DateTime::<Utc>::MAX_UTC).is_err());
+    }
+
+    #[test]
+    fn range_ends_display_and_parse_back() {
+        for end in [Timestamp::MIN, Timestamp::MAX] {
+            assert_eq!(end.to_string().parse::<Timestamp>(), Ok(end));
+        }
+    }
+
+    #[test]
+    fn seconds_round_towards_the_past() {
+        assert_eq!(Timestamp::from_unix_nanos(-1).unix_seconds(), -1);
+        assert_eq!(Timestamp::from_unix_nanos(1_999_999_999).unix_seconds(), 1);
+    }
+
+    #[test]
     fn nanosecond_round_trip() {
         let instant = Timestamp::from_unix_nanos(1_741_132_800_123_456_789);
-        assert_eq!(instant.unix_nanos(), Ok(1_741_132_800_123_456_789));
+        assert_eq!(instant.unix_nanos(), 1_741_132_800_123_456_789);
+        assert_eq!(Timestamp::try_from(instant.as_datetime()), Ok(instant));
     }
 
     #[cfg(feature = "time")]
@@ -201,16 +256,16 @@ mod tests {
         let odt = time::OffsetDateTime::from_unix_timestamp_nanos(1_741_132_800_123_456_789)
             .unwrap()
             .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
-        let instant = Timestamp::from(odt);
-        assert_eq!(instant.unix_nanos(), Ok(1_741_132_800_123_456_789));
+        let instant = Timestamp::try_from(odt).unwrap();
+        assert_eq!(instant.unix_nanos(), 1_741_132_800_123_456_789);
         let back = time::OffsetDateTime::try_from(instant).unwrap();
         assert_eq!(back, odt);
     }
 
     #[cfg(feature = "time")]
     #[test]
-    fn instants_beyond_time_range_fail_to_convert() {
-        let far = Timestamp::from(DateTime::<Utc>::MAX_UTC);
-        assert!(time::OffsetDateTime::try_from(far).is_err());
+    fn time_values_beyond_the_range_fail_to_convert() {
+        let far = time::OffsetDateTime::from_unix_timestamp(20_000_000_000).unwrap();
+        assert!(Timestamp::try_from(far).is_err());
     }
 }

@@ -18,7 +18,7 @@
 //! // logs.stored + logs.encrypted: seal every request as it passes the proxy.
 //! let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 //! let now: Timestamp = "2025-06-01T09:30:00Z".parse()?;
-//! let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None)?;
+//! let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
 //! let bytes = vault.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 //!
 //! // logs.access + logs.purposes: a roster steward, a log purpose and a ticket.

@@ -134,11 +134,8 @@ impl<'de> Deserialize<'de> for Algorithm {
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None)?;
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
 /// assert_eq!(meta.customer(), customer);
-/// // Records store nanoseconds since the epoch in an i64: years 1677 to 2262.
-/// let far: Timestamp = "2300-01-01T00:00:00Z".parse()?;
-/// assert!(RecordMeta::new(customer, RecordId::generate(), far, ConsentAtCollection::None).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,30 +143,24 @@ pub struct RecordMeta {
     customer: CustomerId,
     record_id: RecordId,
     created_at: Timestamp,
-    created_at_nanos: i64,
     consent: ConsentAtCollection,
 }
 
 impl RecordMeta {
-    /// Metadata from its parts.
-    ///
-    /// # Errors
-    ///
-    /// [`LogsError::Core`] if `created_at` is outside the years 1677 to 2262, which the
-    /// header's nanosecond field cannot hold.
-    pub fn new(
+    /// Metadata from its parts. Every [`Timestamp`] fits the header's nanosecond field.
+    #[must_use]
+    pub const fn new(
         customer: CustomerId,
         record_id: RecordId,
         created_at: Timestamp,
         consent: ConsentAtCollection,
-    ) -> Result<Self, LogsError> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             customer,
             record_id,
             created_at,
-            created_at_nanos: created_at.unix_nanos()?,
             consent,
-        })
+        }
     }
 
     /// The customer whose request this is.
@@ -380,7 +371,7 @@ impl HeaderTemplate {
         put(
             &mut bytes,
             CREATED_AT_AT,
-            &meta.created_at_nanos.to_be_bytes(),
+            &meta.created_at.unix_nanos().to_be_bytes(),
         );
         put(&mut bytes, NONCE_AT, nonce);
         let header = RecordHeader {
@@ -389,7 +380,7 @@ impl HeaderTemplate {
             record_id: meta.record_id,
             customer: self.customer,
             key_version: self.version,
-            created_at_nanos: meta.created_at_nanos,
+            created_at_nanos: meta.created_at.unix_nanos(),
             body_len,
         };
         (bytes, header)
@@ -601,7 +592,6 @@ mod tests {
             Timestamp::from_unix_nanos(1_741_132_800_123_456_789),
             ConsentAtCollection::Shared,
         )
-        .unwrap()
     }
 
     /// The header bytes and parsed header of a record with a 5-byte body.

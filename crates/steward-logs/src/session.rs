@@ -306,8 +306,7 @@ mod tests {
                 vector.record_id,
                 Timestamp::from_unix_nanos(vector.created_at_nanos),
                 vector.consent,
-            )
-            .unwrap();
+            );
             let body = unhex(&vector.body);
             let template = HeaderTemplate::new(
                 vector.algorithm,

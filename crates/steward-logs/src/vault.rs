@@ -498,7 +498,6 @@ mod tests {
             at,
             ConsentAtCollection::None,
         )
-        .unwrap()
     }
 
     #[test]

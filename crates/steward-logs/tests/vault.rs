@@ -20,7 +20,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::OpenWeight,
-    )?;
+    );
     let sealed = vault.seal(&meta, b"hello")?;
     let parsed = SealedRecord::try_from(sealed.clone().into_bytes())?;
     assert_eq!(parsed, sealed);

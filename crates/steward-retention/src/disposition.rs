@@ -489,7 +489,9 @@ mod tests {
         // 10 million records must fit in memory (480 MB at 48 bytes) and the evaluator's
         // result must stay cheap to return on the facade's hot path.
         assert!(size_of::<RecordMeta>() <= 48);
-        assert!(size_of::<Disposition>() <= 32);
+        // 40 since instants are i64 nanoseconds: an `Option<Timestamp>` no longer has a niche
+        // (chrono's `DateTime` had one). What the evaluator returns is unchanged at 48.
+        assert!(size_of::<Disposition>() <= 40);
         assert!(size_of::<Result<Disposition, RetentionError>>() <= 48);
     }
 }

@@ -114,7 +114,7 @@ fn logs_stored() {
     let mut vault = vault(&facts);
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
-    let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared).unwrap();
+    let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared);
     let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
@@ -254,8 +254,7 @@ fn logs_purposes() {
         RecordId::generate_at(collected),
         collected,
         ConsentAtCollection::None,
-    )
-    .unwrap();
+    );
     let sealed = vault.seal(&meta, b"body").unwrap();
     let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket), at(NOW));
     let error = vault.open(&sealed, &request, &mut audit).unwrap_err();
@@ -274,8 +273,7 @@ fn logs_encrypted() {
         RecordId::generate_at(collected),
         collected,
         ConsentAtCollection::None,
-    )
-    .unwrap();
+    );
     let body = b"my secret prompt about my secret project";
     let sealed = vault.seal(&meta, body).unwrap();
     let bytes = sealed.as_bytes();

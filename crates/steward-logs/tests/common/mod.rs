@@ -34,7 +34,7 @@ pub fn meta(customer: CustomerId, at: Timestamp) -> TestResult<RecordMeta> {
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::Private,
-    )?)
+    ))
 }
 
 pub fn vault() -> TestResult<Vault> {
