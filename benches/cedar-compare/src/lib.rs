@@ -10,96 +10,27 @@
 //! The bench is `benches/compare.rs`; `cargo test` here checks the two engines agree on
 //! several thousand requests (every actor, action, purpose, category and owner).
 
-use std::{
-    collections::{HashMap, HashSet},
-    error::Error,
-};
+use std::collections::{HashMap, HashSet};
+
+pub use steward_benches::{Case, Expected, KINDS, SetupError, World};
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityUid, PolicySet,
     Request as CedarRequest, RestrictedExpression,
 };
 use steward::{
-    Action, Actor, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, Facts,
-    Justification, MemoryFacts, Policy, Purpose, Request, StewardId, Timestamp, TrainingLevel,
-    TrainingScope,
+    Action, Actor, CustomerId, DataRef, Facts, Purpose, Request, TrainingLevel, TrainingScope,
 };
 
 /// The Coder Model rules in Cedar: ten policies, one per rule of DESIGN.md section 1 that
 /// `check()` enforces (legal holds are not modelled: no compared request touches one).
 pub const CEDAR_POLICIES: &str = include_str!("../coder-model.cedar");
 
-/// Customers in the facts; the measured ones are among them.
-const CUSTOMERS: u64 = 10_000;
-/// One customer in this many is under a legal hold (Steward's side only; see above).
-const HOLD_EVERY: u64 = 100;
-
-const RELATIONSHIPS_START: &str = "2025-01-01T00:00:00Z";
-const COLLECTED: &str = "2025-02-01T00:00:00Z";
-const NOW: &str = "2025-06-01T12:00:00Z";
-/// When Carol's relationship ended; with the 30-day window her data was due on 2025-03-31.
-const ENDED: &str = "2025-03-01T00:00:00Z";
 /// The bundled policy's deletion window, in nanoseconds (30 days).
 const WINDOW_NANOS: i64 = 30 * 86_400 * 1_000_000_000;
 
-/// Alice opted in to shared training on 2025-01-15.
-const ALICE: u64 = 1_234;
-/// Bob never opted in to training.
-const BOB: u64 = 5_678;
-/// Carol's relationship ended on [`ENDED`].
-const CAROL: u64 = 9_012;
-
-/// Boxed errors of setup: any failure aborts the bench before timing.
-pub type SetupError = Box<dyn Error>;
-
 /// A Cedar request context, as named values.
 type ContextPairs = Vec<(String, RestrictedExpression)>;
-
-/// The people and facts the requests borrow from.
-pub struct World {
-    /// The bundled Coder Model policy.
-    pub policy: Policy,
-    /// Consent ledger, relationships, roster and holds.
-    pub facts: MemoryFacts,
-    /// A steward on the roster.
-    pub steward: StewardId,
-    /// Someone who is not on the roster.
-    pub outsider: StewardId,
-    /// A justification for opening a log.
-    pub ticket: Justification,
-    /// The instant of every request.
-    pub now: Timestamp,
-    /// When every compared piece of data was collected.
-    pub collected: Timestamp,
-    /// Opted in to shared training; relationship open.
-    pub alice: CustomerId,
-    /// Never opted in; relationship open.
-    pub bob: CustomerId,
-    /// Relationship ended; data past retention.
-    pub carol: CustomerId,
-}
-
-/// The kinds of action, in report order.
-pub const KINDS: [&str; 4] = ["use", "open-log", "train", "keep"];
-
-/// One benchmarked request: its action kind, whether it is the allow or the deny case, and
-/// the decision it must get from both engines.
-pub struct Case<'a> {
-    /// `use`, `open-log`, `train` or `keep`.
-    pub kind: &'static str,
-    /// `allow` or `deny`.
-    pub outcome: &'static str,
-    /// The request as Steward takes it.
-    pub request: Request<'a>,
-}
-
-impl Case<'_> {
-    /// Whether the case must be allowed.
-    #[must_use]
-    pub fn must_allow(&self) -> bool {
-        self.outcome == "allow"
-    }
-}
 
 /// Both engines, ready to decide the same cases: Cedar's side is fully built here.
 pub struct Comparison<'a> {
@@ -113,151 +44,6 @@ pub struct Comparison<'a> {
     pub policies: PolicySet,
     /// Every entity the Cedar requests name, with the facts as attributes.
     pub entities: Entities,
-}
-
-fn customer(n: u64) -> Result<CustomerId, SetupError> {
-    let high = n >> 48;
-    let low = n & 0xffff_ffff_ffff;
-    Ok(format!("{high:08x}-0000-7000-8000-{low:012x}").parse()?)
-}
-
-impl World {
-    /// The same world as `cargo bench -p steward-benches --bench check` uses: 10,000
-    /// customers with an open relationship and three consent changes each (Alice one, Bob
-    /// none), Carol's relationship ended, a hold on every hundredth customer, three stewards.
-    ///
-    /// # Errors
-    ///
-    /// Any fixture literal or ledger call that fails.
-    pub fn new() -> Result<Self, SetupError> {
-        use steward::retention::{HoldId, HoldScope, LegalHold};
-
-        let policy = Policy::coder_model();
-        let mut facts = MemoryFacts::new(&policy);
-        let start: Timestamp = RELATIONSHIPS_START.parse()?;
-        let counsel: StewardId = "counsel.kim".parse()?;
-        let levels = [
-            TrainingLevel::Private,
-            TrainingLevel::OpenWeight,
-            TrainingLevel::None,
-        ];
-        for n in 0..CUSTOMERS {
-            let who = customer(n)?;
-            facts.relationships.start(who, start)?;
-            if n == BOB {
-                continue;
-            }
-            for (month, level) in (1..=3).zip(levels) {
-                let level = if n == ALICE {
-                    TrainingLevel::Shared
-                } else {
-                    level
-                };
-                let day = if n == ALICE && month == 1 { 15 } else { 10 };
-                let change = ConsentChange::new(
-                    who,
-                    level,
-                    format!("2025-{month:02}-{day:02}T00:00:00Z").parse()?,
-                    ConsentActor::Customer,
-                    Channel::AccountSettings,
-                    policy.version().clone(),
-                );
-                facts.consent.record(change)?;
-                if n == ALICE {
-                    break;
-                }
-            }
-        }
-        let carol = customer(CAROL)?;
-        facts.relationships.end(carol, ENDED.parse()?)?;
-        for (id, n) in (0..CUSTOMERS)
-            .filter(|n| n % HOLD_EVERY == HOLD_EVERY - 1)
-            .enumerate()
-        {
-            let placed_at = Timestamp::from_unix_nanos(
-                start.unix_nanos()? + i64::try_from(id)? * 1_000_000_000,
-            );
-            let hold = LegalHold::place(
-                HoldId::new(u64::try_from(id)?),
-                HoldScope::Customer {
-                    customer: customer(n)?,
-                },
-                "litigation hold, case 2025-117".parse()?,
-                counsel.clone(),
-                placed_at,
-                "2026-01-01T00:00:00Z".parse()?,
-            )?;
-            facts.holds.place(hold)?;
-        }
-        for handle in ["alice.ops", "bert.ops", "chen.ops"] {
-            facts.roster.add(handle.parse()?)?;
-        }
-        Ok(Self {
-            policy,
-            facts,
-            steward: "bert.ops".parse()?,
-            outsider: "mallory".parse()?,
-            ticket: "TICKET-4711 latency spike".parse()?,
-            now: NOW.parse()?,
-            collected: COLLECTED.parse()?,
-            alice: customer(ALICE)?,
-            bob: customer(BOB)?,
-            carol,
-        })
-    }
-
-    /// The benchmarked cases: for each kind of action, one allowed and one denied request.
-    #[must_use]
-    pub fn cases(&self) -> Vec<Case<'_>> {
-        let now = self.now;
-        let email = DataRef::new(DataCategory::Email, self.alice, self.collected);
-        // No consent level on the data: check() reads the level at collection from the facts.
-        let log = |owner| DataRef::new(DataCategory::LlmRequestLog, owner, self.collected);
-        let open = |steward| {
-            Request::open_log(
-                steward,
-                Purpose::Troubleshooting,
-                &self.ticket,
-                log(self.alice),
-                now,
-            )
-        };
-        let case = |kind, outcome, request| Case {
-            kind,
-            outcome,
-            request,
-        };
-        vec![
-            case(
-                "use",
-                "allow",
-                Request::use_data(Purpose::CustomerCare, email, now),
-            ),
-            // A prohibited purpose.
-            case(
-                "use",
-                "deny",
-                Request::use_data(Purpose::Marketing, email, now),
-            ),
-            case("open-log", "allow", open(&self.steward)),
-            // Not on the roster.
-            case("open-log", "deny", open(&self.outsider)),
-            case(
-                "train",
-                "allow",
-                Request::train(TrainingScope::Shared, log(self.alice), now),
-            ),
-            // Consent at collection was `none`.
-            case(
-                "train",
-                "deny",
-                Request::train(TrainingScope::Shared, log(self.bob), now),
-            ),
-            case("keep", "allow", Request::keep(log(self.alice), now)),
-            // Past the deletion deadline.
-            case("keep", "deny", Request::keep(log(self.carol), now)),
-        ]
-    }
 }
 
 impl<'a> Comparison<'a> {
@@ -444,8 +230,8 @@ impl<'a> Translator<'a> {
         let (due, retention_ended) = match ended_at {
             Some(None) => (false, false),
             Some(Some(end)) => {
-                let end = end.unix_nanos()?;
-                let now = now.unix_nanos()?;
+                let end = end.unix_nanos();
+                let now = now.unix_nanos();
                 (now >= end, now >= end.saturating_add(WINDOW_NANOS))
             }
             // Collected outside any relationship: nothing keeps it.
@@ -545,6 +331,8 @@ fn uid(kind: &str, id: &str) -> Result<EntityUid, SetupError> {
 
 #[cfg(test)]
 mod tests {
+    use steward::DataCategory;
+
     use super::*;
 
     #[test]
@@ -599,13 +387,15 @@ mod tests {
                             data,
                             now,
                         };
+                        let decision = world.policy.check(&request, &world.facts);
                         cases.push(Case {
                             kind: "any",
-                            outcome: if world.policy.check(&request, &world.facts).is_allowed() {
+                            outcome: if decision.is_allowed() {
                                 "allow"
                             } else {
                                 "deny"
                             },
+                            expected: decision.reason().map_or(Expected::Allow, Expected::Deny),
                             request,
                         });
                     }
