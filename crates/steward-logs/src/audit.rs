@@ -805,6 +805,8 @@ impl<'de> Deserialize<'de> for CheckpointPublicKey {
 
 /// The canonical bytes an entry's HMAC covers: a domain label, then every field,
 /// variable-length fields prefixed with their length, so no two entries encode alike.
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
 fn entry_message(sequence: u64, previous: &ChainHash, entry: &AuditEntry) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(ENTRY_LABEL);
@@ -840,9 +842,13 @@ fn entry_message(sequence: u64, previous: &ChainHash, entry: &AuditEntry) -> Vec
             out.push(failure.code());
         }
     }
-    let at = entry.at.as_datetime();
-    out.extend_from_slice(&at.timestamp().to_be_bytes());
-    out.extend_from_slice(&at.timestamp_subsec_nanos().to_be_bytes());
+    // Whole seconds (towards the past) and the nanoseconds within that second, as a calendar
+    // library gives them: the encoding predates the integer representation of instants.
+    let nanos = entry.at.unix_nanos();
+    out.extend_from_slice(&nanos.div_euclid(NANOS_PER_SECOND).to_be_bytes());
+    // INVARIANT: rem_euclid lies in 0..1e9, which fits a u32; the default is never taken.
+    let subsec = u32::try_from(nanos.rem_euclid(NANOS_PER_SECOND)).unwrap_or_default();
+    out.extend_from_slice(&subsec.to_be_bytes());
     out
 }
 
@@ -868,4 +874,25 @@ fn checkpoint_message(entries: u64, head: &ChainHash) -> Vec<u8> {
     out.extend_from_slice(&entries.to_be_bytes());
     out.extend_from_slice(&head.0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_core::Timestamp;
+
+    use super::NANOS_PER_SECOND;
+
+    #[test]
+    fn entry_time_encoding_matches_the_calendar_split() {
+        // Chains written before instants became integers encoded chrono's split; the integer
+        // split must give the same bytes, before the epoch too.
+        for nanos in [i64::MIN, -1_000_000_001, -1, 0, 1, 1_741_132_800_123_456_789, i64::MAX] {
+            let datetime = Timestamp::from_unix_nanos(nanos).as_datetime();
+            assert_eq!(nanos.div_euclid(NANOS_PER_SECOND), datetime.timestamp());
+            assert_eq!(
+                u32::try_from(nanos.rem_euclid(NANOS_PER_SECOND)).unwrap(),
+                datetime.timestamp_subsec_nanos()
+            );
+        }
+    }
 }
