@@ -5,7 +5,7 @@ use std::{borrow::Cow, fmt, str::FromStr};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use steward_core::AdminId;
 
-use crate::{ConsentError, error::quote, vocabulary::string_forms};
+use crate::{ConsentError, error::quote};
 
 /// Who made a preference change: the customer, or an admin acting for them.
 ///
@@ -77,11 +77,18 @@ pub enum Channel {
     SupportRequest,
 }
 
-string_forms!(Channel, UnknownChannel, {
-    AccountSettings => "account-settings",
-    Api => "api",
-    SupportRequest => "support-request",
-});
+steward_core::string_forms!(
+    Channel,
+    crate::ConsentError,
+    |other: &str| crate::ConsentError::UnknownChannel {
+        value: crate::error::quote(other),
+    },
+    {
+        AccountSettings => "account-settings",
+        Api => "api",
+        SupportRequest => "support-request",
+    }
+);
 
 /// Serde through the string form, so that deserializing can never build an invalid value.
 macro_rules! serde_via_string {

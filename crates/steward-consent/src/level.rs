@@ -2,8 +2,6 @@
 
 use steward_core::{ClauseId, CustomerId, TrainingScope};
 
-use crate::vocabulary::string_forms;
-
 /// A customer's training preference, one level per customer (DESIGN.md section 1).
 ///
 /// Levels are ordered `None < Private < Shared < OpenWeight` and cumulative: a level permits
@@ -48,12 +46,19 @@ pub enum TrainingLevel {
     OpenWeight,
 }
 
-string_forms!(TrainingLevel, UnknownLevel, {
-    None => "none",
-    Private => "private",
-    Shared => "shared",
-    OpenWeight => "open-weight",
-});
+steward_core::string_forms!(
+    TrainingLevel,
+    crate::ConsentError,
+    |other: &str| crate::ConsentError::UnknownLevel {
+        value: crate::error::quote(other),
+    },
+    {
+        None => "none",
+        Private => "private",
+        Shared => "shared",
+        OpenWeight => "open-weight",
+    }
+);
 
 impl TrainingLevel {
     /// Whether data owned by `data_owner`, held at this level, may train at `scope`.

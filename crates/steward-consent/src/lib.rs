@@ -112,7 +112,6 @@ mod error;
 mod ledger;
 mod level;
 mod mode;
-mod vocabulary;
 
 pub use steward_core::AdminId;
 

@@ -2,7 +2,7 @@
 
 use steward_core::ClauseId;
 
-use crate::{TrainingLevel, vocabulary::string_forms};
+use crate::TrainingLevel;
 
 /// How a record's training level follows later preference changes (DESIGN.md section 1).
 ///
@@ -45,10 +45,17 @@ pub enum ConsentMode {
     WithdrawalStopsProcessing,
 }
 
-string_forms!(ConsentMode, UnknownMode, {
-    ForwardOnly => "forward-only",
-    WithdrawalStopsProcessing => "withdrawal-stops-processing",
-});
+steward_core::string_forms!(
+    ConsentMode,
+    crate::ConsentError,
+    |other: &str| crate::ConsentError::UnknownMode {
+        value: crate::error::quote(other),
+    },
+    {
+        ForwardOnly => "forward-only",
+        WithdrawalStopsProcessing => "withdrawal-stops-processing",
+    }
+);
 
 impl ConsentMode {
     /// The level that governs a record collected under `at_collection` when the customer's

@@ -1,22 +1,15 @@
-//! The macro behind every closed vocabulary: one stable string per value, parsed strictly.
+//! The macros behind every closed vocabulary: one stable string per value, parsed strictly.
 
-/// Declares a fieldless enum whose values have stable string forms, with `ALL`, `as_str`,
-/// `Display`, `FromStr` (unknown strings are a [`crate::CoreError::Unknown`]) and serde
-/// through those strings, so the wire form and the parser can never disagree.
-macro_rules! string_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident in $vocabulary:ident {
-            $( $(#[$variant_meta:meta])* $variant:ident => $text:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum $name {
-            $( $(#[$variant_meta])* $variant, )+
-        }
-
+/// Gives a fieldless enum its string forms: `ALL`, `as_str`, `Display`, `FromStr` and serde
+/// through the same strings, so that the wire form and the parser can never disagree.
+///
+/// `$unknown` is a function (or closure) from the rejected text to the error `FromStr`
+/// returns, so every crate names unknown values in its own error type. Used by steward-core's
+/// vocabularies and by steward-consent's; not a public extension point.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! string_forms {
+    ($name:ident, $error:ty, $unknown:expr, { $( $variant:ident => $text:literal, )+ }) => {
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [Self] = &[$( Self::$variant, )+];
@@ -37,15 +30,12 @@ macro_rules! string_enum {
         }
 
         impl ::std::str::FromStr for $name {
-            type Err = $crate::CoreError;
+            type Err = $error;
 
             fn from_str(text: &str) -> Result<Self, Self::Err> {
                 match text {
                     $( $text => Ok(Self::$variant), )+
-                    other => Err($crate::CoreError::unknown(
-                        $crate::Vocabulary::$vocabulary,
-                        other,
-                    )),
+                    other => Err(($unknown)(other)),
                 }
             }
         }
@@ -57,11 +47,38 @@ macro_rules! string_enum {
         }
 
         impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
                 let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
                 text.parse().map_err(::serde::de::Error::custom)
             }
         }
+    };
+}
+
+/// Declares a fieldless, non-exhaustive vocabulary enum of steward-core with its string forms;
+/// an unknown string is a [`crate::CoreError::Unknown`] naming the vocabulary and the value.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident in $vocabulary:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$variant_meta])* $variant, )+
+        }
+
+        $crate::string_forms!(
+            $name,
+            $crate::CoreError,
+            |other: &str| $crate::CoreError::unknown($crate::Vocabulary::$vocabulary, other),
+            { $( $variant => $text, )+ }
+        );
     };
 }
 
