@@ -1,8 +1,7 @@
 //! Who changed a preference, and through which channel.
 
-use std::{borrow::Cow, fmt, str::FromStr};
+use std::{fmt, str::FromStr};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use steward_core::AdminId;
 
 use crate::{ConsentError, error::quote};
@@ -90,25 +89,7 @@ steward_core::string_forms!(
     }
 );
 
-/// Serde through the string form, so that deserializing can never build an invalid value.
-macro_rules! serde_via_string {
-    ($($name:ident),+) => {$(
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <Cow<'de, str>>::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    )+};
-}
-
-serde_via_string!(Actor);
+steward_core::serde_via_string!(Actor);
 
 #[cfg(test)]
 mod tests {

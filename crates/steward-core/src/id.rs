@@ -7,7 +7,6 @@ use std::{
     str::FromStr,
 };
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::{CoreError, Timestamp, Vocabulary};
@@ -355,26 +354,7 @@ impl FromStr for PolicyVersion {
     }
 }
 
-/// Serde through the string form for the string-backed ids, so the wire form is the
-/// validated one and deserializing can never build an invalid id.
-macro_rules! serde_via_string {
-    ($($name:ident),+) => {$(
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    )+};
-}
-
-serde_via_string!(CustomerId, StewardId, AdminId, RecordId, PolicyVersion);
+crate::serde_via_string!(CustomerId, StewardId, AdminId, RecordId, PolicyVersion);
 
 #[cfg(test)]
 mod tests {

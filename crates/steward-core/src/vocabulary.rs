@@ -1,4 +1,5 @@
-//! The macros behind every closed vocabulary: one stable string per value, parsed strictly.
+//! The macros behind every closed vocabulary and string-backed type: one stable string per
+//! value, parsed strictly, with serde through the same string.
 
 /// Gives a fieldless enum its string forms: `ALL`, `as_str`, `Display`, `FromStr` and serde
 /// through the same strings, so that the wire form and the parser can never disagree.
@@ -40,21 +41,35 @@ macro_rules! string_forms {
             }
         }
 
+        $crate::serde_via_string!($name);
+    };
+}
+
+/// Implements serde through a type's `Display` and `FromStr`, so that the wire form is the
+/// string form and deserializing validates exactly as parsing does. Used across Steward's
+/// crates; not a public extension point.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! serde_via_string {
+    ($($name:ty),+ $(,)?) => {$(
         impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
             }
         }
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
-            ) -> Result<Self, D::Error> {
+            ) -> ::std::result::Result<Self, D::Error> {
                 let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
                 text.parse().map_err(::serde::de::Error::custom)
             }
         }
-    };
+    )+};
 }
 
 /// Declares a fieldless, non-exhaustive vocabulary enum of steward-core with its string forms;

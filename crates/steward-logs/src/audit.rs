@@ -886,7 +886,15 @@ mod tests {
     fn entry_time_encoding_matches_the_calendar_split() {
         // Chains written before instants became integers encoded chrono's split; the integer
         // split must give the same bytes, before the epoch too.
-        for nanos in [i64::MIN, -1_000_000_001, -1, 0, 1, 1_741_132_800_123_456_789, i64::MAX] {
+        for nanos in [
+            i64::MIN,
+            -1_000_000_001,
+            -1,
+            0,
+            1,
+            1_741_132_800_123_456_789,
+            i64::MAX,
+        ] {
             let datetime = Timestamp::from_unix_nanos(nanos).as_datetime();
             assert_eq!(nanos.div_euclid(NANOS_PER_SECOND), datetime.timestamp());
             assert_eq!(

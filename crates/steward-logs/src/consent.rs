@@ -2,8 +2,6 @@
 
 use std::{fmt, str::FromStr};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::LogsError;
 
 /// The customer's training consent level at the instant the request was collected
@@ -107,18 +105,7 @@ impl FromStr for ConsentAtCollection {
     }
 }
 
-impl Serialize for ConsentAtCollection {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ConsentAtCollection {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+steward_core::serde_via_string!(ConsentAtCollection);
 
 #[cfg(test)]
 mod tests {

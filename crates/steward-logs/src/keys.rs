@@ -17,7 +17,7 @@ use ring::{
     aead,
     rand::{SecureRandom, SystemRandom},
 };
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use steward_core::CustomerId;
 use zeroize::Zeroizing;
 
@@ -160,18 +160,7 @@ impl FromStr for MasterKeyId {
     }
 }
 
-impl Serialize for MasterKeyId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for MasterKeyId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+steward_core::serde_via_string!(MasterKeyId);
 
 /// A master key (key-encryption key): AES-256-GCM, used only to wrap and unwrap data keys.
 ///

@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use steward_core::{CustomerId, RecordId, Timestamp};
 use uuid::Uuid;
 
@@ -110,19 +109,6 @@ impl std::str::FromStr for Algorithm {
                 field: "algorithm",
                 reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
             })
-    }
-}
-
-impl Serialize for Algorithm {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Algorithm {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -580,6 +566,8 @@ impl Reader<'_> {
         Ok(*head)
     }
 }
+
+steward_core::serde_via_string!(Algorithm);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 use std::{fmt, str::FromStr};
 
 use chrono::TimeDelta;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::RetentionError;
 
@@ -223,19 +222,6 @@ fn add_components(
     Ok(total)
 }
 
-impl Serialize for RetentionPeriod {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RetentionPeriod {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// The operational time allowed to carry out a deletion once data is due: sweeps run
 /// periodically and backups rotate, so deletion cannot be instant. Zero is allowed and
 /// means the data is overdue the moment it is due.
@@ -295,17 +281,7 @@ impl FromStr for DeletionWindow {
     }
 }
 
-impl Serialize for DeletionWindow {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for DeletionWindow {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        RetentionPeriod::deserialize(deserializer).map(Self)
-    }
-}
+steward_core::serde_via_string!(RetentionPeriod, DeletionWindow);
 
 #[cfg(test)]
 mod tests {
