@@ -52,6 +52,7 @@ mod justification;
 mod purpose;
 mod scope;
 mod time;
+mod unique_map;
 mod vocabulary;
 
 pub use crate::{
@@ -64,4 +65,5 @@ pub use crate::{
     purpose::{Purpose, PurposeGroup},
     scope::TrainingScope,
     time::Timestamp,
+    unique_map::UniqueMap,
 };

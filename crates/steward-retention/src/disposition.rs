@@ -472,8 +472,17 @@ impl RetentionSchedule {
         record: &RecordMeta,
         now: Timestamp,
     ) -> Result<Disposition, RetentionError> {
-        if history.is_empty() {
+        let Some(first) = history.first() else {
             return Err(RetentionError::UnknownCustomer);
+        };
+        // Data from before the customer's first relationship is most likely clock skew between
+        // the collecting service and the contract feed; deciding it due could delete data of
+        // an active customer (invariant 7), so it is an error to report, never a deletion.
+        if record.collected_at() < first.started_at() {
+            return Err(RetentionError::CollectedBeforeFirstRelationship {
+                collected_at: record.collected_at(),
+                started_at: first.started_at(),
+            });
         }
         let relationship = containing_in(history, record.collected_at());
         self.disposition(record, relationship, holds, now)

@@ -23,7 +23,7 @@ pub enum RetentionError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// An instant computation left the representable range (about ±262,000 years).
+    /// An instant computation left the representable range (the years 1677 to 2262).
     #[error("instant out of range while computing {what}")]
     InstantOutOfRange {
         /// Which computation overflowed.
@@ -62,9 +62,32 @@ pub enum RetentionError {
         /// When the record was collected.
         collected_at: Timestamp,
     },
+    /// A hold event dated further ahead of this machine's clock than the allowed skew:
+    /// recorded, it would make every later event look as if the clock went backwards.
+    #[error(
+        "hold event dated `{at}` is ahead of the clock (latest acceptable `{latest_acceptable}`)"
+    )]
+    EventInTheFuture {
+        /// The instant the event claims.
+        at: Timestamp,
+        /// This machine's clock plus the allowed skew.
+        latest_acceptable: Timestamp,
+    },
     /// The relationship book holds no relationship at all for a record's customer.
     #[error("no relationship on record for the customer of the record")]
     UnknownCustomer,
+    /// A record dated before its customer's first relationship started: usually a clock or
+    /// feed problem, so nothing is decided (and nothing deleted) for it.
+    #[error(
+        "record collected at `{collected_at}`, before the customer's first relationship started \
+         at `{started_at}`"
+    )]
+    CollectedBeforeFirstRelationship {
+        /// When the record was collected.
+        collected_at: Timestamp,
+        /// When the customer's first relationship started.
+        started_at: Timestamp,
+    },
     /// The schedule has no rule for a data category.
     #[error("no retention rule for data category `{category}`")]
     NoRule {

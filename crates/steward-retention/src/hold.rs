@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, fmt};
 
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use steward_core::{
     CustomerId, CustomerMap, DataCategory, Justification, RecordId, StewardId, Timestamp,
@@ -498,7 +499,20 @@ impl HoldRegister {
     }
 }
 
+/// How far ahead of this machine's clock a hold event may be dated: the register records
+/// events in order, so one event dated in the future would refuse every honest one after it.
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
 fn check_clock(last: Option<Timestamp>, at: Timestamp) -> Result<(), RetentionError> {
+    let latest_acceptable = Timestamp::now()
+        .checked_add(MAX_CLOCK_SKEW)
+        .unwrap_or(Timestamp::MAX);
+    if at > latest_acceptable {
+        return Err(RetentionError::EventInTheFuture {
+            at,
+            latest_acceptable,
+        });
+    }
     match last {
         Some(earlier) if at < earlier => {
             Err(RetentionError::ClockWentBackwards { earlier, now: at })

@@ -16,6 +16,9 @@ const SECONDS_PER_WEEK: u64 = 7 * SECONDS_PER_DAY;
 ///
 /// A negative period cannot be built. The bound keeps every sum of two periods far inside
 /// the range of an instant computation, so only the final `anchor + period` can overflow.
+/// Instants span the years 1677 to 2262, so a period of centuries yields
+/// [`RetentionError::InstantOutOfRange`] for every record it governs: reported by the sweep,
+/// never a deletion.
 ///
 /// # String form
 ///

@@ -1,7 +1,7 @@
 //! Retention rules per data category, event-based as in Purview and Google Cloud Storage.
 
 use serde::{Deserialize, Serialize};
-use steward_core::{ClauseId, DataCategory};
+use steward_core::{ClauseId, DataCategory, UniqueMap};
 
 use crate::{DeletionWindow, RetentionError, RetentionPeriod};
 
@@ -302,14 +302,14 @@ impl RetentionSchedule {
 struct RawSchedule {
     window: DeletionWindow,
     #[serde(default)]
-    rules: std::collections::BTreeMap<DataCategory, RetentionRule>,
+    rules: UniqueMap<DataCategory, RetentionRule>,
 }
 
 impl Serialize for RetentionSchedule {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         RawSchedule {
             window: self.window,
-            rules: self.rules().collect(),
+            rules: UniqueMap::from(self.rules().collect::<std::collections::BTreeMap<_, _>>()),
         }
         .serialize(serializer)
     }
@@ -320,6 +320,7 @@ impl<'de> Deserialize<'de> for RetentionSchedule {
         let raw = RawSchedule::deserialize(deserializer)?;
         Ok(raw
             .rules
+            .into_map()
             .into_iter()
             .fold(Self::bundled(raw.window), |schedule, (category, rule)| {
                 schedule.with_rule(category, rule)
@@ -365,6 +366,21 @@ mod tests {
         let json = r#"{"anchor":"collected-at","maximum":"P1D","window":"P1D",
             "method":"crypto-shred","clause":"logs.retention"}"#;
         assert!(serde_json::from_str::<RetentionRule>(json).is_err());
+    }
+
+    #[test]
+    fn a_category_given_twice_is_refused_not_overwritten() {
+        let rule = r#"{"anchor":"relationship-end","maximum":"PT0S","window":"P30D",
+            "method":"delete","clause":"use.purposes"}"#;
+        let with_minimum = r#"{"anchor":"relationship-end","minimum":"P1095D",
+            "maximum":"PT0S","window":"P30D","method":"delete","clause":"use.purposes"}"#;
+        let json =
+            format!(r#"{{"window":"P30D","rules":{{"email":{with_minimum},"email":{rule}}}}}"#);
+        let error = serde_json::from_str::<RetentionSchedule>(&json).unwrap_err();
+        assert!(
+            error.to_string().contains("duplicate key `email`"),
+            "{error}"
+        );
     }
 
     #[test]

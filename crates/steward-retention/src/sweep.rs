@@ -10,8 +10,8 @@ use std::{
 use steward_core::{ClauseId, CustomerId, RecordId, Timestamp};
 
 use crate::{
-    DeletionMethod, Disposition, HoldScope, HoldSource, NoHolds, RecordMeta, Relationship,
-    RelationshipBook, RetentionError, RetentionSchedule,
+    DeletionMethod, Disposition, DueReason, HoldScope, HoldSource, NoHolds, RecordMeta,
+    Relationship, RelationshipBook, RetentionError, RetentionSchedule,
 };
 
 /// What a deletion or shred found.
@@ -262,6 +262,17 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             }
             match self.decide_with(&cursor, &record, now) {
                 Ok(disposition) if disposition.is_due() => {
+                    // A record from outside every relationship may be the first sign of a
+                    // relationship the book does not know yet (a returning customer whose
+                    // start event is late): delete it, but shred no keys on that evidence.
+                    blocked |= matches!(
+                        disposition,
+                        Disposition::DeleteNow {
+                            reason: DueReason::OutsideRelationship,
+                            method: DeletionMethod::CryptoShred,
+                            ..
+                        }
+                    );
                     deletions.push(PlannedDeletion {
                         record,
                         disposition,

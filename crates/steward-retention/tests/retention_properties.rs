@@ -390,8 +390,12 @@ fn model(world: &World, built: &Built, record_index: usize) -> Verdict {
     let now = world.now;
     let collected = spec.collected;
     let spans = built.spans.get(spec.customer).cloned().unwrap_or_default();
-    if spans.is_empty() {
-        return Verdict::Error;
+    // No relationship at all, or data from before the first one: a feed problem, not a
+    // decision (nothing is deleted for it).
+    match spans.iter().map(|(start, _)| *start).min() {
+        None => return Verdict::Error,
+        Some(first_start) if collected < first_start => return Verdict::Error,
+        Some(_) => {}
     }
     let (anchor_at_end, minimum, maximum, window) = match record.category() {
         DataCategory::LlmRequestLog => (true, None, 0, world.log_window),

@@ -482,3 +482,79 @@ fn a_failing_deletion_is_reported_and_the_sweep_goes_on() {
     // The keys still go: shredding makes the record that could not be deleted unreadable.
     assert_eq!(report.shredded(), &[kim]);
 }
+
+#[test]
+fn a_log_after_the_last_relationship_deletes_itself_but_shreds_no_keys() {
+    // The customer came back, but their new relationship has not reached the book yet: the
+    // fresh log proves they are active again, so their keys must survive this sweep.
+    let dana = customer(4);
+    let mut book = RelationshipBook::new();
+    book.start(dana, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(dana, t("2025-01-31T00:00:00Z")).unwrap();
+    let fresh = log(dana, "2025-03-01T00:00:01Z");
+    let mut store = MemoryRecordStore::new();
+    store.insert(fresh);
+    let mut keys = keys_for(&[dana]);
+    let schedule = thirty_days();
+    let holds = HoldRegister::new();
+    let sweep = Sweep::new(&schedule, &book, &holds);
+    let now = t("2025-03-01T00:00:02Z");
+    let plan = sweep.plan(store.records().collect::<Vec<_>>(), now);
+    assert_eq!(plan.deletions().count(), 1);
+    assert_eq!(plan.shreds().count(), 0, "{plan}");
+    sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    assert!(keys.has_keys(dana));
+    // Once that record is gone, a later sweep may shred as usual.
+    let later = sweep.plan(
+        store.records().collect::<Vec<_>>(),
+        t("2025-03-02T00:00:00Z"),
+    );
+    assert_eq!(plan.deletions().count(), 1);
+    assert_eq!(later.shreds().count(), 1, "{later}");
+}
+
+#[test]
+fn a_record_from_before_the_first_relationship_is_reported_not_deleted() {
+    let erin = customer(5);
+    let mut book = RelationshipBook::new();
+    book.start(erin, t("2025-01-01T00:00:00.001Z")).unwrap();
+    let skewed = log(erin, "2025-01-01T00:00:00Z");
+    let schedule = thirty_days();
+    let error = schedule
+        .disposition_in(&book, &NoHolds, &skewed, t("2025-02-01T00:00:00Z"))
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        RetentionError::CollectedBeforeFirstRelationship { .. }
+    ));
+    let holds = HoldRegister::new();
+    let plan = Sweep::new(&schedule, &book, &holds).plan([skewed], t("2025-02-01T00:00:00Z"));
+    assert_eq!(plan.deletions().count(), 0);
+    assert_eq!(plan.skipped().len(), 1);
+}
+
+#[test]
+fn a_hold_dated_ahead_of_the_clock_is_refused_and_does_not_freeze_the_register() {
+    let frank = customer(6);
+    let hold_placed_at = |id, placed_at: Timestamp| {
+        LegalHold::place(
+            HoldId::new(id),
+            HoldScope::Customer { customer: frank },
+            "LEGAL-9 subpoena".parse().unwrap(),
+            "counsel".parse().unwrap(),
+            placed_at,
+            placed_at.checked_add(TimeDelta::days(90)).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut register = HoldRegister::new();
+    let tomorrow = Timestamp::now().checked_add(TimeDelta::days(1)).unwrap();
+    let error = register.place(hold_placed_at(1, tomorrow)).unwrap_err();
+    assert!(
+        matches!(error, RetentionError::EventInTheFuture { .. }),
+        "{error}"
+    );
+    assert!(register.events().is_empty());
+    register.place(hold_placed_at(2, Timestamp::now())).unwrap();
+    assert_eq!(register.events().len(), 1);
+}

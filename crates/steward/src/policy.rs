@@ -1,14 +1,11 @@
 //! The policy: the bundled Coder Model policy, or one loaded from a TOML or JSON file.
 
-use std::{collections::BTreeMap, fmt, marker::PhantomData, num::NonZeroUsize, path::Path};
+use std::{num::NonZeroUsize, path::Path};
 
 use chrono::NaiveDate;
-use serde::{
-    Deserialize, Deserializer,
-    de::{self, MapAccess, Visitor},
-};
+use serde::Deserialize;
 use steward_consent::ConsentMode;
-use steward_core::{ClauseId, DataCategory, PolicyVersion, Purpose, PurposeGroup};
+use steward_core::{ClauseId, DataCategory, PolicyVersion, Purpose, PurposeGroup, UniqueMap};
 use steward_logs::RosterCapacity;
 use steward_retention::{
     Anchor, DeletionMethod, DeletionWindow, RetentionPeriod, RetentionRule, RetentionSchedule,
@@ -299,45 +296,6 @@ struct PolicyFile {
     retention: Vec<RuleEntry>,
 }
 
-/// A map that refuses a repeated key. TOML refuses one itself; JSON parsers keep the last
-/// value, which would silently drop what the first one said.
-struct UniqueMap<K, V>(BTreeMap<K, V>);
-
-impl<'de, K, V> Deserialize<'de> for UniqueMap<K, V>
-where
-    K: Deserialize<'de> + Ord + fmt::Display,
-    V: Deserialize<'de>,
-{
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct UniqueVisitor<K, V>(PhantomData<(K, V)>);
-
-        impl<'de, K, V> Visitor<'de> for UniqueVisitor<K, V>
-        where
-            K: Deserialize<'de> + Ord + fmt::Display,
-            V: Deserialize<'de>,
-        {
-            type Value = UniqueMap<K, V>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map without repeated keys")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut map = BTreeMap::new();
-                while let Some((key, value)) = access.next_entry::<K, V>()? {
-                    if map.contains_key(&key) {
-                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
-                    }
-                    map.insert(key, value);
-                }
-                Ok(UniqueMap(map))
-            }
-        }
-
-        deserializer.deserialize_map(UniqueVisitor(PhantomData))
-    }
-}
-
 /// One retention rule in a policy file: the category it governs, then the rule.
 #[derive(Deserialize)]
 struct RuleEntry {
@@ -367,7 +325,7 @@ impl PolicyFile {
             })?;
 
         let mut purposes = PurposeTable::EMPTY;
-        for (category, listed) in &self.purposes.0 {
+        for (category, listed) in self.purposes.as_map() {
             let field = format!("purposes.{category}");
             for (index, purpose) in listed.iter().enumerate() {
                 if let Some(problem) = purpose_problem(*category, *purpose) {
