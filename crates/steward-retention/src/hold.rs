@@ -396,10 +396,16 @@ impl HoldRegister {
     /// # Errors
     ///
     /// [`RetentionError::DuplicateHold`] if the id is taken;
-    /// [`RetentionError::ClockWentBackwards`] if placed before the last recorded event.
+    /// [`RetentionError::HoldAlreadyReleased`] for a hold that arrives released (its release
+    /// would be missing from the recorded events: place it, then [`HoldRegister::release`]);
+    /// [`RetentionError::ClockWentBackwards`] if placed before the last recorded event;
+    /// [`RetentionError::EventInTheFuture`] if placed ahead of the clock.
     pub fn place(&mut self, hold: LegalHold) -> Result<(), RetentionError> {
         if self.holds.contains_key(&hold.id) {
             return Err(RetentionError::DuplicateHold { id: hold.id });
+        }
+        if hold.released_at.is_some() {
+            return Err(RetentionError::HoldAlreadyReleased { id: hold.id });
         }
         self.check_clock(hold.placed_at)?;
         self.by_customer
@@ -587,6 +593,18 @@ mod tests {
         let released = register.hold(HoldId::new(1)).unwrap();
         assert!(released.stands_at(at(49)));
         assert!(!released.stands_at(at(50)));
+    }
+
+    #[test]
+    fn a_hold_that_arrives_released_is_refused() {
+        let mut released = hold(1, 10, 100).unwrap();
+        released.released_at = Some(at(20));
+        let mut register = HoldRegister::new();
+        assert_eq!(
+            register.place(released),
+            Err(RetentionError::HoldAlreadyReleased { id: HoldId::new(1) })
+        );
+        assert!(register.events().is_empty());
     }
 
     #[test]
