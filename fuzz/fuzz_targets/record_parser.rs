@@ -32,8 +32,7 @@ fn harness() -> Option<Harness> {
         RecordId::generate_at(at),
         at,
         ConsentAtCollection::None,
-    )
-    .ok()?;
+    );
     vault.seal(&meta, b"seed").ok()?;
     let request = AccessRequest::with_justification_text(
         "fuzz".parse().ok()?,

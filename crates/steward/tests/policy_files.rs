@@ -220,3 +220,61 @@ fn repeated_json_key_is_refused_not_overwritten() {
         "{error}"
     );
 }
+
+mod arbitrary_input {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Invariant 9: any text, as TOML or JSON, loads or is refused with an error naming
+        /// the file; nothing panics.
+        #[test]
+        fn arbitrary_text_never_panics_the_loaders(text in "\\PC{0,200}") {
+            for result in [
+                Policy::from_toml_str(&text, "fuzz.toml"),
+                Policy::from_json_str(&text, "fuzz.json"),
+            ] {
+                if let Err(error) = result {
+                    prop_assert!(error.to_string().starts_with("policy file `fuzz."));
+                }
+            }
+        }
+
+        /// Invariant 9 near valid input: the bundled file with one line dropped or one
+        /// character changed either loads or names the file in its error, and what loads
+        /// still never lets personal data serve a purpose outside `use.purposes`.
+        #[test]
+        fn mutated_bundled_file_loads_or_is_refused_cleanly(
+            line in 0usize..60,
+            position in 0usize..4_000,
+            replacement in prop::char::range(' ', '~'),
+        ) {
+            let lines: Vec<&str> = BUNDLED.lines().collect();
+            let without_line: String = lines
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != line % lines.len())
+                .map(|(_, text)| format!("{text}\n"))
+                .collect();
+            let mut changed: Vec<char> = BUNDLED.chars().collect();
+            let at = position % changed.len();
+            changed[at] = replacement;
+            let changed: String = changed.into_iter().collect();
+            for text in [without_line, changed] {
+                match load_toml(&text) {
+                    Ok(policy) => {
+                        for category in [DataCategory::Email, DataCategory::IpAddress] {
+                            for purpose in [Purpose::Marketing, Purpose::ModelTraining] {
+                                prop_assert!(!policy.allows_purpose(category, purpose));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        prop_assert!(error.to_string().starts_with("policy file `test.toml`"));
+                    }
+                }
+            }
+        }
+    }
+}
