@@ -41,7 +41,8 @@ pub mod retention {
     pub use steward_retention::*;
 }
 
-/// The shared vocabulary (steward-core).
-pub mod core {
+/// The shared vocabulary (steward-core). Not named `core`, which would shadow the standard
+/// `core` crate wherever `steward::*` is glob-imported.
+pub mod vocabulary {
     pub use steward_core::*;
 }
