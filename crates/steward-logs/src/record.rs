@@ -239,14 +239,7 @@ impl RecordHeader {
     /// record's length.
     fn decode(bytes: &[u8], body_len: u32) -> Result<Self, LogsError> {
         let mut reader = Reader(bytes);
-        let magic: [u8; 4] = reader.take()?;
-        if magic != MAGIC {
-            return Err(LogsError::NotARecord);
-        }
-        let [version] = reader.take()?;
-        if version != FORMAT_VERSION {
-            return Err(LogsError::UnsupportedVersion { version });
-        }
+        read_magic_and_version(&mut reader)?;
         let [algorithm, consent, reserved] = reader.take()?;
         let algorithm = Algorithm::from_code(algorithm)?;
         let consent = ConsentAtCollection::from_code(consent)?;
@@ -494,15 +487,7 @@ impl SealedRecord {
             });
         }
         if bytes.len() < HEADER_LEN + TAG_LEN {
-            let mut reader = Reader(bytes);
-            let magic: [u8; 4] = reader.take()?;
-            if magic != MAGIC {
-                return Err(LogsError::NotARecord);
-            }
-            let [version] = reader.take()?;
-            if version != FORMAT_VERSION {
-                return Err(LogsError::UnsupportedVersion { version });
-            }
+            read_magic_and_version(&mut Reader(bytes))?;
             return Err(LogsError::Truncated {
                 needed: HEADER_LEN + TAG_LEN,
                 actual: bytes.len(),
@@ -568,6 +553,19 @@ impl Reader<'_> {
 }
 
 steward_core::serde_via_string!(Algorithm);
+
+/// Reads and checks the magic and the format version, the two fields every version shares.
+fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<(), LogsError> {
+    let magic: [u8; 4] = reader.take()?;
+    if magic != MAGIC {
+        return Err(LogsError::NotARecord);
+    }
+    let [version] = reader.take()?;
+    if version != FORMAT_VERSION {
+        return Err(LogsError::UnsupportedVersion { version });
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -433,13 +433,7 @@ impl HoldRegister {
         expires_at: Timestamp,
         reason: Justification,
     ) -> Result<(), RetentionError> {
-        let last = self.last_event_at();
-        let hold = self
-            .holds
-            .get_mut(&id)
-            .ok_or(RetentionError::UnknownHold { id })?;
-        hold.check_change(at)?;
-        check_clock(last, at)?;
+        let hold = self.changeable(id, at)?;
         if expires_at <= hold.expires_at || expires_at <= at {
             return Err(RetentionError::HoldNotExtended { id });
         }
@@ -467,13 +461,7 @@ impl HoldRegister {
         at: Timestamp,
         reason: Justification,
     ) -> Result<(), RetentionError> {
-        let last = self.last_event_at();
-        let hold = self
-            .holds
-            .get_mut(&id)
-            .ok_or(RetentionError::UnknownHold { id })?;
-        hold.check_change(at)?;
-        check_clock(last, at)?;
+        let hold = self.changeable(id, at)?;
         hold.released_at = Some(at);
         self.events.push(HoldEvent::Released { id, by, at, reason });
         Ok(())
@@ -502,6 +490,19 @@ impl HoldRegister {
 
     fn check_clock(&self, at: Timestamp) -> Result<(), RetentionError> {
         check_clock(self.last_event_at(), at)
+    }
+
+    /// The hold `id`, if a change to it may be recorded at `at`: it exists, is not released,
+    /// was placed by then, and `at` keeps the register's events in order.
+    fn changeable(&mut self, id: HoldId, at: Timestamp) -> Result<&mut LegalHold, RetentionError> {
+        let last = self.last_event_at();
+        let hold = self
+            .holds
+            .get_mut(&id)
+            .ok_or(RetentionError::UnknownHold { id })?;
+        hold.check_change(at)?;
+        check_clock(last, at)?;
+        Ok(hold)
     }
 }
 
