@@ -30,6 +30,9 @@
 //! as its calendar face and checked arithmetic. The `time` feature
 //! adds conversions from and to `time::OffsetDateTime`.
 //!
+//! Where Steward must know the time itself (audit entries), it reads a [`Clock`]:
+//! [`SystemClock`] in deployment, [`ManualClock`] in tests.
+//!
 //! # Policy vocabulary
 //!
 //! - [`ClauseId`]: the stable id of every clause of the policy, with its promise.
@@ -45,6 +48,7 @@
 
 mod category;
 mod clause;
+mod clock;
 mod error;
 mod hash;
 mod id;
@@ -58,6 +62,7 @@ mod vocabulary;
 pub use crate::{
     category::DataCategory,
     clause::ClauseId,
+    clock::{Clock, ManualClock, SystemClock},
     error::{CoreError, Vocabulary},
     hash::{CustomerMap, IdHasher},
     id::{AdminId, CustomerId, PolicyVersion, RecordId, StewardId},

@@ -7,7 +7,7 @@
 use std::{collections::BTreeSet, fmt, num::NonZeroUsize};
 
 use serde::{Deserialize, Serialize};
-use steward_core::{ClauseId, Justification, Purpose, PurposeGroup, StewardId, Timestamp};
+use steward_core::{ClauseId, Justification, Purpose, StewardId};
 
 use crate::LogsError;
 
@@ -165,25 +165,29 @@ impl From<StewardRoster> for RosterRepr {
     }
 }
 
-/// A steward's request to open a record: who, why, on what grounds, and when.
+/// A steward's request to open a record: who, why, and on what grounds.
 ///
-/// The purpose may be any [`Purpose`], and the justification may be missing: a request
-/// outside `logs.purposes` or without a justification is not rejected at construction but
-/// refused by [`Vault::open`](crate::Vault::open), which writes the refusal to the audit trail.
+/// It carries no instant: the vault dates every attempt by its own clock. The purpose may be
+/// any [`Purpose`] and the justification may be missing: such a request is not rejected at
+/// construction but refused when the record is opened, and the refusal is audited.
 /// (steward-core's [`Justification`] cannot be blank, so a blank one arrives here as `None`;
 /// [`AccessRequest::with_justification_text`] does that parsing.)
 ///
 /// ```
-/// use steward_core::Timestamp;
 /// use steward_logs::AccessRequest;
 ///
 /// let request = AccessRequest::with_justification_text(
 ///     "alice.ops".parse()?,
 ///     "troubleshooting".parse()?,
 ///     "TICKET-4711",
-///     Timestamp::now(),
 /// );
 /// assert!(request.justification().is_some());
+/// let blank = AccessRequest::with_justification_text(
+///     "alice.ops".parse()?,
+///     "troubleshooting".parse()?,
+///     "\u{200B}",
+/// );
+/// assert!(blank.justification().is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,7 +195,6 @@ pub struct AccessRequest {
     steward: StewardId,
     purpose: Purpose,
     justification: Option<Justification>,
-    at: Timestamp,
 }
 
 impl AccessRequest {
@@ -201,26 +204,24 @@ impl AccessRequest {
         steward: StewardId,
         purpose: Purpose,
         justification: Option<Justification>,
-        at: Timestamp,
     ) -> Self {
         Self {
             steward,
             purpose,
             justification,
-            at,
         }
     }
 
-    /// A request whose justification is raw text: blank, over-long or control-character
-    /// text counts as missing, and is refused (and audited) when the record is opened.
+    /// A request whose justification is raw text: text without visible content, over-long
+    /// or with control characters counts as missing, and is refused (and audited) when the
+    /// record is opened.
     #[must_use]
     pub fn with_justification_text(
         steward: StewardId,
         purpose: Purpose,
         justification: &str,
-        at: Timestamp,
     ) -> Self {
-        Self::new(steward, purpose, justification.parse().ok(), at)
+        Self::new(steward, purpose, justification.parse().ok())
     }
 
     /// Who asks.
@@ -240,31 +241,10 @@ impl AccessRequest {
     pub const fn justification(&self) -> Option<&Justification> {
         self.justification.as_ref()
     }
-
-    /// When.
-    #[must_use]
-    pub const fn at(&self) -> Timestamp {
-        self.at
-    }
-
-    /// The access decision: the first rule the request breaks, if any.
-    pub(crate) fn check(&self, roster: &StewardRoster) -> Result<(), Denial> {
-        if !roster.contains(&self.steward) {
-            return Err(Denial::NotOnRoster);
-        }
-        if self.purpose.group() != PurposeGroup::Logs {
-            return Err(Denial::PurposeNotForLogs {
-                purpose: self.purpose,
-            });
-        }
-        if self.justification.is_none() {
-            return Err(Denial::MissingJustification);
-        }
-        Ok(())
-    }
 }
 
-/// Why an access request was refused. Each denial cites its clause.
+/// Why an access request was refused, as the audit trail records it. Each denial cites the
+/// clause it enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "denial", rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -276,8 +256,24 @@ pub enum Denial {
         /// The purpose asked for.
         purpose: Purpose,
     },
-    /// `logs.access`: no justification was given ("only when necessary").
+    /// `logs.purposes`: the policy in force does not let logs serve this purpose.
+    PurposeNotAllowedByPolicy {
+        /// The purpose asked for.
+        purpose: Purpose,
+    },
+    /// `logs.access`: no justification with visible content was given ("only when
+    /// necessary").
     MissingJustification,
+    /// `logs.retention`: the record is past its retention and serves nothing.
+    RetentionEnded,
+    /// `logs.retention`: the record is kept only by a legal hold, which permits no opening.
+    KeptOnlyByLegalHold,
+    /// The request could not be evaluated (the policy fails closed), or was refused for a
+    /// reason this build of the trail has no name for; `clause` says which promise.
+    Refused {
+        /// The clause that decided.
+        clause: ClauseId,
+    },
 }
 
 impl Denial {
@@ -286,7 +282,35 @@ impl Denial {
     pub const fn clause(self) -> ClauseId {
         match self {
             Self::NotOnRoster | Self::MissingJustification => ClauseId::LogsAccess,
-            Self::PurposeNotForLogs { .. } => ClauseId::LogsPurposes,
+            Self::PurposeNotForLogs { .. } | Self::PurposeNotAllowedByPolicy { .. } => {
+                ClauseId::LogsPurposes
+            }
+            Self::RetentionEnded | Self::KeptOnlyByLegalHold => ClauseId::LogsRetention,
+            Self::Refused { clause } => clause,
+        }
+    }
+
+    /// The purpose the denial names, if it names one.
+    #[must_use]
+    pub const fn purpose(self) -> Option<Purpose> {
+        match self {
+            Self::PurposeNotForLogs { purpose } | Self::PurposeNotAllowedByPolicy { purpose } => {
+                Some(purpose)
+            }
+            _ => None,
+        }
+    }
+
+    /// The stable code the audit encoding uses (the serde tag).
+    pub(crate) const fn code(self) -> &'static str {
+        match self {
+            Self::NotOnRoster => "not-on-roster",
+            Self::PurposeNotForLogs { .. } => "purpose-not-for-logs",
+            Self::PurposeNotAllowedByPolicy { .. } => "purpose-not-allowed-by-policy",
+            Self::MissingJustification => "missing-justification",
+            Self::RetentionEnded => "retention-ended",
+            Self::KeptOnlyByLegalHold => "kept-only-by-legal-hold",
+            Self::Refused { .. } => "refused",
         }
     }
 }
@@ -298,7 +322,17 @@ impl fmt::Display for Denial {
             Self::PurposeNotForLogs { purpose } => {
                 write!(f, "purpose `{purpose}` is not a log purpose")
             }
+            Self::PurposeNotAllowedByPolicy { purpose } => {
+                write!(f, "the policy does not let logs serve purpose `{purpose}`")
+            }
             Self::MissingJustification => f.write_str("no justification given"),
+            Self::RetentionEnded => {
+                f.write_str("the record is past its retention and serves nothing")
+            }
+            Self::KeptOnlyByLegalHold => {
+                f.write_str("the record is kept only by a legal hold, which permits no opening")
+            }
+            Self::Refused { clause } => write!(f, "refused by the policy under `{clause}`"),
         }
     }
 }
@@ -313,15 +347,6 @@ mod tests {
             roster.add(name.parse().unwrap()).unwrap();
         }
         roster
-    }
-
-    fn request(steward: &str, purpose: &str, justification: &str) -> AccessRequest {
-        AccessRequest::with_justification_text(
-            steward.parse().unwrap(),
-            purpose.parse().unwrap(),
-            justification,
-            Timestamp::from_unix_seconds(1_750_000_000).unwrap(),
-        )
     }
 
     #[test]
@@ -355,42 +380,29 @@ mod tests {
     }
 
     #[test]
-    fn each_broken_rule_is_its_own_denial_with_its_clause() {
-        let roster = roster(&["alice"]);
-        assert_eq!(
-            request("alice", "troubleshooting", "T-1").check(&roster),
-            Ok(())
-        );
-        assert_eq!(
-            request("mallory", "troubleshooting", "T-1").check(&roster),
-            Err(Denial::NotOnRoster)
-        );
-        let wrong = request("alice", "marketing", "T-1")
-            .check(&roster)
-            .unwrap_err();
-        assert_eq!(wrong.clause(), ClauseId::LogsPurposes);
-        let service = request("alice", "usage-monitoring", "T-1").check(&roster);
-        assert!(matches!(service, Err(Denial::PurposeNotForLogs { .. })));
-        let blank = request("alice", "troubleshooting", "   ").check(&roster);
-        assert_eq!(blank, Err(Denial::MissingJustification));
-        assert_eq!(Denial::MissingJustification.clause(), ClauseId::LogsAccess);
-    }
-
-    #[test]
-    fn every_log_purpose_is_allowed() {
-        let roster = roster(&["alice"]);
-        for purpose in Purpose::ALL {
-            let request = AccessRequest::new(
-                "alice".parse().unwrap(),
-                *purpose,
-                Some("T-1".parse().unwrap()),
-                Timestamp::from_unix_seconds(0).unwrap(),
-            );
-            assert_eq!(
-                request.check(&roster).is_ok(),
-                purpose.group() == PurposeGroup::Logs,
-                "{purpose}"
-            );
+    fn every_denial_cites_its_clause_and_has_a_distinct_code() {
+        let denials = [
+            Denial::NotOnRoster,
+            Denial::PurposeNotForLogs {
+                purpose: Purpose::Marketing,
+            },
+            Denial::PurposeNotAllowedByPolicy {
+                purpose: Purpose::Reliability,
+            },
+            Denial::MissingJustification,
+            Denial::RetentionEnded,
+            Denial::KeptOnlyByLegalHold,
+            Denial::Refused {
+                clause: ClauseId::UsePurposes,
+            },
+        ];
+        let codes: BTreeSet<_> = denials.iter().map(|denial| denial.code()).collect();
+        assert_eq!(codes.len(), denials.len());
+        for denial in denials {
+            let json = serde_json::to_value(denial).unwrap();
+            assert_eq!(json["denial"], denial.code(), "{denial}");
         }
+        assert_eq!(Denial::MissingJustification.clause(), ClauseId::LogsAccess);
+        assert_eq!(Denial::RetentionEnded.clause(), ClauseId::LogsRetention);
     }
 }

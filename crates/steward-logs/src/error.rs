@@ -68,7 +68,7 @@ pub enum LogsError {
         "record failed authentication: altered, or presented under another customer, id or key"
     )]
     AuthenticationFailed,
-    /// `logs.access` / `logs.purposes`: the access request was refused (and audited).
+    /// The policy refused the access request (and the refusal was audited).
     #[error("access denied: {denial} ({clause})", clause = denial.clause())]
     Denied {
         /// Why the request was refused.
@@ -79,17 +79,6 @@ pub enum LogsError {
     AuditUnavailable {
         /// What the store reported.
         source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// An access request dated further ahead of this machine's clock than the allowed skew:
-    /// auditing it would block every later entry, so it is refused and nothing is written.
-    #[error(
-        "access request dated {at} is ahead of the clock (latest acceptable {latest_acceptable})"
-    )]
-    RequestFromTheFuture {
-        /// The instant the request claims.
-        at: steward_core::Timestamp,
-        /// This machine's clock plus the allowed skew.
-        latest_acceptable: steward_core::Timestamp,
     },
     /// An audit entry would be dated before the entry preceding it.
     #[error("clock went backwards: audit entry at {attempted} is before the last entry at {last}")]
@@ -223,9 +212,7 @@ impl LogsError {
     pub const fn clause(&self) -> Option<ClauseId> {
         match self {
             Self::Denied { denial } => Some(denial.clause()),
-            Self::RosterFull { .. } | Self::RequestFromTheFuture { .. } => {
-                Some(ClauseId::LogsAccess)
-            }
+            Self::RosterFull { .. } => Some(ClauseId::LogsAccess),
             Self::Shredded
             | Self::AuthenticationFailed
             | Self::KeyCommitmentMismatch

@@ -13,12 +13,12 @@ use zeroize::Zeroize;
 
 use crate::{
     Algorithm, KeyVersion, LogsError, RecordMeta,
+    custody::Plaintext,
     keys::DataKey,
     record::{
         COMMITMENT_LEN, HEADER_LEN, HeaderTemplate, MAX_BODY_LEN, NONCE_LEN, SALT_LEN,
         SealedRecord, TAG_LEN,
     },
-    vault::Plaintext,
 };
 
 const RECORD_KEY_LABEL: &[u8] = b"steward-logs/v1/record-key";
@@ -127,11 +127,13 @@ impl SessionKeys {
     /// Opens a record of this session: the key commitment is checked (in constant time)
     /// before the AEAD is attempted.
     pub(crate) fn open(&self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
-        if !commitments_equal(&record.commitment(), &self.commitment) {
+        // The commitment is not secret (every header carries it); the constant-time compare is
+        // defence in depth.
+        if !crate::ct::bytes_equal(&record.commitment(), &self.commitment) {
             return Err(LogsError::KeyCommitmentMismatch);
         }
         let parts = record.parts()?;
-        let mut plaintext = Plaintext::with_capacity(parts.ciphertext.len());
+        let mut plaintext = Plaintext::with_capacity(parts.ciphertext.len(), *record.header());
         let buffer = plaintext.buffer_mut();
         buffer.extend_from_slice(parts.ciphertext);
         self.key
@@ -145,18 +147,6 @@ impl SessionKeys {
             .map_err(|_| LogsError::AuthenticationFailed)?;
         Ok(plaintext)
     }
-}
-
-/// Compares two commitments without an early exit.
-///
-/// The commitment is not secret (every record header carries it), so even a leaky compare
-/// would reveal nothing an attacker lacks; the constant-time fold is defence in depth.
-/// `black_box` keeps the optimizer from turning the fold into an early-exit loop.
-fn commitments_equal(a: &[u8; COMMITMENT_LEN], b: &[u8; COMMITMENT_LEN]) -> bool {
-    let a = std::hint::black_box(a);
-    let b = std::hint::black_box(b);
-    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(difference) == 0
 }
 
 /// The records a session seals before a fresh salt starts a new one (2^32, the NIST SP
@@ -342,9 +332,9 @@ mod tests {
         for index in 0..32 {
             let mut b = a;
             b[index] ^= 1;
-            assert!(!commitments_equal(&a, &b));
+            assert!(!crate::ct::bytes_equal(&a, &b));
         }
-        assert!(commitments_equal(&a, &a.clone()));
+        assert!(crate::ct::bytes_equal(&a, &a.clone()));
     }
 
     #[test]

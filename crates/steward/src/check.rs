@@ -5,8 +5,8 @@ use steward_core::{ClauseId, DataCategory, PurposeGroup};
 use steward_retention::{Disposition, HoldScope, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
-    Action, Actor, ClauseSet, Decision, DenyReason, EvaluationProblem, Facts, Obligation, Policy,
-    Request, decision::Obligations,
+    Action, Actor, ClauseSet, CollectionConsent, Decision, DenyReason, EvaluationProblem, Facts,
+    Obligation, Policy, Request, decision::Obligations,
 };
 
 /// Decides `request`. The order matters only for which reason a deny names: first who may
@@ -69,9 +69,16 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
     }
     match request.action {
         Action::Train { scope } => {
-            let at_collection = data
-                .consent_at_collection
-                .unwrap_or_else(|| facts.training_level_at(data.owner, data.collected_at));
+            let at_collection = match data.consent_at_collection {
+                CollectionConsent::Known(level) => level,
+                CollectionConsent::Unverified(_) => {
+                    return Decision::deny(
+                        ClauseId::TrainingForwardOnly,
+                        DenyReason::ConsentUnverified,
+                    );
+                }
+                _ => facts.training_level_at(data.owner, data.collected_at),
+            };
             let level = match policy.consent_mode() {
                 ConsentMode::ForwardOnly => at_collection,
                 mode => mode.effective_level(
@@ -187,19 +194,22 @@ fn permission<F: Facts + ?Sized>(
         }
         (Actor::Service, Action::Keep) => Ok(ClauseSet::EMPTY),
         (_, action) => Err(Decision::deny(
-            clause_of_action(action),
+            clause_of_action(action, category),
             DenyReason::ActorMayNotAct,
         )),
     }
 }
 
 /// The clause that governs an action, cited when the actor may not take it at all.
-const fn clause_of_action(action: Action<'_>) -> ClauseId {
+///
+/// Keeping is the company's act of storing what it collected, so a keep by anyone else cites
+/// the category's collection clause; never `logs.retention`, which means "due".
+const fn clause_of_action(action: Action<'_>, category: DataCategory) -> ClauseId {
     match action {
         Action::Use { .. } => ClauseId::UsePurposes,
         Action::OpenLog { .. } => ClauseId::LogsAccess,
         Action::Train { .. } => ClauseId::TrainingDefaultOff,
-        Action::Keep => ClauseId::LogsRetention,
+        Action::Keep => category.clause(),
     }
 }
 

@@ -204,7 +204,7 @@ impl Serialize for ClauseSet {
 #[non_exhaustive]
 pub enum Obligation {
     /// `logs.access`: write an audit entry for this access before any plaintext is used
-    /// (`LogVault::open` does this itself).
+    /// ([`Vault::open`](crate::Vault::open) does this itself).
     AuditAccess,
     /// `logs.retention`: the data must be deleted before this instant (exclusive deadline).
     DeleteBy {
@@ -290,6 +290,9 @@ pub enum DenyReason {
     },
     /// A private-scope job for one customer asked for another customer's data.
     PrivateScopeOfAnotherCustomer,
+    /// The consent level comes from a sealed record's header that has not authenticated
+    /// yet; decide again on the opened record.
+    ConsentUnverified,
     /// The data is past its retention deadline or awaiting deletion: it serves nothing.
     RetentionEnded,
     /// The data is kept only by a legal hold, which permits no use by itself.
@@ -325,6 +328,9 @@ impl fmt::Display for DenyReason {
             Self::PrivateScopeOfAnotherCustomer => {
                 f.write_str("a private model may train only on its owner's data")
             }
+            Self::ConsentUnverified => f.write_str(
+                "the consent level is read from a record that has not authenticated yet",
+            ),
             Self::RetentionEnded => {
                 f.write_str("the data is past its retention and serves nothing")
             }

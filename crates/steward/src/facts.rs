@@ -2,7 +2,7 @@
 
 use steward_consent::{ConsentLedger, TrainingLevel};
 use steward_core::{CustomerId, StewardId, Timestamp};
-use steward_logs::StewardRoster;
+use steward_logs::{RosterChange, StewardRoster};
 use steward_retention::{HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook};
 
 /// The state [`crate::Policy::check`] reads: consent history, customer relationships, the
@@ -31,18 +31,53 @@ pub trait Facts {
     fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold));
 }
 
+/// [`Facts`] whose steward roster a [`Vault`](crate::Vault) maintains.
+///
+/// `logs.access`: the roster decides who may see plaintext, so it changes only through
+/// [`Vault::add_steward`](crate::Vault::add_steward) and
+/// [`Vault::remove_steward`](crate::Vault::remove_steward), which audit each change before
+/// applying it. An [`AuditedRosterChange`] can only be made by the vault, so an
+/// implementation cannot be handed a change that skipped the trail.
+pub trait RosterFacts: Facts {
+    /// How many stewards are on the roster.
+    fn roster_len(&self) -> usize;
+
+    /// Applies a roster change the vault has audited.
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange);
+}
+
+/// A roster change that is already in the audit trail; only a [`Vault`](crate::Vault)
+/// makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditedRosterChange(RosterChange);
+
+impl AuditedRosterChange {
+    pub(crate) const fn new(change: RosterChange) -> Self {
+        Self(change)
+    }
+
+    /// The change.
+    #[must_use]
+    pub const fn change(&self) -> &RosterChange {
+        &self.0
+    }
+}
+
 /// [`Facts`] held in memory: a consent ledger, a relationship book, a steward roster and a
-/// hold register, each usable on its own as well.
+/// hold register.
+///
+/// Consent, relationships and holds are public fields (each keeps its own history); the
+/// roster is read-only here and changes through the [`Vault`](crate::Vault) that owns these
+/// facts, which audits every change.
 #[derive(Debug, Clone)]
 pub struct MemoryFacts {
     /// Training preferences, append-only.
     pub consent: ConsentLedger,
     /// Customer relationships.
     pub relationships: RelationshipBook,
-    /// The data stewards.
-    pub roster: StewardRoster,
     /// Legal holds, with their history.
     pub holds: HoldRegister,
+    roster: StewardRoster,
 }
 
 impl MemoryFacts {
@@ -52,8 +87,34 @@ impl MemoryFacts {
         Self {
             consent: ConsentLedger::new(),
             relationships: RelationshipBook::new(),
-            roster: StewardRoster::new(policy.max_stewards()),
             holds: HoldRegister::new(),
+            roster: StewardRoster::new(policy.max_stewards()),
+        }
+    }
+
+    /// The data stewards.
+    #[must_use]
+    pub const fn roster(&self) -> &StewardRoster {
+        &self.roster
+    }
+}
+
+impl RosterFacts for MemoryFacts {
+    fn roster_len(&self) -> usize {
+        self.roster.len()
+    }
+
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange) {
+        match change.change() {
+            RosterChange::Added(steward) => {
+                // The vault checked the policy's bound before auditing; the roster's own
+                // capacity is the same bound, so this cannot be refused.
+                let _added = self.roster.add(steward.clone());
+            }
+            RosterChange::Removed(steward) => {
+                self.roster.remove(steward);
+            }
+            _ => {}
         }
     }
 }

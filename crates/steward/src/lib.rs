@@ -8,14 +8,16 @@ mod facts;
 mod policy;
 mod records;
 mod request;
+mod vault;
 
 pub use crate::{
     decision::{ClauseSet, Decision, DenyReason, Effect, EvaluationProblem, Obligation},
     error::{PolicyError, StewardError},
-    facts::{Facts, MemoryFacts},
+    facts::{AuditedRosterChange, Facts, MemoryFacts, RosterFacts},
     policy::Policy,
     records::{VaultShredder, consent_at_collection, training_level},
-    request::{Action, Actor, DataRef, Request},
+    request::{Action, Actor, CollectionConsent, DataRef, Request},
+    vault::Vault,
 };
 pub use steward_consent::{
     Actor as ConsentActor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode,
@@ -24,6 +26,9 @@ pub use steward_consent::{
 pub use steward_core::{
     ClauseId, CustomerId, DataCategory, Justification, PolicyVersion, Purpose, PurposeGroup,
     RecordId, StewardId, Timestamp, TrainingScope,
+};
+pub use steward_logs::{
+    AccessRequest, ConsentAtCollection, Denial, Plaintext, RecordMeta, SealedRecord,
 };
 
 /// Consent: training levels, modes and the ledger (steward-consent).

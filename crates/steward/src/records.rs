@@ -1,32 +1,46 @@
 //! Glue between the inner crates: sealed log records as policy data, and the sweep's key
 //! shredder over the vault.
 
-use std::convert::Infallible;
-
 use steward_consent::TrainingLevel;
 use steward_core::{CustomerId, DataCategory};
-use steward_logs::{ConsentAtCollection, RecordHeader, Vault};
+use steward_logs::{AuditStore, ConsentAtCollection, LogsError, Plaintext, RecordHeader};
 use steward_retention::{KeyShredder, Removal};
 
-use crate::DataRef;
+use crate::{CollectionConsent, DataRef, RosterFacts, Vault};
 
 impl DataRef {
-    /// The data of a sealed log record, as its header states it: category
-    /// `llm-request-log`, owner, collection instant, record id and the training level
-    /// sealed at collection.
+    /// The data of a sealed log record, as its (not yet authenticated) header claims it:
+    /// category `llm-request-log`, owner, collection instant, record id, and the training
+    /// level sealed at collection as [`CollectionConsent::Unverified`].
     ///
-    /// Until the record is opened the header is only a claim; it is authenticated as the
-    /// record's associated data, so a record whose header was altered fails to open. Decide
-    /// on the header, then open: a forged claim cannot yield plaintext.
+    /// The header is authenticated as the record's associated data, so a record whose header
+    /// was altered fails to open: deciding an open on the claim is safe, since a forged claim
+    /// cannot yield plaintext. Training is not: a flipped consent byte would change the
+    /// answer without anything being opened, so training on an unverified level is denied.
+    /// Decide training on [`of_opened_record`](Self::of_opened_record).
     #[must_use]
     pub fn of_sealed_record(header: &RecordHeader) -> Self {
+        let mut data = Self::of_header(header);
+        data.consent_at_collection =
+            CollectionConsent::Unverified(training_level(header.consent()));
+        data
+    }
+
+    /// The data of a record that opened: its header authenticated, so the training level
+    /// sealed at collection is [`CollectionConsent::Known`].
+    #[must_use]
+    pub fn of_opened_record(opened: &Plaintext) -> Self {
+        Self::of_header(opened.header())
+            .with_consent_at_collection(training_level(opened.header().consent()))
+    }
+
+    fn of_header(header: &RecordHeader) -> Self {
         Self::new(
             DataCategory::LlmRequestLog,
             header.customer(),
             header.created_at(),
         )
         .with_record(header.record_id())
-        .with_consent_at_collection(training_level(header.consent()))
     }
 }
 
@@ -53,26 +67,26 @@ pub const fn training_level(sealed: ConsentAtCollection) -> TrainingLevel {
 }
 
 /// The retention sweep's [`KeyShredder`] over a [`Vault`]: crypto-shreds a customer by
-/// destroying every version of their data keys (`logs.retention`).
+/// destroying every version of their data keys (`logs.retention`), each shred audited.
 #[derive(Debug)]
-pub struct VaultShredder<'a>(&'a mut Vault);
+pub struct VaultShredder<'a, F, S>(&'a mut Vault<F, S>);
 
-impl<'a> VaultShredder<'a> {
+impl<'a, F, S> VaultShredder<'a, F, S> {
     /// A shredder over `vault`.
     #[must_use]
-    pub fn new(vault: &'a mut Vault) -> Self {
+    pub fn new(vault: &'a mut Vault<F, S>) -> Self {
         Self(vault)
     }
 }
 
-impl KeyShredder for VaultShredder<'_> {
-    type Error = Infallible;
+impl<F: RosterFacts, S: AuditStore> KeyShredder for VaultShredder<'_, F, S> {
+    type Error = LogsError;
 
     fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error> {
         if self.0.keyring().is_shredded(customer) {
             return Ok(Removal::AlreadyAbsent);
         }
-        self.0.shred(customer);
+        self.0.shred(customer)?;
         Ok(Removal::Removed)
     }
 }

@@ -69,9 +69,8 @@ pub struct DataRef {
     pub owner: CustomerId,
     /// When it was collected.
     pub collected_at: Timestamp,
-    /// The training level in force when it was collected, where the data carries it (sealed
-    /// log records do). `None` means: ask [`crate::Facts`] for the level at `collected_at`.
-    pub consent_at_collection: Option<TrainingLevel>,
+    /// Where the training level in force at collection comes from.
+    pub consent_at_collection: CollectionConsent,
     /// The stored record, where the data is one (a legal hold may cover a single record).
     pub record: Option<RecordId>,
 }
@@ -84,7 +83,7 @@ impl DataRef {
             category,
             owner,
             collected_at,
-            consent_at_collection: None,
+            consent_at_collection: CollectionConsent::FromFacts,
             record: None,
         }
     }
@@ -96,12 +95,29 @@ impl DataRef {
         self
     }
 
-    /// The same data, carrying the training level sealed with it at collection.
+    /// The same data, carrying the training level in force at its collection, as the
+    /// caller knows it (from its own records, or from a record that authenticated).
     #[must_use]
     pub const fn with_consent_at_collection(mut self, level: TrainingLevel) -> Self {
-        self.consent_at_collection = Some(level);
+        self.consent_at_collection = CollectionConsent::Known(level);
         self
     }
+}
+
+/// Where the training level in force at a datum's collection comes from
+/// (`training.forward-only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CollectionConsent {
+    /// Ask [`crate::Facts`] for the level in force at the collection instant.
+    FromFacts,
+    /// The level, as the caller knows it or as an authenticated record states it.
+    Known(TrainingLevel),
+    /// The level as the header of a sealed record claims it, before the record has
+    /// authenticated. Anyone who can write the store can flip it, so it never decides
+    /// training: `check()` denies training with
+    /// [`DenyReason::ConsentUnverified`](crate::DenyReason::ConsentUnverified).
+    Unverified(TrainingLevel),
 }
 
 impl<'a> Request<'a> {

@@ -1,19 +1,20 @@
-//! The vault: seals records, and opens them for roster stewards with an audit entry first.
+//! Custody of log records: sealing, and the one place where plaintext comes out.
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
     fmt,
 };
 
-use chrono::TimeDelta;
 use ring::rand::SystemRandom;
-use steward_core::{CustomerId, Timestamp};
+use steward_core::{AdminId, CustomerId, Timestamp};
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, KeyVersion, Keyring, LogsError, MasterKey, RecordMeta, SealedRecord, StewardRoster,
-    access::AccessRequest,
-    audit::{AuditEntry, AuditOutcome, AuditStore, AuditTrail, OpenFailure},
+    Algorithm, KeyVersion, Keyring, LogsError, MasterKey, RecordHeader, RecordMeta, SealedRecord,
+    access::{AccessRequest, Denial},
+    audit::{
+        AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
+    },
     record::SALT_LEN,
     session::{MAX_RECORDS_PER_SESSION, SealSession, SessionKeys},
 };
@@ -23,10 +24,6 @@ use crate::{
 /// Unit tests use a capacity of 4 to exercise eviction.
 const SEALING_CAPACITY: usize = if cfg!(test) { 4 } else { 65_536 };
 
-/// How far ahead of this machine's clock an access request may be dated: clocks of the
-/// requesting and the opening host differ a little, never by more.
-const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
-
 /// Entries of the eviction queue allowed beyond twice the open sessions before it is compacted.
 const SEALING_ORDER_SLACK: usize = 64;
 
@@ -34,16 +31,27 @@ const SEALING_ORDER_SLACK: usize = 64;
 /// use. Only sessions that opened a record get in, so forged salts cannot fill it.
 const OPEN_CACHE_CAPACITY: usize = 4096;
 
-/// The decrypted body of a record. Zeroized on drop; `Debug` shows only its length.
+/// The decrypted body of a record, with the header it authenticated. Zeroized on drop;
+/// `Debug` shows only its length.
 pub struct Plaintext {
     bytes: Vec<u8>,
+    header: RecordHeader,
 }
 
 impl Plaintext {
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize, header: RecordHeader) -> Self {
         Self {
             bytes: Vec::with_capacity(capacity),
+            header,
         }
+    }
+
+    /// The record's header, authenticated by the decryption that produced this body: unlike
+    /// [`SealedRecord::header`], its fields (the consent level at collection above all) are
+    /// known to be the ones sealed.
+    #[must_use]
+    pub const fn header(&self) -> &RecordHeader {
+        &self.header
     }
 
     pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
@@ -185,21 +193,54 @@ struct OpenSession {
     keys: SessionKeys,
 }
 
-/// Seals log records and opens them for stewards: the keyring, the roster and the sealing
-/// and opening sessions in one place.
+/// Custody of log records: the keyring, the sealing and opening sessions and the audit trail
+/// in one place, and the only way to plaintext.
 ///
-/// `&mut self` throughout: wrap it in a `Mutex` to share it between threads (sealing is a
-/// few hundred nanoseconds, so contention is rarely the bottleneck).
+/// Every decrypting call takes a gate, the policy decision for that request, and writes its
+/// entry to the trail this custody owns (bound at construction, dated by the trail's clock)
+/// before any plaintext is returned. Backend services use `steward::Vault`, which passes
+/// `Policy::check` as the gate; this type is its building block.
 ///
-/// Keep **one vault per keyring store**. Two vaults over copies of one snapshot each create
+/// `&mut self` throughout: wrap it in a `Mutex` to share it between threads.
+///
+/// Keep **one custody per keyring store**. Two over copies of one snapshot each create
 /// their own random data key for a new customer (or a new version on rotation) and neither
-/// sees the other's shreds: whichever snapshot is saved last wins, and the other's records
-/// or shreds are lost. Do not fork a process that holds a vault, and do not resume a sealing
-/// process from a memory snapshot more than once: both copies would continue the same
-/// sealing session, and with it the same nonces.
-pub struct Vault {
+/// sees the other's shreds. Do not fork a process that holds one, and do not resume a
+/// sealing process from a memory snapshot more than once: both copies would continue the
+/// same sealing session, and with it the same nonces.
+///
+/// ```
+/// use steward_core::{CustomerId, RecordId, Timestamp};
+/// use steward_logs::{
+///     AccessRequest, AuditKey, AuditTrail, ConsentAtCollection, Custody, Denial, Keyring,
+///     MasterKey, MemoryAuditStore, RecordMeta, SealedRecord,
+/// };
+///
+/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+/// let mut custody = Custody::new(Keyring::new(master), trail);
+///
+/// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// let now = Timestamp::now();
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// let bytes = custody.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
+///
+/// let record = SealedRecord::from_bytes(&bytes)?;
+/// let request = AccessRequest::with_justification_text(
+///     "alice.ops".parse()?,
+///     "troubleshooting".parse()?,
+///     "TICKET-4711",
+/// );
+/// // The gate is the policy's answer; steward::Vault passes Policy::check here.
+/// let body = custody.open(&record, &request, |_query| Ok(()))?;
+/// assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
+/// let refused = custody.open(&record, &request, |_query| Err(Denial::NotOnRoster));
+/// assert!(refused.is_err());
+/// assert_eq!(custody.audit().verify()?.entries(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Custody<S> {
     keyring: Keyring,
-    roster: StewardRoster,
     config: VaultConfig,
     rng: SystemRandom,
     sealing: HashMap<CustomerId, SealSession>,
@@ -211,27 +252,59 @@ pub struct Vault {
     /// so the per-version limit survives session turnover.
     sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
     opening: HashMap<[u8; SALT_LEN], OpenSession>,
+    trail: AuditTrail<S>,
 }
 
-impl Vault {
-    /// A vault with the default configuration.
+/// What a gate decides on: the request, the record's header as it claims itself (it is
+/// authenticated only by the decryption that follows an allow), and the instant the trail
+/// will date the attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenQuery<'a> {
+    request: &'a AccessRequest,
+    header: &'a RecordHeader,
+    now: Timestamp,
+}
+
+impl<'a> OpenQuery<'a> {
+    /// The steward's request.
     #[must_use]
-    pub fn new(keyring: Keyring, roster: StewardRoster) -> Self {
-        Self::with_config(keyring, roster, VaultConfig::default())
+    pub const fn request(&self) -> &'a AccessRequest {
+        self.request
     }
 
-    /// A vault with `config`.
+    /// The record's header, unauthenticated until the record opens: decide on it, and a
+    /// forged header still cannot yield plaintext, since it fails to authenticate.
     #[must_use]
-    pub fn with_config(keyring: Keyring, roster: StewardRoster, config: VaultConfig) -> Self {
+    pub const fn header(&self) -> &'a RecordHeader {
+        self.header
+    }
+
+    /// The instant of the attempt, from the trail's clock.
+    #[must_use]
+    pub const fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
+impl<S: AuditStore> Custody<S> {
+    /// Custody with the default configuration.
+    #[must_use]
+    pub fn new(keyring: Keyring, trail: AuditTrail<S>) -> Self {
+        Self::with_config(keyring, trail, VaultConfig::default())
+    }
+
+    /// Custody with `config`.
+    #[must_use]
+    pub fn with_config(keyring: Keyring, trail: AuditTrail<S>, config: VaultConfig) -> Self {
         Self {
             keyring,
-            roster,
             config,
             rng: SystemRandom::new(),
             sealing: HashMap::new(),
             sealing_order: VecDeque::new(),
             sealed_before: HashMap::new(),
             opening: HashMap::new(),
+            trail,
         }
     }
 
@@ -243,9 +316,9 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::DataKeyExhausted`] when
-    /// the key version reached its limit; [`LogsError::TooLarge`] for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Random`] if the system RNG fails.
+    /// [`LogsError::DataKeyExhausted`] when the key version reached its limit;
+    /// [`LogsError::TooLarge`] for a body over [`MAX_BODY_LEN`](crate::MAX_BODY_LEN);
+    /// [`LogsError::Random`] if the system RNG fails.
     pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let limit = self.config.records_per_key_version;
         if let Some(session) = self.sealing.get_mut(&meta.customer())
@@ -277,91 +350,129 @@ impl Vault {
         session.seal(meta, body, limit)
     }
 
-    /// Opens a record for a steward (`logs.access`, `logs.purposes`).
+    /// Opens a record for a steward if `gate` allows it (`logs.access`, `logs.purposes`).
     ///
-    /// In order: the request is checked (roster, log purpose, justification); the record is
-    /// decrypted; an audit entry with the outcome is appended; only then is the plaintext
-    /// returned. A refused or failed attempt is audited too. If the audit entry cannot be
-    /// written, nothing is returned (fail closed) and the decrypted bytes are zeroized.
+    /// In order: the trail fixes the instant; `gate` decides on the request, the record's
+    /// (claimed) header and that instant; a refusal is audited and returned; an allowed
+    /// record is decrypted, which authenticates its header; the outcome is audited; only then
+    /// is the plaintext returned. If the audit entry cannot be written, nothing is returned
+    /// (fail closed) and the decrypted bytes are zeroized.
     ///
     /// # Errors
     ///
-    /// [`LogsError::Denied`] (citing `logs.access` or `logs.purposes`) for a refused request;
-    /// [`LogsError::Shredded`], [`LogsError::UnknownKeyVersion`],
-    /// [`LogsError::KeyCommitmentMismatch`] or [`LogsError::AuthenticationFailed`] if the
-    /// record does not open; [`LogsError::AuditUnavailable`] or
-    /// [`LogsError::ClockWentBackwards`] if the audit entry was not written.
-    pub fn open<S: AuditStore>(
+    /// [`LogsError::Denied`] with the gate's [`Denial`]; [`LogsError::Shredded`],
+    /// [`LogsError::UnknownKeyVersion`], [`LogsError::KeyCommitmentMismatch`] or
+    /// [`LogsError::AuthenticationFailed`] if the record does not open;
+    /// [`LogsError::AuditUnavailable`] if the audit entry was not written.
+    pub fn open<G>(
         &mut self,
         record: &SealedRecord,
         request: &AccessRequest,
-        audit: &mut AuditTrail<S>,
-    ) -> Result<Plaintext, LogsError> {
-        // An entry dated ahead of the clock would make every honest entry after it "go
-        // backwards" and be refused: such a request is refused before anything is written.
-        let latest_acceptable = Timestamp::now().checked_add(MAX_CLOCK_SKEW)?;
-        if request.at() > latest_acceptable {
-            return Err(LogsError::RequestFromTheFuture {
-                at: request.at(),
-                latest_acceptable,
-            });
-        }
+        gate: G,
+    ) -> Result<Plaintext, LogsError>
+    where
+        G: FnOnce(&OpenQuery<'_>) -> Result<(), Denial>,
+    {
         let header = record.header();
-        if let Err(denial) = request.check(&self.roster) {
-            audit.append(AuditEntry::new(
-                request,
+        let now = self.trail.next_instant()?;
+        let query = OpenQuery {
+            request,
+            header,
+            now,
+        };
+        let access = |outcome| {
+            AuditEvent::Access(AccessEvent::new(
+                request.steward(),
+                request.purpose(),
+                request.justification(),
                 header,
-                AuditOutcome::Denied(denial),
-            ))?;
+                outcome,
+            ))
+        };
+        if let Err(denial) = gate(&query) {
+            self.trail
+                .append_at(now, access(AuditOutcome::Denied(denial)))?;
             return Err(LogsError::denied(denial));
         }
         match self.decrypt(record) {
             Ok(plaintext) => {
-                audit.append(AuditEntry::new(request, header, AuditOutcome::Opened))?;
+                self.trail.append_at(now, access(AuditOutcome::Opened))?;
                 Ok(plaintext)
             }
             Err(error) => {
                 let failure = OpenFailure::from_error(&error);
-                audit.append(AuditEntry::new(
-                    request,
-                    header,
-                    AuditOutcome::Failed(failure),
-                ))?;
+                self.trail
+                    .append_at(now, access(AuditOutcome::Failed(failure)))?;
                 Err(error)
             }
         }
     }
 
     /// Rotates the customer's data key; the next record sealed for them uses the new version.
+    /// The rotation is audited.
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_data_key`].
+    /// As [`Keyring::rotate_data_key`]; [`LogsError::AuditUnavailable`] if the entry could
+    /// not be written (the rotation has then taken effect: it exposes nothing, and the next
+    /// rotation is audited).
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let version = self.keyring.rotate_data_key(customer)?;
         self.end_session(customer);
+        self.trail
+            .append(AuditEvent::DataKeyRotated { customer, version })?;
         Ok(version)
     }
 
-    /// Rotates the master key (rewraps every data key; no record is re-encrypted).
+    /// Rotates the master key (rewraps every data key; no record is re-encrypted). The
+    /// rotation is audited.
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_master_key`].
+    /// As [`Keyring::rotate_master_key`]; [`LogsError::AuditUnavailable`] as for
+    /// [`rotate_data_key`](Self::rotate_data_key).
     pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
-        self.keyring.rotate_master_key(new)
+        let to = new.id().clone();
+        self.keyring.rotate_master_key(new)?;
+        self.trail.append(AuditEvent::MasterKeyRotated { to })?;
+        Ok(())
     }
 
-    /// Crypto-shreds the customer: their data keys, sealing session and cached opening keys
-    /// are destroyed, and every later open of their records fails with
-    /// [`LogsError::Shredded`].
-    pub fn shred(&mut self, customer: CustomerId) {
+    /// Crypto-shreds the customer: audited first, then their data keys, sealing session and
+    /// cached opening keys are destroyed, and every later open of a record sealed before now
+    /// fails with [`LogsError::Shredded`]. A customer who returns gets a fresh key
+    /// generation on their next record (see docs/retention.md).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written; nothing was
+    /// shredded then.
+    pub fn shred(&mut self, customer: CustomerId) -> Result<(), LogsError> {
+        self.trail
+            .append(AuditEvent::CustomerShredded { customer })?;
         self.keyring.shred(customer);
         self.sealing.remove(&customer);
         self.sealed_before
             .retain(|(owner, _), _| *owner != customer);
         self.opening
             .retain(|_, session| session.customer != customer);
+        Ok(())
+    }
+
+    /// Writes a roster change to the trail. The caller applies the change only after this
+    /// returned `Ok` (`steward::Vault` does both).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written.
+    pub fn audit_roster_change(
+        &mut self,
+        change: RosterChange,
+        by: AdminId,
+    ) -> Result<(), LogsError> {
+        self.trail
+            .append(AuditEvent::RosterChanged { change, by })?;
+        Ok(())
     }
 
     /// The keyring, for persisting its [`snapshot`](Keyring::snapshot).
@@ -370,15 +481,10 @@ impl Vault {
         &self.keyring
     }
 
-    /// The steward roster.
+    /// The audit trail, to verify it and sign checkpoints.
     #[must_use]
-    pub const fn roster(&self) -> &StewardRoster {
-        &self.roster
-    }
-
-    /// The steward roster, to add or remove stewards.
-    pub const fn roster_mut(&mut self) -> &mut StewardRoster {
-        &mut self.roster
+    pub const fn audit(&self) -> &AuditTrail<S> {
+        &self.trail
     }
 
     /// The configuration.
@@ -467,11 +573,11 @@ impl Vault {
     }
 }
 
-impl fmt::Debug for Vault {
+impl<S> fmt::Debug for Custody<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault")
+        f.debug_struct("Custody")
             .field("keyring", &self.keyring)
-            .field("roster", &self.roster)
+            .field("audit", &self.trail)
             .field("config", &self.config)
             .field("sealing_sessions", &self.sealing.len())
             .field("opening_sessions", &self.opening.len())
@@ -481,10 +587,10 @@ impl fmt::Debug for Vault {
 
 #[cfg(test)]
 mod tests {
-    use steward_core::{RecordId, Timestamp};
+    use steward_core::{ManualClock, RecordId, Timestamp};
 
     use super::*;
-    use crate::{ConsentAtCollection, RosterCapacity};
+    use crate::{AuditKey, ConsentAtCollection, MemoryAuditStore};
 
     fn customer(n: u128) -> CustomerId {
         CustomerId::new(uuid::Uuid::from_u128(n)).unwrap()
@@ -500,81 +606,140 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_request_dated_ahead_of_the_clock_is_refused_and_not_audited() {
-        use crate::{AccessRequest, AuditKey, MemoryAuditStore};
+    fn custody_with(config: VaultConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {
         let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
-        let mut roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
-        roster.add("sam".parse().unwrap()).unwrap();
-        let mut vault = Vault::new(Keyring::new(master), roster);
-        let mut audit = AuditTrail::new(
+        let trail = AuditTrail::with_clock(
             AuditKey::from_bytes(&[7; 32]).unwrap(),
             MemoryAuditStore::new(),
+            clock,
         )
         .unwrap();
-        let record = vault.seal(&meta(customer(1)), b"body").unwrap();
-        let open_at = |at: Timestamp| {
-            AccessRequest::with_justification_text(
-                "mallory".parse().unwrap(),
-                steward_core::Purpose::Troubleshooting,
-                "T-1",
-                at,
-            )
-        };
-        let far = Timestamp::now().checked_add(TimeDelta::days(1)).unwrap();
-        let error = vault.open(&record, &open_at(far), &mut audit).unwrap_err();
-        assert!(
-            matches!(error, LogsError::RequestFromTheFuture { .. }),
-            "{error}"
+        Custody::with_config(Keyring::new(master), trail, config)
+    }
+
+    fn request() -> AccessRequest {
+        AccessRequest::with_justification_text(
+            "sam".parse().unwrap(),
+            steward_core::Purpose::Troubleshooting,
+            "T-1",
+        )
+    }
+
+    #[test]
+    fn the_gate_sees_the_trail_instant_and_entries_are_dated_by_the_trail_clock() {
+        let start = Timestamp::from_unix_seconds(1_760_000_000).unwrap();
+        let clock = ManualClock::new(start);
+        let mut custody = custody_with(VaultConfig::default(), clock.clone());
+        let record = custody.seal(&meta(customer(1)), b"body").unwrap();
+        let mut seen = None;
+        custody
+            .open(&record, &request(), |query| {
+                seen = Some(query.now());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, Some(start));
+        // The clock goes backwards: the next entry is still dated after the last one.
+        clock.set(Timestamp::from_unix_seconds(0).unwrap());
+        custody.open(&record, &request(), |_| Ok(())).unwrap();
+        let entries = custody.audit().store().as_slice();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[1].entry().at() > entries[0].entry().at());
+        custody.audit().verify().unwrap();
+    }
+
+    #[test]
+    fn a_refusal_is_audited_and_nothing_is_decrypted() {
+        let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
+        let mut custody = custody_with(VaultConfig::default(), clock);
+        let record = custody.seal(&meta(customer(1)), b"body").unwrap();
+        let error = custody
+            .open(&record, &request(), |_| Err(Denial::RetentionEnded))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            LogsError::Denied {
+                denial: Denial::RetentionEnded
+            }
+        ));
+        assert!(custody.opening.is_empty(), "a refused record was decrypted");
+        let entries = custody.audit().store().as_slice();
+        assert_eq!(
+            entries[0].entry().access().unwrap().outcome(),
+            AuditOutcome::Denied(Denial::RetentionEnded)
         );
-        assert_eq!(audit.verify().unwrap().entries(), 0);
-        // The trail is not poisoned: a request dated now is still audited.
-        let now = vault.open(&record, &open_at(Timestamp::now()), &mut audit);
-        assert!(matches!(now, Err(LogsError::Denied { .. })));
-        assert_eq!(audit.verify().unwrap().entries(), 1);
+    }
+
+    #[test]
+    fn shreds_and_rotations_are_audited() {
+        let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
+        let mut custody = custody_with(VaultConfig::default(), clock);
+        let owner = customer(1);
+        custody.seal(&meta(owner), b"body").unwrap();
+        let version = custody.rotate_data_key(owner).unwrap();
+        custody
+            .rotate_master_key(MasterKey::from_bytes("kek-2".parse().unwrap(), &[2; 32]).unwrap())
+            .unwrap();
+        custody.shred(owner).unwrap();
+        let events: Vec<_> = custody
+            .audit()
+            .store()
+            .as_slice()
+            .iter()
+            .map(|chained| chained.entry().event().clone())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                AuditEvent::DataKeyRotated {
+                    customer: owner,
+                    version
+                },
+                AuditEvent::MasterKeyRotated {
+                    to: "kek-2".parse().unwrap()
+                },
+                AuditEvent::CustomerShredded { customer: owner },
+            ]
+        );
     }
 
     #[test]
     fn eviction_queue_stays_proportional_to_open_sessions() {
-        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
         let config = VaultConfig::default().with_records_per_session(1).unwrap();
-        let roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
-        let mut vault = Vault::with_config(Keyring::new(master), roster, config);
+        let mut custody = custody_with(config, ManualClock::new(Timestamp::MIN));
         let only = customer(1);
         for _ in 0..1_000 {
-            vault.seal(&meta(only), b"x").unwrap();
+            custody.seal(&meta(only), b"x").unwrap();
         }
-        assert_eq!(vault.sealing.len(), 1);
-        assert!(vault.sealing_order.len() <= 2 + SEALING_ORDER_SLACK + 1);
+        assert_eq!(custody.sealing.len(), 1);
+        assert!(custody.sealing_order.len() <= 2 + SEALING_ORDER_SLACK + 1);
     }
 
     #[test]
     fn sealing_sessions_are_bounded_and_eviction_keeps_the_version_count() {
-        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
         let config = VaultConfig::default()
             .with_records_per_key_version(3)
             .unwrap();
-        let roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
-        let mut vault = Vault::with_config(Keyring::new(master), roster, config);
+        let mut custody = custody_with(config, ManualClock::new(Timestamp::MIN));
         let first = customer(1);
-        vault.seal(&meta(first), b"1").unwrap();
-        vault.seal(&meta(first), b"2").unwrap();
+        custody.seal(&meta(first), b"1").unwrap();
+        custody.seal(&meta(first), b"2").unwrap();
         // The oldest session goes first: new customers arrive until the first one's did.
         let mut next = 2;
-        while vault.sealing.contains_key(&first) && next < 10_000 {
-            vault.seal(&meta(customer(next)), b"x").unwrap();
-            assert!(vault.sealing.len() <= SEALING_CAPACITY);
+        while custody.sealing.contains_key(&first) && next < 10_000 {
+            custody.seal(&meta(customer(next)), b"x").unwrap();
+            assert!(custody.sealing.len() <= SEALING_CAPACITY);
             next += 1;
         }
-        assert!(!vault.sealing.contains_key(&first), "never evicted");
+        assert!(!custody.sealing.contains_key(&first), "never evicted");
         assert_eq!(
             next,
             2 + SEALING_CAPACITY as u128,
             "the oldest session was not the first to go"
         );
-        vault.seal(&meta(first), b"3").unwrap();
+        custody.seal(&meta(first), b"3").unwrap();
         assert!(matches!(
-            vault.seal(&meta(first), b"4"),
+            custody.seal(&meta(first), b"4"),
             Err(LogsError::DataKeyExhausted { .. })
         ));
     }

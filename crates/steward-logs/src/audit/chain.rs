@@ -1,0 +1,456 @@
+//! The chain itself: its HMAC key, hashes, heads, chained entries and signed checkpoints.
+
+use std::fmt;
+
+use ring::{
+    hmac,
+    rand::SystemRandom,
+    signature::{self, Ed25519KeyPair, KeyPair},
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use steward_core::Timestamp;
+use zeroize::Zeroizing;
+
+use super::entry::{AuditEntry, encode_entry};
+use crate::{LogsError, hex};
+
+const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
+const HASH_LEN: usize = 32;
+const SIGNATURE_LEN: usize = 64;
+const PUBLIC_KEY_LEN: usize = 32;
+
+/// The HMAC-SHA256 key of the audit chain. Keep it out of the database that stores the
+/// chain: whoever holds it can rewrite history.
+///
+/// Not `Clone`; `Debug` shows only the algorithm.
+pub struct AuditKey(hmac::Key);
+
+impl AuditKey {
+    /// Shortest accepted key, in bytes.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from at least 32 bytes of secret material.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::InvalidKey`] for fewer than 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
+        if bytes.len() < Self::MIN_LEN {
+            return Err(LogsError::InvalidKey {
+                reason: "an audit key is at least 32 bytes",
+            });
+        }
+        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
+    }
+
+    /// A key from 64 hex digits (surrounding whitespace ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::InvalidHex`] unless the text is 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, LogsError> {
+        let bytes = Zeroizing::new(hex::decode::<32>(text.trim(), "audit key")?);
+        Self::from_bytes(bytes.as_slice())
+    }
+
+    /// Checks a whole chain, oldest entry first, and returns its head.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::ChainBroken`] at the first entry whose sequence number, link to its
+    /// predecessor, HMAC or instant is wrong: any edit, deletion, insertion or reordering.
+    pub fn verify_chain(&self, entries: &[ChainedEntry]) -> Result<ChainHead, LogsError> {
+        let mut head = ChainHead::EMPTY;
+        let mut last_at: Option<Timestamp> = None;
+        for chained in entries {
+            let expected = head.entries;
+            let broken = |reason| LogsError::ChainBroken {
+                sequence: expected,
+                reason,
+            };
+            if chained.sequence != expected {
+                return Err(broken("sequence number out of place"));
+            }
+            if chained.previous != head.hash {
+                return Err(broken("does not link to the entry before it"));
+            }
+            self.verify_entry(chained)?;
+            // The trail dates every entry strictly after the one before it.
+            if last_at.is_some_and(|last| chained.entry.at() <= last) {
+                return Err(broken("not dated after the entry before it"));
+            }
+            last_at = Some(chained.entry.at());
+            head = chained.head_after()?;
+        }
+        Ok(head)
+    }
+
+    /// Checks one entry's hash against its content (not its place in the chain).
+    pub(crate) fn verify_entry(&self, chained: &ChainedEntry) -> Result<(), LogsError> {
+        let broken = |reason| LogsError::ChainBroken {
+            sequence: chained.sequence,
+            reason,
+        };
+        let mut context = hmac::Context::with_key(&self.0);
+        encode_entry(
+            &mut context,
+            chained.sequence,
+            &chained.previous,
+            &chained.entry,
+        )
+        .map_err(|_| broken("an entry field is out of range"))?;
+        let tag = context.sign();
+        if crate::ct::bytes_equal(tag.as_ref(), &chained.hash.0) {
+            Ok(())
+        } else {
+            Err(broken("hash does not match its content"))
+        }
+    }
+
+    pub(crate) fn chain(
+        &self,
+        sequence: u64,
+        previous: ChainHash,
+        entry: AuditEntry,
+    ) -> Result<ChainedEntry, LogsError> {
+        let mut context = hmac::Context::with_key(&self.0);
+        encode_entry(&mut context, sequence, &previous, &entry)?;
+        let tag = context.sign();
+        let mut hash = [0u8; HASH_LEN];
+        if tag.as_ref().len() != HASH_LEN {
+            return Err(LogsError::Overflow {
+                what: "audit hash length",
+            });
+        }
+        hash.copy_from_slice(tag.as_ref());
+        Ok(ChainedEntry {
+            sequence,
+            entry,
+            previous,
+            hash: ChainHash(hash),
+        })
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditKey")
+            .field("algorithm", &"HMAC-SHA256")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A 32-byte hash of the chain (an entry's HMAC, or the head). Serialized as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainHash(pub(crate) [u8; HASH_LEN]);
+
+impl ChainHash {
+    /// The hash before the first entry: 32 zero bytes.
+    pub const GENESIS: Self = Self([0; HASH_LEN]);
+
+    /// The bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; HASH_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainHash({})", hex::encode(&self.0))
+    }
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0))
+    }
+}
+
+impl Serialize for ChainHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        hex::decode(&text, "chain hash")
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The state of a verified chain: how many entries, and the hash of the newest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainHead {
+    pub(crate) entries: u64,
+    pub(crate) hash: ChainHash,
+}
+
+impl ChainHead {
+    pub(crate) const EMPTY: Self = Self {
+        entries: 0,
+        hash: ChainHash::GENESIS,
+    };
+
+    /// The number of entries.
+    #[must_use]
+    pub const fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The hash of the newest entry ([`ChainHash::GENESIS`] for an empty chain).
+    #[must_use]
+    pub const fn hash(&self) -> ChainHash {
+        self.hash
+    }
+}
+
+/// An entry in its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainedEntry {
+    sequence: u64,
+    entry: AuditEntry,
+    previous: ChainHash,
+    hash: ChainHash,
+}
+
+impl ChainedEntry {
+    /// The position in the chain, from 0.
+    #[must_use]
+    pub const fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The entry.
+    #[must_use]
+    pub const fn entry(&self) -> &AuditEntry {
+        &self.entry
+    }
+
+    /// The hash of the entry before ([`ChainHash::GENESIS`] for the first).
+    #[must_use]
+    pub const fn previous(&self) -> ChainHash {
+        self.previous
+    }
+
+    /// This entry's hash: HMAC-SHA256 over sequence, previous hash and entry.
+    #[must_use]
+    pub const fn hash(&self) -> ChainHash {
+        self.hash
+    }
+
+    /// The head of a chain whose newest entry is this one.
+    pub(crate) fn head_after(&self) -> Result<ChainHead, LogsError> {
+        let entries = self.sequence.checked_add(1).ok_or(LogsError::Overflow {
+            what: "audit sequence number",
+        })?;
+        Ok(ChainHead {
+            entries,
+            hash: self.hash,
+        })
+    }
+}
+
+/// A signed statement "the chain had `entries` entries, the newest hashing to `head`".
+/// Serializes (serde) with the hash and signature as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CheckpointRepr", into = "CheckpointRepr")]
+pub struct Checkpoint {
+    entries: u64,
+    head: ChainHash,
+    signature: [u8; SIGNATURE_LEN],
+}
+
+impl Checkpoint {
+    /// The number of entries covered.
+    #[must_use]
+    pub const fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The hash of the newest covered entry.
+    #[must_use]
+    pub const fn head(&self) -> ChainHash {
+        self.head
+    }
+
+    pub(crate) fn sign(head: &ChainHead, signer: &CheckpointSigner) -> Result<Self, LogsError> {
+        let message = checkpoint_message(head.entries, &head.hash);
+        let signature = signer.0.sign(&message);
+        let signature: [u8; SIGNATURE_LEN] = signature
+            .as_ref()
+            .try_into()
+            .map_err(|_| LogsError::CheckpointSignature)?;
+        Ok(Self {
+            entries: head.entries,
+            head: head.hash,
+            signature,
+        })
+    }
+
+    /// Checks that `entries` (a whole chain, already verified) still reaches this
+    /// checkpoint: it is at least as long, and its entry at the checkpoint has the head.
+    pub(crate) fn check_reached_by(&self, entries: &[ChainedEntry]) -> Result<(), LogsError> {
+        let mismatch = |reason| LogsError::CheckpointMismatch {
+            checkpoint: self.entries,
+            reason,
+        };
+        let Some(last_covered) = self.entries.checked_sub(1) else {
+            return if self.head == ChainHash::GENESIS {
+                Ok(())
+            } else {
+                Err(mismatch("an empty checkpoint must have the genesis head"))
+            };
+        };
+        let at_checkpoint = usize::try_from(last_covered)
+            .ok()
+            .and_then(|index| entries.get(index))
+            .ok_or_else(|| mismatch("the chain is shorter: its newest entries were removed"))?;
+        if at_checkpoint.hash != self.head {
+            return Err(mismatch("the chain differs from the checkpoint's head"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointRepr {
+    entries: u64,
+    head: ChainHash,
+    signature: String,
+}
+
+impl TryFrom<CheckpointRepr> for Checkpoint {
+    type Error = LogsError;
+
+    fn try_from(repr: CheckpointRepr) -> Result<Self, Self::Error> {
+        Ok(Self {
+            entries: repr.entries,
+            head: repr.head,
+            signature: hex::decode(&repr.signature, "checkpoint signature")?,
+        })
+    }
+}
+
+impl From<Checkpoint> for CheckpointRepr {
+    fn from(checkpoint: Checkpoint) -> Self {
+        Self {
+            entries: checkpoint.entries,
+            head: checkpoint.head,
+            signature: hex::encode(&checkpoint.signature),
+        }
+    }
+}
+
+/// The Ed25519 key that signs checkpoints. Not `Clone`; `Debug` shows only the public key.
+pub struct CheckpointSigner(Ed25519KeyPair);
+
+impl CheckpointSigner {
+    /// A fresh key pair as a PKCS#8 v2 document, for the operator to store (zeroized on drop).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Random`] if the system RNG fails.
+    pub fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, LogsError> {
+        let document =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| LogsError::Random)?;
+        Ok(Zeroizing::new(document.as_ref().to_vec()))
+    }
+
+    /// The signer from a PKCS#8 document (as made by [`generate_pkcs8`](Self::generate_pkcs8)).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::InvalidKey`] if the document is not an Ed25519 PKCS#8 key.
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, LogsError> {
+        Ed25519KeyPair::from_pkcs8(pkcs8)
+            .map(Self)
+            .map_err(|_| LogsError::InvalidKey {
+                reason: "not an Ed25519 PKCS#8 document",
+            })
+    }
+
+    /// The public key that verifies this signer's checkpoints.
+    #[must_use]
+    pub fn public_key(&self) -> CheckpointPublicKey {
+        let mut bytes = [0u8; PUBLIC_KEY_LEN];
+        let public = self.0.public_key().as_ref();
+        if public.len() == PUBLIC_KEY_LEN {
+            bytes.copy_from_slice(public);
+        }
+        CheckpointPublicKey(bytes)
+    }
+}
+
+impl fmt::Debug for CheckpointSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointSigner")
+            .field("algorithm", &"Ed25519")
+            .field("public_key", &self.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An Ed25519 public key that verifies checkpoints. Serialized as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CheckpointPublicKey([u8; PUBLIC_KEY_LEN]);
+
+impl CheckpointPublicKey {
+    /// A public key from its 32 bytes.
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; PUBLIC_KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.0
+    }
+
+    /// Checks a checkpoint's signature.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::CheckpointSignature`] if it does not verify.
+    pub fn verify(&self, checkpoint: &Checkpoint) -> Result<(), LogsError> {
+        let message = checkpoint_message(checkpoint.entries, &checkpoint.head);
+        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
+            .verify(&message, &checkpoint.signature)
+            .map_err(|_| LogsError::CheckpointSignature)
+    }
+}
+
+impl fmt::Debug for CheckpointPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CheckpointPublicKey({})", hex::encode(&self.0))
+    }
+}
+
+impl Serialize for CheckpointPublicKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckpointPublicKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        hex::decode(&text, "checkpoint public key")
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn checkpoint_message(entries: u64, head: &ChainHash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CHECKPOINT_LABEL.len() + 8 + HASH_LEN);
+    out.extend_from_slice(CHECKPOINT_LABEL);
+    out.extend_from_slice(&entries.to_be_bytes());
+    out.extend_from_slice(&head.0);
+    out
+}

@@ -1,0 +1,339 @@
+//! What the trail records: access attempts, roster changes and key events, and the canonical
+//! bytes each entry's HMAC covers.
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use steward_core::{AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp};
+
+use super::chain::ChainHash;
+use crate::{KeyVersion, LogsError, MasterKeyId, access::Denial, record::RecordHeader};
+
+/// Domain label of the entry encoding; v2 added roster and key events and whole-nanosecond
+/// instants.
+const ENTRY_LABEL: &[u8] = b"steward-logs/v2/audit-entry\0";
+
+/// One audited event and the instant the trail's clock gave it.
+///
+/// Never request content: entries hold ids, purposes, outcomes and key versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    at: Timestamp,
+    event: AuditEvent,
+}
+
+impl AuditEntry {
+    pub(crate) const fn new(at: Timestamp, event: AuditEvent) -> Self {
+        Self { at, event }
+    }
+
+    /// When it happened, by the trail's clock (never by the caller's say-so).
+    #[must_use]
+    pub const fn at(&self) -> Timestamp {
+        self.at
+    }
+
+    /// What happened.
+    #[must_use]
+    pub const fn event(&self) -> &AuditEvent {
+        &self.event
+    }
+
+    /// The access attempt, if this entry records one.
+    #[must_use]
+    pub const fn access(&self) -> Option<&AccessEvent> {
+        match &self.event {
+            AuditEvent::Access(access) => Some(access),
+            _ => None,
+        }
+    }
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// `logs.access`: an attempt to open a record, granted, refused or failed.
+    Access(AccessEvent),
+    /// `logs.access`: a steward was added to or removed from the roster.
+    RosterChanged {
+        /// Who was added or removed.
+        change: RosterChange,
+        /// The admin who made the change.
+        by: AdminId,
+    },
+    /// A customer's data key was rotated; new records seal under `version`.
+    DataKeyRotated {
+        /// Whose key.
+        customer: CustomerId,
+        /// The new version.
+        version: KeyVersion,
+    },
+    /// `logs.retention`: every data key of the customer was destroyed (crypto-shredding).
+    CustomerShredded {
+        /// Whose keys.
+        customer: CustomerId,
+    },
+    /// The master key was rotated: every data key is now wrapped under `to`.
+    MasterKeyRotated {
+        /// The new master key's id.
+        to: MasterKeyId,
+    },
+}
+
+/// A change of the steward roster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RosterChange {
+    /// The steward joined the roster.
+    Added(StewardId),
+    /// The steward left the roster.
+    Removed(StewardId),
+}
+
+impl RosterChange {
+    /// The steward the change is about.
+    #[must_use]
+    pub const fn steward(&self) -> &StewardId {
+        match self {
+            Self::Added(steward) | Self::Removed(steward) => steward,
+        }
+    }
+}
+
+/// One access attempt: who, why, on what grounds, which record, and how it ended.
+///
+/// The record id, customer and key version are taken from the record's header; for a refused
+/// or failed attempt they are as claimed by the (possibly forged) record, since it was never
+/// authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessEvent {
+    steward: StewardId,
+    purpose: Purpose,
+    justification: Option<Justification>,
+    record: RecordId,
+    customer: CustomerId,
+    key_version: KeyVersion,
+    outcome: AuditOutcome,
+}
+
+impl AccessEvent {
+    pub(crate) fn new(
+        steward: &StewardId,
+        purpose: Purpose,
+        justification: Option<&Justification>,
+        header: &RecordHeader,
+        outcome: AuditOutcome,
+    ) -> Self {
+        Self {
+            steward: steward.clone(),
+            purpose,
+            justification: justification.cloned(),
+            record: header.record_id(),
+            customer: header.customer(),
+            key_version: header.key_version(),
+            outcome,
+        }
+    }
+
+    /// Who asked.
+    #[must_use]
+    pub const fn steward(&self) -> &StewardId {
+        &self.steward
+    }
+
+    /// Why.
+    #[must_use]
+    pub const fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// On what grounds, if any were given.
+    #[must_use]
+    pub const fn justification(&self) -> Option<&Justification> {
+        self.justification.as_ref()
+    }
+
+    /// The record asked for.
+    #[must_use]
+    pub const fn record(&self) -> RecordId {
+        self.record
+    }
+
+    /// The record's customer.
+    #[must_use]
+    pub const fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    /// The record's data key version.
+    #[must_use]
+    pub const fn key_version(&self) -> KeyVersion {
+        self.key_version
+    }
+
+    /// How the attempt ended.
+    #[must_use]
+    pub const fn outcome(&self) -> AuditOutcome {
+        self.outcome
+    }
+}
+
+/// How an access attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AuditOutcome {
+    /// The plaintext was returned to the steward.
+    Opened,
+    /// The request was refused by the policy; nothing was decrypted.
+    Denied(Denial),
+    /// The request was allowed but the record did not open.
+    Failed(OpenFailure),
+}
+
+/// Why an allowed request still did not open the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum OpenFailure {
+    /// The customer was crypto-shredded.
+    Shredded,
+    /// The record names a data key version the keyring does not hold.
+    UnknownKeyVersion,
+    /// The key commitment or the AEAD tag did not verify: the record was altered.
+    Tampered,
+    /// The data key could not be unwrapped or derived.
+    KeyUnavailable,
+}
+
+impl OpenFailure {
+    pub(crate) const fn from_error(error: &LogsError) -> Self {
+        match error {
+            LogsError::Shredded => Self::Shredded,
+            LogsError::UnknownKeyVersion { .. } => Self::UnknownKeyVersion,
+            LogsError::AuthenticationFailed | LogsError::KeyCommitmentMismatch => Self::Tampered,
+            _ => Self::KeyUnavailable,
+        }
+    }
+
+    const fn code(self) -> u8 {
+        match self {
+            Self::Shredded => 1,
+            Self::UnknownKeyVersion => 2,
+            Self::Tampered => 3,
+            Self::KeyUnavailable => 4,
+        }
+    }
+}
+
+/// Where the canonical bytes of an entry go: straight into an HMAC, or into a buffer.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for hmac::Context {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// The canonical bytes an entry's HMAC covers: a domain label, the place in the chain, the
+/// instant, then the event, each variable-length field prefixed with its length, so no two
+/// entries encode alike.
+///
+/// Streamed into the sink field by field, so chaining an entry allocates nothing.
+pub(crate) fn encode_entry(
+    out: &mut impl Sink,
+    sequence: u64,
+    previous: &ChainHash,
+    entry: &AuditEntry,
+) -> Result<(), LogsError> {
+    out.put(ENTRY_LABEL);
+    out.put(&sequence.to_be_bytes());
+    out.put(previous.as_bytes());
+    out.put(&entry.at.unix_nanos().to_be_bytes());
+    match &entry.event {
+        AuditEvent::Access(access) => {
+            out.put(&[1]);
+            put_short(out, access.steward.as_str().as_bytes())?;
+            put_short(out, access.purpose.as_str().as_bytes())?;
+            match &access.justification {
+                None => out.put(&[0]),
+                Some(justification) => {
+                    out.put(&[1]);
+                    put_long(out, justification.as_str().as_bytes())?;
+                }
+            }
+            out.put(access.record.as_bytes());
+            out.put(access.customer.as_bytes());
+            out.put(&access.key_version.to_be_bytes());
+            match access.outcome {
+                AuditOutcome::Opened => out.put(&[1]),
+                AuditOutcome::Denied(denial) => {
+                    out.put(&[2]);
+                    put_short(out, denial.code().as_bytes())?;
+                    put_short(out, denial.clause().as_str().as_bytes())?;
+                    if let Some(purpose) = denial.purpose() {
+                        put_short(out, purpose.as_str().as_bytes())?;
+                    }
+                }
+                AuditOutcome::Failed(failure) => out.put(&[3, failure.code()]),
+            }
+        }
+        AuditEvent::RosterChanged { change, by } => {
+            out.put(&[2]);
+            out.put(match change {
+                RosterChange::Added(_) => &[1],
+                RosterChange::Removed(_) => &[2],
+            });
+            put_short(out, change.steward().as_str().as_bytes())?;
+            put_short(out, by.as_str().as_bytes())?;
+        }
+        AuditEvent::DataKeyRotated { customer, version } => {
+            out.put(&[3]);
+            out.put(customer.as_bytes());
+            out.put(&version.to_be_bytes());
+        }
+        AuditEvent::CustomerShredded { customer } => {
+            out.put(&[4]);
+            out.put(customer.as_bytes());
+        }
+        AuditEvent::MasterKeyRotated { to } => {
+            out.put(&[5]);
+            put_short(out, to.as_str().as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// A field of at most 255 bytes, prefixed with its length. Ids and purposes are at most 64
+/// bytes by construction; a longer one is an error, never cut short.
+fn put_short(out: &mut impl Sink, bytes: &[u8]) -> Result<(), LogsError> {
+    let len = u8::try_from(bytes.len()).map_err(|_| LogsError::Overflow {
+        what: "audit entry field length",
+    })?;
+    out.put(&[len]);
+    out.put(bytes);
+    Ok(())
+}
+
+/// A field of at most 65,535 bytes, prefixed with its length (a justification is at most 512
+/// characters, so at most 2,048 bytes).
+fn put_long(out: &mut impl Sink, bytes: &[u8]) -> Result<(), LogsError> {
+    let len = u16::try_from(bytes.len()).map_err(|_| LogsError::Overflow {
+        what: "audit entry field length",
+    })?;
+    out.put(&len.to_be_bytes());
+    out.put(bytes);
+    Ok(())
+}

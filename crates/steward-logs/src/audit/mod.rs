@@ -1,0 +1,254 @@
+//! The audit trail: an HMAC-keyed hash chain with Ed25519-signed checkpoints.
+//!
+//! `logs.access`: every attempt to open a record (granted, refused or failed), every roster
+//! change and every key event is written here, by the vault that owns the trail, before its
+//! effect is visible. Each entry's hash is HMAC-SHA256, under a key the database does not
+//! hold, over its sequence number, the previous entry's hash and the entry, so an edit,
+//! deletion, insertion or reordering breaks [`AuditKey::verify_chain`]. Deleting the newest
+//! entries leaves a valid shorter chain; a [`Checkpoint`] (sequence and head, signed with
+//! Ed25519 and shipped elsewhere) detects that. Entries hold ids, purposes and outcomes,
+//! never request content.
+//!
+//! Instants come from the trail's own [`Clock`], never from a caller, and strictly increase:
+//! an entry is dated one nanosecond after its predecessor if the clock has not moved on (or
+//! went backwards), so a wrong clock can neither block the trail nor reorder it.
+
+mod chain;
+mod entry;
+mod store;
+
+use std::{fmt, sync::Arc};
+
+use chrono::TimeDelta;
+use steward_core::{Clock, SystemClock, Timestamp};
+
+pub use self::{
+    chain::{
+        AuditKey, ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey,
+        CheckpointSigner,
+    },
+    entry::{AccessEvent, AuditEntry, AuditEvent, AuditOutcome, OpenFailure, RosterChange},
+    store::{AuditStore, MemoryAuditStore},
+};
+use crate::LogsError;
+
+/// The audit trail: the chain key, a store and a clock, appending chained entries.
+///
+/// Built once and handed to the vault, which is then the only writer: there is no public way
+/// to append, so no caller can route an access past it or date an entry.
+///
+/// ```
+/// use steward_logs::{AuditKey, AuditTrail, CheckpointSigner, MemoryAuditStore};
+///
+/// let trail = AuditTrail::new(AuditKey::from_bytes(&[9; 32])?, MemoryAuditStore::new())?;
+/// let pkcs8 = CheckpointSigner::generate_pkcs8()?;
+/// let signer = CheckpointSigner::from_pkcs8(&pkcs8)?;
+/// let checkpoint = trail.checkpoint(&signer)?;
+/// assert_eq!(checkpoint.entries(), 0);
+/// trail.verify_against(&checkpoint, &signer.public_key())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AuditTrail<S> {
+    key: AuditKey,
+    store: S,
+    clock: Arc<dyn Clock>,
+    head: ChainHead,
+    last_at: Option<Timestamp>,
+    /// A store reported a failure the trail could not resolve: the entry may or may not have
+    /// been stored, so the head is re-read before the next entry.
+    head_uncertain: bool,
+}
+
+impl<S: AuditStore> AuditTrail<S> {
+    /// A trail over `store`, continuing after its newest entry, dated by the system clock.
+    ///
+    /// Only the newest entry is read; call [`verify`](Self::verify) (or
+    /// [`verify_against`](Self::verify_against)) at startup to check the whole chain.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the store cannot be read;
+    /// [`LogsError::ChainBroken`] if its newest entry's hash is not valid under `key` (a
+    /// wrong audit key, or a tampered newest entry).
+    pub fn new(key: AuditKey, store: S) -> Result<Self, LogsError> {
+        Self::with_clock(key, store, SystemClock)
+    }
+
+    /// A trail dated by `clock` (a [`ManualClock`](steward_core::ManualClock) in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_clock(
+        key: AuditKey,
+        store: S,
+        clock: impl Clock + 'static,
+    ) -> Result<Self, LogsError> {
+        let mut trail = Self {
+            key,
+            store,
+            clock: Arc::new(clock),
+            head: ChainHead::EMPTY,
+            last_at: None,
+            head_uncertain: false,
+        };
+        trail.reload_head()?;
+        Ok(trail)
+    }
+
+    /// The instant the next entry will carry: the clock's, or one nanosecond after the
+    /// newest entry if the clock is not ahead of it.
+    ///
+    /// The vault decides a request at this instant and then appends at it, so the decision
+    /// and its entry agree on the time.
+    pub(crate) fn next_instant(&mut self) -> Result<Timestamp, LogsError> {
+        if self.head_uncertain {
+            self.reload_head()?;
+        }
+        let now = self.clock.now();
+        match self.last_at {
+            Some(last) if now <= last => last
+                .checked_add(TimeDelta::nanoseconds(1))
+                .map_err(LogsError::from),
+            _ => Ok(now),
+        }
+    }
+
+    /// Appends `event`, dated by [`next_instant`](Self::next_instant).
+    pub(crate) fn append(&mut self, event: AuditEvent) -> Result<ChainHead, LogsError> {
+        let at = self.next_instant()?;
+        self.append_at(at, event)
+    }
+
+    /// Chains `event` at `at` (from [`next_instant`](Self::next_instant), with nothing
+    /// appended since) after the newest entry and stores it.
+    pub(crate) fn append_at(
+        &mut self,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<ChainHead, LogsError> {
+        if self.head_uncertain {
+            self.reload_head()?;
+        }
+        if let Some(last) = self.last_at
+            && at <= last
+        {
+            return Err(LogsError::ClockWentBackwards {
+                last,
+                attempted: at,
+            });
+        }
+        let sequence = self.head.entries;
+        let chained =
+            self.key
+                .chain(sequence, self.head.hash, entry::AuditEntry::new(at, event))?;
+        let head = chained.head_after()?;
+        if let Err(source) = self.store.append(chained) {
+            // The entry may have been stored all the same: learn the head from the store
+            // rather than reuse its sequence number, now if the store answers, else before
+            // the next entry.
+            self.head_uncertain = true;
+            let _reloaded = self.reload_head();
+            return Err(LogsError::AuditUnavailable { source });
+        }
+        self.head = head;
+        self.last_at = Some(at);
+        Ok(head)
+    }
+
+    /// Re-reads the newest entry from the store and continues after it.
+    fn reload_head(&mut self) -> Result<(), LogsError> {
+        let last = self
+            .store
+            .last()
+            .map_err(|source| LogsError::AuditUnavailable { source })?;
+        let (head, last_at) = match last {
+            None => (ChainHead::EMPTY, None),
+            Some(entry) => {
+                self.key.verify_entry(&entry)?;
+                (entry.head_after()?, Some(entry.entry().at()))
+            }
+        };
+        if head.entries < self.head.entries {
+            return Err(LogsError::ChainBroken {
+                sequence: head.entries,
+                reason: "the store lost entries this trail had written",
+            });
+        }
+        self.head = head;
+        self.last_at = last_at;
+        self.head_uncertain = false;
+        Ok(())
+    }
+
+    /// The head as last appended or read by this trail.
+    #[must_use]
+    pub const fn head(&self) -> &ChainHead {
+        &self.head
+    }
+
+    /// Reads and verifies the whole chain in the store.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the store cannot be read; [`LogsError::ChainBroken`]
+    /// if any entry was edited, deleted, inserted or reordered.
+    pub fn verify(&self) -> Result<ChainHead, LogsError> {
+        let entries = self
+            .store
+            .entries()
+            .map_err(|source| LogsError::AuditUnavailable { source })?;
+        self.key.verify_chain(&entries)
+    }
+
+    /// Verifies the chain and that it still reaches `checkpoint`, signed by `public_key`:
+    /// this detects the loss of the newest entries, which [`verify`](Self::verify) alone
+    /// cannot.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify), plus [`LogsError::CheckpointSignature`] if the checkpoint
+    /// is not signed by `public_key`, and [`LogsError::CheckpointMismatch`] if the chain is
+    /// shorter than the checkpoint or differs at its head.
+    pub fn verify_against(
+        &self,
+        checkpoint: &Checkpoint,
+        public_key: &CheckpointPublicKey,
+    ) -> Result<ChainHead, LogsError> {
+        public_key.verify(checkpoint)?;
+        let entries = self
+            .store
+            .entries()
+            .map_err(|source| LogsError::AuditUnavailable { source })?;
+        let head = self.key.verify_chain(&entries)?;
+        checkpoint.check_reached_by(&entries)?;
+        Ok(head)
+    }
+
+    /// Signs the current head, for shipping to a place the store's operators cannot edit.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::CheckpointSignature`] if the signer produced no valid signature.
+    pub fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Checkpoint, LogsError> {
+        Checkpoint::sign(&self.head, signer)
+    }
+
+    /// The store.
+    pub const fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, giving up the trail.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+}
+
+impl<S> fmt::Debug for AuditTrail<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}

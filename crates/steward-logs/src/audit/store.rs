@@ -1,0 +1,90 @@
+//! Where the chain is kept: the store trait and its in-memory reference implementation.
+
+use std::error::Error;
+
+use super::chain::ChainedEntry;
+
+/// Where the audit chain is kept. Implement it over your database; [`MemoryAuditStore`] is
+/// the reference implementation.
+///
+/// The chain's integrity does not depend on the store: [`AuditKey::verify_chain`] detects
+/// what a store (or anyone with access to it) changed.
+///
+/// One [`AuditTrail`] writes to a store: the trail keeps the sequence number and the head in
+/// memory. An implementation over a shared database should refuse an entry whose sequence
+/// number is already taken (a unique key), so that two writers cannot fork the chain.
+///
+/// [`AuditKey::verify_chain`]: crate::AuditKey::verify_chain
+/// [`AuditTrail`]: crate::AuditTrail
+pub trait AuditStore {
+    /// Appends `entry` after the newest one. Must return `Ok` only once the entry is
+    /// durable: the vault returns plaintext only after this returned `Ok`.
+    ///
+    /// An error may be ambiguous (the entry was stored but the acknowledgement was lost):
+    /// the trail then re-reads [`last`](Self::last) before its next entry, so a sequence
+    /// number is never used twice.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the entry from being stored; the access then fails closed.
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>>;
+
+    /// The newest entry, if any.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the store from being read.
+    fn last(&self) -> Result<Option<ChainedEntry>, Box<dyn Error + Send + Sync>>;
+
+    /// Every entry, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the store from being read.
+    fn entries(&self) -> Result<Vec<ChainedEntry>, Box<dyn Error + Send + Sync>>;
+}
+
+/// An audit store in memory: for tests, examples and services that ship entries elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryAuditStore {
+    entries: Vec<ChainedEntry>,
+}
+
+impl MemoryAuditStore {
+    /// An empty store.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    /// The stored entries, oldest first.
+    #[must_use]
+    pub fn as_slice(&self) -> &[ChainedEntry] {
+        &self.entries
+    }
+}
+
+impl From<Vec<ChainedEntry>> for MemoryAuditStore {
+    /// A store holding these entries as they are (unverified; call
+    /// [`AuditTrail::verify`](crate::AuditTrail::verify)).
+    fn from(entries: Vec<ChainedEntry>) -> Self {
+        Self { entries }
+    }
+}
+
+impl AuditStore for MemoryAuditStore {
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>> {
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    fn last(&self) -> Result<Option<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+        Ok(self.entries.last().cloned())
+    }
+
+    fn entries(&self) -> Result<Vec<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+        Ok(self.entries.clone())
+    }
+}

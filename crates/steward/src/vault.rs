@@ -1,0 +1,283 @@
+//! The vault: custody of log records behind the policy, the one gate where plaintext comes
+//! out.
+
+use std::fmt;
+
+use steward_core::{AdminId, CustomerId, StewardId};
+use steward_logs::{
+    AccessRequest, AuditStore, AuditTrail, Custody, Denial, KeyVersion, LogsError, MasterKey,
+    Plaintext, RecordMeta, RosterChange, SealedRecord,
+};
+
+use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request, RosterFacts};
+
+/// Sealed log records, their keys, their audit trail and the facts the policy decides on, in
+/// one place: every decrypting path asks [`Policy::check`] over the same [`Facts`](crate::Facts) that
+/// services ask, and writes its audit entry before plaintext comes out.
+///
+/// - [`open`](Self::open) decides `Request::open_log` with `check()` (purpose table, roster,
+///   justification, retention, holds) at the instant of the vault's own audit clock, audits
+///   the decision, and decrypts only an allowed record.
+/// - The roster lives in the facts and changes only through
+///   [`add_steward`](Self::add_steward) and [`remove_steward`](Self::remove_steward), bounded
+///   by the policy's `max_stewards` and audited.
+/// - Key rotations and shreds are audited too.
+///
+/// ```
+/// use steward::{
+///     AccessRequest, ConsentAtCollection, MemoryFacts, Policy, RecordId, RecordMeta,
+///     SealedRecord, Timestamp, Vault,
+///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+/// };
+///
+/// let policy = Policy::coder_model();
+/// let mut facts = MemoryFacts::new(&policy);
+/// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+///
+/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+/// let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+/// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
+///
+/// let now = Timestamp::now();
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// let bytes = vault.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
+///
+/// let record = SealedRecord::from_bytes(&bytes)?;
+/// let ask = |steward: &str, purpose: &str| -> Result<AccessRequest, Box<dyn std::error::Error>> {
+///     Ok(AccessRequest::with_justification_text(steward.parse()?, purpose.parse()?, "TICKET-4711"))
+/// };
+/// let body = vault.open(&record, &ask("alice.ops", "troubleshooting")?)?;
+/// assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
+///
+/// // Not on the roster: refused, and the refusal is in the trail too.
+/// assert!(vault.open(&record, &ask("mallory", "troubleshooting")?).is_err());
+/// assert_eq!(vault.audit().verify()?.entries(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Vault<F, S> {
+    policy: Policy,
+    facts: F,
+    custody: Custody<S>,
+}
+
+impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
+    /// A vault over `facts`, sealing with `keyring` and auditing to `trail`, which it owns
+    /// from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::RosterFull`] if the facts' roster already holds more stewards than the
+    /// policy allows (`logs.access`: a select few).
+    pub fn new(
+        policy: Policy,
+        facts: F,
+        keyring: steward_logs::Keyring,
+        trail: AuditTrail<S>,
+    ) -> Result<Self, LogsError> {
+        Self::with_custody(policy, facts, Custody::new(keyring, trail))
+    }
+
+    /// A vault over a configured [`Custody`] (another AEAD, other record limits).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_custody(policy: Policy, facts: F, custody: Custody<S>) -> Result<Self, LogsError> {
+        let max = policy.max_stewards().get();
+        if facts.roster_len() > max {
+            return Err(LogsError::RosterFull { max });
+        }
+        Ok(Self {
+            policy,
+            facts,
+            custody,
+        })
+    }
+
+    /// Seals a request body (`logs.stored`, `logs.encrypted`); see [`Custody::seal`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::seal`].
+    pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        self.custody.seal(meta, body)
+    }
+
+    /// Opens a record for a steward, if the policy allows it now.
+    ///
+    /// The decision is `check()` of `Request::open_log` on the record's header, at the
+    /// instant of the vault's audit clock (never the caller's), over this vault's policy and
+    /// facts: `logs.access` (roster, justification), `logs.purposes` (the purpose table of
+    /// this policy), `logs.retention` (nothing due or held only by a legal hold opens). The
+    /// attempt is audited whatever the outcome, and plaintext comes out only after its entry
+    /// is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Denied`] naming the [`Denial`] and its clause; as [`Custody::open`]
+    /// otherwise.
+    pub fn open(
+        &mut self,
+        record: &SealedRecord,
+        request: &AccessRequest,
+    ) -> Result<Plaintext, LogsError> {
+        let Self {
+            policy,
+            facts,
+            custody,
+        } = self;
+        custody.open(record, request, |query| {
+            let data = DataRef::of_sealed_record(query.header());
+            let ask = Request {
+                actor: crate::Actor::Steward(request.steward()),
+                action: crate::Action::OpenLog {
+                    purpose: request.purpose(),
+                    justification: request.justification(),
+                },
+                data,
+                now: query.now(),
+            };
+            denial_of(&policy.check(&ask, &*facts))
+        })
+    }
+
+    /// Adds `steward` to the roster, on `admin`'s authority: audited, then applied.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written (nothing changed).
+    pub fn add_steward(&mut self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
+        if self.facts.is_on_roster(&steward) {
+            return Ok(());
+        }
+        let max = self.policy.max_stewards().get();
+        if self.facts.roster_len() >= max {
+            return Err(LogsError::RosterFull { max });
+        }
+        self.change_roster(RosterChange::Added(steward), admin)
+    }
+
+    /// Removes `steward` from the roster, on `admin`'s authority: audited, then applied.
+    /// Returns whether they were on it (removing an absent steward writes nothing).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written (nothing changed).
+    pub fn remove_steward(
+        &mut self,
+        steward: &StewardId,
+        admin: AdminId,
+    ) -> Result<bool, LogsError> {
+        if !self.facts.is_on_roster(steward) {
+            return Ok(false);
+        }
+        self.change_roster(RosterChange::Removed(steward.clone()), admin)?;
+        Ok(true)
+    }
+
+    fn change_roster(&mut self, change: RosterChange, admin: AdminId) -> Result<(), LogsError> {
+        self.custody.audit_roster_change(change.clone(), admin)?;
+        self.facts
+            .apply_roster_change(&AuditedRosterChange::new(change));
+        Ok(())
+    }
+
+    /// Rotates the customer's data key (audited); see [`Custody::rotate_data_key`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::rotate_data_key`].
+    pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        self.custody.rotate_data_key(customer)
+    }
+
+    /// Rotates the master key (audited); see [`Custody::rotate_master_key`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::rotate_master_key`].
+    pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
+        self.custody.rotate_master_key(new)
+    }
+
+    /// Crypto-shreds the customer (audited first); see [`Custody::shred`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::shred`].
+    pub fn shred(&mut self, customer: CustomerId) -> Result<(), LogsError> {
+        self.custody.shred(customer)
+    }
+
+    /// Decides `request` over this vault's policy and facts.
+    #[must_use]
+    pub fn check(&self, request: &Request<'_>) -> Decision {
+        self.policy.check(request, &self.facts)
+    }
+
+    /// The policy.
+    #[must_use]
+    pub const fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The facts, for services that call [`Policy::check`] themselves.
+    #[must_use]
+    pub const fn facts(&self) -> &F {
+        &self.facts
+    }
+
+    /// The facts, to record consent, relationships and holds. The roster cannot be changed
+    /// this way (see [`RosterFacts`]).
+    pub const fn facts_mut(&mut self) -> &mut F {
+        &mut self.facts
+    }
+
+    /// The audit trail, to verify it and sign checkpoints.
+    #[must_use]
+    pub const fn audit(&self) -> &AuditTrail<S> {
+        self.custody.audit()
+    }
+
+    /// The keyring, for persisting its snapshot.
+    #[must_use]
+    pub const fn keyring(&self) -> &steward_logs::Keyring {
+        self.custody.keyring()
+    }
+}
+
+/// The audit trail's name for a policy deny.
+fn denial_of(decision: &Decision) -> Result<(), Denial> {
+    let Some(reason) = decision.reason() else {
+        return Ok(());
+    };
+    Err(match reason {
+        DenyReason::NotOnRoster => Denial::NotOnRoster,
+        DenyReason::MissingJustification => Denial::MissingJustification,
+        DenyReason::PurposeNotListed { purpose } => Denial::PurposeNotForLogs { purpose },
+        DenyReason::PurposeNotAllowedForCategory { purpose, .. } => {
+            Denial::PurposeNotAllowedByPolicy { purpose }
+        }
+        DenyReason::RetentionEnded => Denial::RetentionEnded,
+        DenyReason::KeptOnlyByLegalHold => Denial::KeptOnlyByLegalHold,
+        _ => Denial::Refused {
+            clause: decision
+                .clauses()
+                .iter()
+                .next()
+                .unwrap_or(steward_core::ClauseId::LogsAccess),
+        },
+    })
+}
+
+impl<F, S> fmt::Debug for Vault<F, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("policy", &self.policy.version())
+            .field("custody", &self.custody)
+            .finish_non_exhaustive()
+    }
+}
