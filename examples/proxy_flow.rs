@@ -10,10 +10,10 @@
 use std::error::Error;
 
 use steward::logs::{
-    AccessRequest, AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, RecordMeta as SealInput, SealedRecord, Vault,
+    AuditEvent, AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey,
+    MemoryAuditStore,
 };
-use steward::retention::{MemoryRecordStore, RecordMeta, Sweep};
+use steward::retention::{MemoryRecordStore, RecordMeta as SweepRecord, Sweep};
 use steward::*;
 
 /// One stored log record: the sealed bytes, as a database or object store would hold them.
@@ -25,7 +25,9 @@ struct StoredLog {
 /// The proxy's logging side: seals every request under the consent in force (logs.stored,
 /// logs.encrypted, training.forward-only) and tells the retention store about it.
 struct Proxy {
-    vault: Vault,
+    vault: Vault<MemoryFacts, MemoryAuditStore>,
+    /// The vault's audit clock: this demo moves it along its story's timeline.
+    clock: ManualClock,
     logs: Vec<StoredLog>,
     store: MemoryRecordStore,
 }
@@ -33,19 +35,19 @@ struct Proxy {
 impl Proxy {
     fn handle(
         &mut self,
-        facts: &MemoryFacts,
         (who, customer): (&'static str, CustomerId),
         at: &str,
         prompt: &str,
     ) -> Result<(), Box<dyn Error>> {
         let now: Timestamp = at.parse()?;
-        let level = facts.consent.level_at(customer, now);
+        self.clock.set(now);
+        let level = self.vault.facts().consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
         let sealed = self.vault.seal(
-            &SealInput::new(customer, id, now, consent_at_collection(level)),
+            &RecordMeta::new(customer, id, now, consent_at_collection(level)),
             prompt.as_bytes(),
         )?;
-        self.store.insert(RecordMeta::new(
+        self.store.insert(SweepRecord::new(
             id,
             customer,
             DataCategory::LlmRequestLog,
@@ -83,11 +85,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     // --- Setup: keys and audit keys come from configuration in production (file, env, KMS).
     // This demo uses fixed bytes so that it runs anywhere; never do that with real data.
     let mut facts = MemoryFacts::new(&policy);
-    let steward: StewardId = "sam.steward".parse()?;
-    facts.roster.add(steward.clone())?;
     let master = MasterKey::from_bytes("kek-demo-1".parse()?, &[0x5a; 32])?;
-    let vault = Vault::new(Keyring::new(master), facts.roster.clone());
-    let mut audit = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    // The vault dates audit entries by its own clock; the demo's clock follows its story.
+    let clock = ManualClock::new("2025-03-01T00:00:00Z".parse()?);
+    let trail = AuditTrail::with_clock(
+        AuditKey::from_bytes(&[0x17; 32])?,
+        MemoryAuditStore::new(),
+        clock.clone(),
+    )?;
     let signer = CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8()?)?;
 
     let ada: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01".parse()?;
@@ -108,28 +113,32 @@ fn main() -> Result<(), Box<dyn Error>> {
     ))?;
     println!("Ada opted in to shared training; Ben kept the default (no training).\n");
 
+    // The vault owns the facts from here on: one roster, one policy for check() and open.
+    let steward: StewardId = "sam.steward".parse()?;
+    let mut vault = Vault::new(policy.clone(), facts, Keyring::new(master), trail)?;
+    vault.add_steward(steward.clone(), "dana.admin".parse()?)?;
+    println!("Admin dana.admin put {steward} on the roster (audited).\n");
+
     // --- logs.stored + logs.encrypted: the proxy seals every request as it passes.
     let (ada_, ben_) = (("Ada", ada), ("Ben", ben));
     let mut proxy = Proxy {
         vault,
+        clock,
         logs: Vec::new(),
         store: MemoryRecordStore::new(),
     };
     println!("Requests pass the proxy (logs.stored, logs.encrypted):");
     proxy.handle(
-        &facts,
         ada_,
         "2025-04-01T10:00:00Z",
         "Refactor my parser to use iterators",
     )?;
     proxy.handle(
-        &facts,
         ben_,
         "2025-04-01T11:00:00Z",
         "Why does my build fail with E0502?",
     )?;
     proxy.handle(
-        &facts,
         ada_,
         "2025-04-02T09:00:00Z",
         "Write tests for the tokenizer",
@@ -138,18 +147,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     // --- logs.access + logs.purposes: a steward opens a log, with a purpose and a ticket.
     let ticket: Justification = "INC-2041 Ben reports timeouts".parse()?;
     let now: Timestamp = "2025-04-03T08:00:00Z".parse()?;
+    proxy.clock.set(now);
     let bens_log = proxy.record(1)?;
     let data = DataRef::of_sealed_record(bens_log.header());
     println!("\nSteward {steward} opens Ben's log:");
     for purpose in [Purpose::Troubleshooting, Purpose::Marketing] {
-        let decision = policy.check(
-            &Request::open_log(&steward, purpose, &ticket, data, now),
-            &facts,
-        );
+        let decision = proxy
+            .vault
+            .check(&Request::open_log(&steward, purpose, &ticket, data, now));
         println!("  for `{purpose}`: policy says {decision}");
-        // The vault enforces the same rules itself and audits every attempt, allowed or not.
-        let request = AccessRequest::new(steward.clone(), purpose, Some(ticket.clone()), now);
-        match proxy.vault.open(&bens_log, &request, &mut audit) {
+        // The vault's open asks the same check() itself and audits every attempt.
+        let request = AccessRequest::new(steward.clone(), purpose, Some(ticket.clone()));
+        match proxy.vault.open(&bens_log, &request) {
             Ok(body) => println!(
                 "    vault opened it (audited first): {:?}",
                 String::from_utf8_lossy(body.as_bytes())
@@ -159,14 +168,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // --- training.*: a shared-scope job takes only what consent at collection allows.
+    // It decides on the consent ledger's level at collection: a header's level is only a
+    // claim until the record authenticates (see the training_export example).
     let training_job = |facts: &MemoryFacts,
                         logs: &[StoredLog],
                         now: Timestamp|
      -> Result<Vec<String>, LogsError> {
         let mut taken = Vec::new();
         for (index, log) in logs.iter().enumerate() {
-            let record = SealedRecord::from_bytes(&log.bytes)?;
-            let data = DataRef::of_sealed_record(record.header());
+            let header = *SealedRecord::from_bytes(&log.bytes)?.header();
+            let data = DataRef::new(
+                DataCategory::LlmRequestLog,
+                header.customer(),
+                header.created_at(),
+            )
+            .with_record(header.record_id());
             let decision = policy.check(&Request::train(TrainingScope::Shared, data, now), facts);
             println!("    R{} ({}): {decision}", index + 1, log.who);
             if decision.is_allowed() {
@@ -178,7 +194,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "\nA shared-model training job on 2025-05-01 (training.shared, training.forward-only):"
     );
-    let taken = training_job(&facts, &proxy.logs, "2025-05-01T00:00:00Z".parse()?)?;
+    let taken = training_job(
+        proxy.vault.facts(),
+        &proxy.logs,
+        "2025-05-01T00:00:00Z".parse()?,
+    )?;
     println!("  the job trains on {taken:?}");
 
     println!("\nBen opts in to open-weight training on 2025-05-02; Ada withdraws on 2025-05-03.");
@@ -186,7 +206,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         (ben_, TrainingLevel::OpenWeight, "2025-05-02T00:00:00Z"),
         (ada_, TrainingLevel::None, "2025-05-03T00:00:00Z"),
     ] {
-        let receipt = facts.consent.record(ConsentChange::new(
+        let receipt = proxy.vault.facts_mut().consent.record(ConsentChange::new(
             customer,
             level,
             at.parse()?,
@@ -203,25 +223,25 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
     proxy.handle(
-        &facts,
         ben_,
         "2025-05-10T12:00:00Z",
         "Explain lifetimes in this function",
     )?;
-    proxy.handle(
-        &facts,
-        ada_,
-        "2025-05-11T12:00:00Z",
-        "Port this module to async",
-    )?;
+    proxy.handle(ada_, "2025-05-11T12:00:00Z", "Port this module to async")?;
     println!(
         "\nThe same job on 2025-06-01: earlier data keeps the consent it was collected under:"
     );
-    let taken = training_job(&facts, &proxy.logs, "2025-06-01T00:00:00Z".parse()?)?;
+    let taken = training_job(
+        proxy.vault.facts(),
+        &proxy.logs,
+        "2025-06-01T00:00:00Z".parse()?,
+    )?;
     println!("  the job trains on {taken:?}");
 
     // --- logs.retention: Ada's relationship ends; the sweep shreds her keys after the window.
-    facts
+    proxy
+        .vault
+        .facts_mut()
         .relationships
         .end(ada, "2025-06-30T00:00:00Z".parse()?)?;
     println!("\nAda's contract ends on 2025-06-30 (logs.retention: kept only while it lasts).");
@@ -230,22 +250,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     let adas = DataRef::of_sealed_record(adas_log.header());
     println!(
         "  on {during_window}: keep her log? {}",
-        policy.check(&Request::keep(adas, during_window), &facts)
+        proxy.vault.check(&Request::keep(adas, during_window))
     );
     println!(
         "  on {during_window}: open it for support? {}",
-        policy.check(
-            &Request::open_log(
-                &steward,
-                Purpose::CustomerSupport,
-                &ticket,
-                adas,
-                during_window
-            ),
-            &facts
-        )
+        proxy.vault.check(&Request::open_log(
+            &steward,
+            Purpose::CustomerSupport,
+            &ticket,
+            adas,
+            during_window
+        ))
     );
     let sweep_at: Timestamp = "2025-08-01T00:00:00Z".parse()?;
+    proxy.clock.set(sweep_at);
+    let facts = proxy.vault.facts().clone();
     let sweep = Sweep::new(policy.retention(), &facts.relationships, &facts.holds);
     let plan = sweep.plan(proxy.store.records().collect::<Vec<_>>(), sweep_at);
     println!("\nDry run of the retention sweep:\n{plan}");
@@ -270,34 +289,33 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // A backup copy of Ada's sealed bytes survives somewhere: it is unreadable now.
-    let request = AccessRequest::new(
-        steward.clone(),
-        Purpose::CustomerSupport,
-        Some(ticket),
-        sweep_at,
-    );
-    match proxy.vault.open(&adas_log, &request, &mut audit) {
+    let request = AccessRequest::new(steward.clone(), Purpose::CustomerSupport, Some(ticket));
+    match proxy.vault.open(&adas_log, &request) {
         Ok(_) => println!("\nUNEXPECTED: a shredded record opened"),
         Err(error) => println!("\nOpening a backup copy of Ada's log: {error}"),
     }
 
     // --- The audit trail: every attempt above is in it, chained and checkpointed.
+    let audit = proxy.vault.audit();
     let checkpoint = audit.checkpoint(&signer)?;
     let head = audit.verify_against(&checkpoint, &signer.public_key())?;
     println!(
         "\nAudit trail: {} entries, HMAC chain verified, signed checkpoint verified.",
         head.entries()
     );
-    for entry in audit.store().as_slice() {
-        let entry = entry.entry();
-        println!(
-            "  {}  {}  {:<17}  {}  {:?}",
-            entry.at(),
-            entry.steward(),
-            entry.purpose().as_str(),
-            entry.record(),
-            entry.outcome()
-        );
+    for chained in audit.store().as_slice() {
+        let entry = chained.entry();
+        match entry.event() {
+            AuditEvent::Access(access) => println!(
+                "  {}  {}  {:<17}  {}  {:?}",
+                entry.at(),
+                access.steward(),
+                access.purpose().as_str(),
+                access.record(),
+                access.outcome()
+            ),
+            other => println!("  {}  {other:?}", entry.at()),
+        }
     }
     Ok(())
 }

@@ -24,8 +24,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         Channel::AccountSettings,
         policy.version().clone(),
     ))?;
+    // Stewards join the roster through a vault, which audits the change; its facts are then
+    // the ones every check reads.
+    let master = logs::MasterKey::from_bytes("kek-demo".parse()?, &[0x5a; 32])?;
+    let trail = logs::AuditTrail::new(
+        logs::AuditKey::from_bytes(&[0x17; 32])?,
+        logs::MemoryAuditStore::new(),
+    )?;
+    let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
     let steward: StewardId = "sam.steward".parse()?;
-    facts.roster.add(steward.clone())?;
+    vault.add_steward(steward.clone(), "dana.admin".parse()?)?;
+    let facts = vault.facts();
 
     let now: Timestamp = "2025-06-01T12:00:00Z".parse()?;
     let email = DataRef::new(
@@ -64,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     println!("Policy {} — five checks:\n", policy.version());
     for (what, request) in &checks {
-        println!("{what}:\n  {}\n", policy.check(request, &facts));
+        println!("{what}:\n  {}\n", policy.check(request, facts));
     }
     Ok(())
 }

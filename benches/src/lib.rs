@@ -13,7 +13,7 @@ use std::error::Error;
 use steward::{
     Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, DenyReason,
     Justification, MemoryFacts, Policy, Purpose, Request, StewardId, Timestamp, TrainingLevel,
-    TrainingScope,
+    TrainingScope, Vault, logs,
 };
 
 /// Customers in the facts; the measured ones are among them.
@@ -194,12 +194,19 @@ impl World {
             )?;
             facts.holds.place(hold)?;
         }
+        // The roster changes only through a vault, which audits each change.
+        let master = logs::MasterKey::from_bytes("kek-bench".parse()?, &[0x5a; 32])?;
+        let trail = logs::AuditTrail::new(
+            logs::AuditKey::from_bytes(&[0x17; 32])?,
+            logs::MemoryAuditStore::new(),
+        )?;
+        let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
         for handle in ["alice.ops", "bert.ops", "chen.ops"] {
-            facts.roster.add(handle.parse()?)?;
+            vault.add_steward(handle.parse()?, "dana.admin".parse()?)?;
         }
         Ok(Self {
             policy,
-            facts,
+            facts: vault.facts().clone(),
             steward: "bert.ops".parse()?,
             outsider: "mallory".parse()?,
             ticket: "TICKET-4711 latency spike".parse()?,

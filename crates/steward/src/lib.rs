@@ -24,8 +24,8 @@ pub use steward_consent::{
     ConsentReceipt, TrainingLevel,
 };
 pub use steward_core::{
-    ClauseId, CustomerId, DataCategory, Justification, PolicyVersion, Purpose, PurposeGroup,
-    RecordId, StewardId, Timestamp, TrainingScope,
+    ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion, Purpose,
+    PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingScope,
 };
 pub use steward_logs::{
     AccessRequest, ConsentAtCollection, Denial, Plaintext, RecordMeta, SealedRecord,

@@ -9,26 +9,10 @@
 mod common;
 
 use common::*;
-use steward::logs::{
-    AccessRequest, AuditKey, AuditTrail, ConsentAtCollection, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, RecordMeta, SealedRecord, Vault,
-};
+use steward::logs::LogsError;
 use steward::*;
 
 const NOW: &str = "2025-06-01T12:00:00Z";
-
-fn vault(facts: &MemoryFacts) -> Vault {
-    let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
-    Vault::new(Keyring::new(master), facts.roster.clone())
-}
-
-fn audit() -> AuditTrail<MemoryAuditStore> {
-    AuditTrail::new(
-        AuditKey::from_bytes(&[0x17; 32]).unwrap(),
-        MemoryAuditStore::new(),
-    )
-    .unwrap()
-}
 
 #[test]
 fn collect_personal() {
@@ -110,8 +94,7 @@ fn use_purposes() {
 #[test]
 fn logs_stored() {
     let policy = Policy::coder_model();
-    let facts = facts(&policy);
-    let mut vault = vault(&facts);
+    let mut vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
     let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared);
@@ -246,8 +229,8 @@ fn logs_purposes() {
         }
     }
     // The vault enforces the same list, and audits the refusal.
-    let mut vault = vault(&facts);
-    let mut audit = audit();
+    let mut vault = vault(&policy);
+    let before = vault.audit().verify().unwrap().entries();
     let collected = at("2025-02-01T00:00:00Z");
     let meta = RecordMeta::new(
         alice(),
@@ -256,17 +239,16 @@ fn logs_purposes() {
         ConsentAtCollection::None,
     );
     let sealed = vault.seal(&meta, b"body").unwrap();
-    let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket), at(NOW));
-    let error = vault.open(&sealed, &request, &mut audit).unwrap_err();
+    let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket));
+    let error = vault.open(&sealed, &request).unwrap_err();
     assert!(matches!(error, LogsError::Denied { .. }), "{error}");
-    assert_eq!(audit.verify().unwrap().entries(), 1);
+    assert_eq!(vault.audit().verify().unwrap().entries(), before + 1);
 }
 
 #[test]
 fn logs_encrypted() {
     let policy = Policy::coder_model();
-    let facts = facts(&policy);
-    let mut vault = vault(&facts);
+    let mut vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let meta = RecordMeta::new(
         alice(),
@@ -330,11 +312,12 @@ fn logs_access() {
         })
     );
     // The roster is "a select few": adding past the policy's maximum fails.
-    let mut facts = facts;
+    let mut vault = vault(&policy);
     for handle in ["b.ops", "c.ops"] {
-        facts.roster.add(handle.parse().unwrap()).unwrap();
+        vault.add_steward(handle.parse().unwrap(), admin()).unwrap();
     }
-    assert!(facts.roster.add("d.ops".parse().unwrap()).is_err());
+    let full = vault.add_steward("d.ops".parse().unwrap(), admin());
+    assert!(matches!(full, Err(LogsError::RosterFull { max: 3 })));
 }
 
 #[test]

@@ -151,7 +151,17 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
         facts.holds.place(hold).unwrap();
     }
     if world.on_roster {
-        facts.roster.add(steward()).unwrap();
+        // The roster changes only through a vault, which audits the change.
+        let master = logs::MasterKey::from_bytes("kek-test".parse().unwrap(), &[1; 32]).unwrap();
+        let trail = logs::AuditTrail::new(
+            logs::AuditKey::from_bytes(&[2; 32]).unwrap(),
+            logs::MemoryAuditStore::new(),
+        )
+        .unwrap();
+        let mut vault =
+            Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
+        vault.add_steward(steward(), admin()).unwrap();
+        return vault.facts().clone();
     }
     facts
 }
@@ -173,7 +183,9 @@ fn decide(policy: &Policy, facts: &MemoryFacts, ask: &Ask) -> Decision {
     let ticket = ticket();
     let owner = if ask.owner_is_alice { alice() } else { bob() };
     let mut data = DataRef::new(ask.category, owner, day(ask.collected));
-    data.consent_at_collection = ask.sealed_level;
+    data.consent_at_collection = ask
+        .sealed_level
+        .map_or(CollectionConsent::FromFacts, CollectionConsent::Known);
     let actor = match ask.actor {
         ActorKind::Customer => Actor::Customer(owner),
         ActorKind::Steward => Actor::Steward(&steward),

@@ -34,9 +34,13 @@ pub(crate) fn ticket() -> Justification {
     "TICKET-4711 latency spike".parse().unwrap()
 }
 
-/// Facts where both customers have been customers since 2025-01-01 and `alice.ops` is a
-/// steward.
-pub(crate) fn facts(policy: &Policy) -> MemoryFacts {
+pub(crate) fn admin() -> AdminId {
+    "dana.admin".parse().unwrap()
+}
+
+/// A vault over facts where both customers have been customers since 2025-01-01 and
+/// `alice.ops` was added to the roster (audited), with its own in-memory trail.
+pub(crate) fn vault(policy: &Policy) -> Vault<MemoryFacts, logs::MemoryAuditStore> {
     let mut facts = MemoryFacts::new(policy);
     for customer in [alice(), bob()] {
         facts
@@ -44,8 +48,20 @@ pub(crate) fn facts(policy: &Policy) -> MemoryFacts {
             .start(customer, at("2025-01-01T00:00:00Z"))
             .unwrap();
     }
-    facts.roster.add(steward()).unwrap();
-    facts
+    let master = logs::MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
+    let trail = logs::AuditTrail::new(
+        logs::AuditKey::from_bytes(&[0x17; 32]).unwrap(),
+        logs::MemoryAuditStore::new(),
+    )
+    .unwrap();
+    let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
+    vault.add_steward(steward(), admin()).unwrap();
+    vault
+}
+
+/// The facts of [`vault`]: both customers since 2025-01-01, `alice.ops` on the roster.
+pub(crate) fn facts(policy: &Policy) -> MemoryFacts {
+    vault(policy).facts().clone()
 }
 
 pub(crate) fn set_level(

@@ -1,0 +1,307 @@
+//! The vault is the one gate where plaintext comes out: it enforces the same policy and facts
+//! as `check()`, owns its audit trail and clock, and survives hostile callers. Each test here
+//! was a way past the gate before the vault decided opens with `check()`.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+mod common;
+
+use common::*;
+use steward::logs::{
+    AuditEvent, AuditKey, AuditOutcome, AuditTrail, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, RosterChange,
+};
+use steward::retention::{HoldId, HoldScope, LegalHold};
+use steward::*;
+
+const NOW: &str = "2025-06-01T12:00:00Z";
+
+/// A vault over `policy` whose audit clock shows `clock`, with `alice.ops` on the roster and
+/// both customers since 2025-01-01.
+fn vault_at(policy: &Policy, clock: &ManualClock) -> Vault<MemoryFacts, MemoryAuditStore> {
+    let mut facts = MemoryFacts::new(policy);
+    for customer in [alice(), bob()] {
+        facts
+            .relationships
+            .start(customer, at("2025-01-01T00:00:00Z"))
+            .unwrap();
+    }
+    let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
+    let trail = AuditTrail::with_clock(
+        AuditKey::from_bytes(&[0x17; 32]).unwrap(),
+        MemoryAuditStore::new(),
+        clock.clone(),
+    )
+    .unwrap();
+    let mut vault = Vault::new(policy.clone(), facts, Keyring::new(master), trail).unwrap();
+    vault.add_steward(steward(), admin()).unwrap();
+    vault
+}
+
+fn sealed(vault: &mut Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> SealedRecord {
+    let collected = at(collected);
+    let meta = RecordMeta::new(
+        alice(),
+        RecordId::generate_at(collected),
+        collected,
+        ConsentAtCollection::Shared,
+    );
+    vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap()
+}
+
+fn ask(purpose: Purpose) -> AccessRequest {
+    AccessRequest::new(steward(), purpose, Some(ticket()))
+}
+
+fn denial(result: Result<Plaintext, LogsError>) -> Denial {
+    match result {
+        Err(LogsError::Denied { denial }) => denial,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+fn last_outcome(vault: &Vault<MemoryFacts, MemoryAuditStore>) -> AuditOutcome {
+    let entries = vault.audit().store().as_slice();
+    entries.last().unwrap().entry().access().unwrap().outcome()
+}
+
+#[test]
+fn open_refuses_records_past_retention_like_check_does() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    assert!(vault.open(&record, &ask(Purpose::Troubleshooting)).is_ok());
+
+    vault
+        .facts_mut()
+        .relationships
+        .end(alice(), at("2025-07-01T00:00:00Z"))
+        .unwrap();
+    clock.set(at("2025-07-02T00:00:00Z"));
+    let refused = denial(vault.open(&record, &ask(Purpose::Troubleshooting)));
+    assert_eq!(refused, Denial::RetentionEnded);
+    assert_eq!(refused.clause(), ClauseId::LogsRetention);
+    assert_eq!(last_outcome(&vault), AuditOutcome::Denied(refused));
+}
+
+#[test]
+fn open_refuses_records_kept_only_by_a_legal_hold() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at("2025-08-15T00:00:00Z"));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    let facts = vault.facts_mut();
+    facts
+        .relationships
+        .end(alice(), at("2025-07-01T00:00:00Z"))
+        .unwrap();
+    let hold = LegalHold::place(
+        HoldId::new(1),
+        HoldScope::Customer { customer: alice() },
+        "LEGAL-7 dispute".parse().unwrap(),
+        "counsel".parse().unwrap(),
+        at("2025-06-15T00:00:00Z"),
+        at("2026-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    facts.holds.place(hold).unwrap();
+    let refused = denial(vault.open(&record, &ask(Purpose::Troubleshooting)));
+    assert_eq!(refused, Denial::KeptOnlyByLegalHold);
+}
+
+#[test]
+fn a_policy_that_drops_a_log_purpose_is_enforced_by_the_vault() {
+    let text = include_str!("../../../examples/coder-model.toml").replace(
+        "\"customer-support\", \"reliability\", \"misuse-prevention\"",
+        "\"customer-support\", \"misuse-prevention\"",
+    );
+    let policy = Policy::from_toml_str(&text, "no-reliability.toml").unwrap();
+    assert!(!policy.allows_purpose(DataCategory::LlmRequestLog, Purpose::Reliability));
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    let refused = denial(vault.open(&record, &ask(Purpose::Reliability)));
+    assert_eq!(
+        refused,
+        Denial::PurposeNotAllowedByPolicy {
+            purpose: Purpose::Reliability
+        }
+    );
+    assert_eq!(refused.clause(), ClauseId::LogsPurposes);
+    assert!(vault.open(&record, &ask(Purpose::Troubleshooting)).is_ok());
+}
+
+#[test]
+fn the_roster_is_bounded_by_the_policy_and_shared_with_check() {
+    let text = include_str!("../../../examples/coder-model.toml")
+        .replace("max-stewards = 3", "max-stewards = 1");
+    let policy = Policy::from_toml_str(&text, "one-steward.toml").unwrap();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let second = vault.add_steward("bob.ops".parse().unwrap(), admin());
+    assert!(matches!(second, Err(LogsError::RosterFull { max: 1 })));
+    // One roster: what check() reads through the vault's facts is what the vault enforces.
+    let log = DataRef::new(
+        DataCategory::LlmRequestLog,
+        alice(),
+        at("2025-02-01T00:00:00Z"),
+    );
+    let bob_ops: StewardId = "bob.ops".parse().unwrap();
+    let decision = vault.check(&Request::open_log(
+        &bob_ops,
+        Purpose::Troubleshooting,
+        &ticket(),
+        log,
+        at(NOW),
+    ));
+    assert_eq!(decision.reason(), Some(DenyReason::NotOnRoster));
+}
+
+#[test]
+fn roster_changes_are_audited_so_add_open_remove_leaves_a_trace() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    let mallory: StewardId = "mallory".parse().unwrap();
+    vault.add_steward(mallory.clone(), admin()).unwrap();
+    let request = AccessRequest::new(mallory.clone(), Purpose::Troubleshooting, Some(ticket()));
+    vault.open(&record, &request).unwrap();
+    assert!(vault.remove_steward(&mallory, admin()).unwrap());
+    assert!(vault.open(&record, &request).is_err());
+
+    let events: Vec<AuditEvent> = vault
+        .audit()
+        .store()
+        .as_slice()
+        .iter()
+        .map(|chained| chained.entry().event().clone())
+        .collect();
+    assert!(matches!(
+        &events[0],
+        AuditEvent::RosterChanged { change: RosterChange::Added(s), .. } if *s == steward()
+    ));
+    assert!(matches!(
+        &events[1],
+        AuditEvent::RosterChanged { change: RosterChange::Added(s), by } if *s == mallory && *by == admin()
+    ));
+    assert!(matches!(&events[2], AuditEvent::Access(a) if a.outcome() == AuditOutcome::Opened));
+    assert!(matches!(
+        &events[3],
+        AuditEvent::RosterChanged { change: RosterChange::Removed(s), .. } if *s == mallory
+    ));
+    assert!(matches!(
+        &events[4],
+        AuditEvent::Access(a) if a.outcome() == AuditOutcome::Denied(Denial::NotOnRoster)
+    ));
+    vault.audit().verify().unwrap();
+}
+
+#[test]
+fn audit_instants_come_from_the_vault_clock_not_the_caller() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    // A non-steward's attempt is refused and audited, and blocks nobody: there is no
+    // instant of the caller's to poison the trail with.
+    let outsider = AccessRequest::new(
+        "mallory".parse().unwrap(),
+        Purpose::Troubleshooting,
+        Some(ticket()),
+    );
+    assert_eq!(denial(vault.open(&record, &outsider)), Denial::NotOnRoster);
+    vault.open(&record, &ask(Purpose::Troubleshooting)).unwrap();
+    let entries = vault.audit().store().as_slice();
+    let opened = entries.last().unwrap().entry();
+    assert!(opened.at() > at(NOW) || opened.at() == at(NOW));
+    assert!(opened.at() < at("2025-06-01T12:00:01Z"));
+    vault.audit().verify().unwrap();
+}
+
+#[test]
+fn a_justification_without_visible_content_is_refused_and_audited() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let record = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    for invisible in ["\u{200B}", "\u{FEFF}\u{00AD}", "\u{202E}\u{2066}\u{2069}"] {
+        let request =
+            AccessRequest::with_justification_text(steward(), Purpose::Troubleshooting, invisible);
+        assert_eq!(
+            denial(vault.open(&record, &request)),
+            Denial::MissingJustification,
+            "{invisible:?}"
+        );
+    }
+}
+
+#[test]
+fn keep_asked_by_a_non_service_actor_cites_the_actor_rule_not_retention() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
+    let steward = steward();
+    for actor in [
+        Actor::Customer(alice()),
+        Actor::Steward(&steward),
+        Actor::TrainingPipeline,
+    ] {
+        let request = Request {
+            actor,
+            ..Request::keep(log, at(NOW))
+        };
+        let decision = policy.check(&request, &facts);
+        assert_eq!(decision.reason(), Some(DenyReason::ActorMayNotAct));
+        assert!(
+            !decision.clauses().contains(ClauseId::LogsRetention),
+            "{decision}"
+        );
+        assert!(
+            decision.clauses().contains(ClauseId::LogsStored),
+            "{decision}"
+        );
+    }
+}
+
+/// Offset of the consent byte in a record (docs/record-format.md).
+const CONSENT_OFFSET: usize = 6;
+
+#[test]
+fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let mut vault = vault_at(&policy, &clock);
+    let collected = at("2025-02-01T00:00:00Z");
+    let meta = RecordMeta::new(
+        alice(),
+        RecordId::generate_at(collected),
+        collected,
+        ConsentAtCollection::None,
+    );
+    let mut bytes = vault.seal(&meta, b"body").unwrap().into_bytes();
+    bytes[CONSENT_OFFSET] = 3; // open-weight
+    let forged = SealedRecord::from_bytes(&bytes).unwrap();
+    assert_eq!(forged.header().consent(), ConsentAtCollection::OpenWeight);
+    let claimed = DataRef::of_sealed_record(forged.header());
+    let decision = vault.check(&Request::train(TrainingScope::OpenWeight, claimed, at(NOW)));
+    assert_eq!(decision.reason(), Some(DenyReason::ConsentUnverified));
+    // The forged record does not open, so it never reaches a verified decision.
+    assert!(vault.open(&forged, &ask(Purpose::Troubleshooting)).is_err());
+
+    // An opened record's level is authenticated, and decides.
+    let genuine = vault.seal(&meta, b"body").unwrap();
+    let opened = vault
+        .open(&genuine, &ask(Purpose::Troubleshooting))
+        .unwrap();
+    let verified = DataRef::of_opened_record(&opened);
+    let decision = vault.check(&Request::train(TrainingScope::Shared, verified, at(NOW)));
+    assert!(matches!(
+        decision.reason(),
+        Some(DenyReason::ConsentDoesNotPermit { .. })
+    ));
+}
