@@ -219,9 +219,10 @@ impl<'a> Translator<'a> {
     fn data(&mut self, data: &DataRef, name: &str) -> Result<EntityUid, SetupError> {
         let facts = &self.world.facts;
         let now = self.world.now;
-        let level = data
-            .consent_at_collection
-            .unwrap_or_else(|| facts.training_level_at(data.owner, data.collected_at));
+        let level = match data.consent_at_collection {
+            steward::CollectionConsent::Known(level) => level,
+            _ => facts.training_level_at(data.owner, data.collected_at),
+        };
         // logs.retention, by hand: everything is due at the end of the relationship and past
         // retention one deletion window later (deadlines exclusive).
         let ended_at = facts
