@@ -1,5 +1,8 @@
 //! The shared vocabulary of Steward: who, what, why and when, as types.
 //!
+//! Services depend on the `steward` crate, which re-exports this vocabulary; this crate is
+//! its building block, released in lockstep with it.
+//!
 //! Every other Steward crate speaks in these types, and every value has a stable, documented
 //! string form that `FromStr` and serde accept and nothing else does: an unknown value is an
 //! error that names it.

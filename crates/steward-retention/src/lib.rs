@@ -1,6 +1,10 @@
 //! Retention for Steward: decides for every stored record whether it may still be kept, and
 //! turns those decisions into deletions and key shreds (`logs.retention`).
 //!
+//! Services depend on the `steward` crate, which re-exports this one as `steward::retention`
+//! and puts the same rules behind `Policy::check`; this crate is its building block,
+//! released in lockstep with it.
+//!
 //! ```
 //! use steward_core::{ClauseId, DataCategory, RecordId, Timestamp};
 //! use steward_retention::{

@@ -46,6 +46,22 @@ pub mod retention {
     pub use steward_retention::*;
 }
 
+// Everything a multi-threaded server shares must be Send + Sync; a change that breaks this
+// fails the build, not a deployment.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Policy>();
+    assert_send_sync::<MemoryFacts>();
+    assert_send_sync::<Decision>();
+    assert_send_sync::<Vault<MemoryFacts, steward_logs::MemoryAuditStore>>();
+    assert_send_sync::<steward_logs::Custody<steward_logs::MemoryAuditStore>>();
+    assert_send_sync::<steward_logs::Keyring>();
+    assert_send_sync::<steward_logs::AuditTrail<steward_logs::MemoryAuditStore>>();
+    assert_send_sync::<ConsentLedger>();
+    assert_send_sync::<steward_retention::RelationshipBook>();
+    assert_send_sync::<steward_retention::HoldRegister>();
+};
+
 /// The shared vocabulary (steward-core). Not named `core`, which would shadow the standard
 /// `core` crate wherever `steward::*` is glob-imported.
 pub mod vocabulary {
