@@ -3,10 +3,11 @@
 //!
 //! Run with `cargo bench -p steward-benches --bench logs`. Both sides allocate their output
 //! buffer per operation (a sealed record or a plaintext must be owned by someone), lay the
-//! ciphertext out at the same offset, and use a fresh counter nonce per operation, as the
-//! vault does. Opening through the vault includes the access check and the HMAC-chained audit
-//! entry that must be stored before plaintext is returned; `logs/audit` measures that fixed
-//! cost alone.
+//! ciphertext out at the same offset, and use a fresh counter nonce per operation, as
+//! custody does. Opening through `Custody` (with a gate that allows every request, so the
+//! policy's cost is left to `benches/check.rs`) includes the HMAC-chained audit entry, dated
+//! by the trail's clock, that must be stored before plaintext is returned; `logs/audit`
+//! measures that fixed cost alone.
 
 use std::{error::Error, hint::black_box, time::Duration};
 
@@ -14,8 +15,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward_core::{CustomerId, Purpose, RecordId, Timestamp};
 use steward_logs::{
-    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, ConsentAtCollection, HEADER_LEN,
-    Keyring, MasterKey, RecordMeta, RosterCapacity, StewardRoster, Vault,
+    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, ConsentAtCollection, Custody,
+    Denial, HEADER_LEN, Keyring, MasterKey, OpenQuery, RecordMeta,
 };
 
 const SIZES: [usize; 3] = [256, 4 * 1024, 64 * 1024];
@@ -28,8 +29,8 @@ struct ShippingStore {
 }
 
 impl AuditStore for ShippingStore {
-    fn append(&mut self, entry: &ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>> {
-        self.last = Some(entry.clone());
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>> {
+        self.last = Some(entry);
         Ok(())
     }
 
@@ -43,20 +44,28 @@ impl AuditStore for ShippingStore {
 }
 
 struct Fixture {
-    vault: Vault,
-    audit: AuditTrail<ShippingStore>,
+    custody: Custody<ShippingStore>,
     meta: RecordMeta,
-    allowed: AccessRequest,
-    denied: AccessRequest,
+    request: AccessRequest,
     ring_key: LessSafeKey,
+}
+
+/// The policy's answer, given: every request is allowed.
+fn allow(_query: &OpenQuery<'_>) -> Result<(), Denial> {
+    Ok(())
+}
+
+/// The policy's answer, given: every request is refused.
+fn deny(query: &OpenQuery<'_>) -> Result<(), Denial> {
+    Err(Denial::PurposeNotForLogs {
+        purpose: query.request().purpose(),
+    })
 }
 
 fn fixture() -> Result<Fixture, Box<dyn Error>> {
     let master = MasterKey::from_bytes("kek-bench".parse()?, &[0x42; 32])?;
-    let mut roster = StewardRoster::new(RosterCapacity::new(3)?);
-    roster.add("alice.ops".parse()?)?;
-    let vault = Vault::new(Keyring::new(master), roster);
-    let audit = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, ShippingStore::default())?;
+    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, ShippingStore::default())?;
+    let custody = Custody::new(Keyring::new(master), trail);
     let at: Timestamp = "2025-06-01T09:30:00Z".parse()?;
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
     let meta = RecordMeta::new(
@@ -65,26 +74,17 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         at,
         ConsentAtCollection::None,
     );
-    let allowed = AccessRequest::with_justification_text(
+    let request = AccessRequest::with_justification_text(
         "alice.ops".parse()?,
         Purpose::Troubleshooting,
         "TICKET-4711",
-        at,
-    );
-    let denied = AccessRequest::with_justification_text(
-        "alice.ops".parse()?,
-        Purpose::Marketing,
-        "TICKET-4711",
-        at,
     );
     let ring_key =
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x24; 32]).map_err(|_| "ring key")?);
     Ok(Fixture {
-        vault,
-        audit,
+        custody,
         meta,
-        allowed,
-        denied,
+        request,
         ring_key,
     })
 }
@@ -123,7 +123,7 @@ fn ring_seal(key: &LessSafeKey, counter: &mut u64, body: &[u8]) -> Vec<u8> {
 }
 
 /// Raw AES-256-GCM open of what `ring_seal` wrote: the ciphertext and tag are copied into a
-/// fresh buffer and opened in place, as the vault does.
+/// fresh buffer and opened in place, as custody does.
 fn ring_open(key: &LessSafeKey, nonce: [u8; 12], sealed: &[u8]) -> Vec<u8> {
     let ciphertext = sealed.get(HEADER_LEN..).unwrap_or_default();
     let mut out = Vec::with_capacity(ciphertext.len());
@@ -153,7 +153,7 @@ fn bench_logs(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("seal", "steward"), |b| {
             b.iter(|| {
                 fixture
-                    .vault
+                    .custody
                     .seal(black_box(&fixture.meta), black_box(&body))
             })
         });
@@ -162,7 +162,7 @@ fn bench_logs(c: &mut Criterion) {
             b.iter(|| ring_seal(&fixture.ring_key, &mut counter, black_box(&body)))
         });
 
-        let record = match fixture.vault.seal(&fixture.meta, &body) {
+        let record = match fixture.custody.seal(&fixture.meta, &body) {
             Ok(record) => record,
             Err(error) => {
                 eprintln!("seal failed: {error}");
@@ -172,8 +172,8 @@ fn bench_logs(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("open", "steward"), |b| {
             b.iter(|| {
                 fixture
-                    .vault
-                    .open(black_box(&record), &fixture.allowed, &mut fixture.audit)
+                    .custody
+                    .open(black_box(&record), &fixture.request, allow)
             })
         });
         let mut raw_counter = 0u64;
@@ -189,18 +189,18 @@ fn bench_logs(c: &mut Criterion) {
         group.finish();
     }
 
-    // The fixed cost of an access decision plus its audit entry, without decryption: a
-    // refused request is checked, chained (HMAC-SHA256) and stored.
-    let record = fixture.vault.seal(&fixture.meta, b"x");
+    // The fixed cost of an audited decision, without decryption: a refused request is dated,
+    // chained (HMAC-SHA256) and stored.
+    let record = fixture.custody.seal(&fixture.meta, b"x");
     if let Ok(record) = record {
         let mut group = c.benchmark_group("logs/audit");
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
-        group.bench_function("denied-open (check + audit append)", |b| {
+        group.bench_function("denied-open (audit append)", |b| {
             b.iter(|| {
                 fixture
-                    .vault
-                    .open(black_box(&record), &fixture.denied, &mut fixture.audit)
+                    .custody
+                    .open(black_box(&record), &fixture.request, deny)
             })
         });
         group.finish();

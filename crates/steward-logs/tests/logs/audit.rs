@@ -1,41 +1,83 @@
 //! The audit chain (DESIGN.md section 3, invariant 8): tamper detection and checkpoints.
 
-mod common;
-
-use common::{STEWARD, TestResult, customer, instant, meta, vault};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use steward_core::{Purpose, Timestamp};
+use steward_core::Purpose;
 use steward_logs::{
     AccessRequest, AuditKey, AuditTrail, ChainedEntry, Checkpoint, CheckpointSigner, LogsError,
-    MemoryAuditStore,
+    MemoryAuditStore, RosterChange, SealedRecord, VaultConfig,
 };
 
-const KEY: [u8; 32] = common::AUDIT_KEY;
+use crate::common::{
+    AUDIT_KEY, STEWARD, TestResult, allow, audit_key, clock, custody, custody_over, customer,
+    instant, meta, policy_gate, request, restored_keyring, roster,
+};
 
-fn key() -> Result<AuditKey, LogsError> {
-    AuditKey::from_bytes(&KEY)
-}
+/// How many kinds of entry [`chain`] makes.
+const KINDS: u8 = 7;
 
-/// A chain of `kinds.len()` entries, made by real opens: allowed, off-roster, wrong purpose,
-/// missing justification.
-fn chain(kinds: &[u8]) -> Result<Vec<ChainedEntry>, Box<dyn std::error::Error>> {
-    let mut vault = vault()?;
-    let mut audit = AuditTrail::new(key()?, MemoryAuditStore::new())?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
-    for (index, kind) in kinds.iter().enumerate() {
-        let at = Timestamp::from_unix_nanos(1_000_000_000_000 + i64::try_from(index)? * 1_000);
-        let (steward, purpose, justification) = match kind % 4 {
-            0 => (STEWARD, Purpose::Troubleshooting, "T-1"),
-            1 => ("mallory", Purpose::CustomerSupport, "T-2"),
-            2 => (STEWARD, Purpose::Marketing, "T-3"),
-            _ => (STEWARD, Purpose::Reliability, " "),
-        };
-        let request =
-            AccessRequest::with_justification_text(steward.parse()?, purpose, justification, at);
-        let _ = vault.open(&record, &request, &mut audit);
+/// A chain of one entry per kind, made through a custody as a service makes it: opens
+/// decided by the model of the logs clauses (allowed, off the roster, a purpose that is not
+/// for logs, no justification), the allowed open of a tampered record, a data key rotation
+/// and a roster change.
+fn chain(kinds: &[u8]) -> TestResult<Vec<ChainedEntry>> {
+    let mut custody = custody()?;
+    let roster = roster()?;
+    let gate = policy_gate(&roster);
+    let owner = customer(1)?;
+    let record = custody.seal(&meta(owner, instant(0)?)?, b"body")?;
+    let mut bytes = record.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 1;
     }
-    Ok(audit.store().as_slice().to_vec())
+    let tampered = SealedRecord::from_bytes(&bytes)?;
+    for (index, kind) in kinds.iter().enumerate() {
+        let ask = |steward: &str, purpose, justification: &str| -> TestResult<AccessRequest> {
+            Ok(AccessRequest::with_justification_text(
+                steward.parse()?,
+                purpose,
+                justification,
+            ))
+        };
+        // Refused and failed opens are entries too: only the entry count matters here.
+        match kind % KINDS {
+            0 => {
+                let _ = custody.open(
+                    &record,
+                    &ask(STEWARD, Purpose::Troubleshooting, "T-1")?,
+                    &gate,
+                );
+            }
+            1 => {
+                let _ = custody.open(
+                    &record,
+                    &ask("mallory", Purpose::CustomerSupport, "T-2")?,
+                    &gate,
+                );
+            }
+            2 => {
+                let _ = custody.open(&record, &ask(STEWARD, Purpose::Marketing, "T-3")?, &gate);
+            }
+            3 => {
+                let _ = custody.open(&record, &ask(STEWARD, Purpose::Reliability, " ")?, &gate);
+            }
+            4 => {
+                let _ = custody.open(&tampered, &request()?, allow);
+            }
+            5 => {
+                custody.rotate_data_key(owner)?;
+            }
+            _ => custody.audit_roster_change(
+                RosterChange::Added(format!("steward-{index}").parse()?),
+                "dana.admin".parse()?,
+            )?,
+        }
+    }
+    let entries = custody.audit().store().as_slice().to_vec();
+    if entries.len() != kinds.len() {
+        return Err(format!("{} entries for {} events", entries.len(), kinds.len()).into());
+    }
+    Ok(entries)
 }
 
 fn new_signer() -> Result<CheckpointSigner, LogsError> {
@@ -56,9 +98,12 @@ enum Tamper {
     Truncate { count: usize },
 }
 
+/// The number of distinct edits [`edit`] knows.
+const FIELDS: usize = 15;
+
 fn tamper() -> impl Strategy<Value = Tamper> {
     prop_oneof![
-        (any::<usize>(), 0usize..11).prop_map(|(index, field)| Tamper::Edit { index, field }),
+        (any::<usize>(), 0..FIELDS).prop_map(|(index, field)| Tamper::Edit { index, field }),
         any::<usize>().prop_map(|index| Tamper::Delete { index }),
         (any::<usize>(), any::<usize>()).prop_map(|(index, from)| Tamper::Insert { index, from }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
@@ -69,7 +114,8 @@ fn tamper() -> impl Strategy<Value = Tamper> {
 /// How to change a JSON value.
 type Change = Box<dyn Fn(&Value) -> Value>;
 
-/// A different value for a field of an entry, in its JSON form.
+/// A different, still well-formed value for a field of an entry, in its JSON form. Fields the
+/// entry's event does not have are left alone.
 fn edit(chained: &mut Value, field: usize) {
     let flip_hex = |value: &Value| {
         let mut chars: Vec<char> = value.as_str().unwrap_or("").chars().collect();
@@ -78,19 +124,25 @@ fn edit(chained: &mut Value, field: usize) {
         }
         json!(chars.into_iter().collect::<String>())
     };
-    let (path, change): (&[&str], Change) = match field {
+    let access =
+        |field: &'static str| -> Vec<&'static str> { vec!["entry", "event", "access", field] };
+    let (path, change): (Vec<&str>, Change) = match field {
         0 => (
-            &["sequence"],
+            vec!["sequence"],
             Box::new(|v| json!(v.as_u64().unwrap_or(0) + 1)),
         ),
-        1 => (&["previous"], Box::new(flip_hex)),
-        2 => (&["hash"], Box::new(flip_hex)),
+        1 => (vec!["previous"], Box::new(flip_hex)),
+        2 => (vec!["hash"], Box::new(flip_hex)),
         3 => (
-            &["entry", "steward"],
-            Box::new(|v| json!(format!("{}x", v.as_str().unwrap_or("")))),
+            vec!["entry", "at"],
+            Box::new(|_| json!("2001-01-01T00:00:00Z")),
         ),
         4 => (
-            &["entry", "purpose"],
+            access("steward"),
+            Box::new(|v| json!(format!("{}x", v.as_str().unwrap_or("")))),
+        ),
+        5 => (
+            access("purpose"),
             Box::new(|v| {
                 json!(if *v == json!("reliability") {
                     "troubleshooting"
@@ -99,21 +151,21 @@ fn edit(chained: &mut Value, field: usize) {
                 })
             }),
         ),
-        5 => (
-            &["entry", "justification"],
+        6 => (
+            access("justification"),
             Box::new(|_| json!("EDITED-TICKET")),
         ),
-        6 => (
-            &["entry", "record"],
+        7 => (
+            access("record"),
             Box::new(|_| json!("01936f0e-8f2a-7b3c-9d4e-000000000000")),
         ),
-        7 => (
-            &["entry", "customer"],
+        8 => (
+            access("customer"),
             Box::new(|_| json!("00000000-0000-4000-8000-0000000000ff")),
         ),
-        8 => (&["entry", "key_version"], Box::new(|_| json!(77))),
-        9 => (
-            &["entry", "outcome"],
+        9 => (access("key_version"), Box::new(|_| json!(77))),
+        10 => (
+            access("outcome"),
             Box::new(|v| {
                 if *v == json!("opened") {
                     json!({"failed": "tampered"})
@@ -122,14 +174,28 @@ fn edit(chained: &mut Value, field: usize) {
                 }
             }),
         ),
+        11 => (
+            vec!["entry", "event", "data-key-rotated", "version"],
+            Box::new(|_| json!(77)),
+        ),
+        12 => (
+            vec!["entry", "event", "roster-changed", "by"],
+            Box::new(|_| json!("eve.admin")),
+        ),
+        13 => (
+            vec!["entry", "event", "roster-changed", "change"],
+            Box::new(|_| json!({"removed": "mallory"})),
+        ),
         _ => (
-            &["entry", "at"],
-            Box::new(|_| json!("2001-01-01T00:00:00Z")),
+            vec!["entry", "event"],
+            Box::new(
+                |_| json!({"customer-shredded": {"customer": "00000000-0000-4000-8000-0000000000ff"}}),
+            ),
         ),
     };
     let mut slot = Some(chained);
     for key in path {
-        slot = slot.and_then(|value| value.get_mut(*key));
+        slot = slot.and_then(|value| value.get_mut(key));
     }
     if let Some(slot) = slot {
         *slot = change(slot);
@@ -175,11 +241,11 @@ proptest! {
     /// newest entries fails against the last signed checkpoint.
     #[test]
     fn any_tampering_with_the_chain_is_detected(
-        kinds in prop::collection::vec(0u8..4, 2..10),
+        kinds in prop::collection::vec(0..KINDS, 2..10),
         tamper in tamper(),
     ) {
         let entries = chain(&kinds).unwrap();
-        let key = key().unwrap();
+        let key = audit_key().unwrap();
         let head = key.verify_chain(&entries).unwrap();
         prop_assert_eq!(head.entries(), entries.len() as u64);
         let signer = new_signer().unwrap();
@@ -190,7 +256,7 @@ proptest! {
         prop_assume!(tampered != entries);
         let removes_only_newest = tampered.len() < entries.len()
             && entries.starts_with(&tampered);
-        let key = AuditKey::from_bytes(&KEY).unwrap();
+        let key = AuditKey::from_bytes(&AUDIT_KEY).unwrap();
         if !removes_only_newest {
             prop_assert!(key.verify_chain(&tampered).is_err(), "{:?} went unnoticed", tamper);
         }
@@ -205,10 +271,26 @@ proptest! {
 }
 
 #[test]
+fn every_edit_of_the_tamper_test_changes_some_entry() -> TestResult {
+    // The property skips edits that change nothing (a field the entry's event lacks); each
+    // edit must still apply to one kind of entry, or it would test nothing.
+    let entries = chain(&(0..KINDS).collect::<Vec<_>>())?;
+    for field in 0..FIELDS {
+        let changed = (0..entries.len())
+            .map(|index| apply(&entries, &Tamper::Edit { index, field }))
+            .collect::<Result<Vec<_>, _>>()?
+            .iter()
+            .any(|tampered| *tampered != entries);
+        assert!(changed, "edit {field} changes no entry");
+    }
+    Ok(())
+}
+
+#[test]
 fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestResult {
-    let entries = chain(&[0, 1, 2, 3, 0])?;
+    let entries = chain(&[0, 1, 5, 6, 0])?;
     let signer = new_signer()?;
-    let trail = AuditTrail::new(key()?, MemoryAuditStore::from(entries.clone()))?;
+    let trail = AuditTrail::new(audit_key()?, MemoryAuditStore::from(entries.clone()))?;
     let checkpoint = trail.checkpoint(&signer)?;
     assert_eq!(checkpoint.entries(), 5);
     assert_eq!(
@@ -218,7 +300,7 @@ fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestRes
         5
     );
 
-    let truncated = AuditTrail::new(key()?, MemoryAuditStore::from(entries[..3].to_vec()))?;
+    let truncated = AuditTrail::new(audit_key()?, MemoryAuditStore::from(entries[..3].to_vec()))?;
     assert_eq!(
         truncated.verify()?.entries(),
         3,
@@ -236,30 +318,35 @@ fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestRes
 
 #[test]
 fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
-    let mut vault = vault()?;
+    let mut custody = custody()?;
     let signer = new_signer()?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
-    let mut trail = AuditTrail::new(key()?, MemoryAuditStore::new())?;
-    vault.open(&record, &common::request(instant(10)?)?, &mut trail)?;
-    let checkpoint = trail.checkpoint(&signer)?;
-    // Restart: a new trail over the same store continues the chain.
-    let mut trail = AuditTrail::new(key()?, trail.into_store())?;
-    assert_eq!(trail.head().entries(), 1);
-    vault.open(&record, &common::request(instant(11)?)?, &mut trail)?;
-    vault.open(&record, &common::request(instant(12)?)?, &mut trail)?;
+    let record = custody.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
+    custody.open(&record, &request()?, allow)?;
+    let checkpoint = custody.audit().checkpoint(&signer)?;
+    // Restart: a new custody over the same store continues the chain.
+    let mut custody = custody_over(
+        restored_keyring(&custody)?,
+        custody.audit().store().clone(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
+    assert_eq!(custody.audit().head().entries(), 1);
+    custody.open(&record, &request()?, allow)?;
+    custody.open(&record, &request()?, allow)?;
     assert_eq!(
-        trail
+        custody
+            .audit()
             .verify_against(&checkpoint, &signer.public_key())?
             .entries(),
         3
     );
     // Restarting over a store whose newest entry was edited is refused.
-    let mut entries = trail.store().as_slice().to_vec();
+    let mut entries = custody.audit().store().as_slice().to_vec();
     let mut value = serde_json::to_value(&entries[2])?;
-    value["entry"]["justification"] = json!("rewritten");
+    value["entry"]["event"]["access"]["justification"] = json!("rewritten");
     entries[2] = serde_json::from_value(value)?;
     assert!(matches!(
-        AuditTrail::new(key()?, MemoryAuditStore::from(entries)),
+        AuditTrail::new(audit_key()?, MemoryAuditStore::from(entries)),
         Err(LogsError::ChainBroken { sequence: 2, .. })
     ));
     Ok(())
@@ -268,7 +355,7 @@ fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
 #[test]
 fn checkpoint_from_another_signer_or_edited_is_rejected() -> TestResult {
     let entries = chain(&[0, 0])?;
-    let trail = AuditTrail::new(key()?, MemoryAuditStore::from(entries))?;
+    let trail = AuditTrail::new(audit_key()?, MemoryAuditStore::from(entries))?;
     let signer = new_signer()?;
     let impostor = new_signer()?;
     let checkpoint = trail.checkpoint(&impostor)?;
@@ -289,12 +376,12 @@ fn checkpoint_from_another_signer_or_edited_is_rejected() -> TestResult {
 
 #[test]
 fn checkpoints_and_entries_round_trip_through_json() -> TestResult {
-    let entries = chain(&[0, 1, 2])?;
+    let entries = chain(&(0..KINDS).collect::<Vec<_>>())?;
     let json = serde_json::to_string(&entries)?;
     assert!(!json.contains("body"), "entries never hold request content");
     let back: Vec<ChainedEntry> = serde_json::from_str(&json)?;
     assert_eq!(back, entries);
-    let trail = AuditTrail::new(key()?, MemoryAuditStore::from(back))?;
+    let trail = AuditTrail::new(audit_key()?, MemoryAuditStore::from(back))?;
     let signer = new_signer()?;
     let checkpoint = trail.checkpoint(&signer)?;
     let exported = serde_json::to_string(&checkpoint)?;
@@ -302,7 +389,10 @@ fn checkpoints_and_entries_round_trip_through_json() -> TestResult {
     assert_eq!(imported, checkpoint);
     let public = serde_json::to_string(&signer.public_key())?;
     let public = serde_json::from_str(&public)?;
-    assert_eq!(trail.verify_against(&imported, &public)?.entries(), 3);
+    assert_eq!(
+        trail.verify_against(&imported, &public)?.entries(),
+        u64::from(KINDS)
+    );
     Ok(())
 }
 

@@ -1,19 +1,44 @@
-//! Behaviour of the vault through the public API: sealing, keys, access and audit ordering.
+//! Custody through the public API: sealing, keys, the gate, and the audit entry that comes
+//! before any plaintext (DESIGN.md section 3, invariants 4, 5 and 6).
 
-mod common;
-
-use common::{ProbeStore, STEWARD, TestResult, customer, instant, meta, request, trail, vault};
-use steward_core::{ClauseId, Purpose, RecordId};
-use steward_logs::{
-    AccessRequest, Algorithm, AuditKey, AuditOutcome, AuditTrail, ConsentAtCollection, Denial,
-    KeyVersion, Keyring, LogsError, MasterKey, OpenFailure, RecordMeta, RosterCapacity,
-    SealedRecord, StewardRoster, Vault, VaultConfig,
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex},
+    thread,
 };
+
+use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestamp};
+use steward_logs::{
+    AccessRequest, Algorithm, AuditEvent, AuditOutcome, ConsentAtCollection, Custody, Denial,
+    KeyVersion, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenFailure, RecordMeta,
+    RosterChange, SealedRecord, VaultConfig,
+};
+
+use crate::common::{
+    Fault, ProbeStore, START_SECONDS, STEWARD, TestResult, allow, clock, custody, custody_over,
+    custody_with, customer, instant, master_key, meta, policy_gate, refuse, request,
+    restored_keyring, roster,
+};
+
+/// The instant `nanos` nanoseconds after `at`.
+fn plus_nanos(at: Timestamp, nanos: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(at.unix_nanos() + nanos)
+}
+
+/// The instants of the entries in `custody`'s trail, oldest first.
+fn instants(custody: &Custody<MemoryAuditStore>) -> Vec<Timestamp> {
+    custody
+        .audit()
+        .store()
+        .as_slice()
+        .iter()
+        .map(|chained| chained.entry().at())
+        .collect()
+}
 
 #[test]
 fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
     let at = instant(1_750_000_000)?;
     let meta = RecordMeta::new(
         customer(7)?,
@@ -21,7 +46,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
         at,
         ConsentAtCollection::OpenWeight,
     );
-    let sealed = vault.seal(&meta, b"hello")?;
+    let sealed = custody.seal(&meta, b"hello")?;
     let parsed = SealedRecord::try_from(sealed.clone().into_bytes())?;
     assert_eq!(parsed, sealed);
     let header = parsed.header();
@@ -32,41 +57,42 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
     assert_eq!(header.key_version(), KeyVersion::FIRST);
     assert_eq!(header.algorithm(), Algorithm::Aes256Gcm);
     assert_eq!(header.body_len(), 5);
-    let body = vault.open(&parsed, &request(at)?, &mut audit)?;
+    let body = custody.open(&parsed, &request()?, allow)?;
     assert_eq!(body.as_bytes(), b"hello");
+    assert_eq!(body.header().consent(), ConsentAtCollection::OpenWeight);
     Ok(())
 }
 
 #[test]
 fn ciphertext_does_not_contain_the_body() -> TestResult {
-    let mut vault = vault()?;
+    let mut custody = custody()?;
     let body = b"my secret prompt, repeated: my secret prompt";
-    let sealed = vault.seal(&meta(customer(1)?, instant(0)?)?, body)?;
+    let sealed = custody.seal(&meta(customer(1)?, instant(0)?)?, body)?;
     assert!(!sealed.as_bytes().windows(9).any(|w| w == b"my secret"));
     Ok(())
 }
 
 #[test]
 fn chacha_records_open_and_both_algorithms_coexist() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
     let at = instant(10)?;
-    let aes = vault.seal(&meta(customer(1)?, at)?, b"aes")?;
-    let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
-    let keyring = Keyring::restore(master, [], vault.keyring().snapshot())?;
-    let mut roster = StewardRoster::new(RosterCapacity::new(1)?);
-    roster.add(STEWARD.parse()?)?;
+    let aes = custody.seal(&meta(customer(1)?, at)?, b"aes")?;
     let config = VaultConfig::default().with_algorithm(Algorithm::ChaCha20Poly1305);
-    let mut chacha_vault = Vault::with_config(keyring, roster, config);
-    let chacha = chacha_vault.seal(&meta(customer(1)?, at)?, b"chacha")?;
+    let mut chacha_custody = custody_over(
+        restored_keyring(&custody)?,
+        MemoryAuditStore::new(),
+        clock()?,
+        config,
+    )?;
+    let chacha = chacha_custody.seal(&meta(customer(1)?, at)?, b"chacha")?;
     assert_eq!(chacha.header().algorithm(), Algorithm::ChaCha20Poly1305);
-    let request = request(at)?;
+    let request = request()?;
     assert_eq!(
-        chacha_vault.open(&aes, &request, &mut audit)?.as_bytes(),
+        chacha_custody.open(&aes, &request, allow)?.as_bytes(),
         b"aes"
     );
     assert_eq!(
-        vault.open(&chacha, &request, &mut audit)?.as_bytes(),
+        custody.open(&chacha, &request, allow)?.as_bytes(),
         b"chacha"
     );
     Ok(())
@@ -74,30 +100,28 @@ fn chacha_records_open_and_both_algorithms_coexist() -> TestResult {
 
 #[test]
 fn rotation_seals_with_the_new_version_and_old_records_still_open() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
     let at = instant(100)?;
     let customer = customer(3)?;
-    let old = vault.seal(&meta(customer, at)?, b"old")?;
-    assert_eq!(vault.rotate_data_key(customer)?.get(), 2);
-    let new = vault.seal(&meta(customer, at)?, b"new")?;
+    let old = custody.seal(&meta(customer, at)?, b"old")?;
+    assert_eq!(custody.rotate_data_key(customer)?.get(), 2);
+    let new = custody.seal(&meta(customer, at)?, b"new")?;
     assert_eq!(old.header().key_version().get(), 1);
     assert_eq!(new.header().key_version().get(), 2);
-    let request = request(at)?;
-    assert_eq!(vault.open(&old, &request, &mut audit)?.as_bytes(), b"old");
-    assert_eq!(vault.open(&new, &request, &mut audit)?.as_bytes(), b"new");
+    let request = request()?;
+    assert_eq!(custody.open(&old, &request, allow)?.as_bytes(), b"old");
+    assert_eq!(custody.open(&new, &request, allow)?.as_bytes(), b"new");
     Ok(())
 }
 
 #[test]
 fn master_rotation_reencrypts_no_record() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
     let at = instant(100)?;
-    let record = vault.seal(&meta(customer(3)?, at)?, b"kept")?;
-    vault.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
-    // A fresh vault over the persisted snapshot and only the new master key still opens it.
-    let snapshot = vault.keyring().snapshot();
+    let record = custody.seal(&meta(customer(3)?, at)?, b"kept")?;
+    custody.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
+    // A fresh custody over the persisted snapshot and only the new master key still opens it.
+    let snapshot = custody.keyring().snapshot();
     assert!(
         snapshot
             .data_keys()
@@ -105,14 +129,14 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
             .all(|k| k.master_key().as_str() == "kek-2")
     );
     let master = MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?;
-    let mut restored = Vault::new(
+    let mut restored = custody_over(
         Keyring::restore(master, [], snapshot)?,
-        vault.roster().clone(),
-    );
+        MemoryAuditStore::new(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
     assert_eq!(
-        restored
-            .open(&record, &request(at)?, &mut audit)?
-            .as_bytes(),
+        restored.open(&record, &request()?, allow)?.as_bytes(),
         b"kept"
     );
     Ok(())
@@ -120,64 +144,81 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
 
 #[test]
 fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
     let at = instant(100)?;
     let victim = customer(5)?;
     let bystander = customer(6)?;
-    let record = vault.seal(&meta(victim, at)?, b"gone")?;
-    let other = vault.seal(&meta(bystander, at)?, b"stays")?;
+    let record = custody.seal(&meta(victim, at)?, b"gone")?;
+    let other = custody.seal(&meta(bystander, at)?, b"stays")?;
     // Warm the opening cache first: shredding must empty it too.
-    vault.open(&record, &request(at)?, &mut audit)?;
-    vault.shred(victim);
-    let error = vault.open(&record, &request(at)?, &mut audit).unwrap_err();
+    custody.open(&record, &request()?, allow)?;
+    custody.shred(victim)?;
+    // Even a gate that allows everything gets nothing.
+    let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(matches!(error, LogsError::Shredded), "{error}");
     assert_eq!(error.clause(), Some(ClauseId::LogsEncrypted));
     assert!(matches!(
-        vault.seal(&meta(victim, at)?, b"new"),
+        custody.seal(&meta(victim, at)?, b"new"),
         Err(LogsError::Shredded)
     ));
     assert_eq!(
-        vault.open(&other, &request(at)?, &mut audit)?.as_bytes(),
+        custody.open(&other, &request()?, allow)?.as_bytes(),
         b"stays"
     );
-    let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
-    let mut restored = Vault::new(
-        Keyring::restore(master, [], vault.keyring().snapshot())?,
-        vault.roster().clone(),
+    let events: Vec<AuditEvent> = custody
+        .audit()
+        .store()
+        .as_slice()
+        .iter()
+        .map(|chained| chained.entry().event().clone())
+        .collect();
+    assert_eq!(
+        events.get(1),
+        Some(&AuditEvent::CustomerShredded { customer: victim })
     );
+    let outcome = custody.audit().store().as_slice()[2]
+        .entry()
+        .access()
+        .unwrap()
+        .outcome();
+    assert_eq!(outcome, AuditOutcome::Failed(OpenFailure::Shredded));
+
+    let mut restored = custody_over(
+        restored_keyring(&custody)?,
+        MemoryAuditStore::new(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
     assert!(matches!(
-        restored.open(&record, &request(at)?, &mut audit),
+        restored.open(&record, &request()?, allow),
         Err(LogsError::Shredded)
     ));
-    let last = audit.store().as_slice().last().unwrap().entry().outcome();
-    assert_eq!(last, AuditOutcome::Failed(OpenFailure::Shredded));
+    let last = restored.audit().store().as_slice().last().unwrap().entry();
+    assert_eq!(
+        last.access().unwrap().outcome(),
+        AuditOutcome::Failed(OpenFailure::Shredded)
+    );
     Ok(())
 }
 
 #[test]
 fn key_version_limit_is_enforced_until_rotation() -> TestResult {
-    let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
     let config = VaultConfig::default()
         .with_records_per_session(2)?
         .with_records_per_key_version(5)?;
-    let mut vault = Vault::with_config(
-        Keyring::new(master),
-        StewardRoster::new(RosterCapacity::new(1)?),
-        config,
-    );
+    let mut custody = custody_with(config)?;
     let customer = customer(9)?;
     let at = instant(0)?;
     for _ in 0..5 {
-        vault.seal(&meta(customer, at)?, b"x")?;
+        custody.seal(&meta(customer, at)?, b"x")?;
     }
     assert!(matches!(
-        vault.seal(&meta(customer, at)?, b"x"),
+        custody.seal(&meta(customer, at)?, b"x"),
         Err(LogsError::DataKeyExhausted { version }) if version == KeyVersion::FIRST
     ));
-    vault.rotate_data_key(customer)?;
+    custody.rotate_data_key(customer)?;
     assert_eq!(
-        vault
+        custody
             .seal(&meta(customer, at)?, b"x")?
             .header()
             .key_version()
@@ -189,18 +230,13 @@ fn key_version_limit_is_enforced_until_rotation() -> TestResult {
 
 #[test]
 fn sessions_roll_over_to_a_fresh_salt_and_every_nonce_is_unique() -> TestResult {
-    let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
     let config = VaultConfig::default().with_records_per_session(3)?;
-    let mut vault = Vault::with_config(
-        Keyring::new(master),
-        StewardRoster::new(RosterCapacity::new(1)?),
-        config,
-    );
+    let mut custody = custody_with(config)?;
     let at = instant(0)?;
-    let mut seen = std::collections::HashSet::new();
-    let mut salts = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
+    let mut salts = HashSet::new();
     for _ in 0..10 {
-        let record = vault.seal(&meta(customer(1)?, at)?, b"x")?;
+        let record = custody.seal(&meta(customer(1)?, at)?, b"x")?;
         // Bytes 52..84 are the salt and 84..96 the nonce (docs/record-format.md).
         let bytes = record.as_bytes();
         salts.insert(bytes[52..84].to_vec());
@@ -219,186 +255,548 @@ fn sessions_roll_over_to_a_fresh_salt_and_every_nonce_is_unique() -> TestResult 
 
 #[test]
 fn denials_are_typed_cite_their_clause_and_are_audited() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
+    let mut custody = custody()?;
+    let roster = roster()?;
+    let model = policy_gate(&roster);
     let at = instant(100)?;
-    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
+    let record = custody.seal(&meta(customer(1)?, at)?, b"body")?;
+    let ask = |steward: &str, purpose, justification: &str| -> TestResult<AccessRequest> {
+        Ok(AccessRequest::with_justification_text(
+            steward.parse()?,
+            purpose,
+            justification,
+        ))
+    };
+    // (request, a refusal the gate returns whatever the request, or `None` to ask the model
+    // of the logs clauses, the denial expected, its clause)
     let cases = [
         (
-            AccessRequest::with_justification_text(
-                "mallory".parse()?,
-                Purpose::Troubleshooting,
-                "T-1",
-                at,
-            ),
+            ask("mallory", Purpose::Troubleshooting, "T-1")?,
+            None,
             Denial::NotOnRoster,
             ClauseId::LogsAccess,
         ),
         (
-            AccessRequest::with_justification_text(STEWARD.parse()?, Purpose::Marketing, "T-1", at),
+            ask(STEWARD, Purpose::Marketing, "T-1")?,
+            None,
             Denial::PurposeNotForLogs {
                 purpose: Purpose::Marketing,
             },
             ClauseId::LogsPurposes,
         ),
         (
-            AccessRequest::with_justification_text(
-                STEWARD.parse()?,
-                Purpose::ServiceAnalysis,
-                "T-1",
-                at,
-            ),
+            ask(STEWARD, Purpose::ServiceAnalysis, "T-1")?,
+            None,
             Denial::PurposeNotForLogs {
                 purpose: Purpose::ServiceAnalysis,
             },
             ClauseId::LogsPurposes,
         ),
         (
-            AccessRequest::with_justification_text(
-                STEWARD.parse()?,
-                Purpose::CustomerSupport,
-                "  \t ",
-                at,
-            ),
+            ask(STEWARD, Purpose::CustomerSupport, "  \t ")?,
+            None,
             Denial::MissingJustification,
             ClauseId::LogsAccess,
         ),
+        (
+            request()?,
+            Some(Denial::PurposeNotAllowedByPolicy {
+                purpose: Purpose::Troubleshooting,
+            }),
+            Denial::PurposeNotAllowedByPolicy {
+                purpose: Purpose::Troubleshooting,
+            },
+            ClauseId::LogsPurposes,
+        ),
+        (
+            request()?,
+            Some(Denial::RetentionEnded),
+            Denial::RetentionEnded,
+            ClauseId::LogsRetention,
+        ),
+        (
+            request()?,
+            Some(Denial::KeptOnlyByLegalHold),
+            Denial::KeptOnlyByLegalHold,
+            ClauseId::LogsRetention,
+        ),
+        (
+            request()?,
+            Some(Denial::Refused {
+                clause: ClauseId::PolicyVersioned,
+            }),
+            Denial::Refused {
+                clause: ClauseId::PolicyVersioned,
+            },
+            ClauseId::PolicyVersioned,
+        ),
     ];
-    for (index, (request, expected, clause)) in cases.into_iter().enumerate() {
-        let error = vault.open(&record, &request, &mut audit).unwrap_err();
+    for (index, (request, refusal, expected, clause)) in cases.into_iter().enumerate() {
+        let result = match refusal {
+            Some(denial) => custody.open(&record, &request, refuse(denial)),
+            None => custody.open(&record, &request, &model),
+        };
+        let error = result.unwrap_err();
         match &error {
             LogsError::Denied { denial } => assert_eq!(*denial, expected),
             other => panic!("expected a denial, got {other}"),
         }
         assert_eq!(error.clause(), Some(clause));
         assert!(error.to_string().contains(clause.as_str()), "{error}");
-        let entries = audit.store().as_slice();
+        let entries = custody.audit().store().as_slice();
         assert_eq!(entries.len(), index + 1);
-        let entry = entries[index].entry();
-        assert_eq!(entry.outcome(), AuditOutcome::Denied(expected));
-        assert_eq!(entry.steward(), request.steward());
-        assert_eq!(entry.record(), record.header().record_id());
+        let access = entries[index].entry().access().unwrap();
+        assert_eq!(access.outcome(), AuditOutcome::Denied(expected));
+        assert_eq!(access.steward(), request.steward());
+        assert_eq!(access.purpose(), request.purpose());
+        assert_eq!(access.record(), record.header().record_id());
     }
-    audit.verify()?;
+    // The model allows its steward: the gate, not custody, decided the refusals above.
+    assert_eq!(
+        custody.open(&record, &request()?, &model)?.as_bytes(),
+        b"body"
+    );
+    custody.audit().verify()?;
     Ok(())
 }
 
 #[test]
-fn open_writes_the_audit_entry_before_returning_and_fails_closed() -> TestResult {
-    let mut vault = vault()?;
-    let store = ProbeStore::default();
-    let mut audit = AuditTrail::new(AuditKey::from_bytes(&common::AUDIT_KEY)?, store.clone())?;
-    let at = instant(100)?;
-    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
-
-    let body = vault.open(&record, &request(at)?, &mut audit)?;
-    assert_eq!(body.as_bytes(), b"body");
-    assert_eq!(store.len(), 1);
-    let entry = store.last().unwrap();
-    assert_eq!(entry.entry().outcome(), AuditOutcome::Opened);
-    assert_eq!(entry.entry().customer(), record.header().customer());
-    assert_eq!(entry.entry().key_version(), KeyVersion::FIRST);
-    assert_eq!(
-        entry.entry().justification().unwrap().as_str(),
-        "TICKET-4711"
+fn a_refused_request_never_reaches_decryption() -> TestResult {
+    let mut custody = custody()?;
+    let record = custody.seal(&meta(customer(1)?, instant(5)?)?, b"body")?;
+    let mut bytes = record.into_bytes();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let tampered = SealedRecord::from_bytes(&bytes)?;
+    // Refused before decryption: the outcome is the gate's denial, not a failed open.
+    let error = custody
+        .open(&tampered, &request()?, refuse(Denial::NotOnRoster))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LogsError::Denied {
+                denial: Denial::NotOnRoster
+            }
+        ),
+        "{error}"
     );
+    let outcome = custody.audit().store().as_slice()[0]
+        .entry()
+        .access()
+        .unwrap()
+        .outcome();
+    assert_eq!(outcome, AuditOutcome::Denied(Denial::NotOnRoster));
+    Ok(())
+}
 
-    store.set_failing(true);
-    let error = vault.open(&record, &request(at)?, &mut audit).unwrap_err();
+#[test]
+fn the_gate_decides_on_the_request_the_claimed_header_and_the_trail_instant() -> TestResult {
+    let mut custody = custody()?;
+    let owner = customer(3)?;
+    let record = custody.seal(&meta(owner, instant(5)?)?, b"body")?;
+    let request = request()?;
+    let mut seen = None;
+    custody.open(&record, &request, |query| {
+        seen = Some((
+            query.request().clone(),
+            query.header().record_id(),
+            query.header().customer(),
+            query.now(),
+        ));
+        Ok(())
+    })?;
+    let (asked, record_id, customer, now) = seen.unwrap();
+    assert_eq!(asked, request);
+    assert_eq!(record_id, record.header().record_id());
+    assert_eq!(customer, owner);
+    let entry = custody.audit().store().as_slice()[0].entry();
+    assert_eq!(entry.at(), now, "the gate decided at another instant");
+    assert_eq!(entry.access().unwrap().record(), record_id);
+    Ok(())
+}
+
+#[test]
+fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
+    let store = ProbeStore::default();
+    let mut custody = custody_over(
+        Keyring::new(master_key()?),
+        store.clone(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
+    let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
+
+    let body = custody.open(&record, &request()?, allow)?;
+    // The entry is in the store while the plaintext is held: it was written first.
+    assert_eq!(store.len(), 1);
+    assert_eq!(body.as_bytes(), b"body");
+    let newest = store.newest().unwrap();
+    let access = newest.entry().access().unwrap();
+    assert_eq!(access.outcome(), AuditOutcome::Opened);
+    assert_eq!(access.customer(), record.header().customer());
+    assert_eq!(access.key_version(), KeyVersion::FIRST);
+    assert_eq!(access.justification().unwrap().as_str(), "TICKET-4711");
+    drop(body);
+
+    store.set_fault(Fault::RefuseAppends);
+    let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(
         matches!(error, LogsError::AuditUnavailable { .. }),
         "{error}"
     );
     assert_eq!(store.len(), 1);
-    // A denial that cannot be audited is still refused.
-    let stranger = AccessRequest::with_justification_text(
-        "mallory".parse()?,
-        Purpose::Troubleshooting,
-        "T-1",
-        at,
+    // A refusal that cannot be audited is still refused.
+    assert!(
+        custody
+            .open(&record, &request()?, refuse(Denial::NotOnRoster))
+            .is_err()
     );
-    assert!(vault.open(&record, &stranger, &mut audit).is_err());
 
-    store.set_failing(false);
-    vault.open(&record, &request(at)?, &mut audit)?;
+    store.set_fault(Fault::Healthy);
+    custody.open(&record, &request()?, allow)?;
     assert_eq!(store.len(), 2);
-    audit.verify()?;
+    assert_eq!(custody.audit().verify()?.entries(), 2);
+    Ok(())
+}
+
+/// Replaces `clock_going_backwards_refuses_the_entry_and_the_plaintext`: requests carry no
+/// instant any more, and a clock that goes back neither blocks the trail nor reorders it.
+#[test]
+fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
+    let start = instant(START_SECONDS)?;
+    let clock = clock()?;
+    let mut custody = custody_over(
+        Keyring::new(master_key()?),
+        MemoryAuditStore::new(),
+        clock.clone(),
+        VaultConfig::default(),
+    )?;
+    let owner = customer(1)?;
+    let record = custody.seal(&meta(owner, start)?, b"body")?;
+    custody.open(&record, &request()?, allow)?;
+
+    // The clock falls back to 1970: every entry is still dated after the one before it.
+    clock.set(instant(0)?);
+    let mut seen = None;
+    let body = custody.open(&record, &request()?, |query| {
+        seen = Some(query.now());
+        Ok(())
+    })?;
+    assert_eq!(body.as_bytes(), b"body");
+    assert!(
+        custody
+            .open(&record, &request()?, refuse(Denial::NotOnRoster))
+            .is_err()
+    );
+    custody.rotate_data_key(owner)?;
+    let expected: Vec<Timestamp> = (0..4).map(|n| plus_nanos(start, n)).collect();
+    assert_eq!(instants(&custody), expected);
+    assert_eq!(seen, Some(plus_nanos(start, 1)));
+
+    // A clock that moves on again is followed to the nanosecond.
+    let later = instant(START_SECONDS + 3_600)?;
+    clock.set(later);
+    custody.shred(owner)?;
+    assert_eq!(instants(&custody).last(), Some(&later));
+    assert_eq!(custody.audit().verify()?.entries(), 5);
+
+    // A restart over the same store, with a clock still in 1970, continues after the newest
+    // entry rather than before it.
+    let mut restarted = custody_over(
+        restored_keyring(&custody)?,
+        custody.audit().store().clone(),
+        ManualClock::new(instant(0)?),
+        VaultConfig::default(),
+    )?;
+    assert!(matches!(
+        restarted.open(&record, &request()?, allow),
+        Err(LogsError::Shredded)
+    ));
+    assert_eq!(instants(&restarted).last(), Some(&plus_nanos(later, 1)));
+    assert_eq!(restarted.audit().verify()?.entries(), 6);
     Ok(())
 }
 
 #[test]
-fn clock_going_backwards_refuses_the_entry_and_the_plaintext() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
-    let record = vault.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
-    vault.open(&record, &request(instant(200)?)?, &mut audit)?;
-    let error = vault
-        .open(&record, &request(instant(199)?)?, &mut audit)
-        .unwrap_err();
+fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
+    let store = ProbeStore::default();
+    let mut custody = custody_over(
+        Keyring::new(master_key()?),
+        store.clone(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
+    let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
+    custody.open(&record, &request()?, allow)?;
+
+    // Committed but reported failed: fail closed, and continue after the stored entry.
+    store.set_fault(Fault::LoseNextAck);
+    let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(
-        matches!(error, LogsError::ClockWentBackwards { .. }),
+        matches!(error, LogsError::AuditUnavailable { .. }),
         "{error}"
     );
-    assert!(error.to_string().contains("clock went backwards"));
-    assert_eq!(audit.store().as_slice().len(), 1);
-    // The same instant is fine: entries may share an instant.
-    vault.open(&record, &request(instant(200)?)?, &mut audit)?;
-    assert_eq!(audit.verify()?.entries(), 2);
+    assert_eq!(store.len(), 2, "the store kept the entry it reported lost");
+    assert_eq!(
+        custody.open(&record, &request()?, allow)?.as_bytes(),
+        b"body"
+    );
+
+    // Committed, reported failed, and the store then unreachable: the trail cannot learn its
+    // head at once, and must not guess it.
+    store.set_fault(Fault::LoseNextAckThenGoDown);
+    assert!(matches!(
+        custody.open(&record, &request()?, allow),
+        Err(LogsError::AuditUnavailable { .. })
+    ));
+    assert!(matches!(
+        custody.open(&record, &request()?, allow),
+        Err(LogsError::AuditUnavailable { .. })
+    ));
+    assert_eq!(store.len(), 4);
+    store.set_fault(Fault::Healthy);
+    assert_eq!(
+        custody.open(&record, &request()?, allow)?.as_bytes(),
+        b"body"
+    );
+
+    let stored = store.stored();
+    let sequences: Vec<u64> = stored.iter().map(|chained| chained.sequence()).collect();
+    assert_eq!(sequences, [0, 1, 2, 3, 4]);
+    assert_eq!(custody.audit().verify()?.entries(), 5);
+    assert_eq!(custody.audit().head().entries(), 5);
+    Ok(())
+}
+
+#[test]
+fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
+    let store = ProbeStore::default();
+    let mut custody = custody_over(
+        Keyring::new(master_key()?),
+        store.clone(),
+        clock()?,
+        VaultConfig::default(),
+    )?;
+    let owner = customer(1)?;
+    let record = custody.seal(&meta(owner, instant(100)?)?, b"body")?;
+    custody.open(&record, &request()?, allow)?;
+
+    store.set_fault(Fault::Down);
+    for _ in 0..3 {
+        assert!(matches!(
+            custody.open(&record, &request()?, allow),
+            Err(LogsError::AuditUnavailable { .. })
+        ));
+    }
+    // A shred that cannot be audited shreds nothing.
+    assert!(matches!(
+        custody.shred(owner),
+        Err(LogsError::AuditUnavailable { .. })
+    ));
+    assert!(matches!(
+        custody.audit().verify(),
+        Err(LogsError::AuditUnavailable { .. })
+    ));
+    assert_eq!(store.len(), 1);
+
+    store.set_fault(Fault::Healthy);
+    assert_eq!(
+        custody.open(&record, &request()?, allow)?.as_bytes(),
+        b"body"
+    );
+    custody.shred(owner)?;
+    assert!(matches!(
+        custody.open(&record, &request()?, allow),
+        Err(LogsError::Shredded)
+    ));
+    let sequences: Vec<u64> = store
+        .stored()
+        .iter()
+        .map(|chained| chained.sequence())
+        .collect();
+    assert_eq!(sequences, [0, 1, 2, 3]);
+    assert_eq!(custody.audit().verify()?.entries(), 4);
+    Ok(())
+}
+
+#[test]
+fn concurrent_opens_behind_a_mutex_are_each_audited_in_one_chain() -> TestResult {
+    const THREADS: usize = 4;
+    const OPENS: usize = 50;
+    let clock = clock()?;
+    let mut custody = custody_over(
+        Keyring::new(master_key()?),
+        MemoryAuditStore::new(),
+        clock.clone(),
+        VaultConfig::default(),
+    )?;
+    let record = Arc::new(custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?);
+    let custody = Arc::new(Mutex::new(custody));
+    let mut handles = Vec::new();
+    for thread in 0..THREADS {
+        let steward: StewardId = format!("steward-{thread}").parse()?;
+        let request = AccessRequest::new(steward, Purpose::Reliability, Some("INC-7".parse()?));
+        let (custody, record, clock) = (Arc::clone(&custody), Arc::clone(&record), clock.clone());
+        handles.push(thread::spawn(move || -> Result<(), LogsError> {
+            for open in 0..OPENS {
+                // Each thread moves the shared clock to its own idea of now, backwards as
+                // often as not: the instants callers would have supplied.
+                let offset = i64::try_from(THREADS * (OPENS - open) + thread).unwrap_or(0);
+                clock.set(Timestamp::from_unix_nanos(
+                    START_SECONDS * 1_000_000_000 + offset * 1_000,
+                ));
+                let mut guard = custody.lock().unwrap();
+                let body = guard.open(&record, &request, allow)?;
+                assert_eq!(body.as_bytes(), b"body");
+            }
+            Ok(())
+        }));
+    }
+    for handle in handles {
+        handle.join().unwrap()?;
+    }
+
+    let custody = custody.lock().unwrap();
+    let entries = custody.audit().store().as_slice();
+    assert_eq!(entries.len(), THREADS * OPENS);
+    let mut per_steward = BTreeMap::new();
+    for chained in entries {
+        let access = chained.entry().access().unwrap();
+        assert_eq!(access.outcome(), AuditOutcome::Opened);
+        *per_steward.entry(access.steward().clone()).or_insert(0) += 1;
+    }
+    assert_eq!(per_steward.len(), THREADS);
+    assert!(per_steward.values().all(|opens| *opens == OPENS));
+    assert!(
+        entries
+            .windows(2)
+            .all(|pair| pair[0].entry().at() < pair[1].entry().at())
+    );
+    assert_eq!(
+        custody.audit().verify()?.entries(),
+        u64::try_from(THREADS * OPENS)?
+    );
+    Ok(())
+}
+
+#[test]
+fn key_events_and_roster_changes_are_audited_in_one_chain() -> TestResult {
+    let mut custody = custody()?;
+    let owner = customer(4)?;
+    let record = custody.seal(&meta(owner, instant(5)?)?, b"body")?;
+    let admin = "dana.admin".parse()?;
+    custody.audit_roster_change(RosterChange::Added(STEWARD.parse()?), admin)?;
+    let version = custody.rotate_data_key(owner)?;
+    custody.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
+    custody.open(&record, &request()?, allow)?;
+    custody.audit_roster_change(
+        RosterChange::Removed(STEWARD.parse()?),
+        "dana.admin".parse()?,
+    )?;
+    custody.shred(owner)?;
+    let events: Vec<AuditEvent> = custody
+        .audit()
+        .store()
+        .as_slice()
+        .iter()
+        .map(|chained| chained.entry().event().clone())
+        .collect();
+    assert_eq!(events.len(), 6);
+    assert_eq!(
+        events[0],
+        AuditEvent::RosterChanged {
+            change: RosterChange::Added(STEWARD.parse()?),
+            by: "dana.admin".parse()?,
+        }
+    );
+    assert_eq!(
+        events[1],
+        AuditEvent::DataKeyRotated {
+            customer: owner,
+            version
+        }
+    );
+    assert_eq!(
+        events[2],
+        AuditEvent::MasterKeyRotated {
+            to: "kek-2".parse()?
+        }
+    );
+    assert!(matches!(events[3], AuditEvent::Access(_)));
+    assert!(matches!(
+        &events[4],
+        AuditEvent::RosterChanged {
+            change: RosterChange::Removed(_),
+            ..
+        }
+    ));
+    assert_eq!(events[5], AuditEvent::CustomerShredded { customer: owner });
+    assert_eq!(custody.audit().verify()?.entries(), 6);
     Ok(())
 }
 
 #[test]
 fn tampered_record_is_audited_as_a_failure() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
-    let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
+    let mut custody = custody()?;
+    let record = custody.seal(&meta(customer(1)?, instant(5)?)?, b"body")?;
     let mut bytes = record.into_bytes();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     let tampered = SealedRecord::from_bytes(&bytes)?;
-    let error = vault
-        .open(&tampered, &request(at)?, &mut audit)
-        .unwrap_err();
+    let error = custody.open(&tampered, &request()?, allow).unwrap_err();
     assert!(matches!(error, LogsError::AuthenticationFailed), "{error}");
-    let outcome = audit.store().as_slice()[0].entry().outcome();
+    let outcome = custody.audit().store().as_slice()[0]
+        .entry()
+        .access()
+        .unwrap()
+        .outcome();
     assert_eq!(outcome, AuditOutcome::Failed(OpenFailure::Tampered));
     Ok(())
 }
 
 #[test]
 fn record_of_an_unknown_version_is_a_typed_error() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
-    let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at)?, b"body")?;
+    let mut custody = custody()?;
+    let record = custody.seal(&meta(customer(1)?, instant(5)?)?, b"body")?;
     let mut bytes = record.into_bytes();
     bytes[43] = 9; // key version 9 (bytes 40..44)
     let forged = SealedRecord::from_bytes(&bytes)?;
     assert!(matches!(
-        vault.open(&forged, &request(at)?, &mut audit),
+        custody.open(&forged, &request()?, allow),
         Err(LogsError::UnknownKeyVersion { version }) if version.get() == 9
     ));
+    let outcome = custody.audit().store().as_slice()[0]
+        .entry()
+        .access()
+        .unwrap()
+        .outcome();
+    assert_eq!(
+        outcome,
+        AuditOutcome::Failed(OpenFailure::UnknownKeyVersion)
+    );
     Ok(())
 }
 
 #[test]
 fn debug_output_reveals_no_secrets() -> TestResult {
-    let mut vault = vault()?;
-    let mut audit = trail()?;
-    let at = instant(5)?;
-    let record = vault.seal(&meta(customer(1)?, at)?, b"super secret body")?;
-    let body = vault.open(&record, &request(at)?, &mut audit)?;
+    let mut custody = custody()?;
+    let record = custody.seal(&meta(customer(1)?, instant(5)?)?, b"super secret body")?;
+    let body = custody.open(&record, &request()?, allow)?;
     for text in [
-        format!("{vault:?}"),
+        format!("{custody:?}"),
         format!("{body:?}"),
         format!("{record:?}"),
-        format!("{audit:?}"),
-        format!("{:?}", vault.keyring().snapshot()),
+        format!("{:?}", custody.audit()),
+        format!("{:?}", custody.keyring().snapshot()),
     ] {
         assert!(!text.contains("super secret"), "{text}");
-        assert!(!text.contains("4242"), "{text}");
-        assert!(!text.contains("66, 66"), "{text}");
+        // The master and audit keys, in hex and as byte lists (8 hex digits: a chain hash in
+        // the output holds a shorter run by chance now and then).
+        assert!(!text.contains("42424242"), "{text}");
+        assert!(!text.contains("66, 66, 66"), "{text}");
+        assert!(!text.contains("17171717"), "{text}");
+        assert!(!text.contains("23, 23, 23"), "{text}");
     }
     Ok(())
 }
@@ -406,20 +804,18 @@ fn debug_output_reveals_no_secrets() -> TestResult {
 #[test]
 fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
     // Exhaustive companion of the proptest: all 8 bits of all bytes of one record.
-    let mut vault = vault()?;
-    let mut audit = trail()?;
-    let at = instant(5)?;
-    let bytes = vault
-        .seal(&meta(customer(1)?, at)?, b"short body")?
+    let mut custody = custody()?;
+    let bytes = custody
+        .seal(&meta(customer(1)?, instant(5)?)?, b"short body")?
         .into_bytes();
-    let request = request(at)?;
+    let request = request()?;
     for index in 0..bytes.len() {
         for bit in 0..8 {
             let mut flipped = bytes.clone();
             flipped[index] ^= 1 << bit;
             if let Ok(record) = SealedRecord::from_bytes(&flipped) {
                 assert!(
-                    vault.open(&record, &request, &mut audit).is_err(),
+                    custody.open(&record, &request, allow).is_err(),
                     "byte {index} bit {bit} opened"
                 );
             }

@@ -1,14 +1,15 @@
 //! Property tests of DESIGN.md section 3, invariants 4, 5, 6 and 9 (records and access).
 
-mod common;
-
-use common::{ProbeStore, STEWARD, customer, instant, meta, request, trail, vault};
 use proptest::prelude::*;
 use steward_core::{Justification, Purpose, PurposeGroup, RecordId, StewardId, Timestamp};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditKey, AuditOutcome, AuditTrail, ConsentAtCollection, Keyring,
-    LogsError, MasterKey, RecordMeta, RosterCapacity, SealedRecord, StewardRoster, Vault,
-    VaultConfig,
+    AccessRequest, Algorithm, AuditOutcome, ConsentAtCollection, Custody, Keyring, LogsError,
+    MemoryAuditStore, RecordMeta, SealedRecord, VaultConfig,
+};
+
+use crate::common::{
+    Fault, ProbeStore, START_SECONDS, STEWARD, TestResult, allow, clock, custody, custody_over,
+    custody_with, customer, instant, master_key, meta, policy_gate, request, roster,
 };
 
 fn consent() -> impl Strategy<Value = ConsentAtCollection> {
@@ -23,12 +24,17 @@ fn purpose() -> impl Strategy<Value = Purpose> {
     prop::sample::select(Purpose::ALL.to_vec())
 }
 
-fn vault_with(algorithm: Algorithm) -> Result<Vault, LogsError> {
-    let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
-    let mut roster = StewardRoster::new(RosterCapacity::new(2)?);
-    roster.add(STEWARD.parse()?)?;
-    let config = VaultConfig::default().with_algorithm(algorithm);
-    Ok(Vault::with_config(Keyring::new(master), roster, config))
+/// How the audit store answers one append: mostly it works.
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        3 => Just(Fault::Healthy),
+        1 => Just(Fault::RefuseAppends),
+        1 => Just(Fault::LoseNextAck),
+    ]
+}
+
+fn custody_sealing_with(algorithm: Algorithm) -> TestResult<Custody<MemoryAuditStore>> {
+    custody_with(VaultConfig::default().with_algorithm(algorithm))
 }
 
 /// Byte ranges of the header fields (docs/record-format.md).
@@ -48,23 +54,23 @@ proptest! {
         algorithm in algorithm(),
         seconds in -2_000_000_000i64..8_000_000_000,
     ) {
-        let mut vault = vault_with(algorithm).unwrap();
-        let mut audit = trail().unwrap();
+        let mut custody = custody_sealing_with(algorithm).unwrap();
         let at = instant(seconds).unwrap();
         let meta = RecordMeta::new(
             customer(customer_bits).unwrap(), RecordId::generate_at(at), at, consent,
         );
-        let bytes = vault.seal(&meta, &body).unwrap().into_bytes();
+        let bytes = custody.seal(&meta, &body).unwrap().into_bytes();
         let record = SealedRecord::from_bytes(&bytes).unwrap();
         prop_assert_eq!(record.header().customer(), meta.customer());
         prop_assert_eq!(record.header().consent(), consent);
         prop_assert_eq!(record.header().created_at(), at);
-        let opened = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).unwrap();
+        let opened = custody.open(&record, &request().unwrap(), allow).unwrap();
         prop_assert_eq!(opened.as_bytes(), body.as_slice());
+        prop_assert_eq!(opened.header().consent(), consent);
     }
 
     /// Invariant 5: flipping any bit of any byte fails with a typed error (parse or open),
-    /// never wrong plaintext, never a panic.
+    /// never wrong plaintext, never a panic, even through a gate that allows everything.
     #[test]
     fn flipping_any_bit_fails_to_open(
         body in prop::collection::vec(any::<u8>(), 0..256),
@@ -72,16 +78,18 @@ proptest! {
         bit in 0u8..8,
         algorithm in algorithm(),
     ) {
-        let mut vault = vault_with(algorithm).unwrap();
-        let mut audit = trail().unwrap();
+        let mut custody = custody_sealing_with(algorithm).unwrap();
         let at = instant(1_000).unwrap();
-        let mut bytes = vault.seal(&meta(customer(1).unwrap(), at).unwrap(), &body).unwrap().into_bytes();
+        let mut bytes = custody
+            .seal(&meta(customer(1).unwrap(), at).unwrap(), &body)
+            .unwrap()
+            .into_bytes();
         let index = position.index(bytes.len());
         bytes[index] ^= 1 << bit;
         match SealedRecord::from_bytes(&bytes) {
             Err(_) => {}
             Ok(record) => {
-                let result = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit);
+                let result = custody.open(&record, &request().unwrap(), allow);
                 prop_assert!(result.is_err(), "byte {} bit {} opened", index, bit);
             }
         }
@@ -95,52 +103,50 @@ proptest! {
         field in 0usize..3,
         other_bits in 2..u128::MAX,
     ) {
-        let mut vault = vault_with(Algorithm::Aes256Gcm).unwrap();
-        let mut audit = trail().unwrap();
+        let mut custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
         let at = instant(1_000).unwrap();
         let owner = customer(1).unwrap();
         let other = customer(other_bits).unwrap();
-        let mut bytes = vault.seal(&meta(owner, at).unwrap(), &body).unwrap().into_bytes();
+        let mut bytes = custody.seal(&meta(owner, at).unwrap(), &body).unwrap().into_bytes();
         // The other customer and a second version of the owner's key both exist.
-        vault.seal(&meta(other, at).unwrap(), b"other").unwrap();
-        vault.rotate_data_key(owner).unwrap();
+        custody.seal(&meta(other, at).unwrap(), b"other").unwrap();
+        custody.rotate_data_key(owner).unwrap();
         match field {
             0 => bytes[CUSTOMER].copy_from_slice(other.as_bytes()),
             1 => bytes[RECORD_ID].copy_from_slice(RecordId::generate_at(at).as_bytes()),
             _ => bytes[KEY_VERSION].copy_from_slice(&2u32.to_be_bytes()),
         }
         let record = SealedRecord::from_bytes(&bytes).unwrap();
-        let error = vault.open(&record, &request(Timestamp::now()).unwrap(), &mut audit).unwrap_err();
+        let error = custody.open(&record, &request().unwrap(), allow).unwrap_err();
         prop_assert!(
             matches!(error, LogsError::KeyCommitmentMismatch | LogsError::AuthenticationFailed),
             "{}", error
         );
     }
 
-    /// Invariant 6: after shredding, no record of a shredded customer opens, and every other
-    /// customer's records still do.
+    /// Invariant 6: after shredding, no record of a shredded customer opens, for anyone (the
+    /// gate allows everything), and every other customer's records still do.
     #[test]
     fn after_shredding_nothing_of_the_customer_opens(
         records in prop::collection::vec((0u128..6, prop::collection::vec(any::<u8>(), 0..64)), 1..16),
         shredded in prop::collection::btree_set(0u128..6, 1..4),
         rotate_first in any::<bool>(),
     ) {
-        let mut vault = vault_with(Algorithm::Aes256Gcm).unwrap();
-        let mut audit = trail().unwrap();
+        let mut custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
         let at = instant(1_000).unwrap();
         let mut sealed = Vec::new();
         for (index, (who, body)) in records.iter().enumerate() {
             let who = customer(*who + 1).unwrap();
             if rotate_first && index % 3 == 2 {
-                vault.rotate_data_key(who).unwrap();
+                custody.rotate_data_key(who).unwrap();
             }
-            sealed.push((who, body.clone(), vault.seal(&meta(who, at).unwrap(), body).unwrap()));
+            sealed.push((who, body.clone(), custody.seal(&meta(who, at).unwrap(), body).unwrap()));
         }
         for who in &shredded {
-            vault.shred(customer(*who + 1).unwrap());
+            custody.shred(customer(*who + 1).unwrap()).unwrap();
         }
         for (who, body, record) in &sealed {
-            let result = vault.open(record, &request(Timestamp::now()).unwrap(), &mut audit);
+            let result = custody.open(record, &request().unwrap(), allow);
             if shredded.iter().any(|s| customer(*s + 1).unwrap() == *who) {
                 prop_assert!(matches!(result, Err(LogsError::Shredded)));
             } else {
@@ -148,49 +154,80 @@ proptest! {
                 prop_assert_eq!(opened.as_bytes(), body.as_slice());
             }
         }
+        custody.audit().verify().unwrap();
     }
 
-    /// Invariant 4: every open writes exactly one audit entry while the store works; plaintext
-    /// comes back only for a roster steward with a log purpose and a justification, and only
-    /// if its entry (outcome `opened`) was stored; a failing store means nothing comes back.
+    /// Invariant 4: plaintext comes back only if the gate (here a model of the logs clauses:
+    /// roster, log purpose, justification) allowed the request and its entry (outcome
+    /// `opened`) was stored and acknowledged; every attempt the store takes is exactly one
+    /// entry, dated by the trail's clock, never before the entry it follows, whatever the
+    /// clock does and whatever the store reported.
     #[test]
     fn every_successful_open_has_exactly_one_audit_entry_written_first(
         attempts in prop::collection::vec(
-            (any::<bool>(), purpose(), any::<bool>(), any::<bool>()),
+            (any::<bool>(), purpose(), any::<bool>(), fault(), -2_000i64..2_000),
             1..24,
         ),
     ) {
-        let mut vault = vault_with(Algorithm::Aes256Gcm).unwrap();
         let store = ProbeStore::default();
-        let mut audit =
-            AuditTrail::new(AuditKey::from_bytes(&common::AUDIT_KEY).unwrap(), store.clone())
-                .unwrap();
-        let at = instant(1_000).unwrap();
-        let record = vault.seal(&meta(customer(1).unwrap(), at).unwrap(), b"body").unwrap();
-        for (index, (on_roster, purpose, justified, store_fails)) in attempts.into_iter().enumerate() {
+        let clock = clock().unwrap();
+        let mut custody = custody_over(
+            Keyring::new(master_key().unwrap()),
+            store.clone(),
+            clock.clone(),
+            VaultConfig::default(),
+        )
+        .unwrap();
+        let roster = roster().unwrap();
+        let gate = policy_gate(&roster);
+        let record = custody
+            .seal(&meta(customer(1).unwrap(), instant(1_000).unwrap()).unwrap(), b"body")
+            .unwrap();
+        let mut now = instant(START_SECONDS).unwrap().unix_nanos();
+        let mut newest_at: Option<Timestamp> = None;
+        for (on_roster, purpose, justified, fault, step) in attempts {
             let steward: StewardId = if on_roster { STEWARD } else { "mallory" }.parse().unwrap();
             let justification: Option<Justification> =
                 justified.then(|| "TICKET-1".parse().unwrap());
-            let when = Timestamp::from_unix_nanos(1_000_000_000_000 + index as i64);
-            let request = AccessRequest::new(steward, purpose, justification, when);
-            store.set_failing(store_fails);
+            let request = AccessRequest::new(steward, purpose, justification);
+            now += step;
+            clock.set(Timestamp::from_unix_nanos(now));
+            store.set_fault(fault);
             let before = store.len();
-            let result = vault.open(&record, &request, &mut audit);
+            let mut decided_at = None;
+            let result = custody.open(&record, &request, |query| {
+                decided_at = Some(query.now());
+                gate(query)
+            });
+            store.set_fault(Fault::Healthy);
             let written = store.len() - before;
+
+            // The model: the trail's instant, and what the store and the gate decide.
+            let expected_at = match newest_at {
+                Some(newest) if now <= newest.unix_nanos() => {
+                    Timestamp::from_unix_nanos(newest.unix_nanos() + 1)
+                }
+                _ => Timestamp::from_unix_nanos(now),
+            };
             let allowed = on_roster && purpose.group() == PurposeGroup::Logs && justified;
-            prop_assert_eq!(written, usize::from(!store_fails));
-            prop_assert_eq!(result.is_ok(), allowed && !store_fails);
-            if let Ok(body) = result {
-                prop_assert_eq!(body.as_bytes(), b"body");
-                let last = store.last().unwrap();
-                prop_assert_eq!(last.entry().outcome(), AuditOutcome::Opened);
-                prop_assert_eq!(last.entry().at(), when);
-            } else if !store_fails {
-                let outcome = store.last().unwrap().entry().outcome();
-                prop_assert!(matches!(outcome, AuditOutcome::Denied(_)));
+            prop_assert_eq!(decided_at, Some(expected_at));
+            prop_assert_eq!(written, usize::from(fault != Fault::RefuseAppends));
+            prop_assert_eq!(result.is_ok(), allowed && fault == Fault::Healthy);
+            if written == 1 {
+                newest_at = Some(expected_at);
+                let newest = store.newest().unwrap();
+                prop_assert_eq!(newest.entry().at(), expected_at);
+                let outcome = newest.entry().access().unwrap().outcome();
+                prop_assert_eq!(outcome == AuditOutcome::Opened, allowed);
+            }
+            match result {
+                Ok(body) => prop_assert_eq!(body.as_bytes(), b"body"),
+                Err(LogsError::AuditUnavailable { .. }) => prop_assert!(fault != Fault::Healthy),
+                Err(LogsError::Denied { .. }) => prop_assert!(!allowed && fault == Fault::Healthy),
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
             }
         }
-        prop_assert_eq!(audit.verify().unwrap().entries(), store.len() as u64);
+        prop_assert_eq!(custody.audit().verify().unwrap().entries(), store.len() as u64);
     }
 
     /// Invariant 9: arbitrary bytes into the parser never panic.
@@ -211,10 +248,8 @@ proptest! {
         let mut bytes = vec![b'S', b'T', b'W', b'L', 1, algorithm, consent, 0];
         bytes.extend_from_slice(&tail);
         if let Ok(record) = SealedRecord::from_bytes(&bytes) {
-            let mut vault = vault().unwrap();
-            let mut audit = trail().unwrap();
-            let at = instant(1_000).unwrap();
-            prop_assert!(vault.open(&record, &request(at).unwrap(), &mut audit).is_err());
+            let mut custody = custody().unwrap();
+            prop_assert!(custody.open(&record, &request().unwrap(), allow).is_err());
         }
     }
 }
