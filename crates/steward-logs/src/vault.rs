@@ -236,16 +236,17 @@ impl Vault {
     }
 
     /// Seals a request body (`logs.stored`, `logs.encrypted`) under the customer's newest data
-    /// key, creating their first data key if they have none.
+    /// key, creating their first data key if they have none (for a customer shredded before,
+    /// the first key of a new generation: see [`Keyring::ensure_data_key`]).
     ///
     /// The first record of a session draws a salt and derives the session key; later ones
     /// cost one AEAD pass, with a counter nonce.
     ///
     /// # Errors
     ///
-    /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::DataKeyExhausted`] when
-    /// the key version reached its limit; [`LogsError::TooLarge`] for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`LogsError::Random`] if the system RNG fails.
+    /// [`LogsError::DataKeyExhausted`] when the key version reached its limit;
+    /// [`LogsError::TooLarge`] for a body over [`MAX_BODY_LEN`](crate::MAX_BODY_LEN);
+    /// [`LogsError::Random`] if the system RNG fails.
     pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let limit = self.config.records_per_key_version;
         if let Some(session) = self.sealing.get_mut(&meta.customer())
@@ -353,8 +354,8 @@ impl Vault {
     }
 
     /// Crypto-shreds the customer: their data keys, sealing session and cached opening keys
-    /// are destroyed, and every later open of their records fails with
-    /// [`LogsError::Shredded`].
+    /// are destroyed, and every later open of a record sealed for them so far fails with
+    /// [`LogsError::Shredded`]. Sealing for them again starts a new key generation.
     pub fn shred(&mut self, customer: CustomerId) {
         self.keyring.shred(customer);
         self.sealing.remove(&customer);
@@ -431,7 +432,10 @@ impl Vault {
 
     fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
-        if self.keyring.is_shredded(header.customer) {
+        if self
+            .keyring
+            .is_version_shredded(header.customer, header.key_version)
+        {
             return Err(LogsError::Shredded);
         }
         let salt = record.salt();
@@ -532,6 +536,62 @@ mod tests {
         let now = vault.open(&record, &open_at(Timestamp::now()), &mut audit);
         assert!(matches!(now, Err(LogsError::Denied { .. })));
         assert_eq!(audit.verify().unwrap().entries(), 1);
+    }
+
+    #[test]
+    fn a_shredded_customer_who_returns_seals_again_and_old_records_stay_shredded() {
+        use crate::{AccessRequest, AuditKey, MemoryAuditStore};
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let mut roster = StewardRoster::new(RosterCapacity::new(1).unwrap());
+        roster.add("sam".parse().unwrap()).unwrap();
+        let mut vault = Vault::new(Keyring::new(master), roster);
+        let mut audit = AuditTrail::new(
+            AuditKey::from_bytes(&[7; 32]).unwrap(),
+            MemoryAuditStore::new(),
+        )
+        .unwrap();
+        let request = AccessRequest::with_justification_text(
+            "sam".parse().unwrap(),
+            steward_core::Purpose::Troubleshooting,
+            "T-1",
+            Timestamp::now(),
+        );
+        let returning = customer(1);
+        let first = vault.seal(&meta(returning), b"first").unwrap();
+        // Rotating ends the v1 session, which leaves its count in `sealed_before`.
+        vault.rotate_data_key(returning).unwrap();
+        let second = vault.seal(&meta(returning), b"second").unwrap();
+        // Warm the opening cache: shredding must empty it of this customer.
+        assert_eq!(
+            vault
+                .open(&second, &request, &mut audit)
+                .unwrap()
+                .as_bytes(),
+            b"second"
+        );
+        vault.shred(returning);
+        assert!(!vault.sealing.contains_key(&returning));
+        assert!(vault.opening.values().all(|s| s.customer != returning));
+        assert!(
+            vault
+                .sealed_before
+                .keys()
+                .all(|(owner, _)| *owner != returning)
+        );
+        for old in [&first, &second] {
+            let error = vault.open(old, &request, &mut audit).unwrap_err();
+            assert!(matches!(error, LogsError::Shredded), "{error}");
+        }
+        let new = vault.seal(&meta(returning), b"new").unwrap();
+        assert_eq!(new.header().key_version.get(), 3);
+        assert_eq!(
+            vault.open(&new, &request, &mut audit).unwrap().as_bytes(),
+            b"new"
+        );
+        for old in [&first, &second] {
+            let error = vault.open(old, &request, &mut audit).unwrap_err();
+            assert!(matches!(error, LogsError::Shredded), "{error}");
+        }
     }
 
     #[test]
