@@ -569,6 +569,11 @@ mod tests {
                 .as_bytes(),
             b"second"
         );
+        assert!(
+            vault
+                .sealed_before
+                .contains_key(&(returning, KeyVersion::FIRST))
+        );
         vault.shred(returning);
         assert!(!vault.sealing.contains_key(&returning));
         assert!(vault.opening.values().all(|s| s.customer != returning));
