@@ -309,7 +309,8 @@ impl<S: AuditStore> Custody<S> {
     }
 
     /// Seals a request body (`logs.stored`, `logs.encrypted`) under the customer's newest data
-    /// key, creating their first data key if they have none.
+    /// key, creating their first data key if they have none (for a customer shredded before,
+    /// the first key of a new generation: see [`Keyring::ensure_data_key`]).
     ///
     /// The first record of a session draws a salt and derives the session key; later ones
     /// cost one AEAD pass, with a counter nonce.
@@ -537,7 +538,10 @@ impl<S: AuditStore> Custody<S> {
 
     fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
-        if self.keyring.is_shredded(header.customer) {
+        if self
+            .keyring
+            .is_version_shredded(header.customer, header.key_version)
+        {
             return Err(LogsError::Shredded);
         }
         let salt = record.salt();
@@ -701,6 +705,54 @@ mod tests {
                 AuditEvent::CustomerShredded { customer: owner },
             ]
         );
+    }
+
+    #[test]
+    fn a_shredded_customer_who_returns_seals_again_and_old_records_stay_shredded() {
+        let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
+        let mut vault = custody_with(VaultConfig::default(), clock);
+        let request = request();
+        let returning = customer(1);
+        let first = vault.seal(&meta(returning), b"first").unwrap();
+        // Rotating ends the v1 session, which leaves its count in `sealed_before`.
+        vault.rotate_data_key(returning).unwrap();
+        let second = vault.seal(&meta(returning), b"second").unwrap();
+        // Warm the opening cache: shredding must empty it of this customer.
+        assert_eq!(
+            vault
+                .open(&second, &request, |_| Ok(()))
+                .unwrap()
+                .as_bytes(),
+            b"second"
+        );
+        assert!(
+            vault
+                .sealed_before
+                .contains_key(&(returning, KeyVersion::FIRST))
+        );
+        vault.shred(returning).unwrap();
+        assert!(!vault.sealing.contains_key(&returning));
+        assert!(vault.opening.values().all(|s| s.customer != returning));
+        assert!(
+            vault
+                .sealed_before
+                .keys()
+                .all(|(owner, _)| *owner != returning)
+        );
+        for old in [&first, &second] {
+            let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
+            assert!(matches!(error, LogsError::Shredded), "{error}");
+        }
+        let new = vault.seal(&meta(returning), b"new").unwrap();
+        assert_eq!(new.header().key_version.get(), 3);
+        assert_eq!(
+            vault.open(&new, &request, |_| Ok(())).unwrap().as_bytes(),
+            b"new"
+        );
+        for old in [&first, &second] {
+            let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
+            assert!(matches!(error, LogsError::Shredded), "{error}");
+        }
     }
 
     #[test]

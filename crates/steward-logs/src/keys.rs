@@ -3,7 +3,9 @@
 //! `logs.encrypted`: data keys exist outside memory only wrapped under a master key, with the
 //! master key id, customer and version bound into the wrap's AAD, so a wrapped key cannot be
 //! moved to another customer or version unseen. Crypto-shredding a customer forgets every
-//! version of their data key, which makes every copy of their records unreadable.
+//! version of their data key, which makes every copy of the records sealed so far unreadable,
+//! and leaves a [`Tombstone`]: a returning customer's new data keys are numbered above it, so
+//! the destroyed versions stay destroyed.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -430,17 +432,106 @@ impl From<WrappedDataKey> for WrappedRepr {
     }
 }
 
-/// Everything a store persists to rebuild a [`Keyring`]: the wrapped data keys and the
-/// customers that were crypto-shredded (so their records keep failing with
-/// [`LogsError::Shredded`] after a restart, not with a missing key).
+/// What crypto-shredding leaves of a customer's keys: the newest data key version it destroyed.
 ///
-/// Deserializing checks consistency: no customer and version twice, no data key for a
-/// shredded customer.
+/// A shred is final for everything sealed before it: every version up to and including the
+/// tombstone's is destroyed, and records sealed under those versions fail with
+/// [`LogsError::Shredded`] forever. A customer who comes back (a new relationship under the
+/// same [`CustomerId`]) gets a new generation of data keys that starts at the version after
+/// the tombstone, so no version number is ever issued twice to one customer. A customer
+/// shredded before any data key was issued has a tombstone "through v0":
+/// [`through`](Self::through) is `None`.
+///
+/// ```
+/// use steward_logs::{KeyVersion, Tombstone};
+///
+/// let tombstone = Tombstone::new(Some(KeyVersion::new(3)?));
+/// assert!(tombstone.covers(KeyVersion::new(3)?));
+/// assert!(!tombstone.covers(KeyVersion::new(4)?));
+/// assert_eq!(tombstone.next_version()?.get(), 4);
+/// assert_eq!(Tombstone::new(None).next_version()?, KeyVersion::FIRST);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tombstone(Option<KeyVersion>);
+
+impl Tombstone {
+    /// The tombstone of a shred that destroyed every version up to and including `through`,
+    /// or, for `None`, of a shred before the customer had any data key.
+    #[must_use]
+    pub const fn new(through: Option<KeyVersion>) -> Self {
+        Self(through)
+    }
+
+    /// The newest version destroyed; `None` if the customer had no data key yet.
+    #[must_use]
+    pub const fn through(self) -> Option<KeyVersion> {
+        self.0
+    }
+
+    /// Whether `version` was destroyed, that is, is at or below the tombstone.
+    #[must_use]
+    pub const fn covers(self, version: KeyVersion) -> bool {
+        match self.0 {
+            Some(through) => version.get() <= through.get(),
+            None => false,
+        }
+    }
+
+    /// The first version of the customer's next key generation.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::KeyVersionOverflow`] for a tombstone through `u32::MAX`.
+    pub fn next_version(self) -> Result<KeyVersion, LogsError> {
+        match self.0 {
+            Some(through) => through.next(),
+            None => Ok(KeyVersion::FIRST),
+        }
+    }
+
+    /// The version number destroyed through, 0 before the first version (the stored form).
+    const fn number(self) -> u32 {
+        match self.0 {
+            Some(through) => through.get(),
+            None => 0,
+        }
+    }
+
+    const fn from_number(number: u32) -> Self {
+        match NonZeroU32::new(number) {
+            Some(version) => Self(Some(KeyVersion(version))),
+            None => Self(None),
+        }
+    }
+}
+
+impl fmt::Debug for Tombstone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tombstone(through v{})", self.number())
+    }
+}
+
+impl fmt::Display for Tombstone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "through v{}", self.number())
+    }
+}
+
+/// Everything a store persists to rebuild a [`Keyring`]: the wrapped data keys and, for every
+/// customer ever crypto-shredded, their [`Tombstone`] (so their old records keep failing with
+/// [`LogsError::Shredded`] after a restart, not with a missing key, and a returning customer's
+/// new key generation continues above it).
+///
+/// Serialized (serde) as `{"data_keys": [...], "shredded": [{"customer": id, "through": n}]}`,
+/// where `through` is the newest version destroyed, 0 if the customer had none. Deserializing
+/// checks consistency: no customer and version twice, no customer shredded twice, no data key
+/// at or below its customer's tombstone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SnapshotRepr", into = "SnapshotRepr")]
 pub struct KeyringSnapshot {
     data_keys: Vec<WrappedDataKey>,
-    shredded: Vec<CustomerId>,
+    shredded: Vec<(CustomerId, Tombstone)>,
 }
 
 impl KeyringSnapshot {
@@ -448,11 +539,11 @@ impl KeyringSnapshot {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidSnapshot`] if a customer and version appear twice or a shredded
-    /// customer still has a data key.
+    /// [`LogsError::InvalidSnapshot`] if a customer and version appear twice, a customer has
+    /// two tombstones, or a data key's version is at or below its customer's tombstone.
     pub fn new(
         data_keys: Vec<WrappedDataKey>,
-        shredded: Vec<CustomerId>,
+        shredded: Vec<(CustomerId, Tombstone)>,
     ) -> Result<Self, LogsError> {
         let mut seen = HashSet::with_capacity(data_keys.len());
         for key in &data_keys {
@@ -462,13 +553,21 @@ impl KeyringSnapshot {
                 });
             }
         }
-        let shredded_set: HashSet<_> = shredded.iter().collect();
-        if data_keys
-            .iter()
-            .any(|key| shredded_set.contains(&key.customer))
-        {
+        let mut tombstones = HashMap::with_capacity(shredded.len());
+        for &(customer, tombstone) in &shredded {
+            if tombstones.insert(customer, tombstone).is_some() {
+                return Err(LogsError::InvalidSnapshot {
+                    reason: "a customer is listed as shredded twice",
+                });
+            }
+        }
+        if data_keys.iter().any(|key| {
+            tombstones
+                .get(&key.customer)
+                .is_some_and(|tombstone| tombstone.covers(key.version))
+        }) {
             return Err(LogsError::InvalidSnapshot {
-                reason: "a shredded customer still has a data key",
+                reason: "a data key has a version its customer was already shredded through",
             });
         }
         Ok(Self {
@@ -483,9 +582,9 @@ impl KeyringSnapshot {
         &self.data_keys
     }
 
-    /// The crypto-shredded customers.
+    /// Every customer ever crypto-shredded, with what their last shred destroyed.
     #[must_use]
-    pub fn shredded(&self) -> &[CustomerId] {
+    pub fn shredded(&self) -> &[(CustomerId, Tombstone)] {
         &self.shredded
     }
 }
@@ -494,14 +593,29 @@ impl KeyringSnapshot {
 #[serde(deny_unknown_fields)]
 struct SnapshotRepr {
     data_keys: Vec<WrappedDataKey>,
-    shredded: Vec<CustomerId>,
+    shredded: Vec<ShreddedRepr>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a shredded customer: `customer` and `through`, the newest key version destroyed"
+)]
+struct ShreddedRepr {
+    customer: CustomerId,
+    through: u32,
 }
 
 impl TryFrom<SnapshotRepr> for KeyringSnapshot {
     type Error = LogsError;
 
     fn try_from(repr: SnapshotRepr) -> Result<Self, Self::Error> {
-        Self::new(repr.data_keys, repr.shredded)
+        let shredded = repr
+            .shredded
+            .into_iter()
+            .map(|entry| (entry.customer, Tombstone::from_number(entry.through)))
+            .collect();
+        Self::new(repr.data_keys, shredded)
     }
 }
 
@@ -509,20 +623,50 @@ impl From<KeyringSnapshot> for SnapshotRepr {
     fn from(snapshot: KeyringSnapshot) -> Self {
         Self {
             data_keys: snapshot.data_keys,
-            shredded: snapshot.shredded,
+            shredded: snapshot
+                .shredded
+                .into_iter()
+                .map(|(customer, tombstone)| ShreddedRepr {
+                    customer,
+                    through: tombstone.number(),
+                })
+                .collect(),
         }
     }
 }
 
-enum CustomerKeys {
-    Live(BTreeMap<KeyVersion, WrappedDataKey>),
-    Shredded,
+/// One customer's keys: the live generation, and what their last shred destroyed.
+#[derive(Default)]
+struct CustomerKeys {
+    /// The current generation. INVARIANT: every version is above `tombstone` (new versions are
+    /// numbered from the tombstone up, and a restored snapshot was checked for it).
+    live: BTreeMap<KeyVersion, WrappedDataKey>,
+    /// `None` if the customer was never shredded.
+    tombstone: Option<Tombstone>,
+}
+
+impl CustomerKeys {
+    fn newest(&self) -> Option<KeyVersion> {
+        self.live.keys().next_back().copied()
+    }
+
+    /// The version the next data key gets: after the newest live one, else after the
+    /// tombstone, so no version number is issued twice.
+    fn next_version(&self) -> Result<KeyVersion, LogsError> {
+        match (self.newest(), self.tombstone) {
+            (Some(newest), _) => newest.next(),
+            (None, Some(tombstone)) => tombstone.next_version(),
+            (None, None) => Ok(KeyVersion::FIRST),
+        }
+    }
 }
 
 /// The keyring: master keys and every customer's wrapped data keys.
 ///
 /// One random data key per customer and version (never derived from the master key, so one
-/// customer can be shredded alone). The newest version seals; older versions only open.
+/// customer can be shredded alone). The newest version seals; older versions only open. A
+/// shred destroys every version so far and leaves a [`Tombstone`]; if the customer comes back,
+/// their next data key starts a new generation above it.
 ///
 /// ```
 /// use steward_logs::{Keyring, KeyVersion, MasterKey};
@@ -537,6 +681,10 @@ enum CustomerKeys {
 /// assert!(keyring.snapshot().data_keys().iter().all(|k| k.master_key().as_str() == "kek-2"));
 /// keyring.shred(customer);
 /// assert!(keyring.is_shredded(customer));
+/// // The customer comes back: a new generation, above everything that was shredded.
+/// assert_eq!(keyring.ensure_data_key(customer)?.get(), 3);
+/// assert!(keyring.is_version_shredded(customer, KeyVersion::new(2)?));
+/// assert!(!keyring.is_shredded(customer));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Keyring {
@@ -558,7 +706,7 @@ impl Keyring {
         }
     }
 
-    /// A keyring rebuilt from a persisted snapshot.
+    /// A keyring rebuilt from a persisted snapshot, tombstones included.
     ///
     /// `current` wraps new data keys; `retired` master keys only unwrap data keys still
     /// wrapped under them (for example after a master rotation that was not yet persisted).
@@ -583,21 +731,21 @@ impl Keyring {
             }
         }
         let mut customers: HashMap<CustomerId, CustomerKeys> = HashMap::new();
+        // KeyringSnapshot::new checked that no data key is at or below its tombstone.
+        for (customer, tombstone) in snapshot.shredded {
+            customers.entry(customer).or_default().tombstone = Some(tombstone);
+        }
         for key in snapshot.data_keys {
             if !ids.contains(&key.master_key) {
                 return Err(LogsError::UnknownMasterKey {
                     id: key.master_key.to_string(),
                 });
             }
-            let entry = customers
+            customers
                 .entry(key.customer)
-                .or_insert_with(|| CustomerKeys::Live(BTreeMap::new()));
-            if let CustomerKeys::Live(versions) = entry {
-                versions.insert(key.version, key);
-            }
-        }
-        for customer in snapshot.shredded {
-            customers.insert(customer, CustomerKeys::Shredded);
+                .or_default()
+                .live
+                .insert(key.version, key);
         }
         Ok(Self {
             current,
@@ -613,13 +761,13 @@ impl Keyring {
         let mut data_keys = Vec::new();
         let mut shredded = Vec::new();
         for (customer, keys) in &self.customers {
-            match keys {
-                CustomerKeys::Live(versions) => data_keys.extend(versions.values().cloned()),
-                CustomerKeys::Shredded => shredded.push(*customer),
+            data_keys.extend(keys.live.values().cloned());
+            if let Some(tombstone) = keys.tombstone {
+                shredded.push((*customer, tombstone));
             }
         }
         data_keys.sort_by_key(|key| (key.customer, key.version));
-        shredded.sort();
+        shredded.sort_by_key(|&(customer, _)| customer);
         KeyringSnapshot {
             data_keys,
             shredded,
@@ -632,51 +780,64 @@ impl Keyring {
         &self.current.id
     }
 
-    /// The customer's newest data key version, if they have one.
-    ///
-    /// # Errors
-    ///
-    /// [`LogsError::Shredded`] if the customer was crypto-shredded.
-    pub fn current_version(&self, customer: CustomerId) -> Result<Option<KeyVersion>, LogsError> {
-        match self.customers.get(&customer) {
-            None => Ok(None),
-            Some(CustomerKeys::Shredded) => Err(LogsError::Shredded),
-            Some(CustomerKeys::Live(versions)) => Ok(versions.keys().next_back().copied()),
-        }
+    /// The customer's newest data key version; `None` if they have no live data key (never
+    /// had one, or were shredded since their last one was issued).
+    #[must_use]
+    pub fn current_version(&self, customer: CustomerId) -> Option<KeyVersion> {
+        self.customers.get(&customer).and_then(CustomerKeys::newest)
     }
 
-    /// Whether the customer was crypto-shredded.
+    /// Whether the customer was crypto-shredded and has no data key since: nothing of theirs
+    /// can be opened. False again once a returning customer is issued a new data key (their
+    /// old versions stay destroyed: see [`is_version_shredded`](Self::is_version_shredded)).
     #[must_use]
     pub fn is_shredded(&self, customer: CustomerId) -> bool {
-        matches!(self.customers.get(&customer), Some(CustomerKeys::Shredded))
+        self.customers
+            .get(&customer)
+            .is_some_and(|keys| keys.tombstone.is_some() && keys.live.is_empty())
     }
 
-    /// The customer's newest data key version, creating version 1 if they have none.
+    /// What the customer's last shred destroyed; `None` if they were never shredded.
+    #[must_use]
+    pub fn shredded_through(&self, customer: CustomerId) -> Option<Tombstone> {
+        self.customers
+            .get(&customer)
+            .and_then(|keys| keys.tombstone)
+    }
+
+    /// Whether the customer's data key of this version was destroyed by a shred, so that the
+    /// records sealed under it can never be opened.
+    #[must_use]
+    pub fn is_version_shredded(&self, customer: CustomerId, version: KeyVersion) -> bool {
+        self.shredded_through(customer)
+            .is_some_and(|tombstone| tombstone.covers(version))
+    }
+
+    /// The customer's newest data key version, creating one if they have none: version 1 for
+    /// a new customer; for a customer shredded before, the version after their tombstone,
+    /// which starts a new key generation (their old records stay unreadable).
     ///
     /// # Errors
     ///
-    /// [`LogsError::Shredded`] if the customer was crypto-shredded (a shredded customer gets
-    /// no new key: their id is spent); [`LogsError::Random`] if the system RNG fails.
+    /// [`LogsError::KeyVersionOverflow`] if the tombstone is at `u32::MAX`;
+    /// [`LogsError::Random`] if the system RNG fails.
     pub fn ensure_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
-        match self.current_version(customer)? {
+        match self.current_version(customer) {
             Some(version) => Ok(version),
-            None => self.add_version(customer, KeyVersion::FIRST),
+            None => self.add_next_version(customer),
         }
     }
 
     /// Rotates the customer's data key: a new random key becomes the newest version and seals
-    /// from now on; older versions still open their records.
+    /// from now on; older versions still open their records. For a customer without a live
+    /// key this issues their first key, as [`ensure_data_key`](Self::ensure_data_key) does.
     ///
     /// # Errors
     ///
-    /// [`LogsError::Shredded`] for a shredded customer; [`LogsError::KeyVersionOverflow`]
-    /// after `u32::MAX` versions; [`LogsError::Random`] if the system RNG fails.
+    /// [`LogsError::KeyVersionOverflow`] after `u32::MAX` versions; [`LogsError::Random`] if
+    /// the system RNG fails.
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
-        let next = match self.current_version(customer)? {
-            Some(version) => version.next()?,
-            None => KeyVersion::FIRST,
-        };
-        self.add_version(customer, next)
+        self.add_next_version(customer)
     }
 
     /// Rotates the master key: every data key is unwrapped and wrapped again under `new`,
@@ -698,16 +859,14 @@ impl Keyring {
         }
         let mut rewrapped = Vec::new();
         for (customer, keys) in &self.customers {
-            if let CustomerKeys::Live(versions) = keys {
-                for wrapped in versions.values() {
-                    let data_key = self.unwrap(wrapped)?;
-                    rewrapped.push(new.wrap(&self.rng, *customer, wrapped.version, &data_key)?);
-                }
+            for wrapped in keys.live.values() {
+                let data_key = self.unwrap(wrapped)?;
+                rewrapped.push(new.wrap(&self.rng, *customer, wrapped.version, &data_key)?);
             }
         }
         for wrapped in rewrapped {
-            if let Some(CustomerKeys::Live(versions)) = self.customers.get_mut(&wrapped.customer) {
-                versions.insert(wrapped.version, wrapped);
+            if let Some(keys) = self.customers.get_mut(&wrapped.customer) {
+                keys.live.insert(wrapped.version, wrapped);
             }
         }
         self.current = new;
@@ -716,15 +875,21 @@ impl Keyring {
     }
 
     /// Crypto-shreds the customer (`logs.encrypted`, and deletion under `logs.retention`):
-    /// every version of their data key is destroyed, and no data key is ever issued to them
-    /// again. Every record of theirs, in any copy or backup, can then never be opened.
+    /// every version of their data key is destroyed and a [`Tombstone`] through the newest
+    /// one is kept. Every record sealed for them so far, in any copy or backup, can then never
+    /// be opened. If they come back, [`ensure_data_key`](Self::ensure_data_key) starts a new
+    /// key generation above the tombstone.
     ///
     /// The store must persist the new [`snapshot`](Self::snapshot) (overwriting the old
-    /// wraps) for the shred to survive a restart. Shredding twice is harmless.
+    /// wraps) for the shred to survive a restart. Shredding twice is harmless; shredding again
+    /// after the customer came back moves the tombstone up over their new generation.
     pub fn shred(&mut self, customer: CustomerId) {
+        let keys = self.customers.entry(customer).or_default();
+        // The tombstone never moves down: a shred with no live key keeps the last one.
+        keys.tombstone = keys.tombstone.max(Some(Tombstone::new(keys.newest())));
         // Dropping the wrapped keys is the destruction: the plaintext data keys never exist
         // outside short-lived, zeroizing buffers.
-        self.customers.insert(customer, CustomerKeys::Shredded);
+        keys.live.clear();
     }
 
     /// The customer's data key of this version, unwrapped.
@@ -733,12 +898,17 @@ impl Keyring {
         customer: CustomerId,
         version: KeyVersion,
     ) -> Result<DataKey, LogsError> {
-        match self.customers.get(&customer) {
-            Some(CustomerKeys::Shredded) => Err(LogsError::Shredded),
-            Some(CustomerKeys::Live(versions)) => match versions.get(&version) {
-                Some(wrapped) => self.unwrap(wrapped),
-                None => Err(LogsError::UnknownKeyVersion { version }),
-            },
+        let Some(keys) = self.customers.get(&customer) else {
+            return Err(LogsError::UnknownKeyVersion { version });
+        };
+        if keys
+            .tombstone
+            .is_some_and(|tombstone| tombstone.covers(version))
+        {
+            return Err(LogsError::Shredded);
+        }
+        match keys.live.get(&version) {
+            Some(wrapped) => self.unwrap(wrapped),
             None => Err(LogsError::UnknownKeyVersion { version }),
         }
     }
@@ -753,24 +923,20 @@ impl Keyring {
         master.unwrap(wrapped)
     }
 
-    fn add_version(
-        &mut self,
-        customer: CustomerId,
-        version: KeyVersion,
-    ) -> Result<KeyVersion, LogsError> {
+    /// Issues the customer's next data key version: a new random key, wrapped.
+    fn add_next_version(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        let version = match self.customers.get(&customer) {
+            Some(keys) => keys.next_version()?,
+            None => KeyVersion::FIRST,
+        };
         let data_key = DataKey::generate(&self.rng)?;
         let wrapped = self.current.wrap(&self.rng, customer, version, &data_key)?;
-        match self
-            .customers
+        self.customers
             .entry(customer)
-            .or_insert_with(|| CustomerKeys::Live(BTreeMap::new()))
-        {
-            CustomerKeys::Live(versions) => {
-                versions.insert(version, wrapped);
-                Ok(version)
-            }
-            CustomerKeys::Shredded => Err(LogsError::Shredded),
-        }
+            .or_default()
+            .live
+            .insert(version, wrapped);
+        Ok(version)
     }
 }
 
@@ -928,7 +1094,19 @@ mod tests {
         let mut keyring = Keyring::new(master("kek-1", 1));
         keyring.ensure_data_key(customer(1)).unwrap();
         let mut value = serde_json::to_value(keyring.snapshot()).unwrap();
-        value["shredded"] = serde_json::json!([customer(1).to_string()]);
+        value["shredded"] = serde_json::json!([
+            {"customer": customer(2).to_string(), "through": 1},
+            {"customer": customer(2).to_string(), "through": 3},
+        ]);
+        let error = serde_json::from_value::<KeyringSnapshot>(value.clone()).unwrap_err();
+        assert!(error.to_string().contains("shredded twice"), "{error}");
+        // The format before key epochs listed bare customer ids: refused, naming what is due.
+        value["shredded"] = serde_json::json!([customer(2).to_string()]);
+        let error = serde_json::from_value::<KeyringSnapshot>(value.clone()).unwrap_err();
+        assert!(error.to_string().contains("`through`"), "{error}");
+        value["shredded"] = serde_json::json!([
+            {"customer": customer(2).to_string(), "through": 1, "reason": "x"},
+        ]);
         assert!(serde_json::from_value::<KeyringSnapshot>(value).is_err());
         let bad_nonce = serde_json::json!({
             "master_key": "kek-1", "customer": customer(1).to_string(), "version": 1,
@@ -938,23 +1116,231 @@ mod tests {
     }
 
     #[test]
-    fn shredded_customer_gets_no_new_key() {
+    fn snapshot_with_a_live_key_at_or_below_the_tombstone_is_refused() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.rotate_data_key(customer(1)).unwrap();
+        let data_keys = keyring.snapshot().data_keys().to_vec();
+        let tombstone = |through: u32| Tombstone::new(KeyVersion::new(through).ok());
+        // v1 and v2 are live: a tombstone through v1 or v2 (or above) covers a live key.
+        for through in [1, 2, 5] {
+            assert!(
+                matches!(
+                    KeyringSnapshot::new(
+                        data_keys.clone(),
+                        vec![(customer(1), tombstone(through))]
+                    ),
+                    Err(LogsError::InvalidSnapshot { .. })
+                ),
+                "through v{through}"
+            );
+            let mut value = serde_json::to_value(keyring.snapshot()).unwrap();
+            value["shredded"] =
+                serde_json::json!([{"customer": customer(1).to_string(), "through": through}]);
+            let error = serde_json::from_value::<KeyringSnapshot>(value).unwrap_err();
+            assert!(
+                error.to_string().contains("already shredded through"),
+                "{error}"
+            );
+        }
+        // A tombstone below every live key is a customer who came back: consistent.
+        let snapshot = KeyringSnapshot::new(data_keys.clone(), vec![(customer(1), tombstone(0))]);
+        assert!(snapshot.is_ok());
+        // Another customer's tombstone says nothing about these keys.
+        assert!(KeyringSnapshot::new(data_keys, vec![(customer(2), tombstone(9))]).is_ok());
+    }
+
+    // Before key epochs, a shredded customer's id was spent: ensure_data_key failed with
+    // Shredded forever. A returning customer now gets a new generation above the tombstone.
+    #[test]
+    fn shredded_customer_who_returns_gets_a_fresh_key_above_the_tombstone() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        let v1 = keyring.ensure_data_key(customer(1)).unwrap();
+        let v2 = keyring.rotate_data_key(customer(1)).unwrap();
+        let old = *keyring.data_key(customer(1), v2).unwrap().as_bytes();
+        keyring.shred(customer(1));
+        assert!(keyring.is_shredded(customer(1)));
+        assert_eq!(keyring.current_version(customer(1)), None);
+        assert_eq!(
+            keyring.shredded_through(customer(1)),
+            Some(Tombstone::new(Some(v2)))
+        );
+        assert!(keyring.snapshot().data_keys().is_empty());
+
+        let v3 = keyring.ensure_data_key(customer(1)).unwrap();
+        assert_eq!(v3.get(), 3);
+        assert_eq!(keyring.current_version(customer(1)), Some(v3));
+        assert_eq!(keyring.ensure_data_key(customer(1)).unwrap(), v3);
+        assert!(!keyring.is_shredded(customer(1)));
+        assert_ne!(keyring.data_key(customer(1), v3).unwrap().as_bytes(), &old);
+        for version in [v1, v2] {
+            assert!(keyring.is_version_shredded(customer(1), version));
+            assert!(matches!(
+                keyring.data_key(customer(1), version),
+                Err(LogsError::Shredded)
+            ));
+        }
+        assert!(!keyring.is_version_shredded(customer(1), v3));
+        let v4 = v3.next().unwrap();
+        assert!(matches!(
+            keyring.data_key(customer(1), v4),
+            Err(LogsError::UnknownKeyVersion { version }) if version == v4
+        ));
+        // The tombstone stays in the snapshot next to the new generation's key.
+        let snapshot = keyring.snapshot();
+        let versions: Vec<KeyVersion> = snapshot.data_keys().iter().map(|k| k.version()).collect();
+        assert_eq!(versions, [v3]);
+        assert_eq!(
+            snapshot.shredded(),
+            &[(customer(1), Tombstone::new(Some(v2)))]
+        );
+    }
+
+    #[test]
+    fn shredding_a_customer_without_keys_leaves_a_tombstone_through_v0() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.shred(customer(4));
+        assert!(keyring.is_shredded(customer(4)));
+        assert_eq!(
+            keyring.shredded_through(customer(4)),
+            Some(Tombstone::new(None))
+        );
+        assert!(!keyring.is_version_shredded(customer(4), KeyVersion::FIRST));
+        assert_eq!(
+            keyring.snapshot().shredded(),
+            &[(customer(4), Tombstone::new(None))]
+        );
+        assert_eq!(
+            keyring.ensure_data_key(customer(4)).unwrap(),
+            KeyVersion::FIRST
+        );
+        assert!(!keyring.is_shredded(customer(4)));
+        // A customer never shredded has no tombstone at all.
+        assert_eq!(keyring.shredded_through(customer(5)), None);
+        assert!(!keyring.is_shredded(customer(5)));
+    }
+
+    #[test]
+    fn shredding_again_moves_the_tombstone_up() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        let v1 = keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.shred(customer(1));
+        let v2 = keyring.ensure_data_key(customer(1)).unwrap();
+        let v3 = keyring.rotate_data_key(customer(1)).unwrap();
+        assert_eq!((v2.get(), v3.get()), (2, 3));
+        assert!(keyring.data_key(customer(1), v2).is_ok());
+        keyring.shred(customer(1));
+        assert_eq!(
+            keyring.shredded_through(customer(1)),
+            Some(Tombstone::new(Some(v3)))
+        );
+        // A shred with nothing live keeps the tombstone where it is.
+        keyring.shred(customer(1));
+        assert_eq!(
+            keyring.shredded_through(customer(1)),
+            Some(Tombstone::new(Some(v3)))
+        );
+        for version in [v1, v2, v3] {
+            assert!(matches!(
+                keyring.data_key(customer(1), version),
+                Err(LogsError::Shredded)
+            ));
+        }
+        assert_eq!(keyring.ensure_data_key(customer(1)).unwrap().get(), 4);
+    }
+
+    #[test]
+    fn rotations_keep_working_in_a_new_generation() {
         let mut keyring = Keyring::new(master("kek-1", 1));
         keyring.ensure_data_key(customer(1)).unwrap();
         keyring.shred(customer(1));
+        let v2 = keyring.rotate_data_key(customer(1)).unwrap();
+        let v3 = keyring.rotate_data_key(customer(1)).unwrap();
+        assert_eq!((v2.get(), v3.get()), (2, 3));
+        let before: Vec<[u8; 32]> = [v2, v3]
+            .iter()
+            .map(|v| *keyring.data_key(customer(1), *v).unwrap().as_bytes())
+            .collect();
+        keyring.rotate_master_key(master("kek-2", 2)).unwrap();
+        let restored = Keyring::restore(master("kek-2", 2), [], keyring.snapshot()).unwrap();
+        let after: Vec<[u8; 32]> = [v2, v3]
+            .iter()
+            .map(|v| *restored.data_key(customer(1), *v).unwrap().as_bytes())
+            .collect();
+        assert_eq!(before, after);
+        assert!(matches!(
+            restored.data_key(customer(1), KeyVersion::FIRST),
+            Err(LogsError::Shredded)
+        ));
+        assert_eq!(restored.current_version(customer(1)), Some(v3));
+    }
+
+    #[test]
+    fn snapshot_round_trip_preserves_tombstones() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        // 1: live only. 2: shredded through v2, back with v3. 3: shredded before any key.
+        // 4: shredded through v1, not back.
+        keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.rotate_data_key(customer(2)).unwrap();
+        keyring.rotate_data_key(customer(2)).unwrap();
+        keyring.shred(customer(2));
+        let v3 = keyring.ensure_data_key(customer(2)).unwrap();
+        let key = *keyring.data_key(customer(2), v3).unwrap().as_bytes();
+        keyring.shred(customer(3));
+        keyring.ensure_data_key(customer(4)).unwrap();
+        keyring.shred(customer(4));
+
+        let json = serde_json::to_string(&keyring.snapshot()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value["shredded"],
+            serde_json::json!([
+                {"customer": customer(2).to_string(), "through": 2},
+                {"customer": customer(3).to_string(), "through": 0},
+                {"customer": customer(4).to_string(), "through": 1},
+            ])
+        );
+        let snapshot: KeyringSnapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(snapshot, keyring.snapshot());
+        let mut restored = Keyring::restore(master("kek-1", 1), [], snapshot).unwrap();
+
+        assert_eq!(restored.shredded_through(customer(1)), None);
+        let through = |n| Some(Tombstone::new(KeyVersion::new(n).ok()));
+        assert_eq!(restored.shredded_through(customer(2)), through(2));
+        assert_eq!(restored.shredded_through(customer(3)), through(0));
+        assert_eq!(restored.shredded_through(customer(4)), through(1));
+        assert!(!restored.is_shredded(customer(2)));
+        assert!(restored.is_shredded(customer(3)) && restored.is_shredded(customer(4)));
+        assert_eq!(restored.data_key(customer(2), v3).unwrap().as_bytes(), &key);
+        assert!(matches!(
+            restored.data_key(customer(2), KeyVersion::new(2).unwrap()),
+            Err(LogsError::Shredded)
+        ));
+        assert_eq!(
+            restored.ensure_data_key(customer(3)).unwrap(),
+            KeyVersion::FIRST
+        );
+        assert_eq!(restored.ensure_data_key(customer(4)).unwrap().get(), 2);
+    }
+
+    #[test]
+    fn a_tombstone_at_the_last_version_refuses_a_new_generation() {
+        let last = KeyVersion::new(u32::MAX).unwrap();
+        let tombstone = Tombstone::new(Some(last));
+        assert!(tombstone.covers(last));
+        assert!(matches!(
+            tombstone.next_version(),
+            Err(LogsError::KeyVersionOverflow)
+        ));
+        let snapshot = KeyringSnapshot::new(Vec::new(), vec![(customer(1), tombstone)]).unwrap();
+        let mut keyring = Keyring::restore(master("kek-1", 1), [], snapshot).unwrap();
         assert!(matches!(
             keyring.ensure_data_key(customer(1)),
-            Err(LogsError::Shredded)
+            Err(LogsError::KeyVersionOverflow)
         ));
-        assert!(matches!(
-            keyring.rotate_data_key(customer(1)),
-            Err(LogsError::Shredded)
-        ));
-        assert!(matches!(
-            keyring.data_key(customer(1), KeyVersion::FIRST),
-            Err(LogsError::Shredded)
-        ));
-        assert!(keyring.snapshot().data_keys().is_empty());
+        assert!(keyring.is_shredded(customer(1)));
+        assert_eq!(format!("{tombstone:?}"), "Tombstone(through v4294967295)");
+        assert_eq!(Tombstone::new(None).to_string(), "through v0");
     }
 
     #[test]

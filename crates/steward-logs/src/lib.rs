@@ -99,7 +99,10 @@ pub use crate::{
     consent::ConsentAtCollection,
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
     error::LogsError,
-    keys::{KEY_LEN, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId, WrappedDataKey},
+    keys::{
+        KEY_LEN, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId, Tombstone,
+        WrappedDataKey,
+    },
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, RecordMeta,
         SealedRecord, TAG_LEN,

@@ -305,3 +305,34 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
         Some(DenyReason::ConsentDoesNotPermit { .. })
     ));
 }
+
+#[test]
+fn a_shredded_customer_who_returns_is_logged_again_and_old_records_stay_unreadable() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at("2025-08-15T00:00:00Z"));
+    let mut vault = vault_at(&policy, &clock);
+    let old = sealed(&mut vault, "2025-02-01T00:00:00Z");
+    vault
+        .facts_mut()
+        .relationships
+        .end(alice(), at("2025-07-01T00:00:00Z"))
+        .unwrap();
+    vault.shred(alice()).unwrap();
+    // Alice comes back: a new relationship, and check() allows keeping her new logs.
+    vault
+        .facts_mut()
+        .relationships
+        .start(alice(), at("2025-09-01T00:00:00Z"))
+        .unwrap();
+    clock.set(at("2025-09-02T00:00:00Z"));
+    let new = sealed(&mut vault, "2025-09-02T00:00:00Z");
+    let kept = vault.check(&Request::keep(
+        DataRef::of_sealed_record(new.header()),
+        at("2025-09-02T00:00:00Z"),
+    ));
+    assert!(kept.is_allowed(), "{kept}");
+    assert!(new.header().key_version() > old.header().key_version());
+    assert!(vault.open(&new, &ask(Purpose::Troubleshooting)).is_ok());
+    // Her old record stays unreadable for good, whatever the policy would say of it.
+    assert!(vault.open(&old, &ask(Purpose::Troubleshooting)).is_err());
+}

@@ -157,14 +157,21 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(matches!(error, LogsError::Shredded), "{error}");
     assert_eq!(error.clause(), Some(ClauseId::LogsEncrypted));
-    assert!(matches!(
-        custody.seal(&meta(victim, at)?, b"new"),
-        Err(LogsError::Shredded)
-    ));
     assert_eq!(
         custody.open(&other, &request()?, allow)?.as_bytes(),
         b"stays"
     );
+    // A customer who comes back seals under a new key generation; the shred still holds for
+    // everything sealed before it.
+    let returned = custody.seal(&meta(victim, at)?, b"new")?;
+    assert_eq!(
+        custody.open(&returned, &request()?, allow)?.as_bytes(),
+        b"new"
+    );
+    assert!(matches!(
+        custody.open(&record, &request()?, allow),
+        Err(LogsError::Shredded)
+    ));
     let events: Vec<AuditEvent> = custody
         .audit()
         .store()
@@ -189,6 +196,14 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
         clock()?,
         VaultConfig::default(),
     )?;
+    assert!(matches!(
+        restored.open(&record, &request()?, allow),
+        Err(LogsError::Shredded)
+    ));
+    assert_eq!(
+        restored.open(&returned, &request()?, allow)?.as_bytes(),
+        b"new"
+    );
     assert!(matches!(
         restored.open(&record, &request()?, allow),
         Err(LogsError::Shredded)
