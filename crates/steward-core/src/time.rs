@@ -1,6 +1,9 @@
 //! Instants: when data was collected, a preference changed, a relationship ended.
 
-use std::fmt;
+use std::{
+    fmt,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -40,7 +43,15 @@ impl Timestamp {
     /// The current instant from the system clock (which is inside the range until 2262).
     #[must_use]
     pub fn now() -> Self {
-        Self::try_from(Utc::now()).unwrap_or(Self::MAX)
+        // Straight from the system clock's nanoseconds: no calendar conversion on a path the
+        // audit trail takes for every entry. A clock before 1970 or past 2262 saturates.
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_nanos()).map_or(Self::MAX, Self),
+            Err(before) => i64::try_from(before.duration().as_nanos())
+                .ok()
+                .and_then(i64::checked_neg)
+                .map_or(Self::MIN, Self),
+        }
     }
 
     /// The instant `seconds` after the Unix epoch.

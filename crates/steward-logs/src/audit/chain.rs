@@ -15,6 +15,9 @@ use super::entry::{AuditEntry, encode_entry};
 use crate::{LogsError, hex};
 
 const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
+/// What the entry key is derived for: the label separates entry hashes from any other use of
+/// the configured key, once, instead of being hashed into every entry.
+const ENTRY_KEY_LABEL: &[u8] = b"steward-logs/v2/audit-entry-key";
 const HASH_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
 const PUBLIC_KEY_LEN: usize = 32;
@@ -22,7 +25,10 @@ const PUBLIC_KEY_LEN: usize = 32;
 /// The HMAC-SHA256 key of the audit chain. Keep it out of the database that stores the
 /// chain: whoever holds it can rewrite history.
 ///
-/// Not `Clone`; `Debug` shows only the algorithm.
+/// Entries are hashed under a key derived from the configured one
+/// (HMAC-SHA256(configured, "steward-logs/v2/audit-entry-key")), so the configured bytes
+/// serve only this purpose whatever else they are used for. Not `Clone`; `Debug` shows only
+/// the algorithm.
 pub struct AuditKey(hmac::Key);
 
 impl AuditKey {
@@ -40,7 +46,9 @@ impl AuditKey {
                 reason: "an audit key is at least 32 bytes",
             });
         }
-        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
+        let configured = hmac::Key::new(hmac::HMAC_SHA256, bytes);
+        let derived = hmac::sign(&configured, ENTRY_KEY_LABEL);
+        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())))
     }
 
     /// A key from 64 hex digits (surrounding whitespace ignored).
