@@ -16,14 +16,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     facts
         .relationships
         .start(customer, "2025-01-01T00:00:00Z".parse()?)?;
-    facts.consent.record(ConsentChange::new(
-        customer,
-        TrainingLevel::Private,
-        "2025-02-01T00:00:00Z".parse()?,
-        ConsentActor::Customer,
-        Channel::AccountSettings,
-        policy.version().clone(),
-    ))?;
+    // Recorded at the instant it takes effect; in a service, pass your clock's now.
+    let opted_in: Timestamp = "2025-02-01T00:00:00Z".parse()?;
+    facts.consent.record(
+        ConsentChange::new(
+            customer,
+            TrainingLevel::Private,
+            opted_in,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        ),
+        opted_in,
+    )?;
     let steward: StewardId = "sam.steward".parse()?;
     facts.roster.add(steward.clone())?;
 
