@@ -549,7 +549,7 @@ fn training_forward_only_a_first_change_backdated_by_an_admin_to_open_weight_is_
 }
 
 #[test]
-fn training_forward_only_an_admin_change_states_its_basis() {
+fn training_forward_only_an_admin_change_without_basis_cannot_be_built() {
     // An admin actor has no form without a basis: the only way to build one names it.
     let admin = ConsentActor::Admin {
         admin: "dana.support".parse().unwrap(),
