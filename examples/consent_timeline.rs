@@ -3,68 +3,103 @@
 //!
 //! Run: `cargo run -p steward-examples --example consent_timeline`
 
-use steward_consent::{Actor, Channel, ConsentChange, ConsentLedger, ConsentMode, TrainingLevel};
+use steward_consent::{
+    Actor, Channel, ConsentChange, ConsentLedger, ConsentMode, KnownPolicyVersions, TrainingLevel,
+};
 use steward_core::{CustomerId, PolicyVersion, Timestamp, TrainingScope};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let alice: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
     let bob: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11".parse()?;
     let policy: PolicyVersion = "2025-03-05".parse()?;
-    let mut ledger = ConsentLedger::new();
+    // The ledger accepts changes under the policy versions it is told about (policy.versioned).
+    let mut ledger = ConsentLedger::new(KnownPolicyVersions::new(policy.clone()));
 
     println!("Steward consent timeline: which of Alice's records may train which models?");
     println!();
     println!("By default no data trains any model (training.default-off). Alice changes her");
-    println!("preference twice; every change goes into an append-only ledger with a receipt:");
+    println!("preference twice; every change goes into an append-only ledger with a receipt");
+    println!("that says when it was recorded and from when it is in force (never earlier):");
     println!();
 
     let changes = [
         (
             TrainingLevel::Shared,
             "2025-04-01T00:00:00Z",
+            "2025-04-01T00:00:00Z",
             Actor::Customer,
             Channel::AccountSettings,
         ),
         (
+            // Asked through support on May 28, scheduled for June 1.
             TrainingLevel::Private,
+            "2025-05-28T10:00:00Z",
             "2025-06-01T00:00:00Z",
-            Actor::Admin("dana.support".parse()?),
+            Actor::Admin {
+                admin: "dana.support".parse()?,
+                basis: "TICKET-88 customer asked by email".parse()?,
+            },
             Channel::SupportRequest,
         ),
     ];
-    for (level, effective, actor, channel) in changes {
-        let receipt = ledger.record(ConsentChange::new(
+    for (level, recorded_at, effective, actor, channel) in changes {
+        let change = ConsentChange::new(
             alice,
             level,
             effective.parse()?,
             actor,
             channel,
             policy.clone(),
-        ))?;
+        );
+        let receipt = ledger.record(change, recorded_at.parse()?)?;
         println!(
-            "  receipt #{}  from {}  {} -> {}  (by {} via {}, policy version {})",
+            "  receipt #{}  recorded {}  from {}  {} -> {}",
             receipt.receipt,
+            day(receipt.recorded_at),
             day(receipt.effective),
             receipt.previous_level,
             receipt.level,
-            receipt.actor,
-            receipt.channel,
-            receipt.policy_version,
+        );
+        println!(
+            "      by `{}` via {}, policy version {}",
+            receipt.actor, receipt.channel, receipt.policy_version,
         );
     }
 
     println!();
-    println!("The ledger is append-only: a change dated before the latest one is refused.");
-    let backdated = ledger.record(ConsentChange::new(
-        alice,
-        TrainingLevel::OpenWeight,
-        "2025-05-01T00:00:00Z".parse()?,
-        Actor::Customer,
-        Channel::Api,
-        policy.clone(),
-    ));
+    println!("Nobody can backdate consent: in June, an admin's opt-in \"as of May 1\" is refused.");
+    let backdated = ledger.record(
+        ConsentChange::new(
+            alice,
+            TrainingLevel::OpenWeight,
+            "2025-05-01T00:00:00Z".parse()?,
+            Actor::Admin {
+                admin: "dana.support".parse()?,
+                basis: "TICKET-91 customer says she agreed in May".parse()?,
+            },
+            Channel::SupportRequest,
+            policy.clone(),
+        ),
+        "2025-06-10T09:00:00Z".parse()?,
+    );
     match backdated {
         Ok(_) => println!("  unexpected: a backdated change was accepted"),
+        Err(error) => println!("  refused: {error}"),
+    }
+    println!("Nor can a change name a policy version the policy does not know.");
+    let unknown_version = ledger.record(
+        ConsentChange::new(
+            bob,
+            TrainingLevel::Shared,
+            "2025-06-10T09:00:00Z".parse()?,
+            Actor::Customer,
+            Channel::Api,
+            "2024-01-01".parse()?,
+        ),
+        "2025-06-10T09:00:00Z".parse()?,
+    );
+    match unknown_version {
+        Ok(_) => println!("  unexpected: a change under an unknown version was accepted"),
         Err(error) => println!("  refused: {error}"),
     }
 

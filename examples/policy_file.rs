@@ -17,6 +17,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         custom.consent_mode(),
         custom.retention().window(),
     );
+    let known: Vec<&str> = custom
+        .known_versions()
+        .iter()
+        .map(PolicyVersion::as_str)
+        .collect();
+    println!(
+        "  consent records may name the versions {}",
+        known.join(", ")
+    );
     for (category, purpose) in [
         (DataCategory::Email, Purpose::NotifyChanges),
         (DataCategory::Name, Purpose::NotifyChanges),

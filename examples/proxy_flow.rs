@@ -103,14 +103,19 @@ fn main() -> Result<(), Box<dyn Error>> {
             .start(customer, "2025-03-01T00:00:00Z".parse()?)?;
     }
     // Ada opts in to shared training; Ben keeps the default (training.default-off).
-    facts.consent.record(ConsentChange::new(
-        ada,
-        TrainingLevel::Shared,
-        "2025-03-02T00:00:00Z".parse()?,
-        ConsentActor::Customer,
-        Channel::AccountSettings,
-        policy.version().clone(),
-    ))?;
+    // Recorded at the instant it takes effect; a service passes its clock's now.
+    let opted_in: Timestamp = "2025-03-02T00:00:00Z".parse()?;
+    facts.consent.record(
+        ConsentChange::new(
+            ada,
+            TrainingLevel::Shared,
+            opted_in,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        ),
+        opted_in,
+    )?;
     println!("Ada opted in to shared training; Ben kept the default (no training).\n");
 
     // The vault owns the facts from here on: one roster, one policy for check() and open.
@@ -206,14 +211,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         (ben_, TrainingLevel::OpenWeight, "2025-05-02T00:00:00Z"),
         (ada_, TrainingLevel::None, "2025-05-03T00:00:00Z"),
     ] {
-        let receipt = proxy.vault.facts_mut().consent.record(ConsentChange::new(
-            customer,
-            level,
-            at.parse()?,
-            ConsentActor::Customer,
-            Channel::AccountSettings,
-            policy.version().clone(),
-        ))?;
+        let at: Timestamp = at.parse()?;
+        let receipt = proxy.vault.facts_mut().consent.record(
+            ConsentChange::new(
+                customer,
+                level,
+                at,
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy.version().clone(),
+            ),
+            at,
+        )?;
         println!(
             "  receipt #{} for {who}: {} -> {} under policy {}",
             receipt.receipt.get(),

@@ -16,14 +16,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     facts
         .relationships
         .start(customer, "2025-01-01T00:00:00Z".parse()?)?;
-    facts.consent.record(ConsentChange::new(
-        customer,
-        TrainingLevel::Private,
-        "2025-02-01T00:00:00Z".parse()?,
-        ConsentActor::Customer,
-        Channel::AccountSettings,
-        policy.version().clone(),
-    ))?;
+    // Recorded at the instant it takes effect; in a service, pass your clock's now.
+    let opted_in: Timestamp = "2025-02-01T00:00:00Z".parse()?;
+    facts.consent.record(
+        ConsentChange::new(
+            customer,
+            TrainingLevel::Private,
+            opted_in,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        ),
+        opted_in,
+    )?;
     // Stewards join the roster through a vault, which audits the change; its facts are then
     // the ones every check reads.
     let master = logs::MasterKey::from_bytes("kek-demo".parse()?, &[0x5a; 32])?;

@@ -12,7 +12,8 @@ use std::{collections::HashMap, hint::black_box, time::Duration, time::Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use steward_consent::{
-    Actor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode, TrainingLevel,
+    Actor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode, Justification,
+    KnownPolicyVersions, TrainingLevel,
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
@@ -80,7 +81,7 @@ fn report_round_trip(ledger: &ConsentLedger) -> Option<()> {
     let export = started.elapsed();
     let peak_before = status_kib("VmHWM:");
     let started = Instant::now();
-    let back = ConsentLedger::from_json(&json).ok()?;
+    let back = ConsentLedger::from_json(&json, ledger.known_versions().clone()).ok()?;
     let import = started.elapsed();
     let peak_after = status_kib("VmHWM:");
     println!(
@@ -109,20 +110,26 @@ fn fixture() -> Option<Fixture> {
         .filter_map(|text| text.parse().ok())
         .collect();
     let (first_version, last_version) = (versions.first()?, versions.last()?);
+    let known = KnownPolicyVersions::try_from_iter(versions.iter().cloned()).ok()?;
+    // Every change is recorded when the fixture is built, at the base instant, and scheduled
+    // for its own instant (never earlier): lookups only read the effective instants.
+    let recorded_at = Timestamp::from_unix_nanos(BASE_NANOS);
 
     let rss_before = resident_kib();
     let started = Instant::now();
-    let mut ledger = ConsentLedger::new();
+    let mut ledger = ConsentLedger::new(known);
     for n in 1..=BACKGROUND_CUSTOMERS {
         let who = customer(n)?;
         for k in 0..CHANGES_PER_BACKGROUND_CUSTOMER {
             let seed = usize::try_from(n)
                 .ok()?
                 .wrapping_add(usize::try_from(k).ok()?);
-            // One change in ten is recorded by an admin after a support request.
+            // One change in ten is recorded by an admin after a support request, each with
+            // its own ticket as the stated basis.
             let (actor, channel) = if n % 10 == 0 && k == 1 {
                 let admin = admins.get(seed % admins.len())?.clone();
-                (Actor::Admin(admin), Channel::SupportRequest)
+                let basis: Justification = format!("TICKET-{n}").parse().ok()?;
+                (Actor::Admin { admin, basis }, Channel::SupportRequest)
             } else {
                 (Actor::Customer, Channel::AccountSettings)
             };
@@ -134,7 +141,7 @@ fn fixture() -> Option<Fixture> {
                 channel,
                 if k == 2 { last_version } else { first_version }.clone(),
             );
-            ledger.record(change).ok()?;
+            ledger.record(change, recorded_at).ok()?;
         }
     }
     let build = started.elapsed();
@@ -187,7 +194,7 @@ fn fixture() -> Option<Fixture> {
                 Channel::Api,
                 first_version.clone(),
             );
-            ledger.record(change).ok()?;
+            ledger.record(change, recorded_at).ok()?;
         }
         // Queries from before the first change to past the last one.
         let span = (i64::from(length) + 1) * DAY_NANOS;

@@ -168,7 +168,9 @@ impl World {
                     Channel::AccountSettings,
                     policy.version().clone(),
                 );
-                facts.consent.record(change)?;
+                // Recorded at set-up, before every effective instant (scheduled changes): the
+                // ledger's clock only moves forward, and the customers are set up in turn.
+                facts.consent.record(change, start)?;
                 if n == ALICE {
                     break;
                 }

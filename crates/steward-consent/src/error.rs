@@ -1,6 +1,6 @@
 //! The error type of steward-consent.
 
-use steward_core::Timestamp;
+use steward_core::{PolicyVersion, Timestamp};
 
 /// Longest piece of user input quoted back in an error message; longer input is cut so that
 /// a hostile value cannot blow up logs.
@@ -31,7 +31,7 @@ pub enum ConsentError {
         /// The rejected input, shortened to at most 64 characters.
         value: String,
     },
-    /// A string that names no actor (`customer` or `admin:<admin id>`).
+    /// A string that names no actor (`customer` or `admin:<admin id>:<basis>`).
     #[error("unknown actor `{value}`")]
     UnknownActor {
         /// The rejected input, shortened to at most 64 characters.
@@ -40,6 +40,50 @@ pub enum ConsentError {
     /// An admin id that does not have the required shape.
     #[error(transparent)]
     InvalidAdminId(#[from] steward_core::CoreError),
+    /// An admin actor written without the basis every admin change must state.
+    #[error("admin change by `{admin}` states no basis: write `admin:<admin id>:<basis>`")]
+    MissingBasis {
+        /// The admin, shortened to at most 64 characters.
+        admin: String,
+    },
+    /// The stated basis of an admin change is not a usable reason (blank, invisible,
+    /// over-long or with control characters).
+    #[error("invalid basis for an admin change: {0}")]
+    InvalidBasis(#[source] steward_core::CoreError),
+    /// An empty set of known policy versions: a ledger must know at least the version of the
+    /// policy in force.
+    #[error("no known policy versions: at least the version of the policy in force is needed")]
+    NoKnownPolicyVersions,
+    /// A change naming a policy version the ledger was not told about (`policy.versioned`):
+    /// a receipt must point at policy text that exists.
+    #[error("unknown policy version `{version}`")]
+    UnknownPolicyVersion {
+        /// The version the change named.
+        version: PolicyVersion,
+    },
+    /// A change that would take effect before it was recorded: consent cannot be backdated.
+    #[error(
+        "change effective at `{effective}` is before it was recorded at `{recorded_at}`: a \
+         change cannot take effect before it is recorded"
+    )]
+    Backdated {
+        /// When the rejected change would have taken effect.
+        effective: Timestamp,
+        /// When it was recorded.
+        recorded_at: Timestamp,
+    },
+    /// A change recorded at an instant before the newest recording instant in the ledger:
+    /// the clock of whoever records changes went backwards.
+    #[error(
+        "change recorded at `{recorded_at}` is before the latest recorded change at \
+         `{latest_recorded}`: the clock went backwards"
+    )]
+    ClockWentBackwards {
+        /// When the rejected change was recorded.
+        recorded_at: Timestamp,
+        /// The newest recording instant in the ledger.
+        latest_recorded: Timestamp,
+    },
     /// A change dated at or before the customer's latest change: the ledger is append-only
     /// and a customer's history is strictly ordered in time.
     #[error("change effective at `{effective}` is not after the latest change at `{latest}`")]
@@ -103,6 +147,23 @@ pub enum ConsentError {
         receipt: u32,
         /// The receipt before it.
         previous: u32,
+    },
+    /// Changes of a ledger file whose recording instants decrease with their receipt numbers:
+    /// the ledger numbers changes in the order it records them, and its clock never goes
+    /// backwards.
+    #[error(
+        "receipt `{receipt}` recorded at `{recorded_at}` is before receipt `{previous}` \
+         recorded at `{previous_recorded_at}`: the clock went backwards"
+    )]
+    RecordedOutOfOrder {
+        /// The receipt recorded too early.
+        receipt: u32,
+        /// When it says it was recorded.
+        recorded_at: Timestamp,
+        /// The receipt numbered just before it.
+        previous: u32,
+        /// When that one was recorded.
+        previous_recorded_at: Timestamp,
     },
     /// Two changes with the same receipt number.
     #[error("receipt `{receipt}` appears more than once")]

@@ -2,32 +2,61 @@
 //! instant.
 //!
 //! ```
-//! use steward_consent::{Actor, Channel, ConsentChange, ConsentLedger, ConsentMode, TrainingLevel};
+//! use steward_consent::{
+//!     Actor, Channel, ConsentChange, ConsentError, ConsentLedger, ConsentMode,
+//!     KnownPolicyVersions, TrainingLevel,
+//! };
 //! use steward_core::{CustomerId, Timestamp, TrainingScope};
 //!
 //! let alice: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
-//! let mut ledger = ConsentLedger::new();
+//! // The ledger accepts changes under the versions of the policy it is told about.
+//! let mut ledger = ConsentLedger::new(KnownPolicyVersions::new("2025-03-05".parse()?));
 //!
-//! // Alice opts in to shared training in her account settings...
-//! let receipt = ledger.record(ConsentChange::new(
-//!     alice,
-//!     TrainingLevel::Shared,
-//!     "2025-06-01T00:00:00Z".parse()?,
-//!     Actor::Customer,
-//!     Channel::AccountSettings,
-//!     "2025-03-05".parse()?,
-//! ))?;
+//! // Alice opts in to shared training in her account settings, in force at once...
+//! let june: Timestamp = "2025-06-01T00:00:00Z".parse()?;
+//! let receipt = ledger.record(
+//!     ConsentChange::new(
+//!         alice,
+//!         TrainingLevel::Shared,
+//!         june,
+//!         Actor::Customer,
+//!         Channel::AccountSettings,
+//!         "2025-03-05".parse()?,
+//!     ),
+//!     june, // recorded at: the caller's clock
+//! )?;
 //! assert_eq!(receipt.previous_level, TrainingLevel::None);
+//! assert_eq!(receipt.recorded_at, receipt.effective);
 //!
-//! // ...and later narrows it to her own private models.
-//! ledger.record(ConsentChange::new(
-//!     alice,
-//!     TrainingLevel::Private,
-//!     "2025-09-01T00:00:00Z".parse()?,
-//!     Actor::Customer,
-//!     Channel::AccountSettings,
-//!     "2025-03-05".parse()?,
-//! ))?;
+//! // ...and in August asks support to narrow it to her own private models from September on.
+//! ledger.record(
+//!     ConsentChange::new(
+//!         alice,
+//!         TrainingLevel::Private,
+//!         "2025-09-01T00:00:00Z".parse()?,
+//!         Actor::Admin {
+//!             admin: "dana.support".parse()?,
+//!             basis: "TICKET-4711: customer asked by email".parse()?,
+//!         },
+//!         Channel::SupportRequest,
+//!         "2025-03-05".parse()?,
+//!     ),
+//!     "2025-08-20T10:00:00Z".parse()?,
+//! )?;
+//!
+//! // Nobody can backdate consent: a change may not take effect before it is recorded.
+//! let backdated = ledger.record(
+//!     ConsentChange::new(
+//!         alice,
+//!         TrainingLevel::OpenWeight,
+//!         "2025-09-15T00:00:00Z".parse()?,
+//!         Actor::Customer,
+//!         Channel::Api,
+//!         "2025-03-05".parse()?,
+//!     ),
+//!     "2025-10-01T00:00:00Z".parse()?,
+//! );
+//! assert!(matches!(backdated, Err(ConsentError::Backdated { .. })));
 //!
 //! let collected: Timestamp = "2025-07-15T12:00:00Z".parse()?;
 //! let now: Timestamp = "2025-10-01T00:00:00Z".parse()?;
@@ -61,12 +90,24 @@
 //! # Recording changes
 //!
 //! [`ConsentLedger::record`] appends a [`ConsentChange`]: customer, new level, effective
-//! instant, [`Actor`] (the customer, or an admin with an [`AdminId`] acting for them),
-//! [`Channel`] and the `PolicyVersion` in force (`policy.versioned`). It returns a
-//! [`ConsentReceipt`] with a [`ReceiptId`]: the evidence GDPR Art. 7(1) asks for.
-//! The ledger is append-only: a change dated at or before the customer's latest change is
-//! rejected with [`ConsentError::NotAfterLatest`], and a rejected change leaves the ledger
-//! exactly as it was. [`ConsentLedger::history`] replays a customer's receipts.
+//! instant, [`Actor`] (the customer, or an admin with an [`AdminId`] acting for them on a
+//! stated basis, a `Justification`), [`Channel`] and the `PolicyVersion` in force
+//! (`policy.versioned`), together with the instant the caller records it at (its clock's
+//! now: the ledger reads no clock). It returns a [`ConsentReceipt`] with a [`ReceiptId`] and
+//! both instants: the evidence GDPR Art. 7(1) asks for.
+//!
+//! The ledger is append-only and refuses, with a typed error, a change that:
+//! - names a policy version outside its [`KnownPolicyVersions`]
+//!   ([`ConsentError::UnknownPolicyVersion`]);
+//! - is recorded before the newest recording instant in the ledger
+//!   ([`ConsentError::ClockWentBackwards`]);
+//! - would take effect before it is recorded ([`ConsentError::Backdated`]: no backdating; a
+//!   change scheduled for later is fine);
+//! - is effective at or before the customer's latest change
+//!   ([`ConsentError::NotAfterLatest`]).
+//!
+//! A rejected change leaves the ledger exactly as it was. [`ConsentLedger::history`] replays
+//! a customer's receipts.
 //!
 //! # The level at an instant
 //!
@@ -90,18 +131,21 @@
 //! # Export and import
 //!
 //! [`ConsentLedger::to_json`] writes the whole ledger (format [`EXPORT_FORMAT`], customers in
-//! id order, so the output is deterministic); [`ConsentLedger::from_json`] reads it back and
-//! validates everything `record` guarantees (per-customer order in time and receipts, unique
-//! receipts and customers, values in range). A bad file gives a typed error that names where
-//! it is wrong, and no ledger. The import builds the ledger while it reads, and
-//! [`ConsentLedger::to_json_writer`] / [`ConsentLedger::from_json_reader`] stream to and
-//! from files, so a backup of a million customers needs no second copy in memory. The ledger
-//! also implements serde's `Serialize` and `Deserialize` with the same validation.
+//! id order, so the output is deterministic); [`ConsentLedger::from_json`] reads it back into
+//! a ledger with the given [`KnownPolicyVersions`] and validates everything `record`
+//! guarantees (known policy versions, no change effective before it was recorded, recording
+//! instants that never decrease in receipt order, per-customer order in time and receipts,
+//! unique receipts and customers, admins with a basis, values in range). A bad file gives a
+//! typed error that names where it is wrong, and no ledger. The import builds the ledger while
+//! it reads, and [`ConsentLedger::to_json_writer`] / [`ConsentLedger::from_json_reader`]
+//! stream to and from files, so a backup of a million customers needs no second copy in
+//! memory. The ledger implements serde's `Serialize`; [`ConsentLedgerSeed`] reads it with any
+//! serde format and the same validation.
 //!
 //! # Memory and threads
 //!
-//! A change is stored in 24 bytes without a heap allocation of its own (policy versions and
-//! admins are interned in small tables); each customer costs one hash-table slot and one
+//! A change is stored in 32 bytes without a heap allocation of its own (policy versions and
+//! admins with their stated basis are interned in small tables); each customer costs one hash-table slot and one
 //! exactly-sized buffer. [`ConsentLedger::approximate_heap_bytes`] reports the total. Queries
 //! take `&self` and never lock; the ledger is `Send + Sync`.
 
@@ -109,16 +153,22 @@
 
 mod actor;
 mod error;
+mod intern;
 mod ledger;
 mod level;
 mod mode;
+mod versions;
 
-pub use steward_core::AdminId;
+pub use steward_core::{AdminId, Justification};
 
 pub use crate::{
     actor::{Actor, Channel},
     error::ConsentError,
-    ledger::{ConsentChange, ConsentLedger, ConsentReceipt, EXPORT_FORMAT, History, ReceiptId},
+    ledger::{
+        ConsentChange, ConsentLedger, ConsentLedgerSeed, ConsentReceipt, EXPORT_FORMAT, History,
+        ReceiptId,
+    },
     level::TrainingLevel,
     mode::ConsentMode,
+    versions::KnownPolicyVersions,
 };

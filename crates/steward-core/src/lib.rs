@@ -25,7 +25,8 @@
 //! [`CustomerId`] (a non-nil UUID), [`StewardId`] and [`AdminId`] (short staff handles),
 //! [`RecordId`] (a UUID v7)
 //! and [`PolicyVersion`] (the label of the policy in force, `policy.versioned`).
-//! [`Justification`] is the non-blank reason an access to logs must carry (`logs.access`).
+//! [`Justification`] is the reason, with visible letters or digits, that an access to logs must
+//! carry (`logs.access`), and that legal holds and admins' consent changes state.
 //!
 //! # Time
 //!

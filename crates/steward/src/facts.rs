@@ -81,11 +81,13 @@ pub struct MemoryFacts {
 }
 
 impl MemoryFacts {
-    /// Empty facts with an empty roster of at most the policy's number of stewards.
+    /// Empty facts: a consent ledger that accepts the policy's
+    /// [known versions](crate::Policy::known_versions), and an empty roster of at most the
+    /// policy's number of stewards.
     #[must_use]
     pub fn new(policy: &crate::Policy) -> Self {
         Self {
-            consent: ConsentLedger::new(),
+            consent: ConsentLedger::new(policy.known_versions().clone()),
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
             roster: StewardRoster::new(policy.max_stewards()),

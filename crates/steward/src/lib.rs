@@ -21,7 +21,7 @@ pub use crate::{
 };
 pub use steward_consent::{
     Actor as ConsentActor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode,
-    ConsentReceipt, TrainingLevel,
+    ConsentReceipt, KnownPolicyVersions, TrainingLevel,
 };
 pub use steward_core::{
     ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion, Purpose,

@@ -4,7 +4,7 @@ use std::{num::NonZeroUsize, path::Path};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use steward_consent::ConsentMode;
+use steward_consent::{ConsentMode, KnownPolicyVersions};
 use steward_core::{ClauseId, DataCategory, PolicyVersion, Purpose, PurposeGroup, UniqueMap};
 use steward_logs::RosterCapacity;
 use steward_retention::{
@@ -13,8 +13,9 @@ use steward_retention::{
 
 use crate::{Decision, Facts, Request, error::PolicyError};
 
-/// The privacy policy as Steward enforces it: its version, who may open logs, how consent
-/// changes apply, how long data is kept, and which purposes each category of data serves.
+/// The privacy policy as Steward enforces it: its version (and the earlier versions consent
+/// records may still name), who may open logs, how consent changes apply, how long data is
+/// kept, and which purposes each category of data serves.
 ///
 /// Build it once, share it everywhere: it is immutable, `Send + Sync`, and
 /// [`check`](Policy::check) only reads it.
@@ -35,6 +36,7 @@ use crate::{Decision, Facts, Request, error::PolicyError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     version: PolicyVersion,
+    known_versions: KnownPolicyVersions,
     published: NaiveDate,
     max_stewards: RosterCapacity,
     consent_mode: ConsentMode,
@@ -78,6 +80,7 @@ impl Policy {
     pub fn coder_model() -> Self {
         Self {
             version: CODER_MODEL_VERSION,
+            known_versions: KnownPolicyVersions::new(CODER_MODEL_VERSION),
             published: CODER_MODEL_PUBLISHED,
             max_stewards: CODER_MODEL_MAX_STEWARDS,
             consent_mode: ConsentMode::ForwardOnly,
@@ -92,8 +95,8 @@ impl Policy {
     ///
     /// [`PolicyError`] naming the file, and the field and what is wrong with it: an
     /// unreadable file, an unknown extension, malformed syntax, an unknown purpose or
-    /// category, zero stewards, a negative window, a duplicate rule, a purpose the policy
-    /// never allows. Nothing is half-loaded: an error yields no policy.
+    /// category, zero stewards, a negative window, a duplicate rule or earlier version, a
+    /// purpose the policy never allows. Nothing is half-loaded: an error yields no policy.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -178,6 +181,29 @@ impl Policy {
     #[must_use]
     pub const fn version(&self) -> &PolicyVersion {
         &self.version
+    }
+
+    /// The versions a consent record may name (`policy.versioned`): this policy's
+    /// [`version`](Self::version), and the earlier versions a policy file lists under
+    /// `earlier-versions` (consent given under them still stands). The bundled policy knows
+    /// only its own. [`crate::MemoryFacts::new`] builds its consent ledger with these.
+    ///
+    /// ```
+    /// use steward::{ConsentLedger, Policy};
+    ///
+    /// let policy = Policy::coder_model();
+    /// assert!(policy.known_versions().contains(policy.version()));
+    /// assert_eq!(policy.known_versions().iter().count(), 1);
+    ///
+    /// // A ledger restored from a backup accepts exactly these versions.
+    /// let backup = ConsentLedger::new(policy.known_versions().clone()).to_json()?;
+    /// let restored = ConsentLedger::from_json(&backup, policy.known_versions().clone())?;
+    /// assert!(restored.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub const fn known_versions(&self) -> &KnownPolicyVersions {
+        &self.known_versions
     }
 
     /// The date the policy was published.
@@ -286,6 +312,8 @@ const fn purpose_bit(purpose: Purpose) -> u32 {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PolicyFile {
     version: PolicyVersion,
+    #[serde(default)]
+    earlier_versions: Vec<PolicyVersion>,
     published: NaiveDate,
     max_stewards: u64,
     #[serde(default)]
@@ -324,6 +352,22 @@ impl PolicyFile {
                 )
             })?;
 
+        let mut known_versions = KnownPolicyVersions::new(self.version.clone());
+        for (index, earlier) in self.earlier_versions.iter().enumerate() {
+            let field = format!("earlier-versions[{index}]");
+            if known_versions.contains(earlier) {
+                let problem = if *earlier == self.version {
+                    format!("`{earlier}` is the policy's own version, not an earlier one")
+                } else {
+                    format!("duplicate version `{earlier}`")
+                };
+                return Err(invalid(field, problem));
+            }
+            known_versions = known_versions
+                .with(earlier.clone())
+                .map_err(|error| invalid(field, error.to_string()))?;
+        }
+
         let mut purposes = PurposeTable::EMPTY;
         for (category, listed) in self.purposes.as_map() {
             let field = format!("purposes.{category}");
@@ -360,6 +404,7 @@ impl PolicyFile {
 
         Ok(Policy {
             version: self.version,
+            known_versions,
             published: self.published,
             max_stewards,
             consent_mode: self.consent_mode,

@@ -486,6 +486,91 @@ fn training_forward_only() {
 }
 
 #[test]
+fn training_forward_only_a_first_change_backdated_by_an_admin_to_open_weight_is_refused() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let march_log = data(DataCategory::LlmRequestLog, alice(), "2025-03-15T00:00:00Z");
+    // In June an admin tries to record an opt-in to open-weight "as of" March 1, which would
+    // open three months of already collected logs to public training.
+    let backdated = ConsentChange::new(
+        alice(),
+        TrainingLevel::OpenWeight,
+        at("2025-03-01T00:00:00Z"),
+        ConsentActor::Admin {
+            admin: "dana.support".parse().unwrap(),
+            basis: "TICKET-88 customer says they agreed in March"
+                .parse()
+                .unwrap(),
+        },
+        Channel::SupportRequest,
+        policy.version().clone(),
+    );
+    let error = facts
+        .consent
+        .record(backdated, at("2025-06-01T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        consent::ConsentError::Backdated {
+            effective: at("2025-03-01T00:00:00Z"),
+            recorded_at: at("2025-06-01T00:00:00Z"),
+        }
+    );
+    assert!(facts.consent.is_empty());
+    let train = |data| {
+        policy.check(
+            &Request::train(TrainingScope::OpenWeight, data, at(NOW)),
+            &facts,
+        )
+    };
+    assert!(!train(march_log).is_allowed());
+    assert!(
+        train(march_log)
+            .clauses()
+            .contains(ClauseId::TrainingDefaultOff)
+    );
+}
+
+#[test]
+fn training_forward_only_an_admin_change_without_basis_cannot_be_built() {
+    // An admin actor has no form without a basis: the only way to build one names it.
+    let admin = ConsentActor::Admin {
+        admin: "dana.support".parse().unwrap(),
+        basis: "TICKET-88 opt-out requested by email".parse().unwrap(),
+    };
+    assert_eq!(
+        admin.basis().map(Justification::as_str),
+        Some("TICKET-88 opt-out requested by email")
+    );
+    // Nor can one be read from text without a basis, or with a blank or invisible one.
+    for text in [
+        "admin:dana.support",
+        "admin:dana.support:",
+        "admin:dana.support:\u{200B}",
+    ] {
+        assert!(text.parse::<ConsentActor>().is_err(), "{text:?}");
+    }
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let change = ConsentChange::new(
+        alice(),
+        TrainingLevel::None,
+        at("2025-06-01T00:00:00Z"),
+        admin,
+        Channel::SupportRequest,
+        policy.version().clone(),
+    );
+    let receipt = facts
+        .consent
+        .record(change, at("2025-06-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        receipt.actor.to_string(),
+        "admin:dana.support:TICKET-88 opt-out requested by email"
+    );
+}
+
+#[test]
 fn policy_versioned() {
     let policy = Policy::coder_model();
     assert_eq!(policy.version().as_str(), "2025-03-05");
@@ -499,8 +584,74 @@ fn policy_versioned() {
         Channel::AccountSettings,
         policy.version().clone(),
     );
-    let receipt = facts.consent.record(change).unwrap();
+    let receipt = facts
+        .consent
+        .record(change, at("2025-03-09T08:00:00Z"))
+        .unwrap();
     assert_eq!(receipt.policy_version, *policy.version());
+    assert_eq!(receipt.recorded_at, at("2025-03-09T08:00:00Z"));
     let json = serde_json::to_string(&receipt).unwrap();
     assert!(json.contains("2025-03-05"), "{json}");
+    assert!(
+        json.contains(r#""recorded_at":"2025-03-09T08:00:00Z""#),
+        "{json}"
+    );
+}
+
+#[test]
+fn policy_versioned_a_change_under_an_unknown_policy_version_is_refused() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let unknown: PolicyVersion = "2024-01-01".parse().unwrap();
+    let change = ConsentChange::new(
+        alice(),
+        TrainingLevel::OpenWeight,
+        at("2025-03-10T00:00:00Z"),
+        ConsentActor::Customer,
+        Channel::Api,
+        unknown.clone(),
+    );
+    let error = facts
+        .consent
+        .record(change, at("2025-03-10T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        consent::ConsentError::UnknownPolicyVersion { version: unknown }
+    );
+    assert!(facts.consent.is_empty());
+    // training.default-off still holds: the refused opt-in left nothing behind.
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-04-01T00:00:00Z");
+    let train = Request::train(TrainingScope::OpenWeight, log, at(NOW));
+    assert!(!policy.check(&train, &facts).is_allowed());
+}
+
+#[test]
+fn policy_versioned_earlier_versions_listed_in_a_policy_file_are_accepted() {
+    let text = include_str!("../../../examples/coder-model.toml").replace(
+        r#"version = "2025-03-05""#,
+        "version = \"2025-09-01\"\nearlier-versions = [\"2025-03-05\"]",
+    );
+    let policy = Policy::from_toml_str(&text, "coder-model-2025-09.toml").unwrap();
+    let known: Vec<&str> = policy
+        .known_versions()
+        .iter()
+        .map(PolicyVersion::as_str)
+        .collect();
+    assert_eq!(known, ["2025-09-01", "2025-03-05"]);
+    let mut facts = facts(&policy);
+    let under_earlier = ConsentChange::new(
+        alice(),
+        TrainingLevel::Shared,
+        at("2025-03-10T00:00:00Z"),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        "2025-03-05".parse().unwrap(),
+    );
+    assert!(
+        facts
+            .consent
+            .record(under_earlier, at("2025-03-10T00:00:00Z"))
+            .is_ok()
+    );
 }

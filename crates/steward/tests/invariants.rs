@@ -136,7 +136,7 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
             Channel::AccountSettings,
             policy.version().clone(),
         );
-        facts.consent.record(change).unwrap();
+        facts.consent.record(change, day(*when)).unwrap();
     }
     if let Some(until) = world.hold_until {
         let hold = LegalHold::place(
@@ -384,7 +384,7 @@ proptest! {
                 Channel::AccountSettings,
                 policy.version().clone(),
             );
-            facts.consent.record(change).unwrap();
+            facts.consent.record(change, day(when)).unwrap();
         }
         prop_assert_eq!(decide(&policy, &facts, &ask), before);
     }

@@ -57,10 +57,12 @@ fn ask(purpose: Purpose) -> AccessRequest {
 }
 
 fn denial(result: Result<Plaintext, LogsError>) -> Denial {
-    match result {
-        Err(LogsError::Denied { denial }) => denial,
-        other => panic!("expected a denial, got {other:?}"),
+    let error = result.err().unwrap();
+    match error {
+        LogsError::Denied { denial } => Some(denial),
+        _ => None,
     }
+    .unwrap()
 }
 
 fn last_outcome(vault: &Vault<MemoryFacts, MemoryAuditStore>) -> AuditOutcome {

@@ -61,6 +61,60 @@ fn unknown_purpose_is_named_with_its_position() {
     assert!(message.contains("line"), "{message}");
 }
 
+fn with_earlier_versions(list: &str) -> String {
+    BUNDLED.replace(
+        r#"version = "2025-03-05""#,
+        &format!("version = \"2025-09-01\"\nearlier-versions = {list}"),
+    )
+}
+
+#[test]
+fn earlier_versions_are_known_versions() {
+    let policy = load_toml(&with_earlier_versions(r#"["2025-03-05", "2024-11-01"]"#)).unwrap();
+    for version in ["2025-09-01", "2025-03-05", "2024-11-01"] {
+        assert!(
+            policy.known_versions().contains(&version.parse().unwrap()),
+            "{version}"
+        );
+    }
+    assert!(
+        !policy
+            .known_versions()
+            .contains(&"2024-01-01".parse().unwrap())
+    );
+    // Without the field a policy knows only its own version.
+    assert_eq!(
+        Policy::coder_model().known_versions(),
+        &KnownPolicyVersions::new("2025-03-05".parse().unwrap())
+    );
+}
+
+#[test]
+fn the_policy_own_version_among_earlier_versions_is_refused() {
+    let message = error_of(&with_earlier_versions(r#"["2025-03-05", "2025-09-01"]"#));
+    assert_eq!(
+        message,
+        "policy file `test.toml`, field `earlier-versions[1]`: `2025-09-01` is the policy's own \
+         version, not an earlier one"
+    );
+}
+
+#[test]
+fn duplicate_earlier_version_is_refused() {
+    let message = error_of(&with_earlier_versions(r#"["2025-03-05", "2025-03-05"]"#));
+    assert_eq!(
+        message,
+        "policy file `test.toml`, field `earlier-versions[1]`: duplicate version `2025-03-05`"
+    );
+}
+
+#[test]
+fn malformed_earlier_version_is_refused() {
+    let message = error_of(&with_earlier_versions(r#"[" padded"]"#));
+    assert!(message.contains("surrounding whitespace"), "{message}");
+    assert!(message.contains("earlier-versions"), "{message}");
+}
+
 #[test]
 fn zero_stewards_is_refused() {
     let message = error_of(&BUNDLED.replace("max-stewards = 3", "max-stewards = 0"));

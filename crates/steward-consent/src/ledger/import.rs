@@ -13,14 +13,13 @@ use serde::{
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
-use super::{
-    ADMIN_LIMIT, ConsentLedger, EXPORT_FORMAT, Entry, POLICY_VERSION_LIMIT, admin_table_full,
-    policy_table_full,
-};
-use crate::{Actor, Channel, ConsentError, TrainingLevel};
+use super::{ADMIN_LIMIT, AdminBasis, ConsentLedger, EXPORT_FORMAT, Entry, admin_table_full};
+use crate::{Actor, Channel, ConsentError, KnownPolicyVersions, TrainingLevel};
 
-/// Reads a whole ledger export. Rule violations are also stored in `error`.
+/// Reads a whole ledger export into a ledger that knows `known_versions`. Rule violations are
+/// also stored in `error`.
 pub(super) struct LedgerSeed<'a> {
+    pub(super) known_versions: KnownPolicyVersions,
     pub(super) error: &'a mut Option<ConsentError>,
 }
 
@@ -49,6 +48,8 @@ impl<'de> Visitor<'de> for LedgerSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut format_seen = false;
         let mut builder: Option<Builder> = None;
+        // Moved into the ledger when the customers are read, which happens at most once.
+        let mut known_versions = Some(self.known_versions);
         while let Some(field) = map.next_key::<LedgerField>()? {
             match field {
                 LedgerField::Format => {
@@ -68,10 +69,11 @@ impl<'de> Visitor<'de> for LedgerSeed<'_> {
                     format_seen = true;
                 }
                 LedgerField::Customers => {
-                    if builder.is_some() {
+                    let Some(known_versions) = known_versions.take() else {
                         return Err(de::Error::duplicate_field("customers"));
-                    }
+                    };
                     builder = Some(map.next_value_seed(CustomersSeed {
+                        known_versions,
                         error: &mut *self.error,
                     })?);
                 }
@@ -88,32 +90,44 @@ impl<'de> Visitor<'de> for LedgerSeed<'_> {
 /// The ledger under construction; dropped whole on any error, so it may change as it goes.
 struct Builder {
     ledger: ConsentLedger,
-    receipts: Vec<NonZeroU32>,
+    /// Every change's receipt and recording instant, to check across customers at the end.
+    receipts: Vec<(NonZeroU32, Timestamp)>,
 }
 
 impl Builder {
-    /// Checks what can only be checked across customers, and numbers on after the last
-    /// receipt.
+    /// Checks what can only be checked across customers (unique receipts, recording instants
+    /// that never decrease in receipt order), and numbers on after the last receipt.
     fn finish(mut self) -> Result<ConsentLedger, ConsentError> {
-        self.receipts.sort_unstable();
-        let repeated = self.receipts.windows(2).find_map(|pair| match pair {
-            [first, second] if first == second => Some(*first),
-            _ => None,
-        });
-        if let Some(receipt) = repeated {
-            return Err(ConsentError::DuplicateReceipt {
-                receipt: receipt.get(),
-            });
+        self.receipts.sort_unstable_by_key(|&(receipt, _)| receipt);
+        for pair in self.receipts.windows(2) {
+            let [(previous, previous_recorded_at), (receipt, recorded_at)] = *pair else {
+                continue;
+            };
+            if receipt == previous {
+                return Err(ConsentError::DuplicateReceipt {
+                    receipt: receipt.get(),
+                });
+            }
+            if recorded_at < previous_recorded_at {
+                return Err(ConsentError::RecordedOutOfOrder {
+                    receipt: receipt.get(),
+                    recorded_at,
+                    previous: previous.get(),
+                    previous_recorded_at,
+                });
+            }
         }
-        if let Some(last) = self.receipts.last() {
+        if let Some(&(last, recorded_at)) = self.receipts.last() {
             self.ledger.next_receipt =
                 last.checked_add(1).ok_or(ConsentError::ReceiptsExhausted)?;
+            self.ledger.latest_recorded = Some(recorded_at);
         }
         Ok(self.ledger)
     }
 }
 
 struct CustomersSeed<'a> {
+    known_versions: KnownPolicyVersions,
     error: &'a mut Option<ConsentError>,
 }
 
@@ -134,7 +148,7 @@ impl<'de> Visitor<'de> for CustomersSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut builder = Builder {
-            ledger: ConsentLedger::new(),
+            ledger: ConsentLedger::new(self.known_versions),
             receipts: Vec::new(),
         };
         let mut position = 0_usize;
@@ -220,9 +234,11 @@ impl<'de> Visitor<'de> for CustomerSeed<'_> {
                 at_customer(ConsentError::DuplicateCustomer),
             ));
         }
-        builder
-            .receipts
-            .extend(entries.iter().map(|entry| entry.receipt));
+        builder.receipts.extend(
+            entries
+                .iter()
+                .map(|entry| (entry.receipt, entry.recorded_at)),
+        );
         builder.ledger.change_count = builder.ledger.change_count.saturating_add(entries.len());
         builder.ledger.customers.insert(customer, entries);
         Ok(())
@@ -279,6 +295,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
 #[serde(deny_unknown_fields)]
 struct ChangeImport {
     receipt: NonZeroU32,
+    recorded_at: Timestamp,
     effective: Timestamp,
     level: TrainingLevel,
     actor: Actor,
@@ -287,12 +304,26 @@ struct ChangeImport {
 }
 
 impl ConsentLedger {
-    /// Validates one imported change against the one before it and interns its strings.
+    /// Validates one imported change as `record` would, against the one before it, and
+    /// interns its strings. Recording order across customers is checked at the end
+    /// ([`Builder::finish`]), when every receipt is known.
     fn import_change(
         &mut self,
         change: &ChangeImport,
         previous: Option<&Entry>,
     ) -> Result<Entry, ConsentError> {
+        let policy = self
+            .known_versions
+            .index_of(&change.policy_version)
+            .ok_or_else(|| ConsentError::UnknownPolicyVersion {
+                version: change.policy_version.clone(),
+            })?;
+        if change.effective < change.recorded_at {
+            return Err(ConsentError::Backdated {
+                effective: change.effective,
+                recorded_at: change.recorded_at,
+            });
+        }
         if let Some(previous) = previous {
             if change.effective <= previous.effective {
                 return Err(ConsentError::NotAfterLatest {
@@ -307,23 +338,16 @@ impl ConsentLedger {
                 });
             }
         }
-        let policy = self
-            .policy_versions
-            .intern(
-                &change.policy_version,
-                POLICY_VERSION_LIMIT,
-                "policy versions",
-            )
-            .and_then(|index| u16::try_from(index).map_err(|_| policy_table_full()))?;
-        let actor = match change.actor.admin() {
+        let actor = match AdminBasis::of(&change.actor) {
             None => 0,
             Some(admin) => self
                 .admins
-                .intern(admin, ADMIN_LIMIT, "admins")
+                .intern(&admin, ADMIN_LIMIT, "admins")
                 .and_then(|index| index.checked_add(1).ok_or_else(admin_table_full))?,
         };
         Ok(Entry {
             effective: change.effective,
+            recorded_at: change.recorded_at,
             receipt: change.receipt,
             actor,
             policy,

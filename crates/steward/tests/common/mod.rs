@@ -78,7 +78,8 @@ pub(crate) fn set_level(
         Channel::AccountSettings,
         Policy::coder_model().version().clone(),
     );
-    facts.consent.record(change).unwrap();
+    // In force at once: recorded at the instant it takes effect.
+    facts.consent.record(change, at(when)).unwrap();
 }
 
 pub(crate) fn data(category: DataCategory, owner: CustomerId, collected: &str) -> DataRef {
