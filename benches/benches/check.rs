@@ -1,4 +1,4 @@
-//! `Policy::check` for each kind of action, allowed and denied (DESIGN.md section 4: under
+//! `Policy::check` for each kind of action, allowed and denied (docs/design.md section 4: under
 //! 100 ns median on a warm policy).
 //!
 //! The facts (`steward_benches::World`) are a small company's worth of state in `MemoryFacts`:

@@ -1,4 +1,4 @@
-//! Consent lookups at a past instant (DESIGN.md section 4: O(log n) in the customer's
+//! Consent lookups at a past instant (docs/design.md section 4: O(log n) in the customer's
 //! history, 1M customers in memory without trouble).
 //!
 //! Builds one ledger of 1,000,000 customers with 3 changes each, reports its memory (the

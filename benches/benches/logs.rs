@@ -1,5 +1,5 @@
 //! steward-logs: sealing and opening records through the public API, against raw `ring`
-//! AES-256-GCM on the same bytes in the same run (DESIGN.md section 4).
+//! AES-256-GCM on the same bytes in the same run (docs/design.md section 4).
 //!
 //! Run with `cargo bench -p steward-benches --bench logs`. Both sides allocate their output
 //! buffer per operation (a sealed record or a plaintext must be owned by someone), lay the

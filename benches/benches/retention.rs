@@ -1,5 +1,5 @@
 //! Retention dispositions per second over 10 million record metadata entries in memory
-//! (DESIGN.md section 4: at least 10 million per second per core), single-threaded.
+//! (docs/design.md section 4: at least 10 million per second per core), single-threaded.
 //!
 //! - `retention/disposition`: the pure evaluator of the facade's hot path over 10M records,
 //!   with each record's relationship and its customer's holds (a slice) already at hand.

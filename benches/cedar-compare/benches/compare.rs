@@ -1,5 +1,5 @@
 //! Steward's `check()` and the equivalent Cedar policy set on the same requests, in the same
-//! run (DESIGN.md section 4: `check()` at least 50x faster).
+//! run (docs/design.md section 4: `check()` at least 50x faster).
 //!
 //! Everything Cedar needs (policies, entities with the facts as attributes, requests) is
 //! built before timing, as is Steward's `MemoryFacts`; each timed iteration is one

@@ -22,7 +22,7 @@ use steward::{
     Action, Actor, CustomerId, DataRef, Facts, Purpose, Request, TrainingLevel, TrainingScope,
 };
 
-/// The Coder Model rules in Cedar: ten policies, one per rule of DESIGN.md section 1 that
+/// The Coder Model rules in Cedar: ten policies, one per rule of docs/design.md section 1 that
 /// `check()` enforces (legal holds are not modelled: no compared request touches one).
 pub const CEDAR_POLICIES: &str = include_str!("../coder-model.cedar");
 

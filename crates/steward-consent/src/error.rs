@@ -9,7 +9,7 @@ const QUOTE_LIMIT: usize = 64;
 /// What steward-consent could not parse, record or import.
 ///
 /// A rejected change or import never leaves anything behind: the ledger is exactly as it was
-/// before the call (invariant 9 of DESIGN.md).
+/// before the call (invariant 9 of docs/design.md).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsentError {

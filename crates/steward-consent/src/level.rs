@@ -2,7 +2,7 @@
 
 use steward_core::{ClauseId, CustomerId, TrainingScope};
 
-/// A customer's training preference, one level per customer (DESIGN.md section 1).
+/// A customer's training preference, one level per customer (docs/design.md section 1).
 ///
 /// Levels are ordered `None < Private < Shared < OpenWeight` and cumulative: a level permits
 /// training at its own scope and every narrower one. Whatever the level, private training

@@ -4,7 +4,7 @@ use steward_core::ClauseId;
 
 use crate::TrainingLevel;
 
-/// How a record's training level follows later preference changes (DESIGN.md section 1).
+/// How a record's training level follows later preference changes (docs/design.md section 1).
 ///
 /// - [`ForwardOnly`](Self::ForwardOnly), the default, is what the policy promises
 ///   (`training.forward-only`): a record keeps the level in force when it was collected, so

@@ -1,4 +1,4 @@
-//! Properties of training levels, consent modes and the consent ledger (DESIGN.md section 3,
+//! Properties of training levels, consent modes and the consent ledger (docs/design.md section 3,
 //! invariants 2, 3 and 9), checked on random histories against simple reference models.
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 use crate::vocabulary::string_enum;
 
 string_enum! {
-    /// One promise of the privacy policy (DESIGN.md section 1).
+    /// One promise of the privacy policy (docs/design.md section 1).
     ///
     /// Every decision Steward makes names the clauses behind it, and `docs/policy-map.md`
     /// maps each clause to the API that enforces it and the test that proves it.

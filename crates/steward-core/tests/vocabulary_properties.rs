@@ -1,5 +1,5 @@
 //! Property tests: every value of the vocabulary survives its string and serde forms, and
-//! no string outside the vocabulary is accepted (DESIGN.md invariant 9).
+//! no string outside the vocabulary is accepted (docs/design.md invariant 9).
 
 use proptest::prelude::*;
 use steward_core::{

@@ -229,7 +229,7 @@ fn add_components(
 /// periodically and backups rotate, so deletion cannot be instant. Zero is allowed and
 /// means the data is overdue the moment it is due.
 ///
-/// The window comes from the policy (DESIGN.md section 1). Deadlines are exclusive: data due
+/// The window comes from the policy (docs/design.md section 1). Deadlines are exclusive: data due
 /// at `T` with window `W` must be gone before `T + W`; at `T + W` it is overdue. Same string
 /// form and bounds as [`RetentionPeriod`].
 ///

@@ -1,4 +1,4 @@
-//! Property tests of the retention invariants (DESIGN.md section 3, invariant 7) and of the
+//! Property tests of the retention invariants (docs/design.md section 3, invariant 7) and of the
 //! evaluator against a naive reference model of the rules.
 
 use std::collections::BTreeSet;

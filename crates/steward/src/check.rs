@@ -38,7 +38,7 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
     );
     let relationship = facts.relationship_containing(data.owner, data.collected_at);
     // Holds matter only once the rule itself makes the data due: a hold keeps data, it never
-    // permits a use (DESIGN.md section 1), so the rule alone decides whether data serves.
+    // permits a use (docs/design.md section 1), so the rule alone decides whether data serves.
     let own = match steward_retention::disposition(
         &rule,
         &record,

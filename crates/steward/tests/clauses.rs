@@ -1,4 +1,4 @@
-//! One test per clause of the policy (DESIGN.md section 1), named after the clause, through
+//! One test per clause of the policy (docs/design.md section 1), named after the clause, through
 //! the public API only. docs/policy-map.md points at these.
 
 #![allow(
@@ -140,7 +140,7 @@ fn logs_retention() {
     let overdue = keep(&facts, "2025-07-31T00:00:00Z");
     assert!(!overdue.is_allowed());
     assert_eq!(overdue.reason(), Some(DenyReason::RetentionEnded));
-    // Personal data past its retention is denied citing logs.retention too (DESIGN.md 1),
+    // Personal data past its retention is denied citing logs.retention too (docs/design.md 1),
     // beside its own rule's clause.
     let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
     let late = policy.check(

@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md section 3, invariants 1 to 3, at the facade: `check()` agrees
+//! Property tests of docs/design.md section 3, invariants 1 to 3, at the facade: `check()` agrees
 //! with a naive model of the policy written independently of it (default deny: nothing is
 //! allowed that no rule of the model allows), training never exceeds the consent at
 //! collection nor crosses customers, and later preference changes never change a decision

@@ -1,5 +1,5 @@
 //! `check()` performs no heap allocation, for every kind of action, allowed or denied
-//! (DESIGN.md section 2: evaluation is allocation-free on the hot path).
+//! (docs/design.md section 2: evaluation is allocation-free on the hot path).
 //!
 //! A counting global allocator observes the whole process, so this test file holds a single
 //! test: no other test thread can allocate while it measures.

@@ -1,4 +1,4 @@
-//! The audit chain (DESIGN.md section 3, invariant 8): tamper detection and checkpoints.
+//! The audit chain (docs/design.md section 3, invariant 8): tamper detection and checkpoints.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! Custody through the public API: sealing, keys, the gate, and the audit entry that comes
-//! before any plaintext (DESIGN.md section 3, invariants 4, 5 and 6).
+//! before any plaintext (docs/design.md section 3, invariants 4, 5 and 6).
 
 use std::{
     collections::{BTreeMap, HashSet},

@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md section 3, invariants 4, 5, 6 and 9 (records and access).
+//! Property tests of docs/design.md section 3, invariants 4, 5, 6 and 9 (records and access).
 
 use proptest::prelude::*;
 use steward_core::{Justification, Purpose, PurposeGroup, RecordId, StewardId, Timestamp};
