@@ -338,3 +338,104 @@ fn a_shredded_customer_who_returns_is_logged_again_and_old_records_stay_unreadab
     // Her old record stays unreadable for good, whatever the policy would say of it.
     assert!(vault.open(&old, &ask(Purpose::Troubleshooting)).is_err());
 }
+
+mod gate_agrees_with_check {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One attempt: who asks (on the roster or not), for which purpose, with or without a
+    /// visible justification, on which day, over a relationship that may have ended and a
+    /// hold that may stand.
+    #[derive(Debug, Clone)]
+    struct Attempt {
+        on_roster: bool,
+        purpose: Purpose,
+        justified: bool,
+        day: i64,
+        ended: Option<i64>,
+        held_until: Option<i64>,
+    }
+
+    fn attempt() -> impl Strategy<Value = Attempt> {
+        (
+            any::<bool>(),
+            prop::sample::select(Purpose::ALL.to_vec()),
+            any::<bool>(),
+            40i64..200,
+            prop::option::of(40i64..200),
+            prop::option::of(40i64..300),
+        )
+            .prop_map(|(on_roster, purpose, justified, day, ended, held_until)| Attempt {
+                on_roster,
+                purpose,
+                justified,
+                day,
+                ended,
+                held_until,
+            })
+    }
+
+    fn day(days: i64) -> Timestamp {
+        at("2025-01-01T00:00:00Z")
+            .checked_add(chrono::TimeDelta::days(days))
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Invariant 4 at the one gate: the vault returns plaintext exactly when check()
+        /// allows the same request at the vault's instant, every attempt is one audit entry,
+        /// and an opened record's entry says so.
+        #[test]
+        fn the_vault_opens_exactly_what_check_allows_and_audits_every_attempt(
+            attempt in attempt(),
+        ) {
+            let policy = Policy::coder_model();
+            let clock = ManualClock::new(day(30));
+            let mut vault = vault_at(&policy, &clock);
+            let record = sealed(&mut vault, "2025-01-20T00:00:00Z");
+            if let Some(ended) = attempt.ended {
+                vault.facts_mut().relationships.end(alice(), day(ended)).unwrap();
+            }
+            if let Some(until) = attempt.held_until {
+                let hold = LegalHold::place(
+                    HoldId::new(1),
+                    HoldScope::Customer { customer: alice() },
+                    "LEGAL-7 dispute".parse().unwrap(),
+                    "counsel".parse().unwrap(),
+                    day(35),
+                    day(until),
+                )
+                .unwrap();
+                vault.facts_mut().holds.place(hold).unwrap();
+            }
+            let who: StewardId = if attempt.on_roster { steward() } else { "mallory".parse().unwrap() };
+            let text = if attempt.justified { "TICKET-9 outage" } else { "\u{200B}" };
+            let request = AccessRequest::with_justification_text(who.clone(), attempt.purpose, text);
+            clock.set(day(attempt.day));
+            let justification = request.justification().cloned();
+            let expected = vault.check(&Request {
+                actor: Actor::Steward(&who),
+                action: Action::OpenLog {
+                    purpose: attempt.purpose,
+                    justification: justification.as_ref(),
+                },
+                data: DataRef::of_sealed_record(record.header()),
+                now: day(attempt.day),
+            });
+            let before = vault.audit().store().as_slice().len();
+            let opened = vault.open(&record, &request);
+            let entries = vault.audit().store().as_slice();
+            prop_assert_eq!(entries.len(), before + 1);
+            let outcome = entries.last().unwrap().entry().access().unwrap().outcome();
+            prop_assert_eq!(opened.is_ok(), expected.is_allowed(), "{}", expected);
+            prop_assert_eq!(outcome == AuditOutcome::Opened, opened.is_ok());
+            if let Err(LogsError::Denied { denial }) = &opened {
+                prop_assert!(expected.clauses().contains(denial.clause()), "{} vs {}", denial, expected);
+            }
+            vault.audit().verify().unwrap();
+        }
+    }
+}
