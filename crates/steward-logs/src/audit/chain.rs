@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use steward_core::Timestamp;
 use zeroize::Zeroizing;
 
-use super::entry::{AuditEntry, encode_entry};
+use super::entry::{AuditEntry, EntryBuffer, encode_entry};
 use crate::{LogsError, hex};
 
 const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
@@ -99,15 +99,15 @@ impl AuditKey {
             sequence: chained.sequence,
             reason,
         };
-        let mut context = hmac::Context::with_key(&self.0);
+        let mut message = EntryBuffer::new();
         encode_entry(
-            &mut context,
+            &mut message,
             chained.sequence,
             &chained.previous,
             &chained.entry,
         )
         .map_err(|_| broken("an entry field is out of range"))?;
-        let tag = context.sign();
+        let tag = hmac::sign(&self.0, message.as_bytes());
         if crate::ct::bytes_equal(tag.as_ref(), &chained.hash.0) {
             Ok(())
         } else {
@@ -121,9 +121,9 @@ impl AuditKey {
         previous: ChainHash,
         entry: AuditEntry,
     ) -> Result<ChainedEntry, LogsError> {
-        let mut context = hmac::Context::with_key(&self.0);
-        encode_entry(&mut context, sequence, &previous, &entry)?;
-        let tag = context.sign();
+        let mut message = EntryBuffer::new();
+        encode_entry(&mut message, sequence, &previous, &entry)?;
+        let tag = hmac::sign(&self.0, message.as_bytes());
         let mut hash = [0u8; HASH_LEN];
         if tag.as_ref().len() != HASH_LEN {
             return Err(LogsError::Overflow {

@@ -1,7 +1,6 @@
 //! What the trail records: access attempts, roster changes and key events, and the canonical
 //! bytes each entry's HMAC covers.
 
-use ring::hmac;
 use serde::{Deserialize, Serialize};
 use steward_core::{AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp};
 
@@ -226,20 +225,57 @@ impl OpenFailure {
     }
 }
 
-/// Where the canonical bytes of an entry go: straight into an HMAC, or into a buffer.
+/// Where the canonical bytes of an entry go.
 pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
-}
-
-impl Sink for hmac::Context {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
 }
 
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+}
+
+/// An entry's bytes on the stack while they fit (a typical entry is about 120 bytes), on
+/// the heap beyond: one `update` of the HMAC instead of one per field, and no allocation.
+pub(crate) struct EntryBuffer {
+    inline: [u8; Self::INLINE],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl EntryBuffer {
+    const INLINE: usize = 256;
+
+    pub(crate) const fn new() -> Self {
+        Self {
+            inline: [0; Self::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl Sink for EntryBuffer {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.spilled.is_empty() {
+            let end = self.len.saturating_add(bytes.len());
+            if let Some(slot) = self.inline.get_mut(self.len..end) {
+                slot.copy_from_slice(bytes);
+                self.len = end;
+                return;
+            }
+            self.spilled.extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+        }
+        self.spilled.extend_from_slice(bytes);
     }
 }
 
@@ -411,5 +447,22 @@ mod tests {
         encode_entry(&mut bytes, 7, &ChainHash::GENESIS, &entry).unwrap();
         // SHA-256 pads with at least 9 bytes: 119 bytes of message fill two blocks.
         assert!(bytes.len() <= 119, "{} bytes", bytes.len());
+    }
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::{EntryBuffer, Sink};
+
+    #[test]
+    fn the_entry_buffer_keeps_every_byte_across_the_spill() {
+        let mut buffer = EntryBuffer::new();
+        let mut expected = Vec::new();
+        for round in 0u8..100 {
+            let piece = [round; 7];
+            buffer.put(&piece);
+            expected.extend_from_slice(&piece);
+            assert_eq!(buffer.as_bytes(), expected.as_slice());
+        }
     }
 }
