@@ -7,7 +7,9 @@
 //! custody does. Opening through `Custody` (with a gate that allows every request, so the
 //! policy's cost is left to `benches/check.rs`) includes the HMAC-chained audit entry, dated
 //! by the trail's clock, that must be stored before plaintext is returned; `logs/audit`
-//! measures that fixed cost alone.
+//! measures that fixed cost alone. `open/steward-vault` is the facade's `Vault::open`: the
+//! same plus `Policy::check` of the request over the bundled policy and in-memory facts,
+//! which is what a service pays.
 
 use std::{error::Error, hint::black_box, time::Duration};
 
@@ -45,6 +47,8 @@ impl AuditStore for ShippingStore {
 
 struct Fixture {
     custody: Custody<ShippingStore>,
+    /// The facade's vault over the bundled policy: every open is `check()` plus custody.
+    vault: steward::Vault<steward::MemoryFacts, ShippingStore>,
     meta: RecordMeta,
     request: AccessRequest,
     ring_key: LessSafeKey,
@@ -81,8 +85,19 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     );
     let ring_key =
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x24; 32]).map_err(|_| "ring key")?);
+    let policy = steward::Policy::coder_model();
+    let mut facts = steward::MemoryFacts::new(&policy);
+    facts
+        .relationships
+        .start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+    let vault_master = MasterKey::from_bytes("kek-bench".parse()?, &[0x43; 32])?;
+    let vault_trail =
+        AuditTrail::new(AuditKey::from_bytes(&[0x18; 32])?, ShippingStore::default())?;
+    let mut vault = steward::Vault::new(policy, facts, Keyring::new(vault_master), vault_trail)?;
+    vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
     Ok(Fixture {
         custody,
+        vault,
         meta,
         request,
         ring_key,
@@ -176,6 +191,14 @@ fn bench_logs(c: &mut Criterion) {
                     .open(black_box(&record), &fixture.request, allow)
             })
         });
+        match fixture.vault.seal(&fixture.meta, &body) {
+            Ok(record) => {
+                group.bench_function(BenchmarkId::new("open", "steward-vault"), |b| {
+                    b.iter(|| fixture.vault.open(black_box(&record), &fixture.request))
+                });
+            }
+            Err(error) => eprintln!("vault seal failed: {error}"),
+        }
         let mut raw_counter = 0u64;
         let raw_sealed = ring_seal(&fixture.ring_key, &mut raw_counter, &body);
         let raw_nonce = nonce_bytes(raw_counter);

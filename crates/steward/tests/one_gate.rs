@@ -366,14 +366,16 @@ mod gate_agrees_with_check {
             prop::option::of(40i64..200),
             prop::option::of(40i64..300),
         )
-            .prop_map(|(on_roster, purpose, justified, day, ended, held_until)| Attempt {
-                on_roster,
-                purpose,
-                justified,
-                day,
-                ended,
-                held_until,
-            })
+            .prop_map(
+                |(on_roster, purpose, justified, day, ended, held_until)| Attempt {
+                    on_roster,
+                    purpose,
+                    justified,
+                    day,
+                    ended,
+                    held_until,
+                },
+            )
     }
 
     fn day(days: i64) -> Timestamp {

@@ -273,7 +273,8 @@ impl Sink for EntryBuffer {
                 self.len = end;
                 return;
             }
-            self.spilled.extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+            self.spilled
+                .extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
         }
         self.spilled.extend_from_slice(bytes);
     }
