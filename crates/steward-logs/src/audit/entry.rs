@@ -255,9 +255,14 @@ impl EntryBuffer {
         }
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "len never exceeds INLINE, see put"
+    )]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         if self.spilled.is_empty() {
-            self.inline.get(..self.len).unwrap_or_default()
+            // INVARIANT: put only advances len within the inline array.
+            &self.inline[..self.len]
         } else {
             &self.spilled
         }
