@@ -536,6 +536,14 @@ impl<S: AuditStore> Custody<S> {
         }
     }
 
+    pub(crate) fn trail_mut(&mut self) -> &mut AuditTrail<S> {
+        &mut self.trail
+    }
+
+    pub(crate) fn decrypt_record(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
+        self.decrypt(record)
+    }
+
     fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
         if self

@@ -84,6 +84,7 @@ mod consent;
 mod ct;
 mod custody;
 mod error;
+mod export;
 mod hex;
 mod keys;
 mod record;
@@ -99,6 +100,10 @@ pub use crate::{
     consent::ConsentAtCollection,
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
     error::LogsError,
+    export::{
+        ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, RecordDigest,
+        RecordDigester, SkipReason,
+    },
     keys::{
         KEY_LEN, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId, Tombstone,
         WrappedDataKey,

@@ -410,6 +410,17 @@ impl SealedRecord {
         })
     }
 
+    /// Parses a record, taking ownership of the bytes (no copy): for records read from a
+    /// store in bulk, such as a training export.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, LogsError> {
+        let header = Self::check(&bytes)?;
+        Ok(Self { header, bytes })
+    }
+
     /// The parsed header.
     #[must_use]
     pub const fn header(&self) -> &RecordHeader {

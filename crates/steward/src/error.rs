@@ -59,4 +59,10 @@ pub enum StewardError {
     /// A retention computation or the sweep failed.
     #[error(transparent)]
     Retention(#[from] steward_retention::RetentionError),
+    /// A training export's record source, sink or manifest writer failed.
+    #[error("training export: {source}")]
+    Export {
+        /// What the source, sink or writer reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

@@ -8,6 +8,7 @@ mod facts;
 mod policy;
 mod records;
 mod request;
+mod training;
 mod vault;
 
 pub use crate::{
@@ -17,6 +18,7 @@ pub use crate::{
     policy::Policy,
     records::{VaultShredder, consent_at_collection, training_level},
     request::{Action, Actor, CollectionConsent, DataRef, Request},
+    training::{BoxError, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
     vault::Vault,
 };
 pub use steward_consent::{
@@ -28,7 +30,8 @@ pub use steward_core::{
     PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingScope,
 };
 pub use steward_logs::{
-    AccessRequest, ConsentAtCollection, Denial, Plaintext, RecordMeta, SealedRecord,
+    AccessRequest, ConsentAtCollection, Denial, ExportCounts, ExportOutcome, Plaintext, RecordMeta,
+    SealedRecord, SkipReason,
 };
 
 /// Consent: training levels, modes and the ledger (steward-consent).

@@ -242,6 +242,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.custody.audit()
     }
 
+    pub(crate) const fn custody_mut(&mut self) -> &mut Custody<S> {
+        &mut self.custody
+    }
+
     /// The keyring, for persisting its snapshot.
     #[must_use]
     pub const fn keyring(&self) -> &steward_logs::Keyring {

@@ -2,10 +2,15 @@
 //! bytes each entry's HMAC covers.
 
 use serde::{Deserialize, Serialize};
-use steward_core::{AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp};
+use steward_core::{
+    AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp, TrainingScope,
+};
 
 use super::chain::ChainHash;
-use crate::{KeyVersion, LogsError, MasterKeyId, access::Denial, record::RecordHeader};
+use crate::{
+    ExportCounts, ExportJobId, ExportPlan, KeyVersion, LogsError, MasterKeyId, RecordDigest,
+    access::Denial, record::RecordHeader,
+};
 
 /// One audited event and the instant the trail's clock gave it.
 ///
@@ -74,6 +79,17 @@ pub enum AuditEvent {
     MasterKeyRotated {
         /// The new master key's id.
         to: MasterKeyId,
+    },
+    /// `training.*`: a training export job, as planned before anything was decrypted.
+    TrainingExportPlanned(ExportPlan),
+    /// `training.*`: a training export job ended: what it really exported and left out.
+    TrainingExportFinished {
+        /// The job.
+        job: ExportJobId,
+        /// Records exported and left out, by reason.
+        counts: ExportCounts,
+        /// The digest of the exported records' ids.
+        digest: RecordDigest,
     },
 }
 
@@ -255,10 +271,7 @@ impl EntryBuffer {
         }
     }
 
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "len never exceeds INLINE, see put"
-    )]
+    #[expect(clippy::indexing_slicing, reason = "len never exceeds INLINE, see put")]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         if self.spilled.is_empty() {
             // INVARIANT: put only advances len within the inline array.
@@ -353,8 +366,57 @@ pub(crate) fn encode_entry(
             out.put(&[5]);
             put_short(out, to.as_str().as_bytes())?;
         }
+        AuditEvent::TrainingExportPlanned(plan) => {
+            out.put(&[6]);
+            out.put(plan.job.as_bytes());
+            put_scope(out, plan.scope)?;
+            put_short(out, plan.policy_version.as_str().as_bytes())?;
+            out.put(&plan.at.unix_nanos().to_be_bytes());
+            put_counts(out, &plan.counts);
+            out.put(plan.digest.as_bytes());
+        }
+        AuditEvent::TrainingExportFinished {
+            job,
+            counts,
+            digest,
+        } => {
+            out.put(&[7]);
+            out.put(job.as_bytes());
+            put_counts(out, counts);
+            out.put(digest.as_bytes());
+        }
     }
     Ok(())
+}
+
+fn put_scope(out: &mut impl Sink, scope: TrainingScope) -> Result<(), LogsError> {
+    match scope {
+        TrainingScope::Private { owner } => {
+            out.put(&[1]);
+            out.put(owner.as_bytes());
+        }
+        TrainingScope::Shared => out.put(&[2]),
+        TrainingScope::OpenWeight => out.put(&[3]),
+        _ => {
+            return Err(LogsError::Overflow {
+                what: "audit training scope code",
+            });
+        }
+    }
+    Ok(())
+}
+
+fn put_counts(out: &mut impl Sink, counts: &ExportCounts) {
+    for count in [
+        counts.exported,
+        counts.consent,
+        counts.retention_due,
+        counts.legal_hold_only,
+        counts.shredded,
+        counts.tampered,
+    ] {
+        out.put(&count.to_be_bytes());
+    }
 }
 
 /// A purpose as one byte: its position in `Purpose::ALL`, which only ever grows at the end

@@ -1,0 +1,343 @@
+//! Training export at the custody level: one audit entry per job, written before the first
+//! plaintext, and decryption only under the job's grant.
+//!
+//! The policy decides which records a job may read (`steward::Vault::export_training` asks
+//! `Policy::check` for each); this module makes sure that whatever is decrypted for training
+//! is covered by a job entry in the trail that names the scope, the counts and a digest of
+//! the records planned, and that the job's end is recorded with what was really exported.
+
+use std::fmt;
+
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use steward_core::{PolicyVersion, RecordId, Timestamp, TrainingScope};
+
+use crate::{AuditStore, Custody, LogsError, Plaintext, SealedRecord, audit::AuditEvent};
+
+/// The id of one training export job: a UUID v7, so jobs sort by their start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExportJobId(uuid::Uuid);
+
+impl ExportJobId {
+    /// A fresh id for a job starting at `at`.
+    #[must_use]
+    pub fn generate_at(at: Timestamp) -> Self {
+        // A clock before 1970 would be broken; the id then carries the epoch, and stays
+        // unique by its random bits.
+        let seconds = u64::try_from(at.unix_seconds()).unwrap_or_default();
+        let nanos = u32::try_from(at.unix_nanos().rem_euclid(1_000_000_000)).unwrap_or_default();
+        let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, seconds, nanos);
+        Self(uuid::Uuid::new_v7(timestamp))
+    }
+
+    /// The 16 bytes of the UUID.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Display for ExportJobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// SHA-256 over the ids of a job's records (16 bytes each, in the order the source gave
+/// them): what a model card cites, and what the trail compares between plan and outcome.
+/// Serialized as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordDigest([u8; 32]);
+
+impl RecordDigest {
+    /// The 32 bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RecordDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordDigest({})", crate::hex::encode(&self.0))
+    }
+}
+
+impl fmt::Display for RecordDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::hex::encode(&self.0))
+    }
+}
+
+impl Serialize for RecordDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        crate::hex::decode(&text, "record digest")
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A running [`RecordDigest`]: record ids in, one digest out, in constant memory.
+#[derive(Clone)]
+pub struct RecordDigester(digest::Context);
+
+impl RecordDigester {
+    /// An empty digester.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(digest::Context::new(&digest::SHA256))
+    }
+
+    /// Adds one record id.
+    pub fn add(&mut self, record: RecordId) {
+        self.0.update(record.as_bytes());
+    }
+
+    /// The digest of every id added, in order.
+    #[must_use]
+    pub fn finish(self) -> RecordDigest {
+        let mut bytes = [0u8; 32];
+        let digest = self.0.finish();
+        if let Some(out) = digest.as_ref().first_chunk::<32>() {
+            bytes = *out;
+        }
+        RecordDigest(bytes)
+    }
+}
+
+impl Default for RecordDigester {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for RecordDigester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordDigester").finish_non_exhaustive()
+    }
+}
+
+/// Why a record was left out of a training export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The consent in force at collection does not permit the job's scope (or, in the
+    /// strict mode, a later downgrade withdrew it; or a private job met another customer's
+    /// record).
+    Consent,
+    /// The record is past its retention and serves nothing.
+    RetentionDue,
+    /// The record is kept only by a legal hold, which permits no use.
+    LegalHoldOnly,
+    /// The customer's key for the record was crypto-shredded.
+    Shredded,
+    /// The record did not parse or did not authenticate (altered, or no key for it).
+    Tampered,
+}
+
+/// How many records a job took and left out, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportCounts {
+    /// Records taken (planned, or really exported: see where the counts come from).
+    pub exported: u64,
+    /// Left out: consent does not permit the scope.
+    pub consent: u64,
+    /// Left out: past retention.
+    pub retention_due: u64,
+    /// Left out: kept only by a legal hold.
+    pub legal_hold_only: u64,
+    /// Left out: crypto-shredded.
+    pub shredded: u64,
+    /// Left out: did not parse or authenticate.
+    pub tampered: u64,
+}
+
+impl ExportCounts {
+    /// Counts one skipped record.
+    pub fn skip(&mut self, reason: SkipReason) {
+        let slot = match reason {
+            SkipReason::Consent => &mut self.consent,
+            SkipReason::RetentionDue => &mut self.retention_due,
+            SkipReason::LegalHoldOnly => &mut self.legal_hold_only,
+            SkipReason::Shredded => &mut self.shredded,
+            SkipReason::Tampered => &mut self.tampered,
+        };
+        *slot = slot.saturating_add(1);
+    }
+
+    /// Counts one record taken.
+    pub fn take(&mut self) {
+        self.exported = self.exported.saturating_add(1);
+    }
+
+    /// Every record seen.
+    #[must_use]
+    pub const fn seen(&self) -> u64 {
+        self.exported
+            .saturating_add(self.consent)
+            .saturating_add(self.retention_due)
+            .saturating_add(self.legal_hold_only)
+            .saturating_add(self.shredded)
+            .saturating_add(self.tampered)
+    }
+}
+
+/// What a job plans to export, decided before anything is decrypted: written to the trail
+/// by [`Custody::begin_export`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportPlan {
+    /// The job.
+    pub job: ExportJobId,
+    /// Whose models the job trains.
+    pub scope: TrainingScope,
+    /// The policy version the decisions were made under.
+    pub policy_version: PolicyVersion,
+    /// The instant every decision of the job is made at.
+    pub at: Timestamp,
+    /// Records planned (as `exported`) and left out, by reason.
+    pub counts: ExportCounts,
+    /// The digest of the planned records' ids.
+    pub digest: RecordDigest,
+}
+
+/// The right to decrypt records for one job, given once its plan is in the trail.
+///
+/// Not `Clone`: one job, one grant. It counts and digests what it decrypts, and
+/// [`Custody::finish_export`] writes that to the trail.
+pub struct ExportGrant {
+    plan: ExportPlan,
+    exported: RecordDigester,
+    counts: ExportCounts,
+}
+
+impl ExportGrant {
+    /// The plan the grant was given for.
+    #[must_use]
+    pub const fn plan(&self) -> &ExportPlan {
+        &self.plan
+    }
+
+    /// Counts a record left out while running the job (the custody counts the ones it
+    /// decrypts, and the ones that fail to authenticate).
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.counts.skip(reason);
+    }
+}
+
+impl fmt::Debug for ExportGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportGrant")
+            .field("job", &self.plan.job)
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a job ended, as [`Custody::finish_export`] wrote it to the trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportOutcome {
+    /// The plan.
+    pub plan: ExportPlan,
+    /// Records really exported and left out, by reason.
+    pub counts: ExportCounts,
+    /// The digest of the exported records' ids.
+    pub digest: RecordDigest,
+}
+
+impl ExportOutcome {
+    /// Whether the job exported exactly the records it planned, in the same order.
+    #[must_use]
+    pub fn matches_plan(&self) -> bool {
+        self.digest == self.plan.digest && self.counts.exported == self.plan.counts.exported
+    }
+}
+
+impl<S: AuditStore> Custody<S> {
+    /// The instant the next audit entry will carry, for a job to decide all its records at.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the trail must re-read its head and cannot.
+    pub fn audit_instant(&mut self) -> Result<Timestamp, LogsError> {
+        self.trail_mut().next_instant()
+    }
+
+    /// Writes `plan` to the trail and grants decryption for it: no record is decrypted for
+    /// training before its job is in the trail.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written (no grant then).
+    pub fn begin_export(&mut self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
+        self.trail_mut()
+            .append(AuditEvent::TrainingExportPlanned(plan.clone()))?;
+        Ok(ExportGrant {
+            plan,
+            exported: RecordDigester::new(),
+            counts: ExportCounts::default(),
+        })
+    }
+
+    /// Decrypts `record` under `grant`: the grant counts it and adds its id to the digest of
+    /// what the job exported. A record that does not authenticate is counted as
+    /// [`SkipReason::Tampered`] and its error returned; nothing of it is returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::open`] for a record that does not open.
+    pub fn open_for_export(
+        &mut self,
+        grant: &mut ExportGrant,
+        record: &SealedRecord,
+    ) -> Result<Plaintext, LogsError> {
+        match self.decrypt_record(record) {
+            Ok(plaintext) => {
+                grant.counts.take();
+                grant.exported.add(record.header().record_id());
+                Ok(plaintext)
+            }
+            Err(error) => {
+                let reason = if matches!(error, LogsError::Shredded) {
+                    SkipReason::Shredded
+                } else {
+                    SkipReason::Tampered
+                };
+                grant.counts.skip(reason);
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes the job's end to the trail: what it really exported and left out, and the
+    /// digest of the exported ids, to compare with the plan's.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::AuditUnavailable`] if the entry could not be written.
+    pub fn finish_export(&mut self, grant: ExportGrant) -> Result<ExportOutcome, LogsError> {
+        let outcome = ExportOutcome {
+            plan: grant.plan,
+            counts: grant.counts,
+            digest: grant.exported.finish(),
+        };
+        self.trail_mut()
+            .append(AuditEvent::TrainingExportFinished {
+                job: outcome.plan.job,
+                counts: outcome.counts,
+                digest: outcome.digest,
+            })?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,333 @@
+//! The training data path: an audited export of exactly the records a training scope may use.
+
+use std::{error::Error, io::Write};
+
+use serde::Serialize;
+use steward_consent::TrainingLevel;
+use steward_core::{DataCategory, RecordId, Timestamp, TrainingScope};
+use steward_logs::{
+    AuditStore, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, RecordDigester, RecordHeader,
+    SealedRecord, SkipReason,
+};
+
+use crate::{
+    DataRef, DenyReason, Request, RosterFacts, StewardError, Vault, records::training_level,
+};
+
+/// A boxed error from a record source or an export sink.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// One record a training export yields: its authenticated header and its body. The body is
+/// zeroized once the sink returns.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportedRecord<'a> {
+    header: &'a RecordHeader,
+    body: &'a [u8],
+}
+
+impl<'a> ExportedRecord<'a> {
+    /// The record's header, authenticated by the decryption that produced the body.
+    #[must_use]
+    pub const fn header(&self) -> &'a RecordHeader {
+        self.header
+    }
+
+    /// The request body, as logged.
+    #[must_use]
+    pub const fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The consent level sealed at collection, which permitted the export.
+    #[must_use]
+    pub fn consent_at_collection(&self) -> TrainingLevel {
+        training_level(self.header.consent())
+    }
+}
+
+impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
+    /// Exports, for a training job at `scope`, exactly the records whose authenticated
+    /// consent at collection permits it now, and nothing else (`training.*`).
+    ///
+    /// `source` is called twice and must give the same sealed records in the same order both
+    /// times (a snapshot or a cursor at a fixed point of a store); it may stream them, so a
+    /// job of any size runs in constant memory.
+    ///
+    /// 1. Plan, decrypting nothing: every record is decided with [`Policy::check`] for
+    ///    [`Actor::TrainingPipeline`](crate::Actor::TrainingPipeline) at one instant (the
+    ///    vault's audit clock), on the level its header claims. Left out, with a counted
+    ///    reason: consent ([`SkipReason::Consent`], including a private job meeting another
+    ///    customer's record, and, in the strict consent mode, a later downgrade), retention
+    ///    due, kept only by a legal hold, shredded, malformed.
+    /// 2. The plan (scope, instant, policy version, counts, and a digest of the planned
+    ///    record ids) is written to the audit trail, before any plaintext exists.
+    /// 3. Run: each planned record is decrypted, which authenticates its header, so the
+    ///    level that decided is the sealed one: a record whose header was altered fails to
+    ///    authenticate and is counted as tampered, never yielded. `sink` receives each
+    ///    exported record; its body is zeroized when `sink` returns.
+    /// 4. The outcome (what was really exported, and the digest of those ids) is written to
+    ///    the trail, also when `source` or `sink` fails midway.
+    ///
+    /// [`Policy::check`]: crate::Policy::check
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Logs`] if the trail could not be written (no plaintext is produced
+    /// before the plan is in the trail); [`StewardError::Export`] if `source` or `sink`
+    /// failed (the job's outcome is in the trail up to that point).
+    ///
+    /// ```
+    /// use steward::{
+    ///     AccessRequest, MemoryFacts, Policy, RecordId, RecordMeta, Timestamp, TrainingLevel,
+    ///     TrainingScope, Vault, consent_at_collection,
+    ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    /// };
+    ///
+    /// let policy = Policy::coder_model();
+    /// let mut facts = MemoryFacts::new(&policy);
+    /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+    /// let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
+    /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    /// let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+    ///
+    /// let mut stored = Vec::new();
+    /// for (level, prompt) in [(TrainingLevel::Shared, "share me"), (TrainingLevel::None, "keep me")] {
+    ///     let at = Timestamp::now();
+    ///     let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, consent_at_collection(level));
+    ///     stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
+    /// }
+    ///
+    /// let mut bodies = Vec::new();
+    /// let outcome = vault.export_training(
+    ///     TrainingScope::Shared,
+    ///     || stored.iter().cloned().map(Ok),
+    ///     |record| {
+    ///         bodies.push(record.body().to_vec());
+    ///         Ok(())
+    ///     },
+    /// )?;
+    /// assert_eq!(bodies, [b"share me".to_vec()]);
+    /// assert_eq!((outcome.counts.exported, outcome.counts.consent), (1, 1));
+    /// assert!(outcome.matches_plan());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn export_training<I>(
+        &mut self,
+        scope: TrainingScope,
+        mut source: impl FnMut() -> I,
+        mut sink: impl FnMut(ExportedRecord<'_>) -> Result<(), BoxError>,
+    ) -> Result<ExportOutcome, StewardError>
+    where
+        I: IntoIterator<Item = Result<Vec<u8>, BoxError>>,
+    {
+        let at = self.custody_mut().audit_instant()?;
+        let mut counts = ExportCounts::default();
+        let mut planned = RecordDigester::new();
+        for item in source() {
+            let bytes = item.map_err(|source| StewardError::Export { source })?;
+            match SealedRecord::from_vec(bytes) {
+                Err(_) => counts.skip(SkipReason::Tampered),
+                Ok(record) => match self.training_decision(record.header(), scope, at) {
+                    Err(reason) => counts.skip(reason),
+                    Ok(()) => {
+                        counts.take();
+                        planned.add(record.header().record_id());
+                    }
+                },
+            }
+        }
+        let plan = ExportPlan {
+            job: ExportJobId::generate_at(at),
+            scope,
+            policy_version: self.policy().version().clone(),
+            at,
+            counts,
+            digest: planned.finish(),
+        };
+        let mut grant = self.custody_mut().begin_export(plan)?;
+        let mut failure = None;
+        for item in source() {
+            let bytes = match item {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            };
+            let Ok(record) = SealedRecord::from_vec(bytes) else {
+                grant.skip(SkipReason::Tampered);
+                continue;
+            };
+            if let Err(reason) = self.training_decision(record.header(), scope, at) {
+                grant.skip(reason);
+                continue;
+            }
+            // Decrypting authenticates the header the decision read: a record whose claimed
+            // level was altered fails here and is never yielded.
+            let Ok(plaintext) = self.custody_mut().open_for_export(&mut grant, &record) else {
+                continue;
+            };
+            let exported = ExportedRecord {
+                header: plaintext.header(),
+                body: plaintext.as_bytes(),
+            };
+            if let Err(error) = sink(exported) {
+                failure = Some(error);
+                break;
+            }
+        }
+        let outcome = self.custody_mut().finish_export(grant)?;
+        match failure {
+            Some(source) => Err(StewardError::Export { source }),
+            None => Ok(outcome),
+        }
+    }
+
+    /// Whether a training job at `scope` may read the record with this header at `at`, on
+    /// the level the header states: the caller decrypts before yielding, which authenticates
+    /// exactly these header bytes.
+    fn training_decision(
+        &self,
+        header: &RecordHeader,
+        scope: TrainingScope,
+        at: Timestamp,
+    ) -> Result<(), SkipReason> {
+        if self
+            .keyring()
+            .is_version_shredded(header.customer(), header.key_version())
+        {
+            return Err(SkipReason::Shredded);
+        }
+        let data = DataRef::new(
+            DataCategory::LlmRequestLog,
+            header.customer(),
+            header.created_at(),
+        )
+        .with_record(header.record_id())
+        .with_consent_at_collection(training_level(header.consent()));
+        let decision = self.check(&Request::train(scope, data, at));
+        match decision.reason() {
+            None => Ok(()),
+            Some(DenyReason::RetentionEnded | DenyReason::CannotEvaluate { .. }) => {
+                Err(SkipReason::RetentionDue)
+            }
+            Some(DenyReason::KeptOnlyByLegalHold) => Err(SkipReason::LegalHoldOnly),
+            Some(_) => Err(SkipReason::Consent),
+        }
+    }
+}
+
+/// A manifest of a training export that a model card can cite: one JSON line per exported
+/// record (id, customer, collection instant, consent at collection), then one line with the
+/// job: its id, scope, instant, policy version, counts and the digests of the planned and
+/// exported ids, which match the job's two audit entries.
+///
+/// Streams to any writer, so a manifest of any size takes constant memory. Feed it from the
+/// export's sink, then finish it with the outcome.
+///
+/// ```
+/// use steward::{TrainingManifest, logs::RecordDigester};
+///
+/// let manifest = TrainingManifest::new(Vec::new());
+/// // manifest.record(exported.header())? for each record, inside the export's sink; then
+/// // manifest.finish(&outcome)?.
+/// # let _ = manifest;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TrainingManifest<W> {
+    out: W,
+    records: RecordDigester,
+}
+
+/// The format name written into every manifest's last line.
+pub const MANIFEST_FORMAT: &str = "steward-training-manifest/1";
+
+#[derive(Serialize)]
+struct ManifestRecord {
+    record: RecordId,
+    customer: steward_core::CustomerId,
+    collected_at: Timestamp,
+    consent_at_collection: TrainingLevel,
+}
+
+#[derive(Serialize)]
+struct ManifestJob<'a> {
+    format: &'static str,
+    job: ExportJobId,
+    scope: TrainingScope,
+    policy_version: &'a steward_core::PolicyVersion,
+    at: Timestamp,
+    planned: ExportCounts,
+    exported: ExportCounts,
+    planned_digest: steward_logs::RecordDigest,
+    exported_digest: steward_logs::RecordDigest,
+    matches_plan: bool,
+}
+
+impl<W: Write> TrainingManifest<W> {
+    /// A manifest written to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            records: RecordDigester::new(),
+        }
+    }
+
+    /// Lists one exported record.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Export`] if the writer failed.
+    pub fn record(&mut self, header: &RecordHeader) -> Result<(), StewardError> {
+        self.records.add(header.record_id());
+        let line = ManifestRecord {
+            record: header.record_id(),
+            customer: header.customer(),
+            collected_at: header.created_at(),
+            consent_at_collection: training_level(header.consent()),
+        };
+        self.line(&line)
+    }
+
+    /// Writes the job line and returns the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Export`] if the writer failed, or if the records listed are not the
+    /// ones the job exported (their digest differs from the outcome's).
+    pub fn finish(mut self, outcome: &ExportOutcome) -> Result<W, StewardError> {
+        let listed = std::mem::take(&mut self.records).finish();
+        if listed != outcome.digest {
+            return Err(StewardError::Export {
+                source: "the manifest lists other records than the job exported".into(),
+            });
+        }
+        let job = ManifestJob {
+            format: MANIFEST_FORMAT,
+            job: outcome.plan.job,
+            scope: outcome.plan.scope,
+            policy_version: &outcome.plan.policy_version,
+            at: outcome.plan.at,
+            planned: outcome.plan.counts,
+            exported: outcome.counts,
+            planned_digest: outcome.plan.digest,
+            exported_digest: outcome.digest,
+            matches_plan: outcome.matches_plan(),
+        };
+        self.line(&job)?;
+        self.out.flush().map_err(|error| StewardError::Export {
+            source: error.into(),
+        })?;
+        Ok(self.out)
+    }
+
+    fn line(&mut self, value: &impl Serialize) -> Result<(), StewardError> {
+        let export = |source: BoxError| StewardError::Export { source };
+        serde_json::to_writer(&mut self.out, value).map_err(|error| export(error.into()))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|error| export(error.into()))
+    }
+}
