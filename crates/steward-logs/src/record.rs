@@ -235,6 +235,23 @@ impl RecordHeader {
         self.body_len as usize
     }
 
+    /// Parses the header at the start of `bytes` (the first [`HEADER_LEN`] bytes of a
+    /// record, or the whole record), for work that reads only headers, such as planning a
+    /// training export. The body's length is unknown from the header alone, so
+    /// [`body_len`](Self::body_len) is 0; nothing here is authenticated.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Truncated`] for fewer than [`HEADER_LEN`] bytes; otherwise as
+    /// [`SealedRecord::from_bytes`] for the header's fields.
+    pub fn from_prefix(bytes: &[u8]) -> Result<Self, LogsError> {
+        let header = bytes.get(..HEADER_LEN).ok_or(LogsError::Truncated {
+            needed: HEADER_LEN,
+            actual: bytes.len(),
+        })?;
+        Self::decode(header, 0)
+    }
+
     /// Parses a header; `bytes` must hold at least the header. `body_len` comes from the
     /// record's length.
     fn decode(bytes: &[u8], body_len: u32) -> Result<Self, LogsError> {

@@ -18,7 +18,7 @@ pub use crate::{
     policy::Policy,
     records::{VaultShredder, consent_at_collection, training_level},
     request::{Action, Actor, CollectionConsent, DataRef, Request},
-    training::{BoxError, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
+    training::{BoxError, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
     vault::Vault,
 };
 pub use steward_consent::{

@@ -17,6 +17,17 @@ use crate::{
 /// A boxed error from a record source or an export sink.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
+/// Which of its two passes a training export asks its source for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExportPass {
+    /// Planning reads only headers: the source may give each record's first
+    /// [`HEADER_LEN`](steward_logs::HEADER_LEN) bytes (or whole records).
+    Plan,
+    /// Running decrypts: the source gives whole records, the same ones in the same order.
+    Run,
+}
+
 /// One record a training export yields: its authenticated header and its body. The body is
 /// zeroized once the sink returns.
 #[derive(Debug, Clone, Copy)]
@@ -49,9 +60,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// Exports, for a training job at `scope`, exactly the records whose authenticated
     /// consent at collection permits it now, and nothing else (`training.*`).
     ///
-    /// `source` is called twice and must give the same sealed records in the same order both
-    /// times (a snapshot or a cursor at a fixed point of a store); it may stream them, so a
-    /// job of any size runs in constant memory.
+    /// `source` is called twice, once per [`ExportPass`], and must give the same sealed
+    /// records in the same order both times (a snapshot or a cursor at a fixed point of a
+    /// store); for [`ExportPass::Plan`] the records' headers suffice. It may stream them, so
+    /// a job of any size runs in constant memory.
     ///
     /// 1. Plan, decrypting nothing: every record is decided with [`Policy::check`] for
     ///    [`Actor::TrainingPipeline`](crate::Actor::TrainingPipeline) at one instant (the
@@ -101,7 +113,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// let mut bodies = Vec::new();
     /// let outcome = vault.export_training(
     ///     TrainingScope::Shared,
-    ///     || stored.iter().cloned().map(Ok),
+    ///     |_pass| stored.iter().cloned().map(Ok),
     ///     |record| {
     ///         bodies.push(record.body().to_vec());
     ///         Ok(())
@@ -115,7 +127,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     pub fn export_training<I>(
         &mut self,
         scope: TrainingScope,
-        mut source: impl FnMut() -> I,
+        mut source: impl FnMut(ExportPass) -> I,
         mut sink: impl FnMut(ExportedRecord<'_>) -> Result<(), BoxError>,
     ) -> Result<ExportOutcome, StewardError>
     where
@@ -124,15 +136,15 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         let at = self.custody_mut().audit_instant()?;
         let mut counts = ExportCounts::default();
         let mut planned = RecordDigester::new();
-        for item in source() {
+        for item in source(ExportPass::Plan) {
             let bytes = item.map_err(|source| StewardError::Export { source })?;
-            match SealedRecord::from_vec(bytes) {
+            match RecordHeader::from_prefix(&bytes) {
                 Err(_) => counts.skip(SkipReason::Tampered),
-                Ok(record) => match self.training_decision(record.header(), scope, at) {
+                Ok(header) => match self.training_decision(&header, scope, at) {
                     Err(reason) => counts.skip(reason),
                     Ok(()) => {
                         counts.take();
-                        planned.add(record.header().record_id());
+                        planned.add(header.record_id());
                     }
                 },
             }
@@ -147,7 +159,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         };
         let mut grant = self.custody_mut().begin_export(plan)?;
         let mut failure = None;
-        for item in source() {
+        for item in source(ExportPass::Run) {
             let bytes = match item {
                 Ok(bytes) => bytes,
                 Err(error) => {

@@ -171,16 +171,19 @@ fn model(world: &World, records: &[(bool, i64)], code: u8) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, (is_alice, when))| {
-            let owner_level = |t| if *is_alice { level_at(t) } else { TrainingLevel::None };
+            let owner_level = |t| {
+                if *is_alice {
+                    level_at(t)
+                } else {
+                    TrainingLevel::None
+                }
+            };
             let mut level = owner_level(*when);
             if world.strict {
                 level = level.min(owner_level(world.now));
             }
             // Alice's data serves nothing once her relationship ended (logs.retention).
-            let serves = !*is_alice
-                || world
-                    .ended
-                    .is_none_or(|end| *when < end && world.now < end);
+            let serves = !*is_alice || world.ended.is_none_or(|end| *when < end && world.now < end);
             let permitted = match code {
                 0 => *is_alice && level >= TrainingLevel::Private,
                 1 => !*is_alice && level >= TrainingLevel::Private,
@@ -203,7 +206,7 @@ fn export(
     let outcome = vault
         .export_training(
             scope,
-            || stored.iter().cloned().map(Ok::<_, BoxError>),
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
             |record| {
                 yielded.push(i64::from_be_bytes(record.body().try_into().unwrap()));
                 Ok::<_, BoxError>(())
@@ -296,7 +299,7 @@ fn the_job_is_in_the_trail_before_the_first_plaintext_and_its_end_after_the_last
         .vault
         .export_training(
             TrainingScope::Shared,
-            || stored.iter().cloned().map(Ok::<_, BoxError>),
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
             |_record| {
                 seen_at_first_yield.get_or_insert_with(&events);
                 Ok::<_, BoxError>(())
@@ -399,7 +402,7 @@ fn the_manifest_lists_the_exported_records_and_the_job() {
         .vault
         .export_training(
             TrainingScope::Shared,
-            || stored.iter().cloned().map(Ok::<_, BoxError>),
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
             |record| manifest.record(record.header()).map_err(BoxError::from),
         )
         .unwrap();
@@ -431,7 +434,7 @@ fn a_failing_sink_stops_the_job_and_its_end_is_still_audited() {
         .vault
         .export_training(
             TrainingScope::Shared,
-            || stored.iter().cloned().map(Ok::<_, BoxError>),
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
             |_record| Err(BoxError::from("disk full")),
         )
         .unwrap_err();
