@@ -43,10 +43,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     // (training.forward-only: the level at collection travels with the record).
     let mut stored: Vec<Vec<u8>> = Vec::new();
     for (who, customer, at, prompt) in [
-        ("Ada", ada, "2025-03-15T10:00:00Z", "before opting in: not for training"),
+        (
+            "Ada",
+            ada,
+            "2025-03-15T10:00:00Z",
+            "before opting in: not for training",
+        ),
         ("Ada", ada, "2025-04-10T10:00:00Z", "refactor this parser"),
         ("Ben", ben, "2025-04-11T10:00:00Z", "Ben never opted in"),
-        ("Ada", ada, "2025-04-12T10:00:00Z", "write tests for the tokenizer"),
+        (
+            "Ada",
+            ada,
+            "2025-04-12T10:00:00Z",
+            "write tests for the tokenizer",
+        ),
     ] {
         let at: Timestamp = at.parse()?;
         let level = vault.facts().consent.level_at(customer, at);
@@ -99,7 +109,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 plan.counts.exported,
                 plan.digest
             ),
-            AuditEvent::TrainingExportFinished { job, counts, digest } => println!(
+            AuditEvent::TrainingExportFinished {
+                job,
+                counts,
+                digest,
+            } => println!(
                 "  finished job {job}: {} exported, {} tampered, digest {digest}",
                 counts.exported, counts.tampered
             ),
