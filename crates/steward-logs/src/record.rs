@@ -376,7 +376,7 @@ fn put(header: &mut [u8; HEADER_LEN], offset: usize, value: &[u8]) {
 
 /// A sealed log record: header, ciphertext and tag, as stored at rest (`logs.encrypted`).
 ///
-/// Built by [`Vault::seal`](crate::Vault::seal) or parsed from bytes. Parsing checks the
+/// Built by [`Custody::seal`](crate::Custody::seal) or parsed from bytes. Parsing checks the
 /// structure only (magic, version, field ranges, exact length); authenticity is checked when
 /// the record is opened.
 ///
