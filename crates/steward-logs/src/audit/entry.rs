@@ -255,10 +255,7 @@ impl EntryBuffer {
         }
     }
 
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "len never exceeds INLINE, see put"
-    )]
+    #[expect(clippy::indexing_slicing, reason = "len never exceeds INLINE, see put")]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         if self.spilled.is_empty() {
             // INVARIANT: put only advances len within the inline array.
