@@ -8,7 +8,7 @@ use std::fmt;
 use steward_core::{CustomerId, RecordId, Timestamp};
 use uuid::Uuid;
 
-use crate::{ConsentAtCollection, KeyVersion, LogsError};
+use crate::{ConsentAtCollection, KeyVersion, LogsError, RecordError};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"STWL";
@@ -77,10 +77,10 @@ impl Algorithm {
         match code {
             1 => Ok(Self::Aes256Gcm),
             2 => Ok(Self::ChaCha20Poly1305),
-            _ => Err(LogsError::InvalidHeader {
+            _ => Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "algorithm",
                 reason: "is not a known algorithm code (1 or 2)",
-            }),
+            })),
         }
     }
 
@@ -105,9 +105,11 @@ impl std::str::FromStr for Algorithm {
         [Self::Aes256Gcm, Self::ChaCha20Poly1305]
             .into_iter()
             .find(|algorithm| algorithm.as_str() == text)
-            .ok_or_else(|| LogsError::InvalidHeader {
-                field: "algorithm",
-                reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
+            .ok_or_else(|| {
+                LogsError::Record(RecordError::InvalidHeader {
+                    field: "algorithm",
+                    reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
+                })
             })
     }
 }
@@ -244,28 +246,28 @@ impl RecordHeader {
         let algorithm = Algorithm::from_code(algorithm)?;
         let consent = ConsentAtCollection::from_code(consent)?;
         if reserved != 0 {
-            return Err(LogsError::InvalidHeader {
+            return Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "reserved",
                 reason: "is not zero",
-            });
+            }));
         }
         let record_id = RecordId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "record id",
                 reason: "is not a version 7 UUID",
-            }
+            })
         })?;
         let customer = CustomerId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "customer id",
                 reason: "is the nil UUID",
-            }
+            })
         })?;
         let key_version = KeyVersion::new(u32::from_be_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "key version",
                 reason: "is zero",
-            }
+            })
         })?;
         let created_at_nanos = i64::from_be_bytes(reader.take()?);
         // Salt, nonce and commitment are read from the record's bytes when it is opened.
@@ -381,10 +383,12 @@ fn put(header: &mut [u8; HEADER_LEN], offset: usize, value: &[u8]) {
 /// the record is opened.
 ///
 /// ```
-/// use steward_logs::{LogsError, SealedRecord};
+/// use steward_logs::{LogsError, RecordError, SealedRecord};
 ///
-/// assert!(matches!(SealedRecord::from_bytes(b"STWL"), Err(LogsError::Truncated { .. })));
-/// assert!(matches!(SealedRecord::from_bytes(b"nope, not a record"), Err(LogsError::NotARecord)));
+/// let short = SealedRecord::from_bytes(b"STWL");
+/// assert!(matches!(short, Err(LogsError::Record(RecordError::Truncated { .. }))));
+/// let other = SealedRecord::from_bytes(b"nope, not a record");
+/// assert!(matches!(other, Err(LogsError::Record(RecordError::NotARecord))));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedRecord {
@@ -400,8 +404,9 @@ impl SealedRecord {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Truncated`], [`LogsError::NotARecord`], [`LogsError::UnsupportedVersion`],
-    /// [`LogsError::InvalidHeader`] or [`LogsError::TooLarge`].
+    /// [`RecordError::Truncated`], [`RecordError::NotARecord`],
+    /// [`RecordError::UnsupportedVersion`], [`RecordError::InvalidHeader`] or
+    /// [`RecordError::TooLarge`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
         let header = Self::check(bytes)?;
         Ok(Self {
@@ -460,9 +465,11 @@ impl SealedRecord {
 
     /// The header bytes (the AAD), ciphertext and tag.
     pub(crate) fn parts(&self) -> Result<RecordParts<'_>, LogsError> {
-        let truncated = || LogsError::Truncated {
-            needed: HEADER_LEN + TAG_LEN,
-            actual: self.bytes.len(),
+        let truncated = || {
+            LogsError::Record(RecordError::Truncated {
+                needed: HEADER_LEN + TAG_LEN,
+                actual: self.bytes.len(),
+            })
         };
         let (aad, rest) = self
             .bytes
@@ -481,29 +488,31 @@ impl SealedRecord {
         // even if its layout differs.
         let prefix_len = MAGIC.len() + 1;
         if bytes.len() < prefix_len {
-            return Err(LogsError::Truncated {
+            return Err(LogsError::Record(RecordError::Truncated {
                 needed: prefix_len,
                 actual: bytes.len(),
-            });
+            }));
         }
         if bytes.len() < HEADER_LEN + TAG_LEN {
             read_magic_and_version(&mut Reader(bytes))?;
-            return Err(LogsError::Truncated {
+            return Err(LogsError::Record(RecordError::Truncated {
                 needed: HEADER_LEN + TAG_LEN,
                 actual: bytes.len(),
-            });
+            }));
         }
         // INVARIANT: at least HEADER_LEN + TAG_LEN bytes, checked above.
         let body_len = bytes.len() - HEADER_LEN - TAG_LEN;
         if body_len > MAX_BODY_LEN {
-            return Err(LogsError::TooLarge {
+            return Err(LogsError::Record(RecordError::TooLarge {
                 declared: body_len as u64,
                 limit: MAX_BODY_LEN,
-            });
+            }));
         }
-        let body_len = u32::try_from(body_len).map_err(|_| LogsError::TooLarge {
-            declared: body_len as u64,
-            limit: MAX_BODY_LEN,
+        let body_len = u32::try_from(body_len).map_err(|_| {
+            LogsError::Record(RecordError::TooLarge {
+                declared: body_len as u64,
+                limit: MAX_BODY_LEN,
+            })
         })?;
         RecordHeader::decode(bytes, body_len)
     }
@@ -540,13 +549,12 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], LogsError> {
-        let (head, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or_else(|| LogsError::Truncated {
+        let (head, rest) = self.0.split_first_chunk::<N>().ok_or_else(|| {
+            LogsError::Record(RecordError::Truncated {
                 needed: HEADER_LEN + TAG_LEN,
                 actual: 0,
-            })?;
+            })
+        })?;
         self.0 = rest;
         Ok(*head)
     }
@@ -558,11 +566,13 @@ steward_core::serde_via_string!(Algorithm);
 fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<(), LogsError> {
     let magic: [u8; 4] = reader.take()?;
     if magic != MAGIC {
-        return Err(LogsError::NotARecord);
+        return Err(LogsError::Record(RecordError::NotARecord));
     }
     let [version] = reader.take()?;
     if version != FORMAT_VERSION {
-        return Err(LogsError::UnsupportedVersion { version });
+        return Err(LogsError::Record(RecordError::UnsupportedVersion {
+            version,
+        }));
     }
     Ok(())
 }
@@ -635,7 +645,7 @@ mod tests {
         for cut in 0..HEADER_LEN + TAG_LEN {
             let error = SealedRecord::from_bytes(&bytes[..cut]).unwrap_err();
             assert!(
-                matches!(error, LogsError::Truncated { .. }),
+                matches!(error, LogsError::Record(RecordError::Truncated { .. })),
                 "{cut}: {error}"
             );
         }
@@ -647,11 +657,15 @@ mod tests {
         bytes[4] = 2;
         assert!(matches!(
             SealedRecord::from_bytes(&bytes),
-            Err(LogsError::UnsupportedVersion { version: 2 })
+            Err(LogsError::Record(RecordError::UnsupportedVersion {
+                version: 2
+            }))
         ));
         assert!(matches!(
             SealedRecord::from_bytes(b"STWL\x09"),
-            Err(LogsError::UnsupportedVersion { version: 9 })
+            Err(LogsError::Record(RecordError::UnsupportedVersion {
+                version: 9
+            }))
         ));
     }
 
@@ -661,7 +675,7 @@ mod tests {
         bytes.resize(HEADER_LEN + MAX_BODY_LEN + TAG_LEN + 1, 0);
         assert!(matches!(
             SealedRecord::from_bytes(&bytes),
-            Err(LogsError::TooLarge { .. })
+            Err(LogsError::Record(RecordError::TooLarge { .. }))
         ));
         bytes.pop();
         assert_eq!(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use steward_core::{AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp};
 
 use super::chain::ChainHash;
-use crate::{KeyVersion, LogsError, MasterKeyId, access::Denial, record::RecordHeader};
+use crate::{KeyVersion, LogsError, MasterKeyId, OpenError, access::Denial, record::RecordHeader};
 
 /// One audited event and the instant the trail's clock gave it.
 ///
@@ -208,9 +208,11 @@ pub enum OpenFailure {
 impl OpenFailure {
     pub(crate) const fn from_error(error: &LogsError) -> Self {
         match error {
-            LogsError::Shredded => Self::Shredded,
-            LogsError::UnknownKeyVersion { .. } => Self::UnknownKeyVersion,
-            LogsError::AuthenticationFailed | LogsError::KeyCommitmentMismatch => Self::Tampered,
+            LogsError::Open(OpenError::Shredded) => Self::Shredded,
+            LogsError::Open(OpenError::UnknownKeyVersion { .. }) => Self::UnknownKeyVersion,
+            LogsError::Open(OpenError::AuthenticationFailed | OpenError::KeyCommitmentMismatch) => {
+                Self::Tampered
+            }
             _ => Self::KeyUnavailable,
         }
     }

@@ -12,7 +12,7 @@ use super::{
     KeyVersion, KeyringSnapshot, MasterKey, MasterKeyId, Tombstone, WrappedDataKey,
     wrapped::DataKey,
 };
-use crate::LogsError;
+use crate::{KeyError, LogsError, OpenError};
 
 /// One customer's keys: the live generation, and what their last shred destroyed.
 #[derive(Default)]
@@ -92,8 +92,8 @@ impl Keyring {
     ///
     /// # Errors
     ///
-    /// [`LogsError::UnknownMasterKey`] if a data key is wrapped under a master key that was
-    /// not given; [`LogsError::InvalidKeyId`] if two master keys share an id.
+    /// [`KeyError::UnknownMasterKey`] if a data key is wrapped under a master key that was
+    /// not given; [`KeyError::InvalidKeyId`] if two master keys share an id.
     pub fn restore(
         current: MasterKey,
         retired: impl IntoIterator<Item = MasterKey>,
@@ -103,10 +103,10 @@ impl Keyring {
         let mut ids = HashSet::new();
         for id in std::iter::once(&current.id).chain(retired.iter().map(|m| &m.id)) {
             if !ids.insert(id) {
-                return Err(LogsError::InvalidKeyId {
+                return Err(LogsError::Key(KeyError::InvalidKeyId {
                     id: id.to_string(),
                     reason: "two master keys share this id",
-                });
+                }));
             }
         }
         let mut customers: HashMap<CustomerId, CustomerKeys> = HashMap::new();
@@ -116,9 +116,9 @@ impl Keyring {
         }
         for key in snapshot.data_keys {
             if !ids.contains(&key.master_key) {
-                return Err(LogsError::UnknownMasterKey {
+                return Err(LogsError::Key(KeyError::UnknownMasterKey {
                     id: key.master_key.to_string(),
-                });
+                }));
             }
             customers
                 .entry(key.customer)
@@ -198,8 +198,8 @@ impl Keyring {
     ///
     /// # Errors
     ///
-    /// [`LogsError::KeyVersionOverflow`] if the tombstone is at `u32::MAX`;
-    /// [`LogsError::Random`] if the system RNG fails.
+    /// [`KeyError::KeyVersionOverflow`] if the tombstone is at `u32::MAX`;
+    /// [`KeyError::Random`] if the system RNG fails.
     pub fn ensure_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         match self.current_version(customer) {
             Some(version) => Ok(version),
@@ -213,7 +213,7 @@ impl Keyring {
     ///
     /// # Errors
     ///
-    /// [`LogsError::KeyVersionOverflow`] after `u32::MAX` versions; [`LogsError::Random`] if
+    /// [`KeyError::KeyVersionOverflow`] after `u32::MAX` versions; [`KeyError::Random`] if
     /// the system RNG fails.
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         self.add_next_version(customer)
@@ -226,15 +226,15 @@ impl Keyring {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKeyId`] if `new` reuses the current master key's id;
-    /// [`LogsError::UnwrapFailed`] if a stored wrap is corrupt; [`LogsError::Random`] if the
+    /// [`KeyError::InvalidKeyId`] if `new` reuses the current master key's id;
+    /// [`KeyError::UnwrapFailed`] if a stored wrap is corrupt; [`KeyError::Random`] if the
     /// system RNG fails.
     pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
         if new.id == self.current.id || self.retired.iter().any(|m| m.id == new.id) {
-            return Err(LogsError::InvalidKeyId {
+            return Err(LogsError::Key(KeyError::InvalidKeyId {
                 id: new.id.to_string(),
                 reason: "a new master key needs a new id",
-            });
+            }));
         }
         let mut rewrapped = Vec::new();
         for (customer, keys) in &self.customers {
@@ -278,17 +278,17 @@ impl Keyring {
         version: KeyVersion,
     ) -> Result<DataKey, LogsError> {
         let Some(keys) = self.customers.get(&customer) else {
-            return Err(LogsError::UnknownKeyVersion { version });
+            return Err(LogsError::Open(OpenError::UnknownKeyVersion { version }));
         };
         if keys
             .tombstone
             .is_some_and(|tombstone| tombstone.covers(version))
         {
-            return Err(LogsError::Shredded);
+            return Err(LogsError::Open(OpenError::Shredded));
         }
         match keys.live.get(&version) {
             Some(wrapped) => self.unwrap(wrapped),
-            None => Err(LogsError::UnknownKeyVersion { version }),
+            None => Err(LogsError::Open(OpenError::UnknownKeyVersion { version })),
         }
     }
 
@@ -296,8 +296,10 @@ impl Keyring {
         let master = std::iter::once(&self.current)
             .chain(&self.retired)
             .find(|master| master.id == wrapped.master_key)
-            .ok_or_else(|| LogsError::UnknownMasterKey {
-                id: wrapped.master_key.to_string(),
+            .ok_or_else(|| {
+                LogsError::Key(KeyError::UnknownMasterKey {
+                    id: wrapped.master_key.to_string(),
+                })
             })?;
         master.unwrap(wrapped)
     }
@@ -354,7 +356,7 @@ mod tests {
         let snapshot = keyring.snapshot();
         assert!(matches!(
             Keyring::restore(master("kek-1", 1), [], snapshot),
-            Err(LogsError::UnknownMasterKey { .. })
+            Err(LogsError::Key(KeyError::UnknownMasterKey { .. }))
         ));
     }
 
@@ -407,7 +409,7 @@ mod tests {
         let mut keyring = Keyring::new(master("kek-1", 1));
         assert!(matches!(
             keyring.rotate_master_key(master("kek-1", 9)),
-            Err(LogsError::InvalidKeyId { .. })
+            Err(LogsError::Key(KeyError::InvalidKeyId { .. }))
         ));
     }
 
@@ -438,14 +440,14 @@ mod tests {
             assert!(keyring.is_version_shredded(customer(1), version));
             assert!(matches!(
                 keyring.data_key(customer(1), version),
-                Err(LogsError::Shredded)
+                Err(LogsError::Open(OpenError::Shredded))
             ));
         }
         assert!(!keyring.is_version_shredded(customer(1), v3));
         let v4 = v3.next().unwrap();
         assert!(matches!(
             keyring.data_key(customer(1), v4),
-            Err(LogsError::UnknownKeyVersion { version }) if version == v4
+            Err(LogsError::Open(OpenError::UnknownKeyVersion { version })) if version == v4
         ));
         // The tombstone stays in the snapshot next to the new generation's key.
         let snapshot = keyring.snapshot();
@@ -504,7 +506,7 @@ mod tests {
         for version in [v1, v2, v3] {
             assert!(matches!(
                 keyring.data_key(customer(1), version),
-                Err(LogsError::Shredded)
+                Err(LogsError::Open(OpenError::Shredded))
             ));
         }
         assert_eq!(keyring.ensure_data_key(customer(1)).unwrap().get(), 4);
@@ -531,7 +533,7 @@ mod tests {
         assert_eq!(before, after);
         assert!(matches!(
             restored.data_key(customer(1), KeyVersion::FIRST),
-            Err(LogsError::Shredded)
+            Err(LogsError::Open(OpenError::Shredded))
         ));
         assert_eq!(restored.current_version(customer(1)), Some(v3));
     }
@@ -543,13 +545,13 @@ mod tests {
         assert!(tombstone.covers(last));
         assert!(matches!(
             tombstone.next_version(),
-            Err(LogsError::KeyVersionOverflow)
+            Err(LogsError::Key(KeyError::KeyVersionOverflow))
         ));
         let snapshot = KeyringSnapshot::new(Vec::new(), vec![(customer(1), tombstone)]).unwrap();
         let mut keyring = Keyring::restore(master("kek-1", 1), [], snapshot).unwrap();
         assert!(matches!(
             keyring.ensure_data_key(customer(1)),
-            Err(LogsError::KeyVersionOverflow)
+            Err(LogsError::Key(KeyError::KeyVersionOverflow))
         ));
         assert!(keyring.is_shredded(customer(1)));
         assert_eq!(format!("{tombstone:?}"), "Tombstone(through v4294967295)");

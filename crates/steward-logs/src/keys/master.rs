@@ -13,7 +13,7 @@ use super::{
     KEY_LEN, KeyVersion,
     wrapped::{DataKey, WRAP_NONCE_LEN, WRAPPED_LEN, WrappedDataKey},
 };
-use crate::{LogsError, hex};
+use crate::{KeyError, LogsError, hex};
 
 const WRAP_LABEL: &[u8] = b"steward-logs/v1/wrap\0";
 
@@ -60,9 +60,11 @@ impl FromStr for MasterKeyId {
     type Err = LogsError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason| LogsError::InvalidKeyId {
-            id: text.chars().take(64).collect(),
-            reason,
+        let invalid = |reason| {
+            LogsError::Key(KeyError::InvalidKeyId {
+                id: text.chars().take(64).collect(),
+                reason,
+            })
         };
         if text.is_empty() {
             return Err(invalid("empty"));
@@ -99,17 +101,17 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] unless `bytes` is exactly 32 bytes long.
+    /// [`KeyError::InvalidKey`] unless `bytes` is exactly 32 bytes long.
     pub fn from_bytes(id: MasterKeyId, bytes: &[u8]) -> Result<Self, LogsError> {
         if bytes.len() != KEY_LEN {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::Key(KeyError::InvalidKey {
                 reason: "a master key is exactly 32 bytes",
-            });
+            }));
         }
         let key = aead::UnboundKey::new(&aead::AES_256_GCM, bytes).map_err(|_| {
-            LogsError::InvalidKey {
+            LogsError::Key(KeyError::InvalidKey {
                 reason: "a master key is exactly 32 bytes",
-            }
+            })
         })?;
         Ok(Self {
             id,
@@ -121,7 +123,7 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidHex`] unless the text is 64 hex digits.
+    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
     pub fn from_hex(id: MasterKeyId, text: &str) -> Result<Self, LogsError> {
         let bytes = Zeroizing::new(hex::decode::<KEY_LEN>(text.trim(), "master key")?);
         Self::from_bytes(id, bytes.as_slice())
@@ -131,11 +133,13 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::MissingEnv`] if the variable is unset; [`LogsError::InvalidHex`] if its
+    /// [`KeyError::MissingEnv`] if the variable is unset; [`KeyError::InvalidHex`] if its
     /// value is not 64 hex digits.
     pub fn from_env(id: MasterKeyId, variable: &str) -> Result<Self, LogsError> {
-        let text = Zeroizing::new(std::env::var(variable).map_err(|_| LogsError::MissingEnv {
-            name: variable.chars().take(64).collect(),
+        let text = Zeroizing::new(std::env::var(variable).map_err(|_| {
+            LogsError::Key(KeyError::MissingEnv {
+                name: variable.chars().take(64).collect(),
+            })
         })?);
         Self::from_hex(id, &text)
     }
@@ -144,20 +148,23 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::KeyFile`] if the file cannot be read; [`LogsError::InvalidKey`] or
-    /// [`LogsError::InvalidHex`] if it holds neither form.
+    /// [`KeyError::KeyFile`] if the file cannot be read; [`KeyError::InvalidKey`] or
+    /// [`KeyError::InvalidHex`] if it holds neither form.
     pub fn from_file(id: MasterKeyId, path: impl AsRef<Path>) -> Result<Self, LogsError> {
         let path = path.as_ref();
-        let contents =
-            Zeroizing::new(std::fs::read(path).map_err(|source| LogsError::KeyFile {
-                path: path.display().to_string(),
+        let contents = Zeroizing::new(std::fs::read(path).map_err(|source| {
+            LogsError::Key(KeyError::KeyFile {
+                path: path.to_path_buf(),
                 source,
-            })?);
+            })
+        })?);
         if contents.len() == KEY_LEN {
             return Self::from_bytes(id, &contents);
         }
-        let text = std::str::from_utf8(&contents).map_err(|_| LogsError::InvalidKey {
-            reason: "a key file holds 32 raw bytes or 64 hex digits",
+        let text = std::str::from_utf8(&contents).map_err(|_| {
+            LogsError::Key(KeyError::InvalidKey {
+                reason: "a key file holds 32 raw bytes or 64 hex digits",
+            })
         })?;
         Self::from_hex(id, text)
     }
@@ -178,7 +185,8 @@ impl MasterKey {
         // A random nonce is safe here: wraps are rare (one per data key and master rotation),
         // far below the 2^32 random-nonce limit of NIST SP 800-38D.
         let mut nonce = [0u8; WRAP_NONCE_LEN];
-        rng.fill(&mut nonce).map_err(|_| LogsError::Random)?;
+        rng.fill(&mut nonce)
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
         let mut ciphertext = [0u8; WRAPPED_LEN];
         let (body, tag_slot) = ciphertext.split_at_mut(KEY_LEN);
         body.copy_from_slice(data_key.as_bytes());
@@ -204,8 +212,10 @@ impl MasterKey {
     }
 
     pub(super) fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, LogsError> {
-        let failed = || LogsError::UnwrapFailed {
-            version: wrapped.version,
+        let failed = || {
+            LogsError::Key(KeyError::UnwrapFailed {
+                version: wrapped.version,
+            })
         };
         let aad = wrap_aad(&self.id, wrapped.customer, wrapped.version);
         let mut buffer = Zeroizing::new(wrapped.ciphertext);
@@ -275,11 +285,11 @@ mod tests {
         assert!(master.unwrap(&wrapped).is_ok());
         assert!(matches!(
             master.unwrap(&moved),
-            Err(LogsError::UnwrapFailed { .. })
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
         ));
         assert!(matches!(
             master.unwrap(&bumped),
-            Err(LogsError::UnwrapFailed { .. })
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
         ));
     }
 
@@ -308,11 +318,11 @@ mod tests {
         assert!(restored.data_key(customer(1), KeyVersion::FIRST).is_ok());
         assert!(matches!(
             MasterKey::from_file("a".parse().unwrap(), dir.join("missing")),
-            Err(LogsError::KeyFile { .. })
+            Err(LogsError::Key(KeyError::KeyFile { .. }))
         ));
         assert!(matches!(
             MasterKey::from_env("a".parse().unwrap(), "STEWARD_LOGS_TEST_UNSET_VARIABLE"),
-            Err(LogsError::MissingEnv { .. })
+            Err(LogsError::Key(KeyError::MissingEnv { .. }))
         ));
         assert!(MasterKey::from_bytes("a".parse().unwrap(), &[1; 31]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();

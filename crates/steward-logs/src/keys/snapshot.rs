@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use steward_core::CustomerId;
 
 use super::{Tombstone, WrappedDataKey};
-use crate::LogsError;
+use crate::{KeyError, LogsError};
 
-/// Everything a store persists to rebuild a [`Keyring`](super::Keyring): the wrapped data keys and, for every
-/// customer ever crypto-shredded, their [`Tombstone`] (so their old records keep failing with
-/// [`LogsError::Shredded`] after a restart, not with a missing key, and a returning customer's
-/// new key generation continues above it).
+/// Everything a store persists to rebuild a [`Keyring`](super::Keyring): the wrapped data keys and,
+/// for every customer ever crypto-shredded, their [`Tombstone`] (so their old records keep failing
+/// with [`OpenError::Shredded`](crate::OpenError::Shredded) after a restart, not with a missing
+/// key, and a returning customer's new key generation continues above it).
 ///
 /// Serialized (serde) as `{"data_keys": [...], "shredded": [{"customer": id, "through": n}]}`,
 /// where `through` is the newest version destroyed, 0 if the customer had none. Deserializing
@@ -29,7 +29,7 @@ impl KeyringSnapshot {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidSnapshot`] if a customer and version appear twice, a customer has
+    /// [`KeyError::InvalidSnapshot`] if a customer and version appear twice, a customer has
     /// two tombstones, or a data key's version is at or below its customer's tombstone.
     pub fn new(
         data_keys: Vec<WrappedDataKey>,
@@ -38,17 +38,17 @@ impl KeyringSnapshot {
         let mut seen = HashSet::with_capacity(data_keys.len());
         for key in &data_keys {
             if !seen.insert((key.customer, key.version)) {
-                return Err(LogsError::InvalidSnapshot {
+                return Err(LogsError::Key(KeyError::InvalidSnapshot {
                     reason: "a customer's key version appears twice",
-                });
+                }));
             }
         }
         let mut tombstones = HashMap::with_capacity(shredded.len());
         for &(customer, tombstone) in &shredded {
             if tombstones.insert(customer, tombstone).is_some() {
-                return Err(LogsError::InvalidSnapshot {
+                return Err(LogsError::Key(KeyError::InvalidSnapshot {
                     reason: "a customer is listed as shredded twice",
-                });
+                }));
             }
         }
         if data_keys.iter().any(|key| {
@@ -56,9 +56,9 @@ impl KeyringSnapshot {
                 .get(&key.customer)
                 .is_some_and(|tombstone| tombstone.covers(key.version))
         }) {
-            return Err(LogsError::InvalidSnapshot {
+            return Err(LogsError::Key(KeyError::InvalidSnapshot {
                 reason: "a data key has a version its customer was already shredded through",
-            });
+            }));
         }
         Ok(Self {
             data_keys,
@@ -129,7 +129,7 @@ impl From<KeyringSnapshot> for SnapshotRepr {
 mod tests {
     use super::*;
     use crate::{
-        KeyVersion, Keyring, hex,
+        KeyVersion, Keyring, OpenError, hex,
         keys::test_support::{customer, master},
     };
 
@@ -198,7 +198,7 @@ mod tests {
                         data_keys.clone(),
                         vec![(customer(1), tombstone(through))]
                     ),
-                    Err(LogsError::InvalidSnapshot { .. })
+                    Err(LogsError::Key(KeyError::InvalidSnapshot { .. }))
                 ),
                 "through v{through}"
             );
@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(restored.data_key(customer(2), v3).unwrap().as_bytes(), &key);
         assert!(matches!(
             restored.data_key(customer(2), KeyVersion::new(2).unwrap()),
-            Err(LogsError::Shredded)
+            Err(LogsError::Open(OpenError::Shredded))
         ));
         assert_eq!(
             restored.ensure_data_key(customer(3)).unwrap(),

@@ -4,7 +4,7 @@ use std::{fmt, num::NonZeroU32};
 
 use serde::{Deserialize, Serialize};
 
-use crate::LogsError;
+use crate::{KeyError, LogsError};
 
 /// The version of a customer's data key: 1 for the first key, one more per rotation.
 ///
@@ -30,13 +30,13 @@ impl KeyVersion {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for 0: versions start at 1.
+    /// [`KeyError::InvalidKey`] for 0: versions start at 1.
     pub fn new(version: u32) -> Result<Self, LogsError> {
-        NonZeroU32::new(version)
-            .map(Self)
-            .ok_or_else(|| LogsError::InvalidKey {
+        NonZeroU32::new(version).map(Self).ok_or_else(|| {
+            LogsError::Key(KeyError::InvalidKey {
                 reason: "key version 0 does not exist, versions start at 1",
             })
+        })
     }
 
     /// The version number.
@@ -49,12 +49,12 @@ impl KeyVersion {
     ///
     /// # Errors
     ///
-    /// [`LogsError::KeyVersionOverflow`] after `u32::MAX`.
+    /// [`KeyError::KeyVersionOverflow`] after `u32::MAX`.
     pub fn next(self) -> Result<Self, LogsError> {
         self.0
             .checked_add(1)
             .map(Self)
-            .ok_or_else(|| LogsError::KeyVersionOverflow)
+            .ok_or_else(|| LogsError::Key(KeyError::KeyVersionOverflow))
     }
 
     pub(crate) const fn to_be_bytes(self) -> [u8; 4] {
@@ -78,11 +78,11 @@ impl fmt::Display for KeyVersion {
 ///
 /// A shred is final for everything sealed before it: every version up to and including the
 /// tombstone's is destroyed, and records sealed under those versions fail with
-/// [`LogsError::Shredded`] forever. A customer who comes back (a new relationship under the
-/// same [`CustomerId`](steward_core::CustomerId)) gets a new generation of data keys that starts at the version after
-/// the tombstone, so no version number is ever issued twice to one customer. A customer
-/// shredded before any data key was issued has a tombstone "through v0":
-/// [`through`](Self::through) is `None`.
+/// [`OpenError::Shredded`](crate::OpenError::Shredded) forever. A customer who comes back (a new
+/// relationship under the same [`CustomerId`](steward_core::CustomerId)) gets a new generation of
+/// data keys that starts at the version after the tombstone, so no version number is ever issued
+/// twice to one customer. A customer shredded before any data key was issued has a tombstone
+/// "through v0": [`through`](Self::through) is `None`.
 ///
 /// ```
 /// use steward_logs::{KeyVersion, Tombstone};
@@ -124,7 +124,7 @@ impl Tombstone {
     ///
     /// # Errors
     ///
-    /// [`LogsError::KeyVersionOverflow`] for a tombstone through `u32::MAX`.
+    /// [`KeyError::KeyVersionOverflow`] for a tombstone through `u32::MAX`.
     pub fn next_version(self) -> Result<KeyVersion, LogsError> {
         match self.0 {
             Some(through) => through.next(),

@@ -8,7 +8,7 @@ use steward_core::CustomerId;
 use zeroize::Zeroizing;
 
 use super::{KEY_LEN, KeyVersion, MasterKeyId};
-use crate::{LogsError, hex};
+use crate::{KeyError, LogsError, hex};
 
 pub(super) const WRAP_NONCE_LEN: usize = 12;
 pub(super) const WRAPPED_LEN: usize = KEY_LEN + 16;
@@ -20,7 +20,7 @@ impl DataKey {
     pub(super) fn generate(rng: &SystemRandom) -> Result<Self, LogsError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rng.fill(bytes.as_mut_slice())
-            .map_err(|_| LogsError::Random)?;
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
         Ok(Self(bytes))
     }
 
