@@ -246,13 +246,23 @@ impl fmt::Debug for MasterKey {
     }
 }
 
+// The length prefix of the wrap AAD is one byte: an id that could outgrow it fails the build.
+const _: () = assert!(MasterKeyId::MAX_LEN <= u8::MAX as usize);
+
 /// `master key id length || master key id || customer || version`, after a domain label.
+#[expect(
+    clippy::expect_used,
+    reason = "a master key id is at most MAX_LEN (64) bytes, so its length fits a byte"
+)]
 fn wrap_aad(id: &MasterKeyId, customer: CustomerId, version: KeyVersion) -> Vec<u8> {
     let id = id.as_str().as_bytes();
     let mut aad = Vec::with_capacity(WRAP_LABEL.len() + 1 + id.len() + 16 + 4);
     aad.extend_from_slice(WRAP_LABEL);
-    // INVARIANT: MasterKeyId is at most 64 bytes, so its length fits a byte.
-    aad.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    // INVARIANT: `MasterKeyId::from_str`, its only constructor (serde goes through it too),
+    // refuses ids longer than MAX_LEN bytes, and MAX_LEN fits a byte (asserted above). A
+    // clamped length would bind the wrap to a different id, so there is no fallback.
+    let id_len = u8::try_from(id.len()).expect("a master key id is at most 64 bytes");
+    aad.push(id_len);
     aad.extend_from_slice(id);
     aad.extend_from_slice(customer.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
@@ -291,6 +301,16 @@ mod tests {
             master.unwrap(&bumped),
             Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
         ));
+    }
+
+    #[test]
+    fn the_wrap_aad_prefixes_the_longest_id_with_its_length() {
+        let longest = "k".repeat(MasterKeyId::MAX_LEN);
+        let id: MasterKeyId = longest.parse().unwrap();
+        let aad = wrap_aad(&id, customer(1), KeyVersion::FIRST);
+        assert_eq!(aad.get(WRAP_LABEL.len()), Some(&64));
+        assert_eq!(aad.len(), WRAP_LABEL.len() + 1 + 64 + 16 + 4);
+        assert!(format!("{longest}k").parse::<MasterKeyId>().is_err());
     }
 
     #[test]
