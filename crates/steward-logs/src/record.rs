@@ -368,12 +368,17 @@ impl HeaderTemplate {
     }
 }
 
-/// Copies `value` into `header` at `offset`; every call site writes inside the header, which
-/// the layout test checks, so the bounds check never drops anything.
+/// Copies `value` into `header` at `offset`.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every field ends inside the header, see the INVARIANT"
+)]
 fn put(header: &mut [u8; HEADER_LEN], offset: usize, value: &[u8]) {
-    if let Some(slot) = header.get_mut(offset..offset + value.len()) {
-        slot.copy_from_slice(value);
-    }
+    // INVARIANT: every call passes one of the layout's constant offsets with a value of that
+    // field's fixed length, all inside HEADER_LEN (docs/record-format.md, "Layout"); the test
+    // `header_layout_fills_exactly_128_bytes` writes every field. A write that dropped a field
+    // instead would seal a record whose header is not what it claims.
+    header[offset..offset + value.len()].copy_from_slice(value);
 }
 
 /// A sealed log record: header, ciphertext and tag, as stored at rest (`logs.encrypted`).
@@ -448,17 +453,22 @@ impl SealedRecord {
         self.field(COMMITMENT_AT)
     }
 
-    /// `N` header bytes at `offset`. A record is never shorter than its header (checked when
-    /// parsed or sealed); were it ever, zeros would come back, which open under no key.
+    /// `N` header bytes at `offset`.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "a record is never shorter than its header, see the INVARIANT"
+    )]
     fn field<const N: usize>(&self, offset: usize) -> [u8; N] {
-        self.bytes
-            .get(offset..)
-            .and_then(<[u8]>::first_chunk::<N>)
-            .copied()
-            .unwrap_or([0; N])
+        // INVARIANT: `bytes` holds at least HEADER_LEN + TAG_LEN bytes (`check` refuses fewer
+        // when parsing; the sealer writes header, body and tag), and the callers read the salt,
+        // nonce and commitment, which end inside the header.
+        let mut field = [0; N];
+        field.copy_from_slice(&self.bytes[offset..offset + N]);
+        field
     }
 
-    /// Assembles a record whose bytes were just written by the sealer.
+    /// Assembles a record whose bytes were just written by the sealer: header, body and tag,
+    /// never fewer than HEADER_LEN + TAG_LEN bytes (which `field` relies on).
     pub(crate) const fn from_parts(header: RecordHeader, bytes: Vec<u8>) -> Self {
         Self { header, bytes }
     }
