@@ -269,6 +269,10 @@ impl EntryBuffer {
 }
 
 impl Sink for EntryBuffer {
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "len never exceeds INLINE, see below"
+    )]
     fn put(&mut self, bytes: &[u8]) {
         if self.spilled.is_empty() {
             let end = self.len.saturating_add(bytes.len());
@@ -277,8 +281,9 @@ impl Sink for EntryBuffer {
                 self.len = end;
                 return;
             }
-            self.spilled
-                .extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+            // INVARIANT: len only ever becomes an `end` whose slot fit the inline array, just
+            // above; an empty copy here would drop the entry's first bytes from its HMAC.
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
         }
         self.spilled.extend_from_slice(bytes);
     }
