@@ -236,18 +236,20 @@ impl Keyring {
                 reason: "a new master key needs a new id",
             }));
         }
-        let mut rewrapped = Vec::new();
+        // The rewrapped keyring is built beside the old one and replaces it whole: nothing
+        // changes unless every data key rewrapped, and no rewrap has to find its customer again.
+        let mut customers = HashMap::with_capacity(self.customers.len());
         for (customer, keys) in &self.customers {
+            let mut live = BTreeMap::new();
             for wrapped in keys.live.values() {
                 let data_key = self.unwrap(wrapped)?;
-                rewrapped.push(new.wrap(&self.rng, *customer, wrapped.version, &data_key)?);
+                let rewrapped = new.wrap(&self.rng, *customer, wrapped.version, &data_key)?;
+                live.insert(wrapped.version, rewrapped);
             }
+            let tombstone = keys.tombstone;
+            customers.insert(*customer, CustomerKeys { live, tombstone });
         }
-        for wrapped in rewrapped {
-            if let Some(keys) = self.customers.get_mut(&wrapped.customer) {
-                keys.live.insert(wrapped.version, wrapped);
-            }
-        }
+        self.customers = customers;
         self.current = new;
         self.retired.clear();
         Ok(())
@@ -411,6 +413,32 @@ mod tests {
             keyring.rotate_master_key(master("kek-1", 9)),
             Err(LogsError::Key(KeyError::InvalidKeyId { .. }))
         ));
+    }
+
+    #[test]
+    fn a_master_rotation_that_fails_midway_changes_nothing() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        for n in 1..=4 {
+            keyring.ensure_data_key(customer(n)).unwrap();
+        }
+        keyring.shred(customer(2));
+        // One stored wrap is corrupt: its customer's key cannot be rewrapped.
+        let mut snapshot = keyring.snapshot();
+        let corrupt = snapshot
+            .data_keys
+            .iter_mut()
+            .find(|key| key.customer == customer(3))
+            .unwrap();
+        corrupt.ciphertext[0] ^= 1;
+        let mut keyring = Keyring::restore(master("kek-1", 1), [], snapshot).unwrap();
+        let before = keyring.snapshot();
+        assert!(matches!(
+            keyring.rotate_master_key(master("kek-2", 2)),
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
+        ));
+        assert_eq!(keyring.master_key_id().as_str(), "kek-1");
+        assert_eq!(keyring.snapshot(), before);
+        assert!(keyring.data_key(customer(4), KeyVersion::FIRST).is_ok());
     }
 
     // Before key epochs, a shredded customer's id was spent: ensure_data_key failed with
