@@ -252,6 +252,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 }
 
 /// The audit trail's name for a policy deny.
+#[expect(
+    clippy::expect_used,
+    reason = "a deny always names a clause, see the INVARIANT"
+)]
 fn denial_of(decision: &Decision) -> Result<(), Denial> {
     let Some(reason) = decision.reason() else {
         return Ok(());
@@ -265,12 +269,15 @@ fn denial_of(decision: &Decision) -> Result<(), Denial> {
         }
         DenyReason::RetentionEnded => Denial::RetentionEnded,
         DenyReason::KeptOnlyByLegalHold => Denial::KeptOnlyByLegalHold,
+        // INVARIANT: every deny names at least one clause: `Decision::deny` takes one and the
+        // two `deny_citing` calls pass sets built from `ClauseSet::of(..)`. Citing a clause that
+        // did not decide would put a false reason in the audit trail.
         _ => Denial::Refused {
             clause: decision
                 .clauses()
                 .iter()
                 .next()
-                .unwrap_or(steward_core::ClauseId::LogsAccess),
+                .expect("a deny names at least one clause"),
         },
     })
 }
