@@ -49,9 +49,10 @@ pub enum LogsError {
     /// The vault's limits and the steward roster.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A sequence number or counter would overflow. Not tied to one operation: the audit
-    /// sequence, a sealing session's nonce counter and length prefixes all end here, and none
-    /// is reachable short of 2^32 or more of something.
+    /// A sequence number, counter or length prefix would overflow. Not tied to one operation:
+    /// the audit sequence, a sealing session's nonce counter and the audit encoding's length
+    /// prefixes share it. Each guards a bound the crate's types already keep, so it reports a
+    /// bug, not bad input.
     #[error("counter overflow in {what}")]
     Overflow {
         /// Which counter.
