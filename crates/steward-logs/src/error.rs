@@ -1,17 +1,4 @@
-//! The error type of steward-logs: one public enum, grouped by operation.
-//!
-//! [`LogsError`] is what every fallible function of the crate returns. Its variants wrap one
-//! enum per operation, so a caller can match a whole class of failure at once
-//! (`LogsError::Open(_)`: the record did not open) or one precise cause
-//! (`LogsError::Open(OpenError::Shredded)`). This is the shape of `rustls::Error`, whose
-//! `InvalidMessage`, `PeerMisbehaved` and `InvalidCertificate` variants each carry a sub-enum
-//! (`InvalidMessage`, `PeerMisbehaved`, `CertificateError`), and of age, which keeps what can
-//! go wrong decrypting (`DecryptError`) apart from what can go wrong encrypting
-//! (`EncryptError`). Unlike rustls, the wrapping variants are transparent: a message reads the
-//! same whichever level prints it.
-//!
-//! Messages never contain key material, request content or personal data; ids of records and
-//! customers are kept out of messages too, so an error can be logged as it is.
+//! The error type of steward-logs: one public enum, grouped by operation (see [`LogsError`]).
 
 use std::path::PathBuf;
 
@@ -21,8 +8,19 @@ use crate::{access::Denial, keys::KeyVersion};
 
 /// Everything that can go wrong while sealing, parsing, opening or auditing log records.
 ///
-/// Each variant but the last two wraps the errors of one operation; [`clause`](Self::clause)
-/// names the policy clause behind the error where it is a policy outcome.
+/// Every fallible function of the crate returns this type. Each variant but the last two wraps
+/// the errors of one operation, so a caller can match a whole class of failure at once
+/// (`LogsError::Open(_)`: the record did not open) or one precise cause
+/// (`LogsError::Open(OpenError::Shredded)`). This is the shape of `rustls::Error`, whose
+/// `InvalidMessage`, `PeerMisbehaved` and `InvalidCertificate` variants each carry a sub-enum
+/// (`InvalidMessage`, `PeerMisbehaved`, `CertificateError`), and of age, which keeps what can
+/// go wrong decrypting (`DecryptError`) apart from what can go wrong encrypting
+/// (`EncryptError`). Unlike rustls's, the wrapping variants are transparent: a message reads
+/// the same whichever level prints it. [`clause`](Self::clause) names the policy clause behind
+/// the error where it is a policy outcome.
+///
+/// Messages never contain key material, request content or personal data; ids of records and
+/// customers are kept out of messages too, so an error can be logged as it is.
 ///
 /// ```
 /// use steward_logs::{LogsError, RecordError, SealedRecord};
