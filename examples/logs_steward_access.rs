@@ -6,7 +6,9 @@
 
 use std::error::Error;
 
-use steward::logs::{AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey};
+use steward::logs::{
+    AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey, OpenError,
+};
 use steward::*;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -65,7 +67,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     ] {
         let attempt = AccessRequest::with_justification_text(who.parse()?, purpose, ticket);
         match vault.open(&record, &attempt) {
-            Err(error @ LogsError::Denied { .. }) => println!("{who} / {purpose}: {error}"),
+            Err(error @ LogsError::Open(OpenError::Denied { .. })) => {
+                println!("{who} / {purpose}: {error}")
+            }
             other => return Err(format!("expected a denial, got {other:?}").into()),
         }
     }
@@ -84,7 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // logs.retention ended: crypto-shred the customer; every copy of their logs is now noise.
     vault.shred(customer)?;
     match vault.open(&record, &request) {
-        Err(error @ LogsError::Shredded) => println!("after shredding: {error}"),
+        Err(error @ LogsError::Open(OpenError::Shredded)) => println!("after shredding: {error}"),
         other => return Err(format!("expected shredded, got {other:?}").into()),
     }
     Ok(())

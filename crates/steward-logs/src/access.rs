@@ -9,7 +9,7 @@ use std::{collections::BTreeSet, fmt, num::NonZeroUsize};
 use serde::{Deserialize, Serialize};
 use steward_core::{ClauseId, Justification, Purpose, StewardId};
 
-use crate::LogsError;
+use crate::{ConfigError, LogsError};
 
 /// The most stewards a roster may hold ("a select few", `logs.access`), from configuration.
 ///
@@ -29,14 +29,14 @@ impl RosterCapacity {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidRoster`] for zero: a roster nobody can be on would make every log
+    /// [`ConfigError::InvalidRoster`] for zero: a roster nobody can be on would make every log
     /// unreadable, which is shredding, not access control.
     pub fn new(max_stewards: usize) -> Result<Self, LogsError> {
-        NonZeroUsize::new(max_stewards)
-            .map(Self)
-            .ok_or_else(|| LogsError::InvalidRoster {
+        NonZeroUsize::new(max_stewards).map(Self).ok_or_else(|| {
+            LogsError::Config(ConfigError::InvalidRoster {
                 reason: "the maximum number of stewards must be at least 1",
             })
+        })
     }
 
     /// A capacity of a maximum known to be non-zero, usable in constants.
@@ -55,12 +55,13 @@ impl RosterCapacity {
 /// The data stewards who may open log records (`logs.access`), at most a configured number.
 ///
 /// ```
-/// use steward_logs::{LogsError, RosterCapacity, StewardRoster};
+/// use steward_logs::{ConfigError, LogsError, RosterCapacity, StewardRoster};
 ///
 /// let mut roster = StewardRoster::new(RosterCapacity::new(1)?);
 /// roster.add("alice.ops".parse()?)?;
 /// assert!(roster.contains(&"alice.ops".parse()?));
-/// assert!(matches!(roster.add("bob".parse()?), Err(LogsError::RosterFull { max: 1 })));
+/// let full = roster.add("bob".parse()?);
+/// assert!(matches!(full, Err(LogsError::Config(ConfigError::RosterFull { max: 1 }))));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,15 +85,15 @@ impl StewardRoster {
     ///
     /// # Errors
     ///
-    /// [`LogsError::RosterFull`] (`logs.access`) if the roster is at its capacity.
+    /// [`ConfigError::RosterFull`] (`logs.access`) if the roster is at its capacity.
     pub fn add(&mut self, steward: StewardId) -> Result<(), LogsError> {
         if self.stewards.contains(&steward) {
             return Ok(());
         }
         if self.stewards.len() >= self.capacity.get() {
-            return Err(LogsError::RosterFull {
+            return Err(LogsError::Config(ConfigError::RosterFull {
                 max: self.capacity.get(),
-            });
+            }));
         }
         self.stewards.insert(steward);
         Ok(())
@@ -145,9 +146,9 @@ impl TryFrom<RosterRepr> for StewardRoster {
 
     fn try_from(repr: RosterRepr) -> Result<Self, Self::Error> {
         if repr.stewards.len() > repr.capacity.get() {
-            return Err(LogsError::InvalidRoster {
+            return Err(LogsError::Config(ConfigError::InvalidRoster {
                 reason: "more stewards than the roster's capacity",
-            });
+            }));
         }
         Ok(Self {
             capacity: repr.capacity,
@@ -355,7 +356,7 @@ mod tests {
         roster.add("a".parse().unwrap()).unwrap();
         assert!(matches!(
             roster.add("d".parse().unwrap()),
-            Err(LogsError::RosterFull { max: 3 })
+            Err(LogsError::Config(ConfigError::RosterFull { max: 3 }))
         ));
         assert!(roster.remove(&"a".parse().unwrap()));
         roster.add("d".parse().unwrap()).unwrap();

@@ -2,7 +2,7 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::LogsError;
+use crate::{LogsError, RecordError};
 
 /// The customer's training consent level at the instant the request was collected
 /// (`training.forward-only`: a record keeps the level in force when it was collected).
@@ -71,17 +71,17 @@ impl ConsentAtCollection {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidHeader`] for a code above 3.
+    /// [`RecordError::InvalidHeader`] for a code above 3.
     pub const fn from_code(code: u8) -> Result<Self, LogsError> {
         match code {
             0 => Ok(Self::None),
             1 => Ok(Self::Private),
             2 => Ok(Self::Shared),
             3 => Ok(Self::OpenWeight),
-            _ => Err(LogsError::InvalidHeader {
+            _ => Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "consent",
                 reason: "is not a known consent level code (0 to 3)",
-            }),
+            })),
         }
     }
 }
@@ -99,8 +99,10 @@ impl FromStr for ConsentAtCollection {
         Self::ALL
             .into_iter()
             .find(|level| level.as_str() == text)
-            .ok_or_else(|| LogsError::UnknownConsentLevel {
-                value: text.chars().take(64).collect(),
+            .ok_or_else(|| {
+                LogsError::Record(RecordError::UnknownConsentLevel {
+                    value: text.chars().take(64).collect(),
+                })
             })
     }
 }

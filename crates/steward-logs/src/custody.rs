@@ -10,7 +10,8 @@ use steward_core::{AdminId, CustomerId, Timestamp};
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, KeyVersion, Keyring, LogsError, MasterKey, RecordHeader, RecordMeta, SealedRecord,
+    Algorithm, ConfigError, KeyError, KeyVersion, Keyring, LogsError, MasterKey, OpenError,
+    RecordHeader, RecordMeta, SealedRecord,
     access::{AccessRequest, Denial},
     audit::{
         AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
@@ -138,28 +139,28 @@ impl VaultConfig {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidConfig`] for 0 or more than 2^32.
+    /// [`ConfigError::InvalidConfig`] for 0 or more than 2^32.
     pub const fn with_records_per_session(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 || records > MAX_RECORDS_PER_SESSION {
-            return Err(LogsError::InvalidConfig {
+            return Err(LogsError::Config(ConfigError::InvalidConfig {
                 reason: "records per session must be between 1 and 2^32",
-            });
+            }));
         }
         self.records_per_session = records;
         Ok(self)
     }
 
     /// Refuses to seal more than `records` records under one data key version; sealing then
-    /// fails with [`LogsError::DataKeyExhausted`] until the customer's key is rotated.
+    /// fails with [`KeyError::DataKeyExhausted`] until the customer's key is rotated.
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidConfig`] for 0.
+    /// [`ConfigError::InvalidConfig`] for 0.
     pub const fn with_records_per_key_version(mut self, records: u64) -> Result<Self, LogsError> {
         if records == 0 {
-            return Err(LogsError::InvalidConfig {
+            return Err(LogsError::Config(ConfigError::InvalidConfig {
                 reason: "records per key version must be at least 1",
-            });
+            }));
         }
         self.records_per_key_version = records;
         Ok(self)
@@ -317,9 +318,9 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::DataKeyExhausted`] when the key version reached its limit;
-    /// [`LogsError::TooLarge`] for a body over [`MAX_BODY_LEN`](crate::MAX_BODY_LEN);
-    /// [`LogsError::Random`] if the system RNG fails.
+    /// [`KeyError::DataKeyExhausted`] when the key version reached its limit;
+    /// [`RecordError::TooLarge`](crate::RecordError::TooLarge) for a body over
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`KeyError::Random`] if the system RNG fails.
     pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let limit = self.config.records_per_key_version;
         if let Some(session) = self.sealing.get_mut(&meta.customer())
@@ -361,10 +362,11 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Denied`] with the gate's [`Denial`]; [`LogsError::Shredded`],
-    /// [`LogsError::UnknownKeyVersion`], [`LogsError::KeyCommitmentMismatch`] or
-    /// [`LogsError::AuthenticationFailed`] if the record does not open;
-    /// [`LogsError::AuditUnavailable`] if the audit entry was not written.
+    /// [`OpenError::Denied`] with the gate's [`Denial`]; [`OpenError::Shredded`],
+    /// [`OpenError::UnknownKeyVersion`], [`OpenError::KeyCommitmentMismatch`] or
+    /// [`OpenError::AuthenticationFailed`] if the record does not open;
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the audit entry was not
+    /// written.
     pub fn open<G>(
         &mut self,
         record: &SealedRecord,
@@ -414,9 +416,9 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_data_key`]; [`LogsError::AuditUnavailable`] if the entry could
-    /// not be written (the rotation has then taken effect: it exposes nothing, and the next
-    /// rotation is audited).
+    /// As [`Keyring::rotate_data_key`]; [`AuditError::Unavailable`](crate::AuditError::Unavailable)
+    /// if the entry could not be written (the rotation has then taken effect: it exposes nothing,
+    /// and the next rotation is audited).
     pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let version = self.keyring.rotate_data_key(customer)?;
         self.end_session(customer);
@@ -430,7 +432,8 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_master_key`]; [`LogsError::AuditUnavailable`] as for
+    /// As [`Keyring::rotate_master_key`];
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) as for
     /// [`rotate_data_key`](Self::rotate_data_key).
     pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
         let to = new.id().clone();
@@ -441,13 +444,13 @@ impl<S: AuditStore> Custody<S> {
 
     /// Crypto-shreds the customer: audited first, then their data keys, sealing session and
     /// cached opening keys are destroyed, and every later open of a record sealed before now
-    /// fails with [`LogsError::Shredded`]. A customer who returns gets a fresh key
+    /// fails with [`OpenError::Shredded`]. A customer who returns gets a fresh key
     /// generation on their next record (see docs/retention.md).
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written; nothing was
-    /// shredded then.
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
+    /// written; nothing was shredded then.
     pub fn shred(&mut self, customer: CustomerId) -> Result<(), LogsError> {
         self.trail
             .append(AuditEvent::CustomerShredded { customer })?;
@@ -465,7 +468,8 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written.
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
+    /// written.
     pub fn audit_roster_change(
         &mut self,
         change: RosterChange,
@@ -504,7 +508,7 @@ impl<S: AuditStore> Custody<S> {
             .copied()
             .unwrap_or(0);
         if sealed >= self.config.records_per_key_version {
-            return Err(LogsError::DataKeyExhausted { version });
+            return Err(LogsError::Key(KeyError::DataKeyExhausted { version }));
         }
         let data_key = self.keyring.data_key(customer, version)?;
         SealSession::start(
@@ -550,7 +554,7 @@ impl<S: AuditStore> Custody<S> {
             .keyring
             .is_version_shredded(header.customer, header.key_version)
         {
-            return Err(LogsError::Shredded);
+            return Err(LogsError::Open(OpenError::Shredded));
         }
         let salt = record.salt();
         if let Some(session) = self.opening.get(&salt)
@@ -670,9 +674,9 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             error,
-            LogsError::Denied {
+            LogsError::Open(OpenError::Denied {
                 denial: Denial::RetentionEnded
-            }
+            })
         ));
         assert!(custody.opening.is_empty(), "a refused record was decrypted");
         let entries = custody.audit().store().as_slice();
@@ -749,7 +753,10 @@ mod tests {
         );
         for old in [&first, &second] {
             let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
-            assert!(matches!(error, LogsError::Shredded), "{error}");
+            assert!(
+                matches!(error, LogsError::Open(OpenError::Shredded)),
+                "{error}"
+            );
         }
         let new = vault.seal(&meta(returning), b"new").unwrap();
         assert_eq!(new.header().key_version.get(), 3);
@@ -759,7 +766,10 @@ mod tests {
         );
         for old in [&first, &second] {
             let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
-            assert!(matches!(error, LogsError::Shredded), "{error}");
+            assert!(
+                matches!(error, LogsError::Open(OpenError::Shredded)),
+                "{error}"
+            );
         }
     }
 
@@ -800,7 +810,7 @@ mod tests {
         custody.seal(&meta(first), b"3").unwrap();
         assert!(matches!(
             custody.seal(&meta(first), b"4"),
-            Err(LogsError::DataKeyExhausted { .. })
+            Err(LogsError::Key(KeyError::DataKeyExhausted { .. }))
         ));
     }
 }

@@ -1,4 +1,6 @@
-//! The error type of steward-logs.
+//! The error type of steward-logs: one public enum, grouped by operation (see [`LogsError`]).
+
+use std::path::PathBuf;
 
 use steward_core::{ClauseId, CoreError};
 
@@ -6,17 +8,83 @@ use crate::{access::Denial, keys::KeyVersion};
 
 /// Everything that can go wrong while sealing, parsing, opening or auditing log records.
 ///
+/// Every fallible function of the crate returns this type. Each variant but the last two wraps
+/// the errors of one operation, so a caller can match a whole class of failure at once
+/// (`LogsError::Open(_)`: the record did not open) or one precise cause
+/// (`LogsError::Open(OpenError::Shredded)`). This is the shape of `rustls::Error`, whose
+/// `InvalidMessage`, `PeerMisbehaved` and `InvalidCertificate` variants each carry a sub-enum
+/// (`InvalidMessage`, `PeerMisbehaved`, `CertificateError`), and of age, which keeps what can
+/// go wrong decrypting (`DecryptError`) apart from what can go wrong encrypting
+/// (`EncryptError`). Unlike rustls's, the wrapping variants are transparent: a message reads
+/// the same whichever level prints it. [`clause`](Self::clause) names the policy clause behind
+/// the error where it is a policy outcome.
+///
 /// Messages never contain key material, request content or personal data; ids of records and
 /// customers are kept out of messages too, so an error can be logged as it is.
+///
+/// ```
+/// use steward_logs::{LogsError, RecordError, SealedRecord};
+///
+/// let error = SealedRecord::from_bytes(b"nope, not a record").unwrap_err();
+/// assert!(matches!(error, LogsError::Record(RecordError::NotARecord)));
+/// assert_eq!(error.to_string(), "not a steward log record: missing the `STWL` magic");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LogsError {
-    /// A string that names no consent level.
-    #[error("unknown consent level `{value}`")]
-    UnknownConsentLevel {
-        /// The rejected input, shortened to at most 64 characters.
-        value: String,
+    /// Bytes that are not a well-formed record, or a value that no header field holds.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A record that was not opened: refused by the gate, or it did not decrypt.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Key material, key ids, the keyring and its persisted form.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The audit trail: writing it, its clock, and verifying it against its checkpoints.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The vault's limits and the steward roster.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A sequence number, counter or length prefix would overflow. Not tied to one operation:
+    /// the audit sequence, a sealing session's nonce counter and the audit encoding's length
+    /// prefixes share it. Each guards a bound the crate's types already keep, so it reports a
+    /// bug, not bad input.
+    #[error("counter overflow in {what}")]
+    Overflow {
+        /// Which counter.
+        what: &'static str,
     },
+    /// A vocabulary value or instant from steward-core was out of range.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl LogsError {
+    /// The policy clause behind this error, where the error is a policy outcome.
+    ///
+    /// Denials cite `logs.access` or `logs.purposes`; a shredded customer and failed
+    /// authentication cite `logs.encrypted`; a full roster cites `logs.access`.
+    #[must_use]
+    pub const fn clause(&self) -> Option<ClauseId> {
+        match self {
+            Self::Open(error) => error.clause(),
+            Self::Config(error) => error.clause(),
+            _ => None,
+        }
+    }
+
+    pub(crate) const fn denied(denial: Denial) -> Self {
+        Self::Open(OpenError::Denied { denial })
+    }
+}
+
+/// What is wrong with bytes presented as a sealed record, or with a value for one of its
+/// header fields (docs/record-format.md names each check).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
     /// The bytes end before the record does.
     #[error("record truncated: {needed} bytes needed, {actual} present")]
     Truncated {
@@ -50,6 +118,28 @@ pub enum LogsError {
         /// The largest accepted body length.
         limit: usize,
     },
+    /// A string that names no consent level (the header's consent-at-collection field).
+    #[error("unknown consent level `{value}`")]
+    UnknownConsentLevel {
+        /// The rejected input, shortened to at most 64 characters.
+        value: String,
+    },
+}
+
+/// Why a record was not opened: the gate refused the request, or the record did not decrypt
+/// under the customer's keys.
+///
+/// A refusal is audited as such; every other variant is audited as the failure it is (see
+/// [`OpenFailure`](crate::OpenFailure)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The policy refused the access request (and the refusal was audited).
+    #[error("access denied: {denial} ({clause})", clause = denial.clause())]
+    Denied {
+        /// Why the request was refused.
+        denial: Denial,
+    },
     /// `logs.encrypted`: the customer was crypto-shredded; none of their records opens again.
     #[error("the customer's data keys were crypto-shredded: the record can never be opened")]
     Shredded,
@@ -68,66 +158,33 @@ pub enum LogsError {
         "record failed authentication: altered, or presented under another customer, id or key"
     )]
     AuthenticationFailed,
-    /// The policy refused the access request (and the refusal was audited).
-    #[error("access denied: {denial} ({clause})", clause = denial.clause())]
-    Denied {
-        /// Why the request was refused.
-        denial: Denial,
-    },
-    /// The audit entry could not be written, so nothing was returned (fail closed).
-    #[error("audit trail unavailable, nothing was opened: {source}")]
-    AuditUnavailable {
-        /// What the store reported.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// An audit entry would be dated before the entry preceding it.
-    #[error("clock went backwards: audit entry at {attempted} is before the last entry at {last}")]
-    ClockWentBackwards {
-        /// The instant of the last entry in the trail.
-        last: steward_core::Timestamp,
-        /// The instant of the refused entry.
-        attempted: steward_core::Timestamp,
-    },
-    /// Verification found the audit chain altered.
-    #[error("audit chain broken at entry {sequence}: {reason}")]
-    ChainBroken {
-        /// The sequence number (0-based position) where verification failed.
-        sequence: u64,
-        /// What did not match.
-        reason: &'static str,
-    },
-    /// A checkpoint signature did not verify under the given public key.
-    #[error("checkpoint signature does not verify")]
-    CheckpointSignature,
-    /// The audit chain holds fewer entries than a signed checkpoint attests, or a different head.
-    #[error("audit chain does not reach its checkpoint at entry {checkpoint}: {reason}")]
-    CheckpointMismatch {
-        /// The sequence number the checkpoint covers.
-        checkpoint: u64,
-        /// What did not match.
-        reason: &'static str,
-    },
-    /// `logs.access`: the roster already holds its configured maximum of stewards.
-    #[error("steward roster is full: at most {max} stewards (logs.access: a select few)")]
-    RosterFull {
-        /// The configured maximum.
-        max: usize,
-    },
-    /// A roster capacity of zero, or a roster larger than its capacity.
-    #[error("invalid steward roster: {reason}")]
-    InvalidRoster {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
+}
+
+impl OpenError {
+    /// The policy clause behind this error: the denial's clause for a refusal, and
+    /// `logs.encrypted` for a record that cannot be decrypted.
+    #[must_use]
+    pub const fn clause(&self) -> Option<ClauseId> {
+        match self {
+            Self::Denied { denial } => Some(denial.clause()),
+            Self::Shredded
+            | Self::AuthenticationFailed
+            | Self::KeyCommitmentMismatch
+            | Self::UnknownKeyVersion { .. } => Some(ClauseId::LogsEncrypted),
+        }
+    }
+}
+
+/// What went wrong with key material (master keys, data keys, the audit key and checkpoint
+/// keys), key ids, the keyring and its persisted form, or the randomness keys are drawn from.
+///
+/// No variant carries key material: a rejected key is described, never shown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
     /// Key material of the wrong size or shape (the material itself is never shown).
     #[error("invalid key material: {reason}")]
     InvalidKey {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A configuration value out of range.
-    #[error("invalid vault configuration: {reason}")]
-    InvalidConfig {
         /// What is wrong with it.
         reason: &'static str,
     },
@@ -167,7 +224,8 @@ pub enum LogsError {
     /// Key versions ran out (more than 2^32 - 1 rotations).
     #[error("key version overflow")]
     KeyVersionOverflow,
-    /// Hex text that does not decode to the expected number of bytes.
+    /// Hex text of a key, hash or signature that does not decode to the expected number of
+    /// bytes.
     #[error("invalid hex in {field}: {reason}")]
     InvalidHex {
         /// The field being decoded.
@@ -182,46 +240,175 @@ pub enum LogsError {
         name: String,
     },
     /// A key file could not be read.
-    #[error("cannot read key file `{path}`: {source}")]
+    #[error("cannot read key file `{}`: {source}", path.display())]
     KeyFile {
         /// The path given.
-        path: String,
+        path: PathBuf,
         /// The underlying I/O error.
+        #[source]
         source: std::io::Error,
     },
     /// The operating system's random number generator failed.
     #[error("system random number generator failed")]
     Random,
-    /// A sequence number or counter would overflow.
-    #[error("counter overflow in {what}")]
-    Overflow {
-        /// Which counter.
-        what: &'static str,
-    },
-    /// A vocabulary value or instant from steward-core was out of range.
-    #[error(transparent)]
-    Core(#[from] CoreError),
 }
 
-impl LogsError {
-    /// The policy clause behind this error, where the error is a policy outcome.
-    ///
-    /// Denials cite `logs.access` or `logs.purposes`; a shredded customer and failed
-    /// authentication cite `logs.encrypted`; a full roster cites `logs.access`.
+/// What went wrong writing or verifying the audit trail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The audit entry could not be written, so nothing was returned (fail closed).
+    #[error("audit trail unavailable, nothing was opened: {source}")]
+    Unavailable {
+        /// What the store reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An audit entry would be dated before the entry preceding it.
+    #[error("clock went backwards: audit entry at {attempted} is before the last entry at {last}")]
+    ClockWentBackwards {
+        /// The instant of the last entry in the trail.
+        last: steward_core::Timestamp,
+        /// The instant of the refused entry.
+        attempted: steward_core::Timestamp,
+    },
+    /// Verification found the audit chain altered.
+    #[error("audit chain broken at entry {sequence}: {reason}")]
+    ChainBroken {
+        /// The sequence number (0-based position) where verification failed.
+        sequence: u64,
+        /// What did not match.
+        reason: &'static str,
+    },
+    /// A checkpoint signature did not verify under the given public key.
+    #[error("checkpoint signature does not verify")]
+    CheckpointSignature,
+    /// The audit chain holds fewer entries than a signed checkpoint attests, or a different head.
+    #[error("audit chain does not reach its checkpoint at entry {checkpoint}: {reason}")]
+    CheckpointMismatch {
+        /// The sequence number the checkpoint covers.
+        checkpoint: u64,
+        /// What did not match.
+        reason: &'static str,
+    },
+}
+
+/// A configuration value out of range: the vault's sealing limits and the steward roster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A configuration value out of range.
+    #[error("invalid vault configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `logs.access`: the roster already holds its configured maximum of stewards.
+    #[error("steward roster is full: at most {max} stewards (logs.access: a select few)")]
+    RosterFull {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A roster capacity of zero, or a roster larger than its capacity.
+    #[error("invalid steward roster: {reason}")]
+    InvalidRoster {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// The policy clause behind this error: `logs.access` for a full roster.
     #[must_use]
     pub const fn clause(&self) -> Option<ClauseId> {
         match self {
-            Self::Denied { denial } => Some(denial.clause()),
             Self::RosterFull { .. } => Some(ClauseId::LogsAccess),
-            Self::Shredded
-            | Self::AuthenticationFailed
-            | Self::KeyCommitmentMismatch
-            | Self::UnknownKeyVersion { .. } => Some(ClauseId::LogsEncrypted),
-            _ => None,
+            Self::InvalidConfig { .. } | Self::InvalidRoster { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn grouping_leaves_messages_as_they_were() {
+        let cases: [(LogsError, &str); 4] = [
+            (
+                OpenError::Shredded.into(),
+                "the customer's data keys were crypto-shredded: the record can never be opened",
+            ),
+            (
+                RecordError::UnsupportedVersion { version: 9 }.into(),
+                "unsupported record format version `9`",
+            ),
+            (
+                AuditError::CheckpointSignature.into(),
+                "checkpoint signature does not verify",
+            ),
+            (
+                ConfigError::RosterFull { max: 3 }.into(),
+                "steward roster is full: at most 3 stewards (logs.access: a select few)",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
         }
     }
 
-    pub(crate) const fn denied(denial: Denial) -> Self {
-        Self::Denied { denial }
+    #[test]
+    fn clauses_come_from_the_groups() {
+        let clause = |error: LogsError| error.clause();
+        assert_eq!(
+            clause(
+                OpenError::Denied {
+                    denial: Denial::NotOnRoster
+                }
+                .into()
+            ),
+            Some(Denial::NotOnRoster.clause())
+        );
+        assert_eq!(
+            clause(OpenError::AuthenticationFailed.into()),
+            Some(ClauseId::LogsEncrypted)
+        );
+        assert_eq!(
+            clause(ConfigError::RosterFull { max: 1 }.into()),
+            Some(ClauseId::LogsAccess)
+        );
+        assert_eq!(
+            clause(ConfigError::InvalidConfig { reason: "x" }.into()),
+            None
+        );
+        assert_eq!(clause(KeyError::Random.into()), None);
+        assert_eq!(clause(RecordError::NotARecord.into()), None);
+    }
+
+    #[test]
+    fn a_key_file_error_keeps_the_path_and_the_io_error_as_its_source() {
+        let path = PathBuf::from("/nonexistent/steward/master.key");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "not found");
+        let error = LogsError::from(KeyError::KeyFile {
+            path: path.clone(),
+            source: io,
+        });
+        assert_eq!(
+            error.to_string(),
+            "cannot read key file `/nonexistent/steward/master.key`: not found"
+        );
+        let source = error
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            source.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        assert!(matches!(
+            error,
+            LogsError::Key(KeyError::KeyFile { path: ref p, .. }) if *p == path
+        ));
     }
 }

@@ -26,7 +26,10 @@ impl ExportJobId {
         // A clock before 1970 would be broken; the id then carries the epoch, and stays
         // unique by its random bits.
         let seconds = u64::try_from(at.unix_seconds()).unwrap_or_default();
-        let nanos = u32::try_from(at.unix_nanos().rem_euclid(1_000_000_000)).unwrap_or_default();
+        // INVARIANT: rem_euclid(1e9) lies in 0..1e9, which fits a u32.
+        #[expect(clippy::expect_used, reason = "rem_euclid(1e9) is in 0..1e9")]
+        let nanos = u32::try_from(at.unix_nanos().rem_euclid(1_000_000_000))
+            .expect("sub-second nanoseconds fit a u32");
         let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, seconds, nanos);
         Self(uuid::Uuid::new_v7(timestamp))
     }
@@ -269,7 +272,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the trail must re-read its head and cannot.
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the trail must re-read its head and cannot.
     pub fn audit_instant(&mut self) -> Result<Timestamp, LogsError> {
         self.trail_mut().next_instant()
     }
@@ -279,7 +282,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written (no grant then).
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written (no grant then).
     pub fn begin_export(&mut self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
         self.trail_mut()
             .append(AuditEvent::TrainingExportPlanned(plan.clone()))?;
@@ -309,7 +312,7 @@ impl<S: AuditStore> Custody<S> {
                 Ok(plaintext)
             }
             Err(error) => {
-                let reason = if matches!(error, LogsError::Shredded) {
+                let reason = if matches!(error, LogsError::Open(crate::OpenError::Shredded)) {
                     SkipReason::Shredded
                 } else {
                     SkipReason::Tampered
@@ -325,7 +328,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written.
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written.
     pub fn finish_export(&mut self, grant: ExportGrant) -> Result<ExportOutcome, LogsError> {
         let outcome = ExportOutcome {
             plan: grant.plan,

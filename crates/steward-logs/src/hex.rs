@@ -9,7 +9,7 @@
 
 use zeroize::Zeroize;
 
-use crate::LogsError;
+use crate::{KeyError, LogsError};
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn encode(bytes: &[u8]) -> String {
@@ -27,7 +27,8 @@ pub(crate) fn decode<const N: usize>(
     text: &str,
     field: &'static str,
 ) -> Result<[u8; N], LogsError> {
-    decode_digits(text.as_bytes()).map_err(|reason| LogsError::InvalidHex { field, reason })
+    decode_digits(text.as_bytes())
+        .map_err(|reason| LogsError::Key(KeyError::InvalidHex { field, reason }))
 }
 
 /// [`decode`] over raw bytes, so the tests can feed it what no `&str` holds.
@@ -110,17 +111,17 @@ mod tests {
         assert_eq!(decode::<4>("007FABff", "t").unwrap(), bytes);
         assert!(matches!(
             decode::<4>("007fab", "t"),
-            Err(LogsError::InvalidHex {
+            Err(LogsError::Key(KeyError::InvalidHex {
                 field: "t",
                 reason: "wrong length"
-            })
+            }))
         ));
         assert!(matches!(
             decode::<4>("007fabfg", "t"),
-            Err(LogsError::InvalidHex {
+            Err(LogsError::Key(KeyError::InvalidHex {
                 field: "t",
                 reason: "not a hex digit"
-            })
+            }))
         ));
         assert!(decode::<2>("é1", "t").is_err());
         assert_eq!(decode::<0>("", "t").unwrap(), [0u8; 0]);

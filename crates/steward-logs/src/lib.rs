@@ -53,14 +53,14 @@
 //! ([`Custody::rotate_data_key`]: new records use the new version, old ones still open),
 //! rotate the master key ([`Custody::rotate_master_key`]: rewraps, re-encrypts nothing), or
 //! crypto-shred a customer ([`Custody::shred`]: every later open of their earlier records
-//! fails with [`LogsError::Shredded`]). Each of these is an audit entry. Key types are not
+//! fails with [`OpenError::Shredded`]). Each of these is an audit entry. Key types are not
 //! `Clone`, never print their bytes and zeroize on drop.
 //!
 //! # Opening records
 //!
 //! [`Custody::open`] takes an [`AccessRequest`] (a [`StewardId`], a purpose and a
 //! justification) and a gate: the policy's decision on the request, the record's header and
-//! the instant, which the custody's own trail fixes. A refusal is a [`LogsError::Denied`]
+//! the instant, which the custody's own trail fixes. A refusal is a [`OpenError::Denied`]
 //! naming the [`Denial`] and its clause. Every attempt, refused or not, is written to the
 //! audit trail, and plaintext is returned only after its entry was stored. The returned
 //! [`Plaintext`] carries the header it authenticated.
@@ -99,7 +99,7 @@ pub use crate::{
     },
     consent::ConsentAtCollection,
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
-    error::LogsError,
+    error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{
         ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, RecordDigest,
         RecordDigester, SkipReason,

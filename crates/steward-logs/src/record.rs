@@ -8,7 +8,7 @@ use std::fmt;
 use steward_core::{CustomerId, RecordId, Timestamp};
 use uuid::Uuid;
 
-use crate::{ConsentAtCollection, KeyVersion, LogsError};
+use crate::{ConsentAtCollection, KeyVersion, LogsError, RecordError};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"STWL";
@@ -77,10 +77,10 @@ impl Algorithm {
         match code {
             1 => Ok(Self::Aes256Gcm),
             2 => Ok(Self::ChaCha20Poly1305),
-            _ => Err(LogsError::InvalidHeader {
+            _ => Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "algorithm",
                 reason: "is not a known algorithm code (1 or 2)",
-            }),
+            })),
         }
     }
 
@@ -105,9 +105,11 @@ impl std::str::FromStr for Algorithm {
         [Self::Aes256Gcm, Self::ChaCha20Poly1305]
             .into_iter()
             .find(|algorithm| algorithm.as_str() == text)
-            .ok_or_else(|| LogsError::InvalidHeader {
-                field: "algorithm",
-                reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
+            .ok_or_else(|| {
+                LogsError::Record(RecordError::InvalidHeader {
+                    field: "algorithm",
+                    reason: "is not `aes-256-gcm` or `chacha20-poly1305`",
+                })
             })
     }
 }
@@ -242,13 +244,15 @@ impl RecordHeader {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Truncated`] for fewer than [`HEADER_LEN`] bytes; otherwise as
+    /// [`RecordError::Truncated`] for fewer than [`HEADER_LEN`] bytes; otherwise as
     /// [`SealedRecord::from_bytes`] for the header's fields.
     pub fn from_prefix(bytes: &[u8]) -> Result<Self, LogsError> {
-        let header = bytes.get(..HEADER_LEN).ok_or(LogsError::Truncated {
-            needed: HEADER_LEN,
-            actual: bytes.len(),
-        })?;
+        let header = bytes
+            .get(..HEADER_LEN)
+            .ok_or(LogsError::Record(RecordError::Truncated {
+                needed: HEADER_LEN,
+                actual: bytes.len(),
+            }))?;
         Self::decode(header, 0)
     }
 
@@ -261,28 +265,28 @@ impl RecordHeader {
         let algorithm = Algorithm::from_code(algorithm)?;
         let consent = ConsentAtCollection::from_code(consent)?;
         if reserved != 0 {
-            return Err(LogsError::InvalidHeader {
+            return Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "reserved",
                 reason: "is not zero",
-            });
+            }));
         }
         let record_id = RecordId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "record id",
                 reason: "is not a version 7 UUID",
-            }
+            })
         })?;
         let customer = CustomerId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "customer id",
                 reason: "is the nil UUID",
-            }
+            })
         })?;
         let key_version = KeyVersion::new(u32::from_be_bytes(reader.take()?)).map_err(|_| {
-            LogsError::InvalidHeader {
+            LogsError::Record(RecordError::InvalidHeader {
                 field: "key version",
                 reason: "is zero",
-            }
+            })
         })?;
         let created_at_nanos = i64::from_be_bytes(reader.take()?);
         // Salt, nonce and commitment are read from the record's bytes when it is opened.
@@ -383,12 +387,17 @@ impl HeaderTemplate {
     }
 }
 
-/// Copies `value` into `header` at `offset`; every call site writes inside the header, which
-/// the layout test checks, so the bounds check never drops anything.
+/// Copies `value` into `header` at `offset`.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every field ends inside the header, see the INVARIANT"
+)]
 fn put(header: &mut [u8; HEADER_LEN], offset: usize, value: &[u8]) {
-    if let Some(slot) = header.get_mut(offset..offset + value.len()) {
-        slot.copy_from_slice(value);
-    }
+    // INVARIANT: every call passes one of the layout's constant offsets with a value of that
+    // field's fixed length, all inside HEADER_LEN (docs/record-format.md, "Layout"); the test
+    // `header_layout_fills_exactly_128_bytes` writes every field. A write that dropped a field
+    // instead would seal a record whose header is not what it claims.
+    header[offset..offset + value.len()].copy_from_slice(value);
 }
 
 /// A sealed log record: header, ciphertext and tag, as stored at rest (`logs.encrypted`).
@@ -398,10 +407,12 @@ fn put(header: &mut [u8; HEADER_LEN], offset: usize, value: &[u8]) {
 /// the record is opened.
 ///
 /// ```
-/// use steward_logs::{LogsError, SealedRecord};
+/// use steward_logs::{LogsError, RecordError, SealedRecord};
 ///
-/// assert!(matches!(SealedRecord::from_bytes(b"STWL"), Err(LogsError::Truncated { .. })));
-/// assert!(matches!(SealedRecord::from_bytes(b"nope, not a record"), Err(LogsError::NotARecord)));
+/// let short = SealedRecord::from_bytes(b"STWL");
+/// assert!(matches!(short, Err(LogsError::Record(RecordError::Truncated { .. }))));
+/// let other = SealedRecord::from_bytes(b"nope, not a record");
+/// assert!(matches!(other, Err(LogsError::Record(RecordError::NotARecord))));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedRecord {
@@ -417,8 +428,9 @@ impl SealedRecord {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Truncated`], [`LogsError::NotARecord`], [`LogsError::UnsupportedVersion`],
-    /// [`LogsError::InvalidHeader`] or [`LogsError::TooLarge`].
+    /// [`RecordError::Truncated`], [`RecordError::NotARecord`],
+    /// [`RecordError::UnsupportedVersion`], [`RecordError::InvalidHeader`] or
+    /// [`RecordError::TooLarge`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
         let header = Self::check(bytes)?;
         Ok(Self {
@@ -471,26 +483,33 @@ impl SealedRecord {
         self.field(COMMITMENT_AT)
     }
 
-    /// `N` header bytes at `offset`. A record is never shorter than its header (checked when
-    /// parsed or sealed); were it ever, zeros would come back, which open under no key.
+    /// `N` header bytes at `offset`.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "a record is never shorter than its header, see the INVARIANT"
+    )]
     fn field<const N: usize>(&self, offset: usize) -> [u8; N] {
-        self.bytes
-            .get(offset..)
-            .and_then(<[u8]>::first_chunk::<N>)
-            .copied()
-            .unwrap_or([0; N])
+        // INVARIANT: `bytes` holds at least HEADER_LEN + TAG_LEN bytes (`check` refuses fewer
+        // when parsing; the sealer writes header, body and tag), and the callers read the salt,
+        // nonce and commitment, which end inside the header.
+        let mut field = [0; N];
+        field.copy_from_slice(&self.bytes[offset..offset + N]);
+        field
     }
 
-    /// Assembles a record whose bytes were just written by the sealer.
+    /// Assembles a record whose bytes were just written by the sealer: header, body and tag,
+    /// never fewer than HEADER_LEN + TAG_LEN bytes (which `field` relies on).
     pub(crate) const fn from_parts(header: RecordHeader, bytes: Vec<u8>) -> Self {
         Self { header, bytes }
     }
 
     /// The header bytes (the AAD), ciphertext and tag.
     pub(crate) fn parts(&self) -> Result<RecordParts<'_>, LogsError> {
-        let truncated = || LogsError::Truncated {
-            needed: HEADER_LEN + TAG_LEN,
-            actual: self.bytes.len(),
+        let truncated = || {
+            LogsError::Record(RecordError::Truncated {
+                needed: HEADER_LEN + TAG_LEN,
+                actual: self.bytes.len(),
+            })
         };
         let (aad, rest) = self
             .bytes
@@ -509,29 +528,31 @@ impl SealedRecord {
         // even if its layout differs.
         let prefix_len = MAGIC.len() + 1;
         if bytes.len() < prefix_len {
-            return Err(LogsError::Truncated {
+            return Err(LogsError::Record(RecordError::Truncated {
                 needed: prefix_len,
                 actual: bytes.len(),
-            });
+            }));
         }
         if bytes.len() < HEADER_LEN + TAG_LEN {
             read_magic_and_version(&mut Reader(bytes))?;
-            return Err(LogsError::Truncated {
+            return Err(LogsError::Record(RecordError::Truncated {
                 needed: HEADER_LEN + TAG_LEN,
                 actual: bytes.len(),
-            });
+            }));
         }
         // INVARIANT: at least HEADER_LEN + TAG_LEN bytes, checked above.
         let body_len = bytes.len() - HEADER_LEN - TAG_LEN;
         if body_len > MAX_BODY_LEN {
-            return Err(LogsError::TooLarge {
+            return Err(LogsError::Record(RecordError::TooLarge {
                 declared: body_len as u64,
                 limit: MAX_BODY_LEN,
-            });
+            }));
         }
-        let body_len = u32::try_from(body_len).map_err(|_| LogsError::TooLarge {
-            declared: body_len as u64,
-            limit: MAX_BODY_LEN,
+        let body_len = u32::try_from(body_len).map_err(|_| {
+            LogsError::Record(RecordError::TooLarge {
+                declared: body_len as u64,
+                limit: MAX_BODY_LEN,
+            })
         })?;
         RecordHeader::decode(bytes, body_len)
     }
@@ -568,13 +589,12 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], LogsError> {
-        let (head, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or_else(|| LogsError::Truncated {
+        let (head, rest) = self.0.split_first_chunk::<N>().ok_or_else(|| {
+            LogsError::Record(RecordError::Truncated {
                 needed: HEADER_LEN + TAG_LEN,
                 actual: 0,
-            })?;
+            })
+        })?;
         self.0 = rest;
         Ok(*head)
     }
@@ -586,11 +606,13 @@ steward_core::serde_via_string!(Algorithm);
 fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<(), LogsError> {
     let magic: [u8; 4] = reader.take()?;
     if magic != MAGIC {
-        return Err(LogsError::NotARecord);
+        return Err(LogsError::Record(RecordError::NotARecord));
     }
     let [version] = reader.take()?;
     if version != FORMAT_VERSION {
-        return Err(LogsError::UnsupportedVersion { version });
+        return Err(LogsError::Record(RecordError::UnsupportedVersion {
+            version,
+        }));
     }
     Ok(())
 }
@@ -663,7 +685,7 @@ mod tests {
         for cut in 0..HEADER_LEN + TAG_LEN {
             let error = SealedRecord::from_bytes(&bytes[..cut]).unwrap_err();
             assert!(
-                matches!(error, LogsError::Truncated { .. }),
+                matches!(error, LogsError::Record(RecordError::Truncated { .. })),
                 "{cut}: {error}"
             );
         }
@@ -675,11 +697,15 @@ mod tests {
         bytes[4] = 2;
         assert!(matches!(
             SealedRecord::from_bytes(&bytes),
-            Err(LogsError::UnsupportedVersion { version: 2 })
+            Err(LogsError::Record(RecordError::UnsupportedVersion {
+                version: 2
+            }))
         ));
         assert!(matches!(
             SealedRecord::from_bytes(b"STWL\x09"),
-            Err(LogsError::UnsupportedVersion { version: 9 })
+            Err(LogsError::Record(RecordError::UnsupportedVersion {
+                version: 9
+            }))
         ));
     }
 
@@ -689,7 +715,7 @@ mod tests {
         bytes.resize(HEADER_LEN + MAX_BODY_LEN + TAG_LEN + 1, 0);
         assert!(matches!(
             SealedRecord::from_bytes(&bytes),
-            Err(LogsError::TooLarge { .. })
+            Err(LogsError::Record(RecordError::TooLarge { .. }))
         ));
         bytes.pop();
         assert_eq!(

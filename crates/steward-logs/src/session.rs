@@ -12,7 +12,7 @@ use steward_core::CustomerId;
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, KeyVersion, LogsError, RecordMeta,
+    Algorithm, KeyError, KeyVersion, LogsError, OpenError, RecordError, RecordMeta,
     custody::Plaintext,
     keys::DataKey,
     record::{
@@ -50,8 +50,10 @@ impl SessionKeys {
         customer: CustomerId,
         version: KeyVersion,
     ) -> Result<Self, LogsError> {
-        let failed = || LogsError::InvalidKey {
-            reason: "session key derivation failed",
+        let failed = || {
+            LogsError::Key(KeyError::InvalidKey {
+                reason: "session key derivation failed",
+            })
         };
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(data_key.as_bytes());
         let version_bytes = version.to_be_bytes();
@@ -93,15 +95,17 @@ impl SessionKeys {
         nonce: [u8; NONCE_LEN],
         body: &[u8],
     ) -> Result<SealedRecord, LogsError> {
-        let too_large = || LogsError::TooLarge {
-            declared: body.len() as u64,
-            limit: MAX_BODY_LEN,
+        let too_large = || {
+            LogsError::Record(RecordError::TooLarge {
+                declared: body.len() as u64,
+                limit: MAX_BODY_LEN,
+            })
         };
         if meta.customer() != template.customer() {
-            return Err(LogsError::InvalidHeader {
+            return Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "customer id",
                 reason: "does not match the sealing session",
-            });
+            }));
         }
         let body_len = u32::try_from(body.len())
             .ok()
@@ -130,7 +134,7 @@ impl SessionKeys {
         // The commitment is not secret (every header carries it); the constant-time compare is
         // defence in depth.
         if !crate::ct::bytes_equal(&record.commitment(), &self.commitment) {
-            return Err(LogsError::KeyCommitmentMismatch);
+            return Err(LogsError::Open(OpenError::KeyCommitmentMismatch));
         }
         let parts = record.parts()?;
         let mut plaintext = Plaintext::with_capacity(parts.ciphertext.len(), *record.header());
@@ -144,7 +148,7 @@ impl SessionKeys {
                 buffer.as_mut_slice(),
                 0..,
             )
-            .map_err(|_| LogsError::AuthenticationFailed)?;
+            .map_err(|_| LogsError::Open(OpenError::AuthenticationFailed))?;
         Ok(plaintext)
     }
 }
@@ -176,7 +180,8 @@ impl SealSession {
         version_sealed: u64,
     ) -> Result<Self, LogsError> {
         let mut salt = [0u8; SALT_LEN];
-        rng.fill(&mut salt).map_err(|_| LogsError::Random)?;
+        rng.fill(&mut salt)
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
         let keys = SessionKeys::derive(data_key, &salt, algorithm, customer, version)?;
         let template = HeaderTemplate::new(algorithm, customer, version, &salt, &keys.commitment);
         Ok(Self {
@@ -214,9 +219,9 @@ impl SealSession {
             what: "session nonce counter",
         };
         if self.version_sealed >= version_limit {
-            return Err(LogsError::DataKeyExhausted {
+            return Err(LogsError::Key(KeyError::DataKeyExhausted {
                 version: self.version,
-            });
+            }));
         }
         if self.is_spent() {
             return Err(spent());

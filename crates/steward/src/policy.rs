@@ -249,9 +249,14 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PurposeTable([u32; CATEGORY_SLOTS]);
 
-/// Slots for data categories; steward-core has 12, room is left for growth. A category
-/// beyond the table serves nothing (default deny).
+/// Slots for data categories; steward-core has 12, room is left for growth.
 const CATEGORY_SLOTS: usize = 16;
+
+// Every category has its slot and every purpose its bit: a vocabulary that outgrew the table
+// would otherwise be denied everything, or allowed the wrong purposes, without a word. A
+// value's discriminant is its position in `ALL` (the test below checks it).
+const _: () = assert!(DataCategory::ALL.len() <= CATEGORY_SLOTS);
+const _: () = assert!(Purpose::ALL.len() <= u32::BITS as usize);
 
 impl PurposeTable {
     const EMPTY: Self = Self([0; CATEGORY_SLOTS]);
@@ -287,22 +292,28 @@ impl PurposeTable {
         table
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "every category has a slot, asserted at compile time"
+    )]
     fn with(mut self, category: DataCategory, purpose: Purpose) -> Self {
-        if let Some(bits) = self.0.get_mut(category as usize) {
-            *bits |= purpose_bit(purpose);
-        }
+        // INVARIANT: `category as usize` is below DataCategory::ALL.len() <= CATEGORY_SLOTS.
+        self.0[category as usize] |= purpose_bit(purpose);
         self
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "every category has a slot, asserted at compile time"
+    )]
     fn allows(&self, category: DataCategory, purpose: Purpose) -> bool {
-        self.0
-            .get(category as usize)
-            .is_some_and(|bits| bits & purpose_bit(purpose) != 0)
+        // INVARIANT: as in `with`.
+        self.0[category as usize] & purpose_bit(purpose) != 0
     }
 }
 
 const fn purpose_bit(purpose: Purpose) -> u32 {
-    // Purpose has 15 values: every discriminant has its own bit in a u32.
+    // Purpose has 15 values: every discriminant has its own bit in a u32 (asserted above).
     1 << (purpose as u32)
 }
 
@@ -375,10 +386,7 @@ impl PolicyFile {
                 if let Some(problem) = purpose_problem(*category, *purpose) {
                     return Err(invalid(field, problem));
                 }
-                if listed
-                    .get(..index)
-                    .is_some_and(|before| before.contains(purpose))
-                {
+                if listed.iter().take(index).any(|before| before == purpose) {
                     return Err(invalid(field, format!("duplicate purpose `{purpose}`")));
                 }
                 purposes = purposes.with(*category, *purpose);
@@ -388,8 +396,8 @@ impl PolicyFile {
         let mut retention = RetentionSchedule::bundled(self.deletion_window);
         for (index, entry) in self.retention.iter().enumerate() {
             let field = format!("retention[{index}]");
-            let earlier = self.retention.get(..index).unwrap_or_default();
-            if earlier.iter().any(|other| other.category == entry.category) {
+            let mut earlier = self.retention.iter().take(index);
+            if earlier.any(|other| other.category == entry.category) {
                 return Err(invalid(
                     field,
                     format!("duplicate rule for category `{}`", entry.category),
@@ -473,4 +481,21 @@ fn log_rule_problem(rule: &RetentionRule, deletion_window: DeletionWindow) -> Op
         return Some("the log rule must cite `logs.retention`");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The purpose table indexes by discriminant, which the compile-time bounds above cover
+    /// only if each value's discriminant is its position in `ALL`.
+    #[test]
+    fn every_category_and_purpose_is_numbered_by_its_position() {
+        for (position, category) in DataCategory::ALL.iter().enumerate() {
+            assert_eq!(*category as usize, position, "{category}");
+        }
+        for (position, purpose) in Purpose::ALL.iter().enumerate() {
+            assert_eq!(*purpose as usize, position, "{purpose}");
+        }
+    }
 }

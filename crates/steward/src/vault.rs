@@ -5,8 +5,8 @@ use std::fmt;
 
 use steward_core::{AdminId, CustomerId, StewardId};
 use steward_logs::{
-    AccessRequest, AuditStore, AuditTrail, Custody, Denial, KeyVersion, LogsError, MasterKey,
-    Plaintext, RecordMeta, RosterChange, SealedRecord,
+    AccessRequest, AuditStore, AuditTrail, ConfigError, Custody, Denial, KeyVersion, LogsError,
+    MasterKey, Plaintext, RecordMeta, RosterChange, SealedRecord,
 };
 
 use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request, RosterFacts};
@@ -68,7 +68,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::RosterFull`] if the facts' roster already holds more stewards than the
+    /// [`ConfigError::RosterFull`] if the facts' roster already holds more stewards than the
     /// policy allows (`logs.access`: a select few).
     pub fn new(
         policy: Policy,
@@ -87,7 +87,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     pub fn with_custody(policy: Policy, facts: F, custody: Custody<S>) -> Result<Self, LogsError> {
         let max = policy.max_stewards().get();
         if facts.roster_len() > max {
-            return Err(LogsError::RosterFull { max });
+            return Err(LogsError::Config(ConfigError::RosterFull { max }));
         }
         Ok(Self {
             policy,
@@ -116,8 +116,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Denied`] naming the [`Denial`] and its clause; as [`Custody::open`]
-    /// otherwise.
+    /// [`OpenError::Denied`](crate::logs::OpenError::Denied) naming the [`Denial`] and its clause;
+    /// as [`Custody::open`] otherwise.
     pub fn open(
         &mut self,
         record: &SealedRecord,
@@ -147,15 +147,16 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written (nothing changed).
+    /// [`ConfigError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
+    /// [`AuditError::Unavailable`](crate::logs::AuditError::Unavailable) if the entry could not be
+    /// written (nothing changed).
     pub fn add_steward(&mut self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
         if self.facts.is_on_roster(&steward) {
             return Ok(());
         }
         let max = self.policy.max_stewards().get();
         if self.facts.roster_len() >= max {
-            return Err(LogsError::RosterFull { max });
+            return Err(LogsError::Config(ConfigError::RosterFull { max }));
         }
         self.change_roster(RosterChange::Added(steward), admin)
     }
@@ -165,7 +166,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the entry could not be written (nothing changed).
+    /// [`AuditError::Unavailable`](crate::logs::AuditError::Unavailable) if the entry could not be
+    /// written (nothing changed).
     pub fn remove_steward(
         &mut self,
         steward: &StewardId,
@@ -254,6 +256,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 }
 
 /// The audit trail's name for a policy deny.
+#[expect(
+    clippy::expect_used,
+    reason = "a deny always names a clause, see the INVARIANT"
+)]
 fn denial_of(decision: &Decision) -> Result<(), Denial> {
     let Some(reason) = decision.reason() else {
         return Ok(());
@@ -267,12 +273,15 @@ fn denial_of(decision: &Decision) -> Result<(), Denial> {
         }
         DenyReason::RetentionEnded => Denial::RetentionEnded,
         DenyReason::KeptOnlyByLegalHold => Denial::KeptOnlyByLegalHold,
+        // INVARIANT: every deny names at least one clause: `Decision::deny` takes one and the
+        // two `deny_citing` calls pass sets built from `ClauseSet::of(..)`. Citing a clause that
+        // did not decide would put a false reason in the audit trail.
         _ => Denial::Refused {
             clause: decision
                 .clauses()
                 .iter()
                 .next()
-                .unwrap_or(steward_core::ClauseId::LogsAccess),
+                .expect("a deny names at least one clause"),
         },
     })
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use steward::logs::LogsError;
+use steward::logs::{ConfigError, LogsError, OpenError};
 use steward::*;
 
 const NOW: &str = "2025-06-01T12:00:00Z";
@@ -241,7 +241,10 @@ fn logs_purposes() {
     let sealed = vault.seal(&meta, b"body").unwrap();
     let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket));
     let error = vault.open(&sealed, &request).unwrap_err();
-    assert!(matches!(error, LogsError::Denied { .. }), "{error}");
+    assert!(
+        matches!(error, LogsError::Open(OpenError::Denied { .. })),
+        "{error}"
+    );
     assert_eq!(vault.audit().verify().unwrap().entries(), before + 1);
 }
 
@@ -317,7 +320,10 @@ fn logs_access() {
         vault.add_steward(handle.parse().unwrap(), admin()).unwrap();
     }
     let full = vault.add_steward("d.ops".parse().unwrap(), admin());
-    assert!(matches!(full, Err(LogsError::RosterFull { max: 3 })));
+    assert!(matches!(
+        full,
+        Err(LogsError::Config(ConfigError::RosterFull { max: 3 }))
+    ));
 }
 
 #[test]

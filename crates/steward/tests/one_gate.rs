@@ -11,8 +11,8 @@ mod common;
 
 use common::*;
 use steward::logs::{
-    AuditEvent, AuditKey, AuditOutcome, AuditTrail, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, RosterChange,
+    AuditEvent, AuditKey, AuditOutcome, AuditTrail, ConfigError, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, OpenError, RosterChange,
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
@@ -59,7 +59,7 @@ fn ask(purpose: Purpose) -> AccessRequest {
 fn denial(result: Result<Plaintext, LogsError>) -> Denial {
     let error = result.err().unwrap();
     match error {
-        LogsError::Denied { denial } => Some(denial),
+        LogsError::Open(OpenError::Denied { denial }) => Some(denial),
         _ => None,
     }
     .unwrap()
@@ -145,7 +145,10 @@ fn the_roster_is_bounded_by_the_policy_and_shared_with_check() {
     let clock = ManualClock::new(at(NOW));
     let mut vault = vault_at(&policy, &clock);
     let second = vault.add_steward("bob.ops".parse().unwrap(), admin());
-    assert!(matches!(second, Err(LogsError::RosterFull { max: 1 })));
+    assert!(matches!(
+        second,
+        Err(LogsError::Config(ConfigError::RosterFull { max: 1 }))
+    ));
     // One roster: what check() reads through the vault's facts is what the vault enforces.
     let log = DataRef::new(
         DataCategory::LlmRequestLog,
@@ -434,7 +437,7 @@ mod gate_agrees_with_check {
             let outcome = entries.last().unwrap().entry().access().unwrap().outcome();
             prop_assert_eq!(opened.is_ok(), expected.is_allowed(), "{}", expected);
             prop_assert_eq!(outcome == AuditOutcome::Opened, opened.is_ok());
-            if let Err(LogsError::Denied { denial }) = &opened {
+            if let Err(LogsError::Open(OpenError::Denied { denial })) = &opened {
                 prop_assert!(expected.clauses().contains(denial.clause()), "{} vs {}", denial, expected);
             }
             vault.audit().verify().unwrap();

@@ -12,7 +12,7 @@ use steward_core::Timestamp;
 use zeroize::Zeroizing;
 
 use super::entry::{AuditEntry, EntryBuffer, encode_entry};
-use crate::{LogsError, hex};
+use crate::{AuditError, KeyError, LogsError, hex};
 
 const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
 /// What the entry key is derived for: the label separates entry hashes from any other use of
@@ -39,12 +39,12 @@ impl AuditKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] for fewer than 32 bytes.
+    /// [`KeyError::InvalidKey`] for fewer than 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
         if bytes.len() < Self::MIN_LEN {
-            return Err(LogsError::InvalidKey {
+            return Err(LogsError::Key(KeyError::InvalidKey {
                 reason: "an audit key is at least 32 bytes",
-            });
+            }));
         }
         let configured = hmac::Key::new(hmac::HMAC_SHA256, bytes);
         let derived = hmac::sign(&configured, ENTRY_KEY_LABEL);
@@ -55,7 +55,7 @@ impl AuditKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidHex`] unless the text is 64 hex digits.
+    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, LogsError> {
         let bytes = Zeroizing::new(hex::decode::<32>(text.trim(), "audit key")?);
         Self::from_bytes(bytes.as_slice())
@@ -65,16 +65,18 @@ impl AuditKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::ChainBroken`] at the first entry whose sequence number, link to its
+    /// [`AuditError::ChainBroken`] at the first entry whose sequence number, link to its
     /// predecessor, HMAC or instant is wrong: any edit, deletion, insertion or reordering.
     pub fn verify_chain(&self, entries: &[ChainedEntry]) -> Result<ChainHead, LogsError> {
         let mut head = ChainHead::EMPTY;
         let mut last_at: Option<Timestamp> = None;
         for chained in entries {
             let expected = head.entries;
-            let broken = |reason| LogsError::ChainBroken {
-                sequence: expected,
-                reason,
+            let broken = |reason| {
+                LogsError::Audit(AuditError::ChainBroken {
+                    sequence: expected,
+                    reason,
+                })
             };
             if chained.sequence != expected {
                 return Err(broken("sequence number out of place"));
@@ -95,9 +97,11 @@ impl AuditKey {
 
     /// Checks one entry's hash against its content (not its place in the chain).
     pub(crate) fn verify_entry(&self, chained: &ChainedEntry) -> Result<(), LogsError> {
-        let broken = |reason| LogsError::ChainBroken {
-            sequence: chained.sequence,
-            reason,
+        let broken = |reason| {
+            LogsError::Audit(AuditError::ChainBroken {
+                sequence: chained.sequence,
+                reason,
+            })
         };
         let mut message = EntryBuffer::new();
         encode_entry(
@@ -292,7 +296,7 @@ impl Checkpoint {
         let signature: [u8; SIGNATURE_LEN] = signature
             .as_ref()
             .try_into()
-            .map_err(|_| LogsError::CheckpointSignature)?;
+            .map_err(|_| LogsError::Audit(AuditError::CheckpointSignature))?;
         Ok(Self {
             entries: head.entries,
             head: head.hash,
@@ -303,9 +307,11 @@ impl Checkpoint {
     /// Checks that `entries` (a whole chain, already verified) still reaches this
     /// checkpoint: it is at least as long, and its entry at the checkpoint has the head.
     pub(crate) fn check_reached_by(&self, entries: &[ChainedEntry]) -> Result<(), LogsError> {
-        let mismatch = |reason| LogsError::CheckpointMismatch {
-            checkpoint: self.entries,
-            reason,
+        let mismatch = |reason| {
+            LogsError::Audit(AuditError::CheckpointMismatch {
+                checkpoint: self.entries,
+                reason,
+            })
         };
         let Some(last_covered) = self.entries.checked_sub(1) else {
             return if self.head == ChainHash::GENESIS {
@@ -363,10 +369,10 @@ impl CheckpointSigner {
     ///
     /// # Errors
     ///
-    /// [`LogsError::Random`] if the system RNG fails.
+    /// [`KeyError::Random`] if the system RNG fails.
     pub fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, LogsError> {
-        let document =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| LogsError::Random)?;
+        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
         Ok(Zeroizing::new(document.as_ref().to_vec()))
     }
 
@@ -374,13 +380,13 @@ impl CheckpointSigner {
     ///
     /// # Errors
     ///
-    /// [`LogsError::InvalidKey`] if the document is not an Ed25519 PKCS#8 key.
+    /// [`KeyError::InvalidKey`] if the document is not an Ed25519 PKCS#8 key.
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, LogsError> {
-        Ed25519KeyPair::from_pkcs8(pkcs8)
-            .map(Self)
-            .map_err(|_| LogsError::InvalidKey {
+        Ed25519KeyPair::from_pkcs8(pkcs8).map(Self).map_err(|_| {
+            LogsError::Key(KeyError::InvalidKey {
                 reason: "not an Ed25519 PKCS#8 document",
             })
+        })
     }
 
     /// The public key that verifies this signer's checkpoints.
@@ -425,12 +431,12 @@ impl CheckpointPublicKey {
     ///
     /// # Errors
     ///
-    /// [`LogsError::CheckpointSignature`] if it does not verify.
+    /// [`AuditError::CheckpointSignature`] if it does not verify.
     pub fn verify(&self, checkpoint: &Checkpoint) -> Result<(), LogsError> {
         let message = checkpoint_message(checkpoint.entries, &checkpoint.head);
         signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
             .verify(&message, &checkpoint.signature)
-            .map_err(|_| LogsError::CheckpointSignature)
+            .map_err(|_| LogsError::Audit(AuditError::CheckpointSignature))
     }
 }
 

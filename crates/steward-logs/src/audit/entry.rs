@@ -8,8 +8,8 @@ use steward_core::{
 
 use super::chain::ChainHash;
 use crate::{
-    ExportCounts, ExportJobId, ExportPlan, KeyVersion, LogsError, MasterKeyId, RecordDigest,
-    access::Denial, record::RecordHeader,
+    ExportCounts, ExportJobId, ExportPlan, KeyVersion, LogsError, MasterKeyId, OpenError,
+    RecordDigest, access::Denial, record::RecordHeader,
 };
 
 /// One audited event and the instant the trail's clock gave it.
@@ -224,9 +224,11 @@ pub enum OpenFailure {
 impl OpenFailure {
     pub(crate) const fn from_error(error: &LogsError) -> Self {
         match error {
-            LogsError::Shredded => Self::Shredded,
-            LogsError::UnknownKeyVersion { .. } => Self::UnknownKeyVersion,
-            LogsError::AuthenticationFailed | LogsError::KeyCommitmentMismatch => Self::Tampered,
+            LogsError::Open(OpenError::Shredded) => Self::Shredded,
+            LogsError::Open(OpenError::UnknownKeyVersion { .. }) => Self::UnknownKeyVersion,
+            LogsError::Open(OpenError::AuthenticationFailed | OpenError::KeyCommitmentMismatch) => {
+                Self::Tampered
+            }
             _ => Self::KeyUnavailable,
         }
     }
@@ -283,6 +285,10 @@ impl EntryBuffer {
 }
 
 impl Sink for EntryBuffer {
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "len never exceeds INLINE, see below"
+    )]
     fn put(&mut self, bytes: &[u8]) {
         if self.spilled.is_empty() {
             let end = self.len.saturating_add(bytes.len());
@@ -291,8 +297,9 @@ impl Sink for EntryBuffer {
                 self.len = end;
                 return;
             }
-            self.spilled
-                .extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+            // INVARIANT: len only ever becomes an `end` whose slot fit the inline array, just
+            // above; an empty copy here would drop the entry's first bytes from its HMAC.
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
         }
         self.spilled.extend_from_slice(bytes);
     }

@@ -30,7 +30,7 @@ pub use self::{
     entry::{AccessEvent, AuditEntry, AuditEvent, AuditOutcome, OpenFailure, RosterChange},
     store::{AuditStore, MemoryAuditStore},
 };
-use crate::LogsError;
+use crate::{AuditError, LogsError};
 
 /// The audit trail: the chain key, a store and a clock, appending chained entries.
 ///
@@ -67,8 +67,8 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the store cannot be read;
-    /// [`LogsError::ChainBroken`] if its newest entry's hash is not valid under `key` (a
+    /// [`AuditError::Unavailable`] if the store cannot be read;
+    /// [`AuditError::ChainBroken`] if its newest entry's hash is not valid under `key` (a
     /// wrong audit key, or a tampered newest entry).
     pub fn new(key: AuditKey, store: S) -> Result<Self, LogsError> {
         Self::with_clock(key, store, SystemClock)
@@ -133,10 +133,10 @@ impl<S: AuditStore> AuditTrail<S> {
         if let Some(last) = self.last_at
             && at <= last
         {
-            return Err(LogsError::ClockWentBackwards {
+            return Err(LogsError::Audit(AuditError::ClockWentBackwards {
                 last,
                 attempted: at,
-            });
+            }));
         }
         let sequence = self.head.entries;
         let chained =
@@ -149,7 +149,7 @@ impl<S: AuditStore> AuditTrail<S> {
             // the next entry.
             self.head_uncertain = true;
             let _reloaded = self.reload_head();
-            return Err(LogsError::AuditUnavailable { source });
+            return Err(LogsError::Audit(AuditError::Unavailable { source }));
         }
         self.head = head;
         self.last_at = Some(at);
@@ -161,7 +161,7 @@ impl<S: AuditStore> AuditTrail<S> {
         let last = self
             .store
             .last()
-            .map_err(|source| LogsError::AuditUnavailable { source })?;
+            .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
         let (head, last_at) = match last {
             None => (ChainHead::EMPTY, None),
             Some(entry) => {
@@ -170,10 +170,10 @@ impl<S: AuditStore> AuditTrail<S> {
             }
         };
         if head.entries < self.head.entries {
-            return Err(LogsError::ChainBroken {
+            return Err(LogsError::Audit(AuditError::ChainBroken {
                 sequence: head.entries,
                 reason: "the store lost entries this trail had written",
-            });
+            }));
         }
         self.head = head;
         self.last_at = last_at;
@@ -191,13 +191,13 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::AuditUnavailable`] if the store cannot be read; [`LogsError::ChainBroken`]
+    /// [`AuditError::Unavailable`] if the store cannot be read; [`AuditError::ChainBroken`]
     /// if any entry was edited, deleted, inserted or reordered.
     pub fn verify(&self) -> Result<ChainHead, LogsError> {
         let entries = self
             .store
             .entries()
-            .map_err(|source| LogsError::AuditUnavailable { source })?;
+            .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
         self.key.verify_chain(&entries)
     }
 
@@ -207,8 +207,8 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     ///
-    /// As [`verify`](Self::verify), plus [`LogsError::CheckpointSignature`] if the checkpoint
-    /// is not signed by `public_key`, and [`LogsError::CheckpointMismatch`] if the chain is
+    /// As [`verify`](Self::verify), plus [`AuditError::CheckpointSignature`] if the checkpoint
+    /// is not signed by `public_key`, and [`AuditError::CheckpointMismatch`] if the chain is
     /// shorter than the checkpoint or differs at its head.
     pub fn verify_against(
         &self,
@@ -219,7 +219,7 @@ impl<S: AuditStore> AuditTrail<S> {
         let entries = self
             .store
             .entries()
-            .map_err(|source| LogsError::AuditUnavailable { source })?;
+            .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
         let head = self.key.verify_chain(&entries)?;
         checkpoint.check_reached_by(&entries)?;
         Ok(head)
@@ -229,7 +229,7 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// # Errors
     ///
-    /// [`LogsError::CheckpointSignature`] if the signer produced no valid signature.
+    /// [`AuditError::CheckpointSignature`] if the signer produced no valid signature.
     pub fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Checkpoint, LogsError> {
         Checkpoint::sign(&self.head, signer)
     }

@@ -4,8 +4,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use steward_core::Purpose;
 use steward_logs::{
-    AccessRequest, AuditKey, AuditTrail, ChainedEntry, Checkpoint, CheckpointSigner, LogsError,
-    MemoryAuditStore, RosterChange, SealedRecord, VaultConfig,
+    AccessRequest, AuditError, AuditKey, AuditTrail, ChainedEntry, Checkpoint, CheckpointSigner,
+    LogsError, MemoryAuditStore, RosterChange, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -310,7 +310,10 @@ fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestRes
         .verify_against(&checkpoint, &signer.public_key())
         .unwrap_err();
     assert!(
-        matches!(error, LogsError::CheckpointMismatch { checkpoint: 5, .. }),
+        matches!(
+            error,
+            LogsError::Audit(AuditError::CheckpointMismatch { checkpoint: 5, .. })
+        ),
         "{error}"
     );
     Ok(())
@@ -347,7 +350,10 @@ fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
     entries[2] = serde_json::from_value(value)?;
     assert!(matches!(
         AuditTrail::new(audit_key()?, MemoryAuditStore::from(entries)),
-        Err(LogsError::ChainBroken { sequence: 2, .. })
+        Err(LogsError::Audit(AuditError::ChainBroken {
+            sequence: 2,
+            ..
+        }))
     ));
     Ok(())
 }
@@ -361,7 +367,7 @@ fn checkpoint_from_another_signer_or_edited_is_rejected() -> TestResult {
     let checkpoint = trail.checkpoint(&impostor)?;
     assert!(matches!(
         trail.verify_against(&checkpoint, &signer.public_key()),
-        Err(LogsError::CheckpointSignature)
+        Err(LogsError::Audit(AuditError::CheckpointSignature))
     ));
     let genuine = trail.checkpoint(&signer)?;
     let mut value = serde_json::to_value(genuine)?;
@@ -369,7 +375,7 @@ fn checkpoint_from_another_signer_or_edited_is_rejected() -> TestResult {
     let edited: Checkpoint = serde_json::from_value(value)?;
     assert!(matches!(
         signer.public_key().verify(&edited),
-        Err(LogsError::CheckpointSignature)
+        Err(LogsError::Audit(AuditError::CheckpointSignature))
     ));
     Ok(())
 }
@@ -402,7 +408,10 @@ fn a_chain_under_another_key_does_not_verify() -> TestResult {
     let other = AuditKey::from_bytes(&[0x99; 32])?;
     assert!(matches!(
         other.verify_chain(&entries),
-        Err(LogsError::ChainBroken { sequence: 0, .. })
+        Err(LogsError::Audit(AuditError::ChainBroken {
+            sequence: 0,
+            ..
+        }))
     ));
     assert!(AuditKey::from_bytes(&[1; 31]).is_err());
     Ok(())

@@ -9,9 +9,9 @@ use std::{
 
 use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestamp};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditEvent, AuditOutcome, ConsentAtCollection, Custody, Denial,
-    KeyVersion, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenFailure, RecordMeta,
-    RosterChange, SealedRecord, VaultConfig,
+    AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, ConfigError,
+    ConsentAtCollection, Custody, Denial, KeyError, KeyVersion, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, OpenError, OpenFailure, RecordMeta, RosterChange, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -155,7 +155,10 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     custody.shred(victim)?;
     // Even a gate that allows everything gets nothing.
     let error = custody.open(&record, &request()?, allow).unwrap_err();
-    assert!(matches!(error, LogsError::Shredded), "{error}");
+    assert!(
+        matches!(error, LogsError::Open(OpenError::Shredded)),
+        "{error}"
+    );
     assert_eq!(error.clause(), Some(ClauseId::LogsEncrypted));
     assert_eq!(
         custody.open(&other, &request()?, allow)?.as_bytes(),
@@ -170,7 +173,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     );
     assert!(matches!(
         custody.open(&record, &request()?, allow),
-        Err(LogsError::Shredded)
+        Err(LogsError::Open(OpenError::Shredded))
     ));
     let events: Vec<AuditEvent> = custody
         .audit()
@@ -198,7 +201,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     )?;
     assert!(matches!(
         restored.open(&record, &request()?, allow),
-        Err(LogsError::Shredded)
+        Err(LogsError::Open(OpenError::Shredded))
     ));
     assert_eq!(
         restored.open(&returned, &request()?, allow)?.as_bytes(),
@@ -206,7 +209,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     );
     assert!(matches!(
         restored.open(&record, &request()?, allow),
-        Err(LogsError::Shredded)
+        Err(LogsError::Open(OpenError::Shredded))
     ));
     let last = restored.audit().store().as_slice().last().unwrap().entry();
     assert_eq!(
@@ -229,7 +232,7 @@ fn key_version_limit_is_enforced_until_rotation() -> TestResult {
     }
     assert!(matches!(
         custody.seal(&meta(customer, at)?, b"x"),
-        Err(LogsError::DataKeyExhausted { version }) if version == KeyVersion::FIRST
+        Err(LogsError::Key(KeyError::DataKeyExhausted { version })) if version == KeyVersion::FIRST
     ));
     custody.rotate_data_key(customer)?;
     assert_eq!(
@@ -353,7 +356,7 @@ fn denials_are_typed_cite_their_clause_and_are_audited() -> TestResult {
         };
         let error = result.unwrap_err();
         match &error {
-            LogsError::Denied { denial } => assert_eq!(*denial, expected),
+            LogsError::Open(OpenError::Denied { denial }) => assert_eq!(*denial, expected),
             other => panic!("expected a denial, got {other}"),
         }
         assert_eq!(error.clause(), Some(clause));
@@ -390,9 +393,9 @@ fn a_refused_request_never_reaches_decryption() -> TestResult {
     assert!(
         matches!(
             error,
-            LogsError::Denied {
+            LogsError::Open(OpenError::Denied {
                 denial: Denial::NotOnRoster
-            }
+            })
         ),
         "{error}"
     );
@@ -457,7 +460,7 @@ fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
     store.set_fault(Fault::RefuseAppends);
     let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(
-        matches!(error, LogsError::AuditUnavailable { .. }),
+        matches!(error, LogsError::Audit(AuditError::Unavailable { .. })),
         "{error}"
     );
     assert_eq!(store.len(), 1);
@@ -526,7 +529,7 @@ fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
     )?;
     assert!(matches!(
         restarted.open(&record, &request()?, allow),
-        Err(LogsError::Shredded)
+        Err(LogsError::Open(OpenError::Shredded))
     ));
     assert_eq!(instants(&restarted).last(), Some(&plus_nanos(later, 1)));
     assert_eq!(restarted.audit().verify()?.entries(), 6);
@@ -549,7 +552,7 @@ fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
     store.set_fault(Fault::LoseNextAck);
     let error = custody.open(&record, &request()?, allow).unwrap_err();
     assert!(
-        matches!(error, LogsError::AuditUnavailable { .. }),
+        matches!(error, LogsError::Audit(AuditError::Unavailable { .. })),
         "{error}"
     );
     assert_eq!(store.len(), 2, "the store kept the entry it reported lost");
@@ -563,11 +566,11 @@ fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
     store.set_fault(Fault::LoseNextAckThenGoDown);
     assert!(matches!(
         custody.open(&record, &request()?, allow),
-        Err(LogsError::AuditUnavailable { .. })
+        Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert!(matches!(
         custody.open(&record, &request()?, allow),
-        Err(LogsError::AuditUnavailable { .. })
+        Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert_eq!(store.len(), 4);
     store.set_fault(Fault::Healthy);
@@ -601,17 +604,17 @@ fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
     for _ in 0..3 {
         assert!(matches!(
             custody.open(&record, &request()?, allow),
-            Err(LogsError::AuditUnavailable { .. })
+            Err(LogsError::Audit(AuditError::Unavailable { .. }))
         ));
     }
     // A shred that cannot be audited shreds nothing.
     assert!(matches!(
         custody.shred(owner),
-        Err(LogsError::AuditUnavailable { .. })
+        Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert!(matches!(
         custody.audit().verify(),
-        Err(LogsError::AuditUnavailable { .. })
+        Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert_eq!(store.len(), 1);
 
@@ -623,7 +626,7 @@ fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
     custody.shred(owner)?;
     assert!(matches!(
         custody.open(&record, &request()?, allow),
-        Err(LogsError::Shredded)
+        Err(LogsError::Open(OpenError::Shredded))
     ));
     let sequences: Vec<u64> = store
         .stored()
@@ -760,7 +763,10 @@ fn tampered_record_is_audited_as_a_failure() -> TestResult {
     bytes[last] ^= 1;
     let tampered = SealedRecord::from_bytes(&bytes)?;
     let error = custody.open(&tampered, &request()?, allow).unwrap_err();
-    assert!(matches!(error, LogsError::AuthenticationFailed), "{error}");
+    assert!(
+        matches!(error, LogsError::Open(OpenError::AuthenticationFailed)),
+        "{error}"
+    );
     let outcome = custody.audit().store().as_slice()[0]
         .entry()
         .access()
@@ -779,7 +785,7 @@ fn record_of_an_unknown_version_is_a_typed_error() -> TestResult {
     let forged = SealedRecord::from_bytes(&bytes)?;
     assert!(matches!(
         custody.open(&forged, &request()?, allow),
-        Err(LogsError::UnknownKeyVersion { version }) if version.get() == 9
+        Err(LogsError::Open(OpenError::UnknownKeyVersion { version })) if version.get() == 9
     ));
     let outcome = custody.audit().store().as_slice()[0]
         .entry()
@@ -844,7 +850,7 @@ fn out_of_range_limits_are_configuration_errors() {
     for records in [0, VaultConfig::MAX_RECORDS_PER_SESSION + 1] {
         assert!(matches!(
             VaultConfig::default().with_records_per_session(records),
-            Err(LogsError::InvalidConfig { .. })
+            Err(LogsError::Config(ConfigError::InvalidConfig { .. }))
         ));
     }
     assert!(
@@ -854,6 +860,6 @@ fn out_of_range_limits_are_configuration_errors() {
     );
     assert!(matches!(
         VaultConfig::default().with_records_per_key_version(0),
-        Err(LogsError::InvalidConfig { .. })
+        Err(LogsError::Config(ConfigError::InvalidConfig { .. }))
     ));
 }

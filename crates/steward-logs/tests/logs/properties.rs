@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use steward_core::{Justification, Purpose, PurposeGroup, RecordId, StewardId, Timestamp};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditOutcome, ConsentAtCollection, Custody, Keyring, LogsError,
-    MemoryAuditStore, RecordMeta, SealedRecord, VaultConfig,
+    AccessRequest, Algorithm, AuditError, AuditOutcome, ConsentAtCollection, Custody, Keyring,
+    LogsError, MemoryAuditStore, OpenError, RecordMeta, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -119,7 +119,10 @@ proptest! {
         let record = SealedRecord::from_bytes(&bytes).unwrap();
         let error = custody.open(&record, &request().unwrap(), allow).unwrap_err();
         prop_assert!(
-            matches!(error, LogsError::KeyCommitmentMismatch | LogsError::AuthenticationFailed),
+            matches!(
+                error,
+                LogsError::Open(OpenError::KeyCommitmentMismatch | OpenError::AuthenticationFailed)
+            ),
             "{}", error
         );
     }
@@ -148,7 +151,7 @@ proptest! {
         for (who, body, record) in &sealed {
             let result = custody.open(record, &request().unwrap(), allow);
             if shredded.iter().any(|s| customer(*s + 1).unwrap() == *who) {
-                prop_assert!(matches!(result, Err(LogsError::Shredded)));
+                prop_assert!(matches!(result, Err(LogsError::Open(OpenError::Shredded))));
             } else {
                 let opened = result.unwrap();
                 prop_assert_eq!(opened.as_bytes(), body.as_slice());
@@ -222,8 +225,12 @@ proptest! {
             }
             match result {
                 Ok(body) => prop_assert_eq!(body.as_bytes(), b"body"),
-                Err(LogsError::AuditUnavailable { .. }) => prop_assert!(fault != Fault::Healthy),
-                Err(LogsError::Denied { .. }) => prop_assert!(!allowed && fault == Fault::Healthy),
+                Err(LogsError::Audit(AuditError::Unavailable { .. })) => {
+                    prop_assert!(fault != Fault::Healthy);
+                }
+                Err(LogsError::Open(OpenError::Denied { .. })) => {
+                    prop_assert!(!allowed && fault == Fault::Healthy);
+                }
                 Err(other) => prop_assert!(false, "unexpected error {}", other),
             }
         }

@@ -1,0 +1,350 @@
+//! Master keys (key-encryption keys) and their ids: loading, and wrapping data keys.
+
+use std::{fmt, path::Path, str::FromStr};
+
+use ring::{
+    aead,
+    rand::{SecureRandom, SystemRandom},
+};
+use steward_core::CustomerId;
+use zeroize::Zeroizing;
+
+use super::{
+    KEY_LEN, KeyVersion,
+    wrapped::{DataKey, WRAP_NONCE_LEN, WRAPPED_LEN, WrappedDataKey},
+};
+use crate::{KeyError, LogsError, hex};
+
+const WRAP_LABEL: &[u8] = b"steward-logs/v1/wrap\0";
+
+/// The id of a master key, bound into every data key it wraps.
+///
+/// 1 to 64 ASCII letters, digits, `.`, `-`, `_` or `:` (for example `kek-2025-03` or a KMS
+/// key alias).
+///
+/// ```
+/// use steward_logs::MasterKeyId;
+///
+/// let id: MasterKeyId = "kek-2025-03".parse()?;
+/// assert_eq!(id.as_str(), "kek-2025-03");
+/// assert!("".parse::<MasterKeyId>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MasterKeyId(Box<str>);
+
+impl MasterKeyId {
+    /// Longest accepted id, in bytes.
+    pub const MAX_LEN: usize = 64;
+
+    /// The id.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MasterKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKeyId({})", self.0)
+    }
+}
+
+impl fmt::Display for MasterKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for MasterKeyId {
+    type Err = LogsError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason| {
+            LogsError::Key(KeyError::InvalidKeyId {
+                id: text.chars().take(64).collect(),
+                reason,
+            })
+        };
+        if text.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(invalid("longer than 64 characters"));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+        if !text.chars().all(allowed) {
+            return Err(invalid(
+                "only ASCII letters, digits, `.`, `-`, `_` and `:` are allowed",
+            ));
+        }
+        Ok(Self(text.into()))
+    }
+}
+
+steward_core::serde_via_string!(MasterKeyId);
+
+/// A master key (key-encryption key): AES-256-GCM, used only to wrap and unwrap data keys.
+///
+/// Loaded from bytes, hex text, an environment variable or a file; never generated here,
+/// because a master key that exists only in this process could not be loaded again. Not
+/// `Clone`; `Debug` shows only the id and algorithm. The raw bytes are zeroized as soon as
+/// ring's key schedule is built; ring's expanded key schedule cannot be zeroized (see
+/// docs/record-format.md).
+pub struct MasterKey {
+    pub(super) id: MasterKeyId,
+    key: aead::LessSafeKey,
+}
+
+impl MasterKey {
+    /// A master key from its 32 raw bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidKey`] unless `bytes` is exactly 32 bytes long.
+    pub fn from_bytes(id: MasterKeyId, bytes: &[u8]) -> Result<Self, LogsError> {
+        if bytes.len() != KEY_LEN {
+            return Err(LogsError::Key(KeyError::InvalidKey {
+                reason: "a master key is exactly 32 bytes",
+            }));
+        }
+        let key = aead::UnboundKey::new(&aead::AES_256_GCM, bytes).map_err(|_| {
+            LogsError::Key(KeyError::InvalidKey {
+                reason: "a master key is exactly 32 bytes",
+            })
+        })?;
+        Ok(Self {
+            id,
+            key: aead::LessSafeKey::new(key),
+        })
+    }
+
+    /// A master key from 64 hex digits (surrounding whitespace ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
+    pub fn from_hex(id: MasterKeyId, text: &str) -> Result<Self, LogsError> {
+        let bytes = Zeroizing::new(hex::decode::<KEY_LEN>(text.trim(), "master key")?);
+        Self::from_bytes(id, bytes.as_slice())
+    }
+
+    /// A master key from an environment variable holding 64 hex digits.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::MissingEnv`] if the variable is unset; [`KeyError::InvalidHex`] if its
+    /// value is not 64 hex digits.
+    pub fn from_env(id: MasterKeyId, variable: &str) -> Result<Self, LogsError> {
+        let text = Zeroizing::new(std::env::var(variable).map_err(|_| {
+            LogsError::Key(KeyError::MissingEnv {
+                name: variable.chars().take(64).collect(),
+            })
+        })?);
+        Self::from_hex(id, &text)
+    }
+
+    /// A master key from a file holding either the 32 raw bytes or 64 hex digits.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::KeyFile`] if the file cannot be read; [`KeyError::InvalidKey`] or
+    /// [`KeyError::InvalidHex`] if it holds neither form.
+    pub fn from_file(id: MasterKeyId, path: impl AsRef<Path>) -> Result<Self, LogsError> {
+        let path = path.as_ref();
+        let contents = Zeroizing::new(std::fs::read(path).map_err(|source| {
+            LogsError::Key(KeyError::KeyFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?);
+        if contents.len() == KEY_LEN {
+            return Self::from_bytes(id, &contents);
+        }
+        let text = std::str::from_utf8(&contents).map_err(|_| {
+            LogsError::Key(KeyError::InvalidKey {
+                reason: "a key file holds 32 raw bytes or 64 hex digits",
+            })
+        })?;
+        Self::from_hex(id, text)
+    }
+
+    /// The id of this master key.
+    #[must_use]
+    pub const fn id(&self) -> &MasterKeyId {
+        &self.id
+    }
+
+    pub(super) fn wrap(
+        &self,
+        rng: &SystemRandom,
+        customer: CustomerId,
+        version: KeyVersion,
+        data_key: &DataKey,
+    ) -> Result<WrappedDataKey, LogsError> {
+        // A random nonce is safe here: wraps are rare (one per data key and master rotation),
+        // far below the 2^32 random-nonce limit of NIST SP 800-38D.
+        let mut nonce = [0u8; WRAP_NONCE_LEN];
+        rng.fill(&mut nonce)
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
+        let mut ciphertext = [0u8; WRAPPED_LEN];
+        let (body, tag_slot) = ciphertext.split_at_mut(KEY_LEN);
+        body.copy_from_slice(data_key.as_bytes());
+        let aad = wrap_aad(&self.id, customer, version);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(&aad),
+                body,
+            )
+            .map_err(|_| LogsError::Overflow {
+                what: "wrapping a data key",
+            })?;
+        tag_slot.copy_from_slice(tag.as_ref());
+        Ok(WrappedDataKey {
+            master_key: self.id.clone(),
+            customer,
+            version,
+            nonce,
+            ciphertext,
+        })
+    }
+
+    pub(super) fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, LogsError> {
+        let failed = || {
+            LogsError::Key(KeyError::UnwrapFailed {
+                version: wrapped.version,
+            })
+        };
+        let aad = wrap_aad(&self.id, wrapped.customer, wrapped.version);
+        let mut buffer = Zeroizing::new(wrapped.ciphertext);
+        let plain = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(wrapped.nonce),
+                aead::Aad::from(&aad),
+                buffer.as_mut_slice(),
+            )
+            .map_err(|_| failed())?;
+        // Copy straight into the zeroizing buffer: no unwiped copy of the key on the stack.
+        let mut bytes = Zeroizing::new([0_u8; KEY_LEN]);
+        if plain.len() != KEY_LEN {
+            return Err(failed());
+        }
+        bytes.copy_from_slice(plain);
+        Ok(DataKey(bytes))
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .field("algorithm", &"AES-256-GCM")
+            .finish_non_exhaustive()
+    }
+}
+
+// The length prefix of the wrap AAD is one byte: an id that could outgrow it fails the build.
+const _: () = assert!(MasterKeyId::MAX_LEN <= u8::MAX as usize);
+
+/// `master key id length || master key id || customer || version`, after a domain label.
+#[expect(
+    clippy::expect_used,
+    reason = "a master key id is at most MAX_LEN (64) bytes, so its length fits a byte"
+)]
+fn wrap_aad(id: &MasterKeyId, customer: CustomerId, version: KeyVersion) -> Vec<u8> {
+    let id = id.as_str().as_bytes();
+    let mut aad = Vec::with_capacity(WRAP_LABEL.len() + 1 + id.len() + 16 + 4);
+    aad.extend_from_slice(WRAP_LABEL);
+    // INVARIANT: `MasterKeyId::from_str`, its only constructor (serde goes through it too),
+    // refuses ids longer than MAX_LEN bytes, and MAX_LEN fits a byte (asserted above). A
+    // clamped length would bind the wrap to a different id, so there is no fallback.
+    let id_len = u8::try_from(id.len()).expect("a master key id is at most 64 bytes");
+    aad.push(id_len);
+    aad.extend_from_slice(id);
+    aad.extend_from_slice(customer.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{
+        Keyring,
+        test_support::{customer, master},
+    };
+
+    #[test]
+    fn wrap_is_bound_to_customer_and_version() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        let version = keyring.ensure_data_key(customer(1)).unwrap();
+        let snapshot = keyring.snapshot();
+        let wrapped = snapshot.data_keys().first().unwrap().clone();
+        let moved = WrappedDataKey {
+            customer: customer(2),
+            ..wrapped.clone()
+        };
+        let bumped = WrappedDataKey {
+            version: version.next().unwrap(),
+            ..wrapped.clone()
+        };
+        let master = master("kek-1", 1);
+        assert!(master.unwrap(&wrapped).is_ok());
+        assert!(matches!(
+            master.unwrap(&moved),
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
+        ));
+        assert!(matches!(
+            master.unwrap(&bumped),
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
+        ));
+    }
+
+    #[test]
+    fn the_wrap_aad_prefixes_the_longest_id_with_its_length() {
+        let longest = "k".repeat(MasterKeyId::MAX_LEN);
+        let id: MasterKeyId = longest.parse().unwrap();
+        let aad = wrap_aad(&id, customer(1), KeyVersion::FIRST);
+        assert_eq!(aad.get(WRAP_LABEL.len()), Some(&64));
+        assert_eq!(aad.len(), WRAP_LABEL.len() + 1 + 64 + 16 + 4);
+        assert!(format!("{longest}k").parse::<MasterKeyId>().is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[0xab; 32]).unwrap();
+        let text = format!("{master:?}");
+        assert!(text.contains("kek-1") && text.contains("AES-256-GCM"));
+        assert!(!text.to_lowercase().contains("abab"));
+        assert!(!text.contains("171"));
+    }
+
+    #[test]
+    fn key_loaders_accept_hex_and_raw_files() {
+        let dir = std::env::temp_dir().join(format!("steward-logs-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let raw = dir.join("raw.key");
+        std::fs::write(&raw, [5u8; 32]).unwrap();
+        let hexfile = dir.join("hex.key");
+        std::fs::write(&hexfile, format!("{}\n", hex::encode(&[5u8; 32]))).unwrap();
+        let a = MasterKey::from_file("a".parse().unwrap(), &raw).unwrap();
+        let b = MasterKey::from_file("a".parse().unwrap(), &hexfile).unwrap();
+        let mut keyring = Keyring::new(a);
+        keyring.ensure_data_key(customer(1)).unwrap();
+        let restored = Keyring::restore(b, [], keyring.snapshot()).unwrap();
+        assert!(restored.data_key(customer(1), KeyVersion::FIRST).is_ok());
+        assert!(matches!(
+            MasterKey::from_file("a".parse().unwrap(), dir.join("missing")),
+            Err(LogsError::Key(KeyError::KeyFile { .. }))
+        ));
+        assert!(matches!(
+            MasterKey::from_env("a".parse().unwrap(), "STEWARD_LOGS_TEST_UNSET_VARIABLE"),
+            Err(LogsError::Key(KeyError::MissingEnv { .. }))
+        ));
+        assert!(MasterKey::from_bytes("a".parse().unwrap(), &[1; 31]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
