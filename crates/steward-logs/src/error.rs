@@ -251,6 +251,14 @@ pub enum KeyError {
     /// The operating system's random number generator failed.
     #[error("system random number generator failed")]
     Random,
+    /// The key store did not confirm a write: the key change it carried did not take effect
+    /// (a new data key was not issued, a shred or rotation was not applied).
+    #[error("key store unavailable, the key change did not take effect: {source}")]
+    StoreUnavailable {
+        /// What the store reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What went wrong writing or verifying the audit trail.

@@ -105,8 +105,8 @@ pub use crate::{
         RecordDigester, SkipReason,
     },
     keys::{
-        KEY_LEN, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId, Tombstone,
-        WrappedDataKey,
+        KEY_LEN, KeyStore, KeyStoreError, KeyVersion, Keyring, KeyringSnapshot, MasterKey,
+        MasterKeyId, NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, RecordMeta,

@@ -230,28 +230,10 @@ impl Keyring {
     /// [`KeyError::UnwrapFailed`] if a stored wrap is corrupt; [`KeyError::Random`] if the
     /// system RNG fails.
     pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
-        if new.id == self.current.id || self.retired.iter().any(|m| m.id == new.id) {
-            return Err(LogsError::Key(KeyError::InvalidKeyId {
-                id: new.id.to_string(),
-                reason: "a new master key needs a new id",
-            }));
-        }
         // The rewrapped keyring is built beside the old one and replaces it whole: nothing
         // changes unless every data key rewrapped, and no rewrap has to find its customer again.
-        let mut customers = HashMap::with_capacity(self.customers.len());
-        for (customer, keys) in &self.customers {
-            let mut live = BTreeMap::new();
-            for wrapped in keys.live.values() {
-                let data_key = self.unwrap(wrapped)?;
-                let rewrapped = new.wrap(&self.rng, *customer, wrapped.version, &data_key)?;
-                live.insert(wrapped.version, rewrapped);
-            }
-            let tombstone = keys.tombstone;
-            customers.insert(*customer, CustomerKeys { live, tombstone });
-        }
-        self.customers = customers;
-        self.current = new;
-        self.retired.clear();
+        let prepared = self.prepare_master_rotation(new)?;
+        self.commit_master_rotation(prepared);
         Ok(())
     }
 
@@ -265,9 +247,9 @@ impl Keyring {
     /// wraps) for the shred to survive a restart. Shredding twice is harmless; shredding again
     /// after the customer came back moves the tombstone up over their new generation.
     pub fn shred(&mut self, customer: CustomerId) {
+        let tombstone = self.tombstone_for_shred(customer);
         let keys = self.customers.entry(customer).or_default();
-        // The tombstone never moves down: a shred with no live key keeps the last one.
-        keys.tombstone = keys.tombstone.max(Some(Tombstone::new(keys.newest())));
+        keys.tombstone = Some(tombstone);
         // Dropping the wrapped keys is the destruction: the plaintext data keys never exist
         // outside short-lived, zeroizing buffers.
         keys.live.clear();
@@ -308,18 +290,102 @@ impl Keyring {
 
     /// Issues the customer's next data key version: a new random key, wrapped.
     fn add_next_version(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        let wrapped = self.prepare_next_version(customer)?;
+        Ok(self.insert_prepared(wrapped))
+    }
+
+    /// The customer's next data key, wrapped, without issuing it: a store makes it durable
+    /// first, then [`insert_prepared`](Self::insert_prepared) issues it.
+    pub(crate) fn prepare_next_version(
+        &self,
+        customer: CustomerId,
+    ) -> Result<WrappedDataKey, LogsError> {
         let version = match self.customers.get(&customer) {
             Some(keys) => keys.next_version()?,
             None => KeyVersion::FIRST,
         };
         let data_key = DataKey::generate(&self.rng)?;
-        let wrapped = self.current.wrap(&self.rng, customer, version, &data_key)?;
+        self.current.wrap(&self.rng, customer, version, &data_key)
+    }
+
+    /// Issues a key made by [`prepare_next_version`](Self::prepare_next_version) with nothing
+    /// changed in between (the caller holds the keyring exclusively throughout).
+    pub(crate) fn insert_prepared(&mut self, wrapped: WrappedDataKey) -> KeyVersion {
+        let version = wrapped.version;
         self.customers
-            .entry(customer)
+            .entry(wrapped.customer)
             .or_default()
             .live
             .insert(version, wrapped);
-        Ok(version)
+        version
+    }
+
+    /// The tombstone a shred of `customer` now would leave: through their newest version,
+    /// never below an earlier tombstone (a shred with no live key keeps the last one).
+    pub(crate) fn tombstone_for_shred(&self, customer: CustomerId) -> Tombstone {
+        let keys = self.customers.get(&customer);
+        let newest = Tombstone::new(keys.and_then(CustomerKeys::newest));
+        keys.and_then(|keys| keys.tombstone)
+            .map_or(newest, |tombstone| tombstone.max(newest))
+    }
+
+    /// Every data key rewrapped under `new`, without switching to it: a store makes the
+    /// rewraps durable first, then [`commit_master_rotation`](Self::commit_master_rotation)
+    /// switches.
+    pub(crate) fn prepare_master_rotation(
+        &self,
+        new: MasterKey,
+    ) -> Result<PreparedMasterRotation, LogsError> {
+        if new.id == self.current.id || self.retired.iter().any(|m| m.id == new.id) {
+            return Err(LogsError::Key(KeyError::InvalidKeyId {
+                id: new.id.to_string(),
+                reason: "a new master key needs a new id",
+            }));
+        }
+        let mut customers = HashMap::with_capacity(self.customers.len());
+        for (customer, keys) in &self.customers {
+            let mut live = BTreeMap::new();
+            for wrapped in keys.live.values() {
+                let data_key = self.unwrap(wrapped)?;
+                let rewrapped = new.wrap(&self.rng, *customer, wrapped.version, &data_key)?;
+                live.insert(wrapped.version, rewrapped);
+            }
+            let tombstone = keys.tombstone;
+            customers.insert(*customer, CustomerKeys { live, tombstone });
+        }
+        Ok(PreparedMasterRotation { new, customers })
+    }
+
+    /// Switches to a rotation made by
+    /// [`prepare_master_rotation`](Self::prepare_master_rotation) with nothing changed in
+    /// between.
+    pub(crate) fn commit_master_rotation(&mut self, prepared: PreparedMasterRotation) {
+        self.customers = prepared.customers;
+        self.current = prepared.new;
+        self.retired.clear();
+    }
+}
+
+/// A master-key rotation computed but not applied: every data key rewrapped under the new
+/// master key. Not `Clone`; `Debug` shows only counts.
+pub struct PreparedMasterRotation {
+    new: MasterKey,
+    customers: HashMap<CustomerId, CustomerKeys>,
+}
+
+impl PreparedMasterRotation {
+    /// Every rewrapped data key, for the key store.
+    pub fn rewrapped(&self) -> impl Iterator<Item = &WrappedDataKey> + '_ {
+        self.customers.values().flat_map(|keys| keys.live.values())
+    }
+}
+
+impl fmt::Debug for PreparedMasterRotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedMasterRotation")
+            .field("master_key", &self.new.id)
+            .field("customers", &self.customers.len())
+            .finish_non_exhaustive()
     }
 }
 

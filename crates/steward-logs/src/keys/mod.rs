@@ -10,14 +10,16 @@
 mod keyring;
 mod master;
 mod snapshot;
+mod store;
 mod version;
 mod wrapped;
 
 pub(crate) use self::wrapped::DataKey;
 pub use self::{
-    keyring::Keyring,
+    keyring::{Keyring, PreparedMasterRotation},
     master::{MasterKey, MasterKeyId},
     snapshot::KeyringSnapshot,
+    store::{KeyStore, NoKeyStore, StoreError as KeyStoreError},
     version::{KeyVersion, Tombstone},
     wrapped::WrappedDataKey,
 };
