@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         AuditKey::from_bytes(&[0x17; 32])?,
         logs::MemoryAuditStore::new(),
     )?;
-    let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+    let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
     // logs.access: the roster changes only through the vault, and each change is audited.
     vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 
@@ -75,9 +75,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let signer = CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8()?)?;
-    let checkpoint = vault.audit().checkpoint(&signer)?;
+    let checkpoint = vault.audit()?.checkpoint(&signer)?;
     let head = vault
-        .audit()
+        .audit()?
         .verify_against(&checkpoint, &signer.public_key())?;
     println!(
         "audit trail: {} entries, head {}, checkpoint verified",

@@ -41,7 +41,7 @@ impl Proxy {
     ) -> Result<(), Box<dyn Error>> {
         let now: Timestamp = at.parse()?;
         self.clock.set(now);
-        let level = self.vault.facts().consent.level_at(customer, now);
+        let level = self.vault.facts()?.consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
         let sealed = self.vault.seal(
             &RecordMeta::new(customer, id, now, consent_at_collection(level)),
@@ -120,7 +120,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // The vault owns the facts from here on: one roster, one policy for check() and open.
     let steward: StewardId = "sam.steward".parse()?;
-    let mut vault = Vault::new(policy.clone(), facts, Keyring::new(master), trail)?;
+    let vault = Vault::new(policy.clone(), facts, Keyring::new(master), trail)?;
     vault.add_steward(steward.clone(), "dana.admin".parse()?)?;
     println!("Admin dana.admin put {steward} on the roster (audited).\n");
 
@@ -200,7 +200,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\nA shared-model training job on 2025-05-01 (training.shared, training.forward-only):"
     );
     let taken = training_job(
-        proxy.vault.facts(),
+        &*proxy.vault.facts()?,
         &proxy.logs,
         "2025-05-01T00:00:00Z".parse()?,
     )?;
@@ -212,17 +212,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         (ada_, TrainingLevel::None, "2025-05-03T00:00:00Z"),
     ] {
         let at: Timestamp = at.parse()?;
-        let receipt = proxy.vault.facts_mut().consent.record(
-            ConsentChange::new(
-                customer,
-                level,
-                at,
-                ConsentActor::Customer,
-                Channel::AccountSettings,
-                policy.version().clone(),
-            ),
+        let change = ConsentChange::new(
+            customer,
+            level,
             at,
-        )?;
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        );
+        let receipt = proxy
+            .vault
+            .update_facts(|facts| facts.consent.record(change, at))??;
         println!(
             "  receipt #{} for {who}: {} -> {} under policy {}",
             receipt.receipt.get(),
@@ -241,18 +241,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\nThe same job on 2025-06-01: earlier data keeps the consent it was collected under:"
     );
     let taken = training_job(
-        proxy.vault.facts(),
+        &*proxy.vault.facts()?,
         &proxy.logs,
         "2025-06-01T00:00:00Z".parse()?,
     )?;
     println!("  the job trains on {taken:?}");
 
     // --- logs.retention: Ada's relationship ends; the sweep shreds her keys after the window.
+    let ended: Timestamp = "2025-06-30T00:00:00Z".parse()?;
     proxy
         .vault
-        .facts_mut()
-        .relationships
-        .end(ada, "2025-06-30T00:00:00Z".parse()?)?;
+        .update_facts(|facts| facts.relationships.end(ada, ended))??;
     println!("\nAda's contract ends on 2025-06-30 (logs.retention: kept only while it lasts).");
     let during_window: Timestamp = "2025-07-10T00:00:00Z".parse()?;
     let adas_log = proxy.record(0)?;
@@ -273,11 +272,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let sweep_at: Timestamp = "2025-08-01T00:00:00Z".parse()?;
     proxy.clock.set(sweep_at);
-    let facts = proxy.vault.facts().clone();
+    let facts = proxy.vault.facts()?.clone();
     let sweep = Sweep::new(policy.retention(), &facts.relationships, &facts.holds);
     let plan = sweep.plan(proxy.store.records().collect::<Vec<_>>(), sweep_at);
     println!("\nDry run of the retention sweep:\n{plan}");
-    let mut shredder = VaultShredder::new(&mut proxy.vault);
+    let mut shredder = VaultShredder::new(&proxy.vault);
     let report = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
     println!(
         "Executed: {} records deleted, keys shredded for {:?}; {} records remain.",
@@ -289,7 +288,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .collect::<Vec<_>>(),
         proxy.store.len()
     );
-    let mut shredder = VaultShredder::new(&mut proxy.vault);
+    let mut shredder = VaultShredder::new(&proxy.vault);
     let again = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
     println!(
         "Executed again: {} deleted, {} already shredded (idempotent).",
@@ -305,7 +304,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // --- The audit trail: every attempt above is in it, chained and checkpointed.
-    let audit = proxy.vault.audit();
+    let audit = proxy.vault.audit()?;
     let checkpoint = audit.checkpoint(&signer)?;
     let head = audit.verify_against(&checkpoint, &signer.public_key())?;
     println!(

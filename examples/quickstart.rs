@@ -36,10 +36,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         logs::AuditKey::from_bytes(&[0x17; 32])?,
         logs::MemoryAuditStore::new(),
     )?;
-    let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
+    let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
     let steward: StewardId = "sam.steward".parse()?;
     vault.add_steward(steward.clone(), "dana.admin".parse()?)?;
-    let facts = vault.facts();
+    let facts = vault.facts()?;
 
     let now: Timestamp = "2025-06-01T12:00:00Z".parse()?;
     let email = DataRef::new(
@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     println!("Policy {} — five checks:\n", policy.version());
     for (what, request) in &checks {
-        println!("{what}:\n  {}\n", policy.check(request, facts));
+        println!("{what}:\n  {}\n", policy.check(request, &*facts));
     }
     Ok(())
 }

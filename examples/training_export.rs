@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let master = MasterKey::from_bytes("kek-demo-1".parse()?, &[0x5a; 32])?;
     let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
-    let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+    let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
 
     // The proxy seals every request with the consent in force when it passed
     // (training.forward-only: the level at collection travels with the record).
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
     ] {
         let at: Timestamp = at.parse()?;
-        let level = vault.facts().consent.level_at(customer, at);
+        let level = vault.facts()?.consent.level_at(customer, at);
         let meta = RecordMeta::new(
             customer,
             RecordId::generate_at(at),
@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     println!("\nThe audit trail holds the job before and after:");
-    for chained in vault.audit().store().as_slice() {
+    for chained in vault.audit()?.store().as_slice() {
         match chained.entry().event() {
             AuditEvent::TrainingExportPlanned(plan) => println!(
                 "  planned job {} at {}: scope `{}`, policy {}, {} records, digest {}",
@@ -120,7 +120,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             other => println!("  {other:?}"),
         }
     }
-    vault.audit().verify()?;
+    vault.audit()?.verify()?;
 
     let manifest = String::from_utf8(manifest.finish(&outcome)?)?;
     println!("\nManifest for the model card ({MANIFEST_FORMAT}):\n{manifest}");

@@ -93,7 +93,7 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     let vault_master = MasterKey::from_bytes("kek-bench".parse()?, &[0x43; 32])?;
     let vault_trail =
         AuditTrail::new(AuditKey::from_bytes(&[0x18; 32])?, ShippingStore::default())?;
-    let mut vault = steward::Vault::new(policy, facts, Keyring::new(vault_master), vault_trail)?;
+    let vault = steward::Vault::new(policy, facts, Keyring::new(vault_master), vault_trail)?;
     vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
     Ok(Fixture {
         custody,
@@ -151,7 +151,7 @@ fn ring_open(key: &LessSafeKey, nonce: [u8; 12], sealed: &[u8]) -> Vec<u8> {
 }
 
 fn bench_logs(c: &mut Criterion) {
-    let mut fixture = match fixture() {
+    let fixture = match fixture() {
         Ok(fixture) => fixture,
         Err(error) => {
             eprintln!("bench fixture failed: {error}");

@@ -202,13 +202,13 @@ impl World {
             logs::AuditKey::from_bytes(&[0x17; 32])?,
             logs::MemoryAuditStore::new(),
         )?;
-        let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
+        let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;
         for handle in ["alice.ops", "bert.ops", "chen.ops"] {
             vault.add_steward(handle.parse()?, "dana.admin".parse()?)?;
         }
         Ok(Self {
             policy,
-            facts: vault.facts().clone(),
+            facts: vault.facts()?.clone(),
             steward: "bert.ops".parse()?,
             outsider: "mallory".parse()?,
             ticket: "TICKET-4711 latency spike".parse()?,

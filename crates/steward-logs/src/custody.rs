@@ -3,6 +3,8 @@
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
     fmt,
+    hash::{Hash, Hasher},
+    sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard},
 };
 
 use ring::rand::SystemRandom;
@@ -10,8 +12,8 @@ use steward_core::{AdminId, CustomerId, Timestamp};
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, ConfigError, KeyError, KeyVersion, Keyring, LogsError, MasterKey, OpenError,
-    RecordHeader, RecordMeta, SealedRecord,
+    Algorithm, ConfigError, KeyError, KeyStore, KeyVersion, Keyring, LogsError, MasterKey,
+    NoKeyStore, OpenError, RecordHeader, RecordMeta, SealedRecord,
     access::{AccessRequest, Denial},
     audit::{
         AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
@@ -194,6 +196,51 @@ struct OpenSession {
     keys: SessionKeys,
 }
 
+/// Shards of the sealing state: a customer's sessions always live in one shard, so seals of
+/// different customers rarely wait for each other, and a shred or rotation of a customer
+/// locks only that customer's shard. Unit tests use one shard to exercise eviction.
+const SHARDS: usize = if cfg!(test) { 1 } else { 16 };
+
+/// The sealing state of the customers of one shard.
+#[derive(Default)]
+struct SealingShard {
+    sessions: HashMap<CustomerId, SealSession>,
+    /// Customers in the order their sealing session started, oldest first, so that eviction
+    /// ends the oldest session. May hold customers whose session already ended; those are
+    /// skipped when evicting and dropped when the queue outgrows the sessions.
+    order: VecDeque<CustomerId>,
+    /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
+    /// so the per-version limit survives session turnover.
+    sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
+}
+
+impl SealingShard {
+    /// Ends the customer's sealing session, keeping its per-version count.
+    fn end_session(&mut self, customer: CustomerId) {
+        if let Some(session) = self.sessions.remove(&customer) {
+            self.sealed_before
+                .insert((customer, session.version()), session.version_sealed());
+        }
+    }
+
+    /// Ends the oldest sealing session still open.
+    fn evict_one_session(&mut self) {
+        while let Some(customer) = self.order.pop_front() {
+            if self.sessions.contains_key(&customer) {
+                self.end_session(customer);
+                return;
+            }
+        }
+    }
+
+    /// Forgets everything sealed for the customer (a shred).
+    fn forget(&mut self, customer: CustomerId) {
+        self.sessions.remove(&customer);
+        self.sealed_before
+            .retain(|(owner, _), _| *owner != customer);
+    }
+}
+
 /// Custody of log records: the keyring, the sealing and opening sessions and the audit trail
 /// in one place, and the only way to plaintext.
 ///
@@ -202,7 +249,21 @@ struct OpenSession {
 /// before any plaintext is returned. Backend services use `steward::Vault`, which passes
 /// `Policy::check` as the gate; this type is its building block.
 ///
-/// `&mut self` throughout: wrap it in a `Mutex` to share it between threads.
+/// # Threads
+///
+/// `&self` throughout, `Send + Sync`: share one custody (in an `Arc`) between all threads of
+/// a server. Sealing state is sharded by customer, so seals of different customers rarely
+/// wait for each other and never wait for an open; opens serialize on the audit trail, whose
+/// entries form one chain. The keyring is read-mostly (a new customer's first key, a rotation
+/// or a shred takes it exclusively). Locks are always taken in one order (trail, then a
+/// sealing shard, then the keyring, with the opening cache last and alone), so they cannot
+/// deadlock.
+///
+/// # Persistence
+///
+/// With a [`KeyStore`](crate::KeyStore) ([`with_key_store`](Self::with_key_store)) every key
+/// change is written ahead: a new data key is durable before a record sealed under it is
+/// returned, a shred before it is reported, a master-key rotation before the keyring switches.
 ///
 /// Keep **one custody per keyring store**. Two over copies of one snapshot each create
 /// their own random data key for a new customer (or a new version on rotation) and neither
@@ -219,7 +280,7 @@ struct OpenSession {
 ///
 /// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
 /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
-/// let mut custody = Custody::new(Keyring::new(master), trail);
+/// let custody = Custody::new(Keyring::new(master), trail);
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
@@ -237,23 +298,17 @@ struct OpenSession {
 /// assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
 /// let refused = custody.open(&record, &request, |_query| Err(Denial::NotOnRoster));
 /// assert!(refused.is_err());
-/// assert_eq!(custody.audit().verify()?.entries(), 2);
+/// assert_eq!(custody.audit()?.verify()?.entries(), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Custody<S> {
-    keyring: Keyring,
+    trail: Mutex<AuditTrail<S>>,
+    shards: Box<[Mutex<SealingShard>]>,
+    keyring: RwLock<Keyring>,
+    opening: Mutex<HashMap<[u8; SALT_LEN], Arc<OpenSession>>>,
+    key_store: Arc<dyn KeyStore>,
     config: VaultConfig,
     rng: SystemRandom,
-    sealing: HashMap<CustomerId, SealSession>,
-    /// Customers in the order their sealing session started, oldest first, so that eviction
-    /// ends the oldest session. May hold customers whose session already ended; those are
-    /// skipped when evicting and dropped when the queue outgrows the sessions.
-    sealing_order: VecDeque<CustomerId>,
-    /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
-    /// so the per-version limit survives session turnover.
-    sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
-    opening: HashMap<[u8; SALT_LEN], OpenSession>,
-    trail: AuditTrail<S>,
 }
 
 /// What a gate decides on: the request, the record's header as it claims itself (it is
@@ -287,26 +342,39 @@ impl<'a> OpenQuery<'a> {
     }
 }
 
+/// A lock whose holder panicked: fail closed rather than use state a panic may have left
+/// half-changed.
+fn poisoned<T>(_: T) -> LogsError {
+    LogsError::Poisoned
+}
+
 impl<S: AuditStore> Custody<S> {
-    /// Custody with the default configuration.
+    /// Custody with the default configuration, keeping keys in this process only.
     #[must_use]
     pub fn new(keyring: Keyring, trail: AuditTrail<S>) -> Self {
         Self::with_config(keyring, trail, VaultConfig::default())
     }
 
-    /// Custody with `config`.
+    /// Custody with `config`, keeping keys in this process only.
     #[must_use]
     pub fn with_config(keyring: Keyring, trail: AuditTrail<S>, config: VaultConfig) -> Self {
         Self {
-            keyring,
+            trail: Mutex::new(trail),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            keyring: RwLock::new(keyring),
+            opening: Mutex::new(HashMap::new()),
+            key_store: Arc::new(NoKeyStore),
             config,
             rng: SystemRandom::new(),
-            sealing: HashMap::new(),
-            sealing_order: VecDeque::new(),
-            sealed_before: HashMap::new(),
-            opening: HashMap::new(),
-            trail,
         }
+    }
+
+    /// The same custody, writing every key change ahead to `store` (see the type's docs).
+    /// Pass the keyring the store restored from its rows.
+    #[must_use]
+    pub fn with_key_store(mut self, store: Arc<dyn KeyStore>) -> Self {
+        self.key_store = store;
+        self
     }
 
     /// Seals a request body (`logs.stored`, `logs.encrypted`) under the customer's newest data
@@ -320,32 +388,40 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`KeyError::DataKeyExhausted`] when the key version reached its limit;
     /// [`RecordError::TooLarge`](crate::RecordError::TooLarge) for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`KeyError::Random`] if the system RNG fails.
-    pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`KeyError::Random`] if the system RNG fails;
+    /// [`KeyError::StoreUnavailable`] if a new data key could not be made durable.
+    pub fn seal(&self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        let customer = meta.customer();
         let limit = self.config.records_per_key_version;
-        if let Some(session) = self.sealing.get_mut(&meta.customer())
+        let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+        if let Some(session) = shard.sessions.get_mut(&customer)
             && !session.is_spent()
         {
             return session.seal(meta, body, limit);
         }
-        let session = self.start_session(meta.customer())?;
-        if !self.sealing.contains_key(&meta.customer()) && self.sealing.len() >= SEALING_CAPACITY {
-            self.evict_one_session();
+        let session = self.start_session(&mut shard, customer)?;
+        let capacity = (SEALING_CAPACITY / SHARDS).max(1);
+        if !shard.sessions.contains_key(&customer) && shard.sessions.len() >= capacity {
+            shard.evict_one_session();
         }
         // Sessions that ended (spent, rotated, shredded) leave their customer in the queue;
         // dropping those whenever the queue doubles keeps it proportional to open sessions.
-        if self.sealing_order.len() > 2 * self.sealing.len() + SEALING_ORDER_SLACK {
-            let sealing = &self.sealing;
-            self.sealing_order
-                .retain(|customer| sealing.contains_key(customer));
+        if shard.order.len() > 2 * shard.sessions.len() + SEALING_ORDER_SLACK {
+            let SealingShard {
+                sessions, order, ..
+            } = &mut *shard;
+            order.retain(|customer| sessions.contains_key(customer));
         }
-        let session = match self.sealing.entry(meta.customer()) {
+        let SealingShard {
+            sessions, order, ..
+        } = &mut *shard;
+        let session = match sessions.entry(customer) {
             Entry::Occupied(mut slot) => {
                 slot.insert(session);
                 slot.into_mut()
             }
             Entry::Vacant(slot) => {
-                self.sealing_order.push_back(meta.customer());
+                order.push_back(customer);
                 slot.insert(session)
             }
         };
@@ -358,17 +434,16 @@ impl<S: AuditStore> Custody<S> {
     /// (claimed) header and that instant; a refusal is audited and returned; an allowed
     /// record is decrypted, which authenticates its header; the outcome is audited; only then
     /// is the plaintext returned. If the audit entry cannot be written, nothing is returned
-    /// (fail closed) and the decrypted bytes are zeroized.
+    /// (fail closed) and the decrypted bytes are zeroized. Opens serialize on the trail.
     ///
     /// # Errors
     ///
-    /// [`OpenError::Denied`] with the gate's [`Denial`]; [`OpenError::Shredded`],
-    /// [`OpenError::UnknownKeyVersion`], [`OpenError::KeyCommitmentMismatch`] or
-    /// [`OpenError::AuthenticationFailed`] if the record does not open;
+    /// [`LogsError::Open`] with [`OpenError::Denied`] and the gate's [`Denial`], or why the
+    /// record did not open (shredded, unknown key version, altered);
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the audit entry was not
     /// written.
     pub fn open<G>(
-        &mut self,
+        &self,
         record: &SealedRecord,
         request: &AccessRequest,
         gate: G,
@@ -377,7 +452,8 @@ impl<S: AuditStore> Custody<S> {
         G: FnOnce(&OpenQuery<'_>) -> Result<(), Denial>,
     {
         let header = record.header();
-        let now = self.trail.next_instant()?;
+        let mut trail = self.trail.lock().map_err(poisoned)?;
+        let now = trail.next_instant()?;
         let query = OpenQuery {
             request,
             header,
@@ -393,72 +469,92 @@ impl<S: AuditStore> Custody<S> {
             ))
         };
         if let Err(denial) = gate(&query) {
-            self.trail
-                .append_at(now, access(AuditOutcome::Denied(denial)))?;
+            trail.append_at(now, access(AuditOutcome::Denied(denial)))?;
             return Err(LogsError::denied(denial));
         }
         match self.decrypt(record) {
             Ok(plaintext) => {
-                self.trail.append_at(now, access(AuditOutcome::Opened))?;
+                trail.append_at(now, access(AuditOutcome::Opened))?;
                 Ok(plaintext)
             }
             Err(error) => {
                 let failure = OpenFailure::from_error(&error);
-                self.trail
-                    .append_at(now, access(AuditOutcome::Failed(failure)))?;
+                trail.append_at(now, access(AuditOutcome::Failed(failure)))?;
                 Err(error)
             }
         }
     }
 
     /// Rotates the customer's data key; the next record sealed for them uses the new version.
-    /// The rotation is audited.
+    /// The new key is made durable first; the rotation is audited.
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_data_key`]; [`AuditError::Unavailable`](crate::AuditError::Unavailable)
-    /// if the entry could not be written (the rotation has then taken effect: it exposes nothing,
-    /// and the next rotation is audited).
-    pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
-        let version = self.keyring.rotate_data_key(customer)?;
-        self.end_session(customer);
-        self.trail
-            .append(AuditEvent::DataKeyRotated { customer, version })?;
+    /// As [`Keyring::rotate_data_key`]; [`KeyError::StoreUnavailable`] if the new key could
+    /// not be made durable (nothing changed);
+    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
+    /// written (the rotation has then taken effect: it exposes nothing, and the next one is
+    /// audited).
+    pub fn rotate_data_key(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        let version = {
+            let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+            let version = self.issue_next_key(customer)?;
+            shard.end_session(customer);
+            version
+        };
+        self.audit_event(AuditEvent::DataKeyRotated { customer, version })?;
         Ok(version)
     }
 
-    /// Rotates the master key (rewraps every data key; no record is re-encrypted). The
-    /// rotation is audited.
+    /// Rotates the master key (rewraps every data key; no record is re-encrypted): the
+    /// rewraps are made durable, then the keyring switches. The rotation is audited.
     ///
     /// # Errors
     ///
-    /// As [`Keyring::rotate_master_key`];
+    /// As [`Keyring::rotate_master_key`]; [`KeyError::StoreUnavailable`] if the rewraps
+    /// could not be made durable (the old master key stays in use);
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) as for
     /// [`rotate_data_key`](Self::rotate_data_key).
-    pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
+    pub fn rotate_master_key(&self, new: MasterKey) -> Result<(), LogsError> {
         let to = new.id().clone();
-        self.keyring.rotate_master_key(new)?;
-        self.trail.append(AuditEvent::MasterKeyRotated { to })?;
+        {
+            let mut keyring = self.keyring.write().map_err(poisoned)?;
+            let prepared = keyring.prepare_master_rotation(new)?;
+            let rewrapped: Vec<_> = prepared.rewrapped().cloned().collect();
+            self.key_store
+                .rewrap(&rewrapped)
+                .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+            keyring.commit_master_rotation(prepared);
+        }
+        self.audit_event(AuditEvent::MasterKeyRotated { to })?;
         Ok(())
     }
 
-    /// Crypto-shreds the customer: audited first, then their data keys, sealing session and
-    /// cached opening keys are destroyed, and every later open of a record sealed before now
-    /// fails with [`OpenError::Shredded`]. A customer who returns gets a fresh key
-    /// generation on their next record (see docs/retention.md).
+    /// Crypto-shreds the customer: audited first, then the shred is made durable, then their
+    /// data keys, sealing session and cached opening keys are destroyed in memory, and every
+    /// later open of a record sealed before now fails with [`OpenError::Shredded`]. A customer
+    /// who returns gets a fresh key generation on their next record (see docs/retention.md).
     ///
     /// # Errors
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
-    /// written; nothing was shredded then.
-    pub fn shred(&mut self, customer: CustomerId) -> Result<(), LogsError> {
-        self.trail
-            .append(AuditEvent::CustomerShredded { customer })?;
-        self.keyring.shred(customer);
-        self.sealing.remove(&customer);
-        self.sealed_before
-            .retain(|(owner, _), _| *owner != customer);
+    /// written, [`KeyError::StoreUnavailable`] if the shred could not be made durable;
+    /// nothing was shredded then (a later shred repeats it).
+    pub fn shred(&self, customer: CustomerId) -> Result<(), LogsError> {
+        self.audit_event(AuditEvent::CustomerShredded { customer })?;
+        {
+            let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+            let mut keyring = self.keyring.write().map_err(poisoned)?;
+            let tombstone = keyring.tombstone_for_shred(customer);
+            self.key_store
+                .shred(customer, tombstone)
+                .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+            keyring.shred(customer);
+            shard.forget(customer);
+        }
         self.opening
+            .lock()
+            .map_err(poisoned)?
             .retain(|_, session| session.customer != customer);
         Ok(())
     }
@@ -470,26 +566,27 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
     /// written.
-    pub fn audit_roster_change(
-        &mut self,
-        change: RosterChange,
-        by: AdminId,
-    ) -> Result<(), LogsError> {
-        self.trail
-            .append(AuditEvent::RosterChanged { change, by })?;
-        Ok(())
+    pub fn audit_roster_change(&self, change: RosterChange, by: AdminId) -> Result<(), LogsError> {
+        self.audit_event(AuditEvent::RosterChanged { change, by })
     }
 
-    /// The keyring, for persisting its [`snapshot`](Keyring::snapshot).
-    #[must_use]
-    pub const fn keyring(&self) -> &Keyring {
-        &self.keyring
+    /// Reads the keyring (to persist its [`snapshot`](Keyring::snapshot), or ask about a
+    /// customer's keys), holding it shared for as long as the guard lives.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while changing it.
+    pub fn keyring(&self) -> Result<RwLockReadGuard<'_, Keyring>, LogsError> {
+        self.keyring.read().map_err(poisoned)
     }
 
-    /// The audit trail, to verify it and sign checkpoints.
-    #[must_use]
-    pub const fn audit(&self) -> &AuditTrail<S> {
-        &self.trail
+    /// The audit trail, to verify it and sign checkpoints; opens wait while the guard lives.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while appending.
+    pub fn audit(&self) -> Result<MutexGuard<'_, AuditTrail<S>>, LogsError> {
+        self.trail.lock().map_err(poisoned)
     }
 
     /// The configuration.
@@ -498,11 +595,53 @@ impl<S: AuditStore> Custody<S> {
         &self.config
     }
 
-    fn start_session(&mut self, customer: CustomerId) -> Result<SealSession, LogsError> {
-        let version = self.keyring.ensure_data_key(customer)?;
+    fn shard(&self, customer: CustomerId) -> &Mutex<SealingShard> {
+        let mut hasher = steward_core::IdHasher::default();
+        customer.hash(&mut hasher);
+        let shards = self.shards.len().max(1);
+        // The remainder is below the shard count, a usize: the conversion cannot fail.
+        let index = usize::try_from(hasher.finish() % shards as u64).unwrap_or_default();
+        // INVARIANT: index < shards.len().
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "the index is reduced modulo the length"
+        )]
+        &self.shards[index]
+    }
+
+    fn audit_event(&self, event: AuditEvent) -> Result<(), LogsError> {
+        self.trail.lock().map_err(poisoned)?.append(event)?;
+        Ok(())
+    }
+
+    /// Issues the customer's next data key, durable before it is used.
+    fn issue_next_key(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        let mut keyring = self.keyring.write().map_err(poisoned)?;
+        let wrapped = keyring.prepare_next_version(customer)?;
+        self.key_store
+            .put_data_key(&wrapped)
+            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+        Ok(keyring.insert_prepared(wrapped))
+    }
+
+    fn start_session(
+        &self,
+        shard: &mut SealingShard,
+        customer: CustomerId,
+    ) -> Result<SealSession, LogsError> {
+        let current = self
+            .keyring
+            .read()
+            .map_err(poisoned)?
+            .current_version(customer);
+        let version = match current {
+            Some(version) => version,
+            // The shard is held: no other thread issues this customer's key meanwhile.
+            None => self.issue_next_key(customer)?,
+        };
         // The session being replaced (spent, or of an older version) hands on its count.
-        self.end_session(customer);
-        let sealed = self
+        shard.end_session(customer);
+        let sealed = shard
             .sealed_before
             .get(&(customer, version))
             .copied()
@@ -510,7 +649,11 @@ impl<S: AuditStore> Custody<S> {
         if sealed >= self.config.records_per_key_version {
             return Err(LogsError::Key(KeyError::DataKeyExhausted { version }));
         }
-        let data_key = self.keyring.data_key(customer, version)?;
+        let data_key = self
+            .keyring
+            .read()
+            .map_err(poisoned)?
+            .data_key(customer, version)?;
         SealSession::start(
             &self.rng,
             &data_key,
@@ -522,49 +665,38 @@ impl<S: AuditStore> Custody<S> {
         )
     }
 
-    /// Ends the customer's sealing session, keeping its per-version count.
-    fn end_session(&mut self, customer: CustomerId) {
-        if let Some(session) = self.sealing.remove(&customer) {
-            self.sealed_before
-                .insert((customer, session.version()), session.version_sealed());
-        }
+    pub(crate) fn trail(&self) -> Result<MutexGuard<'_, AuditTrail<S>>, LogsError> {
+        self.trail.lock().map_err(poisoned)
     }
 
-    /// Ends the oldest sealing session still open.
-    fn evict_one_session(&mut self) {
-        while let Some(customer) = self.sealing_order.pop_front() {
-            if self.sealing.contains_key(&customer) {
-                self.end_session(customer);
-                return;
-            }
-        }
-    }
-
-    pub(crate) fn trail_mut(&mut self) -> &mut AuditTrail<S> {
-        &mut self.trail
-    }
-
-    pub(crate) fn decrypt_record(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
-        self.decrypt(record)
-    }
-
-    fn decrypt(&mut self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
+    pub(crate) fn decrypt(&self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
-        if self
-            .keyring
-            .is_version_shredded(header.customer, header.key_version)
-        {
-            return Err(LogsError::Open(OpenError::Shredded));
-        }
         let salt = record.salt();
-        if let Some(session) = self.opening.get(&salt)
+        let cached = self.opening.lock().map_err(poisoned)?.get(&salt).cloned();
+        if let Some(session) = cached
             && session.customer == header.customer
             && session.version == header.key_version
             && session.algorithm == header.algorithm
         {
+            // A shred empties the cache of the customer, but this thread may have taken the
+            // session just before: the keyring has the last word.
+            if self
+                .keyring
+                .read()
+                .map_err(poisoned)?
+                .is_version_shredded(header.customer, header.key_version)
+            {
+                return Err(LogsError::Open(OpenError::Shredded));
+            }
             return session.keys.open(record);
         }
-        let data_key = self.keyring.data_key(header.customer, header.key_version)?;
+        let data_key = {
+            let keyring = self.keyring.read().map_err(poisoned)?;
+            if keyring.is_version_shredded(header.customer, header.key_version) {
+                return Err(LogsError::Open(OpenError::Shredded));
+            }
+            keyring.data_key(header.customer, header.key_version)?
+        };
         let keys = SessionKeys::derive(
             &data_key,
             &salt,
@@ -573,17 +705,18 @@ impl<S: AuditStore> Custody<S> {
             header.key_version,
         )?;
         let plaintext = keys.open(record)?;
-        if self.opening.len() >= OPEN_CACHE_CAPACITY {
-            self.opening.clear();
+        let mut opening = self.opening.lock().map_err(poisoned)?;
+        if opening.len() >= OPEN_CACHE_CAPACITY {
+            opening.clear();
         }
-        self.opening.insert(
+        opening.insert(
             salt,
-            OpenSession {
+            Arc::new(OpenSession {
                 customer: header.customer,
                 version: header.key_version,
                 algorithm: header.algorithm,
                 keys,
-            },
+            }),
         );
         Ok(plaintext)
     }
@@ -592,11 +725,8 @@ impl<S: AuditStore> Custody<S> {
 impl<S> fmt::Debug for Custody<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Custody")
-            .field("keyring", &self.keyring)
-            .field("audit", &self.trail)
             .field("config", &self.config)
-            .field("sealing_sessions", &self.sealing.len())
-            .field("opening_sessions", &self.opening.len())
+            .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
 }
@@ -645,7 +775,7 @@ mod tests {
     fn the_gate_sees_the_trail_instant_and_entries_are_dated_by_the_trail_clock() {
         let start = Timestamp::from_unix_seconds(1_760_000_000).unwrap();
         let clock = ManualClock::new(start);
-        let mut custody = custody_with(VaultConfig::default(), clock.clone());
+        let custody = custody_with(VaultConfig::default(), clock.clone());
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let mut seen = None;
         custody
@@ -658,16 +788,16 @@ mod tests {
         // The clock goes backwards: the next entry is still dated after the last one.
         clock.set(Timestamp::from_unix_seconds(0).unwrap());
         custody.open(&record, &request(), |_| Ok(())).unwrap();
-        let entries = custody.audit().store().as_slice();
+        let entries = custody.audit().unwrap().store().as_slice().to_vec();
         assert_eq!(entries.len(), 2);
         assert!(entries[1].entry().at() > entries[0].entry().at());
-        custody.audit().verify().unwrap();
+        custody.audit().unwrap().verify().unwrap();
     }
 
     #[test]
     fn a_refusal_is_audited_and_nothing_is_decrypted() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let mut custody = custody_with(VaultConfig::default(), clock);
+        let custody = custody_with(VaultConfig::default(), clock);
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let error = custody
             .open(&record, &request(), |_| Err(Denial::RetentionEnded))
@@ -678,8 +808,11 @@ mod tests {
                 denial: Denial::RetentionEnded
             })
         ));
-        assert!(custody.opening.is_empty(), "a refused record was decrypted");
-        let entries = custody.audit().store().as_slice();
+        assert!(
+            custody.opening.lock().unwrap().is_empty(),
+            "a refused record was decrypted"
+        );
+        let entries = custody.audit().unwrap().store().as_slice().to_vec();
         assert_eq!(
             entries[0].entry().access().unwrap().outcome(),
             AuditOutcome::Denied(Denial::RetentionEnded)
@@ -689,7 +822,7 @@ mod tests {
     #[test]
     fn shreds_and_rotations_are_audited() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let mut custody = custody_with(VaultConfig::default(), clock);
+        let custody = custody_with(VaultConfig::default(), clock);
         let owner = customer(1);
         custody.seal(&meta(owner), b"body").unwrap();
         let version = custody.rotate_data_key(owner).unwrap();
@@ -699,6 +832,7 @@ mod tests {
         custody.shred(owner).unwrap();
         let events: Vec<_> = custody
             .audit()
+            .unwrap()
             .store()
             .as_slice()
             .iter()
@@ -722,7 +856,7 @@ mod tests {
     #[test]
     fn a_shredded_customer_who_returns_seals_again_and_old_records_stay_shredded() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let mut vault = custody_with(VaultConfig::default(), clock);
+        let vault = custody_with(VaultConfig::default(), clock);
         let request = request();
         let returning = customer(1);
         let first = vault.seal(&meta(returning), b"first").unwrap();
@@ -738,15 +872,32 @@ mod tests {
             b"second"
         );
         assert!(
-            vault
+            vault.shards[0]
+                .lock()
+                .unwrap()
                 .sealed_before
                 .contains_key(&(returning, KeyVersion::FIRST))
         );
         vault.shred(returning).unwrap();
-        assert!(!vault.sealing.contains_key(&returning));
-        assert!(vault.opening.values().all(|s| s.customer != returning));
+        assert!(
+            !vault.shards[0]
+                .lock()
+                .unwrap()
+                .sessions
+                .contains_key(&returning)
+        );
         assert!(
             vault
+                .opening
+                .lock()
+                .unwrap()
+                .values()
+                .all(|s| s.customer != returning)
+        );
+        assert!(
+            vault.shards[0]
+                .lock()
+                .unwrap()
                 .sealed_before
                 .keys()
                 .all(|(owner, _)| *owner != returning)
@@ -776,13 +927,13 @@ mod tests {
     #[test]
     fn eviction_queue_stays_proportional_to_open_sessions() {
         let config = VaultConfig::default().with_records_per_session(1).unwrap();
-        let mut custody = custody_with(config, ManualClock::new(Timestamp::MIN));
+        let custody = custody_with(config, ManualClock::new(Timestamp::MIN));
         let only = customer(1);
         for _ in 0..1_000 {
             custody.seal(&meta(only), b"x").unwrap();
         }
-        assert_eq!(custody.sealing.len(), 1);
-        assert!(custody.sealing_order.len() <= 2 + SEALING_ORDER_SLACK + 1);
+        assert_eq!(custody.shards[0].lock().unwrap().sessions.len(), 1);
+        assert!(custody.shards[0].lock().unwrap().order.len() <= 2 + SEALING_ORDER_SLACK + 1);
     }
 
     #[test]
@@ -790,18 +941,31 @@ mod tests {
         let config = VaultConfig::default()
             .with_records_per_key_version(3)
             .unwrap();
-        let mut custody = custody_with(config, ManualClock::new(Timestamp::MIN));
+        let custody = custody_with(config, ManualClock::new(Timestamp::MIN));
         let first = customer(1);
         custody.seal(&meta(first), b"1").unwrap();
         custody.seal(&meta(first), b"2").unwrap();
         // The oldest session goes first: new customers arrive until the first one's did.
         let mut next = 2;
-        while custody.sealing.contains_key(&first) && next < 10_000 {
+        while custody.shards[0]
+            .lock()
+            .unwrap()
+            .sessions
+            .contains_key(&first)
+            && next < 10_000
+        {
             custody.seal(&meta(customer(next)), b"x").unwrap();
-            assert!(custody.sealing.len() <= SEALING_CAPACITY);
+            assert!(custody.shards[0].lock().unwrap().sessions.len() <= SEALING_CAPACITY);
             next += 1;
         }
-        assert!(!custody.sealing.contains_key(&first), "never evicted");
+        assert!(
+            !custody.shards[0]
+                .lock()
+                .unwrap()
+                .sessions
+                .contains_key(&first),
+            "never evicted"
+        );
         assert_eq!(
             next,
             2 + SEALING_CAPACITY as u128,

@@ -59,6 +59,10 @@ pub enum LogsError {
     /// A vocabulary value or instant from steward-core was out of range.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A lock whose holder panicked: the state it guards may be half-changed, so the
+    /// operation fails closed. Restart the process to recover.
+    #[error("internal state unavailable after a panic in another thread; restart the process")]
+    Poisoned,
 }
 
 impl LogsError {

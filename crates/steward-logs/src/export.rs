@@ -273,8 +273,8 @@ impl<S: AuditStore> Custody<S> {
     /// # Errors
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the trail must re-read its head and cannot.
-    pub fn audit_instant(&mut self) -> Result<Timestamp, LogsError> {
-        self.trail_mut().next_instant()
+    pub fn audit_instant(&self) -> Result<Timestamp, LogsError> {
+        self.trail()?.next_instant()
     }
 
     /// Writes `plan` to the trail and grants decryption for it: no record is decrypted for
@@ -283,8 +283,8 @@ impl<S: AuditStore> Custody<S> {
     /// # Errors
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written (no grant then).
-    pub fn begin_export(&mut self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
-        self.trail_mut()
+    pub fn begin_export(&self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
+        self.trail()?
             .append(AuditEvent::TrainingExportPlanned(plan.clone()))?;
         Ok(ExportGrant {
             plan,
@@ -301,11 +301,11 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// As [`Custody::open`] for a record that does not open.
     pub fn open_for_export(
-        &mut self,
+        &self,
         grant: &mut ExportGrant,
         record: &SealedRecord,
     ) -> Result<Plaintext, LogsError> {
-        match self.decrypt_record(record) {
+        match self.decrypt(record) {
             Ok(plaintext) => {
                 grant.counts.take();
                 grant.exported.add(record.header().record_id());
@@ -329,18 +329,17 @@ impl<S: AuditStore> Custody<S> {
     /// # Errors
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written.
-    pub fn finish_export(&mut self, grant: ExportGrant) -> Result<ExportOutcome, LogsError> {
+    pub fn finish_export(&self, grant: ExportGrant) -> Result<ExportOutcome, LogsError> {
         let outcome = ExportOutcome {
             plan: grant.plan,
             counts: grant.counts,
             digest: grant.exported.finish(),
         };
-        self.trail_mut()
-            .append(AuditEvent::TrainingExportFinished {
-                job: outcome.plan.job,
-                counts: outcome.counts,
-                digest: outcome.digest,
-            })?;
+        self.trail()?.append(AuditEvent::TrainingExportFinished {
+            job: outcome.plan.job,
+            counts: outcome.counts,
+            digest: outcome.digest,
+        })?;
         Ok(outcome)
     }
 }

@@ -12,7 +12,7 @@
 //! // Keys come from configuration (a file, the environment or a KMS), never from code.
 //! let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
 //! let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
-//! let mut custody = Custody::new(Keyring::new(master), trail);
+//! let custody = Custody::new(Keyring::new(master), trail);
 //!
 //! // logs.stored + logs.encrypted: seal every request as it passes the proxy.
 //! let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
@@ -30,7 +30,7 @@
 //! );
 //! let body = custody.open(&record, &request, |_query| Ok(()))?;
 //! assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
-//! assert_eq!(custody.audit().verify()?.entries(), 1);
+//! assert_eq!(custody.audit()?.verify()?.entries(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

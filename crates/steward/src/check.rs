@@ -255,11 +255,7 @@ fn held<F: Facts + ?Sized>(
 }
 
 fn cannot_evaluate(problem: EvaluationProblem) -> Decision {
-    // logs.retention: what cannot be placed in time cannot be shown to be within retention.
-    Decision::deny(
-        ClauseId::LogsRetention,
-        DenyReason::CannotEvaluate { problem },
-    )
+    Decision::cannot_evaluate(problem)
 }
 
 const fn problem_of(error: &RetentionError) -> EvaluationProblem {

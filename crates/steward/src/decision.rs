@@ -50,6 +50,15 @@ impl Decision {
         }
     }
 
+    /// A deny of a request that could not be evaluated (the policy fails closed).
+    pub(crate) fn cannot_evaluate(problem: crate::EvaluationProblem) -> Self {
+        // logs.retention: what cannot be placed in time cannot be shown to be within retention.
+        Self::deny(
+            ClauseId::LogsRetention,
+            DenyReason::CannotEvaluate { problem },
+        )
+    }
+
     pub(crate) fn with_clause(mut self, clause: ClauseId) -> Self {
         self.clauses = self.clauses.with(clause);
         self
@@ -356,6 +365,8 @@ pub enum EvaluationProblem {
     /// The facts gave a relationship that is not the data owner's, or does not contain the
     /// instant the data was collected: a defect in the `Facts` implementation.
     RelationshipMismatch,
+    /// The facts could not be read (a thread panicked while changing them).
+    FactsUnavailable,
 }
 
 impl fmt::Display for EvaluationProblem {
@@ -367,6 +378,7 @@ impl fmt::Display for EvaluationProblem {
             Self::RelationshipMismatch => {
                 "the facts gave a relationship that does not contain the data"
             }
+            Self::FactsUnavailable => "the facts could not be read",
         })
     }
 }

@@ -69,12 +69,12 @@ pub const fn training_level(sealed: ConsentAtCollection) -> TrainingLevel {
 /// The retention sweep's [`KeyShredder`] over a [`Vault`]: crypto-shreds a customer by
 /// destroying every version of their data keys (`logs.retention`), each shred audited.
 #[derive(Debug)]
-pub struct VaultShredder<'a, F, S>(&'a mut Vault<F, S>);
+pub struct VaultShredder<'a, F, S>(&'a Vault<F, S>);
 
 impl<'a, F, S> VaultShredder<'a, F, S> {
     /// A shredder over `vault`.
     #[must_use]
-    pub fn new(vault: &'a mut Vault<F, S>) -> Self {
+    pub const fn new(vault: &'a Vault<F, S>) -> Self {
         Self(vault)
     }
 }
@@ -83,7 +83,7 @@ impl<F: RosterFacts, S: AuditStore> KeyShredder for VaultShredder<'_, F, S> {
     type Error = LogsError;
 
     fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error> {
-        if self.0.keyring().is_shredded(customer) {
+        if self.0.keyring()?.is_shredded(customer) {
             return Ok(Removal::AlreadyAbsent);
         }
         self.0.shred(customer)?;

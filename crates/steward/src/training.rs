@@ -101,7 +101,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
     /// let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
     /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
-    /// let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+    /// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
     ///
     /// let mut stored = Vec::new();
     /// for (level, prompt) in [(TrainingLevel::Shared, "share me"), (TrainingLevel::None, "keep me")] {
@@ -125,7 +125,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn export_training<I>(
-        &mut self,
+        &self,
         scope: TrainingScope,
         mut source: impl FnMut(ExportPass) -> I,
         mut sink: impl FnMut(ExportedRecord<'_>) -> Result<(), BoxError>,
@@ -133,7 +133,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     where
         I: IntoIterator<Item = Result<Vec<u8>, BoxError>>,
     {
-        let at = self.custody_mut().audit_instant()?;
+        let at = self.custody().audit_instant()?;
         let mut counts = ExportCounts::default();
         let mut planned = RecordDigester::new();
         for item in source(ExportPass::Plan) {
@@ -157,7 +157,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             counts,
             digest: planned.finish(),
         };
-        let mut grant = self.custody_mut().begin_export(plan)?;
+        let mut grant = self.custody().begin_export(plan)?;
         let mut failure = None;
         for item in source(ExportPass::Run) {
             let bytes = match item {
@@ -177,7 +177,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             }
             // Decrypting authenticates the header the decision read: a record whose claimed
             // level was altered fails here and is never yielded.
-            let Ok(plaintext) = self.custody_mut().open_for_export(&mut grant, &record) else {
+            let Ok(plaintext) = self.custody().open_for_export(&mut grant, &record) else {
                 continue;
             };
             let exported = ExportedRecord {
@@ -189,7 +189,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                 break;
             }
         }
-        let outcome = self.custody_mut().finish_export(grant)?;
+        let outcome = self.custody().finish_export(grant)?;
         match failure {
             Some(source) => Err(StewardError::Export { source }),
             None => Ok(outcome),
@@ -205,10 +205,12 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         scope: TrainingScope,
         at: Timestamp,
     ) -> Result<(), SkipReason> {
-        if self
-            .keyring()
-            .is_version_shredded(header.customer(), header.key_version())
-        {
+        // A keyring left unreadable by a panic elsewhere decrypts nothing either: count the
+        // record as shredded (unopenable) rather than guess.
+        let shredded = self.keyring().map_or(true, |keyring| {
+            keyring.is_version_shredded(header.customer(), header.key_version())
+        });
+        if shredded {
             return Err(SkipReason::Shredded);
         }
         let data = DataRef::new(

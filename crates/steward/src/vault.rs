@@ -1,7 +1,10 @@
 //! The vault: custody of log records behind the policy, the one gate where plaintext comes
 //! out.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard},
+};
 
 use steward_core::{AdminId, CustomerId, StewardId};
 use steward_logs::{
@@ -23,6 +26,11 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 ///   by the policy's `max_stewards` and audited.
 /// - Key rotations and shreds are audited too.
 ///
+/// `&self` throughout and `Send + Sync` for `Send + Sync` facts and stores: share one vault
+/// (in an `Arc`) between the threads of a server. Decisions read the facts under a shared
+/// lock; [`update_facts`](Self::update_facts) takes it exclusively. Seals never wait for an
+/// open or an audit write (see [`Custody`]).
+///
 /// ```
 /// use steward::{
 ///     AccessRequest, ConsentAtCollection, MemoryFacts, Policy, RecordId, RecordMeta,
@@ -37,7 +45,7 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 ///
 /// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
 /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
-/// let mut vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
+/// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///
 /// let now = Timestamp::now();
@@ -53,13 +61,15 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 ///
 /// // Not on the roster: refused, and the refusal is in the trail too.
 /// assert!(vault.open(&record, &ask("mallory", "troubleshooting")?).is_err());
-/// assert_eq!(vault.audit().verify()?.entries(), 3);
+/// assert_eq!(vault.audit()?.verify()?.entries(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Vault<F, S> {
     policy: Policy,
-    facts: F,
+    facts: RwLock<F>,
     custody: Custody<S>,
+    /// Serializes roster changes, so that two at once cannot both pass the policy's bound.
+    roster_changes: Mutex<()>,
 }
 
 impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
@@ -79,7 +89,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         Self::with_custody(policy, facts, Custody::new(keyring, trail))
     }
 
-    /// A vault over a configured [`Custody`] (another AEAD, other record limits).
+    /// A vault over a configured [`Custody`] (another AEAD, other record limits, a key store).
     ///
     /// # Errors
     ///
@@ -91,8 +101,9 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         }
         Ok(Self {
             policy,
-            facts,
+            facts: RwLock::new(facts),
             custody,
+            roster_changes: Mutex::new(()),
         })
     }
 
@@ -101,7 +112,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// As [`Custody::seal`].
-    pub fn seal(&mut self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+    pub fn seal(&self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
         self.custody.seal(meta, body)
     }
 
@@ -116,19 +127,14 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`OpenError::Denied`](crate::logs::OpenError::Denied) naming the [`Denial`] and its clause;
-    /// as [`Custody::open`] otherwise.
+    /// [`LogsError::Open`] naming the [`Denial`] and its clause, or why the record did not
+    /// open; as [`Custody::open`] otherwise.
     pub fn open(
-        &mut self,
+        &self,
         record: &SealedRecord,
         request: &AccessRequest,
     ) -> Result<Plaintext, LogsError> {
-        let Self {
-            policy,
-            facts,
-            custody,
-        } = self;
-        custody.open(record, request, |query| {
+        self.custody.open(record, request, |query| {
             let data = DataRef::of_sealed_record(query.header());
             let ask = Request {
                 actor: crate::Actor::Steward(request.steward()),
@@ -139,7 +145,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                 data,
                 now: query.now(),
             };
-            denial_of(&policy.check(&ask, &*facts))
+            denial_of(&self.check(&ask))
         })
     }
 
@@ -148,15 +154,19 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// [`ConfigError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
-    /// [`AuditError::Unavailable`](crate::logs::AuditError::Unavailable) if the entry could not be
-    /// written (nothing changed).
-    pub fn add_steward(&mut self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
-        if self.facts.is_on_roster(&steward) {
-            return Ok(());
-        }
-        let max = self.policy.max_stewards().get();
-        if self.facts.roster_len() >= max {
-            return Err(LogsError::Config(ConfigError::RosterFull { max }));
+    /// [`AuditError::Unavailable`](steward_logs::AuditError::Unavailable) if the entry could
+    /// not be written (nothing changed).
+    pub fn add_steward(&self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
+        let _serial = self.roster_changes.lock().map_err(poisoned)?;
+        {
+            let facts = self.facts.read().map_err(poisoned)?;
+            if facts.is_on_roster(&steward) {
+                return Ok(());
+            }
+            let max = self.policy.max_stewards().get();
+            if facts.roster_len() >= max {
+                return Err(LogsError::Config(ConfigError::RosterFull { max }));
+            }
         }
         self.change_roster(RosterChange::Added(steward), admin)
     }
@@ -166,23 +176,22 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`AuditError::Unavailable`](crate::logs::AuditError::Unavailable) if the entry could not be
-    /// written (nothing changed).
-    pub fn remove_steward(
-        &mut self,
-        steward: &StewardId,
-        admin: AdminId,
-    ) -> Result<bool, LogsError> {
-        if !self.facts.is_on_roster(steward) {
+    /// [`AuditError::Unavailable`](steward_logs::AuditError::Unavailable) if the entry could
+    /// not be written (nothing changed).
+    pub fn remove_steward(&self, steward: &StewardId, admin: AdminId) -> Result<bool, LogsError> {
+        let _serial = self.roster_changes.lock().map_err(poisoned)?;
+        if !self.facts.read().map_err(poisoned)?.is_on_roster(steward) {
             return Ok(false);
         }
         self.change_roster(RosterChange::Removed(steward.clone()), admin)?;
         Ok(true)
     }
 
-    fn change_roster(&mut self, change: RosterChange, admin: AdminId) -> Result<(), LogsError> {
+    fn change_roster(&self, change: RosterChange, admin: AdminId) -> Result<(), LogsError> {
         self.custody.audit_roster_change(change.clone(), admin)?;
         self.facts
+            .write()
+            .map_err(poisoned)?
             .apply_roster_change(&AuditedRosterChange::new(change));
         Ok(())
     }
@@ -192,7 +201,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// As [`Custody::rotate_data_key`].
-    pub fn rotate_data_key(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+    pub fn rotate_data_key(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         self.custody.rotate_data_key(customer)
     }
 
@@ -201,7 +210,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// As [`Custody::rotate_master_key`].
-    pub fn rotate_master_key(&mut self, new: MasterKey) -> Result<(), LogsError> {
+    pub fn rotate_master_key(&self, new: MasterKey) -> Result<(), LogsError> {
         self.custody.rotate_master_key(new)
     }
 
@@ -210,14 +219,18 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// As [`Custody::shred`].
-    pub fn shred(&mut self, customer: CustomerId) -> Result<(), LogsError> {
+    pub fn shred(&self, customer: CustomerId) -> Result<(), LogsError> {
         self.custody.shred(customer)
     }
 
-    /// Decides `request` over this vault's policy and facts.
+    /// Decides `request` over this vault's policy and facts. Facts left unreadable by a
+    /// panic in another thread deny (the policy fails closed).
     #[must_use]
     pub fn check(&self, request: &Request<'_>) -> Decision {
-        self.policy.check(request, &self.facts)
+        match self.facts.read() {
+            Ok(facts) => self.policy.check(request, &*facts),
+            Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
+        }
     }
 
     /// The policy.
@@ -226,33 +239,53 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         &self.policy
     }
 
-    /// The facts, for services that call [`Policy::check`] themselves.
-    #[must_use]
-    pub const fn facts(&self) -> &F {
-        &self.facts
+    /// Reads the facts, for services that call [`Policy::check`] themselves; writers wait
+    /// while the guard lives.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while changing them.
+    pub fn facts(&self) -> Result<RwLockReadGuard<'_, F>, LogsError> {
+        self.facts.read().map_err(poisoned)
     }
 
-    /// The facts, to record consent, relationships and holds. The roster cannot be changed
-    /// this way (see [`RosterFacts`]).
-    pub const fn facts_mut(&mut self) -> &mut F {
-        &mut self.facts
+    /// Changes the facts (consent, relationships, holds) under the vault's write lock;
+    /// `check()` and opens wait meanwhile. The roster cannot be changed this way (see
+    /// [`RosterFacts`]).
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while changing them.
+    pub fn update_facts<R>(&self, change: impl FnOnce(&mut F) -> R) -> Result<R, LogsError> {
+        Ok(change(&mut *self.facts.write().map_err(poisoned)?))
     }
 
-    /// The audit trail, to verify it and sign checkpoints.
-    #[must_use]
-    pub const fn audit(&self) -> &AuditTrail<S> {
+    /// The audit trail, to verify it and sign checkpoints; opens wait while the guard lives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::audit`].
+    pub fn audit(&self) -> Result<MutexGuard<'_, AuditTrail<S>>, LogsError> {
         self.custody.audit()
     }
 
-    pub(crate) const fn custody_mut(&mut self) -> &mut Custody<S> {
-        &mut self.custody
-    }
-
-    /// The keyring, for persisting its snapshot.
-    #[must_use]
-    pub const fn keyring(&self) -> &steward_logs::Keyring {
+    /// The keyring, for persisting its snapshot or asking about a customer's keys.
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::keyring`].
+    pub fn keyring(&self) -> Result<RwLockReadGuard<'_, steward_logs::Keyring>, LogsError> {
         self.custody.keyring()
     }
+
+    pub(crate) const fn custody(&self) -> &Custody<S> {
+        &self.custody
+    }
+}
+
+/// A lock whose holder panicked: fail closed.
+fn poisoned<T>(_: T) -> LogsError {
+    LogsError::Poisoned
 }
 
 /// The audit trail's name for a policy deny.

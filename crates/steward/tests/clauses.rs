@@ -94,7 +94,7 @@ fn use_purposes() {
 #[test]
 fn logs_stored() {
     let policy = Policy::coder_model();
-    let mut vault = vault(&policy);
+    let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
     let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared);
@@ -229,8 +229,8 @@ fn logs_purposes() {
         }
     }
     // The vault enforces the same list, and audits the refusal.
-    let mut vault = vault(&policy);
-    let before = vault.audit().verify().unwrap().entries();
+    let vault = vault(&policy);
+    let before = vault.audit().unwrap().verify().unwrap().entries();
     let collected = at("2025-02-01T00:00:00Z");
     let meta = RecordMeta::new(
         alice(),
@@ -245,13 +245,16 @@ fn logs_purposes() {
         matches!(error, LogsError::Open(OpenError::Denied { .. })),
         "{error}"
     );
-    assert_eq!(vault.audit().verify().unwrap().entries(), before + 1);
+    assert_eq!(
+        vault.audit().unwrap().verify().unwrap().entries(),
+        before + 1
+    );
 }
 
 #[test]
 fn logs_encrypted() {
     let policy = Policy::coder_model();
-    let mut vault = vault(&policy);
+    let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let meta = RecordMeta::new(
         alice(),
@@ -315,7 +318,7 @@ fn logs_access() {
         })
     );
     // The roster is "a select few": adding past the policy's maximum fails.
-    let mut vault = vault(&policy);
+    let vault = vault(&policy);
     for handle in ["b.ops", "c.ops"] {
         vault.add_steward(handle.parse().unwrap(), admin()).unwrap();
     }

@@ -158,10 +158,9 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
             logs::MemoryAuditStore::new(),
         )
         .unwrap();
-        let mut vault =
-            Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
+        let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
         vault.add_steward(steward(), admin()).unwrap();
-        return vault.facts().clone();
+        return vault.facts().unwrap().clone();
     }
     facts
 }

@@ -129,12 +129,12 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
     )
     .unwrap();
     let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
-    let mut vault = Vault::new(policy, facts, Keyring::new(master), trail).unwrap();
+    let vault = Vault::new(policy, facts, Keyring::new(master), trail).unwrap();
     let mut stored = Vec::new();
     for (is_alice, when) in records {
         let owner = if *is_alice { alice() } else { bob() };
         let collected = day(*when);
-        let level = vault.facts().consent.level_at(owner, collected);
+        let level = vault.facts().unwrap().consent.level_at(owner, collected);
         let meta = RecordMeta::new(
             owner,
             RecordId::generate_at(collected),
@@ -145,9 +145,8 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
     }
     if let Some(ended) = world.ended {
         vault
-            .facts_mut()
-            .relationships
-            .end(alice(), day(ended))
+            .update_facts(|facts| facts.relationships.end(alice(), day(ended)))
+            .unwrap()
             .unwrap();
     }
     clock.set(day(world.now));
@@ -198,7 +197,7 @@ fn model(world: &World, records: &[(bool, i64)], code: u8) -> Vec<usize> {
 
 /// Runs an export over `stored`, returning the bodies (the record indices) it yielded.
 fn export(
-    vault: &mut Vault<MemoryFacts, SharedStore>,
+    vault: &Vault<MemoryFacts, SharedStore>,
     stored: &[Vec<u8>],
     scope: TrainingScope,
 ) -> (Vec<i64>, ExportOutcome) {
@@ -227,8 +226,8 @@ proptest! {
         records in records(),
         code in 0u8..4,
     ) {
-        let mut setup = setup(&world, &records);
-        let (yielded, outcome) = export(&mut setup.vault, &setup.stored, scope_of(code));
+        let setup = setup(&world, &records);
+        let (yielded, outcome) = export(&setup.vault, &setup.stored, scope_of(code));
         let expected: Vec<i64> = model(&world, &records, code)
             .into_iter()
             .map(|index| records[index].1)
@@ -258,12 +257,12 @@ proptest! {
         offset in 0usize..128,
         flip in 1u8..=255,
     ) {
-        let mut setup = setup(&world, &records);
-        let (before, _) = export(&mut setup.vault, &setup.stored, scope_of(code));
+        let setup = setup(&world, &records);
+        let (before, _) = export(&setup.vault, &setup.stored, scope_of(code));
         let victim = which.index(records.len());
         let mut altered = setup.stored.clone();
         altered[victim][offset] ^= flip;
-        let (after, outcome) = export(&mut setup.vault, &altered, scope_of(code));
+        let (after, outcome) = export(&setup.vault, &altered, scope_of(code));
         // `before` lists the model's records in order: the same list without the victim.
         let mut before_minus_victim = before.clone();
         if let Some(position) = model(&world, &records, code).iter().position(|index| *index == victim) {
@@ -283,7 +282,7 @@ fn the_job_is_in_the_trail_before_the_first_plaintext_and_its_end_after_the_last
         strict: false,
     };
     let records = [(true, 10), (true, 20), (false, 30)];
-    let mut setup = setup(&world, &records);
+    let setup = setup(&world, &records);
     let store = setup.store.clone();
     let events = move || -> Vec<AuditEvent> {
         store
@@ -321,7 +320,7 @@ fn the_job_is_in_the_trail_before_the_first_plaintext_and_its_end_after_the_last
             if counts.exported == 2 && *digest == plan.digest
     ));
     assert!(outcome.matches_plan());
-    setup.vault.audit().verify().unwrap();
+    setup.vault.audit().unwrap().verify().unwrap();
 }
 
 #[test]
@@ -338,7 +337,7 @@ fn skipped_records_are_counted_by_reason_and_never_decrypted() {
     // an end make alice's records due but held.
     // The body starts after the 128-byte header.
     setup.stored[1][130] ^= 1;
-    let (yielded, outcome) = export(&mut setup.vault, &setup.stored, TrainingScope::Shared);
+    let (yielded, outcome) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
     assert_eq!(yielded, [10, 40]);
     assert_eq!(outcome.counts.tampered, 1);
     assert_eq!(outcome.counts.consent, 1);
@@ -347,8 +346,11 @@ fn skipped_records_are_counted_by_reason_and_never_decrypted() {
     assert_eq!(outcome.plan.counts.exported, 3);
     assert!(!outcome.matches_plan());
 
-    let facts = setup.vault.facts_mut();
-    facts.relationships.end(alice(), day(50)).unwrap();
+    setup
+        .vault
+        .update_facts(|facts| facts.relationships.end(alice(), day(50)))
+        .unwrap()
+        .unwrap();
     let hold = LegalHold::place(
         HoldId::new(1),
         HoldScope::Customer { customer: alice() },
@@ -358,15 +360,19 @@ fn skipped_records_are_counted_by_reason_and_never_decrypted() {
         day(400),
     )
     .unwrap();
-    facts.holds.place(hold).unwrap();
-    let (yielded, outcome) = export(&mut setup.vault, &setup.stored, TrainingScope::Shared);
+    setup
+        .vault
+        .update_facts(|facts| facts.holds.place(hold))
+        .unwrap()
+        .unwrap();
+    let (yielded, outcome) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
     assert!(yielded.is_empty());
     // All three of alice's records, the tampered one too: the claim is refused before any
     // decryption could find it altered.
     assert_eq!(outcome.counts.legal_hold_only, 3);
 
     setup.vault.shred(alice()).unwrap();
-    let (_, outcome) = export(&mut setup.vault, &setup.stored, TrainingScope::Shared);
+    let (_, outcome) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
     assert_eq!(outcome.counts.shredded, 3);
 }
 
@@ -380,8 +386,8 @@ fn the_strict_mode_honours_a_later_downgrade_and_forward_only_does_not() {
             strict,
         };
         let records = [(true, 10), (true, 60)];
-        let mut setup = setup(&world, &records);
-        let (yielded, _) = export(&mut setup.vault, &setup.stored, TrainingScope::Shared);
+        let setup = setup(&world, &records);
+        let (yielded, _) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
         assert_eq!(yielded, expected, "strict: {strict}");
     }
 }
@@ -395,7 +401,7 @@ fn the_manifest_lists_the_exported_records_and_the_job() {
         strict: false,
     };
     let records = [(true, 10), (false, 20), (true, 30)];
-    let mut setup = setup(&world, &records);
+    let setup = setup(&world, &records);
     let stored = setup.stored.clone();
     let mut manifest = TrainingManifest::new(Vec::new());
     let outcome = setup
@@ -428,7 +434,7 @@ fn a_failing_sink_stops_the_job_and_its_end_is_still_audited() {
         now: 100,
         strict: false,
     };
-    let mut setup = setup(&world, &[(true, 10), (true, 20)]);
+    let setup = setup(&world, &[(true, 10), (true, 20)]);
     let stored = setup.stored.clone();
     let error = setup
         .vault

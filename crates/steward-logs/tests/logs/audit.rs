@@ -21,7 +21,7 @@ const KINDS: u8 = 7;
 /// for logs, no justification), the allowed open of a tampered record, a data key rotation
 /// and a roster change.
 fn chain(kinds: &[u8]) -> TestResult<Vec<ChainedEntry>> {
-    let mut custody = custody()?;
+    let custody = custody()?;
     let roster = roster()?;
     let gate = policy_gate(&roster);
     let owner = customer(1)?;
@@ -73,7 +73,7 @@ fn chain(kinds: &[u8]) -> TestResult<Vec<ChainedEntry>> {
             )?,
         }
     }
-    let entries = custody.audit().store().as_slice().to_vec();
+    let entries = custody.audit()?.store().as_slice().to_vec();
     if entries.len() != kinds.len() {
         return Err(format!("{} entries for {} events", entries.len(), kinds.len()).into());
     }
@@ -321,30 +321,30 @@ fn truncating_the_newest_entries_is_detected_only_by_the_checkpoint() -> TestRes
 
 #[test]
 fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
-    let mut custody = custody()?;
+    let custody = custody()?;
     let signer = new_signer()?;
     let record = custody.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
     custody.open(&record, &request()?, allow)?;
-    let checkpoint = custody.audit().checkpoint(&signer)?;
+    let checkpoint = custody.audit().unwrap().checkpoint(&signer)?;
     // Restart: a new custody over the same store continues the chain.
-    let mut custody = custody_over(
+    let custody = custody_over(
         restored_keyring(&custody)?,
-        custody.audit().store().clone(),
+        custody.audit().unwrap().store().clone(),
         clock()?,
         VaultConfig::default(),
     )?;
-    assert_eq!(custody.audit().head().entries(), 1);
+    assert_eq!(custody.audit().unwrap().head().entries(), 1);
     custody.open(&record, &request()?, allow)?;
     custody.open(&record, &request()?, allow)?;
     assert_eq!(
         custody
-            .audit()
+            .audit()?
             .verify_against(&checkpoint, &signer.public_key())?
             .entries(),
         3
     );
     // Restarting over a store whose newest entry was edited is refused.
-    let mut entries = custody.audit().store().as_slice().to_vec();
+    let mut entries = custody.audit().unwrap().store().as_slice().to_vec();
     let mut value = serde_json::to_value(&entries[2])?;
     value["entry"]["event"]["access"]["justification"] = json!("rewritten");
     entries[2] = serde_json::from_value(value)?;

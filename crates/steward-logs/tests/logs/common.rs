@@ -84,7 +84,7 @@ pub(crate) fn restored_keyring<S: AuditStore>(custody: &Custody<S>) -> TestResul
     Ok(Keyring::restore(
         master_key()?,
         [],
-        custody.keyring().snapshot(),
+        custody.keyring()?.snapshot(),
     )?)
 }
 

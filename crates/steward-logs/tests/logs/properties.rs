@@ -54,7 +54,7 @@ proptest! {
         algorithm in algorithm(),
         seconds in -2_000_000_000i64..8_000_000_000,
     ) {
-        let mut custody = custody_sealing_with(algorithm).unwrap();
+        let custody = custody_sealing_with(algorithm).unwrap();
         let at = instant(seconds).unwrap();
         let meta = RecordMeta::new(
             customer(customer_bits).unwrap(), RecordId::generate_at(at), at, consent,
@@ -78,7 +78,7 @@ proptest! {
         bit in 0u8..8,
         algorithm in algorithm(),
     ) {
-        let mut custody = custody_sealing_with(algorithm).unwrap();
+        let custody = custody_sealing_with(algorithm).unwrap();
         let at = instant(1_000).unwrap();
         let mut bytes = custody
             .seal(&meta(customer(1).unwrap(), at).unwrap(), &body)
@@ -103,7 +103,7 @@ proptest! {
         field in 0usize..3,
         other_bits in 2..u128::MAX,
     ) {
-        let mut custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
+        let custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
         let at = instant(1_000).unwrap();
         let owner = customer(1).unwrap();
         let other = customer(other_bits).unwrap();
@@ -135,7 +135,7 @@ proptest! {
         shredded in prop::collection::btree_set(0u128..6, 1..4),
         rotate_first in any::<bool>(),
     ) {
-        let mut custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
+        let custody = custody_sealing_with(Algorithm::Aes256Gcm).unwrap();
         let at = instant(1_000).unwrap();
         let mut sealed = Vec::new();
         for (index, (who, body)) in records.iter().enumerate() {
@@ -157,7 +157,7 @@ proptest! {
                 prop_assert_eq!(opened.as_bytes(), body.as_slice());
             }
         }
-        custody.audit().verify().unwrap();
+        custody.audit().unwrap().verify().unwrap();
     }
 
     /// Invariant 4: plaintext comes back only if the gate (here a model of the logs clauses:
@@ -174,7 +174,7 @@ proptest! {
     ) {
         let store = ProbeStore::default();
         let clock = clock().unwrap();
-        let mut custody = custody_over(
+        let custody = custody_over(
             Keyring::new(master_key().unwrap()),
             store.clone(),
             clock.clone(),
@@ -234,7 +234,7 @@ proptest! {
                 Err(other) => prop_assert!(false, "unexpected error {}", other),
             }
         }
-        prop_assert_eq!(custody.audit().verify().unwrap().entries(), store.len() as u64);
+        prop_assert_eq!(custody.audit().unwrap().verify().unwrap().entries(), store.len() as u64);
     }
 
     /// Invariant 9: arbitrary bytes into the parser never panic.
@@ -255,7 +255,7 @@ proptest! {
         let mut bytes = vec![b'S', b'T', b'W', b'L', 1, algorithm, consent, 0];
         bytes.extend_from_slice(&tail);
         if let Ok(record) = SealedRecord::from_bytes(&bytes) {
-            let mut custody = custody().unwrap();
+            let custody = custody().unwrap();
             prop_assert!(custody.open(&record, &request().unwrap(), allow).is_err());
         }
     }

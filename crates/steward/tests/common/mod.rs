@@ -54,14 +54,14 @@ pub(crate) fn vault(policy: &Policy) -> Vault<MemoryFacts, logs::MemoryAuditStor
         logs::MemoryAuditStore::new(),
     )
     .unwrap();
-    let mut vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
+    let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
     vault.add_steward(steward(), admin()).unwrap();
     vault
 }
 
 /// The facts of [`vault`]: both customers since 2025-01-01, `alice.ops` on the roster.
 pub(crate) fn facts(policy: &Policy) -> MemoryFacts {
-    vault(policy).facts().clone()
+    vault(policy).facts().unwrap().clone()
 }
 
 pub(crate) fn set_level(
