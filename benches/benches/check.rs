@@ -14,6 +14,7 @@
 use std::{hint::black_box, process::ExitCode, time::Duration};
 
 use criterion::Criterion;
+use steward::{MemoryFacts, Vault, logs};
 use steward_benches::{KINDS, World};
 
 fn main() -> ExitCode {
@@ -36,6 +37,15 @@ fn main() -> ExitCode {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
+    // The same facts behind a Vault, as a multi-threaded server shares them: Vault::check
+    // takes the facts' shared lock around the same evaluation.
+    let vault = match shared_vault(&world) {
+        Ok(vault) => vault,
+        Err(error) => {
+            eprintln!("check bench: could not build the vault: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     for kind in KINDS {
         let mut group = criterion.benchmark_group(format!("check/{kind}"));
         for case in cases.iter().filter(|case| case.kind == kind) {
@@ -48,9 +58,28 @@ fn main() -> ExitCode {
                     )
                 });
             });
+            group.bench_function(format!("{}/through-vault", case.outcome), |b| {
+                b.iter(|| black_box(vault.check(black_box(&case.request))));
+            });
         }
         group.finish();
     }
     criterion.final_summary();
     ExitCode::SUCCESS
+}
+
+fn shared_vault(
+    world: &World,
+) -> Result<Vault<MemoryFacts, logs::MemoryAuditStore>, Box<dyn std::error::Error>> {
+    let master = logs::MasterKey::from_bytes("kek-bench".parse()?, &[0x5a; 32])?;
+    let trail = logs::AuditTrail::new(
+        logs::AuditKey::from_bytes(&[0x17; 32])?,
+        logs::MemoryAuditStore::new(),
+    )?;
+    Ok(Vault::new(
+        world.policy.clone(),
+        world.facts.clone(),
+        logs::Keyring::new(master),
+        trail,
+    )?)
 }

@@ -60,9 +60,29 @@ fn check_performs_no_heap_allocation() {
     let expected: Vec<Decision> = requests.iter().map(|r| policy.check(r, &facts)).collect();
     let mut decisions = [None; 13];
 
+    // The same facts behind a vault, as a multi-threaded server holds them: its check()
+    // takes a shared lock, which must not allocate either.
+    let vault = Vault::new(
+        policy.clone(),
+        facts.clone(),
+        logs::Keyring::new(
+            logs::MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap(),
+        ),
+        logs::AuditTrail::new(
+            logs::AuditKey::from_bytes(&[2; 32]).unwrap(),
+            logs::MemoryAuditStore::new(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut through_vault = [None; 13];
+
     let region = Region::new(ALLOCATOR);
     for (slot, request) in decisions.iter_mut().zip(&requests) {
         *slot = Some(policy.check(request, &facts));
+    }
+    for (slot, request) in through_vault.iter_mut().zip(&requests) {
+        *slot = Some(vault.check(request));
     }
     let change = region.change();
 
@@ -70,6 +90,8 @@ fn check_performs_no_heap_allocation() {
     assert_eq!(change.reallocations, 0, "check() reallocated: {change:?}");
     let decisions: Vec<Decision> = decisions.into_iter().flatten().collect();
     assert_eq!(decisions, expected);
+    let through_vault: Vec<Decision> = through_vault.into_iter().flatten().collect();
+    assert_eq!(through_vault, expected);
     // Both outcomes were exercised, so the no-allocation claim covers allow and deny paths.
     assert!(decisions.iter().any(Decision::is_allowed));
     assert!(decisions.iter().any(|decision| !decision.is_allowed()));
