@@ -13,12 +13,6 @@ const QUOTE_LIMIT: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsentError {
-    /// A string that names no training level.
-    #[error("unknown training level `{value}`")]
-    UnknownLevel {
-        /// The rejected input, shortened to at most 64 characters.
-        value: String,
-    },
     /// A string that names no consent mode.
     #[error("unknown consent mode `{value}`")]
     UnknownMode {

@@ -79,10 +79,11 @@
 //!
 //! # Levels and scopes
 //!
-//! [`TrainingLevel`] is one level per customer, ordered `none < private < shared <
-//! open-weight` and cumulative: a level permits training at its own scope and every narrower
-//! one ([`TrainingLevel::permits`]). A private scope (`TrainingScope::Private { owner }`) only
-//! ever reads the data of its owner, whatever anyone's level (`training.private`).
+//! [`TrainingLevel`] (defined in steward-core next to `TrainingScope`, re-exported here) is one
+//! level per customer, ordered `none < private < shared < open-weight` and cumulative: a level
+//! permits training at its own scope and every narrower one ([`TrainingLevel::permits`]). A
+//! private scope (`TrainingScope::Private { owner }`) only ever reads the data of its owner,
+//! whatever anyone's level (`training.private`).
 //! [`TrainingLevel::clause`] and [`TrainingLevel::deciding_clause`] name the clause behind an
 //! answer: `training.default-off`, `training.private`, `training.shared` or
 //! `training.open-weight`.
@@ -155,11 +156,10 @@ mod actor;
 mod error;
 mod intern;
 mod ledger;
-mod level;
 mod mode;
 mod versions;
 
-pub use steward_core::{AdminId, Justification};
+pub use steward_core::{AdminId, Justification, TrainingLevel};
 
 pub use crate::{
     actor::{Actor, Channel},
@@ -168,7 +168,6 @@ pub use crate::{
         ConsentChange, ConsentLedger, ConsentLedgerSeed, ConsentReceipt, EXPORT_FORMAT, History,
         ReceiptId,
     },
-    level::TrainingLevel,
     mode::ConsentMode,
     versions::KnownPolicyVersions,
 };

@@ -84,6 +84,8 @@ pub enum Vocabulary {
     ClauseId,
     /// [`crate::TrainingScope`].
     TrainingScope,
+    /// [`crate::TrainingLevel`].
+    TrainingLevel,
     /// [`crate::CustomerId`].
     CustomerId,
     /// [`crate::StewardId`].
@@ -105,6 +107,7 @@ impl fmt::Display for Vocabulary {
             Self::DataCategory => "data category",
             Self::ClauseId => "clause id",
             Self::TrainingScope => "training scope",
+            Self::TrainingLevel => "training level",
             Self::CustomerId => "customer id",
             Self::StewardId => "steward id",
             Self::AdminId => "admin id",

@@ -44,6 +44,8 @@
 //!   training, and purposes named only to be refused).
 //! - [`DataCategory`]: what data is touched (`collect.personal`, `collect.usage`, logs).
 //! - [`TrainingScope`]: whose models a training job trains.
+//! - [`TrainingLevel`]: how far a customer lets their data train models, ordered and
+//!   cumulative; [`TrainingLevel::permits`] answers whether a level allows a scope.
 //!
 //! Purposes, categories and scopes also name their key in the fideslang taxonomy, so the
 //! vocabulary can be exported to privacy tooling.
@@ -57,6 +59,7 @@ mod error;
 mod hash;
 mod id;
 mod justification;
+mod level;
 mod purpose;
 mod scope;
 mod time;
@@ -71,6 +74,7 @@ pub use crate::{
     hash::{CustomerMap, IdHasher},
     id::{AdminId, CustomerId, PolicyVersion, RecordId, StewardId},
     justification::Justification,
+    level::TrainingLevel,
     purpose::{Purpose, PurposeGroup},
     scope::TrainingScope,
     time::Timestamp,

@@ -1,6 +1,6 @@
 //! Training levels: how far a customer lets their data train models.
 
-use steward_core::{ClauseId, CustomerId, TrainingScope};
+use crate::{ClauseId, CoreError, CustomerId, TrainingScope, Vocabulary};
 
 /// A customer's training preference, one level per customer (docs/design.md section 1).
 ///
@@ -15,8 +15,7 @@ use steward_core::{ClauseId, CustomerId, TrainingScope};
 /// and a new one would change what every existing level means, so it should break matches.
 ///
 /// ```
-/// use steward_core::{ClauseId, CustomerId, TrainingScope};
-/// use steward_consent::TrainingLevel;
+/// use steward_core::{ClauseId, CustomerId, TrainingLevel, TrainingScope};
 ///
 /// let alice: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let bob: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11".parse()?;
@@ -46,12 +45,10 @@ pub enum TrainingLevel {
     OpenWeight,
 }
 
-steward_core::string_forms!(
+crate::string_forms!(
     TrainingLevel,
-    crate::ConsentError,
-    |other: &str| crate::ConsentError::UnknownLevel {
-        value: crate::error::quote(other),
-    },
+    CoreError,
+    |other: &str| CoreError::unknown(Vocabulary::TrainingLevel, other),
     {
         None => "none",
         Private => "private",
@@ -69,12 +66,12 @@ impl TrainingLevel {
     /// [`deciding_clause`](Self::deciding_clause) names the clause behind the answer.
     #[must_use]
     pub fn permits(self, scope: TrainingScope, data_owner: CustomerId) -> bool {
+        // Exhaustive: the scopes live in this crate too, so a new scope does not compile here
+        // until someone decides which level permits it.
         match scope {
             TrainingScope::Private { owner } => owner == data_owner && self >= Self::Private,
             TrainingScope::Shared => self >= Self::Shared,
             TrainingScope::OpenWeight => self >= Self::OpenWeight,
-            // A scope this version does not know is refused (default deny).
-            _ => false,
         }
     }
 
