@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         customer,
         RecordId::generate_at(collected),
         collected,
-        ConsentAtCollection::None,
+        TrainingLevel::None,
     );
     let stored = vault
         .seal(&meta, br#"{"prompt":"why does my build fail?"}"#)?

@@ -44,7 +44,7 @@ impl Proxy {
         let level = self.vault.facts()?.consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
         let sealed = self.vault.seal(
-            &RecordMeta::new(customer, id, now, consent_at_collection(level)),
+            &RecordMeta::new(customer, id, now, level),
             prompt.as_bytes(),
         )?;
         self.store.insert(SweepRecord::new(

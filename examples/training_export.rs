@@ -60,12 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ] {
         let at: Timestamp = at.parse()?;
         let level = vault.facts()?.consent.level_at(customer, at);
-        let meta = RecordMeta::new(
-            customer,
-            RecordId::generate_at(at),
-            at,
-            consent_at_collection(level),
-        );
+        let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, level);
         stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
         println!("sealed {who}'s request of {at} under consent `{level}`");
     }

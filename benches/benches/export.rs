@@ -19,7 +19,7 @@ use criterion::{Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward::{
     BoxError, Channel, ConsentActor, ConsentChange, CustomerId, ExportPass, MemoryFacts, Policy,
-    RecordId, RecordMeta, Timestamp, TrainingLevel, TrainingScope, Vault, consent_at_collection,
+    RecordId, RecordMeta, Timestamp, TrainingLevel, TrainingScope, Vault,
     logs::{AuditKey, AuditTrail, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
 };
 
@@ -117,7 +117,7 @@ fn seal_to_file(
             owner,
             RecordId::generate_at(collected),
             collected,
-            consent_at_collection(TrainingLevel::Shared),
+            TrainingLevel::Shared,
         );
         write_record(&mut out, vault.seal(&meta, &payload)?.as_bytes())?;
     }

@@ -15,10 +15,10 @@ use std::{error::Error, hint::black_box, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use steward_core::{CustomerId, Purpose, RecordId, Timestamp};
+use steward_core::{CustomerId, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
-    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, ConsentAtCollection, Custody,
-    Denial, HEADER_LEN, Keyring, MasterKey, OpenQuery, RecordMeta,
+    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, HEADER_LEN,
+    Keyring, MasterKey, OpenQuery, RecordMeta,
 };
 
 const SIZES: [usize; 3] = [256, 4 * 1024, 64 * 1024];
@@ -72,12 +72,7 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     let custody = Custody::new(Keyring::new(master), trail);
     let at: Timestamp = "2025-06-01T09:30:00Z".parse()?;
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
-    let meta = RecordMeta::new(
-        customer,
-        RecordId::generate_at(at),
-        at,
-        ConsentAtCollection::None,
-    );
+    let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, TrainingLevel::None);
     let request = AccessRequest::with_justification_text(
         "alice.ops".parse()?,
         Purpose::Troubleshooting,

@@ -272,9 +272,9 @@ impl SealingShard {
 /// same sealing session, and with it the same nonces.
 ///
 /// ```
-/// use steward_core::{CustomerId, RecordId, Timestamp};
+/// use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
 /// use steward_logs::{
-///     AccessRequest, AuditKey, AuditTrail, ConsentAtCollection, Custody, Denial, Keyring,
+///     AccessRequest, AuditKey, AuditTrail, Custody, Denial, Keyring,
 ///     MasterKey, MemoryAuditStore, RecordMeta, SealedRecord,
 /// };
 ///
@@ -284,7 +284,7 @@ impl SealingShard {
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
 /// let bytes = custody.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 ///
 /// let record = SealedRecord::from_bytes(&bytes)?;
@@ -733,10 +733,10 @@ impl<S> fmt::Debug for Custody<S> {
 
 #[cfg(test)]
 mod tests {
-    use steward_core::{ManualClock, RecordId, Timestamp};
+    use steward_core::{ManualClock, RecordId, Timestamp, TrainingLevel};
 
     use super::*;
-    use crate::{AuditKey, ConsentAtCollection, MemoryAuditStore};
+    use crate::{AuditKey, MemoryAuditStore};
 
     fn customer(n: u128) -> CustomerId {
         CustomerId::new(uuid::Uuid::from_u128(n)).unwrap()
@@ -744,12 +744,7 @@ mod tests {
 
     fn meta(customer: CustomerId) -> RecordMeta {
         let at = Timestamp::from_unix_seconds(1_750_000_000).unwrap();
-        RecordMeta::new(
-            customer,
-            RecordId::generate_at(at),
-            at,
-            ConsentAtCollection::None,
-        )
+        RecordMeta::new(customer, RecordId::generate_at(at), at, TrainingLevel::None)
     }
 
     fn custody_with(config: VaultConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {

@@ -122,12 +122,6 @@ pub enum RecordError {
         /// The largest accepted body length.
         limit: usize,
     },
-    /// A string that names no consent level (the header's consent-at-collection field).
-    #[error("unknown consent level `{value}`")]
-    UnknownConsentLevel {
-        /// The rejected input, shortened to at most 64 characters.
-        value: String,
-    },
 }
 
 /// Why a record was not opened: the gate refused the request, or the record did not decrypt

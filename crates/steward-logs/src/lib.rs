@@ -3,10 +3,10 @@
 //! which puts the policy in front of every decrypting path.
 //!
 //! ```
-//! use steward_core::{CustomerId, RecordId, Timestamp};
+//! use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
 //! use steward_logs::{
-//!     AccessRequest, AuditKey, AuditTrail, ConsentAtCollection, Custody, Keyring, MasterKey,
-//!     MemoryAuditStore, RecordMeta, SealedRecord,
+//!     AccessRequest, AuditKey, AuditTrail, Custody, Keyring, MasterKey, MemoryAuditStore,
+//!     RecordMeta, SealedRecord,
 //! };
 //!
 //! // Keys come from configuration (a file, the environment or a KMS), never from code.
@@ -17,7 +17,7 @@
 //! // logs.stored + logs.encrypted: seal every request as it passes the proxy.
 //! let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 //! let now = Timestamp::now();
-//! let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+//! let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
 //! let bytes = custody.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 //!
 //! // logs.access + logs.purposes: the gate is the policy's decision (steward::Vault passes
@@ -37,13 +37,13 @@
 //! # Sealing records
 //!
 //! [`Custody::seal`] turns a request body and its [`RecordMeta`] (customer, [`RecordId`],
-//! created-at, [`ConsentAtCollection`]) into a [`SealedRecord`]: an authenticated header
-//! followed by the AES-256-GCM (or ChaCha20-Poly1305, see [`VaultConfig`]) ciphertext. The
-//! header is the AEAD's associated data and carries a commitment to the key, so a record
-//! cannot be altered, or opened under another customer, record id or key version, without
-//! a typed error. [`SealedRecord::from_bytes`] parses stored bytes without ever panicking;
-//! docs/record-format.md describes the format byte by byte, and why no (key, nonce) pair
-//! is ever used twice.
+//! created-at, the [`TrainingLevel`] in force at collection) into a [`SealedRecord`]: an
+//! authenticated header followed by the AES-256-GCM (or ChaCha20-Poly1305, see
+//! [`VaultConfig`]) ciphertext. The header is the AEAD's associated data and carries a
+//! commitment to the key, so a record cannot be altered, or opened under another customer,
+//! record id or key version, without a typed error. [`SealedRecord::from_bytes`] parses stored
+//! bytes without ever panicking; docs/record-format.md describes the format byte by byte, and
+//! why no (key, nonce) pair is ever used twice.
 //!
 //! # Keys
 //!
@@ -74,13 +74,13 @@
 //! of the newest entries via [`AuditTrail::verify_against`].
 //!
 //! [`RecordId`]: steward_core::RecordId
+//! [`TrainingLevel`]: steward_core::TrainingLevel
 //! [`StewardId`]: steward_core::StewardId
 
 #![forbid(unsafe_code)]
 
 mod access;
 mod audit;
-mod consent;
 mod ct;
 mod custody;
 mod error;
@@ -97,7 +97,6 @@ pub use crate::{
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
         MemoryAuditStore, OpenFailure, RosterChange,
     },
-    consent::ConsentAtCollection,
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{

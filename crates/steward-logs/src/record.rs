@@ -5,10 +5,10 @@
 
 use std::fmt;
 
-use steward_core::{CustomerId, RecordId, Timestamp};
+use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
 use uuid::Uuid;
 
-use crate::{ConsentAtCollection, KeyVersion, LogsError, RecordError};
+use crate::{KeyVersion, LogsError, RecordError};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"STWL";
@@ -117,12 +117,12 @@ impl std::str::FromStr for Algorithm {
 /// What the caller says about a record when sealing it (`logs.stored`).
 ///
 /// ```
-/// use steward_core::{CustomerId, RecordId, Timestamp};
-/// use steward_logs::{ConsentAtCollection, RecordMeta};
+/// use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
+/// use steward_logs::RecordMeta;
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
 /// assert_eq!(meta.customer(), customer);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -131,7 +131,7 @@ pub struct RecordMeta {
     customer: CustomerId,
     record_id: RecordId,
     created_at: Timestamp,
-    consent: ConsentAtCollection,
+    consent: TrainingLevel,
 }
 
 impl RecordMeta {
@@ -141,7 +141,7 @@ impl RecordMeta {
         customer: CustomerId,
         record_id: RecordId,
         created_at: Timestamp,
-        consent: ConsentAtCollection,
+        consent: TrainingLevel,
     ) -> Self {
         Self {
             customer,
@@ -171,7 +171,7 @@ impl RecordMeta {
 
     /// The training consent level in force at collection (`training.forward-only`).
     #[must_use]
-    pub const fn consent(&self) -> ConsentAtCollection {
+    pub const fn consent(&self) -> TrainingLevel {
         self.consent
     }
 }
@@ -184,7 +184,7 @@ impl RecordMeta {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RecordHeader {
     pub(crate) algorithm: Algorithm,
-    pub(crate) consent: ConsentAtCollection,
+    pub(crate) consent: TrainingLevel,
     pub(crate) record_id: RecordId,
     pub(crate) customer: CustomerId,
     pub(crate) key_version: KeyVersion,
@@ -225,9 +225,9 @@ impl RecordHeader {
         Timestamp::from_unix_nanos(self.created_at_nanos)
     }
 
-    /// The training consent level in force at collection.
+    /// The training consent level in force at collection (`training.forward-only`).
     #[must_use]
-    pub const fn consent(&self) -> ConsentAtCollection {
+    pub const fn consent(&self) -> TrainingLevel {
         self.consent
     }
 
@@ -263,7 +263,7 @@ impl RecordHeader {
         read_magic_and_version(&mut reader)?;
         let [algorithm, consent, reserved] = reader.take()?;
         let algorithm = Algorithm::from_code(algorithm)?;
-        let consent = ConsentAtCollection::from_code(consent)?;
+        let consent = level_from_code(consent)?;
         if reserved != 0 {
             return Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "reserved",
@@ -366,7 +366,7 @@ impl HeaderTemplate {
         body_len: u32,
     ) -> ([u8; HEADER_LEN], RecordHeader) {
         let mut bytes = self.bytes;
-        put(&mut bytes, CONSENT_AT, &[meta.consent.code()]);
+        put(&mut bytes, CONSENT_AT, &[level_code(meta.consent)]);
         put(&mut bytes, RECORD_ID_AT, meta.record_id.as_bytes());
         put(
             &mut bytes,
@@ -384,6 +384,32 @@ impl HeaderTemplate {
             body_len,
         };
         (bytes, header)
+    }
+}
+
+/// The byte code of a training level in the header: `0` none, `1` private, `2` shared, `3`
+/// open-weight (docs/record-format.md). The codes are part of format version 1: none may ever
+/// change meaning, so a new level would be a new format version, not a silent addition.
+const fn level_code(level: TrainingLevel) -> u8 {
+    match level {
+        TrainingLevel::None => 0,
+        TrainingLevel::Private => 1,
+        TrainingLevel::Shared => 2,
+        TrainingLevel::OpenWeight => 3,
+    }
+}
+
+/// The training level with this byte code; see [`level_code`].
+const fn level_from_code(code: u8) -> Result<TrainingLevel, LogsError> {
+    match code {
+        0 => Ok(TrainingLevel::None),
+        1 => Ok(TrainingLevel::Private),
+        2 => Ok(TrainingLevel::Shared),
+        3 => Ok(TrainingLevel::OpenWeight),
+        _ => Err(LogsError::Record(RecordError::InvalidHeader {
+            field: "consent",
+            reason: "is not a known consent level code (0 to 3)",
+        })),
     }
 }
 
@@ -626,7 +652,7 @@ mod tests {
             "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().unwrap(),
             "01936f0e-8f2a-7b3c-9d4e-5f6a7b8c9d0e".parse().unwrap(),
             Timestamp::from_unix_nanos(1_741_132_800_123_456_789),
-            ConsentAtCollection::Shared,
+            TrainingLevel::Shared,
         )
     }
 
@@ -725,6 +751,23 @@ mod tests {
                 .body_len(),
             MAX_BODY_LEN
         );
+    }
+
+    #[test]
+    fn level_codes_are_stable() {
+        let expected = [
+            (TrainingLevel::None, 0),
+            (TrainingLevel::Private, 1),
+            (TrainingLevel::Shared, 2),
+            (TrainingLevel::OpenWeight, 3),
+        ];
+        for (level, code) in expected {
+            assert_eq!(level_code(level), code);
+            assert_eq!(level_from_code(code).unwrap(), level);
+        }
+        for code in 4..=u8::MAX {
+            assert!(level_from_code(code).is_err(), "{code}");
+        }
     }
 
     #[test]

@@ -244,10 +244,10 @@ pub(crate) fn counter_nonce(counter: u64) -> [u8; NONCE_LEN] {
 
 #[cfg(test)]
 mod tests {
-    use steward_core::{RecordId, Timestamp};
+    use steward_core::{RecordId, Timestamp, TrainingLevel};
 
     use super::*;
-    use crate::{ConsentAtCollection, hex};
+    use crate::hex;
 
     #[derive(serde::Deserialize)]
     struct Vectors {
@@ -265,7 +265,7 @@ mod tests {
         record_id: RecordId,
         key_version: u32,
         created_at_nanos: i64,
-        consent: ConsentAtCollection,
+        consent: TrainingLevel,
         counter: u64,
         body: String,
         commitment: String,

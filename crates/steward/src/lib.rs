@@ -16,7 +16,7 @@ pub use crate::{
     error::{PolicyError, StewardError},
     facts::{AuditedRosterChange, Facts, MemoryFacts, RosterFacts},
     policy::Policy,
-    records::{VaultShredder, consent_at_collection, training_level},
+    records::VaultShredder,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     training::{BoxError, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
     vault::Vault,
@@ -30,8 +30,8 @@ pub use steward_core::{
     PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingScope,
 };
 pub use steward_logs::{
-    AccessRequest, ConsentAtCollection, Denial, ExportCounts, ExportOutcome, Plaintext, RecordMeta,
-    SealedRecord, SkipReason,
+    AccessRequest, Denial, ExportCounts, ExportOutcome, Plaintext, RecordMeta, SealedRecord,
+    SkipReason,
 };
 
 /// Consent: training levels, modes and the ledger (steward-consent).

@@ -1,9 +1,8 @@
 //! Glue between the inner crates: sealed log records as policy data, and the sweep's key
 //! shredder over the vault.
 
-use steward_consent::TrainingLevel;
 use steward_core::{CustomerId, DataCategory};
-use steward_logs::{AuditStore, ConsentAtCollection, LogsError, Plaintext, RecordHeader};
+use steward_logs::{AuditStore, LogsError, Plaintext, RecordHeader};
 use steward_retention::{KeyShredder, Removal};
 
 use crate::{CollectionConsent, DataRef, RosterFacts, Vault};
@@ -21,8 +20,7 @@ impl DataRef {
     #[must_use]
     pub fn of_sealed_record(header: &RecordHeader) -> Self {
         let mut data = Self::of_header(header);
-        data.consent_at_collection =
-            CollectionConsent::Unverified(training_level(header.consent()));
+        data.consent_at_collection = CollectionConsent::Unverified(header.consent());
         data
     }
 
@@ -30,8 +28,7 @@ impl DataRef {
     /// sealed at collection is [`CollectionConsent::Known`].
     #[must_use]
     pub fn of_opened_record(opened: &Plaintext) -> Self {
-        Self::of_header(opened.header())
-            .with_consent_at_collection(training_level(opened.header().consent()))
+        Self::of_header(opened.header()).with_consent_at_collection(opened.header().consent())
     }
 
     fn of_header(header: &RecordHeader) -> Self {
@@ -41,28 +38,6 @@ impl DataRef {
             header.created_at(),
         )
         .with_record(header.record_id())
-    }
-}
-
-/// The level to seal into a record collected under `level` (`training.forward-only`).
-#[must_use]
-pub const fn consent_at_collection(level: TrainingLevel) -> ConsentAtCollection {
-    match level {
-        TrainingLevel::None => ConsentAtCollection::None,
-        TrainingLevel::Private => ConsentAtCollection::Private,
-        TrainingLevel::Shared => ConsentAtCollection::Shared,
-        TrainingLevel::OpenWeight => ConsentAtCollection::OpenWeight,
-    }
-}
-
-/// The training level a record was sealed under.
-#[must_use]
-pub const fn training_level(sealed: ConsentAtCollection) -> TrainingLevel {
-    match sealed {
-        ConsentAtCollection::None => TrainingLevel::None,
-        ConsentAtCollection::Private => TrainingLevel::Private,
-        ConsentAtCollection::Shared => TrainingLevel::Shared,
-        ConsentAtCollection::OpenWeight => TrainingLevel::OpenWeight,
     }
 }
 
@@ -88,22 +63,5 @@ impl<F: RosterFacts, S: AuditStore> KeyShredder for VaultShredder<'_, F, S> {
         }
         self.0.shred(customer)?;
         Ok(Removal::Removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn levels_map_both_ways() {
-        for level in [
-            TrainingLevel::None,
-            TrainingLevel::Private,
-            TrainingLevel::Shared,
-            TrainingLevel::OpenWeight,
-        ] {
-            assert_eq!(training_level(consent_at_collection(level)), level);
-        }
     }
 }

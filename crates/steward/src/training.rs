@@ -3,16 +3,13 @@
 use std::{error::Error, io::Write};
 
 use serde::Serialize;
-use steward_consent::TrainingLevel;
-use steward_core::{DataCategory, RecordId, Timestamp, TrainingScope};
+use steward_core::{DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope};
 use steward_logs::{
     AuditStore, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, RecordDigester, RecordHeader,
     SealedRecord, SkipReason,
 };
 
-use crate::{
-    DataRef, DenyReason, Request, RosterFacts, StewardError, Vault, records::training_level,
-};
+use crate::{DataRef, DenyReason, Request, RosterFacts, StewardError, Vault};
 
 /// A boxed error from a record source or an export sink.
 pub type BoxError = Box<dyn Error + Send + Sync>;
@@ -52,7 +49,7 @@ impl<'a> ExportedRecord<'a> {
     /// The consent level sealed at collection, which permitted the export.
     #[must_use]
     pub fn consent_at_collection(&self) -> TrainingLevel {
-        training_level(self.header.consent())
+        self.header.consent()
     }
 }
 
@@ -91,7 +88,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// ```
     /// use steward::{
     ///     AccessRequest, MemoryFacts, Policy, RecordId, RecordMeta, Timestamp, TrainingLevel,
-    ///     TrainingScope, Vault, consent_at_collection,
+    ///     TrainingScope, Vault,
     ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
     /// };
     ///
@@ -106,7 +103,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// let mut stored = Vec::new();
     /// for (level, prompt) in [(TrainingLevel::Shared, "share me"), (TrainingLevel::None, "keep me")] {
     ///     let at = Timestamp::now();
-    ///     let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, consent_at_collection(level));
+    ///     let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, level);
     ///     stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
     /// }
     ///
@@ -219,7 +216,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             header.created_at(),
         )
         .with_record(header.record_id())
-        .with_consent_at_collection(training_level(header.consent()));
+        .with_consent_at_collection(header.consent());
         let decision = self.check(&Request::train(scope, data, at));
         match decision.reason() {
             None => Ok(()),
@@ -300,7 +297,7 @@ impl<W: Write> TrainingManifest<W> {
             record: header.record_id(),
             customer: header.customer(),
             collected_at: header.created_at(),
-            consent_at_collection: training_level(header.consent()),
+            consent_at_collection: header.consent(),
         };
         self.line(&line)
     }

@@ -33,8 +33,8 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 ///
 /// ```
 /// use steward::{
-///     AccessRequest, ConsentAtCollection, MemoryFacts, Policy, RecordId, RecordMeta,
-///     SealedRecord, Timestamp, Vault,
+///     AccessRequest, MemoryFacts, Policy, RecordId, RecordMeta, SealedRecord, Timestamp,
+///     TrainingLevel, Vault,
 ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
 /// };
 ///
@@ -49,7 +49,7 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, ConsentAtCollection::None);
+/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
 /// let bytes = vault.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 ///
 /// let record = SealedRecord::from_bytes(&bytes)?;

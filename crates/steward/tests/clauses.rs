@@ -97,13 +97,13 @@ fn logs_stored() {
     let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
-    let meta = RecordMeta::new(alice(), id, collected, ConsentAtCollection::Shared);
+    let meta = RecordMeta::new(alice(), id, collected, TrainingLevel::Shared);
     let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
     assert_eq!(parsed.header().customer(), alice());
     assert_eq!(parsed.header().created_at(), collected);
-    assert_eq!(parsed.header().consent(), ConsentAtCollection::Shared);
+    assert_eq!(parsed.header().consent(), TrainingLevel::Shared);
     assert_eq!(DataCategory::LlmRequestLog.clause(), ClauseId::LogsStored);
 }
 
@@ -236,7 +236,7 @@ fn logs_purposes() {
         alice(),
         RecordId::generate_at(collected),
         collected,
-        ConsentAtCollection::None,
+        TrainingLevel::None,
     );
     let sealed = vault.seal(&meta, b"body").unwrap();
     let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket));
@@ -260,7 +260,7 @@ fn logs_encrypted() {
         alice(),
         RecordId::generate_at(collected),
         collected,
-        ConsentAtCollection::None,
+        TrainingLevel::None,
     );
     let body = b"my secret prompt about my secret project";
     let sealed = vault.seal(&meta, body).unwrap();

@@ -47,7 +47,7 @@ fn sealed(vault: &Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> Seal
         alice(),
         RecordId::generate_at(collected),
         collected,
-        ConsentAtCollection::Shared,
+        TrainingLevel::Shared,
     );
     vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap()
 }
@@ -288,12 +288,12 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
         alice(),
         RecordId::generate_at(collected),
         collected,
-        ConsentAtCollection::None,
+        TrainingLevel::None,
     );
     let mut bytes = vault.seal(&meta, b"body").unwrap().into_bytes();
     bytes[CONSENT_OFFSET] = 3; // open-weight
     let forged = SealedRecord::from_bytes(&bytes).unwrap();
-    assert_eq!(forged.header().consent(), ConsentAtCollection::OpenWeight);
+    assert_eq!(forged.header().consent(), TrainingLevel::OpenWeight);
     let claimed = DataRef::of_sealed_record(forged.header());
     let decision = vault.check(&Request::train(TrainingScope::OpenWeight, claimed, at(NOW)));
     assert_eq!(decision.reason(), Some(DenyReason::ConsentUnverified));

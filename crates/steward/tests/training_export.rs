@@ -135,12 +135,7 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
         let owner = if *is_alice { alice() } else { bob() };
         let collected = day(*when);
         let level = vault.facts().unwrap().consent.level_at(owner, collected);
-        let meta = RecordMeta::new(
-            owner,
-            RecordId::generate_at(collected),
-            collected,
-            consent_at_collection(level),
-        );
+        let meta = RecordMeta::new(owner, RecordId::generate_at(collected), collected, level);
         stored.push(vault.seal(&meta, &when.to_be_bytes()).unwrap().into_bytes());
     }
     if let Some(ended) = world.ended {

@@ -501,7 +501,7 @@ mod tests {
         let justification: Justification = "TICKET-4711".parse().unwrap();
         let header = crate::record::RecordHeader {
             algorithm: crate::Algorithm::Aes256Gcm,
-            consent: crate::ConsentAtCollection::None,
+            consent: steward_core::TrainingLevel::None,
             record_id: RecordId::MIN,
             customer: CustomerId::new(uuid::Uuid::from_u128(1)).unwrap(),
             key_version: KeyVersion::FIRST,

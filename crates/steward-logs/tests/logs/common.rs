@@ -7,11 +7,13 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use steward_core::{CustomerId, ManualClock, Purpose, PurposeGroup, RecordId, Timestamp};
+use steward_core::{
+    CustomerId, ManualClock, Purpose, PurposeGroup, RecordId, Timestamp, TrainingLevel,
+};
 use steward_logs::{
-    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, ConsentAtCollection, Custody,
-    Denial, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenQuery, RecordMeta, RosterCapacity,
-    StewardRoster, VaultConfig,
+    AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, Keyring,
+    LogsError, MasterKey, MemoryAuditStore, OpenQuery, RecordMeta, RosterCapacity, StewardRoster,
+    VaultConfig,
 };
 
 pub(crate) type TestResult<T = ()> = Result<T, Box<dyn Error>>;
@@ -36,7 +38,7 @@ pub(crate) fn meta(customer: CustomerId, at: Timestamp) -> TestResult<RecordMeta
         customer,
         RecordId::generate_at(at),
         at,
-        ConsentAtCollection::Private,
+        TrainingLevel::Private,
     ))
 }
 

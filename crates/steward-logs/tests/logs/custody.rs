@@ -7,11 +7,11 @@ use std::{
     thread,
 };
 
-use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestamp};
+use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestamp, TrainingLevel};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, ConfigError,
-    ConsentAtCollection, Custody, Denial, KeyError, KeyVersion, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, OpenError, OpenFailure, RecordMeta, RosterChange, SealedRecord, VaultConfig,
+    AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, ConfigError, Custody, Denial,
+    KeyError, KeyVersion, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenError, OpenFailure,
+    RecordMeta, RosterChange, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -44,7 +44,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
         customer(7)?,
         RecordId::generate_at(at),
         at,
-        ConsentAtCollection::OpenWeight,
+        TrainingLevel::OpenWeight,
     );
     let sealed = custody.seal(&meta, b"hello")?;
     let parsed = SealedRecord::try_from(sealed.clone().into_bytes())?;
@@ -53,13 +53,13 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
     assert_eq!(header.customer(), meta.customer());
     assert_eq!(header.record_id(), meta.record_id());
     assert_eq!(header.created_at(), at);
-    assert_eq!(header.consent(), ConsentAtCollection::OpenWeight);
+    assert_eq!(header.consent(), TrainingLevel::OpenWeight);
     assert_eq!(header.key_version(), KeyVersion::FIRST);
     assert_eq!(header.algorithm(), Algorithm::Aes256Gcm);
     assert_eq!(header.body_len(), 5);
     let body = custody.open(&parsed, &request()?, allow)?;
     assert_eq!(body.as_bytes(), b"hello");
-    assert_eq!(body.header().consent(), ConsentAtCollection::OpenWeight);
+    assert_eq!(body.header().consent(), TrainingLevel::OpenWeight);
     Ok(())
 }
 
@@ -893,12 +893,7 @@ fn concurrent_seals_opens_rotations_and_a_shred_keep_nonces_unique() -> TestResu
                     let at =
                         Timestamp::from_unix_seconds(1_750_000_000).map_err(LogsError::from)?;
                     let record = custody.seal(
-                        &RecordMeta::new(
-                            owner,
-                            RecordId::generate_at(at),
-                            at,
-                            ConsentAtCollection::None,
-                        ),
+                        &RecordMeta::new(owner, RecordId::generate_at(at), at, TrainingLevel::None),
                         &index.to_be_bytes(),
                     )?;
                     sealed.push(record);

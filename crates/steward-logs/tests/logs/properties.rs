@@ -1,10 +1,12 @@
 //! Property tests of docs/design.md section 3, invariants 4, 5, 6 and 9 (records and access).
 
 use proptest::prelude::*;
-use steward_core::{Justification, Purpose, PurposeGroup, RecordId, StewardId, Timestamp};
+use steward_core::{
+    Justification, Purpose, PurposeGroup, RecordId, StewardId, Timestamp, TrainingLevel,
+};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditError, AuditOutcome, ConsentAtCollection, Custody, Keyring,
-    LogsError, MemoryAuditStore, OpenError, RecordMeta, SealedRecord, VaultConfig,
+    AccessRequest, Algorithm, AuditError, AuditOutcome, Custody, Keyring, LogsError,
+    MemoryAuditStore, OpenError, RecordMeta, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -12,8 +14,8 @@ use crate::common::{
     custody_with, customer, instant, master_key, meta, policy_gate, request, roster,
 };
 
-fn consent() -> impl Strategy<Value = ConsentAtCollection> {
-    prop::sample::select(ConsentAtCollection::ALL.to_vec())
+fn consent() -> impl Strategy<Value = TrainingLevel> {
+    prop::sample::select(TrainingLevel::ALL.to_vec())
 }
 
 fn algorithm() -> impl Strategy<Value = Algorithm> {
