@@ -4,7 +4,8 @@
 //! Run: `cargo run -p steward-examples --example consent_timeline`
 
 use steward_consent::{
-    Actor, Channel, ConsentChange, ConsentLedger, ConsentMode, KnownPolicyVersions, TrainingLevel,
+    Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, KnownPolicyVersions,
+    TrainingLevel,
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp, TrainingScope};
 
@@ -27,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             TrainingLevel::Shared,
             "2025-04-01T00:00:00Z",
             "2025-04-01T00:00:00Z",
-            Actor::Customer,
+            ConsentActor::Customer,
             Channel::AccountSettings,
         ),
         (
@@ -35,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             TrainingLevel::Private,
             "2025-05-28T10:00:00Z",
             "2025-06-01T00:00:00Z",
-            Actor::Admin {
+            ConsentActor::Admin {
                 admin: "dana.support".parse()?,
                 basis: "TICKET-88 customer asked by email".parse()?,
             },
@@ -73,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             alice,
             TrainingLevel::OpenWeight,
             "2025-05-01T00:00:00Z".parse()?,
-            Actor::Admin {
+            ConsentActor::Admin {
                 admin: "dana.support".parse()?,
                 basis: "TICKET-91 customer says she agreed in May".parse()?,
             },
@@ -92,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bob,
             TrainingLevel::Shared,
             "2025-06-10T09:00:00Z".parse()?,
-            Actor::Customer,
+            ConsentActor::Customer,
             Channel::Api,
             "2024-01-01".parse()?,
         ),

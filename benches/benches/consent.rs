@@ -12,7 +12,7 @@ use std::{collections::HashMap, hint::black_box, time::Duration, time::Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use steward_consent::{
-    Actor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode, Justification,
+    AdminId, Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, Justification,
     KnownPolicyVersions, TrainingLevel,
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
@@ -129,9 +129,12 @@ fn fixture() -> Option<Fixture> {
             let (actor, channel) = if n % 10 == 0 && k == 1 {
                 let admin = admins.get(seed % admins.len())?.clone();
                 let basis: Justification = format!("TICKET-{n}").parse().ok()?;
-                (Actor::Admin { admin, basis }, Channel::SupportRequest)
+                (
+                    ConsentActor::Admin { admin, basis },
+                    Channel::SupportRequest,
+                )
             } else {
-                (Actor::Customer, Channel::AccountSettings)
+                (ConsentActor::Customer, Channel::AccountSettings)
             };
             let change = ConsentChange::new(
                 who,
@@ -190,7 +193,7 @@ fn fixture() -> Option<Fixture> {
                 who,
                 *LEVELS.get(usize::try_from(k).ok()? % LEVELS.len())?,
                 Timestamp::from_unix_nanos(BASE_NANOS + i64::from(k) * DAY_NANOS),
-                Actor::Customer,
+                ConsentActor::Customer,
                 Channel::Api,
                 first_version.clone(),
             );

@@ -16,24 +16,24 @@ use crate::{ConsentError, error::quote};
 /// basis is everything after the second colon and may contain colons itself.
 ///
 /// ```
-/// use steward_consent::Actor;
+/// use steward_consent::ConsentActor;
 ///
-/// let actor = Actor::Admin {
+/// let actor = ConsentActor::Admin {
 ///     admin: "dana.support".parse()?,
 ///     basis: "TICKET-88: customer asked by phone".parse()?,
 /// };
 /// assert_eq!(actor.to_string(), "admin:dana.support:TICKET-88: customer asked by phone");
-/// assert_eq!(actor.to_string().parse::<Actor>()?, actor);
-/// assert_eq!("customer".parse::<Actor>()?, Actor::Customer);
+/// assert_eq!(actor.to_string().parse::<ConsentActor>()?, actor);
+/// assert_eq!("customer".parse::<ConsentActor>()?, ConsentActor::Customer);
 ///
 /// // No basis, no admin change.
-/// assert!("admin:dana.support".parse::<Actor>().is_err());
-/// assert!("admin:dana.support:\u{200B}".parse::<Actor>().is_err());
+/// assert!("admin:dana.support".parse::<ConsentActor>().is_err());
+/// assert!("admin:dana.support:\u{200B}".parse::<ConsentActor>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Actor {
+pub enum ConsentActor {
     /// The customer changed their own preference.
     Customer,
     /// An admin recorded the change on the customer's behalf.
@@ -45,7 +45,7 @@ pub enum Actor {
     },
 }
 
-impl Actor {
+impl ConsentActor {
     /// The admin, if an admin made the change.
     #[must_use]
     pub const fn admin(&self) -> Option<&AdminId> {
@@ -65,7 +65,7 @@ impl Actor {
     }
 }
 
-impl fmt::Display for Actor {
+impl fmt::Display for ConsentActor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Customer => f.write_str("customer"),
@@ -74,7 +74,7 @@ impl fmt::Display for Actor {
     }
 }
 
-impl FromStr for Actor {
+impl FromStr for ConsentActor {
     type Err = ConsentError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -135,7 +135,7 @@ steward_core::string_forms!(
     }
 );
 
-steward_core::serde_via_string!(Actor);
+steward_core::serde_via_string!(ConsentActor);
 
 #[cfg(test)]
 mod tests {
@@ -149,38 +149,38 @@ mod tests {
             "admin:x@example.com:written request of 2025-06-01: opt out",
             "admin:dana:工单 42",
         ] {
-            let actor: Actor = text.parse().unwrap();
+            let actor: ConsentActor = text.parse().unwrap();
             assert_eq!(actor.to_string(), text);
             let json = serde_json::to_string(&actor).unwrap();
-            assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), actor);
+            assert_eq!(serde_json::from_str::<ConsentActor>(&json).unwrap(), actor);
         }
     }
 
     #[test]
     fn the_basis_is_everything_after_the_admin_id() {
-        let actor: Actor = "admin:dana:re: TICKET-7".parse().unwrap();
+        let actor: ConsentActor = "admin:dana:re: TICKET-7".parse().unwrap();
         assert_eq!(actor.admin().map(AdminId::as_str), Some("dana"));
         assert_eq!(
             actor.basis().map(Justification::as_str),
             Some("re: TICKET-7")
         );
-        assert_eq!(Actor::Customer.basis(), None);
+        assert_eq!(ConsentActor::Customer.basis(), None);
     }
 
     #[test]
     fn malformed_actor_names_the_problem() {
-        let error = "robot".parse::<Actor>().unwrap_err();
+        let error = "robot".parse::<ConsentActor>().unwrap_err();
         assert_eq!(error.to_string(), "unknown actor `robot`");
-        let error = "admin:".parse::<Actor>().unwrap_err();
+        let error = "admin:".parse::<ConsentActor>().unwrap_err();
         assert_eq!(error.to_string(), "invalid admin id ``: empty");
-        let error = "admin::TICKET-1".parse::<Actor>().unwrap_err();
+        let error = "admin::TICKET-1".parse::<ConsentActor>().unwrap_err();
         assert_eq!(error.to_string(), "invalid admin id ``: empty");
-        assert!(serde_json::from_str::<Actor>("\"admin:a b:TICKET-1\"").is_err());
+        assert!(serde_json::from_str::<ConsentActor>("\"admin:a b:TICKET-1\"").is_err());
     }
 
     #[test]
     fn an_admin_without_a_basis_is_refused() {
-        let error = "admin:dana.support".parse::<Actor>().unwrap_err();
+        let error = "admin:dana.support".parse::<ConsentActor>().unwrap_err();
         assert_eq!(
             error,
             ConsentError::MissingBasis {
@@ -191,7 +191,7 @@ mod tests {
             error.to_string(),
             "admin change by `dana.support` states no basis: write `admin:<admin id>:<basis>`"
         );
-        assert!(serde_json::from_str::<Actor>("\"admin:dana\"").is_err());
+        assert!(serde_json::from_str::<ConsentActor>("\"admin:dana\"").is_err());
     }
 
     #[test]
@@ -202,7 +202,7 @@ mod tests {
             "admin:dana:\u{200B}\u{FEFF}",
             "admin:dana:\u{3164}",
         ] {
-            let error = text.parse::<Actor>().unwrap_err();
+            let error = text.parse::<ConsentActor>().unwrap_err();
             assert!(matches!(error, ConsentError::InvalidBasis(_)), "{text:?}");
             assert!(error.to_string().contains("blank"), "{error}");
         }

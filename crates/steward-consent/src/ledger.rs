@@ -10,7 +10,7 @@ use steward_core::{
 };
 
 use crate::{
-    Actor, Channel, ConsentError, ConsentMode, KnownPolicyVersions, TrainingLevel,
+    Channel, ConsentActor, ConsentError, ConsentMode, KnownPolicyVersions, TrainingLevel,
     intern::{Interner, hash_table_bytes},
 };
 
@@ -46,13 +46,13 @@ impl fmt::Display for ReceiptId {
 /// caller's clock.
 ///
 /// ```
-/// use steward_consent::{Actor, Channel, ConsentChange, TrainingLevel};
+/// use steward_consent::{Channel, ConsentActor, ConsentChange, TrainingLevel};
 ///
 /// let change = ConsentChange::new(
 ///     "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?,
 ///     TrainingLevel::Private,
 ///     "2025-06-01T09:30:00Z".parse()?,
-///     Actor::Customer,
+///     ConsentActor::Customer,
 ///     Channel::AccountSettings,
 ///     "2025-03-05".parse()?,
 /// );
@@ -70,7 +70,7 @@ pub struct ConsentChange {
     /// From which instant on the new level is in force (inclusive); not before it is recorded.
     pub effective: Timestamp,
     /// Who made the change (an admin always with a stated basis).
-    pub actor: Actor,
+    pub actor: ConsentActor,
     /// Through which channel the change came.
     pub channel: Channel,
     /// The version of the privacy policy in force when the change was made; one of the
@@ -85,7 +85,7 @@ impl ConsentChange {
         customer: CustomerId,
         level: TrainingLevel,
         effective: Timestamp,
-        actor: Actor,
+        actor: ConsentActor,
         channel: Channel,
         policy_version: PolicyVersion,
     ) -> Self {
@@ -125,7 +125,7 @@ pub struct ConsentReceipt {
     /// [`recorded_at`](Self::recorded_at).
     pub effective: Timestamp,
     /// Who made the change (an admin with the stated basis).
-    pub actor: Actor,
+    pub actor: ConsentActor,
     /// Through which channel the change came.
     pub channel: Channel,
     /// The policy version in force when the change was made (`policy.versioned`).
@@ -620,10 +620,10 @@ impl ConsentLedger {
         }
     }
 
-    fn actor(&self, entry: &Entry) -> Option<Actor> {
+    fn actor(&self, entry: &Entry) -> Option<ConsentActor> {
         Some(match self.admin(entry)? {
-            None => Actor::Customer,
-            Some(AdminBasis { admin, basis }) => Actor::Admin {
+            None => ConsentActor::Customer,
+            Some(AdminBasis { admin, basis }) => ConsentActor::Admin {
                 admin: admin.clone(),
                 basis: basis.clone(),
             },
@@ -840,7 +840,7 @@ struct ChangeOut<'a> {
     policy_version: &'a PolicyVersion,
 }
 
-/// An actor by reference, written in the string form of [`Actor`].
+/// An actor by reference, written in the string form of [`ConsentActor`].
 struct ActorOut<'a>(Option<&'a AdminBasis>);
 
 impl Serialize for ActorOut<'_> {
@@ -854,7 +854,7 @@ impl Serialize for ActorOut<'_> {
 
 impl AdminBasis {
     /// The admin and basis of `actor`, if an admin acted.
-    fn of(actor: &Actor) -> Option<Self> {
+    fn of(actor: &ConsentActor) -> Option<Self> {
         Some(Self {
             admin: actor.admin()?.clone(),
             basis: actor.basis()?.clone(),
@@ -940,14 +940,14 @@ mod tests {
             who,
             level,
             when,
-            Actor::Customer,
+            ConsentActor::Customer,
             Channel::AccountSettings,
             "2025-03-05".parse().unwrap(),
         )
     }
 
-    fn admin(name: &str, basis: &str) -> Actor {
-        Actor::Admin {
+    fn admin(name: &str, basis: &str) -> ConsentActor {
+        ConsentActor::Admin {
             admin: name.parse().unwrap(),
             basis: basis.parse().unwrap(),
         }

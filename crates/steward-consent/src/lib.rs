@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use steward_consent::{
-//!     Actor, Channel, ConsentChange, ConsentError, ConsentLedger, ConsentMode,
+//!     Channel, ConsentActor, ConsentChange, ConsentError, ConsentLedger, ConsentMode,
 //!     KnownPolicyVersions, TrainingLevel,
 //! };
 //! use steward_core::{CustomerId, Timestamp, TrainingScope};
@@ -19,7 +19,7 @@
 //!         alice,
 //!         TrainingLevel::Shared,
 //!         june,
-//!         Actor::Customer,
+//!         ConsentActor::Customer,
 //!         Channel::AccountSettings,
 //!         "2025-03-05".parse()?,
 //!     ),
@@ -34,7 +34,7 @@
 //!         alice,
 //!         TrainingLevel::Private,
 //!         "2025-09-01T00:00:00Z".parse()?,
-//!         Actor::Admin {
+//!         ConsentActor::Admin {
 //!             admin: "dana.support".parse()?,
 //!             basis: "TICKET-4711: customer asked by email".parse()?,
 //!         },
@@ -50,7 +50,7 @@
 //!         alice,
 //!         TrainingLevel::OpenWeight,
 //!         "2025-09-15T00:00:00Z".parse()?,
-//!         Actor::Customer,
+//!         ConsentActor::Customer,
 //!         Channel::Api,
 //!         "2025-03-05".parse()?,
 //!     ),
@@ -91,8 +91,8 @@
 //! # Recording changes
 //!
 //! [`ConsentLedger::record`] appends a [`ConsentChange`]: customer, new level, effective
-//! instant, [`Actor`] (the customer, or an admin with an [`AdminId`] acting for them on a
-//! stated basis, a `Justification`), [`Channel`] and the `PolicyVersion` in force
+//! instant, [`ConsentActor`] (the customer, or an admin with an [`AdminId`] acting for them
+//! on a stated basis, a `Justification`), [`Channel`] and the `PolicyVersion` in force
 //! (`policy.versioned`), together with the instant the caller records it at (its clock's
 //! now: the ledger reads no clock). It returns a [`ConsentReceipt`] with a [`ReceiptId`] and
 //! both instants: the evidence GDPR Art. 7(1) asks for.
@@ -162,7 +162,7 @@ mod versions;
 pub use steward_core::{AdminId, Justification, TrainingLevel};
 
 pub use crate::{
-    actor::{Actor, Channel},
+    actor::{Channel, ConsentActor},
     error::ConsentError,
     ledger::{
         ConsentChange, ConsentLedger, ConsentLedgerSeed, ConsentReceipt, EXPORT_FORMAT, History,

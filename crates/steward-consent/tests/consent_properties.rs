@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use serde::de::DeserializeSeed;
 use steward_consent::{
-    Actor, AdminId, Channel, ConsentChange, ConsentError, ConsentLedger, ConsentLedgerSeed,
+    AdminId, Channel, ConsentActor, ConsentChange, ConsentError, ConsentLedger, ConsentLedgerSeed,
     ConsentMode, ConsentReceipt, Justification, KnownPolicyVersions, TrainingLevel,
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp, TrainingScope};
@@ -61,14 +61,14 @@ fn scope() -> impl Strategy<Value = TrainingScope> {
     ]
 }
 
-fn actor() -> impl Strategy<Value = Actor> {
+fn actor() -> impl Strategy<Value = ConsentActor> {
     let admin = prop::sample::select(vec!["dana", "erik.support", "ops@example.com"])
         .prop_filter_map("valid admin id", |name| name.parse::<AdminId>().ok());
     let basis = prop::sample::select(vec!["TICKET-1", "TICKET-2: by phone", "工单 42"])
         .prop_filter_map("valid basis", |text| text.parse::<Justification>().ok());
     prop_oneof![
-        3 => Just(Actor::Customer),
-        1 => (admin, basis).prop_map(|(admin, basis)| Actor::Admin { admin, basis }),
+        3 => Just(ConsentActor::Customer),
+        1 => (admin, basis).prop_map(|(admin, basis)| ConsentActor::Admin { admin, basis }),
     ]
 }
 
@@ -343,7 +343,7 @@ proptest! {
                 who,
                 level,
                 instant(offset),
-                Actor::Customer,
+                ConsentActor::Customer,
                 Channel::Api,
                 "2025-03-05".parse().unwrap(),
             );

@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeSeed;
 use steward_consent::{
-    Actor, Channel, ConsentChange, ConsentError, ConsentLedger, ConsentLedgerSeed,
+    Channel, ConsentActor, ConsentChange, ConsentError, ConsentLedger, ConsentLedgerSeed,
     KnownPolicyVersions, TrainingLevel,
 };
 use steward_core::{CustomerId, Timestamp};
@@ -86,7 +86,7 @@ fn imported_ledger_continues_numbering_after_the_highest_receipt() {
                 BOB.parse().unwrap(),
                 TrainingLevel::Private,
                 june_2,
-                Actor::Customer,
+                ConsentActor::Customer,
                 Channel::Api,
                 "2025-03-05".parse().unwrap(),
             ),
@@ -476,7 +476,7 @@ fn an_imported_ledger_keeps_its_clock_for_new_changes() {
         BOB.parse().unwrap(),
         TrainingLevel::Private,
         "2025-07-01T00:00:00Z".parse().unwrap(),
-        Actor::Customer,
+        ConsentActor::Customer,
         Channel::Api,
         "2025-03-05".parse().unwrap(),
     );

@@ -22,8 +22,8 @@ pub use crate::{
     vault::Vault,
 };
 pub use steward_consent::{
-    Actor as ConsentActor, AdminId, Channel, ConsentChange, ConsentLedger, ConsentMode,
-    ConsentReceipt, KnownPolicyVersions, TrainingLevel,
+    AdminId, Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,
+    KnownPolicyVersions, TrainingLevel,
 };
 pub use steward_core::{
     ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion, Purpose,

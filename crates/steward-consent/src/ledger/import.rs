@@ -14,7 +14,7 @@ use serde::{
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
 use super::{ADMIN_LIMIT, AdminBasis, ConsentLedger, EXPORT_FORMAT, Entry, admin_table_full};
-use crate::{Actor, Channel, ConsentError, KnownPolicyVersions, TrainingLevel};
+use crate::{Channel, ConsentActor, ConsentError, KnownPolicyVersions, TrainingLevel};
 
 /// Reads a whole ledger export into a ledger that knows `known_versions`. Rule violations are
 /// also stored in `error`.
@@ -298,7 +298,7 @@ struct ChangeImport {
     recorded_at: Timestamp,
     effective: Timestamp,
     level: TrainingLevel,
-    actor: Actor,
+    actor: ConsentActor,
     channel: Channel,
     policy_version: PolicyVersion,
 }
