@@ -35,9 +35,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // logs.stored + logs.encrypted: the proxy seals the request as it passes.
     let collected = Timestamp::now();
-    let meta = RecordMeta::new(
-        customer,
+    let meta = SealInput::new(
         RecordId::generate_at(collected),
+        customer,
         collected,
         TrainingLevel::None,
     );

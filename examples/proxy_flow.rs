@@ -13,7 +13,7 @@ use steward::logs::{
     AuditEvent, AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey,
     MemoryAuditStore,
 };
-use steward::retention::{MemoryRecordStore, RecordMeta as SweepRecord, Sweep};
+use steward::retention::{MemoryRecordStore, RecordMeta, Sweep};
 use steward::*;
 
 /// One stored log record: the sealed bytes, as a database or object store would hold them.
@@ -43,11 +43,10 @@ impl Proxy {
         self.clock.set(now);
         let level = self.vault.facts()?.consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
-        let sealed = self.vault.seal(
-            &RecordMeta::new(customer, id, now, level),
-            prompt.as_bytes(),
-        )?;
-        self.store.insert(SweepRecord::new(
+        let sealed = self
+            .vault
+            .seal(&SealInput::new(id, customer, now, level), prompt.as_bytes())?;
+        self.store.insert(RecordMeta::new(
             id,
             customer,
             DataCategory::LlmRequestLog,

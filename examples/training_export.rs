@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ] {
         let at: Timestamp = at.parse()?;
         let level = vault.facts()?.consent.level_at(customer, at);
-        let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, level);
+        let meta = SealInput::new(RecordId::generate_at(at), customer, at, level);
         stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
         println!("sealed {who}'s request of {at} under consent `{level}`");
     }

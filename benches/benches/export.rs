@@ -19,7 +19,7 @@ use criterion::{Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward::{
     BoxError, Channel, ConsentActor, ConsentChange, CustomerId, ExportPass, MemoryFacts, Policy,
-    RecordId, RecordMeta, Timestamp, TrainingLevel, TrainingScope, Vault,
+    RecordId, SealInput, Timestamp, TrainingLevel, TrainingScope, Vault,
     logs::{AuditKey, AuditTrail, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
 };
 
@@ -113,9 +113,9 @@ fn seal_to_file(
     let payload = vec![0x5a_u8; body];
     for index in 0..count {
         let owner = customer(u128::try_from(index)? % CUSTOMERS)?;
-        let meta = RecordMeta::new(
-            owner,
+        let meta = SealInput::new(
             RecordId::generate_at(collected),
+            owner,
             collected,
             TrainingLevel::Shared,
         );

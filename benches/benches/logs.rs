@@ -18,7 +18,7 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward_core::{CustomerId, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
     AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, HEADER_LEN,
-    Keyring, MasterKey, OpenQuery, RecordMeta,
+    Keyring, MasterKey, OpenQuery, SealInput,
 };
 
 const SIZES: [usize; 3] = [256, 4 * 1024, 64 * 1024];
@@ -49,7 +49,7 @@ struct Fixture {
     custody: Custody<ShippingStore>,
     /// The facade's vault over the bundled policy: every open is `check()` plus custody.
     vault: steward::Vault<steward::MemoryFacts, ShippingStore>,
-    meta: RecordMeta,
+    meta: SealInput,
     request: AccessRequest,
     ring_key: LessSafeKey,
 }
@@ -72,7 +72,7 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     let custody = Custody::new(Keyring::new(master), trail);
     let at: Timestamp = "2025-06-01T09:30:00Z".parse()?;
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
-    let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, TrainingLevel::None);
+    let meta = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
     let request = AccessRequest::with_justification_text(
         "alice.ops".parse()?,
         Purpose::Troubleshooting,

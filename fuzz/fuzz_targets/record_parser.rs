@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use steward_core::{CustomerId, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
     AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, Keyring,
-    MasterKey, OpenQuery, RecordMeta, SealedRecord,
+    MasterKey, OpenQuery, SealInput, SealedRecord,
 };
 
 /// An audit store that keeps only the newest entry, so that memory stays flat over millions
@@ -53,7 +53,7 @@ fn harness() -> Option<Harness> {
     let mut custody = Custody::new(Keyring::new(master), trail);
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().ok()?;
     let at = Timestamp::from_unix_seconds(1_750_000_000).ok()?;
-    let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, TrainingLevel::None);
+    let meta = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
     custody.seal(&meta, b"seed").ok()?;
     let request = AccessRequest::with_justification_text(
         "fuzz".parse().ok()?,

@@ -13,7 +13,7 @@ use zeroize::Zeroize;
 
 use crate::{
     Algorithm, ConfigError, KeyError, KeyStore, KeyVersion, Keyring, LogsError, MasterKey,
-    NoKeyStore, OpenError, RecordHeader, RecordMeta, SealedRecord,
+    NoKeyStore, OpenError, RecordHeader, SealInput, SealedRecord,
     access::{AccessRequest, Denial},
     audit::{
         AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
@@ -275,7 +275,7 @@ impl SealingShard {
 /// use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
 /// use steward_logs::{
 ///     AccessRequest, AuditKey, AuditTrail, Custody, Denial, Keyring,
-///     MasterKey, MemoryAuditStore, RecordMeta, SealedRecord,
+///     MasterKey, MemoryAuditStore, SealInput, SealedRecord,
 /// };
 ///
 /// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
@@ -284,7 +284,7 @@ impl SealingShard {
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
+/// let meta = SealInput::new(RecordId::generate_at(now), customer, now, TrainingLevel::None);
 /// let bytes = custody.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 ///
 /// let record = SealedRecord::from_bytes(&bytes)?;
@@ -390,7 +390,7 @@ impl<S: AuditStore> Custody<S> {
     /// [`RecordError::TooLarge`](crate::RecordError::TooLarge) for a body over
     /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`KeyError::Random`] if the system RNG fails;
     /// [`KeyError::StoreUnavailable`] if a new data key could not be made durable.
-    pub fn seal(&self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+    pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let customer = meta.customer();
         let limit = self.config.records_per_key_version;
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;
@@ -742,9 +742,9 @@ mod tests {
         CustomerId::new(uuid::Uuid::from_u128(n)).unwrap()
     }
 
-    fn meta(customer: CustomerId) -> RecordMeta {
+    fn meta(customer: CustomerId) -> SealInput {
         let at = Timestamp::from_unix_seconds(1_750_000_000).unwrap();
-        RecordMeta::new(customer, RecordId::generate_at(at), at, TrainingLevel::None)
+        SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None)
     }
 
     fn custody_with(config: VaultConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {

@@ -6,7 +6,7 @@
 //! use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
 //! use steward_logs::{
 //!     AccessRequest, AuditKey, AuditTrail, Custody, Keyring, MasterKey, MemoryAuditStore,
-//!     RecordMeta, SealedRecord,
+//!     SealInput, SealedRecord,
 //! };
 //!
 //! // Keys come from configuration (a file, the environment or a KMS), never from code.
@@ -17,7 +17,7 @@
 //! // logs.stored + logs.encrypted: seal every request as it passes the proxy.
 //! let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 //! let now = Timestamp::now();
-//! let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
+//! let meta = SealInput::new(RecordId::generate_at(now), customer, now, TrainingLevel::None);
 //! let bytes = custody.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 //!
 //! // logs.access + logs.purposes: the gate is the policy's decision (steward::Vault passes
@@ -36,7 +36,7 @@
 //!
 //! # Sealing records
 //!
-//! [`Custody::seal`] turns a request body and its [`RecordMeta`] (customer, [`RecordId`],
+//! [`Custody::seal`] turns a request body and its [`SealInput`] ([`RecordId`], customer,
 //! created-at, the [`TrainingLevel`] in force at collection) into a [`SealedRecord`]: an
 //! authenticated header followed by the AES-256-GCM (or ChaCha20-Poly1305, see
 //! [`VaultConfig`]) ciphertext. The header is the AEAD's associated data and carries a
@@ -108,7 +108,7 @@ pub use crate::{
         MasterKeyId, NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
-        Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, RecordMeta,
+        Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, SealInput,
         SealedRecord, TAG_LEN,
     },
 };

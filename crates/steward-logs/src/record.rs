@@ -114,40 +114,47 @@ impl std::str::FromStr for Algorithm {
     }
 }
 
-/// What the caller says about a record when sealing it (`logs.stored`).
+/// What the caller says about a record when sealing it (`logs.stored`): the record's id, the
+/// customer, when the request was collected, and the training level in force then
+/// (`training.forward-only`).
+///
+/// The arguments of [`new`](Self::new) come in the order of the retention sweep's record
+/// metadata (`steward_retention::RecordMeta`): id first, then customer.
 ///
 /// ```
 /// use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
-/// use steward_logs::RecordMeta;
+/// use steward_logs::SealInput;
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
-/// assert_eq!(meta.customer(), customer);
+/// let input = SealInput::new(RecordId::generate_at(now), customer, now, TrainingLevel::None);
+/// assert_eq!(input.customer(), customer);
+/// assert_eq!(input.consent(), TrainingLevel::None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordMeta {
-    customer: CustomerId,
+pub struct SealInput {
     record_id: RecordId,
+    customer: CustomerId,
     created_at: Timestamp,
     consent: TrainingLevel,
 }
 
-impl RecordMeta {
-    /// Metadata from its parts. Every [`Timestamp`] fits the header's nanosecond field.
+impl SealInput {
+    /// The input to seal record `record_id` of `customer`, collected at `created_at` under
+    /// training level `level`. Every [`Timestamp`] fits the header's nanosecond field.
     #[must_use]
     pub const fn new(
-        customer: CustomerId,
         record_id: RecordId,
+        customer: CustomerId,
         created_at: Timestamp,
-        consent: TrainingLevel,
+        level: TrainingLevel,
     ) -> Self {
         Self {
-            customer,
             record_id,
+            customer,
             created_at,
-            consent,
+            consent: level,
         }
     }
 
@@ -361,7 +368,7 @@ impl HeaderTemplate {
     /// The header bytes of one record, and the header as parsed.
     pub(crate) fn fill(
         &self,
-        meta: &RecordMeta,
+        meta: &SealInput,
         nonce: &[u8; NONCE_LEN],
         body_len: u32,
     ) -> ([u8; HEADER_LEN], RecordHeader) {
@@ -647,10 +654,10 @@ fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<(), LogsError> {
 mod tests {
     use super::*;
 
-    fn meta() -> RecordMeta {
-        RecordMeta::new(
-            "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().unwrap(),
+    fn meta() -> SealInput {
+        SealInput::new(
             "01936f0e-8f2a-7b3c-9d4e-5f6a7b8c9d0e".parse().unwrap(),
+            "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().unwrap(),
             Timestamp::from_unix_nanos(1_741_132_800_123_456_789),
             TrainingLevel::Shared,
         )

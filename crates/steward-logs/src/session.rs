@@ -12,7 +12,7 @@ use steward_core::CustomerId;
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, KeyError, KeyVersion, LogsError, OpenError, RecordError, RecordMeta,
+    Algorithm, KeyError, KeyVersion, LogsError, OpenError, RecordError, SealInput,
     custody::Plaintext,
     keys::DataKey,
     record::{
@@ -91,7 +91,7 @@ impl SessionKeys {
     pub(crate) fn seal(
         &self,
         template: &HeaderTemplate,
-        meta: &RecordMeta,
+        meta: &SealInput,
         nonce: [u8; NONCE_LEN],
         body: &[u8],
     ) -> Result<SealedRecord, LogsError> {
@@ -211,7 +211,7 @@ impl SealSession {
     /// fails afterwards, so a nonce is never reused.
     pub(crate) fn seal(
         &mut self,
-        meta: &RecordMeta,
+        meta: &SealInput,
         body: &[u8],
         version_limit: u64,
     ) -> Result<SealedRecord, LogsError> {
@@ -296,9 +296,9 @@ mod tests {
                 SessionKeys::derive(&data_key, &salt, vector.algorithm, vector.customer, version)
                     .unwrap();
             assert_eq!(hex::encode(&keys.commitment), vector.commitment, "{name}");
-            let meta = RecordMeta::new(
-                vector.customer,
+            let meta = SealInput::new(
                 vector.record_id,
+                vector.customer,
                 Timestamp::from_unix_nanos(vector.created_at_nanos),
                 vector.consent,
             );

@@ -30,7 +30,7 @@ pub use steward_core::{
     PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingScope,
 };
 pub use steward_logs::{
-    AccessRequest, Denial, ExportCounts, ExportOutcome, Plaintext, RecordMeta, SealedRecord,
+    AccessRequest, Denial, ExportCounts, ExportOutcome, Plaintext, SealInput, SealedRecord,
     SkipReason,
 };
 

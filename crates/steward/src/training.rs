@@ -87,7 +87,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// ```
     /// use steward::{
-    ///     AccessRequest, MemoryFacts, Policy, RecordId, RecordMeta, Timestamp, TrainingLevel,
+    ///     AccessRequest, MemoryFacts, Policy, RecordId, SealInput, Timestamp, TrainingLevel,
     ///     TrainingScope, Vault,
     ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
     /// };
@@ -103,7 +103,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// let mut stored = Vec::new();
     /// for (level, prompt) in [(TrainingLevel::Shared, "share me"), (TrainingLevel::None, "keep me")] {
     ///     let at = Timestamp::now();
-    ///     let meta = RecordMeta::new(customer, RecordId::generate_at(at), at, level);
+    ///     let meta = SealInput::new(RecordId::generate_at(at), customer, at, level);
     ///     stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
     /// }
     ///

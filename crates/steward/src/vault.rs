@@ -9,7 +9,7 @@ use std::{
 use steward_core::{AdminId, CustomerId, StewardId};
 use steward_logs::{
     AccessRequest, AuditStore, AuditTrail, ConfigError, Custody, Denial, KeyVersion, LogsError,
-    MasterKey, Plaintext, RecordMeta, RosterChange, SealedRecord,
+    MasterKey, Plaintext, RosterChange, SealInput, SealedRecord,
 };
 
 use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request, RosterFacts};
@@ -33,7 +33,7 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 ///
 /// ```
 /// use steward::{
-///     AccessRequest, MemoryFacts, Policy, RecordId, RecordMeta, SealedRecord, Timestamp,
+///     AccessRequest, MemoryFacts, Policy, RecordId, SealInput, SealedRecord, Timestamp,
 ///     TrainingLevel, Vault,
 ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
 /// };
@@ -49,7 +49,7 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///
 /// let now = Timestamp::now();
-/// let meta = RecordMeta::new(customer, RecordId::generate_at(now), now, TrainingLevel::None);
+/// let meta = SealInput::new(RecordId::generate_at(now), customer, now, TrainingLevel::None);
 /// let bytes = vault.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 ///
 /// let record = SealedRecord::from_bytes(&bytes)?;
@@ -112,7 +112,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// As [`Custody::seal`].
-    pub fn seal(&self, meta: &RecordMeta, body: &[u8]) -> Result<SealedRecord, LogsError> {
+    pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
         self.custody.seal(meta, body)
     }
 

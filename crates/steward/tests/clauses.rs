@@ -97,7 +97,7 @@ fn logs_stored() {
     let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
-    let meta = RecordMeta::new(alice(), id, collected, TrainingLevel::Shared);
+    let meta = SealInput::new(id, alice(), collected, TrainingLevel::Shared);
     let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
@@ -232,9 +232,9 @@ fn logs_purposes() {
     let vault = vault(&policy);
     let before = vault.audit().unwrap().verify().unwrap().entries();
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = RecordMeta::new(
-        alice(),
+    let meta = SealInput::new(
         RecordId::generate_at(collected),
+        alice(),
         collected,
         TrainingLevel::None,
     );
@@ -256,9 +256,9 @@ fn logs_encrypted() {
     let policy = Policy::coder_model();
     let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = RecordMeta::new(
-        alice(),
+    let meta = SealInput::new(
         RecordId::generate_at(collected),
+        alice(),
         collected,
         TrainingLevel::None,
     );

@@ -43,9 +43,9 @@ fn vault_at(policy: &Policy, clock: &ManualClock) -> Vault<MemoryFacts, MemoryAu
 
 fn sealed(vault: &Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> SealedRecord {
     let collected = at(collected);
-    let meta = RecordMeta::new(
-        alice(),
+    let meta = SealInput::new(
         RecordId::generate_at(collected),
+        alice(),
         collected,
         TrainingLevel::Shared,
     );
@@ -284,9 +284,9 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
     let clock = ManualClock::new(at(NOW));
     let vault = vault_at(&policy, &clock);
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = RecordMeta::new(
-        alice(),
+    let meta = SealInput::new(
         RecordId::generate_at(collected),
+        alice(),
         collected,
         TrainingLevel::None,
     );

@@ -135,7 +135,7 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
         let owner = if *is_alice { alice() } else { bob() };
         let collected = day(*when);
         let level = vault.facts().unwrap().consent.level_at(owner, collected);
-        let meta = RecordMeta::new(owner, RecordId::generate_at(collected), collected, level);
+        let meta = SealInput::new(RecordId::generate_at(collected), owner, collected, level);
         stored.push(vault.seal(&meta, &when.to_be_bytes()).unwrap().into_bytes());
     }
     if let Some(ended) = world.ended {

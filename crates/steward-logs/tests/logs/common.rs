@@ -12,7 +12,7 @@ use steward_core::{
 };
 use steward_logs::{
     AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, Keyring,
-    LogsError, MasterKey, MemoryAuditStore, OpenQuery, RecordMeta, RosterCapacity, StewardRoster,
+    LogsError, MasterKey, MemoryAuditStore, OpenQuery, RosterCapacity, SealInput, StewardRoster,
     VaultConfig,
 };
 
@@ -33,10 +33,10 @@ pub(crate) fn instant(seconds: i64) -> TestResult<Timestamp> {
     Ok(Timestamp::from_unix_seconds(seconds)?)
 }
 
-pub(crate) fn meta(customer: CustomerId, at: Timestamp) -> TestResult<RecordMeta> {
-    Ok(RecordMeta::new(
-        customer,
+pub(crate) fn meta(customer: CustomerId, at: Timestamp) -> TestResult<SealInput> {
+    Ok(SealInput::new(
         RecordId::generate_at(at),
+        customer,
         at,
         TrainingLevel::Private,
     ))

@@ -11,7 +11,7 @@ use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestam
 use steward_logs::{
     AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, ConfigError, Custody, Denial,
     KeyError, KeyVersion, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenError, OpenFailure,
-    RecordMeta, RosterChange, SealedRecord, VaultConfig,
+    RosterChange, SealInput, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -40,9 +40,9 @@ fn instants(custody: &Custody<MemoryAuditStore>) -> TestResult<Vec<Timestamp>> {
 fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
     let custody = custody()?;
     let at = instant(1_750_000_000)?;
-    let meta = RecordMeta::new(
-        customer(7)?,
+    let meta = SealInput::new(
         RecordId::generate_at(at),
+        customer(7)?,
         at,
         TrainingLevel::OpenWeight,
     );
@@ -893,7 +893,7 @@ fn concurrent_seals_opens_rotations_and_a_shred_keep_nonces_unique() -> TestResu
                     let at =
                         Timestamp::from_unix_seconds(1_750_000_000).map_err(LogsError::from)?;
                     let record = custody.seal(
-                        &RecordMeta::new(owner, RecordId::generate_at(at), at, TrainingLevel::None),
+                        &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::None),
                         &index.to_be_bytes(),
                     )?;
                     sealed.push(record);

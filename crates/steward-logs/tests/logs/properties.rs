@@ -6,7 +6,7 @@ use steward_core::{
 };
 use steward_logs::{
     AccessRequest, Algorithm, AuditError, AuditOutcome, Custody, Keyring, LogsError,
-    MemoryAuditStore, OpenError, RecordMeta, SealedRecord, VaultConfig,
+    MemoryAuditStore, OpenError, SealInput, SealedRecord, VaultConfig,
 };
 
 use crate::common::{
@@ -58,8 +58,8 @@ proptest! {
     ) {
         let custody = custody_sealing_with(algorithm).unwrap();
         let at = instant(seconds).unwrap();
-        let meta = RecordMeta::new(
-            customer(customer_bits).unwrap(), RecordId::generate_at(at), at, consent,
+        let meta = SealInput::new(
+            RecordId::generate_at(at), customer(customer_bits).unwrap(), at, consent,
         );
         let bytes = custody.seal(&meta, &body).unwrap().into_bytes();
         let record = SealedRecord::from_bytes(&bytes).unwrap();
