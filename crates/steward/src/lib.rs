@@ -22,12 +22,13 @@ pub use crate::{
     vault::Vault,
 };
 pub use steward_consent::{
-    AdminId, Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,
-    KnownPolicyVersions, TrainingLevel,
+    Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,
+    KnownPolicyVersions,
 };
 pub use steward_core::{
-    ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion, Purpose,
-    PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingScope,
+    AdminId, ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion,
+    Purpose, PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingLevel,
+    TrainingScope,
 };
 pub use steward_logs::{
     AccessRequest, Denial, ExportCounts, ExportOutcome, Plaintext, SealInput, SealedRecord,
