@@ -1,6 +1,6 @@
-//! Streaming import of the JSON export: the ledger is built while the file is read, so an
-//! import needs little more memory than the ledger itself, and every rule `record` enforces
-//! is checked on the way.
+//! Streaming import of the JSON export (`from_json`, `from_json_reader` and the serde seed):
+//! the ledger is built while the file is read, so an import needs little more memory than the
+//! ledger itself, and every rule `record` enforces is checked on the way.
 //!
 //! serde's errors are text; to hand callers a typed [`ConsentError`] the visitors keep the
 //! first rule violation aside in a slot and return serde a message built from it.
@@ -15,6 +15,117 @@ use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
 use super::{ADMIN_LIMIT, AdminBasis, ConsentLedger, EXPORT_FORMAT, Entry, admin_table_full};
 use crate::{Channel, ConsentActor, ConsentError, KnownPolicyVersions, TrainingLevel};
+
+impl ConsentLedger {
+    /// Imports a ledger exported by [`to_json`](Self::to_json) into a ledger that knows
+    /// `known_versions`, validating everything [`record`](Self::record) guarantees. The ledger
+    /// is built while the text is read, so the import needs little memory beyond the ledger
+    /// itself.
+    ///
+    /// # Errors
+    ///
+    /// No ledger is built on any error.
+    /// - [`ConsentError::MalformedLedger`]: not JSON of the export format, or a value that
+    ///   does not parse (an unknown level or channel, an actor that is unknown or an admin
+    ///   without a basis, a malformed id or instant).
+    /// - [`ConsentError::UnsupportedFormat`]: another format or version.
+    /// - [`ConsentError::InvalidLedger`], naming where: a policy version outside
+    ///   `known_versions`, a change effective before it was recorded, changes of a customer
+    ///   not strictly increasing in time or receipt number, a customer listed twice or
+    ///   without changes, too many admins.
+    /// - [`ConsentError::DuplicateReceipt`]: a receipt number used twice.
+    /// - [`ConsentError::RecordedOutOfOrder`]: recording instants that decrease as receipt
+    ///   numbers increase (the clock went backwards).
+    pub fn from_json(
+        text: &str,
+        known_versions: KnownPolicyVersions,
+    ) -> Result<Self, ConsentError> {
+        Self::import(serde_json::Deserializer::from_str(text), known_versions)
+    }
+
+    /// Imports a ledger from JSON read from `reader` (wrap files in a `BufReader`), without
+    /// holding the text in memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_json`](Self::from_json); read errors are [`ConsentError::MalformedLedger`].
+    pub fn from_json_reader<R: std::io::Read>(
+        reader: R,
+        known_versions: KnownPolicyVersions,
+    ) -> Result<Self, ConsentError> {
+        Self::import(
+            serde_json::Deserializer::from_reader(reader),
+            known_versions,
+        )
+    }
+
+    /// Builds the ledger while reading; on failure returns the typed rule violation if there
+    /// was one, else the parser's error.
+    fn import<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+        known_versions: KnownPolicyVersions,
+    ) -> Result<Self, ConsentError> {
+        use serde::de::DeserializeSeed;
+
+        let mut error = None;
+        let result = LedgerSeed {
+            known_versions,
+            error: &mut error,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|ledger| deserializer.end().map(|()| ledger));
+        result.map_err(|parse_error| error.unwrap_or_else(|| malformed(parse_error)))
+    }
+}
+
+/// Reads a ledger with serde from any self-describing format, validating exactly as
+/// [`ConsentLedger::from_json`] does. The ledger needs its [`KnownPolicyVersions`] to check
+/// the changes it reads, so it is read through this seed rather than `Deserialize`.
+///
+/// ```
+/// use serde::de::DeserializeSeed;
+/// use steward_consent::{ConsentLedger, ConsentLedgerSeed, KnownPolicyVersions};
+///
+/// let known = KnownPolicyVersions::new("2025-03-05".parse()?);
+/// let value = serde_json::to_value(ConsentLedger::new(known.clone()))?;
+/// let ledger = ConsentLedgerSeed::new(known).deserialize(value)?;
+/// assert!(ledger.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConsentLedgerSeed {
+    known_versions: KnownPolicyVersions,
+}
+
+impl ConsentLedgerSeed {
+    /// A seed for a ledger that knows `known_versions`.
+    #[must_use]
+    pub const fn new(known_versions: KnownPolicyVersions) -> Self {
+        Self { known_versions }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ConsentLedgerSeed {
+    type Value = ConsentLedger;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        let mut error = None;
+        LedgerSeed {
+            known_versions: self.known_versions,
+            error: &mut error,
+        }
+        .deserialize(deserializer)
+    }
+}
+
+fn malformed(error: serde_json::Error) -> ConsentError {
+    ConsentError::MalformedLedger {
+        detail: error.to_string(),
+    }
+}
 
 /// Reads a whole ledger export into a ledger that knows `known_versions`. Rule violations are
 /// also stored in `error`.
