@@ -1,6 +1,10 @@
 //! Training consent for Steward: levels, an append-only ledger, and the level in force at any
 //! instant.
 //!
+//! Services depend on the `steward` crate, which re-exports this crate (as `steward::consent`,
+//! its common types also at the root); this crate is its building block, released in lockstep
+//! with it.
+//!
 //! ```
 //! use steward_consent::{
 //!     Channel, ConsentActor, ConsentChange, ConsentError, ConsentLedger, ConsentMode,
