@@ -50,7 +50,7 @@ fn harness() -> Option<Harness> {
     let master = MasterKey::from_bytes("kek-fuzz".parse().ok()?, &[0x42; 32]).ok()?;
     let key = AuditKey::from_bytes(&[0x17; 32]).ok()?;
     let trail = AuditTrail::new(key, NewestOnly::default()).ok()?;
-    let mut custody = Custody::new(Keyring::new(master), trail);
+    let custody = Custody::new(Keyring::new(master), trail);
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().ok()?;
     let at = Timestamp::from_unix_seconds(1_750_000_000).ok()?;
     let meta = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
