@@ -255,7 +255,7 @@ pub enum KeyError {
     StoreUnavailable {
         /// What the store reported.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::BoxError,
     },
 }
 
@@ -268,7 +268,7 @@ pub enum AuditError {
     Unavailable {
         /// What the store reported.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::BoxError,
     },
     /// An audit entry would be dated before the entry preceding it.
     #[error("clock went backwards: audit entry at {attempted} is before the last entry at {last}")]

@@ -104,11 +104,15 @@ pub use crate::{
         RecordDigester, SkipReason,
     },
     keys::{
-        KEY_LEN, KeyStore, KeyStoreError, KeyVersion, Keyring, KeyringSnapshot, MasterKey,
-        MasterKeyId, NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
+        KEY_LEN, KeyStore, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId,
+        NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, SealInput,
         SealedRecord, TAG_LEN,
     },
 };
+
+/// The error a store implementation reports ([`AuditStore`], [`KeyStore`]): whatever its
+/// backend says, boxed. Steward wraps it in a typed error that says what did not happen.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -63,6 +63,6 @@ pub enum StewardError {
     #[error("training export: {source}")]
     Export {
         /// What the source, sink or writer reported.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: steward_logs::BoxError,
     },
 }

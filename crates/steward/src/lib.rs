@@ -18,7 +18,7 @@ pub use crate::{
     policy::Policy,
     records::VaultShredder,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
-    training::{BoxError, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
+    training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
     vault::Vault,
 };
 pub use steward_consent::{
@@ -31,8 +31,8 @@ pub use steward_core::{
     TrainingScope,
 };
 pub use steward_logs::{
-    AccessRequest, Denial, ExportCounts, ExportOutcome, Plaintext, SealInput, SealedRecord,
-    SkipReason,
+    AccessRequest, BoxError, Denial, ExportCounts, ExportOutcome, Plaintext, SealInput,
+    SealedRecord, SkipReason,
 };
 
 /// Consent: training levels, modes and the ledger (steward-consent).

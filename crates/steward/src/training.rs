@@ -1,18 +1,15 @@
 //! The training data path: an audited export of exactly the records a training scope may use.
 
-use std::{error::Error, io::Write};
+use std::io::Write;
 
 use serde::Serialize;
 use steward_core::{DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope};
 use steward_logs::{
-    AuditStore, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, RecordDigester, RecordHeader,
-    SealedRecord, SkipReason,
+    AuditStore, BoxError, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, RecordDigester,
+    RecordHeader, SealedRecord, SkipReason,
 };
 
 use crate::{DataRef, DenyReason, Request, RosterFacts, StewardError, Vault};
-
-/// A boxed error from a record source or an export sink.
-pub type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Which of its two passes a training export asks its source for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

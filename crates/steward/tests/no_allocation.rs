@@ -9,6 +9,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
+#[path = "facade/common.rs"]
 mod common;
 
 use std::alloc::System;

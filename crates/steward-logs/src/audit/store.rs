@@ -1,8 +1,7 @@
 //! Where the chain is kept: the store trait and its in-memory reference implementation.
 
-use std::error::Error;
-
 use super::chain::ChainedEntry;
+use crate::BoxError;
 
 /// Where the audit chain is kept. Implement it over your database; [`MemoryAuditStore`] is
 /// the reference implementation.
@@ -27,21 +26,21 @@ pub trait AuditStore {
     /// # Errors
     ///
     /// Whatever kept the entry from being stored; the access then fails closed.
-    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>>;
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError>;
 
     /// The newest entry, if any.
     ///
     /// # Errors
     ///
     /// Whatever kept the store from being read.
-    fn last(&self) -> Result<Option<ChainedEntry>, Box<dyn Error + Send + Sync>>;
+    fn last(&self) -> Result<Option<ChainedEntry>, BoxError>;
 
     /// Every entry, oldest first.
     ///
     /// # Errors
     ///
     /// Whatever kept the store from being read.
-    fn entries(&self) -> Result<Vec<ChainedEntry>, Box<dyn Error + Send + Sync>>;
+    fn entries(&self) -> Result<Vec<ChainedEntry>, BoxError>;
 }
 
 /// An audit store in memory: for tests, examples and services that ship entries elsewhere.
@@ -75,16 +74,16 @@ impl From<Vec<ChainedEntry>> for MemoryAuditStore {
 }
 
 impl AuditStore for MemoryAuditStore {
-    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>> {
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError> {
         self.entries.push(entry);
         Ok(())
     }
 
-    fn last(&self) -> Result<Option<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+    fn last(&self) -> Result<Option<ChainedEntry>, BoxError> {
         Ok(self.entries.last().cloned())
     }
 
-    fn entries(&self) -> Result<Vec<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+    fn entries(&self) -> Result<Vec<ChainedEntry>, BoxError> {
         Ok(self.entries.clone())
     }
 }

@@ -1,13 +1,9 @@
 //! Where wrapped data keys are persisted, change by change.
 
-use std::error::Error;
-
 use steward_core::CustomerId;
 
 use super::{Tombstone, WrappedDataKey};
-
-/// A boxed error from a store.
-pub type StoreError = Box<dyn Error + Send + Sync>;
+use crate::BoxError as StoreError;
 
 /// Where wrapped data keys and tombstones are kept, one change at a time (never a whole
 /// snapshot). [`Custody`](crate::Custody) writes ahead: a new data key is durable before any

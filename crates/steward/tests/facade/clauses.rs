@@ -6,9 +6,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use steward::logs::{ConfigError, LogsError, OpenError};
 use steward::*;
 
@@ -637,7 +635,7 @@ fn policy_versioned_a_change_under_an_unknown_policy_version_is_refused() {
 
 #[test]
 fn policy_versioned_earlier_versions_listed_in_a_policy_file_are_accepted() {
-    let text = include_str!("../../../examples/coder-model.toml").replace(
+    let text = include_str!("../../../../examples/coder-model.toml").replace(
         r#"version = "2025-03-05""#,
         "version = \"2025-09-01\"\nearlier-versions = [\"2025-03-05\"]",
     );

@@ -9,10 +9,9 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-mod common;
-
 use chrono::TimeDelta;
-use common::*;
+
+use crate::common::*;
 use proptest::prelude::*;
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;

@@ -7,9 +7,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use steward::logs::{
     AuditEvent, AuditKey, AuditOutcome, AuditTrail, ConfigError, Keyring, LogsError, MasterKey,
     MemoryAuditStore, OpenError, RosterChange,
@@ -118,7 +116,7 @@ fn open_refuses_records_kept_only_by_a_legal_hold() {
 
 #[test]
 fn a_policy_that_drops_a_log_purpose_is_enforced_by_the_vault() {
-    let text = include_str!("../../../examples/coder-model.toml").replace(
+    let text = include_str!("../../../../examples/coder-model.toml").replace(
         "\"customer-support\", \"reliability\", \"misuse-prevention\"",
         "\"customer-support\", \"misuse-prevention\"",
     );
@@ -140,7 +138,7 @@ fn a_policy_that_drops_a_log_purpose_is_enforced_by_the_vault() {
 
 #[test]
 fn the_roster_is_bounded_by_the_policy_and_shared_with_check() {
-    let text = include_str!("../../../examples/coder-model.toml")
+    let text = include_str!("../../../../examples/coder-model.toml")
         .replace("max-stewards = 3", "max-stewards = 1");
     let policy = Policy::from_toml_str(&text, "one-steward.toml").unwrap();
     let clock = ManualClock::new(at(NOW));

@@ -7,15 +7,13 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-mod common;
-
 use std::{
     error::Error,
     sync::{Arc, Mutex},
 };
 
+use crate::common::*;
 use chrono::TimeDelta;
-use common::*;
 use proptest::prelude::*;
 use steward::logs::{
     AuditEvent, AuditKey, AuditStore, AuditTrail, ChainedEntry, Keyring, MasterKey,

@@ -8,7 +8,7 @@
 
 use steward::*;
 
-const BUNDLED: &str = include_str!("../../../examples/coder-model.toml");
+const BUNDLED: &str = include_str!("../../../../examples/coder-model.toml");
 
 fn load_toml(text: &str) -> Result<Policy, PolicyError> {
     Policy::from_toml_str(text, "test.toml")
