@@ -6,9 +6,10 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use crate::common::*;
 use steward::logs::{ConfigError, LogsError, OpenError};
 use steward::*;
+
+use crate::common::*;
 
 const NOW: &str = "2025-06-01T12:00:00Z";
 

@@ -10,11 +10,11 @@
 )]
 
 use chrono::TimeDelta;
-
-use crate::common::*;
 use proptest::prelude::*;
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
+
+use crate::common::*;
 
 /// Days after 2025-01-01, the start of every relationship here.
 fn day(days: i64) -> Timestamp {

@@ -7,13 +7,14 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use crate::common::*;
 use steward::logs::{
     AuditEvent, AuditKey, AuditOutcome, AuditTrail, ConfigError, Keyring, LogsError, MasterKey,
     MemoryAuditStore, OpenError, RosterChange,
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
+
+use crate::common::*;
 
 const NOW: &str = "2025-06-01T12:00:00Z";
 

@@ -12,7 +12,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use crate::common::*;
 use chrono::TimeDelta;
 use proptest::prelude::*;
 use steward::logs::{
@@ -20,6 +19,8 @@ use steward::logs::{
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
+
+use crate::common::*;
 
 /// An audit store the test can read while the vault holds it.
 #[derive(Debug, Clone, Default)]
