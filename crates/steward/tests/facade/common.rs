@@ -41,6 +41,14 @@ pub(crate) fn admin() -> AdminId {
 /// A vault over facts where both customers have been customers since 2025-01-01 and
 /// `alice.ops` was added to the roster (audited), with its own in-memory trail.
 pub(crate) fn vault(policy: &Policy) -> Vault<MemoryFacts, logs::MemoryAuditStore> {
+    vault_at(policy, &ManualClock::new(at("2025-06-01T12:00:00Z")))
+}
+
+/// [`vault`], with its audit clock showing `clock`.
+pub(crate) fn vault_at(
+    policy: &Policy,
+    clock: &ManualClock,
+) -> Vault<MemoryFacts, logs::MemoryAuditStore> {
     let mut facts = MemoryFacts::new(policy);
     for customer in [alice(), bob()] {
         facts
@@ -49,9 +57,10 @@ pub(crate) fn vault(policy: &Policy) -> Vault<MemoryFacts, logs::MemoryAuditStor
             .unwrap();
     }
     let master = logs::MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
-    let trail = logs::AuditTrail::new(
+    let trail = logs::AuditTrail::with_clock(
         logs::AuditKey::from_bytes(&[0x17; 32]).unwrap(),
         logs::MemoryAuditStore::new(),
+        clock.clone(),
     )
     .unwrap();
     let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail).unwrap();
@@ -85,3 +94,18 @@ pub(crate) fn set_level(
 pub(crate) fn data(category: DataCategory, owner: CustomerId, collected: &str) -> DataRef {
     DataRef::new(category, owner, at(collected))
 }
+
+/// Days after 2025-01-01, the start of every relationship of the property tests.
+pub(crate) fn day(days: i64) -> Timestamp {
+    at("2025-01-01T00:00:00Z")
+        .checked_add(chrono::TimeDelta::days(days))
+        .unwrap()
+}
+
+/// Every training level, lowest first.
+pub(crate) const LEVELS: [TrainingLevel; 4] = [
+    TrainingLevel::None,
+    TrainingLevel::Private,
+    TrainingLevel::Shared,
+    TrainingLevel::OpenWeight,
+];

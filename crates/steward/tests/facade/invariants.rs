@@ -9,26 +9,11 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use chrono::TimeDelta;
 use proptest::prelude::*;
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
 
 use crate::common::*;
-
-/// Days after 2025-01-01, the start of every relationship here.
-fn day(days: i64) -> Timestamp {
-    at("2025-01-01T00:00:00Z")
-        .checked_add(TimeDelta::days(days))
-        .unwrap()
-}
-
-const LEVELS: [TrainingLevel; 4] = [
-    TrainingLevel::None,
-    TrainingLevel::Private,
-    TrainingLevel::Shared,
-    TrainingLevel::OpenWeight,
-];
 
 /// A customer's world: preference changes (day, level) in increasing order, when the
 /// relationship ended (if it did), and a legal hold on all their data (expiry day), if any.

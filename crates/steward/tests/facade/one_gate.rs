@@ -8,8 +8,7 @@
 )]
 
 use steward::logs::{
-    AuditEvent, AuditKey, AuditOutcome, AuditTrail, ConfigError, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, OpenError, RosterChange,
+    AuditEvent, AuditOutcome, ConfigError, LogsError, MemoryAuditStore, OpenError, RosterChange,
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
 use steward::*;
@@ -17,28 +16,6 @@ use steward::*;
 use crate::common::*;
 
 const NOW: &str = "2025-06-01T12:00:00Z";
-
-/// A vault over `policy` whose audit clock shows `clock`, with `alice.ops` on the roster and
-/// both customers since 2025-01-01.
-fn vault_at(policy: &Policy, clock: &ManualClock) -> Vault<MemoryFacts, MemoryAuditStore> {
-    let mut facts = MemoryFacts::new(policy);
-    for customer in [alice(), bob()] {
-        facts
-            .relationships
-            .start(customer, at("2025-01-01T00:00:00Z"))
-            .unwrap();
-    }
-    let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
-    let trail = AuditTrail::with_clock(
-        AuditKey::from_bytes(&[0x17; 32]).unwrap(),
-        MemoryAuditStore::new(),
-        clock.clone(),
-    )
-    .unwrap();
-    let vault = Vault::new(policy.clone(), facts, Keyring::new(master), trail).unwrap();
-    vault.add_steward(steward(), admin()).unwrap();
-    vault
-}
 
 fn sealed(vault: &Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> SealedRecord {
     let collected = at(collected);

@@ -12,7 +12,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use chrono::TimeDelta;
 use proptest::prelude::*;
 use steward::logs::{
     AuditEvent, AuditKey, AuditStore, AuditTrail, ChainedEntry, Keyring, MasterKey,
@@ -40,19 +39,6 @@ impl AuditStore for SharedStore {
         Ok(self.0.lock().unwrap().clone())
     }
 }
-
-fn day(days: i64) -> Timestamp {
-    at("2025-01-01T00:00:00Z")
-        .checked_add(TimeDelta::days(days))
-        .unwrap()
-}
-
-const LEVELS: [TrainingLevel; 4] = [
-    TrainingLevel::None,
-    TrainingLevel::Private,
-    TrainingLevel::Shared,
-    TrainingLevel::OpenWeight,
-];
 
 /// Alice's world: preference changes, an optional end of her relationship; Bob never opts
 /// in. The vault's clock stands at `now`.
