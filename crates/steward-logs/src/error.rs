@@ -321,6 +321,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The roster change was audited but could not be stored by the facts that keep the
+    /// roster; it did not apply.
+    #[error("the roster change could not be stored: {source}")]
+    RosterUnavailable {
+        /// What the facts' store reported.
+        #[source]
+        source: crate::BoxError,
+    },
 }
 
 impl ConfigError {
@@ -329,7 +337,9 @@ impl ConfigError {
     pub const fn clause(&self) -> Option<ClauseId> {
         match self {
             Self::RosterFull { .. } => Some(ClauseId::LogsAccess),
-            Self::InvalidConfig { .. } | Self::InvalidRoster { .. } => None,
+            Self::InvalidConfig { .. }
+            | Self::InvalidRoster { .. }
+            | Self::RosterUnavailable { .. } => None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use steward_consent::{ConsentLedger, TrainingLevel};
 use steward_core::{CustomerId, StewardId, Timestamp};
-use steward_logs::{RosterChange, StewardRoster};
+use steward_logs::{BoxError, RosterChange, StewardRoster};
 use steward_retention::{HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook};
 
 /// The state [`crate::Policy::check`] reads: consent history, customer relationships, the
@@ -42,8 +42,13 @@ pub trait RosterFacts: Facts {
     /// How many stewards are on the roster.
     fn roster_len(&self) -> usize;
 
-    /// Applies a roster change the vault has audited.
-    fn apply_roster_change(&mut self, change: &AuditedRosterChange);
+    /// Applies a roster change the vault has audited (and, for facts kept in a store, makes
+    /// it durable before it applies in memory).
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the change from being stored; nothing changed then.
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError>;
 }
 
 /// A roster change that is already in the audit trail; only a [`Vault`](crate::Vault)
@@ -106,18 +111,17 @@ impl RosterFacts for MemoryFacts {
         self.roster.len()
     }
 
-    fn apply_roster_change(&mut self, change: &AuditedRosterChange) {
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
         match change.change() {
-            RosterChange::Added(steward) => {
-                // The vault checked the policy's bound before auditing; the roster's own
-                // capacity is the same bound, so this cannot be refused.
-                let _added = self.roster.add(steward.clone());
-            }
+            // The vault checked the policy's bound before auditing; the roster's own capacity
+            // is the same bound, so this is refused only for a roster built smaller.
+            RosterChange::Added(steward) => self.roster.add(steward.clone())?,
             RosterChange::Removed(steward) => {
                 self.roster.remove(steward);
             }
             _ => {}
         }
+        Ok(())
     }
 }
 

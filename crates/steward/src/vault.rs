@@ -155,7 +155,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// [`ConfigError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
     /// [`AuditError::Unavailable`](steward_logs::AuditError::Unavailable) if the entry could
-    /// not be written (nothing changed).
+    /// not be written (nothing changed); [`ConfigError::RosterUnavailable`] if the facts could
+    /// not store the change (the trail then holds an entry for a change that did not apply).
     pub fn add_steward(&self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
         let _serial = self.roster_changes.lock().map_err(poisoned)?;
         {
@@ -192,8 +193,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.facts
             .write()
             .map_err(poisoned)?
-            .apply_roster_change(&AuditedRosterChange::new(change));
-        Ok(())
+            .apply_roster_change(&AuditedRosterChange::new(change))
+            .map_err(|source| LogsError::Config(ConfigError::RosterUnavailable { source }))
     }
 
     /// Rotates the customer's data key (audited); see [`Custody::rotate_data_key`].
