@@ -1,0 +1,276 @@
+//! The error type of steward-store.
+
+use std::{error::Error, path::PathBuf};
+
+use steward_logs::{KeyVersion, LogsError, MasterKeyId, Tombstone};
+use steward_retention::HoldId;
+
+/// Everything that can go wrong while creating, opening, reading or writing a store.
+///
+/// Messages never contain key material, sealed bytes or personal data; customer and record
+/// ids are kept out of them too (as in the other Steward crates), so an error can be logged
+/// as it is. Master key ids, schema versions, audit sequence numbers, consent receipt numbers
+/// and hold ids are not personal and are named.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// [`create`](crate::SqliteStore::create) found a file at the path.
+    #[error("store `{path}` already exists: open it, or create the store at a new path")]
+    AlreadyExists {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file could not be created.
+    #[error("cannot create store `{path}`")]
+    Create {
+        /// The path given.
+        path: PathBuf,
+        /// What the file system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of the store could not be removed.
+    #[error("cannot remove `{path}`")]
+    Remove {
+        /// The file.
+        path: PathBuf,
+        /// What the file system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The write-ahead log could not be turned on (some network file systems refuse it):
+    /// without it, the store's durability and concurrency promises do not hold.
+    #[error("the store needs the `wal` journal mode, and got `{mode}`")]
+    JournalMode {
+        /// The journal mode SQLite reported.
+        mode: String,
+    },
+    /// The file could not be opened as a database.
+    #[error("cannot open store `{path}`")]
+    Open {
+        /// The path given.
+        path: PathBuf,
+        /// What SQLite reported.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file is a database, but not a Steward store.
+    #[error("`{path}` is not a steward store: {reason}")]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+        /// What gave it away.
+        reason: &'static str,
+    },
+    /// The file was written by a newer build, whose schema this build does not know.
+    #[error(
+        "schema version `{found}` is newer than this build's `{supported}`: run a build that \
+         knows it"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the file.
+        found: u32,
+        /// The newest version this build migrates to.
+        supported: u32,
+    },
+    /// A migration failed; the file stays at the version before it.
+    #[error("migration to schema version `{version}` failed")]
+    Migration {
+        /// The version the failed migration leads to.
+        version: u32,
+        /// What SQLite reported.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The master key given is not the one the store was created with (or registered).
+    #[error("wrong master key: the key given as `{id}` is not the one this store knows by that id")]
+    WrongMasterKey {
+        /// The id the key was given under.
+        id: MasterKeyId,
+    },
+    /// The master key given is not the one the stored data keys are wrapped under.
+    #[error("this store's data keys are wrapped under master key `{current}`, not `{given}`")]
+    MasterKeyNotCurrent {
+        /// The id given.
+        given: MasterKeyId,
+        /// The id the store's data keys are wrapped under.
+        current: MasterKeyId,
+    },
+    /// The audit key given is not the one the store was created with.
+    #[error("wrong audit key: the key given is not the one this store was created with")]
+    WrongAuditKey,
+    /// Key material of the wrong length.
+    #[error("invalid key: {reason}")]
+    InvalidKey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Building a key type of steward-logs failed.
+    #[error(transparent)]
+    Logs(#[from] LogsError),
+    /// A database operation failed.
+    #[error("database error while {doing}")]
+    Sqlite {
+        /// What the store was doing.
+        doing: &'static str,
+        /// What SQLite reported.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row does not decode into the value it should hold: the file was edited or
+    /// damaged outside this crate.
+    #[error("corrupt row in table `{table}`: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong with the row.
+        reason: &'static str,
+        /// The decoding error, if there was one (it may quote the stored value).
+        #[source]
+        source: Option<Box<dyn Error + Send + Sync>>,
+    },
+    /// A value could not be encoded for storage.
+    #[error("cannot encode {what} for storage")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// What the encoder reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A number does not fit the column that stores it.
+    #[error("{what} is out of the range the store can hold")]
+    OutOfRange {
+        /// Which number.
+        what: &'static str,
+    },
+    /// The audit store already holds an entry with this sequence number: another writer
+    /// appended it, so this chain would fork.
+    #[error("audit sequence number `{sequence}` is already taken")]
+    SequenceTaken {
+        /// The refused sequence number.
+        sequence: u64,
+    },
+    /// An audit entry that does not follow the newest stored one.
+    #[error(
+        "audit entry `{sequence}` does not follow the stored chain, whose next is `{expected}`"
+    )]
+    SequenceOutOfPlace {
+        /// The refused sequence number.
+        sequence: u64,
+        /// The sequence number the next entry must have.
+        expected: u64,
+    },
+    /// A different signed checkpoint is already stored for the same number of entries: two
+    /// chains of the same length, a fork.
+    #[error("a different checkpoint at `{entries}` entries is already stored")]
+    CheckpointConflict {
+        /// The number of entries both checkpoints cover.
+        entries: u64,
+    },
+    /// A different wrapped data key is already stored for the customer and version.
+    #[error("a different data key {version} is already stored for the customer")]
+    DataKeyConflict {
+        /// The version.
+        version: KeyVersion,
+    },
+    /// A data key at or below its customer's tombstone: that version was destroyed.
+    #[error("data key {version} was destroyed: the customer is shredded {tombstone}")]
+    DataKeyShredded {
+        /// The refused version.
+        version: KeyVersion,
+        /// The customer's tombstone.
+        tombstone: Tombstone,
+    },
+    /// A data key wrapped under another master key than the one it is stored for.
+    #[error("data key wrapped under master key `{found}`, expected `{expected}`")]
+    WrappedUnderOtherKey {
+        /// The master key id the wrap names.
+        found: MasterKeyId,
+        /// The master key id the write is for.
+        expected: MasterKeyId,
+    },
+    /// A master key that was never registered with the store.
+    #[error("master key `{id}` is not registered with this store: register it before rewrapping")]
+    UnknownMasterKey {
+        /// The id.
+        id: MasterKeyId,
+    },
+    /// A rewrap whose keys are not exactly the stored ones: applying it would destroy the
+    /// keys it leaves out.
+    #[error("the rewrapped keys are not the stored keys: {stored} stored, {given} given")]
+    RewrapMismatch {
+        /// How many data keys are stored.
+        stored: u64,
+        /// How many rewrapped keys were given.
+        given: u64,
+    },
+    /// A different sealed record is already stored under the same record id.
+    #[error("a different sealed record is already stored under the record id")]
+    RecordConflict,
+    /// A consent receipt whose number is taken by another receipt, or that is not newer than
+    /// the newest stored one.
+    #[error("consent receipt `{receipt}` {reason}")]
+    ConsentReceiptRefused {
+        /// The receipt number.
+        receipt: u32,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A relationship change that does not fit the stored relationships.
+    #[error("relationship change refused: {reason}")]
+    RelationshipRefused {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A hold event that does not fit the stored holds.
+    #[error("hold event for `{id}` refused: {reason}")]
+    HoldEventRefused {
+        /// The hold.
+        id: HoldId,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A value of a kind this build cannot store yet (a new variant of an upstream enum).
+    #[error("cannot store {what}: unknown to this build")]
+    Unsupported {
+        /// What could not be stored.
+        what: &'static str,
+    },
+}
+
+impl StoreError {
+    /// A corrupt row with the decoding error as its source.
+    pub(crate) fn corrupt(
+        table: &'static str,
+        reason: &'static str,
+        source: impl Into<Box<dyn Error + Send + Sync>>,
+    ) -> Self {
+        Self::Corrupt {
+            table,
+            reason,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A corrupt row without an underlying error.
+    pub(crate) const fn corrupt_row(table: &'static str, reason: &'static str) -> Self {
+        Self::Corrupt {
+            table,
+            reason,
+            source: None,
+        }
+    }
+}
+
+/// Attaches what the store was doing to a SQLite error.
+pub(crate) trait Doing<T> {
+    /// Wraps the error as [`StoreError::Sqlite`].
+    fn doing(self, doing: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Doing<T> for Result<T, rusqlite::Error> {
+    fn doing(self, doing: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite { doing, source })
+    }
+}

@@ -1,0 +1,425 @@
+//! Wrapped data keys and the tombstones crypto-shredding leaves.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use steward_core::CustomerId;
+use steward_logs::{BoxError, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey};
+
+use crate::{
+    SqliteStore, StoreError, WriteTx,
+    codec::{Columns, hex_decode, hex_encode, json_value},
+    error::Doing,
+    store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
+};
+
+const WRAPPED: &str = "wrapped_keys";
+const TOMBSTONES: &str = "key_tombstones";
+
+impl WriteTx<'_> {
+    /// Stores a newly issued data key. Storing the same key again is harmless.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrappedUnderOtherKey`] unless it is wrapped under the store's current
+    /// master key; [`StoreError::DataKeyShredded`] if its version is at or below the
+    /// customer's tombstone; [`StoreError::DataKeyConflict`] if a different key of that
+    /// customer and version is stored; [`StoreError::Sqlite`] if it cannot be stored.
+    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let current = read_meta(conn)?.current_master_key;
+        if *key.master_key() != current {
+            // Every stored key is wrapped under the current master key; only a store with
+            // none may switch to another (registered) one.
+            if has_wrapped_keys(conn)? {
+                return Err(StoreError::WrappedUnderOtherKey {
+                    found: key.master_key().clone(),
+                    expected: current,
+                });
+            }
+            if !is_registered(conn, key.master_key())? {
+                return Err(StoreError::UnknownMasterKey {
+                    id: key.master_key().clone(),
+                });
+            }
+            set_current_master_key(conn, key.master_key())?;
+        }
+        let customer = key.customer();
+        if let Some(tombstone) = tombstone(conn, customer)?
+            && tombstone.covers(key.version())
+        {
+            return Err(StoreError::DataKeyShredded {
+                version: key.version(),
+                tombstone,
+            });
+        }
+        let (nonce, ciphertext) = wrap_parts(key)?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO wrapped_keys (customer, version, master_key, nonce, ciphertext) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer, version) DO NOTHING",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    customer.as_bytes(),
+                    key.version().get(),
+                    key.master_key().as_str(),
+                    nonce,
+                    ciphertext
+                ])
+            })
+            .doing("storing a data key")?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        let stored = conn
+            .query_row(
+                "SELECT customer, version, master_key, nonce, ciphertext FROM wrapped_keys \
+                 WHERE customer = ?1 AND version = ?2",
+                params![customer.as_bytes(), key.version().get()],
+                |row| Ok(decode_wrapped(&Columns::new(row, WRAPPED))),
+            )
+            .doing("reading a data key")??;
+        if stored == *key {
+            Ok(())
+        } else {
+            Err(StoreError::DataKeyConflict {
+                version: key.version(),
+            })
+        }
+    }
+
+    /// Crypto-shreds `customer`: deletes every stored data key of theirs and records the
+    /// tombstone, which is raised to cover every deleted version and never lowered (so a
+    /// returning customer's new keys cannot reuse a destroyed version number). Returns the
+    /// tombstone as stored.
+    ///
+    /// The rows are overwritten on deletion (`secure_delete`); older copies may remain in the
+    /// write-ahead log until [`SqliteStore::checkpoint_wal`], which [`SqliteStore::shred`]
+    /// runs after its commit.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if it cannot be stored.
+    pub fn shred(
+        &self,
+        customer: CustomerId,
+        tombstone: Tombstone,
+    ) -> Result<Tombstone, StoreError> {
+        let conn = self.conn();
+        let newest: Option<u32> = conn
+            .query_row(
+                "SELECT max(version) FROM wrapped_keys WHERE customer = ?1",
+                [customer.as_bytes()],
+                |row| row.get(0),
+            )
+            .doing("reading a customer's data keys")?;
+        conn.execute(
+            "DELETE FROM wrapped_keys WHERE customer = ?1",
+            [customer.as_bytes()],
+        )
+        .doing("deleting a customer's data keys")?;
+        let stored = tombstone_number(self::tombstone(conn, customer)?);
+        let through = tombstone_number(Some(tombstone))
+            .max(newest.unwrap_or(0))
+            .max(stored);
+        conn.execute(
+            "INSERT INTO key_tombstones (customer, through) VALUES (?1, ?2) \
+             ON CONFLICT (customer) DO UPDATE SET through = max(through, excluded.through)",
+            params![customer.as_bytes(), through],
+        )
+        .doing("recording a tombstone")?;
+        Ok(tombstone_from(through))
+    }
+
+    /// Replaces every stored data key by its rewrap under a new master key, and makes that
+    /// key the current one. `keys` must hold exactly the stored customers and versions, all
+    /// wrapped under one master key: a missing one would be destroyed silently, so that is
+    /// refused. An empty rewrap (nothing stored) changes nothing: the next data key stored,
+    /// or the next open, names the master key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownMasterKey`] unless their master key was registered with
+    /// [`SqliteStore::register_master_key`]; [`StoreError::WrappedUnderOtherKey`] if they
+    /// are not all wrapped under one master key; [`StoreError::RewrapMismatch`] unless
+    /// `keys` are exactly the stored keys; [`StoreError::Sqlite`] if they cannot be stored.
+    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let stored: i64 = conn
+            .query_row("SELECT count(*) FROM wrapped_keys", [], |row| row.get(0))
+            .doing("counting the data keys")?;
+        let mismatch = || StoreError::RewrapMismatch {
+            stored: u64::try_from(stored).unwrap_or(0),
+            given: u64::try_from(keys.len()).unwrap_or(u64::MAX),
+        };
+        if usize::try_from(stored).ok() != Some(keys.len()) {
+            return Err(mismatch());
+        }
+        let Some(master) = keys.first().map(WrappedDataKey::master_key) else {
+            return Ok(());
+        };
+        if !is_registered(conn, master)? {
+            return Err(StoreError::UnknownMasterKey { id: master.clone() });
+        }
+        let mut update = conn
+            .prepare_cached(
+                "UPDATE wrapped_keys SET master_key = ?3, nonce = ?4, ciphertext = ?5 \
+                 WHERE customer = ?1 AND version = ?2",
+            )
+            .doing("rewrapping the data keys")?;
+        for key in keys {
+            if key.master_key() != master {
+                return Err(StoreError::WrappedUnderOtherKey {
+                    found: key.master_key().clone(),
+                    expected: master.clone(),
+                });
+            }
+            let (nonce, ciphertext) = wrap_parts(key)?;
+            let updated = update
+                .execute(params![
+                    key.customer().as_bytes(),
+                    key.version().get(),
+                    master.as_str(),
+                    nonce,
+                    ciphertext
+                ])
+                .doing("rewrapping the data keys")?;
+            if updated != 1 {
+                return Err(mismatch());
+            }
+        }
+        // As many keys as rows, each updated: unless one was given twice, every row is now
+        // wrapped under `master`. Count the others to rule the duplicate out.
+        let others: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM wrapped_keys WHERE master_key != ?1",
+                [master.as_str()],
+                |row| row.get(0),
+            )
+            .doing("checking the rewrap")?;
+        if others != 0 {
+            return Err(mismatch());
+        }
+        set_current_master_key(conn, master)
+    }
+}
+
+/// The [`KeyStore`] writes, with the store's own error type (the trait boxes it).
+impl SqliteStore {
+    /// Stores a newly issued data key, durable when it returns; see
+    /// [`WriteTx::put_data_key`].
+    ///
+    /// # Errors
+    ///
+    /// As [`WriteTx::put_data_key`].
+    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError> {
+        self.write(|tx| tx.put_data_key(key))
+    }
+
+    /// Crypto-shreds `customer` (see [`WriteTx::shred`]), durable when it returns, then
+    /// checkpoints the write-ahead log so that no older copy of the deleted keys stays in it
+    /// (best effort: see [`checkpoint_wal`](Self::checkpoint_wal)). Returns the tombstone as
+    /// stored.
+    ///
+    /// # Errors
+    ///
+    /// As [`WriteTx::shred`]; a failed checkpoint is not an error, the shred is done.
+    pub fn shred(
+        &self,
+        customer: CustomerId,
+        tombstone: Tombstone,
+    ) -> Result<Tombstone, StoreError> {
+        let stored = self.write(|tx| tx.shred(customer, tombstone))?;
+        let _purged = self.checkpoint_wal();
+        Ok(stored)
+    }
+
+    /// Replaces every stored data key by its rewrap under a new master key (see
+    /// [`WriteTx::rewrap`]), durable when it returns, then checkpoints the log as
+    /// [`shred`](Self::shred) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`WriteTx::rewrap`].
+    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+        self.write(|tx| tx.rewrap(keys))?;
+        let _purged = self.checkpoint_wal();
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Everything a `Keyring::restore` needs: the wrapped data keys (by customer and version)
+    /// and every tombstone, read in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if the store cannot be read; [`StoreError::Corrupt`] if a row
+    /// does not decode or the keys contradict the tombstones.
+    pub fn keyring_snapshot(&self) -> Result<KeyringSnapshot, StoreError> {
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction().doing("reading the keyring")?;
+            let data_keys = wrapped_keys(&tx)?;
+            let shredded = tombstones(&tx)?;
+            drop(tx);
+            KeyringSnapshot::new(data_keys, shredded).map_err(|error| {
+                StoreError::corrupt(WRAPPED, "the data keys contradict the tombstones", error)
+            })
+        })
+    }
+
+    /// Copies the write-ahead log into the database file and truncates the log, so that no
+    /// older copy of a deleted row (a shredded key, a deleted record) stays in it. Waits for
+    /// nobody: if a reader still needs older pages it returns [`WalCheckpoint::Busy`], and
+    /// the log is truncated by a later checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if the checkpoint fails.
+    pub fn checkpoint_wal(&self) -> Result<WalCheckpoint, StoreError> {
+        self.read(|conn| {
+            // Holding the shared connection: never wait on a reader while writers queue up.
+            conn.busy_timeout(Duration::ZERO)
+                .doing("checkpointing the log")?;
+            let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+            conn.busy_timeout(crate::store::BUSY_TIMEOUT)
+                .doing("checkpointing the log")?;
+            match busy {
+                Ok(0) => Ok(WalCheckpoint::Truncated),
+                Ok(_) => Ok(WalCheckpoint::Busy),
+                Err(error)
+                    if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+                {
+                    Ok(WalCheckpoint::Busy)
+                }
+                Err(source) => Err(StoreError::Sqlite {
+                    doing: "checkpointing the log",
+                    source,
+                }),
+            }
+        })
+    }
+}
+
+/// What [`SqliteStore::checkpoint_wal`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WalCheckpoint {
+    /// The log was copied into the database and truncated to zero bytes.
+    Truncated,
+    /// A reader or writer still used the log: it was not (fully) truncated.
+    Busy,
+}
+
+/// The custody's key store (`Custody::with_key_store`): each method returns once its change
+/// is committed, so the custody's write-ahead order holds across a crash or power loss.
+impl KeyStore for SqliteStore {
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), BoxError> {
+        Ok(Self::put_data_key(self, key)?)
+    }
+
+    fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
+        Self::shred(self, customer, tombstone)?;
+        Ok(())
+    }
+
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        Ok(Self::rewrap(self, keys)?)
+    }
+}
+
+fn wrapped_keys(conn: &Connection) -> Result<Vec<WrappedDataKey>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT customer, version, master_key, nonce, ciphertext FROM wrapped_keys \
+             ORDER BY customer, version",
+        )
+        .doing("reading the data keys")?;
+    let mut rows = stmt.query([]).doing("reading the data keys")?;
+    let mut keys = Vec::new();
+    while let Some(row) = rows.next().doing("reading the data keys")? {
+        keys.push(decode_wrapped(&Columns::new(row, WRAPPED))?);
+    }
+    Ok(keys)
+}
+
+fn tombstones(conn: &Connection) -> Result<Vec<(CustomerId, Tombstone)>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT customer, through FROM key_tombstones ORDER BY customer")
+        .doing("reading the tombstones")?;
+    let mut rows = stmt.query([]).doing("reading the tombstones")?;
+    let mut tombstones = Vec::new();
+    while let Some(row) = rows.next().doing("reading the tombstones")? {
+        let columns = Columns::new(row, TOMBSTONES);
+        let through = u32::try_from(columns.i64(1)?).map_err(|error| {
+            StoreError::corrupt(TOMBSTONES, "tombstone version out of range", error)
+        })?;
+        tombstones.push((columns.customer(0)?, tombstone_from(through)));
+    }
+    Ok(tombstones)
+}
+
+fn tombstone(conn: &Connection, customer: CustomerId) -> Result<Option<Tombstone>, StoreError> {
+    let through: Option<i64> = conn
+        .query_row(
+            "SELECT through FROM key_tombstones WHERE customer = ?1",
+            [customer.as_bytes()],
+            |row| row.get(0),
+        )
+        .optional()
+        .doing("reading a tombstone")?;
+    through
+        .map(|through| {
+            u32::try_from(through).map(tombstone_from).map_err(|error| {
+                StoreError::corrupt(TOMBSTONES, "tombstone version out of range", error)
+            })
+        })
+        .transpose()
+}
+
+/// The stored form of a tombstone: the newest destroyed version, 0 for none.
+fn tombstone_number(tombstone: Option<Tombstone>) -> u32 {
+    tombstone
+        .and_then(Tombstone::through)
+        .map_or(0, KeyVersion::get)
+}
+
+fn tombstone_from(through: u32) -> Tombstone {
+    Tombstone::new(KeyVersion::new(through).ok())
+}
+
+/// The nonce and ciphertext of a wrapped key.
+///
+/// `WrappedDataKey` shows them only in its documented serde form (hex strings), so they are
+/// taken from there; the store keeps them as bytes.
+fn wrap_parts(key: &WrappedDataKey) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let value = json_value(key, "a wrapped data key")?;
+    let bytes = |field: &str| {
+        value
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(hex_decode)
+            .ok_or(StoreError::Unsupported {
+                what: "a wrapped data key whose serde form lacks a hex nonce or ciphertext",
+            })
+    };
+    Ok((bytes("nonce")?, bytes("ciphertext")?))
+}
+
+/// A wrapped key from a row of `customer, version, master_key, nonce, ciphertext`, through
+/// its serde form, which checks every length.
+fn decode_wrapped(columns: &Columns<'_, '_>) -> Result<WrappedDataKey, StoreError> {
+    let value = json!({
+        "master_key": columns.text(2)?,
+        "customer": columns.customer(0)?,
+        "version": columns.key_version(1)?,
+        "nonce": hex_encode(columns.blob(3)?),
+        "ciphertext": hex_encode(columns.blob(4)?),
+    });
+    serde_json::from_value(value)
+        .map_err(|error| StoreError::corrupt(columns.table(), "invalid wrapped data key", error))
+}

@@ -1,0 +1,120 @@
+//! The embedded store of Steward: one SQLite file that persists, a change at a time and
+//! transactionally, everything the vault keeps — wrapped data keys and tombstones, the audit
+//! chain and its checkpoints, sealed records, consent receipts, relationships, legal holds
+//! and the steward roster.
+//!
+//! Services depend on the `steward` crate, which wires this store behind its `Vault`; this
+//! crate is its building block, released in lockstep with it.
+//!
+//! ```
+//! use steward_logs::{AuditTrail, Keyring};
+//! use steward_store::{SqliteStore, StoreKeys};
+//!
+//! # let dir = std::env::temp_dir().join(format!("steward-store-lib-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("steward.db");
+//! // The key bytes come from configuration (a file, the environment or a KMS).
+//! let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! let store = SqliteStore::create(&path, &keys)?;
+//! store.add_steward(&"alice.ops".parse()?)?;
+//! drop(store);
+//!
+//! // At start-up: open (a wrong key fails here), then rebuild the in-memory state.
+//! let store = SqliteStore::open(&path, &keys)?;
+//! let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
+//! let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
+//! assert_eq!(trail.verify()?.entries(), 0);
+//! assert_eq!(store.roster()?.len(), 1);
+//! # drop((keyring, trail, store));
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Opening a store
+//!
+//! [`SqliteStore::create`] makes a new file and refuses an existing one;
+//! [`SqliteStore::open`] opens an existing one and migrates it to this build's
+//! [`SCHEMA_VERSION`] (a file from a newer build is refused with
+//! [`StoreError::SchemaTooNew`], untouched). The file runs in write-ahead-log mode with
+//! `synchronous=FULL`: every write method commits before it returns, and **a write that
+//! returned `Ok` survives a crash or power loss**. Deleted rows are overwritten
+//! (`secure_delete`), foreign keys are enforced, and a writer waits up to five seconds for
+//! another process's write lock.
+//!
+//! # Integrity at start-up
+//!
+//! [`StoreKeys`] holds the master key (with its id) and the audit key as the bytes the
+//! service loaded. At creation the store records check values — an AES-256-GCM seal of a
+//! fixed label under the master key, an HMAC-SHA256 of another under the audit key — and
+//! never the keys. [`SqliteStore::open`] recomputes them, so a wrong key is
+//! [`StoreError::WrongMasterKey`] or [`StoreError::WrongAuditKey`] at once, not a broken
+//! chain or failed unwraps later. (The store needs the bytes because the steward-logs key
+//! types, rightly, expose neither their bytes nor a MAC under them; build those types from
+//! the same [`StoreKeys`].)
+//!
+//! # Keys
+//!
+//! [`SqliteStore`] is a [`KeyStore`](steward_logs::KeyStore), which the custody calls
+//! write-ahead (`Custody::with_key_store`): [`SqliteStore::put_data_key`] before a record
+//! sealed under the new key is returned, [`SqliteStore::shred`] (the wrapped rows are deleted
+//! for good and the [`Tombstone`](steward_logs::Tombstone) kept) before a shred is reported,
+//! [`SqliteStore::rewrap`] (every key, all or nothing) before the keyring switches master
+//! keys. A master key rotation registers the new key with the store first
+//! ([`SqliteStore::register_master_key`]). [`SqliteStore::keyring_snapshot`] is what
+//! `Keyring::restore` rebuilds the keyring from.
+//!
+//! # Audit
+//!
+//! [`SqliteStore`] is an [`AuditStore`](steward_logs::AuditStore): the sequence number is the
+//! primary key, so a taken number is refused ([`StoreError::SequenceTaken`]) and two writers
+//! cannot fork the chain; entries come back exactly as stored. Signed checkpoints are kept
+//! with [`SqliteStore::put_checkpoint`]; verify against [`SqliteStore::latest_checkpoint`] at
+//! start-up.
+//!
+//! # Records
+//!
+//! [`SqliteStore::put_record`] stores a sealed record with its data category;
+//! [`SqliteStore::put_records`] stores a batch in one transaction (group commit).
+//! [`SqliteStore::record_metas`] iterates the metadata in (customer, created-at) order for a
+//! retention sweep, from a covering index; the store is the sweep's
+//! [`RecordStore`](steward_retention::RecordStore). [`SqliteStore::scan_records`] and
+//! [`SqliteStore::scan_headers`] stream the sealed bytes (or only the headers) to a training
+//! export, a row at a time.
+//!
+//! # Facts
+//!
+//! Consent receipts, relationships, hold events and roster changes are rows written as they
+//! happen, and typed loaders read them back in the order that rebuilds the in-memory facts
+//! ([`SqliteStore::consent_changes`], [`SqliteStore::relationships`],
+//! [`SqliteStore::hold_events`], [`SqliteStore::roster`]). Every writer is also a method of
+//! [`WriteTx`], so [`SqliteStore::write`] can commit several changes, and the in-memory
+//! update they record, as one step.
+//!
+//! # Schema
+//!
+//! The version is `PRAGMA user_version`; migrations run in order, one transaction each. The
+//! tables (see `src/schema/v1.sql`): `meta` and `master_keys` (key checks), `wrapped_keys`
+//! and `key_tombstones`, `audit_entries` and `audit_checkpoints`, `records` (indexed by
+//! customer and time), `consent_changes`, `relationships`, `legal_holds` and `hold_events`,
+//! and `roster`.
+
+#![forbid(unsafe_code)]
+
+mod audit;
+mod check;
+mod codec;
+mod error;
+mod facts;
+mod keys;
+mod records;
+mod schema;
+mod store;
+
+pub use crate::{
+    check::StoreKeys,
+    error::StoreError,
+    keys::WalCheckpoint,
+    records::{RecordMetas, RecordScan, StoredRecord},
+    schema::SCHEMA_VERSION,
+    store::{SqliteStore, WriteTx, remove_store_files},
+};

@@ -1,0 +1,127 @@
+//! The schema and its migrations, recorded in `PRAGMA user_version`.
+//!
+//! A migration moves the file from one version to the next in one transaction, together with
+//! the version number, so a file is always at exactly one known version: a crash during a
+//! migration leaves it at the version before. To change the schema, append a migration; never
+//! edit one that has shipped.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{StoreError, error::Doing};
+
+/// `PRAGMA application_id` of a Steward store ("STWD"), so that another application's SQLite
+/// file is not mistaken for one.
+pub(crate) const APPLICATION_ID: i32 = 0x5354_5744;
+
+/// One step of the schema.
+struct Migration {
+    /// The version the file has after this step.
+    version: u32,
+    sql: &'static str,
+}
+
+/// Every migration, in order: `MIGRATIONS[i]` leads to version `i + 1`.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("schema/v1.sql"),
+}];
+
+/// The schema version this build migrates files to.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a file holds before it is migrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// No schema at all: a new file (version 0).
+    Empty,
+    /// A Steward store at this version.
+    Store(u32),
+}
+
+/// Reads the version of the file and refuses what this build must not touch.
+pub(crate) fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
+    // The first reads of the file: a file that is no database at all fails here.
+    let unreadable = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(unreadable)?;
+    let application: i32 = conn
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(unreadable)?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(unreadable)?;
+    let version = u32::try_from(version).map_err(|_| StoreError::OutOfRange {
+        what: "the schema version",
+    })?;
+    match (application, version, objects) {
+        (0, 0, 0) => Ok(Found::Empty),
+        (APPLICATION_ID, found, _) if found > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        (APPLICATION_ID, found, _) => Ok(Found::Store(found)),
+        _ => Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: "another application's database",
+        }),
+    }
+}
+
+/// Applies every migration above the file's version, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    for migration in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .doing("starting a migration")?;
+        // Read again inside the write transaction: another process may have migrated since.
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .doing("reading the schema version")?;
+        if current >= i64::from(migration.version) {
+            continue;
+        }
+        let failed = |source| StoreError::Migration {
+            version: migration.version,
+            source,
+        };
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        // Header fields, written in the same transaction as the schema they describe.
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(failed)?;
+        tx.pragma_update(None, "user_version", migration.version)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(SCHEMA_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_one_after_another_up_to_the_schema_version() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, index + 1);
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(inspect(&conn, Path::new(":memory:")).unwrap(), Found::Empty);
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(
+            inspect(&conn, Path::new(":memory:")).unwrap(),
+            Found::Store(SCHEMA_VERSION)
+        );
+    }
+}

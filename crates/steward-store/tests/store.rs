@@ -1,0 +1,1251 @@
+//! steward-store: every table survives close and reopen, wrong keys and foreign files are
+//! refused at open, a shred is final on disk, and the record scans stream in order.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use rusqlite::Connection;
+use steward_consent::{Channel, ConsentActor, ConsentChange, ConsentLedger, KnownPolicyVersions};
+use steward_core::{CustomerId, DataCategory, RecordId, StewardId, Timestamp, TrainingLevel};
+use steward_logs::{
+    AccessRequest, AuditStore, AuditTrail, CheckpointSigner, Custody, KeyStore, KeyVersion,
+    Keyring, MasterKey, RecordHeader, SealInput, SealedRecord, Tombstone, WrappedDataKey,
+};
+use steward_retention::{
+    HoldEvent, HoldId, HoldRegister, HoldScope, LegalHold, RecordMeta, RecordStore, Relationship,
+    RelationshipBook, Removal,
+};
+use steward_store::{
+    RecordScan, SCHEMA_VERSION, SqliteStore, StoreError, StoreKeys, StoredRecord, WalCheckpoint,
+};
+
+/// Seals `body` for `customer` at `at`, collected with no training consent.
+fn seal(
+    custody: &Custody<SqliteStore>,
+    customer: CustomerId,
+    at: Timestamp,
+    body: &[u8],
+) -> SealedRecord {
+    let input = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
+    custody.seal(&input, body).unwrap()
+}
+
+/// A directory of its own under the system temp dir, removed on drop: no `tempfile` crate.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let unique = format!(
+            "steward-store-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("steward.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const MASTER: [u8; 32] = [0x42; 32];
+const AUDIT: [u8; 32] = [0x17; 32];
+
+fn keys() -> StoreKeys {
+    StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &AUDIT).unwrap()
+}
+
+fn customer(n: u8) -> CustomerId {
+    format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02x}")
+        .parse()
+        .unwrap()
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(1_750_000_000 + seconds).unwrap()
+}
+
+/// A custody over `store`: its keyring restored from the store, its audit trail kept there,
+/// and every key change written ahead to it.
+fn new_custody(store: &SqliteStore, keys: &StoreKeys) -> Custody<SqliteStore> {
+    let keyring = Keyring::restore(
+        keys.master_key().unwrap(),
+        [],
+        store.keyring_snapshot().unwrap(),
+    )
+    .unwrap();
+    let trail = AuditTrail::new(keys.audit_key().unwrap(), store.clone()).unwrap();
+    Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()))
+}
+
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Every byte the store has on disk: the database file and its write-ahead log.
+fn bytes_on_disk(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if let Ok(log) = std::fs::read(wal) {
+        bytes.extend_from_slice(&log);
+    }
+    bytes
+}
+
+/// The ciphertext of a wrapped key, from its documented serde form.
+fn wrapped_ciphertext(key: &WrappedDataKey) -> Vec<u8> {
+    let value = serde_json::to_value(key).unwrap();
+    let text = value.get("ciphertext").and_then(|v| v.as_str()).unwrap();
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect()
+}
+
+// --- opening ------------------------------------------------------------------------------
+
+#[test]
+fn create_refuses_an_existing_file_and_open_a_missing_one() {
+    let dir = TempDir::new("exists");
+    let path = dir.db();
+    assert!(matches!(
+        SqliteStore::open(&path, &keys()),
+        Err(StoreError::Open { .. })
+    ));
+    assert!(!path.exists(), "open must not create a file");
+
+    std::fs::write(&path, b"precious").unwrap();
+    let error = SqliteStore::create(&path, &keys()).unwrap_err();
+    assert!(matches!(error, StoreError::AlreadyExists { .. }), "{error}");
+    assert!(error.to_string().contains("already exists"), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+}
+
+#[test]
+fn a_wrong_master_key_or_audit_key_is_reported_at_open() {
+    let dir = TempDir::new("wrong-keys");
+    let path = dir.db();
+    drop(SqliteStore::create(&path, &keys()).unwrap());
+
+    let wrong_master = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    let error = SqliteStore::open(&path, &wrong_master).unwrap_err();
+    assert!(
+        matches!(error, StoreError::WrongMasterKey { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "wrong master key: the key given as `kek-1` is not the one this store knows by that id"
+    );
+
+    let wrong_audit = StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &[0x18; 32]).unwrap();
+    let error = SqliteStore::open(&path, &wrong_audit).unwrap_err();
+    assert!(matches!(error, StoreError::WrongAuditKey), "{error}");
+    assert!(error.to_string().starts_with("wrong audit key"), "{error}");
+
+    let other_id = StoreKeys::new("kek-2".parse().unwrap(), &MASTER, &AUDIT).unwrap();
+    let error = SqliteStore::open(&path, &other_id).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::MasterKeyNotCurrent { given, current }
+            if given.as_str() == "kek-2" && current.as_str() == "kek-1"),
+        "{error}"
+    );
+
+    // No message carries key material, in any form.
+    for error in [
+        SqliteStore::open(&path, &wrong_master).unwrap_err(),
+        SqliteStore::open(&path, &wrong_audit).unwrap_err(),
+    ] {
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("67") && !text.contains("0x43") && !text.contains("24, 24"));
+    }
+    SqliteStore::open(&path, &keys()).unwrap();
+}
+
+#[test]
+fn the_file_holds_no_key_bytes() {
+    let dir = TempDir::new("no-key-bytes");
+    let path = dir.db();
+    let store = SqliteStore::create(&path, &keys()).unwrap();
+    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    drop(store);
+    let bytes = bytes_on_disk(&path);
+    assert!(!contains(&bytes, &MASTER[..16]));
+    assert!(!contains(&bytes, &AUDIT[..16]));
+}
+
+#[test]
+fn an_empty_file_migrates_to_the_current_schema() {
+    let dir = TempDir::new("v0");
+    let path = dir.db();
+    std::fs::File::create(&path).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+    let store = SqliteStore::open(&path, &keys()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    drop(store);
+    // Initialized as create would: the keys are checked from now on.
+    let wrong = StoreKeys::new("kek-1".parse().unwrap(), &[0; 32], &AUDIT).unwrap();
+    assert!(matches!(
+        SqliteStore::open(&path, &wrong),
+        Err(StoreError::WrongMasterKey { .. })
+    ));
+    let version: u32 = raw(&path)
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_file_from_a_newer_build_is_refused_untouched() {
+    let dir = TempDir::new("future");
+    let path = dir.db();
+    drop(SqliteStore::create(&path, &keys()).unwrap());
+    let future = SCHEMA_VERSION + 1;
+    raw(&path)
+        .pragma_update(None, "user_version", future)
+        .unwrap();
+
+    let error = SqliteStore::open(&path, &keys()).unwrap_err();
+    assert!(
+        matches!(error, StoreError::SchemaTooNew { found, supported }
+            if found == future && supported == SCHEMA_VERSION),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("`{future}`")) && text.contains(&format!("`{SCHEMA_VERSION}`")),
+        "{text}"
+    );
+    let version: u32 = raw(&path)
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, future);
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let dir = TempDir::new("foreign");
+    let path = dir.db();
+    raw(&path)
+        .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let error = SqliteStore::open(&path, &keys()).unwrap_err();
+    assert!(matches!(error, StoreError::NotAStore { .. }), "{error}");
+
+    std::fs::write(
+        dir.0.join("text.db"),
+        b"not a database at all, just some text",
+    )
+    .unwrap();
+    let error = SqliteStore::open(dir.0.join("text.db"), &keys()).unwrap_err();
+    assert!(matches!(error, StoreError::Open { .. }), "{error}");
+    assert!(error.to_string().contains("text.db"), "{error}");
+}
+
+// --- audit --------------------------------------------------------------------------------
+
+#[test]
+fn audit_entries_and_checkpoints_survive_reopen() {
+    let dir = TempDir::new("audit");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let signer =
+        CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8().unwrap()).unwrap();
+    let custody = new_custody(&store, &keys);
+    custody.rotate_data_key(customer(1)).unwrap();
+    custody.rotate_data_key(customer(1)).unwrap();
+    let record = seal(&custody, customer(1), at(0), b"body");
+    let request = AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        "troubleshooting".parse().unwrap(),
+        "TICKET-1",
+    );
+    custody.open(&record, &request, |_| Ok(())).unwrap();
+    let checkpoint = custody.audit().unwrap().checkpoint(&signer).unwrap();
+    store.put_checkpoint(&checkpoint).unwrap();
+    store.put_checkpoint(&checkpoint).unwrap();
+    custody.shred(customer(1)).unwrap();
+    let written = store.audit_entries().unwrap();
+    assert_eq!(written.len(), 4);
+    drop((custody, store));
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    assert_eq!(store.audit_entries().unwrap(), written);
+    assert_eq!(store.last_audit_entry().unwrap().as_ref(), written.last());
+    assert_eq!(store.checkpoints().unwrap(), [checkpoint]);
+    let latest = store.latest_checkpoint().unwrap().unwrap();
+    let trail = AuditTrail::new(keys.audit_key().unwrap(), store.clone()).unwrap();
+    let head = trail.verify_against(&latest, &signer.public_key()).unwrap();
+    assert_eq!(head.entries(), 4);
+}
+
+#[test]
+fn a_taken_audit_sequence_number_is_refused() {
+    let dir = TempDir::new("audit-fork");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    // Two trails over one store, both starting from the empty chain: the second would fork.
+    let first = new_custody(&store, &keys);
+    let second = new_custody(&store, &keys);
+    first.rotate_data_key(customer(1)).unwrap();
+    let error = second.rotate_data_key(customer(2)).unwrap_err();
+    assert!(error.to_string().contains("audit"), "{error}");
+    assert_eq!(store.audit_entries().unwrap().len(), 1);
+
+    let entry = store.last_audit_entry().unwrap().unwrap();
+    let error = store.append_audit(&entry).unwrap_err();
+    assert!(
+        matches!(error, StoreError::SequenceTaken { sequence: 0 }),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "audit sequence number `0` is already taken"
+    );
+    let mut trait_view = store.clone();
+    assert!(AuditStore::append(&mut trait_view, entry).is_err());
+    assert_eq!(store.audit_entries().unwrap().len(), 1);
+}
+
+#[test]
+fn a_different_checkpoint_for_the_same_length_is_a_conflict() {
+    let dir = TempDir::new("checkpoint-fork");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    custody.rotate_data_key(customer(1)).unwrap();
+    let signer =
+        CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8().unwrap()).unwrap();
+    let other = CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8().unwrap()).unwrap();
+    store
+        .put_checkpoint(&custody.audit().unwrap().checkpoint(&signer).unwrap())
+        .unwrap();
+    let error = store
+        .put_checkpoint(&custody.audit().unwrap().checkpoint(&other).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::CheckpointConflict { entries: 1 }),
+        "{error}"
+    );
+}
+
+// --- keys ---------------------------------------------------------------------------------
+
+#[test]
+fn keys_and_records_survive_reopen_and_open_again() {
+    let dir = TempDir::new("restart");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    let first = seal(&custody, customer(1), at(0), b"first request");
+    custody.rotate_data_key(customer(1)).unwrap();
+    let second = seal(&custody, customer(1), at(1), b"second request");
+    store
+        .put_records([
+            (&first, DataCategory::LlmRequestLog),
+            (&second, DataCategory::LlmRequestLog),
+        ])
+        .unwrap();
+    let snapshot = custody.keyring().unwrap().snapshot();
+    drop((custody, store));
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    assert_eq!(store.keyring_snapshot().unwrap(), snapshot);
+    let custody = new_custody(&store, &keys);
+    let request = AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        "troubleshooting".parse().unwrap(),
+        "TICKET-2",
+    );
+    for (record, body) in [
+        (&first, &b"first request"[..]),
+        (&second, b"second request"),
+    ] {
+        let bytes = store.record(record.header().record_id()).unwrap().unwrap();
+        assert_eq!(bytes, record.as_bytes());
+        let stored = SealedRecord::from_vec(bytes).unwrap();
+        let plaintext = custody.open(&stored, &request, |_| Ok(())).unwrap();
+        assert_eq!(plaintext.as_bytes(), body);
+    }
+    assert_eq!(store.record(RecordId::generate_at(at(9))).unwrap(), None);
+}
+
+#[test]
+fn a_data_key_is_stored_once_and_never_under_another_master_key() {
+    let dir = TempDir::new("put-key");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let mut keyring = Keyring::new(keys.master_key().unwrap());
+    keyring.ensure_data_key(customer(1)).unwrap();
+    let key = keyring.snapshot().data_keys()[0].clone();
+    store.put_data_key(&key).unwrap();
+    store.put_data_key(&key).unwrap();
+
+    // The same customer and version, wrapped again: a different key, refused.
+    let mut other = Keyring::new(keys.master_key().unwrap());
+    other.ensure_data_key(customer(1)).unwrap();
+    let error = store
+        .write(|tx| tx.put_data_key(&other.snapshot().data_keys()[0]))
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::DataKeyConflict { .. }),
+        "{error}"
+    );
+
+    let mut foreign =
+        Keyring::new(MasterKey::from_bytes("kek-9".parse().unwrap(), &[9; 32]).unwrap());
+    foreign.ensure_data_key(customer(2)).unwrap();
+    let error = store
+        .write(|tx| tx.put_data_key(&foreign.snapshot().data_keys()[0]))
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::WrappedUnderOtherKey { .. }),
+        "{error}"
+    );
+    assert_eq!(store.keyring_snapshot().unwrap().data_keys(), [key]);
+}
+
+#[test]
+fn a_shred_deletes_the_wrapped_keys_for_good_and_keeps_the_tombstone() {
+    let dir = TempDir::new("shred");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let mut keyring = Keyring::new(keys.master_key().unwrap());
+    keyring.ensure_data_key(customer(1)).unwrap();
+    keyring.rotate_data_key(customer(1)).unwrap();
+    keyring.ensure_data_key(customer(2)).unwrap();
+    for key in keyring.snapshot().data_keys() {
+        store.put_data_key(key).unwrap();
+    }
+    let shredded: Vec<Vec<u8>> = keyring
+        .snapshot()
+        .data_keys()
+        .iter()
+        .filter(|key| key.customer() == customer(1))
+        .map(wrapped_ciphertext)
+        .collect();
+    assert_eq!(shredded.len(), 2);
+    // The test can fail: before the shred, the wrapped bytes are on disk.
+    assert!(shredded.iter().all(|c| contains(&bytes_on_disk(&path), c)));
+
+    keyring.shred(customer(1));
+    let tombstone = keyring.shredded_through(customer(1)).unwrap();
+    KeyStore::shred(&store, customer(1), tombstone).unwrap();
+
+    let count: i64 = raw(&path)
+        .query_row(
+            "SELECT count(*) FROM wrapped_keys WHERE customer = ?1",
+            [customer(1).as_bytes()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 0);
+    let through: i64 = raw(&path)
+        .query_row(
+            "SELECT through FROM key_tombstones WHERE customer = ?1",
+            [customer(1).as_bytes()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(through, 2);
+    // Overwritten, and the log that held the older pages truncated: gone from the disk.
+    assert_eq!(store.checkpoint_wal().unwrap(), WalCheckpoint::Truncated);
+    let disk = bytes_on_disk(&path);
+    for ciphertext in &shredded {
+        assert!(
+            !contains(&disk, ciphertext),
+            "a shredded wrapped key is still on disk"
+        );
+    }
+    drop(store);
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert_eq!(snapshot, keyring.snapshot());
+    assert_eq!(snapshot.shredded(), [(customer(1), tombstone)]);
+    // A destroyed version can never come back; the customer's next generation can.
+    let mut restored = Keyring::restore(keys.master_key().unwrap(), [], snapshot).unwrap();
+    assert!(restored.is_shredded(customer(1)));
+    let v3 = restored.ensure_data_key(customer(1)).unwrap();
+    assert_eq!(v3.get(), 3);
+    for key in restored.snapshot().data_keys() {
+        store.put_data_key(key).unwrap();
+    }
+    let mut stale = Keyring::new(keys.master_key().unwrap());
+    stale.rotate_data_key(customer(1)).unwrap();
+    stale.rotate_data_key(customer(1)).unwrap();
+    let v2 = stale
+        .snapshot()
+        .data_keys()
+        .iter()
+        .find(|key| key.version() == KeyVersion::new(2).unwrap())
+        .unwrap()
+        .clone();
+    let error = store.put_data_key(&v2).unwrap_err();
+    assert!(error.to_string().contains("destroyed"), "{error}");
+}
+
+#[test]
+fn a_tombstone_covers_every_deleted_version_and_never_goes_down() {
+    let dir = TempDir::new("tombstone");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let mut keyring = Keyring::new(keys.master_key().unwrap());
+    keyring.ensure_data_key(customer(1)).unwrap();
+    keyring.rotate_data_key(customer(1)).unwrap();
+    keyring.rotate_data_key(customer(1)).unwrap();
+    for key in keyring.snapshot().data_keys() {
+        store.put_data_key(key).unwrap();
+    }
+    // A caller whose tombstone is too low still cannot free versions 2 and 3 for reuse.
+    let low = Tombstone::new(Some(KeyVersion::FIRST));
+    let stored = store.write(|tx| tx.shred(customer(1), low)).unwrap();
+    assert_eq!(stored, Tombstone::new(KeyVersion::new(3).ok()));
+    let stored = store
+        .write(|tx| tx.shred(customer(1), Tombstone::new(None)))
+        .unwrap();
+    assert_eq!(stored, Tombstone::new(KeyVersion::new(3).ok()));
+    // A customer shredded before any key: through v0.
+    let stored = store
+        .write(|tx| tx.shred(customer(2), Tombstone::new(None)))
+        .unwrap();
+    assert_eq!(stored, Tombstone::new(None));
+    assert_eq!(
+        store.keyring_snapshot().unwrap().shredded(),
+        [
+            (customer(1), Tombstone::new(KeyVersion::new(3).ok())),
+            (customer(2), Tombstone::new(None))
+        ]
+    );
+}
+
+#[test]
+fn a_rewrap_replaces_every_key_or_none() {
+    let dir = TempDir::new("rewrap");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let mut keyring = Keyring::new(keys.master_key().unwrap());
+    for n in 1..=3 {
+        keyring.ensure_data_key(customer(n)).unwrap();
+    }
+    for key in keyring.snapshot().data_keys() {
+        store.put_data_key(key).unwrap();
+    }
+    let new_bytes = [0x55; 32];
+    let new_id = "kek-2".parse().unwrap();
+    keyring
+        .rotate_master_key(MasterKey::from_bytes("kek-2".parse().unwrap(), &new_bytes).unwrap())
+        .unwrap();
+    let rewrapped = keyring.snapshot().data_keys().to_vec();
+
+    let error = store.write(|tx| tx.rewrap(&rewrapped)).unwrap_err();
+    assert!(
+        matches!(error, StoreError::UnknownMasterKey { .. }),
+        "{error}"
+    );
+    store.register_master_key(&new_id, &new_bytes).unwrap();
+    store.register_master_key(&new_id, &new_bytes).unwrap();
+    assert!(matches!(
+        store.register_master_key(&new_id, &[0x56; 32]),
+        Err(StoreError::WrongMasterKey { .. })
+    ));
+    // Leaving a key out would destroy it: refused, and nothing changes.
+    let error = store.write(|tx| tx.rewrap(&rewrapped[..2])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::RewrapMismatch {
+                stored: 3,
+                given: 2
+            }
+        ),
+        "{error}"
+    );
+    let twice = [
+        rewrapped[0].clone(),
+        rewrapped[0].clone(),
+        rewrapped[1].clone(),
+    ];
+    assert!(matches!(
+        store.write(|tx| tx.rewrap(&twice)),
+        Err(StoreError::RewrapMismatch { .. })
+    ));
+    assert_eq!(store.master_key_id().unwrap().as_str(), "kek-1");
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .all(|key| key.master_key().as_str() == "kek-1")
+    );
+
+    // Under two master keys at once: refused.
+    let mut mixed = rewrapped.clone();
+    mixed[2] = keyring_under_old_key_for(&keys, customer(3));
+    assert!(matches!(
+        store.write(|tx| tx.rewrap(&mixed)),
+        Err(StoreError::WrappedUnderOtherKey { .. } | StoreError::RewrapMismatch { .. })
+    ));
+
+    KeyStore::rewrap(&store, &rewrapped).unwrap();
+    assert_eq!(store.master_key_id().unwrap(), new_id);
+    drop(store);
+
+    let error = SqliteStore::open(&path, &keys).unwrap_err();
+    assert!(
+        matches!(error, StoreError::MasterKeyNotCurrent { .. }),
+        "{error}"
+    );
+    let new_keys = StoreKeys::new(new_id, &new_bytes, &AUDIT).unwrap();
+    let store = SqliteStore::open(&path, &new_keys).unwrap();
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert_eq!(snapshot, keyring.snapshot());
+    Keyring::restore(new_keys.master_key().unwrap(), [], snapshot).unwrap();
+}
+
+/// A data key of `customer`, version 1, wrapped under the test's first master key.
+fn keyring_under_old_key_for(keys: &StoreKeys, customer: CustomerId) -> WrappedDataKey {
+    let mut keyring = Keyring::new(keys.master_key().unwrap());
+    keyring.ensure_data_key(customer).unwrap();
+    keyring.snapshot().data_keys().first().unwrap().clone()
+}
+
+#[test]
+fn an_empty_store_follows_a_master_key_rotation() {
+    let dir = TempDir::new("rotate-empty");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let new_id = "kek-2".parse().unwrap();
+    let new_bytes = [0x55; 32];
+    let new_keys = StoreKeys::new(new_id, &new_bytes, &AUDIT).unwrap();
+    // A rotation with no data keys: registered, nothing to rewrap.
+    store
+        .register_master_key(new_keys.master_key_id(), &new_bytes)
+        .unwrap();
+    store.rewrap(&[]).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path, &new_keys).unwrap();
+    assert_eq!(store.master_key_id().unwrap(), *new_keys.master_key_id());
+    // The first data key under the new master key makes it the only one that opens.
+    let mut keyring = Keyring::new(new_keys.master_key().unwrap());
+    keyring.ensure_data_key(customer(1)).unwrap();
+    store
+        .put_data_key(&keyring.snapshot().data_keys()[0])
+        .unwrap();
+    drop(store);
+    let error = SqliteStore::open(&path, &keys).unwrap_err();
+    assert!(
+        matches!(error, StoreError::MasterKeyNotCurrent { .. }),
+        "{error}"
+    );
+    // An unregistered key is refused too, even with nothing at stake.
+    let unknown = StoreKeys::new("kek-3".parse().unwrap(), &[0x66; 32], &AUDIT).unwrap();
+    assert!(matches!(
+        SqliteStore::open(&path, &unknown),
+        Err(StoreError::MasterKeyNotCurrent { .. })
+    ));
+}
+
+// --- records ------------------------------------------------------------------------------
+
+/// Seals records for three customers at shuffled instants (two share an instant), stores
+/// them out of order, and returns them with their sort key.
+fn stored_records(store: &SqliteStore, keys: &StoreKeys) -> Vec<SealedRecord> {
+    let custody = new_custody(store, keys);
+    let mut records = Vec::new();
+    for (n, second) in [
+        (3, 5),
+        (1, 9),
+        (2, 1),
+        (1, 2),
+        (3, 0),
+        (1, 2),
+        (2, 7),
+        (1, 4),
+    ] {
+        let body = format!("request of customer {n} at {second}");
+        records.push(seal(&custody, customer(n), at(second), body.as_bytes()));
+    }
+    for record in &records {
+        store
+            .put_record(record, DataCategory::LlmRequestLog)
+            .unwrap();
+    }
+    records
+}
+
+fn sort_key(header: &RecordHeader) -> (CustomerId, Timestamp, RecordId) {
+    (header.customer(), header.created_at(), header.record_id())
+}
+
+fn meta_key(meta: &RecordMeta) -> (CustomerId, Timestamp, RecordId) {
+    (meta.customer(), meta.collected_at(), meta.id())
+}
+
+#[test]
+fn the_record_scan_streams_in_customer_and_time_order() {
+    let dir = TempDir::new("scan");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let records = stored_records(&store, &keys);
+    drop(store);
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    let mut expected: Vec<_> = records.iter().map(|r| sort_key(r.header())).collect();
+    expected.sort();
+
+    let mut seen = Vec::new();
+    let visited = store
+        .scan_records(RecordScan::All, |record: StoredRecord<'_>| {
+            let sealed = SealedRecord::from_bytes(record.bytes()).map_err(StoreError::from)?;
+            assert_eq!(sort_key(sealed.header()), meta_key(record.meta()));
+            assert_eq!(sealed.header().key_version(), record.key_version());
+            assert_eq!(record.meta().category(), DataCategory::LlmRequestLog);
+            seen.push(meta_key(record.meta()));
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(visited, 8);
+    assert_eq!(seen, expected);
+
+    // Headers only: 128 bytes, which parse as the record header.
+    let mut headers = Vec::new();
+    store
+        .scan_headers(RecordScan::All, |record| {
+            assert_eq!(record.bytes().len(), 128);
+            let header = RecordHeader::from_prefix(record.bytes()).map_err(StoreError::from)?;
+            headers.push(sort_key(&header));
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(headers, expected);
+
+    // One customer's records, in time order.
+    let mut one = Vec::new();
+    store
+        .scan_records(RecordScan::Customer(customer(1)), |record| {
+            one.push(meta_key(record.meta()));
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+    let mut expected_one: Vec<_> = expected
+        .iter()
+        .filter(|k| k.0 == customer(1))
+        .copied()
+        .collect();
+    expected_one.sort();
+    assert_eq!(one, expected_one);
+
+    // The visitor is called row by row: its error stops the scan at once.
+    let mut calls = 0;
+    let error = store
+        .scan_records(RecordScan::All, |_| {
+            calls += 1;
+            Err(StoreError::RecordConflict)
+        })
+        .unwrap_err();
+    assert!(matches!(error, StoreError::RecordConflict));
+    assert_eq!(calls, 1);
+
+    let metas: Vec<RecordMeta> = store
+        .record_metas(RecordScan::All)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(metas.iter().map(meta_key).collect::<Vec<_>>(), expected);
+    let metas: Vec<RecordMeta> = store
+        .record_metas(RecordScan::Customer(customer(2)))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(metas.len() == 2 && metas.iter().all(|m| m.customer() == customer(2)));
+}
+
+#[test]
+fn a_scan_does_not_hold_up_writes_and_sees_the_store_as_it_began() {
+    let dir = TempDir::new("scan-write");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let records = stored_records(&store, &keys);
+    let mut deleted = Vec::new();
+    let visited = store
+        .scan_records(RecordScan::All, |record| {
+            // Writing from inside the scan would wait forever if the scan held the store.
+            store.delete_record(record.meta().id())?;
+            deleted.push(record.meta().id());
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(visited, 8);
+    assert_eq!(deleted.len(), records.len());
+    assert_eq!(store.record_metas(RecordScan::All).count(), 0);
+}
+
+#[test]
+fn record_metadata_pages_through_chunks_in_order() {
+    let dir = TempDir::new("metas");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    // More than one chunk of 4096, with many records sharing an instant.
+    let records: Vec<SealedRecord> = (0..9000_u32)
+        .map(|i| {
+            let n = u8::try_from(i % 3).unwrap();
+            seal(&custody, customer(n + 1), at(i64::from(i / 7)), b"x")
+        })
+        .collect();
+    store
+        .put_records(records.iter().map(|r| (r, DataCategory::LlmRequestLog)))
+        .unwrap();
+    let mut expected: Vec<_> = records.iter().map(|r| sort_key(r.header())).collect();
+    expected.sort();
+    let metas: Vec<RecordMeta> = store
+        .record_metas(RecordScan::All)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(metas.iter().map(meta_key).collect::<Vec<_>>(), expected);
+    let metas: Vec<RecordMeta> = store
+        .record_metas(RecordScan::Customer(customer(2)))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(metas.len(), 3000);
+    assert!(metas.windows(2).all(|w| meta_key(&w[0]) < meta_key(&w[1])));
+}
+
+#[test]
+fn records_are_stored_once_and_deleted_by_the_sweep() {
+    let dir = TempDir::new("records");
+    let path = dir.db();
+    let keys = keys();
+    let mut store = SqliteStore::create(&path, &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    let record = seal(&custody, customer(1), at(0), b"body");
+    let id = record.header().record_id();
+    store
+        .put_record(&record, DataCategory::LlmRequestLog)
+        .unwrap();
+    store
+        .put_record(&record, DataCategory::LlmRequestLog)
+        .unwrap();
+    let error = store
+        .put_record(&record, DataCategory::Diagnostics)
+        .unwrap_err();
+    assert!(matches!(error, StoreError::RecordConflict), "{error}");
+
+    // A batch is all or nothing.
+    let fresh = seal(&custody, customer(1), at(1), b"fresh");
+    let clash = SealedRecord::from_bytes(record.as_bytes()).unwrap();
+    assert!(
+        store
+            .put_records([
+                (&fresh, DataCategory::LlmRequestLog),
+                (&clash, DataCategory::Email)
+            ])
+            .is_err()
+    );
+    assert_eq!(store.record(fresh.header().record_id()).unwrap(), None);
+
+    assert_eq!(
+        RecordStore::delete(&mut store, id).unwrap(),
+        Removal::Removed
+    );
+    assert_eq!(
+        RecordStore::delete(&mut store, id).unwrap(),
+        Removal::AlreadyAbsent
+    );
+    assert_eq!(store.record(id).unwrap(), None);
+    store.checkpoint_wal().unwrap();
+    assert!(!contains(&bytes_on_disk(&path), record.as_bytes()));
+}
+
+// --- facts --------------------------------------------------------------------------------
+
+#[test]
+fn consent_changes_rebuild_the_ledger_after_reopen() {
+    let dir = TempDir::new("consent");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let versions = || KnownPolicyVersions::new("2025-03-05".parse().unwrap());
+    let mut ledger = ConsentLedger::new(versions());
+    let changes = [
+        (
+            customer(1),
+            TrainingLevel::Shared,
+            at(10),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+        ),
+        (
+            customer(2),
+            TrainingLevel::Private,
+            at(20),
+            ConsentActor::Admin {
+                admin: "dana.support".parse().unwrap(),
+                basis: "TICKET-4711: asked by email".parse().unwrap(),
+            },
+            Channel::SupportRequest,
+        ),
+        (
+            customer(1),
+            TrainingLevel::None,
+            at(40),
+            ConsentActor::Customer,
+            Channel::Api,
+        ),
+    ];
+    let mut receipts = Vec::new();
+    for (who, level, effective, actor, channel) in changes {
+        let change = ConsentChange::new(
+            who,
+            level,
+            effective,
+            actor,
+            channel,
+            "2025-03-05".parse().unwrap(),
+        );
+        let receipt = ledger.record(change, effective).unwrap();
+        store.insert_consent_change(&receipt).unwrap();
+        receipts.push(receipt);
+    }
+    // A retry is harmless; another ledger's receipt 1 is a divergence, refused.
+    store.insert_consent_change(&receipts[0]).unwrap();
+    let mut other = ConsentLedger::new(versions());
+    let change = ConsentChange::new(
+        customer(3),
+        TrainingLevel::OpenWeight,
+        at(50),
+        ConsentActor::Customer,
+        Channel::Api,
+        "2025-03-05".parse().unwrap(),
+    );
+    let diverged = other.record(change, at(50)).unwrap();
+    let error = store.insert_consent_change(&diverged).unwrap_err();
+    assert!(
+        matches!(error, StoreError::ConsentReceiptRefused { receipt: 1, .. }),
+        "{error}"
+    );
+    drop(store);
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    let loaded = store.consent_changes().unwrap();
+    assert_eq!(loaded, receipts);
+    let mut rebuilt = ConsentLedger::new(versions());
+    for receipt in loaded {
+        let change = ConsentChange::new(
+            receipt.customer,
+            receipt.level,
+            receipt.effective,
+            receipt.actor.clone(),
+            receipt.channel,
+            receipt.policy_version.clone(),
+        );
+        assert_eq!(
+            rebuilt.record(change, receipt.recorded_at).unwrap(),
+            receipt
+        );
+    }
+    assert_eq!(rebuilt.to_json().unwrap(), ledger.to_json().unwrap());
+}
+
+#[test]
+fn relationships_round_trip_and_refuse_what_the_book_would() {
+    let dir = TempDir::new("relationships");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    store.start_relationship(customer(1), at(0)).unwrap();
+    store.end_relationship(customer(1), at(10)).unwrap();
+    store.start_relationship(customer(1), at(20)).unwrap();
+    store.start_relationship(customer(2), at(5)).unwrap();
+    for (result, reason) in [
+        (store.start_relationship(customer(1), at(30)), "still open"),
+        (store.start_relationship(customer(2), at(1)), "still open"),
+        (
+            store.end_relationship(customer(3), at(1)),
+            "no open relationship",
+        ),
+        (
+            store.end_relationship(customer(2), at(1)),
+            "end before it started",
+        ),
+    ] {
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains(reason), "{error}");
+    }
+    store.end_relationship(customer(2), at(6)).unwrap();
+    assert!(store.start_relationship(customer(2), at(5)).is_err());
+    // [5, 6) and [6, ..) do not overlap: a customer may come back the instant they left.
+    store.start_relationship(customer(2), at(6)).unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    let loaded = store.relationships().unwrap();
+    let expected = [
+        Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
+        Relationship::start(customer(1), at(20)),
+        Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
+        Relationship::start(customer(2), at(6)),
+    ];
+    assert_eq!(loaded, expected);
+    let mut book = RelationshipBook::new();
+    for relationship in loaded {
+        book.insert(relationship).unwrap();
+    }
+    assert_eq!(book.relationships(customer(1)).len(), 2);
+}
+
+#[test]
+fn legal_holds_and_their_history_round_trip() {
+    let dir = TempDir::new("holds");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let counsel: StewardId = "counsel.kim".parse().unwrap();
+    let mut register = HoldRegister::new();
+    register
+        .place(
+            LegalHold::place(
+                HoldId::new(7),
+                HoldScope::Customer {
+                    customer: customer(1),
+                },
+                "CASE-2025-17 litigation hold".parse().unwrap(),
+                counsel.clone(),
+                at(0),
+                at(100),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    register
+        .place(
+            LegalHold::place(
+                HoldId::new(8),
+                HoldScope::Category {
+                    customer: customer(2),
+                    category: DataCategory::LlmRequestLog,
+                },
+                "CASE-2025-18".parse().unwrap(),
+                counsel.clone(),
+                at(1),
+                at(50),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    register
+        .extend(
+            HoldId::new(7),
+            counsel.clone(),
+            at(2),
+            at(200),
+            "review: keep".parse().unwrap(),
+        )
+        .unwrap();
+    register
+        .release(
+            HoldId::new(8),
+            counsel.clone(),
+            at(3),
+            "case settled".parse().unwrap(),
+        )
+        .unwrap();
+    for event in register.events() {
+        store.insert_hold_event(event).unwrap();
+    }
+    // What the register refuses, the store refuses too.
+    let placed_again = register.events()[0].clone();
+    let released_again = register.events()[3].clone();
+    for event in [placed_again, released_again] {
+        let error = store.insert_hold_event(&event).unwrap_err();
+        assert!(
+            matches!(error, StoreError::HoldEventRefused { .. }),
+            "{error}"
+        );
+    }
+    drop(store);
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    assert_eq!(store.hold_events().unwrap(), register.events());
+    let holds = store.legal_holds().unwrap();
+    assert_eq!(holds, register.holds().cloned().collect::<Vec<_>>());
+    assert_eq!(holds[0].expires_at(), at(200));
+    assert_eq!(holds[1].released_at(), Some(at(3)));
+    // Replaying the events rebuilds the register.
+    let mut rebuilt = HoldRegister::new();
+    for event in store.hold_events().unwrap() {
+        match event {
+            HoldEvent::Placed { hold } => rebuilt.place(hold).unwrap(),
+            HoldEvent::Extended {
+                id,
+                by,
+                at,
+                expires_at,
+                reason,
+            } => {
+                rebuilt.extend(id, by, at, expires_at, reason).unwrap();
+            }
+            HoldEvent::Released { id, by, at, reason } => {
+                rebuilt.release(id, by, at, reason).unwrap()
+            }
+            _ => unreachable!("no other events were written"),
+        }
+    }
+    assert_eq!(rebuilt.events(), register.events());
+}
+
+#[test]
+fn the_roster_round_trips_and_a_failed_write_changes_nothing() {
+    let dir = TempDir::new("roster");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let alice: StewardId = "alice.ops".parse().unwrap();
+    let bob: StewardId = "bob.ops".parse().unwrap();
+    store.add_steward(&bob).unwrap();
+    store.add_steward(&alice).unwrap();
+    store.add_steward(&alice).unwrap();
+    let carol: StewardId = "carol.ops".parse().unwrap();
+    let failed = store.write(|tx| {
+        tx.add_steward(&carol)?;
+        tx.remove_steward(&alice)?;
+        Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
+    });
+    assert!(failed.is_err());
+    assert_eq!(store.remove_steward(&bob).unwrap(), Removal::Removed);
+    assert_eq!(store.remove_steward(&bob).unwrap(), Removal::AlreadyAbsent);
+    drop(store);
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    assert_eq!(store.roster().unwrap(), [alice]);
+}
+
+#[test]
+fn a_corrupt_row_is_a_typed_error_naming_its_table() {
+    let dir = TempDir::new("corrupt");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let mut ledger = ConsentLedger::new(KnownPolicyVersions::new("2025-03-05".parse().unwrap()));
+    let change = ConsentChange::new(
+        customer(1),
+        TrainingLevel::Shared,
+        at(0),
+        ConsentActor::Customer,
+        Channel::Api,
+        "2025-03-05".parse().unwrap(),
+    );
+    store
+        .insert_consent_change(&ledger.record(change, at(0)).unwrap())
+        .unwrap();
+    stored_records(&store, &keys);
+    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    new_custody(&store, &keys)
+        .rotate_data_key(customer(1))
+        .unwrap();
+
+    let edit = raw(&path);
+    edit.execute("UPDATE consent_changes SET level = 'everything'", [])
+        .unwrap();
+    edit.execute(
+        "UPDATE records SET category = 'mind-reading' WHERE rowid = 3",
+        [],
+    )
+    .unwrap();
+    edit.execute("UPDATE roster SET steward = 'alice; drop table'", [])
+        .unwrap();
+    edit.execute(
+        "UPDATE audit_entries SET entry = replace(entry, '\"sequence\":0', '\"sequence\":5')",
+        [],
+    )
+    .unwrap();
+    drop(edit);
+
+    let corrupt_in = |error: StoreError| match error {
+        StoreError::Corrupt { table, .. } => {
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("corrupt row in table `{table}`"))
+            );
+            table
+        }
+        other => panic!("not a corrupt row: {other}"),
+    };
+    assert_eq!(
+        corrupt_in(store.consent_changes().unwrap_err()),
+        "consent_changes"
+    );
+    let error = store
+        .record_metas(RecordScan::All)
+        .find_map(Result::err)
+        .unwrap();
+    assert_eq!(corrupt_in(error), "records");
+    assert_eq!(corrupt_in(store.roster().unwrap_err()), "roster");
+    assert_eq!(
+        corrupt_in(store.audit_entries().unwrap_err()),
+        "audit_entries"
+    );
+    // The error does not quote the stored value; its source does, for a debugger.
+    let error = store.consent_changes().unwrap_err();
+    assert!(!error.to_string().contains("everything"));
+    assert!(
+        std::error::Error::source(&error)
+            .unwrap()
+            .to_string()
+            .contains("everything")
+    );
+}
+
+#[test]
+fn the_store_is_shared_between_threads() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<SqliteStore>();
+
+    let dir = TempDir::new("threads");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    std::thread::scope(|scope| {
+        for n in 0..4 {
+            let store = store.clone();
+            scope.spawn(move || {
+                for i in 0..10 {
+                    let steward: StewardId = format!("steward-{n}-{i}").parse().unwrap();
+                    store.add_steward(&steward).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(store.roster().unwrap().len(), 40);
+}
