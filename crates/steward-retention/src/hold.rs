@@ -467,6 +467,26 @@ impl HoldRegister {
         Ok(())
     }
 
+    /// Applies a recorded event again, as a store does when it rebuilds the register: each
+    /// kind of event goes through the same checks as when it was first made.
+    ///
+    /// # Errors
+    ///
+    /// As [`place`](Self::place), [`extend`](Self::extend) or [`release`](Self::release).
+    pub fn replay(&mut self, event: HoldEvent) -> Result<(), RetentionError> {
+        match event {
+            HoldEvent::Placed { hold } => self.place(hold),
+            HoldEvent::Extended {
+                id,
+                by,
+                at,
+                expires_at,
+                reason,
+            } => self.extend(id, by, at, expires_at, reason),
+            HoldEvent::Released { id, by, at, reason } => self.release(id, by, at, reason),
+        }
+    }
+
     /// The hold with this id, released or not.
     #[must_use]
     pub fn hold(&self, id: HoldId) -> Option<&LegalHold> {

@@ -231,6 +231,40 @@ pub enum StoreError {
         /// Why.
         reason: &'static str,
     },
+    /// A stored consent change that no longer replays, or a change the ledger refused.
+    #[error(transparent)]
+    Consent(#[from] steward_consent::ConsentError),
+    /// A stored relationship or hold change that no longer replays, or one refused.
+    #[error(transparent)]
+    Retention(#[from] steward_retention::RetentionError),
+    /// A change was accepted in memory but its row did not commit: memory and the file may
+    /// differ, so the facts refuse to answer until the vault is opened again.
+    #[error(
+        "the facts in memory may differ from the store after a failed commit: reopen the vault"
+    )]
+    FactsDiverged,
+    /// The audit chain verifies but ends before the newest stored checkpoint: entries were
+    /// removed from the end.
+    #[error(
+        "the audit chain ends before its newest checkpoint at entry {checkpoint}: entries were removed"
+    )]
+    ChainShorterThanCheckpoint {
+        /// How many entries the checkpoint covers.
+        checkpoint: u64,
+    },
+    /// The group commit's writer thread could not be started.
+    #[error("cannot start the group commit writer: {source}")]
+    Thread {
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A group of records did not commit, or the writer stopped; the record was not stored.
+    #[error("group commit failed, the record was not stored: {reason}")]
+    GroupCommit {
+        /// What the writer reported.
+        reason: String,
+    },
     /// A value of a kind this build cannot store yet (a new variant of an upstream enum).
     #[error("cannot store {what}: unknown to this build")]
     Unsupported {

@@ -103,6 +103,7 @@
 mod audit;
 mod check;
 mod codec;
+mod durable;
 mod error;
 mod facts;
 mod keys;
@@ -112,6 +113,7 @@ mod store;
 
 pub use crate::{
     check::StoreKeys,
+    durable::{GroupCommitter, StoreFacts, StoreVault, open_vault},
     error::StoreError,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},

@@ -1,19 +1,9 @@
 //! steward-store: every table survives close and reopen, wrong keys and foreign files are
 //! refused at open, a shred is final on disk, and the record scans stream in order.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "integration tests: a failed setup step must fail the test"
-)]
+use std::{path::Path, sync::Arc};
 
-use std::{
-    path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-};
-
+use crate::common::*;
 use rusqlite::Connection;
 use steward_consent::{Channel, ConsentActor, ConsentChange, ConsentLedger, KnownPolicyVersions};
 use steward_core::{CustomerId, DataCategory, RecordId, StewardId, Timestamp, TrainingLevel};
@@ -38,50 +28,6 @@ fn seal(
 ) -> SealedRecord {
     let input = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
     custody.seal(&input, body).unwrap()
-}
-
-/// A directory of its own under the system temp dir, removed on drop: no `tempfile` crate.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let unique = format!(
-            "steward-store-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let dir = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("steward.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-const MASTER: [u8; 32] = [0x42; 32];
-const AUDIT: [u8; 32] = [0x17; 32];
-
-fn keys() -> StoreKeys {
-    StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &AUDIT).unwrap()
-}
-
-fn customer(n: u8) -> CustomerId {
-    format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02x}")
-        .parse()
-        .unwrap()
-}
-
-fn at(seconds: i64) -> Timestamp {
-    Timestamp::from_unix_seconds(1_750_000_000 + seconds).unwrap()
 }
 
 /// A custody over `store`: its keyring restored from the store, its audit trail kept there,

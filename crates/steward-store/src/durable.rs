@@ -1,0 +1,486 @@
+//! The vault on the store: facts served from memory and written through, keys and audit
+//! entries written ahead, sealed records committed in groups.
+
+use std::{
+    sync::{Arc, mpsc},
+    thread,
+};
+
+use steward::{
+    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, Policy, RosterFacts,
+    TrainingLevel, Vault,
+    consent::ConsentLedger,
+    logs::{AuditTrail, Custody, Keyring, RosterChange, SealedRecord, StewardRoster},
+    retention::{HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook},
+};
+use steward_core::{CustomerId, DataCategory, Justification, StewardId, Timestamp};
+
+use crate::{SqliteStore, StoreError, StoreKeys};
+
+/// The facts `check()` reads, kept in the store and served from memory.
+///
+/// Loaded whole at start-up ([`StoreFacts::load`]); every change goes through a method here
+/// (inside [`Vault::update_facts`]) that validates it against memory, writes its row and
+/// applies it in one step: the row's transaction commits only if the change is valid, and
+/// memory changes only if the row committed. So `check()` reads memory (no allocation, no
+/// I/O), and what it reads is what a restart would load.
+///
+/// If a commit fails after memory accepted a change (a full disk at the last moment), memory
+/// and the file could differ: the facts then stop answering (every decision denies, every
+/// change is refused) until the vault is opened again, which reloads the file.
+pub struct StoreFacts {
+    store: SqliteStore,
+    consent: ConsentLedger,
+    relationships: RelationshipBook,
+    holds: HoldRegister,
+    roster: StewardRoster,
+    diverged: bool,
+}
+
+impl StoreFacts {
+    /// Loads the consent ledger, relationships, legal holds and roster from `store`, checking
+    /// every stored change again as it is replayed (a row edited outside Steward is an error
+    /// at start-up, not a wrong decision later).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] or [`StoreError::Corrupt`] if the rows cannot be read;
+    /// [`StoreError::Consent`], [`StoreError::Retention`] or [`StoreError::Logs`] if a
+    /// stored change does not replay (the file was edited, or the policy no longer knows a
+    /// version its receipts name, or its roster is larger than the policy allows).
+    pub fn load(store: &SqliteStore, policy: &Policy) -> Result<Self, StoreError> {
+        let mut consent = ConsentLedger::new(policy.known_versions().clone());
+        for receipt in store.consent_changes()? {
+            let change = ConsentChange::new(
+                receipt.customer,
+                receipt.level,
+                receipt.effective,
+                receipt.actor,
+                receipt.channel,
+                receipt.policy_version,
+            );
+            consent.record(change, receipt.recorded_at)?;
+        }
+        let mut relationships = RelationshipBook::new();
+        for relationship in store.relationships()? {
+            relationships.insert(relationship)?;
+        }
+        let mut holds = HoldRegister::new();
+        for event in store.hold_events()? {
+            holds.replay(event)?;
+        }
+        let mut roster = StewardRoster::new(policy.max_stewards());
+        for steward in store.roster()? {
+            roster.add(steward)?;
+        }
+        Ok(Self {
+            store: store.clone(),
+            consent,
+            relationships,
+            holds,
+            roster,
+            diverged: false,
+        })
+    }
+
+    /// Records a training-preference change, made durable with its receipt.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it (nothing is written);
+    /// [`StoreError::Sqlite`] if it could not be stored (nothing changed);
+    /// [`StoreError::FactsDiverged`] after a failed commit.
+    pub fn record_consent(
+        &mut self,
+        change: ConsentChange,
+        recorded_at: Timestamp,
+    ) -> Result<ConsentReceipt, StoreError> {
+        self.guard()?;
+        let mut applied = false;
+        let result = self.store.write(|tx| {
+            // Validate on the ledger first: a refused change writes nothing. Memory changes
+            // before the commit; a commit that then fails is caught by `settle`.
+            let receipt = self.consent.record(change, recorded_at)?;
+            applied = true;
+            tx.insert_consent_change(&receipt)?;
+            Ok::<_, StoreError>(receipt)
+        });
+        self.settle(result, applied)
+    }
+
+    /// Starts a relationship, durably.
+    ///
+    /// # Errors
+    ///
+    /// As [`RelationshipBook::start`] ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn start_relationship(
+        &mut self,
+        customer: CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.guard()?;
+        let mut applied = false;
+        let result = self.store.write(|tx| {
+            self.relationships.start(customer, at)?;
+            applied = true;
+            tx.start_relationship(customer, at)
+        });
+        self.settle(result, applied)
+    }
+
+    /// Ends a relationship, durably.
+    ///
+    /// # Errors
+    ///
+    /// As [`RelationshipBook::end`] ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn end_relationship(
+        &mut self,
+        customer: CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.guard()?;
+        let mut applied = false;
+        let result = self.store.write(|tx| {
+            self.relationships.end(customer, at)?;
+            applied = true;
+            tx.end_relationship(customer, at)
+        });
+        self.settle(result, applied)
+    }
+
+    /// Places a legal hold, durably, with its event.
+    ///
+    /// # Errors
+    ///
+    /// As [`HoldRegister::place`] ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn place_hold(&mut self, hold: LegalHold) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.place(hold))
+    }
+
+    /// Extends a legal hold, durably, with its event.
+    ///
+    /// # Errors
+    ///
+    /// As [`HoldRegister::extend`], or as [`record_consent`](Self::record_consent) for the
+    /// store.
+    pub fn extend_hold(
+        &mut self,
+        id: HoldId,
+        by: StewardId,
+        at: Timestamp,
+        expires_at: Timestamp,
+        reason: Justification,
+    ) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.extend(id, by, at, expires_at, reason))
+    }
+
+    /// Releases a legal hold, durably, with its event.
+    ///
+    /// # Errors
+    ///
+    /// As [`HoldRegister::release`], or as [`record_consent`](Self::record_consent) for the
+    /// store.
+    pub fn release_hold(
+        &mut self,
+        id: HoldId,
+        by: StewardId,
+        at: Timestamp,
+        reason: Justification,
+    ) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.release(id, by, at, reason))
+    }
+
+    /// The consent ledger, as loaded and changed since.
+    #[must_use]
+    pub const fn consent(&self) -> &ConsentLedger {
+        &self.consent
+    }
+
+    /// The relationships.
+    #[must_use]
+    pub const fn relationships(&self) -> &RelationshipBook {
+        &self.relationships
+    }
+
+    /// The legal holds and their history.
+    #[must_use]
+    pub const fn holds(&self) -> &HoldRegister {
+        &self.holds
+    }
+
+    /// The stewards.
+    #[must_use]
+    pub const fn roster(&self) -> &StewardRoster {
+        &self.roster
+    }
+
+    /// The store the facts are kept in.
+    #[must_use]
+    pub const fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    fn hold_change(
+        &mut self,
+        change: impl FnOnce(&mut HoldRegister) -> Result<(), steward::retention::RetentionError>,
+    ) -> Result<(), StoreError> {
+        self.guard()?;
+        let mut applied = false;
+        let result = self.store.write(|tx| {
+            change(&mut self.holds)?;
+            applied = true;
+            let event = self.holds.events().last().ok_or(StoreError::Unsupported {
+                what: "a hold change without its event",
+            })?;
+            tx.insert_hold_event(event)
+        });
+        self.settle(result, applied)
+    }
+
+    fn guard(&self) -> Result<(), StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(())
+    }
+
+    /// After a write: if memory took the change but the row did not commit, memory is ahead
+    /// of the file, and the facts stop answering until reloaded.
+    fn settle<T>(&mut self, result: Result<T, StoreError>, applied: bool) -> Result<T, StoreError> {
+        if result.is_err() && applied {
+            self.diverged = true;
+        }
+        result
+    }
+}
+
+impl Facts for StoreFacts {
+    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
+        if self.diverged {
+            return TrainingLevel::None;
+        }
+        self.consent.level_at(customer, instant)
+    }
+
+    fn relationship_containing(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<Relationship> {
+        if self.diverged {
+            // No relationship: the data serves nothing (logs.retention), so every decision
+            // that needs one denies.
+            return None;
+        }
+        self.relationships.containing(customer, instant).copied()
+    }
+
+    fn is_on_roster(&self, steward: &StewardId) -> bool {
+        !self.diverged && self.roster.contains(steward)
+    }
+
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
+        if !self.diverged {
+            self.holds.visit_holds(customer, visit);
+        }
+    }
+}
+
+impl RosterFacts for StoreFacts {
+    fn roster_len(&self) -> usize {
+        self.roster.len()
+    }
+
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
+        self.guard()?;
+        match change.change() {
+            RosterChange::Added(steward) => {
+                if !self.roster.contains(steward)
+                    && self.roster.len() >= self.roster.capacity().get()
+                {
+                    return Err(steward::logs::LogsError::Config(
+                        steward::logs::ConfigError::RosterFull {
+                            max: self.roster.capacity().get(),
+                        },
+                    )
+                    .into());
+                }
+                self.store.add_steward(steward)?;
+                self.roster.add(steward.clone())?;
+            }
+            RosterChange::Removed(steward) => {
+                self.store.remove_steward(steward)?;
+                self.roster.remove(steward);
+            }
+            _ => {
+                return Err(StoreError::Unsupported {
+                    what: "a kind of roster change",
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for StoreFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFacts")
+            .field("store", &self.store)
+            .field("customers_with_consent", &self.consent.customer_count())
+            .field("stewards", &self.roster.len())
+            .field("diverged", &self.diverged)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The vault of a service on the embedded store.
+pub type StoreVault = Vault<StoreFacts, SqliteStore>;
+
+/// Opens the vault on `store`: restores the keyring from the stored wrapped keys and
+/// tombstones, continues the audit chain after its newest entry (and checks it against the
+/// newest stored checkpoint, if any, so that a chain cut short is found at start-up), loads
+/// the facts, and makes the store the custody's key store (every key change written
+/// ahead).
+///
+/// # Errors
+///
+/// [`StoreError::Logs`] if the audit chain does not verify (or no longer reaches its
+/// checkpoint), or the keyring does not restore; as [`StoreFacts::load`] otherwise.
+pub fn open_vault(
+    store: &SqliteStore,
+    keys: &StoreKeys,
+    policy: Policy,
+) -> Result<StoreVault, StoreError> {
+    let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
+    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
+    match store.latest_checkpoint()? {
+        // The checkpoint's signature is checked by whoever holds the public key (the
+        // operator's `audit verify`); here the chain must still reach the head it names.
+        Some(checkpoint) => {
+            let entries = store.audit_entries()?;
+            trail.verify()?;
+            let reaches = usize::try_from(checkpoint.entries())
+                .ok()
+                .and_then(|count| count.checked_sub(1))
+                .and_then(|last| entries.get(last))
+                .is_some_and(|entry| entry.hash() == checkpoint.head());
+            if checkpoint.entries() > 0 && !reaches {
+                return Err(StoreError::ChainShorterThanCheckpoint {
+                    checkpoint: checkpoint.entries(),
+                });
+            }
+        }
+        None => {
+            trail.verify()?;
+        }
+    }
+    let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
+    let facts = StoreFacts::load(store, &policy)?;
+    Ok(Vault::with_custody(policy, facts, custody)?)
+}
+
+/// Commits sealed records in groups: each [`put`](Self::put) returns once its record is
+/// durable, and records put by several threads at once share one transaction (one fsync),
+/// which is what makes durable sealing fast under concurrency.
+///
+/// A writer thread owns the commits; dropping the committer finishes the records already
+/// handed over and stops it.
+pub struct GroupCommitter {
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<thread::JoinHandle<()>>,
+}
+
+struct Job {
+    record: SealedRecord,
+    category: DataCategory,
+    done: mpsc::SyncSender<Result<(), String>>,
+}
+
+/// At most this many records share one transaction.
+const GROUP_LIMIT: usize = 512;
+
+impl GroupCommitter {
+    /// A committer writing to `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Thread`] if the writer thread could not be started.
+    pub fn new(store: &SqliteStore) -> Result<Self, StoreError> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let store = store.clone();
+        let writer = thread::Builder::new()
+            .name("steward-group-commit".into())
+            .spawn(move || {
+                while let Ok(first) = inbox.recv() {
+                    let mut group = vec![first];
+                    while group.len() < GROUP_LIMIT {
+                        match inbox.try_recv() {
+                            Ok(job) => group.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let result = store
+                        .put_records(group.iter().map(|job| (&job.record, job.category)))
+                        .map(|_| ())
+                        .map_err(|error| error.to_string());
+                    for job in group {
+                        // A caller that stopped waiting needs no answer.
+                        let _answered = job.done.send(result.clone());
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Thread { source })?;
+        Ok(Self {
+            jobs: Some(jobs),
+            writer: Some(writer),
+        })
+    }
+
+    /// Stores `record` and returns once it is durable (committed with whatever other
+    /// records arrived meanwhile).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::GroupCommit`] if its group did not commit (the record is not stored),
+    /// or the writer thread stopped.
+    pub fn put(&self, record: SealedRecord, category: DataCategory) -> Result<(), StoreError> {
+        let (done, answer) = mpsc::sync_channel(1);
+        let jobs = self.jobs.as_ref().ok_or(StoreError::GroupCommit {
+            reason: "the committer is shut down".into(),
+        })?;
+        jobs.send(Job {
+            record,
+            category,
+            done,
+        })
+        .map_err(|_| StoreError::GroupCommit {
+            reason: "the writer thread stopped".into(),
+        })?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::GroupCommit {
+                reason: "the writer thread stopped".into(),
+            })?
+            .map_err(|reason| StoreError::GroupCommit { reason })
+    }
+}
+
+impl Drop for GroupCommitter {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer's loop once it has committed what it holds.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _finished = writer.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for GroupCommitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommitter").finish_non_exhaustive()
+    }
+}

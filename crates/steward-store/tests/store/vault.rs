@@ -1,0 +1,267 @@
+//! The facade's vault on the store: what it acknowledged survives a restart, threads share
+//! it, records commit in groups, and the sweep's deletions and shreds are durable.
+
+use std::{sync::Arc, thread};
+
+use steward::{
+    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Policy, Purpose,
+    RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, VaultShredder,
+    logs::{LogsError, OpenError},
+    retention::Sweep,
+};
+use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
+
+use crate::common::*;
+
+fn policy() -> Policy {
+    Policy::coder_model()
+}
+
+fn vault(store: &SqliteStore) -> StoreVault {
+    open_vault(store, &keys(), policy()).unwrap()
+}
+
+fn steward_request() -> AccessRequest {
+    AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        Purpose::Troubleshooting,
+        "INC-42",
+    )
+}
+
+/// Seals a request of `customer` collected now (the vault's clock is the system clock) and
+/// stores it through `committer`.
+fn log(vault: &StoreVault, committer: &GroupCommitter, customer: CustomerId) -> SealedRecord {
+    let now = Timestamp::now();
+    let level = vault.facts().unwrap().consent().level_at(customer, now);
+    let record = vault
+        .seal(
+            &SealInput::new(RecordId::generate_at(now), customer, now, level),
+            b"a prompt",
+        )
+        .unwrap();
+    committer
+        .put(record.clone(), DataCategory::LlmRequestLog)
+        .unwrap();
+    record
+}
+
+#[test]
+fn everything_a_vault_acknowledged_survives_a_restart() {
+    let dir = TempDir::new("vault-restart");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let (ada, ben) = (customer(1), customer(2));
+    let kept;
+    let shredded;
+    let entries;
+    {
+        let vault = vault(&store);
+        let committer = GroupCommitter::new(&store).unwrap();
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        let start = at(-86_400);
+        vault
+            .update_facts(|facts| {
+                facts.start_relationship(ada, start)?;
+                facts.start_relationship(ben, start)?;
+                facts.record_consent(
+                    ConsentChange::new(
+                        ada,
+                        TrainingLevel::Shared,
+                        start,
+                        ConsentActor::Customer,
+                        Channel::AccountSettings,
+                        policy().version().clone(),
+                    ),
+                    start,
+                )
+            })
+            .unwrap()
+            .unwrap();
+        kept = log(&vault, &committer, ada);
+        shredded = log(&vault, &committer, ben);
+        vault.open(&kept, &steward_request()).unwrap();
+        vault.rotate_data_key(ada).unwrap();
+        vault.shred(ben).unwrap();
+        entries = vault.audit().unwrap().verify().unwrap().entries();
+    }
+    drop(store);
+
+    let store = SqliteStore::open(dir.db(), &keys()).unwrap();
+    let vault = vault(&store);
+    // The facts came back: roster, relationships, consent.
+    let facts = vault.facts().unwrap();
+    assert!(facts.roster().contains(&"alice.ops".parse().unwrap()));
+    assert_eq!(
+        facts.consent().level_at(ada, Timestamp::now()),
+        TrainingLevel::Shared
+    );
+    assert!(
+        facts
+            .relationships()
+            .containing(ada, Timestamp::now())
+            .is_some()
+    );
+    drop(facts);
+    // The audit chain continues where it stopped.
+    assert_eq!(vault.audit().unwrap().verify().unwrap().entries(), entries);
+    // The stored record opens; the shred held.
+    let stored = store.record(kept.header().record_id()).unwrap().unwrap();
+    let reopened = SealedRecord::from_vec(stored).unwrap();
+    assert_eq!(
+        vault
+            .open(&reopened, &steward_request())
+            .unwrap()
+            .as_bytes(),
+        b"a prompt"
+    );
+    assert!(matches!(
+        vault.open(&shredded, &steward_request()),
+        Err(LogsError::Open(OpenError::Shredded))
+    ));
+    assert_eq!(
+        vault.audit().unwrap().verify().unwrap().entries(),
+        entries + 2
+    );
+}
+
+#[test]
+fn a_refused_fact_change_writes_nothing() {
+    let dir = TempDir::new("vault-refused");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let vault = vault(&store);
+    let ada = customer(1);
+    let result = vault
+        .update_facts(|facts| facts.end_relationship(ada, at(0)))
+        .unwrap();
+    assert!(result.is_err(), "ending a relationship that never started");
+    assert!(store.relationships().unwrap().is_empty());
+    // A backdated consent change is refused by the ledger before any row is written.
+    let refused = vault
+        .update_facts(|facts| {
+            facts.record_consent(
+                ConsentChange::new(
+                    ada,
+                    TrainingLevel::OpenWeight,
+                    at(-1_000),
+                    ConsentActor::Customer,
+                    Channel::AccountSettings,
+                    policy().version().clone(),
+                ),
+                at(0),
+            )
+        })
+        .unwrap();
+    assert!(refused.is_err());
+    assert!(store.consent_changes().unwrap().is_empty());
+}
+
+#[test]
+fn threads_share_one_vault_and_every_acknowledged_record_is_stored() {
+    const THREADS: u8 = 4;
+    const RECORDS: usize = 40;
+    let dir = TempDir::new("vault-threads");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let vault = Arc::new(vault(&store));
+    let committer = Arc::new(GroupCommitter::new(&store).unwrap());
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    for n in 0..THREADS {
+        let owner = customer(n);
+        vault
+            .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+            .unwrap()
+            .unwrap();
+    }
+    let mut workers = Vec::new();
+    for n in 0..THREADS {
+        let (vault, committer) = (Arc::clone(&vault), Arc::clone(&committer));
+        workers.push(thread::spawn(move || {
+            let owner = customer(n);
+            let mut ids = Vec::new();
+            for index in 0..RECORDS {
+                let record = log(&vault, &committer, owner);
+                if index % 10 == 0 {
+                    vault.open(&record, &steward_request()).unwrap();
+                }
+                ids.push(record.header().record_id());
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for worker in workers {
+        ids.extend(worker.join().unwrap());
+    }
+    drop(committer);
+    assert_eq!(ids.len(), usize::from(THREADS) * RECORDS);
+    for id in &ids {
+        assert!(
+            store.record(*id).unwrap().is_some(),
+            "an acknowledged record is missing"
+        );
+    }
+    let opens = usize::from(THREADS) * RECORDS.div_ceil(10);
+    // One roster change, then the opens.
+    assert_eq!(
+        vault.audit().unwrap().verify().unwrap().entries(),
+        u64::try_from(1 + opens).unwrap()
+    );
+}
+
+#[test]
+fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
+    let dir = TempDir::new("vault-sweep");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let ada = customer(1);
+    let record;
+    {
+        let vault = vault(&store);
+        let committer = GroupCommitter::new(&store).unwrap();
+        vault
+            .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+            .unwrap()
+            .unwrap();
+        record = log(&vault, &committer, ada);
+        let ended = Timestamp::now();
+        vault
+            .update_facts(|facts| facts.end_relationship(ada, ended))
+            .unwrap()
+            .unwrap();
+        let later = Timestamp::from_unix_nanos(ended.unix_nanos() + 31 * 86_400 * 1_000_000_000);
+        let facts = vault.facts().unwrap();
+        let sweep = Sweep::new(
+            vault.policy().retention(),
+            facts.relationships(),
+            facts.holds(),
+        );
+        let metas: Vec<_> = store
+            .record_metas(steward_store::RecordScan::All)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = sweep.plan(metas, later);
+        let mut records = store.clone();
+        let report = sweep
+            .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
+            .unwrap();
+        assert_eq!(report.deleted().len(), 1);
+        assert_eq!(report.shredded(), [ada]);
+    }
+    drop(store);
+    let store = SqliteStore::open(dir.db(), &keys()).unwrap();
+    assert!(store.record(record.header().record_id()).unwrap().is_none());
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .all(|key| key.customer() != ada)
+    );
+    let vault = vault(&store);
+    assert!(vault.keyring().unwrap().is_shredded(ada));
+    // Past retention the policy refuses before decryption; the keys are gone besides.
+    assert!(vault.open(&record, &steward_request()).is_err());
+}
