@@ -7,8 +7,8 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, Policy, RosterFacts,
-    TrainingLevel, Vault,
+    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, ExportPass, Facts, Policy,
+    RosterFacts, TrainingLevel, Vault,
     consent::ConsentLedger,
     logs::{AuditTrail, Custody, Keyring, RosterChange, SealedRecord, StewardRoster},
     retention::{HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook},
@@ -482,5 +482,114 @@ impl Drop for GroupCommitter {
 impl std::fmt::Debug for GroupCommitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommitter").finish_non_exhaustive()
+    }
+}
+
+/// Records streamed from the store as an iterator, for a training export's source: a
+/// reader thread scans the store on its own connection and hands over at most a few hundred
+/// records at a time, so an export of any size runs in bounded memory. Dropping the stream
+/// stops the scan.
+pub struct RecordStream {
+    records: mpsc::Receiver<Result<Vec<u8>, BoxError>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+/// Records in flight between the reader thread and the stream's consumer.
+const STREAM_BUFFER: usize = 256;
+
+impl SqliteStore {
+    /// Streams the records `scan` selects, whole for [`ExportPass::Run`] and only their
+    /// headers for [`ExportPass::Plan`] (what a training export's planning pass needs), in
+    /// (customer, created-at) order.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (store, vault): (steward_store::SqliteStore, steward_store::StoreVault) = todo!();
+    /// use steward::TrainingScope;
+    /// use steward_store::RecordScan;
+    ///
+    /// let outcome = vault.export_training(
+    ///     TrainingScope::Shared,
+    ///     |pass| store.stream_records(RecordScan::All, pass),
+    ///     |record| Ok(println!("{} bytes", record.body().len())),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn stream_records(&self, scan: crate::RecordScan, pass: ExportPass) -> RecordStream {
+        let (sender, records) = mpsc::sync_channel::<Result<Vec<u8>, BoxError>>(STREAM_BUFFER);
+        let store = self.clone();
+        let reader = thread::Builder::new()
+            .name("steward-record-stream".into())
+            .spawn(move || {
+                let forward = |record: crate::StoredRecord<'_>| -> Result<(), StreamStopped> {
+                    sender
+                        .send(Ok(record.bytes().to_vec()))
+                        .map_err(|_| StreamStopped::Dropped)
+                };
+                let scanned = match pass {
+                    ExportPass::Plan => store.scan_headers(scan, forward),
+                    _ => store.scan_records(scan, forward),
+                };
+                if let Err(StreamStopped::Store(error)) = scanned {
+                    // The consumer may be gone too; then nobody needs the error.
+                    let _reported = sender.send(Err(Box::new(error) as BoxError));
+                }
+            });
+        match reader {
+            Ok(reader) => RecordStream {
+                records,
+                reader: Some(reader),
+            },
+            Err(error) => {
+                let (sender, records) = mpsc::sync_channel(1);
+                let _reported = sender.send(Err(
+                    Box::new(StoreError::Thread { source: error }) as BoxError
+                ));
+                RecordStream {
+                    records,
+                    reader: None,
+                }
+            }
+        }
+    }
+}
+
+/// Why the reader thread stopped early.
+enum StreamStopped {
+    /// The stream was dropped.
+    Dropped,
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for StreamStopped {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl Iterator for RecordStream {
+    type Item = Result<Vec<u8>, BoxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.records.recv().ok()
+    }
+}
+
+impl Drop for RecordStream {
+    fn drop(&mut self) {
+        // Closing the receiver makes the reader's next send fail, which ends its scan.
+        let (_, closed) = mpsc::sync_channel(1);
+        drop(std::mem::replace(&mut self.records, closed));
+        if let Some(reader) = self.reader.take() {
+            let _finished = reader.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for RecordStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordStream").finish_non_exhaustive()
     }
 }

@@ -113,7 +113,7 @@ mod store;
 
 pub use crate::{
     check::StoreKeys,
-    durable::{GroupCommitter, StoreFacts, StoreVault, open_vault},
+    durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
     error::StoreError,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},

@@ -265,3 +265,58 @@ fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
     // Past retention the policy refuses before decryption; the keys are gone besides.
     assert!(vault.open(&record, &steward_request()).is_err());
 }
+
+#[test]
+fn a_training_export_streams_from_the_store() {
+    let dir = TempDir::new("vault-export");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let vault = vault(&store);
+    let committer = GroupCommitter::new(&store).unwrap();
+    let (ada, ben) = (customer(1), customer(2));
+    let start = at(-86_400);
+    vault
+        .update_facts(|facts| {
+            facts.start_relationship(ada, start)?;
+            facts.start_relationship(ben, start)?;
+            facts.record_consent(
+                ConsentChange::new(
+                    ada,
+                    TrainingLevel::Shared,
+                    start,
+                    ConsentActor::Customer,
+                    Channel::AccountSettings,
+                    policy().version().clone(),
+                ),
+                start,
+            )
+        })
+        .unwrap()
+        .unwrap();
+    for _ in 0..300 {
+        log(&vault, &committer, ada);
+        log(&vault, &committer, ben);
+    }
+    drop(committer);
+    let mut exported = 0;
+    let outcome = vault
+        .export_training(
+            steward::TrainingScope::Shared,
+            |pass| store.stream_records(steward_store::RecordScan::All, pass),
+            |record| {
+                assert_eq!(record.header().customer(), ada);
+                exported += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(exported, 300);
+    assert_eq!(outcome.counts.consent, 300);
+    assert!(outcome.matches_plan());
+    // A sink that stops early drops the stream, which stops the store's reader.
+    let stopped = vault.export_training(
+        steward::TrainingScope::Shared,
+        |pass| store.stream_records(steward_store::RecordScan::All, pass),
+        |_record| Err("enough".into()),
+    );
+    assert!(stopped.is_err());
+}
