@@ -3,7 +3,7 @@
 
 use std::{
     fmt,
-    sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard},
+    sync::{MutexGuard, RwLock, RwLockReadGuard},
 };
 
 use steward_core::{AdminId, CustomerId, StewardId};
@@ -30,6 +30,13 @@ use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request,
 /// (in an `Arc`) between the threads of a server. Decisions read the facts under a shared
 /// lock; [`update_facts`](Self::update_facts) takes it exclusively. Seals never wait for an
 /// open or an audit write (see [`Custody`]).
+///
+/// Locks are taken in one order: the facts, then the audit trail, then custody's own (see
+/// [`Custody`]). Holding a [`facts`](Self::facts) guard while shredding (the retention sweep
+/// does, through [`VaultShredder`](crate::VaultShredder)) follows it. Do not call
+/// [`open`](Self::open), [`check`](Self::check), [`update_facts`](Self::update_facts) or a
+/// roster change while holding a facts guard on the same thread: they take the facts lock
+/// again, which waits behind any writer.
 ///
 /// ```
 /// use steward::{
@@ -68,8 +75,6 @@ pub struct Vault<F, S> {
     policy: Policy,
     facts: RwLock<F>,
     custody: Custody<S>,
-    /// Serializes roster changes, so that two at once cannot both pass the policy's bound.
-    roster_changes: Mutex<()>,
 }
 
 impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
@@ -103,7 +108,6 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             policy,
             facts: RwLock::new(facts),
             custody,
-            roster_changes: Mutex::new(()),
         })
     }
 
@@ -134,6 +138,9 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         record: &SealedRecord,
         request: &AccessRequest,
     ) -> Result<Plaintext, LogsError> {
+        // Facts before the trail, as everywhere (see the lock order in the type's docs); a
+        // panic that poisoned the facts denies rather than opening on half-changed facts.
+        let facts = self.facts.read();
         self.custody.open(record, request, |query| {
             let data = DataRef::of_sealed_record(query.header());
             let ask = Request {
@@ -145,7 +152,11 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                 data,
                 now: query.now(),
             };
-            denial_of(&self.check(&ask))
+            let decision = match &facts {
+                Ok(facts) => self.policy.check(&ask, &**facts),
+                Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
+            };
+            denial_of(&decision)
         })
     }
 
@@ -158,18 +169,17 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// not be written (nothing changed); [`ConfigError::RosterUnavailable`] if the facts could
     /// not store the change (the trail then holds an entry for a change that did not apply).
     pub fn add_steward(&self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
-        let _serial = self.roster_changes.lock().map_err(poisoned)?;
-        {
-            let facts = self.facts.read().map_err(poisoned)?;
-            if facts.is_on_roster(&steward) {
-                return Ok(());
-            }
-            let max = self.policy.max_stewards().get();
-            if facts.roster_len() >= max {
-                return Err(LogsError::Config(ConfigError::RosterFull { max }));
-            }
+        // One write guard for the check, the entry and the change: two additions at once
+        // cannot both pass the bound.
+        let mut facts = self.facts.write().map_err(poisoned)?;
+        if facts.is_on_roster(&steward) {
+            return Ok(());
         }
-        self.change_roster(RosterChange::Added(steward), admin)
+        let max = self.policy.max_stewards().get();
+        if facts.roster_len() >= max {
+            return Err(LogsError::Config(ConfigError::RosterFull { max }));
+        }
+        self.change_roster(&mut *facts, RosterChange::Added(steward), admin)
     }
 
     /// Removes `steward` from the roster, on `admin`'s authority: audited, then applied.
@@ -177,22 +187,24 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`AuditError::Unavailable`](steward_logs::AuditError::Unavailable) if the entry could
-    /// not be written (nothing changed).
+    /// As [`add_steward`](Self::add_steward), but for a full roster.
     pub fn remove_steward(&self, steward: &StewardId, admin: AdminId) -> Result<bool, LogsError> {
-        let _serial = self.roster_changes.lock().map_err(poisoned)?;
-        if !self.facts.read().map_err(poisoned)?.is_on_roster(steward) {
+        let mut facts = self.facts.write().map_err(poisoned)?;
+        if !facts.is_on_roster(steward) {
             return Ok(false);
         }
-        self.change_roster(RosterChange::Removed(steward.clone()), admin)?;
+        self.change_roster(&mut *facts, RosterChange::Removed(steward.clone()), admin)?;
         Ok(true)
     }
 
-    fn change_roster(&self, change: RosterChange, admin: AdminId) -> Result<(), LogsError> {
+    fn change_roster(
+        &self,
+        facts: &mut F,
+        change: RosterChange,
+        admin: AdminId,
+    ) -> Result<(), LogsError> {
         self.custody.audit_roster_change(change.clone(), admin)?;
-        self.facts
-            .write()
-            .map_err(poisoned)?
+        facts
             .apply_roster_change(&AuditedRosterChange::new(change))
             .map_err(|source| LogsError::Config(ConfigError::RosterUnavailable { source }))
     }

@@ -320,3 +320,135 @@ fn a_training_export_streams_from_the_store() {
     );
     assert!(stopped.is_err());
 }
+
+/// Sealers, an opener, a consent writer and a sweep, all at once on one vault and store:
+/// every acknowledged record of a live customer is stored and opens, the ended customer's
+/// records are gone and their keys shredded, every consent change is stored, and the audit
+/// chain verifies.
+#[test]
+fn concurrent_seals_opens_consent_changes_and_a_sweep() {
+    const SEALERS: u8 = 3;
+    const RECORDS: usize = 30;
+    let dir = TempDir::new("vault-stress");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let vault = Arc::new(vault(&store));
+    let committer = Arc::new(GroupCommitter::new(&store).unwrap());
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let leaving = customer(99);
+    let start = at(-86_400);
+    for n in (0..SEALERS).chain([99]) {
+        vault
+            .update_facts(|facts| facts.start_relationship(customer(n), start))
+            .unwrap()
+            .unwrap();
+    }
+    let leaving_record = log(&vault, &committer, leaving);
+    let ended = Timestamp::now();
+    vault
+        .update_facts(|facts| facts.end_relationship(leaving, ended))
+        .unwrap()
+        .unwrap();
+
+    let sealers: Vec<_> = (0..SEALERS)
+        .map(|n| {
+            let (vault, committer) = (Arc::clone(&vault), Arc::clone(&committer));
+            thread::spawn(move || {
+                (0..RECORDS)
+                    .map(|_| log(&vault, &committer, customer(n)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let consent_writer = {
+        let vault = Arc::clone(&vault);
+        thread::spawn(move || {
+            for (round, level) in [TrainingLevel::Private, TrainingLevel::Shared]
+                .into_iter()
+                .cycle()
+                .take(10)
+                .enumerate()
+            {
+                let now = Timestamp::now();
+                let owner = customer(u8::try_from(round).unwrap() % SEALERS);
+                vault
+                    .update_facts(|facts| {
+                        facts.record_consent(
+                            ConsentChange::new(
+                                owner,
+                                level,
+                                now,
+                                ConsentActor::Customer,
+                                Channel::Api,
+                                policy().version().clone(),
+                            ),
+                            now,
+                        )
+                    })
+                    .unwrap()
+                    .unwrap();
+            }
+        })
+    };
+    let sweeper = {
+        let (vault, store) = (Arc::clone(&vault), store.clone());
+        thread::spawn(move || {
+            let later =
+                Timestamp::from_unix_nanos(ended.unix_nanos() + 31 * 86_400 * 1_000_000_000);
+            let plan = {
+                let facts = vault.facts().unwrap();
+                let sweep = Sweep::new(
+                    vault.policy().retention(),
+                    facts.relationships(),
+                    facts.holds(),
+                );
+                let metas: Vec<_> = store
+                    .record_metas(steward_store::RecordScan::Customer(leaving))
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let plan = sweep.plan(metas, later);
+                let mut records = store.clone();
+                sweep
+                    .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
+                    .unwrap()
+            };
+            plan.deleted().len()
+        })
+    };
+    let opener = {
+        let vault = Arc::clone(&vault);
+        let record = leaving_record.clone();
+        thread::spawn(move || {
+            // Past the relationship: always refused, whatever the sweep has done yet.
+            for _ in 0..10 {
+                assert!(vault.open(&record, &steward_request()).is_err());
+            }
+        })
+    };
+    let mut sealed = Vec::new();
+    for sealer in sealers {
+        sealed.extend(sealer.join().unwrap());
+    }
+    consent_writer.join().unwrap();
+    assert_eq!(sweeper.join().unwrap(), 1);
+    opener.join().unwrap();
+    drop(committer);
+
+    for record in &sealed {
+        let stored = store.record(record.header().record_id()).unwrap().unwrap();
+        let opened = vault
+            .open(&SealedRecord::from_vec(stored).unwrap(), &steward_request())
+            .unwrap();
+        assert_eq!(opened.as_bytes(), b"a prompt");
+    }
+    assert!(
+        store
+            .record(leaving_record.header().record_id())
+            .unwrap()
+            .is_none()
+    );
+    assert!(vault.keyring().unwrap().is_shredded(leaving));
+    assert_eq!(store.consent_changes().unwrap().len(), 10);
+    vault.audit().unwrap().verify().unwrap();
+}
