@@ -4,6 +4,8 @@
 //!   refused at open, a shred is final on disk, the record scans stream in order.
 //! - `vault`: the facade's vault on the store survives a restart, shares it between threads,
 //!   commits records in groups and sweeps durably.
+//! - `crash`: a child process (this binary, re-run) is killed at many points while it seals,
+//!   opens, changes consent and shreds; what it was told had happened still holds on reopen.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,5 +13,6 @@
 )]
 
 mod common;
+mod crash;
 mod persistence;
 mod vault;
