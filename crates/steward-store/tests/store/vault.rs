@@ -452,3 +452,42 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
     assert_eq!(store.consent_changes().unwrap().len(), 10);
     vault.audit().unwrap().verify().unwrap();
 }
+
+#[test]
+fn a_chain_cut_short_of_its_stored_checkpoint_is_refused_at_start_up() {
+    let dir = TempDir::new("vault-checkpoint");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    {
+        let vault = vault(&store);
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        vault
+            .add_steward("bob.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        let signer = steward::logs::CheckpointSigner::from_pkcs8(
+            &steward::logs::CheckpointSigner::generate_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let checkpoint = vault.audit().unwrap().checkpoint(&signer).unwrap();
+        store.put_checkpoint(&checkpoint).unwrap();
+    }
+    drop(store);
+    // Someone with write access to the file removes the newest entry: the rest still chains.
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute(
+            "DELETE FROM audit_entries WHERE sequence = (SELECT max(sequence) FROM audit_entries)",
+            [],
+        )
+        .unwrap();
+    let store = SqliteStore::open(dir.db(), &keys()).unwrap();
+    let refused = open_vault(&store, &keys(), policy());
+    assert!(
+        matches!(
+            refused,
+            Err(steward_store::StoreError::ChainShorterThanCheckpoint { checkpoint: 2 })
+        ),
+        "{refused:?}"
+    );
+}
