@@ -100,11 +100,11 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
 }
 
 fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|error| CliError::BadFile {
+    serde_json::from_slice(&bytes).map_err(|error| CliError::BadFile {
         path: path.to_path_buf(),
         reason: format!("not a checkpoint ({error})"),
     })
