@@ -493,10 +493,58 @@ fn bad_input_exits_2_naming_what_is_wrong() {
         missing.stderr
     );
 
+    let policy = sandbox.run(&["--policy", "missing-policy.toml", "roster", "list"]);
+    assert_eq!(policy.code, 2);
+    assert!(
+        policy.stderr.contains("`missing-policy.toml`"),
+        "{}",
+        policy.stderr
+    );
+
     let elsewhere = Sandbox::new("no-store");
     let none = elsewhere.run(&["roster", "list"]);
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("steward init"), "{}", none.stderr);
+}
+
+#[test]
+fn a_policy_file_replaces_the_bundled_policy() {
+    let sandbox = Sandbox::with_customers("policy");
+    let strict = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/custom-policy.toml"
+    );
+    let roster = sandbox.json(&["--policy", strict, "roster", "list"]);
+    assert_eq!(roster["max_stewards"], 2);
+    // Its purposes: no `reliability` for logs, which the bundled policy allows.
+    let ask = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--actor",
+            "steward:sam.steward",
+            "--action",
+            "open:reliability",
+            "--category",
+            "llm-request-log",
+            "--owner",
+            BEN,
+            "--collected",
+            "2025-06-01T00:00:00Z",
+            "--justification",
+            "INC-9",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.run(&args)
+    };
+    let bundled = ask(&[]);
+    assert_eq!(bundled.code, 0, "{}", bundled.stderr);
+    let custom = ask(&["--policy", strict]);
+    assert_eq!(custom.code, 3, "{}", custom.stdout());
+    assert!(
+        custom.stdout().contains("logs.purposes"),
+        "{}",
+        custom.stdout()
+    );
 }
 
 #[test]
