@@ -74,15 +74,23 @@ pub(crate) fn roster(context: &Context, command: RosterCommand) -> Result<Exit, 
     let vault = &session.vault;
     match command {
         RosterCommand::Add(RosterChangeArgs { steward, admin }) => {
-            let was_on = vault.facts()?.roster().contains(&steward);
+            let change = if vault.facts()?.roster().contains(&steward) {
+                Change::Unchanged
+            } else {
+                Change::Changed
+            };
             vault
                 .add_steward(steward.clone(), admin.clone())
                 .map_err(roster_denied)?;
-            report_roster_change(context, &steward, "added", !was_on, admin.as_str())?;
+            report_roster_change(context, &steward, "added", change, admin.as_str())?;
         }
         RosterCommand::Remove(RosterChangeArgs { steward, admin }) => {
-            let removed = vault.remove_steward(&steward, admin.clone())?;
-            report_roster_change(context, &steward, "removed", removed, admin.as_str())?;
+            let change = if vault.remove_steward(&steward, admin.clone())? {
+                Change::Changed
+            } else {
+                Change::Unchanged
+            };
+            report_roster_change(context, &steward, "removed", change, admin.as_str())?;
         }
         RosterCommand::List => {
             let facts = vault.facts()?;
@@ -122,20 +130,28 @@ fn roster_denied(error: LogsError) -> CliError {
     }
 }
 
+/// Whether a roster change changed the roster (adding a steward already on it does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Changed,
+    Unchanged,
+}
+
 fn report_roster_change(
     context: &Context,
     steward: &StewardId,
-    change: &'static str,
-    changed: bool,
+    what: &'static str,
+    change: Change,
     admin: &str,
 ) -> Result<(), CliError> {
+    let changed = change == Change::Changed;
     match context.format {
         Format::Json => print_json(
             "the roster change",
-            &json!({ "steward": steward, "change": change, "changed": changed, "admin": admin }),
+            &json!({ "steward": steward, "change": what, "changed": changed, "admin": admin }),
         ),
         Format::Human if changed => println(&format!(
-            "{steward} {change} on {admin}'s authority (audited)"
+            "{steward} {what} on {admin}'s authority (audited)"
         )),
         Format::Human => println(&format!("{steward}: nothing to change")),
     }

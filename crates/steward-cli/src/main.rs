@@ -29,6 +29,12 @@
 //! and refuses if any exists. In a real deployment the two symmetric keys come from
 //! `STEWARD_MASTER_KEY` and `STEWARD_AUDIT_KEY` (64 hex digits each) instead of files.
 //!
+//! # The policy
+//!
+//! The bundled Coder Model policy of March 5, 2025, or the `.toml` or `.json` file given with
+//! `--policy FILE` (a file that does not load is bad input, named with its field). Consent
+//! changes record the version of the policy in force.
+//!
 //! # Who acts, and when
 //!
 //! There is no ambient identity: `--admin` names who changes the roster, `--steward` who
