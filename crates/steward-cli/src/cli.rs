@@ -323,7 +323,7 @@ pub(crate) enum ExportCommand {
 /// `steward export training`
 #[derive(Debug, Args)]
 pub(crate) struct ExportTrainingArgs {
-    /// Whose models: shared, open-weight or private:<customer uuid>.
+    /// Whose models: `shared`, `open-weight` or `private:<customer uuid>`.
     #[arg(long, value_name = "SCOPE")]
     pub(crate) scope: TrainingScope,
     /// The records, as JSON lines.
@@ -389,10 +389,10 @@ pub(crate) struct CheckArgs {
         ]
     )]
     pub(crate) request: Option<String>,
-    /// Who acts: service, pipeline, steward:<id> or customer:<uuid>.
+    /// Who acts: `service`, `pipeline`, `steward:<id>` or `customer:<uuid>`.
     #[arg(long, value_name = "ACTOR", required_unless_present = "request")]
     pub(crate) actor: Option<ActorArg>,
-    /// What: use:<purpose>, open:<purpose>, train:<scope> or keep.
+    /// What: `use:<purpose>`, `open:<purpose>`, `train:<scope>` or `keep`.
     #[arg(long, value_name = "ACTION", required_unless_present = "request")]
     pub(crate) action: Option<ActionArg>,
     /// The data's category, such as llm-request-log or email.
@@ -404,7 +404,7 @@ pub(crate) struct CheckArgs {
     /// When the data was collected (RFC 3339).
     #[arg(long, value_name = "TIME", required_unless_present = "request")]
     pub(crate) collected: Option<Timestamp>,
-    /// Why access is necessary (for open:<purpose>).
+    /// Why access is necessary (for `open:<purpose>`).
     #[arg(long, value_name = "TEXT")]
     pub(crate) justification: Option<String>,
     /// The training level in force at collection, if known; otherwise the consent ledger's.
