@@ -1,0 +1,450 @@
+//! The command line: every command, argument and help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use steward::{
+    AdminId, Channel, ConsentActor, CustomerId, DataCategory, Justification, Purpose, RecordId,
+    StewardId, Timestamp, TrainingLevel, TrainingScope, logs::MasterKeyId, retention::HoldId,
+};
+
+use crate::check::{ActionArg, ActorArg};
+
+const ABOUT: &str = "Steward on its embedded store: stewards open logs, operators keep consent, \
+                     holds and retention, all audited";
+
+const LONG_ABOUT: &str = "\
+Steward on its embedded store: one directory holding the SQLite store and its keys, no server.
+
+Stewards open log records with a purpose and a ticket (audited before any plaintext is shown); \
+operators keep the roster, customer relationships, training consent and legal holds, run the \
+retention sweep, export training data and verify the audit trail. Every decision names the \
+clauses of the privacy policy behind it.";
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure: the store, the keys, the file system, or an audit trail that does not verify
+  2  bad input: an argument, file or line that does not parse, names nothing that exists,
+     or asks for a change the records refuse
+  3  denied by the policy: a refused open or roster change, a check that denies
+
+Environment:
+  STEWARD_STORE          the store directory, as --store
+  STEWARD_MASTER_KEY     the master key as 64 hex digits, instead of DIR/master.key
+  STEWARD_AUDIT_KEY      the audit key as 64 hex digits, instead of DIR/audit.key
+  STEWARD_MASTER_KEY_ID  the master key's id, as --master-key-id
+
+The key files suit a demo or a laptop. In a real deployment keep the keys out of the store \
+directory: set STEWARD_MASTER_KEY and STEWARD_AUDIT_KEY from a secret manager (`init` then \
+writes no file for them), and keep checkpoint.pub where the store's operators cannot edit it.";
+
+/// The `steward` command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub(crate) struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub(crate) global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The store directory: steward.db, master.key, audit.key, checkpoint.pk8, checkpoint.pub.
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_STORE",
+        default_value = "steward-data",
+        value_name = "DIR"
+    )]
+    pub(crate) store: PathBuf,
+    /// A policy file (.toml or .json) instead of the bundled Coder Model policy.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Print JSON on standard output instead of tables, and draw no progress bars.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// The id the store knows its master key by.
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_MASTER_KEY_ID",
+        default_value = "master-1",
+        value_name = "ID"
+    )]
+    pub(crate) master_key_id: MasterKeyId,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a new store and its keys in the store directory; refuses if any file exists.
+    ///
+    /// Writes steward.db, master.key and audit.key (32 random bytes each, as hex, readable by
+    /// the owner only), checkpoint.pk8 (the Ed25519 key that signs audit checkpoints) and
+    /// checkpoint.pub. A key whose variable (STEWARD_MASTER_KEY, STEWARD_AUDIT_KEY) is set is
+    /// taken from it, and no file is written for it.
+    Init,
+    /// The data stewards who may open log records (logs.access).
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Customer relationships: logs are kept only while one lasts (logs.retention).
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Training consent: one level per customer, applying to data collected after a change
+    /// (training.*).
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Legal holds: explicit, reasoned, expiring postponements of deletion.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Seal request logs from JSON lines and store them (for demos and migrations).
+    ///
+    /// Each line is `{"customer": "<uuid>", "at": "<RFC 3339>", "body": "..."}`; `at` is
+    /// optional (now), `body` a string (sealed as its text) or any JSON value (sealed exactly
+    /// as written). Every line is checked before anything is sealed: the customer must have a
+    /// relationship in force at `at`, and `at` must not be in the future. Each record is
+    /// sealed under the consent in force at `at` and stored durably; the record ids are
+    /// printed.
+    Ingest(IngestArgs),
+    /// Open a log record as a steward: the plaintext goes to standard output, and only after
+    /// the audit entry is stored (logs.access, logs.purposes).
+    ///
+    /// A refusal (exit 3) names the clause; it is in the audit trail too.
+    Open(OpenArgs),
+    /// Audited exports.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// The retention sweep: plan, or execute, the deletions and key shreds that are due
+    /// (logs.retention).
+    Sweep(SweepArgs),
+    /// The audit trail: an HMAC chain with signed checkpoints.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Ask the policy one question and print the decision with its clauses (exit 3 on deny).
+    ///
+    /// From flags, or as JSON with --request: {"actor": "...", "action": "...", "category":
+    /// "...", "owner": "...", "collected": "...", "justification": "...",
+    /// "consent_at_collection": "...", "record": "...", "at": "..."}, with the same string
+    /// forms as the flags; the last five are optional.
+    Check(CheckArgs),
+}
+
+/// `steward roster ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RosterCommand {
+    /// Put a steward on the roster, on an admin's authority (audited; at most the policy's
+    /// maximum, exit 3 beyond it).
+    Add(RosterChangeArgs),
+    /// Take a steward off the roster, on an admin's authority (audited).
+    Remove(RosterChangeArgs),
+    /// List the stewards.
+    List,
+}
+
+/// Who changes the roster, and whom.
+#[derive(Debug, Args)]
+pub(crate) struct RosterChangeArgs {
+    /// The steward's handle.
+    #[arg(long, value_name = "ID")]
+    pub(crate) steward: StewardId,
+    /// The admin on whose authority the roster changes (written to the audit trail).
+    #[arg(long, value_name = "ID")]
+    pub(crate) admin: AdminId,
+}
+
+/// `steward customer ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum CustomerCommand {
+    /// Start a customer relationship.
+    Start(RelationshipArgs),
+    /// End the customer's relationship: from then on their logs serve nothing, and the
+    /// sweep deletes them within the policy's window.
+    End(RelationshipArgs),
+    /// List the relationships.
+    List,
+}
+
+/// A relationship change.
+#[derive(Debug, Args)]
+pub(crate) struct RelationshipArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// When (RFC 3339); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<Timestamp>,
+}
+
+/// `steward consent ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConsentCommand {
+    /// Record a change of the customer's training level, recorded now and in force from
+    /// --effective on (never earlier: no backdating).
+    Set(ConsentSetArgs),
+    /// Show the level in force for the customer.
+    Show(ConsentShowArgs),
+    /// List the receipts of the customer's changes, oldest first.
+    History(CustomerArg),
+}
+
+/// `steward consent set`
+#[derive(Debug, Args)]
+pub(crate) struct ConsentSetArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// The new level: none, private, shared or open-weight.
+    #[arg(long, value_name = "LEVEL")]
+    pub(crate) level: TrainingLevel,
+    /// From when the level is in force (RFC 3339, not before now); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) effective: Option<Timestamp>,
+    /// Who made the change: `customer`, or `admin:<id>:<basis>`.
+    #[arg(long, default_value = "customer", value_name = "ACTOR")]
+    pub(crate) actor: ConsentActor,
+    /// Through which channel: account-settings, api or support-request.
+    #[arg(long, default_value = "account-settings", value_name = "CHANNEL")]
+    pub(crate) channel: Channel,
+}
+
+/// `steward consent show`
+#[derive(Debug, Args)]
+pub(crate) struct ConsentShowArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// The instant to ask about (RFC 3339); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<Timestamp>,
+}
+
+/// One customer.
+#[derive(Debug, Args)]
+pub(crate) struct CustomerArg {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+}
+
+/// `steward hold ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum HoldCommand {
+    /// Place a legal hold on a customer's data (all of it, one category, or one record).
+    Place(HoldPlaceArgs),
+    /// Release a legal hold.
+    Release(HoldReleaseArgs),
+    /// List the holds.
+    List,
+}
+
+/// `steward hold place`
+#[derive(Debug, Args)]
+pub(crate) struct HoldPlaceArgs {
+    /// The customer whose data the hold keeps (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// Keep only this category of the customer's data.
+    #[arg(long, value_name = "CATEGORY", conflicts_with = "record")]
+    pub(crate) category: Option<DataCategory>,
+    /// Keep only this record of the customer's.
+    #[arg(long, value_name = "ID")]
+    pub(crate) record: Option<RecordId>,
+    /// Why: a case or ticket reference.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Justification,
+    /// Who places it (a steward or counsel handle).
+    #[arg(long, value_name = "ID")]
+    pub(crate) by: StewardId,
+    /// When it lapses unless extended (RFC 3339, after now).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) expires: Timestamp,
+}
+
+/// `steward hold release`
+#[derive(Debug, Args)]
+pub(crate) struct HoldReleaseArgs {
+    /// The hold: `hold-<n>` or `<n>`.
+    #[arg(long, value_name = "HOLD", value_parser = parse_hold_id)]
+    pub(crate) id: HoldId,
+    /// Who releases it.
+    #[arg(long, value_name = "ID")]
+    pub(crate) by: StewardId,
+    /// Why.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Justification,
+}
+
+/// `steward ingest`
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// The JSON lines file; `-` (the default) reads standard input.
+    #[arg(default_value = "-", value_name = "FILE")]
+    pub(crate) input: PathBuf,
+}
+
+/// `steward open`
+#[derive(Debug, Args)]
+pub(crate) struct OpenArgs {
+    /// The record's id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) record: RecordId,
+    /// Why: troubleshooting, customer-support, reliability or misuse-prevention.
+    #[arg(long, value_name = "PURPOSE")]
+    pub(crate) purpose: Purpose,
+    /// The ticket or incident that makes the access necessary.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) ticket: String,
+    /// The steward who opens it (must be on the roster).
+    #[arg(long, value_name = "ID")]
+    pub(crate) steward: StewardId,
+}
+
+/// `steward export ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// Export, for a training job, exactly the records whose consent at collection permits
+    /// its scope: JSON lines to --out, the manifest beside it (audited; nothing overwritten).
+    Training(ExportTrainingArgs),
+}
+
+/// `steward export training`
+#[derive(Debug, Args)]
+pub(crate) struct ExportTrainingArgs {
+    /// Whose models: `shared`, `open-weight` or `private:<customer uuid>`.
+    #[arg(long, value_name = "SCOPE")]
+    pub(crate) scope: TrainingScope,
+    /// The records, as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// The manifest (one line per record, then the job); FILE.manifest.jsonl if not given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: Option<PathBuf>,
+}
+
+/// `steward sweep`
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("mode").required(true).args(["plan", "execute"])))]
+pub(crate) struct SweepArgs {
+    /// Print what is due: deletions and key shreds, with their clauses.
+    #[arg(long)]
+    pub(crate) plan: bool,
+    /// Delete what is due and shred the keys of customers whose window has passed.
+    #[arg(long)]
+    pub(crate) execute: bool,
+    /// The instant the sweep runs at (RFC 3339); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<Timestamp>,
+}
+
+/// `steward audit ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Verify the chain, and against the newest checkpoint with checkpoint.pub (exit 1 if it
+    /// does not verify).
+    Verify(AuditVerifyArgs),
+    /// Sign the chain's head with checkpoint.pk8 and store the checkpoint.
+    Checkpoint(AuditCheckpointArgs),
+}
+
+/// `steward audit verify`
+#[derive(Debug, Args)]
+pub(crate) struct AuditVerifyArgs {
+    /// Verify against this checkpoint (JSON, as written by `audit checkpoint --out`) instead
+    /// of the newest stored one: one kept outside the store shows entries removed with it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<PathBuf>,
+}
+
+/// `steward audit checkpoint`
+#[derive(Debug, Args)]
+pub(crate) struct AuditCheckpointArgs {
+    /// Also write the checkpoint (JSON) to this new file, to keep outside the store.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `steward check`
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The whole request as JSON, or `-` to read it from standard input.
+    #[arg(
+        long,
+        value_name = "JSON",
+        conflicts_with_all = [
+            "actor", "action", "category", "owner", "collected", "justification",
+            "consent_at_collection", "record", "at",
+        ]
+    )]
+    pub(crate) request: Option<String>,
+    /// Who acts: `service`, `pipeline`, `steward:<id>` or `customer:<uuid>`.
+    #[arg(long, value_name = "ACTOR", required_unless_present = "request")]
+    pub(crate) actor: Option<ActorArg>,
+    /// What: `use:<purpose>`, `open:<purpose>`, `train:<scope>` or `keep`.
+    #[arg(long, value_name = "ACTION", required_unless_present = "request")]
+    pub(crate) action: Option<ActionArg>,
+    /// The data's category, such as llm-request-log or email.
+    #[arg(long, value_name = "CATEGORY", required_unless_present = "request")]
+    pub(crate) category: Option<DataCategory>,
+    /// The customer the data belongs to (a UUID).
+    #[arg(long, value_name = "UUID", required_unless_present = "request")]
+    pub(crate) owner: Option<CustomerId>,
+    /// When the data was collected (RFC 3339).
+    #[arg(long, value_name = "TIME", required_unless_present = "request")]
+    pub(crate) collected: Option<Timestamp>,
+    /// Why access is necessary (for `open:<purpose>`).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) justification: Option<String>,
+    /// The training level in force at collection, if known; otherwise the consent ledger's.
+    #[arg(long, value_name = "LEVEL")]
+    pub(crate) consent_at_collection: Option<TrainingLevel>,
+    /// The stored record the data is (a hold may cover one record).
+    #[arg(long, value_name = "ID")]
+    pub(crate) record: Option<RecordId>,
+    /// The instant of the request (RFC 3339); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<Timestamp>,
+}
+
+/// A hold id: `hold-<n>` or `<n>`.
+pub(crate) fn parse_hold_id(text: &str) -> Result<HoldId, String> {
+    let digits = text.strip_prefix("hold-").unwrap_or(text);
+    digits
+        .parse::<u64>()
+        .map(HoldId::new)
+        .map_err(|_| format!("unknown hold `{text}`: write `hold-<n>` or `<n>`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hold_ids_parse_with_or_without_prefix() {
+        assert_eq!(parse_hold_id("hold-7"), Ok(HoldId::new(7)));
+        assert_eq!(parse_hold_id("7"), Ok(HoldId::new(7)));
+        assert_eq!(
+            parse_hold_id("seven"),
+            Err("unknown hold `seven`: write `hold-<n>` or `<n>`".to_owned())
+        );
+    }
+}

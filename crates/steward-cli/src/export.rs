@@ -1,0 +1,210 @@
+//! `steward export training`: the audited training export, to JSON lines and a manifest.
+
+use std::{
+    ffi::OsString,
+    fs::{self, File, OpenOptions},
+    io::{BufWriter, ErrorKind, Write},
+    path::{Path, PathBuf},
+};
+
+use serde::Serialize;
+use serde_json::json;
+use steward::{
+    BoxError, CustomerId, ExportOutcome, ExportedRecord, RecordId, Timestamp, TrainingLevel,
+    TrainingManifest, TrainingScope,
+};
+use steward_store::RecordScan;
+
+use crate::{
+    Context,
+    cli::{ExportCommand, ExportTrainingArgs},
+    error::{CliError, Exit},
+    output::{Format, note, print_json, println, progress},
+    store_dir::Session,
+};
+
+/// `steward export ...`
+pub(crate) fn run(context: &Context, command: ExportCommand) -> Result<Exit, CliError> {
+    match command {
+        ExportCommand::Training(args) => training(context, args),
+    }
+}
+
+fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliError> {
+    let manifest_path = args
+        .manifest
+        .unwrap_or_else(|| default_manifest_path(&args.out));
+    if manifest_path == args.out {
+        return Err(CliError::OutputExists { path: args.out });
+    }
+    let session = context.open()?;
+    let (records_file, manifest_file) = create_outputs(&args.out, &manifest_path)?;
+    let written = write_export(
+        context,
+        &session,
+        args.scope,
+        (records_file, &args.out),
+        (manifest_file, &manifest_path),
+    );
+    let outcome = match written {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The job's outcome is in the audit trail; a partial file must not pass for an
+            // export, so both go.
+            let _removed = fs::remove_file(&args.out);
+            let _removed = fs::remove_file(&manifest_path);
+            return Err(error);
+        }
+    };
+    match context.format {
+        Format::Json => print_json(
+            "the export",
+            &json!({
+                "outcome": outcome,
+                "matches_plan": outcome.matches_plan(),
+                "out": args.out,
+                "manifest": manifest_path,
+            }),
+        )?,
+        Format::Human => {
+            let counts = outcome.counts;
+            println(&format!(
+                "training export {} at scope `{}` [{}]: {} records exported to `{}`",
+                outcome.plan.job,
+                args.scope,
+                args.scope.clause(),
+                counts.exported,
+                args.out.display()
+            ))?;
+            println(&format!(
+                "left out: {} for consent at collection, {} due for deletion, {} kept only by a \
+                 legal hold, {} shredded, {} tampered",
+                counts.consent,
+                counts.retention_due,
+                counts.legal_hold_only,
+                counts.shredded,
+                counts.tampered
+            ))?;
+            println(&format!(
+                "manifest `{}`; the job's plan and outcome are in the audit trail",
+                manifest_path.display()
+            ))?;
+            if !outcome.matches_plan() {
+                note("the export differs from its plan: see the counts above and the audit trail");
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `FILE.manifest.jsonl` beside `FILE`.
+fn default_manifest_path(out: &Path) -> PathBuf {
+    let mut name = OsString::from(out.as_os_str());
+    name.push(".manifest.jsonl");
+    PathBuf::from(name)
+}
+
+/// Creates both output files, refusing existing ones; creates neither if one fails.
+fn create_outputs(out: &Path, manifest: &Path) -> Result<(File, File), CliError> {
+    let records = create_new(out)?;
+    match create_new(manifest) {
+        Ok(manifest) => Ok((records, manifest)),
+        Err(error) => {
+            drop(records);
+            let _removed = fs::remove_file(out);
+            Err(error)
+        }
+    }
+}
+
+fn create_new(path: &Path) -> Result<File, CliError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            ErrorKind::AlreadyExists => CliError::OutputExists {
+                path: path.to_path_buf(),
+            },
+            _ => CliError::Write {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
+}
+
+fn write_export(
+    context: &Context,
+    session: &Session,
+    scope: TrainingScope,
+    (records_file, records_path): (File, &Path),
+    (manifest_file, manifest_path): (File, &Path),
+) -> Result<ExportOutcome, CliError> {
+    // A private job reads only its owner's records: it never even sees another customer's.
+    let scan = match scope {
+        TrainingScope::Private { owner } => RecordScan::Customer(owner),
+        _ => RecordScan::All,
+    };
+    let mut records = BufWriter::new(records_file);
+    let mut manifest = TrainingManifest::new(BufWriter::new(manifest_file));
+    let bar = progress(None, "exported", context.format);
+    let exported = session.vault.export_training(
+        scope,
+        |pass| session.store.stream_records(scan, pass),
+        |record| {
+            write_record(&mut records, record)?;
+            manifest.record(record.header())?;
+            bar.inc(1);
+            Ok(())
+        },
+    );
+    bar.finish_and_clear();
+    let outcome = exported?;
+    finish_file(records, records_path)?;
+    finish_file(manifest.finish(&outcome)?, manifest_path)?;
+    Ok(outcome)
+}
+
+/// Flushes a written file and syncs it to disk.
+fn finish_file(writer: BufWriter<File>, path: &Path) -> Result<(), CliError> {
+    let write_error = |source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = writer
+        .into_inner()
+        .map_err(|error| write_error(error.into_error()))?;
+    file.sync_all().map_err(write_error)
+}
+
+/// One exported record as a JSON line: its header fields and its body (as text, or as hex
+/// if it is not UTF-8).
+#[derive(Serialize)]
+struct ExportLine<'a> {
+    record: RecordId,
+    customer: CustomerId,
+    collected_at: Timestamp,
+    consent_at_collection: TrainingLevel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_hex: Option<String>,
+}
+
+fn write_record(out: &mut impl Write, record: ExportedRecord<'_>) -> Result<(), BoxError> {
+    let header = record.header();
+    let text = std::str::from_utf8(record.body()).ok();
+    let line = ExportLine {
+        record: header.record_id(),
+        customer: header.customer(),
+        collected_at: header.created_at(),
+        consent_at_collection: record.consent_at_collection(),
+        body: text,
+        body_hex: text
+            .is_none()
+            .then(|| crate::store_dir::hex_encode(record.body())),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

@@ -1,0 +1,838 @@
+//! The `steward` binary end to end: each test makes a store in a temporary directory and
+//! drives the built binary as a person or a script would, through its arguments, standard
+//! input, standard output, standard error and exit code.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "end-to-end tests: a failed setup step must fail the test"
+)]
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use serde_json::Value;
+
+const ADA: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01";
+const BEN: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02";
+/// Far past any deletion window of a relationship ended while the tests run.
+const LATER: &str = "2099-01-01T00:00:00Z";
+
+/// A temporary directory with a store in `store/`, removed when the test ends.
+struct Sandbox {
+    dir: PathBuf,
+}
+
+/// What one run of the binary did.
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.clone()).unwrap()
+    }
+}
+
+impl Sandbox {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "steward-cli-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs `steward --store <store> args...` with `stdin` as standard input.
+    fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
+            .arg("--store")
+            .arg(self.store())
+            .args(args)
+            .current_dir(&self.dir)
+            // The tests own their keys: none may come from the environment running them.
+            .env_remove("STEWARD_STORE")
+            .env_remove("STEWARD_MASTER_KEY")
+            .env_remove("STEWARD_AUDIT_KEY")
+            .env_remove("STEWARD_MASTER_KEY_ID")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().unwrap();
+        Run {
+            code: status.code().unwrap(),
+            stdout,
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with_input(args, "")
+    }
+
+    /// Runs a command that must succeed, and returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(
+            run.code,
+            0,
+            "`steward {}` failed: {}",
+            args.join(" "),
+            run.stderr
+        );
+        run.stdout()
+    }
+
+    /// Runs a command with `--json` that must succeed, and parses its output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    /// Ingests JSON lines and returns the new record ids, in input order.
+    fn ingest(&self, lines: &str) -> Vec<String> {
+        let run = self.run_with_input(&["ingest", "--json"], lines);
+        assert_eq!(run.code, 0, "ingest failed: {}", run.stderr);
+        let records: Value = serde_json::from_str(&run.stdout()).unwrap();
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|record| {
+                record
+                    .get("record")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// How many entries the audit chain holds (it verifies on the way).
+    fn audit_entries(&self) -> u64 {
+        self.json(&["audit", "verify"])
+            .get("entries")
+            .and_then(Value::as_u64)
+            .unwrap()
+    }
+
+    /// A store with sam.steward on the roster and Ada and Ben as customers since 2025.
+    fn with_customers(name: &str) -> Self {
+        let sandbox = Self::new(name);
+        sandbox.ok(&["init"]);
+        sandbox.ok(&[
+            "roster",
+            "add",
+            "--steward",
+            "sam.steward",
+            "--admin",
+            "dana.admin",
+        ]);
+        for customer in [ADA, BEN] {
+            sandbox.ok(&[
+                "customer",
+                "start",
+                "--customer",
+                customer,
+                "--at",
+                "2025-01-01T00:00:00Z",
+            ]);
+        }
+        sandbox
+    }
+
+    fn open(&self, record: &str, purpose: &str, steward: &str) -> Run {
+        self.run(&[
+            "open",
+            "--record",
+            record,
+            "--purpose",
+            purpose,
+            "--ticket",
+            "INC-2041 timeouts",
+            "--steward",
+            steward,
+        ])
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn line(customer: &str, body: &str) -> String {
+    format!(
+        "{}\n",
+        serde_json::json!({ "customer": customer, "body": body })
+    )
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_keeps_the_keys_private() {
+    let sandbox = Sandbox::new("init");
+    sandbox.ok(&["init"]);
+    let store = sandbox.store();
+    for name in [
+        "steward.db",
+        "master.key",
+        "audit.key",
+        "checkpoint.pk8",
+        "checkpoint.pub",
+    ] {
+        assert!(store.join(name).is_file(), "{name} was not written");
+    }
+    let master = fs::read_to_string(store.join("master.key")).unwrap();
+    assert_eq!(master.trim().len(), 64);
+    assert!(master.trim().bytes().all(|byte| byte.is_ascii_hexdigit()));
+    assert_ne!(
+        master,
+        fs::read_to_string(store.join("audit.key")).unwrap(),
+        "two keys drawn from the random source are the same"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["master.key", "audit.key", "checkpoint.pk8"] {
+            let mode = fs::metadata(store.join(name)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name} is readable by others");
+        }
+    }
+
+    let again = sandbox.run(&["init"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("steward.db"), "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    // Without the database, the keys are still never overwritten.
+    fs::remove_file(store.join("steward.db")).unwrap();
+    let again = sandbox.run(&["init"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("master.key"), "{}", again.stderr);
+    assert_eq!(
+        fs::read_to_string(store.join("master.key")).unwrap(),
+        master
+    );
+}
+
+#[test]
+fn roster_customers_and_consent_round_trip_as_json() {
+    let sandbox = Sandbox::new("round-trip");
+    sandbox.ok(&["init"]);
+    let added = sandbox.json(&[
+        "roster",
+        "add",
+        "--steward",
+        "sam.steward",
+        "--admin",
+        "dana",
+    ]);
+    assert_eq!(added["changed"], true);
+    let again = sandbox.json(&[
+        "roster",
+        "add",
+        "--steward",
+        "sam.steward",
+        "--admin",
+        "dana",
+    ]);
+    assert_eq!(again["changed"], false);
+    let roster = sandbox.json(&["roster", "list"]);
+    assert_eq!(roster["stewards"], serde_json::json!(["sam.steward"]));
+    assert_eq!(roster["max_stewards"], 3);
+
+    // The bundled policy allows a select few: a fourth steward is denied, citing the clause.
+    sandbox.ok(&["roster", "add", "--steward", "b.steward", "--admin", "dana"]);
+    sandbox.ok(&["roster", "add", "--steward", "c.steward", "--admin", "dana"]);
+    let fourth = sandbox.run(&["roster", "add", "--steward", "d.steward", "--admin", "dana"]);
+    assert_eq!(fourth.code, 3, "{}", fourth.stderr);
+    assert!(fourth.stderr.contains("logs.access"), "{}", fourth.stderr);
+    let removed = sandbox.json(&[
+        "roster",
+        "remove",
+        "--steward",
+        "c.steward",
+        "--admin",
+        "dana",
+    ]);
+    assert_eq!(removed["changed"], true);
+    assert_eq!(
+        sandbox.json(&["roster", "list"])["stewards"],
+        serde_json::json!(["b.steward", "sam.steward"])
+    );
+
+    let started = sandbox.json(&[
+        "customer",
+        "start",
+        "--customer",
+        ADA,
+        "--at",
+        "2025-01-01T00:00:00Z",
+    ]);
+    assert_eq!(started["at"], "2025-01-01T00:00:00Z");
+    let listed = sandbox.json(&["customer", "list"]);
+    assert_eq!(listed[0]["customer"], ADA);
+    assert_eq!(listed[0]["ended_at"], Value::Null);
+
+    let receipt = sandbox.json(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    assert_eq!(receipt["level"], "shared");
+    assert_eq!(receipt["previous_level"], "none");
+    assert_eq!(receipt["actor"], "customer");
+    assert_eq!(receipt["policy_version"], "2025-03-05");
+    let shown = sandbox.json(&["consent", "show", "--customer", ADA]);
+    assert_eq!(shown["level"], "shared");
+    assert_eq!(shown["clause"], "training.shared");
+    // Before the change, the default: training.default-off.
+    let before = sandbox.json(&[
+        "consent",
+        "show",
+        "--customer",
+        ADA,
+        "--at",
+        "2025-06-01T00:00:00Z",
+    ]);
+    assert_eq!(before["level"], "none");
+
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "none",
+        "--actor",
+        "admin:dana.support:TICKET-7 written opt-out",
+        "--channel",
+        "support-request",
+    ]);
+    let history = sandbox.json(&["consent", "history", "--customer", ADA]);
+    let receipts = history.as_array().unwrap();
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[1]["previous_level"], "shared");
+    assert_eq!(
+        receipts[1]["actor"],
+        "admin:dana.support:TICKET-7 written opt-out"
+    );
+
+    // No backdating: a change in force before it is recorded is refused as bad input.
+    let backdated = sandbox.run(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--effective",
+        "2025-01-01T00:00:00Z",
+    ]);
+    assert_eq!(backdated.code, 2);
+    assert!(
+        backdated.stderr.contains("before it was recorded"),
+        "{}",
+        backdated.stderr
+    );
+    assert_eq!(
+        sandbox
+            .json(&["consent", "history", "--customer", ADA])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn ingest_then_open_prints_exactly_the_body_and_audits_it() {
+    let sandbox = Sandbox::with_customers("open");
+    let body = "Why does my build fail with E0502?  naïve ✓\n\tindented\n";
+    let records = sandbox.ingest(&format!("{}\n{}", line(ADA, "Ada's"), line(BEN, body)));
+    assert_eq!(records.len(), 2);
+    let before = sandbox.audit_entries();
+
+    let opened = sandbox.open(&records[1], "troubleshooting", "sam.steward");
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    assert_eq!(opened.stdout, body.as_bytes());
+    assert!(opened.stderr.contains("audit trail"), "{}", opened.stderr);
+    assert_eq!(sandbox.audit_entries(), before + 1);
+
+    // A JSON body is sealed exactly as written, spacing and key order included.
+    let raw =
+        format!("{{\"customer\": \"{ADA}\", \"body\": {{\"prompt\": \"x\",  \"a\": [1, 2]}}}}");
+    let records = sandbox.ingest(&raw);
+    let opened = sandbox.open(&records[0], "customer-support", "sam.steward");
+    assert_eq!(opened.stdout(), r#"{"prompt": "x",  "a": [1, 2]}"#);
+}
+
+#[test]
+fn a_refused_open_exits_3_names_the_clause_and_prints_nothing() {
+    let sandbox = Sandbox::with_customers("refused");
+    let records = sandbox.ingest(&line(BEN, "secret prompt"));
+    let before = sandbox.audit_entries();
+
+    let marketing = sandbox.open(&records[0], "marketing", "sam.steward");
+    assert_eq!(marketing.code, 3, "{}", marketing.stderr);
+    assert!(marketing.stdout.is_empty());
+    assert!(
+        marketing.stderr.contains("[logs.purposes]"),
+        "{}",
+        marketing.stderr
+    );
+    assert!(
+        marketing.stderr.contains("`marketing`"),
+        "{}",
+        marketing.stderr
+    );
+
+    let stranger = sandbox.open(&records[0], "troubleshooting", "mallory");
+    assert_eq!(stranger.code, 3);
+    assert!(stranger.stdout.is_empty());
+    assert!(
+        stranger.stderr.contains("[logs.access]"),
+        "{}",
+        stranger.stderr
+    );
+    assert!(!stranger.stderr.contains("secret"), "{}", stranger.stderr);
+
+    // Both refusals are in the audit trail.
+    assert_eq!(sandbox.audit_entries(), before + 2);
+}
+
+#[test]
+fn bad_input_exits_2_naming_what_is_wrong() {
+    let sandbox = Sandbox::with_customers("bad-input");
+    let records = sandbox.ingest(&line(BEN, "hello"));
+
+    let uuid = sandbox.run(&["customer", "start", "--customer", "not-a-uuid"]);
+    assert_eq!(uuid.code, 2);
+    assert!(uuid.stderr.contains("`not-a-uuid`"), "{}", uuid.stderr);
+
+    let purpose = sandbox.open(&records[0], "resale", "sam.steward");
+    assert_eq!(purpose.code, 2);
+    assert!(
+        purpose.stderr.contains("unknown purpose `resale`"),
+        "{}",
+        purpose.stderr
+    );
+    assert!(purpose.stdout.is_empty());
+
+    let time = sandbox.run(&["sweep", "--plan", "--at", "yesterday"]);
+    assert_eq!(time.code, 2);
+    assert!(time.stderr.contains("`yesterday`"), "{}", time.stderr);
+
+    // A bad line stores nothing, not even the good lines before it.
+    let lines = format!(
+        "{}{{\"customer\": \"{BEN}\", \"boddy\": \"x\"}}\n",
+        line(BEN, "ok")
+    );
+    let ingest = sandbox.run_with_input(&["ingest"], &lines);
+    assert_eq!(ingest.code, 2);
+    assert!(ingest.stderr.contains("line 2"), "{}", ingest.stderr);
+    assert!(ingest.stderr.contains("boddy"), "{}", ingest.stderr);
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 1);
+
+    let unknown = sandbox.run(&[
+        "open",
+        "--record",
+        "01a234c9-740e-70db-8ace-59131c39ad08",
+        "--purpose",
+        "troubleshooting",
+        "--ticket",
+        "INC-1",
+        "--steward",
+        "sam.steward",
+    ]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("not in the store"),
+        "{}",
+        unknown.stderr
+    );
+
+    fs::rename(
+        sandbox.store().join("master.key"),
+        sandbox.path("master.key.moved"),
+    )
+    .unwrap();
+    let missing = sandbox.run(&["roster", "list"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("master.key"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("STEWARD_MASTER_KEY"),
+        "{}",
+        missing.stderr
+    );
+
+    let policy = sandbox.run(&["--policy", "missing-policy.toml", "roster", "list"]);
+    assert_eq!(policy.code, 2);
+    assert!(
+        policy.stderr.contains("`missing-policy.toml`"),
+        "{}",
+        policy.stderr
+    );
+
+    let elsewhere = Sandbox::new("no-store");
+    let none = elsewhere.run(&["roster", "list"]);
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("steward init"), "{}", none.stderr);
+}
+
+#[test]
+fn a_policy_file_replaces_the_bundled_policy() {
+    let sandbox = Sandbox::with_customers("policy");
+    let strict = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/custom-policy.toml"
+    );
+    let roster = sandbox.json(&["--policy", strict, "roster", "list"]);
+    assert_eq!(roster["max_stewards"], 2);
+    // Its purposes: no `reliability` for logs, which the bundled policy allows.
+    let ask = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--actor",
+            "steward:sam.steward",
+            "--action",
+            "open:reliability",
+            "--category",
+            "llm-request-log",
+            "--owner",
+            BEN,
+            "--collected",
+            "2025-06-01T00:00:00Z",
+            "--justification",
+            "INC-9",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.run(&args)
+    };
+    let bundled = ask(&[]);
+    assert_eq!(bundled.code, 0, "{}", bundled.stderr);
+    let custom = ask(&["--policy", strict]);
+    assert_eq!(custom.code, 3, "{}", custom.stdout());
+    assert!(
+        custom.stdout().contains("logs.purposes"),
+        "{}",
+        custom.stdout()
+    );
+}
+
+#[test]
+fn a_wrong_key_is_a_failure_not_bad_input() {
+    let sandbox = Sandbox::with_customers("wrong-key");
+    fs::write(sandbox.store().join("audit.key"), "ab".repeat(32)).unwrap();
+    let run = sandbox.run(&["roster", "list"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("wrong audit key"), "{}", run.stderr);
+}
+
+#[test]
+fn export_writes_only_the_permitted_records() {
+    let sandbox = Sandbox::with_customers("export");
+    // Collected before Ada opts in: it keeps `none` (training.forward-only).
+    let early = format!(
+        "{}\n",
+        serde_json::json!({ "customer": ADA, "at": "2025-06-01T00:00:00Z", "body": "early" })
+    );
+    sandbox.ingest(&early);
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ingest(&format!(
+        "{}{}",
+        line(ADA, "after opt-in"),
+        line(BEN, "ben's")
+    ));
+
+    let out = sandbox.path("shared.jsonl");
+    let out_arg = out.to_str().unwrap();
+    let export = sandbox.json(&["export", "training", "--scope", "shared", "--out", out_arg]);
+    assert_eq!(export["outcome"]["counts"]["exported"], 1);
+    assert_eq!(export["outcome"]["counts"]["consent"], 2);
+    assert_eq!(export["matches_plan"], true);
+    let lines: Vec<Value> = read_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["body"], "after opt-in");
+    assert_eq!(lines[0]["customer"], ADA);
+    assert_eq!(lines[0]["consent_at_collection"], "shared");
+    let manifest = read_lines(&sandbox.path("shared.jsonl.manifest.jsonl"));
+    assert_eq!(manifest.len(), 2);
+    assert_eq!(manifest[0]["record"], lines[0]["record"]);
+    assert_eq!(manifest[1]["format"], "steward-training-manifest/1");
+    assert_eq!(manifest[1]["matches_plan"], true);
+
+    // Nothing is overwritten.
+    let again = sandbox.run(&["export", "training", "--scope", "shared", "--out", out_arg]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(read_lines(&out), lines);
+
+    // A private job for Ben: his consent is `none`, so nothing.
+    let ben = sandbox.path("ben.jsonl");
+    let scope = format!("private:{BEN}");
+    let private = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        &scope,
+        "--out",
+        ben.to_str().unwrap(),
+        "--manifest",
+        sandbox.path("ben.manifest").to_str().unwrap(),
+    ]);
+    assert_eq!(private["outcome"]["counts"]["exported"], 0);
+    assert!(read_lines(&ben).is_empty());
+    assert_eq!(read_lines(&sandbox.path("ben.manifest")).len(), 1);
+
+    let bad_scope = sandbox.run(&["export", "training", "--scope", "everyone", "--out", "x"]);
+    assert_eq!(bad_scope.code, 2);
+    assert!(
+        bad_scope.stderr.contains("`everyone`"),
+        "{}",
+        bad_scope.stderr
+    );
+}
+
+#[test]
+fn sweep_execute_deletes_and_then_open_is_refused() {
+    let sandbox = Sandbox::with_customers("sweep");
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
+    let held = sandbox.json(&[
+        "hold",
+        "place",
+        "--customer",
+        BEN,
+        "--reason",
+        "CASE-17 litigation hold",
+        "--by",
+        "counsel.kim",
+        "--expires",
+        "2100-01-01T00:00:00Z",
+    ]);
+    assert_eq!(held["id"], 1);
+    for customer in [ADA, BEN] {
+        sandbox.ok(&["customer", "end", "--customer", customer]);
+    }
+    // From the end on, the data serves nothing (logs.retention), even before the sweep.
+    let ended = sandbox.open(&ada[0], "troubleshooting", "sam.steward");
+    assert_eq!(ended.code, 3);
+    assert!(
+        ended.stderr.contains("[logs.retention]"),
+        "{}",
+        ended.stderr
+    );
+
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["deletions"].as_array().unwrap().len(), 1);
+    assert_eq!(plan["deletions"][0]["record"]["id"], ada[0].as_str());
+    assert_eq!(plan["held"], 1);
+    assert_eq!(plan["shreds"][0]["customer"], ADA);
+    let text = sandbox.ok(&["sweep", "--plan", "--at", LATER]);
+    assert!(text.contains("1 to delete"), "{text}");
+
+    let report = sandbox.json(&["sweep", "--execute", "--at", LATER]);
+    assert_eq!(report["deleted"], serde_json::json!([ada[0]]));
+    assert_eq!(report["shredded"], serde_json::json!([ADA]));
+    let gone = sandbox.open(&ada[0], "troubleshooting", "sam.steward");
+    assert_ne!(gone.code, 0);
+    assert!(gone.stdout.is_empty());
+    assert!(gone.stderr.contains("not in the store"), "{}", gone.stderr);
+
+    // The hold kept Ben's record; released, the next sweep deletes it.
+    assert_eq!(sandbox.json(&["hold", "list"])[0]["standing"], true);
+    sandbox.ok(&[
+        "hold",
+        "release",
+        "--id",
+        "hold-1",
+        "--by",
+        "counsel.kim",
+        "--reason",
+        "CASE-17 settled",
+    ]);
+    let report = sandbox.json(&["sweep", "--execute", "--at", LATER]);
+    assert_eq!(report["deleted"], serde_json::json!([ben[0]]));
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 0);
+    sandbox.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn audit_verify_detects_entries_removed_after_a_kept_checkpoint() {
+    let sandbox = Sandbox::with_customers("audit");
+    let records = sandbox.ingest(&line(BEN, "hello"));
+    let verified = sandbox.json(&["audit", "verify"]);
+    assert_eq!(verified["verified"], true);
+    assert_eq!(verified["checkpoint"], Value::Null);
+    // An old copy of the store: what someone restores to drop the newest audit entries.
+    let database = sandbox.store().join("steward.db");
+    let old_copy = sandbox.path("steward.db.old");
+    fs::copy(&database, &old_copy).unwrap();
+    let entries = sandbox.audit_entries();
+
+    let opened = sandbox.open(&records[0], "troubleshooting", "sam.steward");
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let kept = sandbox.path("checkpoint.json");
+    let checkpoint = sandbox.json(&["audit", "checkpoint", "--out", kept.to_str().unwrap()]);
+    assert_eq!(checkpoint["entries"], entries + 1);
+    let verified = sandbox.json(&["audit", "verify"]);
+    assert_eq!(verified["checkpoint"]["entries"], entries + 1);
+    sandbox.ok(&["audit", "verify", "--checkpoint", kept.to_str().unwrap()]);
+
+    // Roll the store back: the chain alone still verifies (it is a valid, shorter chain, and
+    // its stored checkpoint went with it), but not against the checkpoint kept elsewhere.
+    for companion in ["steward.db-wal", "steward.db-shm"] {
+        let _ = fs::remove_file(sandbox.store().join(companion));
+    }
+    fs::copy(&old_copy, &database).unwrap();
+    assert_eq!(sandbox.audit_entries(), entries);
+    let rolled_back = sandbox.run(&["audit", "verify", "--checkpoint", kept.to_str().unwrap()]);
+    assert_eq!(rolled_back.code, 1, "{}", rolled_back.stderr);
+    assert!(
+        rolled_back.stderr.contains("newest entries were removed"),
+        "{}",
+        rolled_back.stderr
+    );
+
+    // A checkpoint signed by another store's key does not verify here.
+    let other = Sandbox::with_customers("audit-other");
+    let foreign = other.path("foreign.json");
+    other.ok(&["audit", "checkpoint", "--out", foreign.to_str().unwrap()]);
+    let mismatch = sandbox.run(&["audit", "verify", "--checkpoint", foreign.to_str().unwrap()]);
+    assert_eq!(mismatch.code, 1);
+    assert!(mismatch.stderr.contains("signature"), "{}", mismatch.stderr);
+
+    let not_json = sandbox.run(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        old_copy.to_str().unwrap(),
+    ]);
+    assert_eq!(not_json.code, 2);
+    assert!(
+        not_json.stderr.contains("not a checkpoint"),
+        "{}",
+        not_json.stderr
+    );
+}
+
+#[test]
+fn check_prints_the_decision_and_exits_3_on_deny() {
+    let sandbox = Sandbox::with_customers("check");
+    let allowed = sandbox.run(&[
+        "check",
+        "--actor",
+        "steward:sam.steward",
+        "--action",
+        "open:troubleshooting",
+        "--category",
+        "llm-request-log",
+        "--owner",
+        BEN,
+        "--collected",
+        "2025-06-01T00:00:00Z",
+        "--justification",
+        "INC-1",
+    ]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        allowed.stdout().starts_with("allow ["),
+        "{}",
+        allowed.stdout()
+    );
+    assert!(allowed.stdout().contains("logs.access"));
+
+    let denied = sandbox.run(&[
+        "check",
+        "--json",
+        "--actor",
+        "service",
+        "--action",
+        "use:marketing",
+        "--category",
+        "email",
+        "--owner",
+        BEN,
+        "--collected",
+        "2025-06-01T00:00:00Z",
+    ]);
+    assert_eq!(denied.code, 3);
+    let decision: Value = serde_json::from_slice(&denied.stdout).unwrap();
+    assert_eq!(decision["effect"], "deny");
+    assert_eq!(decision["clauses"], serde_json::json!(["use.purposes"]));
+
+    let request = serde_json::json!({
+        "actor": "pipeline",
+        "action": "train:shared",
+        "category": "llm-request-log",
+        "owner": BEN,
+        "collected": "2025-06-01T00:00:00Z",
+    })
+    .to_string();
+    let from_stdin = sandbox.run_with_input(&["check", "--request", "-"], &request);
+    assert_eq!(from_stdin.code, 3);
+    assert!(
+        from_stdin.stdout().contains("training.default-off"),
+        "{}",
+        from_stdin.stdout()
+    );
+
+    let bad = sandbox.run(&["check", "--request", r#"{"actor": "robot"}"#]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("invalid request"), "{}", bad.stderr);
+    let bad_actor = sandbox.run(&[
+        "check",
+        "--actor",
+        "robot",
+        "--action",
+        "keep",
+        "--category",
+        "email",
+        "--owner",
+        BEN,
+        "--collected",
+        "2025-06-01T00:00:00Z",
+    ]);
+    assert_eq!(bad_actor.code, 2);
+    assert!(
+        bad_actor.stderr.contains("unknown actor `robot`"),
+        "{}",
+        bad_actor.stderr
+    );
+}
+
+fn read_lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}

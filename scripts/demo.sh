@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The README demo: the whole story with the `steward` command on the embedded store, in a
+# fresh temporary directory (removed at the end). Customers' requests are sealed and stored;
+# a steward opens one for troubleshooting (audited) and is refused for marketing (exit 3,
+# audited too); a shared-model training export takes only what consent at collection allows;
+# a relationship ends and the retention sweep deletes its records and shreds its keys; the
+# audit chain verifies against a signed checkpoint.
+#
+# Run: bash scripts/demo.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/steward-demo.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+# Everything happens in the temporary directory: the store is ./store there.
+cd "$WORK"
+export STEWARD_STORE=store
+# The demo makes its own keys: none may come from the caller's environment.
+unset STEWARD_MASTER_KEY STEWARD_AUDIT_KEY STEWARD_MASTER_KEY_ID
+
+steward() { cargo run -q --manifest-path "$ROOT/Cargo.toml" -p steward-cli -- "$@"; }
+# Prints the command, then runs it.
+show() {
+    printf '\n$ steward %s\n' "$*"
+    steward "$@"
+}
+section() { printf '\n== %s\n' "$*"; }
+
+ADA=0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01
+BEN=0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02
+# The sweep runs past the bundled policy's 30-day deletion window (GNU date, then BSD date).
+SWEEP_AT="$(date -u -d '+31 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
+    date -u -v+31d +%Y-%m-%dT%H:%M:%SZ)"
+
+section "A new store: steward.db and its keys in ./store of a new directory (no server)"
+show init
+
+section "An admin puts a data steward on the roster (logs.access: a select few)"
+show roster add --steward sam.steward --admin dana.admin
+
+section "Ada and Ben are customers; Ada opts in to shared training (training.shared)"
+show customer start --customer "$ADA" --at 2025-01-01T00:00:00Z
+show customer start --customer "$BEN" --at 2025-01-01T00:00:00Z
+show consent set --customer "$ADA" --level shared
+show consent history --customer "$ADA"
+
+section "Requests pass the proxy: each sealed under the consent in force when it was made"
+cat >requests.jsonl <<JSONL
+{"customer": "$ADA", "at": "2025-02-01T09:00:00Z", "body": "Summarize my repo (before opting in)"}
+{"customer": "$ADA", "body": "Refactor my parser to use iterators"}
+{"customer": "$BEN", "body": "Why does my build fail with E0502?"}
+{"customer": "$ADA", "body": {"prompt": "Write tests for the tokenizer", "model": "coder-1"}}
+JSONL
+printf '\n$ steward ingest requests.jsonl\n'
+steward ingest requests.jsonl | tee ingested.txt
+BENS_RECORD="$(awk -v customer="$BEN" '$2 == customer { print $1; exit }' ingested.txt)"
+
+section "The steward opens Ben's request for troubleshooting: plaintext after the audit entry"
+show open --record "$BENS_RECORD" --purpose troubleshooting --ticket INC-2041 --steward sam.steward
+
+section "The same steward asks again for marketing: refused, and the refusal is audited"
+status=0
+show open --record "$BENS_RECORD" --purpose marketing --ticket INC-2041 --steward sam.steward ||
+    status=$?
+if [ "$status" -ne 3 ]; then
+    echo "expected exit 3 (denied by the policy), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: denied by the policy)"
+
+section "A shared-model training job: only records whose consent at collection allows it"
+show export training --scope shared --out shared.jsonl
+printf '\n$ cat shared.jsonl\n'
+cat shared.jsonl
+
+section "Ada's contract ends (logs.retention); the sweep runs after the deletion window"
+show customer end --customer "$ADA"
+show sweep --plan --at "$SWEEP_AT"
+show sweep --execute --at "$SWEEP_AT"
+
+section "The audit trail: an HMAC chain, signed and verified"
+show audit checkpoint
+show audit verify
