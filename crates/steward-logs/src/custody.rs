@@ -256,8 +256,9 @@ impl SealingShard {
 /// wait for each other and never wait for an open; opens serialize on the audit trail, whose
 /// entries form one chain. The keyring is read-mostly (a new customer's first key, a rotation
 /// or a shred takes it exclusively). Locks are always taken in one order (trail, then a
-/// sealing shard, then the keyring, with the opening cache last and alone), so they cannot
-/// deadlock.
+/// sealing shard, then the keyring, then the opening cache), so they cannot deadlock. A
+/// shred holds the trail from its entry to the keys' destruction, so no open is audited
+/// between the two.
 ///
 /// # Persistence
 ///
@@ -541,17 +542,20 @@ impl<S: AuditStore> Custody<S> {
     /// written, [`KeyError::StoreUnavailable`] if the shred could not be made durable;
     /// nothing was shredded then (a later shred repeats it).
     pub fn shred(&self, customer: CustomerId) -> Result<(), LogsError> {
-        self.audit_event(AuditEvent::CustomerShredded { customer })?;
-        {
-            let mut shard = self.shard(customer).lock().map_err(poisoned)?;
-            let mut keyring = self.keyring.write().map_err(poisoned)?;
-            let tombstone = keyring.tombstone_for_shred(customer);
-            self.key_store
-                .shred(customer, tombstone)
-                .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
-            keyring.shred(customer);
-            shard.forget(customer);
-        }
+        // The trail is held from the entry to the end of the shred: no open can be decided
+        // and audited between the shred's entry and the keys' destruction.
+        let mut trail = self.trail.lock().map_err(poisoned)?;
+        trail.append(AuditEvent::CustomerShredded { customer })?;
+        let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+        let mut keyring = self.keyring.write().map_err(poisoned)?;
+        let tombstone = keyring.tombstone_for_shred(customer);
+        self.key_store
+            .shred(customer, tombstone)
+            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+        keyring.shred(customer);
+        shard.forget(customer);
+        // Purged while the keyring is held: a decryption that read the key before the shred
+        // re-checks the keyring before caching its session or returning plaintext.
         self.opening
             .lock()
             .map_err(poisoned)?
@@ -679,13 +683,10 @@ impl<S: AuditStore> Custody<S> {
             && session.algorithm == header.algorithm
         {
             // A shred empties the cache of the customer, but this thread may have taken the
-            // session just before: the keyring has the last word.
-            if self
-                .keyring
-                .read()
-                .map_err(poisoned)?
-                .is_version_shredded(header.customer, header.key_version)
-            {
+            // session just before: the keyring has the last word, and is held while the
+            // record opens, so a shred either precedes this check or waits for the open.
+            let keyring = self.keyring.read().map_err(poisoned)?;
+            if keyring.is_version_shredded(header.customer, header.key_version) {
                 return Err(LogsError::Open(OpenError::Shredded));
             }
             return session.keys.open(record);
@@ -705,6 +706,13 @@ impl<S: AuditStore> Custody<S> {
             header.key_version,
         )?;
         let plaintext = keys.open(record)?;
+        // A shred may have run since the key was read (an export holds no trail): the
+        // keyring decides again, held while the session is cached, so a shred (which purges
+        // the cache under the keyring) cannot interleave.
+        let keyring = self.keyring.read().map_err(poisoned)?;
+        if keyring.is_version_shredded(header.customer, header.key_version) {
+            return Err(LogsError::Open(OpenError::Shredded));
+        }
         let mut opening = self.opening.lock().map_err(poisoned)?;
         if opening.len() >= OPEN_CACHE_CAPACITY {
             opening.clear();

@@ -958,3 +958,68 @@ fn concurrent_seals_opens_rotations_and_a_shred_keep_nonces_unique() -> TestResu
     custody.audit().unwrap().verify()?;
     Ok(())
 }
+
+/// A shred racing opens (while another thread seals for the same customer): once the
+/// shred's entry is in the trail, no open of that customer's records is audited as opened,
+/// and none returns plaintext after the shred returned.
+#[test]
+fn no_open_is_audited_as_opened_after_a_racing_shred() -> TestResult {
+    for _round in 0..10 {
+        let custody = Arc::new(custody()?);
+        let victim = customer(7)?;
+        let record = custody.seal(&meta(victim, instant(100)?)?, &[0x5a; 4096])?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sealer = {
+            let (custody, stop) = (Arc::clone(&custody), Arc::clone(&stop));
+            thread::spawn(move || -> Result<(), LogsError> {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let at =
+                        Timestamp::from_unix_seconds(1_750_000_000).map_err(LogsError::from)?;
+                    let input =
+                        SealInput::new(RecordId::generate_at(at), victim, at, TrainingLevel::None);
+                    custody.seal(&input, &[0x11; 16_384])?;
+                }
+                Ok(())
+            })
+        };
+        let opener = {
+            let (custody, record, stop) = (Arc::clone(&custody), record.clone(), Arc::clone(&stop));
+            thread::spawn(move || {
+                let request = AccessRequest::with_justification_text(
+                    "alice.ops".parse().unwrap(),
+                    Purpose::Troubleshooting,
+                    "INC-1",
+                );
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = custody.open(&record, &request, allow);
+                }
+            })
+        };
+        thread::sleep(std::time::Duration::from_millis(5));
+        custody.shred(victim)?;
+        assert!(matches!(
+            custody.open(&record, &request()?, allow),
+            Err(LogsError::Open(OpenError::Shredded))
+        ));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sealer.join().unwrap()?;
+        opener.join().unwrap();
+        let entries = custody.audit()?.store().as_slice().to_vec();
+        let shred_at = entries
+            .iter()
+            .position(|chained| {
+                matches!(chained.entry().event(), AuditEvent::CustomerShredded { customer } if *customer == victim)
+            })
+            .unwrap();
+        assert!(
+            entries[shred_at..].iter().all(|chained| {
+                chained
+                    .entry()
+                    .access()
+                    .is_none_or(|access| access.outcome() != AuditOutcome::Opened)
+            }),
+            "an open was audited as opened after the shred's entry"
+        );
+    }
+    Ok(())
+}
