@@ -31,7 +31,7 @@ fn log(
     prompt: &str,
 ) -> Result<SealedRecord, Box<dyn Error>> {
     let now = Timestamp::now();
-    let level = vault.facts()?.consent().level_at(customer, now);
+    let level = vault.facts()?.consent()?.level_at(customer, now);
     let record = vault.seal(
         &SealInput::new(RecordId::generate_at(now), customer, now, level),
         prompt.as_bytes(),
@@ -66,18 +66,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     vault.update_facts(|facts| {
         facts.start_relationship(ada, joined)?;
         facts.start_relationship(ben, joined)?;
-        // Ada opts in to shared training; Ben keeps the default (training.default-off).
-        facts.record_consent(
-            ConsentChange::new(
-                ada,
-                TrainingLevel::Shared,
-                joined,
-                ConsentActor::Customer,
-                Channel::AccountSettings,
-                policy.version().clone(),
-            ),
-            joined,
-        )
+        // Ada opts in to shared training today (the store dates the receipt by its clock:
+        // no change takes effect before it is recorded); Ben keeps the default.
+        facts.record_consent(ConsentChange::new(
+            ada,
+            TrainingLevel::Shared,
+            Timestamp::now(),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        ))
     })??;
     println!("Ada and Ben became customers; Ada opted in to shared training.\n");
 
@@ -130,11 +128,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         "  reopened: {audit_entries} audit entries verified, roster {:?}, Ada's consent `{}`",
         vault
             .facts()?
-            .roster()
+            .roster()?
             .iter()
             .map(StewardId::as_str)
             .collect::<Vec<_>>(),
-        vault.facts()?.consent().level_at(ada, Timestamp::now())
+        vault.facts()?.consent()?.level_at(ada, Timestamp::now())
     );
     log(
         &vault,
@@ -168,7 +166,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let sweep_at = days_from(ended, 31);
     let report = {
         let facts = vault.facts()?;
-        let sweep = Sweep::new(policy.retention(), facts.relationships(), facts.holds());
+        let sweep = Sweep::new(policy.retention(), facts.relationships()?, facts.holds()?);
         let records = store
             .record_metas(RecordScan::All)
             .collect::<Result<Vec<_>, _>>()?;

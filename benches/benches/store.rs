@@ -403,7 +403,7 @@ fn memory_child(what: &str, path: &Path) -> Result<(), BoxError> {
         "vault" => {
             let vault = open_vault(&store, &keys, policy)?;
             let took = started.elapsed();
-            let loaded = vault.facts()?.consent().customer_count();
+            let loaded = vault.facts()?.consent()?.customer_count();
             report(
                 "open_vault (keyring, facts, audit trail)",
                 loaded,
@@ -426,7 +426,7 @@ fn memory_child(what: &str, path: &Path) -> Result<(), BoxError> {
         "facts" => {
             let facts = StoreFacts::load(&store, &policy)?;
             let took = started.elapsed();
-            let loaded = facts.consent().customer_count();
+            let loaded = facts.consent()?.customer_count();
             report("the facts alone (StoreFacts::load)", loaded, before, took);
             ("the facts", loaded)
         }

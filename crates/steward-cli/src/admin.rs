@@ -74,7 +74,7 @@ pub(crate) fn roster(context: &Context, command: RosterCommand) -> Result<Exit, 
     let vault = &session.vault;
     match command {
         RosterCommand::Add(RosterChangeArgs { steward, admin }) => {
-            let change = if vault.facts()?.roster().contains(&steward) {
+            let change = if vault.facts()?.roster()?.contains(&steward) {
                 Change::Unchanged
             } else {
                 Change::Changed
@@ -94,7 +94,7 @@ pub(crate) fn roster(context: &Context, command: RosterCommand) -> Result<Exit, 
         }
         RosterCommand::List => {
             let facts = vault.facts()?;
-            let stewards: Vec<&StewardId> = facts.roster().iter().collect();
+            let stewards: Vec<&StewardId> = facts.roster()?.iter().collect();
             let max = vault.policy().max_stewards().get();
             match context.format {
                 Format::Json => print_json(
@@ -178,7 +178,7 @@ pub(crate) fn customer(context: &Context, command: CustomerCommand) -> Result<Ex
         }
         CustomerCommand::List => {
             let facts = vault.facts()?;
-            let book = facts.relationships();
+            let book = facts.relationships()?;
             let mut relationships: Vec<_> = book
                 .customers()
                 .flat_map(|customer| book.relationships(customer).iter().copied())
@@ -246,7 +246,7 @@ pub(crate) fn consent(context: &Context, command: ConsentCommand) -> Result<Exit
                 vault.policy().version().clone(),
             );
             let receipt = vault
-                .update_facts(|facts| facts.record_consent(change, now))?
+                .update_facts(|facts| facts.record_consent(change))?
                 .map_err(|error| CliError::from_change("the consent change", error))?;
             match context.format {
                 Format::Json => print_json("the consent receipt", &receipt)?,
@@ -256,8 +256,8 @@ pub(crate) fn consent(context: &Context, command: ConsentCommand) -> Result<Exit
         ConsentCommand::Show(ConsentShowArgs { customer, at }) => {
             let at = at.unwrap_or_else(Timestamp::now);
             let facts = vault.facts()?;
-            let level = facts.consent().level_at(customer, at);
-            let latest = facts.consent().latest_level(customer);
+            let level = facts.consent()?.level_at(customer, at);
+            let latest = facts.consent()?.latest_level(customer);
             match context.format {
                 Format::Json => print_json(
                     "the consent level",
@@ -284,7 +284,7 @@ pub(crate) fn consent(context: &Context, command: ConsentCommand) -> Result<Exit
         }
         ConsentCommand::History(CustomerArg { customer }) => {
             let facts = vault.facts()?;
-            let receipts: Vec<ConsentReceipt> = facts.consent().history(customer).collect();
+            let receipts: Vec<ConsentReceipt> = facts.consent()?.history(customer).collect();
             match context.format {
                 Format::Json => print_json("the consent history", &receipts)?,
                 Format::Human => {
@@ -358,7 +358,7 @@ pub(crate) fn hold(context: &Context, command: HoldCommand) -> Result<Exit, CliE
             };
             let id = {
                 let facts = vault.facts()?;
-                let highest = facts.holds().holds().map(|hold| hold.id().get()).max();
+                let highest = facts.holds()?.holds().map(|hold| hold.id().get()).max();
                 HoldId::new(highest.map_or(1, |id| id.saturating_add(1)))
             };
             let hold = LegalHold::place(id, scope, reason, by, Timestamp::now(), expires).map_err(
@@ -379,7 +379,7 @@ pub(crate) fn hold(context: &Context, command: HoldCommand) -> Result<Exit, CliE
             }
         }
         HoldCommand::Release(HoldReleaseArgs { id, by, reason }) => {
-            if vault.facts()?.holds().hold(id).is_none() {
+            if vault.facts()?.holds()?.hold(id).is_none() {
                 return Err(CliError::HoldNotFound { id });
             }
             let at = Timestamp::now();
@@ -397,7 +397,7 @@ pub(crate) fn hold(context: &Context, command: HoldCommand) -> Result<Exit, CliE
         HoldCommand::List => {
             let now = Timestamp::now();
             let facts = vault.facts()?;
-            let holds: Vec<&LegalHold> = facts.holds().holds().collect();
+            let holds: Vec<&LegalHold> = facts.holds()?.holds().collect();
             match context.format {
                 Format::Json => {
                     let listed: Vec<_> = holds

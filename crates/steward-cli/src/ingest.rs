@@ -145,7 +145,7 @@ fn check_lines(vault: &StoreVault, input: &str, text: &str) -> Result<Vec<Planne
             return Err(bad(format!("`at` is in the future: `{at}`")));
         }
         if facts
-            .relationships()
+            .relationships()?
             .containing(parsed.customer, at)
             .is_none()
         {
@@ -232,7 +232,7 @@ fn seal_one(
     line: &Planned,
 ) -> Result<Ingested, CliError> {
     // training.forward-only: the record carries the level in force when it was collected.
-    let level = vault.facts()?.consent().level_at(line.customer, line.at);
+    let level = vault.facts()?.consent()?.level_at(line.customer, line.at);
     let input = SealInput::new(
         RecordId::generate_at(line.at),
         line.customer,

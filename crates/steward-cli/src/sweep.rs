@@ -41,8 +41,8 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
     let facts = vault.facts()?;
     let sweep = Sweep::new(
         vault.policy().retention(),
-        facts.relationships(),
-        facts.holds(),
+        facts.relationships()?,
+        facts.holds()?,
     );
     let plan = sweep.plan(records, at);
     if mode == Mode::Plan {

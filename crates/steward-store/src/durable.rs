@@ -17,6 +17,10 @@ use steward_core::{CustomerId, DataCategory, Justification, StewardId, Timestamp
 
 use crate::{SqliteStore, StoreError, StoreKeys};
 
+/// How long before its recording a change may say it takes effect and still mean "now":
+/// the caller read the clock a moment before the store did. Earlier is backdating.
+const NOW_TOLERANCE_NANOS: i64 = 5_000_000_000;
+
 /// The facts `check()` reads, kept in the store and served from memory.
 ///
 /// Loaded whole at start-up ([`StoreFacts::load`]); every change goes through a method here
@@ -83,19 +87,33 @@ impl StoreFacts {
         })
     }
 
-    /// Records a training-preference change, made durable with its receipt.
+    /// Records a training-preference change, made durable with its receipt, dated by the
+    /// system clock (never by the caller: a receipt dated ahead would hold back every later
+    /// change, a withdrawal too). A change may take effect now or later, never before now.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Consent`] if the ledger refuses it (nothing is written);
-    /// [`StoreError::Sqlite`] if it could not be stored (nothing changed);
-    /// [`StoreError::FactsDiverged`] after a failed commit.
-    pub fn record_consent(
-        &mut self,
-        change: ConsentChange,
-        recorded_at: Timestamp,
-    ) -> Result<ConsentReceipt, StoreError> {
+    /// [`StoreError::Consent`] if the ledger refuses it (backdated, unknown policy version,
+    /// not after the customer's latest change; nothing is written); [`StoreError::Sqlite`] if
+    /// it could not be stored (nothing changed); [`StoreError::FactsDiverged`] after a failed
+    /// commit.
+    pub fn record_consent(&mut self, change: ConsentChange) -> Result<ConsentReceipt, StoreError> {
         self.guard()?;
+        // The ledger's recording instants never go backwards: a system clock set back a
+        // little dates the receipt at the newest recording instead of refusing it.
+        let now = Timestamp::now();
+        let recorded_at = self
+            .consent
+            .latest_recorded()
+            .map_or(now, |latest| latest.max(now));
+        // A change meant to take effect "now" read the clock a moment before this did.
+        let mut change = change;
+        if change.effective < recorded_at
+            && change.effective.unix_nanos()
+                >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
+        {
+            change.effective = recorded_at;
+        }
         let mut applied = false;
         let result = self.store.write(|tx| {
             // Validate on the ledger first: a refused change writes nothing. Memory changes
@@ -194,27 +212,52 @@ impl StoreFacts {
     }
 
     /// The consent ledger, as loaded and changed since.
-    #[must_use]
-    pub const fn consent(&self) -> &ConsentLedger {
-        &self.consent
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::FactsDiverged`] after a failed commit: memory may then be ahead of the
+    /// file, and nothing may be decided from it (a seal's consent level, a sweep).
+    pub const fn consent(&self) -> Result<&ConsentLedger, StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(&self.consent)
     }
 
     /// The relationships.
-    #[must_use]
-    pub const fn relationships(&self) -> &RelationshipBook {
-        &self.relationships
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub const fn relationships(&self) -> Result<&RelationshipBook, StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(&self.relationships)
     }
 
     /// The legal holds and their history.
-    #[must_use]
-    pub const fn holds(&self) -> &HoldRegister {
-        &self.holds
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub const fn holds(&self) -> Result<&HoldRegister, StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(&self.holds)
     }
 
     /// The stewards.
-    #[must_use]
-    pub const fn roster(&self) -> &StewardRoster {
-        &self.roster
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub const fn roster(&self) -> Result<&StewardRoster, StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(&self.roster)
     }
 
     /// The store the facts are kept in.

@@ -84,22 +84,39 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// ```
     /// use steward::{
-    ///     AccessRequest, MemoryFacts, Policy, RecordId, SealInput, Timestamp, TrainingLevel,
-    ///     TrainingScope, Vault,
+    ///     Channel, ConsentActor, ConsentChange, Facts, MemoryFacts, Policy, RecordId, SealInput,
+    ///     Timestamp, TrainingLevel, TrainingScope, Vault,
     ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
     /// };
     ///
     /// let policy = Policy::coder_model();
     /// let mut facts = MemoryFacts::new(&policy);
-    /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
-    /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+    /// let (ada, ben) = (
+    ///     "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?,
+    ///     "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11".parse()?,
+    /// );
+    /// let joined = "2025-01-01T00:00:00Z".parse()?;
+    /// facts.relationships.start(ada, joined)?;
+    /// facts.relationships.start(ben, joined)?;
+    /// // Ada opts in to shared training; Ben keeps the default.
+    /// let opt_in = ConsentChange::new(
+    ///     ada,
+    ///     TrainingLevel::Shared,
+    ///     joined,
+    ///     ConsentActor::Customer,
+    ///     Channel::AccountSettings,
+    ///     policy.version().clone(),
+    /// );
+    /// facts.consent.record(opt_in, joined)?;
     /// let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
     /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
     /// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
     ///
+    /// // The proxy seals each request under the level in force at its collection.
     /// let mut stored = Vec::new();
-    /// for (level, prompt) in [(TrainingLevel::Shared, "share me"), (TrainingLevel::None, "keep me")] {
+    /// for (customer, prompt) in [(ada, "share me"), (ben, "keep me")] {
     ///     let at = Timestamp::now();
+    ///     let level = vault.facts()?.training_level_at(customer, at);
     ///     let meta = SealInput::new(RecordId::generate_at(at), customer, at, level);
     ///     stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
     /// }

@@ -111,12 +111,30 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         })
     }
 
-    /// Seals a request body (`logs.stored`, `logs.encrypted`); see [`Custody::seal`].
+    /// Seals a request body (`logs.stored`, `logs.encrypted`) under the consent level in
+    /// force for its customer when it was collected (`training.forward-only`); see
+    /// [`Custody::seal`]. The level the input names is checked against the facts, so that a
+    /// caller's mistake cannot seal a wider consent into a record than was given.
     ///
     /// # Errors
     ///
-    /// As [`Custody::seal`].
+    /// [`RecordError::ConsentNotInForce`](steward_logs::RecordError::ConsentNotInForce) if the
+    /// input's level is not the one in force at its collection; as [`Custody::seal`]
+    /// otherwise.
     pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        let in_force = self
+            .facts
+            .read()
+            .map_err(poisoned)?
+            .training_level_at(meta.customer(), meta.created_at());
+        if meta.consent() != in_force {
+            return Err(LogsError::Record(
+                steward_logs::RecordError::ConsentNotInForce {
+                    sealed: meta.consent(),
+                    in_force,
+                },
+            ));
+        }
         self.custody.seal(meta, body)
     }
 

@@ -229,7 +229,7 @@ fn work(
                     Channel::AccountSettings,
                     vault.policy().version().clone(),
                 );
-                let receipt = vault.update_facts(|facts| facts.record_consent(change, at))??;
+                let receipt = vault.update_facts(|facts| facts.record_consent(change))??;
                 say(&format!(
                     "ACK consent {who} {level} {}",
                     receipt.receipt.get()
@@ -262,7 +262,7 @@ fn seal_and_put(
     tag: &str,
 ) -> Result<RecordId, BoxError> {
     let now = Timestamp::now();
-    let level = vault.facts()?.consent().level_at(owner, now);
+    let level = vault.facts()?.consent().unwrap().level_at(owner, now);
     let id = RecordId::generate_at(now);
     let record = vault.seal(&SealInput::new(id, owner, now, level), body(tag).as_bytes())?;
     committer.put(record, DataCategory::LlmRequestLog)?;
@@ -718,7 +718,7 @@ fn verify(db: &Path, seen: &Acknowledged, run: &Run) -> usize {
     let now = Timestamp::now();
     let facts = vault.facts().unwrap();
     for (who, levels) in &possible {
-        let level = facts.consent().level_at(customer(*who), now);
+        let level = facts.consent().unwrap().level_at(customer(*who), now);
         assert!(
             levels.contains(&level),
             "customer {who}: level {level} in force, the children were told {levels:?}"

@@ -33,7 +33,12 @@ fn steward_request() -> AccessRequest {
 /// stores it through `committer`.
 fn log(vault: &StoreVault, committer: &GroupCommitter, customer: CustomerId) -> SealedRecord {
     let now = Timestamp::now();
-    let level = vault.facts().unwrap().consent().level_at(customer, now);
+    let level = vault
+        .facts()
+        .unwrap()
+        .consent()
+        .unwrap()
+        .level_at(customer, now);
     let record = vault
         .seal(
             &SealInput::new(RecordId::generate_at(now), customer, now, level),
@@ -65,17 +70,14 @@ fn everything_a_vault_acknowledged_survives_a_restart() {
             .update_facts(|facts| {
                 facts.start_relationship(ada, start)?;
                 facts.start_relationship(ben, start)?;
-                facts.record_consent(
-                    ConsentChange::new(
-                        ada,
-                        TrainingLevel::Shared,
-                        start,
-                        ConsentActor::Customer,
-                        Channel::AccountSettings,
-                        policy().version().clone(),
-                    ),
-                    start,
-                )
+                facts.record_consent(ConsentChange::new(
+                    ada,
+                    TrainingLevel::Shared,
+                    Timestamp::now(),
+                    ConsentActor::Customer,
+                    Channel::AccountSettings,
+                    policy().version().clone(),
+                ))
             })
             .unwrap()
             .unwrap();
@@ -92,14 +94,20 @@ fn everything_a_vault_acknowledged_survives_a_restart() {
     let vault = vault(&store);
     // The facts came back: roster, relationships, consent.
     let facts = vault.facts().unwrap();
-    assert!(facts.roster().contains(&"alice.ops".parse().unwrap()));
+    assert!(
+        facts
+            .roster()
+            .unwrap()
+            .contains(&"alice.ops".parse().unwrap())
+    );
     assert_eq!(
-        facts.consent().level_at(ada, Timestamp::now()),
+        facts.consent().unwrap().level_at(ada, Timestamp::now()),
         TrainingLevel::Shared
     );
     assert!(
         facts
             .relationships()
+            .unwrap()
             .containing(ada, Timestamp::now())
             .is_some()
     );
@@ -140,17 +148,14 @@ fn a_refused_fact_change_writes_nothing() {
     // A backdated consent change is refused by the ledger before any row is written.
     let refused = vault
         .update_facts(|facts| {
-            facts.record_consent(
-                ConsentChange::new(
-                    ada,
-                    TrainingLevel::OpenWeight,
-                    at(-1_000),
-                    ConsentActor::Customer,
-                    Channel::AccountSettings,
-                    policy().version().clone(),
-                ),
-                at(0),
-            )
+            facts.record_consent(ConsentChange::new(
+                ada,
+                TrainingLevel::OpenWeight,
+                at(-1_000),
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy().version().clone(),
+            ))
         })
         .unwrap();
     assert!(refused.is_err());
@@ -234,8 +239,8 @@ fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
         let facts = vault.facts().unwrap();
         let sweep = Sweep::new(
             vault.policy().retention(),
-            facts.relationships(),
-            facts.holds(),
+            facts.relationships().unwrap(),
+            facts.holds().unwrap(),
         );
         let metas: Vec<_> = store
             .record_metas(steward_store::RecordScan::All)
@@ -278,17 +283,14 @@ fn a_training_export_streams_from_the_store() {
         .update_facts(|facts| {
             facts.start_relationship(ada, start)?;
             facts.start_relationship(ben, start)?;
-            facts.record_consent(
-                ConsentChange::new(
-                    ada,
-                    TrainingLevel::Shared,
-                    start,
-                    ConsentActor::Customer,
-                    Channel::AccountSettings,
-                    policy().version().clone(),
-                ),
-                start,
-            )
+            facts.record_consent(ConsentChange::new(
+                ada,
+                TrainingLevel::Shared,
+                Timestamp::now(),
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy().version().clone(),
+            ))
         })
         .unwrap()
         .unwrap();
@@ -374,17 +376,14 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
                 let owner = customer(u8::try_from(round).unwrap() % SEALERS);
                 vault
                     .update_facts(|facts| {
-                        facts.record_consent(
-                            ConsentChange::new(
-                                owner,
-                                level,
-                                now,
-                                ConsentActor::Customer,
-                                Channel::Api,
-                                policy().version().clone(),
-                            ),
+                        facts.record_consent(ConsentChange::new(
+                            owner,
+                            level,
                             now,
-                        )
+                            ConsentActor::Customer,
+                            Channel::Api,
+                            policy().version().clone(),
+                        ))
                     })
                     .unwrap()
                     .unwrap();
@@ -400,8 +399,8 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
                 let facts = vault.facts().unwrap();
                 let sweep = Sweep::new(
                     vault.policy().retention(),
-                    facts.relationships(),
-                    facts.holds(),
+                    facts.relationships().unwrap(),
+                    facts.holds().unwrap(),
                 );
                 let metas: Vec<_> = store
                     .record_metas(steward_store::RecordScan::Customer(leaving))

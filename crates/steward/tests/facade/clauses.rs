@@ -6,7 +6,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use steward::logs::{ConfigError, LogsError, OpenError};
+use steward::logs::{ConfigError, LogsError, OpenError, RecordError};
 use steward::*;
 
 use crate::common::*;
@@ -94,10 +94,29 @@ fn use_purposes() {
 fn logs_stored() {
     let policy = Policy::coder_model();
     let vault = vault(&policy);
+    vault
+        .update_facts(|facts| {
+            set_level(
+                facts,
+                alice(),
+                TrainingLevel::Shared,
+                "2025-01-15T00:00:00Z",
+            )
+        })
+        .unwrap();
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
     let meta = SealInput::new(id, alice(), collected, TrainingLevel::Shared);
     let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
+    // training.forward-only: a record is sealed only under the level in force at collection.
+    let wider = SealInput::new(id, alice(), collected, TrainingLevel::OpenWeight);
+    assert!(matches!(
+        vault.seal(&wider, b"x"),
+        Err(LogsError::Record(RecordError::ConsentNotInForce {
+            sealed: TrainingLevel::OpenWeight,
+            in_force: TrainingLevel::Shared
+        }))
+    ));
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
     assert_eq!(parsed.header().customer(), alice());

@@ -19,12 +19,8 @@ const NOW: &str = "2025-06-01T12:00:00Z";
 
 fn sealed(vault: &Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> SealedRecord {
     let collected = at(collected);
-    let meta = SealInput::new(
-        RecordId::generate_at(collected),
-        alice(),
-        collected,
-        TrainingLevel::Shared,
-    );
+    let level = vault.facts().unwrap().training_level_at(alice(), collected);
+    let meta = SealInput::new(RecordId::generate_at(collected), alice(), collected, level);
     vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap()
 }
 
