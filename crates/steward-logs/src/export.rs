@@ -295,7 +295,10 @@ impl<S: AuditStore> Custody<S> {
 
     /// Decrypts `record` under `grant`: the grant counts it and adds its id to the digest of
     /// what the job exported. A record that does not authenticate is counted as
-    /// [`SkipReason::Tampered`] and its error returned; nothing of it is returned.
+    /// [`SkipReason::Tampered`] and its error returned; a record whose authenticated consent
+    /// level does not permit the job's scope is counted as [`SkipReason::Consent`] and
+    /// refused. Nothing of either is returned. (The policy's other rules, retention and
+    /// holds, are the caller's: `steward::Vault::export_training` asks `check()` first.)
     ///
     /// # Errors
     ///
@@ -307,6 +310,18 @@ impl<S: AuditStore> Custody<S> {
     ) -> Result<Plaintext, LogsError> {
         match self.decrypt(record) {
             Ok(plaintext) => {
+                // The level is authenticated now: it must permit the job's scope, whatever
+                // the caller decided on the claim.
+                let header = plaintext.header();
+                if !header
+                    .consent()
+                    .permits(grant.plan.scope, header.customer())
+                {
+                    grant.counts.skip(SkipReason::Consent);
+                    return Err(LogsError::denied(crate::Denial::Refused {
+                        clause: grant.plan.scope.clause(),
+                    }));
+                }
                 grant.counts.take();
                 grant.exported.add(record.header().record_id());
                 Ok(plaintext)

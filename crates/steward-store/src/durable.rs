@@ -54,16 +54,28 @@ impl StoreFacts {
     /// version its receipts name, or its roster is larger than the policy allows).
     pub fn load(store: &SqliteStore, policy: &Policy) -> Result<Self, StoreError> {
         let mut consent = ConsentLedger::new(policy.known_versions().clone());
-        for receipt in store.consent_changes()? {
+        for stored in store.consent_changes()? {
             let change = ConsentChange::new(
-                receipt.customer,
-                receipt.level,
-                receipt.effective,
-                receipt.actor,
-                receipt.channel,
-                receipt.policy_version,
+                stored.customer,
+                stored.level,
+                stored.effective,
+                stored.actor.clone(),
+                stored.channel,
+                stored.policy_version.clone(),
             );
-            consent.record(change, receipt.recorded_at)?;
+            let replayed = consent.record(change, stored.recorded_at)?;
+            // A deleted or reordered row shows as a receipt number or a previous level that
+            // the replay does not reproduce: refuse to start on a ledger that lost a change
+            // (a withdrawal deleted from the file would otherwise reopen training).
+            if replayed.receipt != stored.receipt
+                || replayed.previous_level != stored.previous_level
+            {
+                return Err(StoreError::Corrupt {
+                    table: "consent_changes",
+                    reason: "a receipt does not follow from the receipts before it: a change was removed or reordered",
+                    source: None,
+                });
+            }
         }
         let mut relationships = RelationshipBook::new();
         for relationship in store.relationships()? {
@@ -355,8 +367,13 @@ impl RosterFacts for StoreFacts {
                 self.roster.add(steward.clone())?;
             }
             RosterChange::Removed(steward) => {
-                self.store.remove_steward(steward)?;
+                // Off the roster in memory first: a removal that is audited must take effect
+                // even if its row fails, and then the facts stop answering until reloaded.
                 self.roster.remove(steward);
+                if let Err(error) = self.store.remove_steward(steward) {
+                    self.diverged = true;
+                    return Err(error.into());
+                }
             }
             _ => {
                 return Err(StoreError::Unsupported {

@@ -1023,3 +1023,38 @@ fn no_open_is_audited_as_opened_after_a_racing_shred() -> TestResult {
     }
     Ok(())
 }
+
+/// Custody's export path checks the authenticated level against the job's scope itself: a
+/// grant for a shared job does not open a record sealed without consent, whatever the caller
+/// decided.
+#[test]
+fn an_export_grant_opens_only_what_the_authenticated_level_permits() -> TestResult {
+    let custody = custody()?;
+    let owner = customer(3)?;
+    let at = instant(100)?;
+    let none = custody.seal(
+        &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::None),
+        b"never for training",
+    )?;
+    let shared = custody.seal(
+        &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
+        b"shared",
+    )?;
+    let plan = steward_logs::ExportPlan {
+        job: steward_logs::ExportJobId::generate_at(at),
+        scope: steward_core::TrainingScope::Shared,
+        policy_version: "2025-03-05".parse()?,
+        at,
+        counts: steward_logs::ExportCounts::default(),
+        digest: steward_logs::RecordDigester::new().finish(),
+    };
+    let mut grant = custody.begin_export(plan)?;
+    assert!(custody.open_for_export(&mut grant, &none).is_err());
+    assert_eq!(
+        custody.open_for_export(&mut grant, &shared)?.as_bytes(),
+        b"shared"
+    );
+    let outcome = custody.finish_export(grant)?;
+    assert_eq!((outcome.counts.exported, outcome.counts.consent), (1, 1));
+    Ok(())
+}

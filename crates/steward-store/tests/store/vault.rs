@@ -490,3 +490,53 @@ fn a_chain_cut_short_of_its_stored_checkpoint_is_refused_at_start_up() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_consent_row_removed_from_the_file_is_found_at_start_up() {
+    let dir = TempDir::new("vault-consent-rows");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    {
+        let vault = vault(&store);
+        let ada = customer(1);
+        for (offset, level) in [
+            (1, TrainingLevel::Shared),
+            (2, TrainingLevel::None),
+            (3, TrainingLevel::Private),
+        ] {
+            // Scheduled a little ahead, so that the three follow each other.
+            let effective =
+                Timestamp::from_unix_nanos(Timestamp::now().unix_nanos() + offset * 1_000_000_000);
+            vault
+                .update_facts(|facts| {
+                    facts.record_consent(ConsentChange::new(
+                        ada,
+                        level,
+                        effective,
+                        ConsentActor::Customer,
+                        Channel::AccountSettings,
+                        policy().version().clone(),
+                    ))
+                })
+                .unwrap()
+                .unwrap();
+        }
+    }
+    drop(store);
+    // The withdrawal in the middle is deleted outside Steward.
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute("DELETE FROM consent_changes WHERE receipt = 2", [])
+        .unwrap();
+    let store = SqliteStore::open(dir.db(), &keys()).unwrap();
+    let refused = open_vault(&store, &keys(), policy());
+    assert!(
+        matches!(
+            refused,
+            Err(steward_store::StoreError::Corrupt {
+                table: "consent_changes",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
