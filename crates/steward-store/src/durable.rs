@@ -15,7 +15,7 @@ use steward::{
 };
 use steward_core::{CustomerId, DataCategory, Justification, StewardId, Timestamp};
 
-use crate::{SqliteStore, StoreError, StoreKeys};
+use crate::{SqliteStore, StoreError, StoreKeys, WriteTx};
 
 /// How long before its recording a change may say it takes effect and still mean "now":
 /// the caller read the clock a moment before the store did. Earlier is backdating.
@@ -126,16 +126,10 @@ impl StoreFacts {
         {
             change.effective = recorded_at;
         }
-        let mut applied = false;
-        let result = self.store.write(|tx| {
-            // Validate on the ledger first: a refused change writes nothing. Memory changes
-            // before the commit; a commit that then fails is caught by `settle`.
-            let receipt = self.consent.record(change, recorded_at)?;
-            applied = true;
-            tx.insert_consent_change(&receipt)?;
-            Ok::<_, StoreError>(receipt)
-        });
-        self.settle(result, applied)
+        self.write_through(
+            |facts| Ok(facts.consent.record(change, recorded_at)?),
+            |tx, _, receipt| tx.insert_consent_change(receipt),
+        )
     }
 
     /// Starts a relationship, durably.
@@ -149,14 +143,10 @@ impl StoreFacts {
         customer: CustomerId,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.guard()?;
-        let mut applied = false;
-        let result = self.store.write(|tx| {
-            self.relationships.start(customer, at)?;
-            applied = true;
-            tx.start_relationship(customer, at)
-        });
-        self.settle(result, applied)
+        self.write_through(
+            |facts| Ok(facts.relationships.start(customer, at)?),
+            |tx, _, ()| tx.start_relationship(customer, at),
+        )
     }
 
     /// Ends a relationship, durably.
@@ -170,14 +160,10 @@ impl StoreFacts {
         customer: CustomerId,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.guard()?;
-        let mut applied = false;
-        let result = self.store.write(|tx| {
-            self.relationships.end(customer, at)?;
-            applied = true;
-            tx.end_relationship(customer, at)
-        });
-        self.settle(result, applied)
+        self.write_through(
+            |facts| Ok(facts.relationships.end(customer, at)?),
+            |tx, _, ()| tx.end_relationship(customer, at),
+        )
     }
 
     /// Places a legal hold, durably, with its event.
@@ -282,17 +268,38 @@ impl StoreFacts {
         &mut self,
         change: impl FnOnce(&mut HoldRegister) -> Result<(), steward::retention::RetentionError>,
     ) -> Result<(), StoreError> {
+        self.write_through(
+            |facts| Ok(change(&mut facts.holds)?),
+            |tx, facts, ()| {
+                let event = facts.holds.events().last().ok_or(StoreError::Unsupported {
+                    what: "a hold change without its event",
+                })?;
+                tx.insert_hold_event(event)
+            },
+        )
+    }
+
+    /// One change: `apply` validates and applies it in memory (a refusal writes nothing),
+    /// `persist` writes its row in the same transaction. If the commit then fails, memory is
+    /// ahead of the file, and the facts stop answering until reloaded.
+    fn write_through<T>(
+        &mut self,
+        apply: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+        persist: impl FnOnce(&WriteTx<'_>, &Self, &T) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
         self.guard()?;
+        let store = self.store.clone();
         let mut applied = false;
-        let result = self.store.write(|tx| {
-            change(&mut self.holds)?;
+        let result = store.write(|tx| {
+            let value = apply(self)?;
             applied = true;
-            let event = self.holds.events().last().ok_or(StoreError::Unsupported {
-                what: "a hold change without its event",
-            })?;
-            tx.insert_hold_event(event)
+            persist(tx, self, &value)?;
+            Ok::<_, StoreError>(value)
         });
-        self.settle(result, applied)
+        if result.is_err() && applied {
+            self.diverged = true;
+        }
+        result
     }
 
     fn guard(&self) -> Result<(), StoreError> {
@@ -300,15 +307,6 @@ impl StoreFacts {
             return Err(StoreError::FactsDiverged);
         }
         Ok(())
-    }
-
-    /// After a write: if memory took the change but the row did not commit, memory is ahead
-    /// of the file, and the facts stop answering until reloaded.
-    fn settle<T>(&mut self, result: Result<T, StoreError>, applied: bool) -> Result<T, StoreError> {
-        if result.is_err() && applied {
-            self.diverged = true;
-        }
-        result
     }
 }
 

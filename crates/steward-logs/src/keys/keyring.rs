@@ -44,7 +44,10 @@ impl Versions {
 
     /// Inserts `key`, replacing a key of the same version.
     fn insert(&mut self, key: WrappedDataKey) {
-        match self.0.binary_search_by_key(&key.version, |stored| stored.version) {
+        match self
+            .0
+            .binary_search_by_key(&key.version, |stored| stored.version)
+        {
             Ok(index) => {
                 if let Some(slot) = self.0.get_mut(index) {
                     *slot = key;
@@ -164,11 +167,7 @@ impl Keyring {
                     id: key.master_key.to_string(),
                 }));
             }
-            customers
-                .entry(key.customer)
-                .or_default()
-                .live
-                .insert(key);
+            customers.entry(key.customer).or_default().live.insert(key);
         }
         Ok(Self {
             current,
