@@ -120,3 +120,13 @@ pub use crate::{
     schema::SCHEMA_VERSION,
     store::{SqliteStore, WriteTx, remove_store_files},
 };
+
+// A multi-threaded server shares the store, the vault on it and the committer: a change that
+// makes one of them unshareable fails the build.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqliteStore>();
+    assert_send_sync::<StoreVault>();
+    assert_send_sync::<StoreFacts>();
+    assert_send_sync::<GroupCommitter>();
+};
