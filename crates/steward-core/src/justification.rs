@@ -65,11 +65,27 @@ impl FromStr for Justification {
         if trimmed.chars().any(char::is_control) {
             return Err(invalid("control characters are not allowed"));
         }
+        if trimmed.chars().any(reorders_or_breaks_lines) {
+            return Err(invalid(
+                "bidirectional controls and line separators are not allowed: they can make an \
+                 audit viewer show another text than the one stored",
+            ));
+        }
         Ok(Self(trimmed.into()))
     }
 }
 
 crate::serde_via_string!(Justification);
+
+/// Whether `c` reorders the text around it when displayed (bidirectional embeddings,
+/// overrides and isolates) or breaks a line without being a control character (U+2028,
+/// U+2029): in an audit field either lets one reason display as another.
+const fn reorders_or_breaks_lines(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+    )
+}
 
 /// Whether `c` is a letter or digit that shows when printed.
 ///
@@ -101,6 +117,20 @@ mod tests {
             let error = blank.parse::<Justification>().unwrap_err();
             assert!(error.to_string().contains("blank"), "{error}");
         }
+    }
+
+    #[test]
+    fn bidi_controls_and_line_separators_are_rejected_even_beside_letters() {
+        for text in [
+            "TICKET-1 \u{202E}1-TEKCIT",
+            "INC-7\u{2066}hidden\u{2069}",
+            "line one\u{2028}line two",
+            "para\u{2029}graph",
+        ] {
+            let error = text.parse::<Justification>().unwrap_err();
+            assert!(error.to_string().contains("bidirectional"), "{error}");
+        }
+        assert!("TICKET-1 \u{200B}zero-width".parse::<Justification>().is_ok());
     }
 
     #[test]
@@ -192,7 +222,8 @@ mod tests {
             prop_assert!(error.to_string().contains("blank"), "{}", error);
         }
 
-        /// The same text with one visible letter or digit anywhere in it is accepted.
+        /// The same text with one visible letter or digit anywhere in it is accepted, unless
+        /// it holds a bidirectional control, which is refused whatever else is there.
         #[test]
         fn one_visible_character_among_invisible_ones_is_accepted(
             before in prop::collection::vec(prop::sample::select(INVISIBLE), 0..10),
@@ -200,7 +231,8 @@ mod tests {
             after in prop::collection::vec(prop::sample::select(INVISIBLE), 0..10),
         ) {
             let text: String = before.into_iter().chain([visible]).chain(after).collect();
-            prop_assert!(text.parse::<Justification>().is_ok(), "{:?}", text);
+            let reorders = text.chars().any(reorders_or_breaks_lines);
+            prop_assert_eq!(text.parse::<Justification>().is_ok(), !reorders, "{:?}", text);
         }
     }
 
