@@ -130,7 +130,11 @@ mod tests {
             let error = text.parse::<Justification>().unwrap_err();
             assert!(error.to_string().contains("bidirectional"), "{error}");
         }
-        assert!("TICKET-1 \u{200B}zero-width".parse::<Justification>().is_ok());
+        assert!(
+            "TICKET-1 \u{200B}zero-width"
+                .parse::<Justification>()
+                .is_ok()
+        );
     }
 
     #[test]
