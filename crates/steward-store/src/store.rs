@@ -144,6 +144,11 @@ impl SqliteStore {
                 // migration changes only the schema, in its own transaction, so running it
                 // for a caller with a wrong key exposes nothing.
                 schema::migrate(&mut conn)?;
+                if is_half_created(&conn)? {
+                    // `create` died between the schema and the key checks: nothing was ever
+                    // stored, so finishing the initialization with these keys loses nothing.
+                    record_key_checks(&mut conn, keys)?;
+                }
                 verify_keys(&conn, keys)?;
             }
         }
@@ -384,6 +389,44 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 fn initialize(conn: &mut Connection, keys: &StoreKeys) -> Result<(), StoreError> {
     configure(conn)?;
     schema::migrate(conn)?;
+    record_key_checks(conn, keys)
+}
+
+/// Tables a store holds data in; all empty, and no key checks, is a half-created store.
+const DATA_TABLES: [&str; 12] = [
+    "master_keys",
+    "meta",
+    "wrapped_keys",
+    "key_tombstones",
+    "audit_entries",
+    "audit_checkpoints",
+    "records",
+    "consent_changes",
+    "relationships",
+    "legal_holds",
+    "hold_events",
+    "roster",
+];
+
+/// Whether the schema is there but nothing else: not even the key checks. Any stored row
+/// (a missing `meta` with data beside it is tampering, not a crash) makes it a store whose
+/// missing checks are reported, not replaced.
+fn is_half_created(conn: &Connection) -> Result<bool, StoreError> {
+    for table in DATA_TABLES {
+        // The table names are the constants above, never input.
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+        let any: bool = conn
+            .query_row(&sql, [], |row| row.get(0))
+            .doing("checking whether the store was fully created")?;
+        if any {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Records the master key's and the audit key's check values, in one transaction.
+fn record_key_checks(conn: &mut Connection, keys: &StoreKeys) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .doing("starting the initialization")?;

@@ -1195,3 +1195,36 @@ fn the_store_is_shared_between_threads() {
     });
     assert_eq!(store.roster().unwrap().len(), 40);
 }
+
+#[test]
+fn a_store_whose_creation_died_before_its_key_checks_opens_and_records_them() {
+    let dir = TempDir::new("half-created");
+    drop(SqliteStore::create(dir.db(), &keys()).unwrap());
+    // What a crash between the schema and the key checks leaves: the schema, no rows.
+    raw(&dir.db())
+        .execute_batch("DELETE FROM meta; DELETE FROM master_keys;")
+        .unwrap();
+    let store = SqliteStore::open(dir.db(), &keys()).unwrap();
+    drop(store);
+    // The checks are recorded now: another master key is refused as before.
+    let other = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    assert!(matches!(
+        SqliteStore::open(dir.db(), &other),
+        Err(StoreError::WrongMasterKey { .. })
+    ));
+}
+
+#[test]
+fn missing_key_checks_beside_stored_data_are_not_replaced() {
+    let dir = TempDir::new("checks-removed");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    drop(store);
+    raw(&dir.db())
+        .execute_batch("DELETE FROM meta; DELETE FROM master_keys;")
+        .unwrap();
+    // With data stored, missing checks are tampering, not a crash: any key would pass if
+    // they were recorded afresh.
+    let other = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    assert!(SqliteStore::open(dir.db(), &other).is_err());
+}
