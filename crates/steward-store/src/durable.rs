@@ -414,28 +414,25 @@ pub fn open_vault(
     policy: Policy,
 ) -> Result<StoreVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
-    match store.latest_checkpoint()? {
-        // The checkpoint's signature is checked by whoever holds the public key (the
-        // operator's `audit verify`); here the chain must still reach the head it names.
-        Some(checkpoint) => {
-            let entries = store.audit_entries()?;
-            trail.verify()?;
-            let reaches = usize::try_from(checkpoint.entries())
-                .ok()
-                .and_then(|count| count.checked_sub(1))
-                .and_then(|last| entries.get(last))
-                .is_some_and(|entry| entry.hash() == checkpoint.head());
-            if checkpoint.entries() > 0 && !reaches {
-                return Err(StoreError::ChainShorterThanCheckpoint {
-                    checkpoint: checkpoint.entries(),
-                });
-            }
-        }
-        None => {
-            trail.verify()?;
+    // The whole chain is read once and verified; then the trail continues after its head.
+    let entries = store.audit_entries()?;
+    keys.audit_key()?.verify_chain(&entries)?;
+    // The checkpoint's signature is checked by whoever holds the public key (the operator's
+    // `audit verify`); here the chain must still reach the head it names.
+    if let Some(checkpoint) = store.latest_checkpoint()? {
+        let reaches = usize::try_from(checkpoint.entries())
+            .ok()
+            .and_then(|count| count.checked_sub(1))
+            .and_then(|last| entries.get(last))
+            .is_some_and(|entry| entry.hash() == checkpoint.head());
+        if checkpoint.entries() > 0 && !reaches {
+            return Err(StoreError::ChainShorterThanCheckpoint {
+                checkpoint: checkpoint.entries(),
+            });
         }
     }
+    drop(entries);
+    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
     let facts = StoreFacts::load(store, &policy)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
