@@ -669,10 +669,6 @@ impl<S: AuditStore> Custody<S> {
         )
     }
 
-    pub(crate) fn trail(&self) -> Result<MutexGuard<'_, AuditTrail<S>>, LogsError> {
-        self.trail.lock().map_err(poisoned)
-    }
-
     pub(crate) fn decrypt(&self, record: &SealedRecord) -> Result<Plaintext, LogsError> {
         let header = record.header();
         let salt = record.salt();

@@ -274,7 +274,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the trail must re-read its head and cannot.
     pub fn audit_instant(&self) -> Result<Timestamp, LogsError> {
-        self.trail()?.next_instant()
+        self.audit()?.next_instant()
     }
 
     /// Writes `plan` to the trail and grants decryption for it: no record is decrypted for
@@ -284,7 +284,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written (no grant then).
     pub fn begin_export(&self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
-        self.trail()?
+        self.audit()?
             .append(AuditEvent::TrainingExportPlanned(plan.clone()))?;
         Ok(ExportGrant {
             plan,
@@ -350,7 +350,7 @@ impl<S: AuditStore> Custody<S> {
             counts: grant.counts,
             digest: grant.exported.finish(),
         };
-        self.trail()?.append(AuditEvent::TrainingExportFinished {
+        self.audit()?.append(AuditEvent::TrainingExportFinished {
             job: outcome.plan.job,
             counts: outcome.counts,
             digest: outcome.digest,

@@ -557,18 +557,24 @@ impl SqliteStore {
     /// headers for [`ExportPass::Plan`] (what a training export's planning pass needs), in
     /// (customer, created-at) order.
     ///
-    /// ```no_run
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let (store, vault): (steward_store::SqliteStore, steward_store::StoreVault) = todo!();
-    /// use steward::TrainingScope;
-    /// use steward_store::RecordScan;
+    /// ```
+    /// use steward::{Policy, TrainingScope};
+    /// use steward_store::{RecordScan, SqliteStore, StoreKeys, open_vault};
     ///
+    /// # let dir = std::env::temp_dir().join(format!("steward-stream-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+    /// let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+    /// let vault = open_vault(&store, &keys, Policy::coder_model())?;
     /// let outcome = vault.export_training(
     ///     TrainingScope::Shared,
     ///     |pass| store.stream_records(RecordScan::All, pass),
     ///     |record| Ok(println!("{} bytes", record.body().len())),
     /// )?;
-    /// # Ok(()) }
+    /// assert_eq!(outcome.counts.exported, 0);
+    /// # drop((vault, store));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
     pub fn stream_records(&self, scan: crate::RecordScan, pass: ExportPass) -> RecordStream {
