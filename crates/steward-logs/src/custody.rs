@@ -12,8 +12,8 @@ use steward_core::{AdminId, CustomerId, Timestamp};
 use zeroize::Zeroize;
 
 use crate::{
-    Algorithm, ConfigError, KeyError, KeyStore, KeyVersion, Keyring, LogsError, MasterKey,
-    NoKeyStore, OpenError, RecordHeader, SealInput, SealedRecord,
+    Algorithm, ConfigError, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring, KeyringSnapshot,
+    LogsError, MasterKey, NoKeyStore, OpenError, RecordHeader, SealInput, SealedRecord,
     access::{AccessRequest, Denial},
     audit::{
         AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
@@ -29,6 +29,11 @@ const SEALING_CAPACITY: usize = if cfg!(test) { 4 } else { 65_536 };
 
 /// Entries of the eviction queue allowed beyond twice the open sessions before it is compacted.
 const SEALING_ORDER_SLACK: usize = 64;
+
+/// Attempts at issuing a data key to a shared key store that keeps answering that another
+/// node changed the customer's keys first; each answer is adopted, so more than a couple of
+/// attempts means the store is not converging.
+const KEY_ISSUE_ATTEMPTS: usize = 4;
 
 /// Opened sessions kept for later opens; on overflow the cache is emptied and refills from
 /// use. Only sessions that opened a record get in, so forged salts cannot fill it.
@@ -455,6 +460,13 @@ impl<S: AuditStore> Custody<S> {
         let header = record.header();
         let mut trail = self.trail.lock().map_err(poisoned)?;
         let now = trail.next_instant()?;
+        // With a shared key store, a shred or key made by another node is adopted before the
+        // record is decided and decrypted (the trail, and with it a shared store's append
+        // lock, is held meanwhile).
+        if let Err(error) = self.refresh_customer(header.customer) {
+            trail.release();
+            return Err(error);
+        }
         let query = OpenQuery {
             request,
             header,
@@ -563,6 +575,23 @@ impl<S: AuditStore> Custody<S> {
         Ok(())
     }
 
+    /// Adopts the key store's current view of the customer's keys, for a custody on a store
+    /// shared with other nodes ([`KeyStore::customer_keys`]): a shred made elsewhere ends this
+    /// node's sealing session and cached opening keys, and a newer key version made elsewhere
+    /// seals from the next record on. Sealing sessions and opens call this themselves; call it
+    /// when the store refused a record sealed under a key another node shredded, then seal
+    /// again. A no-op for a store with one custody.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::StoreUnavailable`] if the store could not be read;
+    /// [`KeyError::UnknownMasterKey`] if the stored keys are wrapped under a master key this
+    /// custody does not hold.
+    pub fn refresh_customer(&self, customer: CustomerId) -> Result<(), LogsError> {
+        let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+        self.refresh_in_shard(&mut shard, customer)
+    }
+
     /// Writes a roster change to the trail. The caller applies the change only after this
     /// returned `Ok` (`steward::Vault` does both).
     ///
@@ -618,14 +647,76 @@ impl<S: AuditStore> Custody<S> {
         Ok(())
     }
 
-    /// Issues the customer's next data key, durable before it is used.
+    /// Issues the customer's next data key, durable before it is used. On a shared store
+    /// another node may have issued this version first (or shredded the customer): its keys
+    /// are adopted, and the stored key is used if it is at least the version asked for.
     fn issue_next_key(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let mut keyring = self.keyring.write().map_err(poisoned)?;
-        let wrapped = keyring.prepare_next_version(customer)?;
-        self.key_store
-            .put_data_key(&wrapped)
-            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
-        Ok(keyring.insert_prepared(wrapped))
+        for _ in 0..KEY_ISSUE_ATTEMPTS {
+            let wrapped = keyring.prepare_next_version(customer)?;
+            match self
+                .key_store
+                .put_data_key(&wrapped)
+                .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?
+            {
+                KeyAdmission::Stored => return Ok(keyring.insert_prepared(wrapped)),
+                KeyAdmission::Superseded(stored) => {
+                    self.adopt(&mut keyring, customer, &stored)?;
+                    if let Some(version) = keyring.current_version(customer)
+                        && version >= wrapped.version()
+                    {
+                        return Ok(version);
+                    }
+                }
+            }
+        }
+        Err(LogsError::Key(KeyError::StoreUnavailable {
+            source: "the shared key store kept superseding new data keys".into(),
+        }))
+    }
+
+    /// Adopts the key store's view of the customer, ending their sealing session if it no
+    /// longer seals under their newest live key.
+    fn refresh_in_shard(
+        &self,
+        shard: &mut SealingShard,
+        customer: CustomerId,
+    ) -> Result<(), LogsError> {
+        let Some(stored) = self
+            .key_store
+            .customer_keys(customer)
+            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?
+        else {
+            return Ok(());
+        };
+        let mut keyring = self.keyring.write().map_err(poisoned)?;
+        self.adopt(&mut keyring, customer, &stored)?;
+        let current = keyring.current_version(customer);
+        if shard
+            .sessions
+            .get(&customer)
+            .is_some_and(|session| Some(session.version()) != current)
+        {
+            shard.end_session(customer);
+        }
+        Ok(())
+    }
+
+    /// Adopts a shared store's view of the customer; if it shredded keys held here, their
+    /// cached opening sessions go too (under the keyring, as a local shred does).
+    fn adopt(
+        &self,
+        keyring: &mut Keyring,
+        customer: CustomerId,
+        stored: &KeyringSnapshot,
+    ) -> Result<(), LogsError> {
+        if keyring.adopt(customer, stored)? {
+            self.opening
+                .lock()
+                .map_err(poisoned)?
+                .retain(|_, session| session.customer != customer);
+        }
+        Ok(())
     }
 
     fn start_session(
@@ -633,6 +724,7 @@ impl<S: AuditStore> Custody<S> {
         shard: &mut SealingShard,
         customer: CustomerId,
     ) -> Result<SealSession, LogsError> {
+        self.refresh_in_shard(shard, customer)?;
         let current = self
             .keyring
             .read()

@@ -274,7 +274,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the trail must re-read its head and cannot.
     pub fn audit_instant(&self) -> Result<Timestamp, LogsError> {
-        self.audit()?.next_instant()
+        self.audit()?.instant_after_head()
     }
 
     /// Writes `plan` to the trail and grants decryption for it: no record is decrypted for

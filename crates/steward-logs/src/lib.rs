@@ -95,7 +95,7 @@ pub use crate::{
     audit::{
         AccessEvent, AuditEntry, AuditEvent, AuditKey, AuditOutcome, AuditStore, AuditTrail,
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
-        MemoryAuditStore, OpenFailure, RosterChange,
+        MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
     },
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
@@ -104,8 +104,8 @@ pub use crate::{
         RecordDigester, SkipReason,
     },
     keys::{
-        KEY_LEN, KeyStore, KeyVersion, Keyring, KeyringSnapshot, MasterKey, MasterKeyId,
-        NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
+        KEY_LEN, KeyAdmission, KeyStore, KeyVersion, Keyring, KeyringSnapshot, MasterKey,
+        MasterKeyId, NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, SealInput,

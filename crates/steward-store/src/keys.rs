@@ -5,7 +5,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use steward_core::CustomerId;
-use steward_logs::{BoxError, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey};
+use steward_logs::{
+    BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
+};
 
 use crate::{
     SqliteStore, StoreError, WriteTx,
@@ -318,8 +320,11 @@ pub enum WalCheckpoint {
 /// The custody's key store (`Custody::with_key_store`): each method returns once its change
 /// is committed, so the custody's write-ahead order holds across a crash or power loss.
 impl KeyStore for SqliteStore {
-    fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), BoxError> {
-        Ok(Self::put_data_key(self, key)?)
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        // One custody per file: a key of this version stored already is a conflict, not a
+        // race lost to another node.
+        Self::put_data_key(self, key)?;
+        Ok(KeyAdmission::Stored)
     }
 
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {

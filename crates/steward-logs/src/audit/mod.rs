@@ -28,7 +28,7 @@ pub use self::{
         CheckpointSigner,
     },
     entry::{AccessEvent, AuditEntry, AuditEvent, AuditOutcome, OpenFailure, RosterChange},
-    store::{AuditStore, MemoryAuditStore},
+    store::{AuditStore, MemoryAuditStore, SharedHead},
 };
 use crate::{AuditError, LogsError};
 
@@ -57,6 +57,8 @@ pub struct AuditTrail<S> {
     /// A store reported a failure the trail could not resolve: the entry may or may not have
     /// been stored, so the head is re-read before the next entry.
     head_uncertain: bool,
+    /// A shared store's append lock is held (see [`AuditStore::lock_head`]).
+    head_locked: bool,
 }
 
 impl<S: AuditStore> AuditTrail<S> {
@@ -91,6 +93,7 @@ impl<S: AuditStore> AuditTrail<S> {
             head: ChainHead::EMPTY,
             last_at: None,
             head_uncertain: false,
+            head_locked: false,
         };
         trail.reload_head()?;
         Ok(trail)
@@ -101,7 +104,17 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// The vault decides a request at this instant and then appends at it, so the decision
     /// and its entry agree on the time.
+    ///
+    /// On a shared store this takes the store's append lock and continues after the newest
+    /// stored entry; the lock is held until the entry is appended (or [`release`d](Self::release)).
     pub(crate) fn next_instant(&mut self) -> Result<Timestamp, LogsError> {
+        self.lock_shared_head()?;
+        self.instant_after_head()
+    }
+
+    /// The instant the next entry would carry after the head known here, without taking a
+    /// shared store's lock: a decision instant for work that appends much later.
+    pub(crate) fn instant_after_head(&mut self) -> Result<Timestamp, LogsError> {
         if self.head_uncertain {
             self.reload_head()?;
         }
@@ -127,22 +140,16 @@ impl<S: AuditStore> AuditTrail<S> {
         at: Timestamp,
         event: AuditEvent,
     ) -> Result<ChainHead, LogsError> {
-        if self.head_uncertain {
-            self.reload_head()?;
-        }
-        if let Some(last) = self.last_at
-            && at <= last
-        {
-            return Err(LogsError::Audit(AuditError::ClockWentBackwards {
-                last,
-                attempted: at,
-            }));
-        }
-        let sequence = self.head.entries;
-        let chained =
-            self.key
-                .chain(sequence, self.head.hash, entry::AuditEntry::new(at, event))?;
+        let chained = match self.chain_next(at, event) {
+            Ok(chained) => chained,
+            Err(error) => {
+                self.release();
+                return Err(error);
+            }
+        };
         let head = chained.head_after()?;
+        // The store releases its append lock as the append returns, stored or not.
+        self.head_locked = false;
         if let Err(source) = self.store.append(chained) {
             // The entry may have been stored all the same: learn the head from the store
             // rather than reuse its sequence number, now if the store answers, else before
@@ -156,12 +163,63 @@ impl<S: AuditStore> AuditTrail<S> {
         Ok(head)
     }
 
+    /// Chains `event` at `at` after the head, refusing an instant not after the newest entry.
+    fn chain_next(&mut self, at: Timestamp, event: AuditEvent) -> Result<ChainedEntry, LogsError> {
+        if self.head_uncertain {
+            self.reload_head()?;
+        }
+        if let Some(last) = self.last_at
+            && at <= last
+        {
+            return Err(LogsError::Audit(AuditError::ClockWentBackwards {
+                last,
+                attempted: at,
+            }));
+        }
+        let sequence = self.head.entries;
+        self.key
+            .chain(sequence, self.head.hash, entry::AuditEntry::new(at, event))
+    }
+
+    /// Takes a shared store's append lock, once, and continues after its newest entry.
+    fn lock_shared_head(&mut self) -> Result<(), LogsError> {
+        if self.head_locked {
+            return Ok(());
+        }
+        let shared = self
+            .store
+            .lock_head()
+            .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
+        if let SharedHead::Locked(newest) = shared {
+            self.head_locked = true;
+            if let Err(error) = self.continue_after(newest) {
+                self.release();
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases a shared store's append lock taken for an entry that will not be appended.
+    pub(crate) fn release(&mut self) {
+        if self.head_locked {
+            self.store.unlock_head();
+            self.head_locked = false;
+        }
+    }
+
     /// Re-reads the newest entry from the store and continues after it.
     fn reload_head(&mut self) -> Result<(), LogsError> {
         let last = self
             .store
             .last()
             .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
+        self.continue_after(last)
+    }
+
+    /// Continues after `last`, the store's newest entry, checked under the key; refuses a
+    /// store that lost entries this trail knows of.
+    fn continue_after(&mut self, last: Option<ChainedEntry>) -> Result<(), LogsError> {
         let (head, last_at) = match last {
             None => (ChainHead::EMPTY, None),
             Some(entry) => {

@@ -13,6 +13,11 @@ use crate::BoxError;
 /// memory. An implementation over a shared database should refuse an entry whose sequence
 /// number is already taken (a unique key), so that two writers cannot fork the chain.
 ///
+/// A store that several trails append to (several nodes on one database) also implements
+/// [`lock_head`](Self::lock_head): the trail then takes the store's append lock before it
+/// fixes the instant of an entry and continues after the newest stored entry, so every
+/// node's entries form one totally ordered chain.
+///
 /// [`AuditKey::verify_chain`]: crate::AuditKey::verify_chain
 /// [`AuditTrail`]: crate::AuditTrail
 pub trait AuditStore {
@@ -41,6 +46,35 @@ pub trait AuditStore {
     ///
     /// Whatever kept the store from being read.
     fn entries(&self) -> Result<Vec<ChainedEntry>, BoxError>;
+
+    /// For a store shared by several trails: takes the store's append lock (held until the
+    /// next [`append`](Self::append) returns, whether it stored the entry or not, or until
+    /// [`unlock_head`](Self::unlock_head)) and returns the newest entry, which the trail's
+    /// next entry then follows. A store with one trail returns [`SharedHead::NotShared`]
+    /// (the default), and the trail's head in memory is the truth.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the lock from being taken or the head from being read (no lock is held
+    /// then).
+    fn lock_head(&mut self) -> Result<SharedHead, BoxError> {
+        Ok(SharedHead::NotShared)
+    }
+
+    /// Releases the append lock taken by [`lock_head`](Self::lock_head) without appending
+    /// (the trail refused its entry before storing it). The default does nothing.
+    fn unlock_head(&mut self) {}
+}
+
+/// What [`AuditStore::lock_head`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SharedHead {
+    /// The store has one trail: nothing was locked or read.
+    NotShared,
+    /// The store's append lock is held by this trail; the newest stored entry (`None` for an
+    /// empty chain).
+    Locked(Option<ChainedEntry>),
 }
 
 /// An audit store in memory: for tests, examples and services that ship entries elsewhere.

@@ -298,6 +298,58 @@ impl Keyring {
         keys.live.clear();
     }
 
+    /// Replaces what this keyring holds for `customer` by `stored`, a shared key store's view
+    /// of them (their live keys and tombstone; entries of other customers are ignored). A
+    /// tombstone never moves down. Returns whether the stored view shredded keys this keyring
+    /// still held, so the caller can end sessions derived from them.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownMasterKey`] if a stored key is wrapped under a master key this
+    /// keyring does not hold (nothing changed then).
+    pub(crate) fn adopt(
+        &mut self,
+        customer: CustomerId,
+        stored: &KeyringSnapshot,
+    ) -> Result<bool, LogsError> {
+        let mut live = Versions::default();
+        for key in stored
+            .data_keys()
+            .iter()
+            .filter(|key| key.customer == customer)
+        {
+            let known = std::iter::once(&self.current)
+                .chain(&self.retired)
+                .any(|master| master.id == key.master_key);
+            if !known {
+                return Err(LogsError::Key(KeyError::UnknownMasterKey {
+                    id: key.master_key.to_string(),
+                }));
+            }
+            live.insert(key.clone());
+        }
+        let stored_tombstone = stored
+            .shredded()
+            .iter()
+            .find(|(owner, _)| *owner == customer)
+            .map(|&(_, tombstone)| tombstone);
+        let keys = self.customers.entry(customer).or_default();
+        let tombstone = match (keys.tombstone, stored_tombstone) {
+            (Some(local), Some(stored)) => Some(local.max(stored)),
+            (local, stored) => local.or(stored),
+        };
+        let shredded_here = keys
+            .live
+            .values()
+            .any(|key| tombstone.is_some_and(|tombstone| tombstone.covers(key.version)));
+        // A key at or below the tombstone is destroyed, whoever still lists it.
+        live.0
+            .retain(|key| !tombstone.is_some_and(|tombstone| tombstone.covers(key.version)));
+        keys.live = live;
+        keys.tombstone = tombstone;
+        Ok(shredded_here)
+    }
+
     /// The customer's data key of this version, unwrapped.
     pub(crate) fn data_key(
         &self,

@@ -19,7 +19,7 @@ pub use self::{
     keyring::{Keyring, PreparedMasterRotation},
     master::{MasterKey, MasterKeyId},
     snapshot::KeyringSnapshot,
-    store::{KeyStore, NoKeyStore},
+    store::{KeyAdmission, KeyStore, NoKeyStore},
     version::{KeyVersion, Tombstone},
     wrapped::WrappedDataKey,
 };

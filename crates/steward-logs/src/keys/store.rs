@@ -2,8 +2,22 @@
 
 use steward_core::CustomerId;
 
-use super::{Tombstone, WrappedDataKey};
+use super::{KeyringSnapshot, Tombstone, WrappedDataKey};
 use crate::BoxError as StoreError;
+
+/// What a key store did with a new data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyAdmission {
+    /// The key is stored (durable): the custody issues it.
+    Stored,
+    /// The store is shared with other custodies (several nodes on one database) and one of
+    /// them changed this customer's keys first: it stored a key of this version (the first
+    /// writer wins) or shredded the customer. The snapshot holds the customer's keys and
+    /// tombstone as stored now; the custody adopts it and seals under the stored key, so
+    /// every node uses one key per version.
+    Superseded(KeyringSnapshot),
+}
 
 /// Where wrapped data keys and tombstones are kept, one change at a time (never a whole
 /// snapshot). [`Custody`](crate::Custody) writes ahead: a new data key is durable before any
@@ -17,10 +31,28 @@ pub trait KeyStore: Send + Sync {
     /// Stores a new wrapped data key: a customer's first key, a rotation, or the first key
     /// of a new generation after a shred.
     ///
+    /// A store shared by several custodies stores the key only if no key of its customer and
+    /// version is stored yet and the version is above the customer's stored tombstone (an
+    /// atomic compare-and-swap), and otherwise answers [`KeyAdmission::Superseded`] with what
+    /// it holds for the customer.
+    ///
     /// # Errors
     ///
     /// Whatever kept the key from being stored; the key is then not issued.
-    fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError>;
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError>;
+
+    /// The customer's keys and tombstone as stored now, for a store shared by several
+    /// custodies: the custody adopts them before it starts a sealing session and before it
+    /// opens a record, so a key issued or a shred made by another node is used here too.
+    /// A store written by one custody returns `None` (the default): its keyring in memory
+    /// is then the truth, and nothing is read.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the store from being read; the seal or open then fails closed.
+    fn customer_keys(&self, _customer: CustomerId) -> Result<Option<KeyringSnapshot>, StoreError> {
+        Ok(None)
+    }
 
     /// Destroys every wrapped data key of `customer` for good and records `tombstone`.
     ///
@@ -44,8 +76,8 @@ pub trait KeyStore: Send + Sync {
 pub struct NoKeyStore;
 
 impl KeyStore for NoKeyStore {
-    fn put_data_key(&self, _key: &WrappedDataKey) -> Result<(), StoreError> {
-        Ok(())
+    fn put_data_key(&self, _key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+        Ok(KeyAdmission::Stored)
     }
 
     fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), StoreError> {
