@@ -511,6 +511,9 @@ impl<S: AuditStore> Custody<S> {
     pub fn rotate_data_key(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let version = {
             let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+            // On a shared store, the next version is the one after the newest stored, which
+            // another node may have issued.
+            self.refresh_in_shard(&mut shard, customer)?;
             let version = self.issue_next_key(customer)?;
             shard.end_session(customer);
             version
@@ -559,6 +562,9 @@ impl<S: AuditStore> Custody<S> {
         let mut trail = self.trail.lock().map_err(poisoned)?;
         trail.append(AuditEvent::CustomerShredded { customer })?;
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+        // On a shared store, the tombstone covers the newest stored version, which another
+        // node may have issued.
+        self.refresh_in_shard(&mut shard, customer)?;
         let mut keyring = self.keyring.write().map_err(poisoned)?;
         let tombstone = keyring.tombstone_for_shred(customer);
         self.key_store

@@ -308,6 +308,8 @@ impl<S: AuditStore> Custody<S> {
         grant: &mut ExportGrant,
         record: &SealedRecord,
     ) -> Result<Plaintext, LogsError> {
+        // On a shared store, a shred made by another node holds here too.
+        self.refresh_customer(record.header().customer)?;
         match self.decrypt(record) {
             Ok(plaintext) => {
                 // The level is authenticated now: it must permit the job's scope, whatever

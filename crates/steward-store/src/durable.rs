@@ -55,27 +55,7 @@ impl StoreFacts {
     pub fn load(store: &SqliteStore, policy: &Policy) -> Result<Self, StoreError> {
         let mut consent = ConsentLedger::new(policy.known_versions().clone());
         for stored in store.consent_changes()? {
-            let change = ConsentChange::new(
-                stored.customer,
-                stored.level,
-                stored.effective,
-                stored.actor.clone(),
-                stored.channel,
-                stored.policy_version.clone(),
-            );
-            let replayed = consent.record(change, stored.recorded_at)?;
-            // A deleted or reordered row shows as a receipt number or a previous level that
-            // the replay does not reproduce: refuse to start on a ledger that lost a change
-            // (a withdrawal deleted from the file would otherwise reopen training).
-            if replayed.receipt != stored.receipt
-                || replayed.previous_level != stored.previous_level
-            {
-                return Err(StoreError::Corrupt {
-                    table: "consent_changes",
-                    reason: "a receipt does not follow from the receipts before it: a change was removed or reordered",
-                    source: None,
-                });
-            }
+            replay_receipt(&mut consent, &stored, "consent_changes")?;
         }
         let mut relationships = RelationshipBook::new();
         for relationship in store.relationships()? {
@@ -111,21 +91,7 @@ impl StoreFacts {
     /// commit.
     pub fn record_consent(&mut self, change: ConsentChange) -> Result<ConsentReceipt, StoreError> {
         self.guard()?;
-        // The ledger's recording instants never go backwards: a system clock set back a
-        // little dates the receipt at the newest recording instead of refusing it.
-        let now = Timestamp::now();
-        let recorded_at = self
-            .consent
-            .latest_recorded()
-            .map_or(now, |latest| latest.max(now));
-        // A change meant to take effect "now" read the clock a moment before this did.
-        let mut change = change;
-        if change.effective < recorded_at
-            && change.effective.unix_nanos()
-                >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
-        {
-            change.effective = recorded_at;
-        }
+        let (change, recorded_at) = date_consent_change(&self.consent, change);
         self.write_through(
             |facts| Ok(facts.consent.record(change, recorded_at)?),
             |tx, _, receipt| tx.insert_consent_change(receipt),
@@ -414,12 +380,23 @@ pub fn open_vault(
     policy: Policy,
 ) -> Result<StoreVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    // The whole chain is read once and verified; then the trail continues after its head.
-    let entries = store.audit_entries()?;
-    keys.audit_key()?.verify_chain(&entries)?;
-    // The checkpoint's signature is checked by whoever holds the public key (the operator's
-    // `audit verify`); here the chain must still reach the head it names.
-    if let Some(checkpoint) = store.latest_checkpoint()? {
+    verify_chain_at_start(keys, &store.audit_entries()?, store.latest_checkpoint()?)?;
+    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
+    let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
+    let facts = StoreFacts::load(store, &policy)?;
+    Ok(Vault::with_custody(policy, facts, custody)?)
+}
+
+/// Verifies the whole chain, read once at start-up, and that it still reaches the newest
+/// stored checkpoint. (The checkpoint's signature is checked by whoever holds the public key,
+/// the operator's `audit verify`; here the chain must still reach the head it names.)
+pub(crate) fn verify_chain_at_start(
+    keys: &StoreKeys,
+    entries: &[steward::logs::ChainedEntry],
+    checkpoint: Option<steward::logs::Checkpoint>,
+) -> Result<(), StoreError> {
+    keys.audit_key()?.verify_chain(entries)?;
+    if let Some(checkpoint) = checkpoint {
         let reaches = usize::try_from(checkpoint.entries())
             .ok()
             .and_then(|count| count.checked_sub(1))
@@ -431,11 +408,56 @@ pub fn open_vault(
             });
         }
     }
-    drop(entries);
-    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
-    let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
-    let facts = StoreFacts::load(store, &policy)?;
-    Ok(Vault::with_custody(policy, facts, custody)?)
+    Ok(())
+}
+
+/// Replays one stored consent receipt into `consent`, refusing a receipt that does not
+/// follow from the ones before it: a deleted or reordered row shows as a receipt number or
+/// previous level the replay does not reproduce (a withdrawal deleted from the store would
+/// otherwise reopen training).
+pub(crate) fn replay_receipt(
+    consent: &mut ConsentLedger,
+    stored: &ConsentReceipt,
+    table: &'static str,
+) -> Result<(), StoreError> {
+    let change = ConsentChange::new(
+        stored.customer,
+        stored.level,
+        stored.effective,
+        stored.actor.clone(),
+        stored.channel,
+        stored.policy_version.clone(),
+    );
+    let replayed = consent.record(change, stored.recorded_at)?;
+    if replayed.receipt != stored.receipt || replayed.previous_level != stored.previous_level {
+        return Err(StoreError::Corrupt {
+            table,
+            reason: "a receipt does not follow from the receipts before it: a change was removed or reordered",
+            source: None,
+        });
+    }
+    Ok(())
+}
+
+/// Dates a consent change by the system clock, as the ledger will record it: the recording
+/// instant never goes back (a clock set back a little dates it at the newest recording), and
+/// a change meant to take effect "now" (read from the clock a moment before) takes effect at
+/// that instant rather than being refused as backdated.
+pub(crate) fn date_consent_change(
+    consent: &ConsentLedger,
+    mut change: ConsentChange,
+) -> (ConsentChange, Timestamp) {
+    let now = Timestamp::now();
+    let recorded_at = consent
+        .latest_recorded()
+        .map_or(now, |latest| latest.max(now));
+    if change.effective < recorded_at
+        && change.effective.unix_nanos()
+            >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
+    {
+        change.effective = recorded_at;
+    }
+    (change, recorded_at)
 }
 
 /// Commits sealed records in groups: each [`put`](Self::put) returns once its record is

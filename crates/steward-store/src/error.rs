@@ -117,6 +117,28 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A PostgreSQL operation failed (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL error while {doing}")]
+    Postgres {
+        /// What the store was doing.
+        doing: &'static str,
+        /// What the client or server reported.
+        #[source]
+        source: postgres::Error,
+    },
+    /// The PostgreSQL store's configuration is unusable (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    #[error("invalid PostgreSQL store configuration: {reason}")]
+    PgConfig {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The facts could not be brought up to date with the other nodes' changes within the
+    /// configured bound (feature `postgres`): nothing is decided from them until they are.
+    #[cfg(feature = "postgres")]
+    #[error("the facts are stale: they could not catch up with the shared store within the bound")]
+    FactsStale,
     /// A stored row does not decode into the value it should hold: the file was edited or
     /// damaged outside this crate.
     #[error("corrupt row in table `{table}`: {reason}")]
@@ -306,5 +328,12 @@ pub(crate) trait Doing<T> {
 impl<T> Doing<T> for Result<T, rusqlite::Error> {
     fn doing(self, doing: &'static str) -> Result<T, StoreError> {
         self.map_err(|source| StoreError::Sqlite { doing, source })
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl<T> Doing<T> for Result<T, postgres::Error> {
+    fn doing(self, doing: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Postgres { doing, source })
     }
 }

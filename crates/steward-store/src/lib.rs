@@ -107,6 +107,8 @@ mod durable;
 mod error;
 mod facts;
 mod keys;
+#[cfg(feature = "postgres")]
+pub mod pg;
 mod records;
 mod schema;
 mod store;
@@ -129,4 +131,6 @@ const _: () = {
     assert_send_sync::<StoreVault>();
     assert_send_sync::<StoreFacts>();
     assert_send_sync::<GroupCommitter>();
+    #[cfg(feature = "postgres")]
+    assert_send_sync::<pg::PgVault>();
 };

@@ -245,6 +245,16 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.custody.rotate_master_key(new)
     }
 
+    /// Adopts a shared key store's current view of the customer's keys (several nodes on one
+    /// database); see [`Custody::refresh_customer`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::refresh_customer`].
+    pub fn refresh_customer(&self, customer: CustomerId) -> Result<(), LogsError> {
+        self.custody.refresh_customer(customer)
+    }
+
     /// Crypto-shreds the customer (audited first); see [`Custody::shred`].
     ///
     /// # Errors

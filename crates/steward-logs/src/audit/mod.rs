@@ -109,7 +109,11 @@ impl<S: AuditStore> AuditTrail<S> {
     /// stored entry; the lock is held until the entry is appended (or [`release`d](Self::release)).
     pub(crate) fn next_instant(&mut self) -> Result<Timestamp, LogsError> {
         self.lock_shared_head()?;
-        self.instant_after_head()
+        let instant = self.instant_after_head();
+        if instant.is_err() {
+            self.release();
+        }
+        instant
     }
 
     /// The instant the next entry would carry after the head known here, without taking a
@@ -192,7 +196,7 @@ impl<S: AuditStore> AuditTrail<S> {
             .map_err(|source| LogsError::Audit(AuditError::Unavailable { source }))?;
         if let SharedHead::Locked(newest) = shared {
             self.head_locked = true;
-            if let Err(error) = self.continue_after(newest) {
+            if let Err(error) = self.continue_after(newest.map(|entry| *entry)) {
                 self.release();
                 return Err(error);
             }

@@ -74,7 +74,7 @@ pub enum SharedHead {
     NotShared,
     /// The store's append lock is held by this trail; the newest stored entry (`None` for an
     /// empty chain).
-    Locked(Option<ChainedEntry>),
+    Locked(Option<Box<ChainedEntry>>),
 }
 
 /// An audit store in memory: for tests, examples and services that ship entries elsewhere.

@@ -54,7 +54,9 @@ pub trait KeyStore: Send + Sync {
         Ok(None)
     }
 
-    /// Destroys every wrapped data key of `customer` for good and records `tombstone`.
+    /// Destroys every wrapped data key of `customer` for good and records `tombstone`. A
+    /// store shared by several custodies raises the tombstone to the newest version it holds
+    /// for the customer, which another node may have issued after this custody last looked.
     ///
     /// # Errors
     ///

@@ -4,6 +4,9 @@
 //!   refused at open, a shred is final on disk, the record scans stream in order.
 //! - `vault`: the facade's vault on the store survives a restart, shares it between threads,
 //!   commits records in groups and sweeps durably.
+//! - `pg` (feature `postgres`): several vaults on one PostgreSQL database share one key
+//!   per customer and version, see each other's shreds, write one audit chain and see each
+//!   other's facts within the bound.
 //! - `crash`: a child process (this binary, re-run) is killed at many points while it seals,
 //!   opens, changes consent and shreds; what it was told had happened still holds on reopen.
 
@@ -15,4 +18,6 @@
 mod common;
 mod crash;
 mod persistence;
+#[cfg(feature = "postgres")]
+mod pg;
 mod vault;

@@ -1,0 +1,324 @@
+//! The one audit chain of all nodes, and its checkpoints.
+
+use std::time::Duration;
+
+use postgres::{Client, GenericClient};
+use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
+
+use super::PgStore;
+use crate::{StoreError, codec::json_text, error::Doing};
+
+const ENTRIES: &str = "audit_entries";
+const CHECKPOINTS: &str = "audit_checkpoints";
+
+/// How long a node may hold the chain's append lock in an open transaction before the
+/// server ends it: a node that hangs while holding it cannot stop the others for longer.
+const APPEND_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node's audit store: a connection of its own, on which the trail holds the chain's
+/// append lock (the head row) from fixing an entry's instant to appending it. Build one per
+/// vault with [`PgAuditStore::new`]; reads go through the store's pool.
+pub struct PgAuditStore {
+    store: PgStore,
+    client: Option<Client>,
+    /// The head read under the lock: (entries, hash of the newest entry).
+    locked: Option<(i64, Option<Vec<u8>>)>,
+}
+
+impl PgAuditStore {
+    /// An audit store on `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if its connection cannot be opened.
+    pub fn new(store: &PgStore) -> Result<Self, StoreError> {
+        let mut audit = Self {
+            store: store.clone(),
+            client: None,
+            locked: None,
+        };
+        audit.connection()?;
+        Ok(audit)
+    }
+
+    /// The store.
+    #[must_use]
+    pub const fn store(&self) -> &PgStore {
+        &self.store
+    }
+
+    /// The dedicated connection, opened again if it broke.
+    fn connection(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            let mut client = self.store.connect_client()?;
+            client
+                .batch_execute(&format!(
+                    "SET idle_in_transaction_session_timeout = {}",
+                    APPEND_LOCK_TIMEOUT.as_millis()
+                ))
+                .doing("configuring the audit connection")?;
+            self.client = Some(client);
+        }
+        self.client.as_mut().ok_or(StoreError::Unsupported {
+            what: "an audit connection that could not be kept",
+        })
+    }
+
+    /// Begins the append transaction and locks the head row.
+    fn begin_locked(&mut self) -> Result<(i64, Option<Vec<u8>>), StoreError> {
+        let client = self.connection()?;
+        client
+            .batch_execute("BEGIN")
+            .doing("starting an audit append")?;
+        let head = client
+            .query_one(
+                "SELECT entries, hash FROM audit_head WHERE singleton = 1 FOR UPDATE",
+                &[],
+            )
+            .doing("locking the audit chain's head");
+        match head {
+            Ok(row) => Ok((row.get(0), row.get(1))),
+            Err(error) => {
+                self.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    /// Ends an open transaction without writing (best effort: a broken connection has
+    /// ended it already).
+    fn rollback(&mut self) {
+        if let Some(client) = self.client.as_mut() {
+            let _ended = client.batch_execute("ROLLBACK");
+        }
+        self.locked = None;
+    }
+
+    /// Appends `entry` in the open transaction if it follows `head`, and commits.
+    fn append_locked(
+        &mut self,
+        head: (i64, Option<Vec<u8>>),
+        entry: &ChainedEntry,
+    ) -> Result<(), StoreError> {
+        let (entries, hash) = head;
+        let sequence = i64::try_from(entry.sequence()).map_err(|_| StoreError::OutOfRange {
+            what: "an audit sequence number",
+        })?;
+        if sequence < entries {
+            return Err(StoreError::SequenceTaken {
+                sequence: entry.sequence(),
+            });
+        }
+        let follows = sequence == entries
+            && hash
+                .as_deref()
+                .is_none_or(|hash| hash == entry.previous().as_bytes().as_slice());
+        if !follows {
+            return Err(StoreError::SequenceOutOfPlace {
+                sequence: entry.sequence(),
+                expected: u64::try_from(entries).unwrap_or_default(),
+            });
+        }
+        let json = json_text(entry, "an audit entry")?;
+        let client = self.connection()?;
+        client
+            .execute(
+                "INSERT INTO audit_entries (sequence, entry) VALUES ($1, $2)",
+                &[&sequence, &json],
+            )
+            .doing("appending an audit entry")?;
+        client
+            .execute(
+                "UPDATE audit_head SET entries = $1, hash = $2 WHERE singleton = 1",
+                &[&(sequence + 1), &entry.hash().as_bytes().as_slice()],
+            )
+            .doing("moving the audit chain's head")?;
+        client
+            .batch_execute("COMMIT")
+            .doing("committing an audit entry")
+    }
+}
+
+impl std::fmt::Debug for PgAuditStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgAuditStore")
+            .field("store", &self.store)
+            .field("locked", &self.locked.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One chain for every node: an append checks, in the transaction that holds the head row,
+/// that the entry's sequence number and previous hash are the head's, so two nodes can never
+/// fork the chain; with [`lock_head`](AuditStore::lock_head) a trail holds that row from
+/// fixing its entry's instant to appending it, so it always continues after the newest entry.
+impl AuditStore for PgAuditStore {
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError> {
+        let head = match self.locked.take() {
+            Some(head) => head,
+            None => self.begin_locked()?,
+        };
+        let appended = self.append_locked(head, &entry);
+        if appended.is_err() {
+            self.rollback();
+        }
+        Ok(appended?)
+    }
+
+    fn last(&self) -> Result<Option<ChainedEntry>, BoxError> {
+        Ok(self.store.last_audit_entry()?)
+    }
+
+    fn entries(&self) -> Result<Vec<ChainedEntry>, BoxError> {
+        Ok(self.store.audit_entries()?)
+    }
+
+    fn lock_head(&mut self) -> Result<SharedHead, BoxError> {
+        if self.locked.is_some() {
+            self.rollback();
+        }
+        let head = self.begin_locked()?;
+        let newest = match head.0.checked_sub(1) {
+            Some(sequence) if sequence >= 0 => {
+                let client = self.connection()?;
+                let read = entry_at(client, sequence);
+                match read {
+                    Ok(entry) => Some(Box::new(entry)),
+                    Err(error) => {
+                        self.rollback();
+                        return Err(error.into());
+                    }
+                }
+            }
+            _ => None,
+        };
+        self.locked = Some(head);
+        Ok(SharedHead::Locked(newest))
+    }
+
+    fn unlock_head(&mut self) {
+        self.rollback();
+    }
+}
+
+impl PgStore {
+    /// The newest audit entry, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the store cannot be read; [`StoreError::Corrupt`] if the
+    /// entry does not decode.
+    pub fn last_audit_entry(&self) -> Result<Option<ChainedEntry>, StoreError> {
+        let mut client = self.client()?;
+        client
+            .query_opt(
+                "SELECT sequence, entry FROM audit_entries ORDER BY sequence DESC LIMIT 1",
+                &[],
+            )
+            .doing("reading the newest audit entry")?
+            .map(|row| decode_entry(row.get(0), row.get(1)))
+            .transpose()
+    }
+
+    /// Every audit entry of every node, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// As [`last_audit_entry`](Self::last_audit_entry).
+    pub fn audit_entries(&self) -> Result<Vec<ChainedEntry>, StoreError> {
+        let mut client = self.client()?;
+        client
+            .query(
+                "SELECT sequence, entry FROM audit_entries ORDER BY sequence",
+                &[],
+            )
+            .doing("reading the audit entries")?
+            .iter()
+            .map(|row| decode_entry(row.get(0), row.get(1)))
+            .collect()
+    }
+
+    /// Stores a signed checkpoint. Storing the same checkpoint again is harmless.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::CheckpointConflict`] if a different checkpoint covering as many entries
+    /// is stored; [`StoreError::Postgres`] if it cannot be stored.
+    pub fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let entries = i64::try_from(checkpoint.entries()).map_err(|_| StoreError::OutOfRange {
+            what: "the checkpoint's entry count",
+        })?;
+        let json = json_text(checkpoint, "a checkpoint")?;
+        let mut client = self.client()?;
+        let inserted = client
+            .execute(
+                "INSERT INTO audit_checkpoints (entries, checkpoint) VALUES ($1, $2) \
+                 ON CONFLICT (entries) DO NOTHING",
+                &[&entries, &json],
+            )
+            .doing("storing a checkpoint")?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        let stored: String = client
+            .query_one(
+                "SELECT checkpoint FROM audit_checkpoints WHERE entries = $1",
+                &[&entries],
+            )
+            .doing("reading a checkpoint")?
+            .get(0);
+        let stored = decode_checkpoint(&stored)?;
+        if stored == *checkpoint {
+            Ok(())
+        } else {
+            Err(StoreError::CheckpointConflict {
+                entries: checkpoint.entries(),
+            })
+        }
+    }
+
+    /// The checkpoint covering the most entries, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the store cannot be read; [`StoreError::Corrupt`] if it
+    /// does not decode.
+    pub fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let mut client = self.client()?;
+        client
+            .query_opt(
+                "SELECT checkpoint FROM audit_checkpoints ORDER BY entries DESC LIMIT 1",
+                &[],
+            )
+            .doing("reading the newest checkpoint")?
+            .map(|row| decode_checkpoint(row.get(0)))
+            .transpose()
+    }
+}
+
+fn entry_at(client: &mut impl GenericClient, sequence: i64) -> Result<ChainedEntry, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT sequence, entry FROM audit_entries WHERE sequence = $1",
+            &[&sequence],
+        )
+        .doing("reading the newest audit entry")?;
+    decode_entry(row.get(0), row.get(1))
+}
+
+fn decode_entry(sequence: i64, text: &str) -> Result<ChainedEntry, StoreError> {
+    let entry: ChainedEntry = serde_json::from_str(text)
+        .map_err(|error| StoreError::corrupt(ENTRIES, "invalid audit entry", error))?;
+    if i64::try_from(entry.sequence()).ok() != Some(sequence) {
+        return Err(StoreError::corrupt_row(
+            ENTRIES,
+            "the entry's sequence number differs from its row's",
+        ));
+    }
+    Ok(entry)
+}
+
+fn decode_checkpoint(text: &str) -> Result<Checkpoint, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|error| StoreError::corrupt(CHECKPOINTS, "invalid checkpoint", error))
+}

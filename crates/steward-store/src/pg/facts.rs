@@ -1,0 +1,642 @@
+//! The facts `check()` reads, shared by every node: one totally ordered log of changes,
+//! applied in memory by each node.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use postgres::{Client, GenericClient, fallible_iterator::FallibleIterator};
+use serde::{Deserialize, Serialize};
+use steward::{
+    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, Policy, RosterFacts,
+    TrainingLevel,
+    consent::ConsentLedger,
+    logs::{RosterChange, StewardRoster},
+    retention::{
+        HoldEvent, HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook,
+    },
+};
+use steward_core::{CustomerId, Justification, StewardId, Timestamp};
+
+use super::{FACTS_CHANNEL, PgStore, PgVault};
+use crate::{
+    StoreError,
+    codec::json_text,
+    durable::{date_consent_change, replay_receipt},
+    error::Doing,
+};
+
+const FACT_EVENTS: &str = "fact_events";
+
+/// One change to the facts, as the log keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum FactEvent {
+    Consent { receipt: ConsentReceipt },
+    RelationshipStarted { customer: CustomerId, at: Timestamp },
+    RelationshipEnded { customer: CustomerId, at: Timestamp },
+    Hold { event: HoldEvent },
+    StewardAdded { steward: StewardId },
+    StewardRemoved { steward: StewardId },
+}
+
+/// The facts of one node on the shared store, served from memory.
+///
+/// Every change, on any node, is one event in the store's log; a node applies every event it
+/// has not seen before it writes its own (under the log's lock, so its change is validated
+/// against everything before it), and a [`FactsFollower`] applies other nodes' events as they
+/// commit. So `check()` reads memory (no allocation, no I/O) and what it reads is at most a
+/// bounded time behind the database.
+///
+/// Fails closed: if a commit fails after memory took a change, or the follower could not
+/// catch up within [`PgConfig::facts_max_staleness`](super::PgConfig::facts_max_staleness),
+/// every decision denies and every change is refused until the facts catch up (or, after a
+/// failed commit, the vault is opened again).
+pub struct PgFacts {
+    store: PgStore,
+    consent: ConsentLedger,
+    relationships: RelationshipBook,
+    holds: HoldRegister,
+    roster: StewardRoster,
+    /// The sequence number of the newest event applied.
+    applied: i64,
+    diverged: bool,
+    stale: bool,
+}
+
+impl PgFacts {
+    /// Loads every fact event from `store`, replaying and checking each.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the log cannot be read; [`StoreError::Corrupt`] if an
+    /// event does not decode or a receipt does not follow from the ones before it;
+    /// [`StoreError::Consent`], [`StoreError::Retention`] or [`StoreError::Logs`] if an event
+    /// does not replay.
+    pub fn load(store: &PgStore, policy: &Policy) -> Result<Self, StoreError> {
+        let mut facts = Self {
+            store: store.clone(),
+            consent: ConsentLedger::new(policy.known_versions().clone()),
+            relationships: RelationshipBook::new(),
+            holds: HoldRegister::new(),
+            roster: StewardRoster::new(policy.max_stewards()),
+            applied: 0,
+            diverged: false,
+            stale: false,
+        };
+        let mut client = store.client()?;
+        let events = events_after(&mut *client, 0)?;
+        facts.apply_all(events)?;
+        Ok(facts)
+    }
+
+    /// Applies the events other nodes committed since this node last looked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the log cannot be read (the facts stay as they were);
+    /// [`StoreError::FactsDiverged`] once an event failed to apply.
+    pub fn catch_up(&mut self) -> Result<usize, StoreError> {
+        self.guard_diverged()?;
+        let mut client = self.store.client()?;
+        let events = events_after(&mut *client, self.applied)?;
+        drop(client);
+        self.apply_fetched(events)
+    }
+
+    /// The sequence number of the newest event applied here.
+    #[must_use]
+    pub const fn applied(&self) -> i64 {
+        self.applied
+    }
+
+    /// Marks the facts stale (the follower could not reach the store within the bound):
+    /// every decision denies until a catch-up succeeds.
+    pub const fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    /// Whether the facts are stale.
+    #[must_use]
+    pub const fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Records a training-preference change, dated by the system clock (as the SQLite
+    /// store's `StoreFacts::record_consent` does).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it; [`StoreError::Postgres`] if it could
+    /// not be stored; [`StoreError::FactsDiverged`] or [`StoreError::FactsStale`] while the
+    /// facts fail closed.
+    pub fn record_consent(&mut self, change: ConsentChange) -> Result<ConsentReceipt, StoreError> {
+        self.write_event(|facts| {
+            let (change, recorded_at) = date_consent_change(&facts.consent, change);
+            let receipt = facts.consent.record(change, recorded_at)?;
+            let event = FactEvent::Consent {
+                receipt: receipt.clone(),
+            };
+            Ok((receipt, event))
+        })
+    }
+
+    /// Starts a relationship.
+    ///
+    /// # Errors
+    ///
+    /// As `RelationshipBook::start` ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn start_relationship(
+        &mut self,
+        customer: CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write_event(|facts| {
+            facts.relationships.start(customer, at)?;
+            Ok(((), FactEvent::RelationshipStarted { customer, at }))
+        })
+    }
+
+    /// Ends a relationship.
+    ///
+    /// # Errors
+    ///
+    /// As `RelationshipBook::end` ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn end_relationship(
+        &mut self,
+        customer: CustomerId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write_event(|facts| {
+            facts.relationships.end(customer, at)?;
+            Ok(((), FactEvent::RelationshipEnded { customer, at }))
+        })
+    }
+
+    /// Places a legal hold.
+    ///
+    /// # Errors
+    ///
+    /// As `HoldRegister::place` ([`StoreError::Retention`]), or as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn place_hold(&mut self, hold: LegalHold) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.place(hold))
+    }
+
+    /// Extends a legal hold.
+    ///
+    /// # Errors
+    ///
+    /// As `HoldRegister::extend`, or as [`record_consent`](Self::record_consent) for the
+    /// store.
+    pub fn extend_hold(
+        &mut self,
+        id: HoldId,
+        by: StewardId,
+        at: Timestamp,
+        expires_at: Timestamp,
+        reason: Justification,
+    ) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.extend(id, by, at, expires_at, reason))
+    }
+
+    /// Releases a legal hold.
+    ///
+    /// # Errors
+    ///
+    /// As `HoldRegister::release`, or as [`record_consent`](Self::record_consent) for the
+    /// store.
+    pub fn release_hold(
+        &mut self,
+        id: HoldId,
+        by: StewardId,
+        at: Timestamp,
+        reason: Justification,
+    ) -> Result<(), StoreError> {
+        self.hold_change(|holds| holds.release(id, by, at, reason))
+    }
+
+    /// The consent ledger.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::FactsDiverged`] or [`StoreError::FactsStale`] while the facts fail
+    /// closed: nothing may be decided from them then.
+    pub fn consent(&self) -> Result<&ConsentLedger, StoreError> {
+        self.guard()?;
+        Ok(&self.consent)
+    }
+
+    /// The relationships.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub fn relationships(&self) -> Result<&RelationshipBook, StoreError> {
+        self.guard()?;
+        Ok(&self.relationships)
+    }
+
+    /// The legal holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub fn holds(&self) -> Result<&HoldRegister, StoreError> {
+        self.guard()?;
+        Ok(&self.holds)
+    }
+
+    /// The stewards.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub fn roster(&self) -> Result<&StewardRoster, StoreError> {
+        self.guard()?;
+        Ok(&self.roster)
+    }
+
+    fn hold_change(
+        &mut self,
+        change: impl FnOnce(&mut HoldRegister) -> Result<(), steward::retention::RetentionError>,
+    ) -> Result<(), StoreError> {
+        self.write_event(|facts| {
+            change(&mut facts.holds)?;
+            let event = facts
+                .holds
+                .events()
+                .last()
+                .cloned()
+                .ok_or(StoreError::Unsupported {
+                    what: "a hold change without its event",
+                })?;
+            Ok(((), FactEvent::Hold { event }))
+        })
+    }
+
+    /// One change, on every node: under the log's lock, applies what other nodes wrote
+    /// first, then `change` validates and applies it in memory (a refusal writes nothing)
+    /// and returns its event, which is stored and announced in the same transaction. If the
+    /// commit then fails, memory is ahead of the log and the facts fail closed.
+    fn write_event<T>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> Result<(T, FactEvent), StoreError>,
+    ) -> Result<T, StoreError> {
+        self.guard()?;
+        let store = self.store.clone();
+        let mut client = store.client()?;
+        let mut tx = client.transaction().doing("starting a facts change")?;
+        let head: i64 = tx
+            .query_one(
+                "SELECT seq FROM facts_head WHERE singleton = 1 FOR UPDATE",
+                &[],
+            )
+            .doing("locking the facts log")?
+            .get(0);
+        if head > self.applied {
+            let missed = events_after(&mut tx, self.applied)?;
+            self.apply_all(missed)?;
+        }
+        let (value, event) = change(self)?;
+        let next = head + 1;
+        let written = (|| {
+            tx.execute(
+                "INSERT INTO fact_events (seq, event) VALUES ($1, $2)",
+                &[&next, &json_text(&event, "a fact event")?],
+            )
+            .doing("storing a fact event")?;
+            tx.execute(
+                "UPDATE facts_head SET seq = $1 WHERE singleton = 1",
+                &[&next],
+            )
+            .doing("moving the facts log's head")?;
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&FACTS_CHANNEL, &next.to_string()],
+            )
+            .doing("announcing a fact event")?;
+            tx.commit().doing("committing a fact event")
+        })();
+        match written {
+            Ok(()) => {
+                self.applied = next;
+                Ok(value)
+            }
+            Err(error) => {
+                self.diverged = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies events read after `applied`, skipping any already applied (a follower and a
+    /// writer may both have read them).
+    fn apply_fetched(&mut self, events: Vec<(i64, FactEvent)>) -> Result<usize, StoreError> {
+        let fresh: Vec<_> = events
+            .into_iter()
+            .filter(|(seq, _)| *seq > self.applied)
+            .collect();
+        let count = fresh.len();
+        self.apply_all(fresh)?;
+        self.stale = false;
+        Ok(count)
+    }
+
+    /// Applies events in order; one that does not apply leaves the facts failing closed.
+    fn apply_all(&mut self, events: Vec<(i64, FactEvent)>) -> Result<(), StoreError> {
+        for (seq, event) in events {
+            if seq != self.applied + 1 {
+                self.diverged = true;
+                return Err(StoreError::corrupt_row(
+                    FACT_EVENTS,
+                    "the fact events are not consecutive",
+                ));
+            }
+            if let Err(error) = self.apply(event) {
+                self.diverged = true;
+                return Err(error);
+            }
+            self.applied = seq;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: FactEvent) -> Result<(), StoreError> {
+        match event {
+            FactEvent::Consent { receipt } => {
+                replay_receipt(&mut self.consent, &receipt, FACT_EVENTS)?;
+            }
+            FactEvent::RelationshipStarted { customer, at } => {
+                self.relationships.start(customer, at)?;
+            }
+            FactEvent::RelationshipEnded { customer, at } => {
+                self.relationships.end(customer, at)?;
+            }
+            FactEvent::Hold { event } => self.holds.replay(event)?,
+            FactEvent::StewardAdded { steward } => self.roster.add(steward)?,
+            FactEvent::StewardRemoved { steward } => {
+                self.roster.remove(&steward);
+            }
+        }
+        Ok(())
+    }
+
+    fn guard_diverged(&self) -> Result<(), StoreError> {
+        if self.diverged {
+            return Err(StoreError::FactsDiverged);
+        }
+        Ok(())
+    }
+
+    fn guard(&self) -> Result<(), StoreError> {
+        self.guard_diverged()?;
+        if self.stale {
+            return Err(StoreError::FactsStale);
+        }
+        Ok(())
+    }
+
+    /// Whether decisions may be made from memory.
+    const fn answering(&self) -> bool {
+        !self.diverged && !self.stale
+    }
+}
+
+/// Reads the events after `applied`, in order.
+fn events_after(
+    client: &mut impl GenericClient,
+    applied: i64,
+) -> Result<Vec<(i64, FactEvent)>, StoreError> {
+    client
+        .query(
+            "SELECT seq, event FROM fact_events WHERE seq > $1 ORDER BY seq",
+            &[&applied],
+        )
+        .doing("reading the fact events")?
+        .iter()
+        .map(|row| {
+            let event = serde_json::from_str(row.get(1))
+                .map_err(|error| StoreError::corrupt(FACT_EVENTS, "invalid fact event", error))?;
+            Ok((row.get(0), event))
+        })
+        .collect()
+}
+
+impl Facts for PgFacts {
+    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
+        if !self.answering() {
+            return TrainingLevel::None;
+        }
+        self.consent.level_at(customer, instant)
+    }
+
+    fn relationship_containing(
+        &self,
+        customer: CustomerId,
+        instant: Timestamp,
+    ) -> Option<Relationship> {
+        if !self.answering() {
+            return None;
+        }
+        self.relationships.containing(customer, instant).copied()
+    }
+
+    fn is_on_roster(&self, steward: &StewardId) -> bool {
+        self.answering() && self.roster.contains(steward)
+    }
+
+    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
+        if self.answering() {
+            self.holds.visit_holds(customer, visit);
+        }
+    }
+}
+
+impl RosterFacts for PgFacts {
+    fn roster_len(&self) -> usize {
+        self.roster.len()
+    }
+
+    fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
+        match change.change() {
+            RosterChange::Added(steward) => {
+                let steward = steward.clone();
+                self.write_event(|facts| {
+                    facts.roster.add(steward.clone())?;
+                    Ok(((), FactEvent::StewardAdded { steward }))
+                })?;
+            }
+            RosterChange::Removed(steward) => {
+                let steward = steward.clone();
+                // Off the roster in memory before the row: an audited removal takes effect
+                // even if its event fails to commit (the facts then fail closed).
+                let removed = self.write_event(|facts| {
+                    facts.roster.remove(&steward);
+                    Ok((
+                        (),
+                        FactEvent::StewardRemoved {
+                            steward: steward.clone(),
+                        },
+                    ))
+                });
+                if removed.is_err() {
+                    self.roster.remove(&steward);
+                }
+                removed?;
+            }
+            _ => {
+                return Err(StoreError::Unsupported {
+                    what: "a kind of roster change",
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for PgFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgFacts")
+            .field("store", &self.store)
+            .field("applied", &self.applied)
+            .field("stewards", &self.roster.len())
+            .field("diverged", &self.diverged)
+            .field("stale", &self.stale)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Brings a node's facts up to date with the other nodes' changes: a thread that listens
+/// for the store's change notifications and applies new events as they commit, and polls at
+/// [`PgConfig::facts_poll`](super::PgConfig::facts_poll) in case a notification is lost. If
+/// it cannot catch up for longer than
+/// [`PgConfig::facts_max_staleness`](super::PgConfig::facts_max_staleness) (the database out
+/// of reach), it marks the facts stale, and every decision denies until it catches up again.
+///
+/// Dropping the follower stops the thread (within one poll interval).
+pub struct FactsFollower {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl FactsFollower {
+    /// Starts following `store` for `vault`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the listening connection cannot be opened;
+    /// [`StoreError::Thread`] if the thread cannot be started.
+    pub fn start(vault: Arc<PgVault>, store: &PgStore) -> Result<Self, StoreError> {
+        let mut listener = Listener::connect(store)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let store = store.clone();
+        let thread = thread::Builder::new()
+            .name("steward-facts-follower".into())
+            .spawn(move || {
+                let poll = store.config().facts_poll();
+                let bound = store.config().facts_max_staleness();
+                let mut last_caught_up = Instant::now();
+                while !stopping.load(Ordering::Acquire) {
+                    listener.wait(&store, poll);
+                    if stopping.load(Ordering::Acquire) {
+                        break;
+                    }
+                    if catch_up(&vault, &store).is_ok() {
+                        last_caught_up = Instant::now();
+                    } else if last_caught_up.elapsed() > bound {
+                        let _marked = vault.update_facts(PgFacts::mark_stale);
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Thread { source })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for FactsFollower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _stopped = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for FactsFollower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FactsFollower").finish_non_exhaustive()
+    }
+}
+
+/// Reads new events without holding the facts, then applies them under the vault's write
+/// lock (held only for the in-memory replay).
+fn catch_up(vault: &PgVault, store: &PgStore) -> Result<(), BoxError> {
+    let applied = vault.facts()?.applied();
+    let mut client = store.client()?;
+    let events = events_after(&mut *client, applied)?;
+    drop(client);
+    vault.update_facts(|facts| facts.apply_fetched(events))??;
+    Ok(())
+}
+
+/// The connection that listens for change notifications; opened again when it breaks.
+struct Listener {
+    client: Option<Client>,
+}
+
+impl Listener {
+    fn connect(store: &PgStore) -> Result<Self, StoreError> {
+        let mut client = store.connect_client()?;
+        client
+            .batch_execute(&format!("LISTEN {FACTS_CHANNEL}"))
+            .doing("listening for fact changes")?;
+        Ok(Self {
+            client: Some(client),
+        })
+    }
+
+    /// Waits for a notification (draining any others) or for `poll` to pass.
+    fn wait(&mut self, store: &PgStore, poll: Duration) {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            match Self::connect(store) {
+                Ok(fresh) => *self = fresh,
+                Err(_) => {
+                    // The database is out of reach: wait a poll interval and try again; the
+                    // staleness bound decides when the facts stop answering.
+                    thread::sleep(poll);
+                    return;
+                }
+            }
+        }
+        let Some(client) = self.client.as_mut() else {
+            return;
+        };
+        let woke = client.notifications().timeout_iter(poll).next();
+        let broken = match woke {
+            Ok(Some(_)) => {
+                // Later notifications are covered by the same catch-up.
+                let mut notifications = client.notifications();
+                while let Ok(Some(_)) = notifications.iter().next() {}
+                false
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        };
+        if broken {
+            self.client = None;
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Wrapped data keys on PostgreSQL: compare-and-swap creation, shreds every node sees.
+
+use postgres::GenericClient;
+use steward_core::CustomerId;
+use steward_logs::{
+    BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
+};
+
+use super::PgStore;
+use crate::{StoreError, error::Doing};
+
+const DATA_KEYS: &str = "data_keys";
+
+impl PgStore {
+    /// Stores a new data key unless its customer already has a key of that version, or a
+    /// tombstone at or above it (both in one transaction, under the customer's lock): the
+    /// first node wins, and the others get the stored keys back to adopt.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrappedUnderOtherKey`] unless it is wrapped under the store's current
+    /// master key; [`StoreError::Postgres`] if it cannot be stored.
+    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().doing("starting a data key write")?;
+        let customer = key.customer();
+        lock_customer(&mut tx, customer)?;
+        let current: String = tx
+            .query_one("SELECT current_master_key FROM meta", &[])
+            .doing("reading the current master key")?
+            .get(0);
+        if key.master_key().as_str() != current {
+            return Err(StoreError::WrappedUnderOtherKey {
+                found: key.master_key().clone(),
+                expected: current
+                    .parse()
+                    .map_err(|error| StoreError::corrupt("meta", "invalid master key id", error))?,
+            });
+        }
+        let covered =
+            tombstone(&mut tx, customer)?.is_some_and(|tombstone| tombstone.covers(key.version()));
+        let inserted = !covered
+            && tx
+                .execute(
+                    "INSERT INTO data_keys (customer, version, master_key, wrapped) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (customer, version) DO NOTHING",
+                    &[
+                        &customer.as_bytes().as_slice(),
+                        &i64::from(key.version().get()),
+                        &key.master_key().as_str(),
+                        &json(key)?,
+                    ],
+                )
+                .doing("storing a data key")?
+                == 1;
+        let admission = if inserted {
+            KeyAdmission::Stored
+        } else {
+            KeyAdmission::Superseded(customer_view(&mut tx, customer)?)
+        };
+        tx.commit().doing("committing a data key")?;
+        Ok(admission)
+    }
+
+    /// Destroys the customer's wrapped keys and raises their tombstone to `tombstone`, or to
+    /// their newest stored version if another node issued a later one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if it cannot be stored (nothing is shredded then).
+    pub fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().doing("starting a shred")?;
+        lock_customer(&mut tx, customer)?;
+        let newest: Option<i64> = tx
+            .query_one(
+                "SELECT max(version) FROM data_keys WHERE customer = $1",
+                &[&customer.as_bytes().as_slice()],
+            )
+            .doing("reading the customer's keys")?
+            .get(0);
+        let through = newest
+            .unwrap_or(0)
+            .max(i64::from(tombstone.through().map_or(0, KeyVersion::get)));
+        tx.execute(
+            "INSERT INTO key_tombstones (customer, through) VALUES ($1, $2) \
+             ON CONFLICT (customer) DO UPDATE \
+             SET through = greatest(key_tombstones.through, excluded.through)",
+            &[&customer.as_bytes().as_slice(), &through],
+        )
+        .doing("recording a tombstone")?;
+        // Deleting the rows takes their locks: a record being stored under one of these keys
+        // commits first, or finds its key gone.
+        tx.execute(
+            "DELETE FROM data_keys WHERE customer = $1 AND version <= $2",
+            &[&customer.as_bytes().as_slice(), &through],
+        )
+        .doing("destroying the customer's keys")?;
+        tx.commit().doing("committing a shred")
+    }
+
+    /// Replaces every wrapped key by its rewrap under a new master key (registered with
+    /// [`register_master_key`](Self::register_master_key)), all or nothing. Run it with the
+    /// other nodes stopped: they hold only the old master key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownMasterKey`] for an unregistered master key;
+    /// [`StoreError::RewrapMismatch`] unless `keys` are exactly the stored keys;
+    /// [`StoreError::Postgres`] if it cannot be stored.
+    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().doing("starting a rewrap")?;
+        let stored: i64 = tx
+            .query_one("SELECT count(*) FROM data_keys", &[])
+            .doing("counting the data keys")?
+            .get(0);
+        let given = keys.len();
+        if usize::try_from(stored).ok() != Some(given) {
+            return Err(StoreError::RewrapMismatch {
+                stored: u64::try_from(stored).unwrap_or_default(),
+                given: u64::try_from(given).unwrap_or(u64::MAX),
+            });
+        }
+        let Some(first) = keys.first() else {
+            return tx.commit().doing("committing a rewrap");
+        };
+        let master = first.master_key();
+        let registered = tx
+            .query_opt(
+                "SELECT 1 FROM master_keys WHERE id = $1",
+                &[&master.as_str()],
+            )
+            .doing("reading a master key")?
+            .is_some();
+        if !registered {
+            return Err(StoreError::UnknownMasterKey { id: master.clone() });
+        }
+        for key in keys {
+            let updated = tx
+                .execute(
+                    "UPDATE data_keys SET master_key = $3, wrapped = $4 \
+                     WHERE customer = $1 AND version = $2",
+                    &[
+                        &key.customer().as_bytes().as_slice(),
+                        &i64::from(key.version().get()),
+                        &key.master_key().as_str(),
+                        &json(key)?,
+                    ],
+                )
+                .doing("rewrapping a data key")?;
+            if updated != 1 || key.master_key() != master {
+                return Err(StoreError::RewrapMismatch {
+                    stored: u64::try_from(stored).unwrap_or_default(),
+                    given: u64::try_from(given).unwrap_or(u64::MAX),
+                });
+            }
+        }
+        tx.execute(
+            "UPDATE meta SET current_master_key = $1",
+            &[&master.as_str()],
+        )
+        .doing("switching the master key")?;
+        tx.commit().doing("committing a rewrap")
+    }
+
+    /// Records the check value of a new master key, before a rotation's
+    /// [`rewrap`](Self::rewrap). Registering the same key again is harmless.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidKey`] unless `master` is 32 bytes; [`StoreError::WrongMasterKey`]
+    /// if another key is registered under `id`; [`StoreError::Postgres`] if it cannot be
+    /// stored.
+    pub fn register_master_key(
+        &self,
+        id: &steward_logs::MasterKeyId,
+        master: &[u8],
+    ) -> Result<(), StoreError> {
+        let bytes = crate::check::master_bytes(master)?;
+        let check = crate::check::MasterCheck::compute(id, &bytes)?;
+        let mut client = self.client()?;
+        let inserted = client
+            .execute(
+                "INSERT INTO master_keys (id, check_nonce, check_sealed) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&id.as_str(), &check.nonce.as_slice(), &check.sealed],
+            )
+            .doing("registering a master key")?;
+        if inserted == 0 {
+            let row = client
+                .query_one(
+                    "SELECT check_nonce, check_sealed FROM master_keys WHERE id = $1",
+                    &[&id.as_str()],
+                )
+                .doing("reading a master key check")?;
+            let nonce: Vec<u8> = row.get(0);
+            let stored = crate::check::MasterCheck {
+                nonce: nonce.as_slice().try_into().map_err(|_| {
+                    StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes")
+                })?,
+                sealed: row.get(1),
+            };
+            stored.verify(id, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Every wrapped data key and tombstone: what `Keyring::restore` rebuilds a node's
+    /// keyring from at start-up.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the store cannot be read; [`StoreError::Corrupt`] if a row
+    /// does not decode.
+    pub fn keyring_snapshot(&self) -> Result<KeyringSnapshot, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .doing("starting a keyring read")?;
+        let keys = tx
+            .query(
+                "SELECT wrapped FROM data_keys ORDER BY customer, version",
+                &[],
+            )
+            .doing("reading the data keys")?
+            .iter()
+            .map(|row| decode_wrapped(row.get(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tombstones = tx
+            .query(
+                "SELECT customer, through FROM key_tombstones ORDER BY customer",
+                &[],
+            )
+            .doing("reading the tombstones")?
+            .iter()
+            .map(|row| Ok((decode_customer(row.get(0))?, decode_tombstone(row.get(1))?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        tx.commit().doing("ending a keyring read")?;
+        KeyringSnapshot::new(keys, tombstones).map_err(|error| {
+            StoreError::corrupt(
+                DATA_KEYS,
+                "the keys and tombstones do not fit together",
+                error,
+            )
+        })
+    }
+
+    /// The customer's stored keys and tombstone.
+    ///
+    /// # Errors
+    ///
+    /// As [`keyring_snapshot`](Self::keyring_snapshot).
+    pub fn customer_keys(&self, customer: CustomerId) -> Result<KeyringSnapshot, StoreError> {
+        let mut client = self.client()?;
+        customer_view(&mut *client, customer)
+    }
+}
+
+/// Serializes key writes of one customer across nodes: a transaction-scoped advisory lock on
+/// the customer id folded to 64 bits (both halves, since UUIDv7 ids of one millisecond share
+/// the first); a rare collision only serializes two customers.
+fn lock_customer(tx: &mut impl GenericClient, customer: CustomerId) -> Result<(), StoreError> {
+    let bits = customer.as_uuid().as_u128();
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "folding 128 bits to 64 keeps the low half on purpose"
+    )]
+    let folded = ((bits >> 64) ^ bits) as u64;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&i64::from_ne_bytes(folded.to_ne_bytes())],
+    )
+    .doing("locking the customer's keys")?;
+    Ok(())
+}
+
+/// The customer's keys and tombstone, in one statement (one consistent view).
+pub(super) fn customer_view(
+    client: &mut impl GenericClient,
+    customer: CustomerId,
+) -> Result<KeyringSnapshot, StoreError> {
+    let rows = client
+        .query(
+            "SELECT wrapped, NULL::bigint FROM data_keys WHERE customer = $1 \
+             UNION ALL SELECT NULL, through FROM key_tombstones WHERE customer = $1",
+            &[&customer.as_bytes().as_slice()],
+        )
+        .doing("reading the customer's keys")?;
+    let mut keys = Vec::new();
+    let mut shredded = Vec::new();
+    for row in rows {
+        match (
+            row.get::<_, Option<String>>(0),
+            row.get::<_, Option<i64>>(1),
+        ) {
+            (Some(wrapped), None) => keys.push(decode_wrapped(wrapped)?),
+            (None, Some(through)) => shredded.push((customer, decode_tombstone(through)?)),
+            _ => {
+                return Err(StoreError::corrupt_row(
+                    DATA_KEYS,
+                    "a key row without its key",
+                ));
+            }
+        }
+    }
+    keys.sort_by_key(WrappedDataKey::version);
+    KeyringSnapshot::new(keys, shredded).map_err(|error| {
+        StoreError::corrupt(
+            DATA_KEYS,
+            "the keys and tombstone do not fit together",
+            error,
+        )
+    })
+}
+
+fn tombstone(
+    client: &mut impl GenericClient,
+    customer: CustomerId,
+) -> Result<Option<Tombstone>, StoreError> {
+    client
+        .query_opt(
+            "SELECT through FROM key_tombstones WHERE customer = $1",
+            &[&customer.as_bytes().as_slice()],
+        )
+        .doing("reading a tombstone")?
+        .map(|row| decode_tombstone(row.get(0)))
+        .transpose()
+}
+
+pub(super) fn decode_tombstone(through: i64) -> Result<Tombstone, StoreError> {
+    let through = u32::try_from(through)
+        .map_err(|error| StoreError::corrupt("key_tombstones", "tombstone out of range", error))?;
+    Ok(match through {
+        0 => Tombstone::new(None),
+        version => Tombstone::new(Some(KeyVersion::new(version).map_err(|error| {
+            StoreError::corrupt("key_tombstones", "tombstone out of range", error)
+        })?)),
+    })
+}
+
+pub(super) fn decode_customer(bytes: Vec<u8>) -> Result<CustomerId, StoreError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt_row(DATA_KEYS, "a customer id is not 16 bytes"))?;
+    CustomerId::new(uuid::Uuid::from_bytes(bytes))
+        .map_err(|error| StoreError::corrupt(DATA_KEYS, "invalid customer id", error))
+}
+
+fn decode_wrapped(text: String) -> Result<WrappedDataKey, StoreError> {
+    serde_json::from_str(&text)
+        .map_err(|error| StoreError::corrupt(DATA_KEYS, "invalid wrapped data key", error))
+}
+
+fn json(key: &WrappedDataKey) -> Result<String, StoreError> {
+    crate::codec::json_text(key, "a wrapped data key")
+}
+
+/// The custody's key store on a shared database: every node's custody writes ahead here, and
+/// reads a customer's stored keys before a sealing session and before an open.
+impl KeyStore for PgStore {
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        Ok(Self::put_data_key(self, key)?)
+    }
+
+    fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
+        Ok(Self::shred(self, customer, tombstone)?)
+    }
+
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        Ok(Self::rewrap(self, keys)?)
+    }
+
+    fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
+        Ok(Some(Self::customer_keys(self, customer)?))
+    }
+}

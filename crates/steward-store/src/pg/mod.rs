@@ -1,0 +1,451 @@
+//! The PostgreSQL store (feature `postgres`): the same persistence as [`SqliteStore`], on a
+//! server that several proxy nodes share.
+//!
+//! Each node opens its own vault on one database ([`open_pg_vault`]) and they behave as one:
+//!
+//! - **Keys.** A data key is created by compare-and-swap on its (customer, version) primary
+//!   key: the first node to store a version wins, and every other node adopts the stored key
+//!   (`KeyAdmission::Superseded`). A node reads the customer's stored keys and tombstone
+//!   before it starts a sealing session and before it opens a record, so a shred or rotation
+//!   made elsewhere is used there. Storing a record locks its key row and counts it: a record
+//!   sealed under a key another node shredded is refused ([`StoreError::DataKeyShredded`];
+//!   [`PgStore::seal_durable`] then adopts the shred and seals again under a new generation),
+//!   and the per-version record limit is kept in the database, across nodes and restarts.
+//! - **Audit.** One chain: a trail locks the chain's head row before it fixes an entry's
+//!   instant, continues after the newest stored entry, and its append checks the sequence
+//!   and previous hash and moves the head in the same transaction. Checkpoints are stored
+//!   and checked at start-up as on SQLite.
+//! - **Facts.** Consent, relationship, hold and roster changes are one totally ordered log
+//!   of events. A node applies the events it has not seen before it writes one, and a
+//!   [`FactsFollower`] applies other nodes' events as they commit (`LISTEN`/`NOTIFY`, with a
+//!   polling fallback); facts that could not be brought up to date within the configured
+//!   bound stop answering (every decision denies) until they are.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use steward::Policy;
+//! use steward_store::{StoreKeys, pg::{FactsFollower, PgConfig, PgStore, open_pg_vault}};
+//!
+//! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
+//! let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! let store = PgStore::connect(&config, &keys)?;
+//! let vault = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
+//! // Other nodes' consent, relationship, hold and roster changes reach this one.
+//! let _follower = FactsFollower::start(Arc::clone(&vault), &store)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`SqliteStore`]: crate::SqliteStore
+
+mod audit;
+mod facts;
+mod keys;
+mod records;
+mod vault;
+
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use postgres::{Client, NoTls};
+use steward_logs::{MasterKeyId, VaultConfig};
+
+pub use self::{
+    audit::PgAuditStore,
+    facts::{FactsFollower, PgFacts},
+    vault::{PgVault, open_pg_vault},
+};
+use crate::{
+    StoreError, StoreKeys,
+    check::{MasterCheck, NONCE_LEN},
+    error::Doing,
+};
+
+/// The schema version this build writes and reads.
+const PG_SCHEMA_VERSION: i32 = 1;
+
+/// Serializes schema creation and key checks of nodes starting at once (an arbitrary
+/// constant; advisory locks are per database).
+const SCHEMA_LOCK: i64 = 0x5354_4557_4152_4431;
+
+/// The channel fact changes are announced on.
+pub(crate) const FACTS_CHANNEL: &str = "steward_facts";
+
+/// Idle connections kept per store handle.
+const POOL_IDLE: usize = 16;
+
+/// How to reach the database, and the bounds the nodes share.
+///
+/// ```
+/// use std::time::Duration;
+/// use steward_store::pg::PgConfig;
+///
+/// let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?
+///     .with_schema("steward_eu")?
+///     .with_facts_poll(Duration::from_millis(250))?;
+/// assert_eq!(config.schema(), "steward_eu");
+/// assert!(PgConfig::new("host=127.0.0.1")?.with_schema("eu; DROP TABLE records").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct PgConfig {
+    client: postgres::Config,
+    schema: String,
+    facts_poll: Duration,
+    facts_max_staleness: Duration,
+    vault: VaultConfig,
+}
+
+impl PgConfig {
+    /// A configuration from a libpq-style connection string (`host=… user=… dbname=…`) or
+    /// URL (`postgresql://…`), in schema `steward`, with facts polled every second and
+    /// refused after ten seconds without a successful catch-up.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the connection string does not parse (its text is not
+    /// repeated: it may hold a password).
+    pub fn new(connection: &str) -> Result<Self, StoreError> {
+        let client =
+            postgres::Config::from_str(connection).doing("parsing the connection string")?;
+        Ok(Self {
+            client,
+            schema: "steward".to_owned(),
+            facts_poll: Duration::from_secs(1),
+            facts_max_staleness: Duration::from_secs(10),
+            vault: VaultConfig::default(),
+        })
+    }
+
+    /// Keeps the store in `schema` (created if missing): lower-case ASCII letters, digits
+    /// and underscores, starting with a letter, at most 63 bytes. Several deployments (or
+    /// tests) can share a database in schemas of their own.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PgConfig`] for any other name.
+    pub fn with_schema(mut self, schema: &str) -> Result<Self, StoreError> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase())
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(StoreError::PgConfig {
+                reason: "a schema name is 1 to 63 lower-case ASCII letters, digits or underscores, starting with a letter",
+            });
+        }
+        schema.clone_into(&mut self.schema);
+        Ok(self)
+    }
+
+    /// How long a [`FactsFollower`] waits for a notification before it polls anyway: the
+    /// staleness bound when a notification is lost.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PgConfig`] for zero, or for more than the maximum staleness.
+    pub fn with_facts_poll(mut self, poll: Duration) -> Result<Self, StoreError> {
+        if poll.is_zero() || poll > self.facts_max_staleness {
+            return Err(StoreError::PgConfig {
+                reason: "the facts poll interval must be above zero and at most the maximum staleness",
+            });
+        }
+        self.facts_poll = poll;
+        Ok(self)
+    }
+
+    /// How long a node's facts may go without a successful catch-up (the database out of
+    /// reach) before they stop answering: every decision then denies until they catch up.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PgConfig`] if it is below the poll interval.
+    pub fn with_facts_max_staleness(mut self, bound: Duration) -> Result<Self, StoreError> {
+        if bound < self.facts_poll {
+            return Err(StoreError::PgConfig {
+                reason: "the maximum staleness must be at least the facts poll interval",
+            });
+        }
+        self.facts_max_staleness = bound;
+        Ok(self)
+    }
+
+    /// Seals with `config`; its records-per-key-version limit is enforced by the database
+    /// across all nodes (give every node the same).
+    #[must_use]
+    pub const fn with_vault_config(mut self, config: VaultConfig) -> Self {
+        self.vault = config;
+        self
+    }
+
+    /// The schema the store lives in.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The facts poll interval.
+    #[must_use]
+    pub const fn facts_poll(&self) -> Duration {
+        self.facts_poll
+    }
+
+    /// The facts staleness bound.
+    #[must_use]
+    pub const fn facts_max_staleness(&self) -> Duration {
+        self.facts_max_staleness
+    }
+
+    /// The vault configuration.
+    #[must_use]
+    pub const fn vault_config(&self) -> &VaultConfig {
+        &self.vault
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    /// The connection string may carry a password: only the schema and bounds are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("schema", &self.schema)
+            .field("facts_poll", &self.facts_poll)
+            .field("facts_max_staleness", &self.facts_max_staleness)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The PostgreSQL store: a handle on one database schema shared by several nodes.
+///
+/// Cheap to clone and `Send + Sync`; clones share a small pool of connections. Every write
+/// is one transaction, committed (durable, under the server's `synchronous_commit`) before
+/// the call returns.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PgConfig,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl PgStore {
+    /// Connects, creates the schema and tables if missing, and checks `keys` against the
+    /// check values stored by the first node (or stores them, for a new database).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the server cannot be reached or the schema cannot be
+    /// created; [`StoreError::SchemaTooNew`] for a schema written by a newer build;
+    /// [`StoreError::WrongMasterKey`], [`StoreError::MasterKeyNotCurrent`] or
+    /// [`StoreError::WrongAuditKey`] for keys that are not the database's.
+    pub fn connect(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
+        let store = Self {
+            inner: Arc::new(Inner {
+                config: config.clone(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        };
+        let mut client = store.client()?;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}",
+                schema = config.schema
+            ))
+            .doing("creating the schema")?;
+        let mut tx = client.transaction().doing("starting the schema setup")?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .doing("locking the schema setup")?;
+        tx.batch_execute(include_str!("schema.sql"))
+            .doing("creating the tables")?;
+        let meta = tx
+            .query_opt(
+                "SELECT schema_version, current_master_key, audit_key_check FROM meta",
+                &[],
+            )
+            .doing("reading the store's metadata")?;
+        match meta {
+            None => initialize(&mut tx, keys)?,
+            Some(row) => {
+                let version: i32 = row.get(0);
+                if version > PG_SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew {
+                        found: u32::try_from(version).unwrap_or(u32::MAX),
+                        supported: PG_SCHEMA_VERSION.unsigned_abs(),
+                    });
+                }
+                let current: String = row.get(1);
+                let audit_check: Vec<u8> = row.get(2);
+                verify_keys(&mut tx, keys, &current, &audit_check)?;
+            }
+        }
+        tx.commit().doing("committing the schema setup")?;
+        drop(client);
+        Ok(store)
+    }
+
+    /// The configuration this store was connected with.
+    #[must_use]
+    pub fn config(&self) -> &PgConfig {
+        &self.inner.config
+    }
+
+    /// A new connection of its own (not pooled), with the store's schema on its search path.
+    pub(crate) fn connect_client(&self) -> Result<Client, StoreError> {
+        let mut client = self
+            .inner
+            .config
+            .client
+            .connect(NoTls)
+            .doing("connecting to PostgreSQL")?;
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}",
+                schema = self.inner.config.schema
+            ))
+            .doing("setting the search path")?;
+        Ok(client)
+    }
+
+    /// A pooled connection, returned to the pool when dropped (unless it broke).
+    pub(crate) fn client(&self) -> Result<Pooled<'_>, StoreError> {
+        let idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let client = match idle {
+            Some(client) if !client.is_closed() => client,
+            _ => self.connect_client()?,
+        };
+        Ok(Pooled {
+            store: self,
+            client: Some(client),
+        })
+    }
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.config.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection borrowed from the pool.
+pub(crate) struct Pooled<'s> {
+    store: &'s PgStore,
+    client: Option<Client>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        // INVARIANT: `client` is `Some` until drop.
+        #[expect(clippy::unwrap_used, reason = "the client is taken only in drop")]
+        self.client.as_ref().unwrap()
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        #[expect(clippy::unwrap_used, reason = "the client is taken only in drop")]
+        self.client.as_mut().unwrap()
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && !client.is_closed()
+        {
+            let mut idle = self
+                .store
+                .inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < POOL_IDLE {
+                idle.push(client);
+            }
+        }
+    }
+}
+
+/// Records the key checks of a new database.
+fn initialize(tx: &mut postgres::Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreError> {
+    let id = keys.master_key_id();
+    let check = MasterCheck::compute(id, keys.master_bytes())?;
+    tx.execute(
+        "INSERT INTO master_keys (id, check_nonce, check_sealed) VALUES ($1, $2, $3)",
+        &[&id.as_str(), &check.nonce.as_slice(), &check.sealed],
+    )
+    .doing("recording the master key check")?;
+    tx.execute(
+        "INSERT INTO meta (singleton, schema_version, current_master_key, audit_key_check) \
+         VALUES (1, $1, $2, $3)",
+        &[
+            &PG_SCHEMA_VERSION,
+            &id.as_str(),
+            &keys.audit_check().value(),
+        ],
+    )
+    .doing("recording the store's metadata")?;
+    tx.execute(
+        "INSERT INTO audit_head (singleton, entries, hash) VALUES (1, 0, NULL)",
+        &[],
+    )
+    .doing("starting the audit chain")?;
+    tx.execute("INSERT INTO facts_head (singleton, seq) VALUES (1, 0)", &[])
+        .doing("starting the facts log")?;
+    Ok(())
+}
+
+/// Checks `keys` against the stored check values.
+fn verify_keys(
+    tx: &mut postgres::Transaction<'_>,
+    keys: &StoreKeys,
+    current: &str,
+    audit_check: &[u8],
+) -> Result<(), StoreError> {
+    let id = keys.master_key_id();
+    let row = tx
+        .query_opt(
+            "SELECT check_nonce, check_sealed FROM master_keys WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .doing("reading the master key check")?;
+    let Some(row) = row else {
+        return Err(StoreError::MasterKeyNotCurrent {
+            current: parse_master_id(current)?,
+            given: id.clone(),
+        });
+    };
+    let nonce: Vec<u8> = row.get(0);
+    let check = MasterCheck {
+        nonce: <[u8; NONCE_LEN]>::try_from(nonce.as_slice())
+            .map_err(|_| StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes"))?,
+        sealed: row.get(1),
+    };
+    check.verify(id, keys.master_bytes())?;
+    if current != id.as_str() {
+        return Err(StoreError::MasterKeyNotCurrent {
+            current: parse_master_id(current)?,
+            given: id.clone(),
+        });
+    }
+    keys.audit_check().verify(audit_check)
+}
+
+fn parse_master_id(text: &str) -> Result<MasterKeyId, StoreError> {
+    text.parse()
+        .map_err(|error| StoreError::corrupt("meta", "invalid master key id", error))
+}

@@ -1,0 +1,83 @@
+//! A node's vault on the shared database.
+
+use std::sync::Arc;
+
+use steward::{
+    Policy, Vault,
+    logs::{AuditTrail, Custody, KeyError, Keyring, LogsError, SealInput, SealedRecord},
+};
+use steward_core::DataCategory;
+
+use super::{PgAuditStore, PgFacts, PgStore};
+use crate::{StoreError, StoreKeys, durable::verify_chain_at_start};
+
+/// The vault of one node on the shared PostgreSQL store.
+pub type PgVault = Vault<PgFacts, PgAuditStore>;
+
+/// Attempts of [`PgStore::seal_durable`]: a first seal, and one more after adopting a shred
+/// or rotating a full key version (each a rare event; a third means the keys keep changing
+/// under this node, and the caller should hear of it).
+const SEAL_ATTEMPTS: usize = 3;
+
+/// Opens this node's vault on `store`: restores the keyring from the stored keys and
+/// tombstones, verifies the whole audit chain (and that it reaches the newest checkpoint),
+/// continues the chain after its newest entry, loads the facts, and makes the store the
+/// custody's key store. Start a [`FactsFollower`](super::FactsFollower) on the vault so that
+/// other nodes' fact changes reach it.
+///
+/// # Errors
+///
+/// [`StoreError::Logs`] if the chain does not verify or the keyring does not restore;
+/// [`StoreError::Postgres`] if the store cannot be read; as [`PgFacts::load`] otherwise.
+pub fn open_pg_vault(
+    store: &PgStore,
+    keys: &StoreKeys,
+    policy: Policy,
+) -> Result<PgVault, StoreError> {
+    let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
+    verify_chain_at_start(keys, &store.audit_entries()?, store.latest_checkpoint()?)?;
+    let trail = AuditTrail::new(keys.audit_key()?, PgAuditStore::new(store)?)?;
+    let custody = Custody::with_config(keyring, trail, *store.config().vault_config())
+        .with_key_store(Arc::new(store.clone()));
+    let facts = PgFacts::load(store, &policy)?;
+    Ok(Vault::with_custody(policy, facts, custody)?)
+}
+
+impl PgStore {
+    /// Seals `body` with `vault` and stores the record, returning it once it is committed.
+    ///
+    /// If another node shredded the customer since this node last read their keys, the
+    /// store refuses the record; the vault then adopts the shred and seals again, under the
+    /// customer's new key generation. If the key version is full, the vault rotates it
+    /// (compare-and-swap: a rotation another node made first is adopted) and seals again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::seal`] (`StoreError::Logs`) and [`put_records`](Self::put_records).
+    pub fn seal_durable(
+        &self,
+        vault: &PgVault,
+        meta: &SealInput,
+        body: &[u8],
+        category: DataCategory,
+    ) -> Result<SealedRecord, StoreError> {
+        let customer = meta.customer();
+        let mut attempt = 1;
+        loop {
+            let record = vault.seal(meta, body)?;
+            match self.put_records([(&record, category)]) {
+                Ok(_) => return Ok(record),
+                Err(StoreError::DataKeyShredded { .. }) if attempt < SEAL_ATTEMPTS => {
+                    vault.refresh_customer(customer)?;
+                }
+                Err(StoreError::Logs(LogsError::Key(KeyError::DataKeyExhausted { .. })))
+                    if attempt < SEAL_ATTEMPTS =>
+                {
+                    vault.rotate_data_key(customer)?;
+                }
+                Err(error) => return Err(error),
+            }
+            attempt += 1;
+        }
+    }
+}

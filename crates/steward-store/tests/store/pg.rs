@@ -1,0 +1,480 @@
+//! Several nodes on one PostgreSQL database: one key per customer and version, shreds seen
+//! everywhere, one audit chain, facts that reach every node within the bound.
+//!
+//! These tests need a server: they read its connection string from `STEWARD_TEST_POSTGRES`
+//! (`.ci/run` sets it) and print a notice and pass without it. Each test works in a schema of
+//! its own, dropped at the end.
+
+use std::{
+    sync::{
+        Arc, Barrier,
+        atomic::{AtomicU32, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use steward::{
+    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
+    Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    logs::{AuditStore, KeyError, LogsError, OpenError, VaultConfig},
+};
+use steward_store::{
+    StoreError, StoreKeys,
+    pg::{FactsFollower, PgAuditStore, PgConfig, PgStore, PgVault, open_pg_vault},
+};
+
+use crate::common::*;
+
+const ENV: &str = "STEWARD_TEST_POSTGRES";
+
+/// A schema of its own on the test server, dropped when the test ends.
+struct TestSchema {
+    config: PgConfig,
+    admin: postgres::Client,
+}
+
+impl TestSchema {
+    /// `None` (after a printed notice) when no server is configured.
+    fn new(test: &str) -> Option<Self> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let Ok(connection) = std::env::var(ENV) else {
+            eprintln!("skipped {test}: set {ENV} to a PostgreSQL connection string to run it");
+            return None;
+        };
+        let schema = format!(
+            "steward_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let config = PgConfig::new(&connection)
+            .unwrap()
+            .with_schema(&schema)
+            .unwrap()
+            .with_facts_poll(Duration::from_millis(200))
+            .unwrap();
+        let admin = postgres::Client::connect(&connection, postgres::NoTls).unwrap();
+        Some(Self { config, admin })
+    }
+
+    fn store(&self) -> PgStore {
+        PgStore::connect(&self.config, &keys()).unwrap()
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let _ = self.admin.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            self.config.schema()
+        ));
+    }
+}
+
+fn node(store: &PgStore) -> PgVault {
+    open_pg_vault(store, &keys(), Policy::coder_model()).unwrap()
+}
+
+fn steward_request() -> AccessRequest {
+    AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        Purpose::Troubleshooting,
+        "INC-42",
+    )
+}
+
+/// Puts alice on the roster and starts the customers' relationships, on `vault`'s node.
+fn set_up_facts(vault: &PgVault, customers: &[CustomerId]) {
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    vault
+        .update_facts(|facts| {
+            for &customer in customers {
+                facts.start_relationship(customer, at(-86_400)).unwrap();
+            }
+        })
+        .unwrap();
+}
+
+fn catch_up(vault: &PgVault) {
+    vault
+        .update_facts(|facts| facts.catch_up())
+        .unwrap()
+        .unwrap();
+}
+
+fn seal(store: &PgStore, vault: &PgVault, customer: CustomerId, body: &[u8]) -> SealedRecord {
+    let now = Timestamp::now();
+    store
+        .seal_durable(
+            vault,
+            &SealInput::new(
+                RecordId::generate_at(now),
+                customer,
+                now,
+                TrainingLevel::None,
+            ),
+            body,
+            DataCategory::LlmRequestLog,
+        )
+        .unwrap()
+}
+
+fn customers(count: u32) -> Vec<CustomerId> {
+    (0..count)
+        .map(|n| {
+            CustomerId::new(uuid::Uuid::from_u128(
+                0x0192_f1f0_6b2a_7cc3_9a4e_0000_0000_0000 + u128::from(n),
+            ))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_first_seals_of_one_customer_share_one_key() {
+    let Some(db) = TestSchema::new("concurrent_first_seals_of_one_customer_share_one_key") else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (node(&store), node(&store));
+    let customers = customers(40);
+    set_up_facts(&a, &customers);
+    catch_up(&b);
+    let barrier = Barrier::new(2);
+    let run = |vault: &PgVault, body: &'static [u8]| {
+        barrier.wait();
+        customers
+            .iter()
+            .map(|&customer| seal(&store, vault, customer, body))
+            .collect::<Vec<_>>()
+    };
+    let (from_a, from_b) = thread::scope(|scope| {
+        let from_a = scope.spawn(|| run(&a, b"from a"));
+        let from_b = scope.spawn(|| run(&b, b"from b"));
+        (from_a.join().unwrap(), from_b.join().unwrap())
+    });
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert_eq!(
+        snapshot.data_keys().len(),
+        customers.len(),
+        "a customer got two first keys"
+    );
+    // Every record opens on both nodes, and after a restart.
+    let c = node(&store);
+    for (record, body) in from_a
+        .iter()
+        .map(|r| (r, b"from a"))
+        .chain(from_b.iter().map(|r| (r, b"from b")))
+    {
+        for vault in [&a, &b, &c] {
+            let opened = vault.open(record, &steward_request()).unwrap();
+            assert_eq!(opened.as_bytes(), body);
+        }
+    }
+}
+
+#[test]
+fn a_shred_on_one_node_holds_on_the_other_before_its_next_seal_and_open() {
+    let Some(db) = TestSchema::new("a_shred_on_one_node_holds_on_the_other") else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (node(&store), node(&store));
+    let ada = customers(1)[0];
+    set_up_facts(&a, &[ada]);
+    catch_up(&b);
+    let before = seal(&store, &a, ada, b"before the shred");
+    // Node B has a sealing session and a cached opening key for ada.
+    let on_b = seal(&store, &b, ada, b"b's session");
+    assert_eq!(on_b.header().key_version(), before.header().key_version());
+    assert_eq!(
+        b.open(&before, &steward_request()).unwrap().as_bytes(),
+        b"before the shred"
+    );
+
+    a.shred(ada).unwrap();
+
+    for record in [&before, &on_b] {
+        let error = b.open(record, &steward_request()).unwrap_err();
+        assert!(
+            matches!(error, LogsError::Open(OpenError::Shredded)),
+            "node b opened a shredded record: {error}"
+        );
+    }
+    // B's session was under the shredded key: the store refuses that record, B adopts the
+    // shred and seals under a new generation, which node A opens.
+    let after = seal(&store, &b, ada, b"after the shred");
+    assert!(after.header().key_version() > before.header().key_version());
+    assert_eq!(
+        a.open(&after, &steward_request()).unwrap().as_bytes(),
+        b"after the shred"
+    );
+    let stored: Vec<_> = store
+        .keyring_snapshot()
+        .unwrap()
+        .data_keys()
+        .iter()
+        .map(|key| key.version())
+        .collect();
+    assert_eq!(stored, [after.header().key_version()]);
+    assert!(store.record(after.header().record_id()).unwrap().is_some());
+}
+
+#[test]
+fn concurrent_opens_from_two_nodes_form_one_verified_chain() {
+    let Some(db) = TestSchema::new("concurrent_opens_from_two_nodes_form_one_verified_chain")
+    else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (node(&store), node(&store));
+    let customers = customers(4);
+    set_up_facts(&a, &customers);
+    catch_up(&b);
+    let records: Vec<_> = customers
+        .iter()
+        .map(|&customer| seal(&store, &a, customer, b"prompt"))
+        .collect();
+    let before = store.audit_entries().unwrap().len();
+    const OPENS: usize = 30;
+    let barrier = Barrier::new(2);
+    thread::scope(|scope| {
+        for vault in [&a, &b] {
+            let records = &records;
+            let barrier = &barrier;
+            scope.spawn(move || {
+                barrier.wait();
+                for n in 0..OPENS {
+                    let record = &records[n % records.len()];
+                    assert_eq!(
+                        vault.open(record, &steward_request()).unwrap().as_bytes(),
+                        b"prompt"
+                    );
+                }
+            });
+        }
+    });
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(entries.len(), before + 2 * OPENS);
+    keys().audit_key().unwrap().verify_chain(&entries).unwrap();
+    assert!(
+        entries
+            .windows(2)
+            .all(|pair| pair[0].entry().at() < pair[1].entry().at()),
+        "the chain's instants do not increase"
+    );
+    // Either node's trail verifies the whole chain, and a checkpoint of it is stored.
+    let head = a.audit().unwrap().verify().unwrap();
+    assert_eq!(head.entries(), entries.len() as u64);
+    let signer = steward::logs::CheckpointSigner::from_pkcs8(
+        &steward::logs::CheckpointSigner::generate_pkcs8().unwrap(),
+    )
+    .unwrap();
+    let checkpoint = b.audit().unwrap().checkpoint(&signer).unwrap();
+    store.put_checkpoint(&checkpoint).unwrap();
+    assert_eq!(store.latest_checkpoint().unwrap(), Some(checkpoint));
+    b.audit()
+        .unwrap()
+        .verify_against(&checkpoint, &signer.public_key())
+        .unwrap();
+    // A node started now continues the one chain.
+    let c = node(&store);
+    c.open(&records[0], &steward_request()).unwrap();
+    keys()
+        .audit_key()
+        .unwrap()
+        .verify_chain(&store.audit_entries().unwrap())
+        .unwrap();
+}
+
+#[test]
+fn an_append_that_does_not_follow_the_head_is_refused() {
+    let Some(db) = TestSchema::new("an_append_that_does_not_follow_the_head_is_refused") else {
+        return;
+    };
+    let store = db.store();
+    let a = node(&store);
+    a.add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let first = store.audit_entries().unwrap().remove(0);
+    // A second writer replaying the first entry (a taken sequence number) is refused, and
+    // the chain is unchanged.
+    let mut rogue = PgAuditStore::new(&store).unwrap();
+    let error = rogue.append(first).unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref::<StoreError>(),
+            Some(StoreError::SequenceTaken { sequence: 0 })
+        ),
+        "{error}"
+    );
+    assert_eq!(store.audit_entries().unwrap().len(), 1);
+    a.add_steward("bob.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    keys()
+        .audit_key()
+        .unwrap()
+        .verify_chain(&store.audit_entries().unwrap())
+        .unwrap();
+}
+
+#[test]
+fn the_record_limit_per_key_version_is_kept_in_the_database() {
+    let Some(db) = TestSchema::new("the_record_limit_per_key_version_is_kept_in_the_database")
+    else {
+        return;
+    };
+    let config = VaultConfig::default()
+        .with_records_per_key_version(3)
+        .unwrap();
+    let store = PgStore::connect(&db.config.clone().with_vault_config(config), &keys()).unwrap();
+    let ada = customers(1)[0];
+    {
+        let a = node(&store);
+        set_up_facts(&a, &[ada]);
+        for _ in 0..2 {
+            assert_eq!(seal(&store, &a, ada, b"x").header().key_version().get(), 1);
+        }
+    }
+    // A restarted node and a second node share the count: the third record still fits, the
+    // fourth goes under a rotated key.
+    let (a, b) = (node(&store), node(&store));
+    assert_eq!(seal(&store, &a, ada, b"x").header().key_version().get(), 1);
+    let fourth = seal(&store, &b, ada, b"x");
+    assert_eq!(fourth.header().key_version().get(), 2);
+    // Node a has not looked since: its session still seals under v1, and storing that
+    // record is refused, the version being full.
+    let sealed_under_v1 = a
+        .seal(
+            &SealInput::new(
+                RecordId::generate_at(Timestamp::now()),
+                ada,
+                Timestamp::now(),
+                TrainingLevel::None,
+            ),
+            b"y",
+        )
+        .unwrap();
+    assert_eq!(sealed_under_v1.header().key_version().get(), 1);
+    let error = store
+        .put_records([(&sealed_under_v1, DataCategory::LlmRequestLog)])
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Logs(LogsError::Key(KeyError::DataKeyExhausted { .. }))
+        ),
+        "{error}"
+    );
+    let id = sealed_under_v1.header().record_id();
+    assert!(store.record(id).unwrap().is_none());
+    // Opening a record of ada reads her keys: node a then seals under v2 too.
+    assert_eq!(
+        a.open(&fourth, &steward_request()).unwrap().as_bytes(),
+        b"x"
+    );
+    assert_eq!(seal(&store, &a, ada, b"z").header().key_version().get(), 2);
+}
+
+#[test]
+fn facts_written_on_one_node_reach_the_other_within_the_bound() {
+    let Some(db) = TestSchema::new("facts_written_on_one_node_reach_the_other_within_the_bound")
+    else {
+        return;
+    };
+    let store = db.store();
+    let a = node(&store);
+    let b = Arc::new(node(&store));
+    let follower = FactsFollower::start(Arc::clone(&b), &store).unwrap();
+    let customers = customers(5);
+    let poll = db.config.facts_poll();
+    let mut worst = Duration::ZERO;
+    for &customer in &customers {
+        a.update_facts(|facts| facts.start_relationship(customer, at(-10)))
+            .unwrap()
+            .unwrap();
+        let written = Instant::now();
+        let change = ConsentChange::new(
+            customer,
+            TrainingLevel::Shared,
+            Timestamp::now(),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            Policy::coder_model().version().clone(),
+        );
+        a.update_facts(|facts| facts.record_consent(change))
+            .unwrap()
+            .unwrap();
+        // Bounded wait: the change must show in what node b's check() reads within the poll
+        // interval (the bound without notifications) plus generous scheduling slack.
+        let deadline = written + poll + Duration::from_secs(5);
+        let seen = || {
+            b.facts()
+                .unwrap()
+                .training_level_at(customer, Timestamp::now())
+                == TrainingLevel::Shared
+        };
+        while !seen() {
+            assert!(
+                Instant::now() < deadline,
+                "node b did not see the consent change within the bound"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        worst = worst.max(written.elapsed());
+    }
+    eprintln!(
+        "facts staleness across nodes: worst {worst:?} over {} changes (poll {poll:?})",
+        customers.len()
+    );
+    drop(follower);
+    // A node that writes first applies what it missed: no change is validated against stale
+    // facts (ending a relationship node b never saw start would otherwise be refused).
+    let c = node(&store);
+    let late = customers[0];
+    a.update_facts(|facts| facts.end_relationship(late, Timestamp::now()))
+        .unwrap()
+        .unwrap();
+    c.update_facts(|facts| facts.start_relationship(late, Timestamp::now()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c.facts().unwrap().applied(),
+        a.facts().unwrap().applied() + 1
+    );
+}
+
+#[test]
+fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
+    let Some(db) = TestSchema::new("stale_or_unknown_facts_deny_and_wrong_keys_are_refused") else {
+        return;
+    };
+    let store = db.store();
+    let a = node(&store);
+    let ada = customers(1)[0];
+    set_up_facts(&a, &[ada]);
+    let record = seal(&store, &a, ada, b"prompt");
+    a.open(&record, &steward_request()).unwrap();
+    a.update_facts(steward_store::pg::PgFacts::mark_stale)
+        .unwrap();
+    let error = a.open(&record, &steward_request()).unwrap_err();
+    assert!(
+        matches!(error, LogsError::Open(OpenError::Denied { .. })),
+        "{error}"
+    );
+    catch_up(&a);
+    a.open(&record, &steward_request()).unwrap();
+
+    let wrong_master = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    assert!(matches!(
+        PgStore::connect(&db.config, &wrong_master),
+        Err(StoreError::WrongMasterKey { .. })
+    ));
+    let wrong_audit = StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &[0x18; 32]).unwrap();
+    assert!(matches!(
+        PgStore::connect(&db.config, &wrong_audit),
+        Err(StoreError::WrongAuditKey)
+    ));
+}
