@@ -10,6 +10,14 @@
 //! - `store/open`: `Vault::open` of a 256 B record, whose audit entry is committed to the
 //!   store before the plaintext is returned, against the same open on the in-memory vault
 //!   (a fresh one every 100,000 opens, so that its audit trail stays small).
+//! - With a PostgreSQL server (`STEWARD_BENCH_POSTGRES`, else `STEWARD_TEST_POSTGRES`: a
+//!   connection string; without either, a notice and these are left out), the same seals
+//!   and opens on the shared store, in the same groups: `postgres` seals with
+//!   `PgStore::seal_durable` (each record its own transaction, committed before it returns)
+//!   by 1, 2 and 8 threads of one node, and `postgres-2-nodes` by 4 threads on each of two
+//!   vaults; `postgres-audit` opens on one node, and `postgres-audit-2-nodes` on two nodes at
+//!   once (one thread each; appends per second over both). Every open is one append to the
+//!   one chain, under its head-row lock. The store lives in a schema of its own, dropped after.
 //! - After those, a one-shot memory report: a store of 1,000,000 customers (a relationship,
 //!   one consent change and one wrapped data key each) is written, then fresh processes (this
 //!   binary, run again) measure the resident memory that `open_vault` adds while it loads the
@@ -37,6 +45,7 @@ use steward::{
 };
 use steward_store::{
     GroupCommitter, SqliteStore, StoreError, StoreFacts, StoreKeys, StoreVault, open_vault,
+    pg::{PgConfig, PgStore, PgVault, open_pg_vault},
 };
 
 const SEAL_BODY: usize = 1024;
@@ -55,6 +64,9 @@ const CUSTOMERS_VAR: &str = "STEWARD_BENCH_STORE_CUSTOMERS";
 /// `facts`) from the store at [`MEMORY_STORE_VAR`].
 const MEMORY_LOAD_VAR: &str = "STEWARD_BENCH_STORE_LOAD";
 const MEMORY_STORE_VAR: &str = "STEWARD_BENCH_STORE_PATH";
+/// The PostgreSQL server of the shared-store figures; [`PG_FALLBACK_VAR`] if unset.
+const PG_VAR: &str = "STEWARD_BENCH_POSTGRES";
+const PG_FALLBACK_VAR: &str = "STEWARD_TEST_POSTGRES";
 /// Customers written per transaction while the memory report's store is built.
 const BUILD_CHUNK: u64 = 50_000;
 
@@ -85,23 +97,100 @@ fn bench_store(c: &mut Criterion) -> Result<(), BoxError> {
     std::fs::create_dir_all(&dir)?;
     // The memory report last: building and loading 1M customers leaves the machine busy
     // (page writeback, freeing gigabytes) for a while, which would disturb the timings.
-    let result = bench_seal(c, &dir)
-        .and_then(|()| bench_open(c, &dir))
+    let shared = SharedBench::connect()?;
+    let result = bench_seal(c, &dir, shared.as_ref())
+        .and_then(|()| bench_open(c, &dir, shared.as_ref()))
         .and_then(|()| memory_report(&dir));
     std::fs::remove_dir_all(&dir)?;
     result
 }
 
-fn bench_seal(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
+/// The PostgreSQL side of the run: a store in a schema of its own, dropped on drop.
+struct SharedBench {
+    connection: String,
+    config: PgConfig,
+}
+
+impl SharedBench {
+    /// `None`, after a notice, when no server is configured.
+    fn connect() -> Result<Option<Self>, BoxError> {
+        let Some(connection) = std::env::var(PG_VAR)
+            .or_else(|_| std::env::var(PG_FALLBACK_VAR))
+            .ok()
+        else {
+            eprintln!(
+                "store bench: set {PG_VAR} to a PostgreSQL connection string for the shared-store figures"
+            );
+            return Ok(None);
+        };
+        let schema = format!("steward_bench_{}", std::process::id());
+        let config = PgConfig::new(&connection)?.with_schema(&schema)?;
+        Ok(Some(Self { connection, config }))
+    }
+
+    /// A fresh schema's store with `customers` in a relationship and a steward on the
+    /// roster, and two nodes' vaults on it.
+    fn nodes(&self, customers: u64) -> Result<(PgStore, [PgVault; 2]), BoxError> {
+        self.drop_schema()?;
+        let keys = store_keys()?;
+        let store = PgStore::connect(&self.config, &keys)?;
+        let first = open_pg_vault(&store, &keys, Policy::coder_model())?;
+        first.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
+        let joined = joined()?;
+        first.update_facts(|facts| {
+            (0..customers).try_for_each(|n| -> Result<(), BoxError> {
+                Ok(facts.start_relationship(customer(n)?, joined)?)
+            })
+        })??;
+        let second = open_pg_vault(&store, &keys, Policy::coder_model())?;
+        Ok((store, [first, second]))
+    }
+
+    fn drop_schema(&self) -> Result<(), BoxError> {
+        let mut admin = postgres::Client::connect(&self.connection, postgres::NoTls)?;
+        admin.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            self.config.schema()
+        ))?;
+        Ok(())
+    }
+}
+
+impl Drop for SharedBench {
+    fn drop(&mut self) {
+        if let Err(error) = self.drop_schema() {
+            eprintln!("store bench: could not drop the bench schema: {error}");
+        }
+    }
+}
+
+/// What a proxy node on the shared store does per request: seal, and return once the record
+/// is committed.
+fn pg_seal(
+    store: &PgStore,
+    vault: &PgVault,
+    owner: CustomerId,
+    body: &[u8],
+) -> Result<SealedRecord, BoxError> {
+    Ok(store.seal_durable(vault, &seal_input(owner), body, DataCategory::LlmRequestLog)?)
+}
+
+fn bench_seal(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Result<(), BoxError> {
     let most = DURABLE_THREADS.iter().chain(&MEMORY_THREADS).max().copied();
     let customers = CUSTOMERS_PER_THREAD * most.unwrap_or(1);
     let durable = durable_vault(&dir.join("seal.db"), customers)?;
     let memory = memory_vault(customers)?;
+    let pg = shared.map(|shared| shared.nodes(customers)).transpose()?;
     let body = vec![0x5a_u8; SEAL_BODY];
     // Every customer's first data key, issued (and for the store, made durable) untimed.
     for n in 0..customers {
         durable.seal_and_put(customer(n)?, &body)?;
         memory.seal(&seal_input(customer(n)?), &body)?;
+        if let Some((store, vaults)) = &pg {
+            for vault in vaults {
+                pg_seal(store, vault, customer(n)?, &body)?;
+            }
+        }
     }
     let failures = AtomicU64::new(0);
 
@@ -130,6 +219,32 @@ fn bench_seal(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
             })
         });
     }
+    if let Some((store, vaults)) = &pg {
+        let [first, second] = vaults;
+        for threads in DURABLE_THREADS {
+            group.bench_function(BenchmarkId::new("postgres", threads), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, &failures, |owner| {
+                        pg_seal(store, first, owner, &body).map(drop)
+                    })
+                })
+            });
+        }
+        // Two nodes, four threads each: threads of even index on the first vault.
+        group.bench_function(BenchmarkId::new("postgres-2-nodes", 8), |b| {
+            b.iter_custom(|iters| {
+                on_threads(8, iters, &failures, |owner| {
+                    let vault =
+                        if owner.as_uuid().as_u128() / u128::from(CUSTOMERS_PER_THREAD) % 2 == 0 {
+                            first
+                        } else {
+                            second
+                        };
+                    pg_seal(store, vault, owner, &body).map(drop)
+                })
+            })
+        });
+    }
     group.finish();
     match failures.into_inner() {
         0 => Ok(()),
@@ -137,7 +252,7 @@ fn bench_seal(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
     }
 }
 
-fn bench_open(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
+fn bench_open(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Result<(), BoxError> {
     let owner = customer(0)?;
     let body = vec![0x5a_u8; OPEN_BODY];
     let durable = durable_vault(&dir.join("open.db"), 1)?;
@@ -147,6 +262,19 @@ fn bench_open(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
     if durable.vault.open(&durable_record, &request)?.as_bytes() != body.as_slice() {
         return Err("the stored record did not open to its body".into());
     }
+    let pg = match shared {
+        Some(shared) => {
+            let (store, vaults) = shared.nodes(1)?;
+            let record = pg_seal(&store, vaults.first().ok_or("no node")?, owner, &body)?;
+            for vault in &vaults {
+                if vault.open(&record, &request)?.as_bytes() != body.as_slice() {
+                    return Err("the shared record did not open to its body".into());
+                }
+            }
+            Some((store, vaults, record))
+        }
+        None => None,
+    };
     let failures = AtomicU64::new(0);
 
     let mut group = c.benchmark_group(format!("store/open/{OPEN_BODY}B"));
@@ -185,9 +313,46 @@ fn bench_open(c: &mut Criterion, dir: &Path) -> Result<(), BoxError> {
             opened
         })
     });
+    if let Some((_, vaults, record)) = &pg {
+        let [first, _] = vaults;
+        group.bench_function("postgres-audit", |b| {
+            b.iter(|| {
+                let opened = first.open(black_box(record), &request);
+                if opened.is_err() {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                opened
+            })
+        });
+        // One thread per node, both appending to the one chain; a timed call is one open on
+        // each node, so the figure is per two appends.
+        group.throughput(Throughput::Elements(2));
+        group.bench_function("postgres-audit-2-nodes", |b| {
+            b.iter_custom(|iters| {
+                let started = Instant::now();
+                thread::scope(|scope| {
+                    for vault in vaults {
+                        let (failures, request) = (&failures, &request);
+                        scope.spawn(move || {
+                            for _ in 0..iters {
+                                if vault.open(black_box(record), request).is_err() {
+                                    failures.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        });
+                    }
+                });
+                started.elapsed()
+            })
+        });
+    }
     group.finish();
     let entries = durable.vault.audit()?.verify()?.entries();
     println!("store/open: the durable audit chain holds {entries} entries and verifies");
+    if let Some((_, [_, second], _)) = &pg {
+        let entries = second.audit()?.verify()?.entries();
+        println!("store/open: the shared audit chain holds {entries} entries and verifies");
+    }
     match failures.into_inner() {
         0 => Ok(()),
         failed => Err(format!("{failed} opens failed during the timing").into()),

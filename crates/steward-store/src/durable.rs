@@ -600,27 +600,40 @@ impl SqliteStore {
     /// ```
     #[must_use]
     pub fn stream_records(&self, scan: crate::RecordScan, pass: ExportPass) -> RecordStream {
-        let (sender, records) = mpsc::sync_channel::<Result<Vec<u8>, BoxError>>(STREAM_BUFFER);
         let store = self.clone();
+        RecordStream::spawn(move |forward| match pass {
+            ExportPass::Plan => store.scan_headers(scan, forward),
+            _ => store.scan_records(scan, forward),
+        })
+    }
+}
+
+impl RecordStream {
+    /// Runs `scan` on a reader thread, which hands each record it visits to the stream.
+    pub(crate) fn spawn<F>(scan: F) -> Self
+    where
+        F: FnOnce(
+                &mut dyn FnMut(crate::StoredRecord<'_>) -> Result<(), StreamStopped>,
+            ) -> Result<u64, StreamStopped>
+            + Send
+            + 'static,
+    {
+        let (sender, records) = mpsc::sync_channel::<Result<Vec<u8>, BoxError>>(STREAM_BUFFER);
         let reader = thread::Builder::new()
             .name("steward-record-stream".into())
             .spawn(move || {
-                let forward = |record: crate::StoredRecord<'_>| -> Result<(), StreamStopped> {
+                let mut forward = |record: crate::StoredRecord<'_>| -> Result<(), StreamStopped> {
                     sender
                         .send(Ok(record.bytes().to_vec()))
                         .map_err(|_| StreamStopped::Dropped)
                 };
-                let scanned = match pass {
-                    ExportPass::Plan => store.scan_headers(scan, forward),
-                    _ => store.scan_records(scan, forward),
-                };
-                if let Err(StreamStopped::Store(error)) = scanned {
+                if let Err(StreamStopped::Store(error)) = scan(&mut forward) {
                     // The consumer may be gone too; then nobody needs the error.
                     let _reported = sender.send(Err(Box::new(error) as BoxError));
                 }
             });
         match reader {
-            Ok(reader) => RecordStream {
+            Ok(reader) => Self {
                 records,
                 reader: Some(reader),
             },
@@ -629,7 +642,7 @@ impl SqliteStore {
                 let _reported = sender.send(Err(
                     Box::new(StoreError::Thread { source: error }) as BoxError
                 ));
-                RecordStream {
+                Self {
                     records,
                     reader: None,
                 }
@@ -639,7 +652,7 @@ impl SqliteStore {
 }
 
 /// Why the reader thread stopped early.
-enum StreamStopped {
+pub(crate) enum StreamStopped {
     /// The stream was dropped.
     Dropped,
     /// The store failed.

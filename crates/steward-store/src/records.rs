@@ -59,6 +59,14 @@ pub struct StoredRecord<'a> {
 }
 
 impl<'a> StoredRecord<'a> {
+    pub(crate) const fn new(meta: RecordMeta, key_version: KeyVersion, bytes: &'a [u8]) -> Self {
+        Self {
+            meta,
+            key_version,
+            bytes,
+        }
+    }
+
     /// Id, customer, category and creation instant.
     #[must_use]
     pub const fn meta(&self) -> &RecordMeta {

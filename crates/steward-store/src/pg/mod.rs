@@ -56,6 +56,7 @@ use steward_logs::{MasterKeyId, VaultConfig};
 pub use self::{
     audit::PgAuditStore,
     facts::{FactsFollower, PgFacts},
+    records::PgRecordMetas,
     vault::{PgVault, open_pg_vault},
 };
 use crate::{

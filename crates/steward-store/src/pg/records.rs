@@ -1,12 +1,25 @@
-//! Sealed records on PostgreSQL, counted against their key version.
+//! Sealed records on PostgreSQL, counted against their key version; the sweep's metadata
+//! and the export's streams.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use steward_core::{CustomerId, DataCategory, RecordId};
+use postgres::{Row, types::ToSql};
+use steward::ExportPass;
+use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
 use steward_logs::{KeyError, KeyVersion, LogsError, SealedRecord, Tombstone};
+use steward_retention::{RecordMeta, RecordStore, Removal};
 
-use super::{PgStore, keys::decode_tombstone};
-use crate::{StoreError, error::Doing};
+use super::{
+    PgStore,
+    keys::{decode_customer, decode_tombstone},
+};
+use crate::{RecordScan, RecordStream, StoreError, StoredRecord, error::Doing};
+
+const RECORDS: &str = "records";
+/// Rows per query of [`PgRecordMetas`].
+const META_CHUNK: i64 = 4096;
+/// Rows fetched per round trip while a scan streams.
+const SCAN_FETCH: i32 = 256;
 
 impl PgStore {
     /// Stores sealed records in one transaction. Each record's data key row is locked and
@@ -121,4 +134,248 @@ impl PgStore {
             .doing("reading a record")?
             .map(|row| row.get(0)))
     }
+}
+
+impl PgStore {
+    /// Deletes a record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if it cannot be deleted.
+    pub fn delete_record(&self, id: RecordId) -> Result<Removal, StoreError> {
+        let mut client = self.client()?;
+        let deleted = client
+            .execute(
+                "DELETE FROM records WHERE id = $1",
+                &[&id.as_bytes().as_slice()],
+            )
+            .doing("deleting a record")?;
+        Ok(if deleted == 0 {
+            Removal::AlreadyAbsent
+        } else {
+            Removal::Removed
+        })
+    }
+
+    /// The metadata of the records `scan` selects, in (customer, created-at, record id)
+    /// order, a chunk at a time (keyset pagination over the index): the input of a retention
+    /// sweep, as [`SqliteStore::record_metas`](crate::SqliteStore::record_metas).
+    #[must_use]
+    pub fn record_metas(&self, scan: RecordScan) -> PgRecordMetas {
+        PgRecordMetas {
+            store: self.clone(),
+            scan,
+            buffer: VecDeque::new(),
+            last: None,
+            exhausted: false,
+        }
+    }
+
+    /// Visits every record `scan` selects with its sealed bytes, in (customer, created-at,
+    /// record id) order, and returns how many were visited: one read-only snapshot,
+    /// streamed from the server a few hundred rows at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Postgres`] if the store cannot be read; [`StoreError::Corrupt`] for a
+    /// row that does not decode; whatever `visit` returns.
+    pub fn scan_records<E: From<StoreError>>(
+        &self,
+        scan: RecordScan,
+        visit: impl FnMut(StoredRecord<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        self.scan(scan, "sealed", visit)
+    }
+
+    /// As [`scan_records`](Self::scan_records), with only the record headers: the planning
+    /// pass of a training export.
+    ///
+    /// # Errors
+    ///
+    /// As [`scan_records`](Self::scan_records).
+    pub fn scan_headers<E: From<StoreError>>(
+        &self,
+        scan: RecordScan,
+        visit: impl FnMut(StoredRecord<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        self.scan(scan, "substring(sealed FROM 1 FOR 128)", visit)
+    }
+
+    /// Streams the records `scan` selects for a training export, whole for
+    /// [`ExportPass::Run`] and only their headers for [`ExportPass::Plan`], as
+    /// [`SqliteStore::stream_records`](crate::SqliteStore::stream_records) does.
+    #[must_use]
+    pub fn stream_records(&self, scan: RecordScan, pass: ExportPass) -> RecordStream {
+        let store = self.clone();
+        RecordStream::spawn(move |forward| match pass {
+            ExportPass::Plan => store.scan_headers(scan, forward),
+            _ => store.scan_records(scan, forward),
+        })
+    }
+
+    fn scan<E: From<StoreError>>(
+        &self,
+        scan: RecordScan,
+        bytes: &str,
+        mut visit: impl FnMut(StoredRecord<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        const DOING: &str = "scanning the records";
+        let mut client = self.client()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .doing(DOING)?;
+        let customer;
+        let (filter, params): (&str, Vec<&(dyn ToSql + Sync)>) = match scan {
+            RecordScan::Customer(owner) => {
+                customer = owner.as_bytes().to_vec();
+                ("WHERE customer = $1", vec![&customer])
+            }
+            _ => ("", Vec::new()),
+        };
+        let sql = format!(
+            "SELECT customer, created_at, id, category, key_version, {bytes} FROM records \
+             {filter} ORDER BY customer, created_at, id"
+        );
+        let statement = tx.prepare(&sql).doing(DOING)?;
+        let portal = tx.bind(&statement, &params).doing(DOING)?;
+        let mut visited = 0_u64;
+        loop {
+            let rows = tx.query_portal(&portal, SCAN_FETCH).doing(DOING)?;
+            let fetched = rows.len();
+            for row in &rows {
+                let sealed: &[u8] = row.try_get(5).doing(DOING)?;
+                visit(StoredRecord::new(
+                    decode_meta(row)?,
+                    decode_key_version(row.try_get(4).doing(DOING)?)?,
+                    sealed,
+                ))?;
+                visited = visited.saturating_add(1);
+            }
+            if fetched < usize::try_from(SCAN_FETCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        tx.commit().doing(DOING)?;
+        Ok(visited)
+    }
+}
+
+/// The record store the retention sweep deletes from.
+impl RecordStore for PgStore {
+    type Error = StoreError;
+
+    fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
+        self.delete_record(record)
+    }
+}
+
+/// The metadata of stored records, a chunk at a time: see [`PgStore::record_metas`].
+///
+/// Yields `Err` once if the store cannot be read or a row does not decode, then ends.
+#[derive(Debug)]
+pub struct PgRecordMetas {
+    store: PgStore,
+    scan: RecordScan,
+    buffer: VecDeque<RecordMeta>,
+    last: Option<RecordMeta>,
+    exhausted: bool,
+}
+
+impl PgRecordMetas {
+    fn fetch(&mut self) -> Result<(), StoreError> {
+        const COLUMNS: &str = "SELECT customer, created_at, id, category FROM records";
+        const DOING: &str = "reading record metadata";
+        let mut client = self.store.client()?;
+        let last = self.last.map(|last| {
+            (
+                last.customer().as_bytes().to_vec(),
+                last.collected_at().unix_nanos(),
+                last.id().as_bytes().to_vec(),
+            )
+        });
+        let owner = match self.scan {
+            RecordScan::Customer(customer) => Some(customer.as_bytes().to_vec()),
+            _ => None,
+        };
+        let rows = match (&owner, &last) {
+            (None, None) => client.query(
+                &format!("{COLUMNS} ORDER BY customer, created_at, id LIMIT $1"),
+                &[&META_CHUNK],
+            ),
+            (None, Some((customer, at, id))) => client.query(
+                &format!(
+                    "{COLUMNS} WHERE (customer, created_at, id) > ($1, $2, $3) \
+                     ORDER BY customer, created_at, id LIMIT $4"
+                ),
+                &[customer, at, id, &META_CHUNK],
+            ),
+            (Some(owner), None) => client.query(
+                &format!("{COLUMNS} WHERE customer = $1 ORDER BY created_at, id LIMIT $2"),
+                &[owner, &META_CHUNK],
+            ),
+            (Some(owner), Some((_, at, id))) => client.query(
+                &format!(
+                    "{COLUMNS} WHERE customer = $1 AND (created_at, id) > ($2, $3) \
+                     ORDER BY created_at, id LIMIT $4"
+                ),
+                &[owner, at, id, &META_CHUNK],
+            ),
+        }
+        .doing(DOING)?;
+        if i64::try_from(rows.len()).unwrap_or(i64::MAX) < META_CHUNK {
+            self.exhausted = true;
+        }
+        for row in &rows {
+            let meta = decode_meta(row)?;
+            self.last = Some(meta);
+            self.buffer.push_back(meta);
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for PgRecordMetas {
+    type Item = Result<RecordMeta, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buffer.is_empty()
+            && !self.exhausted
+            && let Err(error) = self.fetch()
+        {
+            self.exhausted = true;
+            return Some(Err(error));
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+}
+
+impl std::iter::FusedIterator for PgRecordMetas {}
+
+/// Metadata from the first four columns: `customer, created_at, id, category`.
+fn decode_meta(row: &Row) -> Result<RecordMeta, StoreError> {
+    const DOING: &str = "decoding record metadata";
+    let customer = decode_customer(row.try_get(0).doing(DOING)?)?;
+    let created_at = Timestamp::from_unix_nanos(row.try_get(1).doing(DOING)?);
+    let id: Vec<u8> = row.try_get(2).doing(DOING)?;
+    let id = <[u8; 16]>::try_from(id.as_slice())
+        .map_err(|_| StoreError::corrupt_row(RECORDS, "a record id is not 16 bytes"))
+        .and_then(|bytes| {
+            RecordId::new(uuid::Uuid::from_bytes(bytes))
+                .map_err(|error| StoreError::corrupt(RECORDS, "invalid record id", error))
+        })?;
+    let category: &str = row.try_get(3).doing(DOING)?;
+    let category: DataCategory = category
+        .parse()
+        .map_err(|error| StoreError::corrupt(RECORDS, "unknown data category", error))?;
+    Ok(RecordMeta::new(id, customer, category, created_at))
+}
+
+fn decode_key_version(version: i64) -> Result<KeyVersion, StoreError> {
+    u32::try_from(version)
+        .ok()
+        .and_then(|version| KeyVersion::new(version).ok())
+        .ok_or(StoreError::corrupt_row(RECORDS, "key version out of range"))
 }

@@ -478,3 +478,126 @@ fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
         Err(StoreError::WrongAuditKey)
     ));
 }
+
+/// Seals a record of `customer` at the consent level in force now on `vault`'s node.
+fn seal_at_consent(store: &PgStore, vault: &PgVault, customer: CustomerId) -> SealedRecord {
+    let now = Timestamp::now();
+    let level = vault
+        .facts()
+        .unwrap()
+        .consent()
+        .unwrap()
+        .level_at(customer, now);
+    store
+        .seal_durable(
+            vault,
+            &SealInput::new(RecordId::generate_at(now), customer, now, level),
+            b"a prompt",
+            DataCategory::LlmRequestLog,
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_training_export_on_one_node_streams_every_nodes_records() {
+    let Some(db) = TestSchema::new("a_training_export_on_one_node_streams_every_nodes_records")
+    else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (node(&store), node(&store));
+    let mut people = customers(2).into_iter();
+    let (ada, ben) = (people.next().unwrap(), people.next().unwrap());
+    set_up_facts(&a, &[ada, ben]);
+    a.update_facts(|facts| {
+        facts.record_consent(ConsentChange::new(
+            ada,
+            TrainingLevel::Shared,
+            Timestamp::now(),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            Policy::coder_model().version().clone(),
+        ))
+    })
+    .unwrap()
+    .unwrap();
+    catch_up(&b);
+    for _ in 0..150 {
+        for vault in [&a, &b] {
+            seal_at_consent(&store, vault, ada);
+            seal_at_consent(&store, vault, ben);
+        }
+    }
+    let mut exported = 0;
+    let outcome = b
+        .export_training(
+            steward::TrainingScope::Shared,
+            |pass| store.stream_records(steward_store::RecordScan::All, pass),
+            |record| {
+                assert_eq!(record.header().customer(), ada);
+                exported += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(exported, 300);
+    assert_eq!(outcome.counts.consent, 300);
+    assert!(outcome.matches_plan());
+    let metas: Vec<_> = store
+        .record_metas(steward_store::RecordScan::Customer(ben))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(metas.len(), 300);
+    assert!(metas.iter().all(|meta| meta.customer() == ben));
+    assert!(
+        metas
+            .windows(2)
+            .all(|pair| pair[0].collected_at() <= pair[1].collected_at())
+    );
+}
+
+#[test]
+fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
+    let Some(db) = TestSchema::new("a_sweep_on_one_node_deletes_and_shreds_for_every_node") else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (node(&store), node(&store));
+    let ada = customers(1)[0];
+    set_up_facts(&a, &[ada]);
+    catch_up(&b);
+    let record = seal(&store, &b, ada, b"prompt");
+    let ended = Timestamp::now();
+    a.update_facts(|facts| facts.end_relationship(ada, ended))
+        .unwrap()
+        .unwrap();
+    let later = Timestamp::from_unix_nanos(ended.unix_nanos() + 31 * 86_400 * 1_000_000_000);
+    let report = {
+        let facts = a.facts().unwrap();
+        let sweep = steward::retention::Sweep::new(
+            a.policy().retention(),
+            facts.relationships().unwrap(),
+            facts.holds().unwrap(),
+        );
+        let metas: Vec<_> = store
+            .record_metas(steward_store::RecordScan::All)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = sweep.plan(metas, later);
+        let mut records = store.clone();
+        sweep
+            .execute(
+                &plan,
+                &mut records,
+                &mut steward::VaultShredder::new(&a),
+                later,
+            )
+            .unwrap()
+    };
+    assert_eq!(report.deleted().len(), 1);
+    assert_eq!(report.shredded(), [ada]);
+    assert!(store.record(record.header().record_id()).unwrap().is_none());
+    // Node b never heard of the sweep: its copy of the key is gone all the same.
+    b.refresh_customer(ada).unwrap();
+    assert!(b.keyring().unwrap().is_shredded(ada));
+}
