@@ -7,14 +7,15 @@ use std::{
 };
 
 use serde_json::json;
-use steward::logs::Checkpoint;
+use steward::logs::{ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner};
+use steward_store::pg::PgConfig;
 
 use crate::{
     Context,
-    cli::{AuditCheckpointArgs, AuditCommand, AuditVerifyArgs},
+    cli::{AuditCheckpointArgs, AuditCommand, AuditVerifyArgs, SharedStoreArgs},
     error::{CliError, Exit},
     output::{Format, print_json, println},
-    store_dir::CHECKPOINT_PUBLIC_KEY,
+    store_dir::{CHECKPOINT_PUBLIC_KEY, PgSession, Session},
 };
 
 /// `steward audit ...`
@@ -22,6 +23,70 @@ pub(crate) fn run(context: &Context, command: AuditCommand) -> Result<Exit, CliE
     match command {
         AuditCommand::Verify(args) => verify(context, &args),
         AuditCommand::Checkpoint(args) => checkpoint(context, &args),
+    }
+}
+
+/// The store whose chain a command works on: the directory's embedded one, or the
+/// PostgreSQL store several nodes share (`--postgres`).
+enum ChainStore {
+    Embedded(Box<Session>),
+    Shared(Box<PgSession>),
+}
+
+impl ChainStore {
+    /// Opens the store and a vault on it, which verifies the whole chain and that it reaches
+    /// the newest stored checkpoint.
+    fn open(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
+        match &shared.postgres {
+            None => Ok(Self::Embedded(Box::new(context.open()?))),
+            Some(connection) => {
+                let config = PgConfig::new(connection)?.with_schema(&shared.pg_schema)?;
+                Ok(Self::Shared(Box::new(context.dir.open_postgres(
+                    context.master_key_id(),
+                    context.policy()?,
+                    &config,
+                )?)))
+            }
+        }
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, CliError> {
+        Ok(match self {
+            Self::Embedded(session) => session.store.latest_checkpoint()?,
+            Self::Shared(session) => session.store.latest_checkpoint()?,
+        })
+    }
+
+    /// Verifies the chain, and against `checkpoint` if given.
+    fn verify(
+        &self,
+        checkpoint: Option<(&Checkpoint, &CheckpointPublicKey)>,
+    ) -> Result<ChainHead, CliError> {
+        Ok(match (self, checkpoint) {
+            (Self::Embedded(session), None) => session.vault.audit()?.verify()?,
+            (Self::Embedded(session), Some((checkpoint, key))) => {
+                session.vault.audit()?.verify_against(checkpoint, key)?
+            }
+            (Self::Shared(session), None) => session.vault.audit()?.verify()?,
+            (Self::Shared(session), Some((checkpoint, key))) => {
+                session.vault.audit()?.verify_against(checkpoint, key)?
+            }
+        })
+    }
+
+    fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Checkpoint, CliError> {
+        Ok(match self {
+            Self::Embedded(session) => session.vault.audit()?.checkpoint(signer)?,
+            Self::Shared(session) => session.vault.audit()?.checkpoint(signer)?,
+        })
+    }
+
+    fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CliError> {
+        match self {
+            Self::Embedded(session) => session.store.put_checkpoint(checkpoint)?,
+            Self::Shared(session) => session.store.put_checkpoint(checkpoint)?,
+        }
+        Ok(())
     }
 }
 
@@ -38,19 +103,18 @@ enum Against {
 fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
     // Opening the vault verifies the chain already, and that it reaches the newest stored
     // checkpoint; what is left is the signature, and a checkpoint kept elsewhere.
-    let session = context.open()?;
+    let store = ChainStore::open(context, &args.shared)?;
     let against = match &args.checkpoint {
         Some(path) => Against::File(read_checkpoint(path)?),
-        None => match session.store.latest_checkpoint()? {
+        None => match store.latest_checkpoint()? {
             Some(checkpoint) => Against::Stored(checkpoint),
             None => Against::Nothing,
         },
     };
-    let trail = session.vault.audit()?;
     let head = match &against {
-        Against::Nothing => trail.verify()?,
+        Against::Nothing => store.verify(None)?,
         Against::Stored(checkpoint) | Against::File(checkpoint) => {
-            trail.verify_against(checkpoint, &context.dir.public_key()?)?
+            store.verify(Some((checkpoint, &context.dir.public_key()?)))?
         }
     };
     let (checkpoint, source) = match &against {
@@ -111,7 +175,7 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
 }
 
 fn checkpoint(context: &Context, args: &AuditCheckpointArgs) -> Result<Exit, CliError> {
-    let session = context.open()?;
+    let store = ChainStore::open(context, &args.shared)?;
     let signer = context.dir.signer()?;
     let public_key = context.dir.public_key()?;
     // Refuse an existing output file before anything is signed or stored.
@@ -132,7 +196,7 @@ fn checkpoint(context: &Context, args: &AuditCheckpointArgs) -> Result<Exit, Cli
         )),
         None => None,
     };
-    let checkpoint = session.vault.audit()?.checkpoint(&signer)?;
+    let checkpoint = store.checkpoint(&signer)?;
     // A signing key that checkpoint.pub does not match would make every later verify fail:
     // say so now, before storing the checkpoint.
     public_key
@@ -141,7 +205,7 @@ fn checkpoint(context: &Context, args: &AuditCheckpointArgs) -> Result<Exit, Cli
             path: context.dir.file(CHECKPOINT_PUBLIC_KEY),
             reason: "not the public key of the checkpoint signing key".to_owned(),
         })?;
-    session.store.put_checkpoint(&checkpoint)?;
+    store.put_checkpoint(&checkpoint)?;
     if let Some((mut file, path)) = out {
         let text = serde_json::to_string_pretty(&checkpoint).map_err(|source| CliError::Json {
             what: "the checkpoint",

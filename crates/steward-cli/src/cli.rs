@@ -366,6 +366,9 @@ pub(crate) struct AuditVerifyArgs {
     /// of the newest stored one: one kept outside the store shows entries removed with it.
     #[arg(long, value_name = "FILE")]
     pub(crate) checkpoint: Option<PathBuf>,
+    /// The shared store, instead of the directory's embedded one.
+    #[command(flatten)]
+    pub(crate) shared: SharedStoreArgs,
 }
 
 /// `steward audit checkpoint`
@@ -374,6 +377,32 @@ pub(crate) struct AuditCheckpointArgs {
     /// Also write the checkpoint (JSON) to this new file, to keep outside the store.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// The shared store, instead of the directory's embedded one.
+    #[command(flatten)]
+    pub(crate) shared: SharedStoreArgs,
+}
+
+/// Where several nodes keep their one audit chain. The keys (and checkpoint keys) still come
+/// from the store directory or the environment.
+#[derive(Debug, Args)]
+pub(crate) struct SharedStoreArgs {
+    /// Work on the PostgreSQL store the nodes share: a connection string
+    /// (`host=... user=... dbname=...` or `postgresql://...`).
+    #[arg(
+        long,
+        env = "STEWARD_POSTGRES",
+        value_name = "CONNECTION",
+        hide_env_values = true
+    )]
+    pub(crate) postgres: Option<String>,
+    /// The schema the shared store lives in.
+    #[arg(
+        long,
+        default_value = "steward",
+        value_name = "SCHEMA",
+        requires = "postgres"
+    )]
+    pub(crate) pg_schema: String,
 }
 
 /// `steward check`

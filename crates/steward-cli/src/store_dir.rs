@@ -12,7 +12,10 @@ use steward::{
     Policy,
     logs::{CheckpointPublicKey, CheckpointSigner, MasterKeyId},
 };
-use steward_store::{SqliteStore, StoreKeys, StoreVault, open_vault};
+use steward_store::{
+    SqliteStore, StoreKeys, StoreVault, open_vault,
+    pg::{PgConfig, PgStore, PgVault, open_pg_vault},
+};
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
@@ -48,6 +51,14 @@ pub(crate) struct Session {
     pub(crate) store: SqliteStore,
     /// The vault on the store, with the policy.
     pub(crate) vault: StoreVault,
+}
+
+/// A node's session on the shared PostgreSQL store (`audit ... --postgres`).
+pub(crate) struct PgSession {
+    /// The store.
+    pub(crate) store: PgStore,
+    /// This node's vault on it.
+    pub(crate) vault: PgVault,
 }
 
 /// Which of the two symmetric keys.
@@ -209,6 +220,22 @@ impl StoreDir {
         let store = SqliteStore::open(&database, &keys)?;
         let vault = open_vault(&store, &keys, policy)?;
         Ok(Session { store, vault })
+    }
+
+    /// The shared PostgreSQL store at `config` (checked against this directory's keys) and a
+    /// vault on it under `policy`: the audit chain verified, facts loaded.
+    pub(crate) fn open_postgres(
+        &self,
+        master_id: &MasterKeyId,
+        policy: Policy,
+        config: &PgConfig,
+    ) -> Result<PgSession, CliError> {
+        let master = self.key(KeyKind::Master)?;
+        let audit = self.key(KeyKind::Audit)?;
+        let keys = StoreKeys::new(master_id.clone(), &master, &audit)?;
+        let store = PgStore::connect(config, &keys)?;
+        let vault = open_pg_vault(&store, &keys, policy)?;
+        Ok(PgSession { store, vault })
     }
 
     /// The checkpoint signer, from `checkpoint.pk8`.

@@ -73,6 +73,7 @@ impl Sandbox {
             .env_remove("STEWARD_MASTER_KEY")
             .env_remove("STEWARD_AUDIT_KEY")
             .env_remove("STEWARD_MASTER_KEY_ID")
+            .env_remove("STEWARD_POSTGRES")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -835,4 +836,49 @@ fn read_lines(path: &Path) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
+}
+
+/// `audit checkpoint` and `audit verify` on the PostgreSQL store several nodes share, with
+/// the directory's keys. Needs `STEWARD_TEST_POSTGRES` (set by `.ci/run`); skipped with a
+/// notice without it.
+#[test]
+fn audit_commands_work_on_a_shared_postgres_store() {
+    let Ok(connection) = std::env::var("STEWARD_TEST_POSTGRES") else {
+        eprintln!(
+            "skipped audit_commands_work_on_a_shared_postgres_store: set STEWARD_TEST_POSTGRES"
+        );
+        return;
+    };
+    let schema = format!("steward_cli_test_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&connection, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+    let shared = [
+        "--postgres",
+        connection.as_str(),
+        "--pg-schema",
+        schema.as_str(),
+    ];
+    let sandbox = Sandbox::new("postgres");
+    sandbox.ok(&["init"]);
+    let checkpoint = sandbox.json(&[&["audit", "checkpoint"][..], &shared[..]].concat());
+    assert_eq!(checkpoint["entries"], 0);
+    let verified = sandbox.json(&[&["audit", "verify"][..], &shared[..]].concat());
+    assert_eq!(verified["verified"], true);
+    assert_eq!(verified["checkpoint"]["entries"], 0);
+    // The directory's own store is another chain: it has no checkpoint.
+    assert_eq!(
+        sandbox.json(&["audit", "verify"])["checkpoint"],
+        Value::Null
+    );
+    // Another directory's keys are not the shared store's: refused as a failure.
+    let other = Sandbox::new("postgres-other");
+    other.ok(&["init"]);
+    let refused = other.run(&[&["audit", "verify"][..], &shared[..]].concat());
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("master key"), "{}", refused.stderr);
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
 }
