@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
-use postgres::{Client, GenericClient};
+use postgres::{Client, SimpleQueryMessage};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use super::PgStore;
-use crate::{StoreError, codec::json_text, error::Doing};
+use crate::{
+    StoreError,
+    codec::{hex_decode, json_text},
+    error::Doing,
+};
 
 const ENTRIES: &str = "audit_entries";
 const CHECKPOINTS: &str = "audit_checkpoints";
@@ -64,25 +68,26 @@ impl PgAuditStore {
         })
     }
 
-    /// Begins the append transaction and locks the head row.
-    fn begin_locked(&mut self) -> Result<(i64, Option<Vec<u8>>), StoreError> {
+    /// Begins the append transaction, locks the head row and reads the newest entry, in one
+    /// round trip (a simple query: `BEGIN`, the locking read and the entry's read travel
+    /// together). The entry is read by a statement of its own, after the lock: its snapshot
+    /// then sees the entry the head names, however recently another node committed it.
+    fn begin_locked(&mut self) -> Result<LockedHead, StoreError> {
         let client = self.connection()?;
-        client
-            .batch_execute("BEGIN")
-            .doing("starting an audit append")?;
-        let head = client
-            .query_one(
-                "SELECT entries, hash FROM audit_head WHERE singleton = 1 FOR UPDATE",
-                &[],
+        let messages = client
+            .simple_query(
+                "BEGIN; \
+                 SELECT entries, encode(hash, 'hex') FROM audit_head \
+                 WHERE singleton = 1 FOR UPDATE; \
+                 SELECT e.sequence, e.entry FROM audit_head h \
+                 JOIN audit_entries e ON e.sequence = h.entries - 1 WHERE h.singleton = 1",
             )
             .doing("locking the audit chain's head");
-        match head {
-            Ok(row) => Ok((row.get(0), row.get(1))),
-            Err(error) => {
-                self.rollback();
-                Err(error)
-            }
+        let head = messages.and_then(|messages| decode_head(&messages));
+        if head.is_err() {
+            self.rollback();
         }
+        head
     }
 
     /// Ends an open transaction without writing (best effort: a broken connection has
@@ -123,16 +128,11 @@ impl PgAuditStore {
         let client = self.connection()?;
         client
             .execute(
-                "INSERT INTO audit_entries (sequence, entry) VALUES ($1, $2)",
-                &[&sequence, &json],
+                "WITH appended AS (INSERT INTO audit_entries (sequence, entry) VALUES ($1, $2)) \
+                 UPDATE audit_head SET entries = $1 + 1, hash = $3 WHERE singleton = 1",
+                &[&sequence, &json, &entry.hash().as_bytes().as_slice()],
             )
             .doing("appending an audit entry")?;
-        client
-            .execute(
-                "UPDATE audit_head SET entries = $1, hash = $2 WHERE singleton = 1",
-                &[&(sequence + 1), &entry.hash().as_bytes().as_slice()],
-            )
-            .doing("moving the audit chain's head")?;
         client
             .batch_execute("COMMIT")
             .doing("committing an audit entry")
@@ -156,7 +156,7 @@ impl AuditStore for PgAuditStore {
     fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError> {
         let head = match self.locked.take() {
             Some(head) => head,
-            None => self.begin_locked()?,
+            None => self.begin_locked()?.head,
         };
         let appended = self.append_locked(head, &entry);
         if appended.is_err() {
@@ -177,23 +177,9 @@ impl AuditStore for PgAuditStore {
         if self.locked.is_some() {
             self.rollback();
         }
-        let head = self.begin_locked()?;
-        let newest = match head.0.checked_sub(1) {
-            Some(sequence) if sequence >= 0 => {
-                let client = self.connection()?;
-                let read = entry_at(client, sequence);
-                match read {
-                    Ok(entry) => Some(Box::new(entry)),
-                    Err(error) => {
-                        self.rollback();
-                        return Err(error.into());
-                    }
-                }
-            }
-            _ => None,
-        };
+        let LockedHead { head, newest } = self.begin_locked()?;
         self.locked = Some(head);
-        Ok(SharedHead::Locked(newest))
+        Ok(SharedHead::Locked(newest.map(Box::new)))
     }
 
     fn unlock_head(&mut self) {
@@ -296,14 +282,50 @@ impl PgStore {
     }
 }
 
-fn entry_at(client: &mut impl GenericClient, sequence: i64) -> Result<ChainedEntry, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT sequence, entry FROM audit_entries WHERE sequence = $1",
-            &[&sequence],
-        )
-        .doing("reading the newest audit entry")?;
-    decode_entry(row.get(0), row.get(1))
+/// What the locking read found: the head (entries, hash of the newest entry) and the newest
+/// entry itself.
+struct LockedHead {
+    head: (i64, Option<Vec<u8>>),
+    newest: Option<ChainedEntry>,
+}
+
+/// The head from the locking read's answer: a row `entries, hash (hex)`, then (unless the
+/// chain is empty) a row `sequence, entry`.
+fn decode_head(messages: &[SimpleQueryMessage]) -> Result<LockedHead, StoreError> {
+    let corrupt = |reason| StoreError::corrupt_row("audit_head", reason);
+    let mut rows = messages.iter().filter_map(|message| match message {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let head = rows
+        .next()
+        .ok_or_else(|| corrupt("the chain's head row is missing"))?;
+    let entries: i64 = text(head, 0)?
+        .and_then(|entries| entries.parse().ok())
+        .ok_or_else(|| corrupt("the entry count is not a number"))?;
+    let hash = text(head, 1)?
+        .map(|hash| hex_decode(hash).ok_or_else(|| corrupt("the head hash is not hex")))
+        .transpose()?;
+    let newest = match rows.next() {
+        Some(row) => {
+            let sequence = text(row, 0)?
+                .and_then(|sequence| sequence.parse().ok())
+                .ok_or_else(|| corrupt("a sequence number is not a number"))?;
+            let entry = text(row, 1)?.ok_or_else(|| corrupt("an entry is empty"))?;
+            Some(decode_entry(sequence, entry)?)
+        }
+        None if entries == 0 => None,
+        None => return Err(corrupt("the head names an entry that is not stored")),
+    };
+    Ok(LockedHead {
+        head: (entries, hash),
+        newest,
+    })
+}
+
+/// A text column of the locking read's answer.
+fn text(row: &postgres::SimpleQueryRow, index: usize) -> Result<Option<&str>, StoreError> {
+    row.try_get(index).doing("reading the audit chain's head")
 }
 
 fn decode_entry(sequence: i64, text: &str) -> Result<ChainedEntry, StoreError> {

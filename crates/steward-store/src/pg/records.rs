@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use postgres::{Row, types::ToSql};
+use postgres::{GenericClient, Row, types::ToSql};
 use steward::ExportPass;
 use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
 use steward_logs::{KeyError, KeyVersion, LogsError, SealedRecord, Tombstone};
@@ -96,27 +96,70 @@ impl PgStore {
                 .doing("counting records under a key")?;
             match counted {
                 Some(row) if row.get::<_, i64>(0) <= limit => {}
-                Some(_) => {
-                    return Err(StoreError::Logs(LogsError::Key(
-                        KeyError::DataKeyExhausted { version },
-                    )));
-                }
-                None => {
-                    let tombstone = tx
-                        .query_opt(
-                            "SELECT through FROM key_tombstones WHERE customer = $1",
-                            &[&customer.as_bytes().as_slice()],
-                        )
-                        .doing("reading a tombstone")?
-                        .map(|row| decode_tombstone(row.get(0)))
-                        .transpose()?
-                        .unwrap_or(Tombstone::new(None));
-                    return Err(StoreError::DataKeyShredded { version, tombstone });
-                }
+                _ => return Err(refusal(&mut tx, customer, version)?),
             }
         }
         tx.commit().doing("committing records")?;
         Ok(records.len())
+    }
+
+    /// Stores one sealed record in one statement (one round trip, committed when it
+    /// returns): its key row is counted, and the record stored only if that key is still
+    /// stored and below the version's limit. What [`seal_durable`](Self::seal_durable) uses.
+    ///
+    /// Storing the same record again is harmless, but counts it again (the count then runs
+    /// ahead by one, which can only make the key rotate sooner).
+    ///
+    /// # Errors
+    ///
+    /// As [`put_records`](Self::put_records).
+    pub fn put_record(
+        &self,
+        record: &SealedRecord,
+        category: DataCategory,
+    ) -> Result<(), StoreError> {
+        let header = record.header();
+        let limit = i64::try_from(self.config().vault_config().records_per_key_version())
+            .unwrap_or(i64::MAX);
+        let (customer, version) = (header.customer(), header.key_version());
+        let mut client = self.client()?;
+        let row = client
+            .query_one(
+                "WITH counted AS (UPDATE data_keys SET sealed = sealed + 1 \
+                   WHERE customer = $2 AND version = $4 AND sealed < $7 RETURNING 1), \
+                 stored AS (INSERT INTO records \
+                   (id, customer, created_at, key_version, category, sealed) \
+                   SELECT $1, $2, $3, $4, $5, $6 FROM counted \
+                   ON CONFLICT (id) DO NOTHING RETURNING 1) \
+                 SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM stored)",
+                &[
+                    &header.record_id().as_bytes().as_slice(),
+                    &customer.as_bytes().as_slice(),
+                    &header.created_at().unix_nanos(),
+                    &i64::from(version.get()),
+                    &category.as_str(),
+                    &record.as_bytes(),
+                    &limit,
+                ],
+            )
+            .doing("storing a record")?;
+        match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
+            (1, 1) => Ok(()),
+            (0, _) => Err(refusal(&mut *client, customer, version)?),
+            _ => {
+                let same = client
+                    .query_opt(
+                        "SELECT 1 FROM records WHERE id = $1 AND category = $2 AND sealed = $3",
+                        &[
+                            &header.record_id().as_bytes().as_slice(),
+                            &category.as_str(),
+                            &record.as_bytes(),
+                        ],
+                    )
+                    .doing("comparing a stored record")?;
+                same.map(drop).ok_or(StoreError::RecordConflict)
+            }
+        }
     }
 
     /// The sealed bytes of record `id`, if stored.
@@ -353,6 +396,37 @@ impl Iterator for PgRecordMetas {
 }
 
 impl std::iter::FusedIterator for PgRecordMetas {}
+
+/// Why a record under `version` of `customer`'s key was not counted: the version is full, or
+/// its key is no longer stored (shredded, by this node or another).
+fn refusal(
+    client: &mut impl GenericClient,
+    customer: CustomerId,
+    version: KeyVersion,
+) -> Result<StoreError, StoreError> {
+    let customer = customer.as_bytes().as_slice();
+    let stored = client
+        .query_opt(
+            "SELECT 1 FROM data_keys WHERE customer = $1 AND version = $2",
+            &[&customer, &i64::from(version.get())],
+        )
+        .doing("reading a data key")?;
+    if stored.is_some() {
+        return Ok(StoreError::Logs(LogsError::Key(
+            KeyError::DataKeyExhausted { version },
+        )));
+    }
+    let tombstone = client
+        .query_opt(
+            "SELECT through FROM key_tombstones WHERE customer = $1",
+            &[&customer],
+        )
+        .doing("reading a tombstone")?
+        .map(|row| decode_tombstone(row.get(0)))
+        .transpose()?
+        .unwrap_or(Tombstone::new(None));
+    Ok(StoreError::DataKeyShredded { version, tombstone })
+}
 
 /// Metadata from the first four columns: `customer, created_at, id, category`.
 fn decode_meta(row: &Row) -> Result<RecordMeta, StoreError> {

@@ -53,7 +53,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// As [`Vault::seal`] (`StoreError::Logs`) and [`put_records`](Self::put_records).
+    /// As [`Vault::seal`] (`StoreError::Logs`) and [`put_record`](Self::put_record).
     pub fn seal_durable(
         &self,
         vault: &PgVault,
@@ -65,8 +65,8 @@ impl PgStore {
         let mut attempt = 1;
         loop {
             let record = vault.seal(meta, body)?;
-            match self.put_records([(&record, category)]) {
-                Ok(_) => return Ok(record),
+            match self.put_record(&record, category) {
+                Ok(()) => return Ok(record),
                 Err(StoreError::DataKeyShredded { .. }) if attempt < SEAL_ATTEMPTS => {
                     vault.refresh_customer(customer)?;
                 }
