@@ -23,15 +23,23 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use steward::Policy;
+//! use steward::{DataCategory, Policy, RecordId, SealInput, Timestamp};
 //! use steward_store::{StoreKeys, pg::{FactsFollower, PgConfig, PgStore, open_pg_vault}};
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
+//! // The same keys on every node; a wrong one is refused here.
 //! let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
 //! let store = PgStore::connect(&config, &keys)?;
 //! let vault = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
 //! // Other nodes' consent, relationship, hold and roster changes reach this one.
 //! let _follower = FactsFollower::start(Arc::clone(&vault), &store)?;
+//!
+//! // Per proxied request: seal at the consent level in force, return once committed.
+//! let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! let now = Timestamp::now();
+//! let level = vault.facts()?.consent()?.level_at(customer, now);
+//! let input = SealInput::new(RecordId::generate_at(now), customer, now, level);
+//! store.seal_durable(&vault, &input, b"{\"prompt\":\"...\"}", DataCategory::LlmRequestLog)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
