@@ -23,7 +23,7 @@ use steward::{
 };
 use steward_core::{CustomerId, Justification, StewardId, Timestamp};
 
-use super::{FACTS_CHANNEL, PgStore, PgVault};
+use super::{PgStore, PgVault};
 use crate::{
     StoreError,
     codec::json_text,
@@ -320,7 +320,7 @@ impl PgFacts {
             .doing("moving the facts log's head")?;
             tx.execute(
                 "SELECT pg_notify($1, $2)",
-                &[&FACTS_CHANNEL, &next.to_string()],
+                &[&store.facts_channel(), &next.to_string()],
             )
             .doing("announcing a fact event")?;
             tx.commit().doing("committing a fact event")
@@ -601,7 +601,7 @@ impl Listener {
     fn connect(store: &PgStore) -> Result<Self, StoreError> {
         let mut client = store.connect_client()?;
         client
-            .batch_execute(&format!("LISTEN {FACTS_CHANNEL}"))
+            .batch_execute(&format!("LISTEN {}", store.facts_channel()))
             .doing("listening for fact changes")?;
         Ok(Self {
             client: Some(client),

@@ -17,8 +17,8 @@
 //!   and checked at start-up as on SQLite.
 //! - **Facts.** Consent, relationship, hold and roster changes are one totally ordered log
 //!   of events. A node applies the events it has not seen before it writes one, and a
-//!   [`FactsFollower`] applies other nodes' events as they commit (`LISTEN`/`NOTIFY`, with a
-//!   polling fallback); facts that could not be brought up to date within the configured
+//!   [`FactsFollower`] applies other nodes' events as they commit (`LISTEN`/`NOTIFY` on a
+//!   channel named after the schema, with a polling fallback); facts that could not be brought up to date within the configured
 //!   bound stop answering (every decision denies) until they are.
 //!
 //! ```no_run
@@ -79,9 +79,6 @@ const PG_SCHEMA_VERSION: i32 = 1;
 /// Serializes schema creation and key checks of nodes starting at once (an arbitrary
 /// constant; advisory locks are per database).
 const SCHEMA_LOCK: i64 = 0x5354_4557_4152_4431;
-
-/// The channel fact changes are announced on.
-pub(crate) const FACTS_CHANNEL: &str = "steward_facts";
 
 /// Idle connections kept per store handle.
 const POOL_IDLE: usize = 16;
@@ -296,6 +293,12 @@ impl PgStore {
         tx.commit().doing("committing the schema setup")?;
         drop(client);
         Ok(store)
+    }
+
+    /// The channel fact changes are announced on: the schema's name, so that deployments in
+    /// other schemas of the database are not woken by them.
+    pub(crate) fn facts_channel(&self) -> &str {
+        &self.inner.config.schema
     }
 
     /// The configuration this store was connected with.

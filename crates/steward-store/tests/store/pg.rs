@@ -447,6 +447,45 @@ fn facts_written_on_one_node_reach_the_other_within_the_bound() {
 }
 
 #[test]
+fn a_change_whose_notification_is_lost_arrives_by_polling_within_the_bound() {
+    let Some(mut db) = TestSchema::new("a_change_whose_notification_is_lost_arrives_by_polling")
+    else {
+        return;
+    };
+    let store = db.store();
+    let b = Arc::new(node(&store));
+    let _follower = FactsFollower::start(Arc::clone(&b), &store).unwrap();
+    // A change committed without its NOTIFY, as if the notification were lost: written as
+    // a node would, minus the announcement.
+    let schema = db.config.schema().to_owned();
+    let written = Instant::now();
+    db.admin
+        .batch_execute(&format!(
+            "BEGIN; \
+             UPDATE {schema}.facts_head SET seq = seq + 1; \
+             INSERT INTO {schema}.fact_events (seq, event) \
+               SELECT seq, '{{\"kind\":\"steward_added\",\"steward\":\"bob.ops\"}}' \
+               FROM {schema}.facts_head; \
+             COMMIT"
+        ))
+        .unwrap();
+    let bob = "bob.ops".parse().unwrap();
+    let poll = db.config.facts_poll();
+    let deadline = written + poll + Duration::from_secs(5);
+    while !b.facts().unwrap().is_on_roster(&bob) {
+        assert!(
+            Instant::now() < deadline,
+            "the change did not arrive by polling within the bound"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "facts by polling alone: arrived after {:?} (poll {poll:?})",
+        written.elapsed()
+    );
+}
+
+#[test]
 fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
     let Some(db) = TestSchema::new("stale_or_unknown_facts_deny_and_wrong_keys_are_refused") else {
         return;
