@@ -6,7 +6,7 @@ use steward_logs::{
     BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
 };
 
-use super::PgStore;
+use super::{PgStore, snapshot};
 use crate::{StoreError, error::Doing};
 
 const DATA_KEYS: &str = "data_keys";
@@ -215,12 +215,7 @@ impl PgStore {
     /// does not decode.
     pub fn keyring_snapshot(&self) -> Result<KeyringSnapshot, StoreError> {
         let mut client = self.client()?;
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .doing("starting a keyring read")?;
+        let mut tx = snapshot(&mut client)?;
         let keys = tx
             .query(
                 "SELECT wrapped FROM data_keys ORDER BY customer, version",
@@ -317,7 +312,7 @@ pub(super) fn customer_view(
     })
 }
 
-fn tombstone(
+pub(super) fn tombstone(
     client: &mut impl GenericClient,
     customer: CustomerId,
 ) -> Result<Option<Tombstone>, StoreError> {

@@ -392,6 +392,17 @@ impl Drop for Pooled<'_> {
     }
 }
 
+/// A read-only transaction that sees one snapshot of the database throughout (a consistent
+/// keyring, a scan that is not torn by concurrent writes).
+pub(crate) fn snapshot(client: &mut Client) -> Result<postgres::Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .doing("starting a snapshot read")
+}
+
 /// Records the key checks of a new database.
 fn initialize(tx: &mut postgres::Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreError> {
     let id = keys.master_key_id();

@@ -11,7 +11,8 @@ use steward_retention::{RecordMeta, RecordStore, Removal};
 
 use super::{
     PgStore,
-    keys::{decode_customer, decode_tombstone},
+    keys::{decode_customer, tombstone},
+    snapshot,
 };
 use crate::{RecordScan, RecordStream, StoreError, StoredRecord, error::Doing};
 
@@ -65,19 +66,7 @@ impl PgStore {
                     .entry((header.customer(), header.key_version()))
                     .or_default() += 1;
             } else {
-                let same = tx
-                    .query_opt(
-                        "SELECT 1 FROM records WHERE id = $1 AND category = $2 AND sealed = $3",
-                        &[
-                            &header.record_id().as_bytes().as_slice(),
-                            &category.as_str(),
-                            &record.as_bytes(),
-                        ],
-                    )
-                    .doing("comparing a stored record")?;
-                if same.is_none() {
-                    return Err(StoreError::RecordConflict);
-                }
+                stored_already(&mut tx, record, *category)?;
             }
         }
         // In key order, so that two nodes storing records of the same customers lock their
@@ -146,19 +135,7 @@ impl PgStore {
         match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
             (1, 1) => Ok(()),
             (0, _) => Err(refusal(&mut *client, customer, version)?),
-            _ => {
-                let same = client
-                    .query_opt(
-                        "SELECT 1 FROM records WHERE id = $1 AND category = $2 AND sealed = $3",
-                        &[
-                            &header.record_id().as_bytes().as_slice(),
-                            &category.as_str(),
-                            &record.as_bytes(),
-                        ],
-                    )
-                    .doing("comparing a stored record")?;
-                same.map(drop).ok_or(StoreError::RecordConflict)
-            }
+            _ => stored_already(&mut *client, record, category),
         }
     }
 
@@ -264,12 +241,7 @@ impl PgStore {
     ) -> Result<u64, E> {
         const DOING: &str = "scanning the records";
         let mut client = self.client()?;
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .doing(DOING)?;
+        let mut tx = snapshot(&mut client)?;
         let customer;
         let (filter, params): (&str, Vec<&(dyn ToSql + Sync)>) = match scan {
             RecordScan::Customer(owner) => {
@@ -397,14 +369,35 @@ impl Iterator for PgRecordMetas {
 
 impl std::iter::FusedIterator for PgRecordMetas {}
 
+/// Checks that the record stored under `record`'s id is this one (storing it again is
+/// harmless), not another.
+fn stored_already(
+    client: &mut impl GenericClient,
+    record: &SealedRecord,
+    category: DataCategory,
+) -> Result<(), StoreError> {
+    client
+        .query_opt(
+            "SELECT 1 FROM records WHERE id = $1 AND category = $2 AND sealed = $3",
+            &[
+                &record.header().record_id().as_bytes().as_slice(),
+                &category.as_str(),
+                &record.as_bytes(),
+            ],
+        )
+        .doing("comparing a stored record")?
+        .map(drop)
+        .ok_or(StoreError::RecordConflict)
+}
+
 /// Why a record under `version` of `customer`'s key was not counted: the version is full, or
 /// its key is no longer stored (shredded, by this node or another).
 fn refusal(
     client: &mut impl GenericClient,
-    customer: CustomerId,
+    owner: CustomerId,
     version: KeyVersion,
 ) -> Result<StoreError, StoreError> {
-    let customer = customer.as_bytes().as_slice();
+    let customer = owner.as_bytes().as_slice();
     let stored = client
         .query_opt(
             "SELECT 1 FROM data_keys WHERE customer = $1 AND version = $2",
@@ -416,15 +409,7 @@ fn refusal(
             KeyError::DataKeyExhausted { version },
         )));
     }
-    let tombstone = client
-        .query_opt(
-            "SELECT through FROM key_tombstones WHERE customer = $1",
-            &[&customer],
-        )
-        .doing("reading a tombstone")?
-        .map(|row| decode_tombstone(row.get(0)))
-        .transpose()?
-        .unwrap_or(Tombstone::new(None));
+    let tombstone = tombstone(client, owner)?.unwrap_or(Tombstone::new(None));
     Ok(StoreError::DataKeyShredded { version, tombstone })
 }
 

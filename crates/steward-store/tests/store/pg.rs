@@ -97,6 +97,15 @@ fn set_up_facts(vault: &PgVault, customers: &[CustomerId]) {
         .unwrap();
 }
 
+/// Two nodes on `store`; alice on the roster and `customers` in a relationship, written on
+/// the first and applied on the second.
+fn two_nodes(store: &PgStore, customers: &[CustomerId]) -> (PgVault, PgVault) {
+    let (a, b) = (node(store), node(store));
+    set_up_facts(&a, customers);
+    catch_up(&b);
+    (a, b)
+}
+
 fn catch_up(vault: &PgVault) {
     vault
         .update_facts(|facts| facts.catch_up())
@@ -104,17 +113,20 @@ fn catch_up(vault: &PgVault) {
         .unwrap();
 }
 
+/// Seals a record of `customer` at the consent level in force now on `vault`'s node, and
+/// stores it.
 fn seal(store: &PgStore, vault: &PgVault, customer: CustomerId, body: &[u8]) -> SealedRecord {
     let now = Timestamp::now();
+    let level = vault
+        .facts()
+        .unwrap()
+        .consent()
+        .unwrap()
+        .level_at(customer, now);
     store
         .seal_durable(
             vault,
-            &SealInput::new(
-                RecordId::generate_at(now),
-                customer,
-                now,
-                TrainingLevel::None,
-            ),
+            &SealInput::new(RecordId::generate_at(now), customer, now, level),
             body,
             DataCategory::LlmRequestLog,
         )
@@ -138,10 +150,8 @@ fn concurrent_first_seals_of_one_customer_share_one_key() {
         return;
     };
     let store = db.store();
-    let (a, b) = (node(&store), node(&store));
     let customers = customers(40);
-    set_up_facts(&a, &customers);
-    catch_up(&b);
+    let (a, b) = two_nodes(&store, &customers);
     let barrier = Barrier::new(2);
     let run = |vault: &PgVault, body: &'static [u8]| {
         barrier.wait();
@@ -181,10 +191,8 @@ fn a_shred_on_one_node_holds_on_the_other_before_its_next_seal_and_open() {
         return;
     };
     let store = db.store();
-    let (a, b) = (node(&store), node(&store));
     let ada = customers(1)[0];
-    set_up_facts(&a, &[ada]);
-    catch_up(&b);
+    let (a, b) = two_nodes(&store, &[ada]);
     let before = seal(&store, &a, ada, b"before the shred");
     // Node B has a sealing session and a cached opening key for ada.
     let on_b = seal(&store, &b, ada, b"b's session");
@@ -229,10 +237,8 @@ fn concurrent_opens_from_two_nodes_form_one_verified_chain() {
         return;
     };
     let store = db.store();
-    let (a, b) = (node(&store), node(&store));
     let customers = customers(4);
-    set_up_facts(&a, &customers);
-    catch_up(&b);
+    let (a, b) = two_nodes(&store, &customers);
     let records: Vec<_> = customers
         .iter()
         .map(|&customer| seal(&store, &a, customer, b"prompt"))
@@ -518,25 +524,6 @@ fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
     ));
 }
 
-/// Seals a record of `customer` at the consent level in force now on `vault`'s node.
-fn seal_at_consent(store: &PgStore, vault: &PgVault, customer: CustomerId) -> SealedRecord {
-    let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(customer, now);
-    store
-        .seal_durable(
-            vault,
-            &SealInput::new(RecordId::generate_at(now), customer, now, level),
-            b"a prompt",
-            DataCategory::LlmRequestLog,
-        )
-        .unwrap()
-}
-
 #[test]
 fn a_training_export_on_one_node_streams_every_nodes_records() {
     let Some(db) = TestSchema::new("a_training_export_on_one_node_streams_every_nodes_records")
@@ -563,8 +550,8 @@ fn a_training_export_on_one_node_streams_every_nodes_records() {
     catch_up(&b);
     for _ in 0..150 {
         for vault in [&a, &b] {
-            seal_at_consent(&store, vault, ada);
-            seal_at_consent(&store, vault, ben);
+            seal(&store, vault, ada, b"a prompt");
+            seal(&store, vault, ben, b"a prompt");
         }
     }
     let mut exported = 0;
@@ -601,10 +588,8 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
         return;
     };
     let store = db.store();
-    let (a, b) = (node(&store), node(&store));
     let ada = customers(1)[0];
-    set_up_facts(&a, &[ada]);
-    catch_up(&b);
+    let (a, b) = two_nodes(&store, &[ada]);
     let record = seal(&store, &b, ada, b"prompt");
     let ended = Timestamp::now();
     a.update_facts(|facts| facts.end_relationship(ada, ended))
