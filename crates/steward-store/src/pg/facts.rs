@@ -476,8 +476,9 @@ impl RosterFacts for PgFacts {
             }
             RosterChange::Removed(steward) => {
                 let steward = steward.clone();
-                // Off the roster in memory before the row: an audited removal takes effect
-                // even if its event fails to commit (the facts then fail closed).
+                // An audited removal takes effect here whatever happens to its event: if the
+                // event is not committed (whether the store failed before or at the commit),
+                // this node's memory no longer matches the log, and its facts fail closed.
                 let removed = self.write_event(|facts| {
                     facts.roster.remove(&steward);
                     Ok((
@@ -489,6 +490,7 @@ impl RosterFacts for PgFacts {
                 });
                 if removed.is_err() {
                     self.roster.remove(&steward);
+                    self.diverged = true;
                 }
                 removed?;
             }

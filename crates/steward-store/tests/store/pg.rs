@@ -492,6 +492,49 @@ fn a_change_whose_notification_is_lost_arrives_by_polling_within_the_bound() {
 }
 
 #[test]
+fn a_removal_whose_event_cannot_be_stored_still_takes_effect_and_the_facts_fail_closed() {
+    let Some(mut db) = TestSchema::new("a_removal_whose_event_cannot_be_stored") else {
+        return;
+    };
+    let store = db.store();
+    let ada = customers(1)[0];
+    let a = node(&store);
+    set_up_facts(&a, &[ada]);
+    let record = seal(&store, &a, ada, b"prompt");
+    let schema = db.config.schema().to_owned();
+    // The facts log out of reach: the removal is audited, but its event cannot be written.
+    db.admin
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.facts_head RENAME TO facts_head_away"
+        ))
+        .unwrap();
+    let alice = "alice.ops".parse().unwrap();
+    assert!(
+        a.remove_steward(&alice, "dana.admin".parse().unwrap())
+            .is_err()
+    );
+    db.admin
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.facts_head_away RENAME TO facts_head"
+        ))
+        .unwrap();
+    assert!(!a.facts().unwrap().is_on_roster(&alice));
+    assert!(matches!(
+        a.update_facts(|facts| facts.catch_up()).unwrap(),
+        Err(StoreError::FactsDiverged)
+    ));
+    let error = a.open(&record, &steward_request()).unwrap_err();
+    assert!(
+        matches!(error, LogsError::Open(OpenError::Denied { .. })),
+        "{error}"
+    );
+    // A node opened again reads the log, where alice was never removed: the audit trail
+    // holds the removal, for the operator to repeat it.
+    let reopened = node(&store);
+    assert!(reopened.facts().unwrap().is_on_roster(&alice));
+}
+
+#[test]
 fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
     let Some(db) = TestSchema::new("stale_or_unknown_facts_deny_and_wrong_keys_are_refused") else {
         return;
