@@ -233,7 +233,7 @@ impl StoreDir {
         let master = self.key(KeyKind::Master)?;
         let audit = self.key(KeyKind::Audit)?;
         let keys = StoreKeys::new(master_id.clone(), &master, &audit)?;
-        let store = PgStore::connect(config, &keys)?;
+        let store = PgStore::open_existing(config, &keys)?;
         let vault = open_pg_vault(&store, &keys, policy)?;
         Ok(PgSession { store, vault })
     }

@@ -862,11 +862,46 @@ fn audit_commands_work_on_a_shared_postgres_store() {
     ];
     let sandbox = Sandbox::new("postgres");
     sandbox.ok(&["init"]);
+    // A schema without a store is an error, not an empty chain, and nothing is created.
+    let missing = sandbox.run(&[&["audit", "verify"][..], &shared[..]].concat());
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no Steward store"),
+        "{}",
+        missing.stderr
+    );
+    // A node with this directory's keys creates the store and writes to the chain.
+    let read_key = |name: &str| {
+        let text = fs::read_to_string(sandbox.store().join(name)).unwrap();
+        (0..64)
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&text.trim()[at..at + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let keys = steward_store::StoreKeys::new(
+        "master-1".parse().unwrap(),
+        &read_key("master.key"),
+        &read_key("audit.key"),
+    )
+    .unwrap();
+    let config = steward_store::pg::PgConfig::new(&connection)
+        .unwrap()
+        .with_schema(&schema)
+        .unwrap();
+    let store = steward_store::pg::PgStore::connect(&config, &keys).unwrap();
+    let node =
+        steward_store::pg::open_pg_vault(&store, &keys, steward::Policy::coder_model()).unwrap();
+    node.add_steward(
+        "sam.steward".parse().unwrap(),
+        "dana.admin".parse().unwrap(),
+    )
+    .unwrap();
     let checkpoint = sandbox.json(&[&["audit", "checkpoint"][..], &shared[..]].concat());
-    assert_eq!(checkpoint["entries"], 0);
+    assert_eq!(checkpoint["entries"], 1);
     let verified = sandbox.json(&[&["audit", "verify"][..], &shared[..]].concat());
     assert_eq!(verified["verified"], true);
-    assert_eq!(verified["checkpoint"]["entries"], 0);
+    assert_eq!(verified["entries"], 1);
+    assert_eq!(verified["checkpoint"]["entries"], 1);
     // The directory's own store is another chain: it has no checkpoint.
     assert_eq!(
         sandbox.json(&["audit", "verify"])["checkpoint"],

@@ -460,13 +460,6 @@ impl<S: AuditStore> Custody<S> {
         let header = record.header();
         let mut trail = self.trail.lock().map_err(poisoned)?;
         let now = trail.next_instant()?;
-        // With a shared key store, a shred or key made by another node is adopted before the
-        // record is decided and decrypted (the trail, and with it a shared store's append
-        // lock, is held meanwhile).
-        if let Err(error) = self.refresh_customer(header.customer) {
-            trail.release();
-            return Err(error);
-        }
         let query = OpenQuery {
             request,
             header,
@@ -481,6 +474,15 @@ impl<S: AuditStore> Custody<S> {
                 outcome,
             ))
         };
+        // With a shared key store, a shred or key made by another node is adopted before the
+        // record is decided and decrypted (the trail, and with it a shared store's append
+        // lock, is held meanwhile). An attempt whose keys could not be read is audited as
+        // failed, as any other.
+        if let Err(error) = self.refresh_customer(header.customer) {
+            let failure = OpenFailure::from_error(&error);
+            trail.append_at(now, access(AuditOutcome::Failed(failure)))?;
+            return Err(error);
+        }
         if let Err(denial) = gate(&query) {
             trail.append_at(now, access(AuditOutcome::Denied(denial)))?;
             return Err(LogsError::denied(denial));

@@ -134,6 +134,26 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Every pooled PostgreSQL connection stayed in use for the whole connect timeout
+    /// (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    #[error(
+        "all {max} pooled PostgreSQL connections stayed in use: raise PgConfig::with_max_connections, or find what holds them"
+    )]
+    PgPoolExhausted {
+        /// The pool's size.
+        max: usize,
+    },
+    /// The PostgreSQL schema holds no Steward store (feature `postgres`): opened with
+    /// `PgStore::open_existing`, which does not create one.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "no Steward store in PostgreSQL schema `{schema}`: check the schema name, or create the store by starting a node on it"
+    )]
+    PgStoreMissing {
+        /// The schema looked in.
+        schema: String,
+    },
     /// The facts could not be brought up to date with the other nodes' changes within the
     /// configured bound (feature `postgres`): nothing is decided from them until they are.
     #[cfg(feature = "postgres")]

@@ -49,6 +49,21 @@ pub trait RosterFacts: Facts {
     ///
     /// Whatever kept the change from being stored; nothing changed then.
     fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError>;
+
+    /// Brings the roster up to date before the vault decides a roster change on it (whether
+    /// the steward is on it, whether it is full). Facts shared by several nodes read the
+    /// changes other nodes made, and refuse when they cannot answer (the store out of reach,
+    /// memory known to differ from it), so that a change is never decided on a stale roster
+    /// or reported as needless when it was not. The default does nothing: facts kept by one
+    /// process are up to date.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the roster from being brought up to date; the vault then changes
+    /// nothing.
+    fn refresh_roster(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
 }
 
 /// A roster change that is already in the audit trail; only a [`Vault`](crate::Vault)

@@ -3,7 +3,7 @@
 
 use std::{
     fmt,
-    sync::{MutexGuard, RwLock, RwLockReadGuard},
+    sync::{MutexGuard, RwLock, RwLockReadGuard, TryLockError},
 };
 
 use steward_core::{AdminId, CustomerId, StewardId};
@@ -185,11 +185,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// [`ConfigError::RosterFull`] (`logs.access`) if the roster holds the policy's maximum;
     /// [`AuditError::Unavailable`](steward_logs::AuditError::Unavailable) if the entry could
     /// not be written (nothing changed); [`ConfigError::RosterUnavailable`] if the facts could
-    /// not store the change (the trail then holds an entry for a change that did not apply).
+    /// not bring the roster up to date (nothing changed) or store the change (the trail then
+    /// holds an entry for a change that did not apply).
     pub fn add_steward(&self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
         // One write guard for the check, the entry and the change: two additions at once
         // cannot both pass the bound.
         let mut facts = self.facts.write().map_err(poisoned)?;
+        refresh_roster(&mut *facts)?;
         if facts.is_on_roster(&steward) {
             return Ok(());
         }
@@ -208,6 +210,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// As [`add_steward`](Self::add_steward), but for a full roster.
     pub fn remove_steward(&self, steward: &StewardId, admin: AdminId) -> Result<bool, LogsError> {
         let mut facts = self.facts.write().map_err(poisoned)?;
+        refresh_roster(&mut *facts)?;
         if !facts.is_on_roster(steward) {
             return Ok(false);
         }
@@ -301,6 +304,25 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         Ok(change(&mut *self.facts.write().map_err(poisoned)?))
     }
 
+    /// As [`update_facts`](Self::update_facts), but only if the facts are free now: `None`
+    /// (and `change` not called) if a check, an open or another change holds them. For
+    /// background work that can try again, such as applying other nodes' changes: a writer
+    /// that waits for the lock makes every later `check()` wait behind it.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while changing them.
+    pub fn try_update_facts<R>(
+        &self,
+        change: impl FnOnce(&mut F) -> R,
+    ) -> Result<Option<R>, LogsError> {
+        match self.facts.try_write() {
+            Ok(mut facts) => Ok(Some(change(&mut *facts))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Poisoned(_)) => Err(LogsError::Poisoned),
+        }
+    }
+
     /// The audit trail, to verify it and sign checkpoints; opens wait while the guard lives.
     ///
     /// # Errors
@@ -322,6 +344,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     pub(crate) const fn custody(&self) -> &Custody<S> {
         &self.custody
     }
+}
+
+/// Brings the roster up to date before a roster change is decided on it.
+fn refresh_roster<F: RosterFacts>(facts: &mut F) -> Result<(), LogsError> {
+    facts
+        .refresh_roster()
+        .map_err(|source| LogsError::Config(ConfigError::RosterUnavailable { source }))
 }
 
 /// A lock whose holder panicked: fail closed.

@@ -151,7 +151,13 @@ impl<S: AuditStore> AuditTrail<S> {
                 return Err(error);
             }
         };
-        let head = chained.head_after()?;
+        let head = match chained.head_after() {
+            Ok(head) => head,
+            Err(error) => {
+                self.release();
+                return Err(error);
+            }
+        };
         // The store releases its append lock as the append returns, stored or not.
         self.head_locked = false;
         if let Err(source) = self.store.append(chained) {

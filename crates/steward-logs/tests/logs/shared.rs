@@ -711,10 +711,11 @@ fn a_nodes_open_waits_while_another_node_decides() -> TestResult {
     Ok(())
 }
 
-/// An open that fails before its entry (the key table cannot be read) releases the append
-/// lock: the other node's next open is not blocked.
+/// An open whose keys cannot be read (the key table out of reach) is audited as failed, as
+/// any other attempt, and releases the append lock: the other node's next open is not
+/// blocked.
 #[test]
-fn an_open_refused_before_its_entry_releases_the_append_lock() -> TestResult {
+fn an_open_whose_keys_cannot_be_read_is_audited_and_releases_the_append_lock() -> TestResult {
     let keys = SharedKeys::default();
     let audit = SharedAudit::locking();
     let a = node(&keys, &audit, clock_at(START_SECONDS)?)?;
@@ -728,7 +729,14 @@ fn an_open_refused_before_its_entry_releases_the_append_lock() -> TestResult {
     keys.rows().reads_fail = false;
     let opened = open_elsewhere(&b, &record)?;
     assert_eq!(opened, b"body");
-    assert_eq!(verified_chain(&audit)?.len(), 1);
+    let entries = verified_chain(&audit)?;
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[0].entry().access().map(|access| access.outcome()),
+        Some(AuditOutcome::Failed(
+            steward_logs::OpenFailure::KeyUnavailable
+        ))
+    );
     opens(&a, &record, b"body")?;
     Ok(())
 }

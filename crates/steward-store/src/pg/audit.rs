@@ -17,7 +17,7 @@ const CHECKPOINTS: &str = "audit_checkpoints";
 
 /// How long a node may hold the chain's append lock in an open transaction before the
 /// server ends it: a node that hangs while holding it cannot stop the others for longer.
-const APPEND_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+const APPEND_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A node's audit store: a connection of its own, on which the trail holds the chain's
 /// append lock (the head row) from fixing an entry's instant to appending it. Build one per
@@ -115,9 +115,11 @@ impl PgAuditStore {
             });
         }
         let follows = sequence == entries
-            && hash
-                .as_deref()
-                .is_none_or(|hash| hash == entry.previous().as_bytes().as_slice());
+            && match hash.as_deref() {
+                // Only the empty chain has no head hash.
+                None => entries == 0,
+                Some(hash) => hash == entry.previous().as_bytes().as_slice(),
+            };
         if !follows {
             return Err(StoreError::SequenceOutOfPlace {
                 sequence: entry.sequence(),

@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -66,7 +66,54 @@ pub struct PgFacts {
     /// The sequence number of the newest event applied.
     applied: i64,
     diverged: bool,
-    stale: bool,
+    freshness: Arc<Freshness>,
+}
+
+/// When the facts last caught up with the log, and whether that is longer ago than the
+/// bound: read on every decision (one atomic load), and kept by a watchdog thread that does
+/// no I/O, so the facts go stale on time even while the database does not answer and every
+/// call into it hangs.
+#[derive(Debug)]
+pub(super) struct Freshness {
+    origin: Instant,
+    /// Nanoseconds after `origin` of the last catch-up.
+    caught_up: AtomicU64,
+    stale: AtomicBool,
+}
+
+impl Freshness {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            caught_up: AtomicU64::new(0),
+            stale: AtomicBool::new(false),
+        }
+    }
+
+    fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The facts have just caught up with the log.
+    fn caught_up(&self) {
+        self.caught_up
+            .store(self.elapsed_nanos(), Ordering::Release);
+        self.stale.store(false, Ordering::Release);
+    }
+
+    /// Marks the facts stale if they last caught up longer than `bound` ago.
+    fn check(&self, bound: Duration) {
+        let since = self
+            .elapsed_nanos()
+            .saturating_sub(self.caught_up.load(Ordering::Acquire));
+        if u128::from(since) > bound.as_nanos() {
+            self.stale.store(true, Ordering::Release);
+        }
+    }
+
+    fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
 }
 
 impl PgFacts {
@@ -87,11 +134,12 @@ impl PgFacts {
             roster: StewardRoster::new(policy.max_stewards()),
             applied: 0,
             diverged: false,
-            stale: false,
+            freshness: Arc::new(Freshness::new()),
         };
         let mut client = store.client()?;
         let events = events_after(&mut *client, 0)?;
         facts.apply_all(events)?;
+        facts.freshness.caught_up();
         Ok(facts)
     }
 
@@ -115,16 +163,16 @@ impl PgFacts {
         self.applied
     }
 
-    /// Marks the facts stale (the follower could not reach the store within the bound):
-    /// every decision denies until a catch-up succeeds.
-    pub const fn mark_stale(&mut self) {
-        self.stale = true;
+    /// Marks the facts stale, as the follower's watchdog does when they could not catch up
+    /// within the bound: every decision denies until a catch-up succeeds.
+    pub fn mark_stale(&mut self) {
+        self.freshness.stale.store(true, Ordering::Release);
     }
 
     /// Whether the facts are stale.
     #[must_use]
-    pub const fn is_stale(&self) -> bool {
-        self.stale
+    pub fn is_stale(&self) -> bool {
+        self.freshness.is_stale()
     }
 
     /// Records a training-preference change, dated by the system clock (as the SQLite
@@ -305,6 +353,15 @@ impl PgFacts {
             let missed = events_after(&mut tx, self.applied)?;
             self.apply_all(missed)?;
         }
+        if head != self.applied {
+            // The log's head names events that are not stored, or fewer than this node has
+            // applied: the log was cut or edited.
+            self.diverged = true;
+            return Err(StoreError::corrupt_row(
+                FACT_EVENTS,
+                "the log's head does not match its events",
+            ));
+        }
         let (value, event) = change(self)?;
         let next = head + 1;
         let written = (|| {
@@ -328,6 +385,7 @@ impl PgFacts {
         match written {
             Ok(()) => {
                 self.applied = next;
+                self.freshness.caught_up();
                 Ok(value)
             }
             Err(error) => {
@@ -346,7 +404,7 @@ impl PgFacts {
             .collect();
         let count = fresh.len();
         self.apply_all(fresh)?;
-        self.stale = false;
+        self.freshness.caught_up();
         Ok(count)
     }
 
@@ -398,15 +456,15 @@ impl PgFacts {
 
     fn guard(&self) -> Result<(), StoreError> {
         self.guard_diverged()?;
-        if self.stale {
+        if self.freshness.is_stale() {
             return Err(StoreError::FactsStale);
         }
         Ok(())
     }
 
     /// Whether decisions may be made from memory.
-    const fn answering(&self) -> bool {
-        !self.diverged && !self.stale
+    fn answering(&self) -> bool {
+        !self.diverged && !self.freshness.is_stale()
     }
 }
 
@@ -465,6 +523,15 @@ impl RosterFacts for PgFacts {
         self.roster.len()
     }
 
+    /// Applies the roster (and every other) change other nodes made, and refuses while the
+    /// facts fail closed: a node behind the others, or cut off from the store, must not
+    /// report a steward absent who is on the roster everywhere else.
+    fn refresh_roster(&mut self) -> Result<(), BoxError> {
+        self.catch_up()?;
+        self.guard()?;
+        Ok(())
+    }
+
     fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
         match change.change() {
             RosterChange::Added(steward) => {
@@ -512,22 +579,24 @@ impl std::fmt::Debug for PgFacts {
             .field("applied", &self.applied)
             .field("stewards", &self.roster.len())
             .field("diverged", &self.diverged)
-            .field("stale", &self.stale)
+            .field("stale", &self.freshness.is_stale())
             .finish_non_exhaustive()
     }
 }
 
 /// Brings a node's facts up to date with the other nodes' changes: a thread that listens
 /// for the store's change notifications and applies new events as they commit, and polls at
-/// [`PgConfig::facts_poll`](super::PgConfig::facts_poll) in case a notification is lost. If
-/// it cannot catch up for longer than
+/// [`PgConfig::facts_poll`](super::PgConfig::facts_poll) in case a notification is lost.
+/// A watchdog thread (no I/O) marks the facts stale once they have not caught up for
 /// [`PgConfig::facts_max_staleness`](super::PgConfig::facts_max_staleness) (the database out
-/// of reach), it marks the facts stale, and every decision denies until it catches up again.
+/// of reach, a connection hanging, the follower stopped), and every decision denies until
+/// they catch up again.
 ///
-/// Dropping the follower stops the thread (within one poll interval).
+/// Dropping the follower stops both threads; the follower's ends within one poll interval,
+/// or when a call it is waiting on returns.
 pub struct FactsFollower {
     stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
+    watchdog: Option<thread::JoinHandle<()>>,
 }
 
 impl FactsFollower {
@@ -536,34 +605,52 @@ impl FactsFollower {
     /// # Errors
     ///
     /// [`StoreError::Postgres`] if the listening connection cannot be opened;
-    /// [`StoreError::Thread`] if the thread cannot be started.
+    /// [`StoreError::Thread`] if a thread cannot be started; [`StoreError::Logs`] if the
+    /// vault's facts are poisoned.
     pub fn start(vault: Arc<PgVault>, store: &PgStore) -> Result<Self, StoreError> {
         let mut listener = Listener::connect(store)?;
+        let freshness = Arc::clone(&vault.facts()?.freshness);
         let stop = Arc::new(AtomicBool::new(false));
+        let poll = store.config().facts_poll();
+        let bound = store.config().facts_max_staleness();
+        let watchdog = {
+            let stopping = Arc::clone(&stop);
+            // Often enough that the facts go stale within a quarter of the bound past it.
+            let tick = poll.min(bound / 4);
+            thread::Builder::new()
+                .name("steward-facts-watchdog".into())
+                .spawn(move || {
+                    while !stopping.load(Ordering::Acquire) {
+                        freshness.check(bound);
+                        thread::sleep(tick);
+                    }
+                })
+                .map_err(|source| StoreError::Thread { source })?
+        };
         let stopping = Arc::clone(&stop);
         let store = store.clone();
-        let thread = thread::Builder::new()
+        let follower = thread::Builder::new()
             .name("steward-facts-follower".into())
             .spawn(move || {
-                let poll = store.config().facts_poll();
-                let bound = store.config().facts_max_staleness();
-                let mut last_caught_up = Instant::now();
                 while !stopping.load(Ordering::Acquire) {
                     listener.wait(&store, poll);
                     if stopping.load(Ordering::Acquire) {
                         break;
                     }
-                    if catch_up(&vault, &store).is_ok() {
-                        last_caught_up = Instant::now();
-                    } else if last_caught_up.elapsed() > bound {
-                        let _marked = vault.update_facts(PgFacts::mark_stale);
-                    }
+                    // A failed catch-up is retried at the next wake-up; the watchdog decides
+                    // when the facts have been behind for too long.
+                    let _caught_up = catch_up(&vault, &store, &stopping);
                 }
-            })
-            .map_err(|source| StoreError::Thread { source })?;
+            });
+        if let Err(source) = follower {
+            stop.store(true, Ordering::Release);
+            return Err(StoreError::Thread { source });
+        }
+        // The follower is not joined on drop: it may be waiting on the database for as long
+        // as the connection's timeouts allow, and it stops by itself.
         Ok(Self {
             stop,
-            thread: Some(thread),
+            watchdog: Some(watchdog),
         })
     }
 }
@@ -571,8 +658,8 @@ impl FactsFollower {
 impl Drop for FactsFollower {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _stopped = thread.join();
+        if let Some(watchdog) = self.watchdog.take() {
+            let _stopped = watchdog.join();
         }
     }
 }
@@ -584,15 +671,26 @@ impl std::fmt::Debug for FactsFollower {
 }
 
 /// Reads new events without holding the facts, then applies them under the vault's write
-/// lock (held only for the in-memory replay).
-fn catch_up(vault: &PgVault, store: &PgStore) -> Result<(), BoxError> {
+/// lock, taken only when free: a writer queued behind an open would hold up every `check()`
+/// on this node until the open ends, so the follower tries again a moment later instead.
+fn catch_up(vault: &PgVault, store: &PgStore, stopping: &AtomicBool) -> Result<(), BoxError> {
     let applied = vault.facts()?.applied();
     let mut client = store.client()?;
-    let events = events_after(&mut *client, applied)?;
+    let mut events = Some(events_after(&mut *client, applied)?);
     drop(client);
-    vault.update_facts(|facts| facts.apply_fetched(events))??;
+    while !stopping.load(Ordering::Acquire) {
+        let applied = vault
+            .try_update_facts(|facts| facts.apply_fetched(events.take().unwrap_or_default()))?;
+        match applied {
+            Some(result) => return Ok(result.map(drop)?),
+            None => thread::sleep(LOCK_RETRY),
+        }
+    }
     Ok(())
 }
+
+/// How long the follower waits before trying the facts' write lock again.
+const LOCK_RETRY: Duration = Duration::from_millis(1);
 
 /// The connection that listens for change notifications; opened again when it breaks.
 struct Listener {
@@ -603,7 +701,7 @@ impl Listener {
     fn connect(store: &PgStore) -> Result<Self, StoreError> {
         let mut client = store.connect_client()?;
         client
-            .batch_execute(&format!("LISTEN {}", store.facts_channel()))
+            .batch_execute(&format!("LISTEN \"{}\"", store.facts_channel()))
             .doing("listening for fact changes")?;
         Ok(Self {
             client: Some(client),

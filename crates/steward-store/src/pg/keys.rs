@@ -26,7 +26,9 @@ impl PgStore {
         let customer = key.customer();
         lock_customer(&mut tx, customer)?;
         let current: String = tx
-            .query_one("SELECT current_master_key FROM meta", &[])
+            // Shared: a rewrap (which locks the row exclusively) waits for this key, or this
+            // key for the rewrap, so no key is left wrapped under the old master key.
+            .query_one("SELECT current_master_key FROM meta FOR SHARE", &[])
             .doing("reading the current master key")?
             .get(0);
         if key.master_key().as_str() != current {
@@ -111,6 +113,9 @@ impl PgStore {
     pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction().doing("starting a rewrap")?;
+        // Exclusive: no data key is stored while the keys are counted and rewrapped.
+        tx.execute("SELECT 1 FROM meta FOR UPDATE", &[])
+            .doing("locking the master key")?;
         let stored: i64 = tx
             .query_one("SELECT count(*) FROM data_keys", &[])
             .doing("counting the data keys")?

@@ -54,7 +54,7 @@ mod vault;
 use std::{
     fmt,
     str::FromStr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
@@ -73,6 +73,13 @@ use crate::{
     error::Doing,
 };
 
+/// Whether starting may create the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    CreateIfMissing,
+    ExistingOnly,
+}
+
 /// The schema version this build writes and reads.
 const PG_SCHEMA_VERSION: i32 = 1;
 
@@ -80,8 +87,17 @@ const PG_SCHEMA_VERSION: i32 = 1;
 /// constant; advisory locks are per database).
 const SCHEMA_LOCK: i64 = 0x5354_4557_4152_4431;
 
-/// Idle connections kept per store handle.
-const POOL_IDLE: usize = 16;
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the connection is dropped (Linux).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Probes of an idle connection: after 5 s idle, every 2 s, dropped after 3 unanswered.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// Pooled connections a store handle (and its clones) opens at most, by default.
+const POOL_MAX: usize = 16;
 
 /// How to reach the database, and the bounds the nodes share.
 ///
@@ -102,6 +118,7 @@ pub struct PgConfig {
     schema: String,
     facts_poll: Duration,
     facts_max_staleness: Duration,
+    max_connections: usize,
     vault: VaultConfig,
 }
 
@@ -115,13 +132,28 @@ impl PgConfig {
     /// [`StoreError::Postgres`] if the connection string does not parse (its text is not
     /// repeated: it may hold a password).
     pub fn new(connection: &str) -> Result<Self, StoreError> {
-        let client =
+        let mut client =
             postgres::Config::from_str(connection).doing("parsing the connection string")?;
+        // A database that stops answering must fail calls within seconds, not hang them:
+        // the audit lock and the pool count on it. Values the connection string sets are
+        // kept.
+        if client.get_connect_timeout().is_none() {
+            client.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if client.get_tcp_user_timeout().is_none() {
+            client.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        client
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
         Ok(Self {
             client,
             schema: "steward".to_owned(),
             facts_poll: Duration::from_secs(1),
             facts_max_staleness: Duration::from_secs(10),
+            max_connections: POOL_MAX,
             vault: VaultConfig::default(),
         })
     }
@@ -181,6 +213,24 @@ impl PgConfig {
         Ok(self)
     }
 
+    /// Opens at most `max` pooled connections (16 by default); a call that finds them all
+    /// in use waits for one, for up to the connect timeout. Each node also keeps one
+    /// connection for its audit trail and one for its facts follower: size the server's
+    /// `max_connections` for the nodes times (`max` + 2).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PgConfig`] for zero.
+    pub fn with_max_connections(mut self, max: usize) -> Result<Self, StoreError> {
+        if max == 0 {
+            return Err(StoreError::PgConfig {
+                reason: "a store needs at least one pooled connection",
+            });
+        }
+        self.max_connections = max;
+        Ok(self)
+    }
+
     /// Seals with `config`; its records-per-key-version limit is enforced by the database
     /// across all nodes (give every node the same).
     #[must_use]
@@ -237,58 +287,94 @@ pub struct PgStore {
 
 struct Inner {
     config: PgConfig,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<Pool>,
+    /// Signalled when a pooled connection is given back.
+    returned: Condvar,
+}
+
+/// The pooled connections not in use, and how many are.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Client>,
+    in_use: usize,
 }
 
 impl PgStore {
     /// Connects, creates the schema and tables if missing, and checks `keys` against the
-    /// check values stored by the first node (or stores them, for a new database).
+    /// check values stored by the first node (or stores them, for a new database). Nodes may
+    /// start at once: the setup runs under an advisory lock, in one transaction.
     ///
     /// # Errors
     ///
     /// [`StoreError::Postgres`] if the server cannot be reached or the schema cannot be
-    /// created; [`StoreError::SchemaTooNew`] for a schema written by a newer build;
-    /// [`StoreError::WrongMasterKey`], [`StoreError::MasterKeyNotCurrent`] or
-    /// [`StoreError::WrongAuditKey`] for keys that are not the database's.
+    /// created; [`StoreError::SchemaTooNew`] for a schema written by a newer build (nothing
+    /// is changed in it); [`StoreError::WrongMasterKey`], [`StoreError::MasterKeyNotCurrent`]
+    /// or [`StoreError::WrongAuditKey`] for keys that are not the database's.
     pub fn connect(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
+        Self::start(config, keys, Setup::CreateIfMissing)
+    }
+
+    /// As [`connect`](Self::connect), but refuses a schema that holds no store instead of
+    /// creating one: for tools, such as the operator's `steward audit verify --postgres`,
+    /// that must not take a mistyped schema name for an empty chain.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PgStoreMissing`] if the schema holds no store; as
+    /// [`connect`](Self::connect) otherwise.
+    pub fn open_existing(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
+        Self::start(config, keys, Setup::ExistingOnly)
+    }
+
+    fn start(config: &PgConfig, keys: &StoreKeys, setup: Setup) -> Result<Self, StoreError> {
         let store = Self {
             inner: Arc::new(Inner {
                 config: config.clone(),
-                idle: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool::default()),
+                returned: Condvar::new(),
             }),
         };
         let mut client = store.client()?;
-        client
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}",
+        let mut tx = client.transaction().doing("starting the schema setup")?;
+        // Before anything else, so that nodes starting at once create the schema once.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .doing("locking the schema setup")?;
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+            .doing("looking for the store")?
+            .try_get(0)
+            .doing("looking for the store")?;
+        if exists {
+            let row = tx
+                .query_one(
+                    "SELECT schema_version, current_master_key, audit_key_check FROM meta",
+                    &[],
+                )
+                .doing("reading the store's metadata")?;
+            let version: i32 = row.try_get(0).doing("reading the schema version")?;
+            if version > PG_SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found: u32::try_from(version).unwrap_or(u32::MAX),
+                    supported: PG_SCHEMA_VERSION.unsigned_abs(),
+                });
+            }
+            let current: String = row.try_get(1).doing("reading the master key id")?;
+            let audit_check: Vec<u8> = row.try_get(2).doing("reading the audit key check")?;
+            verify_keys(&mut tx, keys, &current, &audit_check)?;
+        } else {
+            if setup == Setup::ExistingOnly {
+                return Err(StoreError::PgStoreMissing {
+                    schema: config.schema.clone(),
+                });
+            }
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\"",
                 schema = config.schema
             ))
             .doing("creating the schema")?;
-        let mut tx = client.transaction().doing("starting the schema setup")?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-            .doing("locking the schema setup")?;
-        tx.batch_execute(include_str!("schema.sql"))
-            .doing("creating the tables")?;
-        let meta = tx
-            .query_opt(
-                "SELECT schema_version, current_master_key, audit_key_check FROM meta",
-                &[],
-            )
-            .doing("reading the store's metadata")?;
-        match meta {
-            None => initialize(&mut tx, keys)?,
-            Some(row) => {
-                let version: i32 = row.get(0);
-                if version > PG_SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew {
-                        found: u32::try_from(version).unwrap_or(u32::MAX),
-                        supported: PG_SCHEMA_VERSION.unsigned_abs(),
-                    });
-                }
-                let current: String = row.get(1);
-                let audit_check: Vec<u8> = row.get(2);
-                verify_keys(&mut tx, keys, &current, &audit_check)?;
-            }
+            tx.batch_execute(include_str!("schema.sql"))
+                .doing("creating the tables")?;
+            initialize(&mut tx, keys)?;
         }
         tx.commit().doing("committing the schema setup")?;
         drop(client);
@@ -315,31 +401,70 @@ impl PgStore {
             .client
             .connect(NoTls)
             .doing("connecting to PostgreSQL")?;
+        // Every transaction here is written for READ COMMITTED (a locking read sees the newest
+        // committed row; a later statement sees what committed meanwhile), whatever the
+        // database or role defaults to.
         client
             .batch_execute(&format!(
-                "SET search_path TO {schema}",
+                "SET search_path TO \"{schema}\"; \
+                 SET default_transaction_isolation TO 'read committed'",
                 schema = self.inner.config.schema
             ))
-            .doing("setting the search path")?;
+            .doing("configuring a connection")?;
         Ok(client)
     }
 
-    /// A pooled connection, returned to the pool when dropped (unless it broke).
+    /// A pooled connection, returned to the pool when dropped (unless it broke). Waits for
+    /// one while all are in use, for up to the connect timeout.
     pub(crate) fn client(&self) -> Result<Pooled<'_>, StoreError> {
-        let idle = self
-            .inner
-            .idle
+        let max = self.inner.config.max_connections;
+        let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
+        let mut pool = self.lock_pool();
+        loop {
+            while let Some(client) = pool.idle.pop() {
+                // A connection the server closed is dropped here, not handed out.
+                if !client.is_closed() {
+                    pool.in_use += 1;
+                    return Ok(Pooled {
+                        store: self,
+                        client: Some(client),
+                    });
+                }
+            }
+            if pool.in_use < max {
+                pool.in_use += 1;
+                drop(pool);
+                return match self.connect_client() {
+                    Ok(client) => Ok(Pooled {
+                        store: self,
+                        client: Some(client),
+                    }),
+                    Err(error) => {
+                        self.lock_pool().in_use -= 1;
+                        self.inner.returned.notify_one();
+                        Err(error)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::PgPoolExhausted { max });
+            }
+            pool = self
+                .inner
+                .returned
+                .wait_timeout(pool, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        // The pool holds no invariant a panic could break half-way.
+        self.inner
+            .pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let client = match idle {
-            Some(client) if !client.is_closed() => client,
-            _ => self.connect_client()?,
-        };
-        Ok(Pooled {
-            store: self,
-            client: Some(client),
-        })
     }
 }
 
@@ -376,19 +501,15 @@ impl std::ops::DerefMut for Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
+        let mut pool = self.store.lock_pool();
+        pool.in_use = pool.in_use.saturating_sub(1);
         if let Some(client) = self.client.take()
             && !client.is_closed()
         {
-            let mut idle = self
-                .store
-                .inner
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < POOL_IDLE {
-                idle.push(client);
-            }
+            pool.idle.push(client);
         }
+        drop(pool);
+        self.store.inner.returned.notify_one();
     }
 }
 

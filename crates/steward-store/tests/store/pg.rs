@@ -535,6 +535,107 @@ fn a_removal_whose_event_cannot_be_stored_still_takes_effect_and_the_facts_fail_
 }
 
 #[test]
+fn facts_go_stale_on_time_while_the_follower_hangs_on_the_store() {
+    let Some(mut db) = TestSchema::new("facts_go_stale_on_time_while_the_follower_hangs") else {
+        return;
+    };
+    let config = db
+        .config
+        .clone()
+        .with_facts_max_staleness(Duration::from_secs(1))
+        .unwrap();
+    let store = PgStore::connect(&config, &keys()).unwrap();
+    let ada = customers(1)[0];
+    let b = Arc::new(node(&store));
+    set_up_facts(&b, &[ada]);
+    let record = seal(&store, &b, ada, b"prompt");
+    let _follower = FactsFollower::start(Arc::clone(&b), &store).unwrap();
+    let schema = config.schema().to_owned();
+    // Another session locks the log: the follower's next read waits for as long as the lock
+    // is held, as a read would on a partitioned network.
+    db.admin
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {schema}.fact_events IN ACCESS EXCLUSIVE MODE"
+        ))
+        .unwrap();
+    let locked = Instant::now();
+    while !b.facts().unwrap().is_stale() {
+        assert!(
+            locked.elapsed() < Duration::from_secs(10),
+            "the facts did not go stale while the follower hung"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "facts went stale {:?} after the follower hung (bound 1 s)",
+        locked.elapsed()
+    );
+    let error = b.open(&record, &steward_request()).unwrap_err();
+    assert!(
+        matches!(error, LogsError::Open(OpenError::Denied { .. })),
+        "{error}"
+    );
+    db.admin.batch_execute("ROLLBACK").unwrap();
+    // The follower catches up once the store answers again, and the facts answer.
+    let released = Instant::now();
+    while b.facts().unwrap().is_stale() {
+        assert!(
+            released.elapsed() < Duration::from_secs(10),
+            "the facts stayed stale after the store answered again"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    b.open(&record, &steward_request()).unwrap();
+}
+
+#[test]
+fn a_roster_change_on_a_node_behind_is_decided_on_the_roster_everyone_sees() {
+    let Some(db) = TestSchema::new("a_roster_change_on_a_node_behind") else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = two_nodes(&store, &[]);
+    let bob: steward::StewardId = "bob.ops".parse().unwrap();
+    a.add_steward(bob.clone(), "dana.admin".parse().unwrap())
+        .unwrap();
+    // Node b has not heard of bob: it catches up before deciding, and removes him.
+    assert!(!b.facts().unwrap().is_on_roster(&bob));
+    assert!(
+        b.remove_steward(&bob, "dana.admin".parse().unwrap())
+            .unwrap()
+    );
+    catch_up(&a);
+    assert!(!a.facts().unwrap().is_on_roster(&bob));
+    // A node whose facts cannot answer refuses, rather than reporting bob absent.
+    b.update_facts(steward_store::pg::PgFacts::mark_stale)
+        .unwrap();
+    let mut admin =
+        postgres::Client::connect(&std::env::var(ENV).unwrap(), postgres::NoTls).unwrap();
+    let schema = db.config.schema().to_owned();
+    admin
+        .batch_execute(&format!("ALTER TABLE {schema}.fact_events RENAME TO away"))
+        .unwrap();
+    let refused = b.remove_steward(&"alice.ops".parse().unwrap(), "dana.admin".parse().unwrap());
+    admin
+        .batch_execute(&format!("ALTER TABLE {schema}.away RENAME TO fact_events"))
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(LogsError::Config(
+                steward::logs::ConfigError::RosterUnavailable { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        a.facts()
+            .unwrap()
+            .is_on_roster(&"alice.ops".parse().unwrap())
+    );
+}
+
+#[test]
 fn stale_or_unknown_facts_deny_and_wrong_keys_are_refused() {
     let Some(db) = TestSchema::new("stale_or_unknown_facts_deny_and_wrong_keys_are_refused") else {
         return;
@@ -667,4 +768,44 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
     // Node b never heard of the sweep: its copy of the key is gone all the same.
     b.refresh_customer(ada).unwrap();
     assert!(b.keyring().unwrap().is_shredded(ada));
+}
+
+#[test]
+fn nodes_work_within_a_pool_of_one_connection() {
+    let Some(db) = TestSchema::new("nodes_work_within_a_pool_of_one_connection") else {
+        return;
+    };
+    // One pooled connection per store handle: no path may need two at once (it would wait
+    // for itself until the pool gives up), and threads take turns.
+    let config = db.config.clone().with_max_connections(1).unwrap();
+    let store = PgStore::connect(&config, &keys()).unwrap();
+    let customers = customers(4);
+    let (a, b) = two_nodes(&store, &customers);
+    let b = Arc::new(b);
+    let _follower = FactsFollower::start(Arc::clone(&b), &store).unwrap();
+    let records: Vec<SealedRecord> = thread::scope(|scope| {
+        let sealers: Vec<_> = customers
+            .iter()
+            .enumerate()
+            .map(|(n, &customer)| {
+                let (store, vault) = (&store, if n % 2 == 0 { &a } else { &*b });
+                scope.spawn(move || seal(store, vault, customer, b"prompt"))
+            })
+            .collect();
+        sealers
+            .into_iter()
+            .map(|sealer| sealer.join().unwrap())
+            .collect()
+    });
+    for record in &records {
+        assert_eq!(
+            b.open(record, &steward_request()).unwrap().as_bytes(),
+            b"prompt"
+        );
+    }
+    a.update_facts(|facts| facts.end_relationship(customers[0], Timestamp::now()))
+        .unwrap()
+        .unwrap();
+    b.shred(customers[0]).unwrap();
+    assert!(a.open(&records[0], &steward_request()).is_err());
 }
