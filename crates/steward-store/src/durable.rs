@@ -461,8 +461,11 @@ pub(crate) fn date_consent_change(
 }
 
 /// Commits sealed records in groups: each [`put`](Self::put) returns once its record is
-/// durable, and records put by several threads at once share one transaction (one fsync),
-/// which is what makes durable sealing fast under concurrency.
+/// durable, and records put by several threads at once share one transaction (one fsync on
+/// SQLite, one commit on PostgreSQL), which is what makes durable sealing fast under
+/// concurrency. If a group does not commit, each of its records is stored on its own, so one
+/// refused record (a conflict, a key shredded by another node) fails only its own `put`,
+/// with its own error.
 ///
 /// A writer thread owns the commits; dropping the committer finishes the records already
 /// handed over and stops it.
@@ -474,7 +477,7 @@ pub struct GroupCommitter {
 struct Job {
     record: SealedRecord,
     category: DataCategory,
-    done: mpsc::SyncSender<Result<(), String>>,
+    done: mpsc::SyncSender<Result<(), StoreError>>,
 }
 
 /// At most this many records share one transaction.
@@ -487,8 +490,40 @@ impl GroupCommitter {
     ///
     /// [`StoreError::Thread`] if the writer thread could not be started.
     pub fn new(store: &SqliteStore) -> Result<Self, StoreError> {
+        let (group_store, one_store) = (store.clone(), store.clone());
+        Self::spawn(
+            move |group: &[(&SealedRecord, DataCategory)]| {
+                group_store.put_records(group.iter().copied())
+            },
+            move |record: &SealedRecord, category| one_store.put_record(record, category),
+        )
+    }
+
+    /// A committer writing to the shared PostgreSQL `store` (feature `postgres`); see
+    /// [`seal_durable`](Self::seal_durable).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Thread`] if the writer thread could not be started.
+    #[cfg(feature = "postgres")]
+    pub fn for_postgres(store: &crate::pg::PgStore) -> Result<Self, StoreError> {
+        let (group_store, one_store) = (store.clone(), store.clone());
+        Self::spawn(
+            move |group: &[(&SealedRecord, DataCategory)]| {
+                group_store.put_records(group.iter().copied())
+            },
+            move |record: &SealedRecord, category| one_store.put_record(record, category),
+        )
+    }
+
+    /// Starts the writer: `put_group` stores a group in one transaction, all or none;
+    /// `put_one` stores one record, for the records of a group that did not commit.
+    fn spawn<G, O>(put_group: G, put_one: O) -> Result<Self, StoreError>
+    where
+        G: Fn(&[(&SealedRecord, DataCategory)]) -> Result<usize, StoreError> + Send + 'static,
+        O: Fn(&SealedRecord, DataCategory) -> Result<(), StoreError> + Send + 'static,
+    {
         let (jobs, inbox) = mpsc::channel::<Job>();
-        let store = store.clone();
         let writer = thread::Builder::new()
             .name("steward-group-commit".into())
             .spawn(move || {
@@ -500,13 +535,20 @@ impl GroupCommitter {
                             Err(_) => break,
                         }
                     }
-                    let result = store
-                        .put_records(group.iter().map(|job| (&job.record, job.category)))
-                        .map(|_| ())
-                        .map_err(|error| error.to_string());
+                    let records: Vec<_> = group
+                        .iter()
+                        .map(|job| (&job.record, job.category))
+                        .collect();
+                    let committed = put_group(&records).is_ok();
+                    drop(records);
                     for job in group {
+                        let result = if committed {
+                            Ok(())
+                        } else {
+                            put_one(&job.record, job.category)
+                        };
                         // A caller that stopped waiting needs no answer.
-                        let _answered = job.done.send(result.clone());
+                        let _answered = job.done.send(result);
                     }
                 }
             })
@@ -522,8 +564,9 @@ impl GroupCommitter {
     ///
     /// # Errors
     ///
-    /// [`StoreError::GroupCommit`] if its group did not commit (the record is not stored),
-    /// or the writer thread stopped.
+    /// As the store's `put_record` for this record, if its group did not commit and it
+    /// could not be stored on its own either; [`StoreError::GroupCommit`] if the writer
+    /// thread stopped (the record may or may not be stored).
     pub fn put(&self, record: SealedRecord, category: DataCategory) -> Result<(), StoreError> {
         let (done, answer) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or(StoreError::GroupCommit {
@@ -537,12 +580,9 @@ impl GroupCommitter {
         .map_err(|_| StoreError::GroupCommit {
             reason: "the writer thread stopped".into(),
         })?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::GroupCommit {
-                reason: "the writer thread stopped".into(),
-            })?
-            .map_err(|reason| StoreError::GroupCommit { reason })
+        answer.recv().map_err(|_| StoreError::GroupCommit {
+            reason: "the writer thread stopped".into(),
+        })?
     }
 }
 

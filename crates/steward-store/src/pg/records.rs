@@ -26,7 +26,8 @@ impl PgStore {
     /// Stores sealed records in one transaction. Each record's data key row is locked and
     /// its count raised: a record whose key another node shredded, or whose key version
     /// reached the configured limit, is refused, and then none of the batch is stored.
-    /// Storing the same record again is harmless (and not counted twice).
+    /// Storing the same record again is harmless (and not counted twice). New records under
+    /// live keys, the usual case, are stored by one statement whatever their number.
     ///
     /// # Errors
     ///
@@ -43,6 +44,11 @@ impl PgStore {
         let limit = i64::try_from(self.config().vault_config().records_per_key_version())
             .unwrap_or(i64::MAX);
         let mut client = self.client()?;
+        if put_batch(&mut client, &records, limit)? {
+            return Ok(records.len());
+        }
+        // Not every record could be stored as a new one (a key shredded or full, an id seen
+        // before): record by record, to store what may be and name what may not.
         let mut tx = client.transaction().doing("starting a record write")?;
         let mut inserted_per_key: BTreeMap<(CustomerId, KeyVersion), i64> = BTreeMap::new();
         for (record, category) in &records {
@@ -368,6 +374,78 @@ impl Iterator for PgRecordMetas {
 }
 
 impl std::iter::FusedIterator for PgRecordMetas {}
+
+/// Stores `records` as new records in one transaction of three round trips, whatever their
+/// number: one statement counts them against their key rows and inserts them. Commits and
+/// returns `true` only if every key row was there and below the limit and every record was
+/// new; otherwise rolls back and returns `false`, for the caller to go record by record.
+fn put_batch(
+    client: &mut postgres::Client,
+    records: &[(&SealedRecord, DataCategory)],
+    limit: i64,
+) -> Result<bool, StoreError> {
+    const DOING: &str = "storing records";
+    let mut columns = BatchColumns::default();
+    for (record, category) in records {
+        let header = record.header();
+        columns.ids.push(header.record_id().as_bytes().to_vec());
+        columns
+            .customers
+            .push(header.customer().as_bytes().to_vec());
+        columns.created.push(header.created_at().unix_nanos());
+        columns.versions.push(i64::from(header.key_version().get()));
+        columns.categories.push(category.as_str());
+        columns.sealed.push(record.as_bytes());
+    }
+    let mut tx = client.transaction().doing(DOING)?;
+    let row = tx
+        .query_one(
+            "WITH batch AS (SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], \
+               $4::int8[], $5::text[], $6::bytea[]) \
+               AS b(id, customer, created_at, key_version, category, sealed)), \
+             per_key AS (SELECT customer, key_version, count(*) AS n FROM batch \
+               GROUP BY customer, key_version), \
+             counted AS (UPDATE data_keys d SET sealed = d.sealed + k.n FROM per_key k \
+               WHERE d.customer = k.customer AND d.version = k.key_version \
+               AND d.sealed + k.n <= $7 RETURNING d.customer, d.version), \
+             stored AS (INSERT INTO records \
+               (id, customer, created_at, key_version, category, sealed) \
+               SELECT b.id, b.customer, b.created_at, b.key_version, b.category, b.sealed \
+               FROM batch b JOIN counted c \
+               ON c.customer = b.customer AND c.version = b.key_version \
+               ON CONFLICT (id) DO NOTHING RETURNING 1) \
+             SELECT (SELECT count(*) FROM per_key) = (SELECT count(*) FROM counted) \
+               AND (SELECT count(*) FROM stored) = (SELECT count(*) FROM batch)",
+            &[
+                &columns.ids,
+                &columns.customers,
+                &columns.created,
+                &columns.versions,
+                &columns.categories,
+                &columns.sealed,
+                &limit,
+            ],
+        )
+        .doing(DOING)?;
+    let clean: bool = row.try_get(0).doing(DOING)?;
+    if clean {
+        tx.commit().doing(DOING)?;
+    } else {
+        tx.rollback().doing(DOING)?;
+    }
+    Ok(clean)
+}
+
+/// The columns of a batch of records, as arrays for `unnest`.
+#[derive(Default)]
+struct BatchColumns<'r> {
+    ids: Vec<Vec<u8>>,
+    customers: Vec<Vec<u8>>,
+    created: Vec<i64>,
+    versions: Vec<i64>,
+    categories: Vec<&'r str>,
+    sealed: Vec<&'r [u8]>,
+}
 
 /// Checks that the record stored under `record`'s id is this one (storing it again is
 /// harmless), not another.

@@ -809,3 +809,88 @@ fn nodes_work_within_a_pool_of_one_connection() {
     b.shred(customers[0]).unwrap();
     assert!(a.open(&records[0], &steward_request()).is_err());
 }
+
+#[test]
+fn group_commits_share_a_transaction_and_a_refused_record_fails_alone() {
+    let Some(db) = TestSchema::new("group_commits_share_a_transaction") else {
+        return;
+    };
+    let store = db.store();
+    let customers = customers(8);
+    let (a, b) = two_nodes(&store, &customers);
+    let committer = steward_store::GroupCommitter::for_postgres(&store).unwrap();
+    // Node b holds a sealing session for the first customer; node a shreds them.
+    let doomed = customers[0];
+    let stale = b
+        .seal(
+            &SealInput::new(
+                RecordId::generate_at(Timestamp::now()),
+                doomed,
+                Timestamp::now(),
+                TrainingLevel::None,
+            ),
+            b"sealed before the shred",
+        )
+        .unwrap();
+    seal(&store, &a, doomed, b"first key stored");
+    a.shred(doomed).unwrap();
+    // Many threads put at once: the stale record is refused on its own, typed, and the
+    // others are stored.
+    let results: Vec<_> = thread::scope(|scope| {
+        let mut puts = vec![scope.spawn(|| {
+            committer
+                .put(stale.clone(), DataCategory::LlmRequestLog)
+                .map(|()| stale.header().record_id())
+        })];
+        for &customer in &customers[1..] {
+            let (committer, b) = (&committer, &b);
+            puts.push(scope.spawn(move || {
+                let now = Timestamp::now();
+                committer
+                    .seal_durable(
+                        b,
+                        &SealInput::new(
+                            RecordId::generate_at(now),
+                            customer,
+                            now,
+                            TrainingLevel::None,
+                        ),
+                        b"grouped",
+                        DataCategory::LlmRequestLog,
+                    )
+                    .map(|record| record.header().record_id())
+            }));
+        }
+        puts.into_iter().map(|put| put.join().unwrap()).collect()
+    });
+    assert!(
+        matches!(results[0], Err(StoreError::DataKeyShredded { .. })),
+        "{:?}",
+        results[0]
+    );
+    for stored in &results[1..] {
+        let id = *stored.as_ref().unwrap();
+        assert!(store.record(id).unwrap().is_some());
+    }
+    assert!(store.record(stale.header().record_id()).unwrap().is_none());
+    // Through the committer, a seal under the shredded key is sealed again, under the new
+    // generation.
+    let resealed = committer
+        .seal_durable(
+            &b,
+            &SealInput::new(
+                RecordId::generate_at(Timestamp::now()),
+                doomed,
+                Timestamp::now(),
+                TrainingLevel::None,
+            ),
+            b"after the shred",
+            DataCategory::LlmRequestLog,
+        )
+        .unwrap();
+    assert!(resealed.header().key_version() > stale.header().key_version());
+    assert_eq!(
+        a.open(&resealed, &steward_request()).unwrap().as_bytes(),
+        b"after the shred"
+    );
+}
