@@ -535,12 +535,14 @@ impl GroupCommitter {
                             Err(_) => break,
                         }
                     }
-                    let records: Vec<_> = group
-                        .iter()
-                        .map(|job| (&job.record, job.category))
-                        .collect();
-                    let committed = put_group(&records).is_ok();
-                    drop(records);
+                    // A lone record is stored by the cheaper single-record path.
+                    let committed = group.len() > 1 && {
+                        let records: Vec<_> = group
+                            .iter()
+                            .map(|job| (&job.record, job.category))
+                            .collect();
+                        put_group(&records).is_ok()
+                    };
                     for job in group {
                         let result = if committed {
                             Ok(())

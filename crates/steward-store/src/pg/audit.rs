@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, SimpleQueryMessage};
+use postgres::{Client, SimpleQueryMessage, Statement};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use super::PgStore;
@@ -27,7 +27,13 @@ pub struct PgAuditStore {
     client: Option<Client>,
     /// The head read under the lock: (entries, hash of the newest entry).
     locked: Option<(i64, Option<Vec<u8>>)>,
+    /// [`APPEND`] prepared on `client` (dropped with it when it is opened again).
+    append_statement: Option<Statement>,
 }
+
+/// Appends an entry and moves the head to it, in one statement.
+const APPEND: &str = "WITH appended AS (INSERT INTO audit_entries (sequence, entry) \
+     VALUES ($1, $2)) UPDATE audit_head SET entries = $1 + 1, hash = $3 WHERE singleton = 1";
 
 impl PgAuditStore {
     /// An audit store on `store`.
@@ -40,6 +46,7 @@ impl PgAuditStore {
             store: store.clone(),
             client: None,
             locked: None,
+            append_statement: None,
         };
         audit.connection()?;
         Ok(audit)
@@ -62,6 +69,7 @@ impl PgAuditStore {
                 ))
                 .doing("configuring the audit connection")?;
             self.client = Some(client);
+            self.append_statement = None;
         }
         self.client.as_mut().ok_or(StoreError::Unsupported {
             what: "an audit connection that could not be kept",
@@ -127,11 +135,21 @@ impl PgAuditStore {
             });
         }
         let json = json_text(entry, "an audit entry")?;
+        let append = match self.append_statement.clone() {
+            Some(statement) => statement,
+            None => {
+                let statement = self
+                    .connection()?
+                    .prepare(APPEND)
+                    .doing("preparing the audit append")?;
+                self.append_statement = Some(statement.clone());
+                statement
+            }
+        };
         let client = self.connection()?;
         client
             .execute(
-                "WITH appended AS (INSERT INTO audit_entries (sequence, entry) VALUES ($1, $2)) \
-                 UPDATE audit_head SET entries = $1 + 1, hash = $3 WHERE singleton = 1",
+                &append,
                 &[&sequence, &json, &entry.hash().as_bytes().as_slice()],
             )
             .doing("appending an audit entry")?;

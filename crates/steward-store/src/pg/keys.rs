@@ -1,6 +1,6 @@
 //! Wrapped data keys on PostgreSQL: compare-and-swap creation, shreds every node sees.
 
-use postgres::GenericClient;
+use postgres::{GenericClient, ToStatement};
 use steward_core::CustomerId;
 use steward_logs::{
     BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
@@ -58,7 +58,7 @@ impl PgStore {
         let admission = if inserted {
             KeyAdmission::Stored
         } else {
-            KeyAdmission::Superseded(customer_view(&mut tx, customer)?)
+            KeyAdmission::Superseded(customer_view(&mut tx, CUSTOMER_VIEW, customer)?)
         };
         tx.commit().doing("committing a data key")?;
         Ok(admission)
@@ -256,7 +256,8 @@ impl PgStore {
     /// As [`keyring_snapshot`](Self::keyring_snapshot).
     pub fn customer_keys(&self, customer: CustomerId) -> Result<KeyringSnapshot, StoreError> {
         let mut client = self.client()?;
-        customer_view(&mut *client, customer)
+        let statement = client.prepared(CUSTOMER_VIEW)?;
+        customer_view(&mut *client, &statement, customer)
     }
 }
 
@@ -279,16 +280,17 @@ fn lock_customer(tx: &mut impl GenericClient, customer: CustomerId) -> Result<()
 }
 
 /// The customer's keys and tombstone, in one statement (one consistent view).
-pub(super) fn customer_view(
+const CUSTOMER_VIEW: &str = "SELECT wrapped, NULL::bigint FROM data_keys WHERE customer = $1 \
+     UNION ALL SELECT NULL, through FROM key_tombstones WHERE customer = $1";
+
+/// Runs [`CUSTOMER_VIEW`] (as text, or prepared) for `customer`.
+fn customer_view<Q: ToStatement + ?Sized>(
     client: &mut impl GenericClient,
+    query: &Q,
     customer: CustomerId,
 ) -> Result<KeyringSnapshot, StoreError> {
     let rows = client
-        .query(
-            "SELECT wrapped, NULL::bigint FROM data_keys WHERE customer = $1 \
-             UNION ALL SELECT NULL, through FROM key_tombstones WHERE customer = $1",
-            &[&customer.as_bytes().as_slice()],
-        )
+        .query(query, &[&customer.as_bytes().as_slice()])
         .doing("reading the customer's keys")?;
     let mut keys = Vec::new();
     let mut shredded = Vec::new();

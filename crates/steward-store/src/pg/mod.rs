@@ -52,13 +52,14 @@ mod records;
 mod vault;
 
 use std::{
+    collections::HashMap,
     fmt,
     str::FromStr,
     sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use steward_logs::{MasterKeyId, VaultConfig};
 
 pub use self::{
@@ -295,8 +296,15 @@ struct Inner {
 /// The pooled connections not in use, and how many are.
 #[derive(Default)]
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     in_use: usize,
+}
+
+/// A pooled connection and the statements prepared on it: a hot statement is parsed once per
+/// connection, and then costs one round trip instead of two.
+struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
 }
 
 impl PgStore {
@@ -421,13 +429,13 @@ impl PgStore {
         let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
         let mut pool = self.lock_pool();
         loop {
-            while let Some(client) = pool.idle.pop() {
+            while let Some(conn) = pool.idle.pop() {
                 // A connection the server closed is dropped here, not handed out.
-                if !client.is_closed() {
+                if !conn.client.is_closed() {
                     pool.in_use += 1;
                     return Ok(Pooled {
                         store: self,
-                        client: Some(client),
+                        conn: Some(conn),
                     });
                 }
             }
@@ -437,7 +445,10 @@ impl PgStore {
                 return match self.connect_client() {
                     Ok(client) => Ok(Pooled {
                         store: self,
-                        client: Some(client),
+                        conn: Some(Conn {
+                            client,
+                            statements: HashMap::new(),
+                        }),
                     }),
                     Err(error) => {
                         self.lock_pool().in_use -= 1;
@@ -479,23 +490,40 @@ impl fmt::Debug for PgStore {
 /// A connection borrowed from the pool.
 pub(crate) struct Pooled<'s> {
     store: &'s PgStore,
-    client: Option<Client>,
+    conn: Option<Conn>,
+}
+
+impl Pooled<'_> {
+    /// `sql` prepared on this connection: parsed by the server the first time only.
+    pub(crate) fn prepared(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        let conn = self.conn_mut();
+        if let Some(statement) = conn.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = conn.client.prepare(sql).doing("preparing a statement")?;
+        conn.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn conn_mut(&mut self) -> &mut Conn {
+        // INVARIANT: `conn` is `Some` until drop.
+        #[expect(clippy::unwrap_used, reason = "the connection is taken only in drop")]
+        self.conn.as_mut().unwrap()
+    }
 }
 
 impl std::ops::Deref for Pooled<'_> {
     type Target = Client;
 
     fn deref(&self) -> &Client {
-        // INVARIANT: `client` is `Some` until drop.
-        #[expect(clippy::unwrap_used, reason = "the client is taken only in drop")]
-        self.client.as_ref().unwrap()
+        #[expect(clippy::unwrap_used, reason = "the connection is taken only in drop")]
+        &self.conn.as_ref().unwrap().client
     }
 }
 
 impl std::ops::DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        #[expect(clippy::unwrap_used, reason = "the client is taken only in drop")]
-        self.client.as_mut().unwrap()
+        &mut self.conn_mut().client
     }
 }
 
@@ -503,10 +531,10 @@ impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         let mut pool = self.store.lock_pool();
         pool.in_use = pool.in_use.saturating_sub(1);
-        if let Some(client) = self.client.take()
-            && !client.is_closed()
+        if let Some(conn) = self.conn.take()
+            && !conn.client.is_closed()
         {
-            pool.idle.push(client);
+            pool.idle.push(conn);
         }
         drop(pool);
         self.store.inner.returned.notify_one();

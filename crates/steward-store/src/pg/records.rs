@@ -10,7 +10,7 @@ use steward_logs::{KeyError, KeyVersion, LogsError, SealedRecord, Tombstone};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
 use super::{
-    PgStore,
+    PgStore, Pooled,
     keys::{decode_customer, tombstone},
     snapshot,
 };
@@ -118,15 +118,10 @@ impl PgStore {
             .unwrap_or(i64::MAX);
         let (customer, version) = (header.customer(), header.key_version());
         let mut client = self.client()?;
+        let statement = client.prepared(PUT_RECORD)?;
         let row = client
             .query_one(
-                "WITH counted AS (UPDATE data_keys SET sealed = sealed + 1 \
-                   WHERE customer = $2 AND version = $4 AND sealed < $7 RETURNING 1), \
-                 stored AS (INSERT INTO records \
-                   (id, customer, created_at, key_version, category, sealed) \
-                   SELECT $1, $2, $3, $4, $5, $6 FROM counted \
-                   ON CONFLICT (id) DO NOTHING RETURNING 1) \
-                 SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM stored)",
+                &statement,
                 &[
                     &header.record_id().as_bytes().as_slice(),
                     &customer.as_bytes().as_slice(),
@@ -375,12 +370,37 @@ impl Iterator for PgRecordMetas {
 
 impl std::iter::FusedIterator for PgRecordMetas {}
 
+/// Counts a record against its key row (if the key is still stored and below `$7`) and
+/// stores it if counted, in one statement; answers (counted, stored).
+const PUT_RECORD: &str = "WITH counted AS (UPDATE data_keys SET sealed = sealed + 1 \
+       WHERE customer = $2 AND version = $4 AND sealed < $7 RETURNING 1), \
+     stored AS (INSERT INTO records (id, customer, created_at, key_version, category, sealed) \
+       SELECT $1, $2, $3, $4, $5, $6 FROM counted ON CONFLICT (id) DO NOTHING RETURNING 1) \
+     SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM stored)";
+
+/// [`PUT_RECORD`] for a batch given as arrays; answers whether every key row counted its
+/// records (all stored, none full) and every record was new.
+const PUT_BATCH: &str = "WITH batch AS (SELECT * FROM unnest($1::bytea[], $2::bytea[], \
+       $3::int8[], $4::int8[], $5::text[], $6::bytea[]) \
+       AS b(id, customer, created_at, key_version, category, sealed)), \
+     per_key AS (SELECT customer, key_version, count(*) AS n FROM batch \
+       GROUP BY customer, key_version), \
+     counted AS (UPDATE data_keys d SET sealed = d.sealed + k.n FROM per_key k \
+       WHERE d.customer = k.customer AND d.version = k.key_version \
+       AND d.sealed + k.n <= $7 RETURNING d.customer, d.version), \
+     stored AS (INSERT INTO records (id, customer, created_at, key_version, category, sealed) \
+       SELECT b.id, b.customer, b.created_at, b.key_version, b.category, b.sealed \
+       FROM batch b JOIN counted c ON c.customer = b.customer AND c.version = b.key_version \
+       ON CONFLICT (id) DO NOTHING RETURNING 1) \
+     SELECT (SELECT count(*) FROM per_key) = (SELECT count(*) FROM counted) \
+       AND (SELECT count(*) FROM stored) = (SELECT count(*) FROM batch)";
+
 /// Stores `records` as new records in one transaction of three round trips, whatever their
 /// number: one statement counts them against their key rows and inserts them. Commits and
 /// returns `true` only if every key row was there and below the limit and every record was
 /// new; otherwise rolls back and returns `false`, for the caller to go record by record.
 fn put_batch(
-    client: &mut postgres::Client,
+    client: &mut Pooled<'_>,
     records: &[(&SealedRecord, DataCategory)],
     limit: i64,
 ) -> Result<bool, StoreError> {
@@ -397,25 +417,11 @@ fn put_batch(
         columns.categories.push(category.as_str());
         columns.sealed.push(record.as_bytes());
     }
+    let statement = client.prepared(PUT_BATCH)?;
     let mut tx = client.transaction().doing(DOING)?;
     let row = tx
         .query_one(
-            "WITH batch AS (SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], \
-               $4::int8[], $5::text[], $6::bytea[]) \
-               AS b(id, customer, created_at, key_version, category, sealed)), \
-             per_key AS (SELECT customer, key_version, count(*) AS n FROM batch \
-               GROUP BY customer, key_version), \
-             counted AS (UPDATE data_keys d SET sealed = d.sealed + k.n FROM per_key k \
-               WHERE d.customer = k.customer AND d.version = k.key_version \
-               AND d.sealed + k.n <= $7 RETURNING d.customer, d.version), \
-             stored AS (INSERT INTO records \
-               (id, customer, created_at, key_version, category, sealed) \
-               SELECT b.id, b.customer, b.created_at, b.key_version, b.category, b.sealed \
-               FROM batch b JOIN counted c \
-               ON c.customer = b.customer AND c.version = b.key_version \
-               ON CONFLICT (id) DO NOTHING RETURNING 1) \
-             SELECT (SELECT count(*) FROM per_key) = (SELECT count(*) FROM counted) \
-               AND (SELECT count(*) FROM stored) = (SELECT count(*) FROM batch)",
+            &statement,
             &[
                 &columns.ids,
                 &columns.customers,
