@@ -14,9 +14,8 @@
 //!   connection string; without either, a notice and these are left out), the same seals
 //!   and opens on the shared store, in the same groups: `postgres` seals with
 //!   `PgStore::seal_durable` (each record its own transaction, committed before it returns)
-//!   by 1, 2 and 8 threads of one node, `postgres-group-commit` with
-//!   `GroupCommitter::seal_durable` (records of concurrent threads share a transaction), and
-//!   `postgres-2-nodes` by 4 threads on each of two vaults; `postgres-audit` opens on one node, and `postgres-audit-2-nodes` on two nodes at
+//!   by 1, 2 and 8 threads of one node, and `postgres-2-nodes` by 4 threads on each of two
+//!   vaults; `postgres-audit` opens on one node, and `postgres-audit-2-nodes` on two nodes at
 //!   once (one thread each; appends per second over both). Every open is one append to the
 //!   one chain, under its head-row lock. The store lives in a schema of its own, dropped after.
 //! - After those, a one-shot memory report: a store of 1,000,000 customers (a relationship,
@@ -227,24 +226,6 @@ fn bench_seal(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Re
                 b.iter_custom(|iters| {
                     on_threads(threads, iters, &failures, |owner| {
                         pg_seal(store, first, owner, &body).map(drop)
-                    })
-                })
-            });
-        }
-        let committer = GroupCommitter::for_postgres(store)?;
-        for threads in DURABLE_THREADS {
-            group.bench_function(BenchmarkId::new("postgres-group-commit", threads), |b| {
-                b.iter_custom(|iters| {
-                    on_threads(threads, iters, &failures, |owner| {
-                        committer
-                            .seal_durable(
-                                first,
-                                &seal_input(owner),
-                                &body,
-                                DataCategory::LlmRequestLog,
-                            )
-                            .map(drop)
-                            .map_err(BoxError::from)
                     })
                 })
             });

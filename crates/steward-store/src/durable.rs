@@ -461,9 +461,9 @@ pub(crate) fn date_consent_change(
 }
 
 /// Commits sealed records in groups: each [`put`](Self::put) returns once its record is
-/// durable, and records put by several threads at once share one transaction (one fsync on
-/// SQLite, one commit on PostgreSQL), which is what makes durable sealing fast under
-/// concurrency. If a group does not commit, each of its records is stored on its own, so one
+/// durable, and records put by several threads at once share one transaction (one fsync),
+/// which is what makes durable sealing fast under concurrency. (On PostgreSQL the server
+/// already shares its commits between connections: see `PgStore::seal_durable`.) If a group does not commit, each of its records is stored on its own, so one
 /// refused record (a conflict, a key shredded by another node) fails only its own `put`,
 /// with its own error.
 ///
@@ -490,23 +490,6 @@ impl GroupCommitter {
     ///
     /// [`StoreError::Thread`] if the writer thread could not be started.
     pub fn new(store: &SqliteStore) -> Result<Self, StoreError> {
-        let (group_store, one_store) = (store.clone(), store.clone());
-        Self::spawn(
-            move |group: &[(&SealedRecord, DataCategory)]| {
-                group_store.put_records(group.iter().copied())
-            },
-            move |record: &SealedRecord, category| one_store.put_record(record, category),
-        )
-    }
-
-    /// A committer writing to the shared PostgreSQL `store` (feature `postgres`); see
-    /// [`seal_durable`](Self::seal_durable).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Thread`] if the writer thread could not be started.
-    #[cfg(feature = "postgres")]
-    pub fn for_postgres(store: &crate::pg::PgStore) -> Result<Self, StoreError> {
         let (group_store, one_store) = (store.clone(), store.clone());
         Self::spawn(
             move |group: &[(&SealedRecord, DataCategory)]| {

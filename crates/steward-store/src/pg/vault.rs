@@ -9,7 +9,7 @@ use steward::{
 use steward_core::DataCategory;
 
 use super::{PgAuditStore, PgFacts, PgStore};
-use crate::{GroupCommitter, StoreError, StoreKeys, durable::verify_chain_at_start};
+use crate::{StoreError, StoreKeys, durable::verify_chain_at_start};
 
 /// The vault of one node on the shared PostgreSQL store.
 pub type PgVault = Vault<PgFacts, PgAuditStore>;
@@ -51,8 +51,9 @@ impl PgStore {
     /// customer's new key generation. If the key version is full, the vault rotates it
     /// (compare-and-swap: a rotation another node made first is adopted) and seals again.
     ///
-    /// Each record is its own commit; under concurrency,
-    /// [`GroupCommitter::seal_durable`](crate::GroupCommitter::seal_durable) shares commits.
+    /// Each record is one statement on a pooled connection, committed on its own: the
+    /// server shares the flush of concurrent commits, so threads sealing at once need no
+    /// group commit of ours (one was measured, and was slower: docs/benchmarks.md).
     ///
     /// # Errors
     ///
@@ -64,58 +65,23 @@ impl PgStore {
         body: &[u8],
         category: DataCategory,
     ) -> Result<SealedRecord, StoreError> {
-        seal_until_stored(vault, meta, body, |record| {
-            self.put_record(record, category)
-        })
-    }
-}
-
-impl GroupCommitter {
-    /// [`PgStore::seal_durable`] through this committer (made with
-    /// [`for_postgres`](Self::for_postgres)): the record is committed together with the
-    /// records other threads put meanwhile, and sealed again as there if its key was
-    /// shredded elsewhere or is full.
-    ///
-    /// # Errors
-    ///
-    /// As [`PgStore::seal_durable`], and as [`put`](Self::put).
-    pub fn seal_durable(
-        &self,
-        vault: &PgVault,
-        meta: &SealInput,
-        body: &[u8],
-        category: DataCategory,
-    ) -> Result<SealedRecord, StoreError> {
-        seal_until_stored(vault, meta, body, |record| {
-            self.put(record.clone(), category)
-        })
-    }
-}
-
-/// Seals and stores with `put`; adopts a shred or rotates a full key version and seals again
-/// when the store refuses the record for it.
-fn seal_until_stored(
-    vault: &PgVault,
-    meta: &SealInput,
-    body: &[u8],
-    put: impl Fn(&SealedRecord) -> Result<(), StoreError>,
-) -> Result<SealedRecord, StoreError> {
-    let customer = meta.customer();
-    let mut attempt = 1;
-    loop {
-        let record = vault.seal(meta, body)?;
-        match put(&record) {
-            Ok(()) => return Ok(record),
-            Err(StoreError::DataKeyShredded { .. }) if attempt < SEAL_ATTEMPTS => {
-                vault.refresh_customer(customer)?;
+        let customer = meta.customer();
+        let mut attempt = 1;
+        loop {
+            let record = vault.seal(meta, body)?;
+            match self.put_record(&record, category) {
+                Ok(()) => return Ok(record),
+                Err(StoreError::DataKeyShredded { .. }) if attempt < SEAL_ATTEMPTS => {
+                    vault.refresh_customer(customer)?;
+                }
+                Err(StoreError::Logs(LogsError::Key(KeyError::DataKeyExhausted { .. })))
+                    if attempt < SEAL_ATTEMPTS =>
+                {
+                    vault.rotate_data_key(customer)?;
+                }
+                Err(error) => return Err(error),
             }
-            Err(StoreError::Logs(LogsError::Key(KeyError::DataKeyExhausted { .. })))
-                if attempt < SEAL_ATTEMPTS =>
-            {
-                vault.rotate_data_key(customer)?;
-            }
-            Err(error) => return Err(error),
+            attempt += 1;
         }
-        attempt += 1;
     }
 }

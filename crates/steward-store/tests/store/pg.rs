@@ -811,86 +811,66 @@ fn nodes_work_within_a_pool_of_one_connection() {
 }
 
 #[test]
-fn group_commits_share_a_transaction_and_a_refused_record_fails_alone() {
-    let Some(db) = TestSchema::new("group_commits_share_a_transaction") else {
+fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
+    let Some(db) = TestSchema::new("a_batch_is_stored_whole_or_not_at_all") else {
         return;
     };
-    let store = db.store();
-    let customers = customers(8);
+    // Two records per key version, so that a count taken twice shows as a rotation.
+    let config = db.config.clone().with_vault_config(
+        VaultConfig::default()
+            .with_records_per_key_version(2)
+            .unwrap(),
+    );
+    let store = PgStore::connect(&config, &keys()).unwrap();
+    let customers = customers(4);
     let (a, b) = two_nodes(&store, &customers);
-    let committer = steward_store::GroupCommitter::for_postgres(&store).unwrap();
-    // Node b holds a sealing session for the first customer; node a shreds them.
-    let doomed = customers[0];
-    let stale = b
-        .seal(
-            &SealInput::new(
-                RecordId::generate_at(Timestamp::now()),
-                doomed,
-                Timestamp::now(),
-                TrainingLevel::None,
-            ),
-            b"sealed before the shred",
-        )
+    let seal_on = |vault: &PgVault, customer| {
+        let now = Timestamp::now();
+        vault
+            .seal(
+                &SealInput::new(
+                    RecordId::generate_at(now),
+                    customer,
+                    now,
+                    TrainingLevel::None,
+                ),
+                b"batched",
+            )
+            .unwrap()
+    };
+    // New records under live keys: one statement stores them all, each counted once.
+    let batch: Vec<_> = customers.iter().map(|&c| seal_on(&a, c)).collect();
+    let stored = store
+        .put_records(batch.iter().map(|r| (r, DataCategory::LlmRequestLog)))
         .unwrap();
-    seal(&store, &a, doomed, b"first key stored");
-    a.shred(doomed).unwrap();
-    // Many threads put at once: the stale record is refused on its own, typed, and the
-    // others are stored.
-    let results: Vec<_> = thread::scope(|scope| {
-        let mut puts = vec![scope.spawn(|| {
-            committer
-                .put(stale.clone(), DataCategory::LlmRequestLog)
-                .map(|()| stale.header().record_id())
-        })];
-        for &customer in &customers[1..] {
-            let (committer, b) = (&committer, &b);
-            puts.push(scope.spawn(move || {
-                let now = Timestamp::now();
-                committer
-                    .seal_durable(
-                        b,
-                        &SealInput::new(
-                            RecordId::generate_at(now),
-                            customer,
-                            now,
-                            TrainingLevel::None,
-                        ),
-                        b"grouped",
-                        DataCategory::LlmRequestLog,
-                    )
-                    .map(|record| record.header().record_id())
-            }));
-        }
-        puts.into_iter().map(|put| put.join().unwrap()).collect()
-    });
-    assert!(
-        matches!(results[0], Err(StoreError::DataKeyShredded { .. })),
-        "{:?}",
-        results[0]
-    );
-    for stored in &results[1..] {
-        let id = *stored.as_ref().unwrap();
-        assert!(store.record(id).unwrap().is_some());
+    assert_eq!(stored, customers.len());
+    // Again: harmless, and not counted twice (the limit test relies on the counts).
+    store
+        .put_records(batch.iter().map(|r| (r, DataCategory::LlmRequestLog)))
+        .unwrap();
+    for record in &batch {
+        assert_eq!(
+            b.open(record, &steward_request()).unwrap().as_bytes(),
+            b"batched"
+        );
     }
-    assert!(store.record(stale.header().record_id()).unwrap().is_none());
-    // Through the committer, a seal under the shredded key is sealed again, under the new
-    // generation.
-    let resealed = committer
-        .seal_durable(
-            &b,
-            &SealInput::new(
-                RecordId::generate_at(Timestamp::now()),
-                doomed,
-                Timestamp::now(),
-                TrainingLevel::None,
-            ),
-            b"after the shred",
-            DataCategory::LlmRequestLog,
-        )
-        .unwrap();
-    assert!(resealed.header().key_version() > stale.header().key_version());
-    assert_eq!(
-        a.open(&resealed, &steward_request()).unwrap().as_bytes(),
-        b"after the shred"
+    let second = seal(&store, &a, customers[2], b"second record of v1");
+    assert_eq!(second.header().key_version().get(), 1, "counted twice");
+    // A batch with one record under a key shredded elsewhere stores nothing, and names why.
+    let doomed = customers[0];
+    let stale = seal_on(&b, doomed);
+    a.shred(doomed).unwrap();
+    let fresh = seal_on(&b, customers[1]);
+    let error = store
+        .put_records([
+            (&fresh, DataCategory::LlmRequestLog),
+            (&stale, DataCategory::LlmRequestLog),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::DataKeyShredded { .. }),
+        "{error}"
     );
+    assert!(store.record(fresh.header().record_id()).unwrap().is_none());
+    assert!(store.record(stale.header().record_id()).unwrap().is_none());
 }
