@@ -5,7 +5,7 @@ use std::time::Duration;
 use postgres::{Client, SimpleQueryMessage, Statement};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::{
     StoreError,
     codec::{hex_decode, json_text},
@@ -222,7 +222,7 @@ impl PgStore {
                 &[],
             )
             .doing("reading the newest audit entry")?
-            .map(|row| decode_entry(row.get(0), row.get(1)))
+            .map(|row| decode_entry(column(&row, 0, ENTRIES)?, column(&row, 1, ENTRIES)?))
             .transpose()
     }
 
@@ -240,7 +240,7 @@ impl PgStore {
             )
             .doing("reading the audit entries")?
             .iter()
-            .map(|row| decode_entry(row.get(0), row.get(1)))
+            .map(|row| decode_entry(column(row, 0, ENTRIES)?, column(row, 1, ENTRIES)?))
             .collect()
     }
 
@@ -297,7 +297,7 @@ impl PgStore {
                 &[],
             )
             .doing("reading the newest checkpoint")?
-            .map(|row| decode_checkpoint(row.get(0)))
+            .map(|row| decode_checkpoint(column(&row, 0, CHECKPOINTS)?))
             .transpose()
     }
 }

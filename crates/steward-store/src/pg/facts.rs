@@ -23,7 +23,7 @@ use steward::{
 };
 use steward_core::{CustomerId, Justification, StewardId, Timestamp};
 
-use super::{PgStore, PgVault};
+use super::{PgStore, PgVault, column};
 use crate::{
     StoreError,
     codec::json_text,
@@ -481,9 +481,9 @@ fn events_after(
         .doing("reading the fact events")?
         .iter()
         .map(|row| {
-            let event = serde_json::from_str(row.get(1))
+            let event = serde_json::from_str(column(row, 1, FACT_EVENTS)?)
                 .map_err(|error| StoreError::corrupt(FACT_EVENTS, "invalid fact event", error))?;
-            Ok((row.get(0), event))
+            Ok((column(row, 0, FACT_EVENTS)?, event))
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use steward_logs::{
     BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
 };
 
-use super::{PgStore, snapshot};
+use super::{PgStore, column, snapshot};
 use crate::{StoreError, error::Doing};
 
 const DATA_KEYS: &str = "data_keys";
@@ -199,12 +199,12 @@ impl PgStore {
                     &[&id.as_str()],
                 )
                 .doing("reading a master key check")?;
-            let nonce: Vec<u8> = row.get(0);
+            let nonce: Vec<u8> = column(&row, 0, "master_keys")?;
             let stored = crate::check::MasterCheck {
                 nonce: nonce.as_slice().try_into().map_err(|_| {
                     StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes")
                 })?,
-                sealed: row.get(1),
+                sealed: column(&row, 1, "master_keys")?,
             };
             stored.verify(id, &bytes)?;
         }
@@ -228,7 +228,7 @@ impl PgStore {
             )
             .doing("reading the data keys")?
             .iter()
-            .map(|row| decode_wrapped(row.get(0)))
+            .map(|row| decode_wrapped(column(row, 0, DATA_KEYS)?))
             .collect::<Result<Vec<_>, _>>()?;
         let tombstones = tx
             .query(
@@ -237,7 +237,12 @@ impl PgStore {
             )
             .doing("reading the tombstones")?
             .iter()
-            .map(|row| Ok((decode_customer(row.get(0))?, decode_tombstone(row.get(1))?)))
+            .map(|row| {
+                Ok((
+                    decode_customer(column(row, 0, "key_tombstones")?)?,
+                    decode_tombstone(column(row, 1, "key_tombstones")?)?,
+                ))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         tx.commit().doing("ending a keyring read")?;
         KeyringSnapshot::new(keys, tombstones).map_err(|error| {
@@ -296,8 +301,8 @@ fn customer_view<Q: ToStatement + ?Sized>(
     let mut shredded = Vec::new();
     for row in rows {
         match (
-            row.get::<_, Option<String>>(0),
-            row.get::<_, Option<i64>>(1),
+            column::<Option<String>>(&row, 0, DATA_KEYS)?,
+            column::<Option<i64>>(&row, 1, DATA_KEYS)?,
         ) {
             (Some(wrapped), None) => keys.push(decode_wrapped(wrapped)?),
             (None, Some(through)) => shredded.push((customer, decode_tombstone(through)?)),
@@ -329,7 +334,7 @@ pub(super) fn tombstone(
             &[&customer.as_bytes().as_slice()],
         )
         .doing("reading a tombstone")?
-        .map(|row| decode_tombstone(row.get(0)))
+        .map(|row| decode_tombstone(column(&row, 0, "key_tombstones")?))
         .transpose()
 }
 

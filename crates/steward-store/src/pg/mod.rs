@@ -541,6 +541,22 @@ impl Drop for Pooled<'_> {
     }
 }
 
+/// Column `index` of `row`, refused as corrupt (never a panic) if it does not hold the type
+/// the store's schema gives it: a table of the same name made by something else.
+pub(crate) fn column<'r, T: postgres::types::FromSql<'r>>(
+    row: &'r postgres::Row,
+    index: usize,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(|error| {
+        StoreError::corrupt(
+            table,
+            "a column does not hold the store schema's type",
+            error,
+        )
+    })
+}
+
 /// A read-only transaction that sees one snapshot of the database throughout (a consistent
 /// keyring, a scan that is not torn by concurrent writes).
 pub(crate) fn snapshot(client: &mut Client) -> Result<postgres::Transaction<'_>, StoreError> {
@@ -601,11 +617,11 @@ fn verify_keys(
             given: id.clone(),
         });
     };
-    let nonce: Vec<u8> = row.get(0);
+    let nonce: Vec<u8> = column(&row, 0, "master_keys")?;
     let check = MasterCheck {
         nonce: <[u8; NONCE_LEN]>::try_from(nonce.as_slice())
             .map_err(|_| StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes"))?,
-        sealed: row.get(1),
+        sealed: column(&row, 1, "master_keys")?,
     };
     check.verify(id, keys.master_bytes())?;
     if current != id.as_str() {

@@ -10,7 +10,7 @@ use steward_logs::{KeyError, KeyVersion, LogsError, SealedRecord, Tombstone};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
 use super::{
-    PgStore, Pooled,
+    PgStore, Pooled, column,
     keys::{decode_customer, tombstone},
     snapshot,
 };
@@ -90,7 +90,7 @@ impl PgStore {
                 )
                 .doing("counting records under a key")?;
             match counted {
-                Some(row) if row.get::<_, i64>(0) <= limit => {}
+                Some(row) if column::<i64>(&row, 0, "data_keys")? <= limit => {}
                 _ => return Err(refusal(&mut tx, customer, version)?),
             }
         }
@@ -133,7 +133,10 @@ impl PgStore {
                 ],
             )
             .doing("storing a record")?;
-        match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
+        match (
+            column::<i64>(&row, 0, RECORDS)?,
+            column::<i64>(&row, 1, RECORDS)?,
+        ) {
             (1, 1) => Ok(()),
             (0, _) => Err(refusal(&mut *client, customer, version)?),
             _ => stored_already(&mut *client, record, category),
@@ -147,13 +150,14 @@ impl PgStore {
     /// [`StoreError::Postgres`] if the store cannot be read.
     pub fn record(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError> {
         let mut client = self.client()?;
-        Ok(client
+        client
             .query_opt(
                 "SELECT sealed FROM records WHERE id = $1",
                 &[&id.as_bytes().as_slice()],
             )
             .doing("reading a record")?
-            .map(|row| row.get(0)))
+            .map(|row| column(&row, 0, RECORDS))
+            .transpose()
     }
 }
 

@@ -874,3 +874,32 @@ fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
     assert!(store.record(fresh.header().record_id()).unwrap().is_none());
     assert!(store.record(stale.header().record_id()).unwrap().is_none());
 }
+
+#[test]
+fn a_column_of_another_type_is_reported_corrupt_not_a_panic() {
+    let Some(mut db) = TestSchema::new("a_column_of_another_type_is_reported_corrupt") else {
+        return;
+    };
+    let store = db.store();
+    let a = node(&store);
+    a.add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let schema = db.config.schema().to_owned();
+    db.admin
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.audit_entries ALTER COLUMN entry TYPE bytea \
+             USING convert_to(entry, 'UTF8')"
+        ))
+        .unwrap();
+    let error = store.audit_entries().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Corrupt {
+                table: "audit_entries",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
