@@ -596,6 +596,9 @@ impl<S: AuditStore> Custody<S> {
     /// [`KeyError::UnknownMasterKey`] if the stored keys are wrapped under a master key this
     /// custody does not hold.
     pub fn refresh_customer(&self, customer: CustomerId) -> Result<(), LogsError> {
+        if !self.key_store.is_shared() {
+            return Ok(());
+        }
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;
         self.refresh_in_shard(&mut shard, customer)
     }
@@ -690,6 +693,9 @@ impl<S: AuditStore> Custody<S> {
         shard: &mut SealingShard,
         customer: CustomerId,
     ) -> Result<(), LogsError> {
+        if !self.key_store.is_shared() {
+            return Ok(());
+        }
         let Some(stored) = self
             .key_store
             .customer_keys(customer)

@@ -41,6 +41,13 @@ pub trait KeyStore: Send + Sync {
     /// Whatever kept the key from being stored; the key is then not issued.
     fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError>;
 
+    /// Whether other custodies (other nodes) write to this store too. Only then does the
+    /// custody ask [`customer_keys`](Self::customer_keys) before it uses a customer's keys;
+    /// a store with one custody (the default, `false`) costs its seals and opens nothing.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// The customer's keys and tombstone as stored now, for a store shared by several
     /// custodies: the custody adopts them before it starts a sealing session and before it
     /// opens a record, so a key issued or a shred made by another node is used here too.

@@ -133,6 +133,10 @@ impl KeyStore for SharedKeys {
         Ok(KeyAdmission::Stored)
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
         let rows = self.rows();
         if rows.reads_fail {

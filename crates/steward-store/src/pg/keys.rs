@@ -381,6 +381,10 @@ impl KeyStore for PgStore {
         Ok(Self::rewrap(self, keys)?)
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
         Ok(Some(Self::customer_keys(self, customer)?))
     }
