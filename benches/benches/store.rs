@@ -38,9 +38,8 @@ use std::{
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, ConsentLedger, CustomerId, DataCategory,
-    MemoryFacts, Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
-    Vault,
+    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, MemoryFacts,
+    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, Vault,
     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
 };
 use steward_store::{
@@ -383,13 +382,15 @@ fn durable_vault(path: &Path, customers: u64) -> Result<Durable, BoxError> {
     let owners = (0..customers)
         .map(customer)
         .collect::<Result<Vec<_>, _>>()?;
-    store.write(|tx| {
-        for owner in &owners {
-            tx.start_relationship(*owner, joined)?;
-        }
-        Ok::<(), StoreError>(())
-    })?;
     let vault = open_vault(&store, &keys, Policy::coder_model())?;
+    vault.update_facts(|facts| {
+        facts.in_one_commit(|batch| {
+            for owner in &owners {
+                batch.start_relationship(*owner, joined)?;
+            }
+            Ok(())
+        })
+    })??;
     vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
     let committer = GroupCommitter::new(&store)?;
     Ok(Durable { vault, committer })
@@ -506,8 +507,7 @@ fn build_customers(path: &Path, customers: u64) -> Result<(), BoxError> {
     let store = SqliteStore::create(path, &keys)?;
     let policy = Policy::coder_model();
     let joined = joined()?;
-    // One ledger numbers the receipts across the store, as the vault's would.
-    let mut ledger = ConsentLedger::new(policy.known_versions().clone());
+    let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
     let levels = [
         TrainingLevel::None,
         TrainingLevel::Private,
@@ -519,7 +519,7 @@ fn build_customers(path: &Path, customers: u64) -> Result<(), BoxError> {
         let last = customers.min(first + BUILD_CHUNK);
         // A keyring per chunk issues the data keys; only their wrapped forms are kept.
         let mut keyring = Keyring::new(keys.master_key()?);
-        let mut receipts = Vec::new();
+        let mut changes = Vec::new();
         for n in first..last {
             let owner = customer(n)?;
             keyring.ensure_data_key(owner)?;
@@ -527,22 +527,25 @@ fn build_customers(path: &Path, customers: u64) -> Result<(), BoxError> {
                 .get(usize::try_from(n % 4)?)
                 .copied()
                 .unwrap_or_default();
-            let change = ConsentChange::new(
+            // Consent takes effect when it is recorded, never earlier.
+            changes.push(ConsentChange::new(
                 owner,
                 level,
-                joined,
+                Timestamp::now(),
                 ConsentActor::Customer,
                 Channel::AccountSettings,
                 policy.version().clone(),
-            );
-            receipts.push(ledger.record(change, joined)?);
+            ));
         }
+        facts.in_one_commit(|batch| {
+            for change in changes {
+                batch.start_relationship(change.customer, joined)?;
+                batch.record_consent(change)?;
+            }
+            Ok(())
+        })?;
         let snapshot = keyring.snapshot();
         store.write(|tx| {
-            for receipt in &receipts {
-                tx.start_relationship(receipt.customer, joined)?;
-                tx.insert_consent_change(receipt)?;
-            }
             for key in snapshot.data_keys() {
                 tx.put_data_key(key)?;
             }
@@ -589,7 +592,8 @@ fn memory_child(what: &str, path: &Path) -> Result<(), BoxError> {
             ("the keyring", loaded)
         }
         "facts" => {
-            let facts = StoreFacts::load(&store, &policy)?;
+            let checkpoint = store.latest_checkpoint()?;
+            let facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, checkpoint.as_ref())?;
             let took = started.elapsed();
             let loaded = facts.consent()?.customer_count();
             report("the facts alone (StoreFacts::load)", loaded, before, took);

@@ -95,7 +95,7 @@ pub use crate::{
     audit::{
         AccessEvent, AuditEntry, AuditEvent, AuditKey, AuditOutcome, AuditStore, AuditTrail,
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
-        MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
+        FactLogKey, MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
     },
     custody::{Custody, OpenQuery, Plaintext, VaultConfig},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},

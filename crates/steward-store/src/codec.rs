@@ -35,29 +35,11 @@ impl<'r, 's> Columns<'r, 's> {
             })
     }
 
-    pub(crate) fn opt_i64(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        self.row
-            .get_ref(index)
-            .doing("reading a row")?
-            .as_i64_or_null()
-            .map_err(|error| {
-                StoreError::corrupt(self.table, "an integer column holds no integer", error)
-            })
-    }
-
     pub(crate) fn text(&self, index: usize) -> Result<&'r str, StoreError> {
         self.row
             .get_ref(index)
             .doing("reading a row")?
             .as_str()
-            .map_err(|error| StoreError::corrupt(self.table, "a text column holds no text", error))
-    }
-
-    pub(crate) fn opt_text(&self, index: usize) -> Result<Option<&'r str>, StoreError> {
-        self.row
-            .get_ref(index)
-            .doing("reading a row")?
-            .as_str_or_null()
             .map_err(|error| StoreError::corrupt(self.table, "a text column holds no text", error))
     }
 
@@ -71,10 +53,6 @@ impl<'r, 's> Columns<'r, 's> {
 
     pub(crate) fn timestamp(&self, index: usize) -> Result<Timestamp, StoreError> {
         self.i64(index).map(Timestamp::from_unix_nanos)
-    }
-
-    pub(crate) fn opt_timestamp(&self, index: usize) -> Result<Option<Timestamp>, StoreError> {
-        Ok(self.opt_i64(index)?.map(Timestamp::from_unix_nanos))
     }
 
     pub(crate) fn customer(&self, index: usize) -> Result<CustomerId, StoreError> {

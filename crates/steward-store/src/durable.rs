@@ -7,359 +7,15 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, ExportPass, Facts, Policy,
-    RosterFacts, TrainingLevel, Vault,
-    consent::ConsentLedger,
-    logs::{AuditTrail, Custody, Keyring, RosterChange, SealedRecord, StewardRoster},
-    retention::{HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook},
+    BoxError, ExportPass, Policy, Vault,
+    logs::{AuditTrail, Custody, Keyring, SealedRecord},
 };
-use steward_core::{CustomerId, DataCategory, Justification, StewardId, Timestamp};
+use steward_core::DataCategory;
 
-use crate::{SqliteStore, StoreError, StoreKeys, WriteTx};
+use crate::{DurableFacts, SqliteStore, StoreError, StoreKeys};
 
-/// How long before its recording a change may say it takes effect and still mean "now":
-/// the caller read the clock a moment before the store did. Earlier is backdating.
-const NOW_TOLERANCE_NANOS: i64 = 5_000_000_000;
-
-/// The facts `check()` reads, kept in the store and served from memory.
-///
-/// Loaded whole at start-up ([`StoreFacts::load`]); every change goes through a method here
-/// (inside [`Vault::update_facts`]) that validates it against memory, writes its row and
-/// applies it in one step: the row's transaction commits only if the change is valid, and
-/// memory changes only if the row committed. So `check()` reads memory (no allocation, no
-/// I/O), and what it reads is what a restart would load.
-///
-/// If a commit fails after memory accepted a change (a full disk at the last moment), memory
-/// and the file could differ: the facts then stop answering (every decision denies, every
-/// change is refused) until the vault is opened again, which reloads the file.
-pub struct StoreFacts {
-    store: SqliteStore,
-    consent: ConsentLedger,
-    relationships: RelationshipBook,
-    holds: HoldRegister,
-    roster: StewardRoster,
-    diverged: bool,
-}
-
-impl StoreFacts {
-    /// Loads the consent ledger, relationships, legal holds and roster from `store`, checking
-    /// every stored change again as it is replayed (a row edited outside Steward is an error
-    /// at start-up, not a wrong decision later).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Sqlite`] or [`StoreError::Corrupt`] if the rows cannot be read;
-    /// [`StoreError::Consent`], [`StoreError::Retention`] or [`StoreError::Logs`] if a
-    /// stored change does not replay (the file was edited, or the policy no longer knows a
-    /// version its receipts name, or its roster is larger than the policy allows).
-    pub fn load(store: &SqliteStore, policy: &Policy) -> Result<Self, StoreError> {
-        let mut consent = ConsentLedger::new(policy.known_versions().clone());
-        for stored in store.consent_changes()? {
-            replay_receipt(&mut consent, &stored, "consent_changes")?;
-        }
-        let mut relationships = RelationshipBook::new();
-        for relationship in store.relationships()? {
-            relationships.insert(relationship)?;
-        }
-        let mut holds = HoldRegister::new();
-        for event in store.hold_events()? {
-            holds.replay(event)?;
-        }
-        let mut roster = StewardRoster::new(policy.max_stewards());
-        for steward in store.roster()? {
-            roster.add(steward)?;
-        }
-        Ok(Self {
-            store: store.clone(),
-            consent,
-            relationships,
-            holds,
-            roster,
-            diverged: false,
-        })
-    }
-
-    /// Records a training-preference change, made durable with its receipt, dated by the
-    /// system clock (never by the caller: a receipt dated ahead would hold back every later
-    /// change, a withdrawal too). A change may take effect now or later, never before now.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Consent`] if the ledger refuses it (backdated, unknown policy version,
-    /// not after the customer's latest change; nothing is written); [`StoreError::Sqlite`] if
-    /// it could not be stored (nothing changed); [`StoreError::FactsDiverged`] after a failed
-    /// commit.
-    pub fn record_consent(&mut self, change: ConsentChange) -> Result<ConsentReceipt, StoreError> {
-        self.guard()?;
-        let (change, recorded_at) = date_consent_change(&self.consent, change);
-        self.write_through(
-            |facts| Ok(facts.consent.record(change, recorded_at)?),
-            |tx, _, receipt| tx.insert_consent_change(receipt),
-        )
-    }
-
-    /// Starts a relationship, durably.
-    ///
-    /// # Errors
-    ///
-    /// As [`RelationshipBook::start`] ([`StoreError::Retention`]), or as
-    /// [`record_consent`](Self::record_consent) for the store.
-    pub fn start_relationship(
-        &mut self,
-        customer: CustomerId,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.write_through(
-            |facts| Ok(facts.relationships.start(customer, at)?),
-            |tx, _, ()| tx.start_relationship(customer, at),
-        )
-    }
-
-    /// Ends a relationship, durably.
-    ///
-    /// # Errors
-    ///
-    /// As [`RelationshipBook::end`] ([`StoreError::Retention`]), or as
-    /// [`record_consent`](Self::record_consent) for the store.
-    pub fn end_relationship(
-        &mut self,
-        customer: CustomerId,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.write_through(
-            |facts| Ok(facts.relationships.end(customer, at)?),
-            |tx, _, ()| tx.end_relationship(customer, at),
-        )
-    }
-
-    /// Places a legal hold, durably, with its event.
-    ///
-    /// # Errors
-    ///
-    /// As [`HoldRegister::place`] ([`StoreError::Retention`]), or as
-    /// [`record_consent`](Self::record_consent) for the store.
-    pub fn place_hold(&mut self, hold: LegalHold) -> Result<(), StoreError> {
-        self.hold_change(|holds| holds.place(hold))
-    }
-
-    /// Extends a legal hold, durably, with its event.
-    ///
-    /// # Errors
-    ///
-    /// As [`HoldRegister::extend`], or as [`record_consent`](Self::record_consent) for the
-    /// store.
-    pub fn extend_hold(
-        &mut self,
-        id: HoldId,
-        by: StewardId,
-        at: Timestamp,
-        expires_at: Timestamp,
-        reason: Justification,
-    ) -> Result<(), StoreError> {
-        self.hold_change(|holds| holds.extend(id, by, at, expires_at, reason))
-    }
-
-    /// Releases a legal hold, durably, with its event.
-    ///
-    /// # Errors
-    ///
-    /// As [`HoldRegister::release`], or as [`record_consent`](Self::record_consent) for the
-    /// store.
-    pub fn release_hold(
-        &mut self,
-        id: HoldId,
-        by: StewardId,
-        at: Timestamp,
-        reason: Justification,
-    ) -> Result<(), StoreError> {
-        self.hold_change(|holds| holds.release(id, by, at, reason))
-    }
-
-    /// The consent ledger, as loaded and changed since.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::FactsDiverged`] after a failed commit: memory may then be ahead of the
-    /// file, and nothing may be decided from it (a seal's consent level, a sweep).
-    pub const fn consent(&self) -> Result<&ConsentLedger, StoreError> {
-        if self.diverged {
-            return Err(StoreError::FactsDiverged);
-        }
-        Ok(&self.consent)
-    }
-
-    /// The relationships.
-    ///
-    /// # Errors
-    ///
-    /// As [`consent`](Self::consent).
-    pub const fn relationships(&self) -> Result<&RelationshipBook, StoreError> {
-        if self.diverged {
-            return Err(StoreError::FactsDiverged);
-        }
-        Ok(&self.relationships)
-    }
-
-    /// The legal holds and their history.
-    ///
-    /// # Errors
-    ///
-    /// As [`consent`](Self::consent).
-    pub const fn holds(&self) -> Result<&HoldRegister, StoreError> {
-        if self.diverged {
-            return Err(StoreError::FactsDiverged);
-        }
-        Ok(&self.holds)
-    }
-
-    /// The stewards.
-    ///
-    /// # Errors
-    ///
-    /// As [`consent`](Self::consent).
-    pub const fn roster(&self) -> Result<&StewardRoster, StoreError> {
-        if self.diverged {
-            return Err(StoreError::FactsDiverged);
-        }
-        Ok(&self.roster)
-    }
-
-    /// The store the facts are kept in.
-    #[must_use]
-    pub const fn store(&self) -> &SqliteStore {
-        &self.store
-    }
-
-    fn hold_change(
-        &mut self,
-        change: impl FnOnce(&mut HoldRegister) -> Result<(), steward::retention::RetentionError>,
-    ) -> Result<(), StoreError> {
-        self.write_through(
-            |facts| Ok(change(&mut facts.holds)?),
-            |tx, facts, ()| {
-                let event = facts.holds.events().last().ok_or(StoreError::Unsupported {
-                    what: "a hold change without its event",
-                })?;
-                tx.insert_hold_event(event)
-            },
-        )
-    }
-
-    /// One change: `apply` validates and applies it in memory (a refusal writes nothing),
-    /// `persist` writes its row in the same transaction. If the commit then fails, memory is
-    /// ahead of the file, and the facts stop answering until reloaded.
-    fn write_through<T>(
-        &mut self,
-        apply: impl FnOnce(&mut Self) -> Result<T, StoreError>,
-        persist: impl FnOnce(&WriteTx<'_>, &Self, &T) -> Result<(), StoreError>,
-    ) -> Result<T, StoreError> {
-        self.guard()?;
-        let store = self.store.clone();
-        let mut applied = false;
-        let result = store.write(|tx| {
-            let value = apply(self)?;
-            applied = true;
-            persist(tx, self, &value)?;
-            Ok::<_, StoreError>(value)
-        });
-        if result.is_err() && applied {
-            self.diverged = true;
-        }
-        result
-    }
-
-    fn guard(&self) -> Result<(), StoreError> {
-        if self.diverged {
-            return Err(StoreError::FactsDiverged);
-        }
-        Ok(())
-    }
-}
-
-impl Facts for StoreFacts {
-    fn training_level_at(&self, customer: CustomerId, instant: Timestamp) -> TrainingLevel {
-        if self.diverged {
-            return TrainingLevel::None;
-        }
-        self.consent.level_at(customer, instant)
-    }
-
-    fn relationship_containing(
-        &self,
-        customer: CustomerId,
-        instant: Timestamp,
-    ) -> Option<Relationship> {
-        if self.diverged {
-            // No relationship: the data serves nothing (logs.retention), so every decision
-            // that needs one denies.
-            return None;
-        }
-        self.relationships.containing(customer, instant).copied()
-    }
-
-    fn is_on_roster(&self, steward: &StewardId) -> bool {
-        !self.diverged && self.roster.contains(steward)
-    }
-
-    fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
-        if !self.diverged {
-            self.holds.visit_holds(customer, visit);
-        }
-    }
-}
-
-impl RosterFacts for StoreFacts {
-    fn roster_len(&self) -> usize {
-        self.roster.len()
-    }
-
-    fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
-        self.guard()?;
-        match change.change() {
-            RosterChange::Added(steward) => {
-                if !self.roster.contains(steward)
-                    && self.roster.len() >= self.roster.capacity().get()
-                {
-                    return Err(steward::logs::LogsError::Config(
-                        steward::logs::ConfigError::RosterFull {
-                            max: self.roster.capacity().get(),
-                        },
-                    )
-                    .into());
-                }
-                self.store.add_steward(steward)?;
-                self.roster.add(steward.clone())?;
-            }
-            RosterChange::Removed(steward) => {
-                // Off the roster in memory first: a removal that is audited must take effect
-                // even if its row fails, and then the facts stop answering until reloaded.
-                self.roster.remove(steward);
-                if let Err(error) = self.store.remove_steward(steward) {
-                    self.diverged = true;
-                    return Err(error.into());
-                }
-            }
-            _ => {
-                return Err(StoreError::Unsupported {
-                    what: "a kind of roster change",
-                }
-                .into());
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for StoreFacts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreFacts")
-            .field("store", &self.store)
-            .field("customers_with_consent", &self.consent.customer_count())
-            .field("stewards", &self.roster.len())
-            .field("diverged", &self.diverged)
-            .finish_non_exhaustive()
-    }
-}
+/// The facts of a service on the embedded store, served from memory: see [`DurableFacts`].
+pub type StoreFacts = DurableFacts<SqliteStore>;
 
 /// The vault of a service on the embedded store.
 pub type StoreVault = Vault<StoreFacts, SqliteStore>;
@@ -367,23 +23,27 @@ pub type StoreVault = Vault<StoreFacts, SqliteStore>;
 /// Opens the vault on `store`: restores the keyring from the stored wrapped keys and
 /// tombstones, continues the audit chain after its newest entry (and checks it against the
 /// newest stored checkpoint, if any, so that a chain cut short is found at start-up), loads
-/// the facts, and makes the store the custody's key store (every key change written
+/// the facts from the fact log (every entry verified, and the log checked against the same
+/// checkpoint), and makes the store the custody's key store (every key change written
 /// ahead).
 ///
 /// # Errors
 ///
 /// [`StoreError::Logs`] if the audit chain does not verify (or no longer reaches its
-/// checkpoint), or the keyring does not restore; as [`StoreFacts::load`] otherwise.
+/// checkpoint), or the keyring does not restore; as [`DurableFacts::load`] otherwise
+/// ([`StoreError::FactLogBroken`] for a fact log that does not verify).
 pub fn open_vault(
     store: &SqliteStore,
     keys: &StoreKeys,
     policy: Policy,
 ) -> Result<StoreVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    verify_chain_at_start(keys, &store.audit_entries()?, store.latest_checkpoint()?)?;
-    let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
+    let checkpoint = store.latest_checkpoint()?;
+    verify_chain_at_start(keys, &store.audit_entries()?, checkpoint)?;
+    let audit_key = keys.audit_key()?;
+    let facts = StoreFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
+    let trail = AuditTrail::new(audit_key, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
-    let facts = StoreFacts::load(store, &policy)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
 }
 
@@ -409,55 +69,6 @@ pub(crate) fn verify_chain_at_start(
         }
     }
     Ok(())
-}
-
-/// Replays one stored consent receipt into `consent`, refusing a receipt that does not
-/// follow from the ones before it: a deleted or reordered row shows as a receipt number or
-/// previous level the replay does not reproduce (a withdrawal deleted from the store would
-/// otherwise reopen training).
-pub(crate) fn replay_receipt(
-    consent: &mut ConsentLedger,
-    stored: &ConsentReceipt,
-    table: &'static str,
-) -> Result<(), StoreError> {
-    let change = ConsentChange::new(
-        stored.customer,
-        stored.level,
-        stored.effective,
-        stored.actor.clone(),
-        stored.channel,
-        stored.policy_version.clone(),
-    );
-    let replayed = consent.record(change, stored.recorded_at)?;
-    if replayed.receipt != stored.receipt || replayed.previous_level != stored.previous_level {
-        return Err(StoreError::Corrupt {
-            table,
-            reason: "a receipt does not follow from the receipts before it: a change was removed or reordered",
-            source: None,
-        });
-    }
-    Ok(())
-}
-
-/// Dates a consent change by the system clock, as the ledger will record it: the recording
-/// instant never goes back (a clock set back a little dates it at the newest recording), and
-/// a change meant to take effect "now" (read from the clock a moment before) takes effect at
-/// that instant rather than being refused as backdated.
-pub(crate) fn date_consent_change(
-    consent: &ConsentLedger,
-    mut change: ConsentChange,
-) -> (ConsentChange, Timestamp) {
-    let now = Timestamp::now();
-    let recorded_at = consent
-        .latest_recorded()
-        .map_or(now, |latest| latest.max(now));
-    if change.effective < recorded_at
-        && change.effective.unix_nanos()
-            >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
-    {
-        change.effective = recorded_at;
-    }
-    (change, recorded_at)
 }
 
 /// Commits sealed records in groups: each [`put`](Self::put) returns once its record is

@@ -3,7 +3,6 @@
 use std::{error::Error, path::PathBuf};
 
 use steward_logs::{KeyVersion, LogsError, MasterKeyId, Tombstone};
-use steward_retention::HoldId;
 
 /// Everything that can go wrong while creating, opening, reading or writing a store.
 ///
@@ -154,9 +153,8 @@ pub enum StoreError {
         /// The schema looked in.
         schema: String,
     },
-    /// The facts could not be brought up to date with the other nodes' changes within the
-    /// configured bound (feature `postgres`): nothing is decided from them until they are.
-    #[cfg(feature = "postgres")]
+    /// The facts could not be brought up to date with the other writers' changes within the
+    /// configured bound: nothing is decided from them until they are.
     #[error("the facts are stale: they could not catch up with the shared store within the bound")]
     FactsStale,
     /// A stored row does not decode into the value it should hold: the file was edited or
@@ -250,29 +248,6 @@ pub enum StoreError {
     /// A different sealed record is already stored under the same record id.
     #[error("a different sealed record is already stored under the record id")]
     RecordConflict,
-    /// A consent receipt whose number is taken by another receipt, or that is not newer than
-    /// the newest stored one.
-    #[error("consent receipt `{receipt}` {reason}")]
-    ConsentReceiptRefused {
-        /// The receipt number.
-        receipt: u32,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// A relationship change that does not fit the stored relationships.
-    #[error("relationship change refused: {reason}")]
-    RelationshipRefused {
-        /// Why.
-        reason: &'static str,
-    },
-    /// A hold event that does not fit the stored holds.
-    #[error("hold event for `{id}` refused: {reason}")]
-    HoldEventRefused {
-        /// The hold.
-        id: HoldId,
-        /// Why.
-        reason: &'static str,
-    },
     /// A stored consent change that no longer replays, or a change the ledger refused.
     #[error(transparent)]
     Consent(#[from] steward_consent::ConsentError),
@@ -293,6 +268,26 @@ pub enum StoreError {
     ChainShorterThanCheckpoint {
         /// How many entries the checkpoint covers.
         checkpoint: u64,
+    },
+    /// The fact log (consent, relationships, holds, roster) does not verify under the audit
+    /// key: an entry was edited, deleted, inserted or reordered, or written by someone
+    /// without the key, or the log no longer reaches the head its newest checkpoint signed.
+    /// Nothing is decided from such a store.
+    #[error("the fact log is broken at entry {sequence}: {reason}")]
+    FactLogBroken {
+        /// The first entry that does not verify (from 1).
+        sequence: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A schema version 1 file holds facts as plain rows, which this build cannot prove:
+    /// the file is left at version 1, untouched.
+    #[error(
+        "the store keeps facts in table `{table}` as schema version 1 did, unproven: open it with the build that wrote it and move its facts to a new store"
+    )]
+    UnprovenFacts {
+        /// The first v1 fact table that holds rows.
+        table: &'static str,
     },
     /// The group commit's writer thread could not be started.
     #[error("cannot start the group commit writer: {source}")]

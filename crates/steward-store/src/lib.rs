@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use steward_logs::{AuditTrail, Keyring};
-//! use steward_store::{SqliteStore, StoreKeys};
+//! use steward_store::{SqliteStore, StoreFacts, StoreKeys};
 //!
 //! # let dir = std::env::temp_dir().join(format!("steward-store-lib-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
@@ -16,16 +16,20 @@
 //! // The key bytes come from configuration (a file, the environment or a KMS).
 //! let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
 //! let store = SqliteStore::create(&path, &keys)?;
-//! store.add_steward(&"alice.ops".parse()?)?;
-//! drop(store);
+//! let policy = steward::Policy::coder_model();
+//! let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
+//! facts.start_relationship("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?, "2025-01-01T00:00:00Z".parse()?)?;
+//! drop((facts, store));
 //!
 //! // At start-up: open (a wrong key fails here), then rebuild the in-memory state.
 //! let store = SqliteStore::open(&path, &keys)?;
 //! let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
 //! let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
 //! assert_eq!(trail.verify()?.entries(), 0);
-//! assert_eq!(store.roster()?.len(), 1);
-//! # drop((keyring, trail, store));
+//! // The facts are rebuilt from the fact log, every entry checked under the audit key.
+//! let facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
+//! assert_eq!(facts.applied(), 1);
+//! # drop((keyring, trail, facts, store));
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -104,7 +108,9 @@ mod audit;
 mod check;
 mod codec;
 mod durable;
+mod durable_facts;
 mod error;
+mod fact_log;
 mod facts;
 mod keys;
 #[cfg(feature = "postgres")]
@@ -116,7 +122,9 @@ mod store;
 pub use crate::{
     check::StoreKeys,
     durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
+    durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
+    fact_log::{FactLog, StoredFact, verify_fact_log},
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},
     schema::SCHEMA_VERSION,

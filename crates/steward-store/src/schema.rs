@@ -15,21 +15,60 @@ use crate::{StoreError, error::Doing};
 /// file is not mistaken for one.
 pub(crate) const APPLICATION_ID: i32 = 0x5354_5744;
 
+/// A check run before a migration's SQL: an error leaves the file at the version before.
+type Refusal = fn(&Connection) -> Result<(), StoreError>;
+
 /// One step of the schema.
 struct Migration {
     /// The version the file has after this step.
     version: u32,
     sql: &'static str,
+    /// Checked in the migration's transaction before `sql` runs: a file this step must not
+    /// change is refused, and stays at the version before.
+    refuse: Option<Refusal>,
 }
 
 /// Every migration, in order: `MIGRATIONS[i]` leads to version `i + 1`.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("schema/v1.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("schema/v1.sql"),
+        refuse: None,
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("schema/v2.sql"),
+        refuse: Some(refuse_unproven_facts),
+    },
+];
 
 /// The schema version this build migrates files to.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The v1 fact tables held plain rows that nothing proves: turning them into chained entries
+/// would bless whatever was edited into them. A v1 file with facts is left as it is.
+fn refuse_unproven_facts(conn: &Connection) -> Result<(), StoreError> {
+    for table in [
+        "consent_changes",
+        "relationships",
+        "legal_holds",
+        "hold_events",
+        "roster",
+    ] {
+        // The table names are the constants above, never input.
+        let any: bool = conn
+            .query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM {table})"),
+                [],
+                |row| row.get(0),
+            )
+            .doing("checking the v1 fact tables")?;
+        if any {
+            return Err(StoreError::UnprovenFacts { table });
+        }
+    }
+    Ok(())
+}
 
 /// What a file holds before it is migrated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +129,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             version: migration.version,
             source,
         };
+        if let Some(refuse) = migration.refuse {
+            refuse(&tx)?;
+        }
         tx.execute_batch(migration.sql).map_err(failed)?;
         // Header fields, written in the same transaction as the schema they describe.
         tx.pragma_update(None, "application_id", APPLICATION_ID)

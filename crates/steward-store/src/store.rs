@@ -224,27 +224,9 @@ impl SqliteStore {
     /// Runs `f` in one write transaction: everything it writes is committed together when it
     /// returns `Ok`, and nothing when it returns `Err` (or panics).
     ///
-    /// Use it to make a row and the in-memory change it records one step, for example a
-    /// consent receipt and the ledger it came from. Inside `f`, use only the [`WriteTx`]:
-    /// calling back into the store from `f` waits for the lock `f` holds, forever.
-    ///
-    /// ```
-    /// # use steward_store::{SqliteStore, StoreKeys, StoreError};
-    /// # let path = std::env::temp_dir().join(format!("steward-store-write-{}.db", std::process::id()));
-    /// # let store = SqliteStore::create(&path, &StoreKeys::new("k".parse()?, &[1; 32], &[2; 32])?)?;
-    /// let alice = "alice.ops".parse()?;
-    /// let bob = "bob.ops".parse()?;
-    /// // Both stewards, or neither.
-    /// store.write(|tx| {
-    ///     tx.add_steward(&alice)?;
-    ///     tx.add_steward(&bob)?;
-    ///     Ok::<(), StoreError>(())
-    /// })?;
-    /// assert_eq!(store.roster()?, [alice, bob]);
-    /// # drop(store);
-    /// # steward_store::remove_store_files(&path)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Use it to make several rows one step, for example a shred's tombstone and the deletion
+    /// of the keys it destroys. Inside `f`, use only the [`WriteTx`]: calling back into the
+    /// store from `f` waits for the lock `f` holds, forever.
     ///
     /// # Errors
     ///
@@ -393,7 +375,7 @@ fn initialize(conn: &mut Connection, keys: &StoreKeys) -> Result<(), StoreError>
 }
 
 /// Tables a store holds data in; all empty, and no key checks, is a half-created store.
-const DATA_TABLES: [&str; 12] = [
+const DATA_TABLES: [&str; 8] = [
     "master_keys",
     "meta",
     "wrapped_keys",
@@ -401,11 +383,7 @@ const DATA_TABLES: [&str; 12] = [
     "audit_entries",
     "audit_checkpoints",
     "records",
-    "consent_changes",
-    "relationships",
-    "legal_holds",
-    "hold_events",
-    "roster",
+    "fact_log",
 ];
 
 /// Whether the schema is there but nothing else: not even the key checks. Any stored row

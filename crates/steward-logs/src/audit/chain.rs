@@ -15,6 +15,12 @@ use super::entry::{AuditEntry, EntryBuffer, encode_entry};
 use crate::{AuditError, KeyError, LogsError, hex};
 
 const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
+/// A checkpoint that also covers the fact log signs a message under a label of its own, so
+/// that it can never be read as one that covers the audit chain alone.
+const CHECKPOINT_WITH_FACTS_LABEL: &[u8] = b"steward-logs/v1/audit-and-facts-checkpoint\0";
+/// What the fact log's key is derived for (from the entry key), so that a fact entry's hash
+/// can never pass for an audit entry's.
+const FACT_LOG_KEY_LABEL: &[u8] = b"steward-logs/v1/fact-log-key";
 /// What the entry key is derived for: the label separates entry hashes from any other use of
 /// the configured key, once, instead of being hashed into every entry.
 const ENTRY_KEY_LABEL: &[u8] = b"steward-logs/v2/audit-entry-key";
@@ -119,6 +125,15 @@ impl AuditKey {
         }
     }
 
+    /// The key that chains the fact log (consent, relationships, holds, roster): derived
+    /// from this one, so the one configured secret proves both, and a hash of one chain never
+    /// passes for a hash of the other.
+    #[must_use]
+    pub fn fact_log_key(&self) -> super::FactLogKey {
+        let derived = hmac::sign(&self.0, FACT_LOG_KEY_LABEL);
+        super::FactLogKey::new(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+    }
+
     pub(crate) fn chain(
         &self,
         sequence: u64,
@@ -165,6 +180,13 @@ impl ChainHash {
     pub const fn as_bytes(&self) -> &[u8; HASH_LEN] {
         &self.0
     }
+
+    /// A hash from its 32 bytes, as a store read them back (unverified until checked under
+    /// the key that made it).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; HASH_LEN]) -> Self {
+        Self(bytes)
+    }
 }
 
 impl fmt::Debug for ChainHash {
@@ -195,17 +217,26 @@ impl<'de> Deserialize<'de> for ChainHash {
 }
 
 /// The state of a verified chain: how many entries, and the hash of the newest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainHead {
     pub(crate) entries: u64,
     pub(crate) hash: ChainHash,
 }
 
 impl ChainHead {
-    pub(crate) const EMPTY: Self = Self {
+    /// The head of an empty chain.
+    pub const EMPTY: Self = Self {
         entries: 0,
         hash: ChainHash::GENESIS,
     };
+
+    /// The head of a chain of `entries` entries whose newest hashes to `hash` (as a verifier
+    /// computed it: a head is a claim until a chain is checked against it).
+    #[must_use]
+    pub const fn new(entries: u64, hash: ChainHash) -> Self {
+        Self { entries, hash }
+    }
 
     /// The number of entries.
     #[must_use]
@@ -274,6 +305,8 @@ impl ChainedEntry {
 pub struct Checkpoint {
     entries: u64,
     head: ChainHash,
+    /// The fact log's head, when the checkpoint covers it too (signed with the rest).
+    facts: Option<ChainHead>,
     signature: [u8; SIGNATURE_LEN],
 }
 
@@ -290,8 +323,19 @@ impl Checkpoint {
         self.head
     }
 
-    pub(crate) fn sign(head: &ChainHead, signer: &CheckpointSigner) -> Result<Self, LogsError> {
-        let message = checkpoint_message(head.entries, &head.hash);
+    /// The fact log's head this checkpoint covers, if it covers the fact log: a log that no
+    /// longer reaches it lost its newest entries (or was rewritten).
+    #[must_use]
+    pub const fn facts(&self) -> Option<ChainHead> {
+        self.facts
+    }
+
+    pub(crate) fn sign(
+        head: &ChainHead,
+        facts: Option<ChainHead>,
+        signer: &CheckpointSigner,
+    ) -> Result<Self, LogsError> {
+        let message = checkpoint_message(head.entries, &head.hash, facts.as_ref());
         let signature = signer.0.sign(&message);
         let signature: [u8; SIGNATURE_LEN] = signature
             .as_ref()
@@ -300,6 +344,7 @@ impl Checkpoint {
         Ok(Self {
             entries: head.entries,
             head: head.hash,
+            facts,
             signature,
         })
     }
@@ -336,6 +381,8 @@ impl Checkpoint {
 struct CheckpointRepr {
     entries: u64,
     head: ChainHash,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    facts: Option<ChainHead>,
     signature: String,
 }
 
@@ -346,6 +393,7 @@ impl TryFrom<CheckpointRepr> for Checkpoint {
         Ok(Self {
             entries: repr.entries,
             head: repr.head,
+            facts: repr.facts,
             signature: hex::decode(&repr.signature, "checkpoint signature")?,
         })
     }
@@ -356,6 +404,7 @@ impl From<Checkpoint> for CheckpointRepr {
         Self {
             entries: checkpoint.entries,
             head: checkpoint.head,
+            facts: checkpoint.facts,
             signature: hex::encode(&checkpoint.signature),
         }
     }
@@ -433,7 +482,11 @@ impl CheckpointPublicKey {
     ///
     /// [`AuditError::CheckpointSignature`] if it does not verify.
     pub fn verify(&self, checkpoint: &Checkpoint) -> Result<(), LogsError> {
-        let message = checkpoint_message(checkpoint.entries, &checkpoint.head);
+        let message = checkpoint_message(
+            checkpoint.entries,
+            &checkpoint.head,
+            checkpoint.facts.as_ref(),
+        );
         signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
             .verify(&message, &checkpoint.signature)
             .map_err(|_| LogsError::Audit(AuditError::CheckpointSignature))
@@ -461,10 +514,17 @@ impl<'de> Deserialize<'de> for CheckpointPublicKey {
     }
 }
 
-fn checkpoint_message(entries: u64, head: &ChainHash) -> Vec<u8> {
-    let mut out = Vec::with_capacity(CHECKPOINT_LABEL.len() + 8 + HASH_LEN);
-    out.extend_from_slice(CHECKPOINT_LABEL);
+fn checkpoint_message(entries: u64, head: &ChainHash, facts: Option<&ChainHead>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CHECKPOINT_WITH_FACTS_LABEL.len() + 2 * (8 + HASH_LEN));
+    match facts {
+        None => out.extend_from_slice(CHECKPOINT_LABEL),
+        Some(_) => out.extend_from_slice(CHECKPOINT_WITH_FACTS_LABEL),
+    }
     out.extend_from_slice(&entries.to_be_bytes());
     out.extend_from_slice(&head.0);
+    if let Some(facts) = facts {
+        out.extend_from_slice(&facts.entries.to_be_bytes());
+        out.extend_from_slice(&facts.hash.0);
+    }
     out
 }

@@ -15,6 +15,7 @@
 
 mod chain;
 mod entry;
+mod fact_chain;
 mod store;
 
 use std::{fmt, sync::Arc};
@@ -28,6 +29,7 @@ pub use self::{
         CheckpointSigner,
     },
     entry::{AccessEvent, AuditEntry, AuditEvent, AuditOutcome, OpenFailure, RosterChange},
+    fact_chain::FactLogKey,
     store::{AuditStore, MemoryAuditStore, SharedHead},
 };
 use crate::{AuditError, LogsError};
@@ -299,7 +301,22 @@ impl<S: AuditStore> AuditTrail<S> {
     ///
     /// [`AuditError::CheckpointSignature`] if the signer produced no valid signature.
     pub fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Checkpoint, LogsError> {
-        Checkpoint::sign(&self.head, signer)
+        Checkpoint::sign(&self.head, None, signer)
+    }
+
+    /// Signs the current head and `facts`, the head of the fact log kept beside this trail
+    /// (as its store verified it): one checkpoint then detects the loss of the newest entries
+    /// of either.
+    ///
+    /// # Errors
+    ///
+    /// As [`checkpoint`](Self::checkpoint).
+    pub fn checkpoint_with_facts(
+        &self,
+        signer: &CheckpointSigner,
+        facts: ChainHead,
+    ) -> Result<Checkpoint, LogsError> {
+        Checkpoint::sign(&self.head, Some(facts), signer)
     }
 
     /// The store.

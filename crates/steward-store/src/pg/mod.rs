@@ -82,7 +82,7 @@ enum Setup {
 }
 
 /// The schema version this build writes and reads.
-const PG_SCHEMA_VERSION: i32 = 1;
+const PG_SCHEMA_VERSION: i32 = 2;
 
 /// Serializes schema creation and key checks of nodes starting at once (an arbitrary
 /// constant; advisory locks are per database).
@@ -369,6 +369,9 @@ impl PgStore {
             let current: String = row.try_get(1).doing("reading the master key id")?;
             let audit_check: Vec<u8> = row.try_get(2).doing("reading the audit key check")?;
             verify_keys(&mut tx, keys, &current, &audit_check)?;
+            if version < 2 {
+                migrate_to_chained_facts(&mut tx)?;
+            }
         } else {
             if setup == Setup::ExistingOnly {
                 return Err(StoreError::PgStoreMissing {
@@ -543,6 +546,28 @@ impl Drop for Pooled<'_> {
 
 /// Column `index` of `row`, refused as corrupt (never a panic) if it does not hold the type
 /// the store's schema gives it: a table of the same name made by something else.
+/// Schema version 2 chains the fact log under the audit key. Version 1's entries carry no
+/// hash, and chaining them now would bless whatever was edited into them: a version 1 store
+/// with facts is refused, untouched; an empty one gains the column.
+fn migrate_to_chained_facts(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let any: bool = column(
+        &tx.query_one("SELECT EXISTS (SELECT 1 FROM fact_events)", &[])
+            .doing("checking the version 1 fact log")?,
+        0,
+        "fact_events",
+    )?;
+    if any {
+        return Err(StoreError::UnprovenFacts {
+            table: "fact_events",
+        });
+    }
+    tx.batch_execute(
+        "ALTER TABLE fact_events ADD COLUMN hash bytea NOT NULL CHECK (length(hash) = 32); \
+         UPDATE meta SET schema_version = 2 WHERE singleton = 1;",
+    )
+    .doing("migrating to schema version 2")
+}
+
 pub(crate) fn column<'r, T: postgres::types::FromSql<'r>>(
     row: &'r postgres::Row,
     index: usize,

@@ -67,10 +67,12 @@ CREATE INDEX IF NOT EXISTS records_by_customer_time ON records (customer, create
 
 -- Every change to the facts check() reads (consent receipts, relationships, hold events,
 -- roster changes), in one total order: writers lock facts_head, so `seq` is also commit
--- order and a node that applied up to n has seen every change up to n.
+-- order and a node that applied up to n has seen every change up to n. Each entry's hash
+-- chains it under the audit key (src/fact_log.rs): an edited row is found at open.
 CREATE TABLE IF NOT EXISTS fact_events (
     seq bigint PRIMARY KEY CHECK (seq >= 1),
-    event text NOT NULL
+    event text NOT NULL,
+    hash bytea NOT NULL CHECK (length(hash) = 32)
 );
 
 CREATE TABLE IF NOT EXISTS facts_head (

@@ -35,11 +35,13 @@ pub fn open_pg_vault(
     policy: Policy,
 ) -> Result<PgVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    verify_chain_at_start(keys, &store.audit_entries()?, store.latest_checkpoint()?)?;
-    let trail = AuditTrail::new(keys.audit_key()?, PgAuditStore::new(store)?)?;
+    let checkpoint = store.latest_checkpoint()?;
+    verify_chain_at_start(keys, &store.audit_entries()?, checkpoint)?;
+    let audit_key = keys.audit_key()?;
+    let facts = PgFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
+    let trail = AuditTrail::new(audit_key, PgAuditStore::new(store)?)?;
     let custody = Custody::with_config(keyring, trail, *store.config().vault_config())
         .with_key_store(Arc::new(store.clone()));
-    let facts = PgFacts::load(store, &policy)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
 }
 

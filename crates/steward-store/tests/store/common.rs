@@ -51,3 +51,33 @@ pub(crate) fn customer(n: u8) -> CustomerId {
 pub(crate) fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix_seconds(1_750_000_000 + seconds).unwrap()
 }
+
+/// The consent receipts in a store's fact log, oldest first, as stored (unverified: for
+/// assertions about what was written).
+pub(crate) fn stored_receipts(store: &steward_store::SqliteStore) -> Vec<steward::ConsentReceipt> {
+    use steward_store::FactLog;
+    store
+        .entries_after(0)
+        .unwrap()
+        .iter()
+        .filter_map(|entry| {
+            let value: serde_json::Value = serde_json::from_str(entry.event()).unwrap();
+            (value.get("kind")? == "consent")
+                .then(|| serde_json::from_value(value.get("receipt")?.clone()).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// The facts a vault would load from `store`, under the test keys and the bundled policy.
+pub(crate) fn stored_facts(store: &steward_store::SqliteStore) -> steward_store::StoreFacts {
+    let keys = keys();
+    let checkpoint = store.latest_checkpoint().unwrap();
+    steward_store::StoreFacts::load(
+        store,
+        &keys.audit_key().unwrap(),
+        &steward::Policy::coder_model(),
+        checkpoint.as_ref(),
+    )
+    .unwrap()
+}

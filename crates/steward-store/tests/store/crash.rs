@@ -172,8 +172,7 @@ fn work(
     let mut dice = Dice::new(seed);
     // Consent instants must increase across the store (the ledger refuses a clock going
     // backwards), also after a restart on a store an earlier child wrote.
-    let mut latest = store
-        .consent_changes()?
+    let mut latest = crate::common::stored_receipts(store)
         .iter()
         .map(|receipt| receipt.effective.max(receipt.recorded_at))
         .max()
@@ -678,7 +677,7 @@ fn verify(db: &Path, seen: &Acknowledged, run: &Run) -> usize {
 
     // Every acknowledged consent change is stored; the level now is the last one told (or
     // one the child died telling).
-    let stored = store.consent_changes().unwrap();
+    let stored = crate::common::stored_receipts(&store);
     let mut told = 0;
     let mut in_flight = 0;
     // Before any change, `none` (training.default-off).

@@ -5,18 +5,18 @@ use std::{path::Path, sync::Arc};
 
 use crate::common::*;
 use rusqlite::Connection;
-use steward_consent::{Channel, ConsentActor, ConsentChange, ConsentLedger, KnownPolicyVersions};
+use steward_consent::{Channel, ConsentActor, ConsentChange};
 use steward_core::{CustomerId, DataCategory, RecordId, StewardId, Timestamp, TrainingLevel};
 use steward_logs::{
     AccessRequest, AuditStore, AuditTrail, CheckpointSigner, Custody, KeyStore, KeyVersion,
     Keyring, MasterKey, RecordHeader, SealInput, SealedRecord, Tombstone, WrappedDataKey,
 };
 use steward_retention::{
-    HoldEvent, HoldId, HoldRegister, HoldScope, LegalHold, RecordMeta, RecordStore, Relationship,
-    RelationshipBook, Removal,
+    HoldId, HoldScope, LegalHold, RecordMeta, RecordStore, Relationship, Removal,
 };
 use steward_store::{
-    RecordScan, SCHEMA_VERSION, SqliteStore, StoreError, StoreKeys, StoredRecord, WalCheckpoint,
+    FactLog, RecordScan, SCHEMA_VERSION, SqliteStore, StoreError, StoreKeys, StoredRecord,
+    WalCheckpoint,
 };
 
 /// Seals `body` for `customer` at `at`, collected with no training consent.
@@ -139,7 +139,9 @@ fn the_file_holds_no_key_bytes() {
     let dir = TempDir::new("no-key-bytes");
     let path = dir.db();
     let store = SqliteStore::create(&path, &keys()).unwrap();
-    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    stored_facts(&store)
+        .start_relationship(customer(1), at(0))
+        .unwrap();
     drop(store);
     let bytes = bytes_on_disk(&path);
     assert!(!contains(&bytes, &MASTER[..16]));
@@ -155,7 +157,9 @@ fn an_empty_file_migrates_to_the_current_schema() {
 
     let store = SqliteStore::open(&path, &keys()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    stored_facts(&store)
+        .start_relationship(customer(1), at(0))
+        .unwrap();
     drop(store);
     // Initialized as create would: the keys are checked from now on.
     let wrong = StoreKeys::new("kek-1".parse().unwrap(), &[0; 32], &AUDIT).unwrap();
@@ -844,20 +848,22 @@ fn consent_changes_rebuild_the_ledger_after_reopen() {
     let path = dir.db();
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
-    let versions = || KnownPolicyVersions::new("2025-03-05".parse().unwrap());
-    let mut ledger = ConsentLedger::new(versions());
+    let mut facts = stored_facts(&store);
+    let now = Timestamp::now();
+    let later =
+        |seconds: i64| Timestamp::from_unix_nanos(now.unix_nanos() + seconds * 1_000_000_000);
     let changes = [
         (
             customer(1),
             TrainingLevel::Shared,
-            at(10),
+            later(10),
             ConsentActor::Customer,
             Channel::AccountSettings,
         ),
         (
             customer(2),
             TrainingLevel::Private,
-            at(20),
+            later(20),
             ConsentActor::Admin {
                 admin: "dana.support".parse().unwrap(),
                 basis: "TICKET-4711: asked by email".parse().unwrap(),
@@ -867,7 +873,7 @@ fn consent_changes_rebuild_the_ledger_after_reopen() {
         (
             customer(1),
             TrainingLevel::None,
-            at(40),
+            later(40),
             ConsentActor::Customer,
             Channel::Api,
         ),
@@ -882,48 +888,19 @@ fn consent_changes_rebuild_the_ledger_after_reopen() {
             channel,
             "2025-03-05".parse().unwrap(),
         );
-        let receipt = ledger.record(change, effective).unwrap();
-        store.insert_consent_change(&receipt).unwrap();
-        receipts.push(receipt);
+        receipts.push(facts.record_consent(change).unwrap());
     }
-    // A retry is harmless; another ledger's receipt 1 is a divergence, refused.
-    store.insert_consent_change(&receipts[0]).unwrap();
-    let mut other = ConsentLedger::new(versions());
-    let change = ConsentChange::new(
-        customer(3),
-        TrainingLevel::OpenWeight,
-        at(50),
-        ConsentActor::Customer,
-        Channel::Api,
-        "2025-03-05".parse().unwrap(),
-    );
-    let diverged = other.record(change, at(50)).unwrap();
-    let error = store.insert_consent_change(&diverged).unwrap_err();
-    assert!(
-        matches!(error, StoreError::ConsentReceiptRefused { receipt: 1, .. }),
-        "{error}"
-    );
-    drop(store);
+    let written = facts.consent().unwrap().to_json().unwrap();
+    drop((facts, store));
 
     let store = SqliteStore::open(&path, &keys).unwrap();
-    let loaded = store.consent_changes().unwrap();
-    assert_eq!(loaded, receipts);
-    let mut rebuilt = ConsentLedger::new(versions());
-    for receipt in loaded {
-        let change = ConsentChange::new(
-            receipt.customer,
-            receipt.level,
-            receipt.effective,
-            receipt.actor.clone(),
-            receipt.channel,
-            receipt.policy_version.clone(),
-        );
-        assert_eq!(
-            rebuilt.record(change, receipt.recorded_at).unwrap(),
-            receipt
-        );
-    }
-    assert_eq!(rebuilt.to_json().unwrap(), ledger.to_json().unwrap());
+    assert_eq!(stored_receipts(&store), receipts);
+    let reloaded = stored_facts(&store);
+    assert_eq!(reloaded.consent().unwrap().to_json().unwrap(), written);
+    assert_eq!(
+        reloaded.consent().unwrap().level_at(customer(1), later(30)),
+        TrainingLevel::Shared
+    );
 }
 
 #[test]
@@ -932,45 +909,52 @@ fn relationships_round_trip_and_refuse_what_the_book_would() {
     let path = dir.db();
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
-    store.start_relationship(customer(1), at(0)).unwrap();
-    store.end_relationship(customer(1), at(10)).unwrap();
-    store.start_relationship(customer(1), at(20)).unwrap();
-    store.start_relationship(customer(2), at(5)).unwrap();
+    let mut facts = stored_facts(&store);
+    facts.start_relationship(customer(1), at(0)).unwrap();
+    facts.end_relationship(customer(1), at(10)).unwrap();
+    facts.start_relationship(customer(1), at(20)).unwrap();
+    facts.start_relationship(customer(2), at(5)).unwrap();
+    let before = store.entries_after(0).unwrap().len();
     for (result, reason) in [
-        (store.start_relationship(customer(1), at(30)), "still open"),
-        (store.start_relationship(customer(2), at(1)), "still open"),
+        (facts.start_relationship(customer(1), at(30)), "overlap"),
+        (facts.start_relationship(customer(2), at(1)), "overlap"),
         (
-            store.end_relationship(customer(3), at(1)),
+            facts.end_relationship(customer(3), at(1)),
             "no open relationship",
         ),
         (
-            store.end_relationship(customer(2), at(1)),
-            "end before it started",
+            facts.end_relationship(customer(2), at(1)),
+            "before its start",
         ),
     ] {
         let error = result.unwrap_err();
         assert!(error.to_string().contains(reason), "{error}");
     }
-    store.end_relationship(customer(2), at(6)).unwrap();
-    assert!(store.start_relationship(customer(2), at(5)).is_err());
+    // A refused change writes no entry.
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    facts.end_relationship(customer(2), at(6)).unwrap();
+    assert!(facts.start_relationship(customer(2), at(5)).is_err());
     // [5, 6) and [6, ..) do not overlap: a customer may come back the instant they left.
-    store.start_relationship(customer(2), at(6)).unwrap();
-    drop(store);
+    facts.start_relationship(customer(2), at(6)).unwrap();
+    drop((facts, store));
 
     let store = SqliteStore::open(&path, &keys).unwrap();
-    let loaded = store.relationships().unwrap();
-    let expected = [
-        Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
-        Relationship::start(customer(1), at(20)),
-        Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
-        Relationship::start(customer(2), at(6)),
-    ];
-    assert_eq!(loaded, expected);
-    let mut book = RelationshipBook::new();
-    for relationship in loaded {
-        book.insert(relationship).unwrap();
-    }
-    assert_eq!(book.relationships(customer(1)).len(), 2);
+    let facts = stored_facts(&store);
+    let book = facts.relationships().unwrap();
+    assert_eq!(
+        book.relationships(customer(1)),
+        [
+            Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
+            Relationship::start(customer(1), at(20)),
+        ]
+    );
+    assert_eq!(
+        book.relationships(customer(2)),
+        [
+            Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
+            Relationship::start(customer(2), at(6)),
+        ]
+    );
 }
 
 #[test]
@@ -979,25 +963,22 @@ fn legal_holds_and_their_history_round_trip() {
     let path = dir.db();
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
+    let mut facts = stored_facts(&store);
     let counsel: StewardId = "counsel.kim".parse().unwrap();
-    let mut register = HoldRegister::new();
-    register
-        .place(
-            LegalHold::place(
-                HoldId::new(7),
-                HoldScope::Customer {
-                    customer: customer(1),
-                },
-                "CASE-2025-17 litigation hold".parse().unwrap(),
-                counsel.clone(),
-                at(0),
-                at(100),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-    register
-        .place(
+    let customer_hold = LegalHold::place(
+        HoldId::new(7),
+        HoldScope::Customer {
+            customer: customer(1),
+        },
+        "CASE-2025-17 litigation hold".parse().unwrap(),
+        counsel.clone(),
+        at(0),
+        at(100),
+    )
+    .unwrap();
+    facts.place_hold(customer_hold.clone()).unwrap();
+    facts
+        .place_hold(
             LegalHold::place(
                 HoldId::new(8),
                 HoldScope::Category {
@@ -1012,8 +993,8 @@ fn legal_holds_and_their_history_round_trip() {
             .unwrap(),
         )
         .unwrap();
-    register
-        .extend(
+    facts
+        .extend_hold(
             HoldId::new(7),
             counsel.clone(),
             at(2),
@@ -1021,81 +1002,80 @@ fn legal_holds_and_their_history_round_trip() {
             "review: keep".parse().unwrap(),
         )
         .unwrap();
-    register
-        .release(
+    facts
+        .release_hold(
             HoldId::new(8),
             counsel.clone(),
             at(3),
             "case settled".parse().unwrap(),
         )
         .unwrap();
-    for event in register.events() {
-        store.insert_hold_event(event).unwrap();
-    }
-    // What the register refuses, the store refuses too.
-    let placed_again = register.events()[0].clone();
-    let released_again = register.events()[3].clone();
-    for event in [placed_again, released_again] {
-        let error = store.insert_hold_event(&event).unwrap_err();
-        assert!(
-            matches!(error, StoreError::HoldEventRefused { .. }),
-            "{error}"
-        );
-    }
-    drop(store);
+    // What the register refuses is refused, and writes nothing.
+    let before = store.entries_after(0).unwrap().len();
+    assert!(matches!(
+        facts.place_hold(customer_hold),
+        Err(StoreError::Retention(_))
+    ));
+    assert!(matches!(
+        facts.release_hold(
+            HoldId::new(8),
+            counsel.clone(),
+            at(4),
+            "again".parse().unwrap()
+        ),
+        Err(StoreError::Retention(_))
+    ));
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    let events = facts.holds().unwrap().events().to_vec();
+    drop((facts, store));
 
     let store = SqliteStore::open(&path, &keys).unwrap();
-    assert_eq!(store.hold_events().unwrap(), register.events());
-    let holds = store.legal_holds().unwrap();
-    assert_eq!(holds, register.holds().cloned().collect::<Vec<_>>());
-    assert_eq!(holds[0].expires_at(), at(200));
-    assert_eq!(holds[1].released_at(), Some(at(3)));
-    // Replaying the events rebuilds the register.
-    let mut rebuilt = HoldRegister::new();
-    for event in store.hold_events().unwrap() {
-        match event {
-            HoldEvent::Placed { hold } => rebuilt.place(hold).unwrap(),
-            HoldEvent::Extended {
-                id,
-                by,
-                at,
-                expires_at,
-                reason,
-            } => {
-                rebuilt.extend(id, by, at, expires_at, reason).unwrap();
-            }
-            HoldEvent::Released { id, by, at, reason } => {
-                rebuilt.release(id, by, at, reason).unwrap()
-            }
-            _ => unreachable!("no other events were written"),
-        }
-    }
-    assert_eq!(rebuilt.events(), register.events());
+    let facts = stored_facts(&store);
+    let holds = facts.holds().unwrap();
+    assert_eq!(holds.events(), events);
+    let standing: Vec<_> = holds.holds().cloned().collect();
+    assert_eq!(standing[0].expires_at(), at(200));
+    assert_eq!(standing[1].released_at(), Some(at(3)));
 }
 
 #[test]
-fn the_roster_round_trips_and_a_failed_write_changes_nothing() {
+fn the_roster_round_trips_and_a_failed_batch_changes_nothing() {
     let dir = TempDir::new("roster");
     let path = dir.db();
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
+    let vault = steward_store::open_vault(&store, &keys, steward::Policy::coder_model()).unwrap();
     let alice: StewardId = "alice.ops".parse().unwrap();
     let bob: StewardId = "bob.ops".parse().unwrap();
-    store.add_steward(&bob).unwrap();
-    store.add_steward(&alice).unwrap();
-    store.add_steward(&alice).unwrap();
-    let carol: StewardId = "carol.ops".parse().unwrap();
-    let failed = store.write(|tx| {
-        tx.add_steward(&carol)?;
-        tx.remove_steward(&alice)?;
-        Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
-    });
+    let admin: steward_core::AdminId = "dana.admin".parse().unwrap();
+    vault.add_steward(bob.clone(), admin.clone()).unwrap();
+    vault.add_steward(alice.clone(), admin.clone()).unwrap();
+    vault.add_steward(alice.clone(), admin.clone()).unwrap();
+    assert!(vault.remove_steward(&bob, admin.clone()).unwrap());
+    assert!(!vault.remove_steward(&bob, admin).unwrap());
+    // Changes made in one commit are stored together, or not at all.
+    let before = store.entries_after(0).unwrap().len();
+    let failed = vault
+        .update_facts(|facts| {
+            facts.in_one_commit(|batch| {
+                batch.start_relationship(customer(1), at(0))?;
+                Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
+            })
+        })
+        .unwrap();
     assert!(failed.is_err());
-    assert_eq!(store.remove_steward(&bob).unwrap(), Removal::Removed);
-    assert_eq!(store.remove_steward(&bob).unwrap(), Removal::AlreadyAbsent);
-    drop(store);
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    drop((vault, store));
     let store = SqliteStore::open(&path, &keys).unwrap();
-    assert_eq!(store.roster().unwrap(), [alice]);
+    let facts = stored_facts(&store);
+    assert_eq!(facts.roster().unwrap().iter().collect::<Vec<_>>(), [&alice]);
+    assert!(
+        facts
+            .relationships()
+            .unwrap()
+            .relationships(customer(1))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -1104,34 +1084,17 @@ fn a_corrupt_row_is_a_typed_error_naming_its_table() {
     let path = dir.db();
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
-    let mut ledger = ConsentLedger::new(KnownPolicyVersions::new("2025-03-05".parse().unwrap()));
-    let change = ConsentChange::new(
-        customer(1),
-        TrainingLevel::Shared,
-        at(0),
-        ConsentActor::Customer,
-        Channel::Api,
-        "2025-03-05".parse().unwrap(),
-    );
-    store
-        .insert_consent_change(&ledger.record(change, at(0)).unwrap())
-        .unwrap();
     stored_records(&store, &keys);
-    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
     new_custody(&store, &keys)
         .rotate_data_key(customer(1))
         .unwrap();
 
     let edit = raw(&path);
-    edit.execute("UPDATE consent_changes SET level = 'everything'", [])
-        .unwrap();
     edit.execute(
         "UPDATE records SET category = 'mind-reading' WHERE rowid = 3",
         [],
     )
     .unwrap();
-    edit.execute("UPDATE roster SET steward = 'alice; drop table'", [])
-        .unwrap();
     edit.execute(
         "UPDATE audit_entries SET entry = replace(entry, '\"sequence\":0', '\"sequence\":5')",
         [],
@@ -1150,50 +1113,58 @@ fn a_corrupt_row_is_a_typed_error_naming_its_table() {
         }
         other => panic!("not a corrupt row: {other}"),
     };
-    assert_eq!(
-        corrupt_in(store.consent_changes().unwrap_err()),
-        "consent_changes"
-    );
     let error = store
         .record_metas(RecordScan::All)
         .find_map(Result::err)
         .unwrap();
-    assert_eq!(corrupt_in(error), "records");
-    assert_eq!(corrupt_in(store.roster().unwrap_err()), "roster");
-    assert_eq!(
-        corrupt_in(store.audit_entries().unwrap_err()),
-        "audit_entries"
-    );
     // The error does not quote the stored value; its source does, for a debugger.
-    let error = store.consent_changes().unwrap_err();
-    assert!(!error.to_string().contains("everything"));
+    assert!(!error.to_string().contains("mind-reading"));
     assert!(
         std::error::Error::source(&error)
             .unwrap()
             .to_string()
-            .contains("everything")
+            .contains("mind-reading")
+    );
+    assert_eq!(corrupt_in(error), "records");
+    assert_eq!(
+        corrupt_in(store.audit_entries().unwrap_err()),
+        "audit_entries"
     );
 }
 
 #[test]
-fn the_store_is_shared_between_threads() {
+fn fact_writers_in_several_handles_share_one_log() {
     fn shareable<T: Send + Sync + Clone>() {}
     shareable::<SqliteStore>();
 
     let dir = TempDir::new("threads");
     let store = SqliteStore::create(dir.db(), &keys()).unwrap();
     std::thread::scope(|scope| {
-        for n in 0..4 {
+        for n in 0..4u8 {
             let store = store.clone();
             scope.spawn(move || {
-                for i in 0..10 {
-                    let steward: StewardId = format!("steward-{n}-{i}").parse().unwrap();
-                    store.add_steward(&steward).unwrap();
+                // Facts of their own on one log: each catches up with the others' entries
+                // under the log's lock before it appends.
+                let mut facts = stored_facts(&store);
+                for i in 0..10u8 {
+                    facts
+                        .start_relationship(customer(n * 10 + i), at(i64::from(i)))
+                        .unwrap();
                 }
             });
         }
     });
-    assert_eq!(store.roster().unwrap().len(), 40);
+    let facts = stored_facts(&store);
+    assert_eq!(facts.applied(), 40);
+    for who in 0..40 {
+        assert!(
+            facts
+                .relationships()
+                .unwrap()
+                .containing(customer(who), at(20))
+                .is_some()
+        );
+    }
 }
 
 #[test]
@@ -1218,7 +1189,9 @@ fn a_store_whose_creation_died_before_its_key_checks_opens_and_records_them() {
 fn missing_key_checks_beside_stored_data_are_not_replaced() {
     let dir = TempDir::new("checks-removed");
     let store = SqliteStore::create(dir.db(), &keys()).unwrap();
-    store.add_steward(&"alice.ops".parse().unwrap()).unwrap();
+    stored_facts(&store)
+        .start_relationship(customer(1), at(0))
+        .unwrap();
     drop(store);
     raw(&dir.db())
         .execute_batch("DELETE FROM meta; DELETE FROM master_keys;")

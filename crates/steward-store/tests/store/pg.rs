@@ -17,7 +17,7 @@ use std::{
 use steward::{
     AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
     Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditStore, KeyError, LogsError, OpenError, VaultConfig},
+    logs::{AuditKey, AuditStore, ChainHash, KeyError, LogsError, OpenError, VaultConfig},
 };
 use steward_store::{
     StoreError, StoreKeys,
@@ -464,17 +464,40 @@ fn a_change_whose_notification_is_lost_arrives_by_polling_within_the_bound() {
     // A change committed without its NOTIFY, as if the notification were lost: written as
     // a node would, minus the announcement.
     let schema = db.config.schema().to_owned();
-    let written = Instant::now();
-    db.admin
-        .batch_execute(&format!(
-            "BEGIN; \
-             UPDATE {schema}.facts_head SET seq = seq + 1; \
-             INSERT INTO {schema}.fact_events (seq, event) \
-               SELECT seq, '{{\"kind\":\"steward_added\",\"steward\":\"bob.ops\"}}' \
-               FROM {schema}.facts_head; \
-             COMMIT"
-        ))
+    // Chained as a node would chain it, under the audit key.
+    let newest = db
+        .admin
+        .query_opt(
+            &format!("SELECT seq, hash FROM {schema}.fact_events ORDER BY seq DESC LIMIT 1"),
+            &[],
+        )
         .unwrap();
+    let (sequence, previous) = newest.map_or((1, ChainHash::GENESIS), |row| {
+        let hash: Vec<u8> = row.get(1);
+        (
+            row.get::<_, i64>(0) + 1,
+            ChainHash::from_bytes(hash.try_into().unwrap()),
+        )
+    });
+    let event = r#"{"kind":"steward_added","steward":"bob.ops"}"#;
+    let hash = AuditKey::from_bytes(&AUDIT).unwrap().fact_log_key().chain(
+        sequence.unsigned_abs(),
+        &previous,
+        event.as_bytes(),
+    );
+    let written = Instant::now();
+    let mut tx = db.admin.transaction().unwrap();
+    tx.execute(
+        &format!("UPDATE {schema}.facts_head SET seq = $1"),
+        &[&sequence],
+    )
+    .unwrap();
+    tx.execute(
+        &format!("INSERT INTO {schema}.fact_events (seq, event, hash) VALUES ($1, $2, $3)"),
+        &[&sequence, &event, &hash.as_bytes().as_slice()],
+    )
+    .unwrap();
+    tx.commit().unwrap();
     let bob = "bob.ops".parse().unwrap();
     let poll = db.config.facts_poll();
     let deadline = written + poll + Duration::from_secs(5);

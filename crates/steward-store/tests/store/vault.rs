@@ -9,7 +9,7 @@ use steward::{
     logs::{LogsError, OpenError},
     retention::Sweep,
 };
-use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
+use steward_store::{FactLog, GroupCommitter, SqliteStore, StoreVault, open_vault};
 
 use crate::common::*;
 
@@ -144,7 +144,7 @@ fn a_refused_fact_change_writes_nothing() {
         .update_facts(|facts| facts.end_relationship(ada, at(0)))
         .unwrap();
     assert!(result.is_err(), "ending a relationship that never started");
-    assert!(store.relationships().unwrap().is_empty());
+    assert!(store.entries_after(0).unwrap().is_empty());
     // A backdated consent change is refused by the ledger before any row is written.
     let refused = vault
         .update_facts(|facts| {
@@ -159,7 +159,7 @@ fn a_refused_fact_change_writes_nothing() {
         })
         .unwrap();
     assert!(refused.is_err());
-    assert!(store.consent_changes().unwrap().is_empty());
+    assert!(store.entries_after(0).unwrap().is_empty());
 }
 
 #[test]
@@ -448,7 +448,7 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
             .is_none()
     );
     assert!(vault.keyring().unwrap().is_shredded(leaving));
-    assert_eq!(store.consent_changes().unwrap().len(), 10);
+    assert_eq!(crate::common::stored_receipts(&store).len(), 10);
     vault.audit().unwrap().verify().unwrap();
 }
 
@@ -525,17 +525,14 @@ fn a_consent_row_removed_from_the_file_is_found_at_start_up() {
     // The withdrawal in the middle is deleted outside Steward.
     rusqlite::Connection::open(dir.db())
         .unwrap()
-        .execute("DELETE FROM consent_changes WHERE receipt = 2", [])
+        .execute("DELETE FROM fact_log WHERE sequence = 2", [])
         .unwrap();
     let store = SqliteStore::open(dir.db(), &keys()).unwrap();
     let refused = open_vault(&store, &keys(), policy());
     assert!(
         matches!(
             refused,
-            Err(steward_store::StoreError::Corrupt {
-                table: "consent_changes",
-                ..
-            })
+            Err(steward_store::StoreError::FactLogBroken { sequence: 2, .. })
         ),
         "{refused:?}"
     );
