@@ -903,3 +903,41 @@ fn a_column_of_another_type_is_reported_corrupt_not_a_panic() {
         "{error}"
     );
 }
+
+#[test]
+fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id() {
+    let Some(mut db) = TestSchema::new("a_record_whose_stored_bytes_were_swapped") else {
+        return;
+    };
+    let store = db.store();
+    let [ada, ben] = customers(2)[..] else {
+        unreachable!()
+    };
+    let a = node(&store);
+    set_up_facts(&a, &[ada, ben]);
+    let first = seal(&store, &a, ada, b"prompt of A");
+    let second = seal(&store, &a, ben, b"prompt of B");
+    let (a_id, b_id) = (first.header().record_id(), second.header().record_id());
+    let schema = db.config.schema().to_owned();
+    // One statement swaps the two blobs (PostgreSQL reads the rows as they were before it).
+    let swapped = db
+        .admin
+        .execute(
+            &format!(
+                "UPDATE {schema}.records r SET sealed = o.sealed FROM {schema}.records o \
+                 WHERE (r.id, o.id) IN (($1, $2), ($2, $1))"
+            ),
+            &[&a_id.as_bytes().as_slice(), &b_id.as_bytes().as_slice()],
+        )
+        .unwrap();
+    assert_eq!(swapped, 2);
+    for id in [a_id, b_id] {
+        match store.record(id) {
+            Err(StoreError::RecordMismatch { id: named }) => assert_eq!(named, id),
+            other => panic!(
+                "swapped record {id} was served: {:?}",
+                other.map(|bytes| bytes.map(|bytes| bytes.len()))
+            ),
+        }
+    }
+}
