@@ -607,8 +607,8 @@ fn verify(db: &Path, seen: &Acknowledged, run: &Run) -> usize {
         {
             *opened_entries.entry(access.record()).or_default() += 1;
         }
-        if let AuditEvent::CustomerShredded { customer } = entry.entry().event() {
-            *shred_entries.entry(*customer).or_default() += 1;
+        if let Some((customer, _)) = entry.entry().event().shred_request() {
+            *shred_entries.entry(customer).or_default() += 1;
         }
     }
     let mut opened_lines: HashMap<RecordId, usize> = HashMap::new();
