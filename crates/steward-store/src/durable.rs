@@ -366,23 +366,28 @@ pub type StoreVault = Vault<StoreFacts, SqliteStore>;
 
 /// Opens the vault on `store`: restores the keyring from the stored wrapped keys and
 /// tombstones, continues the audit chain after its newest entry (and checks it against the
-/// newest stored checkpoint, if any, so that a chain cut short is found at start-up), loads
-/// the facts, and makes the store the custody's key store (every key change written
-/// ahead).
+/// newest stored checkpoint, if any, so that a chain cut short is found at start-up), makes
+/// the store the custody's key store (every key change written ahead), completes every shred
+/// the chain records but the tombstones do not (audited, see
+/// `Custody::complete_pending_shreds`), and loads the facts.
 ///
 /// # Errors
 ///
 /// [`StoreError::Logs`] if the audit chain does not verify (or no longer reaches its
-/// checkpoint), or the keyring does not restore; as [`StoreFacts::load`] otherwise.
+/// checkpoint), the keyring does not restore, or a pending shred cannot be completed; as
+/// [`StoreFacts::load`] otherwise.
 pub fn open_vault(
     store: &SqliteStore,
     keys: &StoreKeys,
     policy: Policy,
 ) -> Result<StoreVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    verify_chain_at_start(keys, &store.audit_entries()?, store.latest_checkpoint()?)?;
+    let entries = store.audit_entries()?;
+    verify_chain_at_start(keys, &entries, store.latest_checkpoint()?)?;
     let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
+    // A shred whose entry was written but whose keys a crash kept: done before serving.
+    custody.complete_pending_shreds(&entries)?;
     let facts = StoreFacts::load(store, &policy)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
 }

@@ -15,9 +15,12 @@ use std::{
 };
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
-    Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditStore, KeyError, LogsError, OpenError, VaultConfig},
+    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts,
+    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    logs::{
+        AuditEvent, AuditStore, AuditTrail, Custody, KeyAdmission, KeyError, KeyStore, KeyVersion,
+        Keyring, KeyringSnapshot, LogsError, OpenError, Tombstone, VaultConfig, WrappedDataKey,
+    },
 };
 use steward_store::{
     StoreError, StoreKeys,
@@ -940,4 +943,103 @@ fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id() {
             ),
         }
     }
+}
+
+/// The shared store as key store, except that a shred fails: as if the node died between the
+/// shred's audit entry and the deletion of the keys.
+struct ShredDiesBeforeDeletion(PgStore);
+
+impl KeyStore for ShredDiesBeforeDeletion {
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        KeyStore::put_data_key(&self.0, key)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
+        KeyStore::customer_keys(&self.0, customer)
+    }
+
+    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), BoxError> {
+        Err("the node died before the keys were deleted".into())
+    }
+
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        KeyStore::rewrap(&self.0, keys)
+    }
+}
+
+#[test]
+fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_by_the_next_node_to_open() {
+    let Some(db) = TestSchema::new("a_shred_whose_keys_outlived_its_audit_entry") else {
+        return;
+    };
+    let store = db.store();
+    let people = customers(2);
+    let (ada, ben) = (people[0], people[1]);
+    let a = node(&store);
+    set_up_facts(&a, &[ada, ben]);
+    let kept = seal(&store, &a, ada, b"kept");
+    let victim = seal(&store, &a, ben, b"gone");
+    drop(a);
+    {
+        let keyring = Keyring::restore(
+            keys().master_key().unwrap(),
+            [],
+            store.keyring_snapshot().unwrap(),
+        )
+        .unwrap();
+        let trail = AuditTrail::new(
+            keys().audit_key().unwrap(),
+            PgAuditStore::new(&store).unwrap(),
+        )
+        .unwrap();
+        let custody = Custody::new(keyring, trail)
+            .with_key_store(Arc::new(ShredDiesBeforeDeletion(store.clone())));
+        assert!(matches!(
+            custody.shred(ben),
+            Err(LogsError::Key(KeyError::StoreUnavailable { .. }))
+        ));
+    }
+    let before = store.audit_entries().unwrap().len();
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .any(|key| key.customer() == ben)
+    );
+
+    let b = node(&store);
+    catch_up(&b);
+    assert!(matches!(
+        b.open(&victim, &steward_request()),
+        Err(LogsError::Open(OpenError::Shredded))
+    ));
+    assert_eq!(
+        b.open(&kept, &steward_request()).unwrap().as_bytes(),
+        b"kept"
+    );
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert!(snapshot.data_keys().iter().all(|key| key.customer() != ben));
+    assert!(
+        snapshot
+            .shredded()
+            .contains(&(ben, Tombstone::new(Some(KeyVersion::FIRST))))
+    );
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(
+        entries[before].entry().event(),
+        &AuditEvent::ShredCompletedAtStartUp {
+            customer: ben,
+            through: Some(KeyVersion::FIRST)
+        }
+    );
+    keys().audit_key().unwrap().verify_chain(&entries).unwrap();
+    // A second node opened now finds nothing pending.
+    let _c = node(&store);
+    assert_eq!(store.audit_entries().unwrap().len(), entries.len());
 }
