@@ -133,6 +133,16 @@ pub(crate) enum CliError {
         /// The id given.
         id: RecordId,
     },
+    /// A record id under which the store holds another record's bytes (rows swapped or
+    /// copied outside Steward): nothing is opened.
+    #[error("record `{id}` is not served: the store holds another record under its id")]
+    RecordCorrupt {
+        /// The id given.
+        id: RecordId,
+        /// What the store found.
+        #[source]
+        source: StoreError,
+    },
     /// A hold id that names no hold.
     #[error("there is no legal hold `{id}`")]
     HoldNotFound {
@@ -230,6 +240,7 @@ impl CliError {
             Self::Denied { .. } => Exit::Denied,
             Self::IngestStopped { source, .. } => source.exit(),
             Self::Write { .. }
+            | Self::RecordCorrupt { .. }
             | Self::SweepFailures { .. }
             | Self::Stdout { .. }
             | Self::Thread { .. }

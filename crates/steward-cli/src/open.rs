@@ -7,6 +7,7 @@ use steward::{
     AccessRequest, SealedRecord,
     logs::{LogsError, OpenError},
 };
+use steward_store::StoreError;
 
 use crate::{
     Context,
@@ -18,10 +19,19 @@ use crate::{
 /// `steward open --record ID --purpose P --ticket T --steward S`
 pub(crate) fn run(context: &Context, args: OpenArgs) -> Result<Exit, CliError> {
     let session = context.open()?;
-    let bytes = session
-        .store
-        .record(args.record)?
-        .ok_or(CliError::RecordNotFound { id: args.record })?;
+    // The store checks the bytes against the id asked for: swapped rows would otherwise
+    // open another record, audited and printed under this id.
+    let bytes = match session.store.record(args.record) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(CliError::RecordNotFound { id: args.record }),
+        Err(source @ StoreError::RecordMismatch { .. }) => {
+            return Err(CliError::RecordCorrupt {
+                id: args.record,
+                source,
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
     let record = SealedRecord::from_vec(bytes)?;
     // A ticket without visible content counts as none: the vault refuses it, audited
     // (logs.access: only when necessary).

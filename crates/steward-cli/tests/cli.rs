@@ -395,6 +395,59 @@ fn ingest_then_open_prints_exactly_the_body_and_audits_it() {
     assert_eq!(opened.stdout(), r#"{"prompt": "x",  "a": [1, 2]}"#);
 }
 
+/// A record id's 16 bytes, as the store keys its rows.
+fn id_bytes(id: &str) -> Vec<u8> {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn open_refuses_a_record_whose_stored_bytes_were_swapped_with_another() {
+    let sandbox = Sandbox::with_customers("swapped");
+    let records = sandbox.ingest(&format!(
+        "{}{}",
+        line(ADA, "Ada's prompt"),
+        line(BEN, "Ben's prompt")
+    ));
+    let (a, b) = (&records[0], &records[1]);
+    let before = sandbox.audit_entries();
+    // Swap the two sealed blobs in steward.db, as a script with write access to the file could.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let sealed = |id: &str| -> Vec<u8> {
+        conn.query_row(
+            "SELECT sealed FROM records WHERE id = ?1",
+            [id_bytes(id)],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let (of_a, of_b) = (sealed(a), sealed(b));
+    for (id, bytes) in [(a, of_b), (b, of_a)] {
+        conn.execute(
+            "UPDATE records SET sealed = ?2 WHERE id = ?1",
+            rusqlite::params![id_bytes(id), bytes],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let opened = sandbox.open(a, "troubleshooting", "sam.steward");
+    assert_eq!(opened.code, 1, "{}", opened.stderr);
+    assert!(opened.stdout.is_empty(), "{}", opened.stdout());
+    assert!(
+        opened.stderr.contains(&format!("`{a}`")),
+        "{}",
+        opened.stderr
+    );
+    assert!(opened.stderr.contains("corrupt"), "{}", opened.stderr);
+    assert!(!opened.stderr.contains("Ben's"), "{}", opened.stderr);
+    // Nothing was decrypted, so nothing was audited as opened.
+    assert_eq!(sandbox.audit_entries(), before);
+}
+
 #[test]
 fn a_refused_open_exits_3_names_the_clause_and_prints_nothing() {
     let sandbox = Sandbox::with_customers("refused");

@@ -13,10 +13,11 @@ use zeroize::Zeroize;
 
 use crate::{
     Algorithm, ConfigError, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring, KeyringSnapshot,
-    LogsError, MasterKey, NoKeyStore, OpenError, RecordHeader, SealInput, SealedRecord,
+    LogsError, MasterKey, NoKeyStore, OpenError, RecordHeader, SealInput, SealedRecord, Tombstone,
     access::{AccessRequest, Denial},
     audit::{
-        AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, OpenFailure, RosterChange,
+        AccessEvent, AuditEvent, AuditOutcome, AuditStore, AuditTrail, ChainedEntry, OpenFailure,
+        RosterChange,
     },
     record::SALT_LEN,
     session::{MAX_RECORDS_PER_SESSION, SealSession, SessionKeys},
@@ -548,39 +549,97 @@ impl<S: AuditStore> Custody<S> {
         Ok(())
     }
 
-    /// Crypto-shreds the customer: audited first, then the shred is made durable, then their
-    /// data keys, sealing session and cached opening keys are destroyed in memory, and every
-    /// later open of a record sealed before now fails with [`OpenError::Shredded`]. A customer
-    /// who returns gets a fresh key generation on their next record (see docs/retention.md).
+    /// Crypto-shreds the customer: audited first
+    /// ([`AuditEvent::CustomerShreddedThrough`], naming the newest version destroyed), then
+    /// the shred is made durable, then their data keys, sealing session and cached opening
+    /// keys are destroyed in memory, and every later open of a record sealed before now fails
+    /// with [`OpenError::Shredded`]. A customer who returns gets a fresh key generation on
+    /// their next record (see docs/retention.md).
     ///
     /// # Errors
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be
-    /// written, [`KeyError::StoreUnavailable`] if the shred could not be made durable;
-    /// nothing was shredded then (a later shred repeats it).
+    /// written (nothing was shredded then); [`KeyError::StoreUnavailable`] if the key store
+    /// could not be read, or the shred not made durable after its entry: the keys are then
+    /// still stored and held here, and the next custody opened on the store completes the
+    /// shred ([`complete_pending_shreds`](Self::complete_pending_shreds)); a later shred
+    /// repeats it sooner.
     pub fn shred(&self, customer: CustomerId) -> Result<(), LogsError> {
         // The trail is held from the entry to the end of the shred: no open can be decided
         // and audited between the shred's entry and the keys' destruction.
         let mut trail = self.trail.lock().map_err(poisoned)?;
-        trail.append(AuditEvent::CustomerShredded { customer })?;
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;
         // On a shared store, the tombstone covers the newest stored version, which another
         // node may have issued.
         self.refresh_in_shard(&mut shard, customer)?;
-        let mut keyring = self.keyring.write().map_err(poisoned)?;
-        let tombstone = keyring.tombstone_for_shred(customer);
-        self.key_store
-            .shred(customer, tombstone)
-            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
-        keyring.shred(customer);
-        shard.forget(customer);
-        // Purged while the keyring is held: a decryption that read the key before the shred
-        // re-checks the keyring before caching its session or returning plaintext.
-        self.opening
-            .lock()
+        // The shard is held: no key of this customer is issued or adopted until the end.
+        let tombstone = self
+            .keyring
+            .read()
             .map_err(poisoned)?
-            .retain(|_, session| session.customer != customer);
-        Ok(())
+            .tombstone_for_shred(customer);
+        trail.append(AuditEvent::CustomerShreddedThrough {
+            customer,
+            through: tombstone.through(),
+        })?;
+        self.destroy_keys(&mut shard, customer, tombstone)
+    }
+
+    /// Completes every shred that `entries` record but the key store does not: a shred entry
+    /// whose customer has no tombstone, or one below the versions the entry names, because
+    /// the process died (or the key store failed) between the entry and the deletion. Each
+    /// completion is audited first ([`AuditEvent::ShredCompletedAtStartUp`]), then done as
+    /// [`shred`](Self::shred) does. Returns the customers whose shred was completed, in the
+    /// order of their entries.
+    ///
+    /// Call it once the trail's entries are verified and before the custody serves anything
+    /// (steward-store's `open_vault` does): until then the records of such a customer would
+    /// still open although the trail says they are shredded. `entries` are the trail's
+    /// entries as read for that verification, oldest first; each shred entry among them is
+    /// checked under the trail's key again, so only entries this key chained can shred.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::ChainBroken`](crate::AuditError::ChainBroken) for a shred entry whose
+    /// hash does not verify; otherwise as [`shred`](Self::shred). The custody must not serve
+    /// then: open it again once the store is reachable.
+    pub fn complete_pending_shreds(
+        &self,
+        entries: &[ChainedEntry],
+    ) -> Result<Vec<CustomerId>, LogsError> {
+        let mut trail = self.trail.lock().map_err(poisoned)?;
+        // The tombstone each shredded customer's newest shred entry asks for.
+        let mut requested: Vec<(CustomerId, Tombstone)> = Vec::new();
+        for chained in entries {
+            let Some((customer, tombstone)) = chained.entry().event().shred_request() else {
+                continue;
+            };
+            trail.verify_entry(chained)?;
+            match requested.iter_mut().find(|(owner, _)| *owner == customer) {
+                Some((_, asked)) => *asked = (*asked).max(tombstone),
+                None => requested.push((customer, tombstone)),
+            }
+        }
+        let mut completed = Vec::new();
+        for (customer, asked) in requested {
+            let mut shard = self.shard(customer).lock().map_err(poisoned)?;
+            self.refresh_in_shard(&mut shard, customer)?;
+            let stored = self
+                .keyring
+                .read()
+                .map_err(poisoned)?
+                .shredded_through(customer);
+            if stored.is_some_and(|stored| stored >= asked) {
+                continue;
+            }
+            trail.append(AuditEvent::ShredCompletedAtStartUp {
+                customer,
+                through: asked.through(),
+            })?;
+            self.destroy_keys(&mut shard, customer, asked)?;
+            completed.push(customer);
+        }
+        Ok(completed)
     }
 
     /// Adopts the key store's current view of the customer's keys, for a custody on a store
@@ -651,6 +710,31 @@ impl<S: AuditStore> Custody<S> {
             reason = "the index is reduced modulo the length"
         )]
         &self.shards[index]
+    }
+
+    /// Destroys the customer's data keys, durably first (a tombstone at least `tombstone`),
+    /// then in memory: keyring, sealing session and cached opening keys. The caller holds the
+    /// trail (with the shred's entry written) and the customer's shard.
+    fn destroy_keys(
+        &self,
+        shard: &mut SealingShard,
+        customer: CustomerId,
+        tombstone: Tombstone,
+    ) -> Result<(), LogsError> {
+        let mut keyring = self.keyring.write().map_err(poisoned)?;
+        let tombstone = keyring.tombstone_for_shred(customer).max(tombstone);
+        self.key_store
+            .shred(customer, tombstone)
+            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+        keyring.shred(customer);
+        shard.forget(customer);
+        // Purged while the keyring is held: a decryption that read the key before the shred
+        // re-checks the keyring before caching its session or returning plaintext.
+        self.opening
+            .lock()
+            .map_err(poisoned)?
+            .retain(|_, session| session.customer != customer);
+        Ok(())
     }
 
     fn audit_event(&self, event: AuditEvent) -> Result<(), LogsError> {
@@ -953,7 +1037,10 @@ mod tests {
                 AuditEvent::MasterKeyRotated {
                     to: "kek-2".parse().unwrap()
                 },
-                AuditEvent::CustomerShredded { customer: owner },
+                AuditEvent::CustomerShreddedThrough {
+                    customer: owner,
+                    through: Some(version)
+                },
             ]
         );
     }

@@ -22,16 +22,18 @@ pub type StoreVault = Vault<StoreFacts, SqliteStore>;
 
 /// Opens the vault on `store`: restores the keyring from the stored wrapped keys and
 /// tombstones, continues the audit chain after its newest entry (and checks it against the
-/// newest stored checkpoint, if any, so that a chain cut short is found at start-up), loads
-/// the facts from the fact log (every entry verified, and the log checked against the same
-/// checkpoint), and makes the store the custody's key store (every key change written
-/// ahead).
+/// newest stored checkpoint, if any, so that a chain cut short is found at start-up), makes
+/// the store the custody's key store (every key change written ahead), completes every shred
+/// the chain records but the tombstones do not (audited, see
+/// `Custody::complete_pending_shreds`), and loads the facts from the fact log (every entry
+/// verified, and the log checked against the same checkpoint).
 ///
 /// # Errors
 ///
 /// [`StoreError::Logs`] if the audit chain does not verify (or no longer reaches its
-/// checkpoint), or the keyring does not restore; as [`DurableFacts::load`] otherwise
-/// ([`StoreError::FactLogBroken`] for a fact log that does not verify).
+/// checkpoint), the keyring does not restore, or a pending shred cannot be completed; as
+/// [`DurableFacts::load`] otherwise ([`StoreError::FactLogBroken`] for a fact log that does
+/// not verify).
 pub fn open_vault(
     store: &SqliteStore,
     keys: &StoreKeys,
@@ -39,11 +41,14 @@ pub fn open_vault(
 ) -> Result<StoreVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
     let checkpoint = store.latest_checkpoint()?;
-    verify_chain_at_start(keys, &store.audit_entries()?, checkpoint)?;
+    let entries = store.audit_entries()?;
+    verify_chain_at_start(keys, &entries, checkpoint)?;
     let audit_key = keys.audit_key()?;
     let facts = StoreFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
     let trail = AuditTrail::new(audit_key, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
+    // A shred whose entry was written but whose keys a crash kept: done before serving.
+    custody.complete_pending_shreds(&entries)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
 }
 

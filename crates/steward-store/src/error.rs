@@ -2,6 +2,7 @@
 
 use std::{error::Error, path::PathBuf};
 
+use steward_core::RecordId;
 use steward_logs::{KeyVersion, LogsError, MasterKeyId, Tombstone};
 
 /// Everything that can go wrong while creating, opening, reading or writing a store.
@@ -168,6 +169,18 @@ pub enum StoreError {
         /// The decoding error, if there was one (it may quote the stored value).
         #[source]
         source: Option<Box<dyn Error + Send + Sync>>,
+    },
+    /// The sealed bytes stored under a record id are not that record's: their header names
+    /// another record, or another customer than the row. Stored blobs were swapped or copied
+    /// between rows outside this crate, and the record is not served (opening it would show
+    /// another record's content under this id).
+    #[error(
+        "corrupt row in table `records`: the bytes stored under the record id asked for are \
+         sealed as another record"
+    )]
+    RecordMismatch {
+        /// The record id asked for (kept out of the message, as every id is).
+        id: RecordId,
     },
     /// A value could not be encoded for storage.
     #[error("cannot encode {what} for storage")]

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use steward_core::{CustomerId, DataCategory, RecordId};
-use steward_logs::{HEADER_LEN, KeyVersion, SealedRecord};
+use steward_logs::{HEADER_LEN, KeyVersion, RecordHeader, SealedRecord};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
 use crate::{SqliteStore, StoreError, WriteTx, codec::Columns, error::Doing};
@@ -193,17 +193,34 @@ impl SqliteStore {
         })
     }
 
-    /// The sealed bytes of a record, if it is stored.
+    /// The sealed bytes of a record, if it is stored, checked against the id asked for: the
+    /// record's header must name this id and the row's customer.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Sqlite`] if the store cannot be read.
+    /// [`StoreError::RecordMismatch`] if the bytes stored under `id` are sealed as another
+    /// record (rows edited outside this crate: nothing is served from them);
+    /// [`StoreError::Corrupt`] if they hold no record header; [`StoreError::Sqlite`] if the
+    /// store cannot be read.
     pub fn record(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|conn| {
-            conn.prepare_cached("SELECT sealed FROM records WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([id.as_bytes()], |row| row.get(0)).optional())
+        let row = self.read(|conn| {
+            conn.prepare_cached("SELECT customer, sealed FROM records WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([id.as_bytes()], |row| {
+                        let columns = Columns::new(row, RECORDS);
+                        Ok(columns
+                            .customer(0)
+                            .and_then(|customer| Ok((customer, columns.blob(1)?.to_vec()))))
+                    })
+                    .optional()
+                })
                 .doing("reading a record")
-        })
+        })?;
+        let Some((customer, sealed)) = row.transpose()? else {
+            return Ok(None);
+        };
+        check_fetched(id, customer, &sealed)?;
+        Ok(Some(sealed))
     }
 
     /// Deletes a record in a transaction of its own; see [`WriteTx::delete_record`].
@@ -421,6 +438,23 @@ fn fetch_metas(
         chunk.push(decode_meta(&Columns::new(row, RECORDS))?);
     }
     Ok(chunk)
+}
+
+/// Checks that `sealed`, fetched by `id` from a row of `customer`, is that record: its header
+/// must name both. Each sealed record authenticates only itself, so bytes swapped between two
+/// rows would otherwise open as the other record under this id.
+pub(crate) fn check_fetched(
+    id: RecordId,
+    customer: CustomerId,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    let header = RecordHeader::from_prefix(sealed)
+        .map_err(|error| StoreError::corrupt(RECORDS, "a sealed record has no header", error))?;
+    if header.record_id() == id && header.customer() == customer {
+        Ok(())
+    } else {
+        Err(StoreError::RecordMismatch { id })
+    }
 }
 
 /// Metadata from the first four columns: `customer, created_at, id, category`.

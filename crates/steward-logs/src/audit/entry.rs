@@ -9,7 +9,7 @@ use steward_core::{
 use super::chain::ChainHash;
 use crate::{
     ExportCounts, ExportJobId, ExportPlan, KeyVersion, LogsError, MasterKeyId, OpenError,
-    RecordDigest, access::Denial, record::RecordHeader,
+    RecordDigest, Tombstone, access::Denial, record::RecordHeader,
 };
 
 /// One audited event and the instant the trail's clock gave it.
@@ -71,6 +71,8 @@ pub enum AuditEvent {
         version: KeyVersion,
     },
     /// `logs.retention`: every data key of the customer was destroyed (crypto-shredding).
+    /// Written by builds before [`CustomerShreddedThrough`](Self::CustomerShreddedThrough),
+    /// which names the versions; read as a shred through no version.
     CustomerShredded {
         /// Whose keys.
         customer: CustomerId,
@@ -91,6 +93,42 @@ pub enum AuditEvent {
         /// The digest of the exported records' ids.
         digest: RecordDigest,
     },
+    /// `logs.retention`: every data key of the customer, through version `through`, is
+    /// destroyed (crypto-shredding). Written before the keys are deleted; if they were not
+    /// (the process died in between), the next custody opened on the store completes the
+    /// shred and writes [`ShredCompletedAtStartUp`](Self::ShredCompletedAtStartUp).
+    CustomerShreddedThrough {
+        /// Whose keys.
+        customer: CustomerId,
+        /// The newest version destroyed; `None` if the customer had no data key yet.
+        through: Option<KeyVersion>,
+    },
+    /// `logs.retention`: a shred whose entry the trail holds but whose tombstone the key
+    /// store did not (the process died, or the deletion failed, after the entry) was
+    /// completed at start-up, before the vault served anything.
+    ShredCompletedAtStartUp {
+        /// Whose keys.
+        customer: CustomerId,
+        /// The newest version the completed shred destroys, as its entry named it.
+        through: Option<KeyVersion>,
+    },
+}
+
+impl AuditEvent {
+    /// The customer and the tombstone a shred event asks for: `Some` for
+    /// [`CustomerShredded`](Self::CustomerShredded) (through no version) and
+    /// [`CustomerShreddedThrough`](Self::CustomerShreddedThrough), `None` for any other
+    /// event (a completion included: it follows a shred entry, which is what asks).
+    #[must_use]
+    pub const fn shred_request(&self) -> Option<(CustomerId, Tombstone)> {
+        match self {
+            Self::CustomerShredded { customer } => Some((*customer, Tombstone::new(None))),
+            Self::CustomerShreddedThrough { customer, through } => {
+                Some((*customer, Tombstone::new(*through)))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A change of the steward roster.
@@ -392,8 +430,23 @@ pub(crate) fn encode_entry(
             put_counts(out, counts);
             out.put(digest.as_bytes());
         }
+        AuditEvent::CustomerShreddedThrough { customer, through } => {
+            out.put(&[8]);
+            out.put(customer.as_bytes());
+            out.put(&version_number(*through).to_be_bytes());
+        }
+        AuditEvent::ShredCompletedAtStartUp { customer, through } => {
+            out.put(&[9]);
+            out.put(customer.as_bytes());
+            out.put(&version_number(*through).to_be_bytes());
+        }
     }
     Ok(())
+}
+
+/// A version that may be absent as four bytes: versions start at 1, so 0 is unambiguous.
+fn version_number(version: Option<KeyVersion>) -> u32 {
+    version.map_or(0, KeyVersion::get)
 }
 
 fn put_scope(out: &mut impl Sink, scope: TrainingScope) -> Result<(), LogsError> {
@@ -493,6 +546,66 @@ mod tests {
             ]
         );
         assert_eq!(purpose_code(Purpose::Troubleshooting).unwrap(), 7);
+    }
+
+    /// The encoding of the shred events is pinned byte for byte: entries already chained
+    /// must verify under every later build.
+    #[test]
+    fn shred_events_encode_as_pinned() {
+        let customer = CustomerId::new(uuid::Uuid::from_u128(
+            0x0192_f1f0_6b2a_7cc3_9a4e_2f1d_5c3b_8a10,
+        ))
+        .unwrap();
+        let at = Timestamp::from_unix_nanos(1_750_000_000_123_456_789);
+        let encode = |event: AuditEvent| {
+            let mut bytes = Vec::new();
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
+            bytes
+        };
+        let prefix = |tag: u8| {
+            let mut bytes = 3_u64.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&[0; 32]);
+            bytes.extend_from_slice(&1_750_000_000_123_456_789_i64.to_be_bytes());
+            bytes.push(tag);
+            bytes.extend_from_slice(customer.as_bytes());
+            bytes
+        };
+        let v7 = KeyVersion::new(7).unwrap();
+        let mut started = prefix(8);
+        started.extend_from_slice(&[0, 0, 0, 7]);
+        assert_eq!(
+            encode(AuditEvent::CustomerShreddedThrough {
+                customer,
+                through: Some(v7)
+            }),
+            started
+        );
+        let mut none = prefix(8);
+        none.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(
+            encode(AuditEvent::CustomerShreddedThrough {
+                customer,
+                through: None
+            }),
+            none
+        );
+        let mut completed = prefix(9);
+        completed.extend_from_slice(&[0, 0, 0, 7]);
+        assert_eq!(
+            encode(AuditEvent::ShredCompletedAtStartUp {
+                customer,
+                through: Some(v7)
+            }),
+            completed
+        );
+        // The event of earlier builds keeps its encoding, with no version.
+        assert_eq!(encode(AuditEvent::CustomerShredded { customer }), prefix(4));
     }
 
     #[test]

@@ -251,6 +251,11 @@ impl<S: AuditStore> AuditTrail<S> {
         Ok(())
     }
 
+    /// Checks one entry's hash under the trail's key (not its place in the chain).
+    pub(crate) fn verify_entry(&self, chained: &ChainedEntry) -> Result<(), LogsError> {
+        self.key.verify_entry(chained)
+    }
+
     /// The head as last appended or read by this trail.
     #[must_use]
     pub const fn head(&self) -> &ChainHead {

@@ -3,15 +3,21 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     thread,
 };
 
-use steward_core::{ClauseId, ManualClock, Purpose, RecordId, StewardId, Timestamp, TrainingLevel};
+use steward_core::{
+    ClauseId, CustomerId, ManualClock, Purpose, RecordId, StewardId, Timestamp, TrainingLevel,
+};
 use steward_logs::{
-    AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, ConfigError, Custody, Denial,
-    KeyError, KeyVersion, Keyring, LogsError, MasterKey, MemoryAuditStore, OpenError, OpenFailure,
-    RosterChange, SealInput, SealedRecord, VaultConfig,
+    AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, BoxError, ConfigError, Custody,
+    Denial, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring, LogsError, MasterKey,
+    MemoryAuditStore, OpenError, OpenFailure, RosterChange, SealInput, SealedRecord, Tombstone,
+    VaultConfig, WrappedDataKey,
 };
 
 use crate::common::{
@@ -185,7 +191,10 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
         .collect();
     assert_eq!(
         events.get(1),
-        Some(&AuditEvent::CustomerShredded { customer: victim })
+        Some(&AuditEvent::CustomerShreddedThrough {
+            customer: victim,
+            through: Some(KeyVersion::FIRST)
+        })
     );
     let outcome = custody.audit().unwrap().store().as_slice().to_vec()[2]
         .entry()
@@ -700,6 +709,108 @@ fn concurrent_opens_on_a_shared_custody_are_each_audited_in_one_chain() -> TestR
     Ok(())
 }
 
+/// A key store whose shreds fail while `dead` is set (the process died between a shred's
+/// audit entry and the deletion of the keys), and keep nothing otherwise.
+#[derive(Debug, Default)]
+struct DiesInShred {
+    dead: AtomicBool,
+}
+
+impl KeyStore for DiesInShred {
+    fn put_data_key(&self, _key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        Ok(KeyAdmission::Stored)
+    }
+
+    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), BoxError> {
+        if self.dead.load(Ordering::SeqCst) {
+            return Err("died before the keys were deleted".into());
+        }
+        Ok(())
+    }
+
+    fn rewrap(&self, _keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_shred_entry_above_its_tombstone_is_completed_once_and_audited() -> TestResult {
+    let store = Arc::new(DiesInShred::default());
+    let custody = custody()?.with_key_store(store.clone());
+    let (victim, bystander) = (customer(7)?, customer(8)?);
+    let at = instant(100)?;
+    // A first shred completes (tombstone v1); the customer returns under v2 and is shredded
+    // again, and that shred dies after its entry.
+    custody.seal(&meta(victim, at)?, b"first generation")?;
+    custody.shred(victim)?;
+    let second = custody.seal(&meta(victim, at)?, b"second generation")?;
+    let other = custody.seal(&meta(bystander, at)?, b"stays")?;
+    store.dead.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        custody.shred(victim),
+        Err(LogsError::Key(KeyError::StoreUnavailable { .. }))
+    ));
+    // The next start: the key store works again.
+    store.dead.store(false, Ordering::SeqCst);
+
+    let entries = custody.audit()?.store().as_slice().to_vec();
+    let v2 = KeyVersion::new(2)?;
+    assert_eq!(custody.complete_pending_shreds(&entries)?, [victim]);
+    assert!(matches!(
+        custody.open(&second, &request()?, allow),
+        Err(LogsError::Open(OpenError::Shredded))
+    ));
+    assert_eq!(
+        custody.open(&other, &request()?, allow)?.as_bytes(),
+        b"stays"
+    );
+    let completions: Vec<AuditEvent> = custody
+        .audit()?
+        .store()
+        .as_slice()
+        .iter()
+        .map(|chained| chained.entry().event().clone())
+        .filter(|event| matches!(event, AuditEvent::ShredCompletedAtStartUp { .. }))
+        .collect();
+    // Only the second shred was pending: the first one's tombstone covers what it asked.
+    assert_eq!(
+        completions,
+        [AuditEvent::ShredCompletedAtStartUp {
+            customer: victim,
+            through: Some(v2)
+        }]
+    );
+    custody.audit()?.verify()?;
+    let entries = custody.audit()?.store().as_slice().to_vec();
+    assert!(custody.complete_pending_shreds(&entries)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_shred_entry_chained_under_another_key_shreds_nothing() -> TestResult {
+    let custody = custody()?;
+    let victim = customer(9)?;
+    let record = custody.seal(&meta(victim, instant(100)?)?, b"body")?;
+    let forger = Custody::new(
+        Keyring::new(master_key()?),
+        steward_logs::AuditTrail::new(
+            steward_logs::AuditKey::from_bytes(&[0x99; 32])?,
+            MemoryAuditStore::new(),
+        )?,
+    );
+    forger.shred(victim)?;
+    let forged = forger.audit()?.store().as_slice().to_vec();
+    assert!(matches!(
+        custody.complete_pending_shreds(&forged),
+        Err(LogsError::Audit(AuditError::ChainBroken { .. }))
+    ));
+    assert_eq!(
+        custody.open(&record, &request()?, allow)?.as_bytes(),
+        b"body"
+    );
+    Ok(())
+}
+
 #[test]
 fn key_events_and_roster_changes_are_audited_in_one_chain() -> TestResult {
     let custody = custody()?;
@@ -752,7 +863,13 @@ fn key_events_and_roster_changes_are_audited_in_one_chain() -> TestResult {
             ..
         }
     ));
-    assert_eq!(events[5], AuditEvent::CustomerShredded { customer: owner });
+    assert_eq!(
+        events[5],
+        AuditEvent::CustomerShreddedThrough {
+            customer: owner,
+            through: Some(version)
+        }
+    );
     assert_eq!(custody.audit().unwrap().verify()?.entries(), 6);
     Ok(())
 }
@@ -1008,7 +1125,11 @@ fn no_open_is_audited_as_opened_after_a_racing_shred() -> TestResult {
         let shred_at = entries
             .iter()
             .position(|chained| {
-                matches!(chained.entry().event(), AuditEvent::CustomerShredded { customer } if *customer == victim)
+                chained
+                    .entry()
+                    .event()
+                    .shred_request()
+                    .is_some_and(|(customer, _)| customer == victim)
             })
             .unwrap();
         assert!(

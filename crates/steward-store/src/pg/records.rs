@@ -14,7 +14,9 @@ use super::{
     keys::{decode_customer, tombstone},
     snapshot,
 };
-use crate::{RecordScan, RecordStream, StoreError, StoredRecord, error::Doing};
+use crate::{
+    RecordScan, RecordStream, StoreError, StoredRecord, error::Doing, records::check_fetched,
+};
 
 const RECORDS: &str = "records";
 /// Rows per query of [`PgRecordMetas`].
@@ -143,21 +145,29 @@ impl PgStore {
         }
     }
 
-    /// The sealed bytes of record `id`, if stored.
+    /// The sealed bytes of record `id`, if stored, checked against the id asked for as
+    /// [`SqliteStore::record`](crate::SqliteStore::record) does.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Postgres`] if the store cannot be read.
+    /// [`StoreError::RecordMismatch`] if the bytes stored under `id` are sealed as another
+    /// record; [`StoreError::Corrupt`] if the row does not decode; [`StoreError::Postgres`] if
+    /// the store cannot be read.
     pub fn record(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError> {
         let mut client = self.client()?;
-        client
+        let Some(row) = client
             .query_opt(
-                "SELECT sealed FROM records WHERE id = $1",
+                "SELECT customer, sealed FROM records WHERE id = $1",
                 &[&id.as_bytes().as_slice()],
             )
             .doing("reading a record")?
-            .map(|row| column(&row, 0, RECORDS))
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let customer = decode_customer(column(&row, 0, RECORDS)?)?;
+        let sealed: Vec<u8> = column(&row, 1, RECORDS)?;
+        check_fetched(id, customer, &sealed)?;
+        Ok(Some(sealed))
     }
 }
 

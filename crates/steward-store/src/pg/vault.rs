@@ -21,13 +21,16 @@ const SEAL_ATTEMPTS: usize = 3;
 
 /// Opens this node's vault on `store`: restores the keyring from the stored keys and
 /// tombstones, verifies the whole audit chain (and that it reaches the newest checkpoint),
-/// continues the chain after its newest entry, loads the facts, and makes the store the
-/// custody's key store. Start a [`FactsFollower`](super::FactsFollower) on the vault so that
-/// other nodes' fact changes reach it.
+/// continues the chain after its newest entry, makes the store the custody's key store,
+/// completes every shred the chain records but the tombstones do not (audited, see
+/// `Custody::complete_pending_shreds`), and loads the facts. Start a
+/// [`FactsFollower`](super::FactsFollower) on the vault so that other nodes' fact changes
+/// reach it.
 ///
 /// # Errors
 ///
-/// [`StoreError::Logs`] if the chain does not verify or the keyring does not restore;
+/// [`StoreError::Logs`] if the chain does not verify, the keyring does not restore or a
+/// pending shred cannot be completed;
 /// [`StoreError::Postgres`] if the store cannot be read; as [`PgFacts::load`] otherwise.
 pub fn open_pg_vault(
     store: &PgStore,
@@ -36,12 +39,15 @@ pub fn open_pg_vault(
 ) -> Result<PgVault, StoreError> {
     let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
     let checkpoint = store.latest_checkpoint()?;
-    verify_chain_at_start(keys, &store.audit_entries()?, checkpoint)?;
+    let entries = store.audit_entries()?;
+    verify_chain_at_start(keys, &entries, checkpoint)?;
     let audit_key = keys.audit_key()?;
     let facts = PgFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
     let trail = AuditTrail::new(audit_key, PgAuditStore::new(store)?)?;
     let custody = Custody::with_config(keyring, trail, *store.config().vault_config())
         .with_key_store(Arc::new(store.clone()));
+    // A shred whose entry was written but whose keys a crashed node kept: done before serving.
+    custody.complete_pending_shreds(&entries)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
 }
 

@@ -7,7 +7,8 @@
 //! - every acknowledged record is stored and opens, with its body, unless its customer was
 //!   shredded after it (then it fails as shredded, and its key version is destroyed);
 //! - the audit chain verifies, and holds an `opened` entry for every plaintext the child got;
-//! - every acknowledged shred holds, and was audited;
+//! - every acknowledged shred holds, and was audited; so does every shred whose entry the chain
+//!   holds, which the reopening completes (and audits) if the child died before its deletion;
 //! - every acknowledged consent change is stored, and the level in force is the last one.
 //!
 //! The step the child was in when it died may or may not have happened; the checks allow
@@ -606,8 +607,8 @@ fn verify(db: &Path, seen: &Acknowledged, run: &Run) -> usize {
         {
             *opened_entries.entry(access.record()).or_default() += 1;
         }
-        if let AuditEvent::CustomerShredded { customer } = entry.entry().event() {
-            *shred_entries.entry(*customer).or_default() += 1;
+        if let Some((customer, _)) = entry.entry().event().shred_request() {
+            *shred_entries.entry(customer).or_default() += 1;
         }
     }
     let mut opened_lines: HashMap<RecordId, usize> = HashMap::new();
@@ -674,6 +675,34 @@ fn verify(db: &Path, seen: &Acknowledged, run: &Run) -> usize {
         assert!(!keyring.is_version_shredded(key.customer(), key.version()));
     }
     drop(keyring);
+    // Every shred the chain records holds, even one the child died in after its entry: the
+    // reopening completed it, and audited that after the shred's entry.
+    for (index, entry) in entries.iter().enumerate() {
+        let event = entry.entry().event();
+        if let Some((who, asked)) = event.shred_request() {
+            let stored = snapshot
+                .shredded()
+                .iter()
+                .find(|(shredded, _)| *shredded == who)
+                .map(|(_, tombstone)| *tombstone);
+            assert!(
+                stored.is_some_and(|stored| stored >= asked),
+                "the chain shreds {who} {asked}, the store holds {stored:?} (the child died \
+                 in {:?})",
+                run.in_flight
+            );
+        }
+        if let AuditEvent::ShredCompletedAtStartUp { customer: who, .. } = event {
+            assert!(
+                entries.iter().take(index).any(|before| before
+                    .entry()
+                    .event()
+                    .shred_request()
+                    .is_some_and(|(shredded, _)| shredded == *who)),
+                "a completion without a shred entry before it"
+            );
+        }
+    }
 
     // Every acknowledged consent change is stored; the level now is the last one told (or
     // one the child died telling).

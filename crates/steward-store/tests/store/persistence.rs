@@ -47,6 +47,29 @@ fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
+/// Swaps the sealed bytes of two stored records in the file, behind the store's back.
+fn swap_sealed(path: &Path, a: RecordId, b: RecordId) {
+    let conn = raw(path);
+    let sealed = |id: RecordId| -> Vec<u8> {
+        conn.query_row(
+            "SELECT sealed FROM records WHERE id = ?1",
+            [id.as_bytes()],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let (of_a, of_b) = (sealed(a), sealed(b));
+    for (id, bytes) in [(a, of_b), (b, of_a)] {
+        let updated = conn
+            .execute(
+                "UPDATE records SET sealed = ?2 WHERE id = ?1",
+                rusqlite::params![id.as_bytes(), bytes],
+            )
+            .unwrap();
+        assert_eq!(updated, 1);
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
@@ -348,6 +371,55 @@ fn keys_and_records_survive_reopen_and_open_again() {
         assert_eq!(plaintext.as_bytes(), body);
     }
     assert_eq!(store.record(RecordId::generate_at(at(9))).unwrap(), None);
+}
+
+#[test]
+fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id() {
+    let dir = TempDir::new("swapped");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    let a = seal(&custody, customer(1), at(0), b"prompt of A");
+    let b = seal(&custody, customer(2), at(1), b"prompt of B");
+    let c = seal(&custody, customer(1), at(2), b"prompt of C");
+    for record in [&a, &b, &c] {
+        store
+            .put_record(record, DataCategory::LlmRequestLog)
+            .unwrap();
+    }
+    let (a_id, b_id, c_id) = (
+        a.header().record_id(),
+        b.header().record_id(),
+        c.header().record_id(),
+    );
+    // The case: A's and B's bytes swapped, as a script with the file could. Each is
+    // an authentic record, so only the id asked for can tell them apart. C stays untouched.
+    swap_sealed(&path, a_id, b_id);
+    for id in [a_id, b_id] {
+        match store.record(id) {
+            Err(StoreError::RecordMismatch { id: named }) => assert_eq!(named, id),
+            other => panic!(
+                "swapped record {id} was served: {:?}",
+                other.map(|bytes| bytes.map(|bytes| bytes.len()))
+            ),
+        }
+    }
+    // The untouched record is still served.
+    assert_eq!(store.record(c_id).unwrap().unwrap(), c.as_bytes());
+
+    // Same customer: C's bytes under A's id (A's row keeps its customer) are refused too.
+    let conn = raw(&path);
+    conn.execute(
+        "UPDATE records SET sealed = (SELECT sealed FROM records WHERE id = ?2) WHERE id = ?1",
+        rusqlite::params![a_id.as_bytes(), c_id.as_bytes()],
+    )
+    .unwrap();
+    drop(conn);
+    assert!(matches!(
+        store.record(a_id),
+        Err(StoreError::RecordMismatch { id }) if id == a_id
+    ));
 }
 
 #[test]

@@ -15,9 +15,13 @@ use std::{
 };
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
-    Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditKey, AuditStore, ChainHash, KeyError, LogsError, OpenError, VaultConfig},
+    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts,
+    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    logs::{
+        AuditEvent, AuditKey, AuditStore, AuditTrail, ChainHash, Custody, KeyAdmission, KeyError,
+        KeyStore, KeyVersion, Keyring, KeyringSnapshot, LogsError, OpenError, Tombstone,
+        VaultConfig, WrappedDataKey,
+    },
 };
 use steward_store::{
     StoreError, StoreKeys,
@@ -925,4 +929,141 @@ fn a_column_of_another_type_is_reported_corrupt_not_a_panic() {
         ),
         "{error}"
     );
+}
+
+#[test]
+fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id() {
+    let Some(mut db) = TestSchema::new("a_record_whose_stored_bytes_were_swapped") else {
+        return;
+    };
+    let store = db.store();
+    let [ada, ben] = customers(2)[..] else {
+        unreachable!()
+    };
+    let a = node(&store);
+    set_up_facts(&a, &[ada, ben]);
+    let first = seal(&store, &a, ada, b"prompt of A");
+    let second = seal(&store, &a, ben, b"prompt of B");
+    let (a_id, b_id) = (first.header().record_id(), second.header().record_id());
+    let schema = db.config.schema().to_owned();
+    // One statement swaps the two blobs (PostgreSQL reads the rows as they were before it).
+    let swapped = db
+        .admin
+        .execute(
+            &format!(
+                "UPDATE {schema}.records r SET sealed = o.sealed FROM {schema}.records o \
+                 WHERE (r.id, o.id) IN (($1, $2), ($2, $1))"
+            ),
+            &[&a_id.as_bytes().as_slice(), &b_id.as_bytes().as_slice()],
+        )
+        .unwrap();
+    assert_eq!(swapped, 2);
+    for id in [a_id, b_id] {
+        match store.record(id) {
+            Err(StoreError::RecordMismatch { id: named }) => assert_eq!(named, id),
+            other => panic!(
+                "swapped record {id} was served: {:?}",
+                other.map(|bytes| bytes.map(|bytes| bytes.len()))
+            ),
+        }
+    }
+}
+
+/// The shared store as key store, except that a shred fails: as if the node died between the
+/// shred's audit entry and the deletion of the keys.
+struct ShredDiesBeforeDeletion(PgStore);
+
+impl KeyStore for ShredDiesBeforeDeletion {
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        KeyStore::put_data_key(&self.0, key)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
+        KeyStore::customer_keys(&self.0, customer)
+    }
+
+    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), BoxError> {
+        Err("the node died before the keys were deleted".into())
+    }
+
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        KeyStore::rewrap(&self.0, keys)
+    }
+}
+
+#[test]
+fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_by_the_next_node_to_open() {
+    let Some(db) = TestSchema::new("a_shred_whose_keys_outlived_its_audit_entry") else {
+        return;
+    };
+    let store = db.store();
+    let people = customers(2);
+    let (ada, ben) = (people[0], people[1]);
+    let a = node(&store);
+    set_up_facts(&a, &[ada, ben]);
+    let kept = seal(&store, &a, ada, b"kept");
+    let victim = seal(&store, &a, ben, b"gone");
+    drop(a);
+    {
+        let keyring = Keyring::restore(
+            keys().master_key().unwrap(),
+            [],
+            store.keyring_snapshot().unwrap(),
+        )
+        .unwrap();
+        let trail = AuditTrail::new(
+            keys().audit_key().unwrap(),
+            PgAuditStore::new(&store).unwrap(),
+        )
+        .unwrap();
+        let custody = Custody::new(keyring, trail)
+            .with_key_store(Arc::new(ShredDiesBeforeDeletion(store.clone())));
+        assert!(matches!(
+            custody.shred(ben),
+            Err(LogsError::Key(KeyError::StoreUnavailable { .. }))
+        ));
+    }
+    let before = store.audit_entries().unwrap().len();
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .any(|key| key.customer() == ben)
+    );
+
+    let b = node(&store);
+    catch_up(&b);
+    assert!(matches!(
+        b.open(&victim, &steward_request()),
+        Err(LogsError::Open(OpenError::Shredded))
+    ));
+    assert_eq!(
+        b.open(&kept, &steward_request()).unwrap().as_bytes(),
+        b"kept"
+    );
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert!(snapshot.data_keys().iter().all(|key| key.customer() != ben));
+    assert!(
+        snapshot
+            .shredded()
+            .contains(&(ben, Tombstone::new(Some(KeyVersion::FIRST))))
+    );
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(
+        entries[before].entry().event(),
+        &AuditEvent::ShredCompletedAtStartUp {
+            customer: ben,
+            through: Some(KeyVersion::FIRST)
+        }
+    );
+    keys().audit_key().unwrap().verify_chain(&entries).unwrap();
+    // A second node opened now finds nothing pending.
+    let _c = node(&store);
+    assert_eq!(store.audit_entries().unwrap().len(), entries.len());
 }

@@ -4,9 +4,12 @@
 use std::{sync::Arc, thread};
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Policy, Purpose,
-    RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, VaultShredder,
-    logs::{LogsError, OpenError},
+    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
+    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, VaultShredder,
+    logs::{
+        AuditEvent, AuditTrail, Custody, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
+        LogsError, OpenError, Tombstone, WrappedDataKey,
+    },
     retention::Sweep,
 };
 use steward_store::{FactLog, GroupCommitter, SqliteStore, StoreVault, open_vault};
@@ -131,6 +134,120 @@ fn everything_a_vault_acknowledged_survives_a_restart() {
     assert_eq!(
         vault.audit().unwrap().verify().unwrap().entries(),
         entries + 2
+    );
+}
+
+/// The store as key store, except that a shred fails: as if the process died between the
+/// shred's audit entry and the deletion of the keys.
+struct ShredDiesBeforeDeletion(SqliteStore);
+
+impl KeyStore for ShredDiesBeforeDeletion {
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
+        KeyStore::put_data_key(&self.0, key)
+    }
+
+    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), BoxError> {
+        Err("the process died before the keys were deleted".into())
+    }
+
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
+        KeyStore::rewrap(&self.0, keys)
+    }
+}
+
+#[test]
+fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_and_audited_at_the_next_open() {
+    let dir = TempDir::new("vault-pending-shred");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let (ada, ben) = (customer(1), customer(2));
+    let (kept, victim);
+    {
+        let vault = vault(&store);
+        let committer = GroupCommitter::new(&store).unwrap();
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        vault
+            .update_facts(|facts| {
+                facts.start_relationship(ada, at(-86_400))?;
+                facts.start_relationship(ben, at(-86_400))
+            })
+            .unwrap()
+            .unwrap();
+        kept = log(&vault, &committer, ada);
+        victim = log(&vault, &committer, ben);
+    }
+    // A custody whose shred writes its entry and then dies before the keys are deleted.
+    {
+        let keyring = Keyring::restore(
+            keys().master_key().unwrap(),
+            [],
+            store.keyring_snapshot().unwrap(),
+        )
+        .unwrap();
+        let trail = AuditTrail::new(keys().audit_key().unwrap(), store.clone()).unwrap();
+        let custody = Custody::new(keyring, trail)
+            .with_key_store(Arc::new(ShredDiesBeforeDeletion(store.clone())));
+        assert!(matches!(
+            custody.shred(ben),
+            Err(LogsError::Key(KeyError::StoreUnavailable { .. }))
+        ));
+    }
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(
+        entries.last().unwrap().entry().event(),
+        &AuditEvent::CustomerShreddedThrough {
+            customer: ben,
+            through: Some(KeyVersion::FIRST)
+        }
+    );
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .any(|key| key.customer() == ben),
+        "the double should have kept the keys"
+    );
+    let before = entries.len();
+
+    let vault = vault(&store);
+    // Completed before the vault served: the record does not open, the bystander's does.
+    assert!(matches!(
+        vault.open(&victim, &steward_request()),
+        Err(LogsError::Open(OpenError::Shredded))
+    ));
+    assert_eq!(
+        vault.open(&kept, &steward_request()).unwrap().as_bytes(),
+        b"a prompt"
+    );
+    let snapshot = store.keyring_snapshot().unwrap();
+    assert!(snapshot.data_keys().iter().all(|key| key.customer() != ben));
+    assert!(
+        snapshot
+            .shredded()
+            .contains(&(ben, Tombstone::new(Some(KeyVersion::FIRST))))
+    );
+    // The completion is audited right after the shred's entry, before anything else, and
+    // the chain still verifies.
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(
+        entries.get(before).unwrap().entry().event(),
+        &AuditEvent::ShredCompletedAtStartUp {
+            customer: ben,
+            through: Some(KeyVersion::FIRST)
+        }
+    );
+    let head = vault.audit().unwrap().verify().unwrap();
+    assert_eq!(head.entries(), u64::try_from(entries.len()).unwrap());
+    drop(vault);
+
+    // Done once: the next open finds nothing pending and writes nothing.
+    let reopened = self::vault(&store);
+    assert_eq!(
+        reopened.audit().unwrap().verify().unwrap().entries(),
+        head.entries()
     );
 }
 
