@@ -7,6 +7,8 @@
 //! - `pg` (feature `postgres`): several vaults on one PostgreSQL database share one key
 //!   per customer and version, see each other's shreds, write one audit chain and see each
 //!   other's facts within the bound.
+//! - `fact_log`: facts rebuilt from the fact log equal the facts that wrote it, and any
+//!   single edit, deletion, insertion or reordering of an entry keeps the store from serving.
 //! - `crash`: a child process (this binary, re-run) is killed at many points while it seals,
 //!   opens, changes consent and shreds; what it was told had happened still holds on reopen.
 
@@ -17,6 +19,7 @@
 
 mod common;
 mod crash;
+mod fact_log;
 mod persistence;
 #[cfg(feature = "postgres")]
 mod pg;

@@ -1,0 +1,256 @@
+//! The fact log proves what steers the gate: facts rebuilt from it equal the facts that
+//! wrote it, and any single edit, deletion, insertion or reordering of a stored entry (the
+//! newest included, against a checkpoint) keeps the store from serving.
+
+use proptest::prelude::*;
+use rusqlite::{Connection, params};
+use steward::{
+    Channel, ConsentActor, ConsentChange, Policy, StewardId, Timestamp, TrainingLevel,
+    logs::CheckpointSigner,
+};
+use steward_core::AdminId;
+use steward_store::{
+    FactLog, SqliteStore, StoreError, StoreKeys, StoreVault, open_vault, verify_fact_log,
+};
+
+use crate::common::*;
+
+#[derive(Debug, Clone)]
+enum Change {
+    Start(u8),
+    End(u8),
+    Consent(u8, TrainingLevel),
+    AddSteward(u8),
+    RemoveSteward(u8),
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    let who = 0u8..4;
+    let level = prop_oneof![
+        Just(TrainingLevel::None),
+        Just(TrainingLevel::Private),
+        Just(TrainingLevel::Shared),
+        Just(TrainingLevel::OpenWeight),
+    ];
+    prop_oneof![
+        who.clone().prop_map(Change::Start),
+        who.clone().prop_map(Change::End),
+        (who.clone(), level).prop_map(|(who, level)| Change::Consent(who, level)),
+        who.clone().prop_map(Change::AddSteward),
+        who.prop_map(Change::RemoveSteward),
+    ]
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    /// The event text of entry `i` changed (still valid JSON of the same event).
+    EditEvent(usize),
+    /// A byte of entry `i`'s hash flipped.
+    EditHash(usize, usize),
+    Delete(usize),
+    /// A copy of entry `j` inserted before entry `i`, the rest renumbered.
+    Insert(usize, usize),
+    /// A copy of entry `j` appended after the newest.
+    Append(usize),
+    Swap(usize, usize),
+}
+
+fn tamper() -> impl Strategy<Value = Tamper> {
+    let at = 0usize..64;
+    prop_oneof![
+        at.clone().prop_map(Tamper::EditEvent),
+        (at.clone(), 0usize..32).prop_map(|(i, byte)| Tamper::EditHash(i, byte)),
+        at.clone().prop_map(Tamper::Delete),
+        (at.clone(), at.clone()).prop_map(|(i, j)| Tamper::Insert(i, j)),
+        at.clone().prop_map(Tamper::Append),
+        (at.clone(), at).prop_map(|(i, j)| Tamper::Swap(i, j)),
+    ]
+}
+
+fn steward(n: u8) -> StewardId {
+    format!("steward-{n}.ops").parse().unwrap()
+}
+
+fn admin() -> AdminId {
+    "dana.admin".parse().unwrap()
+}
+
+/// Applies `changes` through a vault on `store` (refused ones write nothing) and returns
+/// what the facts hold afterwards.
+fn apply(vault: &StoreVault, changes: &[Change]) {
+    let now = Timestamp::now();
+    for (step, change) in changes.iter().enumerate() {
+        let step = i64::try_from(step).unwrap();
+        let _accepted_or_refused = match change {
+            Change::Start(who) => vault
+                .update_facts(|facts| facts.start_relationship(customer(*who), at(step)))
+                .unwrap()
+                .is_ok(),
+            Change::End(who) => vault
+                .update_facts(|facts| facts.end_relationship(customer(*who), at(step)))
+                .unwrap()
+                .is_ok(),
+            Change::Consent(who, level) => vault
+                .update_facts(|facts| {
+                    facts.record_consent(ConsentChange::new(
+                        customer(*who),
+                        *level,
+                        Timestamp::from_unix_nanos(now.unix_nanos() + (step + 1) * 1_000_000_000),
+                        ConsentActor::Customer,
+                        Channel::AccountSettings,
+                        Policy::coder_model().version().clone(),
+                    ))
+                })
+                .unwrap()
+                .is_ok(),
+            Change::AddSteward(n) => vault.add_steward(steward(*n), admin()).is_ok(),
+            Change::RemoveSteward(n) => vault.remove_steward(&steward(*n), admin()).is_ok(),
+        };
+    }
+}
+
+/// What the facts say, in a form two loads can be compared by.
+fn facts_seen(vault: &StoreVault) -> (String, Vec<String>, Vec<String>, u64) {
+    let facts = vault.facts().unwrap();
+    let consent = facts.consent().unwrap().to_json().unwrap();
+    let mut roster: Vec<String> = facts
+        .roster()
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    roster.sort();
+    let relationships = (0..4)
+        .map(|who| {
+            format!(
+                "{:?}",
+                facts.relationships().unwrap().relationships(customer(who))
+            )
+        })
+        .collect();
+    (consent, roster, relationships, facts.applied())
+}
+
+/// The stored entries, as rows.
+fn rows(conn: &Connection) -> Vec<(i64, String, Vec<u8>)> {
+    let mut statement = conn
+        .prepare("SELECT sequence, event, hash FROM fact_log ORDER BY sequence")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rewrites the log as `entries`, numbered from 1 in their order.
+fn rewrite(conn: &Connection, entries: &[(i64, String, Vec<u8>)]) {
+    conn.execute("DELETE FROM fact_log", []).unwrap();
+    for (sequence, event, hash) in entries {
+        conn.execute(
+            "INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)",
+            params![sequence, event, hash],
+        )
+        .unwrap();
+    }
+}
+
+/// Applies `tamper` to the stored log, which holds `entries.len()` entries.
+fn apply_tamper(conn: &Connection, tamper: Tamper) {
+    let mut entries = rows(conn);
+    let n = entries.len();
+    let pick = |i: usize| i % n;
+    match tamper {
+        Tamper::EditEvent(i) => {
+            // Insignificant to JSON, significant to the hash.
+            entries[pick(i)].1.push(' ');
+        }
+        Tamper::EditHash(i, byte) => entries[pick(i)].2[byte] ^= 0x01,
+        Tamper::Delete(i) => {
+            entries.remove(pick(i));
+        }
+        Tamper::Insert(i, j) => {
+            let copy = entries[pick(j)].clone();
+            entries.insert(pick(i), copy);
+            renumber(&mut entries);
+        }
+        Tamper::Append(j) => {
+            let copy = entries[pick(j)].clone();
+            entries.push(copy);
+            renumber(&mut entries);
+        }
+        Tamper::Swap(i, j) => {
+            let (i, j) = (pick(i), pick(j));
+            let j = if i == j { (j + 1) % n } else { j };
+            entries.swap(i, j);
+            renumber(&mut entries);
+        }
+    }
+    rewrite(conn, &entries);
+}
+
+fn renumber(entries: &mut [(i64, String, Vec<u8>)]) {
+    for (place, entry) in entries.iter_mut().enumerate() {
+        entry.0 = i64::try_from(place).unwrap() + 1;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn facts_rebuilt_from_the_log_equal_the_facts_that_wrote_it_and_any_tampering_is_refused(
+        changes in prop::collection::vec(change(), 1..12),
+        tampering in tamper(),
+    ) {
+        let dir = TempDir::new("fact-log-property");
+        let keys = keys();
+        let store = SqliteStore::create(dir.db(), &keys).unwrap();
+        let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+        // At least one entry, so there is something to tamper with.
+        apply(&vault, &[Change::AddSteward(9)]);
+        apply(&vault, &changes);
+        let written = facts_seen(&vault);
+        // A checkpoint covering both chains, as `steward audit checkpoint` signs it.
+        let signer =
+            CheckpointSigner::from_pkcs8(&CheckpointSigner::generate_pkcs8().unwrap()).unwrap();
+        let head = vault.facts().unwrap().head();
+        let checkpoint = vault.audit().unwrap().checkpoint_with_facts(&signer, head).unwrap();
+        store.put_checkpoint(&checkpoint).unwrap();
+        drop(vault);
+
+        let reopened = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+        prop_assert_eq!(facts_seen(&reopened), written);
+        drop(reopened);
+
+        apply_tamper(&Connection::open(dir.db()).unwrap(), tampering);
+        let refused = open_vault(&store, &keys, Policy::coder_model());
+        prop_assert!(
+            matches!(refused, Err(StoreError::FactLogBroken { .. })),
+            "{:?} opened: {:?}", tampering, refused.map(|_| ())
+        );
+        let key = keys.audit_key().unwrap().fact_log_key();
+        let verified = verify_fact_log(&store, &key, Some(&checkpoint));
+        prop_assert!(
+            matches!(verified, Err(StoreError::FactLogBroken { .. })),
+            "{:?} verified: {:?}", tampering, verified
+        );
+    }
+}
+
+#[test]
+fn removing_the_newest_entry_is_found_only_against_a_checkpoint() {
+    let dir = TempDir::new("fact-log-newest");
+    let keys: StoreKeys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    apply(&vault, &[Change::AddSteward(1), Change::Start(1)]);
+    drop(vault);
+    let conn = Connection::open(dir.db()).unwrap();
+    conn.execute("DELETE FROM fact_log WHERE sequence = 2", [])
+        .unwrap();
+    // Without a checkpoint a shorter log is a valid log: this is what checkpoints are for.
+    let key = keys.audit_key().unwrap().fact_log_key();
+    assert_eq!(verify_fact_log(&store, &key, None).unwrap().entries(), 1);
+    assert_eq!(store.entries_after(0).unwrap().len(), 1);
+}
