@@ -233,7 +233,11 @@ impl StoreDir {
             reason: "the random source failed",
         })?;
         let path = self.file(kind.file());
-        let text = Zeroizing::new(format!("{}\n", key.expose_hex().as_str()));
+        let hex = key.expose_hex();
+        // Sized up front: a growing string would leave unwiped copies of the key behind.
+        let mut text = Zeroizing::new(String::with_capacity(hex.len().saturating_add(1)));
+        text.push_str(&hex);
+        text.push('\n');
         write_new(&path, text.as_bytes(), Mode::Secret)?;
         written.push(path);
         Ok(key)

@@ -26,7 +26,7 @@ use crate::StoreError;
 /// master key id.
 ///
 /// Load the keys from the environment or from key files (64 hex digits each, as
-/// [`KeyMaterial::expose_hex`] writes them):
+/// [`KeyMaterial::expose_hex`] writes them, or 32 raw bytes):
 ///
 /// ```
 /// use steward_logs::KeyMaterial;
@@ -36,7 +36,7 @@ use crate::StoreError;
 /// std::fs::create_dir_all(&dir)?;
 /// let (master_file, audit_file) = (dir.join("master.key"), dir.join("audit.key"));
 /// std::fs::write(&master_file, format!("{}\n", KeyMaterial::generate()?.expose_hex().as_str()))?;
-/// std::fs::write(&audit_file, format!("{}\n", KeyMaterial::generate()?.expose_hex().as_str()))?;
+/// std::fs::write(&audit_file, [0x17; 32])?; // raw bytes, as `head -c 32 /dev/urandom` writes
 ///
 /// let keys = StoreKeys::from_files("kek-2025-03".parse()?, &master_file, &audit_file)?;
 /// assert_eq!(keys.master_key_id().as_str(), "kek-2025-03");
@@ -133,7 +133,8 @@ impl StoreKeys {
         Self::from_material(master_id, load(master_variable)?, load(audit_variable)?)
     }
 
-    /// Keys from two files holding 64 hex digits each (surrounding whitespace ignored).
+    /// Keys from two files holding either 64 hex digits (surrounding whitespace ignored) or
+    /// the 32 raw bytes each ([`KeyMaterial::from_hex_or_raw_file`]).
     ///
     /// # Errors
     ///
@@ -145,8 +146,8 @@ impl StoreKeys {
     ) -> Result<Self, StoreError> {
         Self::from_material(
             master_id,
-            KeyMaterial::from_file(master_path)?,
-            KeyMaterial::from_file(audit_path)?,
+            KeyMaterial::from_hex_or_raw_file(master_path)?,
+            KeyMaterial::from_hex_or_raw_file(audit_path)?,
         )
     }
 

@@ -126,9 +126,14 @@ impl KeyMaterial {
     }
 
     /// As [`from_file`](Self::from_file), but a file of exactly 32 bytes is taken as the raw
-    /// key: the forms [`MasterKey::from_file`](super::MasterKey::from_file) accepts.
-    pub(crate) fn from_hex_or_raw_file(path: &Path) -> Result<Self, LogsError> {
-        let contents = read_file(path)?;
+    /// key (for example `head -c 32 /dev/urandom > master.key`): the forms
+    /// [`MasterKey::from_file`](super::MasterKey::from_file) accepts.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_file`](Self::from_file), for a file that is not 32 bytes long.
+    pub fn from_hex_or_raw_file(path: impl AsRef<Path>) -> Result<Self, LogsError> {
+        let contents = read_file(path.as_ref())?;
         if contents.len() == KEY_LEN {
             return Self::from_bytes(&contents);
         }
