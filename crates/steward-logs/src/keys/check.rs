@@ -180,7 +180,10 @@ mod tests {
     /// `000102030405060708090a0b`. Both vectors were cross-checked outside Rust (Python's
     /// `hmac` and `cryptography`'s `AESGCM`).
     const MASTER_VECTOR_NONCE: &str = "000102030405060708090a0b";
-    const MASTER_VECTOR_SEALED: &str = "76aaf4aad05e9626ee722b61b4f22d0a1df0af19d42c90c478fc590af97cd89c3fc71c590f4b480a3d418487a296e1c0b4";
+    const MASTER_VECTOR_SEALED: &str = concat!(
+        "76aaf4aad05e9626ee722b61b4f22d0a1df0af19d42c90c478fc590af97cd89c",
+        "3fc71c590f4b480a3d418487a296e1c0b4",
+    );
     /// An audit key check as steward-store stored it: key `[0x17; 32]`.
     const AUDIT_VECTOR: &str = "6a663bfdd4ea00bf14622cd5bc7297c7c701ef4b7d6e1e6e0ed55df96d28d05b";
 
