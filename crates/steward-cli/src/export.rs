@@ -202,7 +202,7 @@ fn write_record(out: &mut impl Write, record: ExportedRecord<'_>) -> Result<(), 
         body: text,
         body_hex: text
             .is_none()
-            .then(|| crate::store_dir::hex_encode(record.body())),
+            .then(|| steward::logs::hex::encode(record.body())),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")?;

@@ -1,16 +1,14 @@
 //! The store directory: the database, the key files, and opening the vault on them.
 
 use std::{
-    env::VarError,
     fs::{self, OpenOptions},
     io::{ErrorKind, Write},
     path::{Path, PathBuf},
 };
 
-use ring::rand::{SecureRandom, SystemRandom};
 use steward::{
     Policy,
-    logs::{CheckpointPublicKey, CheckpointSigner, MasterKeyId},
+    logs::{CheckpointPublicKey, CheckpointSigner, KeyError, KeyMaterial, LogsError, MasterKeyId},
 };
 use steward_store::{
     SqliteStore, StoreKeys, StoreVault, open_vault,
@@ -35,9 +33,6 @@ pub(crate) const CHECKPOINT_PUBLIC_KEY: &str = "checkpoint.pub";
 pub(crate) const MASTER_KEY_VAR: &str = "STEWARD_MASTER_KEY";
 /// The variable that may hold the audit key instead of its file.
 pub(crate) const AUDIT_KEY_VAR: &str = "STEWARD_AUDIT_KEY";
-
-/// The length of the master key and of the audit key this command makes.
-const KEY_LEN: usize = 32;
 
 /// A directory holding one store and its keys.
 #[derive(Debug, Clone)]
@@ -94,6 +89,42 @@ impl KeyKind {
         match self {
             Self::Master => MASTER_KEY_VAR,
             Self::Audit => AUDIT_KEY_VAR,
+        }
+    }
+
+    /// The key in the kind's variable, if it is set.
+    fn in_environment(self) -> Result<Option<KeyMaterial>, CliError> {
+        KeyMaterial::from_env(self.variable())
+            .map_err(|error| self.error(self.variable().to_owned(), error))
+    }
+
+    /// What the command reports when steward-logs could not load this key from `from` (a
+    /// file or a variable): a missing file names the way to get it back, and bad contents
+    /// say what is wrong, never what they hold.
+    fn error(self, from: String, error: LogsError) -> CliError {
+        let invalid = |reason| CliError::InvalidKey {
+            what: self.what(),
+            from,
+            reason,
+        };
+        match error {
+            LogsError::Key(KeyError::KeyFile { path, source }) => {
+                if source.kind() == ErrorKind::NotFound {
+                    CliError::MissingKeyFile {
+                        what: self.what(),
+                        path,
+                        hint: self.hint(),
+                    }
+                } else {
+                    CliError::Read { path, source }
+                }
+            }
+            LogsError::Key(
+                KeyError::InvalidKey { reason } | KeyError::InvalidHex { reason, .. },
+            ) => invalid(reason),
+            // Set, but not text: `from_env` reports an unset variable as `None`.
+            LogsError::Key(KeyError::MissingEnv { .. }) => invalid("not valid Unicode"),
+            other => CliError::Logs(other),
         }
     }
 }
@@ -165,7 +196,7 @@ impl StoreDir {
         let mut from_environment = Vec::new();
         let master = self.new_key(KeyKind::Master, written, &mut from_environment)?;
         let audit = self.new_key(KeyKind::Audit, written, &mut from_environment)?;
-        let store_keys = StoreKeys::new(master_id.clone(), &master, &audit)?;
+        let store_keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
 
         let pkcs8 = CheckpointSigner::generate_pkcs8()?;
         let signer = CheckpointSigner::from_pkcs8(&pkcs8)?;
@@ -173,7 +204,7 @@ impl StoreDir {
         write_new(&signer_path, &pkcs8, Mode::Secret)?;
         written.push(signer_path);
         let public_path = self.file(CHECKPOINT_PUBLIC_KEY);
-        let public = format!("{}\n", hex_encode(signer.public_key().as_bytes()));
+        let public = format!("{}\n", signer.public_key().to_hex());
         write_new(&public_path, public.as_bytes(), Mode::Public)?;
         written.push(public_path);
 
@@ -191,14 +222,22 @@ impl StoreDir {
         kind: KeyKind,
         written: &mut Vec<PathBuf>,
         from_environment: &mut Vec<&'static str>,
-    ) -> Result<Zeroizing<Vec<u8>>, CliError> {
-        if let Some(key) = key_from_environment(kind)? {
+    ) -> Result<KeyMaterial, CliError> {
+        if let Some(key) = kind.in_environment()? {
             from_environment.push(kind.variable());
             return Ok(key);
         }
-        let key = random_key()?;
+        let key = KeyMaterial::generate().map_err(|_| CliError::InvalidKey {
+            what: "new key",
+            from: "the system random source".to_owned(),
+            reason: "the random source failed",
+        })?;
         let path = self.file(kind.file());
-        let text = Zeroizing::new(format!("{}\n", hex_encode(&key)));
+        let hex = key.expose_hex();
+        // Sized up front: a growing string would leave unwiped copies of the key behind.
+        let mut text = Zeroizing::new(String::with_capacity(hex.len().saturating_add(1)));
+        text.push_str(&hex);
+        text.push('\n');
         write_new(&path, text.as_bytes(), Mode::Secret)?;
         written.push(path);
         Ok(key)
@@ -216,7 +255,7 @@ impl StoreDir {
         }
         let master = self.key(KeyKind::Master)?;
         let audit = self.key(KeyKind::Audit)?;
-        let keys = StoreKeys::new(master_id.clone(), &master, &audit)?;
+        let keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
         let store = SqliteStore::open(&database, &keys)?;
         let vault = open_vault(&store, &keys, policy)?;
         Ok(Session { store, vault })
@@ -232,7 +271,7 @@ impl StoreDir {
     ) -> Result<PgSession, CliError> {
         let master = self.key(KeyKind::Master)?;
         let audit = self.key(KeyKind::Audit)?;
-        let keys = StoreKeys::new(master_id.clone(), &master, &audit)?;
+        let keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
         let store = PgStore::open_existing(config, &keys)?;
         let vault = open_pg_vault(&store, &keys, policy)?;
         Ok(PgSession { store, vault })
@@ -253,78 +292,24 @@ impl StoreDir {
     pub(crate) fn public_key(&self) -> Result<CheckpointPublicKey, CliError> {
         let path = self.file(CHECKPOINT_PUBLIC_KEY);
         let text = read_key_file(&path, "checkpoint public key")?;
-        let bytes = std::str::from_utf8(&text)
-            .map_err(|_| "not hex text")
-            .and_then(hex_decode)
-            .map_err(|reason| CliError::InvalidKey {
-                what: "checkpoint public key",
-                from: path.display().to_string(),
-                reason,
-            })?;
-        let bytes: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| CliError::InvalidKey {
-                what: "checkpoint public key",
-                from: path.display().to_string(),
-                reason: "not 32 bytes",
-            })?;
-        Ok(CheckpointPublicKey::from_bytes(bytes))
+        let invalid = |reason| CliError::InvalidKey {
+            what: "checkpoint public key",
+            from: path.display().to_string(),
+            reason,
+        };
+        let text = std::str::from_utf8(&text).map_err(|_| invalid("not hex text"))?;
+        CheckpointPublicKey::from_hex(text)
+            .map_err(|_| invalid("a public key is 32 bytes, written as 64 hex digits"))
     }
 
     /// A symmetric key: from its variable if set, else from its file.
-    fn key(&self, kind: KeyKind) -> Result<Zeroizing<Vec<u8>>, CliError> {
-        if let Some(key) = key_from_environment(kind)? {
+    fn key(&self, kind: KeyKind) -> Result<KeyMaterial, CliError> {
+        if let Some(key) = kind.in_environment()? {
             return Ok(key);
         }
         let path = self.file(kind.file());
-        let text = Zeroizing::new(fs::read(&path).map_err(|source| {
-            if source.kind() == ErrorKind::NotFound {
-                CliError::MissingKeyFile {
-                    what: kind.what(),
-                    path: path.clone(),
-                    hint: kind.hint(),
-                }
-            } else {
-                CliError::Read {
-                    path: path.clone(),
-                    source,
-                }
-            }
-        })?);
-        parse_key(&text).map_err(|reason| CliError::InvalidKey {
-            what: kind.what(),
-            from: path.display().to_string(),
-            reason,
-        })
+        KeyMaterial::from_file(&path).map_err(|error| kind.error(path.display().to_string(), error))
     }
-}
-
-/// The key in the kind's variable, if it is set.
-fn key_from_environment(kind: KeyKind) -> Result<Option<Zeroizing<Vec<u8>>>, CliError> {
-    let invalid = |reason| CliError::InvalidKey {
-        what: kind.what(),
-        from: kind.variable().to_owned(),
-        reason,
-    };
-    match std::env::var(kind.variable()) {
-        Ok(text) => {
-            let text = Zeroizing::new(text);
-            parse_key(text.as_bytes()).map(Some).map_err(invalid)
-        }
-        Err(VarError::NotPresent) => Ok(None),
-        Err(VarError::NotUnicode(_)) => Err(invalid("not valid Unicode")),
-    }
-}
-
-/// A key written as hex: exactly 32 bytes, surrounding whitespace ignored.
-fn parse_key(text: &[u8]) -> Result<Zeroizing<Vec<u8>>, &'static str> {
-    let text = std::str::from_utf8(text).map_err(|_| "not hex text")?;
-    let bytes = Zeroizing::new(hex_decode(text)?);
-    if bytes.len() != KEY_LEN {
-        return Err("a key is 32 bytes, written as 64 hex digits");
-    }
-    Ok(bytes)
 }
 
 /// A whole key file, or which file is missing.
@@ -343,19 +328,6 @@ fn read_key_file(path: &Path, what: &'static str) -> Result<Vec<u8>, CliError> {
             }
         }
     })
-}
-
-/// 32 bytes from the system's random source.
-fn random_key() -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let mut key = Zeroizing::new(vec![0_u8; KEY_LEN]);
-    SystemRandom::new()
-        .fill(&mut key)
-        .map_err(|_| CliError::InvalidKey {
-            what: "new key",
-            from: "the system random source".to_owned(),
-            reason: "the random source failed",
-        })?;
-    Ok(key)
 }
 
 /// Who may read a file `init` writes.
@@ -401,58 +373,75 @@ fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), CliError> {
         })
 }
 
-/// Lowercase hex.
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len().saturating_mul(2));
-    for byte in bytes {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            // A nibble is below 16, so it is always a hex digit.
-            text.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    text
-}
-
-/// Hex to bytes; surrounding whitespace is ignored, either case accepted.
-pub(crate) fn hex_decode(text: &str) -> Result<Vec<u8>, &'static str> {
-    let text = text.trim().as_bytes();
-    if !text.len().is_multiple_of(2) {
-        return Err("an odd number of hex digits");
-    }
-    text.chunks_exact(2)
-        .map(|pair| match pair {
-            [high, low] => Ok((digit(*high)? << 4) | digit(*low)?),
-            _ => Err("an odd number of hex digits"),
-        })
-        .collect()
-}
-
-fn digit(byte: u8) -> Result<u8, &'static str> {
-    match byte {
-        b'0'..=b'9' => Ok(byte - b'0'),
-        b'a'..=b'f' => Ok(byte - b'a' + 10),
-        b'A'..=b'F' => Ok(byte - b'A' + 10),
-        _ => Err("not hex: only the digits 0-9 and a-f are allowed"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn hex_round_trips_and_refuses_non_hex() {
-        let bytes = [0x00, 0x0f, 0xa5, 0xff];
-        assert_eq!(hex_encode(&bytes), "000fa5ff");
-        assert_eq!(hex_decode(" 000FA5ff\n").unwrap(), bytes);
-        assert_eq!(hex_decode("abc"), Err("an odd number of hex digits"));
-        assert!(hex_decode("zz").is_err());
+    fn dir(name: &str) -> StoreDir {
+        let root = std::env::temp_dir().join(format!("steward-cli-{name}-{}", std::process::id()));
+        fs::create_dir_all(&root).unwrap();
+        StoreDir::new(root)
+    }
+
+    fn load(dir: &StoreDir, contents: &[u8]) -> Result<KeyMaterial, CliError> {
+        fs::write(dir.file(AUDIT_KEY), contents).unwrap();
+        dir.key(KeyKind::Audit)
     }
 
     #[test]
-    fn a_key_is_exactly_32_bytes() {
-        assert!(parse_key("ab".repeat(32).as_bytes()).is_ok());
-        assert!(parse_key("ab".repeat(31).as_bytes()).is_err());
-        assert!(parse_key("ab".repeat(33).as_bytes()).is_err());
+    fn a_key_file_is_exactly_64_hex_digits_with_whitespace_around() {
+        let dir = dir("key-files");
+        assert!(load(&dir, format!(" {}\n", "aB".repeat(32)).as_bytes()).is_ok());
+        for (contents, reason) in [
+            (
+                "ab".repeat(31),
+                "a key is 32 bytes, written as 64 hex digits",
+            ),
+            (
+                "ab".repeat(33),
+                "a key is 32 bytes, written as 64 hex digits",
+            ),
+            (
+                format!("{}a", "ab".repeat(32)),
+                "a key is 32 bytes, written as 64 hex digits",
+            ),
+            (format!("{}zz", "ab".repeat(31)), "not a hex digit"),
+        ] {
+            match load(&dir, contents.as_bytes()) {
+                Err(CliError::InvalidKey {
+                    what: "audit key",
+                    reason: found,
+                    ..
+                }) => assert_eq!(found, reason, "{} characters", contents.len()),
+                other => panic!("expected an invalid key, got {other:?}"),
+            }
+        }
+        // The raw 32 bytes are not a key file: the command writes and reads hex only.
+        assert!(matches!(
+            load(&dir, &[0xc3; 32]),
+            Err(CliError::InvalidKey {
+                reason: "not hex text",
+                ..
+            })
+        ));
+        fs::remove_file(dir.file(AUDIT_KEY)).unwrap();
+        assert!(matches!(
+            dir.key(KeyKind::Audit),
+            Err(CliError::MissingKeyFile {
+                what: "audit key",
+                ..
+            })
+        ));
+        fs::remove_dir_all(&dir.root).unwrap();
+    }
+
+    #[test]
+    fn an_invalid_key_is_never_shown() {
+        let dir = dir("key-secret");
+        let secret = format!("{}zz", "5e".repeat(31));
+        let error = load(&dir, secret.as_bytes()).unwrap_err().to_string();
+        assert!(!error.contains("5e5e"), "{error}");
+        assert!(error.contains("audit.key"), "{error}");
+        fs::remove_dir_all(&dir.root).unwrap();
     }
 }

@@ -240,6 +240,19 @@ pub enum KeyError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A key that did not produce the check value stored for it: not the key the check was
+    /// made with (or, for a master key, not under this id).
+    #[error("the {what} does not match its stored check value")]
+    CheckMismatch {
+        /// Which key: `master key` or `audit key`.
+        what: &'static str,
+    },
+    /// A stored check value of the wrong shape.
+    #[error("invalid key check value: {reason}")]
+    InvalidCheck {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An environment variable holding a key is not set or not Unicode.
     #[error("environment variable `{name}` is not set or not valid Unicode")]
     MissingEnv {

@@ -1,4 +1,14 @@
-//! Lowercase hex for the serialized forms of wrapped keys, hashes and signatures.
+//! Lowercase hex, the one codec of the workspace: for key files, the serialized forms of
+//! wrapped keys, hashes and signatures, and public values anyone prints.
+//!
+//! ```
+//! use steward_logs::hex;
+//!
+//! assert_eq!(hex::encode(&[0x00, 0x7f, 0xff]), "007fff");
+//! assert_eq!(hex::decode::<3>("007FFF", "example")?, [0x00, 0x7f, 0xff]);
+//! assert!(hex::decode::<3>("007ff", "example").is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Master keys and audit keys pass through here as well as public values, so neither direction
 //! branches on, or indexes a table by, the value of a digit: each nibble is mapped with
@@ -12,7 +22,11 @@ use zeroize::Zeroize;
 use crate::{KeyError, LogsError};
 
 /// Lowercase hex of `bytes`.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+///
+/// For secret bytes, hold the result in a `Zeroizing<String>` (as
+/// [`KeyMaterial::expose_hex`](crate::KeyMaterial::expose_hex) does).
+#[must_use]
+pub fn encode(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len().saturating_mul(2));
     for &byte in bytes {
         // Every digit is ASCII, so `push` always takes its one-byte path, whatever the digit.
@@ -22,11 +36,16 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     text
 }
 
-/// Exactly `N` bytes from hex text (either case).
-pub(crate) fn decode<const N: usize>(
-    text: &str,
-    field: &'static str,
-) -> Result<[u8; N], LogsError> {
+/// Exactly `N` bytes from hex text (either case, no surrounding whitespace), in time that
+/// depends only on the text's length. `field` names the value in the error.
+///
+/// For secret bytes, hold the result in a `Zeroizing` (as [`KeyMaterial`](crate::KeyMaterial)
+/// does); on failure, what was decoded is wiped before returning.
+///
+/// # Errors
+///
+/// [`KeyError::InvalidHex`] unless the text is exactly `2 * N` hex digits.
+pub fn decode<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], LogsError> {
     decode_digits(text.as_bytes())
         .map_err(|reason| LogsError::Key(KeyError::InvalidHex { field, reason }))
 }

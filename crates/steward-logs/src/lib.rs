@@ -85,7 +85,7 @@ mod ct;
 mod custody;
 mod error;
 mod export;
-mod hex;
+pub mod hex;
 mod keys;
 mod record;
 mod session;
@@ -104,8 +104,9 @@ pub use crate::{
         RecordDigester, SkipReason,
     },
     keys::{
-        KEY_LEN, KeyAdmission, KeyStore, KeyVersion, Keyring, KeyringSnapshot, MasterKey,
-        MasterKeyId, NoKeyStore, PreparedMasterRotation, Tombstone, WrappedDataKey,
+        AuditKeyCheck, KEY_LEN, KeyAdmission, KeyMaterial, KeyStore, KeyVersion, Keyring,
+        KeyringSnapshot, MasterKey, MasterKeyCheck, MasterKeyId, NoKeyStore,
+        PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, SealInput,

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
 use steward_core::CustomerId;
 use steward_logs::{
     BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, Tombstone, WrappedDataKey,
@@ -11,7 +10,7 @@ use steward_logs::{
 
 use crate::{
     SqliteStore, StoreError, WriteTx,
-    codec::{Columns, hex_decode, hex_encode, json_value},
+    codec::Columns,
     error::Doing,
     store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
 };
@@ -56,7 +55,6 @@ impl WriteTx<'_> {
                 tombstone,
             });
         }
-        let (nonce, ciphertext) = wrap_parts(key)?;
         let inserted = conn
             .prepare_cached(
                 "INSERT INTO wrapped_keys (customer, version, master_key, nonce, ciphertext) \
@@ -67,8 +65,8 @@ impl WriteTx<'_> {
                     customer.as_bytes(),
                     key.version().get(),
                     key.master_key().as_str(),
-                    nonce,
-                    ciphertext
+                    key.nonce().as_slice(),
+                    key.ciphertext().as_slice()
                 ])
             })
             .doing("storing a data key")?;
@@ -178,14 +176,13 @@ impl WriteTx<'_> {
                     expected: master.clone(),
                 });
             }
-            let (nonce, ciphertext) = wrap_parts(key)?;
             let updated = update
                 .execute(params![
                     key.customer().as_bytes(),
                     key.version().get(),
                     master.as_str(),
-                    nonce,
-                    ciphertext
+                    key.nonce().as_slice(),
+                    key.ciphertext().as_slice()
                 ])
                 .doing("rewrapping the data keys")?;
             if updated != 1 {
@@ -397,34 +394,15 @@ fn tombstone_from(through: u32) -> Tombstone {
     Tombstone::new(KeyVersion::new(through).ok())
 }
 
-/// The nonce and ciphertext of a wrapped key.
-///
-/// `WrappedDataKey` shows them only in its documented serde form (hex strings), so they are
-/// taken from there; the store keeps them as bytes.
-fn wrap_parts(key: &WrappedDataKey) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-    let value = json_value(key, "a wrapped data key")?;
-    let bytes = |field: &str| {
-        value
-            .get(field)
-            .and_then(Value::as_str)
-            .and_then(hex_decode)
-            .ok_or(StoreError::Unsupported {
-                what: "a wrapped data key whose serde form lacks a hex nonce or ciphertext",
-            })
-    };
-    Ok((bytes("nonce")?, bytes("ciphertext")?))
-}
-
-/// A wrapped key from a row of `customer, version, master_key, nonce, ciphertext`, through
-/// its serde form, which checks every length.
+/// A wrapped key from a row of `customer, version, master_key, nonce, ciphertext`;
+/// steward-logs checks the lengths of the parts.
 fn decode_wrapped(columns: &Columns<'_, '_>) -> Result<WrappedDataKey, StoreError> {
-    let value = json!({
-        "master_key": columns.text(2)?,
-        "customer": columns.customer(0)?,
-        "version": columns.key_version(1)?,
-        "nonce": hex_encode(columns.blob(3)?),
-        "ciphertext": hex_encode(columns.blob(4)?),
-    });
-    serde_json::from_value(value)
-        .map_err(|error| StoreError::corrupt(columns.table(), "invalid wrapped data key", error))
+    WrappedDataKey::from_parts(
+        columns.parsed(2, "invalid master key id")?,
+        columns.customer(0)?,
+        columns.key_version(1)?,
+        columns.blob(3)?,
+        columns.blob(4)?,
+    )
+    .map_err(|error| StoreError::corrupt(columns.table(), "invalid wrapped data key", error))
 }

@@ -13,7 +13,7 @@
 //! # let dir = std::env::temp_dir().join(format!("steward-store-lib-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("steward.db");
-//! // The key bytes come from configuration (a file, the environment or a KMS).
+//! // The keys come from configuration: `StoreKeys::from_files`, `from_env`, or a KMS's bytes.
 //! let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
 //! let store = SqliteStore::create(&path, &keys)?;
 //! let policy = steward::Policy::coder_model();
@@ -47,14 +47,17 @@
 //!
 //! # Integrity at start-up
 //!
-//! [`StoreKeys`] holds the master key (with its id) and the audit key as the bytes the
-//! service loaded. At creation the store records check values — an AES-256-GCM seal of a
-//! fixed label under the master key, an HMAC-SHA256 of another under the audit key — and
-//! never the keys. [`SqliteStore::open`] recomputes them, so a wrong key is
-//! [`StoreError::WrongMasterKey`] or [`StoreError::WrongAuditKey`] at once, not a broken
-//! chain or failed unwraps later. (The store needs the bytes because the steward-logs key
-//! types, rightly, expose neither their bytes nor a MAC under them; build those types from
-//! the same [`StoreKeys`].)
+//! [`StoreKeys`] holds the master key (with its id) and the audit key as the service loaded
+//! them: from bytes ([`StoreKeys::new`]), key files ([`StoreKeys::from_files`]), the
+//! environment ([`StoreKeys::from_env`]) or steward-logs'
+//! [`KeyMaterial`](steward_logs::KeyMaterial) ([`StoreKeys::from_material`]). At creation the
+//! store records the keys' check values, computed by steward-logs
+//! ([`MasterKey::check_value`](steward_logs::MasterKey::check_value): an AES-256-GCM seal of a
+//! fixed label under the master key; [`AuditKey::check_value`](steward_logs::AuditKey::check_value):
+//! an HMAC-SHA256 of another under the audit key), and never the keys.
+//! [`SqliteStore::open`] verifies them, so a wrong key is [`StoreError::WrongMasterKey`] or
+//! [`StoreError::WrongAuditKey`] at once, not a broken chain or failed unwraps later. Build
+//! the steward-logs key types from the same [`StoreKeys`].
 //!
 //! # Keys
 //!
@@ -105,13 +108,13 @@
 #![forbid(unsafe_code)]
 
 mod audit;
-mod check;
 mod codec;
 mod durable;
 mod durable_facts;
 mod error;
 mod fact_log;
 mod facts;
+mod key_check;
 mod keys;
 #[cfg(feature = "postgres")]
 pub mod pg;
@@ -120,11 +123,11 @@ mod schema;
 mod store;
 
 pub use crate::{
-    check::StoreKeys,
     durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
     durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
+    key_check::StoreKeys,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},
     schema::SCHEMA_VERSION,

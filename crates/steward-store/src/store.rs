@@ -11,13 +11,13 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use steward_core::Timestamp;
-use steward_logs::{KEY_LEN, MasterKeyId};
+use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId};
 
 use crate::{
     StoreError, StoreKeys,
-    check::{MasterCheck, NONCE_LEN, master_bytes},
     codec::Columns,
     error::Doing,
+    key_check::{self, stored_master_check, verify_master},
     schema::{self, Found},
 };
 
@@ -217,8 +217,8 @@ impl SqliteStore {
     /// [`StoreError::InvalidKey`] unless `master` is 32 bytes; [`StoreError::WrongMasterKey`]
     /// if another key is registered under `id`; [`StoreError::Sqlite`] if it cannot be stored.
     pub fn register_master_key(&self, id: &MasterKeyId, master: &[u8]) -> Result<(), StoreError> {
-        let bytes = master_bytes(master)?;
-        self.write(|tx| register_master_key(tx.conn(), id, &bytes))
+        let master = key_check::master_key(id, master)?;
+        self.write(|tx| register_master_key(tx.conn(), &master))
     }
 
     /// Runs `f` in one write transaction: everything it writes is committed together when it
@@ -408,13 +408,13 @@ fn record_key_checks(conn: &mut Connection, keys: &StoreKeys) -> Result<(), Stor
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .doing("starting the initialization")?;
-    register_master_key(&tx, keys.master_key_id(), keys.master_bytes())?;
+    register_master_key(&tx, &keys.master_key()?)?;
     tx.execute(
         "INSERT INTO meta (singleton, current_master_key, audit_key_check, created_at) \
          VALUES (1, ?1, ?2, ?3)",
         params![
             keys.master_key_id().as_str(),
-            keys.audit_check().value(),
+            keys.audit_check()?.as_bytes(),
             Timestamp::now().unix_nanos()
         ],
     )
@@ -454,7 +454,7 @@ fn verify_keys(conn: &Connection, keys: &StoreKeys) -> Result<(), StoreError> {
         current: meta.current_master_key.clone(),
     };
     let check = master_check(conn, given)?.ok_or_else(not_current)?;
-    check.verify(given, keys.master_bytes())?;
+    keys.verify_master(&check)?;
     if *given != meta.current_master_key {
         // The wrapped keys decide: with none stored (a rotation of an empty keyring), any
         // registered master key whose check opens is the current one.
@@ -463,7 +463,7 @@ fn verify_keys(conn: &Connection, keys: &StoreKeys) -> Result<(), StoreError> {
         }
         set_current_master_key(conn, given)?;
     }
-    keys.audit_check().verify(&meta.audit_key_check)
+    keys.verify_audit(&meta.audit_key_check)
 }
 
 /// Whether any wrapped data key is stored.
@@ -498,7 +498,7 @@ pub(crate) fn is_registered(conn: &Connection, id: &MasterKeyId) -> Result<bool,
 }
 
 /// The check stored for a master key id, if it is registered.
-fn master_check(conn: &Connection, id: &MasterKeyId) -> Result<Option<MasterCheck>, StoreError> {
+fn master_check(conn: &Connection, id: &MasterKeyId) -> Result<Option<MasterKeyCheck>, StoreError> {
     conn.query_row(
         "SELECT check_nonce, check_sealed FROM master_keys WHERE id = ?1",
         [id.as_str()],
@@ -506,28 +506,24 @@ fn master_check(conn: &Connection, id: &MasterKeyId) -> Result<Option<MasterChec
     )
     .optional()
     .doing("reading a master key check")?
-    .map(|(nonce, sealed)| {
-        let nonce: [u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes"))?;
-        Ok(MasterCheck { nonce, sealed })
-    })
+    .map(|(nonce, sealed)| stored_master_check("master_keys", &nonce, &sealed))
     .transpose()
 }
 
 /// Stores the check of a master key, or verifies the one already stored under its id.
-fn register_master_key(
-    conn: &Connection,
-    id: &MasterKeyId,
-    master: &[u8; KEY_LEN],
-) -> Result<(), StoreError> {
+fn register_master_key(conn: &Connection, master: &MasterKey) -> Result<(), StoreError> {
+    let id = master.id();
     if let Some(check) = master_check(conn, id)? {
-        return check.verify(id, master);
+        return verify_master(master, &check);
     }
-    let check = MasterCheck::compute(id, master)?;
+    let check = master.check_value()?;
     conn.execute(
         "INSERT INTO master_keys (id, check_nonce, check_sealed) VALUES (?1, ?2, ?3)",
-        params![id.as_str(), check.nonce.as_slice(), check.sealed],
+        params![
+            id.as_str(),
+            check.nonce().as_slice(),
+            check.sealed().as_slice()
+        ],
     )
     .doing("registering a master key")?;
     Ok(())

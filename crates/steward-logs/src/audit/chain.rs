@@ -12,7 +12,9 @@ use steward_core::Timestamp;
 use zeroize::Zeroizing;
 
 use super::entry::{AuditEntry, EntryBuffer, encode_entry};
-use crate::{AuditError, KeyError, LogsError, hex};
+use crate::{
+    AuditError, AuditKeyCheck, KeyError, KeyMaterial, LogsError, hex, keys::AUDIT_CHECK_LABEL,
+};
 
 const CHECKPOINT_LABEL: &[u8] = b"steward-logs/v1/audit-checkpoint\0";
 /// A checkpoint that also covers the fact log signs a message under a label of its own, so
@@ -35,7 +37,12 @@ const PUBLIC_KEY_LEN: usize = 32;
 /// (HMAC-SHA256(configured, "steward-logs/v2/audit-entry-key")), so the configured bytes
 /// serve only this purpose whatever else they are used for. Not `Clone`; `Debug` shows only
 /// the algorithm.
-pub struct AuditKey(hmac::Key);
+pub struct AuditKey {
+    /// The derived key entries are hashed under.
+    entry: hmac::Key,
+    /// The key's check value, computed once from the configured bytes, which are not kept.
+    check: AuditKeyCheck,
+}
 
 impl AuditKey {
     /// Shortest accepted key, in bytes.
@@ -54,17 +61,51 @@ impl AuditKey {
         }
         let configured = hmac::Key::new(hmac::HMAC_SHA256, bytes);
         let derived = hmac::sign(&configured, ENTRY_KEY_LABEL);
-        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())))
+        Ok(Self {
+            entry: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            check: AuditKeyCheck(tag_bytes(&hmac::sign(&configured, AUDIT_CHECK_LABEL))?),
+        })
+    }
+
+    /// A key from loaded [`KeyMaterial`].
+    ///
+    /// # Errors
+    ///
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_material(material: &KeyMaterial) -> Result<Self, LogsError> {
+        Self::from_bytes(material.as_bytes())
     }
 
     /// A key from 64 hex digits (surrounding whitespace ignored).
     ///
     /// # Errors
     ///
-    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
+    /// As [`KeyMaterial::from_hex`].
     pub fn from_hex(text: &str) -> Result<Self, LogsError> {
-        let bytes = Zeroizing::new(hex::decode::<32>(text.trim(), "audit key")?);
-        Self::from_bytes(bytes.as_slice())
+        Self::from_material(&KeyMaterial::from_hex(text)?)
+    }
+
+    /// The check value of this key, for a store to keep beside its chain and recognise the
+    /// key at start-up with [`verify_check`](Self::verify_check): HMAC-SHA256 under the
+    /// configured key (not the derived entry key) of a fixed label (see [`AuditKeyCheck`]).
+    #[must_use]
+    pub fn check_value(&self) -> AuditKeyCheck {
+        self.check.clone()
+    }
+
+    /// Whether this key made `check`, compared in constant time.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::CheckMismatch`] if it did not.
+    pub fn verify_check(&self, check: &AuditKeyCheck) -> Result<(), LogsError> {
+        if crate::ct::bytes_equal(&self.check.0, &check.0) {
+            Ok(())
+        } else {
+            Err(LogsError::Key(KeyError::CheckMismatch {
+                what: "audit key",
+            }))
+        }
     }
 
     /// Checks a whole chain, oldest entry first, and returns its head.
@@ -117,7 +158,7 @@ impl AuditKey {
             &chained.entry,
         )
         .map_err(|_| broken("an entry field is out of range"))?;
-        let tag = hmac::sign(&self.0, message.as_bytes());
+        let tag = hmac::sign(&self.entry, message.as_bytes());
         if crate::ct::bytes_equal(tag.as_ref(), &chained.hash.0) {
             Ok(())
         } else {
@@ -130,7 +171,7 @@ impl AuditKey {
     /// passes for a hash of the other.
     #[must_use]
     pub fn fact_log_key(&self) -> super::FactLogKey {
-        let derived = hmac::sign(&self.0, FACT_LOG_KEY_LABEL);
+        let derived = hmac::sign(&self.entry, FACT_LOG_KEY_LABEL);
         super::FactLogKey::new(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
     }
 
@@ -142,7 +183,7 @@ impl AuditKey {
     ) -> Result<ChainedEntry, LogsError> {
         let mut message = EntryBuffer::new();
         encode_entry(&mut message, sequence, &previous, &entry)?;
-        let tag = hmac::sign(&self.0, message.as_bytes());
+        let tag = hmac::sign(&self.entry, message.as_bytes());
         let mut hash = [0u8; HASH_LEN];
         if tag.as_ref().len() != HASH_LEN {
             return Err(LogsError::Overflow {
@@ -476,6 +517,22 @@ impl CheckpointPublicKey {
         &self.0
     }
 
+    /// A public key from 64 hex digits, either case; surrounding whitespace is ignored (the
+    /// form [`to_hex`](Self::to_hex) gives, for a public key file).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, LogsError> {
+        hex::decode(text.trim(), "checkpoint public key").map(Self)
+    }
+
+    /// The 32 bytes as lowercase hex.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex::encode(&self.0)
+    }
+
     /// Checks a checkpoint's signature.
     ///
     /// # Errors
@@ -512,6 +569,13 @@ impl<'de> Deserialize<'de> for CheckpointPublicKey {
             .map(Self)
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// An HMAC-SHA256 tag as its 32 bytes.
+fn tag_bytes(tag: &hmac::Tag) -> Result<[u8; HASH_LEN], LogsError> {
+    tag.as_ref().try_into().map_err(|_| LogsError::Overflow {
+        what: "audit hash length",
+    })
 }
 
 fn checkpoint_message(entries: u64, head: &ChainHash, facts: Option<&ChainHead>) -> Vec<u8> {

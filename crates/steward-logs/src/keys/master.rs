@@ -10,10 +10,11 @@ use steward_core::CustomerId;
 use zeroize::Zeroizing;
 
 use super::{
-    KEY_LEN, KeyVersion,
+    KEY_LEN, KeyMaterial, KeyVersion,
+    check::{MASTER_CHECK_LABEL, MasterKeyCheck},
     wrapped::{DataKey, WRAP_NONCE_LEN, WRAPPED_LEN, WrappedDataKey},
 };
-use crate::{KeyError, LogsError, hex};
+use crate::{KeyError, LogsError};
 
 const WRAP_LABEL: &[u8] = b"steward-logs/v1/wrap\0";
 
@@ -119,29 +120,37 @@ impl MasterKey {
         })
     }
 
+    /// A master key from loaded [`KeyMaterial`].
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidKey`] unless the material is exactly 32 bytes.
+    pub fn from_material(id: MasterKeyId, material: &KeyMaterial) -> Result<Self, LogsError> {
+        Self::from_bytes(id, material.as_bytes())
+    }
+
     /// A master key from 64 hex digits (surrounding whitespace ignored).
     ///
     /// # Errors
     ///
-    /// [`KeyError::InvalidHex`] unless the text is 64 hex digits.
+    /// As [`KeyMaterial::from_hex`].
     pub fn from_hex(id: MasterKeyId, text: &str) -> Result<Self, LogsError> {
-        let bytes = Zeroizing::new(hex::decode::<KEY_LEN>(text.trim(), "master key")?);
-        Self::from_bytes(id, bytes.as_slice())
+        Self::from_material(id, &KeyMaterial::from_hex(text)?)
     }
 
     /// A master key from an environment variable holding 64 hex digits.
     ///
     /// # Errors
     ///
-    /// [`KeyError::MissingEnv`] if the variable is unset; [`KeyError::InvalidHex`] if its
-    /// value is not 64 hex digits.
+    /// [`KeyError::MissingEnv`] if the variable is unset or not Unicode; as
+    /// [`KeyMaterial::from_hex`] if its value is not 64 hex digits.
     pub fn from_env(id: MasterKeyId, variable: &str) -> Result<Self, LogsError> {
-        let text = Zeroizing::new(std::env::var(variable).map_err(|_| {
+        let material = KeyMaterial::from_env(variable)?.ok_or_else(|| {
             LogsError::Key(KeyError::MissingEnv {
                 name: variable.chars().take(64).collect(),
             })
-        })?);
-        Self::from_hex(id, &text)
+        })?;
+        Self::from_material(id, &material)
     }
 
     /// A master key from a file holding either the 32 raw bytes or 64 hex digits.
@@ -151,22 +160,75 @@ impl MasterKey {
     /// [`KeyError::KeyFile`] if the file cannot be read; [`KeyError::InvalidKey`] or
     /// [`KeyError::InvalidHex`] if it holds neither form.
     pub fn from_file(id: MasterKeyId, path: impl AsRef<Path>) -> Result<Self, LogsError> {
-        let path = path.as_ref();
-        let contents = Zeroizing::new(std::fs::read(path).map_err(|source| {
-            LogsError::Key(KeyError::KeyFile {
-                path: path.to_path_buf(),
-                source,
-            })
-        })?);
-        if contents.len() == KEY_LEN {
-            return Self::from_bytes(id, &contents);
+        Self::from_material(id, &KeyMaterial::from_hex_or_raw_file(path.as_ref())?)
+    }
+
+    /// A new check value of this key: a fixed label sealed under it (AES-256-GCM, a random
+    /// nonce, the key id as associated data), for a store to keep beside its data and
+    /// recognise the key at start-up with [`verify_check`](Self::verify_check) without ever
+    /// holding it. Known plaintext reveals nothing about an AES key.
+    ///
+    /// ```
+    /// use steward_logs::{MasterKey, MasterKeyCheck};
+    ///
+    /// let key = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
+    /// let check = key.check_value()?;
+    /// // Stored as its two parts, and read back.
+    /// let stored = MasterKeyCheck::from_parts(check.nonce(), check.sealed())?;
+    /// assert!(key.verify_check(&stored).is_ok());
+    /// let other = MasterKey::from_bytes("kek-1".parse()?, &[0x43; 32])?;
+    /// assert!(other.verify_check(&stored).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Random`] if the system random source fails.
+    pub fn check_value(&self) -> Result<MasterKeyCheck, LogsError> {
+        let mut nonce = [0_u8; MasterKeyCheck::NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| LogsError::Key(KeyError::Random))?;
+        let mut sealed = [0_u8; MasterKeyCheck::SEALED_LEN];
+        let (body, tag_slot) = sealed.split_at_mut(MASTER_CHECK_LABEL.len());
+        body.copy_from_slice(MASTER_CHECK_LABEL);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(self.id.as_str().as_bytes()),
+                body,
+            )
+            .map_err(|_| LogsError::Overflow {
+                what: "sealing a master key check",
+            })?;
+        tag_slot.copy_from_slice(tag.as_ref());
+        Ok(MasterKeyCheck { nonce, sealed })
+    }
+
+    /// Whether this key, under its id, made `check` (see [`check_value`](Self::check_value)).
+    /// The tag is compared in constant time, inside ring.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::CheckMismatch`] if it did not: another key, or another id.
+    pub fn verify_check(&self, check: &MasterKeyCheck) -> Result<(), LogsError> {
+        let mismatch = || LogsError::Key(KeyError::CheckMismatch { what: "master key" });
+        let mut buffer = check.sealed;
+        let opened = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(check.nonce),
+                aead::Aad::from(self.id.as_str().as_bytes()),
+                &mut buffer,
+            )
+            .map_err(|_| mismatch())?;
+        // The label is public: an ordinary comparison leaks nothing.
+        if opened == MASTER_CHECK_LABEL {
+            Ok(())
+        } else {
+            Err(mismatch())
         }
-        let text = std::str::from_utf8(&contents).map_err(|_| {
-            LogsError::Key(KeyError::InvalidKey {
-                reason: "a key file holds 32 raw bytes or 64 hex digits",
-            })
-        })?;
-        Self::from_hex(id, text)
     }
 
     /// The id of this master key.
@@ -272,6 +334,7 @@ fn wrap_aad(id: &MasterKeyId, customer: CustomerId, version: KeyVersion) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hex;
     use crate::keys::{
         Keyring,
         test_support::{customer, master},

@@ -7,17 +7,21 @@
 //! and leaves a [`Tombstone`]: a returning customer's new data keys are numbered above it, so
 //! the destroyed versions stay destroyed.
 
+mod check;
 mod keyring;
 mod master;
+mod material;
 mod snapshot;
 mod store;
 mod version;
 mod wrapped;
 
-pub(crate) use self::wrapped::DataKey;
+pub(crate) use self::{check::AUDIT_CHECK_LABEL, wrapped::DataKey};
 pub use self::{
+    check::{AuditKeyCheck, MasterKeyCheck},
     keyring::{Keyring, PreparedMasterRotation},
     master::{MasterKey, MasterKeyId},
+    material::KeyMaterial,
     snapshot::KeyringSnapshot,
     store::{KeyAdmission, KeyStore, NoKeyStore},
     version::{KeyVersion, Tombstone},

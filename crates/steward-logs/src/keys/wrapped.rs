@@ -50,6 +50,71 @@ pub struct WrappedDataKey {
 }
 
 impl WrappedDataKey {
+    /// Length of the wrap's nonce, in bytes.
+    pub const NONCE_LEN: usize = WRAP_NONCE_LEN;
+    /// Length of the wrapped key (the sealed data key and its AES-GCM tag), in bytes.
+    pub const CIPHERTEXT_LEN: usize = WRAPPED_LEN;
+
+    /// A wrapped key from the parts a store keeps in its columns (see
+    /// [`nonce`](Self::nonce) and [`ciphertext`](Self::ciphertext)). Nothing is decrypted
+    /// here: a part that was altered, or moved to another customer or version, fails when the
+    /// key is unwrapped.
+    ///
+    /// ```
+    /// use steward_logs::{Keyring, MasterKey, WrappedDataKey};
+    ///
+    /// let mut keyring = Keyring::new(MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?);
+    /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    /// keyring.ensure_data_key(customer)?;
+    /// let snapshot = keyring.snapshot();
+    /// let wrapped = snapshot.data_keys().first().ok_or("no key")?;
+    /// let rebuilt = WrappedDataKey::from_parts(
+    ///     wrapped.master_key().clone(),
+    ///     wrapped.customer(),
+    ///     wrapped.version(),
+    ///     wrapped.nonce(),
+    ///     wrapped.ciphertext(),
+    /// )?;
+    /// assert_eq!(&rebuilt, wrapped);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidKey`] unless the nonce is 12 bytes and the ciphertext 48.
+    pub fn from_parts(
+        master_key: MasterKeyId,
+        customer: CustomerId,
+        version: KeyVersion,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Self, LogsError> {
+        let invalid = |reason| LogsError::Key(KeyError::InvalidKey { reason });
+        Ok(Self {
+            master_key,
+            customer,
+            version,
+            nonce: nonce
+                .try_into()
+                .map_err(|_| invalid("a wrapped key nonce is 12 bytes"))?,
+            ciphertext: ciphertext
+                .try_into()
+                .map_err(|_| invalid("a wrapped key ciphertext is 48 bytes"))?,
+        })
+    }
+
+    /// The wrap's nonce, to store.
+    #[must_use]
+    pub const fn nonce(&self) -> &[u8; WRAP_NONCE_LEN] {
+        &self.nonce
+    }
+
+    /// The wrapped key (the sealed data key and its tag), to store.
+    #[must_use]
+    pub const fn ciphertext(&self) -> &[u8; WRAPPED_LEN] {
+        &self.ciphertext
+    }
+
     /// The master key this data key is wrapped under.
     #[must_use]
     pub const fn master_key(&self) -> &MasterKeyId {
@@ -111,5 +176,79 @@ impl From<WrappedDataKey> for WrappedRepr {
             nonce: hex::encode(&key.nonce),
             ciphertext: hex::encode(&key.ciphertext),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{
+        Keyring,
+        test_support::{customer, master},
+    };
+
+    fn wrapped() -> WrappedDataKey {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.snapshot().data_keys().first().unwrap().clone()
+    }
+
+    #[test]
+    fn parts_rebuild_the_same_key_and_it_still_unwraps() {
+        let key = wrapped();
+        let rebuilt = WrappedDataKey::from_parts(
+            key.master_key().clone(),
+            key.customer(),
+            key.version(),
+            key.nonce(),
+            key.ciphertext(),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, key);
+        assert!(master("kek-1", 1).unwrap(&rebuilt).is_ok());
+    }
+
+    #[test]
+    fn parts_of_the_wrong_length_are_refused() {
+        let key = wrapped();
+        let build = |nonce: &[u8], ciphertext: &[u8]| {
+            WrappedDataKey::from_parts(
+                key.master_key().clone(),
+                key.customer(),
+                key.version(),
+                nonce,
+                ciphertext,
+            )
+        };
+        for (nonce, ciphertext) in [
+            (&key.nonce()[1..], &key.ciphertext()[..]),
+            (&key.nonce()[..], &key.ciphertext()[1..]),
+            (&[0; 13][..], &key.ciphertext()[..]),
+            (&key.nonce()[..], &[0; 49][..]),
+        ] {
+            assert!(matches!(
+                build(nonce, ciphertext),
+                Err(LogsError::Key(KeyError::InvalidKey { .. }))
+            ));
+        }
+    }
+
+    #[test]
+    fn altered_parts_build_but_do_not_unwrap() {
+        let key = wrapped();
+        let mut ciphertext = *key.ciphertext();
+        ciphertext[0] ^= 1;
+        let altered = WrappedDataKey::from_parts(
+            key.master_key().clone(),
+            key.customer(),
+            key.version(),
+            key.nonce(),
+            &ciphertext,
+        )
+        .unwrap();
+        assert!(matches!(
+            master("kek-1", 1).unwrap(&altered),
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
+        ));
     }
 }

@@ -6,11 +6,7 @@ use postgres::{Client, SimpleQueryMessage, Statement};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use super::{PgStore, column};
-use crate::{
-    StoreError,
-    codec::{hex_decode, json_text},
-    error::Doing,
-};
+use crate::{StoreError, codec::json_text, error::Doing};
 
 const ENTRIES: &str = "audit_entries";
 const CHECKPOINTS: &str = "audit_checkpoints";
@@ -324,7 +320,13 @@ fn decode_head(messages: &[SimpleQueryMessage]) -> Result<LockedHead, StoreError
         .and_then(|entries| entries.parse().ok())
         .ok_or_else(|| corrupt("the entry count is not a number"))?;
     let hash = text(head, 1)?
-        .map(|hash| hex_decode(hash).ok_or_else(|| corrupt("the head hash is not hex")))
+        .map(|hash| {
+            steward_logs::hex::decode::<32>(hash, "the chain head hash")
+                .map(|bytes| bytes.to_vec())
+                .map_err(|error| {
+                    StoreError::corrupt("audit_head", "the head hash is not 32 bytes of hex", error)
+                })
+        })
         .transpose()?;
     let newest = match rows.next() {
         Some(row) => {

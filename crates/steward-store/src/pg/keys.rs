@@ -7,7 +7,7 @@ use steward_logs::{
 };
 
 use super::{PgStore, column, snapshot};
-use crate::{StoreError, error::Doing};
+use crate::{StoreError, error::Doing, key_check};
 
 const DATA_KEYS: &str = "data_keys";
 
@@ -182,14 +182,18 @@ impl PgStore {
         id: &steward_logs::MasterKeyId,
         master: &[u8],
     ) -> Result<(), StoreError> {
-        let bytes = crate::check::master_bytes(master)?;
-        let check = crate::check::MasterCheck::compute(id, &bytes)?;
+        let master = key_check::master_key(id, master)?;
+        let check = master.check_value()?;
         let mut client = self.client()?;
         let inserted = client
             .execute(
                 "INSERT INTO master_keys (id, check_nonce, check_sealed) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO NOTHING",
-                &[&id.as_str(), &check.nonce.as_slice(), &check.sealed],
+                &[
+                    &id.as_str(),
+                    &check.nonce().as_slice(),
+                    &check.sealed().as_slice(),
+                ],
             )
             .doing("registering a master key")?;
         if inserted == 0 {
@@ -200,13 +204,11 @@ impl PgStore {
                 )
                 .doing("reading a master key check")?;
             let nonce: Vec<u8> = column(&row, 0, "master_keys")?;
-            let stored = crate::check::MasterCheck {
-                nonce: nonce.as_slice().try_into().map_err(|_| {
-                    StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes")
-                })?,
-                sealed: column(&row, 1, "master_keys")?,
-            };
-            stored.verify(id, &bytes)?;
+            let sealed: Vec<u8> = column(&row, 1, "master_keys")?;
+            key_check::verify_master(
+                &master,
+                &key_check::stored_master_check("master_keys", &nonce, &sealed)?,
+            )?;
         }
         Ok(())
     }

@@ -68,11 +68,7 @@ pub use self::{
     records::PgRecordMetas,
     vault::{PgVault, open_pg_vault},
 };
-use crate::{
-    StoreError, StoreKeys,
-    check::{MasterCheck, NONCE_LEN},
-    error::Doing,
-};
+use crate::{StoreError, StoreKeys, error::Doing, key_check::stored_master_check};
 
 /// Whether starting may create the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -596,10 +592,14 @@ pub(crate) fn snapshot(client: &mut Client) -> Result<postgres::Transaction<'_>,
 /// Records the key checks of a new database.
 fn initialize(tx: &mut postgres::Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreError> {
     let id = keys.master_key_id();
-    let check = MasterCheck::compute(id, keys.master_bytes())?;
+    let check = keys.master_check()?;
     tx.execute(
         "INSERT INTO master_keys (id, check_nonce, check_sealed) VALUES ($1, $2, $3)",
-        &[&id.as_str(), &check.nonce.as_slice(), &check.sealed],
+        &[
+            &id.as_str(),
+            &check.nonce().as_slice(),
+            &check.sealed().as_slice(),
+        ],
     )
     .doing("recording the master key check")?;
     tx.execute(
@@ -608,7 +608,7 @@ fn initialize(tx: &mut postgres::Transaction<'_>, keys: &StoreKeys) -> Result<()
         &[
             &PG_SCHEMA_VERSION,
             &id.as_str(),
-            &keys.audit_check().value(),
+            &keys.audit_check()?.as_bytes().as_slice(),
         ],
     )
     .doing("recording the store's metadata")?;
@@ -643,19 +643,15 @@ fn verify_keys(
         });
     };
     let nonce: Vec<u8> = column(&row, 0, "master_keys")?;
-    let check = MasterCheck {
-        nonce: <[u8; NONCE_LEN]>::try_from(nonce.as_slice())
-            .map_err(|_| StoreError::corrupt_row("master_keys", "a check nonce is not 12 bytes"))?,
-        sealed: column(&row, 1, "master_keys")?,
-    };
-    check.verify(id, keys.master_bytes())?;
+    let sealed: Vec<u8> = column(&row, 1, "master_keys")?;
+    keys.verify_master(&stored_master_check("master_keys", &nonce, &sealed)?)?;
     if current != id.as_str() {
         return Err(StoreError::MasterKeyNotCurrent {
             current: parse_master_id(current)?,
             given: id.clone(),
         });
     }
-    keys.audit_check().verify(audit_check)
+    keys.verify_audit(audit_check)
 }
 
 fn parse_master_id(text: &str) -> Result<MasterKeyId, StoreError> {
