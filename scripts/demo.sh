@@ -4,7 +4,8 @@
 # a steward opens one for troubleshooting (audited) and is refused for marketing (exit 3,
 # audited too); a shared-model training export takes only what consent at collection allows;
 # a relationship ends and the retention sweep deletes its records and shreds its keys; the
-# audit chain verifies against a signed checkpoint.
+# audit chain and the fact log verify against a signed checkpoint; a consent row edited in
+# steward.db outside Steward is caught.
 #
 # Run: bash scripts/demo.sh
 set -euo pipefail
@@ -81,3 +82,29 @@ show sweep --execute --at "$SWEEP_AT"
 section "The audit trail: an HMAC chain, signed and verified"
 show audit checkpoint
 show audit verify
+
+section "A DBA raises Ada's consent to open-weight in steward.db, outside Steward"
+python3 - store/steward.db <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+edited = db.execute(
+    "UPDATE fact_log SET event = replace(event, '\"level\":\"shared\"', '\"level\":\"open-weight\"')"
+    " WHERE event LIKE '%\"kind\":\"consent\"%' AND event LIKE '%\"level\":\"shared\"%'"
+).rowcount
+db.commit()
+print(f"(edited {edited} consent entry in the fact log)")
+PY
+status=0
+show audit verify || status=$?
+if [ "$status" -ne 1 ]; then
+    echo "expected exit 1 (the fact log does not verify), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: the store serves nothing until this is resolved)"
+status=0
+show consent history --customer "$ADA" || status=$?
+if [ "$status" -ne 1 ]; then
+    echo "expected exit 1 (a store whose fact log does not verify serves nothing), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: nothing is decided from facts that do not verify)"

@@ -1,4 +1,4 @@
-//! `steward audit`: verify the audit chain, and sign checkpoints of it.
+//! `steward audit`: verify the audit chain and the fact log, and sign checkpoints of both.
 
 use std::{
     fs::OpenOptions,
@@ -7,8 +7,14 @@ use std::{
 };
 
 use serde_json::json;
-use steward::logs::{ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner};
-use steward_store::pg::PgConfig;
+use steward::logs::{
+    AuditStore, AuditTrail, ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner,
+};
+use steward_store::{
+    FactLog, SqliteStore, StoreKeys,
+    pg::{PgAuditStore, PgConfig, PgStore},
+    verify_fact_log,
+};
 
 use crate::{
     Context,
@@ -26,7 +32,7 @@ pub(crate) fn run(context: &Context, command: AuditCommand) -> Result<Exit, CliE
     }
 }
 
-/// The store whose chain a command works on: the directory's embedded one, or the
+/// The store whose chains a command works on: the directory's embedded one, or the
 /// PostgreSQL store several nodes share (`--postgres`).
 enum ChainStore {
     Embedded(Box<Session>),
@@ -34,8 +40,8 @@ enum ChainStore {
 }
 
 impl ChainStore {
-    /// Opens the store and a vault on it, which verifies the whole chain and that it reaches
-    /// the newest stored checkpoint.
+    /// Opens the store and a vault on it, which verifies both chains and that they reach the
+    /// newest stored checkpoint.
     fn open(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
         match &shared.postgres {
             None => Ok(Self::Embedded(Box::new(context.open()?))),
@@ -50,34 +56,23 @@ impl ChainStore {
         }
     }
 
-    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, CliError> {
-        Ok(match self {
-            Self::Embedded(session) => session.store.latest_checkpoint()?,
-            Self::Shared(session) => session.store.latest_checkpoint()?,
-        })
-    }
-
-    /// Verifies the chain, and against `checkpoint` if given.
-    fn verify(
-        &self,
-        checkpoint: Option<(&Checkpoint, &CheckpointPublicKey)>,
-    ) -> Result<ChainHead, CliError> {
-        Ok(match (self, checkpoint) {
-            (Self::Embedded(session), None) => session.vault.audit()?.verify()?,
-            (Self::Embedded(session), Some((checkpoint, key))) => {
-                session.vault.audit()?.verify_against(checkpoint, key)?
-            }
-            (Self::Shared(session), None) => session.vault.audit()?.verify()?,
-            (Self::Shared(session), Some((checkpoint, key))) => {
-                session.vault.audit()?.verify_against(checkpoint, key)?
-            }
-        })
-    }
-
+    /// Signs the audit chain's head and the fact log's, as the vault has them.
     fn checkpoint(&self, signer: &CheckpointSigner) -> Result<Checkpoint, CliError> {
         Ok(match self {
-            Self::Embedded(session) => session.vault.audit()?.checkpoint(signer)?,
-            Self::Shared(session) => session.vault.audit()?.checkpoint(signer)?,
+            Self::Embedded(session) => {
+                let facts = session.vault.facts()?.head();
+                session
+                    .vault
+                    .audit()?
+                    .checkpoint_with_facts(signer, facts)?
+            }
+            Self::Shared(session) => {
+                let facts = session.vault.facts()?.head();
+                session
+                    .vault
+                    .audit()?
+                    .checkpoint_with_facts(signer, facts)?
+            }
         })
     }
 
@@ -88,6 +83,79 @@ impl ChainStore {
         }
         Ok(())
     }
+}
+
+/// The store `audit verify` reads, with no vault: a vault refuses to open on logs that do
+/// not verify, and saying where they break is this command's job.
+enum VerifiedStore {
+    Embedded(SqliteStore, StoreKeys),
+    Shared(PgStore, StoreKeys),
+}
+
+/// Both chains, verified.
+struct Heads {
+    audit: ChainHead,
+    facts: ChainHead,
+}
+
+impl VerifiedStore {
+    fn open(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
+        let master_id = context.master_key_id();
+        match &shared.postgres {
+            None => {
+                let (store, keys) = context.dir.open_store(master_id)?;
+                Ok(Self::Embedded(store, keys))
+            }
+            Some(connection) => {
+                let config = PgConfig::new(connection)?.with_schema(&shared.pg_schema)?;
+                let (store, keys) = context.dir.open_postgres_store(master_id, &config)?;
+                Ok(Self::Shared(store, keys))
+            }
+        }
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, CliError> {
+        Ok(match self {
+            Self::Embedded(store, _) => store.latest_checkpoint()?,
+            Self::Shared(store, _) => store.latest_checkpoint()?,
+        })
+    }
+
+    /// Verifies the audit chain and the fact log, each from its first entry, and against
+    /// `checkpoint` if given: the first entry that does not verify is the error.
+    fn verify(
+        &self,
+        checkpoint: Option<(&Checkpoint, &CheckpointPublicKey)>,
+    ) -> Result<Heads, CliError> {
+        match self {
+            Self::Embedded(store, keys) => {
+                let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
+                verify_both(&trail, store, keys, checkpoint)
+            }
+            Self::Shared(store, keys) => {
+                let trail = AuditTrail::new(keys.audit_key()?, PgAuditStore::new(store)?)?;
+                verify_both(&trail, store, keys, checkpoint)
+            }
+        }
+    }
+}
+
+fn verify_both<A: AuditStore>(
+    trail: &AuditTrail<A>,
+    log: &impl FactLog,
+    keys: &StoreKeys,
+    checkpoint: Option<(&Checkpoint, &CheckpointPublicKey)>,
+) -> Result<Heads, CliError> {
+    let audit = match checkpoint {
+        None => trail.verify()?,
+        Some((checkpoint, key)) => trail.verify_against(checkpoint, key)?,
+    };
+    let facts = verify_fact_log(
+        log,
+        &keys.audit_key()?.fact_log_key(),
+        checkpoint.map(|(checkpoint, _)| checkpoint),
+    )?;
+    Ok(Heads { audit, facts })
 }
 
 /// Which checkpoint the chain was verified against.
@@ -101,9 +169,7 @@ enum Against {
 }
 
 fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
-    // Opening the vault verifies the chain already, and that it reaches the newest stored
-    // checkpoint; what is left is the signature, and a checkpoint kept elsewhere.
-    let store = ChainStore::open(context, &args.shared)?;
+    let store = VerifiedStore::open(context, &args.shared)?;
     let against = match &args.checkpoint {
         Some(path) => Against::File(read_checkpoint(path)?),
         None => match store.latest_checkpoint()? {
@@ -111,7 +177,7 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
             None => Against::Nothing,
         },
     };
-    let head = match &against {
+    let heads = match &against {
         Against::Nothing => store.verify(None)?,
         Against::Stored(checkpoint) | Against::File(checkpoint) => {
             store.verify(Some((checkpoint, &context.dir.public_key()?)))?
@@ -132,11 +198,19 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
             "the verification",
             &json!({
                 "verified": true,
-                "entries": head.entries(),
-                "head": head.hash(),
+                "entries": heads.audit.entries(),
+                "head": heads.audit.hash(),
+                "facts": {
+                    "entries": heads.facts.entries(),
+                    "head": heads.facts.hash(),
+                },
                 "checkpoint": checkpoint.map(|checkpoint| json!({
                     "entries": checkpoint.entries(),
                     "head": checkpoint.head(),
+                    "facts": checkpoint.facts().map(|facts| json!({
+                        "entries": facts.entries(),
+                        "head": facts.hash(),
+                    })),
                     "from": source,
                 })),
             }),
@@ -144,15 +218,30 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
         Format::Human => {
             println(&format!(
                 "audit chain verified: {} entries, HMAC chain intact, head {}",
-                head.entries(),
-                head.hash()
+                heads.audit.entries(),
+                heads.audit.hash()
+            ))?;
+            println(&format!(
+                "fact log verified: {} entries (consent, relationships, holds, roster), HMAC \
+                 chain intact, head {}",
+                heads.facts.entries(),
+                heads.facts.hash()
             ))?;
             match (checkpoint, source) {
-                (Some(checkpoint), Some(source)) => println(&format!(
-                    "it reaches the checkpoint at {} entries from {source}, signed by the key in \
-                     {CHECKPOINT_PUBLIC_KEY}",
-                    checkpoint.entries()
-                ))?,
+                (Some(checkpoint), Some(source)) => println(&match checkpoint.facts() {
+                    Some(facts) => format!(
+                        "both reach the checkpoint from {source} (audit chain at {} entries, \
+                         fact log at {} entries), signed by the key in {CHECKPOINT_PUBLIC_KEY}",
+                        checkpoint.entries(),
+                        facts.entries()
+                    ),
+                    None => format!(
+                        "the audit chain reaches the checkpoint at {} entries from {source}, \
+                         signed by the key in {CHECKPOINT_PUBLIC_KEY}; it does not cover the \
+                         fact log: `steward audit checkpoint` signs one that does",
+                        checkpoint.entries()
+                    ),
+                })?,
                 _ => println(
                     "no checkpoint yet: `steward audit checkpoint` signs the head, so that \
                      removing the newest entries is detected too",
@@ -223,9 +312,11 @@ fn checkpoint(context: &Context, args: &AuditCheckpointArgs) -> Result<Exit, Cli
         Format::Json => print_json("the checkpoint", &checkpoint)?,
         Format::Human => {
             println(&format!(
-                "signed checkpoint at {} entries, head {}; stored in the store",
+                "signed checkpoint at {} audit entries (head {}) and {} fact log entries; \
+                 stored in the store",
                 checkpoint.entries(),
-                checkpoint.head()
+                checkpoint.head(),
+                checkpoint.facts().map_or(0, |facts| facts.entries())
             ))?;
             if let Some(path) = &args.out {
                 println(&format!(

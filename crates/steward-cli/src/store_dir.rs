@@ -253,12 +253,42 @@ impl StoreDir {
         if !database.is_file() {
             return Err(CliError::NoStore { path: database });
         }
-        let master = self.key(KeyKind::Master)?;
-        let audit = self.key(KeyKind::Audit)?;
-        let keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
-        let store = SqliteStore::open(&database, &keys)?;
+        let (store, keys) = self.open_store(master_id)?;
         let vault = open_vault(&store, &keys, policy)?;
         Ok(Session { store, vault })
+    }
+
+    /// The embedded store alone, its keys checked, with no vault: for `audit verify`, which
+    /// must read a store whose logs do not verify (a vault refuses to open on one).
+    pub(crate) fn open_store(
+        &self,
+        master_id: &MasterKeyId,
+    ) -> Result<(SqliteStore, StoreKeys), CliError> {
+        let database = self.file(DATABASE);
+        if !database.is_file() {
+            return Err(CliError::NoStore { path: database });
+        }
+        let keys = self.store_keys(master_id)?;
+        let store = SqliteStore::open(&database, &keys)?;
+        Ok((store, keys))
+    }
+
+    /// The shared PostgreSQL store alone, its keys checked, with no vault (as
+    /// [`open_store`](Self::open_store)).
+    pub(crate) fn open_postgres_store(
+        &self,
+        master_id: &MasterKeyId,
+        config: &PgConfig,
+    ) -> Result<(PgStore, StoreKeys), CliError> {
+        let keys = self.store_keys(master_id)?;
+        let store = PgStore::open_existing(config, &keys)?;
+        Ok((store, keys))
+    }
+
+    fn store_keys(&self, master_id: &MasterKeyId) -> Result<StoreKeys, CliError> {
+        let master = self.key(KeyKind::Master)?;
+        let audit = self.key(KeyKind::Audit)?;
+        Ok(StoreKeys::from_material(master_id.clone(), master, audit)?)
     }
 
     /// The shared PostgreSQL store at `config` (checked against this directory's keys) and a
@@ -269,10 +299,7 @@ impl StoreDir {
         policy: Policy,
         config: &PgConfig,
     ) -> Result<PgSession, CliError> {
-        let master = self.key(KeyKind::Master)?;
-        let audit = self.key(KeyKind::Audit)?;
-        let keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
-        let store = PgStore::open_existing(config, &keys)?;
+        let (store, keys) = self.open_postgres_store(master_id, config)?;
         let vault = open_pg_vault(&store, &keys, policy)?;
         Ok(PgSession { store, vault })
     }

@@ -970,3 +970,104 @@ fn audit_commands_work_on_a_shared_postgres_store() {
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .unwrap();
 }
+
+#[test]
+fn audit_verify_names_an_edited_consent_entry_and_the_store_serves_nothing() {
+    let sandbox = Sandbox::with_customers("fact-edit");
+    let records = sandbox.ingest(&line(BEN, "hello"));
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let verified = sandbox.json(&["audit", "verify"]);
+    let facts = verified["facts"]["entries"].as_u64().unwrap();
+    assert!(facts >= 3, "{verified}");
+
+    // A DBA raises the consent in steward.db, keeping the entry valid JSON.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let edited = conn
+        .execute(
+            "UPDATE fact_log SET event = replace(event, '\"shared\"', '\"open-weight\"') \
+             WHERE event LIKE '%\"kind\":\"consent\"%'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(edited, 1);
+    let sequence: u64 = conn
+        .query_row(
+            "SELECT sequence FROM fact_log WHERE event LIKE '%open-weight%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    drop(conn);
+
+    let refused = sandbox.run(&["audit", "verify"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("fact log is broken at entry {sequence}")),
+        "{}",
+        refused.stderr
+    );
+    // Nothing is decided from it: no open, no training export.
+    let opened = sandbox.open(&records[0], "troubleshooting", "sam.steward");
+    assert_eq!(opened.code, 1, "{}", opened.stderr);
+    assert!(opened.stdout.is_empty());
+    let export = sandbox.run(&[
+        "export",
+        "training",
+        "--scope",
+        "open-weight",
+        "--out",
+        sandbox.path("open.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(export.code, 1, "{}", export.stderr);
+}
+
+#[test]
+fn a_roster_entry_inserted_or_the_newest_fact_removed_is_found() {
+    let sandbox = Sandbox::with_customers("fact-roster");
+    let kept = sandbox.path("checkpoint.json");
+    sandbox.ok(&["audit", "checkpoint", "--out", kept.to_str().unwrap()]);
+    let database = sandbox.store().join("steward.db");
+
+    // A stranger appended to the roster by hand: no audit key, so no valid hash.
+    let conn = rusqlite::Connection::open(&database).unwrap();
+    let (sequence, hash): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT sequence, hash FROM fact_log ORDER BY sequence DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    conn.execute(
+        "INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)",
+        rusqlite::params![
+            sequence + 1,
+            r#"{"kind":"steward_added","steward":"mallory"}"#,
+            hash
+        ],
+    )
+    .unwrap();
+    let refused = sandbox.run(&["audit", "verify"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("fact log is broken at entry {}", sequence + 1)),
+        "{}",
+        refused.stderr
+    );
+
+    // The stranger and the newest genuine entry removed: a valid, shorter log, which only
+    // the checkpoint kept outside the store finds.
+    conn.execute("DELETE FROM fact_log WHERE sequence >= ?1", [sequence])
+        .unwrap();
+    drop(conn);
+    let shorter = sandbox.run(&["audit", "verify", "--checkpoint", kept.to_str().unwrap()]);
+    assert_eq!(shorter.code, 1, "{}", shorter.stderr);
+    assert!(
+        shorter.stderr.contains("entries were removed"),
+        "{}",
+        shorter.stderr
+    );
+}
