@@ -24,7 +24,12 @@ use crate::{
     StoreError,
     codec::json_text,
     fact_log::{FactEvent, FactLog, StoredFact, check_entry, check_reaches},
+    fact_snapshot::{FactSnapshot, SnapshotEvent, SnapshotReader, SnapshotWriter},
 };
+
+/// A start-up that replayed at least this many entries one by one writes a snapshot of the
+/// facts, so that the next start replays only what was appended after it.
+const SNAPSHOT_AFTER: usize = 10_000;
 
 /// How long before its recording a change may say it takes effect and still mean "now":
 /// the caller read the clock a moment before the store did. Earlier is backdating.
@@ -76,7 +81,19 @@ impl FactState {
     /// Replays one verified entry; an entry that does not replay is refused.
     fn apply(&mut self, event: FactEvent) -> Result<(), StoreError> {
         match event {
-            FactEvent::Consent { receipt } => replay_receipt(&mut self.consent, &receipt)?,
+            FactEvent::Consent { receipt } => self.replay_consent(
+                ConsentChange::new(
+                    receipt.customer,
+                    receipt.level,
+                    receipt.effective,
+                    receipt.actor,
+                    receipt.channel,
+                    receipt.policy_version,
+                ),
+                receipt.recorded_at,
+                receipt.receipt.get(),
+                receipt.previous_level,
+            )?,
             FactEvent::RelationshipStarted { customer, at } => {
                 self.relationships.start(customer, at)?;
             }
@@ -91,12 +108,40 @@ impl FactState {
         }
         Ok(())
     }
+
+    /// Replays one consent change as its receipt recorded it, refusing one that does not
+    /// follow from the receipts before it (a receipt number or previous level the replay
+    /// does not reproduce).
+    fn replay_consent(
+        &mut self,
+        change: ConsentChange,
+        recorded_at: Timestamp,
+        receipt: u32,
+        previous_level: TrainingLevel,
+    ) -> Result<(), StoreError> {
+        let replayed = self.consent.record(change, recorded_at)?;
+        if replayed.receipt.get() != receipt || replayed.previous_level != previous_level {
+            return Err(StoreError::corrupt_row(
+                "fact_log",
+                "a receipt does not follow from the receipts before it",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl<L: FactLog> DurableFacts<L> {
     /// Rebuilds the facts from `log`, checking every entry under `audit_key` as it is
     /// replayed, and that the log still reaches the fact head `checkpoint` signed (if it
     /// signed one).
+    ///
+    /// Start-up stays fast on a long log: the newest snapshot (the facts as the first entries
+    /// made them, MAC'd once under a key derived from `audit_key` and bound to the entry it
+    /// ends at) is checked and replayed, and only the entries after it one by one. A load
+    /// that replayed 10,000 entries or more one by one writes a new snapshot. The entries a
+    /// snapshot covers are not read at start-up (their facts come from the snapshot, whose
+    /// MAC proves it): an edit to one of them is found by the full verification,
+    /// [`verify_fact_log`](crate::verify_fact_log), which `steward audit verify` runs.
     ///
     /// # Errors
     ///
@@ -120,14 +165,35 @@ impl<L: FactLog> DurableFacts<L> {
             freshness: Arc::new(Freshness::new()),
         };
         let signed = checkpoint.and_then(Checkpoint::facts);
-        let mut at_checkpoint = None;
-        for entry in log.entries_after(0)? {
-            facts.apply_entry(&entry)?;
+        let previous_body = match log.latest_snapshot()? {
+            Some(snapshot) => Some(facts.restore(snapshot)?),
+            None => None,
+        };
+        // A checkpoint the snapshot covers: the log must still hold the entry it signed.
+        let mut at_checkpoint = match signed {
+            Some(signed) if signed.entries() == facts.head.entries() => Some(facts.head),
+            Some(signed) if signed.entries() > 0 && signed.entries() < facts.head.entries() => log
+                .entry_hash(signed.entries())?
+                .map(|hash| ChainHead::new(signed.entries(), hash)),
+            _ => None,
+        };
+        let tail = log.entries_after(facts.head.entries())?;
+        let mut writer =
+            (tail.len() >= SNAPSHOT_AFTER).then(|| SnapshotWriter::continuing(previous_body));
+        for entry in &tail {
+            facts.apply_entry(entry, writer.as_mut())?;
             if signed.is_some_and(|signed| signed.entries() == facts.head.entries()) {
                 at_checkpoint = Some(facts.head);
             }
         }
         check_reaches(signed, &facts.head, at_checkpoint)?;
+        if let Some(writer) = writer {
+            // The next start replays from here: only what is appended from now on.
+            let body = writer.into_body();
+            let head = facts.head;
+            let mac = facts.key.snapshot_mac(head.entries(), &head.hash(), &body);
+            log.put_snapshot(&FactSnapshot::new(head.entries(), head.hash(), body, mac))?;
+        }
         facts.freshness.caught_up();
         Ok(facts)
     }
@@ -375,7 +441,7 @@ impl<L: FactLog> DurableFacts<L> {
             if !missed.is_empty() {
                 memory_changed = true;
                 for entry in &missed {
-                    self.apply_entry(entry)?;
+                    self.apply_entry(entry, None)?;
                 }
             }
             if log_length != self.head.entries() {
@@ -437,7 +503,7 @@ impl<L: FactLog> DurableFacts<L> {
         let mut count = 0;
         let applied = self.head.entries();
         for entry in entries.iter().filter(|entry| entry.sequence() > applied) {
-            if let Err(error) = self.apply_entry(entry) {
+            if let Err(error) = self.apply_entry(entry, None) {
                 self.diverged = true;
                 return Err(error);
             }
@@ -447,17 +513,61 @@ impl<L: FactLog> DurableFacts<L> {
         Ok(count)
     }
 
-    /// Verifies one entry after the head and replays it.
-    fn apply_entry(&mut self, entry: &StoredFact) -> Result<(), StoreError> {
+    /// Verifies one entry after the head and replays it (and adds it to `snapshot`).
+    fn apply_entry(
+        &mut self,
+        entry: &StoredFact,
+        snapshot: Option<&mut SnapshotWriter>,
+    ) -> Result<(), StoreError> {
         let head = check_entry(&self.key, &self.head, entry)?;
         let event: FactEvent =
             serde_json::from_str(entry.event()).map_err(|_| StoreError::FactLogBroken {
                 sequence: head.entries(),
                 reason: "its hash verifies but its event is unknown to this build",
             })?;
+        if let Some(snapshot) = snapshot {
+            snapshot.push(&event)?;
+        }
         self.state.apply(event)?;
         self.head = head;
         Ok(())
+    }
+
+    /// Replays a snapshot, after checking its MAC and that the log still holds the entry it
+    /// ends at; returns its body, which a newer snapshot continues.
+    fn restore(&mut self, snapshot: FactSnapshot) -> Result<Vec<u8>, StoreError> {
+        let (sequence, head) = (snapshot.sequence(), snapshot.head());
+        if !self
+            .key
+            .snapshot_matches(sequence, &head, snapshot.body(), &snapshot.mac())
+        {
+            return Err(StoreError::FactLogBroken {
+                sequence,
+                reason: "the snapshot ending here does not match its MAC: edited, or written without the audit key",
+            });
+        }
+        if self.log.entry_hash(sequence)? != Some(head) {
+            return Err(StoreError::FactLogBroken {
+                sequence,
+                reason: "the entry a snapshot ends at is missing or differs from it",
+            });
+        }
+        let mut events = SnapshotReader::new(snapshot.body())?;
+        while let Some(event) = events.next_event()? {
+            match event {
+                SnapshotEvent::Consent {
+                    change,
+                    recorded_at,
+                    receipt,
+                    previous_level,
+                } => self
+                    .state
+                    .replay_consent(change, recorded_at, receipt, previous_level)?,
+                SnapshotEvent::Event(event) => self.state.apply(event)?,
+            }
+        }
+        self.head = ChainHead::new(sequence, head);
+        Ok(snapshot.into_body())
     }
 
     fn guard_diverged(&self) -> Result<(), StoreError> {
@@ -753,28 +863,6 @@ impl Freshness {
     fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Acquire)
     }
-}
-
-/// Replays one stored consent receipt into `consent`, refusing a receipt that does not
-/// follow from the ones before it (a receipt number or previous level the replay does not
-/// reproduce).
-fn replay_receipt(consent: &mut ConsentLedger, stored: &ConsentReceipt) -> Result<(), StoreError> {
-    let change = ConsentChange::new(
-        stored.customer,
-        stored.level,
-        stored.effective,
-        stored.actor.clone(),
-        stored.channel,
-        stored.policy_version.clone(),
-    );
-    let replayed = consent.record(change, stored.recorded_at)?;
-    if replayed.receipt != stored.receipt || replayed.previous_level != stored.previous_level {
-        return Err(StoreError::corrupt_row(
-            "fact_log",
-            "a receipt does not follow from the receipts before it",
-        ));
-    }
-    Ok(())
 }
 
 /// Dates a consent change by the system clock, as the ledger will record it: the recording

@@ -10,7 +10,7 @@ use steward::{
 };
 use steward_core::{CustomerId, StewardId, Timestamp};
 
-use crate::StoreError;
+use crate::{StoreError, fact_snapshot::FactSnapshot};
 
 /// One change to the facts, as the log keeps it (serde JSON, the bytes the hash covers).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +94,28 @@ pub trait FactLog: sealed::Sealed + Clone + Send + Sync + 'static {
         applied: u64,
         next: &mut dyn FnMut(u64, Vec<StoredFact>) -> Result<Vec<StoredFact>, StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// The stored hash of the entry at `sequence` (unverified), if there is one.
+    ///
+    /// # Errors
+    ///
+    /// If the log cannot be read, or the row is not an entry.
+    fn entry_hash(&self, sequence: u64) -> Result<Option<ChainHash>, StoreError>;
+
+    /// The newest snapshot, if any (unverified).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be read, or the row is not a snapshot.
+    fn latest_snapshot(&self) -> Result<Option<FactSnapshot>, StoreError>;
+
+    /// Stores `snapshot` and drops every older one; one already stored at its place is kept
+    /// (another writer made it from the same entries).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be stored; nothing changed then.
+    fn put_snapshot(&self, snapshot: &FactSnapshot) -> Result<(), StoreError>;
 }
 
 /// Checks `entry`, which must follow `head`, under `key`, and returns the head after it.

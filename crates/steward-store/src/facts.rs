@@ -1,6 +1,6 @@
 //! The SQLite store's fact log: one row per entry, appended under SQLite's write lock.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use steward::logs::ChainHash;
 
 use crate::{
@@ -8,9 +8,11 @@ use crate::{
     codec::{Columns, to_i64, to_u64},
     error::Doing,
     fact_log::{FactLog, StoredFact},
+    fact_snapshot::FactSnapshot,
 };
 
 const FACT_LOG: &str = "fact_log";
+const SNAPSHOTS: &str = "fact_snapshots";
 
 impl FactLog for SqliteStore {
     fn entries_after(&self, after: u64) -> Result<Vec<StoredFact>, StoreError> {
@@ -51,6 +53,73 @@ impl FactLog for SqliteStore {
             Ok(())
         })
     }
+
+    fn entry_hash(&self, sequence: u64) -> Result<Option<ChainHash>, StoreError> {
+        let sequence = to_i64(sequence, "a fact log position")?;
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT hash FROM fact_log WHERE sequence = ?1",
+                [sequence],
+                |row| row.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .doing("reading a fact entry's hash")?
+            .map(|hash| hash_of(&hash, FACT_LOG))
+            .transpose()
+        })
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<FactSnapshot>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT sequence, head, body, mac FROM fact_snapshots \
+                     ORDER BY sequence DESC LIMIT 1",
+                )
+                .doing("reading the fact snapshot")?;
+            let mut rows = statement.query([]).doing("reading the fact snapshot")?;
+            let Some(row) = rows.next().doing("reading the fact snapshot")? else {
+                return Ok(None);
+            };
+            let columns = Columns::new(row, SNAPSHOTS);
+            Ok(Some(FactSnapshot::new(
+                to_u64(columns.i64(0)?, SNAPSHOTS, "a fact log position")?,
+                hash_of(columns.blob(1)?, SNAPSHOTS)?,
+                columns.blob(2)?.to_vec(),
+                hash_of(columns.blob(3)?, SNAPSHOTS)?,
+            )))
+        })
+    }
+
+    fn put_snapshot(&self, snapshot: &FactSnapshot) -> Result<(), StoreError> {
+        let sequence = to_i64(snapshot.sequence(), "a fact log position")?;
+        self.write(|tx| {
+            tx.conn()
+                .execute(
+                    "INSERT INTO fact_snapshots (sequence, head, body, mac) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sequence) DO NOTHING",
+                    params![
+                        sequence,
+                        snapshot.head().as_bytes().as_slice(),
+                        snapshot.body(),
+                        snapshot.mac().as_bytes().as_slice()
+                    ],
+                )
+                .doing("storing a fact snapshot")?;
+            tx.conn()
+                .execute("DELETE FROM fact_snapshots WHERE sequence < ?1", [sequence])
+                .doing("dropping older fact snapshots")?;
+            Ok(())
+        })
+    }
+}
+
+/// A stored 32-byte hash.
+fn hash_of(bytes: &[u8], table: &'static str) -> Result<ChainHash, StoreError> {
+    let hash: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt_row(table, "a hash is not 32 bytes"))?;
+    Ok(ChainHash::from_bytes(hash))
 }
 
 fn entries_after(conn: &rusqlite::Connection, after: i64) -> Result<Vec<StoredFact>, StoreError> {
@@ -63,14 +132,10 @@ fn entries_after(conn: &rusqlite::Connection, after: i64) -> Result<Vec<StoredFa
     let mut entries = Vec::new();
     while let Some(row) = rows.next().doing("reading the fact log")? {
         let columns = Columns::new(row, FACT_LOG);
-        let hash: [u8; 32] = columns
-            .blob(2)?
-            .try_into()
-            .map_err(|_| StoreError::corrupt_row(FACT_LOG, "a hash is not 32 bytes"))?;
         entries.push(StoredFact::new(
             to_u64(columns.i64(0)?, FACT_LOG, "a fact log position")?,
             columns.text(1)?.to_owned(),
-            ChainHash::from_bytes(hash),
+            hash_of(columns.blob(2)?, FACT_LOG)?,
         ));
     }
     Ok(entries)

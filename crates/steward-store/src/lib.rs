@@ -113,6 +113,7 @@ mod durable;
 mod durable_facts;
 mod error;
 mod fact_log;
+mod fact_snapshot;
 mod facts;
 mod key_check;
 mod keys;
@@ -127,6 +128,7 @@ pub use crate::{
     durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
+    fact_snapshot::FactSnapshot,
     key_check::StoreKeys,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},

@@ -375,7 +375,7 @@ fn initialize(conn: &mut Connection, keys: &StoreKeys) -> Result<(), StoreError>
 }
 
 /// Tables a store holds data in; all empty, and no key checks, is a half-created store.
-const DATA_TABLES: [&str; 8] = [
+const DATA_TABLES: [&str; 9] = [
     "master_keys",
     "meta",
     "wrapped_keys",
@@ -384,6 +384,7 @@ const DATA_TABLES: [&str; 8] = [
     "audit_checkpoints",
     "records",
     "fact_log",
+    "fact_snapshots",
 ];
 
 /// Whether the schema is there but nothing else: not even the key checks. Any stored row

@@ -27,29 +27,59 @@ use super::chain::ChainHash;
 /// assert!(!key.matches(1, &ChainHash::GENESIS, b"{\"kind\":\"steward_removed\"}", &first));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct FactLogKey(hmac::Key);
+pub struct FactLogKey {
+    entry: hmac::Key,
+    snapshot: hmac::Key,
+}
+
+/// What the snapshot key is derived for (from the fact log's key): a snapshot's MAC can never
+/// pass for an entry's hash, nor one for the other.
+const SNAPSHOT_KEY_LABEL: &[u8] = b"steward-logs/v1/fact-snapshot-key";
 
 impl FactLogKey {
-    pub(crate) const fn new(key: hmac::Key) -> Self {
-        Self(key)
+    pub(crate) fn new(entry: hmac::Key) -> Self {
+        let derived = hmac::sign(&entry, SNAPSHOT_KEY_LABEL);
+        Self {
+            entry,
+            snapshot: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+        }
     }
 
     /// The hash of the entry `event` at `sequence`, after the entry hashing to `previous`
     /// ([`ChainHash::GENESIS`] before the first).
     #[must_use]
     pub fn chain(&self, sequence: u64, previous: &ChainHash, event: &[u8]) -> ChainHash {
-        let mut context = hmac::Context::with_key(&self.0);
+        let mut context = hmac::Context::with_key(&self.entry);
         context.update(&sequence.to_be_bytes());
         context.update(previous.as_bytes());
         context.update(event);
-        let tag = context.sign();
-        let mut hash = [0u8; 32];
-        // HMAC-SHA256 tags are 32 bytes; a shorter one would leave zeros, which no entry
-        // matches, so the chain fails closed.
-        for (out, byte) in hash.iter_mut().zip(tag.as_ref()) {
-            *out = *byte;
-        }
-        ChainHash::from_bytes(hash)
+        hash_of(&context.sign())
+    }
+
+    /// The MAC of a snapshot of the facts as the log's first `sequence` entries made them,
+    /// the newest hashing to `head`: it binds the snapshot's bytes to that place in the
+    /// chain, so a snapshot can neither be edited nor moved to another place.
+    #[must_use]
+    pub fn snapshot_mac(&self, sequence: u64, head: &ChainHash, body: &[u8]) -> ChainHash {
+        let mut context = hmac::Context::with_key(&self.snapshot);
+        context.update(&sequence.to_be_bytes());
+        context.update(head.as_bytes());
+        context.update(body);
+        hash_of(&context.sign())
+    }
+
+    /// Whether `mac` is the [`snapshot_mac`](Self::snapshot_mac) of `body` at `sequence` and
+    /// `head`, compared in constant time.
+    #[must_use]
+    pub fn snapshot_matches(
+        &self,
+        sequence: u64,
+        head: &ChainHash,
+        body: &[u8],
+        mac: &ChainHash,
+    ) -> bool {
+        let expected = self.snapshot_mac(sequence, head, body);
+        crate::ct::bytes_equal(expected.as_bytes(), mac.as_bytes())
     }
 
     /// Whether `hash` is the hash of `event` at `sequence` after `previous`, compared in
@@ -65,6 +95,16 @@ impl FactLogKey {
         let expected = self.chain(sequence, previous, event);
         crate::ct::bytes_equal(expected.as_bytes(), hash.as_bytes())
     }
+}
+
+/// An HMAC-SHA256 tag as a chain hash. The tags are 32 bytes; a shorter one would leave
+/// zeros, which no stored hash matches, so a check fails closed.
+fn hash_of(tag: &hmac::Tag) -> ChainHash {
+    let mut hash = [0u8; 32];
+    for (out, byte) in hash.iter_mut().zip(tag.as_ref()) {
+        *out = *byte;
+    }
+    ChainHash::from_bytes(hash)
 }
 
 impl fmt::Debug for FactLogKey {
@@ -88,6 +128,18 @@ mod tests {
         assert!(key.matches(1, &ChainHash::GENESIS, b"event", &hash));
         assert!(!other.matches(1, &ChainHash::GENESIS, b"event", &hash));
         assert_ne!(hash, ChainHash::GENESIS);
+    }
+
+    #[test]
+    fn a_snapshot_mac_binds_its_place_and_bytes_and_is_no_entry_hash() {
+        let key = AuditKey::from_bytes(&[0x17; 32]).unwrap().fact_log_key();
+        let head = key.chain(1, &ChainHash::GENESIS, b"event");
+        let mac = key.snapshot_mac(1, &head, b"body");
+        assert!(key.snapshot_matches(1, &head, b"body", &mac));
+        assert!(!key.snapshot_matches(2, &head, b"body", &mac));
+        assert!(!key.snapshot_matches(1, &ChainHash::GENESIS, b"body", &mac));
+        assert!(!key.snapshot_matches(1, &head, b"bodY", &mac));
+        assert_ne!(mac, key.chain(1, &head, b"body"));
     }
 
     #[test]

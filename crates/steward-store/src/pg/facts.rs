@@ -20,9 +20,11 @@ use crate::{
     codec::to_i64,
     error::Doing,
     fact_log::{FactLog, StoredFact},
+    fact_snapshot::FactSnapshot,
 };
 
 const FACT_EVENTS: &str = "fact_events";
+const SNAPSHOTS: &str = "fact_snapshots";
 
 /// The facts of one node on the shared store, served from memory: see [`DurableFacts`].
 /// A [`FactsFollower`] applies other nodes' entries as they commit.
@@ -89,6 +91,69 @@ impl FactLog for PgStore {
         .doing("announcing a fact entry")?;
         tx.commit().doing("committing a fact entry")
     }
+
+    fn entry_hash(&self, sequence: u64) -> Result<Option<ChainHash>, StoreError> {
+        let sequence = to_i64(sequence, "a fact log position")?;
+        let mut client = self.client()?;
+        client
+            .query_opt("SELECT hash FROM fact_events WHERE seq = $1", &[&sequence])
+            .doing("reading a fact entry's hash")?
+            .map(|row| hash_of(column(&row, 0, FACT_EVENTS)?, FACT_EVENTS))
+            .transpose()
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<FactSnapshot>, StoreError> {
+        let mut client = self.client()?;
+        client
+            .query_opt(
+                "SELECT sequence, head, body, mac FROM fact_snapshots \
+                 ORDER BY sequence DESC LIMIT 1",
+                &[],
+            )
+            .doing("reading the fact snapshot")?
+            .map(|row| {
+                let sequence: i64 = column(&row, 0, SNAPSHOTS)?;
+                Ok(FactSnapshot::new(
+                    u64::try_from(sequence)
+                        .map_err(|error| StoreError::corrupt(SNAPSHOTS, "a position", error))?,
+                    hash_of(column(&row, 1, SNAPSHOTS)?, SNAPSHOTS)?,
+                    column(&row, 2, SNAPSHOTS)?,
+                    hash_of(column(&row, 3, SNAPSHOTS)?, SNAPSHOTS)?,
+                ))
+            })
+            .transpose()
+    }
+
+    fn put_snapshot(&self, snapshot: &FactSnapshot) -> Result<(), StoreError> {
+        let sequence = to_i64(snapshot.sequence(), "a fact log position")?;
+        let mut client = self.client()?;
+        let mut tx = client.transaction().doing("starting a fact snapshot")?;
+        tx.execute(
+            "INSERT INTO fact_snapshots (sequence, head, body, mac) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sequence) DO NOTHING",
+            &[
+                &sequence,
+                &snapshot.head().as_bytes().as_slice(),
+                &snapshot.body(),
+                &snapshot.mac().as_bytes().as_slice(),
+            ],
+        )
+        .doing("storing a fact snapshot")?;
+        tx.execute(
+            "DELETE FROM fact_snapshots WHERE sequence < $1",
+            &[&sequence],
+        )
+        .doing("dropping older fact snapshots")?;
+        tx.commit().doing("committing a fact snapshot")
+    }
+}
+
+/// A stored 32-byte hash.
+fn hash_of(bytes: Vec<u8>, table: &'static str) -> Result<ChainHash, StoreError> {
+    let hash: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt_row(table, "a hash is not 32 bytes"))?;
+    Ok(ChainHash::from_bytes(hash))
 }
 
 /// Reads the entries after the first `applied`, in order.

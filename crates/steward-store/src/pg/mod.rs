@@ -559,6 +559,11 @@ fn migrate_to_chained_facts(tx: &mut postgres::Transaction<'_>) -> Result<(), St
     }
     tx.batch_execute(
         "ALTER TABLE fact_events ADD COLUMN hash bytea NOT NULL CHECK (length(hash) = 32); \
+         CREATE TABLE fact_snapshots ( \
+             sequence bigint PRIMARY KEY CHECK (sequence >= 1), \
+             head bytea NOT NULL CHECK (length(head) = 32), \
+             body bytea NOT NULL, \
+             mac bytea NOT NULL CHECK (length(mac) = 32)); \
          UPDATE meta SET schema_version = 2 WHERE singleton = 1;",
     )
     .doing("migrating to schema version 2")

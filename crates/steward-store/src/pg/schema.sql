@@ -75,6 +75,15 @@ CREATE TABLE IF NOT EXISTS fact_events (
     hash bytea NOT NULL CHECK (length(hash) = 32)
 );
 
+-- Snapshots of the facts as the log's first `sequence` entries made them (src/fact_snapshot.rs):
+-- a node starting replays the newest one, checked by its MAC, and the entries after it.
+CREATE TABLE IF NOT EXISTS fact_snapshots (
+    sequence bigint PRIMARY KEY CHECK (sequence >= 1),
+    head bytea NOT NULL CHECK (length(head) = 32),
+    body bytea NOT NULL,
+    mac bytea NOT NULL CHECK (length(mac) = 32)
+);
+
 CREATE TABLE IF NOT EXISTS facts_head (
     singleton int PRIMARY KEY CHECK (singleton = 1),
     seq bigint NOT NULL CHECK (seq >= 0)

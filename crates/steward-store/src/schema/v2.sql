@@ -9,6 +9,16 @@ CREATE TABLE fact_log (
     hash BLOB NOT NULL CHECK (length(hash) = 32)
 ) STRICT;
 
+-- Snapshots of the facts as the log's first `sequence` entries made them (src/fact_snapshot.rs):
+-- start-up replays the newest one, checked by its MAC, and the entries after it. Only the
+-- newest is kept.
+CREATE TABLE fact_snapshots (
+    sequence INTEGER PRIMARY KEY CHECK (sequence >= 1),
+    head BLOB NOT NULL CHECK (length(head) = 32),
+    body BLOB NOT NULL,
+    mac BLOB NOT NULL CHECK (length(mac) = 32)
+) STRICT;
+
 DROP TABLE roster;
 DROP TABLE hold_events;
 DROP TABLE legal_holds;

@@ -212,8 +212,8 @@ proptest! {
         let keys = keys();
         let store = SqliteStore::create(dir.db(), &keys).unwrap();
         let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
-        // At least one entry, so there is something to tamper with.
-        apply(&vault, &[Change::AddSteward(9)]);
+        // At least two entries, so that there is something to tamper with and to swap.
+        apply(&vault, &[Change::AddSteward(9), Change::Start(9)]);
         apply(&vault, &changes);
         let written = facts_seen(&vault);
         // A checkpoint covering both chains, as `steward audit checkpoint` signs it.
@@ -258,4 +258,139 @@ fn removing_the_newest_entry_is_found_only_against_a_checkpoint() {
     let key = keys.audit_key().unwrap().fact_log_key();
     assert_eq!(verify_fact_log(&store, &key, None).unwrap().entries(), 1);
     assert_eq!(store.entries_after(0).unwrap().len(), 1);
+}
+
+fn many_customers(count: u32) -> Vec<steward::CustomerId> {
+    (1..=count)
+        .map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-{n:012x}").parse().unwrap())
+        .collect()
+}
+
+/// A store whose log is long enough that loading it writes a snapshot, with a consent
+/// change, a hold and a roster change among the entries.
+fn snapshotted_store(dir: &TempDir) -> SqliteStore {
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    vault.add_steward(steward(1), admin()).unwrap();
+    let customers = many_customers(10_050);
+    vault
+        .update_facts(|facts| {
+            facts.in_one_commit(|batch| {
+                for (n, customer) in customers.iter().enumerate() {
+                    batch.start_relationship(*customer, at(i64::try_from(n).unwrap()))?;
+                }
+                Ok(())
+            })
+        })
+        .unwrap()
+        .unwrap();
+    apply(
+        &vault,
+        &[
+            Change::Consent(1, TrainingLevel::Shared),
+            Change::End(1),
+            Change::AddSteward(2),
+        ],
+    );
+    drop(vault);
+    store
+}
+
+#[test]
+fn a_long_replay_leaves_a_snapshot_and_loading_from_it_equals_a_full_replay() {
+    let dir = TempDir::new("fact-snapshot");
+    let keys = keys();
+    let store = snapshotted_store(&dir);
+    assert!(store.latest_snapshot().unwrap().is_none());
+    let replayed = facts_seen(&open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    let snapshot = store
+        .latest_snapshot()
+        .unwrap()
+        .expect("a snapshot after a long replay");
+    assert_eq!(snapshot.sequence(), replayed.3);
+
+    // More entries after the snapshot: the next load restores it and replays only them.
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    assert_eq!(facts_seen(&vault), replayed);
+    apply(
+        &vault,
+        &[
+            Change::Consent(2, TrainingLevel::OpenWeight),
+            Change::RemoveSteward(1),
+        ],
+    );
+    let written = facts_seen(&vault);
+    drop(vault);
+    let restored = facts_seen(&open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    assert_eq!(restored, written);
+
+    // Without the snapshot, the full replay agrees.
+    Connection::open(dir.db())
+        .unwrap()
+        .execute("DELETE FROM fact_snapshots", [])
+        .unwrap();
+    let full = facts_seen(&open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    assert_eq!(full, written);
+}
+
+#[test]
+fn an_edited_or_misplaced_snapshot_keeps_the_store_from_serving() {
+    let dir = TempDir::new("fact-snapshot-edit");
+    let keys = keys();
+    let store = snapshotted_store(&dir);
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    let conn = Connection::open(dir.db()).unwrap();
+    let sequence: i64 = conn
+        .query_row("SELECT sequence FROM fact_snapshots", [], |row| row.get(0))
+        .unwrap();
+
+    // A byte of the body changed: a roster or consent fact edited inside the snapshot.
+    conn.execute(
+        "UPDATE fact_snapshots SET body = CAST(replace(CAST(body AS TEXT), 'shared', 'sharex') AS BLOB)",
+        [],
+    )
+    .unwrap();
+    let refused = open_vault(&store, &keys, Policy::coder_model());
+    assert!(
+        matches!(refused, Err(StoreError::FactLogBroken { sequence: s, .. }) if s == sequence.unsigned_abs()),
+        "{:?}",
+        refused.map(|_| ())
+    );
+
+    // The snapshot moved to another place in the log (its MAC binds its place).
+    conn.execute("DELETE FROM fact_snapshots", []).unwrap();
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    conn.execute("UPDATE fact_snapshots SET sequence = sequence - 1", [])
+        .unwrap();
+    let refused = open_vault(&store, &keys, Policy::coder_model());
+    assert!(
+        matches!(refused, Err(StoreError::FactLogBroken { .. })),
+        "{:?}",
+        refused.map(|_| ())
+    );
+}
+
+#[test]
+fn an_entry_a_snapshot_covers_edited_is_found_by_the_full_verification() {
+    let dir = TempDir::new("fact-snapshot-covered");
+    let keys = keys();
+    let store = snapshotted_store(&dir);
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    Connection::open(dir.db())
+        .unwrap()
+        .execute(
+            "UPDATE fact_log SET event = event || ' ' WHERE sequence = 5",
+            [],
+        )
+        .unwrap();
+    // Start-up trusts the snapshot's MAC for the entries it covers (their facts come from
+    // it, not from the edited row), so it opens; the full verification finds the edit.
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    drop(vault);
+    let key = keys.audit_key().unwrap().fact_log_key();
+    assert!(matches!(
+        verify_fact_log(&store, &key, None),
+        Err(StoreError::FactLogBroken { sequence: 5, .. })
+    ));
 }

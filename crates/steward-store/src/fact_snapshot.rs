@@ -1,0 +1,311 @@
+//! Snapshots of the fact log: its first entries re-encoded compactly and MAC'd once, so that
+//! start-up replays them without a JSON parse and an HMAC per entry, and checks only the
+//! entries after them one by one.
+//!
+//! The body is the log's events in order, each a tag and its fields: consent receipts and
+//! relationship changes (nearly every entry of a large store) in a fixed binary layout, the
+//! rare rest (holds, roster) as their JSON. Replaying the body is replaying the log, so the
+//! facts a snapshot rebuilds are the facts its entries made.
+
+use steward::{
+    ConsentChange, ConsentReceipt, TrainingLevel,
+    consent::{Channel, ConsentActor},
+    logs::ChainHash,
+};
+use steward_core::{AdminId, CustomerId, Justification, PolicyVersion, Timestamp};
+use uuid::Uuid;
+
+use crate::{StoreError, fact_log::FactEvent};
+
+const TABLE: &str = "fact_snapshots";
+/// Names the layout; a body that does not start with it is not one this build reads.
+const MAGIC: &[u8] = b"steward-fact-snapshot/v1\n";
+
+const CONSENT: u8 = 1;
+const RELATIONSHIP_STARTED: u8 = 2;
+const RELATIONSHIP_ENDED: u8 = 3;
+const OTHER: u8 = 4;
+const BY_CUSTOMER: u8 = 0;
+const BY_ADMIN: u8 = 1;
+
+/// A snapshot as a store keeps it: the facts as the log's first `sequence` entries made
+/// them, the newest entry's hash, and the MAC over both and the body.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FactSnapshot {
+    sequence: u64,
+    head: ChainHash,
+    body: Vec<u8>,
+    mac: ChainHash,
+}
+
+impl FactSnapshot {
+    /// A snapshot as read back from a store (unverified until its MAC is checked).
+    #[must_use]
+    pub const fn new(sequence: u64, head: ChainHash, body: Vec<u8>, mac: ChainHash) -> Self {
+        Self {
+            sequence,
+            head,
+            body,
+            mac,
+        }
+    }
+
+    /// How many entries of the log it covers.
+    #[must_use]
+    pub const fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The hash of the newest entry it covers.
+    #[must_use]
+    pub const fn head(&self) -> ChainHash {
+        self.head
+    }
+
+    /// The encoded events.
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The MAC over its place and body.
+    #[must_use]
+    pub const fn mac(&self) -> ChainHash {
+        self.mac
+    }
+
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+impl std::fmt::Debug for FactSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FactSnapshot")
+            .field("sequence", &self.sequence)
+            .field("head", &self.head)
+            .field("bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A snapshot body being written: events appended in log order.
+pub(crate) struct SnapshotWriter {
+    body: Vec<u8>,
+}
+
+impl SnapshotWriter {
+    /// A body that continues `previous` (an earlier snapshot's, already verified), or a new
+    /// one.
+    pub(crate) fn continuing(previous: Option<Vec<u8>>) -> Self {
+        let body = previous.unwrap_or_else(|| MAGIC.to_vec());
+        Self { body }
+    }
+
+    pub(crate) fn push(&mut self, event: &FactEvent) -> Result<(), StoreError> {
+        match event {
+            FactEvent::Consent { receipt } => self.consent(receipt),
+            FactEvent::RelationshipStarted { customer, at } => {
+                self.body.push(RELATIONSHIP_STARTED);
+                self.customer(*customer);
+                self.instant(*at);
+                Ok(())
+            }
+            FactEvent::RelationshipEnded { customer, at } => {
+                self.body.push(RELATIONSHIP_ENDED);
+                self.customer(*customer);
+                self.instant(*at);
+                Ok(())
+            }
+            other => {
+                self.body.push(OTHER);
+                let text = serde_json::to_string(other).map_err(|source| StoreError::Encode {
+                    what: "a fact event",
+                    source,
+                })?;
+                self.text(&text)
+            }
+        }
+    }
+
+    fn consent(&mut self, receipt: &ConsentReceipt) -> Result<(), StoreError> {
+        self.body.push(CONSENT);
+        self.body
+            .extend_from_slice(&receipt.receipt.get().to_be_bytes());
+        self.customer(receipt.customer);
+        self.text(receipt.level.as_str())?;
+        self.text(receipt.previous_level.as_str())?;
+        self.instant(receipt.recorded_at);
+        self.instant(receipt.effective);
+        match &receipt.actor {
+            ConsentActor::Customer => self.body.push(BY_CUSTOMER),
+            ConsentActor::Admin { admin, basis } => {
+                self.body.push(BY_ADMIN);
+                self.text(admin.as_str())?;
+                self.text(basis.as_str())?;
+            }
+            _ => {
+                return Err(StoreError::Unsupported {
+                    what: "a kind of consent actor in a snapshot",
+                });
+            }
+        }
+        self.text(receipt.channel.as_str())?;
+        self.text(receipt.policy_version.as_str())
+    }
+
+    fn customer(&mut self, customer: CustomerId) {
+        self.body.extend_from_slice(customer.as_uuid().as_bytes());
+    }
+
+    fn instant(&mut self, at: Timestamp) {
+        self.body.extend_from_slice(&at.unix_nanos().to_be_bytes());
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), StoreError> {
+        let len = u32::try_from(text.len()).map_err(|_| StoreError::OutOfRange {
+            what: "a text in a snapshot",
+        })?;
+        self.body.extend_from_slice(&len.to_be_bytes());
+        self.body.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+/// One event read back from a snapshot body.
+pub(crate) enum SnapshotEvent {
+    /// A consent change with what its receipt said, to be replayed and compared.
+    Consent {
+        change: ConsentChange,
+        recorded_at: Timestamp,
+        receipt: u32,
+        previous_level: TrainingLevel,
+    },
+    /// Any other event.
+    Event(FactEvent),
+}
+
+/// Reads the events of a (verified) body in order.
+pub(crate) struct SnapshotReader<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> SnapshotReader<'b> {
+    pub(crate) fn new(body: &'b [u8]) -> Result<Self, StoreError> {
+        let rest = body
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| corrupt("a snapshot of a layout this build does not know"))?;
+        Ok(Self { rest })
+    }
+
+    /// The next event, or `None` at the end.
+    pub(crate) fn next_event(&mut self) -> Result<Option<SnapshotEvent>, StoreError> {
+        let Some((&tag, rest)) = self.rest.split_first() else {
+            return Ok(None);
+        };
+        self.rest = rest;
+        let event = match tag {
+            CONSENT => self.consent()?,
+            RELATIONSHIP_STARTED => SnapshotEvent::Event(FactEvent::RelationshipStarted {
+                customer: self.customer()?,
+                at: self.instant()?,
+            }),
+            RELATIONSHIP_ENDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
+                customer: self.customer()?,
+                at: self.instant()?,
+            }),
+            OTHER => {
+                SnapshotEvent::Event(serde_json::from_str(self.text()?).map_err(|error| {
+                    StoreError::corrupt(TABLE, "an event does not decode", error)
+                })?)
+            }
+            _ => return Err(corrupt("an event of a kind this build does not know")),
+        };
+        Ok(Some(event))
+    }
+
+    fn consent(&mut self) -> Result<SnapshotEvent, StoreError> {
+        let receipt = u32::from_be_bytes(self.array()?);
+        let customer = self.customer()?;
+        let level = self.parsed("a level")?;
+        let previous_level = self.parsed("a level")?;
+        let recorded_at = self.instant()?;
+        let effective = self.instant()?;
+        let actor = match self.byte()? {
+            BY_CUSTOMER => ConsentActor::Customer,
+            BY_ADMIN => ConsentActor::Admin {
+                admin: self.parsed::<AdminId>("an admin")?,
+                basis: self.parsed::<Justification>("a basis")?,
+            },
+            _ => return Err(corrupt("a consent actor this build does not know")),
+        };
+        let channel: Channel = self.parsed("a channel")?;
+        let policy_version: PolicyVersion = self.parsed("a policy version")?;
+        Ok(SnapshotEvent::Consent {
+            change: ConsentChange::new(customer, level, effective, actor, channel, policy_version),
+            recorded_at,
+            receipt,
+            previous_level,
+        })
+    }
+
+    fn byte(&mut self) -> Result<u8, StoreError> {
+        let (&byte, rest) = self
+            .rest
+            .split_first()
+            .ok_or_else(|| corrupt("a snapshot ends inside an event"))?;
+        self.rest = rest;
+        Ok(byte)
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'b [u8], StoreError> {
+        if self.rest.len() < len {
+            return Err(corrupt("a snapshot ends inside an event"));
+        }
+        let (taken, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| corrupt("a snapshot ends inside an event"))
+    }
+
+    fn customer(&mut self) -> Result<CustomerId, StoreError> {
+        CustomerId::new(Uuid::from_bytes(self.array()?))
+            .map_err(|error| StoreError::corrupt(TABLE, "a customer id", error))
+    }
+
+    fn instant(&mut self) -> Result<Timestamp, StoreError> {
+        Ok(Timestamp::from_unix_nanos(i64::from_be_bytes(
+            self.array()?,
+        )))
+    }
+
+    fn text(&mut self) -> Result<&'b str, StoreError> {
+        let len = u32::from_be_bytes(self.array()?);
+        let len = usize::try_from(len).map_err(|_| corrupt("a text longer than memory"))?;
+        std::str::from_utf8(self.take(len)?)
+            .map_err(|error| StoreError::corrupt(TABLE, "a text is not UTF-8", error))
+    }
+
+    fn parsed<T>(&mut self, what: &'static str) -> Result<T, StoreError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        self.text()?
+            .parse()
+            .map_err(|error| StoreError::corrupt(TABLE, what, error))
+    }
+}
+
+fn corrupt(reason: &'static str) -> StoreError {
+    StoreError::corrupt_row(TABLE, reason)
+}
