@@ -5,8 +5,8 @@
 //!   reopen, records stored, swapped, swept and exported, the audit chain and checkpoints.
 //! - `persistence`: what only the embedded store does: schema migration, foreign files, key
 //!   checks, a shred final on disk, record scans, corrupt rows, a single audit writer.
-//! - `vault`: the facade's vault on the store survives a restart, shares it between threads,
-//!   commits records in groups and sweeps durably.
+//! - `vault`: the facade's vault on the embedded store shared between threads, records
+//!   committed in groups, and seals, opens, consent changes and a sweep all at once.
 //! - `pg` (feature `postgres`): several vaults on one PostgreSQL database share one key
 //!   per customer and version, see each other's shreds, write one audit chain and see each
 //!   other's facts within the bound.

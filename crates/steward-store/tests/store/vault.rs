@@ -1,5 +1,6 @@
-//! The facade's vault on the store: what it acknowledged survives a restart, threads share
-//! it, records commit in groups, and the sweep's deletions and shreds are durable.
+//! The facade's vault on the embedded store: threads share it, records commit in groups, and
+//! seals, opens, consent changes and a sweep run at once. (Restart, shred and sweep
+//! durability are in the suite, `backend`, for both backends.)
 
 use std::{sync::Arc, thread};
 
