@@ -54,8 +54,7 @@ pub(crate) fn at(seconds: i64) -> Timestamp {
 
 /// The consent receipts in a store's fact log, oldest first, as stored (unverified: for
 /// assertions about what was written).
-pub(crate) fn stored_receipts(store: &steward_store::SqliteStore) -> Vec<steward::ConsentReceipt> {
-    use steward_store::FactLog;
+pub(crate) fn stored_receipts(store: &impl steward_store::FactLog) -> Vec<steward::ConsentReceipt> {
     store
         .entries_after(0)
         .unwrap()

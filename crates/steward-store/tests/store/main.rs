@@ -1,9 +1,12 @@
 //! steward-store's integration tests, one binary.
 //!
-//! - `persistence`: every table survives close and reopen, wrong keys and foreign files are
-//!   refused at open, a shred is final on disk, the record scans stream in order.
-//! - `vault`: the facade's vault on the store survives a restart, shares it between threads,
-//!   commits records in groups and sweeps durably.
+//! - `backend`: the conformance suite, mounted once per backend (`on_sqlite`, `on_postgres`):
+//!   facts round trip and rebuild, fact-log tampering refused, keys and shreds survive
+//!   reopen, records stored, swapped, swept and exported, the audit chain and checkpoints.
+//! - `persistence`: what only the embedded store does: schema migration, foreign files, key
+//!   checks, a shred final on disk, record scans, corrupt rows, a single audit writer.
+//! - `vault`: the facade's vault on the embedded store shared between threads, records
+//!   committed in groups, and seals, opens, consent changes and a sweep all at once.
 //! - `pg` (feature `postgres`): several vaults on one PostgreSQL database share one key
 //!   per customer and version, see each other's shreds, write one audit chain and see each
 //!   other's facts within the bound.
@@ -17,6 +20,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
+mod backend;
 mod common;
 mod crash;
 mod fact_log;

@@ -1,0 +1,312 @@
+//! The facts: consent, relationships, holds and the roster round trip through the fact log
+//! and are rebuilt from it after reopen; what the books refuse writes nothing; several handles
+//! share one log.
+
+use steward::{
+    Channel, ConsentActor, ConsentChange, DataCategory, StewardId, Timestamp, TrainingLevel,
+    retention::{HoldId, HoldScope, LegalHold, Relationship},
+};
+use steward_store::{DurableFacts, FactLog, StoreError};
+
+use super::Db;
+use crate::{
+    backend::{Backend, policy},
+    common::*,
+};
+
+/// The facts a vault would load from `store`, under the test keys and the bundled policy.
+fn stored_facts(store: &<Db as Backend>::Store) -> DurableFacts<<Db as Backend>::Store> {
+    let checkpoint = store.latest_checkpoint().unwrap();
+    DurableFacts::load(
+        store,
+        &keys().audit_key().unwrap(),
+        &policy(),
+        checkpoint.as_ref(),
+    )
+    .unwrap()
+}
+
+pub(crate) fn consent_changes_rebuild_the_ledger_after_reopen() {
+    let db = Db::fresh("consent");
+    let store = db.store();
+    let mut facts = stored_facts(&store);
+    let now = Timestamp::now();
+    let later =
+        |seconds: i64| Timestamp::from_unix_nanos(now.unix_nanos() + seconds * 1_000_000_000);
+    let changes = [
+        (
+            customer(1),
+            TrainingLevel::Shared,
+            later(10),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+        ),
+        (
+            customer(2),
+            TrainingLevel::Private,
+            later(20),
+            ConsentActor::Admin {
+                admin: "dana.support".parse().unwrap(),
+                basis: "TICKET-4711: asked by email".parse().unwrap(),
+            },
+            Channel::SupportRequest,
+        ),
+        (
+            customer(1),
+            TrainingLevel::None,
+            later(40),
+            ConsentActor::Customer,
+            Channel::Api,
+        ),
+    ];
+    let mut receipts = Vec::new();
+    for (who, level, effective, actor, channel) in changes {
+        let change = ConsentChange::new(
+            who,
+            level,
+            effective,
+            actor,
+            channel,
+            "2025-03-05".parse().unwrap(),
+        );
+        receipts.push(facts.record_consent(change).unwrap());
+    }
+    let written = facts.consent().unwrap().to_json().unwrap();
+    drop((facts, store));
+
+    let store = db.store();
+    assert_eq!(stored_receipts(&store), receipts);
+    let reloaded = stored_facts(&store);
+    assert_eq!(reloaded.consent().unwrap().to_json().unwrap(), written);
+    assert_eq!(
+        reloaded.consent().unwrap().level_at(customer(1), later(30)),
+        TrainingLevel::Shared
+    );
+}
+
+pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
+    let db = Db::fresh("relationships");
+    let store = db.store();
+    let mut facts = stored_facts(&store);
+    facts.start_relationship(customer(1), at(0)).unwrap();
+    facts.end_relationship(customer(1), at(10)).unwrap();
+    facts.start_relationship(customer(1), at(20)).unwrap();
+    facts.start_relationship(customer(2), at(5)).unwrap();
+    let before = store.entries_after(0).unwrap().len();
+    for (result, reason) in [
+        (facts.start_relationship(customer(1), at(30)), "overlap"),
+        (facts.start_relationship(customer(2), at(1)), "overlap"),
+        (
+            facts.end_relationship(customer(3), at(1)),
+            "no open relationship",
+        ),
+        (
+            facts.end_relationship(customer(2), at(1)),
+            "before its start",
+        ),
+    ] {
+        let error = result.unwrap_err();
+        assert!(error.to_string().contains(reason), "{error}");
+    }
+    // A refused change writes no entry.
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    facts.end_relationship(customer(2), at(6)).unwrap();
+    assert!(facts.start_relationship(customer(2), at(5)).is_err());
+    // [5, 6) and [6, ..) do not overlap: a customer may come back the instant they left.
+    facts.start_relationship(customer(2), at(6)).unwrap();
+    drop((facts, store));
+
+    let store = db.store();
+    let facts = stored_facts(&store);
+    let book = facts.relationships().unwrap();
+    assert_eq!(
+        book.relationships(customer(1)),
+        [
+            Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
+            Relationship::start(customer(1), at(20)),
+        ]
+    );
+    assert_eq!(
+        book.relationships(customer(2)),
+        [
+            Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
+            Relationship::start(customer(2), at(6)),
+        ]
+    );
+}
+
+pub(crate) fn legal_holds_and_their_history_round_trip() {
+    let db = Db::fresh("holds");
+    let store = db.store();
+    let mut facts = stored_facts(&store);
+    let counsel: StewardId = "counsel.kim".parse().unwrap();
+    let customer_hold = LegalHold::place(
+        HoldId::new(7),
+        HoldScope::Customer {
+            customer: customer(1),
+        },
+        "CASE-2025-17 litigation hold".parse().unwrap(),
+        counsel.clone(),
+        at(0),
+        at(100),
+    )
+    .unwrap();
+    facts.place_hold(customer_hold.clone()).unwrap();
+    facts
+        .place_hold(
+            LegalHold::place(
+                HoldId::new(8),
+                HoldScope::Category {
+                    customer: customer(2),
+                    category: DataCategory::LlmRequestLog,
+                },
+                "CASE-2025-18".parse().unwrap(),
+                counsel.clone(),
+                at(1),
+                at(50),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    facts
+        .extend_hold(
+            HoldId::new(7),
+            counsel.clone(),
+            at(2),
+            at(200),
+            "review: keep".parse().unwrap(),
+        )
+        .unwrap();
+    facts
+        .release_hold(
+            HoldId::new(8),
+            counsel.clone(),
+            at(3),
+            "case settled".parse().unwrap(),
+        )
+        .unwrap();
+    // What the register refuses is refused, and writes nothing.
+    let before = store.entries_after(0).unwrap().len();
+    assert!(matches!(
+        facts.place_hold(customer_hold),
+        Err(StoreError::Retention(_))
+    ));
+    assert!(matches!(
+        facts.release_hold(
+            HoldId::new(8),
+            counsel.clone(),
+            at(4),
+            "again".parse().unwrap()
+        ),
+        Err(StoreError::Retention(_))
+    ));
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    let events = facts.holds().unwrap().events().to_vec();
+    drop((facts, store));
+
+    let store = db.store();
+    let facts = stored_facts(&store);
+    let holds = facts.holds().unwrap();
+    assert_eq!(holds.events(), events);
+    let standing: Vec<_> = holds.holds().cloned().collect();
+    assert_eq!(standing.first().unwrap().expires_at(), at(200));
+    assert_eq!(standing.get(1).unwrap().released_at(), Some(at(3)));
+}
+
+pub(crate) fn the_roster_round_trips_and_a_failed_batch_changes_nothing() {
+    let db = Db::fresh("roster");
+    let store = db.store();
+    let vault = Db::vault(&store).unwrap();
+    let alice: StewardId = "alice.ops".parse().unwrap();
+    let bob: StewardId = "bob.ops".parse().unwrap();
+    let admin: steward_core::AdminId = "dana.admin".parse().unwrap();
+    vault.add_steward(bob.clone(), admin.clone()).unwrap();
+    vault.add_steward(alice.clone(), admin.clone()).unwrap();
+    vault.add_steward(alice.clone(), admin.clone()).unwrap();
+    assert!(vault.remove_steward(&bob, admin.clone()).unwrap());
+    assert!(!vault.remove_steward(&bob, admin).unwrap());
+    // Changes made in one commit are stored together, or not at all.
+    let before = store.entries_after(0).unwrap().len();
+    let failed = vault
+        .update_facts(|facts| {
+            facts.in_one_commit(|batch| {
+                batch.start_relationship(customer(1), at(0))?;
+                Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
+            })
+        })
+        .unwrap();
+    assert!(failed.is_err());
+    assert_eq!(store.entries_after(0).unwrap().len(), before);
+    drop((vault, store));
+    let store = db.store();
+    let facts = stored_facts(&store);
+    assert_eq!(facts.roster().unwrap().iter().collect::<Vec<_>>(), [&alice]);
+    assert!(
+        facts
+            .relationships()
+            .unwrap()
+            .relationships(customer(1))
+            .is_empty()
+    );
+}
+
+pub(crate) fn fact_writers_in_several_handles_share_one_log() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<<Db as Backend>::Store>();
+
+    let db = Db::fresh("threads");
+    let store = db.store();
+    std::thread::scope(|scope| {
+        for n in 0..4u8 {
+            let store = store.clone();
+            scope.spawn(move || {
+                // Facts of their own on one log: each catches up with the others' entries
+                // under the log's lock before it appends.
+                let mut facts = stored_facts(&store);
+                for i in 0..10u8 {
+                    facts
+                        .start_relationship(customer(n * 10 + i), at(i64::from(i)))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let facts = stored_facts(&store);
+    assert_eq!(facts.applied(), 40);
+    for who in 0..40 {
+        assert!(
+            facts
+                .relationships()
+                .unwrap()
+                .containing(customer(who), at(20))
+                .is_some()
+        );
+    }
+}
+
+pub(crate) fn a_refused_fact_change_writes_nothing() {
+    let db = Db::fresh("vault-refused");
+    let store = db.store();
+    let vault = Db::vault(&store).unwrap();
+    let ada = customer(1);
+    let result = vault
+        .update_facts(|facts| facts.end_relationship(ada, at(0)))
+        .unwrap();
+    assert!(result.is_err(), "ending a relationship that never started");
+    assert!(store.entries_after(0).unwrap().is_empty());
+    // A backdated consent change is refused by the ledger before any row is written.
+    let refused = vault
+        .update_facts(|facts| {
+            facts.record_consent(ConsentChange::new(
+                ada,
+                TrainingLevel::OpenWeight,
+                at(-1_000),
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy().version().clone(),
+            ))
+        })
+        .unwrap();
+    assert!(refused.is_err());
+    assert!(store.entries_after(0).unwrap().is_empty());
+}

@@ -1,0 +1,186 @@
+//! Records: stored bytes swapped between two records are refused by id, the sweep's deletions
+//! and shreds are durable, and a training export streams from the store.
+
+use steward::{
+    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, Purpose, RecordId, SealInput,
+    SealedRecord, Timestamp, TrainingLevel, VaultShredder, retention::Sweep,
+};
+use steward_store::StoreError;
+
+use super::Db;
+use crate::{
+    backend::{Backend, BackendVault, policy},
+    common::*,
+};
+
+fn steward_request() -> AccessRequest {
+    AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        Purpose::Troubleshooting,
+        "INC-42",
+    )
+}
+
+/// Seals a request of `customer` collected now at the consent level in force, and stores it.
+fn log(
+    store: &<Db as Backend>::Store,
+    vault: &BackendVault<Db>,
+    customer: CustomerId,
+) -> SealedRecord {
+    let now = Timestamp::now();
+    let level = vault
+        .facts()
+        .unwrap()
+        .consent()
+        .unwrap()
+        .level_at(customer, now);
+    Db::seal_stored(
+        store,
+        vault,
+        &SealInput::new(RecordId::generate_at(now), customer, now, level),
+        b"a prompt",
+    )
+}
+
+/// Asserts that the record stored under `id` is refused as not the record asked for.
+fn assert_mismatch(store: &<Db as Backend>::Store, id: RecordId) {
+    let served = store.record(id);
+    assert!(
+        matches!(served, Err(StoreError::RecordMismatch { id: named }) if named == id),
+        "swapped record {id} was served: {:?}",
+        served.map(|bytes| bytes.map(|bytes| bytes.len()))
+    );
+}
+
+pub(crate) fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id() {
+    let db = Db::fresh("swapped");
+    let store = db.store();
+    let vault = Db::vault(&store).unwrap();
+    let seal = |customer, at, body: &[u8]| {
+        let input = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
+        Db::seal_stored(&store, &vault, &input, body)
+    };
+    let a = seal(customer(1), at(0), b"prompt of A");
+    let b = seal(customer(2), at(1), b"prompt of B");
+    let c = seal(customer(1), at(2), b"prompt of C");
+    let (a_id, b_id, c_id) = (
+        a.header().record_id(),
+        b.header().record_id(),
+        c.header().record_id(),
+    );
+    // The test can fail: untouched, each record is served.
+    assert_eq!(store.record(a_id).unwrap().unwrap(), a.as_bytes());
+    // A's and B's bytes swapped, as a script with the database could. Each is an authentic
+    // record, so only the id asked for can tell them apart. C stays untouched.
+    db.swap_sealed(a_id, b_id);
+    for id in [a_id, b_id] {
+        assert_mismatch(&store, id);
+    }
+    assert_eq!(store.record(c_id).unwrap().unwrap(), c.as_bytes());
+
+    // Same customer: C's bytes under A's id (A's row keeps its customer) are refused too.
+    db.swap_sealed(a_id, c_id);
+    assert_mismatch(&store, a_id);
+}
+
+pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
+    let db = Db::fresh("vault-sweep");
+    let store = db.store();
+    let ada = customer(1);
+    let record;
+    {
+        let vault = Db::vault(&store).unwrap();
+        vault
+            .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+            .unwrap()
+            .unwrap();
+        record = log(&store, &vault, ada);
+        let ended = Timestamp::now();
+        vault
+            .update_facts(|facts| facts.end_relationship(ada, ended))
+            .unwrap()
+            .unwrap();
+        let later = Timestamp::from_unix_nanos(ended.unix_nanos() + 31 * 86_400 * 1_000_000_000);
+        let facts = vault.facts().unwrap();
+        let sweep = Sweep::new(
+            vault.policy().retention(),
+            facts.relationships().unwrap(),
+            facts.holds().unwrap(),
+        );
+        let metas: Vec<_> = store
+            .record_metas(steward_store::RecordScan::All)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = sweep.plan(metas, later);
+        let mut records = store.clone();
+        let report = sweep
+            .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
+            .unwrap();
+        assert_eq!(report.deleted().len(), 1);
+        assert_eq!(report.shredded(), [ada]);
+    }
+    drop(store);
+    let store = db.store();
+    assert!(store.record(record.header().record_id()).unwrap().is_none());
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .all(|key| key.customer() != ada)
+    );
+    let vault = Db::vault(&store).unwrap();
+    assert!(vault.keyring().unwrap().is_shredded(ada));
+    // Past retention the policy refuses before decryption; the keys are gone besides.
+    assert!(vault.open(&record, &steward_request()).is_err());
+}
+
+pub(crate) fn a_training_export_streams_from_the_store() {
+    let db = Db::fresh("vault-export");
+    let store = db.store();
+    let vault = Db::vault(&store).unwrap();
+    let (ada, ben) = (customer(1), customer(2));
+    let start = at(-86_400);
+    vault
+        .update_facts(|facts| {
+            facts.start_relationship(ada, start)?;
+            facts.start_relationship(ben, start)?;
+            facts.record_consent(ConsentChange::new(
+                ada,
+                TrainingLevel::Shared,
+                Timestamp::now(),
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                policy().version().clone(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+    for _ in 0..300 {
+        log(&store, &vault, ada);
+        log(&store, &vault, ben);
+    }
+    let mut exported = 0;
+    let outcome = vault
+        .export_training(
+            steward::TrainingScope::Shared,
+            |pass| store.stream_records(steward_store::RecordScan::All, pass),
+            |record| {
+                assert_eq!(record.header().customer(), ada);
+                exported += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(exported, 300);
+    assert_eq!(outcome.counts.consent, 300);
+    assert!(outcome.matches_plan());
+    // A sink that stops early drops the stream, which stops the store's reader.
+    let stopped = vault.export_training(
+        steward::TrainingScope::Shared,
+        |pass| store.stream_records(steward_store::RecordScan::All, pass),
+        |_record| Err("enough".into()),
+    );
+    assert!(stopped.is_err());
+}
