@@ -53,7 +53,10 @@ impl FactLog for SqliteStore {
     }
 }
 
-fn entries_after(conn: &rusqlite::Connection, after: i64) -> Result<Vec<StoredFact>, StoreError> {
+pub(crate) fn entries_after(
+    conn: &rusqlite::Connection,
+    after: i64,
+) -> Result<Vec<StoredFact>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT sequence, event, hash FROM fact_log WHERE sequence > ?1 ORDER BY sequence",

@@ -114,6 +114,7 @@ mod durable_facts;
 mod error;
 mod fact_log;
 mod facts;
+mod follower;
 mod key_check;
 mod keys;
 #[cfg(feature = "postgres")]
@@ -127,6 +128,7 @@ pub use crate::{
     durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
+    follower::{FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, StoreFactsFollower},
     key_check::StoreKeys,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},
