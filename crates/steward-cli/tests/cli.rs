@@ -1070,3 +1070,136 @@ fn a_roster_entry_inserted_or_the_newest_fact_removed_is_found() {
         shorter.stderr
     );
 }
+
+/// The CLI beside a running server on one `steward.db`: this test process is the server (a
+/// vault with a facts follower, sealing, changing consent, adding a customer), and every
+/// `steward` command is a second process on the same file. Each opens the other's new
+/// records, sees the other's fact changes, and both append to one audit chain that verifies.
+#[test]
+fn the_cli_works_beside_a_server_process_on_the_same_store() {
+    use std::{sync::Arc, time::Instant};
+
+    use steward::{
+        AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Purpose,
+        RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    };
+    use steward_store::{SqliteStore, StoreFactsFollower, StoreKeys, StoreVault, open_vault};
+
+    const CAL: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a03";
+    let sandbox = Sandbox::with_customers("processes");
+    let read_key = |name: &str| {
+        let text = fs::read_to_string(sandbox.store().join(name)).unwrap();
+        (0..64)
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&text.trim()[at..at + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let keys = StoreKeys::new(
+        "master-1".parse().unwrap(),
+        &read_key("master.key"),
+        &read_key("audit.key"),
+    )
+    .unwrap();
+    let store = SqliteStore::open(sandbox.store().join("steward.db"), &keys).unwrap();
+    let vault = Arc::new(open_vault(&store, &keys, steward::Policy::coder_model()).unwrap());
+    let _follower = StoreFactsFollower::start(Arc::clone(&vault), &store).unwrap();
+    let level = |vault: &StoreVault, customer: CustomerId| {
+        let facts = vault.facts().unwrap();
+        facts
+            .consent()
+            .unwrap()
+            .level_at(customer, Timestamp::now())
+    };
+    let seal = |customer: CustomerId, body: &str| {
+        let now = Timestamp::now();
+        let id = RecordId::generate_at(now);
+        let input = SealInput::new(id, customer, now, level(&vault, customer));
+        let record = vault.seal(&input, body.as_bytes()).unwrap();
+        store
+            .put_record(&record, DataCategory::LlmRequestLog)
+            .unwrap();
+        id.to_string()
+    };
+    let open = |id: &str| {
+        let bytes = store.record(id.parse().unwrap()).unwrap().unwrap();
+        let request = AccessRequest::with_justification_text(
+            "sam.steward".parse().unwrap(),
+            Purpose::Troubleshooting,
+            "INC-7",
+        );
+        let plaintext = vault
+            .open(&SealedRecord::from_vec(bytes).unwrap(), &request)
+            .unwrap();
+        String::from_utf8(plaintext.as_bytes().to_vec()).unwrap()
+    };
+    let change_consent = |customer: CustomerId, to: TrainingLevel| {
+        let change = ConsentChange::new(
+            customer,
+            to,
+            Timestamp::now(),
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            vault.policy().version().clone(),
+        );
+        vault
+            .update_facts(|facts| facts.record_consent(change))
+            .unwrap()
+            .unwrap();
+    };
+    let (ada, ben, cal) = (
+        ADA.parse::<CustomerId>().unwrap(),
+        BEN.parse::<CustomerId>().unwrap(),
+        CAL.parse::<CustomerId>().unwrap(),
+    );
+
+    // The server changes consent, adds a customer and seals for both, after the CLI's setup.
+    change_consent(ada, TrainingLevel::Shared);
+    vault
+        .update_facts(|facts| facts.start_relationship(cal, Timestamp::now()))
+        .unwrap()
+        .unwrap();
+    let for_ada = seal(ada, "Ada asks");
+    let for_cal = seal(cal, "Cal asks");
+    // The CLI opens both, and sees the consent the server recorded.
+    for (record, body) in [(&for_ada, "Ada asks"), (&for_cal, "Cal asks")] {
+        let opened = sandbox.open(record, "troubleshooting", "sam.steward");
+        assert_eq!(opened.code, 0, "{}", opened.stderr);
+        assert_eq!(opened.stdout(), body);
+    }
+    let shown = sandbox.json(&["consent", "show", "--customer", ADA]);
+    assert!(shown.to_string().contains("shared"), "{shown}");
+
+    // The CLI seals for Ben, whose first data key it issues; the server opens that record
+    // (after the CLI's audit entries), then seals for Ben under the same key.
+    let by_cli = sandbox.ingest(&line(BEN, "Ben asks"));
+    assert_eq!(open(&by_cli[0]), "Ben asks");
+    let for_ben = seal(ben, "Ben again");
+    assert_eq!(
+        sandbox
+            .open(&for_ben, "troubleshooting", "sam.steward")
+            .stdout(),
+        "Ben again"
+    );
+
+    // A withdrawal through the CLI reaches the server's next seal.
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "none"]);
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while level(&vault, ada) != TrainingLevel::None {
+        assert!(
+            Instant::now() < deadline,
+            "the server never saw the withdrawal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let after = seal(ada, "Ada later");
+    let header = SealedRecord::from_vec(store.record(after.parse().unwrap()).unwrap().unwrap())
+        .unwrap()
+        .header()
+        .consent();
+    assert_eq!(header, TrainingLevel::None);
+    assert_eq!(open(&after), "Ada later");
+
+    // One chain, written by both, verifies.
+    let verified = sandbox.json(&["audit", "verify"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+}

@@ -4,13 +4,21 @@
 //! back), keyed by sequence number, with the entry's instant beside it for range queries. The
 //! chain's integrity does not rest on the store: `AuditTrail::verify` recomputes it.
 
+use std::{
+    fs::{File, OpenOptions, TryLockError},
+    path::{Path, PathBuf},
+    thread,
+    time::{Duration, Instant},
+};
+
 use rusqlite::{Connection, OptionalExtension, params};
-use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint};
+use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use crate::{
     SqliteStore, StoreError, WriteTx,
     codec::{Columns, json_text, to_i64, to_u64},
     error::Doing,
+    store::BUSY_TIMEOUT,
 };
 
 const ENTRIES: &str = "audit_entries";
@@ -243,9 +251,19 @@ pub(crate) fn is_constraint(error: &rusqlite::Error) -> bool {
 ///
 /// `append` returns once the entry is committed (durable, see [`SqliteStore`]), so the vault
 /// hands out plaintext only after its audit entry survives a crash.
+///
+/// Several processes (or several trails in one) may append to one file, as several nodes do
+/// on PostgreSQL: [`lock_head`](AuditStore::lock_head) takes the chain's append lock (a lock
+/// file beside the database, see [`AuditLock`]) and returns the newest stored entry, so the
+/// trail fixes its entry's instant and continues after whatever another process appended; the
+/// lock is held until the append returns. The sequence number stays the primary key, so an
+/// appender that skips the lock still cannot fork the chain.
 impl AuditStore for SqliteStore {
     fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError> {
-        Ok(self.append_audit(&entry)?)
+        let appended = self.append_audit(&entry);
+        // Released whether or not the entry was stored, as the trait asks.
+        self.audit_lock.release();
+        Ok(appended?)
     }
 
     fn last(&self) -> Result<Option<ChainedEntry>, BoxError> {
@@ -254,5 +272,126 @@ impl AuditStore for SqliteStore {
 
     fn entries(&self) -> Result<Vec<ChainedEntry>, BoxError> {
         Ok(self.audit_entries()?)
+    }
+
+    fn lock_head(&mut self) -> Result<SharedHead, BoxError> {
+        self.audit_lock.acquire()?;
+        // Read after the lock: every appender that takes it has committed its entry, so this
+        // is the chain's head until the lock is released.
+        match self.last_audit_entry() {
+            Ok(newest) => Ok(SharedHead::Locked(newest.map(Box::new))),
+            Err(error) => {
+                self.audit_lock.release();
+                Err(error.into())
+            }
+        }
+    }
+
+    fn unlock_head(&mut self) {
+        self.audit_lock.release();
+    }
+}
+
+/// The suffix of the audit chain's lock file, beside the database (`steward.db-audit-lock`).
+pub(crate) const LOCK_SUFFIX: &str = "-audit-lock";
+
+/// The longest pause between two attempts at a lock another trail holds: the lock is held
+/// for one open's decision and fsync, so a waiter should not sleep much longer than that.
+const LOCK_PAUSE_MAX: Duration = Duration::from_millis(2);
+
+/// One handle's hold on the audit chain's append lock: an advisory lock (`flock`) on a file
+/// beside the database, taken by [`AuditStore::lock_head`] and released when the next
+/// append returns. Not SQLite's write lock, which a trail must not hold while it waits for
+/// the keyring (a seal on another thread holds the keyring while it stores a new data key).
+///
+/// The lock belongs to an open file, so each handle opens the file for itself and a clone
+/// starts without it: two trails in one process exclude each other as two processes do.
+pub(crate) struct AuditLock {
+    path: PathBuf,
+    file: Option<File>,
+    held: bool,
+}
+
+impl AuditLock {
+    pub(crate) fn new(database: &Path) -> Self {
+        let mut path = database.as_os_str().to_owned();
+        path.push(LOCK_SUFFIX);
+        Self {
+            path: PathBuf::from(path),
+            file: None,
+            held: false,
+        }
+    }
+
+    /// Takes the lock, waiting at most as long as a write waits for SQLite's lock.
+    fn acquire(&mut self) -> Result<(), StoreError> {
+        if self.held {
+            // `lock_head` again without an append: the lock is this handle's already.
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            slot @ None => slot.insert(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&self.path)
+                    .map_err(|source| StoreError::AuditLock {
+                        path: self.path.clone(),
+                        source,
+                    })?,
+            ),
+        };
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.held = true;
+                    return Ok(());
+                }
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(LOCK_PAUSE_MAX);
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(StoreError::AuditLockTimeout {
+                        seconds: BUSY_TIMEOUT.as_secs(),
+                    });
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(StoreError::AuditLock {
+                        path: self.path.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Releases the lock if this handle holds it.
+    pub(crate) fn release(&mut self) {
+        if self.held {
+            self.held = false;
+            if let Some(file) = &self.file {
+                // An unlock that fails leaves the lock to the file's closing: drop the file.
+                if file.unlock().is_err() {
+                    self.file = None;
+                }
+            }
+        }
+    }
+}
+
+impl Clone for AuditLock {
+    /// The same lock file, not held: the lock is this handle's, never its clone's.
+    fn clone(&self) -> Self {
+        Self {
+            path: self.path.clone(),
+            file: None,
+            held: false,
+        }
     }
 }

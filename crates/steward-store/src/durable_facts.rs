@@ -414,10 +414,6 @@ impl<L: FactLog> DurableFacts<L> {
         &self.log
     }
 
-    #[cfg_attr(
-        not(feature = "postgres"),
-        expect(dead_code, reason = "only a shared store's follower watches freshness")
-    )]
     pub(crate) fn freshness(&self) -> Arc<Freshness> {
         Arc::clone(&self.freshness)
     }
@@ -840,17 +836,13 @@ impl Freshness {
     }
 
     /// The facts have just caught up with the log.
-    fn caught_up(&self) {
+    pub(crate) fn caught_up(&self) {
         self.caught_up
             .store(self.elapsed_nanos(), Ordering::Release);
         self.stale.store(false, Ordering::Release);
     }
 
     /// Marks the facts stale if they last caught up longer than `bound` ago.
-    #[cfg_attr(
-        not(feature = "postgres"),
-        expect(dead_code, reason = "only a shared store's watchdog bounds staleness")
-    )]
     pub(crate) fn check(&self, bound: Duration) {
         let since = self
             .elapsed_nanos()

@@ -315,6 +315,24 @@ pub enum StoreError {
         /// What the writer reported.
         reason: String,
     },
+    /// The audit chain's lock file could not be opened or locked.
+    #[error("cannot lock the audit chain with `{path}`")]
+    AuditLock {
+        /// The lock file, beside the database.
+        path: PathBuf,
+        /// What the file system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another trail (in this process or another) held the audit chain's append lock for
+    /// longer than a write waits: nothing was appended.
+    #[error(
+        "another process held the audit chain's lock for over {seconds} s: nothing was audited"
+    )]
+    AuditLockTimeout {
+        /// How long this trail waited.
+        seconds: u64,
+    },
     /// A value of a kind this build cannot store yet (a new variant of an upstream enum).
     #[error("cannot store {what}: unknown to this build")]
     Unsupported {

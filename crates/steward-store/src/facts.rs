@@ -122,7 +122,10 @@ fn hash_of(bytes: &[u8], table: &'static str) -> Result<ChainHash, StoreError> {
     Ok(ChainHash::from_bytes(hash))
 }
 
-fn entries_after(conn: &rusqlite::Connection, after: i64) -> Result<Vec<StoredFact>, StoreError> {
+pub(crate) fn entries_after(
+    conn: &rusqlite::Connection,
+    after: i64,
+) -> Result<Vec<StoredFact>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT sequence, event, hash FROM fact_log WHERE sequence > ?1 ORDER BY sequence",

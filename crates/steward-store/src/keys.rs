@@ -316,12 +316,16 @@ pub enum WalCheckpoint {
 
 /// The custody's key store (`Custody::with_key_store`): each method returns once its change
 /// is committed, so the custody's write-ahead order holds across a crash or power loss.
+///
+/// Shared, as PostgreSQL's is: several processes may hold a custody on one file. A new key
+/// is stored only if no key of its customer and version is stored and no tombstone covers
+/// it (compare-and-swap under SQLite's write lock); otherwise the custody gets the stored
+/// keys back and adopts them. Before a sealing session and before an open, the custody reads
+/// the customer's stored keys ([`SqliteStore::customer_keys`]), so a key issued or a shred
+/// made by another process is used here too.
 impl KeyStore for SqliteStore {
     fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
-        // One custody per file: a key of this version stored already is a conflict, not a
-        // race lost to another node.
-        Self::put_data_key(self, key)?;
-        Ok(KeyAdmission::Stored)
+        Ok(self.write(|tx| tx.admit_data_key(key))?)
     }
 
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
@@ -332,6 +336,77 @@ impl KeyStore for SqliteStore {
     fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
         Ok(Self::rewrap(self, keys)?)
     }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
+        Ok(Some(Self::customer_keys(self, customer)?))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Stores a new data key as [`put_data_key`](Self::put_data_key) does, but answers a key
+    /// another process stored first, or a tombstone that covers it, with the customer's keys
+    /// as stored now ([`KeyAdmission::Superseded`]) for the custody to adopt.
+    ///
+    /// # Errors
+    ///
+    /// As [`put_data_key`](Self::put_data_key), except the two answered above.
+    pub fn admit_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+        match self.put_data_key(key) {
+            Ok(()) => Ok(KeyAdmission::Stored),
+            Err(StoreError::DataKeyConflict { .. } | StoreError::DataKeyShredded { .. }) => Ok(
+                KeyAdmission::Superseded(customer_view(self.conn(), key.customer())?),
+            ),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// The customer's wrapped data keys and tombstone as stored now, read in one
+    /// transaction: what a custody adopts before it seals or opens for them, so that keys
+    /// another process issued or shredded are used here too.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if the store cannot be read; [`StoreError::Corrupt`] if a row
+    /// does not decode or the keys contradict the tombstone.
+    pub fn customer_keys(&self, customer: CustomerId) -> Result<KeyringSnapshot, StoreError> {
+        self.read(|conn| {
+            let tx = conn
+                .unchecked_transaction()
+                .doing("reading a customer's keys")?;
+            let snapshot = customer_view(&tx, customer);
+            drop(tx);
+            snapshot
+        })
+    }
+}
+
+/// The customer's keys and tombstone, as a snapshot to adopt.
+fn customer_view(conn: &Connection, customer: CustomerId) -> Result<KeyringSnapshot, StoreError> {
+    let doing = "reading a customer's keys";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT customer, version, master_key, nonce, ciphertext FROM wrapped_keys \
+             WHERE customer = ?1 ORDER BY version",
+        )
+        .doing(doing)?;
+    let mut rows = stmt.query([customer.as_bytes()]).doing(doing)?;
+    let mut keys = Vec::new();
+    while let Some(row) = rows.next().doing(doing)? {
+        keys.push(decode_wrapped(&Columns::new(row, WRAPPED))?);
+    }
+    let shredded = tombstone(conn, customer)?
+        .map(|tombstone| (customer, tombstone))
+        .into_iter()
+        .collect();
+    KeyringSnapshot::new(keys, shredded).map_err(|error| {
+        StoreError::corrupt(WRAPPED, "the data keys contradict the tombstone", error)
+    })
 }
 
 fn wrapped_keys(conn: &Connection) -> Result<Vec<WrappedDataKey>, StoreError> {

@@ -115,6 +115,7 @@ mod error;
 mod fact_log;
 mod fact_snapshot;
 mod facts;
+mod follower;
 mod key_check;
 mod keys;
 #[cfg(feature = "postgres")]
@@ -129,6 +130,7 @@ pub use crate::{
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,
+    follower::{FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, StoreFactsFollower},
     key_check::StoreKeys,
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},

@@ -15,6 +15,7 @@ use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId};
 
 use crate::{
     StoreError, StoreKeys,
+    audit::AuditLock,
     codec::Columns,
     error::Doing,
     key_check::{self, stored_master_check, verify_master},
@@ -62,6 +63,9 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// This handle's hold on the audit chain's append lock (a clone holds none: each trail
+    /// locks on its own handle, see [`AuditLock`]).
+    pub(crate) audit_lock: AuditLock,
 }
 
 struct Inner {
@@ -172,6 +176,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 conn: Mutex::new(conn),
             }),
+            audit_lock: AuditLock::new(path),
         }
     }
 
@@ -306,19 +311,29 @@ impl fmt::Debug for WriteTx<'_> {
     }
 }
 
-/// Removes a store's file and its `-wal` and `-shm` companions, for tests and for a store
-/// whose creation failed. Files that are not there are not an error.
+/// Removes a store's file and its `-wal`, `-shm` and `-audit-lock` companions, for tests and
+/// for a store whose creation failed. Files that are not there are not an error.
 ///
 /// # Errors
 ///
 /// [`StoreError::Remove`] if a file exists but cannot be removed.
 pub fn remove_store_files(path: impl AsRef<Path>) -> Result<(), StoreError> {
     let path = path.as_ref();
-    let mut companions = [path.as_os_str().to_owned(), path.as_os_str().to_owned()];
-    let [wal, shm] = &mut companions;
+    let mut companions = [
+        path.as_os_str().to_owned(),
+        path.as_os_str().to_owned(),
+        path.as_os_str().to_owned(),
+    ];
+    let [wal, shm, lock] = &mut companions;
     wal.push("-wal");
     shm.push("-shm");
-    for file in [path.as_os_str(), wal.as_os_str(), shm.as_os_str()] {
+    lock.push(crate::audit::LOCK_SUFFIX);
+    for file in [
+        path.as_os_str(),
+        wal.as_os_str(),
+        shm.as_os_str(),
+        lock.as_os_str(),
+    ] {
         match std::fs::remove_file(file) {
             Ok(()) => {}
             Err(error) if error.kind() == ErrorKind::NotFound => {}

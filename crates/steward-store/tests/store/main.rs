@@ -12,6 +12,9 @@
 //!   other's facts within the bound.
 //! - `fact_log`: facts rebuilt from the fact log equal the facts that wrote it, and any
 //!   single edit, deletion, insertion or reordering of an entry keeps the store from serving.
+//! - `processes`: a child process (this binary, re-run) serves a vault on the same file as
+//!   the test's: each opens the other's new records, sees its customers and consent changes,
+//!   and both write one audit chain that verifies.
 //! - `crash`: a child process (this binary, re-run) is killed at many points while it seals,
 //!   opens, changes consent and shreds; what it was told had happened still holds on reopen.
 
@@ -27,4 +30,5 @@ mod fact_log;
 mod persistence;
 #[cfg(feature = "postgres")]
 mod pg;
+mod processes;
 mod vault;

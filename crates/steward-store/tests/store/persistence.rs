@@ -7,8 +7,8 @@ use crate::common::*;
 use rusqlite::Connection;
 use steward_core::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
-    AuditTrail, CheckpointSigner, Custody, KeyStore, KeyVersion, Keyring, MasterKey, RecordHeader,
-    SealInput, SealedRecord, Tombstone, WrappedDataKey,
+    AuditStore, AuditTrail, CheckpointSigner, Custody, KeyStore, KeyVersion, Keyring, MasterKey,
+    RecordHeader, SealInput, SealedRecord, Tombstone, WrappedDataKey,
 };
 use steward_retention::{RecordMeta, RecordStore, Removal};
 use steward_store::{
@@ -197,24 +197,35 @@ fn a_checkpoint_stored_twice_is_listed_once() {
 }
 
 #[test]
-fn a_second_trail_from_a_stale_head_is_refused() {
-    // The embedded store has one writer: a trail that did not see the newest entry would
-    // fork the chain. (PostgreSQL's trails lock the shared head and chain after it instead;
-    // the suite, backend::audit, covers a replayed sequence number on both.)
+fn a_second_trail_from_a_stale_head_continues_the_chain() {
     let dir = TempDir::new("audit-fork");
     let keys = keys();
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    // Two trails over one store, both starting from the empty chain: the second takes the
+    // chain's lock and continues after the first's entry rather than forking the chain.
     let first = new_custody(&store, &keys);
     let second = new_custody(&store, &keys);
     first.rotate_data_key(customer(1)).unwrap();
-    let error = second.rotate_data_key(customer(2)).unwrap_err();
-    assert!(error.to_string().contains("audit"), "{error}");
-    assert_eq!(store.audit_entries().unwrap().len(), 1);
-    let entry = store.last_audit_entry().unwrap().unwrap();
-    assert!(matches!(
-        store.append_audit(&entry),
-        Err(StoreError::SequenceTaken { sequence: 0 })
-    ));
+    second.rotate_data_key(customer(2)).unwrap();
+    let entries = store.audit_entries().unwrap();
+    assert_eq!(entries.len(), 2);
+    keys.audit_key().unwrap().verify_chain(&entries).unwrap();
+
+    // A raw append of a taken number is refused by the store itself.
+    let entry = store.audit_entries().unwrap().swap_remove(0);
+
+    let error = store.append_audit(&entry).unwrap_err();
+    assert!(
+        matches!(error, StoreError::SequenceTaken { sequence: 0 }),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "audit sequence number `0` is already taken"
+    );
+    let mut trait_view = store.clone();
+    assert!(AuditStore::append(&mut trait_view, entry).is_err());
+    assert_eq!(store.audit_entries().unwrap().len(), 2);
 }
 
 // --- keys ---------------------------------------------------------------------------------
