@@ -181,9 +181,11 @@ fn bench_logs(c: &mut Criterion) {
         };
         group.bench_function(BenchmarkId::new("open", "steward"), |b| {
             b.iter(|| {
-                fixture
-                    .custody
-                    .open(black_box(&record), &fixture.request, allow)
+                fixture.custody.dangerous_open_with_gate(
+                    black_box(&record),
+                    &fixture.request,
+                    allow,
+                )
             })
         });
         match fixture.vault.seal(&fixture.meta, &body) {
@@ -218,7 +220,7 @@ fn bench_logs(c: &mut Criterion) {
             b.iter(|| {
                 fixture
                     .custody
-                    .open(black_box(&record), &fixture.request, deny)
+                    .dangerous_open_with_gate(black_box(&record), &fixture.request, deny)
             })
         });
         group.finish();

@@ -301,9 +301,9 @@ impl SealingShard {
 ///     "TICKET-4711",
 /// );
 /// // The gate is the policy's answer; steward::Vault passes Policy::check here.
-/// let body = custody.open(&record, &request, |_query| Ok(()))?;
+/// let body = custody.dangerous_open_with_gate(&record, &request, |_query| Ok(()))?;
 /// assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
-/// let refused = custody.open(&record, &request, |_query| Err(Denial::NotOnRoster));
+/// let refused = custody.dangerous_open_with_gate(&record, &request, |_query| Err(Denial::NotOnRoster));
 /// assert!(refused.is_err());
 /// assert_eq!(custody.audit()?.verify()?.entries(), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -437,6 +437,13 @@ impl<S: AuditStore> Custody<S> {
 
     /// Opens a record for a steward if `gate` allows it (`logs.access`, `logs.purposes`).
     ///
+    /// **Hazard: `gate` decides alone.** The roster, the purpose table, the justification,
+    /// retention and legal holds apply only if the gate checks them; a gate that returns
+    /// `Ok(())` opens anything this custody holds keys for (the audit entry is still
+    /// written). Services open through `steward::Vault::open`, whose gate is the policy's
+    /// `check()` over the facts; this is the building block beneath it, for that vault and
+    /// for tests.
+    ///
     /// In order: the trail fixes the instant; `gate` decides on the request, the record's
     /// (claimed) header and that instant; a refusal is audited and returned; an allowed
     /// record is decrypted, which authenticates its header; the outcome is audited; only then
@@ -449,7 +456,7 @@ impl<S: AuditStore> Custody<S> {
     /// record did not open (shredded, unknown key version, altered);
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the audit entry was not
     /// written.
-    pub fn open<G>(
+    pub fn dangerous_open_with_gate<G>(
         &self,
         record: &SealedRecord,
         request: &AccessRequest,
@@ -968,7 +975,7 @@ mod tests {
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let mut seen = None;
         custody
-            .open(&record, &request(), |query| {
+            .dangerous_open_with_gate(&record, &request(), |query| {
                 seen = Some(query.now());
                 Ok(())
             })
@@ -976,7 +983,9 @@ mod tests {
         assert_eq!(seen, Some(start));
         // The clock goes backwards: the next entry is still dated after the last one.
         clock.set(Timestamp::from_unix_seconds(0).unwrap());
-        custody.open(&record, &request(), |_| Ok(())).unwrap();
+        custody
+            .dangerous_open_with_gate(&record, &request(), |_| Ok(()))
+            .unwrap();
         let entries = custody.audit().unwrap().store().as_slice().to_vec();
         assert_eq!(entries.len(), 2);
         assert!(entries[1].entry().at() > entries[0].entry().at());
@@ -989,7 +998,7 @@ mod tests {
         let custody = custody_with(VaultConfig::default(), clock);
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let error = custody
-            .open(&record, &request(), |_| Err(Denial::RetentionEnded))
+            .dangerous_open_with_gate(&record, &request(), |_| Err(Denial::RetentionEnded))
             .unwrap_err();
         assert!(matches!(
             error,
@@ -1058,7 +1067,7 @@ mod tests {
         // Warm the opening cache: shredding must empty it of this customer.
         assert_eq!(
             vault
-                .open(&second, &request, |_| Ok(()))
+                .dangerous_open_with_gate(&second, &request, |_| Ok(()))
                 .unwrap()
                 .as_bytes(),
             b"second"
@@ -1095,7 +1104,9 @@ mod tests {
                 .all(|(owner, _)| *owner != returning)
         );
         for old in [&first, &second] {
-            let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
+            let error = vault
+                .dangerous_open_with_gate(old, &request, |_| Ok(()))
+                .unwrap_err();
             assert!(
                 matches!(error, LogsError::Open(OpenError::Shredded)),
                 "{error}"
@@ -1104,11 +1115,16 @@ mod tests {
         let new = vault.seal(&meta(returning), b"new").unwrap();
         assert_eq!(new.header().key_version.get(), 3);
         assert_eq!(
-            vault.open(&new, &request, |_| Ok(())).unwrap().as_bytes(),
+            vault
+                .dangerous_open_with_gate(&new, &request, |_| Ok(()))
+                .unwrap()
+                .as_bytes(),
             b"new"
         );
         for old in [&first, &second] {
-            let error = vault.open(old, &request, |_| Ok(())).unwrap_err();
+            let error = vault
+                .dangerous_open_with_gate(old, &request, |_| Ok(()))
+                .unwrap_err();
             assert!(
                 matches!(error, LogsError::Open(OpenError::Shredded)),
                 "{error}"

@@ -302,7 +302,7 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// # Errors
     ///
-    /// As [`Custody::open`] for a record that does not open.
+    /// As [`Custody::dangerous_open_with_gate`] for a record that does not open.
     pub fn open_for_export(
         &self,
         grant: &mut ExportGrant,

@@ -28,7 +28,7 @@
 //!     "troubleshooting".parse()?,
 //!     "TICKET-4711",
 //! );
-//! let body = custody.open(&record, &request, |_query| Ok(()))?;
+//! let body = custody.dangerous_open_with_gate(&record, &request, |_query| Ok(()))?;
 //! assert_eq!(body.as_bytes(), b"{\"prompt\":\"fix my build\"}");
 //! assert_eq!(custody.audit()?.verify()?.entries(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -58,9 +58,11 @@
 //!
 //! # Opening records
 //!
-//! [`Custody::open`] takes an [`AccessRequest`] (a [`StewardId`], a purpose and a
-//! justification) and a gate: the policy's decision on the request, the record's header and
-//! the instant, which the custody's own trail fixes. A refusal is a [`OpenError::Denied`]
+//! Services open through `steward::Vault::open`, whose gate is the policy. Beneath it,
+//! [`Custody::dangerous_open_with_gate`] takes an [`AccessRequest`] (a [`StewardId`], a
+//! purpose and a justification) and a gate: the decision on the request, the record's header
+//! and the instant, which the custody's own trail fixes; the gate decides alone, hence the
+//! name. A refusal is a [`OpenError::Denied`]
 //! naming the [`Denial`] and its clause. Every attempt, refused or not, is written to the
 //! audit trail, and plaintext is returned only after its entry was stored. The returned
 //! [`Plaintext`] carries the header it authenticated.

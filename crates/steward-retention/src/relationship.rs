@@ -150,6 +150,15 @@ impl RelationshipBook {
         Self::default()
     }
 
+    /// An empty book with room for `customers` customers (a store that knows how many it
+    /// holds rebuilds its book without growing the map again and again).
+    #[must_use]
+    pub fn with_capacity(customers: usize) -> Self {
+        Self {
+            by_customer: CustomerMap::with_capacity_and_hasher(customers, Default::default()),
+        }
+    }
+
     /// Records the start of a relationship.
     ///
     /// # Errors

@@ -542,13 +542,13 @@ impl<L: FactLog> DurableFacts<L> {
                 reason: "the snapshot ending here does not match its MAC: edited, or written without the audit key",
             });
         }
-        if self.log.entry_hash(sequence)? != Some(head) {
-            return Err(StoreError::FactLogBroken {
-                sequence,
-                reason: "the entry a snapshot ends at is missing or differs from it",
-            });
-        }
-        let mut events = SnapshotReader::new(snapshot.body())?;
+        let known = self.state.consent.known_versions().clone();
+        let mut events = SnapshotReader::new(snapshot.body(), &known)?;
+        // Sized once: a large store's maps would otherwise grow, and copy, again and again.
+        let (starts, _) = events.counts();
+        let customers = usize::try_from(starts).unwrap_or(usize::MAX);
+        self.state.consent = ConsentLedger::with_capacity(known.clone(), customers);
+        self.state.relationships = RelationshipBook::with_capacity(customers);
         while let Some(event) = events.next_event()? {
             match event {
                 SnapshotEvent::Consent {
@@ -561,6 +561,14 @@ impl<L: FactLog> DurableFacts<L> {
                     .replay_consent(change, recorded_at, receipt, previous_level)?,
                 SnapshotEvent::Event(event) => self.state.apply(event)?,
             }
+        }
+        // Checked after the replay, which needs no row of the store: at start-up the keyring
+        // reads its rows meanwhile on the same connection.
+        if self.log.entry_hash(sequence)? != Some(head) {
+            return Err(StoreError::FactLogBroken {
+                sequence,
+                reason: "the entry a snapshot ends at is missing or differs from it",
+            });
         }
         self.head = ChainHead::new(sequence, head);
         Ok(snapshot.into_body())

@@ -9,7 +9,7 @@
 
 use steward::{
     ConsentChange, ConsentReceipt, TrainingLevel,
-    consent::{Channel, ConsentActor},
+    consent::{Channel, ConsentActor, KnownPolicyVersions},
     logs::ChainHash,
 };
 use steward_core::{AdminId, CustomerId, Justification, PolicyVersion, Timestamp};
@@ -18,8 +18,13 @@ use uuid::Uuid;
 use crate::{StoreError, fact_log::FactEvent};
 
 const TABLE: &str = "fact_snapshots";
-/// Names the layout; a body that does not start with it is not one this build reads.
+/// Names the layout; a body that does not start with it is not one this build reads. Codes
+/// of levels, channels and actors are positions in their declaration order (`ALL`): a
+/// reordering is a new layout.
 const MAGIC: &[u8] = b"steward-fact-snapshot/v1\n";
+/// After the magic: how many relationship starts and consent changes the body holds (two
+/// big-endian u64s), so that a load sizes its maps once.
+const COUNTS_LEN: usize = 16;
 
 const CONSENT: u8 = 1;
 const RELATIONSHIP_STARTED: u8 = 2;
@@ -98,14 +103,37 @@ impl SnapshotWriter {
     /// A body that continues `previous` (an earlier snapshot's, already verified), or a new
     /// one.
     pub(crate) fn continuing(previous: Option<Vec<u8>>) -> Self {
-        let body = previous.unwrap_or_else(|| MAGIC.to_vec());
+        let body = previous.unwrap_or_else(|| {
+            let mut body = MAGIC.to_vec();
+            body.extend_from_slice(&[0; COUNTS_LEN]);
+            body
+        });
         Self { body }
+    }
+
+    /// Adds one to the count at `offset` in the header.
+    fn count(&mut self, offset: usize) -> Result<(), StoreError> {
+        let at = MAGIC.len() + offset;
+        let field = self
+            .body
+            .get_mut(at..at + 8)
+            .ok_or_else(|| corrupt("a snapshot without its counts"))?;
+        let mut count = [0; 8];
+        count.copy_from_slice(field);
+        let count = u64::from_be_bytes(count)
+            .checked_add(1)
+            .ok_or(StoreError::OutOfRange {
+                what: "a snapshot's counts",
+            })?;
+        field.copy_from_slice(&count.to_be_bytes());
+        Ok(())
     }
 
     pub(crate) fn push(&mut self, event: &FactEvent) -> Result<(), StoreError> {
         match event {
             FactEvent::Consent { receipt } => self.consent(receipt),
             FactEvent::RelationshipStarted { customer, at } => {
+                self.count(0)?;
                 self.body.push(RELATIONSHIP_STARTED);
                 self.customer(*customer);
                 self.instant(*at);
@@ -129,12 +157,14 @@ impl SnapshotWriter {
     }
 
     fn consent(&mut self, receipt: &ConsentReceipt) -> Result<(), StoreError> {
+        self.count(8)?;
         self.body.push(CONSENT);
         self.body
             .extend_from_slice(&receipt.receipt.get().to_be_bytes());
         self.customer(receipt.customer);
-        self.text(receipt.level.as_str())?;
-        self.text(receipt.previous_level.as_str())?;
+        self.body.push(code_of(TrainingLevel::ALL, receipt.level)?);
+        self.body
+            .push(code_of(TrainingLevel::ALL, receipt.previous_level)?);
         self.instant(receipt.recorded_at);
         self.instant(receipt.effective);
         match &receipt.actor {
@@ -150,8 +180,14 @@ impl SnapshotWriter {
                 });
             }
         }
-        self.text(receipt.channel.as_str())?;
-        self.text(receipt.policy_version.as_str())
+        self.body.push(code_of(Channel::ALL, receipt.channel)?);
+        let version = receipt.policy_version.as_str();
+        let len = u8::try_from(version.len()).map_err(|_| StoreError::OutOfRange {
+            what: "a policy version in a snapshot",
+        })?;
+        self.body.push(len);
+        self.body.extend_from_slice(version.as_bytes());
+        Ok(())
     }
 
     fn customer(&mut self, customer: CustomerId) {
@@ -192,14 +228,36 @@ pub(crate) enum SnapshotEvent {
 /// Reads the events of a (verified) body in order.
 pub(crate) struct SnapshotReader<'b> {
     rest: &'b [u8],
+    known: &'b KnownPolicyVersions,
+    /// The policy version the last change named, and its bytes: nearly every change names
+    /// the same one, which is then neither parsed nor looked up again.
+    version: Option<(&'b [u8], PolicyVersion)>,
+    /// Relationship starts and consent changes in the body.
+    counts: (u64, u64),
 }
 
 impl<'b> SnapshotReader<'b> {
-    pub(crate) fn new(body: &'b [u8]) -> Result<Self, StoreError> {
+    /// A reader of `body`, whose consent changes name versions of `known`.
+    pub(crate) fn new(body: &'b [u8], known: &'b KnownPolicyVersions) -> Result<Self, StoreError> {
         let rest = body
             .strip_prefix(MAGIC)
             .ok_or_else(|| corrupt("a snapshot of a layout this build does not know"))?;
-        Ok(Self { rest })
+        let mut reader = Self {
+            rest,
+            known,
+            version: None,
+            counts: (0, 0),
+        };
+        reader.counts = (
+            u64::from_be_bytes(reader.array()?),
+            u64::from_be_bytes(reader.array()?),
+        );
+        Ok(reader)
+    }
+
+    /// How many relationship starts and consent changes the body holds.
+    pub(crate) const fn counts(&self) -> (u64, u64) {
+        self.counts
     }
 
     /// The next event, or `None` at the end.
@@ -231,8 +289,8 @@ impl<'b> SnapshotReader<'b> {
     fn consent(&mut self) -> Result<SnapshotEvent, StoreError> {
         let receipt = u32::from_be_bytes(self.array()?);
         let customer = self.customer()?;
-        let level = self.parsed("a level")?;
-        let previous_level = self.parsed("a level")?;
+        let level = decoded(TrainingLevel::ALL, self.byte()?)?;
+        let previous_level = decoded(TrainingLevel::ALL, self.byte()?)?;
         let recorded_at = self.instant()?;
         let effective = self.instant()?;
         let actor = match self.byte()? {
@@ -243,14 +301,36 @@ impl<'b> SnapshotReader<'b> {
             },
             _ => return Err(corrupt("a consent actor this build does not know")),
         };
-        let channel: Channel = self.parsed("a channel")?;
-        let policy_version: PolicyVersion = self.parsed("a policy version")?;
+        let channel = decoded(Channel::ALL, self.byte()?)?;
+        let policy_version = self.policy_version()?;
         Ok(SnapshotEvent::Consent {
             change: ConsentChange::new(customer, level, effective, actor, channel, policy_version),
             recorded_at,
             receipt,
             previous_level,
         })
+    }
+
+    fn policy_version(&mut self) -> Result<PolicyVersion, StoreError> {
+        let len = usize::from(self.byte()?);
+        let bytes = self.take(len)?;
+        if let Some((last, version)) = &self.version
+            && *last == bytes
+        {
+            return Ok(version.clone());
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|error| StoreError::corrupt(TABLE, "a text is not UTF-8", error))?;
+        // The policy's own value, when it knows the version: cloning it is free for the
+        // bundled policy's versions, where parsing would allocate.
+        let version = match self.known.iter().find(|known| known.as_str() == text) {
+            Some(known) => known.clone(),
+            None => text
+                .parse()
+                .map_err(|error| StoreError::corrupt(TABLE, "a policy version", error))?,
+        };
+        self.version = Some((bytes, version.clone()));
+        Ok(version)
     }
 
     fn byte(&mut self) -> Result<u8, StoreError> {
@@ -304,6 +384,23 @@ impl<'b> SnapshotReader<'b> {
             .parse()
             .map_err(|error| StoreError::corrupt(TABLE, what, error))
     }
+}
+
+/// The code of `value`: its position in `all`.
+fn code_of<T: PartialEq + Copy>(all: &[T], value: T) -> Result<u8, StoreError> {
+    all.iter()
+        .position(|candidate| *candidate == value)
+        .and_then(|position| u8::try_from(position).ok())
+        .ok_or(StoreError::Unsupported {
+            what: "a value without a code in a snapshot",
+        })
+}
+
+/// The value whose code is `code`.
+fn decoded<T: Copy>(all: &[T], code: u8) -> Result<T, StoreError> {
+    all.get(usize::from(code))
+        .copied()
+        .ok_or_else(|| corrupt("a code this build does not know"))
 }
 
 fn corrupt(reason: &'static str) -> StoreError {

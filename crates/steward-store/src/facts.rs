@@ -70,7 +70,10 @@ impl FactLog for SqliteStore {
     }
 
     fn latest_snapshot(&self) -> Result<Option<FactSnapshot>, StoreError> {
-        self.read(|conn| {
+        // A connection of its own: reading a large snapshot does not hold up the keyring's
+        // rows, which start-up reads at the same time.
+        let conn = self.reader()?;
+        {
             let mut statement = conn
                 .prepare(
                     "SELECT sequence, head, body, mac FROM fact_snapshots \
@@ -88,7 +91,7 @@ impl FactLog for SqliteStore {
                 columns.blob(2)?.to_vec(),
                 hash_of(columns.blob(3)?, SNAPSHOTS)?,
             )))
-        })
+        }
     }
 
     fn put_snapshot(&self, snapshot: &FactSnapshot) -> Result<(), StoreError> {

@@ -134,7 +134,9 @@ impl RosterFacts for MemoryFacts {
             RosterChange::Removed(steward) => {
                 self.roster.remove(steward);
             }
-            _ => {}
+            // As the stores do: a change this build cannot apply is refused, never audited
+            // and then silently ignored.
+            _ => return Err("a kind of roster change this build does not know".into()),
         }
         Ok(())
     }

@@ -150,7 +150,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// [`LogsError::Open`] naming the [`Denial`] and its clause, or why the record did not
-    /// open; as [`Custody::open`] otherwise.
+    /// open; as [`Custody::dangerous_open_with_gate`] otherwise.
     pub fn open(
         &self,
         record: &SealedRecord,
@@ -159,23 +159,24 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         // Facts before the trail, as everywhere (see the lock order in the type's docs); a
         // panic that poisoned the facts denies rather than opening on half-changed facts.
         let facts = self.facts.read();
-        self.custody.open(record, request, |query| {
-            let data = DataRef::of_sealed_record(query.header());
-            let ask = Request {
-                actor: crate::Actor::Steward(request.steward()),
-                action: crate::Action::OpenLog {
-                    purpose: request.purpose(),
-                    justification: request.justification(),
-                },
-                data,
-                now: query.now(),
-            };
-            let decision = match &facts {
-                Ok(facts) => self.policy.check(&ask, &**facts),
-                Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
-            };
-            denial_of(&decision)
-        })
+        self.custody
+            .dangerous_open_with_gate(record, request, |query| {
+                let data = DataRef::of_sealed_record(query.header());
+                let ask = Request {
+                    actor: crate::Actor::Steward(request.steward()),
+                    action: crate::Action::OpenLog {
+                        purpose: request.purpose(),
+                        justification: request.justification(),
+                    },
+                    data,
+                    now: query.now(),
+                };
+                let decision = match &facts {
+                    Ok(facts) => self.policy.check(&ask, &**facts),
+                    Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
+                };
+                denial_of(&decision)
+            })
     }
 
     /// Adds `steward` to the roster, on `admin`'s authority: audited, then applied.

@@ -42,27 +42,35 @@ fn chain(kinds: &[u8]) -> TestResult<Vec<ChainedEntry>> {
         // Refused and failed opens are entries too: only the entry count matters here.
         match kind % KINDS {
             0 => {
-                let _ = custody.open(
+                let _ = custody.dangerous_open_with_gate(
                     &record,
                     &ask(STEWARD, Purpose::Troubleshooting, "T-1")?,
                     &gate,
                 );
             }
             1 => {
-                let _ = custody.open(
+                let _ = custody.dangerous_open_with_gate(
                     &record,
                     &ask("mallory", Purpose::CustomerSupport, "T-2")?,
                     &gate,
                 );
             }
             2 => {
-                let _ = custody.open(&record, &ask(STEWARD, Purpose::Marketing, "T-3")?, &gate);
+                let _ = custody.dangerous_open_with_gate(
+                    &record,
+                    &ask(STEWARD, Purpose::Marketing, "T-3")?,
+                    &gate,
+                );
             }
             3 => {
-                let _ = custody.open(&record, &ask(STEWARD, Purpose::Reliability, " ")?, &gate);
+                let _ = custody.dangerous_open_with_gate(
+                    &record,
+                    &ask(STEWARD, Purpose::Reliability, " ")?,
+                    &gate,
+                );
             }
             4 => {
-                let _ = custody.open(&tampered, &request()?, allow);
+                let _ = custody.dangerous_open_with_gate(&tampered, &request()?, allow);
             }
             5 => {
                 custody.rotate_data_key(owner)?;
@@ -324,7 +332,7 @@ fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
     let custody = custody()?;
     let signer = new_signer()?;
     let record = custody.seal(&meta(customer(1)?, instant(0)?)?, b"body")?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     let checkpoint = custody.audit().unwrap().checkpoint(&signer)?;
     // Restart: a new custody over the same store continues the chain.
     let custody = custody_over(
@@ -334,8 +342,8 @@ fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
         VaultConfig::default(),
     )?;
     assert_eq!(custody.audit().unwrap().head().entries(), 1);
-    custody.open(&record, &request()?, allow)?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     assert_eq!(
         custody
             .audit()?

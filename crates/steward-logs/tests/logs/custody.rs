@@ -63,7 +63,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
     assert_eq!(header.key_version(), KeyVersion::FIRST);
     assert_eq!(header.algorithm(), Algorithm::Aes256Gcm);
     assert_eq!(header.body_len(), 5);
-    let body = custody.open(&parsed, &request()?, allow)?;
+    let body = custody.dangerous_open_with_gate(&parsed, &request()?, allow)?;
     assert_eq!(body.as_bytes(), b"hello");
     assert_eq!(body.header().consent(), TrainingLevel::OpenWeight);
     Ok(())
@@ -94,11 +94,15 @@ fn chacha_records_open_and_both_algorithms_coexist() -> TestResult {
     assert_eq!(chacha.header().algorithm(), Algorithm::ChaCha20Poly1305);
     let request = request()?;
     assert_eq!(
-        chacha_custody.open(&aes, &request, allow)?.as_bytes(),
+        chacha_custody
+            .dangerous_open_with_gate(&aes, &request, allow)?
+            .as_bytes(),
         b"aes"
     );
     assert_eq!(
-        custody.open(&chacha, &request, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&chacha, &request, allow)?
+            .as_bytes(),
         b"chacha"
     );
     Ok(())
@@ -115,8 +119,18 @@ fn rotation_seals_with_the_new_version_and_old_records_still_open() -> TestResul
     assert_eq!(old.header().key_version().get(), 1);
     assert_eq!(new.header().key_version().get(), 2);
     let request = request()?;
-    assert_eq!(custody.open(&old, &request, allow)?.as_bytes(), b"old");
-    assert_eq!(custody.open(&new, &request, allow)?.as_bytes(), b"new");
+    assert_eq!(
+        custody
+            .dangerous_open_with_gate(&old, &request, allow)?
+            .as_bytes(),
+        b"old"
+    );
+    assert_eq!(
+        custody
+            .dangerous_open_with_gate(&new, &request, allow)?
+            .as_bytes(),
+        b"new"
+    );
     Ok(())
 }
 
@@ -142,7 +156,9 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
         VaultConfig::default(),
     )?;
     assert_eq!(
-        restored.open(&record, &request()?, allow)?.as_bytes(),
+        restored
+            .dangerous_open_with_gate(&record, &request()?, allow)?
+            .as_bytes(),
         b"kept"
     );
     Ok(())
@@ -157,28 +173,34 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
     let record = custody.seal(&meta(victim, at)?, b"gone")?;
     let other = custody.seal(&meta(bystander, at)?, b"stays")?;
     // Warm the opening cache first: shredding must empty it too.
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     custody.shred(victim)?;
     // Even a gate that allows everything gets nothing.
-    let error = custody.open(&record, &request()?, allow).unwrap_err();
+    let error = custody
+        .dangerous_open_with_gate(&record, &request()?, allow)
+        .unwrap_err();
     assert!(
         matches!(error, LogsError::Open(OpenError::Shredded)),
         "{error}"
     );
     assert_eq!(error.clause(), Some(ClauseId::LogsEncrypted));
     assert_eq!(
-        custody.open(&other, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&other, &request()?, allow)?
+            .as_bytes(),
         b"stays"
     );
     // A customer who comes back seals under a new key generation; the shred still holds for
     // everything sealed before it.
     let returned = custody.seal(&meta(victim, at)?, b"new")?;
     assert_eq!(
-        custody.open(&returned, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&returned, &request()?, allow)?
+            .as_bytes(),
         b"new"
     );
     assert!(matches!(
-        custody.open(&record, &request()?, allow),
+        custody.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     let events: Vec<AuditEvent> = custody
@@ -210,15 +232,17 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
         VaultConfig::default(),
     )?;
     assert!(matches!(
-        restored.open(&record, &request()?, allow),
+        restored.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     assert_eq!(
-        restored.open(&returned, &request()?, allow)?.as_bytes(),
+        restored
+            .dangerous_open_with_gate(&returned, &request()?, allow)?
+            .as_bytes(),
         b"new"
     );
     assert!(matches!(
-        restored.open(&record, &request()?, allow),
+        restored.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     let entries = restored.audit().unwrap().store().as_slice().to_vec();
@@ -362,8 +386,8 @@ fn denials_are_typed_cite_their_clause_and_are_audited() -> TestResult {
     ];
     for (index, (request, refusal, expected, clause)) in cases.into_iter().enumerate() {
         let result = match refusal {
-            Some(denial) => custody.open(&record, &request, refuse(denial)),
-            None => custody.open(&record, &request, &model),
+            Some(denial) => custody.dangerous_open_with_gate(&record, &request, refuse(denial)),
+            None => custody.dangerous_open_with_gate(&record, &request, &model),
         };
         let error = result.unwrap_err();
         match &error {
@@ -382,7 +406,9 @@ fn denials_are_typed_cite_their_clause_and_are_audited() -> TestResult {
     }
     // The model allows its steward: the gate, not custody, decided the refusals above.
     assert_eq!(
-        custody.open(&record, &request()?, &model)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&record, &request()?, &model)?
+            .as_bytes(),
         b"body"
     );
     custody.audit().unwrap().verify()?;
@@ -399,7 +425,7 @@ fn a_refused_request_never_reaches_decryption() -> TestResult {
     let tampered = SealedRecord::from_bytes(&bytes)?;
     // Refused before decryption: the outcome is the gate's denial, not a failed open.
     let error = custody
-        .open(&tampered, &request()?, refuse(Denial::NotOnRoster))
+        .dangerous_open_with_gate(&tampered, &request()?, refuse(Denial::NotOnRoster))
         .unwrap_err();
     assert!(
         matches!(
@@ -426,7 +452,7 @@ fn the_gate_decides_on_the_request_the_claimed_header_and_the_trail_instant() ->
     let record = custody.seal(&meta(owner, instant(5)?)?, b"body")?;
     let request = request()?;
     let mut seen = None;
-    custody.open(&record, &request, |query| {
+    custody.dangerous_open_with_gate(&record, &request, |query| {
         seen = Some((
             query.request().clone(),
             query.header().record_id(),
@@ -457,7 +483,7 @@ fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
     )?;
     let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
 
-    let body = custody.open(&record, &request()?, allow)?;
+    let body = custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     // The entry is in the store while the plaintext is held: it was written first.
     assert_eq!(store.len(), 1);
     assert_eq!(body.as_bytes(), b"body");
@@ -470,7 +496,9 @@ fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
     drop(body);
 
     store.set_fault(Fault::RefuseAppends);
-    let error = custody.open(&record, &request()?, allow).unwrap_err();
+    let error = custody
+        .dangerous_open_with_gate(&record, &request()?, allow)
+        .unwrap_err();
     assert!(
         matches!(error, LogsError::Audit(AuditError::Unavailable { .. })),
         "{error}"
@@ -479,12 +507,12 @@ fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
     // A refusal that cannot be audited is still refused.
     assert!(
         custody
-            .open(&record, &request()?, refuse(Denial::NotOnRoster))
+            .dangerous_open_with_gate(&record, &request()?, refuse(Denial::NotOnRoster))
             .is_err()
     );
 
     store.set_fault(Fault::Healthy);
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     assert_eq!(store.len(), 2);
     assert_eq!(custody.audit().unwrap().verify()?.entries(), 2);
     Ok(())
@@ -504,19 +532,19 @@ fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
     )?;
     let owner = customer(1)?;
     let record = custody.seal(&meta(owner, start)?, b"body")?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
 
     // The clock falls back to 1970: every entry is still dated after the one before it.
     clock.set(instant(0)?);
     let mut seen = None;
-    let body = custody.open(&record, &request()?, |query| {
+    let body = custody.dangerous_open_with_gate(&record, &request()?, |query| {
         seen = Some(query.now());
         Ok(())
     })?;
     assert_eq!(body.as_bytes(), b"body");
     assert!(
         custody
-            .open(&record, &request()?, refuse(Denial::NotOnRoster))
+            .dangerous_open_with_gate(&record, &request()?, refuse(Denial::NotOnRoster))
             .is_err()
     );
     custody.rotate_data_key(owner)?;
@@ -540,7 +568,7 @@ fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
         VaultConfig::default(),
     )?;
     assert!(matches!(
-        restarted.open(&record, &request()?, allow),
+        restarted.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     assert_eq!(instants(&restarted)?.last(), Some(&plus_nanos(later, 1)));
@@ -558,18 +586,22 @@ fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
         VaultConfig::default(),
     )?;
     let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
 
     // Committed but reported failed: fail closed, and continue after the stored entry.
     store.set_fault(Fault::LoseNextAck);
-    let error = custody.open(&record, &request()?, allow).unwrap_err();
+    let error = custody
+        .dangerous_open_with_gate(&record, &request()?, allow)
+        .unwrap_err();
     assert!(
         matches!(error, LogsError::Audit(AuditError::Unavailable { .. })),
         "{error}"
     );
     assert_eq!(store.len(), 2, "the store kept the entry it reported lost");
     assert_eq!(
-        custody.open(&record, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&record, &request()?, allow)?
+            .as_bytes(),
         b"body"
     );
 
@@ -577,17 +609,19 @@ fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
     // head at once, and must not guess it.
     store.set_fault(Fault::LoseNextAckThenGoDown);
     assert!(matches!(
-        custody.open(&record, &request()?, allow),
+        custody.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert!(matches!(
-        custody.open(&record, &request()?, allow),
+        custody.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     assert_eq!(store.len(), 4);
     store.set_fault(Fault::Healthy);
     assert_eq!(
-        custody.open(&record, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&record, &request()?, allow)?
+            .as_bytes(),
         b"body"
     );
 
@@ -610,12 +644,12 @@ fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
     )?;
     let owner = customer(1)?;
     let record = custody.seal(&meta(owner, instant(100)?)?, b"body")?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
 
     store.set_fault(Fault::Down);
     for _ in 0..3 {
         assert!(matches!(
-            custody.open(&record, &request()?, allow),
+            custody.dangerous_open_with_gate(&record, &request()?, allow),
             Err(LogsError::Audit(AuditError::Unavailable { .. }))
         ));
     }
@@ -632,12 +666,14 @@ fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
 
     store.set_fault(Fault::Healthy);
     assert_eq!(
-        custody.open(&record, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&record, &request()?, allow)?
+            .as_bytes(),
         b"body"
     );
     custody.shred(owner)?;
     assert!(matches!(
-        custody.open(&record, &request()?, allow),
+        custody.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     let sequences: Vec<u64> = store
@@ -677,7 +713,7 @@ fn concurrent_opens_on_a_shared_custody_are_each_audited_in_one_chain() -> TestR
                 clock.set(Timestamp::from_unix_nanos(
                     START_SECONDS * 1_000_000_000 + offset * 1_000,
                 ));
-                let body = custody.open(&record, &request, allow)?;
+                let body = custody.dangerous_open_with_gate(&record, &request, allow)?;
                 assert_eq!(body.as_bytes(), b"body");
             }
             Ok(())
@@ -757,11 +793,13 @@ fn a_shred_entry_above_its_tombstone_is_completed_once_and_audited() -> TestResu
     let v2 = KeyVersion::new(2)?;
     assert_eq!(custody.complete_pending_shreds(&entries)?, [victim]);
     assert!(matches!(
-        custody.open(&second, &request()?, allow),
+        custody.dangerous_open_with_gate(&second, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     assert_eq!(
-        custody.open(&other, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&other, &request()?, allow)?
+            .as_bytes(),
         b"stays"
     );
     let completions: Vec<AuditEvent> = custody
@@ -805,7 +843,9 @@ fn a_shred_entry_chained_under_another_key_shreds_nothing() -> TestResult {
         Err(LogsError::Audit(AuditError::ChainBroken { .. }))
     ));
     assert_eq!(
-        custody.open(&record, &request()?, allow)?.as_bytes(),
+        custody
+            .dangerous_open_with_gate(&record, &request()?, allow)?
+            .as_bytes(),
         b"body"
     );
     Ok(())
@@ -820,7 +860,7 @@ fn key_events_and_roster_changes_are_audited_in_one_chain() -> TestResult {
     custody.audit_roster_change(RosterChange::Added(STEWARD.parse()?), admin)?;
     let version = custody.rotate_data_key(owner)?;
     custody.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
-    custody.open(&record, &request()?, allow)?;
+    custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     custody.audit_roster_change(
         RosterChange::Removed(STEWARD.parse()?),
         "dana.admin".parse()?,
@@ -882,7 +922,9 @@ fn tampered_record_is_audited_as_a_failure() -> TestResult {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     let tampered = SealedRecord::from_bytes(&bytes)?;
-    let error = custody.open(&tampered, &request()?, allow).unwrap_err();
+    let error = custody
+        .dangerous_open_with_gate(&tampered, &request()?, allow)
+        .unwrap_err();
     assert!(
         matches!(error, LogsError::Open(OpenError::AuthenticationFailed)),
         "{error}"
@@ -904,7 +946,7 @@ fn record_of_an_unknown_version_is_a_typed_error() -> TestResult {
     bytes[43] = 9; // key version 9 (bytes 40..44)
     let forged = SealedRecord::from_bytes(&bytes)?;
     assert!(matches!(
-        custody.open(&forged, &request()?, allow),
+        custody.dangerous_open_with_gate(&forged, &request()?, allow),
         Err(LogsError::Open(OpenError::UnknownKeyVersion { version })) if version.get() == 9
     ));
     let outcome = custody.audit().unwrap().store().as_slice().to_vec()[0]
@@ -923,7 +965,7 @@ fn record_of_an_unknown_version_is_a_typed_error() -> TestResult {
 fn debug_output_reveals_no_secrets() -> TestResult {
     let custody = custody()?;
     let record = custody.seal(&meta(customer(1)?, instant(5)?)?, b"super secret body")?;
-    let body = custody.open(&record, &request()?, allow)?;
+    let body = custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     for text in [
         format!("{custody:?}"),
         format!("{body:?}"),
@@ -956,7 +998,9 @@ fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
             flipped[index] ^= 1 << bit;
             if let Ok(record) = SealedRecord::from_bytes(&flipped) {
                 assert!(
-                    custody.open(&record, &request, allow).is_err(),
+                    custody
+                        .dangerous_open_with_gate(&record, &request, allow)
+                        .is_err(),
                     "byte {index} bit {bit} opened"
                 );
             }
@@ -1041,7 +1085,10 @@ fn concurrent_seals_opens_rotations_and_a_shred_keep_nonces_unique() -> TestResu
             );
             let mut opened = 0;
             for _ in 0..50 {
-                if custody.open(&first, &request, allow).is_ok() {
+                if custody
+                    .dangerous_open_with_gate(&first, &request, allow)
+                    .is_ok()
+                {
                     opened += 1;
                 }
             }
@@ -1064,12 +1111,12 @@ fn concurrent_seals_opens_rotations_and_a_shred_keep_nonces_unique() -> TestResu
             pairs.insert((bytes[52..84].to_vec(), bytes[84..96].to_vec())),
             "a (session, nonce) pair repeated"
         );
-        let opened = custody.open(record, &request()?, allow)?;
+        let opened = custody.dangerous_open_with_gate(record, &request()?, allow)?;
         assert_eq!(opened.header().record_id(), record.header().record_id());
     }
     assert_eq!(all.len(), SEALERS as usize * RECORDS);
     assert!(matches!(
-        custody.open(&first, &request()?, allow),
+        custody.dangerous_open_with_gate(&first, &request()?, allow),
         Err(LogsError::Open(OpenError::Shredded))
     ));
     custody.audit().unwrap().verify()?;
@@ -1108,14 +1155,14 @@ fn no_open_is_audited_as_opened_after_a_racing_shred() -> TestResult {
                     "INC-1",
                 );
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let _ = custody.open(&record, &request, allow);
+                    let _ = custody.dangerous_open_with_gate(&record, &request, allow);
                 }
             })
         };
         thread::sleep(std::time::Duration::from_millis(5));
         custody.shred(victim)?;
         assert!(matches!(
-            custody.open(&record, &request()?, allow),
+            custody.dangerous_open_with_gate(&record, &request()?, allow),
             Err(LogsError::Open(OpenError::Shredded))
         ));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);

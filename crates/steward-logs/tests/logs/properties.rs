@@ -66,7 +66,7 @@ proptest! {
         prop_assert_eq!(record.header().customer(), meta.customer());
         prop_assert_eq!(record.header().consent(), consent);
         prop_assert_eq!(record.header().created_at(), at);
-        let opened = custody.open(&record, &request().unwrap(), allow).unwrap();
+        let opened = custody.dangerous_open_with_gate(&record, &request().unwrap(), allow).unwrap();
         prop_assert_eq!(opened.as_bytes(), body.as_slice());
         prop_assert_eq!(opened.header().consent(), consent);
     }
@@ -91,7 +91,7 @@ proptest! {
         match SealedRecord::from_bytes(&bytes) {
             Err(_) => {}
             Ok(record) => {
-                let result = custody.open(&record, &request().unwrap(), allow);
+                let result = custody.dangerous_open_with_gate(&record, &request().unwrap(), allow);
                 prop_assert!(result.is_err(), "byte {} bit {} opened", index, bit);
             }
         }
@@ -119,7 +119,7 @@ proptest! {
             _ => bytes[KEY_VERSION].copy_from_slice(&2u32.to_be_bytes()),
         }
         let record = SealedRecord::from_bytes(&bytes).unwrap();
-        let error = custody.open(&record, &request().unwrap(), allow).unwrap_err();
+        let error = custody.dangerous_open_with_gate(&record, &request().unwrap(), allow).unwrap_err();
         prop_assert!(
             matches!(
                 error,
@@ -151,7 +151,7 @@ proptest! {
             custody.shred(customer(*who + 1).unwrap()).unwrap();
         }
         for (who, body, record) in &sealed {
-            let result = custody.open(record, &request().unwrap(), allow);
+            let result = custody.dangerous_open_with_gate(record, &request().unwrap(), allow);
             if shredded.iter().any(|s| customer(*s + 1).unwrap() == *who) {
                 prop_assert!(matches!(result, Err(LogsError::Open(OpenError::Shredded))));
             } else {
@@ -200,7 +200,7 @@ proptest! {
             store.set_fault(fault);
             let before = store.len();
             let mut decided_at = None;
-            let result = custody.open(&record, &request, |query| {
+            let result = custody.dangerous_open_with_gate(&record, &request, |query| {
                 decided_at = Some(query.now());
                 gate(query)
             });
@@ -258,7 +258,7 @@ proptest! {
         bytes.extend_from_slice(&tail);
         if let Ok(record) = SealedRecord::from_bytes(&bytes) {
             let custody = custody().unwrap();
-            prop_assert!(custody.open(&record, &request().unwrap(), allow).is_err());
+            prop_assert!(custody.dangerous_open_with_gate(&record, &request().unwrap(), allow).is_err());
         }
     }
 }

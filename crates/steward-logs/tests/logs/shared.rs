@@ -365,14 +365,14 @@ fn through(n: u32) -> TestResult<Tombstone> {
 
 /// Opens `record` on `custody` with an allowing gate, expecting `body`.
 fn opens(custody: &Custody<SharedAudit>, record: &SealedRecord, body: &[u8]) -> TestResult {
-    let plaintext = custody.open(record, &request()?, allow)?;
+    let plaintext = custody.dangerous_open_with_gate(record, &request()?, allow)?;
     assert_eq!(plaintext.as_bytes(), body);
     Ok(())
 }
 
 /// Opens `record` on `custody`, expecting it shredded.
 fn is_shredded(custody: &Custody<SharedAudit>, record: &SealedRecord) -> TestResult {
-    match custody.open(record, &request()?, allow) {
+    match custody.dangerous_open_with_gate(record, &request()?, allow) {
         Err(LogsError::Open(OpenError::Shredded)) => Ok(()),
         Err(other) => Err(format!("expected Shredded, got {other}").into()),
         Ok(_) => Err("a shredded record opened".into()),
@@ -622,7 +622,7 @@ fn concurrent_opens_on_two_nodes_append_one_chain() -> TestResult {
         let mut events = 0;
         for round in 0..OPENS {
             let record = &records[round % records.len()];
-            let body = custody.open(record, &request, allow)?;
+            let body = custody.dangerous_open_with_gate(record, &request, allow)?;
             assert_eq!(body.as_bytes(), b"body");
             events += 1;
             if round % 20 == 10 {
@@ -684,7 +684,7 @@ fn a_nodes_open_waits_while_another_node_decides() -> TestResult {
     let (a, b, record, request) = (&a, &b, &record, &request);
     thread::scope(|scope| -> TestResult {
         let on_a = scope.spawn(move || {
-            a.open(record, request, |query| {
+            a.dangerous_open_with_gate(record, request, |query| {
                 let _sent = entered.send(query.now());
                 let _released = go.recv();
                 Ok(())
@@ -693,7 +693,7 @@ fn a_nodes_open_waits_while_another_node_decides() -> TestResult {
         });
         let decided_at = in_gate.recv_timeout(STUCK)?;
         let on_b = scope.spawn(move || {
-            b.open(record, request, allow)
+            b.dangerous_open_with_gate(record, request, allow)
                 .map(|plaintext| plaintext.len())
         });
         thread::sleep(Duration::from_millis(100));
@@ -727,7 +727,7 @@ fn an_open_whose_keys_cannot_be_read_is_audited_and_releases_the_append_lock() -
     let record = a.seal(&input(customer(52)?)?, b"body")?;
     keys.rows().reads_fail = true;
     assert!(matches!(
-        a.open(&record, &request()?, allow),
+        a.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Key(KeyError::StoreUnavailable { .. }))
     ));
     keys.rows().reads_fail = false;
@@ -755,14 +755,17 @@ fn an_open_failing_on_its_instant_releases_the_append_lock() -> TestResult {
     let b = Arc::new(node(&keys, &audit, clock_at(START_SECONDS)?)?);
     let record = a.seal(&input(customer(53)?)?, b"body")?;
     opens(&a, &record, b"body")?;
-    assert!(a.open(&record, &request()?, allow).is_err());
+    assert!(
+        a.dangerous_open_with_gate(&record, &request()?, allow)
+            .is_err()
+    );
     // b cannot date an entry after Timestamp::MAX either, but must get as far as failing.
     let (done, finished) = mpsc::channel();
     let on_b = Arc::clone(&b);
     thread::spawn(move || {
         let request = request().map_err(|error| error.to_string());
         let outcome = request.map(|request| {
-            on_b.open(&record, &request, allow)
+            on_b.dangerous_open_with_gate(&record, &request, allow)
                 .map(|_| ())
                 .map_err(|error| error.to_string())
         });
@@ -786,7 +789,7 @@ fn open_elsewhere(
     let request = request()?;
     thread::spawn(move || {
         let outcome = custody
-            .open(&record, &request, allow)
+            .dangerous_open_with_gate(&record, &request, allow)
             .map(|plaintext| plaintext.as_bytes().to_vec())
             .map_err(|error| error.to_string());
         let _sent = done.send(outcome);
@@ -809,7 +812,7 @@ fn without_the_append_lock_a_taken_sequence_is_refused_not_forked() -> TestResul
     let record = a.seal(&input(customer(61)?)?, b"body")?;
     opens(&a, &record, b"body")?;
     assert!(matches!(
-        b.open(&record, &request()?, allow),
+        b.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     let entries = verified_chain(&audit)?;
@@ -818,7 +821,7 @@ fn without_the_append_lock_a_taken_sequence_is_refused_not_forked() -> TestResul
     // stale, and a's next entry is refused in turn, then a continues after b's.
     opens(&b, &record, b"body")?;
     assert!(matches!(
-        a.open(&record, &request()?, allow),
+        a.dangerous_open_with_gate(&record, &request()?, allow),
         Err(LogsError::Audit(AuditError::Unavailable { .. }))
     ));
     opens(&a, &record, b"body")?;

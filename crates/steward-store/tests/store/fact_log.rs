@@ -345,12 +345,14 @@ fn an_edited_or_misplaced_snapshot_keeps_the_store_from_serving() {
         .query_row("SELECT sequence FROM fact_snapshots", [], |row| row.get(0))
         .unwrap();
 
-    // A byte of the body changed: a roster or consent fact edited inside the snapshot.
-    conn.execute(
-        "UPDATE fact_snapshots SET body = CAST(replace(CAST(body AS TEXT), 'shared', 'sharex') AS BLOB)",
-        [],
-    )
-    .unwrap();
+    // A byte of the body changed: a fact edited inside the snapshot.
+    let mut body: Vec<u8> = conn
+        .query_row("SELECT body FROM fact_snapshots", [], |row| row.get(0))
+        .unwrap();
+    let middle = body.len() / 2;
+    body[middle] ^= 0x01;
+    conn.execute("UPDATE fact_snapshots SET body = ?1", [&body])
+        .unwrap();
     let refused = open_vault(&store, &keys, Policy::coder_model());
     assert!(
         matches!(refused, Err(StoreError::FactLogBroken { sequence: s, .. }) if s == sequence.unsigned_abs()),

@@ -50,7 +50,9 @@ pub(crate) fn entries_and_checkpoints_survive_reopen() {
         "troubleshooting".parse().unwrap(),
         "TICKET-1",
     );
-    custody.open(&record, &request, |_| Ok(())).unwrap();
+    custody
+        .dangerous_open_with_gate(&record, &request, |_| Ok(()))
+        .unwrap();
     let checkpoint = custody.audit().unwrap().checkpoint(&signer).unwrap();
     store.put_checkpoint(&checkpoint).unwrap();
     // The same checkpoint again is harmless.
