@@ -182,9 +182,11 @@ fn build(path: &Path, customers: u64) -> Result<u64, BoxError> {
     let policy = Policy::coder_model();
     let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
     let joined: Timestamp = "2025-01-01T00:00:00Z".parse()?;
-    let now = Timestamp::now();
-    let later =
-        |seconds: i64| Timestamp::from_unix_nanos(now.unix_nanos() + seconds * 1_000_000_000);
+    // Seconds after the change is written (per customer: the whole build takes longer than
+    // any fixed offset, and a change cannot take effect before it is recorded).
+    let later = |seconds: i64| {
+        Timestamp::from_unix_nanos(Timestamp::now().unix_nanos() + seconds * 1_000_000_000)
+    };
     let mut first = 0;
     while first < customers {
         let last = customers.min(first + CHUNK);

@@ -8,7 +8,7 @@ use std::{
 
 use steward::{
     BoxError, ExportPass, Policy, Vault,
-    logs::{AuditTrail, Custody, Keyring, SealedRecord},
+    logs::{AuditKey, AuditTrail, ChainedEntry, Custody, Keyring, SealedRecord},
 };
 use steward_core::DataCategory;
 
@@ -39,33 +39,54 @@ pub fn open_vault(
     keys: &StoreKeys,
     policy: Policy,
 ) -> Result<StoreVault, StoreError> {
-    let checkpoint = store.latest_checkpoint()?;
-    let entries = store.audit_entries()?;
-    verify_chain_at_start(keys, &entries, checkpoint)?;
-    let audit_key = keys.audit_key()?;
-    // The facts and the keyring are the two long loads of a large store, independent of each
-    // other: on two cores, start-up takes the longer of them rather than their sum.
-    let (facts, keyring) = thread::scope(|scope| {
-        let facts = thread::Builder::new()
-            .name("steward-facts-load".into())
-            .spawn_scoped(scope, || {
-                StoreFacts::load(store, &audit_key, &policy, checkpoint.as_ref())
-            })
-            .map_err(|source| StoreError::Thread { source })?;
-        let keyring = store
-            .keyring_snapshot()
-            .and_then(|snapshot| Ok(Keyring::restore(keys.master_key()?, [], snapshot)?));
-        // A panic while loading is this start-up's panic, as it would be on one thread.
-        let facts = facts
-            .join()
-            .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-        Ok::<_, StoreError>((facts?, keyring?))
+    // The keyring (its own connection) is read on the second core while this one verifies
+    // the chain and loads the facts: at a million customers each takes a good part of a
+    // second, and neither needs the other.
+    let (keyring, (entries, audit_key, facts)) = thread::scope(|scope| {
+        let restoring = thread::Builder::new()
+            .name("steward-keyring-restore".into())
+            .spawn_scoped(scope, || restore_keyring(store, keys));
+        let loaded = load_facts(store, keys, &policy);
+        let keyring = match restoring {
+            Ok(restoring) => match restoring.join() {
+                Ok(keyring) => keyring,
+                // A panic is passed on, as `thread::scope` would pass it on unjoined.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No second thread to be had: read it here.
+            Err(_) => restore_keyring(store, keys),
+        };
+        Ok::<_, StoreError>((keyring?, loaded?))
     })?;
     let trail = AuditTrail::new(audit_key, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
     // A shred whose entry was written but whose keys a crash kept: done before serving.
     custody.complete_pending_shreds(&entries)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
+}
+
+/// The keyring as stored: see [`SqliteStore::keyring_snapshot`] and `Keyring::restore`.
+fn restore_keyring(store: &SqliteStore, keys: &StoreKeys) -> Result<Keyring, StoreError> {
+    Ok(Keyring::restore(
+        keys.master_key()?,
+        [],
+        store.keyring_snapshot()?,
+    )?)
+}
+
+/// What start-up reads besides the keyring: the audit chain (verified against the newest
+/// checkpoint), the audit key and the facts (the fact log checked against that checkpoint).
+fn load_facts(
+    store: &SqliteStore,
+    keys: &StoreKeys,
+    policy: &Policy,
+) -> Result<(Vec<ChainedEntry>, AuditKey, StoreFacts), StoreError> {
+    let checkpoint = store.latest_checkpoint()?;
+    let entries = store.audit_entries()?;
+    verify_chain_at_start(keys, &entries, checkpoint)?;
+    let audit_key = keys.audit_key()?;
+    let facts = StoreFacts::load(store, &audit_key, policy, checkpoint.as_ref())?;
+    Ok((entries, audit_key, facts))
 }
 
 /// Verifies the whole chain, read once at start-up, and that it still reaches the newest

@@ -1,12 +1,9 @@
 //! The keyring: master keys and every customer's wrapped data keys, rotation and shredding.
 
-use std::{
-    collections::{HashMap, HashSet},
-    fmt,
-};
+use std::{collections::HashSet, fmt, ops::Range};
 
 use ring::rand::SystemRandom;
-use steward_core::CustomerId;
+use steward_core::{CustomerId, CustomerMap};
 
 use super::{
     KeyVersion, KeyringSnapshot, MasterKey, MasterKeyId, Tombstone, WrappedDataKey,
@@ -14,34 +11,11 @@ use super::{
 };
 use crate::{KeyError, LogsError, OpenError};
 
-/// One customer's keys: the live generation, and what their last shred destroyed.
-#[derive(Default)]
-struct CustomerKeys {
-    /// The current generation. INVARIANT: every version is above `tombstone` (new versions are
-    /// numbered from the tombstone up, and a restored snapshot was checked for it).
-    live: Versions,
-    /// `None` if the customer was never shredded.
-    tombstone: Option<Tombstone>,
-}
-
-/// A customer's live wrapped keys, sorted by version: a customer has one or a few, so a small
-/// vector (about 100 bytes a key) beats a tree map, whose first node alone reserves room for
-/// eleven (about 1.2 KiB a customer at a million customers).
+/// A changed customer's live wrapped keys, sorted by version: a customer has one or a few.
 #[derive(Default)]
 struct Versions(Vec<WrappedDataKey>);
 
 impl Versions {
-    fn newest(&self) -> Option<KeyVersion> {
-        self.0.last().map(|key| key.version)
-    }
-
-    fn get(&self, version: &KeyVersion) -> Option<&WrappedDataKey> {
-        self.0
-            .binary_search_by_key(version, |key| key.version)
-            .ok()
-            .and_then(|index| self.0.get(index))
-    }
-
     /// Inserts `key`, replacing a key of the same version.
     fn insert(&mut self, key: WrappedDataKey) {
         match self
@@ -56,35 +30,6 @@ impl Versions {
             Err(index) => self.0.insert(index, key),
         }
     }
-
-    fn values(&self) -> impl Iterator<Item = &WrappedDataKey> + '_ {
-        self.0.iter()
-    }
-
-    fn clear(&mut self) {
-        self.0.clear();
-        self.0.shrink_to_fit();
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl CustomerKeys {
-    fn newest(&self) -> Option<KeyVersion> {
-        self.live.newest()
-    }
-
-    /// The version the next data key gets: after the newest live one, else after the
-    /// tombstone, so no version number is issued twice.
-    fn next_version(&self) -> Result<KeyVersion, LogsError> {
-        match (self.newest(), self.tombstone) {
-            (Some(newest), _) => newest.next(),
-            (None, Some(tombstone)) => tombstone.next_version(),
-            (None, None) => Ok(KeyVersion::FIRST),
-        }
-    }
 }
 
 /// The keyring: master keys and every customer's wrapped data keys.
@@ -93,6 +38,12 @@ impl CustomerKeys {
 /// customer can be shredded alone). The newest version seals; older versions only open. A
 /// shred destroys every version so far and leaves a [`Tombstone`]; if the customer comes back,
 /// their next data key starts a new generation above it.
+///
+/// Data keys stay wrapped in the keyring: each use unwraps the one it needs (AES-256-GCM under
+/// the master key, which authenticates the wrap), so a wrapped key altered at rest fails at its
+/// first use with [`KeyError::UnwrapFailed`], never opening anything, while a restore reads
+/// no key material at all. A wrong master key is refused earlier, when the store opens (its
+/// check value, see [`MasterKey::verify_check`]).
 ///
 /// ```
 /// use steward_logs::{Keyring, KeyVersion, MasterKey};
@@ -116,7 +67,18 @@ impl CustomerKeys {
 pub struct Keyring {
     current: MasterKey,
     retired: Vec<MasterKey>,
-    customers: HashMap<CustomerId, CustomerKeys>,
+    /// The keys of the restored snapshot (or of the last master rotation), as it holds them:
+    /// sorted by customer and version, a customer's keys one run found by binary search. A
+    /// restore of a million customers thus moves one vector and builds no map. INVARIANT: the
+    /// run of a customer in `changed` is wiped and never read (their entry there is the truth).
+    restored: Vec<WrappedDataKey>,
+    /// The live keys of every customer whose keys changed since (a new key, a rotation, a
+    /// shred, an adopted store view).
+    changed: CustomerMap<Versions>,
+    /// What each customer's last shred destroyed; no entry if they were never shredded.
+    /// INVARIANT: every live version is above its customer's tombstone (new versions are
+    /// numbered from the tombstone up, and a restored snapshot was checked for it).
+    tombstones: CustomerMap<Tombstone>,
     rng: SystemRandom,
 }
 
@@ -127,7 +89,9 @@ impl Keyring {
         Self {
             current: master,
             retired: Vec::new(),
-            customers: HashMap::new(),
+            restored: Vec::new(),
+            changed: CustomerMap::default(),
+            tombstones: CustomerMap::default(),
             rng: SystemRandom::new(),
         }
     }
@@ -136,6 +100,10 @@ impl Keyring {
     ///
     /// `current` wraps new data keys; `retired` master keys only unwrap data keys still
     /// wrapped under them (for example after a master rotation that was not yet persisted).
+    ///
+    /// Nothing is unwrapped here: each data key is unwrapped when it is used, and one altered
+    /// at rest fails then, with [`KeyError::UnwrapFailed`] (see [`Keyring`]). The snapshot's
+    /// vector of keys becomes the keyring's, so a restore costs one pass over the keys.
     ///
     /// # Errors
     ///
@@ -156,23 +124,29 @@ impl Keyring {
                 }));
             }
         }
-        let mut customers: HashMap<CustomerId, CustomerKeys> = HashMap::new();
-        // KeyringSnapshot::new checked that no data key is at or below its tombstone.
-        for (customer, tombstone) in snapshot.shredded {
-            customers.entry(customer).or_default().tombstone = Some(tombstone);
-        }
-        for key in snapshot.data_keys {
-            if !ids.contains(&key.master_key) {
-                return Err(LogsError::Key(KeyError::UnknownMasterKey {
-                    id: key.master_key.to_string(),
-                }));
+        // Nearly every key names the same master key as the key before it.
+        let mut known: Option<&MasterKeyId> = None;
+        for key in &snapshot.data_keys {
+            if known != Some(&key.master_key) {
+                if !ids.contains(&key.master_key) {
+                    return Err(LogsError::Key(KeyError::UnknownMasterKey {
+                        id: key.master_key.to_string(),
+                    }));
+                }
+                known = Some(&key.master_key);
             }
-            customers.entry(key.customer).or_default().live.insert(key);
         }
+        // KeyringSnapshot::new sorted the keys by customer and version, found no key twice
+        // and none at or below its tombstone: the vector is a valid `restored` as it is.
+        let mut tombstones =
+            CustomerMap::with_capacity_and_hasher(snapshot.shredded.len(), Default::default());
+        tombstones.extend(snapshot.shredded);
         Ok(Self {
             current,
             retired,
-            customers,
+            restored: snapshot.data_keys,
+            changed: CustomerMap::default(),
+            tombstones,
             rng: SystemRandom::new(),
         })
     }
@@ -180,15 +154,13 @@ impl Keyring {
     /// Everything a store must persist to rebuild this keyring, in a stable order.
     #[must_use]
     pub fn snapshot(&self) -> KeyringSnapshot {
-        let mut data_keys = Vec::new();
-        let mut shredded = Vec::new();
-        for (customer, keys) in &self.customers {
-            data_keys.extend(keys.live.values().cloned());
-            if let Some(tombstone) = keys.tombstone {
-                shredded.push((*customer, tombstone));
-            }
-        }
+        let mut data_keys: Vec<WrappedDataKey> = self.all_live().cloned().collect();
         data_keys.sort_by_key(|key| (key.customer, key.version));
+        let mut shredded: Vec<(CustomerId, Tombstone)> = self
+            .tombstones
+            .iter()
+            .map(|(customer, tombstone)| (*customer, *tombstone))
+            .collect();
         shredded.sort_by_key(|&(customer, _)| customer);
         KeyringSnapshot {
             data_keys,
@@ -206,7 +178,7 @@ impl Keyring {
     /// had one, or were shredded since their last one was issued).
     #[must_use]
     pub fn current_version(&self, customer: CustomerId) -> Option<KeyVersion> {
-        self.customers.get(&customer).and_then(CustomerKeys::newest)
+        newest(self.live(customer))
     }
 
     /// Whether the customer was crypto-shredded and has no data key since: nothing of theirs
@@ -214,19 +186,14 @@ impl Keyring {
     /// old versions stay destroyed: see [`is_version_shredded`](Self::is_version_shredded)).
     #[must_use]
     pub fn is_shredded(&self, customer: CustomerId) -> bool {
-        self.customers
-            .get(&customer)
-            .is_some_and(|keys| keys.tombstone.is_some() && keys.live.is_empty())
+        self.tombstones.contains_key(&customer) && self.live(customer).is_empty()
     }
 
     /// What the customer's last shred destroyed; `None` if they were never shredded.
     #[must_use]
     pub fn shredded_through(&self, customer: CustomerId) -> Option<Tombstone> {
-        self.customers
-            .get(&customer)
-            .and_then(|keys| keys.tombstone)
+        self.tombstones.get(&customer).copied()
     }
-
     /// Whether the customer's data key of this version was destroyed by a shred, so that the
     /// records sealed under it can never be opened.
     #[must_use]
@@ -291,11 +258,10 @@ impl Keyring {
     /// after the customer came back moves the tombstone up over their new generation.
     pub fn shred(&mut self, customer: CustomerId) {
         let tombstone = self.tombstone_for_shred(customer);
-        let keys = self.customers.entry(customer).or_default();
-        keys.tombstone = Some(tombstone);
+        self.tombstones.insert(customer, tombstone);
         // Dropping the wrapped keys is the destruction: the plaintext data keys never exist
         // outside short-lived, zeroizing buffers.
-        keys.live.clear();
+        self.replace_live(customer, Versions::default());
     }
 
     /// Replaces what this keyring holds for `customer` by `stored`, a shared key store's view
@@ -333,39 +299,45 @@ impl Keyring {
             .iter()
             .find(|(owner, _)| *owner == customer)
             .map(|&(_, tombstone)| tombstone);
-        let keys = self.customers.entry(customer).or_default();
-        let tombstone = match (keys.tombstone, stored_tombstone) {
+        let tombstone = match (self.shredded_through(customer), stored_tombstone) {
             (Some(local), Some(stored)) => Some(local.max(stored)),
             (local, stored) => local.or(stored),
         };
-        let shredded_here = keys
-            .live
-            .values()
+        let shredded_here = self
+            .live(customer)
+            .iter()
             .any(|key| tombstone.is_some_and(|tombstone| tombstone.covers(key.version)));
         // A key at or below the tombstone is destroyed, whoever still lists it.
         live.0
             .retain(|key| !tombstone.is_some_and(|tombstone| tombstone.covers(key.version)));
-        keys.live = live;
-        keys.tombstone = tombstone;
+        self.replace_live(customer, live);
+        if let Some(tombstone) = tombstone {
+            self.tombstones.insert(customer, tombstone);
+        }
         Ok(shredded_here)
     }
 
     /// The customer's data key of this version, unwrapped.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Shredded`] if a shred destroyed it; [`OpenError::UnknownKeyVersion`] if
+    /// there is no such key; [`KeyError::UnwrapFailed`] if its wrap does not open under its
+    /// master key (altered at rest: this is where that is found, at the key's first use).
     pub(crate) fn data_key(
         &self,
         customer: CustomerId,
         version: KeyVersion,
     ) -> Result<DataKey, LogsError> {
-        let Some(keys) = self.customers.get(&customer) else {
-            return Err(LogsError::Open(OpenError::UnknownKeyVersion { version }));
-        };
-        if keys
-            .tombstone
-            .is_some_and(|tombstone| tombstone.covers(version))
-        {
+        if self.is_version_shredded(customer, version) {
             return Err(LogsError::Open(OpenError::Shredded));
         }
-        match keys.live.get(&version) {
+        let live = self.live(customer);
+        match live
+            .binary_search_by_key(&version, |key| key.version)
+            .ok()
+            .and_then(|index| live.get(index))
+        {
             Some(wrapped) => self.unwrap(wrapped),
             None => Err(LogsError::Open(OpenError::UnknownKeyVersion { version })),
         }
@@ -383,6 +355,50 @@ impl Keyring {
         master.unwrap(wrapped)
     }
 
+    /// The customer's live keys, oldest first.
+    fn live(&self, customer: CustomerId) -> &[WrappedDataKey] {
+        match self.changed.get(&customer) {
+            Some(versions) => &versions.0,
+            None => self
+                .restored
+                .get(run(&self.restored, customer))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Every live key, in no particular order.
+    fn all_live(&self) -> impl Iterator<Item = &WrappedDataKey> + '_ {
+        self.restored
+            .iter()
+            .filter(|key| !self.changed.contains_key(&key.customer))
+            .chain(self.changed.values().flat_map(|versions| versions.0.iter()))
+    }
+
+    /// Makes `live` the customer's live keys, wiping their restored run (if any) so that no
+    /// stale copy of a replaced or shredded wrap stays behind.
+    fn replace_live(&mut self, customer: CustomerId, live: Versions) {
+        if !self.changed.contains_key(&customer) {
+            let range = run(&self.restored, customer);
+            if let Some(keys) = self.restored.get_mut(range) {
+                keys.iter_mut().for_each(WrappedDataKey::wipe);
+            }
+        }
+        self.changed.insert(customer, live);
+    }
+
+    /// The version the customer's next data key gets: after their newest live one, else
+    /// after their tombstone, so no version number is issued twice.
+    fn next_version(&self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
+        match (
+            self.current_version(customer),
+            self.shredded_through(customer),
+        ) {
+            (Some(newest), _) => newest.next(),
+            (None, Some(tombstone)) => tombstone.next_version(),
+            (None, None) => Ok(KeyVersion::FIRST),
+        }
+    }
+
     /// Issues the customer's next data key version: a new random key, wrapped.
     fn add_next_version(&mut self, customer: CustomerId) -> Result<KeyVersion, LogsError> {
         let wrapped = self.prepare_next_version(customer)?;
@@ -395,10 +411,7 @@ impl Keyring {
         &self,
         customer: CustomerId,
     ) -> Result<WrappedDataKey, LogsError> {
-        let version = match self.customers.get(&customer) {
-            Some(keys) => keys.next_version()?,
-            None => KeyVersion::FIRST,
-        };
+        let version = self.next_version(customer)?;
         let data_key = DataKey::generate(&self.rng)?;
         self.current.wrap(&self.rng, customer, version, &data_key)
     }
@@ -407,20 +420,22 @@ impl Keyring {
     /// changed in between (the caller holds the keyring exclusively throughout).
     pub(crate) fn insert_prepared(&mut self, wrapped: WrappedDataKey) -> KeyVersion {
         let version = wrapped.version;
-        self.customers
-            .entry(wrapped.customer)
-            .or_default()
-            .live
-            .insert(wrapped);
+        let customer = wrapped.customer;
+        if !self.changed.contains_key(&customer) {
+            let mut live = Versions(self.live(customer).to_vec());
+            live.insert(wrapped);
+            self.replace_live(customer, live);
+        } else if let Some(live) = self.changed.get_mut(&customer) {
+            live.insert(wrapped);
+        }
         version
     }
 
     /// The tombstone a shred of `customer` now would leave: through their newest version,
     /// never below an earlier tombstone (a shred with no live key keeps the last one).
     pub(crate) fn tombstone_for_shred(&self, customer: CustomerId) -> Tombstone {
-        let keys = self.customers.get(&customer);
-        let newest = Tombstone::new(keys.and_then(CustomerKeys::newest));
-        keys.and_then(|keys| keys.tombstone)
+        let newest = Tombstone::new(self.current_version(customer));
+        self.shredded_through(customer)
             .map_or(newest, |tombstone| tombstone.max(newest))
     }
 
@@ -437,41 +452,53 @@ impl Keyring {
                 reason: "a new master key needs a new id",
             }));
         }
-        let mut customers = HashMap::with_capacity(self.customers.len());
-        for (customer, keys) in &self.customers {
-            let mut live = Versions::default();
-            for wrapped in keys.live.values() {
-                let data_key = self.unwrap(wrapped)?;
-                let rewrapped = new.wrap(&self.rng, *customer, wrapped.version, &data_key)?;
-                live.insert(rewrapped);
-            }
-            let tombstone = keys.tombstone;
-            customers.insert(*customer, CustomerKeys { live, tombstone });
+        let mut keys = Vec::with_capacity(self.restored.len());
+        for wrapped in self.all_live() {
+            let data_key = self.unwrap(wrapped)?;
+            keys.push(new.wrap(&self.rng, wrapped.customer, wrapped.version, &data_key)?);
         }
-        Ok(PreparedMasterRotation { new, customers })
+        keys.sort_by_key(|key| (key.customer, key.version));
+        Ok(PreparedMasterRotation { new, keys })
     }
 
     /// Switches to a rotation made by
     /// [`prepare_master_rotation`](Self::prepare_master_rotation) with nothing changed in
-    /// between.
+    /// between. The rewrapped keys, sorted, become the restored run of every customer.
     pub(crate) fn commit_master_rotation(&mut self, prepared: PreparedMasterRotation) {
-        self.customers = prepared.customers;
+        self.restored = prepared.keys;
+        self.changed = CustomerMap::default();
         self.current = prepared.new;
         self.retired.clear();
     }
+}
+
+/// The newest of a customer's live keys (sorted by version).
+fn newest(live: &[WrappedDataKey]) -> Option<KeyVersion> {
+    live.last().map(|key| key.version)
+}
+
+/// Where `customer`'s run is in `keys`, sorted by customer (empty if they have none).
+fn run(keys: &[WrappedDataKey], customer: CustomerId) -> Range<usize> {
+    let start = keys.partition_point(|key| key.customer < customer);
+    let length = keys
+        .get(start..)
+        .unwrap_or_default()
+        .partition_point(|key| key.customer == customer);
+    start..start.saturating_add(length)
 }
 
 /// A master-key rotation computed but not applied: every data key rewrapped under the new
 /// master key. Not `Clone`; `Debug` shows only counts.
 pub struct PreparedMasterRotation {
     new: MasterKey,
-    customers: HashMap<CustomerId, CustomerKeys>,
+    /// Sorted by customer and version.
+    keys: Vec<WrappedDataKey>,
 }
 
 impl PreparedMasterRotation {
     /// Every rewrapped data key, for the key store.
     pub fn rewrapped(&self) -> impl Iterator<Item = &WrappedDataKey> + '_ {
-        self.customers.values().flat_map(|keys| keys.live.values())
+        self.keys.iter()
     }
 }
 
@@ -479,7 +506,7 @@ impl fmt::Debug for PreparedMasterRotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreparedMasterRotation")
             .field("master_key", &self.new.id)
-            .field("customers", &self.customers.len())
+            .field("data_keys", &self.keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -489,7 +516,9 @@ impl fmt::Debug for Keyring {
         f.debug_struct("Keyring")
             .field("master_key", &self.current.id)
             .field("retired_master_keys", &self.retired.len())
-            .field("customers", &self.customers.len())
+            .field("restored_keys", &self.restored.len())
+            .field("changed_customers", &self.changed.len())
+            .field("shredded_customers", &self.tombstones.len())
             .finish_non_exhaustive()
     }
 }
@@ -497,7 +526,10 @@ impl fmt::Debug for Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::test_support::{customer, master};
+    use crate::keys::{
+        test_support::{customer, master},
+        wrapped::WRAPPED_LEN,
+    };
 
     #[test]
     fn master_rotation_keeps_data_keys() {
@@ -745,5 +777,179 @@ mod tests {
         assert!(keyring.is_shredded(customer(1)));
         assert_eq!(format!("{tombstone:?}"), "Tombstone(through v4294967295)");
         assert_eq!(Tombstone::new(None).to_string(), "through v0");
+    }
+
+    /// What a keyring shows of `customer`: versions, tombstone, and which versions open.
+    #[expect(clippy::type_complexity, reason = "a test's snapshot of four answers")]
+    fn view(
+        keyring: &Keyring,
+        customer: CustomerId,
+    ) -> (
+        Option<KeyVersion>,
+        Option<Tombstone>,
+        bool,
+        Vec<Result<[u8; 32], String>>,
+    ) {
+        let opens: Vec<Result<[u8; 32], String>> = (1..=10)
+            .map(|version| {
+                keyring
+                    .data_key(customer, KeyVersion::new(version).unwrap())
+                    .map(|key| *key.as_bytes())
+                    .map_err(|error| error.to_string())
+            })
+            .collect();
+        (
+            keyring.current_version(customer),
+            keyring.shredded_through(customer),
+            keyring.is_shredded(customer),
+            opens,
+        )
+    }
+
+    proptest::proptest! {
+        // The restored keys are one sorted vector searched by customer; keys adopted or issued
+        // since live in a map. Both must answer alike, before and after any change.
+        #[test]
+        fn restore_of_many_keys_equals_adopting_them_one_by_one(
+            plan in proptest::collection::btree_map(
+                1_u8..=12,
+                (0_u32..3, proptest::option::of(0_u32..3)),
+                0..10,
+            ),
+            changes in proptest::collection::vec((0_u8..3, 1_u8..=13), 0..12),
+        ) {
+            let mut source = Keyring::new(master("kek-1", 1));
+            for (&n, &(live, shredded_through)) in &plan {
+                if let Some(through) = shredded_through {
+                    for _ in 0..through {
+                        source.rotate_data_key(customer(n)).unwrap();
+                    }
+                    source.shred(customer(n));
+                }
+                for _ in 0..live {
+                    source.rotate_data_key(customer(n)).unwrap();
+                }
+            }
+            let snapshot = source.snapshot();
+            let mut restored = Keyring::restore(master("kek-1", 1), [], snapshot.clone()).unwrap();
+            let mut adopted = Keyring::new(master("kek-1", 1));
+            for &n in plan.keys() {
+                adopted.adopt(customer(n), &snapshot).unwrap();
+            }
+            proptest::prop_assert_eq!(restored.snapshot(), snapshot.clone());
+            proptest::prop_assert_eq!(adopted.snapshot(), snapshot);
+            for (kind, n) in changes {
+                for keyring in [&mut restored, &mut adopted] {
+                    match kind {
+                        0 => drop(keyring.ensure_data_key(customer(n)).unwrap()),
+                        1 => drop(keyring.rotate_data_key(customer(n)).unwrap()),
+                        _ => keyring.shred(customer(n)),
+                    }
+                }
+                let versions = |keyring: &Keyring| {
+                    keyring
+                        .snapshot()
+                        .data_keys()
+                        .iter()
+                        .map(|key| (key.customer(), key.version()))
+                        .collect::<Vec<_>>()
+                };
+                proptest::prop_assert_eq!(versions(&restored), versions(&adopted));
+                proptest::prop_assert_eq!(
+                    restored.snapshot().shredded().to_vec(),
+                    adopted.snapshot().shredded().to_vec()
+                );
+            }
+            // New keys are random: compare what each keyring opens before and after a master
+            // rotation, which rebuilds the sorted vector from both kinds of entry.
+            for keyring in [&mut restored, &mut adopted] {
+                let before: Vec<_> = (1..=13).map(|n| view(keyring, customer(n))).collect();
+                keyring.rotate_master_key(master("kek-2", 2)).unwrap();
+                let after: Vec<_> = (1..=13).map(|n| view(keyring, customer(n))).collect();
+                proptest::prop_assert_eq!(before, after);
+            }
+        }
+    }
+
+    #[test]
+    fn restored_keys_open_as_they_did_before_the_restore() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        for n in 1..=20 {
+            keyring.ensure_data_key(customer(n)).unwrap();
+            if n % 3 == 0 {
+                keyring.rotate_data_key(customer(n)).unwrap();
+            }
+            if n % 5 == 0 {
+                keyring.shred(customer(n));
+            }
+        }
+        let restored = Keyring::restore(master("kek-1", 1), [], keyring.snapshot()).unwrap();
+        for n in 1..=21 {
+            assert_eq!(
+                view(&restored, customer(n)),
+                view(&keyring, customer(n)),
+                "customer {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_after_a_restore_wipes_the_restored_copy_of_the_wraps() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.ensure_data_key(customer(2)).unwrap();
+        let mut restored = Keyring::restore(master("kek-1", 1), [], keyring.snapshot()).unwrap();
+        restored.shred(customer(1));
+        restored.rotate_data_key(customer(2)).unwrap();
+        // The restored vector keeps its entries, but no wrap of theirs is left in it.
+        assert!(
+            restored
+                .restored
+                .iter()
+                .all(|key| key.ciphertext == [0; WRAPPED_LEN] && key.nonce == [0; 12])
+        );
+        assert!(matches!(
+            restored.data_key(customer(1), KeyVersion::FIRST),
+            Err(LogsError::Open(OpenError::Shredded))
+        ));
+        assert_eq!(
+            restored
+                .data_key(customer(2), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes(),
+            keyring
+                .data_key(customer(2), KeyVersion::FIRST)
+                .unwrap()
+                .as_bytes()
+        );
+        assert_eq!(restored.snapshot().data_keys().len(), 2);
+    }
+
+    #[test]
+    fn a_tampered_wrap_restores_and_fails_at_first_use() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        keyring.ensure_data_key(customer(1)).unwrap();
+        keyring.ensure_data_key(customer(2)).unwrap();
+        let mut snapshot = keyring.snapshot();
+        let tampered = snapshot
+            .data_keys
+            .iter_mut()
+            .find(|key| key.customer == customer(1))
+            .unwrap();
+        tampered.ciphertext[40] ^= 0x80;
+        let restored = Keyring::restore(master("kek-1", 1), [], snapshot).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                restored.data_key(customer(1), KeyVersion::FIRST),
+                Err(LogsError::Key(KeyError::UnwrapFailed { version })) if version == KeyVersion::FIRST
+            ));
+        }
+        assert!(restored.data_key(customer(2), KeyVersion::FIRST).is_ok());
+        // Under another master key of the same id nothing unwraps either.
+        let wrong = Keyring::restore(master("kek-1", 9), [], keyring.snapshot()).unwrap();
+        assert!(matches!(
+            wrong.data_key(customer(2), KeyVersion::FIRST),
+            Err(LogsError::Key(KeyError::UnwrapFailed { .. }))
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! Master keys (key-encryption keys) and their ids: loading, and wrapping data keys.
 
-use std::{fmt, path::Path, str::FromStr};
+use std::{fmt, path::Path, str::FromStr, sync::Arc};
 
 use ring::{
     aead,
@@ -31,8 +31,11 @@ const WRAP_LABEL: &[u8] = b"steward-logs/v1/wrap\0";
 /// assert!("".parse::<MasterKeyId>().is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Cloning is cheap (the text is shared): every wrapped data key names its master key, so a
+/// keyring of a million customers holds a million copies of one id.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MasterKeyId(Box<str>);
+pub struct MasterKeyId(Arc<str>);
 
 impl MasterKeyId {
     /// Longest accepted id, in bytes.

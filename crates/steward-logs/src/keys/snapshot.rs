@@ -1,7 +1,5 @@
 //! The persisted form of a keyring: wrapped data keys and the tombstones of shreds.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::{Deserialize, Serialize};
 use steward_core::CustomerId;
 
@@ -25,36 +23,41 @@ pub struct KeyringSnapshot {
 }
 
 impl KeyringSnapshot {
-    /// A snapshot from its parts.
+    /// A snapshot from its parts, put in order: data keys by customer and version, shredded
+    /// customers by id (parts read in that order cost one pass to check).
     ///
     /// # Errors
     ///
     /// [`KeyError::InvalidSnapshot`] if a customer and version appear twice, a customer has
     /// two tombstones, or a data key's version is at or below its customer's tombstone.
     pub fn new(
-        data_keys: Vec<WrappedDataKey>,
-        shredded: Vec<(CustomerId, Tombstone)>,
+        mut data_keys: Vec<WrappedDataKey>,
+        mut shredded: Vec<(CustomerId, Tombstone)>,
     ) -> Result<Self, LogsError> {
-        let mut seen = HashSet::with_capacity(data_keys.len());
-        for key in &data_keys {
-            if !seen.insert((key.customer, key.version)) {
-                return Err(LogsError::Key(KeyError::InvalidSnapshot {
-                    reason: "a customer's key version appears twice",
-                }));
-            }
+        // A stable sort finds parts already in order (as stores read them) in one pass.
+        data_keys.sort_by_key(|key| (key.customer, key.version));
+        shredded.sort_by_key(|&(customer, _)| customer);
+        if data_keys.windows(2).any(
+            |pair| matches!(pair, [a, b] if (a.customer, a.version) == (b.customer, b.version)),
+        ) {
+            return Err(LogsError::Key(KeyError::InvalidSnapshot {
+                reason: "a customer's key version appears twice",
+            }));
         }
-        let mut tombstones = HashMap::with_capacity(shredded.len());
-        for &(customer, tombstone) in &shredded {
-            if tombstones.insert(customer, tombstone).is_some() {
-                return Err(LogsError::Key(KeyError::InvalidSnapshot {
-                    reason: "a customer is listed as shredded twice",
-                }));
-            }
+        if shredded
+            .windows(2)
+            .any(|pair| matches!(pair, [(a, _), (b, _)] if a == b))
+        {
+            return Err(LogsError::Key(KeyError::InvalidSnapshot {
+                reason: "a customer is listed as shredded twice",
+            }));
         }
-        if data_keys.iter().any(|key| {
-            tombstones
-                .get(&key.customer)
-                .is_some_and(|tombstone| tombstone.covers(key.version))
+        // A customer's oldest key comes first in their run: it alone can be covered.
+        if shredded.iter().any(|&(customer, tombstone)| {
+            let first = data_keys.partition_point(|key| key.customer < customer);
+            data_keys
+                .get(first)
+                .is_some_and(|key| key.customer == customer && tombstone.covers(key.version))
         }) {
             return Err(LogsError::Key(KeyError::InvalidSnapshot {
                 reason: "a data key has a version its customer was already shredded through",
@@ -66,13 +69,13 @@ impl KeyringSnapshot {
         })
     }
 
-    /// The wrapped data keys.
+    /// The wrapped data keys, by customer and version.
     #[must_use]
     pub fn data_keys(&self) -> &[WrappedDataKey] {
         &self.data_keys
     }
 
-    /// Every customer ever crypto-shredded, with what their last shred destroyed.
+    /// Every customer ever crypto-shredded, with what their last shred destroyed, by customer.
     #[must_use]
     pub fn shredded(&self) -> &[(CustomerId, Tombstone)] {
         &self.shredded
@@ -264,5 +267,39 @@ mod tests {
             KeyVersion::FIRST
         );
         assert_eq!(restored.ensure_data_key(customer(4)).unwrap().get(), 2);
+    }
+
+    // Stores read keys in the table's own order: the snapshot puts them in order, and still
+    // finds a duplicate or a key under its tombstone wherever it sits.
+    #[test]
+    fn parts_in_any_order_make_the_same_snapshot() {
+        let mut keyring = Keyring::new(master("kek-1", 1));
+        for n in 1..=5 {
+            keyring.rotate_data_key(customer(n)).unwrap();
+            keyring.rotate_data_key(customer(n)).unwrap();
+        }
+        keyring.shred(customer(6));
+        keyring.shred(customer(7));
+        let sorted = keyring.snapshot();
+        let mut keys = sorted.data_keys().to_vec();
+        let mut shredded = sorted.shredded().to_vec();
+        keys.reverse();
+        shredded.reverse();
+        assert_eq!(
+            KeyringSnapshot::new(keys.clone(), shredded.clone()).unwrap(),
+            sorted
+        );
+        let mut twice = keys.clone();
+        twice.push(keys[3].clone());
+        assert!(matches!(
+            KeyringSnapshot::new(twice, shredded.clone()),
+            Err(LogsError::Key(KeyError::InvalidSnapshot { .. }))
+        ));
+        let covered = (keys[4].customer(), Tombstone::new(Some(keys[4].version())));
+        shredded.insert(0, covered);
+        assert!(matches!(
+            KeyringSnapshot::new(keys, shredded),
+            Err(LogsError::Key(KeyError::InvalidSnapshot { .. }))
+        ));
     }
 }

@@ -103,6 +103,13 @@ impl WrappedDataKey {
         })
     }
 
+    /// Overwrites the wrap with zeros: a keyring's stale copy of a key it replaced or
+    /// shredded. A wiped wrap never unwraps (its tag no longer matches).
+    pub(super) fn wipe(&mut self) {
+        self.nonce = [0; WRAP_NONCE_LEN];
+        self.ciphertext = [0; WRAPPED_LEN];
+    }
+
     /// The wrap's nonce, to store.
     #[must_use]
     pub const fn nonce(&self) -> &[u8; WRAP_NONCE_LEN] {

@@ -232,3 +232,82 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
     assert_eq!(crate::common::stored_receipts(&store).len(), 10);
     vault.audit().unwrap().verify().unwrap();
 }
+
+// Keyring::restore unwraps nothing (a million customers open in a few milliseconds), so a
+// wrapped key altered at rest is found when it is first used: that use must fail with a typed
+// error and yield no plaintext, and the other customers must be unaffected.
+#[test]
+fn a_wrapped_key_altered_at_rest_is_refused_at_first_use_and_never_opens() {
+    let dir = TempDir::new("vault-tampered-wrap");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let (tampered, intact) = (customer(0), customer(1));
+    let records = {
+        let vault = vault(&store);
+        let committer = GroupCommitter::new(&store).unwrap();
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        [tampered, intact].map(|owner| {
+            vault
+                .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+                .unwrap()
+                .unwrap();
+            log(&vault, &committer, owner)
+        })
+    };
+    let raw = rusqlite::Connection::open(dir.db()).unwrap();
+    let ciphertext: Vec<u8> = raw
+        .query_row(
+            "SELECT ciphertext FROM wrapped_keys WHERE customer = ?1",
+            [tampered.as_bytes()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut altered = ciphertext.clone();
+    altered[7] ^= 0x01;
+    raw.execute(
+        "UPDATE wrapped_keys SET ciphertext = ?1 WHERE customer = ?2",
+        rusqlite::params![altered, tampered.as_bytes()],
+    )
+    .unwrap();
+    drop(raw);
+
+    // Start-up reads the wraps but unwraps none: the store opens.
+    let vault = vault(&store);
+    let unwrap_failed = |error: &steward_logs::LogsError| {
+        matches!(
+            error,
+            steward_logs::LogsError::Key(steward_logs::KeyError::UnwrapFailed { .. })
+        )
+    };
+    for _ in 0..2 {
+        let error = vault.open(&records[0], &steward_request()).unwrap_err();
+        assert!(unwrap_failed(&error), "{error}");
+    }
+    let now = Timestamp::now();
+    let level = vault
+        .facts()
+        .unwrap()
+        .consent()
+        .unwrap()
+        .level_at(tampered, now);
+    let error = vault
+        .seal(
+            &SealInput::new(RecordId::generate_at(now), tampered, now, level),
+            b"another prompt",
+        )
+        .unwrap_err();
+    assert!(unwrap_failed(&error), "{error}");
+    let opened = vault.open(&records[1], &steward_request()).unwrap();
+    assert_eq!(opened.as_bytes(), b"a prompt");
+    // Nothing rewrote the altered wrap.
+    let stored: Vec<u8> = rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .query_row(
+            "SELECT ciphertext FROM wrapped_keys WHERE customer = ?1",
+            [tampered.as_bytes()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, altered);
+}
