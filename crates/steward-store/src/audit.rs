@@ -254,7 +254,7 @@ pub(crate) fn is_constraint(error: &rusqlite::Error) -> bool {
 ///
 /// Several processes (or several trails in one) may append to one file, as several nodes do
 /// on PostgreSQL: [`lock_head`](AuditStore::lock_head) takes the chain's append lock (a lock
-/// file beside the database, see [`AuditLock`]) and returns the newest stored entry, so the
+/// file beside the database, see `AuditLock`) and returns the newest stored entry, so the
 /// trail fixes its entry's instant and continues after whatever another process appended; the
 /// lock is held until the append returns. The sequence number stays the primary key, so an
 /// appender that skips the lock still cannot fork the chain.

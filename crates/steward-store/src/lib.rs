@@ -1,7 +1,8 @@
-//! The embedded store of Steward: one SQLite file that persists, a change at a time and
-//! transactionally, everything the vault keeps — wrapped data keys and tombstones, the audit
-//! chain and its checkpoints, sealed records, consent receipts, relationships, legal holds
-//! and the steward roster.
+//! The stores of Steward: one SQLite file (or, with the feature `postgres`, a PostgreSQL
+//! database several nodes share) that persists, a change at a time and transactionally,
+//! everything the vault keeps — wrapped data keys and tombstones, the audit chain and its
+//! checkpoints, sealed records, and the fact log of consent receipts, relationships, legal
+//! holds and the steward roster.
 //!
 //! Services depend on the `steward` crate, which wires this store behind its `Vault`; this
 //! crate is its building block, released in lockstep with it.
@@ -73,10 +74,12 @@
 //! # Audit
 //!
 //! [`SqliteStore`] is an [`AuditStore`](steward_logs::AuditStore): the sequence number is the
-//! primary key, so a taken number is refused ([`StoreError::SequenceTaken`]) and two writers
-//! cannot fork the chain; entries come back exactly as stored. Signed checkpoints are kept
-//! with [`SqliteStore::put_checkpoint`]; verify against [`SqliteStore::latest_checkpoint`] at
-//! start-up.
+//! primary key, so a taken number is refused ([`StoreError::SequenceTaken`]); a trail takes
+//! the chain's lock before each entry and continues after the newest stored one, so several
+//! processes on one file write one chain. Entries come back exactly as stored. Signed
+//! checkpoints (which may cover the fact log's head too) are kept with
+//! [`SqliteStore::put_checkpoint`]; start-up checks both logs against
+//! [`SqliteStore::latest_checkpoint`].
 //!
 //! # Records
 //!
@@ -90,20 +93,24 @@
 //!
 //! # Facts
 //!
-//! Consent receipts, relationships, hold events and roster changes are rows written as they
-//! happen, and typed loaders read them back in the order that rebuilds the in-memory facts
-//! ([`SqliteStore::consent_changes`], [`SqliteStore::relationships`],
-//! [`SqliteStore::hold_events`], [`SqliteStore::roster`]). Every writer is also a method of
-//! [`WriteTx`], so [`SqliteStore::write`] can commit several changes, and the in-memory
-//! update they record, as one step.
+//! Consent receipts, relationship starts and ends, hold events and roster changes are
+//! entries of one fact log, each MAC-chained under a key derived from the audit key
+//! ([`FactLog`], implemented by both backends). [`DurableFacts`] ([`StoreFacts`] on this
+//! store) rebuilds the facts from the log alone, verifying every entry (after the newest
+//! [`FactSnapshot`], whose MAC proves the rest), writes each change as its entry, and fails
+//! closed: a log that does not verify is [`StoreError::FactLogBroken`], naming the first bad
+//! entry. [`verify_fact_log`] checks a whole log without replaying it (`steward audit
+//! verify`). Several changes commit as one with [`DurableFacts::in_one_commit`]; a
+//! [`StoreFactsFollower`] brings a serving process's facts up to date with other processes'.
 //!
 //! # Schema
 //!
 //! The version is `PRAGMA user_version`; migrations run in order, one transaction each. The
-//! tables (see `src/schema/v1.sql`): `meta` and `master_keys` (key checks), `wrapped_keys`
-//! and `key_tombstones`, `audit_entries` and `audit_checkpoints`, `records` (indexed by
-//! customer and time), `consent_changes`, `relationships`, `legal_holds` and `hold_events`,
-//! and `roster`.
+//! tables (see `src/schema/`): `meta` and `master_keys` (key checks), `wrapped_keys` and
+//! `key_tombstones`, `audit_entries` and `audit_checkpoints`, `records` (indexed by customer
+//! and time), `fact_log` and `fact_snapshots`. Version 2 replaced version 1's five fact
+//! tables with the fact log; a version 1 file that holds facts is refused untouched
+//! ([`StoreError::UnprovenFacts`]).
 
 #![forbid(unsafe_code)]
 

@@ -4,11 +4,11 @@
 //! A store keeps the check values beside its data when it is created, and compares the keys it
 //! is opened with against them, so a wrong key is refused before anything is written under it:
 //!
-//! - Master key ([`MasterKey::check_value`]): AES-256-GCM under the key, with a random nonce
+//! - Master key ([`MasterKey::check_value`](crate::MasterKey::check_value)): AES-256-GCM under the key, with a random nonce
 //!   stored beside it, sealing a fixed label with the key id as associated data. Opening it
 //!   back proves the key and its id; the tag comparison inside ring is constant-time. Known
 //!   plaintext reveals nothing about an AES key.
-//! - Audit key ([`AuditKey::check_value`]): HMAC-SHA256 under the configured key of a fixed
+//! - Audit key ([`AuditKey::check_value`](crate::AuditKey::check_value)): HMAC-SHA256 under the configured key of a fixed
 //!   label of its own, so the value is unrelated to the chain's derived entry key; compared in
 //!   constant time.
 //!
@@ -16,8 +16,8 @@
 //! keep opening, so neither the labels nor the computations may change (the known-answer tests
 //! below pin both).
 //!
-//! [`MasterKey::check_value`]: super::MasterKey::check_value
-//! [`AuditKey::check_value`]: crate::AuditKey::check_value
+//! [`MasterKey::check_value`](crate::MasterKey::check_value): super::MasterKey::check_value
+//! [`AuditKey::check_value`](crate::AuditKey::check_value): crate::AuditKey::check_value
 
 use std::fmt;
 
@@ -30,7 +30,7 @@ pub(crate) const AUDIT_CHECK_LABEL: &[u8] = b"steward-store/v1/audit-key-check";
 /// The AES-256-GCM tag.
 const CHECK_TAG_LEN: usize = 16;
 
-/// The check value of a master key ([`MasterKey::check_value`]): a nonce and a fixed label
+/// The check value of a master key ([`MasterKey::check_value`](crate::MasterKey::check_value)): a nonce and a fixed label
 /// sealed under the key, bound to its id. Public: it proves a key without revealing it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MasterKeyCheck {
