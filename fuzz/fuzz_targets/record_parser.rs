@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         harness
             .custody
-            .open(&record, &harness.request, allow)
+            .dangerous_open_with_gate(&record, &harness.request, allow)
             .is_err()
     );
 });
