@@ -18,7 +18,7 @@ use steward::{
         HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
     },
 };
-use steward_core::{CustomerId, Justification, StewardId, Timestamp};
+use steward_core::{CustomerId, Justification, PolicyVersion, StewardId, Timestamp};
 
 use crate::{
     StoreError,
@@ -66,6 +66,8 @@ struct FactState {
     relationships: RelationshipBook,
     holds: HoldRegister,
     roster: StewardRoster,
+    /// The policy version the newest adoption entry names.
+    adopted: Option<PolicyVersion>,
 }
 
 impl FactState {
@@ -75,6 +77,7 @@ impl FactState {
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
             roster: StewardRoster::new(policy.max_stewards()),
+            adopted: None,
         }
     }
 
@@ -105,6 +108,7 @@ impl FactState {
             FactEvent::StewardRemoved { steward } => {
                 self.roster.remove(&steward);
             }
+            FactEvent::PolicyAdopted { version } => self.adopted = Some(version),
         }
         Ok(())
     }
@@ -187,6 +191,7 @@ impl<L: FactLog> DurableFacts<L> {
             }
         }
         check_reaches(signed, &facts.head, at_checkpoint)?;
+        facts.adopt(policy)?;
         if let Some(writer) = writer {
             // The next start replays from here: only what is appended from now on.
             let body = writer.into_body();
@@ -215,6 +220,13 @@ impl<L: FactLog> DurableFacts<L> {
     #[must_use]
     pub const fn head(&self) -> ChainHead {
         self.head
+    }
+
+    /// The policy version the newest adoption entry of the log names (`policy.versioned`):
+    /// the version of the policy the facts were last loaded under.
+    #[must_use]
+    pub const fn adopted_policy(&self) -> Option<&PolicyVersion> {
+        self.state.adopted.as_ref()
     }
 
     /// The number of entries applied.
@@ -343,7 +355,8 @@ impl<L: FactLog> DurableFacts<L> {
     ///     }
     ///     Ok(())
     /// })?;
-    /// assert_eq!(facts.applied(), 3);
+    /// // The load recorded the policy version adopted; the batch, three relationships.
+    /// assert_eq!(facts.applied(), 4);
     /// # drop((facts, store));
     /// # steward_store::remove_store_files(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -572,6 +585,25 @@ impl<L: FactLog> DurableFacts<L> {
         }
         self.head = ChainHead::new(sequence, head);
         Ok(snapshot.into_body())
+    }
+
+    /// Writes an adoption entry if the log's newest one names another version than
+    /// `policy`'s (decided after catching up, so writers starting at once write one).
+    fn adopt(&mut self, policy: &Policy) -> Result<(), StoreError> {
+        let version = policy.version();
+        if self.state.adopted.as_ref() == Some(version) {
+            return Ok(());
+        }
+        self.write_events(|state| {
+            if state.adopted.as_ref() == Some(version) {
+                return Ok(((), Vec::new()));
+            }
+            state.adopted = Some(version.clone());
+            let event = FactEvent::PolicyAdopted {
+                version: version.clone(),
+            };
+            Ok(((), vec![event]))
+        })
     }
 
     fn guard_diverged(&self) -> Result<(), StoreError> {

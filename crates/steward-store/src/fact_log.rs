@@ -8,7 +8,7 @@ use steward::{
     logs::{ChainHash, ChainHead, Checkpoint, FactLogKey},
     retention::HoldEvent,
 };
-use steward_core::{CustomerId, StewardId, Timestamp};
+use steward_core::{CustomerId, PolicyVersion, StewardId, Timestamp};
 
 use crate::{StoreError, fact_snapshot::FactSnapshot};
 
@@ -16,12 +16,31 @@ use crate::{StoreError, fact_snapshot::FactSnapshot};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum FactEvent {
-    Consent { receipt: ConsentReceipt },
-    RelationshipStarted { customer: CustomerId, at: Timestamp },
-    RelationshipEnded { customer: CustomerId, at: Timestamp },
-    Hold { event: HoldEvent },
-    StewardAdded { steward: StewardId },
-    StewardRemoved { steward: StewardId },
+    Consent {
+        receipt: ConsentReceipt,
+    },
+    RelationshipStarted {
+        customer: CustomerId,
+        at: Timestamp,
+    },
+    RelationshipEnded {
+        customer: CustomerId,
+        at: Timestamp,
+    },
+    Hold {
+        event: HoldEvent,
+    },
+    StewardAdded {
+        steward: StewardId,
+    },
+    StewardRemoved {
+        steward: StewardId,
+    },
+    /// A vault began deciding under this policy version (`policy.versioned`): the log says
+    /// which version was in force from which entry on.
+    PolicyAdopted {
+        version: PolicyVersion,
+    },
 }
 
 /// One entry of the fact log as a store keeps it: its place (from 1), the event's text and

@@ -29,7 +29,8 @@
 //! assert_eq!(trail.verify()?.entries(), 0);
 //! // The facts are rebuilt from the fact log, every entry checked under the audit key.
 //! let facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-//! assert_eq!(facts.applied(), 1);
+//! // The policy version the facts were loaded under, then the relationship.
+//! assert_eq!(facts.applied(), 2);
 //! # drop((keyring, trail, facts, store));
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

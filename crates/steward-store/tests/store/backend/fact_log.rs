@@ -10,8 +10,9 @@ use crate::{
     common::*,
 };
 
-/// Writes three entries (a steward added, a relationship started, a consent change) through
-/// a vault, and returns the fixture with the store closed and the rows as stored.
+/// Writes four entries (the policy adopted, a steward added, a relationship started, a
+/// consent change) through a vault, and returns the fixture with the store closed and the
+/// rows as stored.
 fn three_entries(test: &str) -> (Db, Vec<FactRow>) {
     let db = Db::fresh(test);
     let store = db.store();
@@ -38,7 +39,7 @@ fn three_entries(test: &str) -> (Db, Vec<FactRow>) {
         .unwrap();
     drop((vault, store));
     let rows = db.fact_rows();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
     // The test can fail: untouched, the log opens.
     Db::vault(&db.store()).unwrap();
     (db, rows)
@@ -111,13 +112,14 @@ pub(crate) fn a_removed_consent_change_is_found_at_start_up() {
                 .unwrap();
         }
     }
-    // The withdrawal in the middle is deleted outside Steward.
+    // The withdrawal in the middle (after the policy's adoption and the first change) is
+    // deleted outside Steward.
     let rows: Vec<FactRow> = db
         .fact_rows()
         .into_iter()
-        .filter(|row| row.0 != 2)
+        .filter(|row| row.0 != 3)
         .collect();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     db.rewrite_fact_log(&rows);
-    assert_refused_at(&db, 2);
+    assert_refused_at(&db, 3);
 }
