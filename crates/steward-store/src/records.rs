@@ -59,6 +59,8 @@ pub struct StoredRecord<'a> {
 }
 
 impl<'a> StoredRecord<'a> {
+    /// A visited record, as a scan of PostgreSQL builds it (SQLite's builds it in place).
+    #[cfg(feature = "postgres")]
     pub(crate) const fn new(meta: RecordMeta, key_version: KeyVersion, bytes: &'a [u8]) -> Self {
         Self {
             meta,
