@@ -15,10 +15,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use crate::{
-    SqliteStore, StoreError, WriteTx,
+    SqliteStore, StoreError,
     codec::{Columns, json_text, to_i64, to_u64},
     error::Doing,
     store::BUSY_TIMEOUT,
+    store::WriteTx,
 };
 
 const ENTRIES: &str = "audit_entries";
@@ -33,7 +34,7 @@ impl WriteTx<'_> {
     /// (another writer appended it: this chain would fork);
     /// [`StoreError::SequenceOutOfPlace`] if it would leave a gap; [`StoreError::Sqlite`] if
     /// it cannot be stored.
-    pub fn append_audit(&self, entry: &ChainedEntry) -> Result<(), StoreError> {
+    pub(crate) fn append_audit(&self, entry: &ChainedEntry) -> Result<(), StoreError> {
         let conn = self.conn();
         let sequence = to_i64(entry.sequence(), "the audit sequence number")?;
         let next: i64 = conn
@@ -80,7 +81,7 @@ impl WriteTx<'_> {
     /// [`StoreError::CheckpointConflict`] if a different checkpoint covering as many entries
     /// is stored (two chains of one length: a fork); [`StoreError::Sqlite`] if it cannot be
     /// stored.
-    pub fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    pub(crate) fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let conn = self.conn();
         let entries = to_i64(checkpoint.entries(), "the checkpoint's entry count")?;
         let json = json_text(checkpoint, "a checkpoint")?;
@@ -114,15 +115,6 @@ impl WriteTx<'_> {
 }
 
 impl SqliteStore {
-    /// Appends an audit entry in a transaction of its own; see [`WriteTx::append_audit`].
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::append_audit`].
-    pub fn append_audit(&self, entry: &ChainedEntry) -> Result<(), StoreError> {
-        self.write(|tx| tx.append_audit(entry))
-    }
-
     /// The newest audit entry, if any.
     ///
     /// # Errors
@@ -164,12 +156,18 @@ impl SqliteStore {
         })
     }
 
-    /// Stores a signed checkpoint in a transaction of its own; see
-    /// [`WriteTx::put_checkpoint`].
+    /// Stores a signed checkpoint in a transaction of its own. Storing the same checkpoint
+    /// again is harmless.
+    ///
+    /// Public, unlike the other writers: a checkpoint changes no key, fact or record, it is
+    /// signed (a forged one fails verification), and `steward audit checkpoint` stores the one
+    /// it signs.
     ///
     /// # Errors
     ///
-    /// As [`WriteTx::put_checkpoint`].
+    /// [`StoreError::CheckpointConflict`] if a different checkpoint covering as many entries
+    /// is stored (two chains of one length: a fork); [`StoreError::Sqlite`] if it cannot be
+    /// stored.
     pub fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         self.write(|tx| tx.put_checkpoint(checkpoint))
     }
@@ -260,7 +258,7 @@ pub(crate) fn is_constraint(error: &rusqlite::Error) -> bool {
 /// appender that skips the lock still cannot fork the chain.
 impl AuditStore for SqliteStore {
     fn append(&mut self, entry: ChainedEntry) -> Result<(), BoxError> {
-        let appended = self.append_audit(&entry);
+        let appended = self.write(|tx| tx.append_audit(&entry));
         // Released whether or not the entry was stored, as the trait asks.
         self.audit_lock.release();
         Ok(appended?)

@@ -181,6 +181,7 @@ impl StoreKeys {
     }
 
     /// A new check value of the master key, to store under its id.
+    #[cfg(any(feature = "postgres", test))]
     pub(crate) fn master_check(&self) -> Result<MasterKeyCheck, StoreError> {
         Ok(self.master_key()?.check_value()?)
     }

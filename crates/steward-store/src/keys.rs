@@ -10,9 +10,10 @@ use steward_logs::{
 };
 
 use crate::{
-    SqliteStore, StoreError, WriteTx,
+    SqliteStore, StoreError,
     codec::Columns,
     error::Doing,
+    store::WriteTx,
     store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
 };
 
@@ -28,7 +29,7 @@ impl WriteTx<'_> {
     /// master key; [`StoreError::DataKeyShredded`] if its version is at or below the
     /// customer's tombstone; [`StoreError::DataKeyConflict`] if a different key of that
     /// customer and version is stored; [`StoreError::Sqlite`] if it cannot be stored.
-    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError> {
+    pub(crate) fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError> {
         let conn = self.conn();
         let current = read_meta(conn)?.current_master_key;
         if *key.master_key() != current {
@@ -97,13 +98,13 @@ impl WriteTx<'_> {
     /// tombstone as stored.
     ///
     /// The rows are overwritten on deletion (`secure_delete`); older copies may remain in the
-    /// write-ahead log until [`SqliteStore::checkpoint_wal`], which [`SqliteStore::shred`]
+    /// write-ahead log until [`SqliteStore::checkpoint_wal`], which [`KeyStore::shred`]
     /// runs after its commit.
     ///
     /// # Errors
     ///
     /// [`StoreError::Sqlite`] if it cannot be stored.
-    pub fn shred(
+    pub(crate) fn shred(
         &self,
         customer: CustomerId,
         tombstone: Tombstone,
@@ -146,7 +147,7 @@ impl WriteTx<'_> {
     /// [`SqliteStore::register_master_key`]; [`StoreError::WrappedUnderOtherKey`] if they
     /// are not all wrapped under one master key; [`StoreError::RewrapMismatch`] unless
     /// `keys` are exactly the stored keys; [`StoreError::Sqlite`] if they cannot be stored.
-    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+    pub(crate) fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
         let conn = self.conn();
         let stored: i64 = conn
             .query_row("SELECT count(*) FROM wrapped_keys", [], |row| row.get(0))
@@ -203,50 +204,6 @@ impl WriteTx<'_> {
             return Err(mismatch());
         }
         set_current_master_key(conn, master)
-    }
-}
-
-/// The [`KeyStore`] writes, with the store's own error type (the trait boxes it).
-impl SqliteStore {
-    /// Stores a newly issued data key, durable when it returns; see
-    /// [`WriteTx::put_data_key`].
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::put_data_key`].
-    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<(), StoreError> {
-        self.write(|tx| tx.put_data_key(key))
-    }
-
-    /// Crypto-shreds `customer` (see [`WriteTx::shred`]), durable when it returns, then
-    /// checkpoints the write-ahead log so that no older copy of the deleted keys stays in it
-    /// (best effort: see [`checkpoint_wal`](Self::checkpoint_wal)). Returns the tombstone as
-    /// stored.
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::shred`]; a failed checkpoint is not an error, the shred is done.
-    pub fn shred(
-        &self,
-        customer: CustomerId,
-        tombstone: Tombstone,
-    ) -> Result<Tombstone, StoreError> {
-        let stored = self.write(|tx| tx.shred(customer, tombstone))?;
-        let _purged = self.checkpoint_wal();
-        Ok(stored)
-    }
-
-    /// Replaces every stored data key by its rewrap under a new master key (see
-    /// [`WriteTx::rewrap`]), durable when it returns, then checkpoints the log as
-    /// [`shred`](Self::shred) does.
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::rewrap`].
-    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
-        self.write(|tx| tx.rewrap(keys))?;
-        let _purged = self.checkpoint_wal();
-        Ok(())
     }
 }
 
@@ -325,18 +282,40 @@ pub enum WalCheckpoint {
 /// keys back and adopts them. Before a sealing session and before an open, the custody reads
 /// the customer's stored keys ([`SqliteStore::customer_keys`]), so a key issued or a shred
 /// made by another process is used here too.
+///
+/// **These methods write no audit entry of their own**: the custody does, around them (a
+/// shred's entry before its tombstone, a rotation's after its rewrap). Calling
+/// [`shred`](KeyStore::shred), [`rewrap`](KeyStore::rewrap) or
+/// [`put_data_key`](KeyStore::put_data_key) directly changes keys past the audit trail, and a
+/// running vault keeps its own keyring until it next reads the customer's keys. Services
+/// shred through `Vault::shred` or the sweep's `VaultShredder`, and rotate through
+/// `Vault::rotate_data_key` and `Vault::rotate_master_key`.
 impl KeyStore for SqliteStore {
+    /// Stores a newly issued data key (storing the same key again is harmless), or answers
+    /// with the customer's keys as stored now if another process stored that version first
+    /// or a tombstone covers it.
     fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
         Ok(self.write(|tx| tx.admit_data_key(key))?)
     }
 
+    /// Crypto-shreds `customer` (the wrapped rows deleted, the tombstone raised to cover
+    /// every deleted version, never lowered), durable when it returns, then checkpoints the
+    /// write-ahead log so that no older copy of the deleted keys stays in it (best effort: see
+    /// [`SqliteStore::checkpoint_wal`]; a failed checkpoint is not an error, the shred is
+    /// done).
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
-        Self::shred(self, customer, tombstone)?;
+        self.write(|tx| tx.shred(customer, tombstone))?;
+        let _purged = self.checkpoint_wal();
         Ok(())
     }
 
+    /// Replaces every stored data key by its rewrap under a new master key, registered first
+    /// with [`SqliteStore::register_master_key`], all or nothing, then checkpoints the log as
+    /// [`shred`](KeyStore::shred) does.
     fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
-        Ok(Self::rewrap(self, keys)?)
+        self.write(|tx| tx.rewrap(keys))?;
+        let _purged = self.checkpoint_wal();
+        Ok(())
     }
 
     fn is_shared(&self) -> bool {
@@ -356,7 +335,7 @@ impl WriteTx<'_> {
     /// # Errors
     ///
     /// As [`put_data_key`](Self::put_data_key), except the two answered above.
-    pub fn admit_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+    pub(crate) fn admit_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
         match self.put_data_key(key) {
             Ok(()) => Ok(KeyAdmission::Stored),
             Err(StoreError::DataKeyConflict { .. } | StoreError::DataKeyShredded { .. }) => Ok(
@@ -506,4 +485,156 @@ fn decode_wrapped_with(
         columns.blob(4)?,
     )
     .map_err(|error| StoreError::corrupt(columns.table(), "invalid wrapped data key", error))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The raw key writers' own refusals, which the [`KeyStore`] methods answer as an
+    //! adoption (`KeyAdmission::Superseded`) rather than an error.
+
+    use steward_logs::{Keyring, MasterKey};
+
+    use super::*;
+    use crate::{StoreKeys, remove_store_files};
+
+    /// A new store in a file of its own, removed on drop.
+    struct Scratch {
+        path: std::path::PathBuf,
+        store: Option<SqliteStore>,
+        keys: StoreKeys,
+    }
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "steward-store-unit-{name}-{}.db",
+                std::process::id()
+            ));
+            let _stale = remove_store_files(&path);
+            let keys = StoreKeys::new("kek-1".parse().unwrap(), &[0x42; 32], &[0x17; 32]).unwrap();
+            let store = SqliteStore::create(&path, &keys).unwrap();
+            Self {
+                path,
+                store: Some(store),
+                keys,
+            }
+        }
+
+        fn store(&self) -> &SqliteStore {
+            self.store.as_ref().unwrap()
+        }
+
+        fn keyring(&self) -> Keyring {
+            Keyring::new(self.keys.master_key().unwrap())
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            self.store.take();
+            let _removed = remove_store_files(&self.path);
+        }
+    }
+
+    fn customer(n: u8) -> CustomerId {
+        format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02x}")
+            .parse()
+            .unwrap()
+    }
+
+    fn put(store: &SqliteStore, key: &WrappedDataKey) -> Result<(), StoreError> {
+        store.write(|tx| tx.put_data_key(key))
+    }
+
+    #[test]
+    fn a_data_key_is_stored_once_and_another_under_its_version_is_a_conflict() {
+        let scratch = Scratch::new("put-key");
+        let store = scratch.store();
+        let mut keyring = scratch.keyring();
+        keyring.ensure_data_key(customer(1)).unwrap();
+        let key = keyring.snapshot().data_keys()[0].clone();
+        put(store, &key).unwrap();
+        put(store, &key).unwrap();
+
+        // The same customer and version, wrapped again: a different key, refused.
+        let mut other = scratch.keyring();
+        other.ensure_data_key(customer(1)).unwrap();
+        let error = put(store, &other.snapshot().data_keys()[0]).unwrap_err();
+        assert!(
+            matches!(error, StoreError::DataKeyConflict { .. }),
+            "{error}"
+        );
+        // Admitted instead, the stored key comes back for the custody to adopt.
+        let admission = store
+            .write(|tx| tx.admit_data_key(&other.snapshot().data_keys()[0]))
+            .unwrap();
+        assert!(
+            matches!(&admission, KeyAdmission::Superseded(stored) if stored.data_keys() == [key.clone()]),
+            "{admission:?}"
+        );
+
+        let mut foreign =
+            Keyring::new(MasterKey::from_bytes("kek-9".parse().unwrap(), &[9; 32]).unwrap());
+        foreign.ensure_data_key(customer(2)).unwrap();
+        let error = put(store, &foreign.snapshot().data_keys()[0]).unwrap_err();
+        assert!(
+            matches!(error, StoreError::WrappedUnderOtherKey { .. }),
+            "{error}"
+        );
+        assert_eq!(store.keyring_snapshot().unwrap().data_keys(), [key]);
+    }
+
+    #[test]
+    fn a_destroyed_version_is_refused_as_destroyed() {
+        let scratch = Scratch::new("destroyed");
+        let store = scratch.store();
+        let mut keyring = scratch.keyring();
+        keyring.rotate_data_key(customer(1)).unwrap();
+        keyring.rotate_data_key(customer(1)).unwrap();
+        for key in keyring.snapshot().data_keys() {
+            put(store, key).unwrap();
+        }
+        let stored = store
+            .write(|tx| tx.shred(customer(1), Tombstone::new(None)))
+            .unwrap();
+        assert_eq!(stored, Tombstone::new(KeyVersion::new(2).ok()));
+        let v2 = keyring.snapshot().data_keys()[1].clone();
+        assert_eq!(v2.version().get(), 2);
+        let error = put(store, &v2).unwrap_err();
+        assert!(
+            matches!(error, StoreError::DataKeyShredded { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("destroyed"), "{error}");
+    }
+
+    #[test]
+    fn a_shred_returns_the_tombstone_as_stored_never_lower() {
+        let scratch = Scratch::new("tombstone");
+        let store = scratch.store();
+        let mut keyring = scratch.keyring();
+        for _ in 0..3 {
+            keyring.rotate_data_key(customer(1)).unwrap();
+        }
+        for key in keyring.snapshot().data_keys() {
+            put(store, key).unwrap();
+        }
+        // A caller whose tombstone is too low still cannot free versions 2 and 3 for reuse.
+        let low = Tombstone::new(Some(KeyVersion::FIRST));
+        let three = Tombstone::new(KeyVersion::new(3).ok());
+        assert_eq!(store.write(|tx| tx.shred(customer(1), low)).unwrap(), three);
+        assert_eq!(
+            store
+                .write(|tx| tx.shred(customer(1), Tombstone::new(None)))
+                .unwrap(),
+            three
+        );
+        // A customer shredded before any key: through v0.
+        assert_eq!(
+            store
+                .write(|tx| tx.shred(customer(2), Tombstone::new(None)))
+                .unwrap(),
+            Tombstone::new(None)
+        );
+    }
 }

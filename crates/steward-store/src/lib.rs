@@ -63,34 +63,39 @@
 //!
 //! # Keys
 //!
-//! [`SqliteStore`] is a [`KeyStore`](steward_logs::KeyStore), which the custody calls
-//! write-ahead (`Custody::with_key_store`): [`SqliteStore::put_data_key`] before a record
-//! sealed under the new key is returned, [`SqliteStore::shred`] (the wrapped rows are deleted
-//! for good and the [`Tombstone`](steward_logs::Tombstone) kept) before a shred is reported,
-//! [`SqliteStore::rewrap`] (every key, all or nothing) before the keyring switches master
-//! keys. A master key rotation registers the new key with the store first
-//! ([`SqliteStore::register_master_key`]). [`SqliteStore::keyring_snapshot`] is what
-//! `Keyring::restore` rebuilds the keyring from.
+//! [`SqliteStore`] is a [`KeyStore`](steward_logs::KeyStore), which the vault's custody calls
+//! write-ahead (`Custody::with_key_store`), around its audit entries: a new data key is
+//! stored before a record sealed under it is returned, a shred (the wrapped rows deleted for
+//! good and the [`Tombstone`](steward_logs::Tombstone) kept) before it is reported, a rewrap
+//! (every key, all or nothing) before the keyring switches master keys. Keys change only that
+//! way: through `Vault::shred`, the sweep's `VaultShredder`, `Vault::rotate_data_key` and
+//! `Vault::rotate_master_key`, each audited. The store has no key writer of its own beyond the
+//! trait's, whose documentation says why a service does not call it. A master key rotation
+//! registers the new key with the store first ([`SqliteStore::register_master_key`]: a check
+//! value, no data key changes). [`SqliteStore::keyring_snapshot`] is what `Keyring::restore`
+//! rebuilds the keyring from.
 //!
 //! # Audit
 //!
 //! [`SqliteStore`] is an [`AuditStore`](steward_logs::AuditStore): the sequence number is the
 //! primary key, so a taken number is refused ([`StoreError::SequenceTaken`]); a trail takes
 //! the chain's lock before each entry and continues after the newest stored one, so several
-//! processes on one file write one chain. Entries come back exactly as stored. Signed
+//! processes on one file write one chain. Entries are appended by the `AuditTrail` alone and
+//! come back exactly as stored. Signed
 //! checkpoints (which may cover the fact log's head too) are kept with
 //! [`SqliteStore::put_checkpoint`]; start-up checks both logs against
 //! [`SqliteStore::latest_checkpoint`].
 //!
 //! # Records
 //!
-//! [`SqliteStore::put_record`] stores a sealed record with its data category;
-//! [`SqliteStore::put_records`] stores a batch in one transaction (group commit).
-//! [`SqliteStore::record_metas`] iterates the metadata in (customer, created-at) order for a
-//! retention sweep, from a covering index; the store is the sweep's
-//! [`RecordStore`](steward_retention::RecordStore). [`SqliteStore::scan_records`] and
-//! [`SqliteStore::scan_headers`] stream the sealed bytes (or only the headers) to a training
-//! export, a row at a time.
+//! A service stores sealed records through a [`GroupCommitter`] (one disk sync for the
+//! records that arrive together); [`SqliteStore::put_record`] and
+//! [`SqliteStore::put_records`] are the writes it makes, and only add: a record stored under
+//! its id is never replaced. [`SqliteStore::record_metas`] iterates the metadata in
+//! (customer, created-at) order for a retention sweep, from a covering index; the store is the
+//! sweep's [`RecordStore`](steward_retention::RecordStore), the one way records are deleted.
+//! [`SqliteStore::scan_records`] and [`SqliteStore::scan_headers`] stream the sealed bytes (or
+//! only the headers) to a training export, a row at a time.
 //!
 //! # Facts
 //!
@@ -131,6 +136,9 @@ pub mod pg;
 mod records;
 mod schema;
 mod store;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod test_support;
 
 pub use crate::{
     durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
@@ -143,7 +151,7 @@ pub use crate::{
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},
     schema::SCHEMA_VERSION,
-    store::{SqliteStore, WriteTx, remove_store_files},
+    store::{SqliteStore, remove_store_files},
 };
 
 // A multi-threaded server shares the store, the vault on it and the committer: a change that

@@ -7,7 +7,7 @@ use steward_core::{CustomerId, DataCategory, RecordId};
 use steward_logs::{HEADER_LEN, KeyVersion, RecordHeader, SealedRecord};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
-use crate::{SqliteStore, StoreError, WriteTx, codec::Columns, error::Doing};
+use crate::{SqliteStore, StoreError, codec::Columns, error::Doing, store::WriteTx};
 
 const RECORDS: &str = "records";
 // The header scans cut at 128 bytes, written into their SQL.
@@ -59,6 +59,8 @@ pub struct StoredRecord<'a> {
 }
 
 impl<'a> StoredRecord<'a> {
+    /// A visited record, as a scan of PostgreSQL builds it (SQLite's builds it in place).
+    #[cfg(feature = "postgres")]
     pub(crate) const fn new(meta: RecordMeta, key_version: KeyVersion, bytes: &'a [u8]) -> Self {
         Self {
             meta,
@@ -95,7 +97,7 @@ impl WriteTx<'_> {
     ///
     /// [`StoreError::RecordConflict`] if a different record is stored under its id;
     /// [`StoreError::Sqlite`] if it cannot be stored.
-    pub fn put_record(
+    pub(crate) fn put_record(
         &self,
         record: &SealedRecord,
         category: DataCategory,
@@ -141,7 +143,7 @@ impl WriteTx<'_> {
     /// # Errors
     ///
     /// [`StoreError::Sqlite`] if it cannot be deleted.
-    pub fn delete_record(&self, id: RecordId) -> Result<Removal, StoreError> {
+    pub(crate) fn delete_record(&self, id: RecordId) -> Result<Removal, StoreError> {
         let deleted = self
             .conn()
             .prepare_cached("DELETE FROM records WHERE id = ?1")
@@ -157,10 +159,17 @@ impl WriteTx<'_> {
 
 impl SqliteStore {
     /// Stores one sealed record in a transaction of its own: durable when it returns.
+    /// Storing the same record again is harmless.
+    ///
+    /// Adds only: a record stored under its id is never replaced, and nothing is deleted
+    /// here (deletion is the retention sweep's, through [`RecordStore`]). This is the write
+    /// [`GroupCommitter::put`](crate::GroupCommitter::put) makes, which a service uses; the
+    /// record is sealed by the vault, and a fetch checks it against its id.
     ///
     /// # Errors
     ///
-    /// As [`WriteTx::put_record`].
+    /// [`StoreError::RecordConflict`] if a different record is stored under its id;
+    /// [`StoreError::Sqlite`] if it cannot be stored.
     pub fn put_record(
         &self,
         record: &SealedRecord,
@@ -178,7 +187,8 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// As [`WriteTx::put_record`], for the first record that fails; then none is stored.
+    /// As [`put_record`](Self::put_record), for the first record that fails; then none is
+    /// stored.
     pub fn put_records<'r>(
         &self,
         records: impl IntoIterator<Item = (&'r SealedRecord, DataCategory)>,
@@ -221,15 +231,6 @@ impl SqliteStore {
         };
         check_fetched(id, customer, &sealed)?;
         Ok(Some(sealed))
-    }
-
-    /// Deletes a record in a transaction of its own; see [`WriteTx::delete_record`].
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::delete_record`].
-    pub fn delete_record(&self, id: RecordId) -> Result<Removal, StoreError> {
-        self.write(|tx| tx.delete_record(id))
     }
 
     /// The metadata of the records `scan` selects, in (customer, created-at, record id)
@@ -336,12 +337,21 @@ impl SqliteStore {
     }
 }
 
-/// The record store the retention sweep deletes from.
+/// The record store the retention sweep deletes from (`Sweep::execute`, which decides every
+/// deletion again against the policy, relationships and holds before it makes it).
+///
+/// **A deletion writes no audit or fact log entry**: calling
+/// [`delete`](RecordStore::delete) directly skips the sweep's decision and leaves no trace
+/// but the sweep report a caller keeps. Services delete records only by running the sweep
+/// (`steward sweep --execute`), with the vault's `VaultShredder` as its key shredder, so that
+/// the shreds it makes are audited.
 impl RecordStore for SqliteStore {
     type Error = StoreError;
 
+    /// Deletes a record in a transaction of its own; its bytes are overwritten
+    /// (`secure_delete`).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        self.delete_record(record)
+        self.write(|tx| tx.delete_record(record))
     }
 }
 

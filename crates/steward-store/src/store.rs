@@ -213,9 +213,13 @@ impl SqliteStore {
         self.read(|conn| Ok(read_meta(conn)?.current_master_key))
     }
 
-    /// Records the check value of a new master key, before a master key rotation: the
-    /// rewrapped data keys are then stored with [`rewrap`](Self::rewrap),
-    /// which makes it the current one. Registering a key again under the same id is harmless.
+    /// Records the check value of a new master key, before a master key rotation
+    /// (`Vault::rotate_master_key`, audited): the rewrapped data keys are then stored through
+    /// [`KeyStore::rewrap`](steward_logs::KeyStore::rewrap), which makes it the current one.
+    /// Registering a key again under the same id is harmless.
+    ///
+    /// Public, as the rotation needs it first; it changes no data key, and a registered key
+    /// that no rewrap made current opens nothing (the store refuses it at open).
     ///
     /// # Errors
     ///
@@ -233,11 +237,18 @@ impl SqliteStore {
     /// of the keys it destroys. Inside `f`, use only the [`WriteTx`]: calling back into the
     /// store from `f` waits for the lock `f` holds, forever.
     ///
+    /// Crate-private, as every raw writer is: a change to keys, facts or records reaches the
+    /// store through the paved paths (the vault's custody through [`KeyStore`], the fact log
+    /// through [`DurableFacts`](crate::DurableFacts), records through
+    /// [`GroupCommitter`](crate::GroupCommitter)), each of which writes its audit or log entry.
+    ///
+    /// [`KeyStore`]: steward_logs::KeyStore
+    ///
     /// # Errors
     ///
     /// What `f` returned, or [`StoreError::Sqlite`] if the transaction could not begin or
     /// commit (then nothing was written).
-    pub fn write<T, E: From<StoreError>>(
+    pub(crate) fn write<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&WriteTx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -294,8 +305,8 @@ impl fmt::Debug for SqliteStore {
 }
 
 /// An open write transaction: every writer of the store, to be combined in one
-/// [`SqliteStore::write`].
-pub struct WriteTx<'c> {
+/// [`SqliteStore::write`]. Crate-private: see there.
+pub(crate) struct WriteTx<'c> {
     tx: rusqlite::Transaction<'c>,
 }
 

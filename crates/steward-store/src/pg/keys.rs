@@ -11,6 +11,8 @@ use crate::{StoreError, error::Doing, key_check};
 
 const DATA_KEYS: &str = "data_keys";
 
+/// The [`KeyStore`] writes, with the store's own error type (the trait boxes it). Private:
+/// the custody calls them through the trait, around its audit entries.
 impl PgStore {
     /// Stores a new data key unless its customer already has a key of that version, or a
     /// tombstone at or above it (both in one transaction, under the customer's lock): the
@@ -20,7 +22,7 @@ impl PgStore {
     ///
     /// [`StoreError::WrappedUnderOtherKey`] unless it is wrapped under the store's current
     /// master key; [`StoreError::Postgres`] if it cannot be stored.
-    pub fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+    fn admit_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction().doing("starting a data key write")?;
         let customer = key.customer();
@@ -70,7 +72,7 @@ impl PgStore {
     /// # Errors
     ///
     /// [`StoreError::Postgres`] if it cannot be stored (nothing is shredded then).
-    pub fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), StoreError> {
+    fn shred_keys(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction().doing("starting a shred")?;
         lock_customer(&mut tx, customer)?;
@@ -102,7 +104,7 @@ impl PgStore {
     }
 
     /// Replaces every wrapped key by its rewrap under a new master key (registered with
-    /// [`register_master_key`](Self::register_master_key)), all or nothing. Run it with the
+    /// [`register_master_key`](PgStore::register_master_key)), all or nothing. Run it with the
     /// other nodes stopped: they hold only the old master key.
     ///
     /// # Errors
@@ -110,7 +112,7 @@ impl PgStore {
     /// [`StoreError::UnknownMasterKey`] for an unregistered master key;
     /// [`StoreError::RewrapMismatch`] unless `keys` are exactly the stored keys;
     /// [`StoreError::Postgres`] if it cannot be stored.
-    pub fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+    fn rewrap_keys(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction().doing("starting a rewrap")?;
         // Exclusive: no data key is stored while the keys are counted and rewrapped.
@@ -169,8 +171,12 @@ impl PgStore {
         tx.commit().doing("committing a rewrap")
     }
 
-    /// Records the check value of a new master key, before a rotation's
-    /// [`rewrap`](Self::rewrap). Registering the same key again is harmless.
+    /// Records the check value of a new master key, before a rotation's rewrap
+    /// (`Vault::rotate_master_key`, audited, through [`KeyStore::rewrap`]). Registering the
+    /// same key again is harmless.
+    ///
+    /// Public: a rotation needs it first, and it changes no data key (a registered key that
+    /// no rewrap made current opens nothing).
     ///
     /// # Errors
     ///
@@ -370,17 +376,32 @@ fn json(key: &WrappedDataKey) -> Result<String, StoreError> {
 
 /// The custody's key store on a shared database: every node's custody writes ahead here, and
 /// reads a customer's stored keys before a sealing session and before an open.
+///
+/// **These methods write no audit entry of their own**: the custody does, around them (a
+/// shred's entry before its tombstone, a rotation's after its rewrap). Calling
+/// [`shred`](KeyStore::shred), [`rewrap`](KeyStore::rewrap) or
+/// [`put_data_key`](KeyStore::put_data_key) directly changes keys past the audit trail, and
+/// the nodes' vaults keep their keyrings until they next read the customer's keys. Services
+/// shred through `Vault::shred` or the sweep's `VaultShredder`, and rotate through
+/// `Vault::rotate_data_key` and `Vault::rotate_master_key`.
 impl KeyStore for PgStore {
+    /// Stores a new data key unless its customer already has a key of that version, or a
+    /// tombstone at or above it: the first node wins, and the others get the stored keys
+    /// back to adopt.
     fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
-        Ok(Self::put_data_key(self, key)?)
+        Ok(self.admit_data_key(key)?)
     }
 
+    /// Destroys the customer's wrapped keys and raises their tombstone to `tombstone`, or to
+    /// their newest stored version if another node issued a later one.
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
-        Ok(Self::shred(self, customer, tombstone)?)
+        Ok(self.shred_keys(customer, tombstone)?)
     }
 
+    /// Replaces every wrapped key by its rewrap under a registered master key, all or
+    /// nothing. Run it with the other nodes stopped: they hold only the old master key.
     fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
-        Ok(Self::rewrap(self, keys)?)
+        Ok(self.rewrap_keys(keys)?)
     }
 
     fn is_shared(&self) -> bool {

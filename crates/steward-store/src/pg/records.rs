@@ -172,26 +172,6 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// Deletes a record.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Postgres`] if it cannot be deleted.
-    pub fn delete_record(&self, id: RecordId) -> Result<Removal, StoreError> {
-        let mut client = self.client()?;
-        let deleted = client
-            .execute(
-                "DELETE FROM records WHERE id = $1",
-                &[&id.as_bytes().as_slice()],
-            )
-            .doing("deleting a record")?;
-        Ok(if deleted == 0 {
-            Removal::AlreadyAbsent
-        } else {
-            Removal::Removed
-        })
-    }
-
     /// The metadata of the records `scan` selects, in (customer, created-at, record id)
     /// order, a chunk at a time (keyset pagination over the index): the input of a retention
     /// sweep, as [`SqliteStore::record_metas`](crate::SqliteStore::record_metas).
@@ -293,12 +273,31 @@ impl PgStore {
     }
 }
 
-/// The record store the retention sweep deletes from.
+/// The record store the retention sweep deletes from (`Sweep::execute`, which decides every
+/// deletion again against the policy, relationships and holds before it makes it).
+///
+/// **A deletion writes no audit or fact log entry**: calling
+/// [`delete`](RecordStore::delete) directly skips the sweep's decision and leaves no trace
+/// but the sweep report a caller keeps. Services delete records only by running the sweep
+/// (`steward sweep --execute`), with the vault's `VaultShredder` as its key shredder, so that
+/// the shreds it makes are audited.
 impl RecordStore for PgStore {
     type Error = StoreError;
 
+    /// Deletes a record in a statement of its own.
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        self.delete_record(record)
+        let mut client = self.client()?;
+        let deleted = client
+            .execute(
+                "DELETE FROM records WHERE id = $1",
+                &[&record.as_bytes().as_slice()],
+            )
+            .doing("deleting a record")?;
+        Ok(if deleted == 0 {
+            Removal::AlreadyAbsent
+        } else {
+            Removal::Removed
+        })
     }
 }
 

@@ -7,8 +7,9 @@ use crate::common::*;
 use rusqlite::Connection;
 use steward_core::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
-    AuditStore, AuditTrail, CheckpointSigner, Custody, KeyStore, KeyVersion, Keyring, MasterKey,
-    RecordHeader, SealInput, SealedRecord, Tombstone, WrappedDataKey,
+    AuditStore, AuditTrail, BoxError, CheckpointSigner, Custody, KeyAdmission, KeyStore,
+    KeyVersion, Keyring, MasterKey, RecordHeader, SealInput, SealedRecord, Tombstone,
+    WrappedDataKey,
 };
 use steward_retention::{RecordMeta, RecordStore, Removal};
 use steward_store::{
@@ -58,6 +59,22 @@ fn bytes_on_disk(path: &Path) -> Vec<u8> {
         bytes.extend_from_slice(&log);
     }
     bytes
+}
+
+/// The store's own error inside the boxed error a steward-logs trait method returns.
+fn store_error(error: BoxError) -> StoreError {
+    *error.downcast::<StoreError>().unwrap()
+}
+
+/// The customer's tombstone as stored (what a restored keyring would hold).
+fn tombstone_of(store: &SqliteStore, customer: CustomerId) -> Option<Tombstone> {
+    store
+        .keyring_snapshot()
+        .unwrap()
+        .shredded()
+        .iter()
+        .find(|(shredded, _)| *shredded == customer)
+        .map(|(_, tombstone)| *tombstone)
 }
 
 /// The ciphertext of a wrapped key, from its documented serde form.
@@ -214,7 +231,8 @@ fn a_second_trail_from_a_stale_head_continues_the_chain() {
     // A raw append of a taken number is refused by the store itself.
     let entry = store.audit_entries().unwrap().swap_remove(0);
 
-    let error = store.append_audit(&entry).unwrap_err();
+    let mut trait_view = store.clone();
+    let error = store_error(AuditStore::append(&mut trait_view, entry).unwrap_err());
     assert!(
         matches!(error, StoreError::SequenceTaken { sequence: 0 }),
         "{error}"
@@ -223,8 +241,6 @@ fn a_second_trail_from_a_stale_head_continues_the_chain() {
         error.to_string(),
         "audit sequence number `0` is already taken"
     );
-    let mut trait_view = store.clone();
-    assert!(AuditStore::append(&mut trait_view, entry).is_err());
     assert_eq!(store.audit_entries().unwrap().len(), 2);
 }
 
@@ -238,26 +254,31 @@ fn a_data_key_is_stored_once_and_never_under_another_master_key() {
     let mut keyring = Keyring::new(keys.master_key().unwrap());
     keyring.ensure_data_key(customer(1)).unwrap();
     let key = keyring.snapshot().data_keys()[0].clone();
-    store.put_data_key(&key).unwrap();
-    store.put_data_key(&key).unwrap();
+    assert!(matches!(
+        KeyStore::put_data_key(&store, &key).unwrap(),
+        KeyAdmission::Stored
+    ));
+    assert!(matches!(
+        KeyStore::put_data_key(&store, &key).unwrap(),
+        KeyAdmission::Stored
+    ));
 
-    // The same customer and version, wrapped again: a different key, refused.
+    // The same customer and version, wrapped again: a different key, not stored; the stored
+    // one comes back to adopt (the raw writer's `DataKeyConflict` is a unit test in keys.rs).
     let mut other = Keyring::new(keys.master_key().unwrap());
     other.ensure_data_key(customer(1)).unwrap();
-    let error = store
-        .write(|tx| tx.put_data_key(&other.snapshot().data_keys()[0]))
-        .unwrap_err();
+    let admission = KeyStore::put_data_key(&store, &other.snapshot().data_keys()[0]).unwrap();
     assert!(
-        matches!(error, StoreError::DataKeyConflict { .. }),
-        "{error}"
+        matches!(&admission, KeyAdmission::Superseded(stored) if stored.data_keys() == [key.clone()]),
+        "{admission:?}"
     );
 
     let mut foreign =
         Keyring::new(MasterKey::from_bytes("kek-9".parse().unwrap(), &[9; 32]).unwrap());
     foreign.ensure_data_key(customer(2)).unwrap();
-    let error = store
-        .write(|tx| tx.put_data_key(&foreign.snapshot().data_keys()[0]))
-        .unwrap_err();
+    let error = store_error(
+        KeyStore::put_data_key(&store, &foreign.snapshot().data_keys()[0]).unwrap_err(),
+    );
     assert!(
         matches!(error, StoreError::WrappedUnderOtherKey { .. }),
         "{error}"
@@ -276,7 +297,7 @@ fn a_shred_deletes_the_wrapped_keys_for_good_and_keeps_the_tombstone() {
     keyring.rotate_data_key(customer(1)).unwrap();
     keyring.ensure_data_key(customer(2)).unwrap();
     for key in keyring.snapshot().data_keys() {
-        store.put_data_key(key).unwrap();
+        KeyStore::put_data_key(&store, key).unwrap();
     }
     let shredded: Vec<Vec<u8>> = keyring
         .snapshot()
@@ -330,7 +351,7 @@ fn a_shred_deletes_the_wrapped_keys_for_good_and_keeps_the_tombstone() {
     let v3 = restored.ensure_data_key(customer(1)).unwrap();
     assert_eq!(v3.get(), 3);
     for key in restored.snapshot().data_keys() {
-        store.put_data_key(key).unwrap();
+        KeyStore::put_data_key(&store, key).unwrap();
     }
     let mut stale = Keyring::new(keys.master_key().unwrap());
     stale.rotate_data_key(customer(1)).unwrap();
@@ -342,8 +363,23 @@ fn a_shred_deletes_the_wrapped_keys_for_good_and_keeps_the_tombstone() {
         .find(|key| key.version() == KeyVersion::new(2).unwrap())
         .unwrap()
         .clone();
-    let error = store.put_data_key(&v2).unwrap_err();
-    assert!(error.to_string().contains("destroyed"), "{error}");
+    // Not stored: the tombstone that destroyed it comes back to adopt (the raw writer's
+    // `DataKeyShredded` is a unit test in keys.rs).
+    let admission = KeyStore::put_data_key(&store, &v2).unwrap();
+    assert!(
+        matches!(&admission, KeyAdmission::Superseded(stored)
+            if stored.shredded() == [(customer(1), tombstone)]
+                && stored.data_keys().iter().all(|key| key.version() == v3)),
+        "{admission:?}"
+    );
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .all(|key| key.version() != v2.version())
+    );
 }
 
 #[test]
@@ -356,21 +392,21 @@ fn a_tombstone_covers_every_deleted_version_and_never_goes_down() {
     keyring.rotate_data_key(customer(1)).unwrap();
     keyring.rotate_data_key(customer(1)).unwrap();
     for key in keyring.snapshot().data_keys() {
-        store.put_data_key(key).unwrap();
+        KeyStore::put_data_key(&store, key).unwrap();
     }
     // A caller whose tombstone is too low still cannot free versions 2 and 3 for reuse.
     let low = Tombstone::new(Some(KeyVersion::FIRST));
-    let stored = store.write(|tx| tx.shred(customer(1), low)).unwrap();
-    assert_eq!(stored, Tombstone::new(KeyVersion::new(3).ok()));
-    let stored = store
-        .write(|tx| tx.shred(customer(1), Tombstone::new(None)))
-        .unwrap();
-    assert_eq!(stored, Tombstone::new(KeyVersion::new(3).ok()));
+    let three = Tombstone::new(KeyVersion::new(3).ok());
+    KeyStore::shred(&store, customer(1), low).unwrap();
+    assert_eq!(tombstone_of(&store, customer(1)), Some(three));
+    KeyStore::shred(&store, customer(1), Tombstone::new(None)).unwrap();
+    assert_eq!(tombstone_of(&store, customer(1)), Some(three));
     // A customer shredded before any key: through v0.
-    let stored = store
-        .write(|tx| tx.shred(customer(2), Tombstone::new(None)))
-        .unwrap();
-    assert_eq!(stored, Tombstone::new(None));
+    KeyStore::shred(&store, customer(2), Tombstone::new(None)).unwrap();
+    assert_eq!(
+        tombstone_of(&store, customer(2)),
+        Some(Tombstone::new(None))
+    );
     assert_eq!(
         store.keyring_snapshot().unwrap().shredded(),
         [
@@ -391,7 +427,7 @@ fn a_rewrap_replaces_every_key_or_none() {
         keyring.ensure_data_key(customer(n)).unwrap();
     }
     for key in keyring.snapshot().data_keys() {
-        store.put_data_key(key).unwrap();
+        KeyStore::put_data_key(&store, key).unwrap();
     }
     let new_bytes = [0x55; 32];
     let new_id = "kek-2".parse().unwrap();
@@ -400,7 +436,7 @@ fn a_rewrap_replaces_every_key_or_none() {
         .unwrap();
     let rewrapped = keyring.snapshot().data_keys().to_vec();
 
-    let error = store.write(|tx| tx.rewrap(&rewrapped)).unwrap_err();
+    let error = store_error(KeyStore::rewrap(&store, &rewrapped).unwrap_err());
     assert!(
         matches!(error, StoreError::UnknownMasterKey { .. }),
         "{error}"
@@ -412,7 +448,7 @@ fn a_rewrap_replaces_every_key_or_none() {
         Err(StoreError::WrongMasterKey { .. })
     ));
     // Leaving a key out would destroy it: refused, and nothing changes.
-    let error = store.write(|tx| tx.rewrap(&rewrapped[..2])).unwrap_err();
+    let error = store_error(KeyStore::rewrap(&store, &rewrapped[..2]).unwrap_err());
     assert!(
         matches!(
             error,
@@ -429,8 +465,8 @@ fn a_rewrap_replaces_every_key_or_none() {
         rewrapped[1].clone(),
     ];
     assert!(matches!(
-        store.write(|tx| tx.rewrap(&twice)),
-        Err(StoreError::RewrapMismatch { .. })
+        store_error(KeyStore::rewrap(&store, &twice).unwrap_err()),
+        StoreError::RewrapMismatch { .. }
     ));
     assert_eq!(store.master_key_id().unwrap().as_str(), "kek-1");
     assert!(
@@ -446,8 +482,8 @@ fn a_rewrap_replaces_every_key_or_none() {
     let mut mixed = rewrapped.clone();
     mixed[2] = keyring_under_old_key_for(&keys, customer(3));
     assert!(matches!(
-        store.write(|tx| tx.rewrap(&mixed)),
-        Err(StoreError::WrappedUnderOtherKey { .. } | StoreError::RewrapMismatch { .. })
+        store_error(KeyStore::rewrap(&store, &mixed).unwrap_err()),
+        StoreError::WrappedUnderOtherKey { .. } | StoreError::RewrapMismatch { .. }
     ));
 
     KeyStore::rewrap(&store, &rewrapped).unwrap();
@@ -486,16 +522,14 @@ fn an_empty_store_follows_a_master_key_rotation() {
     store
         .register_master_key(new_keys.master_key_id(), &new_bytes)
         .unwrap();
-    store.rewrap(&[]).unwrap();
+    KeyStore::rewrap(&store, &[]).unwrap();
     drop(store);
     let store = SqliteStore::open(&path, &new_keys).unwrap();
     assert_eq!(store.master_key_id().unwrap(), *new_keys.master_key_id());
     // The first data key under the new master key makes it the only one that opens.
     let mut keyring = Keyring::new(new_keys.master_key().unwrap());
     keyring.ensure_data_key(customer(1)).unwrap();
-    store
-        .put_data_key(&keyring.snapshot().data_keys()[0])
-        .unwrap();
+    KeyStore::put_data_key(&store, &keyring.snapshot().data_keys()[0]).unwrap();
     drop(store);
     let error = SqliteStore::open(&path, &keys).unwrap_err();
     assert!(
@@ -630,10 +664,11 @@ fn a_scan_does_not_hold_up_writes_and_sees_the_store_as_it_began() {
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let records = stored_records(&store, &keys);
     let mut deleted = Vec::new();
+    let mut sweep_view = store.clone();
     let visited = store
         .scan_records(RecordScan::All, |record| {
             // Writing from inside the scan would wait forever if the scan held the store.
-            store.delete_record(record.meta().id())?;
+            RecordStore::delete(&mut sweep_view, record.meta().id())?;
             deleted.push(record.meta().id());
             Ok::<(), StoreError>(())
         })
