@@ -58,6 +58,7 @@ pub fn open_vault(
         };
         Ok::<_, StoreError>((keyring?, loaded?))
     })?;
+    facts.check_keyring(&keyring)?;
     let trail = AuditTrail::new(audit_key, store.clone())?;
     let custody = Custody::new(keyring, trail).with_key_store(Arc::new(store.clone()));
     // A shred whose entry was written but whose keys a crash kept: done before serving.

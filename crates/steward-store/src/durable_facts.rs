@@ -13,12 +13,15 @@ use steward::{
     AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, Policy, RosterFacts,
     TrainingLevel,
     consent::ConsentLedger,
-    logs::{AuditKey, ChainHead, Checkpoint, FactLogKey, RosterChange, StewardRoster},
+    logs::{
+        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, Keyring, RosterChange,
+        StewardRoster,
+    },
     retention::{
         HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
     },
 };
-use steward_core::{CustomerId, Justification, PolicyVersion, StewardId, Timestamp};
+use steward_core::{CustomerId, CustomerMap, Justification, PolicyVersion, StewardId, Timestamp};
 
 use crate::{
     StoreError,
@@ -68,6 +71,9 @@ struct FactState {
     roster: StewardRoster,
     /// The policy version the newest adoption entry names.
     adopted: Option<PolicyVersion>,
+    /// Every shred the log records: by customer, the newest one's entry and what it
+    /// destroyed (checked against the keyring at start-up).
+    shredded: CustomerMap<(u64, Option<KeyVersion>)>,
 }
 
 impl FactState {
@@ -78,11 +84,13 @@ impl FactState {
             holds: HoldRegister::new(),
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
+            shredded: CustomerMap::default(),
         }
     }
 
-    /// Replays one verified entry; an entry that does not replay is refused.
-    fn apply(&mut self, event: FactEvent) -> Result<(), StoreError> {
+    /// Replays one verified entry, the `sequence`th of the log; an entry that does not replay
+    /// is refused.
+    fn apply(&mut self, event: FactEvent, sequence: u64) -> Result<(), StoreError> {
         match event {
             FactEvent::Consent { receipt } => self.replay_consent(
                 ConsentChange::new(
@@ -109,6 +117,11 @@ impl FactState {
                 self.roster.remove(&steward);
             }
             FactEvent::PolicyAdopted { version } => self.adopted = Some(version),
+            FactEvent::KeysShredded { customer, through } => {
+                self.shredded.insert(customer, (sequence, through));
+            }
+            // Proven in the log; no fact a decision reads changes (the record is gone).
+            FactEvent::RecordDeleted { .. } => {}
         }
         Ok(())
     }
@@ -227,6 +240,31 @@ impl<L: FactLog> DurableFacts<L> {
     #[must_use]
     pub const fn adopted_policy(&self) -> Option<&PolicyVersion> {
         self.state.adopted.as_ref()
+    }
+
+    /// Checks `keyring` (restored from the store's key rows) against the shreds the log
+    /// records: every shred's tombstone must still be stored and cover what it destroyed. A
+    /// tombstone deleted or lowered behind the store's back (say, to bring back key rows from
+    /// a backup) fails closed here.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::FactLogBroken`] naming the shred's entry.
+    pub fn check_keyring(&self, keyring: &Keyring) -> Result<(), StoreError> {
+        for (customer, (sequence, through)) in &self.state.shredded {
+            let covered = match (keyring.shredded_through(*customer), through) {
+                (Some(tombstone), Some(version)) => tombstone.covers(*version),
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !covered {
+                return Err(StoreError::FactLogBroken {
+                    sequence: *sequence,
+                    reason: "the keys this shred destroyed are stored again, or their tombstone is gone",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The number of entries applied.
@@ -537,7 +575,7 @@ impl<L: FactLog> DurableFacts<L> {
         if let Some(snapshot) = snapshot {
             snapshot.push(&event)?;
         }
-        self.state.apply(event)?;
+        self.state.apply(event, head.entries())?;
         self.head = head;
         Ok(())
     }
@@ -562,7 +600,9 @@ impl<L: FactLog> DurableFacts<L> {
         let customers = usize::try_from(starts).unwrap_or(usize::MAX);
         self.state.consent = ConsentLedger::with_capacity(known.clone(), customers);
         self.state.relationships = RelationshipBook::with_capacity(customers);
+        let mut place: u64 = 0;
         while let Some(event) = events.next_event()? {
+            place = place.saturating_add(1);
             match event {
                 SnapshotEvent::Consent {
                     change,
@@ -572,7 +612,7 @@ impl<L: FactLog> DurableFacts<L> {
                 } => self
                     .state
                     .replay_consent(change, recorded_at, receipt, previous_level)?,
-                SnapshotEvent::Event(event) => self.state.apply(event)?,
+                SnapshotEvent::Event(event) => self.state.apply(event, place)?,
             }
         }
         // Checked after the replay, which needs no row of the store: at start-up the keyring

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use steward::{
     ConsentReceipt,
-    logs::{ChainHash, ChainHead, Checkpoint, FactLogKey},
+    logs::{ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion},
     retention::HoldEvent,
 };
-use steward_core::{CustomerId, PolicyVersion, StewardId, Timestamp};
+use steward_core::{CustomerId, PolicyVersion, RecordId, StewardId, Timestamp};
 
 use crate::{StoreError, fact_snapshot::FactSnapshot};
 
@@ -40,6 +40,16 @@ pub(crate) enum FactEvent {
     /// which version was in force from which entry on.
     PolicyAdopted {
         version: PolicyVersion,
+    },
+    /// The customer's data keys were destroyed through `through` (written by the store in
+    /// the transaction that deletes them and raises the tombstone).
+    KeysShredded {
+        customer: CustomerId,
+        through: Option<KeyVersion>,
+    },
+    /// A sealed record was deleted (written by the store in the transaction that deletes it).
+    RecordDeleted {
+        record: RecordId,
     },
 }
 
@@ -135,6 +145,23 @@ pub trait FactLog: sealed::Sealed + Clone + Send + Sync + 'static {
     ///
     /// If it cannot be stored; nothing changed then.
     fn put_snapshot(&self, snapshot: &FactSnapshot) -> Result<(), StoreError>;
+}
+
+/// The entry that records `event` after `newest` (the log's newest stored entry's place and
+/// hash, `None` for an empty log), chained under `key`: for a store that writes an entry in
+/// the transaction of its own effect, under the log's lock.
+pub(crate) fn entry_after(
+    key: &FactLogKey,
+    newest: Option<(u64, ChainHash)>,
+    event: &FactEvent,
+) -> Result<StoredFact, StoreError> {
+    let (length, previous) = newest.unwrap_or((0, ChainHash::GENESIS));
+    let sequence = length.checked_add(1).ok_or(StoreError::OutOfRange {
+        what: "the fact log's length",
+    })?;
+    let text = crate::codec::json_text(event, "a fact event")?;
+    let hash = key.chain(sequence, &previous, text.as_bytes());
+    Ok(StoredFact::new(sequence, text, hash))
 }
 
 /// Checks `entry`, which must follow `head`, under `key`, and returns the head after it.

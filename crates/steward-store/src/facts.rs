@@ -7,8 +7,9 @@ use crate::{
     SqliteStore, StoreError,
     codec::{Columns, to_i64, to_u64},
     error::Doing,
-    fact_log::{FactLog, StoredFact},
+    fact_log::{FactEvent, FactLog, StoredFact, entry_after},
     fact_snapshot::FactSnapshot,
+    store::WriteTx,
 };
 
 const FACT_LOG: &str = "fact_log";
@@ -115,6 +116,38 @@ impl FactLog for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// Appends `event` to the fact log in the transaction `tx` holds (SQLite's write lock, so
+/// no other writer appends in between): for the store's own writes, with their effect.
+pub(crate) fn append_in(tx: &WriteTx<'_>, event: &FactEvent) -> Result<(), StoreError> {
+    let conn = tx.conn();
+    let newest = conn
+        .query_row(
+            "SELECT sequence, hash FROM fact_log ORDER BY sequence DESC LIMIT 1",
+            [],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .doing("reading the fact log's newest entry")?
+        .map(|(sequence, hash): (i64, Vec<u8>)| {
+            Ok::<_, StoreError>((
+                to_u64(sequence, FACT_LOG, "a fact log position")?,
+                hash_of(&hash, FACT_LOG)?,
+            ))
+        })
+        .transpose()?;
+    let entry = entry_after(tx.fact_key(), newest, event)?;
+    conn.execute(
+        "INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)",
+        params![
+            to_i64(entry.sequence(), "a fact log position")?,
+            entry.event(),
+            entry.hash().as_bytes().as_slice()
+        ],
+    )
+    .doing("storing a fact entry")?;
+    Ok(())
 }
 
 /// A stored 32-byte hash.

@@ -13,6 +13,7 @@ use crate::{
     SqliteStore, StoreError,
     codec::Columns,
     error::Doing,
+    fact_log::FactEvent,
     store::WriteTx,
     store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
 };
@@ -284,7 +285,9 @@ pub enum WalCheckpoint {
 /// made by another process is used here too.
 ///
 /// **These methods write no audit entry of their own**: the custody does, around them (a
-/// shred's entry before its tombstone, a rotation's after its rewrap). Calling
+/// shred's entry before its tombstone, a rotation's after its rewrap). A shred writes its
+/// fact-log entry (`keys_shredded`) with the tombstone, which start-up checks the stored
+/// tombstones against. Calling
 /// [`shred`](KeyStore::shred), [`rewrap`](KeyStore::rewrap) or
 /// [`put_data_key`](KeyStore::put_data_key) directly changes keys past the audit trail, and a
 /// running vault keeps its own keyring until it next reads the customer's keys. Services
@@ -304,7 +307,12 @@ impl KeyStore for SqliteStore {
     /// [`SqliteStore::checkpoint_wal`]; a failed checkpoint is not an error, the shred is
     /// done).
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
-        self.write(|tx| tx.shred(customer, tombstone))?;
+        self.write(|tx| {
+            let through = tx.shred(customer, tombstone)?.through();
+            // The shred's proof, with its effect: a key stored again or a tombstone deleted
+            // behind the store's back disagrees with the log at the next start.
+            crate::facts::append_in(tx, &FactEvent::KeysShredded { customer, through })
+        })?;
         let _purged = self.checkpoint_wal();
         Ok(())
     }

@@ -7,7 +7,9 @@ use steward_core::{CustomerId, DataCategory, RecordId};
 use steward_logs::{HEADER_LEN, KeyVersion, RecordHeader, SealedRecord};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
-use crate::{SqliteStore, StoreError, codec::Columns, error::Doing, store::WriteTx};
+use crate::{
+    SqliteStore, StoreError, codec::Columns, error::Doing, fact_log::FactEvent, store::WriteTx,
+};
 
 const RECORDS: &str = "records";
 // The header scans cut at 128 bytes, written into their SQL.
@@ -340,18 +342,25 @@ impl SqliteStore {
 /// The record store the retention sweep deletes from (`Sweep::execute`, which decides every
 /// deletion again against the policy, relationships and holds before it makes it).
 ///
-/// **A deletion writes no audit or fact log entry**: calling
-/// [`delete`](RecordStore::delete) directly skips the sweep's decision and leaves no trace
-/// but the sweep report a caller keeps. Services delete records only by running the sweep
-/// (`steward sweep --execute`), with the vault's `VaultShredder` as its key shredder, so that
-/// the shreds it makes are audited.
+/// Every deletion writes a fact-log entry (`record_deleted`) in its own transaction, so the
+/// log proves which records were deleted and when; it writes no audit entry, and calling
+/// [`delete`](RecordStore::delete) directly skips the sweep's decision. Services delete
+/// records only by running the sweep (`steward sweep --execute`), with the vault's
+/// `VaultShredder` as its key shredder, so that the shreds it makes are audited.
 impl RecordStore for SqliteStore {
     type Error = StoreError;
 
     /// Deletes a record in a transaction of its own; its bytes are overwritten
     /// (`secure_delete`).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        self.write(|tx| tx.delete_record(record))
+        self.write(|tx| {
+            let removal = tx.delete_record(record)?;
+            // The deletion's proof, with it; a record already absent was deleted before.
+            if removal == Removal::Removed {
+                crate::facts::append_in(tx, &FactEvent::RecordDeleted { record })?;
+            }
+            Ok(removal)
+        })
     }
 }
 

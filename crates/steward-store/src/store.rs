@@ -11,7 +11,7 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use steward_core::Timestamp;
-use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId};
+use steward_logs::{FactLogKey, MasterKey, MasterKeyCheck, MasterKeyId};
 
 use crate::{
     StoreError, StoreKeys,
@@ -71,6 +71,9 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Chains the fact-log entries the store writes with their effect (key shreds, record
+    /// deletions), in the same transaction.
+    fact_key: FactLogKey,
 }
 
 impl SqliteStore {
@@ -113,7 +116,7 @@ impl SqliteStore {
             Ok(conn)
         });
         match created {
-            Ok(conn) => Ok(Self::from_connection(path, conn)),
+            Ok(conn) => Self::from_connection(path, conn, keys),
             Err(error) => {
                 // Best effort: a half-created store must not be mistaken for one later.
                 let _removed = remove_store_files(path);
@@ -156,7 +159,7 @@ impl SqliteStore {
                 verify_keys(&conn, keys)?;
             }
         }
-        Ok(Self::from_connection(path, conn))
+        Self::from_connection(path, conn, keys)
     }
 
     /// Opens the file without creating it, with the settings that must hold before anything
@@ -170,14 +173,19 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    fn from_connection(path: &Path, conn: Connection) -> Self {
-        Self {
+    fn from_connection(
+        path: &Path,
+        conn: Connection,
+        keys: &StoreKeys,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 conn: Mutex::new(conn),
+                fact_key: keys.audit_key()?.fact_log_key(),
             }),
             audit_lock: AuditLock::new(path),
-        }
+        })
     }
 
     /// The file the store lives in.
@@ -258,7 +266,10 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .doing("starting a write")?;
-        let write = WriteTx { tx };
+        let write = WriteTx {
+            tx,
+            fact_key: &self.inner.fact_key,
+        };
         let value = f(&write)?;
         write.tx.commit().doing("committing a write")?;
         Ok(value)
@@ -308,11 +319,17 @@ impl fmt::Debug for SqliteStore {
 /// [`SqliteStore::write`]. Crate-private: see there.
 pub(crate) struct WriteTx<'c> {
     tx: rusqlite::Transaction<'c>,
+    fact_key: &'c FactLogKey,
 }
 
 impl WriteTx<'_> {
     pub(crate) fn conn(&self) -> &Connection {
         &self.tx
+    }
+
+    /// The key that chains the fact-log entries this transaction writes with its effect.
+    pub(crate) const fn fact_key(&self) -> &FactLogKey {
+        self.fact_key
     }
 }
 

@@ -19,7 +19,7 @@ use crate::{
     DurableFacts, StoreError,
     codec::to_i64,
     error::Doing,
-    fact_log::{FactLog, StoredFact},
+    fact_log::{FactEvent, FactLog, StoredFact, entry_after},
     fact_snapshot::FactSnapshot,
 };
 
@@ -146,6 +146,57 @@ impl FactLog for PgStore {
         .doing("dropping older fact snapshots")?;
         tx.commit().doing("committing a fact snapshot")
     }
+}
+
+/// Appends `event` to the fact log in `tx`, under the log's head lock, and announces it: for
+/// the store's own writes, with their effect.
+pub(super) fn append_in(
+    tx: &mut postgres::Transaction<'_>,
+    store: &PgStore,
+    event: &FactEvent,
+) -> Result<(), StoreError> {
+    let length: i64 = column(
+        &tx.query_one(
+            "SELECT seq FROM facts_head WHERE singleton = 1 FOR UPDATE",
+            &[],
+        )
+        .doing("locking the facts log")?,
+        0,
+        FACT_EVENTS,
+    )?;
+    let newest = match tx
+        .query_opt("SELECT hash FROM fact_events WHERE seq = $1", &[&length])
+        .doing("reading the fact log's newest entry")?
+    {
+        Some(row) => Some((
+            u64::try_from(length)
+                .map_err(|error| StoreError::corrupt(FACT_EVENTS, "the log's head", error))?,
+            hash_of(column(&row, 0, FACT_EVENTS)?, FACT_EVENTS)?,
+        )),
+        None => None,
+    };
+    let entry = entry_after(store.fact_key(), newest, event)?;
+    let sequence = to_i64(entry.sequence(), "a fact log position")?;
+    tx.execute(
+        "INSERT INTO fact_events (seq, event, hash) VALUES ($1, $2, $3)",
+        &[
+            &sequence,
+            &entry.event(),
+            &entry.hash().as_bytes().as_slice(),
+        ],
+    )
+    .doing("storing a fact entry")?;
+    tx.execute(
+        "UPDATE facts_head SET seq = $1 WHERE singleton = 1",
+        &[&sequence],
+    )
+    .doing("moving the facts log's head")?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&store.facts_channel(), &sequence.to_string()],
+    )
+    .doing("announcing a fact entry")?;
+    Ok(())
 }
 
 /// A stored 32-byte hash.

@@ -7,7 +7,7 @@ use steward_logs::{
 };
 
 use super::{PgStore, column, snapshot};
-use crate::{StoreError, error::Doing, key_check};
+use crate::{StoreError, error::Doing, fact_log::FactEvent, key_check};
 
 const DATA_KEYS: &str = "data_keys";
 
@@ -100,6 +100,15 @@ impl PgStore {
             &[&customer.as_bytes().as_slice(), &through],
         )
         .doing("destroying the customer's keys")?;
+        // The shred's proof, with its effect.
+        let through = u32::try_from(through)
+            .ok()
+            .and_then(|through| KeyVersion::new(through).ok());
+        super::facts::append_in(
+            &mut tx,
+            self,
+            &FactEvent::KeysShredded { customer, through },
+        )?;
         tx.commit().doing("committing a shred")
     }
 
@@ -378,7 +387,9 @@ fn json(key: &WrappedDataKey) -> Result<String, StoreError> {
 /// reads a customer's stored keys before a sealing session and before an open.
 ///
 /// **These methods write no audit entry of their own**: the custody does, around them (a
-/// shred's entry before its tombstone, a rotation's after its rewrap). Calling
+/// shred's entry before its tombstone, a rotation's after its rewrap). A shred writes its
+/// fact-log entry (`keys_shredded`) with the tombstone, which start-up checks the stored
+/// tombstones against. Calling
 /// [`shred`](KeyStore::shred), [`rewrap`](KeyStore::rewrap) or
 /// [`put_data_key`](KeyStore::put_data_key) directly changes keys past the audit trail, and
 /// the nodes' vaults keep their keyrings until they next read the customer's keys. Services

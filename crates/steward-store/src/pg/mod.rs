@@ -60,7 +60,7 @@ use std::{
 };
 
 use postgres::{Client, NoTls, Statement};
-use steward_logs::{MasterKeyId, VaultConfig};
+use steward_logs::{FactLogKey, MasterKeyId, VaultConfig};
 
 pub use self::{
     audit::PgAuditStore,
@@ -287,6 +287,9 @@ struct Inner {
     pool: Mutex<Pool>,
     /// Signalled when a pooled connection is given back.
     returned: Condvar,
+    /// Chains the fact-log entries the store writes with their effect (key shreds, record
+    /// deletions), in the same transaction.
+    fact_key: FactLogKey,
 }
 
 /// The pooled connections not in use, and how many are.
@@ -336,6 +339,7 @@ impl PgStore {
                 config: config.clone(),
                 pool: Mutex::new(Pool::default()),
                 returned: Condvar::new(),
+                fact_key: keys.audit_key()?.fact_log_key(),
             }),
         };
         let mut client = store.client()?;
@@ -386,6 +390,11 @@ impl PgStore {
         tx.commit().doing("committing the schema setup")?;
         drop(client);
         Ok(store)
+    }
+
+    /// The key that chains the fact-log entries the store writes itself.
+    pub(crate) fn fact_key(&self) -> &FactLogKey {
+        &self.inner.fact_key
     }
 
     /// The channel fact changes are announced on: the schema's name, so that deployments in

@@ -15,7 +15,8 @@ use super::{
     snapshot,
 };
 use crate::{
-    RecordScan, RecordStream, StoreError, StoredRecord, error::Doing, records::check_fetched,
+    RecordScan, RecordStream, StoreError, StoredRecord, error::Doing, fact_log::FactEvent,
+    records::check_fetched,
 };
 
 const RECORDS: &str = "records";
@@ -276,28 +277,30 @@ impl PgStore {
 /// The record store the retention sweep deletes from (`Sweep::execute`, which decides every
 /// deletion again against the policy, relationships and holds before it makes it).
 ///
-/// **A deletion writes no audit or fact log entry**: calling
-/// [`delete`](RecordStore::delete) directly skips the sweep's decision and leaves no trace
-/// but the sweep report a caller keeps. Services delete records only by running the sweep
-/// (`steward sweep --execute`), with the vault's `VaultShredder` as its key shredder, so that
-/// the shreds it makes are audited.
+/// Every deletion writes a fact-log entry (`record_deleted`) in its own transaction, so the
+/// log proves which records were deleted and when; it writes no audit entry, and calling
+/// [`delete`](RecordStore::delete) directly skips the sweep's decision. Services delete
+/// records only by running the sweep (`steward sweep --execute`), with the vault's
+/// `VaultShredder` as its key shredder, so that the shreds it makes are audited.
 impl RecordStore for PgStore {
     type Error = StoreError;
 
-    /// Deletes a record in a statement of its own.
+    /// Deletes a record in a transaction of its own, with its fact-log entry.
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
         let mut client = self.client()?;
-        let deleted = client
+        let mut tx = client.transaction().doing("starting a deletion")?;
+        let deleted = tx
             .execute(
                 "DELETE FROM records WHERE id = $1",
                 &[&record.as_bytes().as_slice()],
             )
             .doing("deleting a record")?;
-        Ok(if deleted == 0 {
-            Removal::AlreadyAbsent
-        } else {
-            Removal::Removed
-        })
+        if deleted == 0 {
+            return Ok(Removal::AlreadyAbsent);
+        }
+        super::facts::append_in(&mut tx, self, &FactEvent::RecordDeleted { record })?;
+        tx.commit().doing("committing a deletion")?;
+        Ok(Removal::Removed)
     }
 }
 

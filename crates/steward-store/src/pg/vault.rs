@@ -43,6 +43,7 @@ pub fn open_pg_vault(
     verify_chain_at_start(keys, &entries, checkpoint)?;
     let audit_key = keys.audit_key()?;
     let facts = PgFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
+    facts.check_keyring(&keyring)?;
     let trail = AuditTrail::new(audit_key, PgAuditStore::new(store)?)?;
     let custody = Custody::with_config(keyring, trail, *store.config().vault_config())
         .with_key_store(Arc::new(store.clone()));

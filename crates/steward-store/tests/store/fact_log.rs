@@ -397,3 +397,100 @@ fn an_entry_a_snapshot_covers_edited_is_found_by_the_full_verification() {
         Err(StoreError::FactLogBroken { sequence: 5, .. })
     ));
 }
+
+#[test]
+fn keys_brought_back_after_a_shred_keep_the_store_from_serving() {
+    let dir = TempDir::new("fact-log-shred");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let ada = customer(1);
+    let now = Timestamp::now();
+    let input = steward::SealInput::new(
+        steward::RecordId::generate_at(now),
+        ada,
+        now,
+        TrainingLevel::None,
+    );
+    vault.seal(&input, b"a prompt").unwrap();
+    let conn = Connection::open(dir.db()).unwrap();
+    // What a backup holds: the customer's wrapped key.
+    let backup: (Vec<u8>, i64, String, Vec<u8>, Vec<u8>) = conn
+        .query_row(
+            "SELECT customer, version, master_key, nonce, ciphertext FROM wrapped_keys",
+            [],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
+        )
+        .unwrap();
+    vault.shred(ada).unwrap();
+    drop(vault);
+    let shreds: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM fact_log WHERE event LIKE '%\"kind\":\"keys_shredded\"%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(shreds, 1);
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+
+    // The key restored from the backup and the tombstone deleted: the shred undone behind
+    // the store's back, which the keys alone cannot tell.
+    conn.execute("DELETE FROM key_tombstones", []).unwrap();
+    conn.execute(
+        "INSERT INTO wrapped_keys (customer, version, master_key, nonce, ciphertext) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![backup.0, backup.1, backup.2, backup.3, backup.4],
+    )
+    .unwrap();
+    let refused = open_vault(&store, &keys, Policy::coder_model());
+    assert!(
+        matches!(refused, Err(StoreError::FactLogBroken { .. })),
+        "{:?}",
+        refused.map(|_| ())
+    );
+}
+
+#[test]
+fn a_record_deletion_is_an_entry_of_the_log() {
+    use steward_retention::RecordStore;
+
+    let dir = TempDir::new("fact-log-deletion");
+    let keys = keys();
+    let mut store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let now = Timestamp::now();
+    let id = steward::RecordId::generate_at(now);
+    let record = vault
+        .seal(
+            &steward::SealInput::new(id, customer(1), now, TrainingLevel::None),
+            b"a prompt",
+        )
+        .unwrap();
+    store
+        .put_record(&record, steward::DataCategory::LlmRequestLog)
+        .unwrap();
+    let before = store.entries_after(0).unwrap().len();
+    assert_eq!(
+        store.delete(id).unwrap(),
+        steward_retention::Removal::Removed
+    );
+    assert_eq!(
+        store.delete(id).unwrap(),
+        steward_retention::Removal::AlreadyAbsent
+    );
+    let entries = store.entries_after(0).unwrap();
+    assert_eq!(entries.len(), before + 1);
+    assert!(entries.last().unwrap().event().contains(&id.to_string()));
+    drop(vault);
+    // The entry is chained like any other: the store opens and verifies.
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+}
