@@ -343,6 +343,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A change through the vault's `update_facts` replaced the whole facts value, and with
+    /// it a roster that changes only through the vault's audited calls: the vault decides
+    /// nothing from then on (fail closed) until it is built again.
+    #[error(
+        "the facts were replaced outside the vault's audited roster changes: the vault refuses to decide until it is opened again"
+    )]
+    FactsReplaced,
     /// The roster change was audited but could not be stored by the facts that keep the
     /// roster; it did not apply.
     #[error("the roster change could not be stored: {source}")]
@@ -361,6 +368,7 @@ impl ConfigError {
             Self::RosterFull { .. } => Some(ClauseId::LogsAccess),
             Self::InvalidConfig { .. }
             | Self::InvalidRoster { .. }
+            | Self::FactsReplaced
             | Self::RosterUnavailable { .. } => None,
         }
     }

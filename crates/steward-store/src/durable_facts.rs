@@ -10,8 +10,8 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, Policy, RosterFacts,
-    TrainingLevel,
+    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, FactsIdentity, Policy,
+    RosterFacts, TrainingLevel,
     consent::ConsentLedger,
     logs::{
         AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, Keyring, RosterChange,
@@ -61,6 +61,7 @@ pub struct DurableFacts<L> {
     head: ChainHead,
     diverged: bool,
     freshness: Arc<Freshness>,
+    identity: FactsIdentity,
 }
 
 /// The facts themselves, as the log's entries build them.
@@ -180,6 +181,7 @@ impl<L: FactLog> DurableFacts<L> {
             head: ChainHead::EMPTY,
             diverged: false,
             freshness: Arc::new(Freshness::new()),
+            identity: FactsIdentity::new(),
         };
         let signed = checkpoint.and_then(Checkpoint::facts);
         let previous_body = match log.latest_snapshot()? {
@@ -705,6 +707,10 @@ impl<L: FactLog> Facts for DurableFacts<L> {
 impl<L: FactLog> RosterFacts for DurableFacts<L> {
     fn roster_len(&self) -> usize {
         self.state.roster.len()
+    }
+
+    fn identity(&self) -> FactsIdentity {
+        self.identity
     }
 
     /// Applies the roster (and every other) change other writers made, and refuses while the

@@ -1,5 +1,7 @@
 //! What `check()` needs to know about the world, behind one small trait.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use steward_consent::{ConsentLedger, TrainingLevel};
 use steward_core::{CustomerId, StewardId, Timestamp};
 use steward_logs::{BoxError, RosterChange, StewardRoster};
@@ -42,6 +44,13 @@ pub trait RosterFacts: Facts {
     /// How many stewards are on the roster.
     fn roster_len(&self) -> usize;
 
+    /// This facts value's identity: made with [`FactsIdentity::new`] when the value is built,
+    /// and anew for each clone. The vault compares it around
+    /// [`Vault::update_facts`](crate::Vault::update_facts), so that a change that replaced the
+    /// whole value (and with it the roster, past the audit) is found, and the vault fails
+    /// closed.
+    fn identity(&self) -> FactsIdentity;
+
     /// Applies a roster change the vault has audited (and, for facts kept in a store, makes
     /// it durable before it applies in memory).
     ///
@@ -63,6 +72,32 @@ pub trait RosterFacts: Facts {
     /// nothing.
     fn refresh_roster(&mut self) -> Result<(), BoxError> {
         Ok(())
+    }
+}
+
+/// Which facts value a vault holds: unique to one value (a clone gets its own), so that
+/// replacing the value inside [`Vault::update_facts`](crate::Vault::update_facts) is found.
+///
+/// ```
+/// use steward::FactsIdentity;
+///
+/// assert_ne!(FactsIdentity::new(), FactsIdentity::new());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FactsIdentity(u64);
+
+impl FactsIdentity {
+    /// An identity no other value in this process has.
+    #[must_use]
+    pub fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for FactsIdentity {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -89,7 +124,7 @@ impl AuditedRosterChange {
 /// Consent, relationships and holds are public fields (each keeps its own history); the
 /// roster is read-only here and changes through the [`Vault`](crate::Vault) that owns these
 /// facts, which audits every change.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MemoryFacts {
     /// Training preferences, append-only.
     pub consent: ConsentLedger,
@@ -98,6 +133,21 @@ pub struct MemoryFacts {
     /// Legal holds, with their history.
     pub holds: HoldRegister,
     roster: StewardRoster,
+    identity: FactsIdentity,
+}
+
+impl Clone for MemoryFacts {
+    /// A copy with an identity of its own: a vault holding the original does not take the
+    /// copy for its own facts (see [`RosterFacts::identity`]).
+    fn clone(&self) -> Self {
+        Self {
+            consent: self.consent.clone(),
+            relationships: self.relationships.clone(),
+            holds: self.holds.clone(),
+            roster: self.roster.clone(),
+            identity: FactsIdentity::new(),
+        }
+    }
 }
 
 impl MemoryFacts {
@@ -111,6 +161,7 @@ impl MemoryFacts {
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
             roster: StewardRoster::new(policy.max_stewards()),
+            identity: FactsIdentity::new(),
         }
     }
 
@@ -124,6 +175,10 @@ impl MemoryFacts {
 impl RosterFacts for MemoryFacts {
     fn roster_len(&self) -> usize {
         self.roster.len()
+    }
+
+    fn identity(&self) -> FactsIdentity {
+        self.identity
     }
 
     fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {

@@ -14,7 +14,7 @@ mod vault;
 pub use crate::{
     decision::{ClauseSet, Decision, DenyReason, Effect, EvaluationProblem, Obligation},
     error::{PolicyError, StewardError},
-    facts::{AuditedRosterChange, Facts, MemoryFacts, RosterFacts},
+    facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
     policy::Policy,
     records::VaultShredder,
     request::{Action, Actor, CollectionConsent, DataRef, Request},

@@ -3,7 +3,10 @@
 
 use std::{
     fmt,
-    sync::{MutexGuard, RwLock, RwLockReadGuard, TryLockError},
+    sync::{
+        MutexGuard, RwLock, RwLockReadGuard, TryLockError,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use steward_core::{AdminId, CustomerId, StewardId};
@@ -12,7 +15,9 @@ use steward_logs::{
     MasterKey, Plaintext, RosterChange, SealInput, SealedRecord,
 };
 
-use crate::{AuditedRosterChange, DataRef, Decision, DenyReason, Policy, Request, RosterFacts};
+use crate::{
+    AuditedRosterChange, DataRef, Decision, DenyReason, FactsIdentity, Policy, Request, RosterFacts,
+};
 
 /// Sealed log records, their keys, their audit trail and the facts the policy decides on, in
 /// one place: every decrypting path asks [`Policy::check`] over the same [`Facts`](crate::Facts) that
@@ -75,6 +80,9 @@ pub struct Vault<F, S> {
     policy: Policy,
     facts: RwLock<F>,
     custody: Custody<S>,
+    /// Set once a change through `update_facts` replaced the facts value: the roster may then
+    /// hold stewards no audited change put there, and nothing is decided any more.
+    replaced: AtomicBool,
 }
 
 impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
@@ -108,6 +116,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             policy,
             facts: RwLock::new(facts),
             custody,
+            replaced: AtomicBool::new(false),
         })
     }
 
@@ -122,6 +131,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// input's level is not the one in force at its collection; as [`Custody::seal`]
     /// otherwise.
     pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        self.guard_replaced()?;
         let in_force = self
             .facts
             .read()
@@ -172,8 +182,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                     now: query.now(),
                 };
                 let decision = match &facts {
-                    Ok(facts) => self.policy.check(&ask, &**facts),
-                    Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
+                    Ok(facts) if !self.replaced.load(Ordering::Acquire) => {
+                        self.policy.check(&ask, &**facts)
+                    }
+                    _ => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
                 };
                 denial_of(&decision)
             })
@@ -191,6 +203,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     pub fn add_steward(&self, steward: StewardId, admin: AdminId) -> Result<(), LogsError> {
         // One write guard for the check, the entry and the change: two additions at once
         // cannot both pass the bound.
+        self.guard_replaced()?;
         let mut facts = self.facts.write().map_err(poisoned)?;
         refresh_roster(&mut *facts)?;
         if facts.is_on_roster(&steward) {
@@ -210,6 +223,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// As [`add_steward`](Self::add_steward), but for a full roster.
     pub fn remove_steward(&self, steward: &StewardId, admin: AdminId) -> Result<bool, LogsError> {
+        self.guard_replaced()?;
         let mut facts = self.facts.write().map_err(poisoned)?;
         refresh_roster(&mut *facts)?;
         if !facts.is_on_roster(steward) {
@@ -273,8 +287,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     #[must_use]
     pub fn check(&self, request: &Request<'_>) -> Decision {
         match self.facts.read() {
-            Ok(facts) => self.policy.check(request, &*facts),
-            Err(_) => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
+            Ok(facts) if !self.replaced.load(Ordering::Acquire) => {
+                self.policy.check(request, &*facts)
+            }
+            _ => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
         }
     }
 
@@ -296,13 +312,22 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 
     /// Changes the facts (consent, relationships, holds) under the vault's write lock;
     /// `check()` and opens wait meanwhile. The roster cannot be changed this way (see
-    /// [`RosterFacts`]).
+    /// [`RosterFacts`]): a change that replaces the whole facts value (`*facts = other`,
+    /// and with it the roster, past the audit) is found by the value's
+    /// [`identity`](RosterFacts::identity), and the vault then decides nothing any more.
     ///
     /// # Errors
     ///
-    /// [`LogsError::Poisoned`] if a thread panicked while changing them.
+    /// [`LogsError::Poisoned`] if a thread panicked while changing them;
+    /// [`ConfigError::FactsReplaced`] if `change` replaced them, or did so before (every
+    /// decision denies from then on, every seal and roster change is refused).
     pub fn update_facts<R>(&self, change: impl FnOnce(&mut F) -> R) -> Result<R, LogsError> {
-        Ok(change(&mut *self.facts.write().map_err(poisoned)?))
+        self.guard_replaced()?;
+        let mut facts = self.facts.write().map_err(poisoned)?;
+        let identity = facts.identity();
+        let result = change(&mut *facts);
+        self.check_identity(&*facts, identity)?;
+        Ok(result)
     }
 
     /// As [`update_facts`](Self::update_facts), but only if the facts are free now: `None`
@@ -317,8 +342,14 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         &self,
         change: impl FnOnce(&mut F) -> R,
     ) -> Result<Option<R>, LogsError> {
+        self.guard_replaced()?;
         match self.facts.try_write() {
-            Ok(mut facts) => Ok(Some(change(&mut *facts))),
+            Ok(mut facts) => {
+                let identity = facts.identity();
+                let result = change(&mut *facts);
+                self.check_identity(&*facts, identity)?;
+                Ok(Some(result))
+            }
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Poisoned(_)) => Err(LogsError::Poisoned),
         }
@@ -344,6 +375,23 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 
     pub(crate) const fn custody(&self) -> &Custody<S> {
         &self.custody
+    }
+
+    /// Refuses once the facts were replaced.
+    fn guard_replaced(&self) -> Result<(), LogsError> {
+        if self.replaced.load(Ordering::Acquire) {
+            return Err(LogsError::Config(ConfigError::FactsReplaced));
+        }
+        Ok(())
+    }
+
+    /// Fails the vault closed if `facts` are not the value whose identity was `before`.
+    fn check_identity(&self, facts: &F, before: FactsIdentity) -> Result<(), LogsError> {
+        if facts.identity() != before {
+            self.replaced.store(true, Ordering::Release);
+            return Err(LogsError::Config(ConfigError::FactsReplaced));
+        }
+        Ok(())
     }
 }
 

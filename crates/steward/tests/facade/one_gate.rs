@@ -420,3 +420,48 @@ mod gate_agrees_with_check {
         }
     }
 }
+
+#[test]
+fn facts_replaced_inside_update_facts_bring_no_roster_past_the_audit() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let record = sealed(&vault, "2025-02-01T00:00:00Z");
+    // A copy of the facts while the steward was on the roster, then an audited removal.
+    let before_removal = vault.facts().unwrap().clone();
+    assert!(vault.remove_steward(&steward(), admin()).unwrap());
+    assert_eq!(
+        denial(vault.open(&record, &ask(Purpose::Troubleshooting))),
+        Denial::NotOnRoster
+    );
+
+    // Putting the copy back would restore the roster past the audit: refused, and the vault
+    // decides nothing from then on.
+    let replaced = vault.update_facts(|facts| *facts = before_removal);
+    assert!(matches!(
+        replaced,
+        Err(LogsError::Config(ConfigError::FactsReplaced))
+    ));
+    let refused = vault.open(&record, &ask(Purpose::Troubleshooting));
+    assert!(refused.is_err());
+    assert!(
+        !vault
+            .check(&Request {
+                actor: Actor::Steward(&steward()),
+                action: Action::OpenLog {
+                    purpose: Purpose::Troubleshooting,
+                    justification: Some(&ticket()),
+                },
+                data: DataRef::of_sealed_record(record.header()),
+                now: at(NOW),
+            })
+            .is_allowed()
+    );
+    assert!(matches!(
+        vault.add_steward(steward(), admin()),
+        Err(LogsError::Config(ConfigError::FactsReplaced))
+    ));
+    assert!(matches!(
+        vault.update_facts(|_| ()),
+        Err(LogsError::Config(ConfigError::FactsReplaced))
+    ));
+}
