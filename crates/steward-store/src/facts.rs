@@ -39,19 +39,7 @@ impl FactLog for SqliteStore {
                 .doing("reading the fact log's length")?;
             let missed = entries_after(conn, to_i64(applied, "a fact log position")?)?;
             let entries = next(to_u64(length, FACT_LOG, "the fact log's length")?, missed)?;
-            let mut insert = conn
-                .prepare_cached("INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)")
-                .doing("storing a fact entry")?;
-            for entry in &entries {
-                insert
-                    .execute(params![
-                        to_i64(entry.sequence(), "a fact log position")?,
-                        entry.event(),
-                        entry.hash().as_bytes().as_slice()
-                    ])
-                    .doing("storing a fact entry")?;
-            }
-            Ok(())
+            store_entries(conn, &entries)
         })
     }
 
@@ -138,15 +126,23 @@ pub(crate) fn append_in(tx: &WriteTx<'_>, event: &FactEvent) -> Result<(), Store
         })
         .transpose()?;
     let entry = entry_after(tx.fact_key(), newest, event)?;
-    conn.execute(
-        "INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)",
-        params![
-            to_i64(entry.sequence(), "a fact log position")?,
-            entry.event(),
-            entry.hash().as_bytes().as_slice()
-        ],
-    )
-    .doing("storing a fact entry")?;
+    store_entries(conn, &[entry])
+}
+
+/// Stores `entries` in the write transaction `conn` is in.
+fn store_entries(conn: &rusqlite::Connection, entries: &[StoredFact]) -> Result<(), StoreError> {
+    let mut insert = conn
+        .prepare_cached("INSERT INTO fact_log (sequence, event, hash) VALUES (?1, ?2, ?3)")
+        .doing("storing a fact entry")?;
+    for entry in entries {
+        insert
+            .execute(params![
+                to_i64(entry.sequence(), "a fact log position")?,
+                entry.event(),
+                entry.hash().as_bytes().as_slice()
+            ])
+            .doing("storing a fact entry")?;
+    }
     Ok(())
 }
 

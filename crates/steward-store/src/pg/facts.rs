@@ -43,52 +43,14 @@ impl FactLog for PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction().doing("starting a facts change")?;
-        // Writers lock the head row, so `seq` is also commit order and a node that applied up
-        // to n has seen every entry up to n.
-        let length: i64 = column(
-            &tx.query_one(
-                "SELECT seq FROM facts_head WHERE singleton = 1 FOR UPDATE",
-                &[],
-            )
-            .doing("locking the facts log")?,
-            0,
-            FACT_EVENTS,
-        )?;
-        let missed = if length > to_i64(applied, "a fact log position")? {
+        let length = lock_head(&mut tx)?;
+        let missed = if length > applied {
             events_after(&mut tx, applied)?
         } else {
             Vec::new()
         };
-        let length = u64::try_from(length)
-            .map_err(|error| StoreError::corrupt(FACT_EVENTS, "the log's head", error))?;
         let entries = next(length, missed)?;
-        let Some(newest) = entries.last() else {
-            return Ok(());
-        };
-        let newest = to_i64(newest.sequence(), "a fact log position")?;
-        for entry in &entries {
-            let sequence = to_i64(entry.sequence(), "a fact log position")?;
-            tx.execute(
-                "INSERT INTO fact_events (seq, event, hash) VALUES ($1, $2, $3)",
-                &[
-                    &sequence,
-                    &entry.event(),
-                    &entry.hash().as_bytes().as_slice(),
-                ],
-            )
-            .doing("storing a fact entry")?;
-        }
-        let sequence = newest;
-        tx.execute(
-            "UPDATE facts_head SET seq = $1 WHERE singleton = 1",
-            &[&sequence],
-        )
-        .doing("moving the facts log's head")?;
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&self.facts_channel(), &sequence.to_string()],
-        )
-        .doing("announcing a fact entry")?;
+        store_entries(&mut tx, self, &entries)?;
         tx.commit().doing("committing a fact entry")
     }
 
@@ -155,6 +117,24 @@ pub(super) fn append_in(
     store: &PgStore,
     event: &FactEvent,
 ) -> Result<(), StoreError> {
+    let length = lock_head(tx)?;
+    let newest = match tx
+        .query_opt(
+            "SELECT hash FROM fact_events WHERE seq = $1",
+            &[&to_i64(length, "a fact log position")?],
+        )
+        .doing("reading the fact log's newest entry")?
+    {
+        Some(row) => Some((length, hash_of(column(&row, 0, FACT_EVENTS)?, FACT_EVENTS)?)),
+        None => None,
+    };
+    let entry = entry_after(store.fact_key(), newest, event)?;
+    store_entries(tx, store, &[entry])
+}
+
+/// Locks the log's head row (writers take it, so `seq` is also commit order and a node that
+/// applied up to n has seen every entry up to n) and returns the log's length.
+fn lock_head(tx: &mut postgres::Transaction<'_>) -> Result<u64, StoreError> {
     let length: i64 = column(
         &tx.query_one(
             "SELECT seq FROM facts_head WHERE singleton = 1 FOR UPDATE",
@@ -164,36 +144,38 @@ pub(super) fn append_in(
         0,
         FACT_EVENTS,
     )?;
-    let newest = match tx
-        .query_opt("SELECT hash FROM fact_events WHERE seq = $1", &[&length])
-        .doing("reading the fact log's newest entry")?
-    {
-        Some(row) => Some((
-            u64::try_from(length)
-                .map_err(|error| StoreError::corrupt(FACT_EVENTS, "the log's head", error))?,
-            hash_of(column(&row, 0, FACT_EVENTS)?, FACT_EVENTS)?,
-        )),
-        None => None,
+    u64::try_from(length).map_err(|error| StoreError::corrupt(FACT_EVENTS, "the log's head", error))
+}
+
+/// Stores `entries` after the head `tx` locked, moves the head and announces the change.
+fn store_entries(
+    tx: &mut postgres::Transaction<'_>,
+    store: &PgStore,
+    entries: &[StoredFact],
+) -> Result<(), StoreError> {
+    let Some(newest) = entries.last() else {
+        return Ok(());
     };
-    let entry = entry_after(store.fact_key(), newest, event)?;
-    let sequence = to_i64(entry.sequence(), "a fact log position")?;
-    tx.execute(
-        "INSERT INTO fact_events (seq, event, hash) VALUES ($1, $2, $3)",
-        &[
-            &sequence,
-            &entry.event(),
-            &entry.hash().as_bytes().as_slice(),
-        ],
-    )
-    .doing("storing a fact entry")?;
+    for entry in entries {
+        tx.execute(
+            "INSERT INTO fact_events (seq, event, hash) VALUES ($1, $2, $3)",
+            &[
+                &to_i64(entry.sequence(), "a fact log position")?,
+                &entry.event(),
+                &entry.hash().as_bytes().as_slice(),
+            ],
+        )
+        .doing("storing a fact entry")?;
+    }
+    let newest = to_i64(newest.sequence(), "a fact log position")?;
     tx.execute(
         "UPDATE facts_head SET seq = $1 WHERE singleton = 1",
-        &[&sequence],
+        &[&newest],
     )
     .doing("moving the facts log's head")?;
     tx.execute(
         "SELECT pg_notify($1, $2)",
-        &[&store.facts_channel(), &sequence.to_string()],
+        &[&store.facts_channel(), &newest.to_string()],
     )
     .doing("announcing a fact entry")?;
     Ok(())
