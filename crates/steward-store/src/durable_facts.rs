@@ -75,6 +75,9 @@ struct FactState {
     /// Every shred the log records: by customer, the newest one's entry and what it
     /// destroyed (checked against the keyring at start-up).
     shredded: CustomerMap<(u64, Option<KeyVersion>)>,
+    /// The newest data key the log records for each customer, and its entry (checked against
+    /// the keyring at start-up).
+    keys: CustomerMap<(u64, KeyVersion)>,
 }
 
 impl FactState {
@@ -86,6 +89,7 @@ impl FactState {
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
             shredded: CustomerMap::default(),
+            keys: CustomerMap::default(),
         }
     }
 
@@ -118,6 +122,12 @@ impl FactState {
                 self.roster.remove(&steward);
             }
             FactEvent::PolicyAdopted { version } => self.adopted = Some(version),
+            FactEvent::KeyStored { customer, version } => {
+                let newest = self.keys.entry(customer).or_insert((sequence, version));
+                if version >= newest.1 {
+                    *newest = (sequence, version);
+                }
+            }
             FactEvent::KeysShredded { customer, through } => {
                 self.shredded.insert(customer, (sequence, through));
             }
@@ -244,15 +254,28 @@ impl<L: FactLog> DurableFacts<L> {
         self.state.adopted.as_ref()
     }
 
-    /// Checks `keyring` (restored from the store's key rows) against the shreds the log
-    /// records: every shred's tombstone must still be stored and cover what it destroyed. A
-    /// tombstone deleted or lowered behind the store's back (say, to bring back key rows from
-    /// a backup) fails closed here.
+    /// Checks `keyring` (restored from the store's key rows) against the keys and shreds the
+    /// log records: every shred's tombstone must still be stored and cover what it destroyed
+    /// (a tombstone deleted or lowered behind the store's back, say to bring back key rows
+    /// from a backup, fails closed here), and the newest key the log records for a customer
+    /// must still be stored unless a shred destroyed it (a key row deleted outside a shred
+    /// would be a shred nobody audited).
     ///
     /// # Errors
     ///
-    /// [`StoreError::FactLogBroken`] naming the shred's entry.
+    /// [`StoreError::FactLogBroken`] naming the key's or the shred's entry.
     pub fn check_keyring(&self, keyring: &Keyring) -> Result<(), StoreError> {
+        for (customer, (sequence, version)) in &self.state.keys {
+            let stored = keyring
+                .current_version(*customer)
+                .is_some_and(|current| current >= *version);
+            if !stored && !keyring.is_version_shredded(*customer, *version) {
+                return Err(StoreError::FactLogBroken {
+                    sequence: *sequence,
+                    reason: "the data key this entry stored is gone, though no shred destroyed it",
+                });
+            }
+        }
         for (customer, (sequence, through)) in &self.state.shredded {
             let covered = match (keyring.shredded_through(*customer), through) {
                 (Some(tombstone), Some(version)) => tombstone.covers(*version),
@@ -602,6 +625,7 @@ impl<L: FactLog> DurableFacts<L> {
         let customers = usize::try_from(starts).unwrap_or(usize::MAX);
         self.state.consent = ConsentLedger::with_capacity(known.clone(), customers);
         self.state.relationships = RelationshipBook::with_capacity(customers);
+        self.state.keys = CustomerMap::with_capacity_and_hasher(customers, Default::default());
         let mut place: u64 = 0;
         while let Some(event) = events.next_event()? {
             place = place.saturating_add(1);

@@ -41,6 +41,12 @@ pub(crate) enum FactEvent {
     PolicyAdopted {
         version: PolicyVersion,
     },
+    /// A data key was stored for the customer (written by the store in the transaction that
+    /// stores it): a new customer's first key, or a rotation's.
+    KeyStored {
+        customer: CustomerId,
+        version: KeyVersion,
+    },
     /// The customer's data keys were destroyed through `through` (written by the store in
     /// the transaction that deletes them and raises the tombstone).
     KeysShredded {

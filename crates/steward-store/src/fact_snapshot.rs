@@ -10,7 +10,7 @@
 use steward::{
     ConsentChange, ConsentReceipt, TrainingLevel,
     consent::{Channel, ConsentActor, KnownPolicyVersions},
-    logs::ChainHash,
+    logs::{ChainHash, KeyVersion},
 };
 use steward_core::{AdminId, CustomerId, Justification, PolicyVersion, Timestamp};
 use uuid::Uuid;
@@ -30,6 +30,7 @@ const CONSENT: u8 = 1;
 const RELATIONSHIP_STARTED: u8 = 2;
 const RELATIONSHIP_ENDED: u8 = 3;
 const OTHER: u8 = 4;
+const KEY_STORED: u8 = 5;
 const BY_CUSTOMER: u8 = 0;
 const BY_ADMIN: u8 = 1;
 
@@ -143,6 +144,12 @@ impl SnapshotWriter {
                 self.body.push(RELATIONSHIP_ENDED);
                 self.customer(*customer);
                 self.instant(*at);
+                Ok(())
+            }
+            FactEvent::KeyStored { customer, version } => {
+                self.body.push(KEY_STORED);
+                self.customer(*customer);
+                self.body.extend_from_slice(&version.get().to_be_bytes());
                 Ok(())
             }
             other => {
@@ -275,6 +282,11 @@ impl<'b> SnapshotReader<'b> {
             RELATIONSHIP_ENDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
                 customer: self.customer()?,
                 at: self.instant()?,
+            }),
+            KEY_STORED => SnapshotEvent::Event(FactEvent::KeyStored {
+                customer: self.customer()?,
+                version: KeyVersion::new(u32::from_be_bytes(self.array()?))
+                    .map_err(|error| StoreError::corrupt(TABLE, "a key version", error))?,
             }),
             OTHER => {
                 SnapshotEvent::Event(serde_json::from_str(self.text()?).map_err(|error| {

@@ -74,7 +74,9 @@ impl WriteTx<'_> {
             })
             .doing("storing a data key")?;
         if inserted == 1 {
-            return Ok(());
+            // The key's proof, with it: a key row deleted outside a shred is found at start-up.
+            let version = key.version();
+            return crate::facts::append_in(self, &FactEvent::KeyStored { customer, version });
         }
         let stored = conn
             .query_row(

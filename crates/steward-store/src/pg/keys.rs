@@ -58,6 +58,9 @@ impl PgStore {
                 .doing("storing a data key")?
                 == 1;
         let admission = if inserted {
+            // The key's proof, with it: a key row deleted outside a shred is found at start-up.
+            let version = key.version();
+            super::facts::append_in(&mut tx, self, &FactEvent::KeyStored { customer, version })?;
             KeyAdmission::Stored
         } else {
             KeyAdmission::Superseded(customer_view(&mut tx, CUSTOMER_VIEW, customer)?)

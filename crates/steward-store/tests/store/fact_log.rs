@@ -494,3 +494,39 @@ fn a_record_deletion_is_an_entry_of_the_log() {
     // The entry is chained like any other: the store opens and verifies.
     drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
 }
+
+#[test]
+fn a_key_row_deleted_outside_a_shred_keeps_the_store_from_serving() {
+    let dir = TempDir::new("fact-log-key-deleted");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let now = Timestamp::now();
+    let input = steward::SealInput::new(
+        steward::RecordId::generate_at(now),
+        customer(1),
+        now,
+        TrainingLevel::None,
+    );
+    vault.seal(&input, b"a prompt").unwrap();
+    drop(vault);
+    let conn = Connection::open(dir.db()).unwrap();
+    let stored: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM fact_log WHERE event LIKE '%\"kind\":\"key_stored\"%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 1);
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+
+    // A shred nobody audited: the key row deleted by hand, no tombstone, no entry.
+    conn.execute("DELETE FROM wrapped_keys", []).unwrap();
+    let refused = open_vault(&store, &keys, Policy::coder_model());
+    assert!(
+        matches!(refused, Err(StoreError::FactLogBroken { .. })),
+        "{:?}",
+        refused.map(|_| ())
+    );
+}
