@@ -216,14 +216,23 @@ impl<L: FactLog> DurableFacts<L> {
             }
         }
         check_reaches(signed, &facts.head, at_checkpoint)?;
-        facts.adopt(policy)?;
+        let recorded = log.recorded_length()?;
+        if recorded != facts.head.entries() {
+            return Err(StoreError::FactLogBroken {
+                sequence: recorded.min(facts.head.entries()).saturating_add(1),
+                reason: "the log's recorded length does not match its entries",
+            });
+        }
         if let Some(writer) = writer {
-            // The next start replays from here: only what is appended from now on.
+            // The next start replays from here: only what is appended from now on. Written
+            // before anything else is appended, so the body is exactly the entries up to the
+            // head it is bound to.
             let body = writer.into_body();
             let head = facts.head;
             let mac = facts.key.snapshot_mac(head.entries(), &head.hash(), &body);
             log.put_snapshot(&FactSnapshot::new(head.entries(), head.hash(), body, mac))?;
         }
+        facts.adopt(policy)?;
         facts.freshness.caught_up();
         Ok(facts)
     }
@@ -438,8 +447,13 @@ impl<L: FactLog> DurableFacts<L> {
                 state,
                 events: Vec::new(),
             };
-            let value = changes(&mut batch)?;
-            Ok((value, batch.events))
+            match changes(&mut batch) {
+                Ok(value) => Ok((value, batch.events)),
+                Err(error) => Err(Refusal {
+                    error,
+                    memory_changed: !batch.events.is_empty(),
+                }),
+            }
         })
     }
 
@@ -501,7 +515,7 @@ impl<L: FactLog> DurableFacts<L> {
     /// from) the log and the facts fail closed.
     fn write_events<T>(
         &mut self,
-        change: impl FnOnce(&mut FactState) -> Result<(T, Vec<FactEvent>), StoreError>,
+        change: impl FnOnce(&mut FactState) -> Result<(T, Vec<FactEvent>), Refusal>,
     ) -> Result<T, StoreError> {
         self.guard()?;
         let log = self.log.clone();
@@ -510,10 +524,12 @@ impl<L: FactLog> DurableFacts<L> {
         let mut written = None;
         let mut memory_changed = false;
         let appended = log.append(self.head.entries(), &mut |log_length, missed| {
-            if !missed.is_empty() {
-                memory_changed = true;
-                for entry in &missed {
-                    self.apply_entry(entry, None)?;
+            // Other writers' entries move the head with them: memory still matches the log
+            // once they applied, and differs from it only if one did not.
+            for entry in &missed {
+                if let Err(error) = self.apply_entry(entry, None) {
+                    memory_changed = true;
+                    return Err(error);
                 }
             }
             if log_length != self.head.entries() {
@@ -526,7 +542,12 @@ impl<L: FactLog> DurableFacts<L> {
             let change = change.take().ok_or(StoreError::Unsupported {
                 what: "a fact change applied twice",
             })?;
-            let (result, events) = change(&mut self.state)?;
+            let (result, events) = change(&mut self.state).map_err(|refusal| {
+                // A single change validates before it changes anything; a batch refused
+                // half-way has changed memory already.
+                memory_changed = refusal.memory_changed;
+                refusal.error
+            })?;
             memory_changed = true;
             let mut head = self.head;
             let mut entries = Vec::with_capacity(events.len());
@@ -751,7 +772,10 @@ impl<L: FactLog> RosterFacts for DurableFacts<L> {
             RosterChange::Added(steward) => {
                 let steward = steward.clone();
                 self.write_events(|state| {
-                    state.roster.add(steward.clone())?;
+                    state
+                        .roster
+                        .add(steward.clone())
+                        .map_err(StoreError::from)?;
                     Ok(((), vec![FactEvent::StewardAdded { steward }]))
                 })?;
             }
@@ -797,6 +821,22 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
             .field("diverged", &self.diverged)
             .field("stale", &self.freshness.is_stale())
             .finish_non_exhaustive()
+    }
+}
+
+/// Why a change was refused, and whether it had changed memory before it was (a batch
+/// refused half-way): then memory no longer matches the log, and the facts fail closed.
+struct Refusal {
+    error: StoreError,
+    memory_changed: bool,
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        Self {
+            error,
+            memory_changed: false,
+        }
     }
 }
 

@@ -130,6 +130,15 @@ pub trait FactLog: sealed::Sealed + Clone + Send + Sync + 'static {
         next: &mut dyn FnMut(u64, Vec<StoredFact>) -> Result<Vec<StoredFact>, StoreError>,
     ) -> Result<(), StoreError>;
 
+    /// The log's length as the store records it apart from the entries (PostgreSQL's head
+    /// row; SQLite's newest entry): start-up compares it with the entries, so that a head
+    /// moved behind the store's back does not block every later append.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be read.
+    fn recorded_length(&self) -> Result<u64, StoreError>;
+
     /// The stored hash of the entry at `sequence` (unverified), if there is one.
     ///
     /// # Errors

@@ -43,6 +43,19 @@ impl FactLog for SqliteStore {
         })
     }
 
+    fn recorded_length(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let length: i64 = conn
+                .query_row(
+                    "SELECT coalesce(max(sequence), 0) FROM fact_log",
+                    [],
+                    |row| row.get(0),
+                )
+                .doing("reading the fact log's length")?;
+            to_u64(length, FACT_LOG, "the fact log's length")
+        })
+    }
+
     fn entry_hash(&self, sequence: u64) -> Result<Option<ChainHash>, StoreError> {
         let sequence = to_i64(sequence, "a fact log position")?;
         self.read(|conn| {

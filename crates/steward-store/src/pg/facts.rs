@@ -54,6 +54,19 @@ impl FactLog for PgStore {
         tx.commit().doing("committing a fact entry")
     }
 
+    fn recorded_length(&self) -> Result<u64, StoreError> {
+        let mut client = self.client()?;
+        let length: i64 = column(
+            &client
+                .query_one("SELECT seq FROM facts_head WHERE singleton = 1", &[])
+                .doing("reading the facts log's head")?,
+            0,
+            FACT_EVENTS,
+        )?;
+        u64::try_from(length)
+            .map_err(|error| StoreError::corrupt(FACT_EVENTS, "the log's head", error))
+    }
+
     fn entry_hash(&self, sequence: u64) -> Result<Option<ChainHash>, StoreError> {
         let sequence = to_i64(sequence, "a fact log position")?;
         let mut client = self.client()?;

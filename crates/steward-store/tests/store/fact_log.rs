@@ -530,3 +530,72 @@ fn a_key_row_deleted_outside_a_shred_keeps_the_store_from_serving() {
         refused.map(|_| ())
     );
 }
+
+/// The bundled policy under another version, which also knows the bundled one.
+fn next_policy_version() -> Policy {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/custom-policy.toml"
+    ))
+    .unwrap();
+    Policy::from_toml_str(&text, "custom-policy.toml").unwrap()
+}
+
+#[test]
+fn a_snapshot_written_by_a_load_that_adopts_a_new_policy_holds_every_entry_it_is_bound_to() {
+    let dir = TempDir::new("fact-snapshot-adopt");
+    let keys = keys();
+    let store = snapshotted_store(&dir);
+    let policy = next_policy_version();
+    assert_ne!(policy.version(), Policy::coder_model().version());
+    let audit_key = keys.audit_key().unwrap();
+    // This load replays the long tail, writes a snapshot, and adopts the new version.
+    let first = steward_store::StoreFacts::load(&store, &audit_key, &policy, None).unwrap();
+    let adopted = first.applied();
+    assert_eq!(first.adopted_policy(), Some(policy.version()));
+    drop(first);
+    // The next load restores the snapshot and the adoption after it: nothing to write.
+    let second = steward_store::StoreFacts::load(&store, &audit_key, &policy, None).unwrap();
+    assert_eq!(second.applied(), adopted);
+    assert_eq!(second.adopted_policy(), Some(policy.version()));
+}
+
+#[test]
+fn a_batch_refused_half_way_fails_the_facts_closed_and_a_refused_change_does_not() {
+    let dir = TempDir::new("fact-batch-refused");
+    let store = SqliteStore::create(dir.db(), &keys()).unwrap();
+    let mut facts = stored_facts(&store);
+    let mut other = stored_facts(&store);
+    facts.start_relationship(customer(1), at(0)).unwrap();
+    // Another writer's entry is applied before this refused change: memory still matches the
+    // log, and the facts keep answering.
+    assert!(other.end_relationship(customer(2), at(1)).is_err());
+    assert!(other.relationships().is_ok());
+    assert!(
+        other
+            .relationships()
+            .unwrap()
+            .containing(customer(1), at(1))
+            .is_some()
+    );
+    // A batch whose second change is refused changed memory with its first: nothing is
+    // stored, and the facts stop answering rather than answer what the log does not say.
+    let refused = facts.in_one_commit(|batch| {
+        batch.start_relationship(customer(3), at(0))?;
+        batch.end_relationship(customer(4), at(1))
+    });
+    assert!(refused.is_err());
+    assert!(matches!(
+        facts.relationships(),
+        Err(StoreError::FactsDiverged)
+    ));
+    use steward::Facts;
+    assert!(facts.relationship_containing(customer(3), at(1)).is_none());
+    assert!(
+        stored_facts(&store)
+            .relationships()
+            .unwrap()
+            .containing(customer(3), at(1))
+            .is_none()
+    );
+}
