@@ -216,11 +216,13 @@ impl<L: FactLog> DurableFacts<L> {
             }
         }
         check_reaches(signed, &facts.head, at_checkpoint)?;
+        // Longer is another writer's append since the entries were read; shorter is a head
+        // moved back behind the store's back.
         let recorded = log.recorded_length()?;
-        if recorded != facts.head.entries() {
+        if recorded < facts.head.entries() {
             return Err(StoreError::FactLogBroken {
-                sequence: recorded.min(facts.head.entries()).saturating_add(1),
-                reason: "the log's recorded length does not match its entries",
+                sequence: recorded.saturating_add(1),
+                reason: "the log's recorded length is shorter than its entries",
             });
         }
         if let Some(writer) = writer {
