@@ -15,7 +15,8 @@ use super::{
     snapshot,
 };
 use crate::{
-    RecordScan, RecordStream, StoreError, StoredRecord, error::Doing, records::check_fetched,
+    RecordScan, RecordStream, StoreError, StoredRecord, error::Doing,
+    sqlite::records::check_fetched,
 };
 
 const RECORDS: &str = "records";

@@ -1,5 +1,12 @@
 //! The store: one SQLite file, its connection, start-up checks and write transactions.
 
+mod audit;
+mod facts;
+mod follower;
+mod keys;
+pub(crate) mod records;
+mod schema;
+
 use std::{
     fmt,
     fs::OpenOptions,
@@ -15,11 +22,18 @@ use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId};
 
 use crate::{
     StoreError, StoreKeys,
-    audit::AuditLock,
     codec::Columns,
     error::Doing,
     key_check::{self, stored_master_check, verify_master},
-    schema::{self, Found},
+    sqlite::audit::AuditLock,
+    sqlite::schema::Found,
+};
+
+pub use self::{
+    follower::{FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, StoreFactsFollower},
+    keys::WalCheckpoint,
+    records::{RecordMetas, RecordScan, StoredRecord},
+    schema::SCHEMA_VERSION,
 };
 
 /// How long a write waits for another connection's write lock before it fails.
@@ -187,7 +201,7 @@ impl SqliteStore {
     }
 
     /// The schema version of the file (after [`open`](Self::open): this build's,
-    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
+    /// [`SCHEMA_VERSION`]).
     ///
     /// # Errors
     ///
@@ -338,7 +352,7 @@ pub fn remove_store_files(path: impl AsRef<Path>) -> Result<(), StoreError> {
     let [wal, shm, lock] = &mut companions;
     wal.push("-wal");
     shm.push("-shm");
-    lock.push(crate::audit::LOCK_SUFFIX);
+    lock.push(crate::sqlite::audit::LOCK_SUFFIX);
     for file in [
         path.as_os_str(),
         wal.as_os_str(),

@@ -13,8 +13,8 @@ use crate::{
     SqliteStore, StoreError,
     codec::Columns,
     error::Doing,
-    store::WriteTx,
-    store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
+    sqlite::WriteTx,
+    sqlite::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
 };
 
 const WRAPPED: &str = "wrapped_keys";
@@ -244,7 +244,7 @@ impl SqliteStore {
             let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                 row.get::<_, i64>(0)
             });
-            conn.busy_timeout(crate::store::BUSY_TIMEOUT)
+            conn.busy_timeout(crate::sqlite::BUSY_TIMEOUT)
                 .doing("checkpointing the log")?;
             match busy {
                 Ok(0) => Ok(WalCheckpoint::Truncated),

@@ -7,7 +7,7 @@ use steward_core::{CustomerId, DataCategory, RecordId};
 use steward_logs::{HEADER_LEN, KeyVersion, RecordHeader, SealedRecord};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
-use crate::{SqliteStore, StoreError, codec::Columns, error::Doing, store::WriteTx};
+use crate::{SqliteStore, StoreError, codec::Columns, error::Doing, sqlite::WriteTx};
 
 const RECORDS: &str = "records";
 // The header scans cut at 128 bytes, written into their SQL.
