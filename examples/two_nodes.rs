@@ -57,7 +57,7 @@ fn run(config: &PgConfig) -> Result<(), Box<dyn Error>> {
         "== Two nodes on PostgreSQL, schema `{}` ==\n",
         config.schema()
     );
-    let store = PgStore::connect(config, &keys)?;
+    let store = PgStore::create(config, &keys)?;
     let node_a = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
     let node_b = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
     let _follow_a = FactsFollower::start(Arc::clone(&node_a), &store)?;

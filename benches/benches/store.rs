@@ -132,7 +132,7 @@ impl SharedBench {
     fn nodes(&self, customers: u64) -> Result<(PgStore, [PgVault; 2]), BoxError> {
         self.drop_schema()?;
         let keys = store_keys()?;
-        let store = PgStore::connect(&self.config, &keys)?;
+        let store = PgStore::create(&self.config, &keys)?;
         let first = open_pg_vault(&store, &keys, Policy::coder_model())?;
         first.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
         let joined = joined()?;

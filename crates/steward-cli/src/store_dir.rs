@@ -281,7 +281,7 @@ impl StoreDir {
         config: &PgConfig,
     ) -> Result<(PgStore, StoreKeys), CliError> {
         let keys = self.store_keys(master_id)?;
-        let store = PgStore::open_existing(config, &keys)?;
+        let store = PgStore::open(config, &keys)?;
         Ok((store, keys))
     }
 

@@ -72,7 +72,7 @@ impl Backend for Postgres {
     }
 
     fn open_with(&self, keys: &StoreKeys) -> Result<PgStore, StoreError> {
-        PgStore::connect(&self.config, keys)
+        PgStore::create(&self.config, keys)
     }
 
     fn vault(store: &PgStore) -> Result<BackendVault<Self>, StoreError> {
