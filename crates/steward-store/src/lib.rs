@@ -47,6 +47,11 @@
 //! (`secure_delete`), foreign keys are enforced, and a writer waits up to five seconds for
 //! another process's write lock.
 //!
+//! [`open_vault`] opens the vault on a store, either backend (each a sealed [`VaultStore`]):
+//! keyring, audit chain, pending shreds and facts, checked against the newest checkpoint. It
+//! seals with the store's [`VaultConfig`](steward_logs::VaultConfig)
+//! ([`SqliteStore::with_vault_config`]; on PostgreSQL, `PgConfig::with_vault_config`).
+//!
 //! # Integrity at start-up
 //!
 //! [`StoreKeys`] holds the master key (with its id) and the audit key as the service loaded
@@ -133,9 +138,10 @@ pub mod sqlite;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod test_support;
+mod vault;
 
 pub use crate::{
-    durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
+    durable::{GroupCommitter, RecordStream},
     durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
@@ -143,8 +149,10 @@ pub use crate::{
     key_check::StoreKeys,
     sqlite::{
         FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, RecordMetas, RecordScan, SCHEMA_VERSION,
-        SqliteStore, StoreFactsFollower, StoredRecord, WalCheckpoint, remove_store_files,
+        SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
+        remove_store_files,
     },
+    vault::{VaultOn, VaultStore, open_vault},
 };
 
 // A multi-threaded server shares the store, the vault on it and the committer: a change that

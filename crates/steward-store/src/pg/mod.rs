@@ -1,7 +1,8 @@
 //! The PostgreSQL store (feature `postgres`): the same persistence as [`SqliteStore`], on a
 //! server that several proxy nodes share.
 //!
-//! Each node opens its own vault on one database ([`open_pg_vault`]) and they behave as one:
+//! Each node opens its own vault on one database ([`open_vault`](crate::open_vault), as on
+//! SQLite) and they behave as one:
 //!
 //! - **Keys.** A data key is created by compare-and-swap on its (customer, version) primary
 //!   key: the first node to store a version wins, and every other node adopts the stored key
@@ -24,13 +25,13 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use steward::{DataCategory, Policy, RecordId, SealInput, Timestamp};
-//! use steward_store::{StoreKeys, pg::{FactsFollower, PgConfig, PgStore, open_pg_vault}};
+//! use steward_store::{StoreKeys, open_vault, pg::{FactsFollower, PgConfig, PgStore}};
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
 //! // The same keys on every node; a wrong one is refused here.
 //! let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
 //! let store = PgStore::create(&config, &keys)?;
-//! let vault = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
+//! let vault = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
 //! // Other nodes' consent, relationship, hold and roster changes reach this one.
 //! let _follower = FactsFollower::start(Arc::clone(&vault), &store)?;
 //!
@@ -66,7 +67,7 @@ pub use self::{
     audit::PgAuditStore,
     facts::{FactsFollower, PgFacts},
     records::PgRecordMetas,
-    vault::{PgVault, open_pg_vault},
+    vault::PgVault,
 };
 use crate::{StoreError, StoreKeys, error::Doing, key_check::stored_master_check};
 

@@ -6,6 +6,7 @@ mod follower;
 mod keys;
 pub(crate) mod records;
 mod schema;
+mod vault;
 
 use std::{
     fmt,
@@ -18,7 +19,7 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use steward_core::Timestamp;
-use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId};
+use steward_logs::{MasterKey, MasterKeyCheck, MasterKeyId, VaultConfig};
 
 use crate::{
     StoreError, StoreKeys,
@@ -34,6 +35,7 @@ pub use self::{
     keys::WalCheckpoint,
     records::{RecordMetas, RecordScan, StoredRecord},
     schema::SCHEMA_VERSION,
+    vault::{StoreFacts, StoreVault},
 };
 
 /// How long a write waits for another connection's write lock before it fails.
@@ -80,6 +82,8 @@ pub struct SqliteStore {
     /// This handle's hold on the audit chain's append lock (a clone holds none: each trail
     /// locks on its own handle, see [`AuditLock`]).
     pub(crate) audit_lock: AuditLock,
+    /// How a vault opened on this handle seals.
+    vault: VaultConfig,
 }
 
 struct Inner {
@@ -191,7 +195,27 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
             }),
             audit_lock: AuditLock::new(path),
+            vault: VaultConfig::default(),
         }
+    }
+
+    /// Seals with `config` in a vault [`open_vault`](crate::open_vault) opens on this handle,
+    /// as `pg::PgConfig::with_vault_config` does on PostgreSQL: the AEAD, the records per
+    /// session and per data key version. The configuration is not stored in the file: give
+    /// every process on it the same. Unlike PostgreSQL, which counts a key version's records
+    /// in the database, the vault counts them in memory, from its start; the default bound
+    /// (2^48 records per version) is far from what one process seals.
+    #[must_use]
+    pub const fn with_vault_config(mut self, config: VaultConfig) -> Self {
+        self.vault = config;
+        self
+    }
+
+    /// How a vault opened on this handle seals: see
+    /// [`with_vault_config`](Self::with_vault_config).
+    #[must_use]
+    pub const fn vault_config(&self) -> &VaultConfig {
+        &self.vault
     }
 
     /// The file the store lives in.

@@ -20,8 +20,8 @@ use steward::{
     logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, VaultConfig},
 };
 use steward_store::{
-    StoreError,
-    pg::{FactsFollower, PgConfig, PgStore, PgVault, open_pg_vault},
+    StoreError, open_vault,
+    pg::{FactsFollower, PgConfig, PgStore, PgVault},
 };
 
 use crate::common::*;
@@ -74,7 +74,7 @@ impl Drop for TestSchema {
 }
 
 fn node(store: &PgStore) -> PgVault {
-    open_pg_vault(store, &keys(), Policy::coder_model()).unwrap()
+    open_vault(store, &keys(), Policy::coder_model()).unwrap()
 }
 
 fn steward_request() -> AccessRequest {
