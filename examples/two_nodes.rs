@@ -17,8 +17,8 @@ use std::{
 
 use steward::*;
 use steward_store::{
-    StoreKeys,
-    pg::{FactsFollower, PgConfig, PgStore, PgVault, open_pg_vault},
+    StoreKeys, open_vault,
+    pg::{FactsFollower, PgConfig, PgStore, PgVault},
 };
 
 /// A proxy node's logging side: seal under the consent in force, return once committed.
@@ -57,9 +57,9 @@ fn run(config: &PgConfig) -> Result<(), Box<dyn Error>> {
         "== Two nodes on PostgreSQL, schema `{}` ==\n",
         config.schema()
     );
-    let store = PgStore::connect(config, &keys)?;
-    let node_a = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
-    let node_b = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
+    let store = PgStore::create(config, &keys)?;
+    let node_a = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
+    let node_b = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
     let _follow_a = FactsFollower::start(Arc::clone(&node_a), &store)?;
     let _follow_b = FactsFollower::start(Arc::clone(&node_b), &store)?;
 

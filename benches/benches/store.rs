@@ -44,7 +44,7 @@ use steward::{
 };
 use steward_store::{
     GroupCommitter, SqliteStore, StoreFacts, StoreKeys, StoreVault, open_vault,
-    pg::{PgConfig, PgStore, PgVault, open_pg_vault},
+    pg::{PgConfig, PgStore, PgVault},
 };
 
 const SEAL_BODY: usize = 1024;
@@ -132,8 +132,8 @@ impl SharedBench {
     fn nodes(&self, customers: u64) -> Result<(PgStore, [PgVault; 2]), BoxError> {
         self.drop_schema()?;
         let keys = store_keys()?;
-        let store = PgStore::connect(&self.config, &keys)?;
-        let first = open_pg_vault(&store, &keys, Policy::coder_model())?;
+        let store = PgStore::create(&self.config, &keys)?;
+        let first = open_vault(&store, &keys, Policy::coder_model())?;
         first.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
         let joined = joined()?;
         first.update_facts(|facts| {
@@ -141,7 +141,7 @@ impl SharedBench {
                 Ok(facts.start_relationship(customer(n)?, joined)?)
             })
         })??;
-        let second = open_pg_vault(&store, &keys, Policy::coder_model())?;
+        let second = open_vault(&store, &keys, Policy::coder_model())?;
         Ok((store, [first, second]))
     }
 

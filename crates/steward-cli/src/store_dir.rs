@@ -12,7 +12,7 @@ use steward::{
 };
 use steward_store::{
     SqliteStore, StoreKeys, StoreVault, open_vault,
-    pg::{PgConfig, PgStore, PgVault, open_pg_vault},
+    pg::{PgConfig, PgStore, PgVault},
 };
 use zeroize::Zeroizing;
 
@@ -281,7 +281,7 @@ impl StoreDir {
         config: &PgConfig,
     ) -> Result<(PgStore, StoreKeys), CliError> {
         let keys = self.store_keys(master_id)?;
-        let store = PgStore::open_existing(config, &keys)?;
+        let store = PgStore::open(config, &keys)?;
         Ok((store, keys))
     }
 
@@ -300,7 +300,7 @@ impl StoreDir {
         config: &PgConfig,
     ) -> Result<PgSession, CliError> {
         let (store, keys) = self.open_postgres_store(master_id, config)?;
-        let vault = open_pg_vault(&store, &keys, policy)?;
+        let vault = open_vault(&store, &keys, policy)?;
         Ok(PgSession { store, vault })
     }
 

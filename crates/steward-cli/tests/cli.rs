@@ -940,9 +940,8 @@ fn audit_commands_work_on_a_shared_postgres_store() {
         .unwrap()
         .with_schema(&schema)
         .unwrap();
-    let store = steward_store::pg::PgStore::connect(&config, &keys).unwrap();
-    let node =
-        steward_store::pg::open_pg_vault(&store, &keys, steward::Policy::coder_model()).unwrap();
+    let store = steward_store::pg::PgStore::create(&config, &keys).unwrap();
+    let node = steward_store::open_vault(&store, &keys, steward::Policy::coder_model()).unwrap();
     node.add_steward(
         "sam.steward".parse().unwrap(),
         "dana.admin".parse().unwrap(),

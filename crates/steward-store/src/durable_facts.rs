@@ -14,8 +14,8 @@ use steward::{
     RosterFacts, TrainingLevel,
     consent::ConsentLedger,
     logs::{
-        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, Keyring, RosterChange,
-        StewardRoster,
+        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, Keyring, KeyringSnapshot,
+        RosterChange, StewardRoster, Tombstone, WrappedDataKey,
     },
     retention::{
         HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
@@ -270,17 +270,22 @@ impl<L: FactLog> DurableFacts<L> {
     /// (a tombstone deleted or lowered behind the store's back, say to bring back key rows
     /// from a backup, fails closed here), and the newest key the log records for a customer
     /// must still be stored unless a shred destroyed it (a key row deleted outside a shred
-    /// would be a shred nobody audited).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::FactLogBroken`] naming the key's or the shred's entry.
-    pub fn check_keyring(&self, keyring: &Keyring) -> Result<(), StoreError> {
+    /// would be a shred nobody audited). The keyring and the log are read at different
+    /// moments: a customer whose keys disagree is read again (`reread`, the store's view of
+    /// them now) before the disagreement counts, since another writer may have stored a key
+    /// or shredded in between.
+    pub(crate) fn check_keyring(
+        &self,
+        keyring: &Keyring,
+        reread: impl Fn(CustomerId) -> Result<Option<KeyringSnapshot>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let held_now = |customer: CustomerId| -> Result<Option<KeysHeld>, StoreError> {
+            Ok(reread(customer)?.map(|snapshot| KeysHeld::of(&snapshot, customer)))
+        };
         for (customer, (sequence, version)) in &self.state.keys {
-            let stored = keyring
-                .current_version(*customer)
-                .is_some_and(|current| current >= *version);
-            if !stored && !keyring.is_version_shredded(*customer, *version) {
+            let held = KeysHeld::in_keyring(keyring, *customer);
+            if !held.keeps(*version) && !held_now(*customer)?.is_some_and(|now| now.keeps(*version))
+            {
                 return Err(StoreError::FactLogBroken {
                     sequence: *sequence,
                     reason: "the data key this entry stored is gone, though no shred destroyed it",
@@ -288,12 +293,10 @@ impl<L: FactLog> DurableFacts<L> {
             }
         }
         for (customer, (sequence, through)) in &self.state.shredded {
-            let covered = match (keyring.shredded_through(*customer), through) {
-                (Some(tombstone), Some(version)) => tombstone.covers(*version),
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if !covered {
+            let held = KeysHeld::in_keyring(keyring, *customer);
+            if !held.destroyed(*through)
+                && !held_now(*customer)?.is_some_and(|now| now.destroyed(*through))
+            {
                 return Err(StoreError::FactLogBroken {
                     sequence: *sequence,
                     reason: "the keys this shred destroyed are stored again, or their tombstone is gone",
@@ -823,6 +826,54 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
             .field("diverged", &self.diverged)
             .field("stale", &self.freshness.is_stale())
             .finish_non_exhaustive()
+    }
+}
+
+/// What a store holds of a customer's keys: the newest stored version and the tombstone.
+struct KeysHeld {
+    newest: Option<KeyVersion>,
+    tombstone: Option<Tombstone>,
+}
+
+impl KeysHeld {
+    fn in_keyring(keyring: &Keyring, customer: CustomerId) -> Self {
+        Self {
+            newest: keyring.current_version(customer),
+            tombstone: keyring.shredded_through(customer),
+        }
+    }
+
+    fn of(snapshot: &KeyringSnapshot, customer: CustomerId) -> Self {
+        Self {
+            newest: snapshot
+                .data_keys()
+                .iter()
+                .filter(|key| key.customer() == customer)
+                .map(WrappedDataKey::version)
+                .max(),
+            tombstone: snapshot
+                .shredded()
+                .iter()
+                .find(|(shredded, _)| *shredded == customer)
+                .map(|(_, tombstone)| *tombstone),
+        }
+    }
+
+    /// Whether `version` is still stored, or a shred destroyed it.
+    fn keeps(&self, version: KeyVersion) -> bool {
+        self.newest.is_some_and(|newest| newest >= version)
+            || self
+                .tombstone
+                .is_some_and(|tombstone| tombstone.covers(version))
+    }
+
+    /// Whether a tombstone covers what a shred through `through` destroyed.
+    fn destroyed(&self, through: Option<KeyVersion>) -> bool {
+        match (self.tombstone, through) {
+            (Some(tombstone), Some(version)) => tombstone.covers(version),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 }
 

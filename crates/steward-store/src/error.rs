@@ -145,7 +145,7 @@ pub enum StoreError {
         max: usize,
     },
     /// The PostgreSQL schema holds no Steward store (feature `postgres`): opened with
-    /// `PgStore::open_existing`, which does not create one.
+    /// `PgStore::open`, which does not create one.
     #[cfg(feature = "postgres")]
     #[error(
         "no Steward store in PostgreSQL schema `{schema}`: check the schema name, or create the store by starting a node on it"

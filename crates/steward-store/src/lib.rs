@@ -47,6 +47,11 @@
 //! (`secure_delete`), foreign keys are enforced, and a writer waits up to five seconds for
 //! another process's write lock.
 //!
+//! [`open_vault`] opens the vault on a store, either backend (each a sealed [`VaultStore`]):
+//! keyring, audit chain, pending shreds and facts, checked against the newest checkpoint. It
+//! seals with the store's [`VaultConfig`](steward_logs::VaultConfig)
+//! ([`SqliteStore::with_vault_config`]; on PostgreSQL, `PgConfig::with_vault_config`).
+//!
 //! # Integrity at start-up
 //!
 //! [`StoreKeys`] holds the master key (with its id) and the audit key as the service loaded
@@ -112,7 +117,7 @@
 //! # Schema
 //!
 //! The version is `PRAGMA user_version`; migrations run in order, one transaction each. The
-//! tables (see `src/schema/`): `meta` and `master_keys` (key checks), `wrapped_keys` and
+//! tables (see `src/sqlite/schema/`): `meta` and `master_keys` (key checks), `wrapped_keys` and
 //! `key_tombstones`, `audit_entries` and `audit_checkpoints`, `records` (indexed by customer
 //! and time), `fact_log` and `fact_snapshots`. Version 2 replaced version 1's five fact
 //! tables with the fact log; a version 1 file that holds facts is refused untouched
@@ -120,38 +125,34 @@
 
 #![forbid(unsafe_code)]
 
-mod audit;
 mod codec;
 mod durable;
 mod durable_facts;
 mod error;
 mod fact_log;
 mod fact_snapshot;
-mod facts;
-mod follower;
 mod key_check;
-mod keys;
 #[cfg(feature = "postgres")]
 pub mod pg;
-mod records;
-mod schema;
-mod store;
+pub mod sqlite;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod test_support;
+mod vault;
 
 pub use crate::{
-    durable::{GroupCommitter, RecordStream, StoreFacts, StoreVault, open_vault},
+    durable::{GroupCommitter, RecordStream},
     durable_facts::{DurableFacts, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,
-    follower::{FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, StoreFactsFollower},
     key_check::StoreKeys,
-    keys::WalCheckpoint,
-    records::{RecordMetas, RecordScan, StoredRecord},
-    schema::SCHEMA_VERSION,
-    store::{SqliteStore, remove_store_files},
+    sqlite::{
+        FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, RecordMetas, RecordScan, SCHEMA_VERSION,
+        SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
+        remove_store_files,
+    },
+    vault::{VaultOn, VaultStore, open_vault},
 };
 
 // A multi-threaded server shares the store, the vault on it and the committer: a change that

@@ -1,7 +1,8 @@
 //! The PostgreSQL store (feature `postgres`): the same persistence as [`SqliteStore`], on a
 //! server that several proxy nodes share.
 //!
-//! Each node opens its own vault on one database ([`open_pg_vault`]) and they behave as one:
+//! Each node opens its own vault on one database ([`open_vault`](crate::open_vault), as on
+//! SQLite) and they behave as one:
 //!
 //! - **Keys.** A data key is created by compare-and-swap on its (customer, version) primary
 //!   key: the first node to store a version wins, and every other node adopts the stored key
@@ -24,13 +25,13 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use steward::{DataCategory, Policy, RecordId, SealInput, Timestamp};
-//! use steward_store::{StoreKeys, pg::{FactsFollower, PgConfig, PgStore, open_pg_vault}};
+//! use steward_store::{StoreKeys, open_vault, pg::{FactsFollower, PgConfig, PgStore}};
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
 //! // The same keys on every node; a wrong one is refused here.
 //! let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
-//! let store = PgStore::connect(&config, &keys)?;
-//! let vault = Arc::new(open_pg_vault(&store, &keys, Policy::coder_model())?);
+//! let store = PgStore::create(&config, &keys)?;
+//! let vault = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
 //! // Other nodes' consent, relationship, hold and roster changes reach this one.
 //! let _follower = FactsFollower::start(Arc::clone(&vault), &store)?;
 //!
@@ -66,7 +67,7 @@ pub use self::{
     audit::PgAuditStore,
     facts::{FactsFollower, PgFacts},
     records::PgRecordMetas,
-    vault::{PgVault, open_pg_vault},
+    vault::PgVault,
 };
 use crate::{StoreError, StoreKeys, error::Doing, key_check::stored_master_check};
 
@@ -307,9 +308,16 @@ struct Conn {
 }
 
 impl PgStore {
-    /// Connects, creates the schema and tables if missing, and checks `keys` against the
-    /// check values stored by the first node (or stores them, for a new database). Nodes may
-    /// start at once: the setup runs under an advisory lock, in one transaction.
+    /// Creates the store in the configured schema if it holds none (schema, tables and the
+    /// check values of `keys`), or else opens it as [`open`](Self::open) does: checks `keys`
+    /// against the check values stored by the first node and migrates the tables to this
+    /// build's version.
+    ///
+    /// Unlike [`SqliteStore::create`](crate::SqliteStore::create), which refuses a file that
+    /// exists, this does not refuse a store that exists: several nodes start at once against
+    /// one database, and no node can know it is the first. The setup runs under an advisory
+    /// lock, in one transaction, so exactly one of them creates the tables and the others
+    /// open them.
     ///
     /// # Errors
     ///
@@ -317,19 +325,22 @@ impl PgStore {
     /// created; [`StoreError::SchemaTooNew`] for a schema written by a newer build (nothing
     /// is changed in it); [`StoreError::WrongMasterKey`], [`StoreError::MasterKeyNotCurrent`]
     /// or [`StoreError::WrongAuditKey`] for keys that are not the database's.
-    pub fn connect(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
+    pub fn create(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
         Self::start(config, keys, Setup::CreateIfMissing)
     }
 
-    /// As [`connect`](Self::connect), but refuses a schema that holds no store instead of
-    /// creating one: for tools, such as the operator's `steward audit verify --postgres`,
-    /// that must not take a mistyped schema name for an empty chain.
+    /// Opens the store in the configured schema, as
+    /// [`SqliteStore::open`](crate::SqliteStore::open) opens a file: checks `keys` against
+    /// the stored check values and migrates the tables to this build's version, and refuses a
+    /// schema that holds no store instead of creating one. For tools, such as the operator's
+    /// `steward audit verify --postgres`, that must not take a mistyped schema name for an
+    /// empty chain.
     ///
     /// # Errors
     ///
     /// [`StoreError::PgStoreMissing`] if the schema holds no store; as
-    /// [`connect`](Self::connect) otherwise.
-    pub fn open_existing(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
+    /// [`create`](Self::create) otherwise.
+    pub fn open(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
         Self::start(config, keys, Setup::ExistingOnly)
     }
 
@@ -403,7 +414,7 @@ impl PgStore {
         &self.inner.config.schema
     }
 
-    /// The configuration this store was connected with.
+    /// The configuration this store was created or opened with.
     #[must_use]
     pub fn config(&self) -> &PgConfig {
         &self.inner.config

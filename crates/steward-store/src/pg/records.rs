@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     RecordScan, RecordStream, StoreError, StoredRecord, error::Doing, fact_log::FactEvent,
-    records::check_fetched,
+    sqlite::records::check_fetched,
 };
 
 const RECORDS: &str = "records";

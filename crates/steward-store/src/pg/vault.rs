@@ -1,17 +1,19 @@
 //! A node's vault on the shared database.
 
-use std::sync::Arc;
-
 use steward::{
-    Policy, Vault,
-    logs::{AuditTrail, Custody, KeyError, Keyring, LogsError, SealInput, SealedRecord},
+    Vault,
+    logs::{
+        ChainedEntry, Checkpoint, KeyError, KeyringSnapshot, LogsError, SealInput, SealedRecord,
+        VaultConfig,
+    },
 };
 use steward_core::DataCategory;
 
 use super::{PgAuditStore, PgFacts, PgStore};
-use crate::{StoreError, StoreKeys, durable::verify_chain_at_start};
+use crate::{StoreError, VaultStore};
 
-/// The vault of one node on the shared PostgreSQL store.
+/// The vault of one node on the shared PostgreSQL store, as [`open_vault`](crate::open_vault)
+/// opens it.
 pub type PgVault = Vault<PgFacts, PgAuditStore>;
 
 /// Attempts of [`PgStore::seal_durable`]: a first seal, and one more after adopting a shred
@@ -19,37 +21,32 @@ pub type PgVault = Vault<PgFacts, PgAuditStore>;
 /// under this node, and the caller should hear of it).
 const SEAL_ATTEMPTS: usize = 3;
 
-/// Opens this node's vault on `store`: restores the keyring from the stored keys and
-/// tombstones, verifies the whole audit chain (and that it reaches the newest checkpoint),
-/// continues the chain after its newest entry, makes the store the custody's key store,
-/// completes every shred the chain records but the tombstones do not (audited, see
-/// `Custody::complete_pending_shreds`), and loads the facts. Start a
-/// [`FactsFollower`](super::FactsFollower) on the vault so that other nodes' fact changes
-/// reach it.
-///
-/// # Errors
-///
-/// [`StoreError::Logs`] if the chain does not verify, the keyring does not restore or a
-/// pending shred cannot be completed;
-/// [`StoreError::Postgres`] if the store cannot be read; as [`PgFacts::load`] otherwise.
-pub fn open_pg_vault(
-    store: &PgStore,
-    keys: &StoreKeys,
-    policy: Policy,
-) -> Result<PgVault, StoreError> {
-    let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-    let checkpoint = store.latest_checkpoint()?;
-    let entries = store.audit_entries()?;
-    verify_chain_at_start(keys, &entries, checkpoint)?;
-    let audit_key = keys.audit_key()?;
-    let facts = PgFacts::load(store, &audit_key, &policy, checkpoint.as_ref())?;
-    facts.check_keyring(&keyring)?;
-    let trail = AuditTrail::new(audit_key, PgAuditStore::new(store)?)?;
-    let custody = Custody::with_config(keyring, trail, *store.config().vault_config())
-        .with_key_store(Arc::new(store.clone()));
-    // A shred whose entry was written but whose keys a crashed node kept: done before serving.
-    custody.complete_pending_shreds(&entries)?;
-    Ok(Vault::with_custody(policy, facts, custody)?)
+impl VaultStore for PgStore {
+    type Audit = PgAuditStore;
+
+    fn keyring_snapshot(&self) -> Result<KeyringSnapshot, StoreError> {
+        Self::keyring_snapshot(self)
+    }
+
+    fn audit_entries(&self) -> Result<Vec<ChainedEntry>, StoreError> {
+        Self::audit_entries(self)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        Self::latest_checkpoint(self)
+    }
+
+    /// A connection of the trail's own, which holds the chain's head row locked while it
+    /// appends.
+    fn audit_store(&self) -> Result<PgAuditStore, StoreError> {
+        PgAuditStore::new(self)
+    }
+
+    /// [`PgConfig::with_vault_config`](super::PgConfig::with_vault_config): the records
+    /// per key version are counted in the database, across nodes and restarts.
+    fn vault_config(&self) -> VaultConfig {
+        *self.config().vault_config()
+    }
 }
 
 impl PgStore {

@@ -20,8 +20,8 @@ use steward::{
     logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, VaultConfig},
 };
 use steward_store::{
-    StoreError,
-    pg::{FactsFollower, PgConfig, PgStore, PgVault, open_pg_vault},
+    StoreError, open_vault,
+    pg::{FactsFollower, PgConfig, PgStore, PgVault},
 };
 
 use crate::common::*;
@@ -60,7 +60,7 @@ impl TestSchema {
     }
 
     fn store(&self) -> PgStore {
-        PgStore::connect(&self.config, &keys()).unwrap()
+        PgStore::create(&self.config, &keys()).unwrap()
     }
 }
 
@@ -74,7 +74,7 @@ impl Drop for TestSchema {
 }
 
 fn node(store: &PgStore) -> PgVault {
-    open_pg_vault(store, &keys(), Policy::coder_model()).unwrap()
+    open_vault(store, &keys(), Policy::coder_model()).unwrap()
 }
 
 fn steward_request() -> AccessRequest {
@@ -312,7 +312,7 @@ fn the_record_limit_per_key_version_is_kept_in_the_database() {
     let config = VaultConfig::default()
         .with_records_per_key_version(3)
         .unwrap();
-    let store = PgStore::connect(&db.config.clone().with_vault_config(config), &keys()).unwrap();
+    let store = PgStore::create(&db.config.clone().with_vault_config(config), &keys()).unwrap();
     let ada = customers(1)[0];
     {
         let a = node(&store);
@@ -550,7 +550,7 @@ fn facts_go_stale_on_time_while_the_follower_hangs_on_the_store() {
         .clone()
         .with_facts_max_staleness(Duration::from_secs(1))
         .unwrap();
-    let store = PgStore::connect(&config, &keys()).unwrap();
+    let store = PgStore::create(&config, &keys()).unwrap();
     let ada = customers(1)[0];
     let b = Arc::new(node(&store));
     set_up_facts(&b, &[ada]);
@@ -781,7 +781,7 @@ fn nodes_work_within_a_pool_of_one_connection() {
     // One pooled connection per store handle: no path may need two at once (it would wait
     // for itself until the pool gives up), and threads take turns.
     let config = db.config.clone().with_max_connections(1).unwrap();
-    let store = PgStore::connect(&config, &keys()).unwrap();
+    let store = PgStore::create(&config, &keys()).unwrap();
     let customers = customers(4);
     let (a, b) = two_nodes(&store, &customers);
     let b = Arc::new(b);
@@ -826,7 +826,7 @@ fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
             .with_records_per_key_version(2)
             .unwrap(),
     );
-    let store = PgStore::connect(&config, &keys()).unwrap();
+    let store = PgStore::create(&config, &keys()).unwrap();
     let customers = customers(4);
     let (a, b) = two_nodes(&store, &customers);
     let seal_on = |vault: &PgVault, customer| {

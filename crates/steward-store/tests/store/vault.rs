@@ -311,3 +311,35 @@ fn a_wrapped_key_altered_at_rest_is_refused_at_first_use_and_never_opens() {
         .unwrap();
     assert_eq!(stored, altered);
 }
+
+#[test]
+fn a_vault_on_the_embedded_store_seals_with_the_stores_vault_config() {
+    use steward::logs::{Algorithm, KeyError, LogsError, VaultConfig};
+    let dir = TempDir::new("vault-config");
+    let config = VaultConfig::default()
+        .with_algorithm(Algorithm::ChaCha20Poly1305)
+        .with_records_per_key_version(1)
+        .unwrap();
+    let store = SqliteStore::create(dir.db(), &keys())
+        .unwrap()
+        .with_vault_config(config);
+    let vault = vault(&store);
+    let committer = GroupCommitter::new(&store).unwrap();
+    let owner = customer(1);
+    vault
+        .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+        .unwrap()
+        .unwrap();
+    let first = log(&vault, &committer, owner);
+    assert_eq!(first.header().algorithm(), Algorithm::ChaCha20Poly1305);
+    // The limit of one record per key version holds: the next seal needs a rotation.
+    let now = Timestamp::now();
+    let refused = vault.seal(
+        &SealInput::new(RecordId::generate_at(now), owner, now, TrainingLevel::None),
+        b"a prompt",
+    );
+    assert!(matches!(
+        refused,
+        Err(LogsError::Key(KeyError::DataKeyExhausted { .. }))
+    ));
+}

@@ -14,8 +14,8 @@ use steward::{
     logs::{SealInput, SealedRecord},
 };
 use steward_store::{
-    StoreError, StoreKeys,
-    pg::{PgAuditStore, PgConfig, PgStore, open_pg_vault},
+    StoreError, StoreKeys, open_vault,
+    pg::{PgAuditStore, PgConfig, PgStore},
 };
 
 use super::{Backend, BackendVault, FactRow};
@@ -72,11 +72,11 @@ impl Backend for Postgres {
     }
 
     fn open_with(&self, keys: &StoreKeys) -> Result<PgStore, StoreError> {
-        PgStore::connect(&self.config, keys)
+        PgStore::create(&self.config, keys)
     }
 
     fn vault(store: &PgStore) -> Result<BackendVault<Self>, StoreError> {
-        open_pg_vault(store, &keys(), super::policy())
+        open_vault(store, &keys(), super::policy())
     }
 
     fn audit_store(store: &PgStore) -> PgAuditStore {

@@ -9,7 +9,7 @@ use crate::{
     error::Doing,
     fact_log::{FactEvent, FactLog, StoredFact, entry_after},
     fact_snapshot::FactSnapshot,
-    store::WriteTx,
+    sqlite::WriteTx,
 };
 
 const FACT_LOG: &str = "fact_log";

@@ -1,5 +1,13 @@
 //! The store: one SQLite file, its connection, start-up checks and write transactions.
 
+mod audit;
+mod facts;
+mod follower;
+mod keys;
+pub(crate) mod records;
+mod schema;
+mod vault;
+
 use std::{
     fmt,
     fs::OpenOptions,
@@ -11,15 +19,23 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use steward_core::Timestamp;
-use steward_logs::{FactLogKey, MasterKey, MasterKeyCheck, MasterKeyId};
+use steward_logs::{FactLogKey, MasterKey, MasterKeyCheck, MasterKeyId, VaultConfig};
 
 use crate::{
     StoreError, StoreKeys,
-    audit::AuditLock,
     codec::Columns,
     error::Doing,
     key_check::{self, stored_master_check, verify_master},
-    schema::{self, Found},
+    sqlite::audit::AuditLock,
+    sqlite::schema::Found,
+};
+
+pub use self::{
+    follower::{FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, StoreFactsFollower},
+    keys::WalCheckpoint,
+    records::{RecordMetas, RecordScan, StoredRecord},
+    schema::SCHEMA_VERSION,
+    vault::{StoreFacts, StoreVault},
 };
 
 /// How long a write waits for another connection's write lock before it fails.
@@ -66,6 +82,8 @@ pub struct SqliteStore {
     /// This handle's hold on the audit chain's append lock (a clone holds none: each trail
     /// locks on its own handle, see [`AuditLock`]).
     pub(crate) audit_lock: AuditLock,
+    /// How a vault opened on this handle seals.
+    vault: VaultConfig,
 }
 
 struct Inner {
@@ -185,7 +203,27 @@ impl SqliteStore {
                 fact_key: keys.audit_key()?.fact_log_key(),
             }),
             audit_lock: AuditLock::new(path),
+            vault: VaultConfig::default(),
         })
+    }
+
+    /// Seals with `config` in a vault [`open_vault`](crate::open_vault) opens on this handle,
+    /// as `pg::PgConfig::with_vault_config` does on PostgreSQL: the AEAD, the records per
+    /// session and per data key version. The configuration is not stored in the file: give
+    /// every process on it the same. Unlike PostgreSQL, which counts a key version's records
+    /// in the database, the vault counts them in memory, from its start; the default bound
+    /// (2^48 records per version) is far from what one process seals.
+    #[must_use]
+    pub const fn with_vault_config(mut self, config: VaultConfig) -> Self {
+        self.vault = config;
+        self
+    }
+
+    /// How a vault opened on this handle seals: see
+    /// [`with_vault_config`](Self::with_vault_config).
+    #[must_use]
+    pub const fn vault_config(&self) -> &VaultConfig {
+        &self.vault
     }
 
     /// The file the store lives in.
@@ -195,7 +233,7 @@ impl SqliteStore {
     }
 
     /// The schema version of the file (after [`open`](Self::open): this build's,
-    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
+    /// [`SCHEMA_VERSION`]).
     ///
     /// # Errors
     ///
@@ -355,7 +393,7 @@ pub fn remove_store_files(path: impl AsRef<Path>) -> Result<(), StoreError> {
     let [wal, shm, lock] = &mut companions;
     wal.push("-wal");
     shm.push("-shm");
-    lock.push(crate::audit::LOCK_SUFFIX);
+    lock.push(crate::sqlite::audit::LOCK_SUFFIX);
     for file in [
         path.as_os_str(),
         wal.as_os_str(),

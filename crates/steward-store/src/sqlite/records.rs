@@ -8,7 +8,7 @@ use steward_logs::{HEADER_LEN, KeyVersion, RecordHeader, SealedRecord};
 use steward_retention::{RecordMeta, RecordStore, Removal};
 
 use crate::{
-    SqliteStore, StoreError, codec::Columns, error::Doing, fact_log::FactEvent, store::WriteTx,
+    SqliteStore, StoreError, codec::Columns, error::Doing, fact_log::FactEvent, sqlite::WriteTx,
 };
 
 const RECORDS: &str = "records";
@@ -357,7 +357,7 @@ impl RecordStore for SqliteStore {
             let removal = tx.delete_record(record)?;
             // The deletion's proof, with it; a record already absent was deleted before.
             if removal == Removal::Removed {
-                crate::facts::append_in(tx, &FactEvent::RecordDeleted { record })?;
+                super::facts::append_in(tx, &FactEvent::RecordDeleted { record })?;
             }
             Ok(removal)
         })

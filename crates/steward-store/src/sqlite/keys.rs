@@ -14,8 +14,8 @@ use crate::{
     codec::Columns,
     error::Doing,
     fact_log::FactEvent,
-    store::WriteTx,
-    store::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
+    sqlite::WriteTx,
+    sqlite::{has_wrapped_keys, is_registered, read_meta, set_current_master_key},
 };
 
 const WRAPPED: &str = "wrapped_keys";
@@ -76,7 +76,7 @@ impl WriteTx<'_> {
         if inserted == 1 {
             // The key's proof, with it: a key row deleted outside a shred is found at start-up.
             let version = key.version();
-            return crate::facts::append_in(self, &FactEvent::KeyStored { customer, version });
+            return super::facts::append_in(self, &FactEvent::KeyStored { customer, version });
         }
         let stored = conn
             .query_row(
@@ -247,7 +247,7 @@ impl SqliteStore {
             let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                 row.get::<_, i64>(0)
             });
-            conn.busy_timeout(crate::store::BUSY_TIMEOUT)
+            conn.busy_timeout(crate::sqlite::BUSY_TIMEOUT)
                 .doing("checkpointing the log")?;
             match busy {
                 Ok(0) => Ok(WalCheckpoint::Truncated),
@@ -313,7 +313,7 @@ impl KeyStore for SqliteStore {
             let through = tx.shred(customer, tombstone)?.through();
             // The shred's proof, with its effect: a key stored again or a tombstone deleted
             // behind the store's back disagrees with the log at the next start.
-            crate::facts::append_in(tx, &FactEvent::KeysShredded { customer, through })
+            super::facts::append_in(tx, &FactEvent::KeysShredded { customer, through })
         })?;
         let _purged = self.checkpoint_wal();
         Ok(())

@@ -14,7 +14,7 @@ use steward::BoxError;
 
 use crate::{
     SqliteStore, StoreError, StoreVault, codec::to_i64, durable_facts::Freshness, error::Doing,
-    facts::entries_after,
+    sqlite::facts::entries_after,
 };
 
 /// How often the follower asks SQLite whether another connection committed: a read of

@@ -18,8 +18,8 @@ use crate::{
     SqliteStore, StoreError,
     codec::{Columns, json_text, to_i64, to_u64},
     error::Doing,
-    store::BUSY_TIMEOUT,
-    store::WriteTx,
+    sqlite::BUSY_TIMEOUT,
+    sqlite::WriteTx,
 };
 
 const ENTRIES: &str = "audit_entries";
