@@ -14,8 +14,8 @@ use steward::{
     RosterFacts, TrainingLevel,
     consent::ConsentLedger,
     logs::{
-        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, Keyring, KeyringSnapshot,
-        RosterChange, StewardRoster, Tombstone, WrappedDataKey,
+        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, RosterChange,
+        StewardRoster, Tombstone, WrappedDataKey,
     },
     retention::{
         HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
@@ -265,35 +265,57 @@ impl<L: FactLog> DurableFacts<L> {
         self.state.adopted.as_ref()
     }
 
-    /// Checks `keyring` (restored from the store's key rows) against the keys and shreds the
-    /// log records: every shred's tombstone must still be stored and cover what it destroyed
-    /// (a tombstone deleted or lowered behind the store's back, say to bring back key rows
-    /// from a backup, fails closed here), and the newest key the log records for a customer
-    /// must still be stored unless a shred destroyed it (a key row deleted outside a shred
-    /// would be a shred nobody audited). The keyring and the log are read at different
-    /// moments: a customer whose keys disagree is read again (`reread`, the store's view of
-    /// them now) before the disagreement counts, since another writer may have stored a key
-    /// or shredded in between.
-    pub(crate) fn check_keyring(
+    /// Checks the store's keys (`stored`, the snapshot the keyring is restored from) against
+    /// the keys and shreds the log records: every shred's tombstone must still be stored and
+    /// cover what it destroyed (a tombstone deleted or lowered behind the store's back, say to
+    /// bring back key rows from a backup, fails closed here), and the newest key the log
+    /// records for a customer must still be stored unless a shred destroyed it (a key row
+    /// deleted outside a shred would be a shred nobody audited). The keys and the log are read
+    /// at different moments: a customer whose keys disagree is read again (`reread`, the
+    /// store's view of them now) before the disagreement counts, since another writer may
+    /// have stored a key or shredded in between.
+    pub(crate) fn check_keys(
         &self,
-        keyring: &Keyring,
+        stored: &KeyringSnapshot,
         reread: impl Fn(CustomerId) -> Result<Option<KeyringSnapshot>, StoreError>,
     ) -> Result<(), StoreError> {
         let held_now = |customer: CustomerId| -> Result<Option<KeysHeld>, StoreError> {
             Ok(reread(customer)?.map(|snapshot| KeysHeld::of(&snapshot, customer)))
         };
-        for (customer, (sequence, version)) in &self.state.keys {
-            let held = KeysHeld::in_keyring(keyring, *customer);
-            if !held.keeps(*version) && !held_now(*customer)?.is_some_and(|now| now.keeps(*version))
-            {
+        let tombstones: CustomerMap<Tombstone> = stored.shredded().iter().copied().collect();
+        // Both sides in customer order, so that a million customers are one linear pass over
+        // the stored keys rather than a million searches through them.
+        let mut logged: Vec<(CustomerId, u64, KeyVersion)> = self
+            .state
+            .keys
+            .iter()
+            .map(|(customer, (sequence, version))| (*customer, *sequence, *version))
+            .collect();
+        logged.sort_unstable_by_key(|(customer, ..)| *customer);
+        let mut keys = stored.data_keys().iter().peekable();
+        for (customer, sequence, version) in logged {
+            let mut newest = None;
+            while let Some(key) = keys.next_if(|key| key.customer() <= customer) {
+                if key.customer() == customer {
+                    newest = Some(key.version());
+                }
+            }
+            let held = KeysHeld {
+                newest,
+                tombstone: tombstones.get(&customer).copied(),
+            };
+            if !held.keeps(version) && !held_now(customer)?.is_some_and(|now| now.keeps(version)) {
                 return Err(StoreError::FactLogBroken {
-                    sequence: *sequence,
+                    sequence,
                     reason: "the data key this entry stored is gone, though no shred destroyed it",
                 });
             }
         }
         for (customer, (sequence, through)) in &self.state.shredded {
-            let held = KeysHeld::in_keyring(keyring, *customer);
+            let held = KeysHeld {
+                newest: None,
+                tombstone: tombstones.get(customer).copied(),
+            };
             if !held.destroyed(*through)
                 && !held_now(*customer)?.is_some_and(|now| now.destroyed(*through))
             {
@@ -836,13 +858,6 @@ struct KeysHeld {
 }
 
 impl KeysHeld {
-    fn in_keyring(keyring: &Keyring, customer: CustomerId) -> Self {
-        Self {
-            newest: keyring.current_version(customer),
-            tombstone: keyring.shredded_through(customer),
-        }
-    }
-
     fn of(snapshot: &KeyringSnapshot, customer: CustomerId) -> Self {
         Self {
             newest: snapshot

@@ -90,47 +90,40 @@ pub fn open_vault<S: VaultStore>(
     keys: &StoreKeys,
     policy: Policy,
 ) -> Result<VaultOn<S>, StoreError> {
-    // The keyring is read on the second core while this one verifies the chain and loads the
-    // facts: at a million customers each takes a good part of a second, and neither needs
-    // the other.
-    let (keyring, (entries, audit_key, facts)) = thread::scope(|scope| {
+    // The keyring's rows are read on the second core while this one verifies the chain and
+    // loads the facts: at a million customers each takes a good part of a second, and
+    // neither needs the other. The keys are checked against the log before the keyring is
+    // restored from them.
+    let (stored_keys, (entries, audit_key, facts)) = thread::scope(|scope| {
         let restoring = thread::Builder::new()
-            .name("steward-keyring-restore".into())
-            .spawn_scoped(scope, || restore_keyring(store, keys));
+            .name("steward-keyring-read".into())
+            .spawn_scoped(scope, || store.keyring_snapshot());
         let loaded = load_facts(store, keys, &policy);
-        let keyring = match restoring {
+        let stored_keys = match restoring {
             Ok(restoring) => match restoring.join() {
-                Ok(keyring) => keyring,
+                Ok(stored_keys) => stored_keys,
                 // A panic is passed on, as `thread::scope` would pass it on unjoined.
                 Err(panic) => std::panic::resume_unwind(panic),
             },
             // No second thread to be had: read it here.
-            Err(_) => restore_keyring(store, keys),
+            Err(_) => store.keyring_snapshot(),
         };
-        Ok::<_, StoreError>((keyring?, loaded?))
+        Ok::<_, StoreError>((stored_keys?, loaded?))
     })?;
-    facts.check_keyring(&keyring, |customer| {
+    facts.check_keys(&stored_keys, |customer| {
         store.customer_keys(customer).map_err(|source| {
             StoreError::Logs(steward_logs::LogsError::Key(
                 steward_logs::KeyError::StoreUnavailable { source },
             ))
         })
     })?;
+    let keyring = Keyring::restore(keys.master_key()?, [], stored_keys)?;
     let trail = AuditTrail::new(audit_key, store.audit_store()?)?;
     let custody = Custody::with_config(keyring, trail, store.vault_config())
         .with_key_store(Arc::new(store.clone()));
     // A shred whose entry was written but whose keys a crash kept: done before serving.
     custody.complete_pending_shreds(&entries)?;
     Ok(Vault::with_custody(policy, facts, custody)?)
-}
-
-/// The keyring as stored: see [`VaultStore::keyring_snapshot`] and `Keyring::restore`.
-fn restore_keyring<S: VaultStore>(store: &S, keys: &StoreKeys) -> Result<Keyring, StoreError> {
-    Ok(Keyring::restore(
-        keys.master_key()?,
-        [],
-        store.keyring_snapshot()?,
-    )?)
 }
 
 /// What start-up reads besides the keyring: the audit chain (verified against the newest
