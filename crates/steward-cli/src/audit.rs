@@ -11,7 +11,7 @@ use steward::logs::{
     AuditStore, AuditTrail, ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner,
 };
 use steward_store::{
-    FactLog, SqliteStore, StoreKeys,
+    SqliteStore, StoreKeys, VaultStore,
     pg::{PgAuditStore, PgConfig, PgStore},
     verify_fact_log,
 };
@@ -142,7 +142,7 @@ impl VerifiedStore {
 
 fn verify_both<A: AuditStore>(
     trail: &AuditTrail<A>,
-    log: &impl FactLog,
+    log: &impl VaultStore,
     keys: &StoreKeys,
     checkpoint: Option<(&Checkpoint, &CheckpointPublicKey)>,
 ) -> Result<Heads, CliError> {

@@ -1202,3 +1202,22 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
     let verified = sandbox.json(&["audit", "verify"]);
     assert_eq!(verified["verified"], true, "{verified}");
 }
+
+#[test]
+fn a_checkpoint_after_fact_changes_alone_covers_them() {
+    let sandbox = Sandbox::with_customers("fact-checkpoint");
+    let first = sandbox.json(&["audit", "checkpoint"]);
+    // A consent change adds a fact entry and no audit entry: the audit head is the same.
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let second = sandbox.json(&["audit", "checkpoint"]);
+    assert_eq!(second["entries"], first["entries"]);
+    assert_eq!(
+        second["facts"]["entries"].as_u64().unwrap(),
+        first["facts"]["entries"].as_u64().unwrap() + 1
+    );
+    let verified = sandbox.json(&["audit", "verify"]);
+    assert_eq!(
+        verified["checkpoint"]["facts"]["entries"],
+        second["facts"]["entries"]
+    );
+}

@@ -14,19 +14,18 @@ use steward::{
     RosterFacts, TrainingLevel,
     consent::ConsentLedger,
     logs::{
-        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, RosterChange,
-        StewardRoster, Tombstone, WrappedDataKey,
+        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange, StewardRoster,
     },
     retention::{
         HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
     },
 };
-use steward_core::{CustomerId, CustomerMap, Justification, PolicyVersion, StewardId, Timestamp};
+use steward_core::{CustomerId, Justification, PolicyVersion, StewardId, Timestamp};
 
 use crate::{
     StoreError,
     codec::json_text,
-    fact_log::{FactEvent, FactLog, StoredFact, check_entry, check_reaches},
+    fact_log::{FactEvent, FactLog, KeysLogged, StoredFact, check_entry, check_reaches},
     fact_snapshot::{FactSnapshot, SnapshotEvent, SnapshotReader, SnapshotWriter},
 };
 
@@ -72,12 +71,8 @@ struct FactState {
     roster: StewardRoster,
     /// The policy version the newest adoption entry names.
     adopted: Option<PolicyVersion>,
-    /// Every shred the log records: by customer, the newest one's entry and what it
-    /// destroyed (checked against the keyring at start-up).
-    shredded: CustomerMap<(u64, Option<KeyVersion>)>,
-    /// The newest data key the log records for each customer, and its entry (checked against
-    /// the keyring at start-up).
-    keys: CustomerMap<(u64, KeyVersion)>,
+    /// The keys and shreds the log records (checked against the stored keys at start-up).
+    keys: KeysLogged,
 }
 
 impl FactState {
@@ -88,14 +83,14 @@ impl FactState {
             holds: HoldRegister::new(),
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
-            shredded: CustomerMap::default(),
-            keys: CustomerMap::default(),
+            keys: KeysLogged::default(),
         }
     }
 
     /// Replays one verified entry, the `sequence`th of the log; an entry that does not replay
     /// is refused.
     fn apply(&mut self, event: FactEvent, sequence: u64) -> Result<(), StoreError> {
+        self.keys.note(&event, sequence);
         match event {
             FactEvent::Consent { receipt } => self.replay_consent(
                 ConsentChange::new(
@@ -122,15 +117,8 @@ impl FactState {
                 self.roster.remove(&steward);
             }
             FactEvent::PolicyAdopted { version } => self.adopted = Some(version),
-            FactEvent::KeyStored { customer, version } => {
-                let newest = self.keys.entry(customer).or_insert((sequence, version));
-                if version >= newest.1 {
-                    *newest = (sequence, version);
-                }
-            }
-            FactEvent::KeysShredded { customer, through } => {
-                self.shredded.insert(customer, (sequence, through));
-            }
+            // Noted above; no fact a decision reads changes.
+            FactEvent::KeyStored { .. } | FactEvent::KeysShredded { .. } => {}
             // Proven in the log; no fact a decision reads changes (the record is gone).
             FactEvent::RecordDeleted { .. } => {}
         }
@@ -266,66 +254,13 @@ impl<L: FactLog> DurableFacts<L> {
     }
 
     /// Checks the store's keys (`stored`, the snapshot the keyring is restored from) against
-    /// the keys and shreds the log records: every shred's tombstone must still be stored and
-    /// cover what it destroyed (a tombstone deleted or lowered behind the store's back, say to
-    /// bring back key rows from a backup, fails closed here), and the newest key the log
-    /// records for a customer must still be stored unless a shred destroyed it (a key row
-    /// deleted outside a shred would be a shred nobody audited). The keys and the log are read
-    /// at different moments: a customer whose keys disagree is read again (`reread`, the
-    /// store's view of them now) before the disagreement counts, since another writer may
-    /// have stored a key or shredded in between.
+    /// the keys and shreds the log records; see `KeysLogged::check`.
     pub(crate) fn check_keys(
         &self,
         stored: &KeyringSnapshot,
         reread: impl Fn(CustomerId) -> Result<Option<KeyringSnapshot>, StoreError>,
     ) -> Result<(), StoreError> {
-        let held_now = |customer: CustomerId| -> Result<Option<KeysHeld>, StoreError> {
-            Ok(reread(customer)?.map(|snapshot| KeysHeld::of(&snapshot, customer)))
-        };
-        let tombstones: CustomerMap<Tombstone> = stored.shredded().iter().copied().collect();
-        // Both sides in customer order, so that a million customers are one linear pass over
-        // the stored keys rather than a million searches through them.
-        let mut logged: Vec<(CustomerId, u64, KeyVersion)> = self
-            .state
-            .keys
-            .iter()
-            .map(|(customer, (sequence, version))| (*customer, *sequence, *version))
-            .collect();
-        logged.sort_unstable_by_key(|(customer, ..)| *customer);
-        let mut keys = stored.data_keys().iter().peekable();
-        for (customer, sequence, version) in logged {
-            let mut newest = None;
-            while let Some(key) = keys.next_if(|key| key.customer() <= customer) {
-                if key.customer() == customer {
-                    newest = Some(key.version());
-                }
-            }
-            let held = KeysHeld {
-                newest,
-                tombstone: tombstones.get(&customer).copied(),
-            };
-            if !held.keeps(version) && !held_now(customer)?.is_some_and(|now| now.keeps(version)) {
-                return Err(StoreError::FactLogBroken {
-                    sequence,
-                    reason: "the data key this entry stored is gone, though no shred destroyed it",
-                });
-            }
-        }
-        for (customer, (sequence, through)) in &self.state.shredded {
-            let held = KeysHeld {
-                newest: None,
-                tombstone: tombstones.get(customer).copied(),
-            };
-            if !held.destroyed(*through)
-                && !held_now(*customer)?.is_some_and(|now| now.destroyed(*through))
-            {
-                return Err(StoreError::FactLogBroken {
-                    sequence: *sequence,
-                    reason: "the keys this shred destroyed are stored again, or their tombstone is gone",
-                });
-            }
-        }
-        Ok(())
+        self.state.keys.check(stored, reread)
     }
 
     /// The number of entries applied.
@@ -673,7 +608,7 @@ impl<L: FactLog> DurableFacts<L> {
         let customers = usize::try_from(starts).unwrap_or(usize::MAX);
         self.state.consent = ConsentLedger::with_capacity(known.clone(), customers);
         self.state.relationships = RelationshipBook::with_capacity(customers);
-        self.state.keys = CustomerMap::with_capacity_and_hasher(customers, Default::default());
+        self.state.keys = KeysLogged::with_capacity(customers);
         let mut place: u64 = 0;
         while let Some(event) = events.next_event()? {
             place = place.saturating_add(1);
@@ -848,47 +783,6 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
             .field("diverged", &self.diverged)
             .field("stale", &self.freshness.is_stale())
             .finish_non_exhaustive()
-    }
-}
-
-/// What a store holds of a customer's keys: the newest stored version and the tombstone.
-struct KeysHeld {
-    newest: Option<KeyVersion>,
-    tombstone: Option<Tombstone>,
-}
-
-impl KeysHeld {
-    fn of(snapshot: &KeyringSnapshot, customer: CustomerId) -> Self {
-        Self {
-            newest: snapshot
-                .data_keys()
-                .iter()
-                .filter(|key| key.customer() == customer)
-                .map(WrappedDataKey::version)
-                .max(),
-            tombstone: snapshot
-                .shredded()
-                .iter()
-                .find(|(shredded, _)| *shredded == customer)
-                .map(|(_, tombstone)| *tombstone),
-        }
-    }
-
-    /// Whether `version` is still stored, or a shred destroyed it.
-    fn keeps(&self, version: KeyVersion) -> bool {
-        self.newest.is_some_and(|newest| newest >= version)
-            || self
-                .tombstone
-                .is_some_and(|tombstone| tombstone.covers(version))
-    }
-
-    /// Whether a tombstone covers what a shred through `through` destroyed.
-    fn destroyed(&self, through: Option<KeyVersion>) -> bool {
-        match (self.tombstone, through) {
-            (Some(tombstone), Some(version)) => tombstone.covers(version),
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
     }
 }
 

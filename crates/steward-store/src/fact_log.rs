@@ -5,12 +5,18 @@
 use serde::{Deserialize, Serialize};
 use steward::{
     ConsentReceipt,
-    logs::{ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion},
+    logs::{
+        ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, Tombstone,
+        WrappedDataKey,
+    },
     retention::HoldEvent,
 };
-use steward_core::{CustomerId, PolicyVersion, RecordId, StewardId, Timestamp};
+use steward_core::{CustomerId, CustomerMap, PolicyVersion, RecordId, StewardId, Timestamp};
 
-use crate::{StoreError, fact_snapshot::FactSnapshot};
+use crate::{
+    StoreError, VaultStore,
+    fact_snapshot::{FactSnapshot, SnapshotWriter},
+};
 
 /// One change to the facts, as the log keeps it (serde JSON, the bytes the hash covers).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,28 +241,228 @@ pub(crate) fn check_reaches(
     Ok(())
 }
 
-/// Verifies a whole fact log under `key` (every entry's place, link and hash, and that it
-/// still reaches what `checkpoint` signed of it) without replaying it: what
-/// `steward audit verify` runs. Returns the log's head.
+/// Whether `new` may replace `stored`, the checkpoint kept for the same number of audit
+/// entries: it signs the same audit head and a longer fact log (the fact log grows while the
+/// audit chain need not, so a second checkpoint of one audit head is how the newest fact
+/// entries get covered). Anything else for the same audit length is a fork.
+pub(crate) fn checkpoint_supersedes(new: &Checkpoint, stored: &Checkpoint) -> bool {
+    new.entries() == stored.entries()
+        && new.head() == stored.head()
+        && match (new.facts(), stored.facts()) {
+            (Some(new), Some(stored)) => new.entries() > stored.entries(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+}
+
+/// Verifies a store's whole fact log under `key`, from its first entry, without replaying
+/// it into facts: every entry's place, link and hash; that it still reaches what
+/// `checkpoint` signed of it; that every entry decodes; that the newest snapshot is exactly
+/// the entries it is bound to, re-encoded; and that the store's keys and tombstones agree with
+/// the keys and shreds the log records. What `steward audit verify` runs. Returns the log's
+/// head.
 ///
 /// # Errors
 ///
-/// [`StoreError::FactLogBroken`] naming the first entry that does not verify; whatever kept
-/// the log from being read.
-pub fn verify_fact_log(
-    log: &impl FactLog,
+/// [`StoreError::FactLogBroken`] naming the first entry that does not verify (or the
+/// snapshot's, or the key's); whatever kept the store from being read.
+pub fn verify_fact_log<S: VaultStore>(
+    store: &S,
     key: &FactLogKey,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<ChainHead, StoreError> {
     let signed = checkpoint.and_then(Checkpoint::facts);
+    let snapshot = store.latest_snapshot()?;
+    let mut rebuilt = snapshot.as_ref().map(|_| SnapshotWriter::continuing(None));
+    let mut keys = KeysLogged::default();
     let mut head = ChainHead::EMPTY;
     let mut at_checkpoint = None;
-    for entry in log.entries_after(0)? {
+    for entry in store.entries_after(0)? {
         head = check_entry(key, &head, &entry)?;
+        let event: FactEvent =
+            serde_json::from_str(entry.event()).map_err(|_| StoreError::FactLogBroken {
+                sequence: head.entries(),
+                reason: "its hash verifies but its event is unknown to this build",
+            })?;
+        keys.note(&event, head.entries());
+        if let (Some(writer), Some(snapshot)) = (rebuilt.as_mut(), snapshot.as_ref())
+            && head.entries() <= snapshot.sequence()
+        {
+            writer.push(&event)?;
+            if head.entries() == snapshot.sequence() {
+                let bound = key.snapshot_matches(
+                    snapshot.sequence(),
+                    &snapshot.head(),
+                    snapshot.body(),
+                    &snapshot.mac(),
+                );
+                if !bound || snapshot.head() != head.hash() {
+                    return Err(StoreError::FactLogBroken {
+                        sequence: snapshot.sequence(),
+                        reason: "the snapshot ending here does not match its MAC or this entry",
+                    });
+                }
+            }
+        }
         if signed.is_some_and(|signed| signed.entries() == head.entries()) {
             at_checkpoint = Some(head);
         }
     }
     check_reaches(signed, &head, at_checkpoint)?;
+    if let (Some(writer), Some(snapshot)) = (rebuilt, snapshot)
+        && (head.entries() < snapshot.sequence() || writer.into_body() != snapshot.body())
+    {
+        return Err(StoreError::FactLogBroken {
+            sequence: snapshot.sequence(),
+            reason: "the snapshot ending here is not the entries before it",
+        });
+    }
+    keys.check(&store.keyring_snapshot()?, |customer| {
+        store.customer_keys(customer).map_err(key_store_error)
+    })?;
     Ok(head)
+}
+
+/// A key store's failure, as start-up and verification report it.
+pub(crate) fn key_store_error(source: steward::BoxError) -> StoreError {
+    StoreError::Logs(steward_logs::LogsError::Key(
+        steward_logs::KeyError::StoreUnavailable { source },
+    ))
+}
+
+/// The keys and shreds a fact log records, by customer: the newest key stored and the newest
+/// shred, each with its entry.
+#[derive(Default)]
+pub(crate) struct KeysLogged {
+    keys: CustomerMap<(u64, KeyVersion)>,
+    shredded: CustomerMap<(u64, Option<KeyVersion>)>,
+}
+
+impl KeysLogged {
+    /// Room for `customers` customers' keys.
+    pub(crate) fn with_capacity(customers: usize) -> Self {
+        Self {
+            keys: CustomerMap::with_capacity_and_hasher(customers, Default::default()),
+            shredded: CustomerMap::default(),
+        }
+    }
+
+    /// Notes `event`, the `sequence`th entry, if it is about keys.
+    pub(crate) fn note(&mut self, event: &FactEvent, sequence: u64) {
+        match event {
+            FactEvent::KeyStored { customer, version } => {
+                let newest = self.keys.entry(*customer).or_insert((sequence, *version));
+                if *version >= newest.1 {
+                    *newest = (sequence, *version);
+                }
+            }
+            FactEvent::KeysShredded { customer, through } => {
+                self.shredded.insert(*customer, (sequence, *through));
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks the store's keys (`stored`, as a keyring is restored from them) against the
+    /// keys and shreds noted: every shred's tombstone must still be stored and cover what it
+    /// destroyed (a tombstone deleted or lowered behind the store's back, say to bring back
+    /// key rows from a backup, fails closed here), and the newest key noted for a customer
+    /// must still be stored unless a shred destroyed it (a key row deleted outside a shred
+    /// would be a shred nobody audited). The keys and the log are read at different moments:
+    /// a customer whose keys disagree is read again (`reread`, the store's view of them now)
+    /// before the disagreement counts, since another writer may have stored a key or
+    /// shredded in between.
+    pub(crate) fn check(
+        &self,
+        stored: &KeyringSnapshot,
+        reread: impl Fn(CustomerId) -> Result<Option<KeyringSnapshot>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let held_now = |customer: CustomerId| -> Result<Option<KeysHeld>, StoreError> {
+            Ok(reread(customer)?.map(|snapshot| KeysHeld::of(&snapshot, customer)))
+        };
+        let tombstones: CustomerMap<Tombstone> = stored.shredded().iter().copied().collect();
+        // Both sides in customer order, so that a million customers are one linear pass over
+        // the stored keys rather than a million searches through them.
+        let mut logged: Vec<(CustomerId, u64, KeyVersion)> = self
+            .keys
+            .iter()
+            .map(|(customer, (sequence, version))| (*customer, *sequence, *version))
+            .collect();
+        logged.sort_unstable_by_key(|(customer, ..)| *customer);
+        let mut keys = stored.data_keys().iter().peekable();
+        for (customer, sequence, version) in logged {
+            let mut newest = None;
+            while let Some(key) = keys.next_if(|key| key.customer() <= customer) {
+                if key.customer() == customer {
+                    newest = Some(key.version());
+                }
+            }
+            let held = KeysHeld {
+                newest,
+                tombstone: tombstones.get(&customer).copied(),
+            };
+            if !held.keeps(version) && !held_now(customer)?.is_some_and(|now| now.keeps(version)) {
+                return Err(StoreError::FactLogBroken {
+                    sequence,
+                    reason: "the data key this entry stored is gone, though no shred destroyed it",
+                });
+            }
+        }
+        for (customer, (sequence, through)) in &self.shredded {
+            let held = KeysHeld {
+                newest: None,
+                tombstone: tombstones.get(customer).copied(),
+            };
+            if !held.destroyed(*through)
+                && !held_now(*customer)?.is_some_and(|now| now.destroyed(*through))
+            {
+                return Err(StoreError::FactLogBroken {
+                    sequence: *sequence,
+                    reason: "the keys this shred destroyed are stored again, or their tombstone is gone",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a store holds of a customer's keys: the newest stored version and the tombstone.
+struct KeysHeld {
+    newest: Option<KeyVersion>,
+    tombstone: Option<Tombstone>,
+}
+
+impl KeysHeld {
+    fn of(snapshot: &KeyringSnapshot, customer: CustomerId) -> Self {
+        Self {
+            newest: snapshot
+                .data_keys()
+                .iter()
+                .filter(|key| key.customer() == customer)
+                .map(WrappedDataKey::version)
+                .max(),
+            tombstone: snapshot
+                .shredded()
+                .iter()
+                .find(|(shredded, _)| *shredded == customer)
+                .map(|(_, tombstone)| *tombstone),
+        }
+    }
+
+    /// Whether `version` is still stored, or a shred destroyed it.
+    fn keeps(&self, version: KeyVersion) -> bool {
+        self.newest.is_some_and(|newest| newest >= version)
+            || self
+                .tombstone
+                .is_some_and(|tombstone| tombstone.covers(version))
+    }
+
+    /// Whether a tombstone covers what a shred through `through` destroyed.
+    fn destroyed(&self, through: Option<KeyVersion>) -> bool {
+        match (self.tombstone, through) {
+            (Some(tombstone), Some(version)) => tombstone.covers(version),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
 }

@@ -9,7 +9,7 @@ use steward_logs::{
     KeyringSnapshot, VaultConfig,
 };
 
-use crate::{DurableFacts, FactLog, StoreError, StoreKeys};
+use crate::{DurableFacts, FactLog, StoreError, StoreKeys, fact_log::key_store_error};
 
 /// The vault [`open_vault`] opens on a store `S`: [`StoreVault`](crate::StoreVault) on the
 /// embedded store, `pg::PgVault` on PostgreSQL.
@@ -111,11 +111,7 @@ pub fn open_vault<S: VaultStore>(
         Ok::<_, StoreError>((stored_keys?, loaded?))
     })?;
     facts.check_keys(&stored_keys, |customer| {
-        store.customer_keys(customer).map_err(|source| {
-            StoreError::Logs(steward_logs::LogsError::Key(
-                steward_logs::KeyError::StoreUnavailable { source },
-            ))
-        })
+        store.customer_keys(customer).map_err(key_store_error)
     })?;
     let keyring = Keyring::restore(keys.master_key()?, [], stored_keys)?;
     let trail = AuditTrail::new(audit_key, store.audit_store()?)?;

@@ -6,7 +6,7 @@ use postgres::{Client, SimpleQueryMessage, Statement};
 use steward_logs::{AuditStore, BoxError, ChainedEntry, Checkpoint, SharedHead};
 
 use super::{PgStore, column};
-use crate::{StoreError, codec::json_text, error::Doing};
+use crate::{StoreError, codec::json_text, error::Doing, fact_log::checkpoint_supersedes};
 
 const ENTRIES: &str = "audit_entries";
 const CHECKPOINTS: &str = "audit_checkpoints";
@@ -271,6 +271,14 @@ impl PgStore {
             .get(0);
         let stored = decode_checkpoint(&stored)?;
         if stored == *checkpoint {
+            Ok(())
+        } else if checkpoint_supersedes(checkpoint, &stored) {
+            client
+                .execute(
+                    "UPDATE audit_checkpoints SET checkpoint = $2 WHERE entries = $1",
+                    &[&entries, &json],
+                )
+                .doing("storing a checkpoint")?;
             Ok(())
         } else {
             Err(StoreError::CheckpointConflict {

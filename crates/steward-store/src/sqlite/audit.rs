@@ -18,6 +18,7 @@ use crate::{
     SqliteStore, StoreError,
     codec::{Columns, json_text, to_i64, to_u64},
     error::Doing,
+    fact_log::checkpoint_supersedes,
     sqlite::BUSY_TIMEOUT,
     sqlite::WriteTx,
 };
@@ -105,6 +106,13 @@ impl WriteTx<'_> {
         let stored: Checkpoint = serde_json::from_str(&stored)
             .map_err(|error| StoreError::corrupt(CHECKPOINTS, "invalid checkpoint", error))?;
         if stored == *checkpoint {
+            Ok(())
+        } else if checkpoint_supersedes(checkpoint, &stored) {
+            conn.execute(
+                "UPDATE audit_checkpoints SET checkpoint = ?2 WHERE entries = ?1",
+                params![entries, json],
+            )
+            .doing("storing a checkpoint")?;
             Ok(())
         } else {
             Err(StoreError::CheckpointConflict {

@@ -599,3 +599,66 @@ fn a_batch_refused_half_way_fails_the_facts_closed_and_a_refused_change_does_not
             .is_none()
     );
 }
+
+#[test]
+fn the_full_verification_checks_the_snapshot_and_the_stored_keys_too() {
+    let dir = TempDir::new("fact-verify-all");
+    let keys = keys();
+    let store = snapshotted_store(&dir);
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let now = Timestamp::now();
+    let input = steward::SealInput::new(
+        steward::RecordId::generate_at(now),
+        customer(1),
+        now,
+        TrainingLevel::None,
+    );
+    vault.seal(&input, b"a prompt").unwrap();
+    drop(vault);
+    let key = keys.audit_key().unwrap().fact_log_key();
+    assert!(store.latest_snapshot().unwrap().is_some());
+    verify_fact_log(&store, &key, None).unwrap();
+
+    // A snapshot that is not the entries before it, though its MAC holds (as one written by
+    // a build that left entries out would be).
+    let conn = Connection::open(dir.db()).unwrap();
+    let (sequence, body): (i64, Vec<u8>) = conn
+        .query_row("SELECT sequence, body FROM fact_snapshots", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    let mut short = body.clone();
+    short.truncate(body.len() - 21);
+    let head: Vec<u8> = conn
+        .query_row("SELECT head FROM fact_snapshots", [], |row| row.get(0))
+        .unwrap();
+    let head = steward::logs::ChainHash::from_bytes(head.try_into().unwrap());
+    let mac = key.snapshot_mac(sequence.unsigned_abs(), &head, &short);
+    conn.execute(
+        "UPDATE fact_snapshots SET body = ?1, mac = ?2",
+        rusqlite::params![short, mac.as_bytes().as_slice()],
+    )
+    .unwrap();
+    assert!(matches!(
+        verify_fact_log(&store, &key, None),
+        Err(StoreError::FactLogBroken { sequence: s, .. }) if s == sequence.unsigned_abs()
+    ));
+    conn.execute(
+        "UPDATE fact_snapshots SET body = ?1, mac = ?2",
+        rusqlite::params![
+            body,
+            key.snapshot_mac(sequence.unsigned_abs(), &head, &body)
+                .as_bytes()
+                .as_slice()
+        ],
+    )
+    .unwrap();
+    verify_fact_log(&store, &key, None).unwrap();
+
+    // A key row deleted by hand: the verification names it as start-up would.
+    conn.execute("DELETE FROM wrapped_keys", []).unwrap();
+    assert!(matches!(
+        verify_fact_log(&store, &key, None),
+        Err(StoreError::FactLogBroken { .. })
+    ));
+}
