@@ -72,6 +72,14 @@ fn tamper() -> impl Strategy<Value = Tamper> {
     ]
 }
 
+/// Seals a prompt of `who`, collected now; the vault issues and stores their data key.
+fn seal_for(vault: &StoreVault, who: steward::CustomerId) -> steward::SealedRecord {
+    let now = Timestamp::now();
+    let id = steward::RecordId::generate_at(now);
+    let input = steward::SealInput::new(id, who, now, TrainingLevel::None);
+    vault.seal(&input, b"a prompt").unwrap()
+}
+
 fn steward(n: u8) -> StewardId {
     format!("steward-{n}.ops").parse().unwrap()
 }
@@ -405,14 +413,7 @@ fn keys_brought_back_after_a_shred_keep_the_store_from_serving() {
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
     let ada = customer(1);
-    let now = Timestamp::now();
-    let input = steward::SealInput::new(
-        steward::RecordId::generate_at(now),
-        ada,
-        now,
-        TrainingLevel::None,
-    );
-    vault.seal(&input, b"a prompt").unwrap();
+    seal_for(&vault, ada);
     let conn = Connection::open(dir.db()).unwrap();
     // What a backup holds: the customer's wrapped key.
     let backup: (Vec<u8>, i64, String, Vec<u8>, Vec<u8>) = conn
@@ -467,14 +468,8 @@ fn a_record_deletion_is_an_entry_of_the_log() {
     let keys = keys();
     let mut store = SqliteStore::create(dir.db(), &keys).unwrap();
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
-    let now = Timestamp::now();
-    let id = steward::RecordId::generate_at(now);
-    let record = vault
-        .seal(
-            &steward::SealInput::new(id, customer(1), now, TrainingLevel::None),
-            b"a prompt",
-        )
-        .unwrap();
+    let record = seal_for(&vault, customer(1));
+    let id = record.header().record_id();
     store
         .put_record(&record, steward::DataCategory::LlmRequestLog)
         .unwrap();
@@ -501,14 +496,7 @@ fn a_key_row_deleted_outside_a_shred_keeps_the_store_from_serving() {
     let keys = keys();
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
-    let now = Timestamp::now();
-    let input = steward::SealInput::new(
-        steward::RecordId::generate_at(now),
-        customer(1),
-        now,
-        TrainingLevel::None,
-    );
-    vault.seal(&input, b"a prompt").unwrap();
+    seal_for(&vault, customer(1));
     drop(vault);
     let conn = Connection::open(dir.db()).unwrap();
     let stored: i64 = conn
@@ -606,14 +594,7 @@ fn the_full_verification_checks_the_snapshot_and_the_stored_keys_too() {
     let keys = keys();
     let store = snapshotted_store(&dir);
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
-    let now = Timestamp::now();
-    let input = steward::SealInput::new(
-        steward::RecordId::generate_at(now),
-        customer(1),
-        now,
-        TrainingLevel::None,
-    );
-    vault.seal(&input, b"a prompt").unwrap();
+    seal_for(&vault, customer(1));
     drop(vault);
     let key = keys.audit_key().unwrap().fact_log_key();
     assert!(store.latest_snapshot().unwrap().is_some());
