@@ -10,7 +10,9 @@ use std::{
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use steward::{CustomerId, DataCategory, RecordId, SealInput, Timestamp, TrainingLevel};
+use steward::{
+    CustomerId, DataCategory, RecordId, SealInput, Timestamp, TrainingLevel, logs::MAX_BODY_LEN,
+};
 use steward_store::{GroupCommitter, StoreVault};
 
 use crate::{
@@ -163,6 +165,14 @@ fn check_lines(vault: &StoreVault, input: &str, text: &str) -> Result<Vec<Planne
         } else {
             raw.as_bytes().to_vec()
         };
+        // The record limit is checked here with the rest, so that an oversized body refuses
+        // the whole input before anything is stored, as every other bad line does.
+        if body.len() > MAX_BODY_LEN {
+            return Err(bad(format!(
+                "`body` is {} bytes, over the record limit of {MAX_BODY_LEN} bytes",
+                body.len()
+            )));
+        }
         planned.push(Planned {
             customer: parsed.customer,
             at,

@@ -1221,3 +1221,28 @@ fn a_checkpoint_after_fact_changes_alone_covers_them() {
         second["facts"]["entries"]
     );
 }
+
+#[test]
+fn ingest_refuses_an_oversized_body_before_storing_any_line() {
+    let sandbox = Sandbox::with_customers("ingest-oversized");
+    let before = sandbox.audit_entries();
+    let oversized = "x".repeat(16 * 1024 * 1024 + 1);
+    let input = format!("{}{}", line(BEN, "a valid line"), line(ADA, &oversized));
+    let refused = sandbox.run_with_input(&["ingest"], &input);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("line 2"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("record limit"),
+        "{}",
+        refused.stderr
+    );
+    // Nothing of the input was stored: the valid first line neither.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let records: i64 = conn
+        .query_row("SELECT count(*) FROM records", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(records, 0);
+    assert_eq!(sandbox.audit_entries(), before);
+    // The same first line alone is stored: the refusal was the oversized body's.
+    assert_eq!(sandbox.ingest(&line(BEN, "a valid line")).len(), 1);
+}
