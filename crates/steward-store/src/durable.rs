@@ -102,7 +102,7 @@ impl GroupCommitter {
     pub fn put(&self, record: SealedRecord, category: DataCategory) -> Result<(), StoreError> {
         let (done, answer) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or(StoreError::GroupCommit {
-            reason: "the committer is shut down".into(),
+            reason: "the committer is shut down",
         })?;
         jobs.send(Job {
             record,
@@ -110,10 +110,10 @@ impl GroupCommitter {
             done,
         })
         .map_err(|_| StoreError::GroupCommit {
-            reason: "the writer thread stopped".into(),
+            reason: "the writer thread stopped",
         })?;
         answer.recv().map_err(|_| StoreError::GroupCommit {
-            reason: "the writer thread stopped".into(),
+            reason: "the writer thread stopped",
         })?
     }
 }

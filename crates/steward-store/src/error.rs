@@ -11,6 +11,13 @@ use steward_logs::{KeyVersion, LogsError, MasterKeyId, Tombstone};
 /// ids are kept out of them too (as in the other Steward crates), so an error can be logged
 /// as it is. Master key ids, schema versions, audit sequence numbers, consent receipt numbers
 /// and hold ids are not personal and are named.
+///
+/// A caller that asks what kind of failure it is, rather than which one, uses the
+/// predicates: [`is_refused`](Self::is_refused), [`is_conflict`](Self::is_conflict),
+/// [`is_corrupt`](Self::is_corrupt), [`is_wrong_key`](Self::is_wrong_key) and
+/// [`is_unavailable`](Self::is_unavailable). A variant that wraps an error displays no
+/// cause of its own: the cause is returned by [`source`](Error::source), so a printer that
+/// follows the chain names each cause once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -309,11 +316,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// A group of records did not commit, or the writer stopped; the record was not stored.
+    /// The group commit's writer is shut down or stopped, so the record was not stored. (A
+    /// group that did not commit is reported as the store's own error for the record.)
     #[error("group commit failed, the record was not stored: {reason}")]
     GroupCommit {
-        /// What the writer reported.
-        reason: String,
+        /// What happened to the writer. The channel to it reports no more than that it is
+        /// closed, so there is no underlying error to return.
+        reason: &'static str,
     },
     /// The audit chain's lock file could not be opened or locked.
     #[error("cannot lock the audit chain with `{path}`")]
@@ -341,7 +350,206 @@ pub enum StoreError {
     },
 }
 
+/// The classes [`StoreError`]'s predicates answer from: each error is in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// [`StoreError::is_refused`].
+    Refused,
+    /// [`StoreError::is_conflict`].
+    Conflict,
+    /// [`StoreError::is_corrupt`].
+    Corrupt,
+    /// [`StoreError::is_wrong_key`].
+    WrongKey,
+    /// [`StoreError::is_unavailable`].
+    Unavailable,
+    /// None of the predicates: a store this build cannot use (not a store, a newer schema,
+    /// a configuration), or a value it cannot store.
+    Other,
+}
+
+/// What the predicates ask of an error of steward-logs the store passes on.
+fn logs_class(error: &LogsError) -> Class {
+    use steward_logs::{AuditError, ConfigError, KeyError, OpenError, RecordError};
+    match error {
+        LogsError::Audit(AuditError::Unavailable { .. })
+        | LogsError::Key(KeyError::StoreUnavailable { .. } | KeyError::KeyFile { .. })
+        | LogsError::Config(ConfigError::RosterUnavailable { .. })
+        | LogsError::Poisoned => Class::Unavailable,
+        LogsError::Audit(
+            AuditError::ChainBroken { .. }
+            | AuditError::CheckpointMismatch { .. }
+            | AuditError::CheckpointSignature,
+        )
+        | LogsError::Open(OpenError::KeyCommitmentMismatch | OpenError::AuthenticationFailed)
+        | LogsError::Key(KeyError::UnwrapFailed { .. })
+        | LogsError::Record(
+            RecordError::Truncated { .. }
+            | RecordError::NotARecord
+            | RecordError::InvalidHeader { .. },
+        ) => Class::Corrupt,
+        LogsError::Key(KeyError::CheckMismatch { .. } | KeyError::InvalidKey { .. }) => {
+            Class::WrongKey
+        }
+        // steward-logs' enums are `#[non_exhaustive]`: what is not named above (a policy
+        // denial, a shredded customer, a full roster, ...) answers no predicate.
+        _ => Class::Other,
+    }
+}
+
+/// Predicates for callers that ask what kind of failure an error is, not which one (the
+/// way `jiff::Error::is_range` does). Each error answers `true` to at most one of them:
+///
+/// | Predicate | The store | Retrying |
+/// |---|---|---|
+/// | [`is_refused`](Self::is_refused) | refused a change its rules forbid | the same change fails again |
+/// | [`is_conflict`](Self::is_conflict) | holds something else where the write goes | after reading what is stored |
+/// | [`is_corrupt`](Self::is_corrupt) | holds data that does not decode or verify | never: restore or investigate |
+/// | [`is_wrong_key`](Self::is_wrong_key) | was given a key that is not its key | with the right key |
+/// | [`is_unavailable`](Self::is_unavailable) | could not do it (I/O, database, stale facts) | later, or after reopening |
+///
+/// An error that answers none is a store this build cannot use (a file that is not a
+/// store, a newer schema, a bad configuration) or a value it cannot store.
 impl StoreError {
+    /// The ledger, the relationships, the holds or the key records refused a change: it
+    /// breaks one of their rules (a backdated consent change, a relationship that is not
+    /// open, a data key that was destroyed, a rewrap that leaves keys out). Nothing was
+    /// written, and the same change is refused again.
+    ///
+    /// [`Consent`](Self::Consent) and [`Retention`](Self::Retention) always answer `true`;
+    /// while a store opens, they mean a stored change that no longer replays.
+    ///
+    /// ```
+    /// use steward_store::StoreError;
+    ///
+    /// let unregistered = StoreError::UnknownMasterKey { id: "m-2025".parse().unwrap() };
+    /// assert!(unregistered.is_refused());
+    /// assert!(!StoreError::RecordConflict.is_refused());
+    /// ```
+    #[must_use]
+    pub fn is_refused(&self) -> bool {
+        self.class() == Class::Refused
+    }
+
+    /// The write contradicts what is already stored: a different record, data key or
+    /// checkpoint under the same id, an audit sequence number another writer took, a store
+    /// where one is to be created. Nothing was written; read what is stored before trying
+    /// again.
+    ///
+    /// ```
+    /// use steward_store::StoreError;
+    ///
+    /// assert!(StoreError::RecordConflict.is_conflict());
+    /// assert!(StoreError::SequenceTaken { sequence: 7 }.is_conflict());
+    /// assert!(!StoreError::FactsStale.is_conflict());
+    /// ```
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        self.class() == Class::Conflict
+    }
+
+    /// Stored data does not decode or does not verify: a row edited or damaged outside
+    /// Steward, a record stored under another's id, a broken audit chain or fact log, a
+    /// chain cut short of its checkpoint, facts of schema version 1 that cannot be proven.
+    /// Nothing is decided from such data; restore the store or find out who wrote it.
+    ///
+    /// ```
+    /// use steward_store::StoreError;
+    ///
+    /// let broken = StoreError::FactLogBroken { sequence: 3, reason: "the entry's mac does not verify" };
+    /// assert!(broken.is_corrupt());
+    /// assert!(StoreError::ChainShorterThanCheckpoint { checkpoint: 10 }.is_corrupt());
+    /// assert!(!StoreError::WrongAuditKey.is_corrupt());
+    /// ```
+    #[must_use]
+    pub fn is_corrupt(&self) -> bool {
+        self.class() == Class::Corrupt
+    }
+
+    /// The master or audit key given is not this store's (or is not a key at all): nothing
+    /// was read with it. Open the store again with the right key.
+    ///
+    /// ```
+    /// use steward_store::StoreError;
+    ///
+    /// assert!(StoreError::WrongAuditKey.is_wrong_key());
+    /// let wrong = StoreError::WrongMasterKey { id: "m-2025".parse().unwrap() };
+    /// assert!(wrong.is_wrong_key());
+    /// assert!(!StoreError::FactsStale.is_wrong_key());
+    /// ```
+    #[must_use]
+    pub fn is_wrong_key(&self) -> bool {
+        self.class() == Class::WrongKey
+    }
+
+    /// The store could not do what was asked, and its data is not known to be at fault: the
+    /// file system, SQLite, PostgreSQL or its connection pool failed, a thread or the audit
+    /// lock was not had, the group commit writer stopped, or the facts are stale or may
+    /// differ from the stored ones. Trying again later (for diverged facts, after opening
+    /// the vault again) may succeed.
+    ///
+    /// ```
+    /// use steward_store::StoreError;
+    ///
+    /// assert!(StoreError::FactsStale.is_unavailable());
+    /// assert!(StoreError::AuditLockTimeout { seconds: 5 }.is_unavailable());
+    /// assert!(!StoreError::RecordConflict.is_unavailable());
+    /// ```
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        self.class() == Class::Unavailable
+    }
+
+    /// The one class this error is in. The match names every variant, so a new one does
+    /// not compile until it is classified.
+    fn class(&self) -> Class {
+        match self {
+            Self::Consent(_)
+            | Self::Retention(_)
+            | Self::DataKeyShredded { .. }
+            | Self::WrappedUnderOtherKey { .. }
+            | Self::UnknownMasterKey { .. }
+            | Self::RewrapMismatch { .. } => Class::Refused,
+            Self::AlreadyExists { .. }
+            | Self::SequenceTaken { .. }
+            | Self::SequenceOutOfPlace { .. }
+            | Self::CheckpointConflict { .. }
+            | Self::DataKeyConflict { .. }
+            | Self::RecordConflict => Class::Conflict,
+            Self::Corrupt { .. }
+            | Self::RecordMismatch { .. }
+            | Self::ChainShorterThanCheckpoint { .. }
+            | Self::FactLogBroken { .. }
+            | Self::UnprovenFacts { .. } => Class::Corrupt,
+            Self::WrongMasterKey { .. }
+            | Self::MasterKeyNotCurrent { .. }
+            | Self::WrongAuditKey
+            | Self::InvalidKey { .. } => Class::WrongKey,
+            Self::Create { .. }
+            | Self::Remove { .. }
+            | Self::Open { .. }
+            | Self::Migration { .. }
+            | Self::Sqlite { .. }
+            | Self::FactsStale
+            | Self::FactsDiverged
+            | Self::Thread { .. }
+            | Self::GroupCommit { .. }
+            | Self::AuditLock { .. }
+            | Self::AuditLockTimeout { .. } => Class::Unavailable,
+            #[cfg(feature = "postgres")]
+            Self::Postgres { .. } | Self::PgPoolExhausted { .. } => Class::Unavailable,
+            Self::JournalMode { .. }
+            | Self::NotAStore { .. }
+            | Self::SchemaTooNew { .. }
+            | Self::Encode { .. }
+            | Self::OutOfRange { .. }
+            | Self::Unsupported { .. } => Class::Other,
+            #[cfg(feature = "postgres")]
+            Self::PgConfig { .. } | Self::PgStoreMissing { .. } => Class::Other,
+            Self::Logs(error) => logs_class(error),
+        }
+    }
+
     /// A corrupt row with the decoding error as its source.
     pub(crate) fn corrupt(
         table: &'static str,
@@ -381,5 +589,289 @@ impl<T> Doing<T> for Result<T, rusqlite::Error> {
 impl<T> Doing<T> for Result<T, postgres::Error> {
     fn doing(self, doing: &'static str) -> Result<T, StoreError> {
         self.map_err(|source| StoreError::Postgres { doing, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeSet, io};
+
+    use steward_logs::{AuditError, KeyError, OpenError, RecordError};
+
+    use super::*;
+
+    /// The number of variants of [`StoreError`] (the arms of [`intended`]), with and without
+    /// the `postgres` feature.
+    const VARIANTS: usize = if cfg!(feature = "postgres") { 43 } else { 39 };
+
+    /// The class each variant is meant to be in, and a number naming the variant. The match
+    /// names every variant, so a new one does not compile until it is classified here too;
+    /// [`VARIANTS`] then needs a raise and [`samples`] a sample of it.
+    fn intended(error: &StoreError) -> (usize, Class) {
+        use Class::{Conflict, Corrupt, Other, Refused, Unavailable, WrongKey};
+        match error {
+            StoreError::AlreadyExists { .. } => (0, Conflict),
+            StoreError::Create { .. } => (1, Unavailable),
+            StoreError::Remove { .. } => (2, Unavailable),
+            StoreError::JournalMode { .. } => (3, Other),
+            StoreError::Open { .. } => (4, Unavailable),
+            StoreError::NotAStore { .. } => (5, Other),
+            StoreError::SchemaTooNew { .. } => (6, Other),
+            StoreError::Migration { .. } => (7, Unavailable),
+            StoreError::WrongMasterKey { .. } => (8, WrongKey),
+            StoreError::MasterKeyNotCurrent { .. } => (9, WrongKey),
+            StoreError::WrongAuditKey => (10, WrongKey),
+            StoreError::InvalidKey { .. } => (11, WrongKey),
+            StoreError::Logs(error) => (12, logs_class(error)),
+            StoreError::Sqlite { .. } => (13, Unavailable),
+            StoreError::FactsStale => (14, Unavailable),
+            StoreError::Corrupt { .. } => (15, Corrupt),
+            StoreError::RecordMismatch { .. } => (16, Corrupt),
+            StoreError::Encode { .. } => (17, Other),
+            StoreError::OutOfRange { .. } => (18, Other),
+            StoreError::SequenceTaken { .. } => (19, Conflict),
+            StoreError::SequenceOutOfPlace { .. } => (20, Conflict),
+            StoreError::CheckpointConflict { .. } => (21, Conflict),
+            StoreError::DataKeyConflict { .. } => (22, Conflict),
+            StoreError::DataKeyShredded { .. } => (23, Refused),
+            StoreError::WrappedUnderOtherKey { .. } => (24, Refused),
+            StoreError::UnknownMasterKey { .. } => (25, Refused),
+            StoreError::RewrapMismatch { .. } => (26, Refused),
+            StoreError::RecordConflict => (27, Conflict),
+            StoreError::Consent(_) => (28, Refused),
+            StoreError::Retention(_) => (29, Refused),
+            StoreError::FactsDiverged => (30, Unavailable),
+            StoreError::ChainShorterThanCheckpoint { .. } => (31, Corrupt),
+            StoreError::FactLogBroken { .. } => (32, Corrupt),
+            StoreError::UnprovenFacts { .. } => (33, Corrupt),
+            StoreError::Thread { .. } => (34, Unavailable),
+            StoreError::GroupCommit { .. } => (35, Unavailable),
+            StoreError::AuditLock { .. } => (36, Unavailable),
+            StoreError::AuditLockTimeout { .. } => (37, Unavailable),
+            StoreError::Unsupported { .. } => (38, Other),
+            #[cfg(feature = "postgres")]
+            StoreError::Postgres { .. } => (39, Unavailable),
+            #[cfg(feature = "postgres")]
+            StoreError::PgConfig { .. } => (40, Other),
+            #[cfg(feature = "postgres")]
+            StoreError::PgPoolExhausted { .. } => (41, Unavailable),
+            #[cfg(feature = "postgres")]
+            StoreError::PgStoreMissing { .. } => (42, Other),
+        }
+    }
+
+    fn io_error() -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, "denied")
+    }
+
+    fn master_key_id() -> MasterKeyId {
+        "m-2025".parse().unwrap()
+    }
+
+    fn version() -> KeyVersion {
+        KeyVersion::new(1).unwrap()
+    }
+
+    /// One error of each variant (and of the steward-logs errors the store passes on).
+    fn samples() -> Vec<StoreError> {
+        let sqlite = || rusqlite::Error::QueryReturnedNoRows;
+        let samples = vec![
+            StoreError::AlreadyExists { path: "s".into() },
+            StoreError::Create {
+                path: "s".into(),
+                source: io_error(),
+            },
+            StoreError::Remove {
+                path: "s".into(),
+                source: io_error(),
+            },
+            StoreError::JournalMode {
+                mode: "delete".into(),
+            },
+            StoreError::Open {
+                path: "s".into(),
+                source: sqlite(),
+            },
+            StoreError::NotAStore {
+                path: "s".into(),
+                reason: "no schema",
+            },
+            StoreError::SchemaTooNew {
+                found: 9,
+                supported: 2,
+            },
+            StoreError::Migration {
+                version: 2,
+                source: sqlite(),
+            },
+            StoreError::WrongMasterKey {
+                id: master_key_id(),
+            },
+            StoreError::MasterKeyNotCurrent {
+                given: master_key_id(),
+                current: master_key_id(),
+            },
+            StoreError::WrongAuditKey,
+            StoreError::InvalidKey {
+                reason: "too short",
+            },
+            StoreError::Logs(LogsError::Poisoned),
+            StoreError::Sqlite {
+                doing: "reading",
+                source: sqlite(),
+            },
+            StoreError::FactsStale,
+            StoreError::corrupt_row("records", "bad"),
+            StoreError::RecordMismatch { id: RecordId::MIN },
+            StoreError::Encode {
+                what: "a value",
+                source: serde_json::from_str::<u8>("x").unwrap_err(),
+            },
+            StoreError::OutOfRange { what: "a count" },
+            StoreError::SequenceTaken { sequence: 1 },
+            StoreError::SequenceOutOfPlace {
+                sequence: 3,
+                expected: 2,
+            },
+            StoreError::CheckpointConflict { entries: 4 },
+            StoreError::DataKeyConflict { version: version() },
+            StoreError::DataKeyShredded {
+                version: version(),
+                tombstone: Tombstone::new(Some(version())),
+            },
+            StoreError::WrappedUnderOtherKey {
+                found: master_key_id(),
+                expected: master_key_id(),
+            },
+            StoreError::UnknownMasterKey {
+                id: master_key_id(),
+            },
+            StoreError::RewrapMismatch {
+                stored: 2,
+                given: 1,
+            },
+            StoreError::RecordConflict,
+            StoreError::Consent(steward_consent::ConsentError::ReceiptsExhausted),
+            StoreError::Retention(steward_retention::RetentionError::NoOpenRelationship),
+            StoreError::FactsDiverged,
+            StoreError::ChainShorterThanCheckpoint { checkpoint: 5 },
+            StoreError::FactLogBroken {
+                sequence: 1,
+                reason: "bad mac",
+            },
+            StoreError::UnprovenFacts {
+                table: "consent_changes",
+            },
+            StoreError::Thread { source: io_error() },
+            StoreError::GroupCommit {
+                reason: "the writer thread stopped",
+            },
+            StoreError::AuditLock {
+                path: "s.lock".into(),
+                source: io_error(),
+            },
+            StoreError::AuditLockTimeout { seconds: 5 },
+            StoreError::Unsupported {
+                what: "a new level",
+            },
+            StoreError::Logs(LogsError::Audit(AuditError::CheckpointSignature)),
+            StoreError::Logs(LogsError::Audit(AuditError::ChainBroken {
+                sequence: 1,
+                reason: "x",
+            })),
+            StoreError::Logs(LogsError::Audit(AuditError::Unavailable {
+                source: "down".into(),
+            })),
+            StoreError::Logs(LogsError::Open(OpenError::AuthenticationFailed)),
+            StoreError::Logs(LogsError::Open(OpenError::Shredded)),
+            StoreError::Logs(LogsError::Record(RecordError::NotARecord)),
+            StoreError::Logs(LogsError::Key(KeyError::CheckMismatch {
+                what: "audit key",
+            })),
+            StoreError::Logs(LogsError::Key(KeyError::StoreUnavailable {
+                source: "down".into(),
+            })),
+        ];
+        #[cfg(feature = "postgres")]
+        let samples = samples
+            .into_iter()
+            .chain([
+                StoreError::Postgres {
+                    doing: "reading",
+                    source: "port=x".parse::<postgres::Config>().unwrap_err(),
+                },
+                StoreError::PgConfig { reason: "no host" },
+                StoreError::PgPoolExhausted { max: 4 },
+                StoreError::PgStoreMissing {
+                    schema: "steward".into(),
+                },
+            ])
+            .collect();
+        samples
+    }
+
+    /// The predicates, in the order of [`Class`]'s variants but `Other`.
+    fn answers(error: &StoreError) -> [bool; 5] {
+        [
+            error.is_refused(),
+            error.is_conflict(),
+            error.is_corrupt(),
+            error.is_wrong_key(),
+            error.is_unavailable(),
+        ]
+    }
+
+    #[test]
+    fn every_variant_is_classified_as_intended() {
+        let samples = samples();
+        let covered: BTreeSet<usize> = samples.iter().map(|error| intended(error).0).collect();
+        assert_eq!(
+            covered.len(),
+            VARIANTS,
+            "a variant has no sample: {covered:?}"
+        );
+        for error in &samples {
+            let class = intended(error).1;
+            let expected = [
+                Class::Refused,
+                Class::Conflict,
+                Class::Corrupt,
+                Class::WrongKey,
+                Class::Unavailable,
+            ]
+            .map(|each| each == class);
+            assert_eq!(answers(error), expected, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn steward_logs_errors_are_classified_by_what_they_say() {
+        let class = |error: LogsError| StoreError::Logs(error).class();
+        assert_eq!(
+            class(LogsError::Audit(AuditError::CheckpointSignature)),
+            Class::Corrupt
+        );
+        assert_eq!(
+            class(LogsError::Open(OpenError::KeyCommitmentMismatch)),
+            Class::Corrupt
+        );
+        assert_eq!(
+            class(LogsError::Record(RecordError::NotARecord)),
+            Class::Corrupt
+        );
+        assert_eq!(
+            class(LogsError::Key(KeyError::CheckMismatch {
+                what: "master key"
+            })),
+            Class::WrongKey
+        );
+        assert_eq!(
+            class(LogsError::Audit(AuditError::Unavailable {
+                source: "down".into()
+            })),
+            Class::Unavailable
+        );
+        assert_eq!(class(LogsError::Poisoned), Class::Unavailable);
+        assert_eq!(class(LogsError::Open(OpenError::Shredded)), Class::Other);
     }
 }
