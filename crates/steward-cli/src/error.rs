@@ -237,6 +237,9 @@ impl CliError {
             | Self::Request { .. }
             | Self::Refused { .. }
             | Self::Policy(_) => Exit::BadInput,
+            // A change the records refuse is bad input wherever it surfaces, also where the
+            // command did not name the action with `from_change`.
+            Self::Store(error) if error.is_refused() => Exit::BadInput,
             Self::Denied { .. } => Exit::Denied,
             Self::IngestStopped { source, .. } => source.exit(),
             Self::Write { .. }
@@ -253,14 +256,16 @@ impl CliError {
     }
 
     /// A change of the facts: refused by the records (bad input) if the ledger, the
-    /// relationships or the holds said no, a store failure otherwise.
+    /// relationships or the holds said no, a store failure otherwise (a conflict with
+    /// another writer included: the same command may succeed when run again).
     pub(crate) fn from_change(action: &'static str, error: StoreError) -> Self {
-        match error {
-            StoreError::Consent(_) | StoreError::Retention(_) => Self::Refused {
+        if error.is_refused() {
+            Self::Refused {
                 action,
                 source: error,
-            },
-            other => Self::Store(other),
+            }
+        } else {
+            Self::Store(error)
         }
     }
 
