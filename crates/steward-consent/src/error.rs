@@ -41,9 +41,10 @@ pub enum ConsentError {
         admin: String,
     },
     /// The stated basis of an admin change is not a usable reason (blank, invisible,
-    /// over-long or with control characters).
+    /// over-long or with control characters). The cause is displayed, not returned as a
+    /// source: a parse error reaches serde, which keeps only the message.
     #[error("invalid basis for an admin change: {0}")]
-    InvalidBasis(#[source] steward_core::CoreError),
+    InvalidBasis(steward_core::CoreError),
     /// An empty set of known policy versions: a ledger must know at least the version of the
     /// policy in force.
     #[error("no known policy versions: at least the version of the policy in force is needed")]

@@ -260,7 +260,7 @@ pub enum KeyError {
         name: String,
     },
     /// A key file could not be read.
-    #[error("cannot read key file `{}`: {source}", path.display())]
+    #[error("cannot read key file `{}`", path.display())]
     KeyFile {
         /// The path given.
         path: PathBuf,
@@ -273,7 +273,7 @@ pub enum KeyError {
     Random,
     /// The key store did not confirm a write: the key change it carried did not take effect
     /// (a new data key was not issued, a shred or rotation was not applied).
-    #[error("key store unavailable, the key change did not take effect: {source}")]
+    #[error("key store unavailable, the key change did not take effect")]
     StoreUnavailable {
         /// What the store reported.
         #[source]
@@ -286,7 +286,7 @@ pub enum KeyError {
 #[non_exhaustive]
 pub enum AuditError {
     /// The audit entry could not be written, so nothing was returned (fail closed).
-    #[error("audit trail unavailable, nothing was opened: {source}")]
+    #[error("audit trail unavailable, nothing was opened")]
     Unavailable {
         /// What the store reported.
         #[source]
@@ -352,7 +352,7 @@ pub enum ConfigError {
     FactsReplaced,
     /// The roster change was audited but could not be stored by the facts that keep the
     /// roster; it did not apply.
-    #[error("the roster change could not be stored: {source}")]
+    #[error("the roster change could not be stored")]
     RosterUnavailable {
         /// What the facts' store reported.
         #[source]
@@ -441,9 +441,14 @@ mod tests {
             path: path.clone(),
             source: io,
         });
+        // The cause is returned, not displayed: a chain printer names it once.
         assert_eq!(
             error.to_string(),
-            "cannot read key file `/nonexistent/steward/master.key`: not found"
+            "cannot read key file `/nonexistent/steward/master.key`"
+        );
+        assert_eq!(
+            error.source().map(ToString::to_string).as_deref(),
+            Some("not found")
         );
         let source = error
             .source()

@@ -309,8 +309,9 @@ pub enum StoreError {
         /// The first v1 fact table that holds rows.
         table: &'static str,
     },
-    /// The group commit's writer thread could not be started.
-    #[error("cannot start the group commit writer: {source}")]
+    /// A thread of the store (the group commit writer, a follower that keeps the facts
+    /// current) could not be started.
+    #[error("cannot start a thread of the store")]
     Thread {
         /// What the operating system said.
         #[source]

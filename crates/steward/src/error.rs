@@ -6,7 +6,7 @@
 #[non_exhaustive]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("cannot read policy file `{path}`: {source}")]
+    #[error("cannot read policy file `{path}`")]
     Read {
         /// The path given.
         path: String,
@@ -60,9 +60,10 @@ pub enum StewardError {
     #[error(transparent)]
     Retention(#[from] steward_retention::RetentionError),
     /// A training export's record source, sink or manifest writer failed.
-    #[error("training export: {source}")]
+    #[error("training export failed")]
     Export {
         /// What the source, sink or writer reported.
+        #[source]
         source: steward_logs::BoxError,
     },
 }

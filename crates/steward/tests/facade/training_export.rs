@@ -424,7 +424,10 @@ fn a_failing_sink_stops_the_job_and_its_end_is_still_audited() {
             |_record| Err(BoxError::from("disk full")),
         )
         .unwrap_err();
-    assert!(error.to_string().contains("disk full"), "{error}");
+    // The sink's error is the source, not part of the message.
+    assert_eq!(error.to_string(), "training export failed");
+    let source = std::error::Error::source(&error).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("disk full"), "{error}");
     let entries = setup.store.entries().unwrap();
     assert!(matches!(
         entries.last().unwrap().entry().event(),
