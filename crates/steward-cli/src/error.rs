@@ -275,23 +275,20 @@ impl CliError {
     }
 }
 
-/// The error and its causes on one line, each cause once: `cannot read `x`: not found`.
+/// The error and its causes on one line: `cannot read `x`: not found`. Each error of
+/// Steward either displays its cause or returns it from `source()`, never both, so every
+/// cause is printed once.
 pub(crate) struct Chain<'a>(pub(crate) &'a CliError);
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = self.0.to_string();
+        write!(f, "{}", self.0)?;
         let mut cause = self.0.source();
         while let Some(error) = cause {
-            let line = error.to_string();
-            // Some causes are already part of their parent's message: say each thing once.
-            if !text.contains(&line) {
-                text.push_str(": ");
-                text.push_str(&line);
-            }
+            write!(f, ": {error}")?;
             cause = error.source();
         }
-        f.write_str(&text)
+        Ok(())
     }
 }
 
@@ -320,6 +317,24 @@ mod tests {
              file"
         );
         assert_eq!(nested.exit(), Exit::BadInput);
+    }
+
+    #[test]
+    fn chain_prints_causes_through_transparent_wrappers_once() {
+        // Store → audit trail → store: each level says what it was doing, and only the
+        // innermost says what the file system reported.
+        let store = StoreError::AuditLock {
+            path: "store/steward.db.lock".into(),
+            source: io::Error::other("no space left on device"),
+        };
+        let error = CliError::Logs(LogsError::Audit(steward::logs::AuditError::Unavailable {
+            source: Box::new(store),
+        }));
+        assert_eq!(
+            Chain(&error).to_string(),
+            "audit trail unavailable, nothing was opened: cannot lock the audit chain with \
+             `store/steward.db.lock`: no space left on device"
+        );
     }
 
     #[test]
