@@ -86,13 +86,13 @@ impl FromStr for ConsentActor {
         };
         let Some((admin, basis)) = rest.split_once(':') else {
             // Parse the id first, so that a malformed one is named as such.
-            let admin: AdminId = rest.parse()?;
+            let admin: AdminId = rest.parse().map_err(ConsentError::InvalidAdminId)?;
             return Err(ConsentError::MissingBasis {
                 admin: quote(admin.as_str()),
             });
         };
         Ok(Self::Admin {
-            admin: admin.parse()?,
+            admin: admin.parse().map_err(ConsentError::InvalidAdminId)?,
             basis: basis.parse().map_err(ConsentError::InvalidBasis)?,
         })
     }

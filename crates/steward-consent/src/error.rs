@@ -31,9 +31,11 @@ pub enum ConsentError {
         /// The rejected input, shortened to at most 64 characters.
         value: String,
     },
-    /// An admin id that does not have the required shape.
+    /// An admin id that does not have the required shape. Its message is the vocabulary's,
+    /// which names the admin id; it is built where an admin id is parsed, never converted
+    /// from any [`CoreError`](steward_core::CoreError).
     #[error(transparent)]
-    InvalidAdminId(#[from] steward_core::CoreError),
+    InvalidAdminId(steward_core::CoreError),
     /// An admin actor written without the basis every admin change must state.
     #[error("admin change by `{admin}` states no basis: write `admin:<admin id>:<basis>`")]
     MissingBasis {
