@@ -170,7 +170,229 @@ pub enum ConsentError {
     },
 }
 
+/// The classes [`ConsentError`]'s predicates answer from: each error is in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// [`ConsentError::is_malformed`].
+    Malformed,
+    /// [`ConsentError::is_refused`].
+    Refused,
+    /// [`ConsentError::is_invalid_file`].
+    InvalidFile,
+    /// None: the ledger could not be written out.
+    Other,
+}
+
+/// Predicates for callers that ask what kind of failure an error is, not which one: a
+/// value that does not parse ([`is_malformed`](Self::is_malformed)), a change the ledger's
+/// rules refuse ([`is_refused`](Self::is_refused)), or a ledger file that cannot be
+/// imported ([`is_invalid_file`](Self::is_invalid_file)). Each error answers `true` to at
+/// most one of them; only a failed export answers none.
+impl ConsentError {
+    /// A string that does not parse as a value of the consent vocabulary: a mode, a
+    /// channel, an actor, an admin id, or an admin's basis (missing or unusable).
+    ///
+    /// ```
+    /// use steward_consent::{ConsentActor, ConsentMode};
+    ///
+    /// let error = "strict".parse::<ConsentMode>().unwrap_err();
+    /// assert!(error.is_malformed());
+    /// let error = "admin:dana".parse::<ConsentActor>().unwrap_err();
+    /// assert!(error.is_malformed() && !error.is_refused());
+    /// ```
+    #[must_use]
+    pub fn is_malformed(&self) -> bool {
+        self.class() == Class::Malformed
+    }
+
+    /// The ledger refused a change: it would be backdated, is not after the customer's
+    /// latest change, was recorded by a clock that went backwards, names a policy version
+    /// the ledger does not know, or the ledger is out of receipt numbers or table slots (or
+    /// was given no policy version at all). The ledger is as it was before the call.
+    ///
+    /// ```
+    /// use steward_consent::ConsentError;
+    ///
+    /// assert!(ConsentError::ReceiptsExhausted.is_refused());
+    /// assert!(!ConsentError::DuplicateCustomer.is_refused());
+    /// ```
+    #[must_use]
+    pub fn is_refused(&self) -> bool {
+        self.class() == Class::Refused
+    }
+
+    /// A ledger file that cannot be imported: not well-formed JSON of the export format,
+    /// another format, or content that breaks a rule of the ledger (a customer twice, a
+    /// history without changes, receipts out of order, a change the ledger would refuse,
+    /// named with its place in the file). Nothing was imported.
+    ///
+    /// ```
+    /// use steward_consent::{ConsentLedger, KnownPolicyVersions};
+    ///
+    /// let versions = KnownPolicyVersions::new("2025-03-05".parse().unwrap());
+    /// let error = ConsentLedger::from_json("{", versions).unwrap_err();
+    /// assert!(error.is_invalid_file());
+    /// ```
+    #[must_use]
+    pub fn is_invalid_file(&self) -> bool {
+        self.class() == Class::InvalidFile
+    }
+
+    /// The one class this error is in. The match names every variant, so a new one does
+    /// not compile until it is classified.
+    const fn class(&self) -> Class {
+        match self {
+            Self::UnknownMode { .. }
+            | Self::UnknownChannel { .. }
+            | Self::UnknownActor { .. }
+            | Self::InvalidAdminId(_)
+            | Self::MissingBasis { .. }
+            | Self::InvalidBasis(_) => Class::Malformed,
+            Self::NoKnownPolicyVersions
+            | Self::UnknownPolicyVersion { .. }
+            | Self::Backdated { .. }
+            | Self::ClockWentBackwards { .. }
+            | Self::NotAfterLatest { .. }
+            | Self::TableFull { .. }
+            | Self::ReceiptsExhausted => Class::Refused,
+            Self::MalformedLedger { .. }
+            | Self::UnsupportedFormat { .. }
+            | Self::InvalidLedger { .. }
+            | Self::DuplicateCustomer
+            | Self::EmptyHistory
+            | Self::ReceiptOutOfOrder { .. }
+            | Self::RecordedOutOfOrder { .. }
+            | Self::DuplicateReceipt { .. } => Class::InvalidFile,
+            Self::ExportFailed { .. } => Class::Other,
+        }
+    }
+}
+
 /// Shortens user input before it is quoted in an error.
 pub(crate) fn quote(value: &str) -> String {
     value.chars().take(QUOTE_LIMIT).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use steward_core::{CoreError, Timestamp};
+
+    use super::*;
+
+    /// The number of variants of [`ConsentError`] (the arms of [`intended`]).
+    const VARIANTS: usize = 22;
+
+    /// The class each variant is meant to be in, and a number naming the variant. The match
+    /// names every variant, so a new one does not compile until it is classified here too;
+    /// [`VARIANTS`] then needs a raise and [`samples`] a sample of it.
+    fn intended(error: &ConsentError) -> (usize, Class) {
+        use Class::{InvalidFile, Malformed, Other, Refused};
+        match error {
+            ConsentError::UnknownMode { .. } => (0, Malformed),
+            ConsentError::UnknownChannel { .. } => (1, Malformed),
+            ConsentError::UnknownActor { .. } => (2, Malformed),
+            ConsentError::InvalidAdminId(_) => (3, Malformed),
+            ConsentError::MissingBasis { .. } => (4, Malformed),
+            ConsentError::InvalidBasis(_) => (5, Malformed),
+            ConsentError::NoKnownPolicyVersions => (6, Refused),
+            ConsentError::UnknownPolicyVersion { .. } => (7, Refused),
+            ConsentError::Backdated { .. } => (8, Refused),
+            ConsentError::ClockWentBackwards { .. } => (9, Refused),
+            ConsentError::NotAfterLatest { .. } => (10, Refused),
+            ConsentError::TableFull { .. } => (11, Refused),
+            ConsentError::ReceiptsExhausted => (12, Refused),
+            ConsentError::MalformedLedger { .. } => (13, InvalidFile),
+            ConsentError::ExportFailed { .. } => (14, Other),
+            ConsentError::UnsupportedFormat { .. } => (15, InvalidFile),
+            ConsentError::InvalidLedger { .. } => (16, InvalidFile),
+            ConsentError::DuplicateCustomer => (17, InvalidFile),
+            ConsentError::EmptyHistory => (18, InvalidFile),
+            ConsentError::ReceiptOutOfOrder { .. } => (19, InvalidFile),
+            ConsentError::RecordedOutOfOrder { .. } => (20, InvalidFile),
+            ConsentError::DuplicateReceipt { .. } => (21, InvalidFile),
+        }
+    }
+
+    fn samples() -> Vec<ConsentError> {
+        let at = Timestamp::MIN;
+        let core = || -> CoreError { "".parse::<steward_core::AdminId>().unwrap_err() };
+        vec![
+            ConsentError::UnknownMode { value: "x".into() },
+            ConsentError::UnknownChannel { value: "x".into() },
+            ConsentError::UnknownActor { value: "x".into() },
+            ConsentError::InvalidAdminId(core()),
+            ConsentError::MissingBasis {
+                admin: "dana".into(),
+            },
+            ConsentError::InvalidBasis(core()),
+            ConsentError::NoKnownPolicyVersions,
+            ConsentError::UnknownPolicyVersion {
+                version: "2024-01-01".parse().unwrap(),
+            },
+            ConsentError::Backdated {
+                effective: at,
+                recorded_at: at,
+            },
+            ConsentError::ClockWentBackwards {
+                recorded_at: at,
+                latest_recorded: at,
+            },
+            ConsentError::NotAfterLatest {
+                effective: at,
+                latest: at,
+            },
+            ConsentError::TableFull {
+                what: "admins",
+                limit: 1,
+            },
+            ConsentError::ReceiptsExhausted,
+            ConsentError::MalformedLedger { detail: "x".into() },
+            ConsentError::ExportFailed { detail: "x".into() },
+            ConsentError::UnsupportedFormat {
+                found: "x".into(),
+                expected: "y",
+            },
+            ConsentError::InvalidLedger {
+                location: "customers[0]".into(),
+                reason: Box::new(ConsentError::ReceiptsExhausted),
+            },
+            ConsentError::DuplicateCustomer,
+            ConsentError::EmptyHistory,
+            ConsentError::ReceiptOutOfOrder {
+                receipt: 1,
+                previous: 2,
+            },
+            ConsentError::RecordedOutOfOrder {
+                receipt: 2,
+                recorded_at: at,
+                previous: 1,
+                previous_recorded_at: at,
+            },
+            ConsentError::DuplicateReceipt { receipt: 1 },
+        ]
+    }
+
+    #[test]
+    fn every_variant_is_classified_as_intended() {
+        let samples = samples();
+        let covered: BTreeSet<usize> = samples.iter().map(|error| intended(error).0).collect();
+        assert_eq!(
+            covered.len(),
+            VARIANTS,
+            "a variant has no sample: {covered:?}"
+        );
+        for error in &samples {
+            let class = intended(error).1;
+            let answers = [
+                error.is_malformed(),
+                error.is_refused(),
+                error.is_invalid_file(),
+            ];
+            let expected =
+                [Class::Malformed, Class::Refused, Class::InvalidFile].map(|each| each == class);
+            assert_eq!(answers, expected, "{error:?}");
+        }
+    }
 }
