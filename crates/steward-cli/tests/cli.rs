@@ -892,8 +892,10 @@ fn read_lines(path: &Path) -> Vec<Value> {
 }
 
 /// `audit checkpoint` and `audit verify` on the PostgreSQL store several nodes share, with
-/// the directory's keys. Needs `STEWARD_TEST_POSTGRES` (set by `.ci/run`); ignored without it
-/// (`build.rs` turns on `cfg(pg_tests)` when it is set).
+/// the directory's keys. Built with the `postgres` feature only (the command has no
+/// `--postgres` without it); needs `STEWARD_TEST_POSTGRES` (set by `.ci/run`) and is ignored
+/// without it (`build.rs` turns on `cfg(pg_tests)` when it is set).
+#[cfg(feature = "postgres")]
 #[test]
 #[cfg_attr(
     not(pg_tests),
