@@ -24,8 +24,8 @@
 //!   keyring and the facts, and what the keyring and the facts take alone.
 //!
 //! Run with `cargo bench -p steward-benches --bench store` (the SQLite figures), or with
-//! `--features postgres` and `STEWARD_POSTGRES` set for the PostgreSQL ones beside them. `STEWARD_BENCH_STORE_CUSTOMERS`
-//! sets another customer count for the memory report.
+//! `--features postgres` and `STEWARD_POSTGRES` set for the PostgreSQL ones beside them.
+//! `STEWARD_BENCH_STORE_CUSTOMERS` sets another customer count for the memory report.
 
 use std::{
     error::Error,
