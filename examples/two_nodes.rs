@@ -5,7 +5,7 @@
 //! seal and open; the chain verifies.
 //!
 //! Run: `STEWARD_POSTGRES="host=127.0.0.1 user=postgres dbname=test" cargo run -p
-//! steward-examples --example two_nodes`. It works in a schema of its own and drops it.
+//! steward-examples --features postgres --example two_nodes`. It works in a schema of its own and drops it.
 //! Without `STEWARD_POSTGRES` it says so and exits.
 
 use std::{

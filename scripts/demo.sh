@@ -16,8 +16,9 @@ trap 'rm -rf "$WORK"' EXIT
 # Everything happens in the temporary directory: the store is ./store there.
 cd "$WORK"
 export STEWARD_STORE=store
-# The demo makes its own keys: none may come from the caller's environment.
-unset STEWARD_MASTER_KEY STEWARD_AUDIT_KEY STEWARD_MASTER_KEY_ID
+# The demo makes its own keys and uses the embedded store: no key and no PostgreSQL server may
+# come from the caller's environment.
+unset STEWARD_MASTER_KEY STEWARD_AUDIT_KEY STEWARD_MASTER_KEY_ID STEWARD_POSTGRES
 
 steward() { cargo run -q --manifest-path "$ROOT/Cargo.toml" -p steward-cli -- "$@"; }
 # Prints the command, then runs it.

@@ -10,8 +10,8 @@
 //! - `store/open`: `Vault::open` of a 256 B record, whose audit entry is committed to the
 //!   store before the plaintext is returned, against the same open on the in-memory vault
 //!   (a fresh one every 100,000 opens, so that its audit trail stays small).
-//! - With a PostgreSQL server (`STEWARD_BENCH_POSTGRES`, else `STEWARD_TEST_POSTGRES`: a
-//!   connection string; without either, a notice and these are left out), the same seals
+//! - With the `postgres` feature and a PostgreSQL server (`STEWARD_POSTGRES`: a connection
+//!   string; without it, a notice and these are left out), the same seals
 //!   and opens on the shared store, in the same groups: `postgres` seals with
 //!   `PgStore::seal_durable` (each record its own transaction, committed before it returns)
 //!   by 1, 2 and 8 threads of one node, and `postgres-2-nodes` by 4 threads on each of two
@@ -23,8 +23,9 @@
 //!   binary, run again) measure the resident memory that `open_vault` adds while it loads the
 //!   keyring and the facts, and what the keyring and the facts take alone.
 //!
-//! Run with `cargo bench -p steward-benches --bench store`. `STEWARD_BENCH_STORE_CUSTOMERS`
-//! sets another customer count for the memory report.
+//! Run with `cargo bench -p steward-benches --bench store` (the SQLite figures), or with
+//! `--features postgres` and `STEWARD_POSTGRES` set for the PostgreSQL ones beside them.
+//! `STEWARD_BENCH_STORE_CUSTOMERS` sets another customer count for the memory report.
 
 use std::{
     error::Error,
@@ -42,10 +43,9 @@ use steward::{
     Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, Vault,
     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
 };
-use steward_store::{
-    GroupCommitter, SqliteStore, StoreFacts, StoreKeys, StoreVault, open_vault,
-    pg::{PgConfig, PgStore, PgVault},
-};
+#[cfg(feature = "postgres")]
+use steward_store::pg::{PgConfig, PgStore, PgVault};
+use steward_store::{GroupCommitter, SqliteStore, StoreFacts, StoreKeys, StoreVault, open_vault};
 
 const SEAL_BODY: usize = 1024;
 const OPEN_BODY: usize = 256;
@@ -63,9 +63,9 @@ const CUSTOMERS_VAR: &str = "STEWARD_BENCH_STORE_CUSTOMERS";
 /// `facts`) from the store at [`MEMORY_STORE_VAR`].
 const MEMORY_LOAD_VAR: &str = "STEWARD_BENCH_STORE_LOAD";
 const MEMORY_STORE_VAR: &str = "STEWARD_BENCH_STORE_PATH";
-/// The PostgreSQL server of the shared-store figures; [`PG_FALLBACK_VAR`] if unset.
-const PG_VAR: &str = "STEWARD_BENCH_POSTGRES";
-const PG_FALLBACK_VAR: &str = "STEWARD_TEST_POSTGRES";
+/// The PostgreSQL server of the shared-store figures (feature `postgres`).
+#[cfg(feature = "postgres")]
+const PG_VAR: &str = "STEWARD_POSTGRES";
 /// Customers written per transaction while the memory report's store is built.
 const BUILD_CHUNK: u64 = 50_000;
 
@@ -96,27 +96,43 @@ fn bench_store(c: &mut Criterion) -> Result<(), BoxError> {
     std::fs::create_dir_all(&dir)?;
     // The memory report last: building and loading 1M customers leaves the machine busy
     // (page writeback, freeing gigabytes) for a while, which would disturb the timings.
-    let shared = SharedBench::connect()?;
-    let result = bench_seal(c, &dir, shared.as_ref())
-        .and_then(|()| bench_open(c, &dir, shared.as_ref()))
-        .and_then(|()| memory_report(&dir));
-    std::fs::remove_dir_all(&dir)?;
+    #[cfg(not(feature = "postgres"))]
+    eprintln!(
+        "store bench: the shared-store figures need `--features postgres` and STEWARD_POSTGRES"
+    );
+    let setup = Setup {
+        dir,
+        #[cfg(feature = "postgres")]
+        shared: SharedBench::connect()?,
+    };
+    let result = bench_seal(c, &setup)
+        .and_then(|()| bench_open(c, &setup))
+        .and_then(|()| memory_report(&setup.dir));
+    std::fs::remove_dir_all(&setup.dir)?;
     result
 }
 
+/// Where the figures are measured.
+struct Setup {
+    /// The directory of the SQLite stores.
+    dir: PathBuf,
+    /// The shared store, when a server is configured.
+    #[cfg(feature = "postgres")]
+    shared: Option<SharedBench>,
+}
+
 /// The PostgreSQL side of the run: a store in a schema of its own, dropped on drop.
+#[cfg(feature = "postgres")]
 struct SharedBench {
     connection: String,
     config: PgConfig,
 }
 
+#[cfg(feature = "postgres")]
 impl SharedBench {
     /// `None`, after a notice, when no server is configured.
     fn connect() -> Result<Option<Self>, BoxError> {
-        let Some(connection) = std::env::var(PG_VAR)
-            .or_else(|_| std::env::var(PG_FALLBACK_VAR))
-            .ok()
-        else {
+        let Ok(connection) = std::env::var(PG_VAR) else {
             eprintln!(
                 "store bench: set {PG_VAR} to a PostgreSQL connection string for the shared-store figures"
             );
@@ -155,6 +171,7 @@ impl SharedBench {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Drop for SharedBench {
     fn drop(&mut self) {
         if let Err(error) = self.drop_schema() {
@@ -165,6 +182,7 @@ impl Drop for SharedBench {
 
 /// What a proxy node on the shared store does per request: seal, and return once the record
 /// is committed.
+#[cfg(feature = "postgres")]
 fn pg_seal(
     store: &PgStore,
     vault: &PgVault,
@@ -174,17 +192,21 @@ fn pg_seal(
     Ok(store.seal_durable(vault, &seal_input(owner), body, DataCategory::LlmRequestLog)?)
 }
 
-fn bench_seal(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Result<(), BoxError> {
+fn bench_seal(c: &mut Criterion, setup: &Setup) -> Result<(), BoxError> {
     let most = DURABLE_THREADS.iter().chain(&MEMORY_THREADS).max().copied();
     let customers = CUSTOMERS_PER_THREAD * most.unwrap_or(1);
-    let durable = durable_vault(&dir.join("seal.db"), customers)?;
+    let durable = durable_vault(&setup.dir.join("seal.db"), customers)?;
     let memory = memory_vault(customers)?;
-    let pg = shared.map(|shared| shared.nodes(customers)).transpose()?;
+    #[cfg(feature = "postgres")]
+    let pg = (setup.shared.as_ref())
+        .map(|shared| shared.nodes(customers))
+        .transpose()?;
     let body = vec![0x5a_u8; SEAL_BODY];
     // Every customer's first data key, issued (and for the store, made durable) untimed.
     for n in 0..customers {
         durable.seal_and_put(customer(n)?, &body)?;
         memory.seal(&seal_input(customer(n)?), &body)?;
+        #[cfg(feature = "postgres")]
         if let Some((store, vaults)) = &pg {
             for vault in vaults {
                 pg_seal(store, vault, customer(n)?, &body)?;
@@ -218,6 +240,7 @@ fn bench_seal(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Re
             })
         });
     }
+    #[cfg(feature = "postgres")]
     if let Some((store, vaults)) = &pg {
         let [first, second] = vaults;
         for threads in DURABLE_THREADS {
@@ -251,17 +274,18 @@ fn bench_seal(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Re
     }
 }
 
-fn bench_open(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Result<(), BoxError> {
+fn bench_open(c: &mut Criterion, setup: &Setup) -> Result<(), BoxError> {
     let owner = customer(0)?;
     let body = vec![0x5a_u8; OPEN_BODY];
-    let durable = durable_vault(&dir.join("open.db"), 1)?;
+    let durable = durable_vault(&setup.dir.join("open.db"), 1)?;
     let durable_record = durable.seal_and_put(owner, &body)?;
     let request = steward_request()?;
     // A bench of refusals would time the wrong thing: both sides must open.
     if durable.vault.open(&durable_record, &request)?.as_bytes() != body.as_slice() {
         return Err("the stored record did not open to its body".into());
     }
-    let pg = match shared {
+    #[cfg(feature = "postgres")]
+    let pg = match &setup.shared {
         Some(shared) => {
             let (store, vaults) = shared.nodes(1)?;
             let record = pg_seal(&store, vaults.first().ok_or("no node")?, owner, &body)?;
@@ -312,6 +336,7 @@ fn bench_open(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Re
             opened
         })
     });
+    #[cfg(feature = "postgres")]
     if let Some((_, vaults, record)) = &pg {
         let [first, _] = vaults;
         group.bench_function("postgres-audit", |b| {
@@ -348,6 +373,7 @@ fn bench_open(c: &mut Criterion, dir: &Path, shared: Option<&SharedBench>) -> Re
     group.finish();
     let entries = durable.vault.audit()?.verify()?.entries();
     println!("store/open: the durable audit chain holds {entries} entries and verifies");
+    #[cfg(feature = "postgres")]
     if let Some((_, [_, second], _)) = &pg {
         let entries = second.audit()?.verify()?.entries();
         println!("store/open: the shared audit chain holds {entries} entries and verifies");

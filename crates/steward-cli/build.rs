@@ -1,10 +1,12 @@
-//! Turns on `cfg(pg_tests)` when `STEWARD_TEST_POSTGRES` names a PostgreSQL server, so that
-//! the tests needing one run; without it they report "ignored", never "passed".
+//! Turns on `cfg(pg_tests)` when `STEWARD_POSTGRES` names a PostgreSQL server, so that
+//! the tests needing one run; without it they report "ignored", never "passed". It is the
+//! variable the command's `--postgres` reads too: the tests remove it from the command's
+//! environment and pass `--postgres` themselves.
 
 fn main() {
-    println!("cargo::rerun-if-env-changed=STEWARD_TEST_POSTGRES");
+    println!("cargo::rerun-if-env-changed=STEWARD_POSTGRES");
     println!("cargo::rustc-check-cfg=cfg(pg_tests)");
-    if std::env::var_os("STEWARD_TEST_POSTGRES").is_some_and(|value| !value.is_empty()) {
+    if std::env::var_os("STEWARD_POSTGRES").is_some_and(|value| !value.is_empty()) {
         println!("cargo::rustc-cfg=pg_tests");
     }
 }

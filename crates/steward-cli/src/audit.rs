@@ -10,18 +10,18 @@ use serde_json::json;
 use steward::logs::{
     AuditStore, AuditTrail, ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner,
 };
-use steward_store::{
-    SqliteStore, StoreKeys, VaultStore,
-    pg::{PgAuditStore, PgConfig, PgStore},
-    verify_fact_log,
-};
+#[cfg(feature = "postgres")]
+use steward_store::pg::{PgAuditStore, PgConfig, PgStore};
+use steward_store::{SqliteStore, StoreKeys, VaultStore, verify_fact_log};
 
+#[cfg(feature = "postgres")]
+use crate::store_dir::PgSession;
 use crate::{
     Context,
     cli::{AuditCheckpointArgs, AuditCommand, AuditVerifyArgs, SharedStoreArgs},
     error::{CliError, Exit},
     output::{Format, print_json, println},
-    store_dir::{CHECKPOINT_PUBLIC_KEY, PgSession, Session},
+    store_dir::{CHECKPOINT_PUBLIC_KEY, Session},
 };
 
 /// `steward audit ...`
@@ -32,10 +32,33 @@ pub(crate) fn run(context: &Context, command: AuditCommand) -> Result<Exit, CliE
     }
 }
 
+/// Which store a command works on.
+enum StoreChoice {
+    /// The store directory's embedded one.
+    Embedded,
+    /// The PostgreSQL store several nodes share (`--postgres`).
+    #[cfg(feature = "postgres")]
+    Shared(Box<PgConfig>),
+}
+
+impl SharedStoreArgs {
+    /// The store these arguments name: the embedded one unless `--postgres` names a shared
+    /// one (always the embedded one without the `postgres` feature).
+    fn choice(&self) -> Result<StoreChoice, CliError> {
+        #[cfg(feature = "postgres")]
+        if let Some(connection) = &self.postgres {
+            let config = PgConfig::new(connection)?.with_schema(&self.pg_schema)?;
+            return Ok(StoreChoice::Shared(Box::new(config)));
+        }
+        Ok(StoreChoice::Embedded)
+    }
+}
+
 /// The store whose chains a command works on: the directory's embedded one, or the
 /// PostgreSQL store several nodes share (`--postgres`).
 enum ChainStore {
     Embedded(Box<Session>),
+    #[cfg(feature = "postgres")]
     Shared(Box<PgSession>),
 }
 
@@ -43,17 +66,15 @@ impl ChainStore {
     /// Opens the store and a vault on it, which verifies both chains and that they reach the
     /// newest stored checkpoint.
     fn open(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
-        match &shared.postgres {
-            None => Ok(Self::Embedded(Box::new(context.open()?))),
-            Some(connection) => {
-                let config = PgConfig::new(connection)?.with_schema(&shared.pg_schema)?;
-                Ok(Self::Shared(Box::new(context.dir.open_postgres(
-                    context.master_key_id(),
-                    context.policy()?,
-                    &config,
-                )?)))
-            }
-        }
+        Ok(match shared.choice()? {
+            StoreChoice::Embedded => Self::Embedded(Box::new(context.open()?)),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Shared(config) => Self::Shared(Box::new(context.dir.open_postgres(
+                context.master_key_id(),
+                context.policy()?,
+                &config,
+            )?)),
+        })
     }
 
     /// Signs the audit chain's head and the fact log's, as the vault has them.
@@ -66,6 +87,7 @@ impl ChainStore {
                     .audit()?
                     .checkpoint_with_facts(signer, facts)?
             }
+            #[cfg(feature = "postgres")]
             Self::Shared(session) => {
                 let facts = session.vault.facts()?.head();
                 session
@@ -79,6 +101,7 @@ impl ChainStore {
     fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CliError> {
         match self {
             Self::Embedded(session) => session.store.put_checkpoint(checkpoint)?,
+            #[cfg(feature = "postgres")]
             Self::Shared(session) => session.store.put_checkpoint(checkpoint)?,
         }
         Ok(())
@@ -89,6 +112,7 @@ impl ChainStore {
 /// not verify, and saying where they break is this command's job.
 enum VerifiedStore {
     Embedded(SqliteStore, StoreKeys),
+    #[cfg(feature = "postgres")]
     Shared(PgStore, StoreKeys),
 }
 
@@ -101,22 +125,23 @@ struct Heads {
 impl VerifiedStore {
     fn open(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
         let master_id = context.master_key_id();
-        match &shared.postgres {
-            None => {
+        Ok(match shared.choice()? {
+            StoreChoice::Embedded => {
                 let (store, keys) = context.dir.open_store(master_id)?;
-                Ok(Self::Embedded(store, keys))
+                Self::Embedded(store, keys)
             }
-            Some(connection) => {
-                let config = PgConfig::new(connection)?.with_schema(&shared.pg_schema)?;
+            #[cfg(feature = "postgres")]
+            StoreChoice::Shared(config) => {
                 let (store, keys) = context.dir.open_postgres_store(master_id, &config)?;
-                Ok(Self::Shared(store, keys))
+                Self::Shared(store, keys)
             }
-        }
+        })
     }
 
     fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, CliError> {
         Ok(match self {
             Self::Embedded(store, _) => store.latest_checkpoint()?,
+            #[cfg(feature = "postgres")]
             Self::Shared(store, _) => store.latest_checkpoint()?,
         })
     }
@@ -132,6 +157,7 @@ impl VerifiedStore {
                 let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
                 verify_both(&trail, store, keys, checkpoint)
             }
+            #[cfg(feature = "postgres")]
             Self::Shared(store, keys) => {
                 let trail = AuditTrail::new(keys.audit_key()?, PgAuditStore::new(store)?)?;
                 verify_both(&trail, store, keys, checkpoint)

@@ -383,11 +383,13 @@ pub(crate) struct AuditCheckpointArgs {
 }
 
 /// Where several nodes keep their one audit chain. The keys (and checkpoint keys) still come
-/// from the store directory or the environment.
+/// from the store directory or the environment. Empty without the `postgres` feature: the
+/// directory's embedded store is then the only one.
 #[derive(Debug, Args)]
 pub(crate) struct SharedStoreArgs {
     /// Work on the PostgreSQL store the nodes share: a connection string
     /// (`host=... user=... dbname=...` or `postgresql://...`).
+    #[cfg(feature = "postgres")]
     #[arg(
         long,
         env = "STEWARD_POSTGRES",
@@ -396,6 +398,7 @@ pub(crate) struct SharedStoreArgs {
     )]
     pub(crate) postgres: Option<String>,
     /// The schema the shared store lives in.
+    #[cfg(feature = "postgres")]
     #[arg(
         long,
         default_value = "steward",

@@ -10,10 +10,9 @@ use steward::{
     Policy,
     logs::{CheckpointPublicKey, CheckpointSigner, KeyError, KeyMaterial, LogsError, MasterKeyId},
 };
-use steward_store::{
-    SqliteStore, StoreKeys, StoreVault, open_vault,
-    pg::{PgConfig, PgStore, PgVault},
-};
+#[cfg(feature = "postgres")]
+use steward_store::pg::{PgConfig, PgStore, PgVault};
+use steward_store::{SqliteStore, StoreKeys, StoreVault, open_vault};
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
@@ -49,6 +48,7 @@ pub(crate) struct Session {
 }
 
 /// A node's session on the shared PostgreSQL store (`audit ... --postgres`).
+#[cfg(feature = "postgres")]
 pub(crate) struct PgSession {
     /// The store.
     pub(crate) store: PgStore,
@@ -275,6 +275,7 @@ impl StoreDir {
 
     /// The shared PostgreSQL store alone, its keys checked, with no vault (as
     /// [`open_store`](Self::open_store)).
+    #[cfg(feature = "postgres")]
     pub(crate) fn open_postgres_store(
         &self,
         master_id: &MasterKeyId,
@@ -293,6 +294,7 @@ impl StoreDir {
 
     /// The shared PostgreSQL store at `config` (checked against this directory's keys) and a
     /// vault on it under `policy`: the audit chain verified, facts loaded.
+    #[cfg(feature = "postgres")]
     pub(crate) fn open_postgres(
         &self,
         master_id: &MasterKeyId,

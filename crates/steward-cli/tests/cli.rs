@@ -892,15 +892,17 @@ fn read_lines(path: &Path) -> Vec<Value> {
 }
 
 /// `audit checkpoint` and `audit verify` on the PostgreSQL store several nodes share, with
-/// the directory's keys. Needs `STEWARD_TEST_POSTGRES` (set by `.ci/run`); ignored without it
-/// (`build.rs` turns on `cfg(pg_tests)` when it is set).
+/// the directory's keys. Built with the `postgres` feature only (the command has no
+/// `--postgres` without it); needs `STEWARD_POSTGRES` (set by `.ci/run`) and is ignored
+/// without it (`build.rs` turns on `cfg(pg_tests)` when it is set).
+#[cfg(feature = "postgres")]
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn audit_commands_work_on_a_shared_postgres_store() {
-    let connection = std::env::var("STEWARD_TEST_POSTGRES").unwrap();
+    let connection = std::env::var("STEWARD_POSTGRES").unwrap();
     let schema = format!("steward_cli_test_{}", std::process::id());
     let mut admin = postgres::Client::connect(&connection, postgres::NoTls).unwrap();
     admin

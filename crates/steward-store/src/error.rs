@@ -124,42 +124,20 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    /// A PostgreSQL operation failed (feature `postgres`).
-    #[cfg(feature = "postgres")]
+    /// The PostgreSQL store (feature `postgres`) failed. The source says why: a
+    /// `postgres::Error` when the client or server reported one, or a `pg::PgError` when the
+    /// store refused on its own account (an invalid configuration, a connection pool that
+    /// stayed busy, a schema holding no store).
+    ///
+    /// One variant, present whatever the features, so that the enum's shape does not depend
+    /// on them; only the `postgres` feature constructs it.
     #[error("PostgreSQL error while {doing}")]
     Postgres {
         /// What the store was doing.
         doing: &'static str,
-        /// What the client or server reported.
+        /// What the client, the server or the store reported.
         #[source]
-        source: postgres::Error,
-    },
-    /// The PostgreSQL store's configuration is unusable (feature `postgres`).
-    #[cfg(feature = "postgres")]
-    #[error("invalid PostgreSQL store configuration: {reason}")]
-    PgConfig {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// Every pooled PostgreSQL connection stayed in use for the whole connect timeout
-    /// (feature `postgres`).
-    #[cfg(feature = "postgres")]
-    #[error(
-        "all {max} pooled PostgreSQL connections stayed in use: raise PgConfig::with_max_connections, or find what holds them"
-    )]
-    PgPoolExhausted {
-        /// The pool's size.
-        max: usize,
-    },
-    /// The PostgreSQL schema holds no Steward store (feature `postgres`): opened with
-    /// `PgStore::open`, which does not create one.
-    #[cfg(feature = "postgres")]
-    #[error(
-        "no Steward store in PostgreSQL schema `{schema}`: check the schema name, or create the store by starting a node on it"
-    )]
-    PgStoreMissing {
-        /// The schema looked in.
-        schema: String,
+        source: Box<dyn Error + Send + Sync>,
     },
     /// The facts could not be brought up to date with the other writers' changes within the
     /// configured bound: nothing is decided from them until they are.
@@ -589,7 +567,10 @@ impl<T> Doing<T> for Result<T, rusqlite::Error> {
 #[cfg(feature = "postgres")]
 impl<T> Doing<T> for Result<T, postgres::Error> {
     fn doing(self, doing: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Postgres { doing, source })
+        self.map_err(|source| StoreError::Postgres {
+            doing,
+            source: Box::new(source),
+        })
     }
 }
 

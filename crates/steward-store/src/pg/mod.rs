@@ -47,6 +47,7 @@
 //! [`SqliteStore`]: crate::SqliteStore
 
 mod audit;
+mod error;
 mod facts;
 mod keys;
 mod records;
@@ -65,6 +66,7 @@ use steward_logs::{FactLogKey, MasterKeyId, VaultConfig};
 
 pub use self::{
     audit::PgAuditStore,
+    error::PgError,
     facts::{FactsFollower, PgFacts},
     records::PgRecordMetas,
     vault::PgVault,
@@ -93,6 +95,9 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 const KEEPALIVE_RETRIES: u32 = 3;
+
+/// What a refused configuration was being checked for.
+const CHECKING_CONFIG: &str = "checking the store's configuration";
 
 /// Pooled connections a store handle (and its clones) opens at most, by default.
 const POOL_MAX: usize = 16;
@@ -162,7 +167,7 @@ impl PgConfig {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PgConfig`] for any other name.
+    /// [`StoreError::Postgres`] ([`PgError::InvalidConfig`]) for any other name.
     pub fn with_schema(mut self, schema: &str) -> Result<Self, StoreError> {
         let valid = !schema.is_empty()
             && schema.len() <= 63
@@ -171,9 +176,10 @@ impl PgConfig {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid {
-            return Err(StoreError::PgConfig {
+            return Err(PgError::InvalidConfig {
                 reason: "a schema name is 1 to 63 lower-case ASCII letters, digits or underscores, starting with a letter",
-            });
+            }
+            .doing(CHECKING_CONFIG));
         }
         schema.clone_into(&mut self.schema);
         Ok(self)
@@ -184,12 +190,14 @@ impl PgConfig {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PgConfig`] for zero, or for more than the maximum staleness.
+    /// [`StoreError::Postgres`] ([`PgError::InvalidConfig`]) for zero, or for more than the
+    /// maximum staleness.
     pub fn with_facts_poll(mut self, poll: Duration) -> Result<Self, StoreError> {
         if poll.is_zero() || poll > self.facts_max_staleness {
-            return Err(StoreError::PgConfig {
+            return Err(PgError::InvalidConfig {
                 reason: "the facts poll interval must be above zero and at most the maximum staleness",
-            });
+            }
+            .doing(CHECKING_CONFIG));
         }
         self.facts_poll = poll;
         Ok(self)
@@ -200,12 +208,13 @@ impl PgConfig {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PgConfig`] if it is below the poll interval.
+    /// [`StoreError::Postgres`] ([`PgError::InvalidConfig`]) if it is below the poll interval.
     pub fn with_facts_max_staleness(mut self, bound: Duration) -> Result<Self, StoreError> {
         if bound < self.facts_poll {
-            return Err(StoreError::PgConfig {
+            return Err(PgError::InvalidConfig {
                 reason: "the maximum staleness must be at least the facts poll interval",
-            });
+            }
+            .doing(CHECKING_CONFIG));
         }
         self.facts_max_staleness = bound;
         Ok(self)
@@ -218,12 +227,13 @@ impl PgConfig {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PgConfig`] for zero.
+    /// [`StoreError::Postgres`] ([`PgError::InvalidConfig`]) for zero.
     pub fn with_max_connections(mut self, max: usize) -> Result<Self, StoreError> {
         if max == 0 {
-            return Err(StoreError::PgConfig {
+            return Err(PgError::InvalidConfig {
                 reason: "a store needs at least one pooled connection",
-            });
+            }
+            .doing(CHECKING_CONFIG));
         }
         self.max_connections = max;
         Ok(self)
@@ -338,7 +348,7 @@ impl PgStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::PgStoreMissing`] if the schema holds no store; as
+    /// [`StoreError::Postgres`] ([`PgError::StoreMissing`]) if the schema holds no store; as
     /// [`create`](Self::create) otherwise.
     pub fn open(config: &PgConfig, keys: &StoreKeys) -> Result<Self, StoreError> {
         Self::start(config, keys, Setup::ExistingOnly)
@@ -385,9 +395,10 @@ impl PgStore {
             }
         } else {
             if setup == Setup::ExistingOnly {
-                return Err(StoreError::PgStoreMissing {
+                return Err(PgError::StoreMissing {
                     schema: config.schema.clone(),
-                });
+                }
+                .doing("opening the store"));
             }
             tx.batch_execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS \"{schema}\"",
@@ -478,7 +489,7 @@ impl PgStore {
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return Err(StoreError::PgPoolExhausted { max });
+                return Err(PgError::PoolExhausted { max }.doing("waiting for a pooled connection"));
             }
             pool = self
                 .inner

@@ -1,7 +1,7 @@
 //! Several nodes on one PostgreSQL database: one key per customer and version, shreds seen
 //! everywhere, one audit chain, facts that reach every node within the bound.
 //!
-//! These tests need a server: they read its connection string from `STEWARD_TEST_POSTGRES`
+//! These tests need a server: they read its connection string from `STEWARD_POSTGRES`
 //! (`.ci/run` sets it) and report "ignored" without it: `build.rs` turns on `cfg(pg_tests)`
 //! when the variable is set. Each test works in a schema of its own, dropped at the end.
 
@@ -26,7 +26,7 @@ use steward_store::{
 
 use crate::common::*;
 
-const ENV: &str = "STEWARD_TEST_POSTGRES";
+const ENV: &str = "STEWARD_POSTGRES";
 
 /// The test server's connection string (the tests that call this are ignored without it).
 fn connection() -> String {
@@ -40,7 +40,7 @@ struct TestSchema {
 }
 
 impl TestSchema {
-    /// A schema named for this process on the server `STEWARD_TEST_POSTGRES` names.
+    /// A schema named for this process on the server `STEWARD_POSTGRES` names.
     fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let connection = connection();
@@ -149,7 +149,7 @@ fn customers(count: u32) -> Vec<CustomerId> {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn concurrent_first_seals_of_one_customer_share_one_key() {
     let db = TestSchema::new();
@@ -192,7 +192,7 @@ fn concurrent_first_seals_of_one_customer_share_one_key() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_shred_on_one_node_holds_on_the_other_before_its_next_seal_and_open() {
     let db = TestSchema::new();
@@ -239,7 +239,7 @@ fn a_shred_on_one_node_holds_on_the_other_before_its_next_seal_and_open() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn concurrent_opens_from_two_nodes_form_one_verified_chain() {
     let db = TestSchema::new();
@@ -305,7 +305,7 @@ fn concurrent_opens_from_two_nodes_form_one_verified_chain() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn the_record_limit_per_key_version_is_kept_in_the_database() {
     let db = TestSchema::new();
@@ -364,7 +364,7 @@ fn the_record_limit_per_key_version_is_kept_in_the_database() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn facts_written_on_one_node_reach_the_other_within_the_bound() {
     let db = TestSchema::new();
@@ -433,7 +433,7 @@ fn facts_written_on_one_node_reach_the_other_within_the_bound() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_change_whose_notification_is_lost_arrives_by_polling_within_the_bound() {
     let mut db = TestSchema::new();
@@ -496,7 +496,7 @@ fn a_change_whose_notification_is_lost_arrives_by_polling_within_the_bound() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_removal_whose_event_cannot_be_stored_still_takes_effect_and_the_facts_fail_closed() {
     let mut db = TestSchema::new();
@@ -541,7 +541,7 @@ fn a_removal_whose_event_cannot_be_stored_still_takes_effect_and_the_facts_fail_
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn facts_go_stale_on_time_while_the_follower_hangs_on_the_store() {
     let mut db = TestSchema::new();
@@ -597,7 +597,7 @@ fn facts_go_stale_on_time_while_the_follower_hangs_on_the_store() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_roster_change_on_a_node_behind_is_decided_on_the_roster_everyone_sees() {
     let db = TestSchema::new();
@@ -645,7 +645,7 @@ fn a_roster_change_on_a_node_behind_is_decided_on_the_roster_everyone_sees() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn stale_facts_deny_until_they_catch_up() {
     let db = TestSchema::new();
@@ -669,7 +669,7 @@ fn stale_facts_deny_until_they_catch_up() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_training_export_on_one_node_streams_every_nodes_records() {
     let db = TestSchema::new();
@@ -728,7 +728,7 @@ fn a_training_export_on_one_node_streams_every_nodes_records() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
     let db = TestSchema::new();
@@ -774,7 +774,7 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn nodes_work_within_a_pool_of_one_connection() {
     let db = TestSchema::new();
@@ -816,7 +816,7 @@ fn nodes_work_within_a_pool_of_one_connection() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
     let db = TestSchema::new();
@@ -883,7 +883,7 @@ fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
 #[test]
 #[cfg_attr(
     not(pg_tests),
-    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
 fn a_column_of_another_type_is_reported_corrupt_not_a_panic() {
     let mut db = TestSchema::new();

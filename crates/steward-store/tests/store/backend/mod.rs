@@ -9,7 +9,7 @@
 //!   both stores offer the same verbs, so a test that compiles for one and not the other has
 //!   found a difference between them.
 //! - [`conformance_suite!`] lists the tests; each mount runs every one, the PostgreSQL mount
-//!   only when `STEWARD_TEST_POSTGRES` names a server (ignored otherwise). A suite function
+//!   only when `STEWARD_POSTGRES` names a server (ignored otherwise). A suite function
 //!   left out of the list is dead code, which the lints refuse.
 
 use steward::{
@@ -149,7 +149,7 @@ mod on_sqlite {
     }
 }
 
-/// The suite on PostgreSQL, when `STEWARD_TEST_POSTGRES` names a server.
+/// The suite on PostgreSQL, when `STEWARD_POSTGRES` names a server.
 #[cfg(feature = "postgres")]
 #[path = "."]
 #[expect(
@@ -163,7 +163,7 @@ mod on_postgres {
                 $(#[test]
                 #[cfg_attr(
                     not(pg_tests),
-                    ignore = "needs STEWARD_TEST_POSTGRES: a PostgreSQL connection string"
+                    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
                 )]
                 fn $test() {
                     super::suite::$module::$test();

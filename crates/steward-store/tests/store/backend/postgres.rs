@@ -1,4 +1,4 @@
-//! The suite's PostgreSQL backend: a schema of its own on the server `STEWARD_TEST_POSTGRES`
+//! The suite's PostgreSQL backend: a schema of its own on the server `STEWARD_POSTGRES`
 //! names, dropped when the test ends.
 
 use std::{
@@ -52,7 +52,7 @@ impl Backend for Postgres {
 
     fn fresh(_test: &str) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let connection = std::env::var("STEWARD_TEST_POSTGRES").unwrap();
+        let connection = std::env::var("STEWARD_POSTGRES").unwrap();
         let schema = format!(
             "steward_suite_{}_{}",
             std::process::id(),
