@@ -515,16 +515,13 @@ impl StoreError {
             | Self::GroupCommit { .. }
             | Self::AuditLock { .. }
             | Self::AuditLockTimeout { .. } => Class::Unavailable,
-            #[cfg(feature = "postgres")]
-            Self::Postgres { .. } | Self::PgPoolExhausted { .. } => Class::Unavailable,
+            Self::Postgres { source, .. } => postgres_class(source.as_ref()),
             Self::JournalMode { .. }
             | Self::NotAStore { .. }
             | Self::SchemaTooNew { .. }
             | Self::Encode { .. }
             | Self::OutOfRange { .. }
             | Self::Unsupported { .. } => Class::Other,
-            #[cfg(feature = "postgres")]
-            Self::PgConfig { .. } | Self::PgStoreMissing { .. } => Class::Other,
             Self::Logs(error) => logs_class(error),
         }
     }
@@ -564,6 +561,22 @@ impl<T> Doing<T> for Result<T, rusqlite::Error> {
     }
 }
 
+/// A PostgreSQL error's class: a configuration that cannot work or a schema that holds no
+/// store is neither refused nor a failure of the server; anything else is the server or the
+/// network, which may answer again.
+fn postgres_class(source: &(dyn Error + Send + Sync + 'static)) -> Class {
+    #[cfg(feature = "postgres")]
+    if let Some(
+        crate::pg::PgError::InvalidConfig { .. } | crate::pg::PgError::StoreMissing { .. },
+    ) = source.downcast_ref::<crate::pg::PgError>()
+    {
+        return Class::Other;
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = source;
+    Class::Unavailable
+}
+
 #[cfg(feature = "postgres")]
 impl<T> Doing<T> for Result<T, postgres::Error> {
     fn doing(self, doing: &'static str) -> Result<T, StoreError> {
@@ -582,9 +595,9 @@ mod tests {
 
     use super::*;
 
-    /// The number of variants of [`StoreError`] (the arms of [`intended`]), with and without
-    /// the `postgres` feature.
-    const VARIANTS: usize = if cfg!(feature = "postgres") { 43 } else { 39 };
+    /// The number of variants of [`StoreError`] (the arms of [`intended`]); the same with
+    /// and without the `postgres` feature.
+    const VARIANTS: usize = 40;
 
     /// The class each variant is meant to be in, and a number naming the variant. The match
     /// names every variant, so a new one does not compile until it is classified here too;
@@ -631,14 +644,17 @@ mod tests {
             StoreError::AuditLock { .. } => (36, Unavailable),
             StoreError::AuditLockTimeout { .. } => (37, Unavailable),
             StoreError::Unsupported { .. } => (38, Other),
-            #[cfg(feature = "postgres")]
-            StoreError::Postgres { .. } => (39, Unavailable),
-            #[cfg(feature = "postgres")]
-            StoreError::PgConfig { .. } => (40, Other),
-            #[cfg(feature = "postgres")]
-            StoreError::PgPoolExhausted { .. } => (41, Unavailable),
-            #[cfg(feature = "postgres")]
-            StoreError::PgStoreMissing { .. } => (42, Other),
+            StoreError::Postgres { source, .. } => {
+                let class = match source.to_string() {
+                    text if text.starts_with("invalid configuration")
+                        || text.starts_with("no Steward store") =>
+                    {
+                        Other
+                    }
+                    _ => Unavailable,
+                };
+                (39, class)
+            }
         }
     }
 
@@ -773,6 +789,10 @@ mod tests {
             StoreError::Logs(LogsError::Key(KeyError::StoreUnavailable {
                 source: "down".into(),
             })),
+            StoreError::Postgres {
+                doing: "connecting",
+                source: "connection refused".into(),
+            },
         ];
         #[cfg(feature = "postgres")]
         let samples = samples
@@ -780,12 +800,21 @@ mod tests {
             .chain([
                 StoreError::Postgres {
                     doing: "reading",
-                    source: "port=x".parse::<postgres::Config>().unwrap_err(),
+                    source: Box::new("port=x".parse::<postgres::Config>().unwrap_err()),
                 },
-                StoreError::PgConfig { reason: "no host" },
-                StoreError::PgPoolExhausted { max: 4 },
-                StoreError::PgStoreMissing {
-                    schema: "steward".into(),
+                StoreError::Postgres {
+                    doing: "configuring",
+                    source: Box::new(crate::pg::PgError::InvalidConfig { reason: "no host" }),
+                },
+                StoreError::Postgres {
+                    doing: "connecting",
+                    source: Box::new(crate::pg::PgError::PoolExhausted { max: 4 }),
+                },
+                StoreError::Postgres {
+                    doing: "opening",
+                    source: Box::new(crate::pg::PgError::StoreMissing {
+                        schema: "steward".into(),
+                    }),
                 },
             ])
             .collect();
