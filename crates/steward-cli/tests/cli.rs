@@ -900,12 +900,12 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "INC-1",
     ]);
     assert_eq!(allowed.code, 0, "{}", allowed.stderr);
-    assert!(
-        allowed.stdout().starts_with("allow ["),
-        "{}",
-        allowed.stdout()
+    // The decisive clause in brackets, the supporting ones apart.
+    assert_eq!(
+        allowed.stdout(),
+        "allow [logs.access] (supporting: logs.purposes, logs.encrypted); must audit this \
+         access\n"
     );
-    assert!(allowed.stdout().contains("logs.access"));
 
     let denied = sandbox.run(&[
         "check",
@@ -924,7 +924,8 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
     assert_eq!(denied.code, 3);
     let decision: Value = serde_json::from_slice(&denied.stdout).unwrap();
     assert_eq!(decision["effect"], "deny");
-    assert_eq!(decision["clauses"], serde_json::json!(["use.purposes"]));
+    assert_eq!(decision["decisive"], "use.purposes");
+    assert_eq!(decision["supporting"], serde_json::json!([]));
 
     let request = serde_json::json!({
         "actor": "pipeline",
