@@ -291,6 +291,15 @@ fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
     }
 }
 
+/// `ask` decided by the bundled policy (in the strict consent mode if `strict`) over `world`.
+fn decide_in(world: &World, ask: &Ask, strict: bool) -> Decision {
+    let mut policy = Policy::coder_model();
+    if strict {
+        policy = policy.with_consent_mode(ConsentMode::WithdrawalStopsProcessing);
+    }
+    decide(&policy, &build(&policy, world), ask)
+}
+
 /// The clause that decides, written from the table in docs/design.md section 1, independent of
 /// the implementation: for a deny, the first rule the request fails (who may take which action
 /// for which purpose, then retention, then consent); for an allow, the clause that grants it.
@@ -397,15 +406,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Invariant 1: default deny — check() allows exactly what the model's rules allow, and
-    /// every decision names the clauses behind it.
+    /// every deny names its reason.
     #[test]
     fn check_agrees_with_the_model_and_denies_by_default(world in world(), ask in ask(), strict in any::<bool>()) {
-        let mut policy = Policy::coder_model();
-        if strict {
-            policy = policy.with_consent_mode(ConsentMode::WithdrawalStopsProcessing);
-        }
-        let facts = build(&policy, &world);
-        let decision = decide(&policy, &facts, &ask);
+        let decision = decide_in(&world, &ask, strict);
         prop_assert_eq!(decision.is_allowed(), model_allows(&world, &ask, strict), "{}", decision);
         prop_assert_eq!(decision.reason().is_some(), !decision.is_allowed());
     }
@@ -419,12 +423,7 @@ proptest! {
         ask in prop_oneof![ask(), fitting_ask()],
         strict in any::<bool>(),
     ) {
-        let mut policy = Policy::coder_model();
-        if strict {
-            policy = policy.with_consent_mode(ConsentMode::WithdrawalStopsProcessing);
-        }
-        let facts = build(&policy, &world);
-        let decision = decide(&policy, &facts, &ask);
+        let decision = decide_in(&world, &ask, strict);
         prop_assert_eq!(decision.decisive(), model_decisive(&world, &ask, strict), "{}", decision);
         prop_assert_eq!(decision.clauses().iter().next(), Some(decision.decisive()));
         prop_assert!(!decision.supporting().contains(decision.decisive()), "{}", decision);
