@@ -1,4 +1,5 @@
-//! Load the bundled policy, make five checks, print each decision with its clauses.
+//! Load the bundled policy, make five checks, print each decision with the clause that decided
+//! it and those that support it.
 //!
 //! Run: `cargo run -p steward-examples --example quickstart`
 

@@ -54,7 +54,14 @@ cat >requests.jsonl <<JSONL
 {"customer": "$ADA", "body": {"prompt": "Write tests for the tokenizer", "model": "coder-1"}}
 JSONL
 printf '\n$ steward ingest requests.jsonl\n'
-steward ingest requests.jsonl | tee ingested.txt
+# The table is kept to find Ben's record, and shown before the summary steward wrote to standard
+# error after it: through `| tee` the summary would race the table to the terminal.
+steward ingest requests.jsonl >ingested.txt 2>ingest-summary.txt || {
+    cat ingest-summary.txt >&2
+    exit 1
+}
+cat ingested.txt
+cat ingest-summary.txt >&2
 BENS_RECORD="$(awk -v customer="$BEN" '$2 == customer { print $1; exit }' ingested.txt)"
 
 section "The steward opens Ben's request for troubleshooting: plaintext after the audit entry"

@@ -133,7 +133,8 @@ pub(crate) enum Command {
     /// The audit trail: an HMAC chain with signed checkpoints.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Ask the policy one question and print the decision with its clauses (exit 3 on deny).
+    /// Ask the policy one question and print the decision: the clause that decided, those
+    /// supporting it, and the reason or obligations (exit 3 on deny).
     ///
     /// From flags, or as JSON with --request: {"actor": "...", "action": "...", "category":
     /// "...", "owner": "...", "collected": "...", "justification": "...",

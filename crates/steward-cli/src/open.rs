@@ -63,8 +63,8 @@ pub(crate) fn run(context: &Context, args: OpenArgs) -> Result<Exit, CliError> {
             "audited": true,
         })),
         Format::Human => note(format_args!(
-            "\n(opened record {} for `{}` as {}; the access is in the audit trail: logs.access, \
-             logs.purposes)",
+            "\n(opened record {} for `{}` as {} under logs.access; the access is in the audit \
+             trail)",
             args.record, args.purpose, args.steward
         )),
     }

@@ -43,8 +43,14 @@ pub(crate) fn print_json(what: &'static str, value: &impl Serialize) -> Result<(
 
 /// A note for the person at the terminal, on standard error (which a pipe of standard output
 /// does not capture). A closed standard error loses the note, nothing else.
+///
+/// Callers print a note after the table or JSON it sums up, which standard output has flushed
+/// by then. The note is formatted first and written in one call: standard error is unbuffered,
+/// so `writeln!` would write each piece of the format separately, and a reader of both
+/// streams (a terminal behind `tee`, `2>&1`) could see a table land inside the sentence.
 pub(crate) fn note(text: impl fmt::Display) {
-    let _written = writeln!(io::stderr().lock(), "{text}");
+    let line = format!("{text}\n");
+    let _written = io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// A table of aligned columns: the header, then one line per row.

@@ -61,9 +61,10 @@ impl Sandbox {
         self.dir.join(name)
     }
 
-    /// Runs `steward --store <store> args...` with `stdin` as standard input.
-    fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
+    /// `steward --store <store> args...`, ready to run in the sandbox.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+        command
             .arg("--store")
             .arg(self.store())
             .args(args)
@@ -73,7 +74,14 @@ impl Sandbox {
             .env_remove("STEWARD_MASTER_KEY")
             .env_remove("STEWARD_AUDIT_KEY")
             .env_remove("STEWARD_MASTER_KEY_ID")
-            .env_remove("STEWARD_POSTGRES")
+            .env_remove("STEWARD_POSTGRES");
+        command
+    }
+
+    /// Runs `steward --store <store> args...` with `stdin` as standard input.
+    fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -393,6 +401,81 @@ fn ingest_then_open_prints_exactly_the_body_and_audits_it() {
     let records = sandbox.ingest(&raw);
     let opened = sandbox.open(&records[0], "customer-support", "sam.steward");
     assert_eq!(opened.stdout(), r#"{"prompt": "x",  "a": [1, 2]}"#);
+}
+
+/// The table `steward ingest` prints for `rows` (customer, collected, consent), in input order,
+/// with the record ids it printed: `text` must be exactly that table, nothing before, inside or
+/// after it.
+fn assert_is_the_ingest_table(text: &str, rows: &[(&str, &str, &str)]) {
+    // The ids are generated: read them from the first column, then rebuild the whole table.
+    let ids: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|row| row.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), rows.len(), "{text}");
+    // Collection instants show their fraction of a second only when they have one.
+    let width = rows.iter().map(|row| row.1.len()).max().unwrap_or(0);
+    let mut expected = format!(
+        "{:<36}  {:<36}  {:<width$}  CONSENT\n",
+        "RECORD", "CUSTOMER", "COLLECTED"
+    );
+    for (id, (customer, collected, consent)) in ids.iter().zip(rows) {
+        assert_eq!(id.len(), 36, "{text}");
+        expected.push_str(&format!(
+            "{id}  {customer}  {collected:<width$}  {consent}\n"
+        ));
+    }
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() {
+    let sandbox = Sandbox::with_customers("ingest-table");
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let input = format!(
+        "{}\n{}\n",
+        serde_json::json!({ "customer": BEN, "at": "2025-02-01T09:00:00Z", "body": "x" }),
+        serde_json::json!({ "customer": ADA, "body": "y" }),
+    );
+    let run = sandbox.run_with_input(&["ingest"], &input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stdout = run.stdout();
+    let now = stdout.lines().nth(2).unwrap().split("  ").nth(2).unwrap();
+    let rows = [(BEN, "2025-02-01T09:00:00Z", "none"), (ADA, now, "shared")];
+    assert_is_the_ingest_table(&stdout, &rows);
+    assert!(
+        run.stderr
+            .starts_with("sealed and stored 2 records under the consent in force"),
+        "{}",
+        run.stderr
+    );
+
+    // One file for both streams, as `2>&1` or a terminal shows them: the whole table, then
+    // the summary on a line of its own, never inside the table.
+    let both = sandbox.path("both.txt");
+    let file = fs::File::create(&both).unwrap();
+    let status = sandbox
+        .command(&["ingest", "-"])
+        .stdin(Stdio::piped())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(status.success());
+    let text = fs::read_to_string(&both).unwrap();
+    let (table, summary) = text.split_at(text.find("sealed and stored").unwrap());
+    let now = table.lines().nth(2).unwrap().split("  ").nth(2).unwrap();
+    assert_is_the_ingest_table(
+        table,
+        &[(BEN, "2025-02-01T09:00:00Z", "none"), (ADA, now, "shared")],
+    );
+    assert_eq!(summary.lines().count(), 1, "{text}");
+    assert!(summary.ends_with(")\n"), "{text}");
 }
 
 /// A record id's 16 bytes, as the store keys its rows.
@@ -817,12 +900,12 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "INC-1",
     ]);
     assert_eq!(allowed.code, 0, "{}", allowed.stderr);
-    assert!(
-        allowed.stdout().starts_with("allow ["),
-        "{}",
-        allowed.stdout()
+    // The decisive clause in brackets, the supporting ones apart.
+    assert_eq!(
+        allowed.stdout(),
+        "allow [logs.access] (supporting: logs.purposes, logs.encrypted); must audit this \
+         access\n"
     );
-    assert!(allowed.stdout().contains("logs.access"));
 
     let denied = sandbox.run(&[
         "check",
@@ -841,7 +924,8 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
     assert_eq!(denied.code, 3);
     let decision: Value = serde_json::from_slice(&denied.stdout).unwrap();
     assert_eq!(decision["effect"], "deny");
-    assert_eq!(decision["clauses"], serde_json::json!(["use.purposes"]));
+    assert_eq!(decision["decisive"], "use.purposes");
+    assert_eq!(decision["supporting"], serde_json::json!([]));
 
     let request = serde_json::json!({
         "actor": "pipeline",

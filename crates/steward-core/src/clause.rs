@@ -5,8 +5,9 @@ use crate::vocabulary::string_enum;
 string_enum! {
     /// One promise of the privacy policy (docs/design.md section 1).
     ///
-    /// Every decision Steward makes names the clauses behind it, and `docs/policy-map.md`
-    /// maps each clause to the API that enforces it and the test that proves it.
+    /// Every decision Steward makes names the clause that decided it and those that support
+    /// it, and `docs/policy-map.md` maps each clause to the API that enforces it and the test
+    /// that proves it.
     ///
     /// ```
     /// use steward_core::ClauseId;

@@ -1,12 +1,12 @@
 //! The evaluator behind `Policy::check`: pure, allocation-free, deny by default.
 
 use steward_consent::ConsentMode;
-use steward_core::{ClauseId, DataCategory, PurposeGroup};
+use steward_core::{ClauseId, DataCategory, PurposeGroup, TrainingScope};
 use steward_retention::{Disposition, HoldScope, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
-    Action, Actor, ClauseSet, CollectionConsent, Decision, DenyReason, EvaluationProblem, Facts,
-    Obligation, Policy, Request, decision::Obligations,
+    Action, Actor, Citations, ClauseSet, CollectionConsent, Decision, DenyReason,
+    EvaluationProblem, Facts, Obligation, Policy, Request, decision::Obligations,
 };
 
 /// Decides `request`. The order matters only for which reason a deny names: first who may
@@ -21,8 +21,8 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
     if data.collected_at > request.now {
         return cannot_evaluate(EvaluationProblem::CollectedInTheFuture);
     }
-    let allowed = match permission(policy, request, facts) {
-        Ok(allowed) => allowed,
+    let permitted = match permission(policy, request, facts) {
+        Ok(permitted) => permitted,
         Err(deny) => return deny,
     };
     let rule = match policy.retention().rule(data.category) {
@@ -50,70 +50,51 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
         Err(error) => return cannot_evaluate(problem_of(&error)),
     };
     // logs.retention decides whether data may still be kept; a category's own rule may cite
-    // another clause too (use.purposes for personal data: no purpose is left for it).
-    let retention_clauses = ClauseSet::of(ClauseId::LogsRetention).with(own.clause());
+    // another clause, which supports it (use.purposes for personal data: no purpose is left).
+    let retention =
+        Citations::decided_by(ClauseId::LogsRetention).supported_by(ClauseSet::of(own.clause()));
     let is_stored_record = data.record.is_some();
+    let is_held = || held(data.owner, &record, is_stored_record, request, facts);
 
-    if let Action::Keep = request.action {
-        return keep(own, retention_clauses, allowed, || {
-            held(data.owner, &record, is_stored_record, request, facts)
-        });
-    }
-    if own.is_due() {
-        let reason = if held(data.owner, &record, is_stored_record, request, facts) {
-            DenyReason::KeptOnlyByLegalHold
-        } else {
-            DenyReason::RetentionEnded
-        };
-        return Decision::deny_citing(retention_clauses, reason);
-    }
-    match request.action {
-        Action::Train { scope } => {
-            let at_collection = match data.consent_at_collection {
-                CollectionConsent::Known(level) => level,
-                CollectionConsent::Unverified(_) => {
-                    return Decision::deny(
-                        ClauseId::TrainingForwardOnly,
-                        DenyReason::ConsentUnverified,
-                    );
-                }
-                _ => facts.training_level_at(data.owner, data.collected_at),
-            };
-            let level = match policy.consent_mode() {
-                ConsentMode::ForwardOnly => at_collection,
-                mode => mode.effective_level(
-                    at_collection,
-                    facts.training_level_at(data.owner, request.now),
-                ),
-            };
-            let clause = level.deciding_clause(scope, data.owner);
-            if level.permits(scope, data.owner) {
-                Decision::allow(
-                    allowed.with(clause).with(ClauseId::TrainingForwardOnly),
-                    Obligations::NONE,
-                )
-            } else if matches!(scope, steward_core::TrainingScope::Private { owner } if owner != data.owner)
-            {
-                Decision::deny(clause, DenyReason::PrivateScopeOfAnotherCustomer)
+    match permitted {
+        Permitted::IfRetained => keep(own, retention, is_held),
+        _ if own.is_due() => {
+            let reason = if is_held() {
+                DenyReason::KeptOnlyByLegalHold
             } else {
-                Decision::deny(clause, DenyReason::ConsentDoesNotPermit { level, scope })
-                    .with_clause(ClauseId::TrainingForwardOnly)
-            }
+                DenyReason::RetentionEnded
+            };
+            Decision::deny_citing(retention, reason)
         }
-        Action::OpenLog { .. } => {
-            Decision::allow(allowed, Obligations::one(Obligation::AuditAccess))
-        }
-        _ => Decision::allow(allowed, Obligations::NONE),
+        Permitted::IfConsentPermits { scope } => train(policy, request, facts, scope),
+        Permitted::Granted {
+            citations,
+            obligations,
+        } => Decision::allow(citations, obligations),
     }
 }
 
-/// Who may take which action, for which purpose, on which category: the clauses that allow
-/// it, or the deny.
+/// What [`permission`] lets through, and what still decides it once the data is known to
+/// serve.
+enum Permitted {
+    /// Allowed by these clauses, with these obligations, while the data is not due.
+    Granted {
+        citations: Citations,
+        obligations: Obligations,
+    },
+    /// Training: allowed if the consent that applies to the data permits `scope`.
+    IfConsentPermits { scope: TrainingScope },
+    /// Keeping: allowed if the retention rule (or a hold) still keeps the data.
+    IfRetained,
+}
+
+/// Who may take which action, for which purpose, on which category: what lets the request
+/// through, or the deny.
 fn permission<F: Facts + ?Sized>(
     policy: &Policy,
     request: &Request<'_>,
     facts: &F,
-) -> Result<ClauseSet, Decision> {
+) -> Result<Permitted, Decision> {
     let category = request.data.category;
     let is_log = category == DataCategory::LlmRequestLog;
     match (request.actor, request.action) {
@@ -137,7 +118,12 @@ fn permission<F: Facts + ?Sized>(
                     DenyReason::PurposeNotAllowedForCategory { purpose, category },
                 ));
             }
-            Ok(ClauseSet::of(ClauseId::UsePurposes).with(category.clause()))
+            // use.purposes grants the use; the category's collection clause supports it.
+            Ok(Permitted::Granted {
+                citations: Citations::decided_by(ClauseId::UsePurposes)
+                    .supported_by(ClauseSet::of(category.clause())),
+                obligations: Obligations::NONE,
+            })
         }
         (
             Actor::Steward(steward),
@@ -176,11 +162,16 @@ fn permission<F: Facts + ?Sized>(
                     DenyReason::MissingJustification,
                 ));
             }
-            Ok(ClauseSet::of(ClauseId::LogsAccess)
-                .with(ClauseId::LogsPurposes)
-                .with(ClauseId::LogsEncrypted))
+            // logs.access grants the opening (a roster steward, justified, audited); the
+            // purpose and the encryption it opens support it.
+            Ok(Permitted::Granted {
+                citations: Citations::decided_by(ClauseId::LogsAccess).supported_by(
+                    ClauseSet::of(ClauseId::LogsPurposes).with(ClauseId::LogsEncrypted),
+                ),
+                obligations: Obligations::one(Obligation::AuditAccess),
+            })
         }
-        (Actor::TrainingPipeline, Action::Train { .. }) => {
+        (Actor::TrainingPipeline, Action::Train { scope }) => {
             if !policy.allows_purpose(category, steward_core::Purpose::ModelTraining) {
                 return Err(Decision::deny(
                     ClauseId::TrainingDefaultOff,
@@ -190,13 +181,52 @@ fn permission<F: Facts + ?Sized>(
                     },
                 ));
             }
-            Ok(ClauseSet::EMPTY)
+            Ok(Permitted::IfConsentPermits { scope })
         }
-        (Actor::Service, Action::Keep) => Ok(ClauseSet::EMPTY),
+        (Actor::Service, Action::Keep) => Ok(Permitted::IfRetained),
         (_, action) => Err(Decision::deny(
             clause_of_action(action, category),
             DenyReason::ActorMayNotAct,
         )),
+    }
+}
+
+/// Training at `scope` on data that still serves: the consent that applies to the data
+/// decides, citing the opt-in of the scope (or `training.default-off`), supported by
+/// `training.forward-only`, which says which level applies.
+fn train<F: Facts + ?Sized>(
+    policy: &Policy,
+    request: &Request<'_>,
+    facts: &F,
+    scope: TrainingScope,
+) -> Decision {
+    let data = request.data;
+    let at_collection = match data.consent_at_collection {
+        CollectionConsent::Known(level) => level,
+        CollectionConsent::Unverified(_) => {
+            return Decision::deny(ClauseId::TrainingForwardOnly, DenyReason::ConsentUnverified);
+        }
+        _ => facts.training_level_at(data.owner, data.collected_at),
+    };
+    let level = match policy.consent_mode() {
+        ConsentMode::ForwardOnly => at_collection,
+        mode => mode.effective_level(
+            at_collection,
+            facts.training_level_at(data.owner, request.now),
+        ),
+    };
+    let citations = Citations::decided_by(level.deciding_clause(scope, data.owner));
+    let forward_only = citations.supported_by(ClauseSet::of(ClauseId::TrainingForwardOnly));
+    if level.permits(scope, data.owner) {
+        Decision::allow(forward_only, Obligations::NONE)
+    } else if matches!(scope, TrainingScope::Private { owner } if owner != data.owner) {
+        // training.private alone: no level of another customer's data would change this.
+        Decision::deny_citing(citations, DenyReason::PrivateScopeOfAnotherCustomer)
+    } else {
+        Decision::deny_citing(
+            forward_only,
+            DenyReason::ConsentDoesNotPermit { level, scope },
+        )
     }
 }
 
@@ -214,26 +244,22 @@ const fn clause_of_action(action: Action<'_>, category: DataCategory) -> ClauseI
 }
 
 /// Keeping data: allowed until it is due, then within its deletion window, or while a hold
-/// stands; with the deadline as an obligation. Holds are consulted only for due data.
-fn keep(
-    own: Disposition,
-    clauses: ClauseSet,
-    allowed: ClauseSet,
-    held: impl FnOnce() -> bool,
-) -> Decision {
-    let allowed = allowed.union(clauses);
+/// stands; with the deadline as an obligation. Holds are consulted only for due data. The
+/// retention clauses decide either way.
+fn keep(own: Disposition, retention: Citations, held: impl FnOnce() -> bool) -> Decision {
     match own {
         Disposition::Keep { until, .. } => Decision::allow(
-            allowed,
+            retention,
             until.map_or(Obligations::NONE, |deadline| {
                 Obligations::one(Obligation::DeleteBy { deadline })
             }),
         ),
-        _ if held() => Decision::allow(allowed, Obligations::one(Obligation::DeleteWhenHoldEnds)),
-        Disposition::DeleteBy { deadline, .. } => {
-            Decision::allow(allowed, Obligations::one(Obligation::DeleteBy { deadline }))
-        }
-        _ => Decision::deny_citing(clauses, DenyReason::RetentionEnded),
+        _ if held() => Decision::allow(retention, Obligations::one(Obligation::DeleteWhenHoldEnds)),
+        Disposition::DeleteBy { deadline, .. } => Decision::allow(
+            retention,
+            Obligations::one(Obligation::DeleteBy { deadline }),
+        ),
+        _ => Decision::deny_citing(retention, DenyReason::RetentionEnded),
     }
 }
 

@@ -10,41 +10,42 @@ use crate::TrainingLevel;
 /// The answer to one request: whether it may proceed, the policy clauses behind the answer,
 /// and what the caller must do if it proceeds.
 ///
-/// A deny always names at least one clause and a [`DenyReason`]; an allow names at least one
-/// clause and carries its [`Obligation`]s.
+/// Every decision names the one clause that decided it ([`decisive`](Self::decisive)): for a
+/// deny the rule that failed, for an allow the clause that grants it. Clauses that support the
+/// answer without deciding it ([`supporting`](Self::supporting)) are listed apart, so an audit
+/// trail or a person reading the answer sees the reason first. A deny also carries a
+/// [`DenyReason`]; an allow carries its [`Obligation`]s. [`Policy::check`](crate::Policy::check)
+/// says which clause decides each kind of allow and deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Decision {
     effect: Effect,
-    clauses: ClauseSet,
+    decisive: ClauseId,
+    supporting: ClauseSet,
     obligations: Obligations,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<DenyReason>,
 }
 
 impl Decision {
-    pub(crate) fn allow(clauses: ClauseSet, obligations: Obligations) -> Self {
+    pub(crate) fn allow(citations: Citations, obligations: Obligations) -> Self {
         Self {
             effect: Effect::Allow,
-            clauses,
+            decisive: citations.decisive,
+            supporting: citations.supporting,
             obligations,
             reason: None,
         }
     }
 
     pub(crate) fn deny(clause: ClauseId, reason: DenyReason) -> Self {
-        Self {
-            effect: Effect::Deny,
-            clauses: ClauseSet::of(clause),
-            obligations: Obligations::NONE,
-            reason: Some(reason),
-        }
+        Self::deny_citing(Citations::decided_by(clause), reason)
     }
 
-    /// A deny naming several clauses; `clauses` must not be empty (a deny always names one).
-    pub(crate) fn deny_citing(clauses: ClauseSet, reason: DenyReason) -> Self {
+    pub(crate) fn deny_citing(citations: Citations, reason: DenyReason) -> Self {
         Self {
             effect: Effect::Deny,
-            clauses,
+            decisive: citations.decisive,
+            supporting: citations.supporting,
             obligations: Obligations::NONE,
             reason: Some(reason),
         }
@@ -59,11 +60,6 @@ impl Decision {
         )
     }
 
-    pub(crate) fn with_clause(mut self, clause: ClauseId) -> Self {
-        self.clauses = self.clauses.with(clause);
-        self
-    }
-
     /// Whether the request may proceed.
     #[must_use]
     pub const fn effect(&self) -> Effect {
@@ -76,10 +72,29 @@ impl Decision {
         matches!(self.effect, Effect::Allow)
     }
 
-    /// The clauses of the policy that decided, in [`ClauseId::ALL`] order.
+    /// The clause that decided: for a deny, the rule the request failed; for an allow, the
+    /// clause that grants it. Audit entries and the `steward` command cite this one.
     #[must_use]
-    pub const fn clauses(&self) -> ClauseSet {
-        self.clauses
+    pub const fn decisive(&self) -> ClauseId {
+        self.decisive
+    }
+
+    /// The clauses that support the decision without deciding it (the category's collection
+    /// clause beside `use.purposes`, `training.forward-only` beside a training opt-in, ...);
+    /// never the [`decisive`](Self::decisive) clause. Often empty.
+    #[must_use]
+    pub const fn supporting(&self) -> ClauseSet {
+        self.supporting
+    }
+
+    /// Every clause the decision cites: the [`decisive`](Self::decisive) one first, then the
+    /// [`supporting`](Self::supporting) ones.
+    #[must_use]
+    pub const fn clauses(&self) -> Citations {
+        Citations {
+            decisive: self.decisive,
+            supporting: self.supporting,
+        }
     }
 
     /// What the caller must do when it acts on an allow; empty for a deny.
@@ -95,12 +110,16 @@ impl Decision {
 }
 
 impl fmt::Display for Decision {
+    /// `allow [logs.access] (supporting: logs.purposes, logs.encrypted); must audit this
+    /// access`, or `deny [use.purposes]: purpose `marketing` is not listed for this action`:
+    /// the decisive clause in brackets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.effect {
             Effect::Allow => f.write_str("allow")?,
             Effect::Deny => f.write_str("deny")?,
         }
-        write!(f, " [{}]", self.clauses)?;
+        write!(f, " [{}]", self.decisive)?;
+        write_supporting(f, self.supporting)?;
         if let Some(reason) = self.reason {
             write!(f, ": {reason}")?;
         }
@@ -109,6 +128,96 @@ impl fmt::Display for Decision {
         }
         Ok(())
     }
+}
+
+/// The clauses a [`Decision`] cites: the one that decided, then those that support it.
+///
+/// ```
+/// use steward::{ClauseId, DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request};
+///
+/// let policy = Policy::coder_model();
+/// let mut facts = MemoryFacts::new(&policy);
+/// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+/// let email = DataRef::new(DataCategory::Email, customer, "2025-01-02T00:00:00Z".parse()?);
+/// let request = Request::use_data(Purpose::CustomerCare, email, "2025-06-01T12:00:00Z".parse()?);
+///
+/// let cited = policy.check(&request, &facts).clauses();
+/// assert_eq!(cited.decisive(), ClauseId::UsePurposes);
+/// assert_eq!(
+///     cited.iter().collect::<Vec<_>>(),
+///     [ClauseId::UsePurposes, ClauseId::CollectPersonal]
+/// );
+/// assert_eq!(cited.to_string(), "use.purposes (supporting: collect.personal)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Citations {
+    decisive: ClauseId,
+    /// Never holds `decisive`.
+    supporting: ClauseSet,
+}
+
+impl Citations {
+    /// Cites `decisive` alone.
+    pub(crate) const fn decided_by(decisive: ClauseId) -> Self {
+        Self {
+            decisive,
+            supporting: ClauseSet::EMPTY,
+        }
+    }
+
+    /// These citations with `clauses` supporting too; the decisive clause stays decisive.
+    pub(crate) const fn supported_by(self, clauses: ClauseSet) -> Self {
+        Self {
+            decisive: self.decisive,
+            supporting: self.supporting.union(clauses).without(self.decisive),
+        }
+    }
+
+    /// The clause that decided.
+    #[must_use]
+    pub const fn decisive(self) -> ClauseId {
+        self.decisive
+    }
+
+    /// The clauses that support the decision, without the decisive one.
+    #[must_use]
+    pub const fn supporting(self) -> ClauseSet {
+        self.supporting
+    }
+
+    /// Whether `clause` is cited, decisive or supporting.
+    #[must_use]
+    pub fn contains(self, clause: ClauseId) -> bool {
+        self.decisive == clause || self.supporting.contains(clause)
+    }
+
+    /// The decisive clause, then the supporting ones in [`ClauseId::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = ClauseId> {
+        std::iter::once(self.decisive).chain(self.supporting.iter())
+    }
+}
+
+impl fmt::Debug for Citations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Citations {
+    /// `logs.access (supporting: logs.purposes, logs.encrypted)`, or the decisive clause alone.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.decisive.as_str())?;
+        write_supporting(f, self.supporting)
+    }
+}
+
+fn write_supporting(f: &mut fmt::Formatter<'_>, supporting: ClauseSet) -> fmt::Result {
+    if supporting.is_empty() {
+        return Ok(());
+    }
+    write!(f, " (supporting: {supporting})")
 }
 
 /// Allow or deny.
@@ -145,6 +254,11 @@ impl ClauseSet {
     #[must_use]
     pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
+    }
+
+    /// This set without `clause`.
+    pub(crate) const fn without(self, clause: ClauseId) -> Self {
+        Self(self.0 & !bit(clause))
     }
 
     /// Whether `clause` is in the set.
@@ -408,12 +522,51 @@ mod tests {
     }
 
     #[test]
-    fn deny_serializes_with_clauses_and_reason() {
+    fn deny_serializes_with_its_decisive_clause_and_reason() {
         let decision = Decision::deny(ClauseId::LogsAccess, DenyReason::NotOnRoster);
         let json = serde_json::to_string(&decision).unwrap();
         assert_eq!(
             json,
-            r#"{"effect":"deny","clauses":["logs.access"],"obligations":[],"reason":{"reason":"not-on-roster"}}"#
+            r#"{"effect":"deny","decisive":"logs.access","supporting":[],"obligations":[],"reason":{"reason":"not-on-roster"}}"#
+        );
+    }
+
+    #[test]
+    fn the_decisive_clause_is_never_listed_as_supporting_and_comes_first() {
+        let cited = Citations::decided_by(ClauseId::UsePurposes)
+            .supported_by(ClauseSet::of(ClauseId::CollectPersonal).with(ClauseId::UsePurposes));
+        assert_eq!(cited.decisive(), ClauseId::UsePurposes);
+        assert_eq!(cited.supporting(), ClauseSet::of(ClauseId::CollectPersonal));
+        // collect.personal comes before use.purposes in ClauseId::ALL; the decisive one leads.
+        assert_eq!(
+            cited.iter().collect::<Vec<_>>(),
+            [ClauseId::UsePurposes, ClauseId::CollectPersonal]
+        );
+        assert!(cited.contains(ClauseId::CollectPersonal));
+        assert!(!cited.contains(ClauseId::LogsAccess));
+        assert_eq!(
+            cited.to_string(),
+            "use.purposes (supporting: collect.personal)"
+        );
+        assert_eq!(format!("{cited:?}"), "[UsePurposes, CollectPersonal]");
+    }
+
+    #[test]
+    fn display_names_the_decisive_clause_in_brackets_and_the_rest_as_supporting() {
+        let allow = Decision::allow(
+            Citations::decided_by(ClauseId::LogsAccess)
+                .supported_by(ClauseSet::of(ClauseId::LogsPurposes).with(ClauseId::LogsEncrypted)),
+            Obligations::one(Obligation::AuditAccess),
+        );
+        assert_eq!(
+            allow.to_string(),
+            "allow [logs.access] (supporting: logs.purposes, logs.encrypted); must audit this \
+             access"
+        );
+        let deny = Decision::deny(ClauseId::LogsAccess, DenyReason::NotOnRoster);
+        assert_eq!(
+            deny.to_string(),
+            "deny [logs.access]: the steward is not on the roster"
         );
     }
 }

@@ -12,7 +12,7 @@ mod training;
 mod vault;
 
 pub use crate::{
-    decision::{ClauseSet, Decision, DenyReason, Effect, EvaluationProblem, Obligation},
+    decision::{Citations, ClauseSet, Decision, DenyReason, Effect, EvaluationProblem, Obligation},
     error::{PolicyError, StewardError},
     facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
     policy::Policy,

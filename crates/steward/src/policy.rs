@@ -141,22 +141,46 @@ impl Policy {
 
     /// Decides whether `request` may proceed, given `facts`.
     ///
-    /// Deny by default: only a rule of the policy allows, and every decision names the
-    /// clauses behind it. A request that cannot be evaluated (data dated after the request,
-    /// a deadline out of range) is denied with [`crate::DenyReason::CannotEvaluate`].
+    /// Deny by default: only a rule of the policy allows. Every decision names the clause that
+    /// decided it first ([`Decision::decisive`]: for a deny the rule that failed, for an
+    /// allow the clause that grants it), and the clauses that support it apart
+    /// ([`Decision::supporting`]). A request that cannot be evaluated (data dated after the
+    /// request, a deadline out of range) is denied with [`crate::DenyReason::CannotEvaluate`].
     /// Pure (reads no clock: the request carries `now`) and allocation-free.
     ///
-    /// Denials cite, by action:
-    /// - use: `use.purposes` (actor, purpose, category), `logs.access` (logs are not used
-    ///   directly);
-    /// - open a log: `logs.access` (actor, roster, justification), `logs.purposes`;
-    /// - train: `training.default-off`, `training.private`, `training.shared`,
-    ///   `training.open-weight`;
-    /// - every action: `logs.retention` (or the category's retention clause) once the data
-    ///   is due for deletion.
+    /// Allows, by action (decisive clause; supporting clauses):
+    /// - use: `use.purposes`; the clause of the data's category
+    ///   ([`DataCategory::clause`](crate::DataCategory::clause): `collect.personal`,
+    ///   `collect.usage`, or `policy.versioned` for consent records);
+    /// - open a log: `logs.access`; `logs.purposes`, `logs.encrypted`;
+    /// - train: the opt-in of the scope (`training.private`, `training.shared`,
+    ///   `training.open-weight`); `training.forward-only`;
+    /// - keep: `logs.retention`; the category's retention rule clause when it is another
+    ///   (`use.purposes` for personal and usage data in the bundled policy).
+    ///
+    /// Denies, by [`DenyReason`](crate::DenyReason) (decisive clause):
+    /// - `ActorMayNotAct`: the clause of the action: `use.purposes` (use), `logs.access` (open
+    ///   a log), `training.default-off` (train), the clause of the data's category (keep:
+    ///   keeping is the company's act of storing what it collected);
+    /// - `PurposeNotListed`, `PurposeNotAllowedForCategory`: `use.purposes` (use),
+    ///   `logs.purposes` (open a log), `training.default-off` (train data the policy never
+    ///   lets train);
+    /// - `WrongPathForCategory`, `NotOnRoster`, `MissingJustification`: `logs.access`;
+    /// - `ConsentDoesNotPermit`: `training.default-off` at level `none`, else the opt-in of the
+    ///   scope asked for; supported by `training.forward-only`;
+    /// - `PrivateScopeOfAnotherCustomer`: `training.private`;
+    /// - `ConsentUnverified`: `training.forward-only`;
+    /// - `RetentionEnded`, `KeptOnlyByLegalHold`: `logs.retention`, supported by the
+    ///   category's retention rule clause when it is another;
+    /// - `CannotEvaluate`: `logs.retention`.
+    ///
+    /// The checks run in this order, so a request that fails several names the first: who
+    /// may take which action for which purpose, then retention, then consent.
     ///
     /// ```
-    /// use steward::{DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request, Timestamp};
+    /// use steward::{
+    ///     ClauseId, DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request, Timestamp,
+    /// };
     ///
     /// let policy = Policy::coder_model();
     /// let mut facts = MemoryFacts::new(&policy);
@@ -169,7 +193,8 @@ impl Policy {
     /// assert!(support.is_allowed());
     /// let marketing = policy.check(&Request::use_data(Purpose::Marketing, email, now), &facts);
     /// assert!(!marketing.is_allowed());
-    /// assert_eq!(marketing.clauses().to_string(), "use.purposes");
+    /// assert_eq!(marketing.decisive(), ClauseId::UsePurposes);
+    /// assert_eq!(support.clauses().to_string(), "use.purposes (supporting: collect.personal)");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]

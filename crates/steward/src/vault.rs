@@ -408,10 +408,6 @@ fn poisoned<T>(_: T) -> LogsError {
 }
 
 /// The audit trail's name for a policy deny.
-#[expect(
-    clippy::expect_used,
-    reason = "a deny always names a clause, see the INVARIANT"
-)]
 fn denial_of(decision: &Decision) -> Result<(), Denial> {
     let Some(reason) = decision.reason() else {
         return Ok(());
@@ -425,15 +421,9 @@ fn denial_of(decision: &Decision) -> Result<(), Denial> {
         }
         DenyReason::RetentionEnded => Denial::RetentionEnded,
         DenyReason::KeptOnlyByLegalHold => Denial::KeptOnlyByLegalHold,
-        // INVARIANT: every deny names at least one clause: `Decision::deny` takes one and the
-        // two `deny_citing` calls pass sets built from `ClauseSet::of(..)`. Citing a clause that
-        // did not decide would put a false reason in the audit trail.
+        // The clause that decided, never a supporting one: the trail gives the reason.
         _ => Denial::Refused {
-            clause: decision
-                .clauses()
-                .iter()
-                .next()
-                .expect("a deny names at least one clause"),
+            clause: decision.decisive(),
         },
     })
 }

@@ -26,7 +26,9 @@ fn collect_personal() {
         );
         let decision = policy.check(&request, &facts);
         assert!(decision.is_allowed(), "{decision}");
-        assert!(decision.clauses().contains(ClauseId::CollectPersonal));
+        // use.purposes grants the use; collection of the data supports it.
+        assert_eq!(decision.decisive(), ClauseId::UsePurposes);
+        assert!(decision.supporting().contains(ClauseId::CollectPersonal));
     }
 }
 
@@ -53,7 +55,8 @@ fn collect_usage() {
         );
         let decision = policy.check(&request, &facts);
         assert!(decision.is_allowed(), "{category}: {decision}");
-        assert!(decision.clauses().contains(ClauseId::CollectUsage));
+        assert_eq!(decision.decisive(), ClauseId::UsePurposes);
+        assert!(decision.supporting().contains(ClauseId::CollectUsage));
     }
 }
 
@@ -69,7 +72,8 @@ fn use_purposes() {
             purpose.group() == PurposeGroup::Service,
             "{purpose}: {decision}"
         );
-        assert!(decision.clauses().contains(ClauseId::UsePurposes));
+        // Allowed or denied, the purpose list decides.
+        assert_eq!(decision.decisive(), ClauseId::UsePurposes, "{decision}");
     }
     let marketing = policy.check(
         &Request::use_data(Purpose::Marketing, email, at(NOW)),
@@ -153,20 +157,24 @@ fn logs_retention() {
     );
     let denied = train(&facts, "2025-07-02T00:00:00Z");
     assert_eq!(denied.reason(), Some(DenyReason::RetentionEnded));
-    assert!(denied.clauses().contains(ClauseId::LogsRetention));
+    assert_eq!(denied.decisive(), ClauseId::LogsRetention);
     // Deadlines are exclusive: at end + window the data is due now, and keeping it is denied.
     let overdue = keep(&facts, "2025-07-31T00:00:00Z");
     assert!(!overdue.is_allowed());
     assert_eq!(overdue.reason(), Some(DenyReason::RetentionEnded));
-    // Personal data past its retention is denied citing logs.retention too (docs/design.md 1),
-    // beside its own rule's clause.
+    // Personal data past its retention is denied by logs.retention too (docs/design.md 1),
+    // its own rule's clause supporting.
     let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
     let late = policy.check(
         &Request::use_data(Purpose::CustomerCare, email, at("2025-07-02T00:00:00Z")),
         &facts,
     );
     assert_eq!(late.reason(), Some(DenyReason::RetentionEnded));
-    assert!(late.clauses().contains(ClauseId::LogsRetention));
+    assert_eq!(late.decisive(), ClauseId::LogsRetention);
+    assert_eq!(late.supporting(), ClauseSet::of(ClauseId::UsePurposes));
+    // Keeping is decided by logs.retention, allowed or not.
+    assert_eq!(due.decisive(), ClauseId::LogsRetention);
+    assert_eq!(overdue.decisive(), ClauseId::LogsRetention);
 }
 
 #[test]
@@ -242,9 +250,13 @@ fn logs_purposes() {
             purpose.group() == PurposeGroup::Logs,
             "{purpose}: {decision}"
         );
-        if !decision.is_allowed() {
-            assert!(decision.clauses().contains(ClauseId::LogsPurposes));
-        }
+        // A purpose outside the list fails logs.purposes; inside it, logs.access grants.
+        let decisive = if decision.is_allowed() {
+            ClauseId::LogsAccess
+        } else {
+            ClauseId::LogsPurposes
+        };
+        assert_eq!(decision.decisive(), decisive, "{decision}");
     }
     // The vault enforces the same list, and audits the refusal.
     let vault = vault(&policy);
@@ -305,13 +317,22 @@ fn logs_access() {
         allowed.obligations().collect::<Vec<_>>(),
         [Obligation::AuditAccess]
     );
+    assert_eq!(allowed.decisive(), ClauseId::LogsAccess);
+    assert_eq!(
+        allowed.clauses().iter().collect::<Vec<_>>(),
+        [
+            ClauseId::LogsAccess,
+            ClauseId::LogsPurposes,
+            ClauseId::LogsEncrypted
+        ]
+    );
 
     let not_on_roster = policy.check(
         &Request::open_log(&outsider, Purpose::Troubleshooting, &ticket, log, at(NOW)),
         &facts,
     );
     assert_eq!(not_on_roster.reason(), Some(DenyReason::NotOnRoster));
-    assert!(not_on_roster.clauses().contains(ClauseId::LogsAccess));
+    assert_eq!(not_on_roster.decisive(), ClauseId::LogsAccess);
 
     let unjustified = Request {
         action: Action::OpenLog {
@@ -359,7 +380,7 @@ fn training_default_off() {
     ] {
         let decision = policy.check(&Request::train(scope, log, at(NOW)), &facts);
         assert!(!decision.is_allowed(), "{scope}: {decision}");
-        assert!(decision.clauses().contains(ClauseId::TrainingDefaultOff));
+        assert_eq!(decision.decisive(), ClauseId::TrainingDefaultOff);
     }
 }
 
@@ -385,14 +406,16 @@ fn training_private() {
 
     let own = policy.check(&Request::train(alices_model, alices, at(NOW)), &facts);
     assert!(own.is_allowed(), "{own}");
-    assert!(own.clauses().contains(ClauseId::TrainingPrivate));
+    assert_eq!(own.decisive(), ClauseId::TrainingPrivate);
     // Never another customer's data, whatever their level.
     let other = policy.check(&Request::train(alices_model, bobs, at(NOW)), &facts);
     assert_eq!(
         other.reason(),
         Some(DenyReason::PrivateScopeOfAnotherCustomer)
     );
-    assert!(other.clauses().contains(ClauseId::TrainingPrivate));
+    assert_eq!(other.decisive(), ClauseId::TrainingPrivate);
+    // Bob's open-weight level is beside the point, so nothing supports the refusal.
+    assert!(other.supporting().is_empty(), "{other}");
     let shared = policy.check(
         &Request::train(TrainingScope::Shared, alices, at(NOW)),
         &facts,
@@ -413,7 +436,7 @@ fn training_shared() {
     let log = data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z");
     let shared = policy.check(&Request::train(TrainingScope::Shared, log, at(NOW)), &facts);
     assert!(shared.is_allowed());
-    assert!(shared.clauses().contains(ClauseId::TrainingShared));
+    assert_eq!(shared.decisive(), ClauseId::TrainingShared);
     // Cumulative: shared also permits the owner's private models, but not open weights.
     let private = TrainingScope::Private { owner: alice() };
     assert!(
@@ -426,7 +449,8 @@ fn training_shared() {
         &facts,
     );
     assert!(!open.is_allowed());
-    assert!(open.clauses().contains(ClauseId::TrainingOpenWeight));
+    // The opt-in that is missing decides the refusal.
+    assert_eq!(open.decisive(), ClauseId::TrainingOpenWeight);
 }
 
 #[test]
@@ -445,7 +469,7 @@ fn training_open_weight() {
         &facts,
     );
     assert!(open.is_allowed());
-    assert!(open.clauses().contains(ClauseId::TrainingOpenWeight));
+    assert_eq!(open.decisive(), ClauseId::TrainingOpenWeight);
     // Only the training pipeline trains, and contact data never trains.
     let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
     let decision = policy.check(
@@ -484,11 +508,13 @@ fn training_forward_only() {
     // The upgrade does not reach back to data collected before it.
     assert!(!shared(before).is_allowed());
     assert!(shared(after).is_allowed());
-    assert!(
-        shared(after)
-            .clauses()
-            .contains(ClauseId::TrainingForwardOnly)
+    // The opt-in grants; forward-only, which chose the level at collection, supports it.
+    assert_eq!(shared(after).decisive(), ClauseId::TrainingShared);
+    assert_eq!(
+        shared(after).supporting(),
+        ClauseSet::of(ClauseId::TrainingForwardOnly)
     );
+    assert_eq!(shared(before).decisive(), ClauseId::TrainingDefaultOff);
 
     // A downgrade does not reach back either (forward-only, the default) ...
     set_level(
@@ -551,11 +577,7 @@ fn training_forward_only_a_first_change_backdated_by_an_admin_to_open_weight_is_
         )
     };
     assert!(!train(march_log).is_allowed());
-    assert!(
-        train(march_log)
-            .clauses()
-            .contains(ClauseId::TrainingDefaultOff)
-    );
+    assert_eq!(train(march_log).decisive(), ClauseId::TrainingDefaultOff);
 }
 
 #[test]

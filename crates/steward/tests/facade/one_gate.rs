@@ -240,10 +240,7 @@ fn keep_asked_by_a_non_service_actor_cites_the_actor_rule_not_retention() {
             !decision.clauses().contains(ClauseId::LogsRetention),
             "{decision}"
         );
-        assert!(
-            decision.clauses().contains(ClauseId::LogsStored),
-            "{decision}"
-        );
+        assert_eq!(decision.decisive(), ClauseId::LogsStored, "{decision}");
     }
 }
 
@@ -269,6 +266,8 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
     let claimed = DataRef::of_sealed_record(forged.header());
     let decision = vault.check(&Request::train(TrainingScope::OpenWeight, claimed, at(NOW)));
     assert_eq!(decision.reason(), Some(DenyReason::ConsentUnverified));
+    // training.forward-only decides: it needs the level in force at collection, unread yet.
+    assert_eq!(decision.decisive(), ClauseId::TrainingForwardOnly);
     // The forged record does not open, so it never reaches a verified decision.
     assert!(vault.open(&forged, &ask(Purpose::Troubleshooting)).is_err());
 
@@ -283,6 +282,11 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
         decision.reason(),
         Some(DenyReason::ConsentDoesNotPermit { .. })
     ));
+    assert_eq!(decision.decisive(), ClauseId::TrainingDefaultOff);
+    assert_eq!(
+        decision.supporting(),
+        ClauseSet::of(ClauseId::TrainingForwardOnly)
+    );
 }
 
 #[test]
@@ -414,7 +418,8 @@ mod gate_agrees_with_check {
             prop_assert_eq!(opened.is_ok(), expected.is_allowed(), "{}", expected);
             prop_assert_eq!(outcome == AuditOutcome::Opened, opened.is_ok());
             if let Err(LogsError::Open(OpenError::Denied { denial })) = &opened {
-                prop_assert!(expected.clauses().contains(denial.clause()), "{} vs {}", denial, expected);
+                // The trail names the clause that decided, not one that merely supports it.
+                prop_assert_eq!(expected.decisive(), denial.clause(), "{} vs {}", denial, expected);
             }
             vault.audit().unwrap().verify().unwrap();
         }
