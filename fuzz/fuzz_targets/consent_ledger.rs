@@ -1,4 +1,4 @@
-//! Fuzzes the consent-ledger import (DESIGN.md section 3, invariant 9): any text gives a
+//! Fuzzes the consent-ledger import (docs/design.md section 3, invariant 9): any text gives a
 //! ledger or a typed error, never a panic, and whatever imports exports to a ledger that
 //! imports equal (no information is lost in a round trip).
 

@@ -1,4 +1,4 @@
-//! Fuzzes the policy-file loader (DESIGN.md section 3, invariant 9): any text, read as TOML
+//! Fuzzes the policy-file loader (docs/design.md section 3, invariant 9): any text, read as TOML
 //! or as JSON, gives a policy or a typed error naming the file, never a panic.
 
 #![no_main]

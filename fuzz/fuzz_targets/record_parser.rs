@@ -1,4 +1,4 @@
-//! Fuzzes the sealed-record parser (DESIGN.md section 3, invariant 9): arbitrary bytes must
+//! Fuzzes the sealed-record parser (docs/design.md section 3, invariant 9): arbitrary bytes must
 //! give a record or a typed error, never a panic; whatever parses must round-trip to the same
 //! bytes and must never open under keys that did not seal it, even through a gate that allows
 //! every request.

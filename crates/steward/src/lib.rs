@@ -66,6 +66,25 @@ const _: () = {
     assert_send_sync::<steward_retention::HoldRegister>();
 };
 
+/// The long-form documentation, compiled: each page is one of the files in `docs/`, and
+/// its Rust blocks run as doctests, so they cannot go stale without failing the build.
+pub mod _documentation {
+    #[doc = include_str!("../../../docs/design.md")]
+    pub mod design {}
+    #[doc = include_str!("../../../docs/design-faq.md")]
+    pub mod design_faq {}
+    #[doc = include_str!("../../../docs/policy-map.md")]
+    pub mod policy_map {}
+    #[doc = include_str!("../../../docs/record-format.md")]
+    pub mod record_format {}
+    #[doc = include_str!("../../../docs/retention.md")]
+    pub mod retention {}
+    #[doc = include_str!("../../../docs/operations.md")]
+    pub mod operations {}
+    #[doc = include_str!("../../../docs/benchmarks.md")]
+    pub mod benchmarks {}
+}
+
 /// The shared vocabulary (steward-core). Not named `core`, which would shadow the standard
 /// `core` crate wherever `steward::*` is glob-imported.
 pub mod vocabulary {

@@ -26,7 +26,7 @@ pub enum KeyAdmission {
 /// durable, and leave nothing changed when it returns an error.
 ///
 /// [`NoKeyStore`] keeps nothing (a keyring that lives in this process only); steward-store
-/// implements it over SQLite.
+/// implements it over SQLite and, with its feature `postgres`, over PostgreSQL.
 pub trait KeyStore: Send + Sync {
     /// Stores a new wrapped data key: a customer's first key, a rotation, or the first key
     /// of a new generation after a shred.

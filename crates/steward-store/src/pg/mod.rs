@@ -2,25 +2,13 @@
 //! server that several proxy nodes share.
 //!
 //! Each node opens its own vault on one database ([`open_vault`](crate::open_vault), as on
-//! SQLite) and they behave as one:
-//!
-//! - **Keys.** A data key is created by compare-and-swap on its (customer, version) primary
-//!   key: the first node to store a version wins, and every other node adopts the stored key
-//!   (`KeyAdmission::Superseded`). A node reads the customer's stored keys and tombstone
-//!   before it starts a sealing session and before it opens a record, so a shred or rotation
-//!   made elsewhere is used there. Storing a record locks its key row and counts it: a record
-//!   sealed under a key another node shredded is refused ([`StoreError::DataKeyShredded`];
-//!   [`PgStore::seal_durable`] then adopts the shred and seals again under a new generation),
-//!   and the per-version record limit is kept in the database, across nodes and restarts.
-//! - **Audit.** One chain: a trail locks the chain's head row before it fixes an entry's
-//!   instant, continues after the newest stored entry, and its append checks the sequence
-//!   and previous hash and moves the head in the same transaction. Checkpoints are stored
-//!   and checked at start-up as on SQLite.
-//! - **Facts.** Consent, relationship, hold and roster changes are one totally ordered log
-//!   of events. A node applies the events it has not seen before it writes one, and a
-//!   [`FactsFollower`] applies other nodes' events as they commit (`LISTEN`/`NOTIFY` on a
-//!   channel named after the schema, with a polling fallback); facts that could not be brought up to date within the configured
-//!   bound stop answering (every decision denies) until they are.
+//! SQLite) and they behave as one: data keys created by compare-and-swap and read before use
+//! (so a shred on one node holds on all; a record sealed under a key shredded elsewhere is
+//! refused with [`StoreError::DataKeyShredded`] and [`PgStore::seal_durable`] seals it
+//! again), one audit chain, and the facts as one ordered log that a [`FactsFollower`] brings
+//! to every node, failing closed when it falls behind. How and why, when to move from SQLite,
+//! and what this does not cover: `docs/operations.md`, "Several nodes: the PostgreSQL store"
+//! (in the facade's `steward::_documentation::operations`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
