@@ -4,39 +4,279 @@
 //! checkpoints, sealed records, and the fact log of consent receipts, relationships, legal
 //! holds and the steward roster.
 //!
-//! Services depend on the `steward` crate, which wires this store behind its `Vault`; this
-//! crate is its building block, released in lockstep with it.
+//! A service that persists depends on both crates: `steward` for the policy, the checks and
+//! the vault, and this one, which depends on `steward`, to keep the vault's state across
+//! restarts. They are released in lockstep. The sections below are the integration guide, by
+//! task; the operator's side (files, keys, backups, rotation, checkpoints) is
+//! `docs/operations.md`.
+//!
+//! # Start a service on SQLite
+//!
+//! One vault, one [`GroupCommitter`] and one store per process, shared by every request
+//! handler. [`SqliteStore::create`] makes the file once, from a setup step, and refuses an
+//! existing one (so a typo in a path cannot replace a store with an empty one);
+//! [`SqliteStore::open`] checks the keys and migrates; [`open_vault`] restores the keyring,
+//! verifies the audit chain and rebuilds the facts from the fact log.
 //!
 //! ```
-//! use steward_logs::{AuditTrail, Keyring};
-//! use steward_store::{SqliteStore, StoreFacts, StoreKeys};
+//! use std::sync::Arc;
 //!
-//! # let dir = std::env::temp_dir().join(format!("steward-store-lib-{}", std::process::id()));
+//! use steward::{BoxError, Policy};
+//! use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
+//!
+//! /// What every handler gets (an `Arc<Steward>` in the web framework's state).
+//! pub struct Steward {
+//!     pub vault: StoreVault,
+//!     pub committer: GroupCommitter,
+//!     pub store: SqliteStore,
+//! }
+//!
+//! pub fn start(path: &std::path::Path, keys: &StoreKeys) -> Result<Arc<Steward>, BoxError> {
+//!     let store = SqliteStore::open(path, keys)?; // a wrong key fails here
+//!     let vault = open_vault(&store, keys, Policy::coder_model())?;
+//!     let committer = GroupCommitter::new(&store)?;
+//!     Ok(Arc::new(Steward { vault, committer, store }))
+//! }
+//!
+//! # let dir = std::env::temp_dir().join(format!("steward-store-guide-start-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("steward.db");
 //! // The keys come from configuration: `StoreKeys::from_files`, `from_env`, or a KMS's bytes.
 //! let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
-//! let store = SqliteStore::create(&path, &keys)?;
-//! let policy = steward::Policy::coder_model();
-//! let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-//! facts.start_relationship("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?, "2025-01-01T00:00:00Z".parse()?)?;
-//! drop((facts, store));
-//!
-//! // At start-up: open (a wrong key fails here), then rebuild the in-memory state.
-//! let store = SqliteStore::open(&path, &keys)?;
-//! let keyring = Keyring::restore(keys.master_key()?, [], store.keyring_snapshot()?)?;
-//! let trail = AuditTrail::new(keys.audit_key()?, store.clone())?;
-//! assert_eq!(trail.verify()?.entries(), 0);
-//! // The facts are rebuilt from the fact log, every entry checked under the audit key.
-//! let facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-//! // The policy version the facts were loaded under, then the relationship.
-//! assert_eq!(facts.applied(), 2);
-//! # drop((keyring, trail, facts, store));
+//! SqliteStore::create(&path, &keys)?; // once, at set-up
+//! let steward = start(&path, &keys)?; // at every start
+//! assert_eq!(steward.vault.audit()?.verify()?.entries(), 0);
+//! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), steward::BoxError>(())
 //! ```
 //!
-//! # Opening a store
+//! # Seal and store a request
+//!
+//! Per proxied LLM request (`logs.stored`, `logs.encrypted`): seal under the consent level in
+//! force now, then store; [`GroupCommitter::put`] returns once the record is durable. Answer
+//! the client after `put` if the log must exist before the response does; otherwise hand the
+//! put to a worker, and accept that a crash can lose logs that were in flight. Threads that
+//! put at the same time share one transaction and one disk sync, so durable throughput grows
+//! with concurrency: serve requests from a pool of threads rather than funnelling puts
+//! through one.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use steward::Policy;
+//! # use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
+//! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
+//! # let dir = std::env::temp_dir().join(format!("steward-store-guide-seal-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+//! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
+//! # let committer = GroupCommitter::new(&store)?;
+//! # let steward = Arc::new(Steward { vault, committer, store });
+//! use steward::{BoxError, CustomerId, DataCategory, RecordId, SealInput, Timestamp};
+//!
+//! pub fn log_request(steward: &Steward, customer: CustomerId, body: &[u8]) -> Result<RecordId, BoxError> {
+//!     let now = Timestamp::now();
+//!     // training.forward-only: the record keeps the level in force when it was collected.
+//!     let level = steward.vault.facts()?.consent()?.level_at(customer, now);
+//!     let id = RecordId::generate_at(now);
+//!     let record = steward.vault.seal(&SealInput::new(id, customer, now, level), body)?;
+//!     steward.committer.put(record, DataCategory::LlmRequestLog)?;
+//!     Ok(id)
+//! }
+//!
+//! let id = log_request(&steward, "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?, b"{\"prompt\":\"...\"}")?;
+//! assert!(steward.store.record(id)?.is_some());
+//! # drop(steward);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), steward::BoxError>(())
+//! ```
+//!
+//! # Change the facts
+//!
+//! Consent, relationships, holds and the roster change through the vault:
+//! `update_facts` validates the change, commits its fact-log entry and applies it in memory
+//! as one step (a refused change writes nothing), and each change is durable when the call
+//! returns. Do not call the vault from inside the closure (it holds the facts exclusively;
+//! `check()` and `open` from the same thread would wait forever), and keep the closure to the
+//! change itself. Decisions (`steward.vault.check(&request)`) answer from memory, with no I/O.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use steward::Policy;
+//! # use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
+//! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
+//! # let dir = std::env::temp_dir().join(format!("steward-store-guide-facts-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+//! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
+//! # let committer = GroupCommitter::new(&store)?;
+//! # let steward = Arc::new(Steward { vault, committer, store });
+//! use steward::{
+//!     Channel, ConsentActor, ConsentChange, Timestamp, TrainingLevel,
+//!     retention::{HoldId, HoldScope, LegalHold},
+//! };
+//!
+//! let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! let now = Timestamp::now();
+//! steward.vault.update_facts(|facts| facts.start_relationship(customer, now))??;
+//! // The customer opts in to shared training in their account settings. The store dates the
+//! // receipt by its own clock; the change takes effect now (or at a later `effective`).
+//! let change = ConsentChange::new(customer, TrainingLevel::Shared, now, ConsentActor::Customer,
+//!     Channel::AccountSettings, steward.vault.policy().version().clone());
+//! let receipt = steward.vault.update_facts(|facts| facts.record_consent(change))??;
+//!
+//! // The contract ends; counsel places a legal hold for a year.
+//! steward.vault.update_facts(|facts| facts.end_relationship(customer, now))??;
+//! let expires_at = Timestamp::from_unix_nanos(now.unix_nanos() + 365 * 86_400 * 1_000_000_000);
+//! let hold = LegalHold::place(HoldId::new(17), HoldScope::Customer { customer },
+//!     "CASE-2026-17 litigation hold".parse()?, "counsel.kim".parse()?, now, expires_at)?;
+//! steward.vault.update_facts(|facts| facts.place_hold(hold))??;
+//! # let _ = receipt;
+//! # drop(steward);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), steward::BoxError>(())
+//! ```
+//!
+//! # Open a record for a steward
+//!
+//! Opening records (`logs.access`) is for stewards only, through an internal tool: a console
+//! that authenticates the steward (single sign-on), asks for the purpose and a ticket, fetches
+//! the record and calls `open` in the service process. Take the steward's id from the
+//! authentication, never from the request body; the policy checks the roster, the purpose and
+//! the justification, and the audit entry is committed before the plaintext is returned.
+//! Roster changes go through `vault.add_steward(steward, admin)` and `remove_steward`,
+//! audited; the policy bounds the roster's size.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use steward::Policy;
+//! # use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
+//! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
+//! # let dir = std::env::temp_dir().join(format!("steward-store-guide-open-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+//! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
+//! # let committer = GroupCommitter::new(&store)?;
+//! # let steward = Arc::new(Steward { vault, committer, store });
+//! use steward::{
+//!     AccessRequest, BoxError, DataCategory, Plaintext, Purpose, RecordId, SealInput,
+//!     SealedRecord, StewardId, Timestamp,
+//! };
+//!
+//! pub fn steward_open(steward: &Steward, who: StewardId, purpose: Purpose, ticket: &str, id: RecordId)
+//!     -> Result<Plaintext, BoxError> {
+//!     let bytes = steward.store.record(id)?.ok_or("no such record")?;
+//!     let record = SealedRecord::from_vec(bytes)?;
+//!     Ok(steward.vault.open(&record, &AccessRequest::with_justification_text(who, purpose, ticket))?)
+//! }
+//!
+//! let sam: StewardId = "sam.steward".parse()?;
+//! steward.vault.add_steward(sam.clone(), "dana.admin".parse()?)?;
+//! # let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! # let now = Timestamp::now();
+//! # steward.vault.update_facts(|facts| facts.start_relationship(customer, now))??;
+//! # let id = RecordId::generate_at(now);
+//! # let level = steward.vault.facts()?.consent()?.level_at(customer, now);
+//! # let record = steward.vault.seal(&SealInput::new(id, customer, now, level), b"hello")?;
+//! # steward.committer.put(record, DataCategory::LlmRequestLog)?;
+//! let body = steward_open(&steward, sam.clone(), Purpose::Troubleshooting, "INC-2041 timeouts", id)?;
+//! assert_eq!(body.as_bytes(), b"hello");
+//! // Marketing is not a purpose stewards may open logs for: refused, and audited.
+//! assert!(steward_open(&steward, sam, Purpose::Marketing, "INC-2041 timeouts", id).is_err());
+//! # drop(steward);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), steward::BoxError>(())
+//! ```
+//!
+//! # Sweep
+//!
+//! The retention sweep (`logs.retention`) deletes the records whose deadline has passed and
+//! shreds the keys of customers whose relationship ended past the deletion window; run it on
+//! a schedule, and after restoring a backup (`docs/operations.md`). The store is the sweep's
+//! [`RecordStore`](steward_retention::RecordStore); [`SqliteStore::record_metas`] streams the
+//! metadata from a covering index. The `steward sweep` command runs the same.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use steward::Policy;
+//! # use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
+//! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
+//! # let dir = std::env::temp_dir().join(format!("steward-store-guide-sweep-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+//! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
+//! # let committer = GroupCommitter::new(&store)?;
+//! # let steward = Arc::new(Steward { vault, committer, store });
+//! use steward::{Timestamp, VaultShredder, retention::Sweep};
+//! use steward_store::RecordScan;
+//!
+//! let now = Timestamp::now();
+//! let vault = &steward.vault;
+//! let facts = vault.facts()?; // the facts lock is held (shared) during the sweep
+//! let sweep = Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?);
+//! let metas = steward.store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
+//! let plan = sweep.plan(metas, now);
+//! let mut records = steward.store.clone();
+//! let report = sweep.execute(&plan, &mut records, &mut VaultShredder::new(vault), now)?;
+//! drop(facts);
+//! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
+//! # drop(steward);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), steward::BoxError>(())
+//! ```
+//!
+//! # Move to PostgreSQL
+//!
+//! Stay on SQLite while one process serves the traffic (several processes on one machine may
+//! share the file). When several machines must seal and open, build with the feature
+//! `postgres` and open the same vault on a `pg::PgStore` instead: [`open_vault`] takes
+//! either store, and the vault's API is the same. Three things change: each node starts a
+//! `pg::FactsFollower` so that other nodes' fact changes reach it; records are stored with
+//! `PgStore::seal_durable` (a record sealed under a key another node shredded is sealed
+//! again) rather than through a [`GroupCommitter`]; and the keys are the same on every node.
+//! The module `pg` shows a node's wiring as a compiled example; when to move, and what the
+//! nodes share and how, is `docs/operations.md`, "Several nodes: the PostgreSQL store".
+//!
+//! # Who waits for whom
+//!
+//! | operation | locks | waits for |
+//! |---|---|---|
+//! | `seal` | the customer's sealing shard | nothing else, except a customer's first record (and their first after a shred), which stores the new data key first while holding the keyring exclusively |
+//! | [`GroupCommitter::put`] | the store's one connection, via the writer thread | the commit in progress: other groups, audit appends, key and fact writes share the one SQLite writer, one sync each |
+//! | `open` | facts (shared), then the audit trail | other opens (they serialize on the one chain, about one disk sync each), a fact change in progress |
+//! | `check`, `facts()` | facts (shared) | a fact change in progress, including its commit |
+//! | `update_facts`, roster changes | facts (exclusive) | opens in progress; while it waits and commits, new `check` calls and opens queue behind it |
+//! | `shred`, `rotate_*` | the audit trail (for the entry); the customer's shard and the keyring (exclusive, for the key change) | opens in progress; during their commit, new sessions and opens wait |
+//! | `vault.audit()` guard | audit trail | opens wait while the guard lives: keep it short |
+//!
+//! So seals never wait for an open or an audit write; sustained open rates are bounded by
+//! disk syncs (one per open); and a consent change briefly stalls decisions, by about one disk
+//! sync.
+//!
+//! # When the facts diverge, and shutting down
+//!
+//! If a commit fails after memory accepted a change (the disk filled at the last moment),
+//! memory and file may differ. The facts then refuse: every decision denies, every change
+//! fails with [`StoreError::FactsDiverged`]. Nothing acknowledged is lost (every acknowledged
+//! write is durable), so the remedy is to reload from the file: drop the [`GroupCommitter`]
+//! (it finishes the records handed to it) and the vault, fix the cause (disk space), and call
+//! [`open_vault`] again. In a server the simplest correct way is to let the process exit on
+//! `FactsDiverged` and have the supervisor restart it; a service that must stay up swaps a
+//! fresh `Arc<Steward>` in behind a lock once `open_vault` succeeded.
+//!
+//! To shut down, stop accepting requests, let handlers finish, then drop the `Steward`:
+//! dropping the [`GroupCommitter`] commits what it was handed and stops its thread. A kill
+//! instead of a clean stop loses nothing that was acknowledged.
+//!
+//! # How the store works
+//!
+//! The rest is reference: what each part of the store guarantees.
+//!
+//! ## Opening a store
 //!
 //! [`SqliteStore::create`] makes a new file and refuses an existing one;
 //! [`SqliteStore::open`] opens an existing one and migrates it to this build's
@@ -52,7 +292,7 @@
 //! seals with the store's [`VaultConfig`](steward_logs::VaultConfig)
 //! ([`SqliteStore::with_vault_config`]; on PostgreSQL, `PgConfig::with_vault_config`).
 //!
-//! # Integrity at start-up
+//! ## Integrity at start-up
 //!
 //! [`StoreKeys`] holds the master key (with its id) and the audit key as the service loaded
 //! them: from bytes ([`StoreKeys::new`]), key files ([`StoreKeys::from_files`]), the
@@ -66,7 +306,7 @@
 //! [`StoreError::WrongAuditKey`] at once, not a broken chain or failed unwraps later. Build
 //! the steward-logs key types from the same [`StoreKeys`].
 //!
-//! # Keys
+//! ## Keys
 //!
 //! [`SqliteStore`] is a [`KeyStore`](steward_logs::KeyStore), which the vault's custody calls
 //! write-ahead (`Custody::with_key_store`), around its audit entries: a new data key is
@@ -80,7 +320,7 @@
 //! value, no data key changes). [`SqliteStore::keyring_snapshot`] is what `Keyring::restore`
 //! rebuilds the keyring from.
 //!
-//! # Audit
+//! ## Audit
 //!
 //! [`SqliteStore`] is an [`AuditStore`](steward_logs::AuditStore): the sequence number is the
 //! primary key, so a taken number is refused ([`StoreError::SequenceTaken`]); a trail takes
@@ -91,7 +331,7 @@
 //! [`SqliteStore::put_checkpoint`]; start-up checks both logs against
 //! [`SqliteStore::latest_checkpoint`].
 //!
-//! # Records
+//! ## Records
 //!
 //! A service stores sealed records through a [`GroupCommitter`] (one disk sync for the
 //! records that arrive together); [`SqliteStore::put_record`] and
@@ -102,7 +342,7 @@
 //! [`SqliteStore::scan_records`] and [`SqliteStore::scan_headers`] stream the sealed bytes (or
 //! only the headers) to a training export, a row at a time.
 //!
-//! # Facts
+//! ## Facts
 //!
 //! Consent receipts, relationship starts and ends, hold events and roster changes are
 //! entries of one fact log, each MAC-chained under a key derived from the audit key
@@ -114,7 +354,7 @@
 //! verify`). Several changes commit as one with [`DurableFacts::in_one_commit`]; a
 //! [`StoreFactsFollower`] brings a serving process's facts up to date with other processes'.
 //!
-//! # Schema
+//! ## Schema
 //!
 //! The version is `PRAGMA user_version`; migrations run in order, one transaction each. The
 //! tables (see `src/sqlite/schema/`): `meta` and `master_keys` (key checks), `wrapped_keys` and
