@@ -62,15 +62,19 @@
 
 #![forbid(unsafe_code)]
 
-mod admin;
 mod audit;
 mod check;
 mod cli;
+mod consent;
+mod customer;
 mod error;
 mod export;
+mod hold;
 mod ingest;
+mod init;
 mod open;
 mod output;
+mod roster;
 mod store_dir;
 mod sweep;
 
@@ -141,11 +145,11 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         policy: cli.global.policy,
     };
     match cli.command {
-        Command::Init => admin::init(&context),
-        Command::Roster(command) => admin::roster(&context, command),
-        Command::Customer(command) => admin::customer(&context, command),
-        Command::Consent(command) => admin::consent(&context, command),
-        Command::Hold(command) => admin::hold(&context, command),
+        Command::Init => init::run(&context),
+        Command::Roster(command) => roster::run(&context, command),
+        Command::Customer(command) => customer::run(&context, command),
+        Command::Consent(command) => consent::run(&context, command),
+        Command::Hold(command) => hold::run(&context, command),
         Command::Ingest(args) => ingest::run(&context, &args),
         Command::Open(args) => open::run(&context, args),
         Command::Export(command) => export::run(&context, command),

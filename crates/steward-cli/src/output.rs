@@ -41,6 +41,20 @@ pub(crate) fn print_json(what: &'static str, value: &impl Serialize) -> Result<(
     println(&text)
 }
 
+/// Prints a command's result: `value` as JSON (`what` names it if it cannot be serialized),
+/// or, for people, whatever `human` prints.
+pub(crate) fn render(
+    format: Format,
+    what: &'static str,
+    value: &impl Serialize,
+    human: impl FnOnce() -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    match format {
+        Format::Json => print_json(what, value),
+        Format::Human => human(),
+    }
+}
+
 /// A note for the person at the terminal, on standard error (which a pipe of standard output
 /// does not capture). A closed standard error loses the note, nothing else.
 ///

@@ -6,6 +6,10 @@ use crate::CustomerId;
 
 /// A hash map keyed by customer id with [`IdHasher`]: what the consent ledger, the
 /// relationship book and the hold register look customers up in on the `check()` hot path.
+///
+/// **This is NOT part of steward-core's public API.** It is public only so that the other
+/// Steward crates can share it; it may change or go away in any release.
+#[doc(hidden)]
 pub type CustomerMap<V> = std::collections::HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
 
 /// A multiply-fold hasher (FxHash style, with a final avalanche) for UUID keys.
@@ -15,6 +19,10 @@ pub type CustomerMap<V> = std::collections::HashMap<CustomerId, V, BuildHasherDe
 /// service (v4, v7 or v5 over the service's own key), already spread over their bits and not
 /// chosen by an adversary, so resistance to crafted collisions is not needed here. Do not use
 /// it for keys an adversary chooses.
+///
+/// **This is NOT part of steward-core's public API.** It is public only so that the other
+/// Steward crates can share it; it may change or go away in any release.
+#[doc(hidden)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IdHasher(u64);
 

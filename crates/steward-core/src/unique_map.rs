@@ -24,6 +24,10 @@ use serde::{
 /// # let _: BTreeMap<String, u32> = map.into_map();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// **This is NOT part of steward-core's public API.** It is public only so that the other
+/// Steward crates can share it; it may change or go away in any release.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniqueMap<K, V>(BTreeMap<K, V>);
 

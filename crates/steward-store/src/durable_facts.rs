@@ -271,6 +271,9 @@ impl<L: FactLog> DurableFacts<L> {
 
     /// Marks the facts stale, as a shared store's follower does when they could not catch up
     /// within the bound: every decision denies until a catch-up succeeds.
+    ///
+    /// A test hook (the tests of a follower's bound use it), not part of the public API.
+    #[doc(hidden)]
     pub fn mark_stale(&mut self) {
         self.freshness.stale.store(true, Ordering::Release);
     }

@@ -6,7 +6,6 @@ mod decision;
 mod error;
 mod facts;
 mod policy;
-mod records;
 mod request;
 mod training;
 mod vault;
@@ -16,10 +15,9 @@ pub use crate::{
     error::{PolicyError, StewardError},
     facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
     policy::Policy,
-    records::VaultShredder,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
-    vault::Vault,
+    vault::{Vault, VaultShredder},
 };
 pub use steward_consent::{
     Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,

@@ -4,6 +4,8 @@ use steward_core::{
     CustomerId, DataCategory, Justification, Purpose, RecordId, StewardId, Timestamp, TrainingScope,
 };
 
+use steward_logs::{Plaintext, RecordHeader};
+
 use crate::TrainingLevel;
 
 /// One question for [`crate::Policy::check`]: may `actor` take `action` on `data` at `now`?
@@ -101,6 +103,38 @@ impl DataRef {
     pub const fn with_consent_at_collection(mut self, level: TrainingLevel) -> Self {
         self.consent_at_collection = CollectionConsent::Known(level);
         self
+    }
+
+    /// The data of a sealed log record, as its (not yet authenticated) header claims it:
+    /// category `llm-request-log`, owner, collection instant, record id, and the training
+    /// level sealed at collection as [`CollectionConsent::Unverified`].
+    ///
+    /// The header is authenticated as the record's associated data, so a record whose header
+    /// was altered fails to open: deciding an open on the claim is safe, since a forged claim
+    /// cannot yield plaintext. Training is not: a flipped consent byte would change the
+    /// answer without anything being opened, so training on an unverified level is denied.
+    /// Decide training on [`of_opened_record`](Self::of_opened_record).
+    #[must_use]
+    pub fn of_sealed_record(header: &RecordHeader) -> Self {
+        let mut data = Self::of_header(header);
+        data.consent_at_collection = CollectionConsent::Unverified(header.consent());
+        data
+    }
+
+    /// The data of a record that opened: its header authenticated, so the training level
+    /// sealed at collection is [`CollectionConsent::Known`].
+    #[must_use]
+    pub fn of_opened_record(opened: &Plaintext) -> Self {
+        Self::of_header(opened.header()).with_consent_at_collection(opened.header().consent())
+    }
+
+    fn of_header(header: &RecordHeader) -> Self {
+        Self::new(
+            DataCategory::LlmRequestLog,
+            header.customer(),
+            header.created_at(),
+        )
+        .with_record(header.record_id())
     }
 }
 

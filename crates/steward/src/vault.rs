@@ -14,6 +14,7 @@ use steward_logs::{
     AccessRequest, AuditStore, AuditTrail, ConfigError, Custody, Denial, KeyVersion, LogsError,
     MasterKey, Plaintext, RosterChange, SealInput, SealedRecord,
 };
+use steward_retention::{KeyShredder, Removal};
 
 use crate::{
     AuditedRosterChange, DataRef, Decision, DenyReason, FactsIdentity, Policy, Request, RosterFacts,
@@ -392,6 +393,31 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             return Err(LogsError::Config(ConfigError::FactsReplaced));
         }
         Ok(())
+    }
+}
+
+/// The retention sweep's [`KeyShredder`] over a [`Vault`]: crypto-shreds a customer by
+/// destroying every version of their data keys (`logs.retention`), each shred audited.
+#[derive(Debug)]
+pub struct VaultShredder<'a, F, S>(&'a Vault<F, S>);
+
+impl<'a, F, S> VaultShredder<'a, F, S> {
+    /// A shredder over `vault`.
+    #[must_use]
+    pub const fn new(vault: &'a Vault<F, S>) -> Self {
+        Self(vault)
+    }
+}
+
+impl<F: RosterFacts, S: AuditStore> KeyShredder for VaultShredder<'_, F, S> {
+    type Error = LogsError;
+
+    fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error> {
+        if self.0.keyring()?.is_shredded(customer) {
+            return Ok(Removal::AlreadyAbsent);
+        }
+        self.0.shred(customer)?;
+        Ok(Removal::Removed)
     }
 }
 

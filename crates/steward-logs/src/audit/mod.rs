@@ -328,11 +328,6 @@ impl<S: AuditStore> AuditTrail<S> {
     pub const fn store(&self) -> &S {
         &self.store
     }
-
-    /// The store, giving up the trail.
-    pub fn into_store(self) -> S {
-        self.store
-    }
 }
 
 impl<S> fmt::Debug for AuditTrail<S> {

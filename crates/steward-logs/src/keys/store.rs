@@ -3,7 +3,7 @@
 use steward_core::CustomerId;
 
 use super::{KeyringSnapshot, Tombstone, WrappedDataKey};
-use crate::BoxError as StoreError;
+use crate::BoxError;
 
 /// What a key store did with a new data key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     ///
     /// Whatever kept the key from being stored; the key is then not issued.
-    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, StoreError>;
+    fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError>;
 
     /// Whether other custodies (other nodes) write to this store too. Only then does the
     /// custody ask [`customer_keys`](Self::customer_keys) before it uses a customer's keys;
@@ -57,7 +57,7 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     ///
     /// Whatever kept the store from being read; the seal or open then fails closed.
-    fn customer_keys(&self, _customer: CustomerId) -> Result<Option<KeyringSnapshot>, StoreError> {
+    fn customer_keys(&self, _customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
         Ok(None)
     }
 
@@ -68,14 +68,14 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     ///
     /// Whatever kept the shred from being stored; nothing is shredded then.
-    fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), StoreError>;
+    fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError>;
 
     /// Replaces every wrapped data key by its rewrap under a new master key, all or nothing.
     ///
     /// # Errors
     ///
     /// Whatever kept the rewrap from being stored; the old master key stays in use then.
-    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), StoreError>;
+    fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError>;
 }
 
 /// A [`KeyStore`] that keeps nothing: the keyring lives in this process only (tests,
@@ -85,15 +85,15 @@ pub trait KeyStore: Send + Sync {
 pub struct NoKeyStore;
 
 impl KeyStore for NoKeyStore {
-    fn put_data_key(&self, _key: &WrappedDataKey) -> Result<KeyAdmission, StoreError> {
+    fn put_data_key(&self, _key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
         Ok(KeyAdmission::Stored)
     }
 
-    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), StoreError> {
+    fn shred(&self, _customer: CustomerId, _tombstone: Tombstone) -> Result<(), BoxError> {
         Ok(())
     }
 
-    fn rewrap(&self, _keys: &[WrappedDataKey]) -> Result<(), StoreError> {
+    fn rewrap(&self, _keys: &[WrappedDataKey]) -> Result<(), BoxError> {
         Ok(())
     }
 }

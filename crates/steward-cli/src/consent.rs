@@ -1,0 +1,134 @@
+//! `steward consent ...`: customers' training consent, recorded in the ledger.
+
+use serde_json::json;
+use steward::{ConsentChange, ConsentReceipt, Timestamp};
+
+use crate::{
+    Context,
+    cli::{ConsentCommand, ConsentSetArgs, ConsentShowArgs, CustomerArg},
+    error::{CliError, Exit},
+    output::{Table, note, println, render},
+};
+
+/// `steward consent ...`
+pub(crate) fn run(context: &Context, command: ConsentCommand) -> Result<Exit, CliError> {
+    match command {
+        ConsentCommand::Set(args) => set(context, args)?,
+        ConsentCommand::Show(args) => show(context, args)?,
+        ConsentCommand::History(args) => history(context, args)?,
+    }
+    Ok(Exit::Success)
+}
+
+/// `steward consent set`
+fn set(context: &Context, args: ConsentSetArgs) -> Result<(), CliError> {
+    let ConsentSetArgs {
+        customer,
+        level,
+        effective,
+        actor,
+        channel,
+    } = args;
+    let session = context.open()?;
+    let vault = &session.vault;
+    // One instant for both: recorded now, in force from now unless asked for later.
+    let now = Timestamp::now();
+    let change = ConsentChange::new(
+        customer,
+        level,
+        effective.unwrap_or(now),
+        actor,
+        channel,
+        vault.policy().version().clone(),
+    );
+    let receipt = vault
+        .update_facts(|facts| facts.record_consent(change))?
+        .map_err(|error| CliError::from_change("the consent change", error))?;
+    render(context.format, "the consent receipt", &receipt, || {
+        println(&describe_receipt(&receipt))
+    })
+}
+
+/// `steward consent show`
+fn show(
+    context: &Context,
+    ConsentShowArgs { customer, at }: ConsentShowArgs,
+) -> Result<(), CliError> {
+    let session = context.open()?;
+    let at = at.unwrap_or_else(Timestamp::now);
+    let facts = session.vault.facts()?;
+    let level = facts.consent()?.level_at(customer, at);
+    let latest = facts.consent()?.latest_level(customer);
+    let value = json!({
+        "customer": customer,
+        "at": at,
+        "level": level,
+        "clause": level.clause(),
+        "latest_level": latest,
+    });
+    render(context.format, "the consent level", &value, || {
+        println(&format!(
+            "customer {customer}: `{level}` in force at {at} [{}]",
+            level.clause()
+        ))?;
+        if latest != level {
+            note(format_args!(
+                "a later change to `{latest}` is recorded and takes effect after {at}"
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// `steward consent history`
+fn history(context: &Context, CustomerArg { customer }: CustomerArg) -> Result<(), CliError> {
+    let session = context.open()?;
+    let facts = session.vault.facts()?;
+    let receipts: Vec<ConsentReceipt> = facts.consent()?.history(customer).collect();
+    render(context.format, "the consent history", &receipts, || {
+        let mut table = Table::new(&[
+            "RECEIPT",
+            "RECORDED",
+            "EFFECTIVE",
+            "LEVEL",
+            "PREVIOUS",
+            "ACTOR",
+            "CHANNEL",
+            "POLICY",
+        ]);
+        for receipt in &receipts {
+            table.row(vec![
+                receipt.receipt.get().to_string(),
+                receipt.recorded_at.to_string(),
+                receipt.effective.to_string(),
+                receipt.level.to_string(),
+                receipt.previous_level.to_string(),
+                receipt.actor.to_string(),
+                receipt.channel.to_string(),
+                receipt.policy_version.to_string(),
+            ]);
+        }
+        table.print()?;
+        if table.is_empty() {
+            note("no changes recorded: `none` (training.default-off)");
+        }
+        Ok(())
+    })
+}
+
+fn describe_receipt(receipt: &ConsentReceipt) -> String {
+    format!(
+        "receipt {}: customer {} `{}` -> `{}` in force from {} (recorded {}, by {} via {}, \
+         policy {}) [{}]",
+        receipt.receipt.get(),
+        receipt.customer,
+        receipt.previous_level,
+        receipt.level,
+        receipt.effective,
+        receipt.recorded_at,
+        receipt.actor,
+        receipt.channel,
+        receipt.policy_version,
+        receipt.clause()
+    )
+}

@@ -1,0 +1,93 @@
+//! How the vault seals.
+
+use crate::{Algorithm, ConfigError, LogsError, session::MAX_RECORDS_PER_SESSION};
+
+/// How the vault seals: the AEAD and the limits that keep (key, nonce) pairs unique.
+///
+/// ```
+/// use steward_logs::{Algorithm, VaultConfig};
+///
+/// let config = VaultConfig::default()
+///     .with_algorithm(Algorithm::ChaCha20Poly1305)
+///     .with_records_per_key_version(1_000_000)?;
+/// assert_eq!(config.algorithm(), Algorithm::ChaCha20Poly1305);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultConfig {
+    pub(super) algorithm: Algorithm,
+    pub(super) records_per_session: u64,
+    pub(super) records_per_key_version: u64,
+}
+
+impl Default for VaultConfig {
+    /// AES-256-GCM, sessions of 2^32 records, 2^48 records per data key version.
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Aes256Gcm,
+            records_per_session: MAX_RECORDS_PER_SESSION,
+            records_per_key_version: 1 << 48,
+        }
+    }
+}
+
+impl VaultConfig {
+    /// The largest session: 2^32 records (NIST SP 800-38D's bound per key).
+    pub const MAX_RECORDS_PER_SESSION: u64 = MAX_RECORDS_PER_SESSION;
+
+    /// Seals with `algorithm` (records of either algorithm always open).
+    #[must_use]
+    pub const fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Starts a new session (fresh salt, fresh derived key) after `records` records.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidConfig`] for 0 or more than 2^32.
+    pub const fn with_records_per_session(mut self, records: u64) -> Result<Self, LogsError> {
+        if records == 0 || records > MAX_RECORDS_PER_SESSION {
+            return Err(LogsError::Config(ConfigError::InvalidConfig {
+                reason: "records per session must be between 1 and 2^32",
+            }));
+        }
+        self.records_per_session = records;
+        Ok(self)
+    }
+
+    /// Refuses to seal more than `records` records under one data key version; sealing then
+    /// fails with [`KeyError::DataKeyExhausted`](crate::KeyError::DataKeyExhausted) until the customer's key is rotated.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidConfig`] for 0.
+    pub const fn with_records_per_key_version(mut self, records: u64) -> Result<Self, LogsError> {
+        if records == 0 {
+            return Err(LogsError::Config(ConfigError::InvalidConfig {
+                reason: "records per key version must be at least 1",
+            }));
+        }
+        self.records_per_key_version = records;
+        Ok(self)
+    }
+
+    /// The AEAD new records are sealed with.
+    #[must_use]
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Records per session.
+    #[must_use]
+    pub const fn records_per_session(&self) -> u64 {
+        self.records_per_session
+    }
+
+    /// Records per data key version.
+    #[must_use]
+    pub const fn records_per_key_version(&self) -> u64 {
+        self.records_per_key_version
+    }
+}
