@@ -326,7 +326,7 @@ pub enum AuditError {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A configuration value out of range.
-    #[error("invalid vault configuration: {reason}")]
+    #[error("invalid seal configuration: {reason}")]
     InvalidConfig {
         /// What is wrong with it.
         reason: &'static str,

@@ -39,7 +39,7 @@
 //! [`Custody::seal`] turns a request body and its [`SealInput`] ([`RecordId`], customer,
 //! created-at, the [`TrainingLevel`] in force at collection) into a [`SealedRecord`]: an
 //! authenticated header followed by the AES-256-GCM (or ChaCha20-Poly1305, see
-//! [`VaultConfig`]) ciphertext. The header is the AEAD's associated data and carries a
+//! [`SealConfig`]) ciphertext. The header is the AEAD's associated data and carries a
 //! commitment to the key, so a record cannot be altered, or opened under another customer,
 //! record id or key version, without a typed error. [`SealedRecord::from_bytes`] parses stored
 //! bytes without ever panicking; docs/record-format.md describes the format byte by byte, and
@@ -99,7 +99,7 @@ pub use crate::{
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
         FactLogKey, MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
     },
-    custody::{Custody, OpenQuery, Plaintext, VaultConfig},
+    custody::{Custody, OpenQuery, Plaintext, SealConfig},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{
         ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, RecordDigest,

@@ -289,8 +289,8 @@
 //!
 //! [`open_vault`] opens the vault on a store, either backend (each a sealed [`VaultStore`]):
 //! keyring, audit chain, pending shreds and facts, checked against the newest checkpoint. It
-//! seals with the store's [`VaultConfig`](steward_logs::VaultConfig)
-//! ([`SqliteStore::with_vault_config`]; on PostgreSQL, `PgConfig::with_vault_config`).
+//! seals with the store's [`SealConfig`](steward_logs::SealConfig)
+//! ([`SqliteStore::with_seal_config`]; on PostgreSQL, `PgConfig::with_seal_config`).
 //!
 //! ## Integrity at start-up
 //!

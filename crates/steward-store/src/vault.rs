@@ -6,7 +6,7 @@ use std::{sync::Arc, thread};
 use steward::{Policy, Vault};
 use steward_logs::{
     AuditKey, AuditStore, AuditTrail, ChainedEntry, Checkpoint, Custody, KeyStore, Keyring,
-    KeyringSnapshot, VaultConfig,
+    KeyringSnapshot, SealConfig,
 };
 
 use crate::{DurableFacts, FactLog, StoreError, StoreKeys, fact_log::key_store_error};
@@ -61,15 +61,15 @@ pub trait VaultStore: sealed::Sealed + FactLog + KeyStore {
     fn audit_store(&self) -> Result<Self::Audit, StoreError>;
 
     /// How the vault seals: the AEAD, sessions and records per data key version.
-    fn vault_config(&self) -> VaultConfig;
+    fn seal_config(&self) -> SealConfig;
 }
 
 /// Opens the vault on `store`, either backend: restores the keyring from the stored wrapped
 /// keys and tombstones (on a second thread, while this one reads the rest), verifies the
 /// whole audit chain and that it still reaches the newest stored checkpoint (so that a chain
 /// cut short is found at start-up), continues the chain after its newest entry, seals with
-/// the store's [`VaultConfig`] (`SqliteStore::with_vault_config`,
-/// `pg::PgConfig::with_vault_config`), makes the store the custody's key store (every key
+/// the store's [`SealConfig`] (`SqliteStore::with_seal_config`,
+/// `pg::PgConfig::with_seal_config`), makes the store the custody's key store (every key
 /// change written ahead), completes every shred the chain records but the tombstones do not
 /// (audited, see `Custody::complete_pending_shreds`), and loads the facts from the fact log
 /// (every entry verified, and the log checked against the same checkpoint).
@@ -115,7 +115,7 @@ pub fn open_vault<S: VaultStore>(
     })?;
     let keyring = Keyring::restore(keys.master_key()?, [], stored_keys)?;
     let trail = AuditTrail::new(audit_key, store.audit_store()?)?;
-    let custody = Custody::with_config(keyring, trail, store.vault_config())
+    let custody = Custody::with_config(keyring, trail, store.seal_config())
         .with_key_store(Arc::new(store.clone()));
     // A shred whose entry was written but whose keys a crash kept: done before serving.
     custody.complete_pending_shreds(&entries)?;

@@ -5,22 +5,22 @@ use crate::{Algorithm, ConfigError, LogsError, session::MAX_RECORDS_PER_SESSION}
 /// How the vault seals: the AEAD and the limits that keep (key, nonce) pairs unique.
 ///
 /// ```
-/// use steward_logs::{Algorithm, VaultConfig};
+/// use steward_logs::{Algorithm, SealConfig};
 ///
-/// let config = VaultConfig::default()
+/// let config = SealConfig::default()
 ///     .with_algorithm(Algorithm::ChaCha20Poly1305)
 ///     .with_records_per_key_version(1_000_000)?;
 /// assert_eq!(config.algorithm(), Algorithm::ChaCha20Poly1305);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VaultConfig {
+pub struct SealConfig {
     pub(super) algorithm: Algorithm,
     pub(super) records_per_session: u64,
     pub(super) records_per_key_version: u64,
 }
 
-impl Default for VaultConfig {
+impl Default for SealConfig {
     /// AES-256-GCM, sessions of 2^32 records, 2^48 records per data key version.
     fn default() -> Self {
         Self {
@@ -31,7 +31,7 @@ impl Default for VaultConfig {
     }
 }
 
-impl VaultConfig {
+impl SealConfig {
     /// The largest session: 2^32 records (NIST SP 800-38D's bound per key).
     pub const MAX_RECORDS_PER_SESSION: u64 = MAX_RECORDS_PER_SESSION;
 

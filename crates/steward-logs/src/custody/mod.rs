@@ -21,7 +21,7 @@ use crate::{
     record::SALT_LEN,
 };
 
-pub use self::{config::VaultConfig, open::OpenQuery, plaintext::Plaintext};
+pub use self::{config::SealConfig, open::OpenQuery, plaintext::Plaintext};
 use self::{
     open::OpenSession,
     seal::{SHARDS, SealingShard},
@@ -94,7 +94,7 @@ pub struct Custody<S> {
     keyring: RwLock<Keyring>,
     opening: Mutex<HashMap<[u8; SALT_LEN], Arc<OpenSession>>>,
     key_store: Arc<dyn KeyStore>,
-    config: VaultConfig,
+    config: SealConfig,
     rng: SystemRandom,
 }
 
@@ -108,12 +108,12 @@ impl<S: AuditStore> Custody<S> {
     /// Custody with the default configuration, keeping keys in this process only.
     #[must_use]
     pub fn new(keyring: Keyring, trail: AuditTrail<S>) -> Self {
-        Self::with_config(keyring, trail, VaultConfig::default())
+        Self::with_config(keyring, trail, SealConfig::default())
     }
 
     /// Custody with `config`, keeping keys in this process only.
     #[must_use]
-    pub fn with_config(keyring: Keyring, trail: AuditTrail<S>, config: VaultConfig) -> Self {
+    pub fn with_config(keyring: Keyring, trail: AuditTrail<S>, config: SealConfig) -> Self {
         Self {
             trail: Mutex::new(trail),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -165,7 +165,7 @@ impl<S: AuditStore> Custody<S> {
 
     /// The configuration.
     #[must_use]
-    pub const fn config(&self) -> &VaultConfig {
+    pub const fn config(&self) -> &SealConfig {
         &self.config
     }
 
@@ -206,7 +206,7 @@ mod tests {
         SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None)
     }
 
-    fn custody_with(config: VaultConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {
+    fn custody_with(config: SealConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {
         let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
         let trail = AuditTrail::with_clock(
             AuditKey::from_bytes(&[7; 32]).unwrap(),
@@ -229,7 +229,7 @@ mod tests {
     fn the_gate_sees_the_trail_instant_and_entries_are_dated_by_the_trail_clock() {
         let start = Timestamp::from_unix_seconds(1_760_000_000).unwrap();
         let clock = ManualClock::new(start);
-        let custody = custody_with(VaultConfig::default(), clock.clone());
+        let custody = custody_with(SealConfig::default(), clock.clone());
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let mut seen = None;
         custody
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn a_refusal_is_audited_and_nothing_is_decrypted() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let custody = custody_with(VaultConfig::default(), clock);
+        let custody = custody_with(SealConfig::default(), clock);
         let record = custody.seal(&meta(customer(1)), b"body").unwrap();
         let error = custody
             .dangerous_open_with_gate(&record, &request(), |_| Err(Denial::RetentionEnded))
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn shreds_and_rotations_are_audited() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let custody = custody_with(VaultConfig::default(), clock);
+        let custody = custody_with(SealConfig::default(), clock);
         let owner = customer(1);
         custody.seal(&meta(owner), b"body").unwrap();
         let version = custody.rotate_data_key(owner).unwrap();
@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn a_shredded_customer_who_returns_seals_again_and_old_records_stay_shredded() {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_760_000_000).unwrap());
-        let vault = custody_with(VaultConfig::default(), clock);
+        let vault = custody_with(SealConfig::default(), clock);
         let request = request();
         let returning = customer(1);
         let first = vault.seal(&meta(returning), b"first").unwrap();
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn eviction_queue_stays_proportional_to_open_sessions() {
-        let config = VaultConfig::default().with_records_per_session(1).unwrap();
+        let config = SealConfig::default().with_records_per_session(1).unwrap();
         let custody = custody_with(config, ManualClock::new(Timestamp::MIN));
         let only = customer(1);
         for _ in 0..1_000 {
@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn sealing_sessions_are_bounded_and_eviction_keeps_the_version_count() {
-        let config = VaultConfig::default()
+        let config = SealConfig::default()
             .with_records_per_key_version(3)
             .unwrap();
         let custody = custody_with(config, ManualClock::new(Timestamp::MIN));

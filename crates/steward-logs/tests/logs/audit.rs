@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use steward_core::Purpose;
 use steward_logs::{
     AccessRequest, AuditError, AuditKey, AuditTrail, ChainedEntry, Checkpoint, CheckpointSigner,
-    LogsError, MemoryAuditStore, RosterChange, SealedRecord, VaultConfig,
+    LogsError, MemoryAuditStore, RosterChange, SealConfig, SealedRecord,
 };
 
 use crate::common::{
@@ -339,7 +339,7 @@ fn chain_keeps_growing_after_a_checkpoint_and_across_restarts() -> TestResult {
         restored_keyring(&custody)?,
         custody.audit().unwrap().store().clone(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     assert_eq!(custody.audit().unwrap().head().entries(), 1);
     custody.dangerous_open_with_gate(&record, &request()?, allow)?;

@@ -12,8 +12,8 @@ use steward_core::{
 };
 use steward_logs::{
     AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, Keyring,
-    LogsError, MasterKey, MemoryAuditStore, OpenQuery, RosterCapacity, SealInput, StewardRoster,
-    VaultConfig,
+    LogsError, MasterKey, MemoryAuditStore, OpenQuery, RosterCapacity, SealConfig, SealInput,
+    StewardRoster,
 };
 
 pub(crate) type TestResult<T = ()> = Result<T, Box<dyn Error>>;
@@ -57,10 +57,10 @@ pub(crate) fn clock() -> TestResult<ManualClock> {
 
 /// A custody with a fresh keyring and an in-memory trail on a manual clock.
 pub(crate) fn custody() -> TestResult<Custody<MemoryAuditStore>> {
-    custody_with(VaultConfig::default())
+    custody_with(SealConfig::default())
 }
 
-pub(crate) fn custody_with(config: VaultConfig) -> TestResult<Custody<MemoryAuditStore>> {
+pub(crate) fn custody_with(config: SealConfig) -> TestResult<Custody<MemoryAuditStore>> {
     custody_over(
         Keyring::new(master_key()?),
         MemoryAuditStore::new(),
@@ -74,7 +74,7 @@ pub(crate) fn custody_over<S: AuditStore>(
     keyring: Keyring,
     store: S,
     clock: ManualClock,
-    config: VaultConfig,
+    config: SealConfig,
 ) -> TestResult<Custody<S>> {
     let trail = AuditTrail::with_clock(audit_key()?, store, clock)?;
     Ok(Custody::with_config(keyring, trail, config))

@@ -16,8 +16,8 @@ use steward_core::{
 use steward_logs::{
     AccessRequest, Algorithm, AuditError, AuditEvent, AuditOutcome, BoxError, ConfigError, Custody,
     Denial, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring, LogsError, MasterKey,
-    MemoryAuditStore, OpenError, OpenFailure, RosterChange, SealInput, SealedRecord, Tombstone,
-    VaultConfig, WrappedDataKey,
+    MemoryAuditStore, OpenError, OpenFailure, RosterChange, SealConfig, SealInput, SealedRecord,
+    Tombstone, WrappedDataKey,
 };
 
 use crate::common::{
@@ -83,7 +83,7 @@ fn chacha_records_open_and_both_algorithms_coexist() -> TestResult {
     let custody = custody()?;
     let at = instant(10)?;
     let aes = custody.seal(&meta(customer(1)?, at)?, b"aes")?;
-    let config = VaultConfig::default().with_algorithm(Algorithm::ChaCha20Poly1305);
+    let config = SealConfig::default().with_algorithm(Algorithm::ChaCha20Poly1305);
     let chacha_custody = custody_over(
         restored_keyring(&custody)?,
         MemoryAuditStore::new(),
@@ -153,7 +153,7 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
         Keyring::restore(master, [], snapshot)?,
         MemoryAuditStore::new(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     assert_eq!(
         restored
@@ -229,7 +229,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
         restored_keyring(&custody)?,
         MemoryAuditStore::new(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     assert!(matches!(
         restored.dangerous_open_with_gate(&record, &request()?, allow),
@@ -256,7 +256,7 @@ fn shredded_customer_never_opens_again_even_after_restore() -> TestResult {
 
 #[test]
 fn key_version_limit_is_enforced_until_rotation() -> TestResult {
-    let config = VaultConfig::default()
+    let config = SealConfig::default()
         .with_records_per_session(2)?
         .with_records_per_key_version(5)?;
     let custody = custody_with(config)?;
@@ -283,7 +283,7 @@ fn key_version_limit_is_enforced_until_rotation() -> TestResult {
 
 #[test]
 fn sessions_roll_over_to_a_fresh_salt_and_every_nonce_is_unique() -> TestResult {
-    let config = VaultConfig::default().with_records_per_session(3)?;
+    let config = SealConfig::default().with_records_per_session(3)?;
     let custody = custody_with(config)?;
     let at = instant(0)?;
     let mut seen = HashSet::new();
@@ -479,7 +479,7 @@ fn a_failed_audit_write_returns_no_plaintext() -> TestResult {
         Keyring::new(master_key()?),
         store.clone(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
 
@@ -528,7 +528,7 @@ fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
         Keyring::new(master_key()?),
         MemoryAuditStore::new(),
         clock.clone(),
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     let owner = customer(1)?;
     let record = custody.seal(&meta(owner, start)?, b"body")?;
@@ -565,7 +565,7 @@ fn a_caller_cannot_supply_the_audit_trail_or_its_instants() -> TestResult {
         restored_keyring(&custody)?,
         custody.audit().unwrap().store().clone(),
         ManualClock::new(instant(0)?),
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     assert!(matches!(
         restarted.dangerous_open_with_gate(&record, &request()?, allow),
@@ -583,7 +583,7 @@ fn an_ambiguous_store_failure_never_reuses_a_sequence_number() -> TestResult {
         Keyring::new(master_key()?),
         store.clone(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     let record = custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?;
     custody.dangerous_open_with_gate(&record, &request()?, allow)?;
@@ -640,7 +640,7 @@ fn a_store_that_fails_then_recovers_continues_one_chain() -> TestResult {
         Keyring::new(master_key()?),
         store.clone(),
         clock()?,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     let owner = customer(1)?;
     let record = custody.seal(&meta(owner, instant(100)?)?, b"body")?;
@@ -695,7 +695,7 @@ fn concurrent_opens_on_a_shared_custody_are_each_audited_in_one_chain() -> TestR
         Keyring::new(master_key()?),
         MemoryAuditStore::new(),
         clock.clone(),
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     let record = Arc::new(custody.seal(&meta(customer(1)?, instant(100)?)?, b"body")?);
     // Shared by reference: no lock around the custody.
@@ -1011,19 +1011,19 @@ fn every_single_bit_flip_of_a_record_is_rejected() -> TestResult {
 
 #[test]
 fn out_of_range_limits_are_configuration_errors() {
-    for records in [0, VaultConfig::MAX_RECORDS_PER_SESSION + 1] {
+    for records in [0, SealConfig::MAX_RECORDS_PER_SESSION + 1] {
         assert!(matches!(
-            VaultConfig::default().with_records_per_session(records),
+            SealConfig::default().with_records_per_session(records),
             Err(LogsError::Config(ConfigError::InvalidConfig { .. }))
         ));
     }
     assert!(
-        VaultConfig::default()
-            .with_records_per_session(VaultConfig::MAX_RECORDS_PER_SESSION)
+        SealConfig::default()
+            .with_records_per_session(SealConfig::MAX_RECORDS_PER_SESSION)
             .is_ok()
     );
     assert!(matches!(
-        VaultConfig::default().with_records_per_key_version(0),
+        SealConfig::default().with_records_per_key_version(0),
         Err(LogsError::Config(ConfigError::InvalidConfig { .. }))
     ));
 }

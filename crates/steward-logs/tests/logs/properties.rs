@@ -6,7 +6,7 @@ use steward_core::{
 };
 use steward_logs::{
     AccessRequest, Algorithm, AuditError, AuditOutcome, Custody, Keyring, LogsError,
-    MemoryAuditStore, OpenError, SealInput, SealedRecord, VaultConfig,
+    MemoryAuditStore, OpenError, SealConfig, SealInput, SealedRecord,
 };
 
 use crate::common::{
@@ -36,7 +36,7 @@ fn fault() -> impl Strategy<Value = Fault> {
 }
 
 fn custody_sealing_with(algorithm: Algorithm) -> TestResult<Custody<MemoryAuditStore>> {
-    custody_with(VaultConfig::default().with_algorithm(algorithm))
+    custody_with(SealConfig::default().with_algorithm(algorithm))
 }
 
 /// Byte ranges of the header fields (docs/record-format.md).
@@ -180,7 +180,7 @@ proptest! {
             Keyring::new(master_key().unwrap()),
             store.clone(),
             clock.clone(),
-            VaultConfig::default(),
+            SealConfig::default(),
         )
         .unwrap();
         let roster = roster().unwrap();

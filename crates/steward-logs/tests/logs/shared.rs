@@ -22,8 +22,8 @@ use steward_core::{CustomerId, ManualClock, RecordId, Timestamp, TrainingLevel, 
 use steward_logs::{
     AuditError, AuditKey, AuditOutcome, AuditStore, BoxError, ChainHash, ChainedEntry, Custody,
     ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
-    KeyringSnapshot, LogsError, OpenError, RecordDigester, SealInput, SealedRecord, SharedHead,
-    Tombstone, VaultConfig, WrappedDataKey,
+    KeyringSnapshot, LogsError, OpenError, RecordDigester, SealConfig, SealInput, SealedRecord,
+    SharedHead, Tombstone, WrappedDataKey,
 };
 
 use crate::common::{
@@ -336,7 +336,7 @@ fn node(
         Keyring::new(master_key()?),
         audit.handle(),
         clock,
-        VaultConfig::default(),
+        SealConfig::default(),
     )?;
     Ok(custody.with_key_store(Arc::new(keys.clone())))
 }

@@ -50,7 +50,7 @@ use std::{
 };
 
 use postgres::{Client, NoTls, Statement};
-use steward_logs::{FactLogKey, MasterKeyId, VaultConfig};
+use steward_logs::{FactLogKey, MasterKeyId, SealConfig};
 
 pub use self::{
     audit::PgAuditStore,
@@ -110,7 +110,7 @@ pub struct PgConfig {
     facts_poll: Duration,
     facts_max_staleness: Duration,
     max_connections: usize,
-    vault: VaultConfig,
+    vault: SealConfig,
 }
 
 impl PgConfig {
@@ -145,7 +145,7 @@ impl PgConfig {
             facts_poll: Duration::from_secs(1),
             facts_max_staleness: Duration::from_secs(10),
             max_connections: POOL_MAX,
-            vault: VaultConfig::default(),
+            vault: SealConfig::default(),
         })
     }
 
@@ -230,7 +230,7 @@ impl PgConfig {
     /// Seals with `config`; its records-per-key-version limit is enforced by the database
     /// across all nodes (give every node the same).
     #[must_use]
-    pub const fn with_vault_config(mut self, config: VaultConfig) -> Self {
+    pub const fn with_seal_config(mut self, config: SealConfig) -> Self {
         self.vault = config;
         self
     }
@@ -253,9 +253,9 @@ impl PgConfig {
         self.facts_max_staleness
     }
 
-    /// The vault configuration.
+    /// How the nodes' vaults seal: see [`with_seal_config`](Self::with_seal_config).
     #[must_use]
-    pub const fn vault_config(&self) -> &VaultConfig {
+    pub const fn seal_config(&self) -> &SealConfig {
         &self.vault
     }
 }

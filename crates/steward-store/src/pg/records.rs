@@ -44,7 +44,7 @@ impl PgStore {
         records: impl IntoIterator<Item = (&'r SealedRecord, DataCategory)>,
     ) -> Result<usize, StoreError> {
         let records: Vec<_> = records.into_iter().collect();
-        let limit = i64::try_from(self.config().vault_config().records_per_key_version())
+        let limit = i64::try_from(self.config().seal_config().records_per_key_version())
             .unwrap_or(i64::MAX);
         let mut client = self.client()?;
         if put_batch(&mut client, &records, limit)? {
@@ -117,7 +117,7 @@ impl PgStore {
         category: DataCategory,
     ) -> Result<(), StoreError> {
         let header = record.header();
-        let limit = i64::try_from(self.config().vault_config().records_per_key_version())
+        let limit = i64::try_from(self.config().seal_config().records_per_key_version())
             .unwrap_or(i64::MAX);
         let (customer, version) = (header.customer(), header.key_version());
         let mut client = self.client()?;

@@ -3,8 +3,8 @@
 use steward::{
     Vault,
     logs::{
-        ChainedEntry, Checkpoint, KeyError, KeyringSnapshot, LogsError, SealInput, SealedRecord,
-        VaultConfig,
+        ChainedEntry, Checkpoint, KeyError, KeyringSnapshot, LogsError, SealConfig, SealInput,
+        SealedRecord,
     },
 };
 use steward_core::DataCategory;
@@ -42,10 +42,10 @@ impl VaultStore for PgStore {
         PgAuditStore::new(self)
     }
 
-    /// [`PgConfig::with_vault_config`](super::PgConfig::with_vault_config): the records
+    /// [`PgConfig::with_seal_config`](super::PgConfig::with_seal_config): the records
     /// per key version are counted in the database, across nodes and restarts.
-    fn vault_config(&self) -> VaultConfig {
-        *self.config().vault_config()
+    fn seal_config(&self) -> SealConfig {
+        *self.config().seal_config()
     }
 }
 

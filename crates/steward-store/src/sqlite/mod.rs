@@ -19,7 +19,7 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use steward_core::Timestamp;
-use steward_logs::{FactLogKey, MasterKey, MasterKeyCheck, MasterKeyId, VaultConfig};
+use steward_logs::{FactLogKey, MasterKey, MasterKeyCheck, MasterKeyId, SealConfig};
 
 use crate::{
     StoreError, StoreKeys,
@@ -83,7 +83,7 @@ pub struct SqliteStore {
     /// locks on its own handle, see [`AuditLock`]).
     pub(crate) audit_lock: AuditLock,
     /// How a vault opened on this handle seals.
-    vault: VaultConfig,
+    vault: SealConfig,
 }
 
 struct Inner {
@@ -203,26 +203,26 @@ impl SqliteStore {
                 fact_key: keys.audit_key()?.fact_log_key(),
             }),
             audit_lock: AuditLock::new(path),
-            vault: VaultConfig::default(),
+            vault: SealConfig::default(),
         })
     }
 
     /// Seals with `config` in a vault [`open_vault`](crate::open_vault) opens on this handle,
-    /// as `pg::PgConfig::with_vault_config` does on PostgreSQL: the AEAD, the records per
+    /// as `pg::PgConfig::with_seal_config` does on PostgreSQL: the AEAD, the records per
     /// session and per data key version. The configuration is not stored in the file: give
     /// every process on it the same. Unlike PostgreSQL, which counts a key version's records
     /// in the database, the vault counts them in memory, from its start; the default bound
     /// (2^48 records per version) is far from what one process seals.
     #[must_use]
-    pub const fn with_vault_config(mut self, config: VaultConfig) -> Self {
+    pub const fn with_seal_config(mut self, config: SealConfig) -> Self {
         self.vault = config;
         self
     }
 
     /// How a vault opened on this handle seals: see
-    /// [`with_vault_config`](Self::with_vault_config).
+    /// [`with_seal_config`](Self::with_seal_config).
     #[must_use]
-    pub const fn vault_config(&self) -> &VaultConfig {
+    pub const fn seal_config(&self) -> &SealConfig {
         &self.vault
     }
 

@@ -3,7 +3,7 @@
 
 use steward::{
     Vault,
-    logs::{ChainedEntry, Checkpoint, KeyringSnapshot, VaultConfig},
+    logs::{ChainedEntry, Checkpoint, KeyringSnapshot, SealConfig},
 };
 
 use crate::{DurableFacts, SqliteStore, StoreError, VaultStore};
@@ -36,8 +36,8 @@ impl VaultStore for SqliteStore {
         Ok(self.clone())
     }
 
-    /// [`SqliteStore::with_vault_config`].
-    fn vault_config(&self) -> VaultConfig {
-        *Self::vault_config(self)
+    /// [`SqliteStore::with_seal_config`].
+    fn seal_config(&self) -> SealConfig {
+        *Self::seal_config(self)
     }
 }

@@ -17,7 +17,7 @@ use std::{
 use steward::{
     AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
     Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, VaultConfig},
+    logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, SealConfig},
 };
 use steward_store::{
     StoreError, open_vault,
@@ -309,10 +309,10 @@ fn concurrent_opens_from_two_nodes_form_one_verified_chain() {
 )]
 fn the_record_limit_per_key_version_is_kept_in_the_database() {
     let db = TestSchema::new();
-    let config = VaultConfig::default()
+    let config = SealConfig::default()
         .with_records_per_key_version(3)
         .unwrap();
-    let store = PgStore::create(&db.config.clone().with_vault_config(config), &keys()).unwrap();
+    let store = PgStore::create(&db.config.clone().with_seal_config(config), &keys()).unwrap();
     let ada = customers(1)[0];
     {
         let a = node(&store);
@@ -821,8 +821,8 @@ fn nodes_work_within_a_pool_of_one_connection() {
 fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
     let db = TestSchema::new();
     // Two records per key version, so that a count taken twice shows as a rotation.
-    let config = db.config.clone().with_vault_config(
-        VaultConfig::default()
+    let config = db.config.clone().with_seal_config(
+        SealConfig::default()
             .with_records_per_key_version(2)
             .unwrap(),
     );

@@ -314,15 +314,15 @@ fn a_wrapped_key_altered_at_rest_is_refused_at_first_use_and_never_opens() {
 
 #[test]
 fn a_vault_on_the_embedded_store_seals_with_the_stores_vault_config() {
-    use steward::logs::{Algorithm, KeyError, LogsError, VaultConfig};
+    use steward::logs::{Algorithm, KeyError, LogsError, SealConfig};
     let dir = TempDir::new("vault-config");
-    let config = VaultConfig::default()
+    let config = SealConfig::default()
         .with_algorithm(Algorithm::ChaCha20Poly1305)
         .with_records_per_key_version(1)
         .unwrap();
     let store = SqliteStore::create(dir.db(), &keys())
         .unwrap()
-        .with_vault_config(config);
+        .with_seal_config(config);
     let vault = vault(&store);
     let committer = GroupCommitter::new(&store).unwrap();
     let owner = customer(1);
