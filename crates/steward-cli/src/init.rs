@@ -33,7 +33,7 @@ pub(crate) fn run(context: &Context) -> Result<Exit, CliError> {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let holds = match name.as_str() {
-                DATABASE => "the store: keys (wrapped), audit chain, records, facts",
+                DATABASE => "the store: keys (wrapped), audit chain, records, fact log",
                 MASTER_KEY => "the master key: back it up, keep it secret (mode 0600)",
                 AUDIT_KEY => "the audit key: back it up, keep it secret (mode 0600)",
                 CHECKPOINT_KEY => "the key that signs audit checkpoints (mode 0600)",
