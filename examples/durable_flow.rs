@@ -31,11 +31,9 @@ fn log(
     prompt: &str,
 ) -> Result<SealedRecord, Box<dyn Error>> {
     let now = Timestamp::now();
-    let level = vault.facts()?.consent()?.level_at(customer, now);
-    let record = vault.seal(
-        &SealInput::new(RecordId::generate_at(now), customer, now, level),
-        prompt.as_bytes(),
-    )?;
+    // The vault seals under the level in force now (training.forward-only).
+    let record = vault.seal(RecordId::generate_at(now), customer, now, prompt.as_bytes())?;
+    let level = record.header().consent();
     committer.put(record.clone(), DataCategory::LlmRequestLog)?;
     println!(
         "  sealed and stored {who}'s request under consent `{level}` ({} bytes)",

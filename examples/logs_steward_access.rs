@@ -35,14 +35,13 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // logs.stored + logs.encrypted: the proxy seals the request as it passes.
     let collected = Timestamp::now();
-    let meta = SealInput::new(
-        RecordId::generate_at(collected),
-        customer,
-        collected,
-        TrainingLevel::None,
-    );
     let stored = vault
-        .seal(&meta, br#"{"prompt":"why does my build fail?"}"#)?
+        .seal(
+            RecordId::generate_at(collected),
+            customer,
+            collected,
+            br#"{"prompt":"why does my build fail?"}"#,
+        )?
         .into_bytes();
     println!("sealed {} bytes for customer {customer}", stored.len());
 

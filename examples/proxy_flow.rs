@@ -41,11 +41,9 @@ impl Proxy {
     ) -> Result<(), Box<dyn Error>> {
         let now: Timestamp = at.parse()?;
         self.clock.set(now);
-        let level = self.vault.facts()?.consent.level_at(customer, now);
         let id = RecordId::generate_at(now);
-        let sealed = self
-            .vault
-            .seal(&SealInput::new(id, customer, now, level), prompt.as_bytes())?;
+        let sealed = self.vault.seal(id, customer, now, prompt.as_bytes())?;
+        let level = sealed.header().consent();
         self.store.insert(RecordMeta::new(
             id,
             customer,

@@ -59,9 +59,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
     ] {
         let at: Timestamp = at.parse()?;
-        let level = vault.facts()?.consent.level_at(customer, at);
-        let meta = SealInput::new(RecordId::generate_at(at), customer, at, level);
-        stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
+        let record = vault.seal(RecordId::generate_at(at), customer, at, prompt.as_bytes())?;
+        let level = record.header().consent();
+        stored.push(record.into_bytes());
         println!("sealed {who}'s request of {at} under consent `{level}`");
     }
     // Someone with write access to the store flips Ben's record to claim open-weight consent

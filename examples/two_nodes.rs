@@ -29,9 +29,14 @@ fn log(
     prompt: &str,
 ) -> Result<SealedRecord, Box<dyn Error>> {
     let now = Timestamp::now();
-    let level = node.facts()?.consent()?.level_at(customer, now);
-    let input = SealInput::new(RecordId::generate_at(now), customer, now, level);
-    Ok(store.seal_durable(node, &input, prompt.as_bytes(), DataCategory::LlmRequestLog)?)
+    Ok(store.seal_durable(
+        node,
+        RecordId::generate_at(now),
+        customer,
+        now,
+        prompt.as_bytes(),
+        DataCategory::LlmRequestLog,
+    )?)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -19,7 +19,7 @@ use criterion::{Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward::{
     BoxError, Channel, ConsentActor, ConsentChange, CustomerId, ExportPass, MemoryFacts, Policy,
-    RecordId, SealInput, Timestamp, TrainingLevel, TrainingScope, Vault,
+    RecordId, Timestamp, TrainingLevel, TrainingScope, Vault,
     logs::{AuditKey, AuditTrail, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
 };
 
@@ -113,13 +113,8 @@ fn seal_to_file(
     let payload = vec![0x5a_u8; body];
     for index in 0..count {
         let owner = customer(u128::try_from(index)? % CUSTOMERS)?;
-        let meta = SealInput::new(
-            RecordId::generate_at(collected),
-            owner,
-            collected,
-            TrainingLevel::Shared,
-        );
-        write_record(&mut out, vault.seal(&meta, &payload)?.as_bytes())?;
+        let record = vault.seal(RecordId::generate_at(collected), owner, collected, &payload)?;
+        write_record(&mut out, record.as_bytes())?;
     }
     out.flush()?;
     Ok(())

@@ -188,7 +188,11 @@ fn bench_logs(c: &mut Criterion) {
                 )
             })
         });
-        match fixture.vault.seal(&fixture.meta, &body) {
+        let meta = &fixture.meta;
+        match fixture
+            .vault
+            .seal(meta.record_id(), meta.customer(), meta.created_at(), &body)
+        {
             Ok(record) => {
                 group.bench_function(BenchmarkId::new("open", "steward-vault"), |b| {
                     b.iter(|| fixture.vault.open(black_box(&record), &fixture.request))

@@ -40,7 +40,7 @@ use std::{
 use criterion::{BenchmarkId, Criterion, Throughput};
 use steward::{
     AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, MemoryFacts,
-    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, Vault,
+    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel, Vault,
     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
 };
 #[cfg(feature = "postgres")]
@@ -189,7 +189,15 @@ fn pg_seal(
     owner: CustomerId,
     body: &[u8],
 ) -> Result<SealedRecord, BoxError> {
-    Ok(store.seal_durable(vault, &seal_input(owner), body, DataCategory::LlmRequestLog)?)
+    let now = Timestamp::now();
+    Ok(store.seal_durable(
+        vault,
+        RecordId::generate_at(now),
+        owner,
+        now,
+        body,
+        DataCategory::LlmRequestLog,
+    )?)
 }
 
 fn bench_seal(c: &mut Criterion, setup: &Setup) -> Result<(), BoxError> {
@@ -205,7 +213,7 @@ fn bench_seal(c: &mut Criterion, setup: &Setup) -> Result<(), BoxError> {
     // Every customer's first data key, issued (and for the store, made durable) untimed.
     for n in 0..customers {
         durable.seal_and_put(customer(n)?, &body)?;
-        memory.seal(&seal_input(customer(n)?), &body)?;
+        seal_now(&memory, customer(n)?, &body)?;
         #[cfg(feature = "postgres")]
         if let Some((store, vaults)) = &pg {
             for vault in vaults {
@@ -225,7 +233,7 @@ fn bench_seal(c: &mut Criterion, setup: &Setup) -> Result<(), BoxError> {
         group.bench_function(BenchmarkId::new("in-memory", threads), |b| {
             b.iter_custom(|iters| {
                 on_threads(threads, iters, &failures, |owner| {
-                    black_box(memory.seal(&seal_input(owner), &body)?);
+                    black_box(seal_now(&memory, owner, &body)?);
                     Ok(())
                 })
             })
@@ -394,7 +402,7 @@ struct Durable {
 impl Durable {
     /// What a proxy does per request: seal, then return once the record is durable.
     fn seal_and_put(&self, owner: CustomerId, body: &[u8]) -> Result<SealedRecord, BoxError> {
-        let record = self.vault.seal(&seal_input(owner), body)?;
+        let record = seal_now(&self.vault, owner, body)?;
         self.committer
             .put(record.clone(), DataCategory::LlmRequestLog)?;
         Ok(record)
@@ -441,7 +449,7 @@ fn memory_open_fixture(
     body: &[u8],
 ) -> Result<(MemoryVault, SealedRecord), BoxError> {
     let vault = memory_vault(1)?;
-    let record = vault.seal(&seal_input(owner), body)?;
+    let record = seal_now(&vault, owner, body)?;
     Ok((vault, record))
 }
 
@@ -664,9 +672,14 @@ fn joined() -> Result<Timestamp, BoxError> {
     Ok("2025-01-01T00:00:00Z".parse()?)
 }
 
-fn seal_input(owner: CustomerId) -> SealInput {
+/// Seals `body` for `owner`, collected now (under the level in force, which the vault reads).
+fn seal_now<F: steward::RosterFacts, S: steward::logs::AuditStore>(
+    vault: &Vault<F, S>,
+    owner: CustomerId,
+    body: &[u8],
+) -> Result<SealedRecord, steward::logs::LogsError> {
     let now = Timestamp::now();
-    SealInput::new(RecordId::generate_at(now), owner, now, TrainingLevel::None)
+    vault.seal(RecordId::generate_at(now), owner, now, body)
 }
 
 fn steward_request() -> Result<AccessRequest, BoxError> {

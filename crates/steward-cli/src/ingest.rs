@@ -10,9 +10,7 @@ use std::{
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use steward::{
-    CustomerId, DataCategory, RecordId, SealInput, Timestamp, TrainingLevel, logs::MAX_BODY_LEN,
-};
+use steward::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN};
 use steward_store::{GroupCommitter, StoreVault};
 
 use crate::{
@@ -241,21 +239,19 @@ fn seal_one(
     committer: &GroupCommitter,
     line: &Planned,
 ) -> Result<Ingested, CliError> {
-    // training.forward-only: the record carries the level in force when it was collected.
-    let level = vault.facts()?.consent()?.level_at(line.customer, line.at);
-    let input = SealInput::new(
+    // training.forward-only: the vault seals under the level in force when it was collected.
+    let record = vault.seal(
         RecordId::generate_at(line.at),
         line.customer,
         line.at,
-        level,
-    );
-    let record = vault.seal(&input, &line.body)?;
-    let id = record.header().record_id();
+        &line.body,
+    )?;
+    let (id, consent) = (record.header().record_id(), record.header().consent());
     committer.put(record, DataCategory::LlmRequestLog)?;
     Ok(Ingested {
         record: id,
         customer: line.customer,
         collected_at: line.at,
-        consent: level,
+        consent,
     })
 }

@@ -1166,7 +1166,7 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
 
     use steward::{
         AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Purpose,
-        RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+        RecordId, SealedRecord, Timestamp, TrainingLevel,
     };
     use steward_store::{SqliteStore, StoreFactsFollower, StoreKeys, StoreVault, open_vault};
 
@@ -1198,8 +1198,7 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
     let seal = |customer: CustomerId, body: &str| {
         let now = Timestamp::now();
         let id = RecordId::generate_at(now);
-        let input = SealInput::new(id, customer, now, level(&vault, customer));
-        let record = vault.seal(&input, body.as_bytes()).unwrap();
+        let record = vault.seal(id, customer, now, body.as_bytes()).unwrap();
         store
             .put_record(&record, DataCategory::LlmRequestLog)
             .unwrap();

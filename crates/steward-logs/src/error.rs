@@ -122,15 +122,6 @@ pub enum RecordError {
         /// The largest accepted body length.
         limit: usize,
     },
-    /// `training.forward-only`: a record may be sealed only under the consent level in force
-    /// for its customer when it was collected.
-    #[error("consent level `{sealed}` is not the one in force at collection (`{in_force}`)")]
-    ConsentNotInForce {
-        /// The level the record was to be sealed under.
-        sealed: steward_core::TrainingLevel,
-        /// The level in force for the customer at the collection instant.
-        in_force: steward_core::TrainingLevel,
-    },
 }
 
 /// Why a record was not opened: the gate refused the request, or the record did not decrypt

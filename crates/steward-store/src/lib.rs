@@ -73,14 +73,13 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{BoxError, CustomerId, DataCategory, RecordId, SealInput, Timestamp};
+//! use steward::{BoxError, CustomerId, DataCategory, RecordId, Timestamp};
 //!
 //! pub fn log_request(steward: &Steward, customer: CustomerId, body: &[u8]) -> Result<RecordId, BoxError> {
 //!     let now = Timestamp::now();
-//!     // training.forward-only: the record keeps the level in force when it was collected.
-//!     let level = steward.vault.facts()?.consent()?.level_at(customer, now);
+//!     // training.forward-only: the vault seals under the level in force when it was collected.
 //!     let id = RecordId::generate_at(now);
-//!     let record = steward.vault.seal(&SealInput::new(id, customer, now, level), body)?;
+//!     let record = steward.vault.seal(id, customer, now, body)?;
 //!     steward.committer.put(record, DataCategory::LlmRequestLog)?;
 //!     Ok(id)
 //! }
@@ -162,8 +161,8 @@
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
 //! use steward::{
-//!     AccessRequest, BoxError, DataCategory, Plaintext, Purpose, RecordId, SealInput,
-//!     SealedRecord, StewardId, Timestamp,
+//!     AccessRequest, BoxError, DataCategory, Plaintext, Purpose, RecordId, SealedRecord,
+//!     StewardId, Timestamp,
 //! };
 //!
 //! pub fn steward_open(steward: &Steward, who: StewardId, purpose: Purpose, ticket: &str, id: RecordId)
@@ -179,8 +178,7 @@
 //! # let now = Timestamp::now();
 //! # steward.vault.update_facts(|facts| facts.start_relationship(customer, now))??;
 //! # let id = RecordId::generate_at(now);
-//! # let level = steward.vault.facts()?.consent()?.level_at(customer, now);
-//! # let record = steward.vault.seal(&SealInput::new(id, customer, now, level), b"hello")?;
+//! # let record = steward.vault.seal(id, customer, now, b"hello")?;
 //! # steward.committer.put(record, DataCategory::LlmRequestLog)?;
 //! let body = steward_open(&steward, sam.clone(), Purpose::Troubleshooting, "INC-2041 timeouts", id)?;
 //! assert_eq!(body.as_bytes(), b"hello");

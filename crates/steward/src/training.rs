@@ -116,9 +116,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// let mut stored = Vec::new();
     /// for (customer, prompt) in [(ada, "share me"), (ben, "keep me")] {
     ///     let at = Timestamp::now();
-    ///     let level = vault.facts()?.training_level_at(customer, at);
-    ///     let meta = SealInput::new(RecordId::generate_at(at), customer, at, level);
-    ///     stored.push(vault.seal(&meta, prompt.as_bytes())?.into_bytes());
+    ///     let record = vault.seal(RecordId::generate_at(at), customer, at, prompt.as_bytes())?;
+    ///     stored.push(record.into_bytes());
     /// }
     ///
     /// let mut bodies = Vec::new();

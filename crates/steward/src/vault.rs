@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use steward_core::{AdminId, CustomerId, StewardId};
+use steward_core::{AdminId, CustomerId, RecordId, StewardId, Timestamp};
 use steward_logs::{
     AccessRequest, AuditStore, AuditTrail, ConfigError, Custody, Denial, KeyVersion, LogsError,
     MasterKey, Plaintext, RosterChange, SealInput, SealedRecord,
@@ -62,8 +62,8 @@ use crate::{
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///
 /// let now = Timestamp::now();
-/// let meta = SealInput::new(RecordId::generate_at(now), customer, now, TrainingLevel::None);
-/// let bytes = vault.seal(&meta, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
+/// let id = RecordId::generate_at(now);
+/// let bytes = vault.seal(id, customer, now, b"{\"prompt\":\"fix my build\"}")?.into_bytes();
 ///
 /// let record = SealedRecord::from_bytes(&bytes)?;
 /// let ask = |steward: &str, purpose: &str| -> Result<AccessRequest, Box<dyn std::error::Error>> {
@@ -121,32 +121,30 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         })
     }
 
-    /// Seals a request body (`logs.stored`, `logs.encrypted`) under the consent level in
-    /// force for its customer when it was collected (`training.forward-only`); see
-    /// [`Custody::seal`]. The level the input names is checked against the facts, so that a
-    /// caller's mistake cannot seal a wider consent into a record than was given.
+    /// Seals a request body (`logs.stored`, `logs.encrypted`) as record `record` of
+    /// `customer`, collected at `collected_at`, under the consent level in force for them then
+    /// (`training.forward-only`), which the vault reads from its facts: a caller cannot seal a
+    /// wider consent into a record than was given. See [`Custody::seal`].
     ///
     /// # Errors
     ///
-    /// [`RecordError::ConsentNotInForce`](steward_logs::RecordError::ConsentNotInForce) if the
-    /// input's level is not the one in force at its collection; as [`Custody::seal`]
+    /// [`ConfigError::FactsReplaced`] once the facts were replaced; as [`Custody::seal`]
     /// otherwise.
-    pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
+    pub fn seal(
+        &self,
+        record: RecordId,
+        customer: CustomerId,
+        collected_at: Timestamp,
+        body: &[u8],
+    ) -> Result<SealedRecord, LogsError> {
         self.guard_replaced()?;
-        let in_force = self
+        let level = self
             .facts
             .read()
             .map_err(poisoned)?
-            .training_level_at(meta.customer(), meta.created_at());
-        if meta.consent() != in_force {
-            return Err(LogsError::Record(
-                steward_logs::RecordError::ConsentNotInForce {
-                    sealed: meta.consent(),
-                    in_force,
-                },
-            ));
-        }
-        self.custody.seal(meta, body)
+            .training_level_at(customer, collected_at);
+        let input = SealInput::new(record, customer, collected_at, level);
+        self.custody.seal(&input, body)
     }
 
     /// Opens a record for a steward, if the policy allows it now.

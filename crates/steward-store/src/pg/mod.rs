@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use steward::{DataCategory, Policy, RecordId, SealInput, Timestamp};
+//! use steward::{DataCategory, Policy, RecordId, Timestamp};
 //! use steward_store::{StoreKeys, open_vault, pg::{FactsFollower, PgConfig, PgStore}};
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
@@ -26,9 +26,8 @@
 //! // Per proxied request: seal at the consent level in force, return once committed.
 //! let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 //! let now = Timestamp::now();
-//! let level = vault.facts()?.consent()?.level_at(customer, now);
-//! let input = SealInput::new(RecordId::generate_at(now), customer, now, level);
-//! store.seal_durable(&vault, &input, b"{\"prompt\":\"...\"}", DataCategory::LlmRequestLog)?;
+//! let id = RecordId::generate_at(now);
+//! store.seal_durable(&vault, id, customer, now, b"{\"prompt\":\"...\"}", DataCategory::LlmRequestLog)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -3,11 +3,10 @@
 use steward::{
     Vault,
     logs::{
-        ChainedEntry, Checkpoint, KeyError, KeyringSnapshot, LogsError, SealConfig, SealInput,
-        SealedRecord,
+        ChainedEntry, Checkpoint, KeyError, KeyringSnapshot, LogsError, SealConfig, SealedRecord,
     },
 };
-use steward_core::DataCategory;
+use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
 
 use super::{PgAuditStore, PgFacts, PgStore};
 use crate::{StoreError, VaultStore};
@@ -50,7 +49,9 @@ impl VaultStore for PgStore {
 }
 
 impl PgStore {
-    /// Seals `body` with `vault` and stores the record, returning it once it is committed.
+    /// Seals `body` with `vault` as record `id` of `customer`, collected at `collected_at`
+    /// (under the consent in force then, which the vault reads), and stores the record,
+    /// returning it once it is committed.
     ///
     /// If another node shredded the customer since this node last read their keys, the
     /// store refuses the record; the vault then adopts the shred and seals again, under the
@@ -67,14 +68,15 @@ impl PgStore {
     pub fn seal_durable(
         &self,
         vault: &PgVault,
-        meta: &SealInput,
+        id: RecordId,
+        customer: CustomerId,
+        collected_at: Timestamp,
         body: &[u8],
         category: DataCategory,
     ) -> Result<SealedRecord, StoreError> {
-        let customer = meta.customer();
         let mut attempt = 1;
         loop {
-            let record = vault.seal(meta, body)?;
+            let record = vault.seal(id, customer, collected_at, body)?;
             match self.put_record(&record, category) {
                 Ok(()) => return Ok(record),
                 Err(StoreError::DataKeyShredded { .. }) if attempt < SEAL_ATTEMPTS => {

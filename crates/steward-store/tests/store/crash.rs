@@ -37,7 +37,7 @@ use std::{
 
 use steward::{
     AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
-    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
     logs::{AuditEvent, AuditOutcome, LogsError, OpenError},
 };
 use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
@@ -262,9 +262,8 @@ fn seal_and_put(
     tag: &str,
 ) -> Result<RecordId, BoxError> {
     let now = Timestamp::now();
-    let level = vault.facts()?.consent().unwrap().level_at(owner, now);
     let id = RecordId::generate_at(now);
-    let record = vault.seal(&SealInput::new(id, owner, now, level), body(tag).as_bytes())?;
+    let record = vault.seal(id, owner, now, body(tag).as_bytes())?;
     committer.put(record, DataCategory::LlmRequestLog)?;
     Ok(id)
 }

@@ -76,8 +76,7 @@ fn tamper() -> impl Strategy<Value = Tamper> {
 fn seal_for(vault: &StoreVault, who: steward::CustomerId) -> steward::SealedRecord {
     let now = Timestamp::now();
     let id = steward::RecordId::generate_at(now);
-    let input = steward::SealInput::new(id, who, now, TrainingLevel::None);
-    vault.seal(&input, b"a prompt").unwrap()
+    vault.seal(id, who, now, b"a prompt").unwrap()
 }
 
 fn steward(n: u8) -> StewardId {

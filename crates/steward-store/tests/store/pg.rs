@@ -16,7 +16,7 @@ use std::{
 
 use steward::{
     AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
-    Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
     logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, SealConfig},
 };
 use steward_store::{
@@ -119,16 +119,12 @@ fn catch_up(vault: &PgVault) {
 /// stores it.
 fn seal(store: &PgStore, vault: &PgVault, customer: CustomerId, body: &[u8]) -> SealedRecord {
     let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(customer, now);
     store
         .seal_durable(
             vault,
-            &SealInput::new(RecordId::generate_at(now), customer, now, level),
+            RecordId::generate_at(now),
+            customer,
+            now,
             body,
             DataCategory::LlmRequestLog,
         )
@@ -331,12 +327,9 @@ fn the_record_limit_per_key_version_is_kept_in_the_database() {
     // record is refused, the version being full.
     let sealed_under_v1 = a
         .seal(
-            &SealInput::new(
-                RecordId::generate_at(Timestamp::now()),
-                ada,
-                Timestamp::now(),
-                TrainingLevel::None,
-            ),
+            RecordId::generate_at(Timestamp::now()),
+            ada,
+            Timestamp::now(),
             b"y",
         )
         .unwrap();
@@ -832,15 +825,7 @@ fn a_batch_is_stored_whole_or_not_at_all_and_counted_once() {
     let seal_on = |vault: &PgVault, customer| {
         let now = Timestamp::now();
         vault
-            .seal(
-                &SealInput::new(
-                    RecordId::generate_at(now),
-                    customer,
-                    now,
-                    TrainingLevel::None,
-                ),
-                b"batched",
-            )
+            .seal(RecordId::generate_at(now), customer, now, b"batched")
             .unwrap()
     };
     // New records under live keys: one statement stores them all, each counted once.

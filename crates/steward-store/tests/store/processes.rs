@@ -23,7 +23,7 @@ use std::{
 
 use steward::{
     AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
-    Policy, Purpose, RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel,
+    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
     logs::{AuditEvent, AuditOutcome},
 };
 use steward_store::{SqliteStore, StoreFactsFollower, StoreVault, open_vault};
@@ -270,13 +270,9 @@ fn open(db: &Path) -> (SqliteStore, Arc<StoreVault>, StoreFactsFollower) {
 /// Seals a record for `owner` at the level in force, stores it and returns its id.
 fn seal_here(store: &SqliteStore, vault: &StoreVault, owner: CustomerId) -> RecordId {
     let now = Timestamp::now();
-    let level = level_here(vault, owner);
     let id = RecordId::generate_at(now);
     let record = vault
-        .seal(
-            &SealInput::new(id, owner, now, level),
-            body_of(owner).as_bytes(),
-        )
+        .seal(id, owner, now, body_of(owner).as_bytes())
         .unwrap();
     store
         .put_record(&record, DataCategory::LlmRequestLog)

@@ -6,7 +6,7 @@ use std::{sync::Arc, thread};
 
 use steward::{
     AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Policy, Purpose,
-    RecordId, SealInput, SealedRecord, Timestamp, TrainingLevel, VaultShredder, retention::Sweep,
+    RecordId, SealedRecord, Timestamp, TrainingLevel, VaultShredder, retention::Sweep,
 };
 use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
 
@@ -32,17 +32,8 @@ fn steward_request() -> AccessRequest {
 /// stores it through `committer`.
 fn log(vault: &StoreVault, committer: &GroupCommitter, customer: CustomerId) -> SealedRecord {
     let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(customer, now);
     let record = vault
-        .seal(
-            &SealInput::new(RecordId::generate_at(now), customer, now, level),
-            b"a prompt",
-        )
+        .seal(RecordId::generate_at(now), customer, now, b"a prompt")
         .unwrap();
     committer
         .put(record.clone(), DataCategory::LlmRequestLog)
@@ -285,17 +276,8 @@ fn a_wrapped_key_altered_at_rest_is_refused_at_first_use_and_never_opens() {
         assert!(unwrap_failed(&error), "{error}");
     }
     let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(tampered, now);
     let error = vault
-        .seal(
-            &SealInput::new(RecordId::generate_at(now), tampered, now, level),
-            b"another prompt",
-        )
+        .seal(RecordId::generate_at(now), tampered, now, b"another prompt")
         .unwrap_err();
     assert!(unwrap_failed(&error), "{error}");
     let opened = vault.open(&records[1], &steward_request()).unwrap();
@@ -334,10 +316,7 @@ fn a_vault_on_the_embedded_store_seals_with_the_stores_vault_config() {
     assert_eq!(first.header().algorithm(), Algorithm::ChaCha20Poly1305);
     // The limit of one record per key version holds: the next seal needs a rotation.
     let now = Timestamp::now();
-    let refused = vault.seal(
-        &SealInput::new(RecordId::generate_at(now), owner, now, TrainingLevel::None),
-        b"a prompt",
-    );
+    let refused = vault.seal(RecordId::generate_at(now), owner, now, b"a prompt");
     assert!(matches!(
         refused,
         Err(LogsError::Key(KeyError::DataKeyExhausted { .. }))

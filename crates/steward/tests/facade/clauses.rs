@@ -6,7 +6,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use steward::logs::{ConfigError, LogsError, OpenError, RecordError};
+use steward::logs::{ConfigError, LogsError, OpenError};
 use steward::*;
 
 use crate::common::*;
@@ -110,17 +110,12 @@ fn logs_stored() {
         .unwrap();
     let collected = at("2025-02-01T00:00:00Z");
     let id = RecordId::generate_at(collected);
-    let meta = SealInput::new(id, alice(), collected, TrainingLevel::Shared);
-    let sealed = vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap();
-    // training.forward-only: a record is sealed only under the level in force at collection.
-    let wider = SealInput::new(id, alice(), collected, TrainingLevel::OpenWeight);
-    assert!(matches!(
-        vault.seal(&wider, b"x"),
-        Err(LogsError::Record(RecordError::ConsentNotInForce {
-            sealed: TrainingLevel::OpenWeight,
-            in_force: TrainingLevel::Shared
-        }))
-    ));
+    let sealed = vault
+        .seal(id, alice(), collected, b"{\"prompt\":\"hello\"}")
+        .unwrap();
+    // training.forward-only: a record is sealed under the level in force at collection, which
+    // the vault reads itself; no caller names it.
+    assert_eq!(sealed.header().consent(), TrainingLevel::Shared);
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
     assert_eq!(parsed.header().customer(), alice());
@@ -262,13 +257,14 @@ fn logs_purposes() {
     let vault = vault(&policy);
     let before = vault.audit().unwrap().verify().unwrap().entries();
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = SealInput::new(
-        RecordId::generate_at(collected),
-        alice(),
-        collected,
-        TrainingLevel::None,
-    );
-    let sealed = vault.seal(&meta, b"body").unwrap();
+    let sealed = vault
+        .seal(
+            RecordId::generate_at(collected),
+            alice(),
+            collected,
+            b"body",
+        )
+        .unwrap();
     let request = AccessRequest::new(steward, Purpose::Marketing, Some(ticket));
     let error = vault.open(&sealed, &request).unwrap_err();
     assert!(
@@ -286,14 +282,10 @@ fn logs_encrypted() {
     let policy = Policy::coder_model();
     let vault = vault(&policy);
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = SealInput::new(
-        RecordId::generate_at(collected),
-        alice(),
-        collected,
-        TrainingLevel::None,
-    );
     let body = b"my secret prompt about my secret project";
-    let sealed = vault.seal(&meta, body).unwrap();
+    let sealed = vault
+        .seal(RecordId::generate_at(collected), alice(), collected, body)
+        .unwrap();
     let bytes = sealed.as_bytes();
     assert!(!bytes.windows(body.len()).any(|window| window == body));
     assert!(!bytes.windows(6).any(|window| window == b"secret"));

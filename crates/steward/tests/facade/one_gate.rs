@@ -19,9 +19,14 @@ const NOW: &str = "2025-06-01T12:00:00Z";
 
 fn sealed(vault: &Vault<MemoryFacts, MemoryAuditStore>, collected: &str) -> SealedRecord {
     let collected = at(collected);
-    let level = vault.facts().unwrap().training_level_at(alice(), collected);
-    let meta = SealInput::new(RecordId::generate_at(collected), alice(), collected, level);
-    vault.seal(&meta, b"{\"prompt\":\"hello\"}").unwrap()
+    vault
+        .seal(
+            RecordId::generate_at(collected),
+            alice(),
+            collected,
+            b"{\"prompt\":\"hello\"}",
+        )
+        .unwrap()
 }
 
 fn ask(purpose: Purpose) -> AccessRequest {
@@ -253,13 +258,11 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
     let clock = ManualClock::new(at(NOW));
     let vault = vault_at(&policy, &clock);
     let collected = at("2025-02-01T00:00:00Z");
-    let meta = SealInput::new(
-        RecordId::generate_at(collected),
-        alice(),
-        collected,
-        TrainingLevel::None,
-    );
-    let mut bytes = vault.seal(&meta, b"body").unwrap().into_bytes();
+    let id = RecordId::generate_at(collected);
+    let mut bytes = vault
+        .seal(id, alice(), collected, b"body")
+        .unwrap()
+        .into_bytes();
     bytes[CONSENT_OFFSET] = 3; // open-weight
     let forged = SealedRecord::from_bytes(&bytes).unwrap();
     assert_eq!(forged.header().consent(), TrainingLevel::OpenWeight);
@@ -272,7 +275,7 @@ fn a_flipped_consent_byte_in_an_unopened_header_never_decides_training() {
     assert!(vault.open(&forged, &ask(Purpose::Troubleshooting)).is_err());
 
     // An opened record's level is authenticated, and decides.
-    let genuine = vault.seal(&meta, b"body").unwrap();
+    let genuine = vault.seal(id, alice(), collected, b"body").unwrap();
     let opened = vault
         .open(&genuine, &ask(Purpose::Troubleshooting))
         .unwrap();

@@ -119,9 +119,15 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
     for (is_alice, when) in records {
         let owner = if *is_alice { alice() } else { bob() };
         let collected = day(*when);
-        let level = vault.facts().unwrap().consent.level_at(owner, collected);
-        let meta = SealInput::new(RecordId::generate_at(collected), owner, collected, level);
-        stored.push(vault.seal(&meta, &when.to_be_bytes()).unwrap().into_bytes());
+        let record = vault
+            .seal(
+                RecordId::generate_at(collected),
+                owner,
+                collected,
+                &when.to_be_bytes(),
+            )
+            .unwrap();
+        stored.push(record.into_bytes());
     }
     if let Some(ended) = world.ended {
         vault

@@ -90,7 +90,14 @@ impl Backend for Postgres {
         body: &[u8],
     ) -> SealedRecord {
         store
-            .seal_durable(vault, input, body, DataCategory::LlmRequestLog)
+            .seal_durable(
+                vault,
+                input.record_id(),
+                input.customer(),
+                input.created_at(),
+                body,
+                DataCategory::LlmRequestLog,
+            )
             .unwrap()
     }
 

@@ -51,7 +51,14 @@ impl Backend for Sqlite {
         input: &SealInput,
         body: &[u8],
     ) -> SealedRecord {
-        let record = vault.seal(input, body).unwrap();
+        let record = vault
+            .seal(
+                input.record_id(),
+                input.customer(),
+                input.created_at(),
+                body,
+            )
+            .unwrap();
         store
             .put_record(&record, DataCategory::LlmRequestLog)
             .unwrap();
