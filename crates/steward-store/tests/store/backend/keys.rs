@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use steward::{
-    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, Purpose, RecordId,
-    SealInput, SealedRecord, Timestamp, TrainingLevel,
+    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, RecordId, SealInput,
+    SealedRecord, Timestamp, TrainingLevel,
     logs::{
         AuditEvent, AuditTrail, Custody, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
         KeyringSnapshot, LogsError, OpenError, Tombstone, WrappedDataKey,
@@ -16,39 +16,9 @@ use steward_store::{StoreError, StoreKeys};
 
 use super::Db;
 use crate::{
-    backend::{Backend, BackendVault, policy},
+    backend::{Backend, log, policy, steward_request},
     common::*,
 };
-
-fn steward_request() -> AccessRequest {
-    AccessRequest::with_justification_text(
-        "alice.ops".parse().unwrap(),
-        Purpose::Troubleshooting,
-        "INC-42",
-    )
-}
-
-/// Seals a request of `customer` collected now (the vault's clock is the system clock) at the
-/// consent level in force, and stores it.
-fn log(
-    store: &<Db as Backend>::Store,
-    vault: &BackendVault<Db>,
-    customer: CustomerId,
-) -> SealedRecord {
-    let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(customer, now);
-    Db::seal_stored(
-        store,
-        vault,
-        &SealInput::new(RecordId::generate_at(now), customer, now, level),
-        b"a prompt",
-    )
-}
 
 pub(crate) fn a_wrong_master_key_or_audit_key_is_refused_at_open() {
     let db = Db::fresh("wrong-keys");
@@ -175,8 +145,8 @@ pub(crate) fn everything_a_vault_acknowledged_survives_a_restart() {
             })
             .unwrap()
             .unwrap();
-        kept = log(&store, &vault, ada);
-        shredded = log(&store, &vault, ben);
+        kept = log::<Db>(&store, &vault, ada);
+        shredded = log::<Db>(&store, &vault, ben);
         vault.open(&kept, &steward_request()).unwrap();
         vault.rotate_data_key(ada).unwrap();
         vault.shred(ben).unwrap();
@@ -271,8 +241,8 @@ pub(crate) fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_at_the_ne
             })
             .unwrap()
             .unwrap();
-        kept = log(&store, &vault, ada);
-        victim = log(&store, &vault, ben);
+        kept = log::<Db>(&store, &vault, ada);
+        victim = log::<Db>(&store, &vault, ben);
     }
     // A custody whose shred writes its entry and then dies before the keys are deleted.
     {

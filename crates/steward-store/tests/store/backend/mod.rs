@@ -13,8 +13,8 @@
 //!   left out of the list is dead code, which the lints refuse.
 
 use steward::{
-    Policy, Vault,
-    logs::{AuditStore, KeyStore, SealInput, SealedRecord},
+    AccessRequest, CustomerId, Policy, Purpose, RecordId, Timestamp, Vault,
+    logs::{AuditStore, KeyStore, SealedRecord},
 };
 use steward_store::{DurableFacts, FactLog, StoreError, StoreKeys};
 
@@ -61,11 +61,14 @@ pub(crate) trait Backend: Sized {
     /// An audit store on `store`, for a custody or trail of the test's own.
     fn audit_store(store: &Self::Store) -> Self::Audit;
 
-    /// Seals `body` with `vault` and stores the record, as the backend's services do.
+    /// Seals `body` with `vault` as record `id` of `customer`, collected at `at` (under the
+    /// consent in force then), and stores the record, as the backend's services do.
     fn seal_stored(
         store: &Self::Store,
         vault: &BackendVault<Self>,
-        input: &SealInput,
+        id: RecordId,
+        customer: CustomerId,
+        at: Timestamp,
         body: &[u8],
     ) -> SealedRecord;
 
@@ -86,6 +89,33 @@ pub(crate) trait Backend: Sized {
 /// The bundled policy every vault in the suite decides by.
 pub(crate) fn policy() -> Policy {
     Policy::coder_model()
+}
+
+/// A request of `alice.ops`, a roster steward in the suite's tests, for troubleshooting.
+pub(crate) fn steward_request() -> AccessRequest {
+    AccessRequest::with_justification_text(
+        "alice.ops".parse().unwrap(),
+        Purpose::Troubleshooting,
+        "INC-42",
+    )
+}
+
+/// Seals a request of `customer` collected now (the vault's clock is the system clock) at the
+/// consent level in force, and stores it.
+pub(crate) fn log<B: Backend>(
+    store: &B::Store,
+    vault: &BackendVault<B>,
+    customer: CustomerId,
+) -> SealedRecord {
+    let now = Timestamp::now();
+    B::seal_stored(
+        store,
+        vault,
+        RecordId::generate_at(now),
+        customer,
+        now,
+        b"a prompt",
+    )
 }
 
 /// The suite's tests, by module: `$mount` turns each name into a test of its backend.

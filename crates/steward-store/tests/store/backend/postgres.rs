@@ -9,10 +9,7 @@ use std::{
     time::Duration,
 };
 
-use steward::{
-    DataCategory, RecordId,
-    logs::{SealInput, SealedRecord},
-};
+use steward::{CustomerId, DataCategory, RecordId, Timestamp, logs::SealedRecord};
 use steward_store::{
     StoreError, StoreKeys, open_vault,
     pg::{PgAuditStore, PgConfig, PgStore},
@@ -86,18 +83,13 @@ impl Backend for Postgres {
     fn seal_stored(
         store: &PgStore,
         vault: &BackendVault<Self>,
-        input: &SealInput,
+        id: RecordId,
+        customer: CustomerId,
+        at: Timestamp,
         body: &[u8],
     ) -> SealedRecord {
         store
-            .seal_durable(
-                vault,
-                input.record_id(),
-                input.customer(),
-                input.created_at(),
-                body,
-                DataCategory::LlmRequestLog,
-            )
+            .seal_durable(vault, id, customer, at, body, DataCategory::LlmRequestLog)
             .unwrap()
     }
 

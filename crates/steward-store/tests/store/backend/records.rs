@@ -2,45 +2,16 @@
 //! and shreds are durable, and a training export streams from the store.
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, Purpose, RecordId, SealInput,
-    SealedRecord, Timestamp, TrainingLevel, VaultShredder, retention::Sweep,
+    Channel, ConsentActor, ConsentChange, RecordId, Timestamp, TrainingLevel, VaultShredder,
+    retention::Sweep,
 };
 use steward_store::StoreError;
 
 use super::Db;
 use crate::{
-    backend::{Backend, BackendVault, policy},
+    backend::{Backend, log, policy, steward_request},
     common::*,
 };
-
-fn steward_request() -> AccessRequest {
-    AccessRequest::with_justification_text(
-        "alice.ops".parse().unwrap(),
-        Purpose::Troubleshooting,
-        "INC-42",
-    )
-}
-
-/// Seals a request of `customer` collected now at the consent level in force, and stores it.
-fn log(
-    store: &<Db as Backend>::Store,
-    vault: &BackendVault<Db>,
-    customer: CustomerId,
-) -> SealedRecord {
-    let now = Timestamp::now();
-    let level = vault
-        .facts()
-        .unwrap()
-        .consent()
-        .unwrap()
-        .level_at(customer, now);
-    Db::seal_stored(
-        store,
-        vault,
-        &SealInput::new(RecordId::generate_at(now), customer, now, level),
-        b"a prompt",
-    )
-}
 
 /// Asserts that the record stored under `id` is refused as not the record asked for.
 fn assert_mismatch(store: &<Db as Backend>::Store, id: RecordId) {
@@ -57,8 +28,14 @@ pub(crate) fn a_record_whose_stored_bytes_were_swapped_with_another_is_refused_b
     let store = db.store();
     let vault = Db::vault(&store).unwrap();
     let seal = |customer, at, body: &[u8]| {
-        let input = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);
-        Db::seal_stored(&store, &vault, &input, body)
+        Db::seal_stored(
+            &store,
+            &vault,
+            RecordId::generate_at(at),
+            customer,
+            at,
+            body,
+        )
     };
     let a = seal(customer(1), at(0), b"prompt of A");
     let b = seal(customer(2), at(1), b"prompt of B");
@@ -94,7 +71,7 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
             .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
             .unwrap()
             .unwrap();
-        record = log(&store, &vault, ada);
+        record = log::<Db>(&store, &vault, ada);
         let ended = Timestamp::now();
         vault
             .update_facts(|facts| facts.end_relationship(ada, ended))
@@ -158,8 +135,8 @@ pub(crate) fn a_training_export_streams_from_the_store() {
         .unwrap()
         .unwrap();
     for _ in 0..300 {
-        log(&store, &vault, ada);
-        log(&store, &vault, ben);
+        log::<Db>(&store, &vault, ada);
+        log::<Db>(&store, &vault, ben);
     }
     let mut exported = 0;
     let outcome = vault

@@ -1,10 +1,7 @@
 //! The suite's SQLite backend: a store file in a temp directory of its own.
 
 use rusqlite::{Connection, params};
-use steward::{
-    DataCategory, RecordId,
-    logs::{SealInput, SealedRecord},
-};
+use steward::{CustomerId, DataCategory, RecordId, Timestamp, logs::SealedRecord};
 use steward_store::{SqliteStore, StoreError, StoreKeys, open_vault};
 
 use super::{Backend, BackendVault, FactRow};
@@ -48,17 +45,12 @@ impl Backend for Sqlite {
     fn seal_stored(
         store: &SqliteStore,
         vault: &BackendVault<Self>,
-        input: &SealInput,
+        id: RecordId,
+        customer: CustomerId,
+        at: Timestamp,
         body: &[u8],
     ) -> SealedRecord {
-        let record = vault
-            .seal(
-                input.record_id(),
-                input.customer(),
-                input.created_at(),
-                body,
-            )
-            .unwrap();
+        let record = vault.seal(id, customer, at, body).unwrap();
         store
             .put_record(&record, DataCategory::LlmRequestLog)
             .unwrap();
