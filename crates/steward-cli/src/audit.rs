@@ -248,7 +248,8 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
                 heads.audit.hash()
             ))?;
             println(&format!(
-                "fact log verified: {} entries (consent, relationships, holds, roster), HMAC \
+                "fact log verified: {} entries (consent, relationships, holds, roster, policy adopted, keys \
+                 stored and shredded, records deleted), HMAC \
                  chain intact, head {}",
                 heads.facts.entries(),
                 heads.facts.hash()
