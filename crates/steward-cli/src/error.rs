@@ -74,6 +74,13 @@ pub(crate) enum CliError {
         /// What is wrong with it (never the key itself).
         reason: &'static str,
     },
+    /// A key file or variable refused before use: readable by group or others, 32 raw bytes
+    /// instead of hex, or a trivially weak key. The message names the file and the fix.
+    #[error("{problem}")]
+    KeyRefused {
+        /// What steward-logs refused, and why.
+        problem: LogsError,
+    },
     /// An input file could not be read.
     #[error("cannot read `{path}`")]
     Read {
@@ -228,6 +235,7 @@ impl CliError {
             | Self::AlreadyInitialized { .. }
             | Self::MissingKeyFile { .. }
             | Self::InvalidKey { .. }
+            | Self::KeyRefused { .. }
             | Self::Read { .. }
             | Self::BadFile { .. }
             | Self::OutputExists { .. }

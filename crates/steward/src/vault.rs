@@ -56,8 +56,8 @@ use crate::{
 /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
 ///
-/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
-/// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, b"steward test key 42, not secret!")?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 17, not secret!")?, MemoryAuditStore::new())?;
 /// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///

@@ -246,7 +246,7 @@ impl SqliteStore {
     /// ```
     /// # use steward_store::{SqliteStore, StoreKeys};
     /// # let path = std::env::temp_dir().join(format!("steward-store-metas-{}.db", std::process::id()));
-    /// # let store = SqliteStore::create(&path, &StoreKeys::new("k".parse()?, &[1; 32], &[2; 32])?)?;
+    /// # let store = SqliteStore::create(&path, &StoreKeys::new("k".parse()?, b"steward test key 01, not secret!", b"steward test key 02, not secret!")?)?;
     /// use steward_store::RecordScan;
     ///
     /// // Collect (stopping at the first error) before planning a sweep over the records.
