@@ -213,11 +213,14 @@ pub(crate) struct ConsentSetArgs {
     /// From when the level is in force (RFC 3339, not before now); now if not given.
     #[arg(long, value_name = "TIME")]
     pub(crate) effective: Option<Timestamp>,
-    /// Who made the change: `customer`, or `admin:<id>:<basis>`.
-    #[arg(long, default_value = "customer", value_name = "ACTOR")]
+    /// Who made the change: `customer` (the customer's own choice), or `admin:<id>:<basis>`
+    /// (an operator, on a stated basis such as a ticket). Required: the receipt names who
+    /// acted, so it is stated, never assumed.
+    #[arg(long, value_name = "ACTOR")]
     pub(crate) actor: ConsentActor,
-    /// Through which channel: account-settings, api or support-request.
-    #[arg(long, default_value = "account-settings", value_name = "CHANNEL")]
+    /// Through which channel the change came: account-settings, api or support-request.
+    /// Required, as the actor: the receipt names it.
+    #[arg(long, value_name = "CHANNEL")]
     pub(crate) channel: Channel,
 }
 

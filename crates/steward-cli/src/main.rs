@@ -10,7 +10,8 @@
 //! steward init
 //! steward roster add --steward sam.steward --admin dana.admin
 //! steward customer start --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01
-//! steward consent set --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --level shared
+//! steward consent set --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --level shared \
+//!     --actor customer --channel account-settings
 //! steward ingest requests.jsonl
 //! steward open --record <id> --purpose troubleshooting --ticket INC-2041 --steward sam.steward
 //! steward export training --scope shared --out shared.jsonl

@@ -267,6 +267,45 @@ fn init_refuses_to_overwrite_and_keeps_the_keys_private() {
     );
 }
 
+/// Who acts and through which channel is stated, never defaulted: the receipt names both, so
+/// an operator's change can never read as the customer's own choice.
+#[test]
+fn consent_set_requires_the_actor_and_the_channel() {
+    let sandbox = Sandbox::with_customers("consent-actor");
+    for (args, missing) in [
+        (&["--channel", "account-settings"][..], "--actor"),
+        (&["--actor", "customer"][..], "--channel"),
+        (&[][..], "--actor"),
+    ] {
+        let mut command = vec!["consent", "set", "--customer", ADA, "--level", "shared"];
+        command.extend_from_slice(args);
+        let run = sandbox.run(&command);
+        assert_eq!(run.code, 2, "{missing}: {}", run.stderr);
+        assert!(run.stderr.contains(missing), "{missing}: {}", run.stderr);
+        assert!(run.stderr.contains("required"), "{missing}: {}", run.stderr);
+    }
+    // Nothing was recorded by the refused commands.
+    let history = sandbox.json(&["consent", "history", "--customer", ADA]);
+    assert_eq!(history.as_array().map(Vec::len), Some(0));
+    let receipt = sandbox.json(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "admin:dana.support:TICKET-7 written opt-in",
+        "--channel",
+        "support-request",
+    ]);
+    assert_eq!(
+        receipt["actor"],
+        "admin:dana.support:TICKET-7 written opt-in"
+    );
+    assert_eq!(receipt["channel"], "support-request");
+}
+
 #[test]
 fn roster_customers_and_consent_round_trip_as_json() {
     let sandbox = Sandbox::new("round-trip");
@@ -326,7 +365,18 @@ fn roster_customers_and_consent_round_trip_as_json() {
     assert_eq!(listed[0]["customer"], ADA);
     assert_eq!(listed[0]["ended_at"], Value::Null);
 
-    let receipt = sandbox.json(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let receipt = sandbox.json(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     assert_eq!(receipt["level"], "shared");
     assert_eq!(receipt["previous_level"], "none");
     assert_eq!(receipt["actor"], "customer");
@@ -376,6 +426,10 @@ fn roster_customers_and_consent_round_trip_as_json() {
         "shared",
         "--effective",
         "2025-01-01T00:00:00Z",
+        "--actor",
+        "customer",
+        "--channel",
+        "api",
     ]);
     assert_eq!(backdated.code, 2);
     assert!(
@@ -444,7 +498,18 @@ fn assert_is_the_ingest_table(text: &str, rows: &[(&str, &str, &str)]) {
 #[test]
 fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() {
     let sandbox = Sandbox::with_customers("ingest-table");
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     let input = format!(
         "{}\n{}\n",
         serde_json::json!({ "customer": BEN, "at": "2025-02-01T09:00:00Z", "body": "x" }),
@@ -753,7 +818,18 @@ fn export_writes_only_the_permitted_records() {
         serde_json::json!({ "customer": ADA, "at": "2025-06-01T00:00:00Z", "body": "early" })
     );
     sandbox.ingest(&early);
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     sandbox.ingest(&format!(
         "{}{}",
         line(ADA, "after opt-in"),
@@ -1110,7 +1186,18 @@ fn audit_commands_work_on_a_shared_postgres_store() {
 fn audit_verify_names_an_edited_consent_entry_and_the_store_serves_nothing() {
     let sandbox = Sandbox::with_customers("fact-edit");
     let records = sandbox.ingest(&line(BEN, "hello"));
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     let verified = sandbox.json(&["audit", "verify"]);
     let facts = verified["facts"]["entries"].as_u64().unwrap();
     assert!(facts >= 3, "{verified}");
@@ -1317,7 +1404,18 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
     );
 
     // A withdrawal through the CLI reaches the server's next seal.
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "none"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "none",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     while level(&vault, ada) != TrainingLevel::None {
         assert!(
@@ -1344,7 +1442,18 @@ fn a_checkpoint_after_fact_changes_alone_covers_them() {
     let sandbox = Sandbox::with_customers("fact-checkpoint");
     let first = sandbox.json(&["audit", "checkpoint"]);
     // A consent change adds a fact entry and no audit entry: the audit head is the same.
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     let second = sandbox.json(&["audit", "checkpoint"]);
     assert_eq!(second["entries"], first["entries"]);
     assert_eq!(
