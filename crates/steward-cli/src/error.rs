@@ -81,6 +81,13 @@ pub(crate) enum CliError {
         /// What steward-logs refused, and why.
         problem: LogsError,
     },
+    /// A justification the policy's rule refuses (`logs.access`): too few letters or digits,
+    /// or no match of the policy's pattern.
+    #[error("{problem}")]
+    JustificationRefused {
+        /// What the rule said.
+        problem: steward::StewardError,
+    },
     /// An input file could not be read.
     #[error("cannot read `{path}`")]
     Read {
@@ -236,6 +243,7 @@ impl CliError {
             | Self::MissingKeyFile { .. }
             | Self::InvalidKey { .. }
             | Self::KeyRefused { .. }
+            | Self::JustificationRefused { .. }
             | Self::Read { .. }
             | Self::BadFile { .. }
             | Self::OutputExists { .. }

@@ -885,6 +885,93 @@ fn export_writes_only_the_permitted_records() {
     );
 }
 
+/// `--ticket x` is no reason, an invisible character hides nothing, and a policy file's
+/// justification pattern binds `open` and holds alike (logs.access: only when necessary).
+#[test]
+fn a_justification_the_policy_refuses_denies_open_and_holds() {
+    let sandbox = Sandbox::with_customers("justification");
+    let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
+    let open_with = |ticket: &str, policy: Option<&str>| {
+        let mut args = vec![
+            "open",
+            "--record",
+            &ben[0],
+            "--purpose",
+            "troubleshooting",
+            "--ticket",
+            ticket,
+            "--steward",
+            "sam.steward",
+        ];
+        if let Some(policy) = policy {
+            args.splice(0..0, ["--policy", policy]);
+        }
+        sandbox.run(&args)
+    };
+    let short = open_with("x", None);
+    assert_eq!(short.code, 3, "{}", short.stderr);
+    assert!(short.stderr.contains("at least 4"), "{}", short.stderr);
+    let hidden = open_with("INC-20\u{200B}41", None);
+    assert_eq!(hidden.code, 3, "{}", hidden.stderr);
+    assert!(
+        hidden.stderr.contains("U+200B at character 7"),
+        "{}",
+        hidden.stderr
+    );
+    let place = |reason: &str, policy: Option<&str>| {
+        let mut args = vec![
+            "hold",
+            "place",
+            "--customer",
+            BEN,
+            "--reason",
+            reason,
+            "--by",
+            "counsel.kim",
+            "--expires",
+            "2100-01-01T00:00:00Z",
+        ];
+        if let Some(policy) = policy {
+            args.splice(0..0, ["--policy", policy]);
+        }
+        sandbox.run(&args)
+    };
+    let vague = place("n/a", None);
+    assert_eq!(vague.code, 2, "{}", vague.stderr);
+    assert!(vague.stderr.contains("at least 4"), "{}", vague.stderr);
+    let tagged = place("CASE-17\u{E0041}", None);
+    assert_eq!(tagged.code, 2, "{}", tagged.stderr);
+    assert!(tagged.stderr.contains("U+E0041"), "{}", tagged.stderr);
+
+    let policy = sandbox.path("tickets.toml");
+    let bundled = include_str!("../../../examples/coder-model.toml");
+    fs::write(
+        &policy,
+        bundled.replace(
+            "min-letters-or-digits = 4",
+            "min-letters-or-digits = 4\npattern = \"^(INC|CASE)-[0-9]+\"",
+        ),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let prose = open_with("customer reported timeouts", Some(policy));
+    assert_eq!(prose.code, 3, "{}", prose.stderr);
+    assert!(
+        prose.stderr.contains("^(INC|CASE)-[0-9]+"),
+        "{}",
+        prose.stderr
+    );
+    assert_eq!(open_with("INC-2041 timeouts", Some(policy)).code, 0);
+    let prose_hold = place("litigation hold", Some(policy));
+    assert_eq!(prose_hold.code, 2, "{}", prose_hold.stderr);
+    assert_eq!(place("CASE-17 litigation hold", Some(policy)).code, 0);
+    // Nothing else was placed.
+    assert_eq!(
+        sandbox.json(&["hold", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
 #[test]
 fn sweep_execute_deletes_and_then_open_is_refused() {
     let sandbox = Sandbox::with_customers("sweep");
