@@ -972,6 +972,153 @@ fn a_justification_the_policy_refuses_denies_open_and_holds() {
     );
 }
 
+/// A request line with its own record id (UUID v7), numbered `n`.
+fn line_with_id(n: u32, customer: &str, body: &str) -> String {
+    format!(
+        "{}\n",
+        serde_json::json!({
+            "id": format!("01932c4e-0000-7000-8000-{n:012x}"),
+            "customer": customer,
+            "at": "2025-02-01T09:00:00Z",
+            "body": body,
+        })
+    )
+}
+
+/// Issue 18 item 10: a kill mid-ingest left lines stored, and a rerun duplicated them. Lines
+/// with an id are stored once: a rerun stores what is missing and reports the rest skipped.
+#[test]
+fn ingest_with_ids_is_idempotent_and_a_rerun_completes_the_file() {
+    let sandbox = Sandbox::with_customers("ingest-ids");
+    let lines: Vec<String> = (1..=6)
+        .map(|n| {
+            line_with_id(
+                n,
+                if n % 2 == 0 { BEN } else { ADA },
+                &format!("prompt {n}"),
+            )
+        })
+        .collect();
+    // A run that stopped after three lines (as a kill -9 would leave it)...
+    let first = sandbox.run_with_input(&["ingest", "--json"], &lines[..3].concat());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let stored: Value = serde_json::from_str(&first.stdout()).unwrap();
+    assert_eq!(stored.as_array().map(Vec::len), Some(3));
+    assert_eq!(stored[0]["record"], "01932c4e-0000-7000-8000-000000000001");
+    // ...then the whole file: the three missing lines are stored, the others skipped.
+    let rerun = sandbox.run_with_input(&["ingest", "--json"], &lines.concat());
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let stored: Value = serde_json::from_str(&rerun.stdout()).unwrap();
+    let ids: Vec<&str> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["record"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "01932c4e-0000-7000-8000-000000000004",
+            "01932c4e-0000-7000-8000-000000000005",
+            "01932c4e-0000-7000-8000-000000000006",
+        ]
+    );
+    assert!(
+        rerun.stderr.contains("3 lines already stored, skipped"),
+        "{}",
+        rerun.stderr
+    );
+    // Once more: nothing is stored, everything is reported skipped, nothing is duplicated.
+    let again = sandbox.run_with_input(&["ingest"], &lines.concat());
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("sealed and stored 0 records"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("6 lines already stored, skipped"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 6);
+    // The stored record opens, under its own id.
+    let opened = sandbox.open(
+        "01932c4e-0000-7000-8000-000000000002",
+        "troubleshooting",
+        "sam.steward",
+    );
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    assert!(opened.stdout().contains("prompt 2"), "{}", opened.stdout());
+}
+
+#[test]
+fn ingest_lines_without_an_id_still_work_beside_lines_with_one() {
+    let sandbox = Sandbox::with_customers("ingest-mixed");
+    let input = format!(
+        "{}{}{}",
+        line_with_id(1, ADA, "with an id"),
+        line(BEN, "without an id"),
+        line_with_id(2, BEN, "with an id too")
+    );
+    let first = sandbox.ingest(&input);
+    assert_eq!(first.len(), 3);
+    assert_eq!(first[0], "01932c4e-0000-7000-8000-000000000001");
+    // A rerun skips the lines with ids; the line without one has no id to be found by, so it
+    // is stored again, as the command's help says.
+    let rerun = sandbox.run_with_input(&["ingest", "--json"], &input);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    let stored: Value = serde_json::from_str(&rerun.stdout()).unwrap();
+    assert_eq!(stored.as_array().map(Vec::len), Some(1));
+    assert_eq!(stored[0]["customer"], BEN);
+    assert!(
+        rerun.stderr.contains("2 lines already stored, skipped"),
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 4);
+}
+
+#[test]
+fn ingest_refuses_an_id_twice_or_an_id_stored_for_another_customer() {
+    let sandbox = Sandbox::with_customers("ingest-bad-ids");
+    let twice = format!("{}{}", line_with_id(1, ADA, "a"), line_with_id(1, ADA, "b"));
+    let run = sandbox.run_with_input(&["ingest"], &twice);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("line 2"), "{}", run.stderr);
+    assert!(run.stderr.contains("on line 1 too"), "{}", run.stderr);
+    sandbox.ingest(&line_with_id(7, ADA, "ada's"));
+    let taken = sandbox.run_with_input(&["ingest"], &line_with_id(7, BEN, "ben's"));
+    assert_eq!(taken.code, 2, "{}", taken.stderr);
+    assert!(
+        taken.stderr.contains("another customer"),
+        "{}",
+        taken.stderr
+    );
+    let not_v7 =
+        line(ADA, "x").replacen('{', "{\"id\":\"3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e\",", 1);
+    let run = sandbox.run_with_input(&["ingest"], &not_v7);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("version 7"), "{}", run.stderr);
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 1);
+}
+
+/// A long ingest says how far it got as it goes, so a killed run's progress is known.
+#[test]
+fn ingest_reports_its_progress_as_records_commit() {
+    let sandbox = Sandbox::with_customers("ingest-progress");
+    let input: String = (1..=250)
+        .map(|n| line_with_id(n, ADA, &format!("prompt {n}")))
+        .collect();
+    let run = sandbox.run_with_input(&["ingest", "--json"], &input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for count in [100, 200] {
+        let report = format!("committed {count} of 250 records; every line up to line ");
+        assert!(run.stderr.contains(&report), "{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("committed 300"), "{}", run.stderr);
+}
+
 #[test]
 fn sweep_execute_deletes_and_then_open_is_refused() {
     let sandbox = Sandbox::with_customers("sweep");
