@@ -47,7 +47,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("steward.db");
     // In production the key bytes come from files, the environment or a KMS; never the db.
-    let keys = StoreKeys::new("kek-demo-1".parse()?, &[0x5a; 32], &[0x17; 32])?;
+    let keys = StoreKeys::new(
+        "kek-demo-1".parse()?,
+        b"steward test key 5a, not secret!",
+        b"steward test key 17, not secret!",
+    )?;
     let policy = Policy::coder_model();
     println!("== Steward on the embedded store: {} ==\n", path.display());
 

@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
     )?;
     let trail = AuditTrail::new(
-        AuditKey::from_bytes(&[0x17; 32])?,
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         logs::MemoryAuditStore::new(),
     )?;
     let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;

@@ -82,11 +82,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     // --- Setup: keys and audit keys come from configuration in production (file, env, KMS).
     // This demo uses fixed bytes so that it runs anywhere; never do that with real data.
     let mut facts = MemoryFacts::new(&policy);
-    let master = MasterKey::from_bytes("kek-demo-1".parse()?, &[0x5a; 32])?;
+    let master = MasterKey::from_bytes("kek-demo-1".parse()?, b"steward test key 5a, not secret!")?;
     // The vault dates audit entries by its own clock; the demo's clock follows its story.
     let clock = ManualClock::new("2025-03-01T00:00:00Z".parse()?);
     let trail = AuditTrail::with_clock(
-        AuditKey::from_bytes(&[0x17; 32])?,
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         MemoryAuditStore::new(),
         clock.clone(),
     )?;

@@ -32,9 +32,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     // Stewards join the roster through a vault, which audits the change; its facts are then
     // the ones every check reads.
-    let master = logs::MasterKey::from_bytes("kek-demo".parse()?, &[0x5a; 32])?;
+    let master =
+        logs::MasterKey::from_bytes("kek-demo".parse()?, b"steward test key 5a, not secret!")?;
     let trail = logs::AuditTrail::new(
-        logs::AuditKey::from_bytes(&[0x17; 32])?,
+        logs::AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         logs::MemoryAuditStore::new(),
     )?;
     let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;

@@ -35,8 +35,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         opted_in,
     )?;
 
-    let master = MasterKey::from_bytes("kek-demo-1".parse()?, &[0x5a; 32])?;
-    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    let master = MasterKey::from_bytes("kek-demo-1".parse()?, b"steward test key 5a, not secret!")?;
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
+        MemoryAuditStore::new(),
+    )?;
     let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
 
     // The proxy seals every request with the consent in force when it passed

@@ -57,7 +57,11 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 fn run(config: &PgConfig) -> Result<(), Box<dyn Error>> {
     // Every node gets the same keys (from files, the environment or a KMS).
-    let keys = StoreKeys::new("kek-demo-1".parse()?, &[0x5a; 32], &[0x17; 32])?;
+    let keys = StoreKeys::new(
+        "kek-demo-1".parse()?,
+        b"steward test key 5a, not secret!",
+        b"steward test key 17, not secret!",
+    )?;
     println!(
         "== Two nodes on PostgreSQL, schema `{}` ==\n",
         config.schema()

@@ -43,7 +43,7 @@ show roster add --steward sam.steward --admin dana.admin
 section "Ada and Ben are customers; Ada opts in to shared training (training.shared)"
 show customer start --customer "$ADA" --at 2025-01-01T00:00:00Z
 show customer start --customer "$BEN" --at 2025-01-01T00:00:00Z
-show consent set --customer "$ADA" --level shared
+show consent set --customer "$ADA" --level shared --actor customer --channel account-settings
 show consent history --customer "$ADA"
 
 section "Requests pass the proxy: each sealed under the consent in force when it was made"

@@ -71,9 +71,10 @@ fn main() -> ExitCode {
 fn shared_vault(
     world: &World,
 ) -> Result<Vault<MemoryFacts, logs::MemoryAuditStore>, Box<dyn std::error::Error>> {
-    let master = logs::MasterKey::from_bytes("kek-bench".parse()?, &[0x5a; 32])?;
+    let master =
+        logs::MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 5a, not secret!")?;
     let trail = logs::AuditTrail::new(
-        logs::AuditKey::from_bytes(&[0x17; 32])?,
+        logs::AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         logs::MemoryAuditStore::new(),
     )?;
     Ok(Vault::new(

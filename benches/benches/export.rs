@@ -53,8 +53,11 @@ fn vault() -> Result<TestVault, Box<dyn Error>> {
         );
         facts.consent.record(change, start)?;
     }
-    let master = MasterKey::from_bytes("kek-bench".parse()?, &[0x42; 32])?;
-    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    let master = MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 42, not secret!")?;
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
+        MemoryAuditStore::new(),
+    )?;
     Ok(Vault::new(policy, facts, Keyring::new(master), trail)?)
 }
 

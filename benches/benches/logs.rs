@@ -67,8 +67,11 @@ fn deny(query: &OpenQuery<'_>) -> Result<(), Denial> {
 }
 
 fn fixture() -> Result<Fixture, Box<dyn Error>> {
-    let master = MasterKey::from_bytes("kek-bench".parse()?, &[0x42; 32])?;
-    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, ShippingStore::default())?;
+    let master = MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 42, not secret!")?;
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
+        ShippingStore::default(),
+    )?;
     let custody = Custody::new(Keyring::new(master), trail);
     let at: Timestamp = "2025-06-01T09:30:00Z".parse()?;
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
@@ -85,9 +88,12 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
     facts
         .relationships
         .start(customer, "2025-01-01T00:00:00Z".parse()?)?;
-    let vault_master = MasterKey::from_bytes("kek-bench".parse()?, &[0x43; 32])?;
-    let vault_trail =
-        AuditTrail::new(AuditKey::from_bytes(&[0x18; 32])?, ShippingStore::default())?;
+    let vault_master =
+        MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 43, not secret!")?;
+    let vault_trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 18, not secret!")?,
+        ShippingStore::default(),
+    )?;
     let vault = steward::Vault::new(policy, facts, Keyring::new(vault_master), vault_trail)?;
     vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
     Ok(Fixture {

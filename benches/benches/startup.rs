@@ -223,8 +223,8 @@ fn build(path: &Path, customers: u64) -> Result<u64, BoxError> {
 fn store_keys() -> Result<StoreKeys, BoxError> {
     Ok(StoreKeys::new(
         "kek-bench".parse()?,
-        &[0x42; 32],
-        &[0x17; 32],
+        b"steward test key 42, not secret!",
+        b"steward test key 17, not secret!",
     )?)
 }
 

@@ -436,8 +436,11 @@ fn memory_vault(customers: u64) -> Result<MemoryVault, BoxError> {
     for n in 0..customers {
         facts.relationships.start(customer(n)?, joined()?)?;
     }
-    let master = MasterKey::from_bytes("kek-bench".parse()?, &[0x42; 32])?;
-    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    let master = MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 42, not secret!")?;
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
+        MemoryAuditStore::new(),
+    )?;
     let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
     vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
     Ok(vault)
@@ -659,8 +662,8 @@ fn report(label: &str, customers: usize, before: u64, took: Duration) {
 fn store_keys() -> Result<StoreKeys, BoxError> {
     Ok(StoreKeys::new(
         "kek-bench".parse()?,
-        &[0x42; 32],
-        &[0x17; 32],
+        b"steward test key 42, not secret!",
+        b"steward test key 17, not secret!",
     )?)
 }
 

@@ -197,9 +197,10 @@ impl World {
             facts.holds.place(hold)?;
         }
         // The roster changes only through a vault, which audits each change.
-        let master = logs::MasterKey::from_bytes("kek-bench".parse()?, &[0x5a; 32])?;
+        let master =
+            logs::MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 5a, not secret!")?;
         let trail = logs::AuditTrail::new(
-            logs::AuditKey::from_bytes(&[0x17; 32])?,
+            logs::AuditKey::from_bytes(b"steward test key 17, not secret!")?,
             logs::MemoryAuditStore::new(),
         )?;
         let vault = Vault::new(policy.clone(), facts, logs::Keyring::new(master), trail)?;

@@ -47,8 +47,8 @@ struct Harness {
 /// A custody holding a data key for one customer (so forged records reach the key commitment
 /// and AEAD checks rather than stopping at a missing key).
 fn harness() -> Option<Harness> {
-    let master = MasterKey::from_bytes("kek-fuzz".parse().ok()?, &[0x42; 32]).ok()?;
-    let key = AuditKey::from_bytes(&[0x17; 32]).ok()?;
+    let master = MasterKey::from_bytes("kek-fuzz".parse().ok()?, b"steward test key 42, not secret!").ok()?;
+    let key = AuditKey::from_bytes(b"steward test key 17, not secret!").ok()?;
     let trail = AuditTrail::new(key, NewestOnly::default()).ok()?;
     let custody = Custody::new(Keyring::new(master), trail);
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().ok()?;

@@ -112,12 +112,22 @@ pub(crate) enum Command {
     Hold(HoldCommand),
     /// Seal request logs from JSON lines and store them (for demos and migrations).
     ///
-    /// Each line is `{"customer": "<uuid>", "at": "<RFC 3339>", "body": "..."}`; `at` is
-    /// optional (now), `body` a string (sealed as its text) or any JSON value (sealed exactly
-    /// as written). Every line is checked before anything is sealed: the customer must have a
-    /// relationship in force at `at`, and `at` must not be in the future. Each record is
-    /// sealed under the consent in force at `at` and stored durably; the record ids are
-    /// printed.
+    /// Each line is `{"id": "<uuid v7>", "customer": "<uuid>", "at": "<RFC 3339>", "body":
+    /// "..."}`; `id` is optional (a new id), `at` optional (now), `body` a string (sealed as
+    /// its text) or any JSON value (sealed exactly as written). Every line is checked before
+    /// anything is sealed: the customer must have a relationship in force at `at`, and `at`
+    /// must not be in the future. Each record is sealed under the consent in force at `at`
+    /// and stored durably; the record ids are printed.
+    ///
+    /// Reruns: a line with an `id` whose record is already stored (for that customer) is
+    /// skipped, not stored twice, and the command reports "N lines already stored, skipped".
+    /// So give every line an id, and a rerun after a crash or kill completes the file without
+    /// duplicates. A line without an id gets a new id each run: rerunning it stores it again.
+    /// An id stored for another customer, or on two lines, is bad input.
+    ///
+    /// Progress: every 100 records committed, standard error says how many are stored and the
+    /// line up to which every line is stored ("committed 400 of 4106 records; every line up
+    /// to line 403 is stored"), so a killed run tells how far it got.
     Ingest(IngestArgs),
     /// Open a log record as a steward: the plaintext goes to standard output, and only after
     /// the audit entry is stored (logs.access, logs.purposes).
@@ -213,11 +223,14 @@ pub(crate) struct ConsentSetArgs {
     /// From when the level is in force (RFC 3339, not before now); now if not given.
     #[arg(long, value_name = "TIME")]
     pub(crate) effective: Option<Timestamp>,
-    /// Who made the change: `customer`, or `admin:<id>:<basis>`.
-    #[arg(long, default_value = "customer", value_name = "ACTOR")]
+    /// Who made the change: `customer` (the customer's own choice), or `admin:<id>:<basis>`
+    /// (an operator, on a stated basis such as a ticket). Required: the receipt names who
+    /// acted, so it is stated, never assumed.
+    #[arg(long, value_name = "ACTOR")]
     pub(crate) actor: ConsentActor,
-    /// Through which channel: account-settings, api or support-request.
-    #[arg(long, default_value = "account-settings", value_name = "CHANNEL")]
+    /// Through which channel the change came: account-settings, api or support-request.
+    /// Required, as the actor: the receipt names it.
+    #[arg(long, value_name = "CHANNEL")]
     pub(crate) channel: Channel,
 }
 

@@ -74,6 +74,20 @@ pub(crate) enum CliError {
         /// What is wrong with it (never the key itself).
         reason: &'static str,
     },
+    /// A key file or variable refused before use: readable by group or others, 32 raw bytes
+    /// instead of hex, or a trivially weak key. The message names the file and the fix.
+    #[error("{problem}")]
+    KeyRefused {
+        /// What steward-logs refused, and why.
+        problem: LogsError,
+    },
+    /// A justification the policy's rule refuses (`logs.access`): too few letters or digits,
+    /// or no match of the policy's pattern.
+    #[error("{problem}")]
+    JustificationRefused {
+        /// What the rule said.
+        problem: steward::StewardError,
+    },
     /// An input file could not be read.
     #[error("cannot read `{path}`")]
     Read {
@@ -228,6 +242,8 @@ impl CliError {
             | Self::AlreadyInitialized { .. }
             | Self::MissingKeyFile { .. }
             | Self::InvalidKey { .. }
+            | Self::KeyRefused { .. }
+            | Self::JustificationRefused { .. }
             | Self::Read { .. }
             | Self::BadFile { .. }
             | Self::OutputExists { .. }

@@ -2,10 +2,10 @@
 
 use serde_json::json;
 use steward::{
-    Timestamp,
+    Justification, Timestamp,
     retention::{HoldId, HoldScope, LegalHold},
 };
-use steward_store::StoreError;
+use steward_store::{StoreError, StoreVault};
 
 use crate::{
     Context,
@@ -36,6 +36,7 @@ fn place(context: &Context, args: HoldPlaceArgs) -> Result<(), CliError> {
     } = args;
     let session = context.open()?;
     let vault = &session.vault;
+    justified(vault, &reason)?;
     let scope = match (category, record) {
         (Some(category), _) => HoldScope::Category { customer, category },
         (None, Some(record)) => HoldScope::Record { customer, record },
@@ -69,6 +70,7 @@ fn release(
 ) -> Result<(), CliError> {
     let session = context.open()?;
     let vault = &session.vault;
+    justified(vault, &reason)?;
     if vault.facts()?.holds()?.hold(id).is_none() {
         return Err(CliError::HoldNotFound { id });
     }
@@ -80,6 +82,16 @@ fn release(
     render(context.format, "the release", &value, || {
         println(&format!("{id} released by {by} at {at}"))
     })
+}
+
+/// Whether the policy's justification rule accepts `reason` (logs.access: a hold's reason is
+/// a justification like any other the vault takes).
+fn justified(vault: &StoreVault, reason: &Justification) -> Result<(), CliError> {
+    vault
+        .policy()
+        .justification_rule()
+        .check(reason)
+        .map_err(|problem| CliError::JustificationRefused { problem })
 }
 
 /// `steward hold list`

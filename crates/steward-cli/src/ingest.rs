@@ -1,9 +1,13 @@
 //! `steward ingest`: seal request logs from JSON lines and store them durably.
 
 use std::{
+    collections::HashMap,
     io::Read,
     path::Path,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     thread,
 };
 
@@ -11,7 +15,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use steward::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN};
-use steward_store::{GroupCommitter, StoreVault};
+use steward_store::{GroupCommitter, SqliteStore, StoreError, StoreVault};
 
 use crate::{
     Context,
@@ -24,10 +28,16 @@ use crate::{
 /// together share a transaction, so a large ingest pays one sync per group, not per record.
 const IN_FLIGHT: usize = 16;
 
+/// Every this many committed records, standard error says how far the ingest got.
+const PROGRESS_EVERY: usize = 100;
+
 /// One line of input.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Line {
+    /// The record's id, chosen by the writer: what makes a rerun skip the line.
+    #[serde(default)]
+    id: Option<RecordId>,
     customer: CustomerId,
     #[serde(default)]
     at: Option<Timestamp>,
@@ -37,9 +47,29 @@ struct Line {
 /// A line checked and ready to seal.
 #[derive(Debug)]
 struct Planned {
+    /// The line's number in the input, from 1.
+    line: usize,
+    id: Option<RecordId>,
     customer: CustomerId,
     at: Timestamp,
     body: Vec<u8>,
+}
+
+/// What the input asks: the lines to seal, and those whose record is already stored.
+#[derive(Debug)]
+struct Checked {
+    planned: Vec<Planned>,
+    /// How many lines carry an id whose record is already stored for their customer.
+    skipped: usize,
+}
+
+/// What became of one planned line.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    /// Sealed and stored now.
+    Stored(Ingested),
+    /// Its id was stored meanwhile (another run of the same input): nothing stored twice.
+    AlreadyStored,
 }
 
 /// A record sealed and stored.
@@ -56,7 +86,8 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
     let input_name = args.input.display().to_string();
     let text = read_input(&args.input)?;
     let session = context.open()?;
-    let planned = check_lines(&session.vault, &input_name, &text)?;
+    let Checked { planned, skipped } =
+        check_lines(&session.vault, &session.store, &input_name, &text)?;
     let total = planned.len();
 
     let bar = progress(
@@ -65,11 +96,30 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
         context.format,
     );
     let committer = GroupCommitter::new(&session.store)?;
-    let (mut ingested, failure) = seal_all(&session.vault, &committer, &planned, &bar);
+    let progress = Progress::new(&planned);
+    let (mut outcomes, failure) = seal_all(
+        &session.vault,
+        &session.store,
+        &committer,
+        &planned,
+        &progress,
+        &bar,
+    );
     bar.finish_and_clear();
     drop(committer);
-    ingested.sort_by_key(|(index, _)| *index);
-    let ingested: Vec<Ingested> = ingested.into_iter().map(|(_, record)| record).collect();
+    outcomes.sort_by_key(|(index, _)| *index);
+    let raced = outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, Outcome::AlreadyStored))
+        .count();
+    let skipped = skipped.saturating_add(raced);
+    let ingested: Vec<Ingested> = outcomes
+        .into_iter()
+        .filter_map(|(_, outcome)| match outcome {
+            Outcome::Stored(record) => Some(record),
+            Outcome::AlreadyStored => None,
+        })
+        .collect();
 
     // What was stored is printed even when a later record failed: those records exist.
     match context.format {
@@ -92,6 +142,11 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
             ));
         }
     }
+    if skipped > 0 {
+        note(format_args!(
+            "{skipped} lines already stored, skipped (their `id` names a stored record)"
+        ));
+    }
     match failure {
         Some(source) => Err(CliError::IngestStopped {
             stored: ingested.len(),
@@ -99,6 +154,66 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
             source: Box::new(source),
         }),
         None => Ok(Exit::Success),
+    }
+}
+
+/// How far an ingest got, reported on standard error as records commit: how many are
+/// stored, and the input line up to which every line is (the committed lines form no prefix
+/// while several are in flight, so the count alone would not say where to resume).
+struct Progress<'p> {
+    planned: &'p [Planned],
+    state: Mutex<ProgressState>,
+}
+
+struct ProgressState {
+    committed: Vec<bool>,
+    count: usize,
+    /// How many planned lines, from the first, are all committed.
+    prefix: usize,
+}
+
+impl<'p> Progress<'p> {
+    fn new(planned: &'p [Planned]) -> Self {
+        Self {
+            planned,
+            state: Mutex::new(ProgressState {
+                committed: vec![false; planned.len()],
+                count: 0,
+                prefix: 0,
+            }),
+        }
+    }
+
+    /// Notes that planned line `index` is stored, and reports every `PROGRESS_EVERY` records.
+    fn committed(&self, index: usize, bar: &ProgressBar) {
+        // A poisoned lock only loses progress reports, never records: carry on without them.
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if let Some(slot) = state.committed.get_mut(index) {
+            *slot = true;
+        }
+        state.count = state.count.saturating_add(1);
+        while state.committed.get(state.prefix).copied().unwrap_or(false) {
+            state.prefix = state.prefix.saturating_add(1);
+        }
+        if state.count % PROGRESS_EVERY != 0 {
+            return;
+        }
+        let upto = state
+            .prefix
+            .checked_sub(1)
+            .and_then(|last| self.planned.get(last))
+            .map_or_else(
+                || "no line is stored in order yet".to_owned(),
+                |line| format!("every line up to line {} is stored", line.line),
+            );
+        let report = format!(
+            "committed {} of {} records; {upto}",
+            state.count,
+            self.planned.len()
+        );
+        bar.suspend(|| note(report));
     }
 }
 
@@ -119,11 +234,20 @@ fn read_input(path: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// Checks every line before anything is sealed, so that bad input stores nothing.
-fn check_lines(vault: &StoreVault, input: &str, text: &str) -> Result<Vec<Planned>, CliError> {
+/// Checks every line before anything is sealed, so that bad input stores nothing. A line
+/// whose `id` names a record stored for its customer is skipped before the other checks: it
+/// was checked when it was stored (its relationship may have ended since).
+fn check_lines(
+    vault: &StoreVault,
+    store: &SqliteStore,
+    input: &str,
+    text: &str,
+) -> Result<Checked, CliError> {
     let now = Timestamp::now();
     let facts = vault.facts()?;
     let mut planned = Vec::new();
+    let mut skipped = 0_usize;
+    let mut ids: HashMap<RecordId, usize> = HashMap::new();
     for (index, line) in text.lines().enumerate() {
         let number = index.saturating_add(1);
         let bad = |reason: String| CliError::IngestLine {
@@ -136,10 +260,30 @@ fn check_lines(vault: &StoreVault, input: &str, text: &str) -> Result<Vec<Planne
         }
         let parsed: Line = serde_json::from_str(line).map_err(|error| {
             bad(format!(
-                "not a request log line ({error}): write {{\"customer\": \"<uuid>\", \"at\": \
-                 \"<RFC 3339>\", \"body\": \"...\"}}"
+                "not a request log line ({error}): write {{\"id\": \"<uuid v7>\", \"customer\": \
+                 \"<uuid>\", \"at\": \"<RFC 3339>\", \"body\": \"...\"}} (`id` and `at` optional)"
             ))
         })?;
+        if let Some(id) = parsed.id {
+            if let Some(first) = ids.insert(id, number) {
+                return Err(bad(format!(
+                    "`id` `{id}` is on line {first} too: each record has its own id"
+                )));
+            }
+            match store.record_owner(id)? {
+                Some(owner) if owner == parsed.customer => {
+                    skipped = skipped.saturating_add(1);
+                    continue;
+                }
+                Some(_) => {
+                    return Err(bad(format!(
+                        "record `{id}` is already stored for another customer: an `id` names \
+                         one record"
+                    )));
+                }
+                None => {}
+            }
+        }
         let at = parsed.at.unwrap_or(now);
         if at > now {
             return Err(bad(format!("`at` is in the future: `{at}`")));
@@ -172,22 +316,26 @@ fn check_lines(vault: &StoreVault, input: &str, text: &str) -> Result<Vec<Planne
             )));
         }
         planned.push(Planned {
+            line: number,
+            id: parsed.id,
             customer: parsed.customer,
             at,
             body,
         });
     }
-    Ok(planned)
+    Ok(Checked { planned, skipped })
 }
 
 /// Seals and stores every planned line, `IN_FLIGHT` at a time; stops at the first failure
-/// and returns what was stored (with each line's index) and the failure.
+/// and returns what became of each line handled (with its index) and the failure.
 fn seal_all(
     vault: &StoreVault,
+    store: &SqliteStore,
     committer: &GroupCommitter,
     planned: &[Planned],
+    progress: &Progress<'_>,
     bar: &ProgressBar,
-) -> (Vec<(usize, Ingested)>, Option<CliError>) {
+) -> (Vec<(usize, Outcome)>, Option<CliError>) {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let workers = IN_FLIGHT.min(planned.len()).max(1);
@@ -195,31 +343,32 @@ fn seal_all(
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut stored = Vec::new();
+                    let mut handled = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(line) = planned.get(index) else {
                             break;
                         };
-                        match seal_one(vault, committer, line) {
-                            Ok(record) => {
-                                stored.push((index, record));
+                        match seal_one(vault, store, committer, line) {
+                            Ok(outcome) => {
+                                handled.push((index, outcome));
                                 bar.inc(1);
+                                progress.committed(index, bar);
                             }
                             Err(error) => {
                                 stop.store(true, Ordering::Relaxed);
-                                return (stored, Some(error));
+                                return (handled, Some(error));
                             }
                         }
                     }
-                    (stored, None)
+                    (handled, None)
                 })
             })
             .collect();
-        let mut stored = Vec::with_capacity(planned.len());
+        let mut handled = Vec::with_capacity(planned.len());
         let mut failure = None;
         for handle in handles {
-            let (records, error) = handle.join().unwrap_or_else(|_| {
+            let (outcomes, error) = handle.join().unwrap_or_else(|_| {
                 (
                     Vec::new(),
                     Some(CliError::Thread {
@@ -227,31 +376,38 @@ fn seal_all(
                     }),
                 )
             });
-            stored.extend(records);
+            handled.extend(outcomes);
             failure = failure.or(error);
         }
-        (stored, failure)
+        (handled, failure)
     })
 }
 
 fn seal_one(
     vault: &StoreVault,
+    store: &SqliteStore,
     committer: &GroupCommitter,
     line: &Planned,
-) -> Result<Ingested, CliError> {
+) -> Result<Outcome, CliError> {
+    let id = line.id.unwrap_or_else(|| RecordId::generate_at(line.at));
     // training.forward-only: the vault seals under the level in force when it was collected.
-    let record = vault.seal(
-        RecordId::generate_at(line.at),
-        line.customer,
-        line.at,
-        &line.body,
-    )?;
-    let (id, consent) = (record.header().record_id(), record.header().consent());
-    committer.put(record, DataCategory::LlmRequestLog)?;
-    Ok(Ingested {
+    let record = vault.seal(id, line.customer, line.at, &line.body)?;
+    let consent = record.header().consent();
+    match committer.put(record, DataCategory::LlmRequestLog) {
+        Ok(()) => {}
+        // Another run of the same input stored this line's record since it was checked: it
+        // is stored once, and this line is skipped as the checked ones are.
+        Err(StoreError::RecordConflict)
+            if line.id.is_some() && store.record_owner(id)? == Some(line.customer) =>
+        {
+            return Ok(Outcome::AlreadyStored);
+        }
+        Err(other) => return Err(other.into()),
+    }
+    Ok(Outcome::Stored(Ingested {
         record: id,
         customer: line.customer,
         collected_at: line.at,
         consent,
-    })
+    }))
 }

@@ -10,7 +10,8 @@
 //! steward init
 //! steward roster add --steward sam.steward --admin dana.admin
 //! steward customer start --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01
-//! steward consent set --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --level shared
+//! steward consent set --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --level shared \
+//!     --actor customer --channel account-settings
 //! steward ingest requests.jsonl
 //! steward open --record <id> --purpose troubleshooting --ticket INC-2041 --steward sam.steward
 //! steward export training --scope shared --out shared.jsonl
@@ -26,7 +27,10 @@
 //! consent receipts, relationships, legal holds and the roster), `master.key` and
 //! `audit.key` (32 random bytes each, as hex, mode 0600), `checkpoint.pk8` (the Ed25519 key
 //! that signs audit checkpoints, mode 0600) and `checkpoint.pub`. `steward init` writes them
-//! and refuses if any exists. In a real deployment the two symmetric keys come from
+//! and refuses if any exists; `steward.db` and its `-wal` and `-shm` files are 0600 too. A
+//! key file that its group or others may read, that holds 32 raw bytes instead of 64 hex
+//! digits, or that holds a trivially weak key (all zeros, a repeated pattern) is refused as
+//! bad input, naming the fix (`chmod 600`, `xxd -p -c 32`, a random key). In a real deployment the two symmetric keys come from
 //! `STEWARD_MASTER_KEY` and `STEWARD_AUDIT_KEY` (64 hex digits each) instead of files.
 //!
 //! # The policy

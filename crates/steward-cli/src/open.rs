@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::json;
 use steward::{
-    AccessRequest, SealedRecord,
+    AccessRequest, Denial, Justification, SealedRecord,
     logs::{LogsError, OpenError},
 };
 use steward_store::StoreError;
@@ -42,9 +42,29 @@ pub(crate) fn run(context: &Context, args: OpenArgs) -> Result<Exit, CliError> {
     let plaintext = match session.vault.open(&record, &request) {
         Ok(plaintext) => plaintext,
         Err(LogsError::Open(OpenError::Denied { denial })) => {
+            // A ticket refused as no justification says why: invisible characters, or what
+            // the policy's rule asks for (logs.access: only when necessary).
+            let why = match denial {
+                Denial::MissingJustification => args
+                    .ticket
+                    .parse::<Justification>()
+                    .map_err(|error| error.to_string())
+                    .and_then(|ticket| {
+                        session
+                            .vault
+                            .policy()
+                            .justification_rule()
+                            .check(&ticket)
+                            .map_err(|error| error.to_string())
+                    })
+                    .err()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
             return Err(CliError::Denied {
                 action: "open",
-                reason: format!("{denial}; the refusal is in the audit trail"),
+                reason: format!("{denial}{why}; the refusal is in the audit trail"),
                 clause: denial.clause(),
             });
         }

@@ -12,7 +12,7 @@ use steward::{
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgConfig, PgStore, PgVault};
-use steward_store::{SqliteStore, StoreKeys, StoreVault, open_vault};
+use steward_store::{SqliteStore, StoreError, StoreKeys, StoreVault, open_vault};
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
@@ -124,6 +124,11 @@ impl KeyKind {
             ) => invalid(reason),
             // Set, but not text: `from_env` reports an unset variable as `None`.
             LogsError::Key(KeyError::MissingEnv { .. }) => invalid("not valid Unicode"),
+            problem @ LogsError::Key(
+                KeyError::KeyFileExposed { .. }
+                | KeyError::RawKeyFile { .. }
+                | KeyError::WeakKey { .. },
+            ) => CliError::KeyRefused { problem },
             other => CliError::Logs(other),
         }
     }
@@ -196,7 +201,7 @@ impl StoreDir {
         let mut from_environment = Vec::new();
         let master = self.new_key(KeyKind::Master, written, &mut from_environment)?;
         let audit = self.new_key(KeyKind::Audit, written, &mut from_environment)?;
-        let store_keys = StoreKeys::from_material(master_id.clone(), master, audit)?;
+        let store_keys = store_keys(master_id, master, audit)?;
 
         let pkcs8 = CheckpointSigner::generate_pkcs8()?;
         let signer = CheckpointSigner::from_pkcs8(&pkcs8)?;
@@ -289,7 +294,7 @@ impl StoreDir {
     fn store_keys(&self, master_id: &MasterKeyId) -> Result<StoreKeys, CliError> {
         let master = self.key(KeyKind::Master)?;
         let audit = self.key(KeyKind::Audit)?;
-        Ok(StoreKeys::from_material(master_id.clone(), master, audit)?)
+        store_keys(master_id, master, audit)
     }
 
     /// The shared PostgreSQL store at `config` (checked against this directory's keys) and a
@@ -339,6 +344,20 @@ impl StoreDir {
         let path = self.file(kind.file());
         KeyMaterial::from_file(&path).map_err(|error| kind.error(path.display().to_string(), error))
     }
+}
+
+/// The store's keys; a trivially weak one is bad input, named (`master key` or `audit key`).
+fn store_keys(
+    master_id: &MasterKeyId,
+    master: KeyMaterial,
+    audit: KeyMaterial,
+) -> Result<StoreKeys, CliError> {
+    StoreKeys::from_material(master_id.clone(), master, audit).map_err(|error| match error {
+        StoreError::Logs(problem @ LogsError::Key(KeyError::WeakKey { .. })) => {
+            CliError::KeyRefused { problem }
+        }
+        other => other.into(),
+    })
 }
 
 /// A whole key file, or which file is missing.
@@ -413,26 +432,36 @@ mod tests {
     }
 
     fn load(dir: &StoreDir, contents: &[u8]) -> Result<KeyMaterial, CliError> {
-        fs::write(dir.file(AUDIT_KEY), contents).unwrap();
+        let path = dir.file(AUDIT_KEY);
+        fs::write(&path, contents).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
         dir.key(KeyKind::Audit)
     }
 
     #[test]
-    fn a_key_file_is_exactly_64_hex_digits_with_whitespace_around() {
+    fn a_key_file_is_exactly_64_hex_digits_and_a_line_break() {
         let dir = dir("key-files");
-        assert!(load(&dir, format!(" {}\n", "aB".repeat(32)).as_bytes()).is_ok());
+        assert!(load(&dir, format!("{}\n", "aB".repeat(32)).as_bytes()).is_ok());
         for (contents, reason) in [
             (
+                format!(" {}\n", "ab".repeat(32)),
+                "a key file holds exactly 64 hex digits and at most a line break",
+            ),
+            (
                 "ab".repeat(31),
-                "a key is 32 bytes, written as 64 hex digits",
+                "a key file holds exactly 64 hex digits and at most a line break",
             ),
             (
                 "ab".repeat(33),
-                "a key is 32 bytes, written as 64 hex digits",
+                "a key file holds exactly 64 hex digits and at most a line break",
             ),
             (
                 format!("{}a", "ab".repeat(32)),
-                "a key is 32 bytes, written as 64 hex digits",
+                "a key file holds exactly 64 hex digits and at most a line break",
             ),
             (format!("{}zz", "ab".repeat(31)), "not a hex digit"),
         ] {
@@ -445,14 +474,12 @@ mod tests {
                 other => panic!("expected an invalid key, got {other:?}"),
             }
         }
-        // The raw 32 bytes are not a key file: the command writes and reads hex only.
-        assert!(matches!(
-            load(&dir, &[0xc3; 32]),
-            Err(CliError::InvalidKey {
-                reason: "not hex text",
-                ..
-            })
-        ));
+        // The raw 32 bytes are not a key file: the command writes and reads hex only, and
+        // says how to convert them.
+        let raw = load(&dir, b"steward test key c3, not secret!").unwrap_err();
+        assert!(matches!(raw, CliError::KeyRefused { .. }), "{raw:?}");
+        assert!(raw.to_string().contains("xxd -p -c 32"), "{raw}");
+        assert_eq!(raw.exit(), crate::error::Exit::BadInput);
         fs::remove_file(dir.file(AUDIT_KEY)).unwrap();
         assert!(matches!(
             dir.key(KeyKind::Audit),

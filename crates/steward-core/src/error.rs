@@ -28,6 +28,25 @@ pub enum CoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Text holding a character a reader cannot see (a default-ignorable code point such as
+    /// a zero-width space, soft hyphen, tag character or variation selector, a bidirectional
+    /// control, a line separator): stored as is, it would differ from the text shown. The
+    /// text itself is not quoted back, since the character would not show there either.
+    #[error(
+        "invalid {vocabulary}: {kind} U+{:04X} at character {position} is not allowed: a reader \
+         cannot see it, so an audit viewer could show another text than the one stored",
+        u32::from(*code_point)
+    )]
+    InvisibleCharacter {
+        /// Which kind of text.
+        vocabulary: Vocabulary,
+        /// The refused character.
+        code_point: char,
+        /// Its position in the text as given, counted in characters from 1.
+        position: usize,
+        /// What kind of character it is, such as `bidirectional control`.
+        kind: &'static str,
+    },
     /// A string that is not an instant Steward can represent.
     #[error("invalid instant `{value}`: {reason}")]
     InvalidInstant {

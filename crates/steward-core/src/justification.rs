@@ -5,14 +5,22 @@ use std::{fmt, str::FromStr};
 use crate::{CoreError, Vocabulary};
 
 /// The reason given for an access, such as a ticket reference (`logs.access`: only when
-/// necessary), and the stated reason of a legal hold or of an admin's consent change. It is written into the audit trail, so it must say something a reader can see:
-/// blank or whitespace-only text is no justification, and neither is text made only of
-/// invisible characters (zero-width spaces and joiners, the byte order mark, soft hyphens,
-/// bidi controls, Hangul fillers, the blank Braille pattern, ...).
+/// necessary), and the stated reason of a legal hold or of an admin's consent change. It is
+/// written into the audit trail, so it must say something a reader can see, and exactly what
+/// the reader sees: blank or whitespace-only text is no justification, neither is text made
+/// only of invisible characters, and no invisible character may hide anywhere in it.
 ///
 /// Surrounding whitespace is trimmed; the rest must be 1 to 512 characters without control
-/// characters, and must hold at least one visible letter or digit (any script). It must not
-/// contain request content or personal data: it is an audit field.
+/// characters, must hold at least one visible letter or digit (any script), and must hold no
+/// character a reader cannot see: no Unicode default-ignorable code point (zero-width spaces
+/// and joiners, the byte order mark, soft hyphens, bidi marks, embeddings, overrides and
+/// isolates, variation selectors, tag characters, Hangul fillers, ...), no line or paragraph
+/// separator, no blank Braille pattern and no interlinear annotation control. The error names
+/// the character (`U+200B`) and its position. It must not contain request content or
+/// personal data: it is an audit field.
+///
+/// A policy may ask for more (at least a few letters or digits, a ticket-id pattern): see
+/// `steward::JustificationRule`, which the vault applies wherever it takes a justification.
 ///
 /// ```
 /// use steward_core::Justification;
@@ -24,6 +32,9 @@ use crate::{CoreError, Vocabulary};
 /// // Nothing to read: blank, or only zero-width space, byte order mark and a bidi control.
 /// assert!("   ".parse::<Justification>().is_err());
 /// assert!("\u{200B}\u{FEFF}\u{202E}".parse::<Justification>().is_err());
+/// // An invisible character inside a visible ticket number, named with its position.
+/// let hidden = "TICKET-47\u{200B}11".parse::<Justification>().unwrap_err();
+/// assert!(hidden.to_string().contains("U+200B at character 10"), "{hidden}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +48,13 @@ impl Justification {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// How many letters and digits (any script) the text holds: what a policy's minimum
+    /// counts.
+    #[must_use]
+    pub fn letters_or_digits(&self) -> usize {
+        self.0.chars().filter(|c| c.is_alphanumeric()).count()
     }
 }
 
@@ -65,11 +83,19 @@ impl FromStr for Justification {
         if trimmed.chars().any(char::is_control) {
             return Err(invalid("control characters are not allowed"));
         }
-        if trimmed.chars().any(reorders_or_breaks_lines) {
-            return Err(invalid(
-                "bidirectional controls and line separators are not allowed: they can make an \
-                 audit viewer show another text than the one stored",
-            ));
+        // Positions count in the text as given, so that the caller finds the character where
+        // they wrote it (trimmed whitespace is never invisible, so nothing is missed).
+        if let Some((index, c, kind)) = text
+            .chars()
+            .enumerate()
+            .find_map(|(index, c)| invisible_kind(c).map(|kind| (index, c, kind)))
+        {
+            return Err(CoreError::InvisibleCharacter {
+                vocabulary: Vocabulary::Justification,
+                code_point: c,
+                position: index.saturating_add(1),
+                kind,
+            });
         }
         Ok(Self(trimmed.into()))
     }
@@ -77,14 +103,61 @@ impl FromStr for Justification {
 
 crate::serde_via_string!(Justification);
 
-/// Whether `c` reorders the text around it when displayed (bidirectional embeddings,
-/// overrides and isolates) or breaks a line without being a control character (U+2028,
-/// U+2029): in an audit field either lets one reason display as another.
-const fn reorders_or_breaks_lines(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
-    )
+/// What kind of character a reader cannot see `c` is, if it is one.
+///
+/// The default-ignorable code points are those of `Default_Ignorable_Code_Point` in Unicode
+/// 15.1.0's DerivedCoreProperties.txt (the list has not changed since 14.0, when U+180F was
+/// added). They include the bidi controls (U+061C, U+200E-200F, U+202A-202E, U+2066-2069),
+/// the variation selectors (U+180B-180F, U+FE00-FE0F, U+E0100-E01EF) and the tag characters
+/// (U+E0000-E007F), named here by kind. Beyond the property: line and paragraph separators
+/// (which break a line without being control characters), the blank Braille pattern and the
+/// interlinear annotation controls.
+fn invisible_kind(c: char) -> Option<&'static str> {
+    match c {
+        '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => Some("bidirectional control"),
+        '\u{180B}'..='\u{180D}'
+        | '\u{180F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}' => Some("variation selector"),
+        '\u{E0000}'..='\u{E007F}' => Some("tag character"),
+        '\u{2028}' | '\u{2029}' => Some("line or paragraph separator"),
+        '\u{2800}' | '\u{FFF9}'..='\u{FFFB}' => Some("invisible character"),
+        _ if is_default_ignorable(c) => Some("invisible (default-ignorable) character"),
+        _ => None,
+    }
+}
+
+/// `Default_Ignorable_Code_Point`, Unicode 15.1.0 (DerivedCoreProperties.txt), as inclusive
+/// ranges in code point order.
+const DEFAULT_IGNORABLE: [(char, char); 17] = [
+    ('\u{00AD}', '\u{00AD}'),   // SOFT HYPHEN
+    ('\u{034F}', '\u{034F}'),   // COMBINING GRAPHEME JOINER
+    ('\u{061C}', '\u{061C}'),   // ARABIC LETTER MARK
+    ('\u{115F}', '\u{1160}'),   // HANGUL CHOSEONG FILLER..HANGUL JUNGSEONG FILLER
+    ('\u{17B4}', '\u{17B5}'),   // KHMER VOWEL INHERENT AQ..KHMER VOWEL INHERENT AA
+    ('\u{180B}', '\u{180F}'),   // MONGOLIAN FREE VARIATION SELECTORS, VOWEL SEPARATOR
+    ('\u{200B}', '\u{200F}'),   // ZERO WIDTH SPACE..RIGHT-TO-LEFT MARK
+    ('\u{202A}', '\u{202E}'),   // LEFT-TO-RIGHT EMBEDDING..RIGHT-TO-LEFT OVERRIDE
+    ('\u{2060}', '\u{206F}'),   // WORD JOINER..NOMINAL DIGIT SHAPES (U+2065 reserved)
+    ('\u{3164}', '\u{3164}'),   // HANGUL FILLER
+    ('\u{FE00}', '\u{FE0F}'),   // VARIATION SELECTOR-1..16
+    ('\u{FEFF}', '\u{FEFF}'),   // ZERO WIDTH NO-BREAK SPACE (byte order mark)
+    ('\u{FFA0}', '\u{FFA0}'),   // HALFWIDTH HANGUL FILLER
+    ('\u{FFF0}', '\u{FFF8}'),   // reserved
+    ('\u{1BCA0}', '\u{1BCA3}'), // SHORTHAND FORMAT LETTER OVERLAP..UP STEP
+    ('\u{1D173}', '\u{1D17A}'), // MUSICAL SYMBOL BEGIN BEAM..END PHRASE
+    ('\u{E0000}', '\u{E0FFF}'), // LANGUAGE TAG, TAG SPACE..CANCEL TAG, VARIATION SELECTOR-17..256, reserved
+];
+
+/// Whether `c` has the Unicode property `Default_Ignorable_Code_Point`.
+fn is_default_ignorable(c: char) -> bool {
+    DEFAULT_IGNORABLE
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
 }
 
 /// Whether `c` is a letter or digit that shows when printed.
@@ -94,16 +167,8 @@ const fn reorders_or_breaks_lines(c: char) -> bool {
 /// The other invisible characters (zero-width, format and bidi controls, the blank Braille
 /// pattern) are not letters or digits at all.
 fn is_visible_letter_or_digit(c: char) -> bool {
-    c.is_alphanumeric() && !INVISIBLE_LETTERS.contains(&c)
+    c.is_alphanumeric() && invisible_kind(c).is_none()
 }
-
-/// Letters (category Lo) that render as blank space.
-const INVISIBLE_LETTERS: [char; 4] = [
-    '\u{115F}', // HANGUL CHOSEONG FILLER
-    '\u{1160}', // HANGUL JUNGSEONG FILLER
-    '\u{3164}', // HANGUL FILLER
-    '\u{FFA0}', // HALFWIDTH HANGUL FILLER
-];
 
 #[cfg(test)]
 mod tests {
@@ -121,20 +186,112 @@ mod tests {
 
     #[test]
     fn bidi_controls_and_line_separators_are_rejected_even_beside_letters() {
-        for text in [
-            "TICKET-1 \u{202E}1-TEKCIT",
-            "INC-7\u{2066}hidden\u{2069}",
-            "line one\u{2028}line two",
-            "para\u{2029}graph",
+        for (text, named) in [
+            (
+                "TICKET-1 \u{202E}1-TEKCIT",
+                "bidirectional control U+202E at character 10",
+            ),
+            (
+                "INC-7\u{2066}hidden\u{2069}",
+                "bidirectional control U+2066 at character 6",
+            ),
+            (
+                "line one\u{2028}line two",
+                "line or paragraph separator U+2028 at character 9",
+            ),
+            (
+                "para\u{2029}graph",
+                "line or paragraph separator U+2029 at character 5",
+            ),
         ] {
             let error = text.parse::<Justification>().unwrap_err();
-            assert!(error.to_string().contains("bidirectional"), "{error}");
+            assert!(error.to_string().contains(named), "{error}");
         }
-        assert!(
-            "TICKET-1 \u{200B}zero-width"
-                .parse::<Justification>()
-                .is_ok()
-        );
+    }
+
+    /// Issue 18: zero-width characters, soft hyphens, tag characters or variation selectors
+    /// inside a visible ticket number were accepted and stored as is.
+    #[test]
+    fn an_invisible_character_inside_visible_text_is_refused_naming_it_and_its_position() {
+        for (text, code_point, position, kind) in [
+            (
+                "TICKET-1 \u{200B}zero-width",
+                '\u{200B}',
+                10,
+                "invisible (default-ignorable)",
+            ),
+            (
+                "INC-\u{00AD}4711",
+                '\u{00AD}',
+                5,
+                "invisible (default-ignorable)",
+            ),
+            (
+                "INC-4711\u{E0041}\u{E007F}",
+                '\u{E0041}',
+                9,
+                "tag character",
+            ),
+            ("INC-47\u{FE0F}11", '\u{FE0F}', 7, "variation selector"),
+            ("INC-47\u{E0100}11", '\u{E0100}', 7, "variation selector"),
+            (
+                "\u{FEFF}INC-4711",
+                '\u{FEFF}',
+                1,
+                "invisible (default-ignorable)",
+            ),
+            (
+                "  INC-4711\u{2060}",
+                '\u{2060}',
+                11,
+                "invisible (default-ignorable)",
+            ),
+            ("T\u{3164}x", '\u{3164}', 2, "invisible (default-ignorable)"),
+            ("INC 4711\u{2800}", '\u{2800}', 9, "invisible character"),
+        ] {
+            let error = text.parse::<Justification>().unwrap_err();
+            assert_eq!(
+                error,
+                CoreError::InvisibleCharacter {
+                    vocabulary: Vocabulary::Justification,
+                    code_point,
+                    position,
+                    kind: match kind {
+                        "invisible (default-ignorable)" =>
+                            "invisible (default-ignorable) character",
+                        other => other,
+                    },
+                },
+                "{text:?}"
+            );
+            let message = error.to_string();
+            let named = format!("U+{:04X} at character {position}", u32::from(code_point));
+            assert!(message.contains(&named), "{message}");
+        }
+    }
+
+    #[test]
+    fn every_default_ignorable_range_is_refused_at_both_ends() {
+        for (first, last) in DEFAULT_IGNORABLE {
+            for c in [first, last] {
+                let text = format!("INC-4711 {c}ok");
+                let error = text.parse::<Justification>().unwrap_err();
+                assert!(
+                    matches!(error, CoreError::InvisibleCharacter { code_point, position: 10, .. } if code_point == c),
+                    "U+{:04X}: {error}",
+                    u32::from(c)
+                );
+            }
+        }
+        // Just outside the ranges: visible characters stay accepted.
+        for c in [
+            '\u{00AC}', '\u{00AE}', '\u{034E}', '\u{0350}', '\u{3163}', '\u{3165}',
+        ] {
+            assert!(
+                format!("INC-4711 {c}").parse::<Justification>().is_ok(),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]
@@ -152,13 +309,41 @@ mod tests {
     /// Characters that show nothing: zero-width space, non-joiner, joiner, LRM and RLM; bidi
     /// embeddings and overrides; word joiner and invisible operators; bidi isolates; byte
     /// order mark; soft hyphen; combining grapheme joiner; Arabic letter mark; Mongolian
-    /// vowel separator; Hangul fillers; blank Braille pattern.
+    /// vowel separator; Hangul fillers; blank Braille pattern; a variation selector and tag
+    /// characters.
     const INVISIBLE: &[char] = &[
-        '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
-        '\u{202C}', '\u{202D}', '\u{202E}', '\u{2060}', '\u{2061}', '\u{2062}', '\u{2063}',
-        '\u{2064}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{FEFF}', '\u{00AD}',
-        '\u{034F}', '\u{061C}', '\u{180E}', '\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}',
+        '\u{200B}',
+        '\u{200C}',
+        '\u{200D}',
+        '\u{200E}',
+        '\u{200F}',
+        '\u{202A}',
+        '\u{202B}',
+        '\u{202C}',
+        '\u{202D}',
+        '\u{202E}',
+        '\u{2060}',
+        '\u{2061}',
+        '\u{2062}',
+        '\u{2063}',
+        '\u{2064}',
+        '\u{2066}',
+        '\u{2067}',
+        '\u{2068}',
+        '\u{2069}',
+        '\u{FEFF}',
+        '\u{00AD}',
+        '\u{034F}',
+        '\u{061C}',
+        '\u{180E}',
+        '\u{115F}',
+        '\u{1160}',
+        '\u{3164}',
+        '\u{FFA0}',
         '\u{2800}',
+        '\u{FE0F}',
+        '\u{E0041}',
+        '\u{E007F}',
     ];
 
     fn refused_as_blank(text: &str) {
@@ -198,14 +383,7 @@ mod tests {
 
     #[test]
     fn one_visible_letter_or_digit_is_enough() {
-        for text in [
-            "T\u{200B}-1",
-            "工单 42",
-            "\u{FEFF}7",
-            "\u{3164}x\u{3164}",
-            "Привет",
-            "٣",
-        ] {
+        for text in ["T-1", "工单 42", " 7", "x", "Привет", "٣"] {
             let reason: Justification = text.parse().unwrap();
             assert_eq!(reason.as_str(), text.trim());
         }
@@ -226,17 +404,48 @@ mod tests {
             prop_assert!(error.to_string().contains("blank"), "{}", error);
         }
 
-        /// The same text with one visible letter or digit anywhere in it is accepted, unless
-        /// it holds a bidirectional control, which is refused whatever else is there.
+        /// The same text with one visible letter or digit in it is still refused: no
+        /// invisible character may hide beside visible ones.
         #[test]
-        fn one_visible_character_among_invisible_ones_is_accepted(
+        fn one_visible_character_among_invisible_ones_is_still_refused(
             before in prop::collection::vec(prop::sample::select(INVISIBLE), 0..10),
             visible in prop::sample::select(&['a', 'Z', '7', 'é', '工', 'ж', '٣'][..]),
             after in prop::collection::vec(prop::sample::select(INVISIBLE), 0..10),
         ) {
-            let text: String = before.into_iter().chain([visible]).chain(after).collect();
-            let reorders = text.chars().any(reorders_or_breaks_lines);
-            prop_assert_eq!(text.parse::<Justification>().is_ok(), !reorders, "{:?}", text);
+            let text: String = before.iter().chain([&visible]).chain(&after).collect();
+            let accepted = text.parse::<Justification>().is_ok();
+            prop_assert_eq!(accepted, before.is_empty() && after.is_empty(), "{:?}", text);
+        }
+
+        /// Inserting any default-ignorable code point (Unicode 15.1.0) anywhere in a valid
+        /// justification makes it invalid, and the error names the code point and where it is.
+        #[test]
+        fn any_default_ignorable_code_point_anywhere_makes_a_justification_invalid(
+            valid in "[A-Z]{2,6}-[0-9]{1,6}( [a-z0-9]{1,8}){0,4}",
+            range in prop::sample::select(&DEFAULT_IGNORABLE[..]),
+            offset in any::<u32>(),
+            at in any::<prop::sample::Index>(),
+        ) {
+            prop_assert!(valid.parse::<Justification>().is_ok());
+            let (first, last) = range;
+            let span = u32::from(last) - u32::from(first) + 1;
+            let c = char::from_u32(u32::from(first) + offset % span).unwrap();
+            let mut chars: Vec<char> = valid.chars().collect();
+            let index = at.index(chars.len() + 1);
+            chars.insert(index, c);
+            let text: String = chars.into_iter().collect();
+            let error = text.parse::<Justification>().unwrap_err();
+            prop_assert_eq!(
+                &error,
+                &CoreError::InvisibleCharacter {
+                    vocabulary: Vocabulary::Justification,
+                    code_point: c,
+                    position: index + 1,
+                    kind: invisible_kind(c).unwrap(),
+                }
+            );
+            let named = format!("U+{:04X}", u32::from(c));
+            prop_assert!(error.to_string().contains(&named), "{}", error);
         }
     }
 

@@ -186,6 +186,37 @@ pub enum KeyError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A master or audit key that is trivially weak: all zeros, a repeated byte, a short
+    /// pattern repeated or a counting sequence (the rule: `steward_logs::KeyMaterial`'s docs).
+    #[error(
+        "the {what} is trivially weak: {reason}; generate a random one, e.g. `head -c 32 /dev/urandom | xxd -p -c 32`"
+    )]
+    WeakKey {
+        /// Which key: `master key` or `audit key`.
+        what: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A key file that holds 32 raw bytes instead of 64 hex digits.
+    #[error(
+        "key file `{}` holds 32 raw bytes, not 64 hex digits: convert it with `xxd -p -c 32 {} > {}.hex` and use the .hex file",
+        path.display(), path.display(), path.display()
+    )]
+    RawKeyFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A key file that users other than its owner may read or write (as ssh refuses it).
+    #[error(
+        "key file `{}` is accessible by group or others (mode {mode:03o}): restrict it with `chmod 600 {}`",
+        path.display(), path.display()
+    )]
+    KeyFileExposed {
+        /// The path given.
+        path: PathBuf,
+        /// The file's permission bits.
+        mode: u32,
+    },
     /// A key id that is empty, too long or holds characters outside the allowed set.
     #[error("invalid key id `{id}`: {reason}")]
     InvalidKeyId {

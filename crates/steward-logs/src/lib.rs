@@ -10,8 +10,8 @@
 //! };
 //!
 //! // Keys come from configuration (a file, the environment or a KMS), never from code.
-//! let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
-//! let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+//! let master = MasterKey::from_bytes("kek-2025-03".parse()?, b"steward test key 42, not secret!")?;
+//! let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 17, not secret!")?, MemoryAuditStore::new())?;
 //! let custody = Custody::new(Keyring::new(master), trail);
 //!
 //! // logs.stored + logs.encrypted: seal every request as it passes the proxy.

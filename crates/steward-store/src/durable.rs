@@ -157,7 +157,7 @@ impl SqliteStore {
     ///
     /// # let dir = std::env::temp_dir().join(format!("steward-stream-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
-    /// let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+    /// let keys = StoreKeys::new("kek-1".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
     /// let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
     /// let vault = open_vault(&store, &keys, Policy::coder_model())?;
     /// let outcome = vault.export_training(

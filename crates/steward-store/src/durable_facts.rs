@@ -378,7 +378,7 @@ impl<L: FactLog> DurableFacts<L> {
     /// use steward_store::{SqliteStore, StoreFacts, StoreKeys};
     ///
     /// # let path = std::env::temp_dir().join(format!("steward-batch-{}.db", std::process::id()));
-    /// let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+    /// let keys = StoreKeys::new("kek-1".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
     /// let store = SqliteStore::create(&path, &keys)?;
     /// let policy = Policy::coder_model();
     /// let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;

@@ -367,9 +367,13 @@ fn logs_class(error: &LogsError) -> Class {
             | RecordError::NotARecord
             | RecordError::InvalidHeader { .. },
         ) => Class::Corrupt,
-        LogsError::Key(KeyError::CheckMismatch { .. } | KeyError::InvalidKey { .. }) => {
-            Class::WrongKey
-        }
+        LogsError::Key(
+            KeyError::CheckMismatch { .. }
+            | KeyError::InvalidKey { .. }
+            | KeyError::WeakKey { .. }
+            | KeyError::RawKeyFile { .. }
+            | KeyError::KeyFileExposed { .. },
+        ) => Class::WrongKey,
         // steward-logs' enums are `#[non_exhaustive]`: what is not named above (a policy
         // denial, a shredded customer, a full roster, ...) answers no predicate.
         _ => Class::Other,
@@ -873,6 +877,21 @@ mod tests {
         assert_eq!(
             class(LogsError::Key(KeyError::CheckMismatch {
                 what: "master key"
+            })),
+            Class::WrongKey
+        );
+        // A refused key (weak, raw, readable by others) is the wrong key: nothing was read.
+        assert_eq!(
+            class(LogsError::Key(KeyError::WeakKey {
+                what: "audit key",
+                reason: "a short pattern repeated"
+            })),
+            Class::WrongKey
+        );
+        assert_eq!(
+            class(LogsError::Key(KeyError::KeyFileExposed {
+                path: "audit.key".into(),
+                mode: 0o644
             })),
             Class::WrongKey
         );

@@ -25,8 +25,8 @@ use crate::StoreError;
 /// often as needed. Not `Clone`; the material is zeroized on drop; `Debug` shows only the
 /// master key id.
 ///
-/// Load the keys from the environment or from key files (64 hex digits each, as
-/// [`KeyMaterial::expose_hex`] writes them, or 32 raw bytes):
+/// Load the keys from the environment or from private key files (mode 0600, 64 hex digits each,
+/// as [`KeyMaterial::expose_hex`] writes them, see [`KeyMaterial::from_file`]):
 ///
 /// ```
 /// use steward_logs::KeyMaterial;
@@ -35,8 +35,11 @@ use crate::StoreError;
 /// let dir = std::env::temp_dir().join(format!("steward-store-keys-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// let (master_file, audit_file) = (dir.join("master.key"), dir.join("audit.key"));
-/// std::fs::write(&master_file, format!("{}\n", KeyMaterial::generate()?.expose_hex().as_str()))?;
-/// std::fs::write(&audit_file, [0x17; 32])?; // raw bytes, as `head -c 32 /dev/urandom` writes
+/// for file in [&master_file, &audit_file] {
+///     std::fs::write(file, format!("{}\n", KeyMaterial::generate()?.expose_hex().as_str()))?;
+///     # #[cfg(unix)]
+///     # std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+/// }
 ///
 /// let keys = StoreKeys::from_files("kek-2025-03".parse()?, &master_file, &audit_file)?;
 /// assert_eq!(keys.master_key_id().as_str(), "kek-2025-03");
@@ -54,10 +57,12 @@ use crate::StoreError;
 /// ```
 /// use steward_store::StoreKeys;
 ///
-/// let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+/// let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 /// assert_eq!(keys.master_key_id().as_str(), "kek-2025-03");
-/// assert!(!format!("{keys:?}").contains("42"));
-/// assert!(StoreKeys::new("kek-1".parse()?, &[0x42; 31], &[0x17; 32]).is_err());
+/// assert!(!format!("{keys:?}").contains("test key"));
+/// // Trivially weak keys are refused: all zeros, a repeated byte or pattern, counting bytes.
+/// assert!(StoreKeys::new("kek-1".parse()?, &[0; 32], b"steward test key 17, not secret!").is_err());
+/// assert!(StoreKeys::new("kek-1".parse()?, &[0x42; 31], b"steward test key 17, not secret!").is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct StoreKeys {
@@ -73,7 +78,9 @@ impl StoreKeys {
     /// # Errors
     ///
     /// [`StoreError::InvalidKey`] for a master key of another length than 32 bytes or an
-    /// audit key shorter than 32 bytes.
+    /// audit key shorter than 32 bytes; [`StoreError::Logs`] with
+    /// [`KeyError::WeakKey`](steward_logs::KeyError::WeakKey) for a trivially weak key (the
+    /// rule: [`KeyMaterial`]'s docs).
     pub fn new(master_id: MasterKeyId, master: &[u8], audit: &[u8]) -> Result<Self, StoreError> {
         if master.len() != KEY_LEN {
             return Err(invalid_master());
@@ -95,7 +102,8 @@ impl StoreKeys {
     /// # Errors
     ///
     /// [`StoreError::InvalidKey`] unless the master key is 32 bytes (the audit key, at least
-    /// 32, always is).
+    /// 32, always is); [`StoreError::Logs`] with
+    /// [`KeyError::WeakKey`](steward_logs::KeyError::WeakKey) for a trivially weak key.
     pub fn from_material(
         master_id: MasterKeyId,
         master: KeyMaterial,
@@ -107,8 +115,10 @@ impl StoreKeys {
             audit,
         };
         // Both key types accept what they will be built from later, or nothing is built.
-        keys.master_key().map_err(|_| invalid_master())?;
-        keys.audit_key().map_err(|_| invalid_audit())?;
+        keys.master_key()
+            .map_err(|error| weak_or(error, invalid_master()))?;
+        keys.audit_key()
+            .map_err(|error| weak_or(error, invalid_audit()))?;
         Ok(keys)
     }
 
@@ -133,12 +143,14 @@ impl StoreKeys {
         Self::from_material(master_id, load(master_variable)?, load(audit_variable)?)
     }
 
-    /// Keys from two files holding either 64 hex digits (surrounding whitespace ignored) or
-    /// the 32 raw bytes each ([`KeyMaterial::from_hex_or_raw_file`]).
+    /// Keys from two private files holding exactly 64 hex digits each, and at most a line
+    /// break ([`KeyMaterial::from_file`]).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Logs`] naming the file if one cannot be read or holds no key.
+    /// [`StoreError::Logs`] naming the file if one cannot be read, may be read by its group or
+    /// others (`chmod 600` it), holds 32 raw bytes (the message says how to convert them) or
+    /// holds no key; as [`from_material`](Self::from_material).
     pub fn from_files(
         master_id: MasterKeyId,
         master_path: impl AsRef<Path>,
@@ -146,8 +158,8 @@ impl StoreKeys {
     ) -> Result<Self, StoreError> {
         Self::from_material(
             master_id,
-            KeyMaterial::from_hex_or_raw_file(master_path)?,
-            KeyMaterial::from_hex_or_raw_file(audit_path)?,
+            KeyMaterial::from_file(master_path)?,
+            KeyMaterial::from_file(audit_path)?,
         )
     }
 
@@ -216,7 +228,18 @@ impl fmt::Debug for StoreKeys {
 
 /// A master key to register, from the bytes a rotation was given.
 pub(crate) fn master_key(id: &MasterKeyId, bytes: &[u8]) -> Result<MasterKey, StoreError> {
-    MasterKey::from_bytes(id.clone(), bytes).map_err(|_| invalid_master())
+    MasterKey::from_bytes(id.clone(), bytes)
+        .map_err(|error| weak_or(error.into(), invalid_master()))
+}
+
+/// A weak key's own error (it says which rule it breaks), else `otherwise`.
+fn weak_or(error: StoreError, otherwise: StoreError) -> StoreError {
+    match error {
+        StoreError::Logs(LogsError::Key(weak @ steward_logs::KeyError::WeakKey { .. })) => {
+            StoreError::Logs(LogsError::Key(weak))
+        }
+        _ => otherwise,
+    }
 }
 
 /// Whether `master` made `check`; [`StoreError::WrongMasterKey`] if not.
@@ -261,15 +284,30 @@ mod tests {
 
     #[test]
     fn the_master_check_recognises_only_its_key_and_id() {
-        let keys = StoreKeys::new(id("kek-1"), &[1; 32], &[3; 32]).unwrap();
+        let keys = StoreKeys::new(
+            id("kek-1"),
+            b"steward test key 01, not secret!",
+            b"steward test key 03, not secret!",
+        )
+        .unwrap();
         let check = keys.master_check().unwrap();
         keys.verify_master(&check).unwrap();
-        let other = StoreKeys::new(id("kek-1"), &[2; 32], &[3; 32]).unwrap();
+        let other = StoreKeys::new(
+            id("kek-1"),
+            b"steward test key 02, not secret!",
+            b"steward test key 03, not secret!",
+        )
+        .unwrap();
         assert!(matches!(
             other.verify_master(&check),
             Err(StoreError::WrongMasterKey { .. })
         ));
-        let renamed = StoreKeys::new(id("kek-2"), &[1; 32], &[3; 32]).unwrap();
+        let renamed = StoreKeys::new(
+            id("kek-2"),
+            b"steward test key 01, not secret!",
+            b"steward test key 03, not secret!",
+        )
+        .unwrap();
         assert!(matches!(
             renamed.verify_master(&check),
             Err(StoreError::WrongMasterKey { .. })
@@ -278,10 +316,20 @@ mod tests {
 
     #[test]
     fn the_audit_check_recognises_only_its_key() {
-        let keys = StoreKeys::new(id("kek-1"), &[1; 32], &[3; 32]).unwrap();
+        let keys = StoreKeys::new(
+            id("kek-1"),
+            b"steward test key 01, not secret!",
+            b"steward test key 03, not secret!",
+        )
+        .unwrap();
         let stored = keys.audit_check().unwrap().as_bytes().to_vec();
         keys.verify_audit(&stored).unwrap();
-        let other = StoreKeys::new(id("kek-1"), &[1; 32], &[4; 32]).unwrap();
+        let other = StoreKeys::new(
+            id("kek-1"),
+            b"steward test key 01, not secret!",
+            b"steward test key 04, not secret!",
+        )
+        .unwrap();
         assert!(matches!(
             other.verify_audit(&stored),
             Err(StoreError::WrongAuditKey)
@@ -300,7 +348,8 @@ mod tests {
                 Err(StoreError::InvalidKey { .. })
             ));
         }
-        assert!(StoreKeys::new(id("k"), &[1; 32], &[2; 64]).is_ok());
+        let audit_64 = b"steward test key 01, not secret! and 32 more bytes of audit key.";
+        assert!(StoreKeys::new(id("k"), b"steward test key 01, not secret!", audit_64).is_ok());
         let long = KeyMaterial::from_bytes(&[1; 33]).unwrap();
         assert!(matches!(
             StoreKeys::from_material(id("k"), long, KeyMaterial::generate().unwrap()),
@@ -310,10 +359,34 @@ mod tests {
 
     #[test]
     fn debug_shows_no_key_bytes() {
-        let keys = StoreKeys::new(id("kek-1"), &[0xab; 32], &[0xcd; 40]).unwrap();
+        let keys = StoreKeys::new(
+            id("kek-1"),
+            b"steward test key ab, not secret!",
+            b"steward test audit key cd, 40 bytes long",
+        )
+        .unwrap();
         let text = format!("{keys:?}");
         assert!(text.contains("kek-1"));
-        assert!(!text.contains("171") && !text.to_lowercase().contains("ab, "));
+        assert!(!text.contains("test key") && !text.contains("115"));
         assert!(keys.master_key().is_ok() && keys.audit_key().is_ok());
+    }
+
+    #[test]
+    fn trivially_weak_keys_are_refused_naming_the_key() {
+        let good = b"steward test key 01, not secret!";
+        let counting: Vec<u8> = (0..32).collect();
+        for weak in [[0; 32].as_slice(), &[0x42; 32], &counting] {
+            let master = StoreKeys::new(id("k"), weak, good).unwrap_err().to_string();
+            assert!(master.contains("master key is trivially weak"), "{master}");
+            let audit = StoreKeys::new(id("k"), good, weak).unwrap_err().to_string();
+            assert!(audit.contains("audit key is trivially weak"), "{audit}");
+        }
+        let zeros = KeyMaterial::from_hex(&"00".repeat(32)).unwrap();
+        assert!(matches!(
+            StoreKeys::from_material(id("k"), zeros, KeyMaterial::generate().unwrap()),
+            Err(StoreError::Logs(LogsError::Key(
+                steward_logs::KeyError::WeakKey { .. }
+            )))
+        ));
     }
 }

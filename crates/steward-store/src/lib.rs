@@ -42,7 +42,7 @@
 //! # std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("steward.db");
 //! // The keys come from configuration: `StoreKeys::from_files`, `from_env`, or a KMS's bytes.
-//! let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! SqliteStore::create(&path, &keys)?; // once, at set-up
 //! let steward = start(&path, &keys)?; // at every start
 //! assert_eq!(steward.vault.audit()?.verify()?.entries(), 0);
@@ -68,7 +68,7 @@
 //! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
 //! # let dir = std::env::temp_dir().join(format!("steward-store-guide-seal-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
-//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
@@ -107,7 +107,7 @@
 //! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
 //! # let dir = std::env::temp_dir().join(format!("steward-store-guide-facts-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
-//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
@@ -155,7 +155,7 @@
 //! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
 //! # let dir = std::env::temp_dir().join(format!("steward-store-guide-open-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
-//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
@@ -204,7 +204,7 @@
 //! # pub struct Steward { pub vault: StoreVault, pub committer: GroupCommitter, pub store: SqliteStore }
 //! # let dir = std::env::temp_dir().join(format!("steward-store-guide-sweep-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
-//! # let keys = StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! # let keys = StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! # let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;

@@ -59,6 +59,22 @@ pub enum StewardError {
     /// A retention computation or the sweep failed.
     #[error(transparent)]
     Retention(#[from] steward_retention::RetentionError),
+    /// A justification that the policy's [`JustificationRule`](crate::JustificationRule)
+    /// refuses: too few letters or digits, or no match of the policy's pattern.
+    #[error("justification `{justification}` refused by the policy (logs.access): {problem}")]
+    JustificationRefused {
+        /// The refused justification, shortened to at most 64 characters.
+        justification: String,
+        /// What it lacks.
+        problem: String,
+    },
+    /// A justification rule that cannot be built: a minimum out of range, or a pattern that
+    /// is not a regular expression (named).
+    #[error("invalid justification rule: {problem}")]
+    InvalidJustificationRule {
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A training export's record source, sink or manifest writer failed.
     #[error("training export failed")]
     Export {

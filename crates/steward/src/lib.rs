@@ -5,6 +5,7 @@ mod check;
 mod decision;
 mod error;
 mod facts;
+mod justification_rule;
 mod policy;
 mod request;
 mod training;
@@ -14,6 +15,7 @@ pub use crate::{
     decision::{Citations, ClauseSet, Decision, DenyReason, Effect, EvaluationProblem, Obligation},
     error::{PolicyError, StewardError},
     facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
+    justification_rule::JustificationRule,
     policy::Policy,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},

@@ -11,7 +11,7 @@ use steward_retention::{
     Anchor, DeletionMethod, DeletionWindow, RetentionPeriod, RetentionRule, RetentionSchedule,
 };
 
-use crate::{Decision, Facts, Request, error::PolicyError};
+use crate::{Decision, Facts, JustificationRule, Request, StewardError, error::PolicyError};
 
 /// The privacy policy as Steward enforces it: its version (and the earlier versions consent
 /// records may still name), who may open logs, how consent changes apply, how long data is
@@ -42,6 +42,7 @@ pub struct Policy {
     consent_mode: ConsentMode,
     retention: RetentionSchedule,
     purposes: PurposeTable,
+    justification: JustificationRule,
 }
 
 /// The deletion window of the bundled policy: the operational time to carry out a deletion
@@ -76,6 +77,8 @@ impl Policy {
     /// - `logs.retention`: everything is due when the relationship ends, deleted within a
     ///   30-day window; logs by crypto-shredding.
     /// - `training.forward-only`: the consent level at collection governs.
+    /// - `logs.access` ("only when necessary"): a justification holds at least 4 letters or
+    ///   digits ([`JustificationRule::coder_model`]).
     #[must_use]
     pub fn coder_model() -> Self {
         Self {
@@ -86,6 +89,7 @@ impl Policy {
             consent_mode: ConsentMode::ForwardOnly,
             retention: RetentionSchedule::bundled(CODER_MODEL_WINDOW),
             purposes: PurposeTable::coder_model(),
+            justification: JustificationRule::coder_model(),
         }
     }
 
@@ -96,7 +100,9 @@ impl Policy {
     /// [`PolicyError`] naming the file, and the field and what is wrong with it: an
     /// unreadable file, an unknown extension, malformed syntax, an unknown purpose or
     /// category, zero stewards, a negative window, a duplicate rule or earlier version, a
-    /// purpose the policy never allows. Nothing is half-loaded: an error yields no policy.
+    /// purpose the policy never allows, a justification pattern that is not a regular
+    /// expression (named) or a minimum of letters or digits out of range. Nothing is
+    /// half-loaded: an error yields no policy.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -255,6 +261,14 @@ impl Policy {
         &self.retention
     }
 
+    /// What the policy asks of a justification (`logs.access`: only when necessary): the
+    /// vault applies it wherever it takes one ([`Vault::open`](crate::Vault::open), legal
+    /// holds). Set in a policy file's `[justification]` table; the bundled rule otherwise.
+    #[must_use]
+    pub const fn justification_rule(&self) -> &JustificationRule {
+        &self.justification
+    }
+
     /// Whether the policy lets `category` serve `purpose`.
     #[must_use]
     pub fn allows_purpose(&self, category: DataCategory, purpose: Purpose) -> bool {
@@ -358,6 +372,16 @@ struct PolicyFile {
     purposes: UniqueMap<DataCategory, Vec<Purpose>>,
     #[serde(default)]
     retention: Vec<RuleEntry>,
+    #[serde(default)]
+    justification: Option<JustificationFile>,
+}
+
+/// The `[justification]` table of a policy file; a missing field takes the bundled value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct JustificationFile {
+    min_letters_or_digits: Option<u64>,
+    pattern: Option<String>,
 }
 
 /// One retention rule in a policy file: the category it governs, then the rule.
@@ -435,6 +459,31 @@ impl PolicyFile {
             retention = retention.with_rule(entry.category, entry.rule);
         }
 
+        let justification = match &self.justification {
+            None => JustificationRule::coder_model(),
+            Some(table) => {
+                let min = table
+                    .min_letters_or_digits
+                    .unwrap_or(JustificationRule::CODER_MODEL_MIN_LETTERS_OR_DIGITS as u64);
+                let min = usize::try_from(min)
+                    .ok()
+                    .filter(|min| (1..=steward_core::Justification::MAX_CHARS).contains(min))
+                    .ok_or_else(|| {
+                        invalid(
+                            "justification.min-letters-or-digits".to_owned(),
+                            format!("`{min}` is not between 1 and 512"),
+                        )
+                    })?;
+                JustificationRule::new(min, table.pattern.as_deref()).map_err(|error| {
+                    let problem = match error {
+                        StewardError::InvalidJustificationRule { problem } => problem,
+                        other => other.to_string(),
+                    };
+                    invalid("justification.pattern".to_owned(), problem)
+                })?
+            }
+        };
+
         Ok(Policy {
             version: self.version,
             known_versions,
@@ -443,6 +492,7 @@ impl PolicyFile {
             consent_mode: self.consent_mode,
             retention,
             purposes,
+            justification,
         })
     }
 }

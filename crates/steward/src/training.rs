@@ -108,8 +108,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///     policy.version().clone(),
     /// );
     /// facts.consent.record(opt_in, joined)?;
-    /// let master = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
-    /// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+    /// let master = MasterKey::from_bytes("kek-1".parse()?, b"steward test key 42, not secret!")?;
+    /// let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 17, not secret!")?, MemoryAuditStore::new())?;
     /// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
     ///
     /// // The proxy seals each request under the level in force at its collection.

@@ -56,8 +56,8 @@ use crate::{
 /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// facts.relationships.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
 ///
-/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
-/// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, b"steward test key 42, not secret!")?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 17, not secret!")?, MemoryAuditStore::new())?;
 /// let vault = Vault::new(policy, facts, Keyring::new(master), trail)?;
 /// vault.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
 ///
@@ -151,7 +151,9 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// The decision is `check()` of `Request::open_log` on the record's header, at the
     /// instant of the vault's audit clock (never the caller's), over this vault's policy and
-    /// facts: `logs.access` (roster, justification), `logs.purposes` (the purpose table of
+    /// facts: `logs.access` (roster, justification: one the policy's
+    /// [`JustificationRule`](crate::JustificationRule) refuses counts as none, and is denied
+    /// as missing), `logs.purposes` (the purpose table of
     /// this policy), `logs.retention` (nothing due or held only by a legal hold opens). The
     /// attempt is audited whatever the outcome, and plaintext comes out only after its entry
     /// is stored.
@@ -175,7 +177,11 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                     actor: crate::Actor::Steward(request.steward()),
                     action: crate::Action::OpenLog {
                         purpose: request.purpose(),
-                        justification: request.justification(),
+                        // logs.access: a justification the policy's rule refuses (too few
+                        // letters or digits, no match of its pattern) is no justification.
+                        justification: request
+                            .justification()
+                            .filter(|reason| self.policy.justification_rule().accepts(reason)),
                     },
                     data,
                     now: query.now(),

@@ -67,10 +67,14 @@ fn check_performs_no_heap_allocation() {
         policy.clone(),
         facts.clone(),
         logs::Keyring::new(
-            logs::MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap(),
+            logs::MasterKey::from_bytes(
+                "kek-1".parse().unwrap(),
+                b"steward test key 01, not secret!",
+            )
+            .unwrap(),
         ),
         logs::AuditTrail::new(
-            logs::AuditKey::from_bytes(&[2; 32]).unwrap(),
+            logs::AuditKey::from_bytes(b"steward test key 02, not secret!").unwrap(),
             logs::MemoryAuditStore::new(),
         )
         .unwrap(),

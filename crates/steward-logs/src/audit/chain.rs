@@ -52,11 +52,19 @@ impl AuditKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::InvalidKey`] for fewer than 32 bytes.
+    /// [`KeyError::InvalidKey`] for fewer than 32 bytes; [`KeyError::WeakKey`] for a
+    /// trivially weak key (all zeros, a repeated byte or pattern, a counting sequence: the
+    /// rule is in [`KeyMaterial`]'s docs).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogsError> {
         if bytes.len() < Self::MIN_LEN {
             return Err(LogsError::Key(KeyError::InvalidKey {
                 reason: "an audit key is at least 32 bytes",
+            }));
+        }
+        if let Some(reason) = crate::keys::weakness(bytes) {
+            return Err(LogsError::Key(KeyError::WeakKey {
+                what: "audit key",
+                reason,
             }));
         }
         let configured = hmac::Key::new(hmac::HMAC_SHA256, bytes);

@@ -18,7 +18,7 @@ use super::chain::ChainHash;
 /// ```
 /// use steward_logs::{AuditKey, ChainHash};
 ///
-/// let key = AuditKey::from_bytes(&[0x17; 32])?.fact_log_key();
+/// let key = AuditKey::from_bytes(b"steward test key 17, not secret!")?.fact_log_key();
 /// let first = key.chain(1, &ChainHash::GENESIS, b"{\"kind\":\"steward_added\"}");
 /// assert!(key.matches(1, &ChainHash::GENESIS, b"{\"kind\":\"steward_added\"}", &first));
 /// // Another place, another predecessor or other bytes: no match.
@@ -122,8 +122,12 @@ mod tests {
 
     #[test]
     fn fact_hashes_differ_from_audit_keys_own_derivations_and_by_key() {
-        let key = AuditKey::from_bytes(&[0x17; 32]).unwrap().fact_log_key();
-        let other = AuditKey::from_bytes(&[0x18; 32]).unwrap().fact_log_key();
+        let key = AuditKey::from_bytes(b"steward test key 17, not secret!")
+            .unwrap()
+            .fact_log_key();
+        let other = AuditKey::from_bytes(b"steward test key 18, not secret!")
+            .unwrap()
+            .fact_log_key();
         let hash = key.chain(1, &ChainHash::GENESIS, b"event");
         assert!(key.matches(1, &ChainHash::GENESIS, b"event", &hash));
         assert!(!other.matches(1, &ChainHash::GENESIS, b"event", &hash));
@@ -132,7 +136,9 @@ mod tests {
 
     #[test]
     fn a_snapshot_mac_binds_its_place_and_bytes_and_is_no_entry_hash() {
-        let key = AuditKey::from_bytes(&[0x17; 32]).unwrap().fact_log_key();
+        let key = AuditKey::from_bytes(b"steward test key 17, not secret!")
+            .unwrap()
+            .fact_log_key();
         let head = key.chain(1, &ChainHash::GENESIS, b"event");
         let mac = key.snapshot_mac(1, &head, b"body");
         assert!(key.snapshot_matches(1, &head, b"body", &mac));
@@ -144,7 +150,9 @@ mod tests {
 
     #[test]
     fn debug_shows_no_key_material() {
-        let key = AuditKey::from_bytes(&[0x17; 32]).unwrap().fact_log_key();
+        let key = AuditKey::from_bytes(b"steward test key 17, not secret!")
+            .unwrap()
+            .fact_log_key();
         assert_eq!(
             format!("{key:?}"),
             "FactLogKey { algorithm: \"HMAC-SHA256\", .. }"

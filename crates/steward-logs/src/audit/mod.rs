@@ -42,7 +42,7 @@ use crate::{AuditError, LogsError};
 /// ```
 /// use steward_logs::{AuditKey, AuditTrail, CheckpointSigner, MemoryAuditStore};
 ///
-/// let trail = AuditTrail::new(AuditKey::from_bytes(&[9; 32])?, MemoryAuditStore::new())?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 09, not secret!")?, MemoryAuditStore::new())?;
 /// let pkcs8 = CheckpointSigner::generate_pkcs8()?;
 /// let signer = CheckpointSigner::from_pkcs8(&pkcs8)?;
 /// let checkpoint = trail.checkpoint(&signer)?;

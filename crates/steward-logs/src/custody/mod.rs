@@ -65,8 +65,8 @@ use self::{
 ///     MasterKey, MemoryAuditStore, SealInput, SealedRecord,
 /// };
 ///
-/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, &[0x42; 32])?;
-/// let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, MemoryAuditStore::new())?;
+/// let master = MasterKey::from_bytes("kek-2025-03".parse()?, b"steward test key 42, not secret!")?;
+/// let trail = AuditTrail::new(AuditKey::from_bytes(b"steward test key 17, not secret!")?, MemoryAuditStore::new())?;
 /// let custody = Custody::new(Keyring::new(master), trail);
 ///
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
@@ -207,9 +207,13 @@ mod tests {
     }
 
     fn custody_with(config: SealConfig, clock: ManualClock) -> Custody<MemoryAuditStore> {
-        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[1; 32]).unwrap();
+        let master = MasterKey::from_bytes(
+            "kek-1".parse().unwrap(),
+            b"steward test key 01, not secret!",
+        )
+        .unwrap();
         let trail = AuditTrail::with_clock(
-            AuditKey::from_bytes(&[7; 32]).unwrap(),
+            AuditKey::from_bytes(b"steward test key 07, not secret!").unwrap(),
             MemoryAuditStore::new(),
             clock,
         )
@@ -283,7 +287,13 @@ mod tests {
         custody.seal(&meta(owner), b"body").unwrap();
         let version = custody.rotate_data_key(owner).unwrap();
         custody
-            .rotate_master_key(MasterKey::from_bytes("kek-2".parse().unwrap(), &[2; 32]).unwrap())
+            .rotate_master_key(
+                MasterKey::from_bytes(
+                    "kek-2".parse().unwrap(),
+                    b"steward test key 02, not secret!",
+                )
+                .unwrap(),
+            )
             .unwrap();
         custody.shred(owner).unwrap();
         let events: Vec<_> = custody

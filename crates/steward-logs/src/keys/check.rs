@@ -89,11 +89,11 @@ impl fmt::Debug for MasterKeyCheck {
 /// ```
 /// use steward_logs::{AuditKey, AuditKeyCheck};
 ///
-/// let key = AuditKey::from_bytes(&[0x17; 32])?;
+/// let key = AuditKey::from_bytes(b"steward test key 17, not secret!")?;
 /// let stored = key.check_value().as_bytes().to_vec();
 /// let check = AuditKeyCheck::from_bytes(&stored)?;
 /// assert!(key.verify_check(&check).is_ok());
-/// assert!(AuditKey::from_bytes(&[0x18; 32])?.verify_check(&check).is_err());
+/// assert!(AuditKey::from_bytes(b"steward test key 18, not secret!")?.verify_check(&check).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -134,7 +134,7 @@ mod tests {
     use ring::{aead, hmac};
 
     use super::*;
-    use crate::{AuditKey, MasterKey};
+    use crate::{AuditKey, MasterKey, keys::test_support::test_key};
 
     /// How steward-store computed a master key check before the computation moved here
     /// (steward-store/src/check.rs, `MasterCheck::compute`), with the nonce as a parameter.
@@ -173,24 +173,25 @@ mod tests {
     }
 
     fn master(id: &str, byte: u8) -> MasterKey {
-        MasterKey::from_bytes(id.parse().unwrap(), &[byte; 32]).unwrap()
+        MasterKey::from_bytes(id.parse().unwrap(), &test_key(byte)).unwrap()
     }
 
-    /// A master key check as steward-store stored it: key `[0x42; 32]`, id `kek-1`, nonce
+    /// A master key check as steward-store stored it: key `test_key(0x42)`, id `kek-1`, nonce
     /// `000102030405060708090a0b`. Both vectors were cross-checked outside Rust (Python's
-    /// `hmac` and `cryptography`'s `AESGCM`).
+    /// `hmac` and `cryptography`'s `AESGCM`); they were recomputed when keys like `[0x42; 32]`
+    /// became too weak to load.
     const MASTER_VECTOR_NONCE: &str = "000102030405060708090a0b";
     const MASTER_VECTOR_SEALED: &str = concat!(
-        "76aaf4aad05e9626ee722b61b4f22d0a1df0af19d42c90c478fc590af97cd89c",
-        "3fc71c590f4b480a3d418487a296e1c0b4",
+        "91227150ac0b90935cacee7dd4b2a4b0791ebee898d8b95e59039316bea90d2b",
+        "09190050544fbae984ae34381b1373e713",
     );
-    /// An audit key check as steward-store stored it: key `[0x17; 32]`.
-    const AUDIT_VECTOR: &str = "6a663bfdd4ea00bf14622cd5bc7297c7c701ef4b7d6e1e6e0ed55df96d28d05b";
+    /// An audit key check as steward-store stored it: key `test_key(0x17)`.
+    const AUDIT_VECTOR: &str = "9ea2a40678dfa4d7da030a2360cdc6c2750e9403ea81b0ad081827b216ab5938";
 
     #[test]
     fn a_master_check_stored_by_the_old_code_still_verifies() {
         let nonce = hex::decode::<12>(MASTER_VECTOR_NONCE, "t").unwrap();
-        let old = old_master_check("kek-1", &[0x42; 32], nonce);
+        let old = old_master_check("kek-1", b"steward test key 42, not secret!", nonce);
         assert_eq!(hex::encode(&old), MASTER_VECTOR_SEALED);
         let stored = MasterKeyCheck::from_parts(&nonce, &old).unwrap();
         master("kek-1", 0x42).verify_check(&stored).unwrap();
@@ -203,13 +204,13 @@ mod tests {
         let check = master("kek-1", 0x42).check_value().unwrap();
         assert!(old_master_verify(
             "kek-1",
-            &[0x42; 32],
+            &test_key(0x42),
             check.nonce(),
             check.sealed()
         ));
         assert!(!old_master_verify(
             "kek-1",
-            &[0x43; 32],
+            &test_key(0x43),
             check.nonce(),
             check.sealed()
         ));
@@ -217,14 +218,14 @@ mod tests {
 
     #[test]
     fn the_audit_check_is_computed_as_the_old_code_did() {
-        let key = AuditKey::from_bytes(&[0x17; 32]).unwrap();
+        let key = AuditKey::from_bytes(b"steward test key 17, not secret!").unwrap();
         assert_eq!(hex::encode(key.check_value().as_bytes()), AUDIT_VECTOR);
         assert_eq!(
             key.check_value().as_bytes().as_slice(),
-            old_audit_check(&[0x17; 32])
+            old_audit_check(b"steward test key 17, not secret!")
         );
         // Keys longer than 32 bytes too: the check is under the configured bytes.
-        let long = [0x99; 57];
+        let long = [test_key(0x99).as_slice(), b"and 25 bytes more, plain!"].concat();
         assert_eq!(
             AuditKey::from_bytes(&long)
                 .unwrap()
@@ -267,20 +268,24 @@ mod tests {
 
     #[test]
     fn audit_checks_verify_only_their_key() {
-        let check = AuditKey::from_bytes(&[3; 32]).unwrap().check_value();
-        AuditKey::from_bytes(&[3; 32])
+        let check = AuditKey::from_bytes(b"steward test key 03, not secret!")
+            .unwrap()
+            .check_value();
+        AuditKey::from_bytes(b"steward test key 03, not secret!")
             .unwrap()
             .verify_check(&check)
             .unwrap();
         assert!(matches!(
-            AuditKey::from_bytes(&[4; 32]).unwrap().verify_check(&check),
+            AuditKey::from_bytes(b"steward test key 04, not secret!")
+                .unwrap()
+                .verify_check(&check),
             Err(LogsError::Key(KeyError::CheckMismatch {
                 what: "audit key"
             }))
         ));
         // The check is not the chain's entry key: HMAC(key, entry label) differs from it.
         let entry_key = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, &[3; 32]),
+            &hmac::Key::new(hmac::HMAC_SHA256, &test_key(3)),
             b"steward-logs/v2/audit-entry-key",
         );
         assert_ne!(entry_key.as_ref(), check.as_bytes().as_slice());

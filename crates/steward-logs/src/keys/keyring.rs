@@ -49,12 +49,12 @@ impl Versions {
 /// use steward_logs::{Keyring, KeyVersion, MasterKey};
 /// use steward_core::CustomerId;
 ///
-/// let master = MasterKey::from_bytes("kek-1".parse()?, &[7; 32])?;
+/// let master = MasterKey::from_bytes("kek-1".parse()?, b"steward test key 07, not secret!")?;
 /// let mut keyring = Keyring::new(master);
 /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// assert_eq!(keyring.ensure_data_key(customer)?, KeyVersion::FIRST);
 /// assert_eq!(keyring.rotate_data_key(customer)?.get(), 2);
-/// keyring.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[8; 32])?)?;
+/// keyring.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, b"steward test key 08, not secret!")?)?;
 /// assert!(keyring.snapshot().data_keys().iter().all(|k| k.master_key().as_str() == "kek-2"));
 /// keyring.shred(customer);
 /// assert!(keyring.is_shredded(customer));

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use super::{
     KEY_LEN, KeyMaterial, KeyVersion,
     check::{MASTER_CHECK_LABEL, MasterKeyCheck},
+    strength::weakness,
     wrapped::{DataKey, WRAP_NONCE_LEN, WRAPPED_LEN, WrappedDataKey},
 };
 use crate::{KeyError, LogsError};
@@ -105,11 +106,19 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::InvalidKey`] unless `bytes` is exactly 32 bytes long.
+    /// [`KeyError::InvalidKey`] unless `bytes` is exactly 32 bytes long;
+    /// [`KeyError::WeakKey`] for a trivially weak key (all zeros, a repeated byte or pattern,
+    /// a counting sequence: the rule is in [`KeyMaterial`]'s docs).
     pub fn from_bytes(id: MasterKeyId, bytes: &[u8]) -> Result<Self, LogsError> {
         if bytes.len() != KEY_LEN {
             return Err(LogsError::Key(KeyError::InvalidKey {
                 reason: "a master key is exactly 32 bytes",
+            }));
+        }
+        if let Some(reason) = weakness(bytes) {
+            return Err(LogsError::Key(KeyError::WeakKey {
+                what: "master key",
+                reason,
             }));
         }
         let key = aead::UnboundKey::new(&aead::AES_256_GCM, bytes).map_err(|_| {
@@ -156,14 +165,14 @@ impl MasterKey {
         Self::from_material(id, &material)
     }
 
-    /// A master key from a file holding either the 32 raw bytes or 64 hex digits.
+    /// A master key from a private file holding 64 hex digits (see
+    /// [`KeyMaterial::from_file`]).
     ///
     /// # Errors
     ///
-    /// [`KeyError::KeyFile`] if the file cannot be read; [`KeyError::InvalidKey`] or
-    /// [`KeyError::InvalidHex`] if it holds neither form.
+    /// As [`KeyMaterial::from_file`], and as [`from_bytes`](Self::from_bytes).
     pub fn from_file(id: MasterKeyId, path: impl AsRef<Path>) -> Result<Self, LogsError> {
-        Self::from_material(id, &KeyMaterial::from_hex_or_raw_file(path.as_ref())?)
+        Self::from_material(id, &KeyMaterial::from_file(path.as_ref())?)
     }
 
     /// A new check value of this key: a fixed label sealed under it (AES-256-GCM, a random
@@ -174,12 +183,12 @@ impl MasterKey {
     /// ```
     /// use steward_logs::{MasterKey, MasterKeyCheck};
     ///
-    /// let key = MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?;
+    /// let key = MasterKey::from_bytes("kek-1".parse()?, b"steward test key 42, not secret!")?;
     /// let check = key.check_value()?;
     /// // Stored as its two parts, and read back.
     /// let stored = MasterKeyCheck::from_parts(check.nonce(), check.sealed())?;
     /// assert!(key.verify_check(&stored).is_ok());
-    /// let other = MasterKey::from_bytes("kek-1".parse()?, &[0x43; 32])?;
+    /// let other = MasterKey::from_bytes("kek-1".parse()?, b"steward test key 43, not secret!")?;
     /// assert!(other.verify_check(&stored).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -340,7 +349,7 @@ mod tests {
     use crate::hex;
     use crate::keys::{
         Keyring,
-        test_support::{customer, master},
+        test_support::{customer, master, test_key},
     };
 
     #[test]
@@ -381,22 +390,70 @@ mod tests {
 
     #[test]
     fn debug_never_shows_key_material() {
-        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &[0xab; 32]).unwrap();
+        let master = MasterKey::from_bytes("kek-1".parse().unwrap(), &test_key(0xab)).unwrap();
         let text = format!("{master:?}");
         assert!(text.contains("kek-1") && text.contains("AES-256-GCM"));
-        assert!(!text.to_lowercase().contains("abab"));
-        assert!(!text.contains("171"));
+        assert!(!text.contains("test key"));
+        assert!(!text.contains("115"));
     }
 
     #[test]
-    fn key_loaders_accept_hex_and_raw_files() {
+    fn trivially_weak_master_keys_are_refused() {
+        let counting: Vec<u8> = (0..32).collect();
+        let pattern: Vec<u8> = b"0123456789abcdef".repeat(2);
+        for weak in [
+            [0; 32].as_slice(),
+            &[0x42; 32],
+            &[0xff; 32],
+            &counting,
+            &pattern,
+        ] {
+            let error = MasterKey::from_bytes("kek-1".parse().unwrap(), weak).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    LogsError::Key(KeyError::WeakKey {
+                        what: "master key",
+                        ..
+                    })
+                ),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains("trivially weak"), "{error}");
+        }
+        assert!(MasterKey::from_bytes("kek-1".parse().unwrap(), &test_key(0)).is_ok());
+    }
+
+    #[test]
+    fn key_loaders_accept_private_hex_files_only() {
         let dir = std::env::temp_dir().join(format!("steward-logs-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let private = |path: &std::path::Path, contents: &[u8]| {
+            std::fs::write(path, contents).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+        };
         let raw = dir.join("raw.key");
-        std::fs::write(&raw, [5u8; 32]).unwrap();
+        private(&raw, &test_key(5));
         let hexfile = dir.join("hex.key");
-        std::fs::write(&hexfile, format!("{}\n", hex::encode(&[5u8; 32]))).unwrap();
-        let a = MasterKey::from_file("a".parse().unwrap(), &raw).unwrap();
+        private(
+            &hexfile,
+            format!("{}\n", hex::encode(&test_key(5))).as_bytes(),
+        );
+        let weak = dir.join("weak.key");
+        private(&weak, format!("{}\n", "00".repeat(32)).as_bytes());
+        assert!(matches!(
+            MasterKey::from_file("a".parse().unwrap(), &raw),
+            Err(LogsError::Key(KeyError::RawKeyFile { .. }))
+        ));
+        assert!(matches!(
+            MasterKey::from_file("a".parse().unwrap(), &weak),
+            Err(LogsError::Key(KeyError::WeakKey { .. }))
+        ));
+        let a = MasterKey::from_bytes("a".parse().unwrap(), &test_key(5)).unwrap();
         let b = MasterKey::from_file("a".parse().unwrap(), &hexfile).unwrap();
         let mut keyring = Keyring::new(a);
         keyring.ensure_data_key(customer(1)).unwrap();

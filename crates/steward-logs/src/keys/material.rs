@@ -24,6 +24,19 @@ use crate::{KeyError, LogsError, hex};
 ///
 /// Not `Clone`; `Debug` shows only the length.
 ///
+/// # Weak keys
+///
+/// [`MasterKey`](super::MasterKey) and [`AuditKey`](crate::AuditKey) refuse trivially weak
+/// material ([`KeyError::WeakKey`]), the placeholders a template or a careless script leaves
+/// and an attacker tries first. For key bytes `b[0..n]`, a key is weak if it has
+///
+/// 1. fewer than 16 distinct byte values (all zeros, one repeated byte, a few bytes mixed);
+/// 2. a period: `b[i] == b[i + p]` for every `i`, for some `p <= n / 2` (a pattern repeated);
+/// 3. one difference (mod 256) between all neighbouring bytes (`00 01 02 ..`, `ff fe fd ..`).
+///
+/// Random keys break none of these in practice: 32 random bytes hold about 30 distinct
+/// values, and rules 2 and 3 each match with a probability below 2^-128.
+///
 /// ```
 /// use steward_logs::{AuditKey, KeyMaterial, MasterKey};
 ///
@@ -113,32 +126,39 @@ impl KeyMaterial {
         }
     }
 
-    /// The material in a file holding 64 hex digits (surrounding whitespace ignored), the
-    /// form [`expose_hex`](Self::expose_hex) writes.
+    /// The material in a key file: exactly 64 hex digits, either case, optionally followed by
+    /// one line break (the form [`expose_hex`](Self::expose_hex) writes, plus a newline).
+    ///
+    /// The file must be private, as ssh requires of its keys: on Unix, a file that its group
+    /// or others may read or write (`mode & 0o077 != 0`) is refused, naming the file, its mode
+    /// and `chmod 600`. A file of 32 raw bytes is refused with the command that converts it
+    /// (`xxd -p -c 32 key.bin > key.hex`): raw bytes cannot be told from a 32-character text
+    /// that was meant as something else, so only one form is accepted.
     ///
     /// # Errors
     ///
     /// [`KeyError::KeyFile`] if the file cannot be read (its `source` says whether it is
-    /// missing); [`KeyError::InvalidKey`] if it is not text; as [`from_hex`](Self::from_hex)
-    /// if it is not a key.
+    /// missing); [`KeyError::KeyFileExposed`] if others may read it; [`KeyError::RawKeyFile`]
+    /// for 32 raw bytes; [`KeyError::InvalidKey`] if it is not 64 hex digits and at most a
+    /// line break; [`KeyError::InvalidHex`] for a character that is not a hex digit.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LogsError> {
-        let contents = read_file(path.as_ref())?;
-        Self::from_hex(as_text(&contents)?)
-    }
-
-    /// As [`from_file`](Self::from_file), but a file of exactly 32 bytes is taken as the raw
-    /// key (for example `head -c 32 /dev/urandom > master.key`): the forms
-    /// [`MasterKey::from_file`](super::MasterKey::from_file) accepts.
-    ///
-    /// # Errors
-    ///
-    /// As [`from_file`](Self::from_file), for a file that is not 32 bytes long.
-    pub fn from_hex_or_raw_file(path: impl AsRef<Path>) -> Result<Self, LogsError> {
-        let contents = read_file(path.as_ref())?;
-        if contents.len() == KEY_LEN {
-            return Self::from_bytes(&contents);
+        let path = path.as_ref();
+        let contents = read_private_file(path)?;
+        let digits = contents
+            .strip_suffix(b"\r\n")
+            .or_else(|| contents.strip_suffix(b"\n"))
+            .unwrap_or(&contents);
+        if digits.len() != KEY_LEN.saturating_mul(2) {
+            if contents.len() == KEY_LEN {
+                return Err(LogsError::Key(KeyError::RawKeyFile {
+                    path: path.to_path_buf(),
+                }));
+            }
+            return Err(LogsError::Key(KeyError::InvalidKey {
+                reason: "a key file holds exactly 64 hex digits and at most a line break",
+            }));
         }
-        Self::from_hex(as_text(&contents)?)
+        Self::from_hex(as_text(digits)?)
     }
 
     /// The material as lowercase hex, to write a new key file. Whoever holds the text holds
@@ -161,14 +181,37 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
-/// A whole key file, in a zeroizing buffer.
-fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, LogsError> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|source| {
+/// A whole key file, in a zeroizing buffer, once its permissions are checked on the opened
+/// file (so the file checked is the file read).
+fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, LogsError> {
+    use std::io::Read as _;
+
+    let unreadable = |source| {
         LogsError::Key(KeyError::KeyFile {
             path: path.to_path_buf(),
             source,
         })
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let mode = file.metadata().map_err(unreadable)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(LogsError::Key(KeyError::KeyFileExposed {
+                path: path.to_path_buf(),
+                mode,
+            }));
+        }
+    }
+    // Read into a buffer that is wiped, with room for a key and a line break: a key file is
+    // never larger, so a reallocation (which would leave an unwiped copy) is rare.
+    let mut contents = Zeroizing::new(Vec::with_capacity(
+        KEY_LEN.saturating_mul(2).saturating_add(2),
+    ));
+    file.read_to_end(&mut contents).map_err(unreadable)?;
+    Ok(contents)
 }
 
 fn as_text(contents: &[u8]) -> Result<&str, LogsError> {
@@ -252,34 +295,106 @@ mod tests {
         );
     }
 
+    /// Writes a private key file (mode 0600), as `steward init` does.
+    fn write_private(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+        std::fs::write(path, contents).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
     #[test]
-    fn files_hold_hex_and_raw_files_only_where_accepted() {
+    fn key_files_hold_exactly_64_hex_digits_and_a_line_break() {
         let dir = temp_dir("files");
-        let hexfile = dir.join("hex.key");
-        std::fs::write(&hexfile, format!("{}\n", "5a".repeat(32))).unwrap();
-        assert_eq!(
-            KeyMaterial::from_file(&hexfile).unwrap().as_bytes(),
-            [0x5a; 32]
-        );
-        let raw = dir.join("raw.key");
-        std::fs::write(&raw, [0xc3; 32]).unwrap();
-        // Not UTF-8, so not hex text; the master key loader takes it as the raw key.
-        assert!(matches!(
-            KeyMaterial::from_file(&raw),
-            Err(LogsError::Key(KeyError::InvalidKey {
-                reason: "not hex text"
-            }))
-        ));
-        assert_eq!(
-            KeyMaterial::from_hex_or_raw_file(&raw).unwrap().as_bytes(),
-            [0xc3; 32]
-        );
+        let digits = "5a3c".repeat(16);
+        for (name, contents) in [
+            ("bare", digits.clone()),
+            ("newline", format!("{digits}\n")),
+            ("crlf", format!("{digits}\r\n")),
+        ] {
+            let file = dir.join(name);
+            write_private(&file, contents);
+            assert_eq!(
+                KeyMaterial::from_file(&file).unwrap().as_bytes(),
+                [0x5a, 0x3c].repeat(16),
+                "{name}"
+            );
+        }
+        for (name, contents) in [
+            ("leading-space", format!(" {digits}")),
+            ("two-newlines", format!("{digits}\n\n")),
+            ("trailing-space", format!("{digits} \n")),
+            ("short", digits[..62].to_owned()),
+        ] {
+            let file = dir.join(name);
+            write_private(&file, contents);
+            assert!(
+                matches!(
+                    KeyMaterial::from_file(&file),
+                    Err(LogsError::Key(KeyError::InvalidKey { .. }))
+                ),
+                "{name}"
+            );
+        }
         match KeyMaterial::from_file(dir.join("missing.key")) {
             Err(LogsError::Key(KeyError::KeyFile { source, .. })) => {
                 assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
             }
             other => panic!("expected a key file error, got {other:?}"),
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_raw_32_byte_key_file_is_refused_with_how_to_convert_it() {
+        let dir = temp_dir("raw");
+        let raw = dir.join("raw.key");
+        write_private(&raw, b"steward test key c3, not secret!");
+        let error = KeyMaterial::from_file(&raw).unwrap_err();
+        assert!(
+            matches!(&error, LogsError::Key(KeyError::RawKeyFile { path }) if *path == raw),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("xxd -p -c 32"), "{message}");
+        assert!(message.contains("raw.key"), "{message}");
+        // Binary bytes too, not only text of 32 characters.
+        write_private(&raw, [0xc3, 0x01].repeat(16));
+        assert!(matches!(
+            KeyMaterial::from_file(&raw),
+            Err(LogsError::Key(KeyError::RawKeyFile { .. }))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_readable_by_group_or_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = temp_dir("mode");
+        let file = dir.join("audit.key");
+        write_private(&file, format!("{}\n", "5a3c".repeat(16)));
+        assert!(KeyMaterial::from_file(&file).is_ok());
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o602, 0o620] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            let error = KeyMaterial::from_file(&file).unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    LogsError::Key(KeyError::KeyFileExposed { path, mode: found })
+                        if *path == file && *found == mode
+                ),
+                "{mode:o}: {error:?}"
+            );
+            let message = error.to_string();
+            assert!(message.contains("chmod 600"), "{message}");
+            assert!(message.contains(&format!("{mode:03o}")), "{message}");
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(KeyMaterial::from_file(&file).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -295,6 +410,7 @@ mod tests {
     #[test]
     fn debug_and_errors_never_show_key_material() {
         let material = KeyMaterial::from_bytes(&[0xab; 32]).unwrap();
+        // KeyMaterial holds any bytes; the keys built from it refuse weak ones.
         assert_eq!(format!("{material:?}"), "KeyMaterial { len: 32, .. }");
         let secret = format!("{}zz", "ab".repeat(31));
         let error = KeyMaterial::from_hex(&secret).unwrap_err().to_string();

@@ -13,10 +13,11 @@ mod master;
 mod material;
 mod snapshot;
 mod store;
+mod strength;
 mod version;
 mod wrapped;
 
-pub(crate) use self::{check::AUDIT_CHECK_LABEL, wrapped::DataKey};
+pub(crate) use self::{check::AUDIT_CHECK_LABEL, strength::weakness, wrapped::DataKey};
 pub use self::{
     check::{AuditKeyCheck, MasterKeyCheck},
     keyring::{Keyring, PreparedMasterRotation},
@@ -33,7 +34,7 @@ pub const KEY_LEN: usize = 32;
 
 /// Helpers shared by the tests of the key modules.
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     use steward_core::CustomerId;
 
     use super::MasterKey;
@@ -43,6 +44,14 @@ mod test_support {
     }
 
     pub(super) fn master(id: &str, byte: u8) -> MasterKey {
-        MasterKey::from_bytes(id.parse().unwrap(), &[byte; 32]).unwrap()
+        MasterKey::from_bytes(id.parse().unwrap(), &test_key(byte)).unwrap()
+    }
+
+    /// A fixed key that is not trivially weak (keys like `[byte; 32]` are refused), one per
+    /// `byte`: `steward test key {byte:02x}, not secret!`.
+    pub(crate) fn test_key(byte: u8) -> [u8; 32] {
+        let mut key = [0; 32];
+        key.copy_from_slice(format!("steward test key {byte:02x}, not secret!").as_bytes());
+        key
     }
 }

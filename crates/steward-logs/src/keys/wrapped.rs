@@ -63,7 +63,7 @@ impl WrappedDataKey {
     /// ```
     /// use steward_logs::{Keyring, MasterKey, WrappedDataKey};
     ///
-    /// let mut keyring = Keyring::new(MasterKey::from_bytes("kek-1".parse()?, &[0x42; 32])?);
+    /// let mut keyring = Keyring::new(MasterKey::from_bytes("kek-1".parse()?, b"steward test key 42, not secret!")?);
     /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
     /// keyring.ensure_data_key(customer)?;
     /// let snapshot = keyring.snapshot();

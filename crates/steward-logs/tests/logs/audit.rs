@@ -413,7 +413,7 @@ fn checkpoints_and_entries_round_trip_through_json() -> TestResult {
 #[test]
 fn a_chain_under_another_key_does_not_verify() -> TestResult {
     let entries = chain(&[0, 1])?;
-    let other = AuditKey::from_bytes(&[0x99; 32])?;
+    let other = AuditKey::from_bytes(b"steward test key 99, not secret!")?;
     assert!(matches!(
         other.verify_chain(&entries),
         Err(LogsError::Audit(AuditError::ChainBroken {
@@ -423,4 +423,28 @@ fn a_chain_under_another_key_does_not_verify() -> TestResult {
     ));
     assert!(AuditKey::from_bytes(&[1; 31]).is_err());
     Ok(())
+}
+
+#[test]
+fn trivially_weak_audit_keys_are_refused() {
+    let counting: Vec<u8> = (0..40).collect();
+    let repeated: Vec<u8> = b"placeholder!".repeat(4);
+    for weak in [
+        [0; 32].as_slice(),
+        &[0x17; 32],
+        &[0xff; 64],
+        &counting,
+        &repeated,
+    ] {
+        assert!(
+            matches!(
+                AuditKey::from_bytes(weak),
+                Err(LogsError::Key(steward_logs::KeyError::WeakKey {
+                    what: "audit key",
+                    ..
+                }))
+            ),
+            "{weak:02x?}"
+        );
+    }
 }

@@ -20,8 +20,8 @@ pub(crate) type TestResult<T = ()> = Result<T, Box<dyn Error>>;
 
 /// The steward on the test roster.
 pub(crate) const STEWARD: &str = "alice.ops";
-pub(crate) const AUDIT_KEY: [u8; 32] = [0x17; 32];
-pub(crate) const MASTER_KEY: [u8; 32] = [0x42; 32];
+pub(crate) const AUDIT_KEY: [u8; 32] = *b"steward test key 17, not secret!";
+pub(crate) const MASTER_KEY: [u8; 32] = *b"steward test key 42, not secret!";
 /// Where the custody's manual clock starts: 2025-06-01T00:00:00Z.
 pub(crate) const START_SECONDS: i64 = 1_748_736_000;
 

@@ -139,7 +139,10 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
     let custody = custody()?;
     let at = instant(100)?;
     let record = custody.seal(&meta(customer(3)?, at)?, b"kept")?;
-    custody.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
+    custody.rotate_master_key(MasterKey::from_bytes(
+        "kek-2".parse()?,
+        b"steward test key 43, not secret!",
+    )?)?;
     // A fresh custody over the persisted snapshot and only the new master key still opens it.
     let snapshot = custody.keyring().unwrap().snapshot();
     assert!(
@@ -148,7 +151,7 @@ fn master_rotation_reencrypts_no_record() -> TestResult {
             .iter()
             .all(|k| k.master_key().as_str() == "kek-2")
     );
-    let master = MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?;
+    let master = MasterKey::from_bytes("kek-2".parse()?, b"steward test key 43, not secret!")?;
     let restored = custody_over(
         Keyring::restore(master, [], snapshot)?,
         MemoryAuditStore::new(),
@@ -832,7 +835,7 @@ fn a_shred_entry_chained_under_another_key_shreds_nothing() -> TestResult {
     let forger = Custody::new(
         Keyring::new(master_key()?),
         steward_logs::AuditTrail::new(
-            steward_logs::AuditKey::from_bytes(&[0x99; 32])?,
+            steward_logs::AuditKey::from_bytes(b"steward test key 99, not secret!")?,
             MemoryAuditStore::new(),
         )?,
     );
@@ -859,7 +862,10 @@ fn key_events_and_roster_changes_are_audited_in_one_chain() -> TestResult {
     let admin = "dana.admin".parse()?;
     custody.audit_roster_change(RosterChange::Added(STEWARD.parse()?), admin)?;
     let version = custody.rotate_data_key(owner)?;
-    custody.rotate_master_key(MasterKey::from_bytes("kek-2".parse()?, &[0x43; 32])?)?;
+    custody.rotate_master_key(MasterKey::from_bytes(
+        "kek-2".parse()?,
+        b"steward test key 43, not secret!",
+    )?)?;
     custody.dangerous_open_with_gate(&record, &request()?, allow)?;
     custody.audit_roster_change(
         RosterChange::Removed(STEWARD.parse()?),

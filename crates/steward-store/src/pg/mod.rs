@@ -17,7 +17,7 @@
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;
 //! // The same keys on every node; a wrong one is refused here.
-//! let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+//! let keys = StoreKeys::new("kek-1".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 //! let store = PgStore::create(&config, &keys)?;
 //! let vault = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
 //! // Other nodes' consent, relationship, hold and roster changes reach this one.

@@ -146,6 +146,28 @@ impl PgStore {
         }
     }
 
+    /// The customer whose record is stored under `id`, if one is, as
+    /// [`SqliteStore::record_owner`](crate::SqliteStore::record_owner): how a writer that
+    /// chose the id itself finds its record already stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] if the row's customer does not decode; [`StoreError::Postgres`]
+    /// if the store cannot be read.
+    pub fn record_owner(&self, id: RecordId) -> Result<Option<CustomerId>, StoreError> {
+        let mut client = self.client()?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT customer FROM records WHERE id = $1",
+                &[&id.as_bytes().as_slice()],
+            )
+            .doing("reading a record's owner")?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(decode_customer(column(&row, 0, RECORDS)?)?))
+    }
+
     /// The sealed bytes of record `id`, if stored, checked against the id asked for as
     /// [`SqliteStore::record`](crate::SqliteStore::record) does.
     ///

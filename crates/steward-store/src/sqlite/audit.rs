@@ -337,18 +337,19 @@ impl AuditLock {
         }
         let file = match &mut self.file {
             Some(file) => file,
-            slot @ None => slot.insert(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
+            slot @ None => slot.insert({
+                let mut options = OpenOptions::new();
+                options.read(true).write(true).create(true).truncate(false);
+                // Private as the database is: no other user may hold the lock.
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, super::PRIVATE_MODE);
+                options
                     .open(&self.path)
                     .map_err(|source| StoreError::AuditLock {
                         path: self.path.clone(),
                         source,
-                    })?,
-            ),
+                    })?
+            }),
         };
         let deadline = Instant::now() + BUSY_TIMEOUT;
         let mut pause = Duration::from_micros(50);

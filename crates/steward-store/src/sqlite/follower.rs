@@ -45,7 +45,7 @@ pub const FOLLOWER_MAX_STALENESS: Duration = Duration::from_secs(2);
 /// use steward_store::{SqliteStore, StoreFactsFollower, StoreKeys, open_vault};
 ///
 /// # let path = std::env::temp_dir().join(format!("steward-follow-{}.db", std::process::id()));
-/// let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+/// let keys = StoreKeys::new("kek-1".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 /// let store = SqliteStore::create(&path, &keys)?;
 /// let vault = Arc::new(open_vault(&store, &keys, Policy::coder_model())?);
 /// let follower = StoreFactsFollower::start(Arc::clone(&vault), &store)?;

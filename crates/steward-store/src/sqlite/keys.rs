@@ -521,7 +521,12 @@ mod tests {
                 std::process::id()
             ));
             let _stale = remove_store_files(&path);
-            let keys = StoreKeys::new("kek-1".parse().unwrap(), &[0x42; 32], &[0x17; 32]).unwrap();
+            let keys = StoreKeys::new(
+                "kek-1".parse().unwrap(),
+                b"steward test key 42, not secret!",
+                b"steward test key 17, not secret!",
+            )
+            .unwrap();
             let store = SqliteStore::create(&path, &keys).unwrap();
             Self {
                 path,
@@ -583,8 +588,13 @@ mod tests {
             "{admission:?}"
         );
 
-        let mut foreign =
-            Keyring::new(MasterKey::from_bytes("kek-9".parse().unwrap(), &[9; 32]).unwrap());
+        let mut foreign = Keyring::new(
+            MasterKey::from_bytes(
+                "kek-9".parse().unwrap(),
+                b"steward test key 09, not secret!",
+            )
+            .unwrap(),
+        );
         foreign.ensure_data_key(customer(2)).unwrap();
         let error = put(store, &foreign.snapshot().data_keys()[0]).unwrap_err();
         assert!(

@@ -60,13 +60,13 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// use steward_store::{SqliteStore, StoreKeys};
 ///
 /// let path = std::env::temp_dir().join(format!("steward-store-doc-{}.db", std::process::id()));
-/// let keys = StoreKeys::new("kek-1".parse()?, &[0x42; 32], &[0x17; 32])?;
+/// let keys = StoreKeys::new("kek-1".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 /// let store = SqliteStore::create(&path, &keys)?;
 /// assert_eq!(store.master_key_id()?.as_str(), "kek-1");
 /// drop(store);
 ///
 /// // A wrong key is refused at open, before anything is read.
-/// let wrong = StoreKeys::new("kek-1".parse()?, &[0x43; 32], &[0x17; 32])?;
+/// let wrong = StoreKeys::new("kek-1".parse()?, b"steward test key 43, not secret!", b"steward test key 17, not secret!")?;
 /// assert!(matches!(
 ///     SqliteStore::open(&path, &wrong),
 ///     Err(steward_store::StoreError::WrongMasterKey { .. })
@@ -108,19 +108,22 @@ impl SqliteStore {
         let path = path.as_ref();
         // `create_new` refuses an existing file atomically: no window between a check and
         // the creation in which another process could create it.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|source| match source.kind() {
-                ErrorKind::AlreadyExists => StoreError::AlreadyExists {
-                    path: path.to_path_buf(),
-                },
-                _ => StoreError::Create {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            })?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        // Owner only, like the key files: the database holds wrapped keys, sealed records and
+        // the audit trail. SQLite creates the `-wal` and `-shm` files with the database's
+        // mode, so they are private too.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE_MODE);
+        options.open(path).map_err(|source| match source.kind() {
+            ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => StoreError::Create {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
         let created = Self::connect(path).and_then(|mut conn| {
             match schema::inspect(&conn, path)? {
                 Found::Empty => initialize(&mut conn, keys)?,
@@ -376,6 +379,10 @@ impl fmt::Debug for WriteTx<'_> {
         f.debug_struct("WriteTx").finish_non_exhaustive()
     }
 }
+
+/// The mode of every file the store creates: read and write for the owner only.
+#[cfg(unix)]
+pub(crate) const PRIVATE_MODE: u32 = 0o600;
 
 /// Removes a store's file and its `-wal`, `-shm` and `-audit-lock` companions, for tests and
 /// for a store whose creation failed. Files that are not there are not an error.

@@ -205,6 +205,32 @@ impl SqliteStore {
         })
     }
 
+    /// The customer whose record is stored under `id`, if one is (only the row's customer
+    /// column is read, never the sealed bytes).
+    ///
+    /// A writer that chooses its record ids itself, such as `steward ingest` for lines that
+    /// carry an `id`, asks this before sealing: a record already stored is skipped, so a
+    /// rerun after a crash stores nothing twice. (Storing under a taken id is refused
+    /// anyway, as [`StoreError::RecordConflict`]: a new seal never has the stored bytes.)
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] if the row's customer does not decode; [`StoreError::Sqlite`]
+    /// if the store cannot be read.
+    pub fn record_owner(&self, id: RecordId) -> Result<Option<CustomerId>, StoreError> {
+        let row = self.read(|conn| {
+            conn.prepare_cached("SELECT customer FROM records WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([id.as_bytes()], |row| {
+                        Ok(Columns::new(row, RECORDS).customer(0))
+                    })
+                    .optional()
+                })
+                .doing("reading a record's owner")
+        })?;
+        row.transpose()
+    }
+
     /// The sealed bytes of a record, if it is stored, checked against the id asked for: the
     /// record's header must name this id and the row's customer.
     ///
@@ -246,7 +272,7 @@ impl SqliteStore {
     /// ```
     /// # use steward_store::{SqliteStore, StoreKeys};
     /// # let path = std::env::temp_dir().join(format!("steward-store-metas-{}.db", std::process::id()));
-    /// # let store = SqliteStore::create(&path, &StoreKeys::new("k".parse()?, &[1; 32], &[2; 32])?)?;
+    /// # let store = SqliteStore::create(&path, &StoreKeys::new("k".parse()?, b"steward test key 01, not secret!", b"steward test key 02, not secret!")?)?;
     /// use steward_store::RecordScan;
     ///
     /// // Collect (stopping at the first error) before planning a sweep over the records.

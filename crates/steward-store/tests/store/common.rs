@@ -35,8 +35,8 @@ impl Drop for TempDir {
     }
 }
 
-pub(crate) const MASTER: [u8; 32] = [0x42; 32];
-pub(crate) const AUDIT: [u8; 32] = [0x17; 32];
+pub(crate) const MASTER: [u8; 32] = *b"steward test key 42, not secret!";
+pub(crate) const AUDIT: [u8; 32] = *b"steward test key 17, not secret!";
 
 pub(crate) fn keys() -> StoreKeys {
     StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &AUDIT).unwrap()

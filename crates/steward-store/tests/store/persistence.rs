@@ -120,6 +120,32 @@ fn the_file_holds_no_key_bytes() {
     assert!(!contains(&bytes, &AUDIT[..16]));
 }
 
+/// The database, its write-ahead log and shared memory, and the audit lock are the owner's
+/// alone (0600), whatever the umask lets a plain `create` do.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_companions_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = TempDir::new("private");
+    let path = dir.db();
+    let store = SqliteStore::create(&path, &keys()).unwrap();
+    stored_facts(&store)
+        .start_relationship(customer(1), at(0))
+        .unwrap();
+    let mut files = vec![path.clone()];
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.clone().into_os_string();
+        companion.push(suffix);
+        files.push(companion.into());
+    }
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+    }
+    drop(store);
+}
+
 #[test]
 fn an_empty_file_migrates_to_the_current_schema() {
     let dir = TempDir::new("v0");
@@ -134,7 +160,12 @@ fn an_empty_file_migrates_to_the_current_schema() {
         .unwrap();
     drop(store);
     // Initialized as create would: the keys are checked from now on.
-    let wrong = StoreKeys::new("kek-1".parse().unwrap(), &[0; 32], &AUDIT).unwrap();
+    let wrong = StoreKeys::new(
+        "kek-1".parse().unwrap(),
+        b"steward test key 00, not secret!",
+        &AUDIT,
+    )
+    .unwrap();
     assert!(matches!(
         SqliteStore::open(&path, &wrong),
         Err(StoreError::WrongMasterKey { .. })
@@ -273,8 +304,13 @@ fn a_data_key_is_stored_once_and_never_under_another_master_key() {
         "{admission:?}"
     );
 
-    let mut foreign =
-        Keyring::new(MasterKey::from_bytes("kek-9".parse().unwrap(), &[9; 32]).unwrap());
+    let mut foreign = Keyring::new(
+        MasterKey::from_bytes(
+            "kek-9".parse().unwrap(),
+            b"steward test key 09, not secret!",
+        )
+        .unwrap(),
+    );
     foreign.ensure_data_key(customer(2)).unwrap();
     let error = store_error(
         KeyStore::put_data_key(&store, &foreign.snapshot().data_keys()[0]).unwrap_err(),
@@ -429,7 +465,7 @@ fn a_rewrap_replaces_every_key_or_none() {
     for key in keyring.snapshot().data_keys() {
         KeyStore::put_data_key(&store, key).unwrap();
     }
-    let new_bytes = [0x55; 32];
+    let new_bytes = *b"steward test key 55, not secret!";
     let new_id = "kek-2".parse().unwrap();
     keyring
         .rotate_master_key(MasterKey::from_bytes("kek-2".parse().unwrap(), &new_bytes).unwrap())
@@ -444,7 +480,7 @@ fn a_rewrap_replaces_every_key_or_none() {
     store.register_master_key(&new_id, &new_bytes).unwrap();
     store.register_master_key(&new_id, &new_bytes).unwrap();
     assert!(matches!(
-        store.register_master_key(&new_id, &[0x56; 32]),
+        store.register_master_key(&new_id, b"steward test key 56, not secret!"),
         Err(StoreError::WrongMasterKey { .. })
     ));
     // Leaving a key out would destroy it: refused, and nothing changes.
@@ -516,7 +552,7 @@ fn an_empty_store_follows_a_master_key_rotation() {
     let keys = keys();
     let store = SqliteStore::create(&path, &keys).unwrap();
     let new_id = "kek-2".parse().unwrap();
-    let new_bytes = [0x55; 32];
+    let new_bytes = *b"steward test key 55, not secret!";
     let new_keys = StoreKeys::new(new_id, &new_bytes, &AUDIT).unwrap();
     // A rotation with no data keys: registered, nothing to rewrap.
     store
@@ -537,7 +573,12 @@ fn an_empty_store_follows_a_master_key_rotation() {
         "{error}"
     );
     // An unregistered key is refused too, even with nothing at stake.
-    let unknown = StoreKeys::new("kek-3".parse().unwrap(), &[0x66; 32], &AUDIT).unwrap();
+    let unknown = StoreKeys::new(
+        "kek-3".parse().unwrap(),
+        b"steward test key 66, not secret!",
+        &AUDIT,
+    )
+    .unwrap();
     assert!(matches!(
         SqliteStore::open(&path, &unknown),
         Err(StoreError::MasterKeyNotCurrent { .. })
@@ -822,7 +863,12 @@ fn a_store_whose_creation_died_before_its_key_checks_opens_and_records_them() {
     let store = SqliteStore::open(dir.db(), &keys()).unwrap();
     drop(store);
     // The checks are recorded now: another master key is refused as before.
-    let other = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    let other = StoreKeys::new(
+        "kek-1".parse().unwrap(),
+        b"steward test key 43, not secret!",
+        &AUDIT,
+    )
+    .unwrap();
     assert!(matches!(
         SqliteStore::open(dir.db(), &other),
         Err(StoreError::WrongMasterKey { .. })
@@ -842,6 +888,11 @@ fn missing_key_checks_beside_stored_data_are_not_replaced() {
         .unwrap();
     // With data stored, missing checks are tampering, not a crash: any key would pass if
     // they were recorded afresh.
-    let other = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    let other = StoreKeys::new(
+        "kek-1".parse().unwrap(),
+        b"steward test key 43, not secret!",
+        &AUDIT,
+    )
+    .unwrap();
     assert!(SqliteStore::open(dir.db(), &other).is_err());
 }

@@ -56,9 +56,13 @@ pub(crate) fn vault_at(
             .start(customer, at("2025-01-01T00:00:00Z"))
             .unwrap();
     }
-    let master = logs::MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
+    let master = logs::MasterKey::from_bytes(
+        "kek-test".parse().unwrap(),
+        b"steward test key 42, not secret!",
+    )
+    .unwrap();
     let trail = logs::AuditTrail::with_clock(
-        logs::AuditKey::from_bytes(&[0x17; 32]).unwrap(),
+        logs::AuditKey::from_bytes(b"steward test key 17, not secret!").unwrap(),
         logs::MemoryAuditStore::new(),
         clock.clone(),
     )

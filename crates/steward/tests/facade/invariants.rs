@@ -158,9 +158,13 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
     }
     if world.on_roster {
         // The roster changes only through a vault, which audits the change.
-        let master = logs::MasterKey::from_bytes("kek-test".parse().unwrap(), &[1; 32]).unwrap();
+        let master = logs::MasterKey::from_bytes(
+            "kek-test".parse().unwrap(),
+            b"steward test key 01, not secret!",
+        )
+        .unwrap();
         let trail = logs::AuditTrail::new(
-            logs::AuditKey::from_bytes(&[2; 32]).unwrap(),
+            logs::AuditKey::from_bytes(b"steward test key 02, not secret!").unwrap(),
             logs::MemoryAuditStore::new(),
         )
         .unwrap();

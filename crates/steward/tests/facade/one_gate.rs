@@ -224,6 +224,62 @@ fn a_justification_without_visible_content_is_refused_and_audited() {
     }
 }
 
+/// Issue 18: `--ticket x` counted as a reason, and an invisible character could hide inside a
+/// visible ticket number. The bundled rule asks for 4 letters or digits; a policy file's
+/// pattern is enforced by the vault too; each refusal is audited as a missing justification.
+#[test]
+fn a_justification_the_policy_rule_refuses_is_denied_as_missing_and_audited() {
+    let clock = ManualClock::new(at(NOW));
+    let bundled = Policy::coder_model();
+    let vault = vault_at(&bundled, &clock);
+    let record = sealed(&vault, "2025-02-01T00:00:00Z");
+    let entries_before = vault.audit().unwrap().store().as_slice().len();
+    for short in ["x", "n/a", "T-1", "INC-47\u{200B}11"] {
+        let request =
+            AccessRequest::with_justification_text(steward(), Purpose::Troubleshooting, short);
+        assert_eq!(
+            denial(vault.open(&record, &request)),
+            Denial::MissingJustification,
+            "{short:?}"
+        );
+    }
+    assert_eq!(
+        vault.audit().unwrap().store().as_slice().len(),
+        entries_before + 4,
+        "every refusal is in the trail"
+    );
+    let enough =
+        AccessRequest::with_justification_text(steward(), Purpose::Troubleshooting, "INC-42");
+    vault.open(&record, &enough).unwrap();
+
+    let file = include_str!("../../../../examples/coder-model.toml").replace(
+        "min-letters-or-digits = 4",
+        "min-letters-or-digits = 4\npattern = \"^[A-Z]+-[0-9]+\"",
+    );
+    let tickets_only = Policy::from_toml_str(&file, "tickets.toml").unwrap();
+    assert_eq!(
+        tickets_only.justification_rule().pattern(),
+        Some("^[A-Z]+-[0-9]+")
+    );
+    let vault = vault_at(&tickets_only, &clock);
+    let record = sealed(&vault, "2025-02-01T00:00:00Z");
+    let prose = AccessRequest::with_justification_text(
+        steward(),
+        Purpose::Troubleshooting,
+        "customer asked about latency",
+    );
+    assert_eq!(
+        denial(vault.open(&record, &prose)),
+        Denial::MissingJustification
+    );
+    let ticket = AccessRequest::with_justification_text(
+        steward(),
+        Purpose::Troubleshooting,
+        "INC-4711 customer asked about latency",
+    );
+    vault.open(&record, &ticket).unwrap();
+}
+
 #[test]
 fn keep_asked_by_a_non_service_actor_cites_the_actor_rule_not_retention() {
     let policy = Policy::coder_model();

@@ -332,3 +332,58 @@ mod arbitrary_input {
         }
     }
 }
+
+#[test]
+fn the_justification_table_sets_the_rule_and_a_missing_table_takes_the_bundled_one() {
+    let text = BUNDLED.replace(
+        "min-letters-or-digits = 4",
+        "min-letters-or-digits = 6\npattern = \"^(INC|CHG)-[0-9]+\"",
+    );
+    let policy = load_toml(&text).unwrap();
+    assert_eq!(policy.justification_rule().min_letters_or_digits(), 6);
+    assert_eq!(
+        policy.justification_rule().pattern(),
+        Some("^(INC|CHG)-[0-9]+")
+    );
+    let without = BUNDLED.replace("[justification]\nmin-letters-or-digits = 4\n", "");
+    assert_ne!(without, BUNDLED);
+    assert_eq!(
+        load_toml(&without).unwrap().justification_rule(),
+        &JustificationRule::coder_model()
+    );
+}
+
+#[test]
+fn a_justification_pattern_that_is_not_a_regular_expression_is_named() {
+    let text = BUNDLED.replace(
+        "min-letters-or-digits = 4",
+        "min-letters-or-digits = 4\npattern = \"^(INC-[0-9]+\"",
+    );
+    let error = load_toml(&text).unwrap_err();
+    assert!(
+        matches!(error, PolicyError::Invalid { ref field, .. } if field == "justification.pattern")
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("field `justification.pattern`"),
+        "{message}"
+    );
+    assert!(message.contains("`^(INC-[0-9]+`"), "{message}");
+    assert!(
+        message.contains("not a valid regular expression"),
+        "{message}"
+    );
+    for bad in ["0", "513"] {
+        let text = BUNDLED.replace(
+            "min-letters-or-digits = 4",
+            &format!("min-letters-or-digits = {bad}"),
+        );
+        let message = error_of(&text);
+        assert!(
+            message.contains("justification.min-letters-or-digits"),
+            "{message}"
+        );
+    }
+    let unknown = BUNDLED.replace("min-letters-or-digits = 4", "minimum = 4");
+    assert!(error_of(&unknown).contains("minimum"));
+}

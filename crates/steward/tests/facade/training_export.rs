@@ -108,12 +108,16 @@ fn setup(world: &World, records: &[(bool, i64)]) -> Setup {
     let store = SharedStore::default();
     let clock = ManualClock::new(day(0));
     let trail = AuditTrail::with_clock(
-        AuditKey::from_bytes(&[0x17; 32]).unwrap(),
+        AuditKey::from_bytes(b"steward test key 17, not secret!").unwrap(),
         store.clone(),
         clock.clone(),
     )
     .unwrap();
-    let master = MasterKey::from_bytes("kek-test".parse().unwrap(), &[0x42; 32]).unwrap();
+    let master = MasterKey::from_bytes(
+        "kek-test".parse().unwrap(),
+        b"steward test key 42, not secret!",
+    )
+    .unwrap();
     let vault = Vault::new(policy, facts, Keyring::new(master), trail).unwrap();
     let mut stored = Vec::new();
     for (is_alice, when) in records {

@@ -24,7 +24,12 @@ pub(crate) fn a_wrong_master_key_or_audit_key_is_refused_at_open() {
     let db = Db::fresh("wrong-keys");
     drop(db.store());
 
-    let wrong_master = StoreKeys::new("kek-1".parse().unwrap(), &[0x43; 32], &AUDIT).unwrap();
+    let wrong_master = StoreKeys::new(
+        "kek-1".parse().unwrap(),
+        b"steward test key 43, not secret!",
+        &AUDIT,
+    )
+    .unwrap();
     let error = db.open_with(&wrong_master).unwrap_err();
     assert!(
         matches!(error, StoreError::WrongMasterKey { .. }),
@@ -35,7 +40,12 @@ pub(crate) fn a_wrong_master_key_or_audit_key_is_refused_at_open() {
         "wrong master key: the key given as `kek-1` is not the one this store knows by that id"
     );
 
-    let wrong_audit = StoreKeys::new("kek-1".parse().unwrap(), &MASTER, &[0x18; 32]).unwrap();
+    let wrong_audit = StoreKeys::new(
+        "kek-1".parse().unwrap(),
+        &MASTER,
+        b"steward test key 18, not secret!",
+    )
+    .unwrap();
     let error = db.open_with(&wrong_audit).unwrap_err();
     assert!(matches!(error, StoreError::WrongAuditKey), "{error}");
     assert!(error.to_string().starts_with("wrong audit key"), "{error}");

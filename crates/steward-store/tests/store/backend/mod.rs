@@ -147,7 +147,8 @@ macro_rules! conformance_suite {
             records:
                 a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id,
                 the_sweep_deletes_stored_records_and_shreds_keys_durably,
-                a_training_export_streams_from_the_store;
+                a_training_export_streams_from_the_store,
+                a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice;
         }
     };
 }

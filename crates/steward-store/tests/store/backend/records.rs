@@ -161,3 +161,39 @@ pub(crate) fn a_training_export_streams_from_the_store() {
     );
     assert!(stopped.is_err());
 }
+
+/// Issue 18 item 10: a writer that chose its record's id finds the record stored under it
+/// (and whose it is) without storing it twice; a new seal under the taken id is refused.
+pub(crate) fn a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice() {
+    let db = Db::fresh("chosen-id");
+    let store = db.store();
+    let vault = Db::vault(&store).unwrap();
+    let id = RecordId::generate_at(at(0));
+    assert_eq!(store.record_owner(id).unwrap(), None);
+    let first = Db::seal_stored(&store, &vault, id, customer(1), at(0), b"the prompt");
+    assert_eq!(store.record_owner(id).unwrap(), Some(customer(1)));
+    assert_eq!(
+        store.record_owner(RecordId::generate_at(at(0))).unwrap(),
+        None
+    );
+    // The same record again is harmless; a new seal of the same line is another ciphertext,
+    // refused under the taken id.
+    store
+        .put_record(&first, steward::DataCategory::LlmRequestLog)
+        .unwrap();
+    let again = vault.seal(id, customer(1), at(0), b"the prompt").unwrap();
+    assert!(matches!(
+        store.put_record(&again, steward::DataCategory::LlmRequestLog),
+        Err(StoreError::RecordConflict)
+    ));
+    let stored: Vec<_> = store
+        .record_metas(steward_store::RecordScan::All)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(store.record(id).unwrap().unwrap(), first.as_bytes());
+    // Still found after a reopen.
+    drop(vault);
+    drop(store);
+    assert_eq!(db.store().record_owner(id).unwrap(), Some(customer(1)));
+}
