@@ -31,6 +31,10 @@ const RELATIONSHIP_STARTED: u8 = 2;
 const RELATIONSHIP_ENDED: u8 = 3;
 const OTHER: u8 = 4;
 const KEY_STORED: u8 = 5;
+/// A relationship start or end with its recording instant (tags 2 and 3 are those written
+/// before changes carried one, and still read).
+const RELATIONSHIP_STARTED_RECORDED: u8 = 6;
+const RELATIONSHIP_ENDED_RECORDED: u8 = 7;
 const BY_CUSTOMER: u8 = 0;
 const BY_ADMIN: u8 = 1;
 
@@ -133,17 +137,31 @@ impl SnapshotWriter {
     pub(crate) fn push(&mut self, event: &FactEvent) -> Result<(), StoreError> {
         match event {
             FactEvent::Consent { receipt } => self.consent(receipt),
-            FactEvent::RelationshipStarted { customer, at } => {
+            FactEvent::RelationshipStarted {
+                customer,
+                at,
+                recorded_at,
+            } => {
                 self.count(0)?;
-                self.body.push(RELATIONSHIP_STARTED);
-                self.customer(*customer);
-                self.instant(*at);
+                self.relationship(
+                    [RELATIONSHIP_STARTED, RELATIONSHIP_STARTED_RECORDED],
+                    *customer,
+                    *at,
+                    *recorded_at,
+                );
                 Ok(())
             }
-            FactEvent::RelationshipEnded { customer, at } => {
-                self.body.push(RELATIONSHIP_ENDED);
-                self.customer(*customer);
-                self.instant(*at);
+            FactEvent::RelationshipEnded {
+                customer,
+                at,
+                recorded_at,
+            } => {
+                self.relationship(
+                    [RELATIONSHIP_ENDED, RELATIONSHIP_ENDED_RECORDED],
+                    *customer,
+                    *at,
+                    *recorded_at,
+                );
                 Ok(())
             }
             FactEvent::KeyStored { customer, version } => {
@@ -195,6 +213,24 @@ impl SnapshotWriter {
         self.body.push(len);
         self.body.extend_from_slice(version.as_bytes());
         Ok(())
+    }
+
+    /// A relationship start or end: the first tag without a recording instant, the second
+    /// with one.
+    fn relationship(
+        &mut self,
+        [unrecorded, recorded]: [u8; 2],
+        customer: CustomerId,
+        at: Timestamp,
+        recorded_at: Option<Timestamp>,
+    ) {
+        self.body
+            .push(if recorded_at.is_some() { recorded } else { unrecorded });
+        self.customer(customer);
+        self.instant(at);
+        if let Some(recorded_at) = recorded_at {
+            self.instant(recorded_at);
+        }
     }
 
     fn customer(&mut self, customer: CustomerId) {
@@ -278,10 +314,24 @@ impl<'b> SnapshotReader<'b> {
             RELATIONSHIP_STARTED => SnapshotEvent::Event(FactEvent::RelationshipStarted {
                 customer: self.customer()?,
                 at: self.instant()?,
+                recorded_at: None,
             }),
             RELATIONSHIP_ENDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
                 customer: self.customer()?,
                 at: self.instant()?,
+                recorded_at: None,
+            }),
+            RELATIONSHIP_STARTED_RECORDED => {
+                SnapshotEvent::Event(FactEvent::RelationshipStarted {
+                    customer: self.customer()?,
+                    at: self.instant()?,
+                    recorded_at: Some(self.instant()?),
+                })
+            }
+            RELATIONSHIP_ENDED_RECORDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
+                customer: self.customer()?,
+                at: self.instant()?,
+                recorded_at: Some(self.instant()?),
             }),
             KEY_STORED => SnapshotEvent::Event(FactEvent::KeyStored {
                 customer: self.customer()?,

@@ -390,7 +390,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
-    vault::{VaultOn, VaultStore, open_vault},
+    vault::{VaultOn, VaultStore, open_vault, open_vault_with_clock},
 };
 
 // A multi-threaded server shares the store, the vault on it and the committer: a change that
