@@ -494,7 +494,8 @@ impl<L: FactLog> DurableFacts<L> {
     /// let store = SqliteStore::create(&path, &keys)?;
     /// let policy = Policy::coder_model();
     /// let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-    /// let joined = "2025-01-01T00:00:00Z".parse()?;
+    /// // Relationship changes take effect now or later, never earlier.
+    /// let joined = steward::Timestamp::now();
     /// let customers: Vec<steward::CustomerId> = (1..=3)
     ///     .map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a1{n}").parse())
     ///     .collect::<Result<_, _>>()?;

@@ -175,8 +175,8 @@
 //! let sam: StewardId = "sam.steward".parse()?;
 //! steward.vault.add_steward(sam.clone(), "dana.admin".parse()?)?;
 //! # let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! # steward.vault.update_facts(|facts| facts.start_relationship(customer, Timestamp::now()))??;
 //! # let now = Timestamp::now();
-//! # steward.vault.update_facts(|facts| facts.start_relationship(customer, now))??;
 //! # let id = RecordId::generate_at(now);
 //! # let record = steward.vault.seal(id, customer, now, b"hello")?;
 //! # steward.committer.put(record, DataCategory::LlmRequestLog)?;

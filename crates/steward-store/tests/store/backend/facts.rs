@@ -88,20 +88,20 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     let db = Db::fresh("relationships");
     let store = db.store();
     let mut facts = stored_facts(&store);
-    facts.start_relationship(customer(1), at(0)).unwrap();
-    facts.end_relationship(customer(1), at(10)).unwrap();
-    facts.start_relationship(customer(1), at(20)).unwrap();
-    facts.start_relationship(customer(2), at(5)).unwrap();
+    facts.start_relationship(customer(1), ahead(0)).unwrap();
+    facts.end_relationship(customer(1), ahead(10)).unwrap();
+    facts.start_relationship(customer(1), ahead(20)).unwrap();
+    facts.start_relationship(customer(2), ahead(5)).unwrap();
     let before = store.entries_after(0).unwrap().len();
     for (result, reason) in [
-        (facts.start_relationship(customer(1), at(30)), "overlap"),
-        (facts.start_relationship(customer(2), at(1)), "overlap"),
+        (facts.start_relationship(customer(1), ahead(30)), "overlap"),
+        (facts.start_relationship(customer(2), ahead(1)), "overlap"),
         (
-            facts.end_relationship(customer(3), at(1)),
+            facts.end_relationship(customer(3), ahead(1)),
             "no open relationship",
         ),
         (
-            facts.end_relationship(customer(2), at(1)),
+            facts.end_relationship(customer(2), ahead(1)),
             "before its start",
         ),
     ] {
@@ -110,10 +110,10 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     }
     // A refused change writes no entry.
     assert_eq!(store.entries_after(0).unwrap().len(), before);
-    facts.end_relationship(customer(2), at(6)).unwrap();
-    assert!(facts.start_relationship(customer(2), at(5)).is_err());
+    facts.end_relationship(customer(2), ahead(6)).unwrap();
+    assert!(facts.start_relationship(customer(2), ahead(5)).is_err());
     // [5, 6) and [6, ..) do not overlap: a customer may come back the instant they left.
-    facts.start_relationship(customer(2), at(6)).unwrap();
+    facts.start_relationship(customer(2), ahead(6)).unwrap();
     drop((facts, store));
 
     let store = db.store();
@@ -122,15 +122,15 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     assert_eq!(
         book.relationships(customer(1)),
         [
-            Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
-            Relationship::start(customer(1), at(20)),
+            Relationship::start(customer(1), ahead(0)).end(ahead(10)).unwrap(),
+            Relationship::start(customer(1), ahead(20)),
         ]
     );
     assert_eq!(
         book.relationships(customer(2)),
         [
-            Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
-            Relationship::start(customer(2), at(6)),
+            Relationship::start(customer(2), ahead(5)).end(ahead(6)).unwrap(),
+            Relationship::start(customer(2), ahead(6)),
         ]
     );
 }
@@ -230,7 +230,7 @@ pub(crate) fn the_roster_round_trips_and_a_failed_batch_changes_nothing() {
     let failed = vault
         .update_facts(|facts| {
             facts.in_one_commit(|batch| {
-                batch.start_relationship(customer(1), at(0))?;
+                batch.start_relationship(customer(1), ahead(0))?;
                 Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
             })
         })
@@ -265,7 +265,7 @@ pub(crate) fn fact_writers_in_several_handles_share_one_log() {
                 let mut facts = stored_facts(&store);
                 for i in 0..10u8 {
                     facts
-                        .start_relationship(customer(n * 10 + i), at(i64::from(i)))
+                        .start_relationship(customer(n * 10 + i), ahead(i64::from(i)))
                         .unwrap();
                 }
             });
@@ -279,7 +279,7 @@ pub(crate) fn fact_writers_in_several_handles_share_one_log() {
             facts
                 .relationships()
                 .unwrap()
-                .containing(customer(who), at(20))
+                .containing(customer(who), ahead(20))
                 .is_some()
         );
     }
@@ -294,7 +294,7 @@ pub(crate) fn a_refused_fact_change_writes_nothing() {
     let adopted = store.entries_after(0).unwrap();
     assert_eq!(adopted.len(), 1);
     let result = vault
-        .update_facts(|facts| facts.end_relationship(ada, at(0)))
+        .update_facts(|facts| facts.end_relationship(ada, ahead(0)))
         .unwrap();
     assert!(result.is_err(), "ending a relationship that never started");
     assert_eq!(store.entries_after(0).unwrap(), adopted);
