@@ -388,8 +388,9 @@ impl<L: FactLog> DurableFacts<L> {
     pub fn start_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
+        let at = at.into();
         self.in_one_commit(|batch| batch.start_relationship(customer, at))
     }
 
@@ -406,8 +407,9 @@ impl<L: FactLog> DurableFacts<L> {
     pub fn end_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
+        let at = at.into();
         self.in_one_commit(|batch| batch.end_relationship(customer, at))
     }
 
@@ -423,8 +425,9 @@ impl<L: FactLog> DurableFacts<L> {
     pub fn correct_relationship_end(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
+        let at = at.into();
         self.in_one_commit(|batch| batch.correct_relationship_end(customer, at))
     }
 
@@ -912,6 +915,31 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
     }
 }
 
+/// When a relationship change takes effect: now (the instant it is recorded at, whatever the
+/// caller's clock says) or at an instant, which must not be before it is recorded.
+///
+/// ```
+/// use steward_store::Effective;
+///
+/// let at: Effective = "2099-01-01T00:00:00Z".parse::<steward::Timestamp>()?.into();
+/// assert_ne!(at, Effective::Now);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effective {
+    /// At the instant the change is recorded.
+    Now,
+    /// At this instant: now (read a moment before the store did) or later.
+    At(Timestamp),
+}
+
+impl From<Timestamp> for Effective {
+    fn from(at: Timestamp) -> Self {
+        Self::At(at)
+    }
+}
+
 /// Why a change was refused, and whether it had changed memory before it was (a batch
 /// refused half-way): then memory no longer matches the log, and the facts fail closed.
 struct Refusal {
@@ -961,9 +989,10 @@ impl FactBatch<'_> {
     pub fn start_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
-        self.relationship_change(customer, RelationshipChange::Start { effective: at })
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::Start { effective })
     }
 
     /// As [`DurableFacts::end_relationship`].
@@ -974,9 +1003,10 @@ impl FactBatch<'_> {
     pub fn end_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
-        self.relationship_change(customer, RelationshipChange::End { effective: at })
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::End { effective })
     }
 
     /// As [`DurableFacts::correct_relationship_end`].
@@ -987,9 +1017,10 @@ impl FactBatch<'_> {
     pub fn correct_relationship_end(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
-        self.relationship_change(customer, RelationshipChange::CorrectEnd { effective: at })
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::CorrectEnd { effective })
     }
 
     /// As [`DurableFacts::cancel_relationship_end`].
@@ -999,6 +1030,14 @@ impl FactBatch<'_> {
     /// [`StoreError::Retention`] if the book refuses it.
     pub fn cancel_relationship_end(&mut self, customer: CustomerId) -> Result<(), StoreError> {
         self.relationship_change(customer, RelationshipChange::CancelEnd)
+    }
+
+    /// The instant `at` names: [`Effective::Now`] is the recording instant.
+    fn effective(&self, at: Effective) -> Timestamp {
+        match at {
+            Effective::Now => self.recording_instant(),
+            Effective::At(at) => at,
+        }
     }
 
     /// The instant the next change is recorded at: the clock's now, never before the newest

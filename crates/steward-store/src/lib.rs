@@ -380,7 +380,7 @@ mod vault;
 
 pub use crate::{
     durable::{GroupCommitter, RecordStream},
-    durable_facts::{DurableFacts, FactBatch},
+    durable_facts::{DurableFacts, Effective, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,

@@ -3,16 +3,31 @@
 //! share one log.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, StewardId, Timestamp, TrainingLevel,
-    retention::{HoldId, HoldScope, LegalHold, Relationship},
+    Channel, ConsentActor, ConsentChange, DataCategory, ManualClock, RecordId, StewardId,
+    Timestamp, TrainingLevel,
+    logs::{Denial, LogsError, OpenError},
+    retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
 };
-use steward_store::{DurableFacts, FactLog, StoreError};
+use steward_store::{DurableFacts, Effective, FactLog, StoreError};
 
 use super::Db;
 use crate::{
-    backend::{Backend, policy},
+    backend::{Backend, policy, steward_request},
     common::*,
 };
+
+/// `seconds` after `base`.
+fn plus(base: Timestamp, seconds: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(base.unix_nanos() + seconds * 1_000_000_000)
+}
+
+/// The relationship error a refused fact change carries.
+fn retention_error(result: Result<(), StoreError>) -> RetentionError {
+    match result {
+        Err(StoreError::Retention(error)) => error,
+        other => panic!("expected a refused relationship change, got {other:?}"),
+    }
+}
 
 /// The facts a vault would load from `store`, under the test keys and the bundled policy.
 fn stored_facts(store: &<Db as Backend>::Store) -> DurableFacts<<Db as Backend>::Store> {
@@ -313,4 +328,183 @@ pub(crate) fn a_refused_fact_change_writes_nothing() {
         .unwrap();
     assert!(refused.is_err());
     assert_eq!(store.entries_after(0).unwrap(), adopted);
+}
+
+pub(crate) fn an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_the_end() {
+    let db = Db::fresh("clock-back");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let ada = customer(1);
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let collected = plus(t0, 1);
+    let record = Db::seal_stored(
+        &store,
+        &vault,
+        RecordId::generate_at(collected),
+        ada,
+        collected,
+        b"a prompt",
+    );
+    clock.set(plus(t0, 10));
+    vault
+        .update_facts(|facts| facts.end_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let ended = vault.facts().unwrap().relationships().unwrap().relationships(ada)[0]
+        .ended_at()
+        .unwrap();
+    assert_eq!(ended, plus(t0, 10));
+    // The system clock is set back a day: the open is still decided after the end.
+    clock.set(plus(t0, -86_400));
+    let refused = vault.open(&record, &steward_request());
+    assert!(
+        matches!(
+            refused,
+            Err(LogsError::Open(OpenError::Denied {
+                denial: Denial::RetentionEnded
+            }))
+        ),
+        "{refused:?}"
+    );
+    let entries = store.audit_entries().unwrap();
+    let newest = entries.last().unwrap().entry();
+    assert!(newest.access().is_some());
+    assert!(newest.at() >= ended, "audited at {} before the end {ended}", newest.at());
+    assert!(vault.decision_instant().unwrap() >= ended);
+}
+
+pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log() {
+    let db = Db::fresh("scheduled-end");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let change = |change: &dyn Fn(&mut DurableFacts<<Db as Backend>::Store>) -> Result<(), StoreError>| {
+        vault.update_facts(|facts| change(facts)).unwrap()
+    };
+    let newest = || vault.facts().unwrap().relationships().unwrap().relationships(ada)[0];
+    change(&|facts| facts.start_relationship(ada, Effective::Now)).unwrap();
+    change(&|facts| facts.end_relationship(ada, plus(t0, 100))).unwrap();
+    // Scheduled: active until it takes effect, and another end names it.
+    assert!(newest().contains(plus(t0, 99)));
+    assert!(newest().is_active_at(plus(t0, 99)));
+    assert_eq!(
+        retention_error(change(&|facts| facts.end_relationship(ada, Effective::Now))),
+        RetentionError::EndScheduled {
+            ended_at: plus(t0, 100)
+        }
+    );
+    clock.set(plus(t0, 10));
+    change(&|facts| facts.correct_relationship_end(ada, plus(t0, 200))).unwrap();
+    assert_eq!(newest().ended_at(), Some(plus(t0, 200)));
+    clock.set(plus(t0, 20));
+    change(&|facts| facts.cancel_relationship_end(ada)).unwrap();
+    assert_eq!(newest().ended_at(), None);
+    change(&|facts| facts.end_relationship(ada, plus(t0, 30))).unwrap();
+    // In force, the end is final.
+    clock.set(plus(t0, 30));
+    assert_eq!(
+        retention_error(change(&|facts| facts.cancel_relationship_end(ada))),
+        RetentionError::EndInForce {
+            ended_at: plus(t0, 30)
+        }
+    );
+    assert_eq!(
+        retention_error(change(&|facts| facts.correct_relationship_end(ada, plus(t0, 90)))),
+        RetentionError::EndInForce {
+            ended_at: plus(t0, 30)
+        }
+    );
+    let kinds: Vec<String> = store
+        .entries_after(0)
+        .unwrap()
+        .iter()
+        .filter_map(|entry| {
+            let event: serde_json::Value = serde_json::from_str(entry.event()).unwrap();
+            let kind = event["kind"].as_str().unwrap().to_owned();
+            kind.starts_with("relationship").then_some(kind)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "relationship_started",
+            "relationship_ended",
+            "relationship_end_corrected",
+            "relationship_end_cancelled",
+            "relationship_ended"
+        ]
+    );
+    let expected = vec![newest()];
+    drop(vault);
+    // The log replays to the same relationships, ended at the last scheduled end.
+    let reloaded = stored_facts(&store);
+    assert_eq!(reloaded.relationships().unwrap().relationships(ada), expected);
+    assert_eq!(expected[0].ended_at(), Some(plus(t0, 30)));
+}
+
+pub(crate) fn a_backdated_relationship_change_is_refused_and_writes_nothing() {
+    let db = Db::fresh("backdated");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let before = store.entries_after(0).unwrap();
+    let refused = vault
+        .update_facts(|facts| facts.start_relationship(ada, plus(t0, -3_600)))
+        .unwrap();
+    assert!(matches!(
+        retention_error(refused),
+        RetentionError::Backdated { effective, .. } if effective == plus(t0, -3_600)
+    ));
+    assert_eq!(store.entries_after(0).unwrap(), before);
+    // "Now" read a moment before the store read it counts as now: in force from the
+    // recording instant, never before it.
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, plus(t0, -1)))
+        .unwrap()
+        .unwrap();
+    let started = vault.facts().unwrap().relationships().unwrap().relationships(ada)[0];
+    assert_eq!(started.started_at(), t0);
+    clock.set(plus(t0, 60));
+    let refused = vault
+        .update_facts(|facts| facts.end_relationship(ada, plus(t0, 30)))
+        .unwrap();
+    assert!(matches!(
+        retention_error(refused),
+        RetentionError::Backdated { .. }
+    ));
+    assert_eq!(store.entries_after(0).unwrap().len(), before.len() + 1);
+}
+
+pub(crate) fn fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry() {
+    let db = Db::fresh("after-audit");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let audited = store.audit_entries().unwrap().last().unwrap().entry().at();
+    clock.set(plus(t0, -86_400));
+    let ada = customer(1);
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let facts = vault.facts().unwrap();
+    let started = facts.relationships().unwrap().relationships(ada)[0].started_at();
+    assert!(started >= audited, "recorded at {started}, before {audited}");
+    assert!(facts.newest_recorded().unwrap() >= audited);
 }
