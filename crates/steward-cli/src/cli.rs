@@ -219,7 +219,8 @@ pub(crate) struct EndArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConsentCommand {
     /// Record a change of the customer's training level, recorded now and in force from
-    /// --effective on (never earlier: no backdating).
+    /// --effective on (never earlier: no backdating). A lower level in force now cancels
+    /// every change scheduled after it (shown in `consent history`).
     Set(ConsentSetArgs),
     /// Show the level in force for the customer.
     Show(ConsentShowArgs),

@@ -1040,6 +1040,43 @@ fn customer_end_schedules_corrects_and_cancels_and_an_end_in_force_is_final() {
     assert!(help.contains("scheduled"), "{help}");
 }
 
+#[test]
+fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_the_history_shows_it() {
+    let sandbox = Sandbox::with_customers("consent-cancel");
+    let consent = |extra: &[&str]| {
+        let mut args = vec![
+            "consent",
+            "set",
+            "--customer",
+            ADA,
+            "--actor",
+            "customer",
+            "--channel",
+            "account-settings",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.json(&args)
+    };
+    let scheduled = consent(&["--level", "shared", "--effective", LATER]);
+    assert_eq!(scheduled["effective"], LATER);
+    // Withdrawn now: in force now, and the opt-in never takes effect.
+    let withdrawal = consent(&["--level", "none"]);
+    assert_eq!(withdrawal["level"], "none");
+    let later = sandbox.json(&["consent", "show", "--customer", ADA, "--at", LATER]);
+    assert_eq!(later["level"], "none");
+    let history = sandbox.json(&["consent", "history", "--customer", ADA]);
+    assert_eq!(history[0]["receipt"], scheduled["receipt"]);
+    assert_eq!(history[0]["cancelled_by"], withdrawal["receipt"]);
+    assert_eq!(history[1]["receipt"], withdrawal["receipt"]);
+    assert_eq!(history[1].get("cancelled_by"), None);
+    let table = sandbox.ok(&["consent", "history", "--customer", ADA]);
+    assert!(table.contains("CANCELLED BY"), "{table}");
+    assert!(
+        table.contains(&format!("receipt {}", withdrawal["receipt"])),
+        "{table}"
+    );
+}
+
 /// The current instant as the command prints and parses it (RFC 3339).
 fn now() -> String {
     steward::Timestamp::now().to_string()

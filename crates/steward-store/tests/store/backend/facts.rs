@@ -508,3 +508,50 @@ pub(crate) fn fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry()
     assert!(started >= audited, "recorded at {started}, before {audited}");
     assert!(facts.newest_recorded().unwrap() >= audited);
 }
+
+pub(crate) fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_log() {
+    let db = Db::fresh("consent-cancel");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let change = |level, effective| {
+        ConsentChange::new(
+            ada,
+            level,
+            effective,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            "2025-03-05".parse().unwrap(),
+        )
+    };
+    let scheduled = vault
+        .update_facts(|facts| facts.record_consent(change(TrainingLevel::Shared, plus(t0, 100))))
+        .unwrap()
+        .unwrap();
+    clock.set(plus(t0, 10));
+    let withdrawal = vault
+        .update_facts(|facts| facts.record_consent(change(TrainingLevel::None, plus(t0, 10))))
+        .unwrap()
+        .unwrap();
+    let history = |facts: &DurableFacts<<Db as Backend>::Store>| -> Vec<_> {
+        facts.consent().unwrap().history(ada).collect()
+    };
+    let before = history(&vault.facts().unwrap());
+    assert_eq!(before.len(), 2);
+    assert_eq!(before[0].receipt, scheduled.receipt);
+    assert_eq!(before[0].cancelled_by, Some(withdrawal.receipt));
+    assert_eq!(
+        vault.facts().unwrap().consent().unwrap().level_at(ada, plus(t0, 100)),
+        TrainingLevel::None
+    );
+    drop(vault);
+    // Replayed from the log, the cancellation is the same.
+    let reloaded = stored_facts(&store);
+    assert_eq!(history(&reloaded), before);
+    assert_eq!(
+        reloaded.consent().unwrap().level_at(ada, plus(t0, 1_000)),
+        TrainingLevel::None
+    );
+}

@@ -148,7 +148,8 @@ macro_rules! conformance_suite {
                 an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_the_end,
                 a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log,
                 a_backdated_relationship_change_is_refused_and_writes_nothing,
-                fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry;
+                fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry,
+                a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_log;
             fact_log:
                 an_edited_entry_is_refused_at_open,
                 a_deleted_entry_is_refused_at_open,
