@@ -468,3 +468,83 @@ fn decoded<T: Copy>(all: &[T], code: u8) -> Result<T, StoreError> {
 fn corrupt(reason: &'static str) -> StoreError {
     StoreError::corrupt_row(TABLE, reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADA: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10";
+
+    fn text(event: &FactEvent) -> String {
+        serde_json::to_string(event).unwrap()
+    }
+
+    #[test]
+    fn relationship_entries_without_a_recording_instant_still_decode_and_reencode_alike() {
+        // As builds before recording instants wrote them.
+        for old in [
+            format!(r#"{{"kind":"relationship_started","customer":"{ADA}","at":"2025-01-01T00:00:00Z"}}"#),
+            format!(r#"{{"kind":"relationship_ended","customer":"{ADA}","at":"2025-02-01T00:00:00Z"}}"#),
+        ] {
+            let event: FactEvent = serde_json::from_str(&old).unwrap();
+            assert!(matches!(
+                event,
+                FactEvent::RelationshipStarted { recorded_at: None, .. }
+                    | FactEvent::RelationshipEnded { recorded_at: None, .. }
+            ));
+            assert_eq!(text(&event), old);
+        }
+    }
+
+    #[test]
+    fn snapshots_keep_relationship_changes_with_and_without_their_recording_instant() {
+        let customer: CustomerId = ADA.parse().unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let events = [
+            FactEvent::RelationshipStarted {
+                customer,
+                at: at("2025-01-01T00:00:00Z"),
+                recorded_at: None,
+            },
+            FactEvent::RelationshipEnded {
+                customer,
+                at: at("2025-02-01T00:00:00Z"),
+                recorded_at: None,
+            },
+            FactEvent::RelationshipStarted {
+                customer,
+                at: at("2026-01-01T00:00:00Z"),
+                recorded_at: Some(at("2026-01-01T00:00:00Z")),
+            },
+            FactEvent::RelationshipEnded {
+                customer,
+                at: at("2026-06-01T00:00:00Z"),
+                recorded_at: Some(at("2026-02-01T00:00:00Z")),
+            },
+            FactEvent::RelationshipEndCorrected {
+                customer,
+                at: at("2026-07-01T00:00:00Z"),
+                recorded_at: at("2026-03-01T00:00:00Z"),
+            },
+            FactEvent::RelationshipEndCancelled {
+                customer,
+                recorded_at: at("2026-04-01T00:00:00Z"),
+            },
+        ];
+        let mut writer = SnapshotWriter::continuing(None);
+        for event in &events {
+            writer.push(event).unwrap();
+        }
+        let body = writer.into_body();
+        let known = KnownPolicyVersions::new("2025-03-05".parse().unwrap());
+        let mut reader = SnapshotReader::new(&body, &known).unwrap();
+        assert_eq!(reader.counts(), (2, 0));
+        for event in &events {
+            let Some(SnapshotEvent::Event(read)) = reader.next_event().unwrap() else {
+                panic!("expected {event:?}");
+            };
+            assert_eq!(text(&read), text(event));
+        }
+        assert!(reader.next_event().unwrap().is_none());
+    }
+}
