@@ -997,7 +997,14 @@ fn customer_end_schedules_corrects_and_cancels_and_an_end_in_force_is_final() {
         "{}",
         backdated.stderr
     );
-    let past_end = sandbox.run(&["customer", "end", "--customer", ADA, "--at", "2025-01-01T00:00:00Z"]);
+    let past_end = sandbox.run(&[
+        "customer",
+        "end",
+        "--customer",
+        ADA,
+        "--at",
+        "2025-01-01T00:00:00Z",
+    ]);
     assert_eq!(past_end.code, 2, "{}", past_end.stderr);
 
     // A scheduled end: recorded now, in force later, and the relationship active until then.
@@ -1009,7 +1016,11 @@ fn customer_end_schedules_corrects_and_cancels_and_an_end_in_force_is_final() {
     // Another end names the scheduled one; it can be corrected or cancelled instead.
     let again = sandbox.run(&["customer", "end", "--customer", ADA]);
     assert_eq!(again.code, 2);
-    assert!(again.stderr.contains("correct or cancel"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("correct or cancel"),
+        "{}",
+        again.stderr
+    );
     let corrected = sandbox.json(&[
         "customer",
         "end",

@@ -93,7 +93,9 @@ pub enum ConsentError {
     /// An imported change marked cancelled by a receipt that does not cancel it: no change of
     /// the customer with that receipt follows it, taking effect at its recording instant
     /// before it.
-    #[error("change with receipt {receipt} is marked cancelled by receipt {by}, which does not cancel it")]
+    #[error(
+        "change with receipt {receipt} is marked cancelled by receipt {by}, which does not cancel it"
+    )]
     CancellationUnmatched {
         /// The receipt of the change marked cancelled.
         receipt: u32,

@@ -143,7 +143,9 @@ pub enum RetentionError {
     Core(#[from] CoreError),
     /// A relationship change that would take effect before it is recorded: a change takes
     /// effect now or later, never earlier.
-    #[error("a relationship change recorded at `{recorded_at}` cannot take effect earlier, at `{effective}`")]
+    #[error(
+        "a relationship change recorded at `{recorded_at}` cannot take effect earlier, at `{effective}`"
+    )]
     Backdated {
         /// The rejected effective instant.
         effective: Timestamp,
@@ -152,7 +154,9 @@ pub enum RetentionError {
     },
     /// A relationship change recorded before the newest one already recorded: the recording
     /// instants of the log never decrease.
-    #[error("a relationship change cannot be recorded at `{recorded_at}`, before `{latest}` already recorded")]
+    #[error(
+        "a relationship change cannot be recorded at `{recorded_at}`, before `{latest}` already recorded"
+    )]
     RecordedOutOfOrder {
         /// The rejected recording instant.
         recorded_at: Timestamp,

@@ -307,7 +307,9 @@ impl RelationshipBook {
 
     /// The customer's newest relationship.
     fn newest(&self, customer: CustomerId) -> Option<&Relationship> {
-        self.by_customer.get(&customer).and_then(|history| history.last())
+        self.by_customer
+            .get(&customer)
+            .and_then(|history| history.last())
     }
 
     /// The customer's newest relationship, if its end is scheduled after `recorded_at`.
@@ -507,8 +509,12 @@ mod tests {
                 recorded_at: at(10)
             })
         );
-        book.record(customer(), at(10), RelationshipChange::Start { effective: at(10) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
         let end = RelationshipChange::End { effective: at(19) };
         assert!(matches!(
             book.record(customer(), at(20), end),
@@ -521,10 +527,18 @@ mod tests {
     #[test]
     fn a_change_recorded_before_the_newest_is_refused() {
         let mut book = RelationshipBook::new();
-        book.record(customer(), at(10), RelationshipChange::Start { effective: at(10) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
         assert_eq!(
-            book.record(customer(), at(5), RelationshipChange::End { effective: at(12) }),
+            book.record(
+                customer(),
+                at(5),
+                RelationshipChange::End { effective: at(12) }
+            ),
             Err(RetentionError::RecordedOutOfOrder {
                 recorded_at: at(5),
                 latest: at(10)
@@ -535,24 +549,44 @@ mod tests {
     #[test]
     fn a_scheduled_end_keeps_the_relationship_active_and_may_be_corrected_or_cancelled() {
         let mut book = RelationshipBook::new();
-        book.record(customer(), at(10), RelationshipChange::Start { effective: at(10) })
-            .unwrap();
-        book.record(customer(), at(11), RelationshipChange::End { effective: at(50) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        book.record(
+            customer(),
+            at(11),
+            RelationshipChange::End { effective: at(50) },
+        )
+        .unwrap();
         let scheduled = book.relationships(customer())[0];
         assert!(scheduled.is_active_at(at(49)));
         assert!(scheduled.contains(at(49)));
         // A second end while one is scheduled names the scheduled one.
         assert_eq!(
-            book.record(customer(), at(12), RelationshipChange::End { effective: at(12) }),
+            book.record(
+                customer(),
+                at(12),
+                RelationshipChange::End { effective: at(12) }
+            ),
             Err(RetentionError::EndScheduled { ended_at: at(50) })
         );
-        book.record(customer(), at(13), RelationshipChange::CorrectEnd { effective: at(40) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(13),
+            RelationshipChange::CorrectEnd { effective: at(40) },
+        )
+        .unwrap();
         assert_eq!(book.relationships(customer())[0].ended_at(), Some(at(40)));
         // Corrected to the past: backdated.
         assert!(matches!(
-            book.record(customer(), at(14), RelationshipChange::CorrectEnd { effective: at(13) }),
+            book.record(
+                customer(),
+                at(14),
+                RelationshipChange::CorrectEnd { effective: at(13) }
+            ),
             Err(RetentionError::Backdated { .. })
         ));
         book.record(customer(), at(15), RelationshipChange::CancelEnd)
@@ -567,10 +601,18 @@ mod tests {
     #[test]
     fn an_end_in_force_is_final() {
         let mut book = RelationshipBook::new();
-        book.record(customer(), at(10), RelationshipChange::Start { effective: at(10) })
-            .unwrap();
-        book.record(customer(), at(11), RelationshipChange::End { effective: at(20) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        book.record(
+            customer(),
+            at(11),
+            RelationshipChange::End { effective: at(20) },
+        )
+        .unwrap();
         for change in [
             RelationshipChange::CancelEnd,
             RelationshipChange::CorrectEnd { effective: at(30) },
@@ -582,8 +624,12 @@ mod tests {
         }
         assert_eq!(book.relationships(customer())[0].ended_at(), Some(at(20)));
         // A returning customer starts anew.
-        book.record(customer(), at(21), RelationshipChange::Start { effective: at(21) })
-            .unwrap();
+        book.record(
+            customer(),
+            at(21),
+            RelationshipChange::Start { effective: at(21) },
+        )
+        .unwrap();
         assert_eq!(book.relationships(customer()).len(), 2);
     }
 

@@ -151,11 +151,9 @@ impl FactState {
             FactEvent::RelationshipEndCancelled {
                 customer,
                 recorded_at,
-            } => self.relationships.record(
-                customer,
-                recorded_at,
-                RelationshipChange::CancelEnd,
-            )?,
+            } => self
+                .relationships
+                .record(customer, recorded_at, RelationshipChange::CancelEnd)?,
             FactEvent::Hold { event } => self.holds.replay(event)?,
             FactEvent::StewardAdded { steward } => self.roster.add(steward)?,
             FactEvent::StewardRemoved { steward } => {

@@ -224,8 +224,11 @@ impl SnapshotWriter {
         at: Timestamp,
         recorded_at: Option<Timestamp>,
     ) {
-        self.body
-            .push(if recorded_at.is_some() { recorded } else { unrecorded });
+        self.body.push(if recorded_at.is_some() {
+            recorded
+        } else {
+            unrecorded
+        });
         self.customer(customer);
         self.instant(at);
         if let Some(recorded_at) = recorded_at {
@@ -321,13 +324,11 @@ impl<'b> SnapshotReader<'b> {
                 at: self.instant()?,
                 recorded_at: None,
             }),
-            RELATIONSHIP_STARTED_RECORDED => {
-                SnapshotEvent::Event(FactEvent::RelationshipStarted {
-                    customer: self.customer()?,
-                    at: self.instant()?,
-                    recorded_at: Some(self.instant()?),
-                })
-            }
+            RELATIONSHIP_STARTED_RECORDED => SnapshotEvent::Event(FactEvent::RelationshipStarted {
+                customer: self.customer()?,
+                at: self.instant()?,
+                recorded_at: Some(self.instant()?),
+            }),
             RELATIONSHIP_ENDED_RECORDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
                 customer: self.customer()?,
                 at: self.instant()?,
@@ -483,14 +484,23 @@ mod tests {
     fn relationship_entries_without_a_recording_instant_still_decode_and_reencode_alike() {
         // As builds before recording instants wrote them.
         for old in [
-            format!(r#"{{"kind":"relationship_started","customer":"{ADA}","at":"2025-01-01T00:00:00Z"}}"#),
-            format!(r#"{{"kind":"relationship_ended","customer":"{ADA}","at":"2025-02-01T00:00:00Z"}}"#),
+            format!(
+                r#"{{"kind":"relationship_started","customer":"{ADA}","at":"2025-01-01T00:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"kind":"relationship_ended","customer":"{ADA}","at":"2025-02-01T00:00:00Z"}}"#
+            ),
         ] {
             let event: FactEvent = serde_json::from_str(&old).unwrap();
             assert!(matches!(
                 event,
-                FactEvent::RelationshipStarted { recorded_at: None, .. }
-                    | FactEvent::RelationshipEnded { recorded_at: None, .. }
+                FactEvent::RelationshipStarted {
+                    recorded_at: None,
+                    ..
+                } | FactEvent::RelationshipEnded {
+                    recorded_at: None,
+                    ..
+                }
             ));
             assert_eq!(text(&event), old);
         }

@@ -72,22 +72,20 @@ struct CustomersOut<'a> {
 
 impl Serialize for CustomersOut<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.customers
-                .iter()
-                .map(|(customer, entries)| CustomerOut {
-                    customer,
-                    changes: ChangesOut {
-                        ledger: self.ledger,
-                        entries,
-                        cancelled: self
-                            .ledger
-                            .cancelled
-                            .get(*customer)
-                            .map_or(&[][..], Vec::as_slice),
-                    },
-                }),
-        )
+        serializer.collect_seq(self.customers.iter().map(|(customer, entries)| {
+            CustomerOut {
+                customer,
+                changes: ChangesOut {
+                    ledger: self.ledger,
+                    entries,
+                    cancelled: self
+                        .ledger
+                        .cancelled
+                        .get(*customer)
+                        .map_or(&[][..], Vec::as_slice),
+                },
+            }
+        }))
     }
 }
 
@@ -108,8 +106,7 @@ impl Serialize for ChangesOut<'_> {
         use serde::ser::{Error, SerializeSeq};
 
         let dangling = || S::Error::custom("internal error: dangling table index");
-        let mut out =
-            serializer.serialize_seq(Some(self.entries.len() + self.cancelled.len()))?;
+        let mut out = serializer.serialize_seq(Some(self.entries.len() + self.cancelled.len()))?;
         // Both lists are in receipt order: merged, every change in receipt order.
         let mut cancelled = self.cancelled.iter().peekable();
         for entry in self.entries {

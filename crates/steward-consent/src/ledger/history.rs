@@ -94,7 +94,11 @@ impl ConsentLedger {
     }
 
     /// The receipt of a cancelled change of `customer`.
-    fn cancelled_receipt(&self, customer: CustomerId, cancelled: &Cancelled) -> Option<ConsentReceipt> {
+    fn cancelled_receipt(
+        &self,
+        customer: CustomerId,
+        cancelled: &Cancelled,
+    ) -> Option<ConsentReceipt> {
         let entry = &cancelled.entry;
         Some(ConsentReceipt {
             receipt: ReceiptId(entry.receipt),
@@ -208,9 +212,10 @@ impl Iterator for History<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let remaining = self.back.saturating_sub(self.front).saturating_add(
-            self.cancelled_back.saturating_sub(self.cancelled_front),
-        );
+        let remaining = self
+            .back
+            .saturating_sub(self.front)
+            .saturating_add(self.cancelled_back.saturating_sub(self.cancelled_front));
         (remaining, Some(remaining))
     }
 }

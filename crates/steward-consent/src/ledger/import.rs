@@ -432,9 +432,14 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
                 .unwrap_or(entries.len());
             let (kept, gone) = entries.split_at(from);
             let cancels_them = change.effective == change.recorded_at
-                && marks.iter().skip(from).all(|mark| *mark == Some(change.receipt))
+                && marks
+                    .iter()
+                    .skip(from)
+                    .all(|mark| *mark == Some(change.receipt))
                 && gone.iter().all(|entry| entry.effective > change.effective)
-                && kept.last().is_none_or(|entry| entry.effective < change.effective);
+                && kept
+                    .last()
+                    .is_none_or(|entry| entry.effective < change.effective);
             if let Some(first) = gone.first()
                 && !cancels_them
             {
@@ -462,7 +467,8 @@ impl<'de> Visitor<'de> for ChangesSeed<'_> {
             last_receipt = Some(change.receipt);
             index = index.saturating_add(1);
         }
-        if let Some((entry, Some(by))) = entries.iter().zip(&marks).find(|(_, mark)| mark.is_some()) {
+        if let Some((entry, Some(by))) = entries.iter().zip(&marks).find(|(_, mark)| mark.is_some())
+        {
             return Err(fail(
                 &mut *self.error,
                 ConsentError::InvalidLedger {

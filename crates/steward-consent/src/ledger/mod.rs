@@ -572,9 +572,7 @@ fn cancels_scheduled(
     let Some(scheduled) = history.get(in_force..).filter(|rest| !rest.is_empty()) else {
         return false;
     };
-    let current = in_force
-        .checked_sub(1)
-        .and_then(|index| history.get(index));
+    let current = in_force.checked_sub(1).and_then(|index| history.get(index));
     let after_current = current.is_none_or(|entry| entry.effective < change.effective);
     let lowers = change.level < current.map_or(TrainingLevel::None, |entry| entry.level)
         || scheduled.iter().any(|entry| change.level < entry.level);
@@ -668,7 +666,10 @@ mod tests {
         assert_eq!(ledger.latest_level(ada), TrainingLevel::None);
         let history: Vec<_> = ledger.history(ada).collect();
         assert_eq!(
-            history.iter().map(|r| (r.receipt, r.cancelled_by)).collect::<Vec<_>>(),
+            history
+                .iter()
+                .map(|r| (r.receipt, r.cancelled_by))
+                .collect::<Vec<_>>(),
             [
                 (private.receipt, None),
                 (scheduled.receipt, Some(withdrawal.receipt)),
@@ -719,16 +720,23 @@ mod tests {
         ledger
             .record(change(ada, TrainingLevel::None, at(10)), at(10))
             .unwrap();
-        let mut value: serde_json::Value = serde_json::from_str(&ledger.to_json().unwrap()).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(&ledger.to_json().unwrap()).unwrap();
         assert_eq!(value["customers"][0]["changes"][0]["cancelled_by"], 2);
         // Marked cancelled by a receipt that does not exist: never imported.
         value["customers"][0]["changes"][0]["cancelled_by"] = 7.into();
         let error = ConsentLedger::from_json(&value.to_string(), known()).unwrap_err();
-        assert!(matches!(error, ConsentError::InvalidLedger { .. }), "{error}");
+        assert!(
+            matches!(error, ConsentError::InvalidLedger { .. }),
+            "{error}"
+        );
         // Marked cancelled by the receipt before it: never imported either.
         value["customers"][0]["changes"][0]["cancelled_by"] = 1.into();
         let error = ConsentLedger::from_json(&value.to_string(), known()).unwrap_err();
-        assert!(error.to_string().contains("cancelled by receipt 1"), "{error}");
+        assert!(
+            error.to_string().contains("cancelled by receipt 1"),
+            "{error}"
+        );
         // The mark removed, the withdrawal is not after the scheduled change.
         value["customers"][0]["changes"][0]
             .as_object_mut()

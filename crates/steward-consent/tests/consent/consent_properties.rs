@@ -228,7 +228,10 @@ impl Model {
     fn cancels(&self, attempt: &Attempt) -> bool {
         let change = &attempt.change;
         let now = attempt.recorded_at;
-        let history = self.changes.get(&change.customer).map_or(&[][..], Vec::as_slice);
+        let history = self
+            .changes
+            .get(&change.customer)
+            .map_or(&[][..], Vec::as_slice);
         let (in_force, scheduled): (Vec<_>, Vec<_>) =
             history.iter().partition(|(effective, _)| *effective <= now);
         let current = in_force.last();

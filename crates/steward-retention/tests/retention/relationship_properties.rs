@@ -13,7 +13,11 @@ fn at(seconds: i64) -> Timestamp {
 
 fn customers() -> Vec<CustomerId> {
     (0..3u8)
-        .filter_map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02x}").parse().ok())
+        .filter_map(|n| {
+            format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a{n:02x}")
+                .parse()
+                .ok()
+        })
         .collect()
 }
 

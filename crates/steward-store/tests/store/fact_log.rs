@@ -577,7 +577,11 @@ fn a_batch_refused_half_way_fails_the_facts_closed_and_a_refused_change_does_not
         Err(StoreError::FactsDiverged)
     ));
     use steward::Facts;
-    assert!(facts.relationship_containing(customer(3), ahead(1)).is_none());
+    assert!(
+        facts
+            .relationship_containing(customer(3), ahead(1))
+            .is_none()
+    );
     assert!(
         stored_facts(&store)
             .relationships()

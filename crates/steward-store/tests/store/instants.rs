@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, ManualClock, Policy,
-    Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
+    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, ManualClock, Policy, Purpose,
+    RecordId, SealedRecord, Timestamp, TrainingLevel,
 };
 use steward_store::{
     Effective, FactLog, SqliteStore, StoreError, StoreVault, open_vault_with_clock,
@@ -58,23 +58,32 @@ fn plus(base: Timestamp, seconds: i64) -> Timestamp {
 /// The (recorded, effective) instants of every relationship and consent entry of the log,
 /// in log order (a cancellation has no effective instant of its own).
 fn logged_instants(store: &SqliteStore) -> Vec<(Timestamp, Option<Timestamp>)> {
-    let instant = |value: &serde_json::Value| -> Timestamp {
-        value.as_str().unwrap().parse().unwrap()
-    };
     store
         .entries_after(0)
         .unwrap()
         .iter()
         .filter_map(|entry| {
             let event: serde_json::Value = serde_json::from_str(entry.event()).unwrap();
-            match event["kind"].as_str().unwrap() {
+            let instant = |path: &str| -> Timestamp {
+                event
+                    .pointer(path)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            match event
+                .pointer("/kind")
+                .and_then(serde_json::Value::as_str)
+                .unwrap()
+            {
                 "consent" => Some((
-                    instant(&event["receipt"]["recorded_at"]),
-                    Some(instant(&event["receipt"]["effective"])),
+                    instant("/receipt/recorded_at"),
+                    Some(instant("/receipt/effective")),
                 )),
-                "relationship_end_cancelled" => Some((instant(&event["recorded_at"]), None)),
+                "relationship_end_cancelled" => Some((instant("/recorded_at"), None)),
                 kind if kind.starts_with("relationship") => {
-                    Some((instant(&event["recorded_at"]), Some(instant(&event["at"]))))
+                    Some((instant("/recorded_at"), Some(instant("/at"))))
                 }
                 _ => None,
             }
@@ -92,9 +101,9 @@ fn apply(
 ) -> Result<(), StoreError> {
     use steward::Clock;
     let now = clock.now();
-    let change = |change: &dyn Fn(
-        &mut steward_store::StoreFacts,
-    ) -> Result<(), StoreError>| { vault.update_facts(|facts| change(facts)).unwrap() };
+    let change = |change: &dyn Fn(&mut steward_store::StoreFacts) -> Result<(), StoreError>| {
+        vault.update_facts(|facts| change(facts)).unwrap()
+    };
     let _accepted_or_refused = match *step {
         Step::Clock(seconds) => {
             clock.set(plus(now, seconds));
@@ -106,7 +115,12 @@ fn apply(
                 // A record collected as the vault would date it now, within the relationship.
                 let collected = vault.decision_instant().unwrap();
                 let record = vault
-                    .seal(RecordId::generate_at(collected), customer(who), collected, b"a prompt")
+                    .seal(
+                        RecordId::generate_at(collected),
+                        customer(who),
+                        collected,
+                        b"a prompt",
+                    )
                     .unwrap();
                 store
                     .put_record(&record, steward::DataCategory::LlmRequestLog)
@@ -136,7 +150,11 @@ fn apply(
                 .map(|_| ())
         }),
         Step::Open(who) => {
-            if let Some((_, record)) = records.iter().rev().find(|(owner, _)| *owner == customer(who)) {
+            if let Some((_, record)) = records
+                .iter()
+                .rev()
+                .find(|(owner, _)| *owner == customer(who))
+            {
                 let newest = vault.facts().unwrap().newest_recorded();
                 let request = AccessRequest::with_justification_text(
                     "alice.ops".parse().unwrap(),

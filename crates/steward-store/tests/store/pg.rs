@@ -93,7 +93,9 @@ fn set_up_facts(vault: &PgVault, customers: &[CustomerId]) {
     vault
         .update_facts(|facts| {
             for &customer in customers {
-                facts.start_relationship(customer, Timestamp::now()).unwrap();
+                facts
+                    .start_relationship(customer, Timestamp::now())
+                    .unwrap();
             }
         })
         .unwrap();

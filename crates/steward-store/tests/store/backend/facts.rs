@@ -16,6 +16,9 @@ use crate::{
     common::*,
 };
 
+/// The facts of a store of this backend.
+type Facts = DurableFacts<<Db as Backend>::Store>;
+
 /// `seconds` after `base`.
 fn plus(base: Timestamp, seconds: i64) -> Timestamp {
     Timestamp::from_unix_nanos(base.unix_nanos() + seconds * 1_000_000_000)
@@ -25,7 +28,7 @@ fn plus(base: Timestamp, seconds: i64) -> Timestamp {
 fn retention_error(result: Result<(), StoreError>) -> RetentionError {
     match result {
         Err(StoreError::Retention(error)) => error,
-        other => panic!("expected a refused relationship change, got {other:?}"),
+        other => unreachable!("expected a refused relationship change, got {other:?}"),
     }
 }
 
@@ -137,14 +140,18 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     assert_eq!(
         book.relationships(customer(1)),
         [
-            Relationship::start(customer(1), ahead(0)).end(ahead(10)).unwrap(),
+            Relationship::start(customer(1), ahead(0))
+                .end(ahead(10))
+                .unwrap(),
             Relationship::start(customer(1), ahead(20)),
         ]
     );
     assert_eq!(
         book.relationships(customer(2)),
         [
-            Relationship::start(customer(2), ahead(5)).end(ahead(6)).unwrap(),
+            Relationship::start(customer(2), ahead(5))
+                .end(ahead(6))
+                .unwrap(),
             Relationship::start(customer(2), ahead(6)),
         ]
     );
@@ -358,7 +365,15 @@ pub(crate) fn an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_
         .update_facts(|facts| facts.end_relationship(ada, Effective::Now))
         .unwrap()
         .unwrap();
-    let ended = vault.facts().unwrap().relationships().unwrap().relationships(ada)[0]
+    let ended = vault
+        .facts()
+        .unwrap()
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap()
         .ended_at()
         .unwrap();
     assert_eq!(ended, plus(t0, 10));
@@ -377,7 +392,11 @@ pub(crate) fn an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_
     let entries = store.audit_entries().unwrap();
     let newest = entries.last().unwrap().entry();
     assert!(newest.access().is_some());
-    assert!(newest.at() >= ended, "audited at {} before the end {ended}", newest.at());
+    assert!(
+        newest.at() >= ended,
+        "audited at {} before the end {ended}",
+        newest.at()
+    );
     assert!(vault.decision_instant().unwrap() >= ended);
 }
 
@@ -388,10 +407,20 @@ pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log()
     let clock = ManualClock::new(t0);
     let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
     let ada = customer(1);
-    let change = |change: &dyn Fn(&mut DurableFacts<<Db as Backend>::Store>) -> Result<(), StoreError>| {
+    let change = |change: &dyn Fn(&mut Facts) -> Result<(), StoreError>| {
         vault.update_facts(|facts| change(facts)).unwrap()
     };
-    let newest = || vault.facts().unwrap().relationships().unwrap().relationships(ada)[0];
+    let newest = || {
+        vault
+            .facts()
+            .unwrap()
+            .relationships()
+            .unwrap()
+            .relationships(ada)
+            .first()
+            .copied()
+            .unwrap()
+    };
     change(&|facts| facts.start_relationship(ada, Effective::Now)).unwrap();
     change(&|facts| facts.end_relationship(ada, plus(t0, 100))).unwrap();
     // Scheduled: active until it takes effect, and another end names it.
@@ -419,7 +448,9 @@ pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log()
         }
     );
     assert_eq!(
-        retention_error(change(&|facts| facts.correct_relationship_end(ada, plus(t0, 90)))),
+        retention_error(change(
+            &|facts| facts.correct_relationship_end(ada, plus(t0, 90))
+        )),
         RetentionError::EndInForce {
             ended_at: plus(t0, 30)
         }
@@ -430,7 +461,11 @@ pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log()
         .iter()
         .filter_map(|entry| {
             let event: serde_json::Value = serde_json::from_str(entry.event()).unwrap();
-            let kind = event["kind"].as_str().unwrap().to_owned();
+            let kind = event
+                .get("kind")
+                .and_then(serde_json::Value::as_str)
+                .unwrap()
+                .to_owned();
             kind.starts_with("relationship").then_some(kind)
         })
         .collect();
@@ -448,8 +483,11 @@ pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log()
     drop(vault);
     // The log replays to the same relationships, ended at the last scheduled end.
     let reloaded = stored_facts(&store);
-    assert_eq!(reloaded.relationships().unwrap().relationships(ada), expected);
-    assert_eq!(expected[0].ended_at(), Some(plus(t0, 30)));
+    assert_eq!(
+        reloaded.relationships().unwrap().relationships(ada),
+        expected
+    );
+    assert_eq!(expected.first().unwrap().ended_at(), Some(plus(t0, 30)));
 }
 
 pub(crate) fn a_backdated_relationship_change_is_refused_and_writes_nothing() {
@@ -474,7 +512,15 @@ pub(crate) fn a_backdated_relationship_change_is_refused_and_writes_nothing() {
         .update_facts(|facts| facts.start_relationship(ada, plus(t0, -1)))
         .unwrap()
         .unwrap();
-    let started = vault.facts().unwrap().relationships().unwrap().relationships(ada)[0];
+    let started = vault
+        .facts()
+        .unwrap()
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap();
     assert_eq!(started.started_at(), t0);
     clock.set(plus(t0, 60));
     let refused = vault
@@ -504,8 +550,18 @@ pub(crate) fn fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry()
         .unwrap()
         .unwrap();
     let facts = vault.facts().unwrap();
-    let started = facts.relationships().unwrap().relationships(ada)[0].started_at();
-    assert!(started >= audited, "recorded at {started}, before {audited}");
+    let started = facts
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap()
+        .started_at();
+    assert!(
+        started >= audited,
+        "recorded at {started}, before {audited}"
+    );
     assert!(facts.newest_recorded().unwrap() >= audited);
 }
 
@@ -540,10 +596,18 @@ pub(crate) fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_l
     };
     let before = history(&vault.facts().unwrap());
     assert_eq!(before.len(), 2);
-    assert_eq!(before[0].receipt, scheduled.receipt);
-    assert_eq!(before[0].cancelled_by, Some(withdrawal.receipt));
+    assert_eq!(before.first().unwrap().receipt, scheduled.receipt);
     assert_eq!(
-        vault.facts().unwrap().consent().unwrap().level_at(ada, plus(t0, 100)),
+        before.first().unwrap().cancelled_by,
+        Some(withdrawal.receipt)
+    );
+    assert_eq!(
+        vault
+            .facts()
+            .unwrap()
+            .consent()
+            .unwrap()
+            .level_at(ada, plus(t0, 100)),
         TrainingLevel::None
     );
     drop(vault);
