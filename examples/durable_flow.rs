@@ -14,7 +14,9 @@ use std::error::Error;
 use steward::logs::{AuditEvent, CheckpointSigner};
 use steward::retention::Sweep;
 use steward::*;
-use steward_store::{GroupCommitter, RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault};
+use steward_store::{
+    Effective, GroupCommitter, RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault,
+};
 
 const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
@@ -64,10 +66,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let ada: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01".parse()?;
     let ben: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02".parse()?;
-    let joined = days_from(Timestamp::now(), -30);
     vault.update_facts(|facts| {
-        facts.start_relationship(ada, joined)?;
-        facts.start_relationship(ben, joined)?;
+        // Relationships start now: no fact change takes effect before it is recorded.
+        facts.start_relationship(ada, Effective::Now)?;
+        facts.start_relationship(ben, Effective::Now)?;
         // Ada opts in to shared training today (the store dates the receipt by its clock:
         // no change takes effect before it is recorded); Ben keeps the default.
         facts.record_consent(ConsentChange::new(

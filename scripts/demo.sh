@@ -40,15 +40,18 @@ show init
 section "An admin puts a data steward on the roster (logs.access: a select few)"
 show roster add --steward sam.steward --admin dana.admin
 
-section "Ada and Ben are customers; Ada opts in to shared training (training.shared)"
-show customer start --customer "$ADA" --at 2025-01-01T00:00:00Z
-show customer start --customer "$BEN" --at 2025-01-01T00:00:00Z
+section "Ada and Ben become customers now; Ada asks once, then opts in to shared training"
+show customer start --customer "$ADA"
+show customer start --customer "$BEN"
+cat >early.jsonl <<JSONL
+{"customer": "$ADA", "body": "Summarize my repo (before opting in)"}
+JSONL
+show ingest early.jsonl
 show consent set --customer "$ADA" --level shared --actor customer --channel account-settings
 show consent history --customer "$ADA"
 
 section "Requests pass the proxy: each sealed under the consent in force when it was made"
 cat >requests.jsonl <<JSONL
-{"customer": "$ADA", "at": "2025-02-01T09:00:00Z", "body": "Summarize my repo (before opting in)"}
 {"customer": "$ADA", "body": "Refactor my parser to use iterators"}
 {"customer": "$BEN", "body": "Why does my build fail with E0502?"}
 {"customer": "$ADA", "body": {"prompt": "Write tests for the tokenizer", "model": "coder-1"}}

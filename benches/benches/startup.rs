@@ -20,7 +20,7 @@ use std::{
 };
 
 use steward::{Channel, ConsentActor, ConsentChange, CustomerId, Policy, Timestamp, TrainingLevel};
-use steward_store::{FactLog, SqliteStore, StoreFacts, StoreKeys, open_vault};
+use steward_store::{Effective, FactLog, SqliteStore, StoreFacts, StoreKeys, open_vault};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -181,7 +181,6 @@ fn build(path: &Path, customers: u64) -> Result<u64, BoxError> {
     let store = SqliteStore::create(path, &keys)?;
     let policy = Policy::coder_model();
     let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-    let joined: Timestamp = "2025-01-01T00:00:00Z".parse()?;
     // Seconds after the change is written (per customer: the whole build takes longer than
     // any fixed offset, and a change cannot take effect before it is recorded).
     let later = |seconds: i64| {
@@ -193,7 +192,7 @@ fn build(path: &Path, customers: u64) -> Result<u64, BoxError> {
         let owners = (first..last).map(customer).collect::<Result<Vec<_>, _>>()?;
         facts.in_one_commit(|batch| {
             for owner in &owners {
-                batch.start_relationship(*owner, joined)?;
+                batch.start_relationship(*owner, Effective::Now)?;
                 batch.record_consent(ConsentChange::new(
                     *owner,
                     TrainingLevel::Shared,

@@ -45,7 +45,9 @@ use steward::{
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgConfig, PgStore, PgVault};
-use steward_store::{GroupCommitter, SqliteStore, StoreFacts, StoreKeys, StoreVault, open_vault};
+use steward_store::{
+    Effective, GroupCommitter, SqliteStore, StoreFacts, StoreKeys, StoreVault, open_vault,
+};
 
 const SEAL_BODY: usize = 1024;
 const OPEN_BODY: usize = 256;
@@ -151,10 +153,9 @@ impl SharedBench {
         let store = PgStore::create(&self.config, &keys)?;
         let first = open_vault(&store, &keys, Policy::coder_model())?;
         first.add_steward("alice.ops".parse()?, "dana.admin".parse()?)?;
-        let joined = joined()?;
         first.update_facts(|facts| {
             (0..customers).try_for_each(|n| -> Result<(), BoxError> {
-                Ok(facts.start_relationship(customer(n)?, joined)?)
+                Ok(facts.start_relationship(customer(n)?, Effective::Now)?)
             })
         })??;
         let second = open_vault(&store, &keys, Policy::coder_model())?;
@@ -412,7 +413,6 @@ impl Durable {
 fn durable_vault(path: &Path, customers: u64) -> Result<Durable, BoxError> {
     let keys = store_keys()?;
     let store = SqliteStore::create(path, &keys)?;
-    let joined = joined()?;
     let owners = (0..customers)
         .map(customer)
         .collect::<Result<Vec<_>, _>>()?;
@@ -420,7 +420,7 @@ fn durable_vault(path: &Path, customers: u64) -> Result<Durable, BoxError> {
     vault.update_facts(|facts| {
         facts.in_one_commit(|batch| {
             for owner in &owners {
-                batch.start_relationship(*owner, joined)?;
+                batch.start_relationship(*owner, Effective::Now)?;
             }
             Ok(())
         })
@@ -543,7 +543,6 @@ fn build_customers(path: &Path, customers: u64) -> Result<(), BoxError> {
     let keys = store_keys()?;
     let store = SqliteStore::create(path, &keys)?;
     let policy = Policy::coder_model();
-    let joined = joined()?;
     let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
     let levels = [
         TrainingLevel::None,
@@ -576,7 +575,7 @@ fn build_customers(path: &Path, customers: u64) -> Result<(), BoxError> {
         }
         facts.in_one_commit(|batch| {
             for change in changes {
-                batch.start_relationship(change.customer, joined)?;
+                batch.start_relationship(change.customer, Effective::Now)?;
                 batch.record_consent(change)?;
             }
             Ok(())

@@ -179,31 +179,58 @@ pub(crate) struct RosterChangeArgs {
 /// `steward customer ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum CustomerCommand {
-    /// Start a customer relationship.
+    /// Start a customer relationship, recorded now: in force now, or from --at on (a later
+    /// time schedules the start; an earlier one is refused, as nothing takes effect before
+    /// it is recorded).
     Start(RelationshipArgs),
-    /// End the customer's relationship: from then on their logs serve nothing, and the
-    /// sweep deletes them within the policy's window.
-    End(RelationshipArgs),
+    /// End the customer's relationship, recorded now.
+    ///
+    /// Without --at it ends now: from then on their logs serve nothing, and the sweep deletes
+    /// them within the policy's window; an end in force is final. With --at a later time the
+    /// end is scheduled: until then the relationship is active (its logs serve and are
+    /// collected as before), and while the end still lies in the future it can be moved with
+    /// --correct-to or withdrawn with --cancel, each recorded as its own change. An earlier
+    /// --at is refused (no backdating).
+    End(EndArgs),
     /// List the relationships.
     List,
 }
 
-/// A relationship change.
+/// A relationship start.
 #[derive(Debug, Args)]
 pub(crate) struct RelationshipArgs {
     /// The customer's id (a UUID).
     #[arg(long, value_name = "UUID")]
     pub(crate) customer: CustomerId,
-    /// When (RFC 3339); now if not given.
+    /// When it takes effect (RFC 3339): now if not given, never earlier.
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<Timestamp>,
+}
+
+/// A relationship end, scheduled end, correction or cancellation.
+#[derive(Debug, Args)]
+pub(crate) struct EndArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// When the end takes effect (RFC 3339): now if not given; a later time schedules it.
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["correct_to", "cancel"])]
+    pub(crate) at: Option<Timestamp>,
+    /// Move the scheduled end, which must still lie in the future, to TIME (now or later).
+    #[arg(long, value_name = "TIME", conflicts_with = "cancel")]
+    pub(crate) correct_to: Option<Timestamp>,
+    /// Withdraw the scheduled end, which must still lie in the future: the relationship
+    /// stays open.
+    #[arg(long)]
+    pub(crate) cancel: bool,
 }
 
 /// `steward consent ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConsentCommand {
     /// Record a change of the customer's training level, recorded now and in force from
-    /// --effective on (never earlier: no backdating).
+    /// --effective on (never earlier: no backdating). A lower level in force now cancels
+    /// every change scheduled after it (shown in `consent history`).
     Set(ConsentSetArgs),
     /// Show the level in force for the customer.
     Show(ConsentShowArgs),

@@ -95,6 +95,7 @@ fn history(context: &Context, CustomerArg { customer }: CustomerArg) -> Result<(
             "ACTOR",
             "CHANNEL",
             "POLICY",
+            "CANCELLED BY",
         ]);
         for receipt in &receipts {
             table.row(vec![
@@ -106,6 +107,10 @@ fn history(context: &Context, CustomerArg { customer }: CustomerArg) -> Result<(
                 receipt.actor.to_string(),
                 receipt.channel.to_string(),
                 receipt.policy_version.to_string(),
+                // A change cancelled before it took effect, by a lower level recorded later.
+                receipt
+                    .cancelled_by
+                    .map_or_else(|| "-".to_owned(), |by| format!("receipt {by}")),
             ]);
         }
         table.print()?;

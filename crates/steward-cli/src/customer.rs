@@ -2,12 +2,14 @@
 
 use serde_json::json;
 use steward::{CustomerId, Timestamp};
+use steward_store::Effective;
 
 use crate::{
     Context,
-    cli::{CustomerCommand, RelationshipArgs},
+    cli::{CustomerCommand, EndArgs, RelationshipArgs},
     error::{CliError, Exit},
     output::{Table, println, render},
+    store_dir::Session,
 };
 
 /// `steward customer ...`
@@ -26,26 +28,47 @@ fn start(
     RelationshipArgs { customer, at }: RelationshipArgs,
 ) -> Result<(), CliError> {
     let session = context.open()?;
-    let at = at.unwrap_or_else(Timestamp::now);
+    let at = at.map_or(Effective::Now, Effective::At);
     session
         .vault
         .update_facts(|facts| facts.start_relationship(customer, at))?
         .map_err(|error| CliError::from_change("starting the relationship", error))?;
-    report(context, customer, "started", at)
+    report(context, &session, customer, "started")
+}
+
+/// What `steward customer end` does.
+enum EndChange {
+    /// Ends now, or schedules the end.
+    End(Effective),
+    /// Moves the scheduled end.
+    Correct(Timestamp),
+    /// Withdraws the scheduled end.
+    Cancel,
 }
 
 /// `steward customer end`
-fn end(
-    context: &Context,
-    RelationshipArgs { customer, at }: RelationshipArgs,
-) -> Result<(), CliError> {
+fn end(context: &Context, args: EndArgs) -> Result<(), CliError> {
+    let change = match (args.at, args.correct_to, args.cancel) {
+        (_, _, true) => EndChange::Cancel,
+        (_, Some(to), false) => EndChange::Correct(to),
+        (at, None, false) => EndChange::End(at.map_or(Effective::Now, Effective::At)),
+    };
+    let customer = args.customer;
     let session = context.open()?;
-    let at = at.unwrap_or_else(Timestamp::now);
+    let (action, done) = match change {
+        EndChange::End(_) => ("ending the relationship", "ended"),
+        EndChange::Correct(_) => ("correcting the relationship's end", "end corrected"),
+        EndChange::Cancel => ("cancelling the relationship's end", "end cancelled"),
+    };
     session
         .vault
-        .update_facts(|facts| facts.end_relationship(customer, at))?
-        .map_err(|error| CliError::from_change("ending the relationship", error))?;
-    report(context, customer, "ended", at)
+        .update_facts(|facts| match change {
+            EndChange::End(at) => facts.end_relationship(customer, at),
+            EndChange::Correct(to) => facts.correct_relationship_end(customer, to),
+            EndChange::Cancel => facts.cancel_relationship_end(customer),
+        })?
+        .map_err(|error| CliError::from_change(action, error))?;
+    report(context, &session, customer, done)
 }
 
 /// `steward customer list`
@@ -75,14 +98,43 @@ fn list(context: &Context) -> Result<(), CliError> {
 
 fn report(
     context: &Context,
+    session: &Session,
     customer: CustomerId,
     change: &'static str,
-    at: Timestamp,
 ) -> Result<(), CliError> {
-    let value = json!({ "customer": customer, "relationship": change, "at": at });
+    let facts = session.vault.facts()?;
+    let recorded_at = facts.newest_recorded();
+    let relationship = facts
+        .relationships()?
+        .relationships(customer)
+        .last()
+        .copied();
+    drop(facts);
+    let started_at = relationship.map(|r| r.started_at());
+    let ended_at = relationship.and_then(|r| r.ended_at());
+    let scheduled = matches!((ended_at, recorded_at), (Some(end), Some(now)) if end > now);
+    let change = if change == "ended" && scheduled {
+        "end scheduled"
+    } else {
+        change
+    };
+    let value = json!({
+        "customer": customer,
+        "relationship": change,
+        "recorded_at": recorded_at,
+        "started_at": started_at,
+        "ended_at": ended_at,
+    });
     render(context.format, "the relationship change", &value, || {
+        let when = match (change, ended_at) {
+            ("started", _) => started_at.map(|at| format!(" from {at}")),
+            (_, Some(end)) => Some(format!(" at {end}")),
+            _ => None,
+        }
+        .unwrap_or_default();
         println(&format!(
-            "customer {customer}: relationship {change} at {at}"
+            "customer {customer}: relationship {change}{when} (recorded {})",
+            recorded_at.map_or_else(|| "-".to_owned(), |at| at.to_string())
         ))
     })
 }

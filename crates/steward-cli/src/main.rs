@@ -44,8 +44,13 @@
 //! There is no ambient identity: `--admin` names who changes the roster, `--steward` who
 //! opens a record, `--by` who places or releases a hold; each lands in the audit trail or
 //! the hold's history. The vault's clock is the system clock. Commands that take an instant
-//! (`customer start --at`, `consent set --effective`, `sweep --at`) accept RFC 3339 and
-//! default to now; consent changes are recorded now, never backdated.
+//! (`customer start --at`, `customer end --at`, `consent set --effective`, `sweep --at`)
+//! accept RFC 3339 and default to now; relationship and consent changes are recorded now and
+//! take effect now or later, never earlier. `customer end --at` a later time schedules the
+//! end (the relationship is active until then), which `--correct-to` moves and `--cancel`
+//! withdraws while it lies in the future; an end in force is final. A lower consent level in
+//! force now cancels every change scheduled after it. Nothing is decided or audited before
+//! the newest recorded change, whatever the clock says.
 //!
 //! # Output
 //!

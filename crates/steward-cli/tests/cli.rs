@@ -169,16 +169,28 @@ impl Sandbox {
             "dana.admin",
         ]);
         for customer in [ADA, BEN] {
-            sandbox.ok(&[
-                "customer",
-                "start",
-                "--customer",
-                customer,
-                "--at",
-                "2025-01-01T00:00:00Z",
-            ]);
+            sandbox.ok(&["customer", "start", "--customer", customer]);
         }
         sandbox
+    }
+
+    /// `steward check` of a steward's open of `customer`'s log collected now.
+    fn open_check(&self, customer: &str) -> Run {
+        self.run(&[
+            "check",
+            "--actor",
+            "steward:sam.steward",
+            "--action",
+            "open:troubleshooting",
+            "--category",
+            "llm-request-log",
+            "--owner",
+            customer,
+            "--collected",
+            &now(),
+            "--justification",
+            "INC-1",
+        ])
     }
 
     fn open(&self, record: &str, purpose: &str, steward: &str) -> Run {
@@ -352,15 +364,10 @@ fn roster_customers_and_consent_round_trip_as_json() {
         serde_json::json!(["b.steward", "sam.steward"])
     );
 
-    let started = sandbox.json(&[
-        "customer",
-        "start",
-        "--customer",
-        ADA,
-        "--at",
-        "2025-01-01T00:00:00Z",
-    ]);
-    assert_eq!(started["at"], "2025-01-01T00:00:00Z");
+    // Started now: recorded and in force at the same instant.
+    let started = sandbox.json(&["customer", "start", "--customer", ADA]);
+    assert_eq!(started["relationship"], "started");
+    assert_eq!(started["started_at"], started["recorded_at"]);
     let listed = sandbox.json(&["customer", "list"]);
     assert_eq!(listed[0]["customer"], ADA);
     assert_eq!(listed[0]["ended_at"], Value::Null);
@@ -498,6 +505,8 @@ fn assert_is_the_ingest_table(text: &str, rows: &[(&str, &str, &str)]) {
 #[test]
 fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() {
     let sandbox = Sandbox::with_customers("ingest-table");
+    // Collected after Ben's relationship started, which starts when it is recorded.
+    let collected = now();
     sandbox.ok(&[
         "consent",
         "set",
@@ -512,14 +521,14 @@ fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() 
     ]);
     let input = format!(
         "{}\n{}\n",
-        serde_json::json!({ "customer": BEN, "at": "2025-02-01T09:00:00Z", "body": "x" }),
+        serde_json::json!({ "customer": BEN, "at": collected, "body": "x" }),
         serde_json::json!({ "customer": ADA, "body": "y" }),
     );
     let run = sandbox.run_with_input(&["ingest"], &input);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let stdout = run.stdout();
     let now = stdout.lines().nth(2).unwrap().split("  ").nth(2).unwrap();
-    let rows = [(BEN, "2025-02-01T09:00:00Z", "none"), (ADA, now, "shared")];
+    let rows = [(BEN, collected.as_str(), "none"), (ADA, now, "shared")];
     assert_is_the_ingest_table(&stdout, &rows);
     assert!(
         run.stderr
@@ -549,7 +558,7 @@ fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() 
     let now = table.lines().nth(2).unwrap().split("  ").nth(2).unwrap();
     assert_is_the_ingest_table(
         table,
-        &[(BEN, "2025-02-01T09:00:00Z", "none"), (ADA, now, "shared")],
+        &[(BEN, collected.as_str(), "none"), (ADA, now, "shared")],
     );
     assert_eq!(summary.lines().count(), 1, "{text}");
     assert!(summary.ends_with(")\n"), "{text}");
@@ -724,6 +733,7 @@ fn bad_input_exits_2_naming_what_is_wrong() {
 #[test]
 fn a_policy_file_replaces_the_bundled_policy() {
     let sandbox = Sandbox::with_customers("policy");
+    let collected = now();
     let strict = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/custom-policy.toml"
@@ -743,7 +753,7 @@ fn a_policy_file_replaces_the_bundled_policy() {
             "--owner",
             BEN,
             "--collected",
-            "2025-06-01T00:00:00Z",
+            &collected,
             "--justification",
             "INC-9",
         ];
@@ -815,7 +825,7 @@ fn export_writes_only_the_permitted_records() {
     // Collected before Ada opts in: it keeps `none` (training.forward-only).
     let early = format!(
         "{}\n",
-        serde_json::json!({ "customer": ADA, "at": "2025-06-01T00:00:00Z", "body": "early" })
+        serde_json::json!({ "customer": ADA, "at": now(), "body": "early" })
     );
     sandbox.ingest(&early);
     sandbox.ok(&[
@@ -1245,6 +1255,8 @@ fn audit_verify_detects_entries_removed_after_a_kept_checkpoint() {
 #[test]
 fn check_prints_the_decision_and_exits_3_on_deny() {
     let sandbox = Sandbox::with_customers("check");
+    // Collected after the relationships started, which start when they are recorded.
+    let collected = now();
     let allowed = sandbox.run(&[
         "check",
         "--actor",
@@ -1256,7 +1268,7 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "--owner",
         BEN,
         "--collected",
-        "2025-06-01T00:00:00Z",
+        &collected,
         "--justification",
         "INC-1",
     ]);
@@ -1280,7 +1292,7 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "--owner",
         BEN,
         "--collected",
-        "2025-06-01T00:00:00Z",
+        &collected,
     ]);
     assert_eq!(denied.code, 3);
     let decision: Value = serde_json::from_slice(&denied.stdout).unwrap();
@@ -1293,7 +1305,7 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "action": "train:shared",
         "category": "llm-request-log",
         "owner": BEN,
-        "collected": "2025-06-01T00:00:00Z",
+        "collected": collected,
     })
     .to_string();
     let from_stdin = sandbox.run_with_input(&["check", "--request", "-"], &request);
@@ -1318,7 +1330,7 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "--owner",
         BEN,
         "--collected",
-        "2025-06-01T00:00:00Z",
+        &collected,
     ]);
     assert_eq!(bad_actor.code, 2);
     assert!(
@@ -1326,6 +1338,120 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
         "{}",
         bad_actor.stderr
     );
+}
+
+#[test]
+fn customer_end_schedules_corrects_and_cancels_and_an_end_in_force_is_final() {
+    let sandbox = Sandbox::with_customers("customer-end");
+    // Nothing takes effect before it is recorded.
+    let backdated = sandbox.run(&[
+        "customer",
+        "start",
+        "--customer",
+        "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a03",
+        "--at",
+        "2025-01-01T00:00:00Z",
+    ]);
+    assert_eq!(backdated.code, 2);
+    assert!(
+        backdated.stderr.contains("cannot take effect earlier"),
+        "{}",
+        backdated.stderr
+    );
+    let past_end = sandbox.run(&[
+        "customer",
+        "end",
+        "--customer",
+        ADA,
+        "--at",
+        "2025-01-01T00:00:00Z",
+    ]);
+    assert_eq!(past_end.code, 2, "{}", past_end.stderr);
+
+    // A scheduled end: recorded now, in force later, and the relationship active until then.
+    let scheduled = sandbox.json(&["customer", "end", "--customer", ADA, "--at", LATER]);
+    assert_eq!(scheduled["relationship"], "end scheduled");
+    assert_eq!(scheduled["ended_at"], LATER);
+    let active = sandbox.open_check(ADA);
+    assert_eq!(active.code, 0, "{}", active.stderr);
+    // Another end names the scheduled one; it can be corrected or cancelled instead.
+    let again = sandbox.run(&["customer", "end", "--customer", ADA]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("correct or cancel"),
+        "{}",
+        again.stderr
+    );
+    let corrected = sandbox.json(&[
+        "customer",
+        "end",
+        "--customer",
+        ADA,
+        "--correct-to",
+        "2098-01-01T00:00:00Z",
+    ]);
+    assert_eq!(corrected["relationship"], "end corrected");
+    assert_eq!(corrected["ended_at"], "2098-01-01T00:00:00Z");
+    let cancelled = sandbox.json(&["customer", "end", "--customer", ADA, "--cancel"]);
+    assert_eq!(cancelled["relationship"], "end cancelled");
+    assert_eq!(cancelled["ended_at"], Value::Null);
+
+    // Ended now: final, and the data serves nothing from then on.
+    let ended = sandbox.json(&["customer", "end", "--customer", ADA]);
+    assert_eq!(ended["relationship"], "ended");
+    assert_eq!(ended["ended_at"], ended["recorded_at"]);
+    for change in [&["--cancel"][..], &["--correct-to", LATER][..]] {
+        let mut args = vec!["customer", "end", "--customer", ADA];
+        args.extend_from_slice(change);
+        let refused = sandbox.run(&args);
+        assert_eq!(refused.code, 2);
+        assert!(refused.stderr.contains("is final"), "{}", refused.stderr);
+    }
+    assert_eq!(sandbox.open_check(ADA).code, 3);
+    let help = sandbox.ok(&["customer", "end", "--help"]);
+    assert!(help.contains("scheduled"), "{help}");
+}
+
+#[test]
+fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_the_history_shows_it() {
+    let sandbox = Sandbox::with_customers("consent-cancel");
+    let consent = |extra: &[&str]| {
+        let mut args = vec![
+            "consent",
+            "set",
+            "--customer",
+            ADA,
+            "--actor",
+            "customer",
+            "--channel",
+            "account-settings",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.json(&args)
+    };
+    let scheduled = consent(&["--level", "shared", "--effective", LATER]);
+    assert_eq!(scheduled["effective"], LATER);
+    // Withdrawn now: in force now, and the opt-in never takes effect.
+    let withdrawal = consent(&["--level", "none"]);
+    assert_eq!(withdrawal["level"], "none");
+    let later = sandbox.json(&["consent", "show", "--customer", ADA, "--at", LATER]);
+    assert_eq!(later["level"], "none");
+    let history = sandbox.json(&["consent", "history", "--customer", ADA]);
+    assert_eq!(history[0]["receipt"], scheduled["receipt"]);
+    assert_eq!(history[0]["cancelled_by"], withdrawal["receipt"]);
+    assert_eq!(history[1]["receipt"], withdrawal["receipt"]);
+    assert_eq!(history[1].get("cancelled_by"), None);
+    let table = sandbox.ok(&["consent", "history", "--customer", ADA]);
+    assert!(table.contains("CANCELLED BY"), "{table}");
+    assert!(
+        table.contains(&format!("receipt {}", withdrawal["receipt"])),
+        "{table}"
+    );
+}
+
+/// The current instant as the command prints and parses it (RFC 3339).
+fn now() -> String {
+    steward::Timestamp::now().to_string()
 }
 
 fn read_lines(path: &Path) -> Vec<Value> {

@@ -90,6 +90,18 @@ pub enum ConsentError {
         /// When the customer's latest recorded change took effect.
         latest: Timestamp,
     },
+    /// An imported change marked cancelled by a receipt that does not cancel it: no change of
+    /// the customer with that receipt follows it, taking effect at its recording instant
+    /// before it.
+    #[error(
+        "change with receipt {receipt} is marked cancelled by receipt {by}, which does not cancel it"
+    )]
+    CancellationUnmatched {
+        /// The receipt of the change marked cancelled.
+        receipt: u32,
+        /// The receipt named as cancelling it.
+        by: u32,
+    },
     /// More distinct values of something the ledger interns than its compact records index.
     #[error("too many distinct {what} (at most {limit})")]
     TableFull {
@@ -258,6 +270,7 @@ impl ConsentError {
             Self::MalformedLedger { .. }
             | Self::UnsupportedFormat { .. }
             | Self::InvalidLedger { .. }
+            | Self::CancellationUnmatched { .. }
             | Self::DuplicateCustomer
             | Self::EmptyHistory
             | Self::ReceiptOutOfOrder { .. }
@@ -282,7 +295,7 @@ mod tests {
     use super::*;
 
     /// The number of variants of [`ConsentError`] (the arms of [`intended`]).
-    const VARIANTS: usize = 22;
+    const VARIANTS: usize = 23;
 
     /// The class each variant is meant to be in, and a number naming the variant. The match
     /// names every variant, so a new one does not compile until it is classified here too;
@@ -312,6 +325,7 @@ mod tests {
             ConsentError::ReceiptOutOfOrder { .. } => (19, InvalidFile),
             ConsentError::RecordedOutOfOrder { .. } => (20, InvalidFile),
             ConsentError::DuplicateReceipt { .. } => (21, InvalidFile),
+            ConsentError::CancellationUnmatched { .. } => (22, InvalidFile),
         }
     }
 
@@ -371,6 +385,7 @@ mod tests {
                 previous_recorded_at: at,
             },
             ConsentError::DuplicateReceipt { receipt: 1 },
+            ConsentError::CancellationUnmatched { receipt: 1, by: 2 },
         ]
     }
 

@@ -141,6 +141,43 @@ pub enum RetentionError {
     /// A value of the shared vocabulary was rejected.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A relationship change that would take effect before it is recorded: a change takes
+    /// effect now or later, never earlier.
+    #[error(
+        "a relationship change recorded at `{recorded_at}` cannot take effect earlier, at `{effective}`"
+    )]
+    Backdated {
+        /// The rejected effective instant.
+        effective: Timestamp,
+        /// When the change is recorded.
+        recorded_at: Timestamp,
+    },
+    /// A relationship change recorded before the newest one already recorded: the recording
+    /// instants of the log never decrease.
+    #[error(
+        "a relationship change cannot be recorded at `{recorded_at}`, before `{latest}` already recorded"
+    )]
+    RecordedOutOfOrder {
+        /// The rejected recording instant.
+        recorded_at: Timestamp,
+        /// The newest recording instant.
+        latest: Timestamp,
+    },
+    /// An end requested while another end is scheduled: correct or cancel the scheduled one.
+    #[error("the relationship already has an end scheduled at `{ended_at}`: correct or cancel it")]
+    EndScheduled {
+        /// When the scheduled end takes effect.
+        ended_at: Timestamp,
+    },
+    /// A correction or cancellation of an end that is already in force: it is final.
+    #[error("the relationship ended at `{ended_at}`: an end in force is final")]
+    EndInForce {
+        /// When the end took effect.
+        ended_at: Timestamp,
+    },
+    /// A correction or cancellation for a relationship without a scheduled end.
+    #[error("no scheduled relationship end to correct or cancel")]
+    NoScheduledEnd,
 }
 
 impl RetentionError {

@@ -111,7 +111,7 @@ pub use crate::{
     error::RetentionError,
     hold::{HoldEvent, HoldId, HoldRegister, HoldScope, HoldSource, LegalHold, NoHolds},
     period::{DeletionWindow, RetentionPeriod},
-    relationship::{Relationship, RelationshipBook},
+    relationship::{Relationship, RelationshipBook, RelationshipChange},
     rule::{Anchor, DeletionMethod, RetentionRule, RetentionSchedule},
     sweep::{
         CustomerPlan, Failure, KeyShredder, MemoryKeyShredder, MemoryRecordStore, PlannedDeletion,

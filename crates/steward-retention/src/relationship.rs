@@ -1,4 +1,17 @@
 //! Customer relationships: when each started and when it ended (`logs.retention`).
+//!
+//! # Recorded and effective instants
+//!
+//! Every change is recorded at the trusted clock's now and takes effect now or later, never
+//! earlier ([`RelationshipBook::record`] refuses a backdated change with
+//! [`RetentionError::Backdated`]). An end recorded now ends the relationship at once: the
+//! customer's logs serve nothing from then on and the sweep deletes them within the policy's
+//! window. An end recorded for a later instant is *scheduled*: until it takes effect the
+//! relationship is active (its data serves and is collected as before), and while it lies in
+//! the future it may be moved ([`RelationshipChange::CorrectEnd`], to an instant that is not
+//! in the past either) or withdrawn ([`RelationshipChange::CancelEnd`]), each its own recorded
+//! change. Once an end is in force it is final ([`RetentionError::EndInForce`]); a returning
+//! customer starts a new relationship.
 
 use serde::{Deserialize, Serialize};
 use steward_core::{CustomerId, CustomerMap, Timestamp};
@@ -141,6 +154,33 @@ impl<'de> Deserialize<'de> for Relationship {
 #[derive(Debug, Clone, Default)]
 pub struct RelationshipBook {
     by_customer: CustomerMap<Vec<Relationship>>,
+    /// The newest recording instant of a change made through [`RelationshipBook::record`].
+    latest_recorded: Option<Timestamp>,
+}
+
+/// A change to a customer's relationship, as [`RelationshipBook::record`] records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RelationshipChange {
+    /// A new relationship, in force from `effective` on.
+    Start {
+        /// When it starts.
+        effective: Timestamp,
+    },
+    /// The end of the open relationship at `effective`: now (an end in force) or later (a
+    /// scheduled end, active until then).
+    End {
+        /// When it ends.
+        effective: Timestamp,
+    },
+    /// Moves a scheduled end that still lies in the future to `effective`.
+    CorrectEnd {
+        /// The new end.
+        effective: Timestamp,
+    },
+    /// Withdraws a scheduled end that still lies in the future: the relationship is open
+    /// again.
+    CancelEnd,
 }
 
 impl RelationshipBook {
@@ -156,10 +196,144 @@ impl RelationshipBook {
     pub fn with_capacity(customers: usize) -> Self {
         Self {
             by_customer: CustomerMap::with_capacity_and_hasher(customers, Default::default()),
+            latest_recorded: None,
         }
     }
 
-    /// Records the start of a relationship.
+    /// Records `change` of `customer`'s relationship, recorded at `recorded_at` (the trusted
+    /// clock's now): the lifecycle with both instants checked.
+    ///
+    /// ```
+    /// use steward_retention::{RelationshipBook, RelationshipChange, RetentionError};
+    ///
+    /// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    /// let mut book = RelationshipBook::new();
+    /// let now = "2026-01-01T00:00:00Z".parse()?;
+    /// book.record(customer, now, RelationshipChange::Start { effective: now })?;
+    /// // An end scheduled for March: active until then, and it may still be moved.
+    /// let march = "2026-03-01T00:00:00Z".parse()?;
+    /// book.record(customer, now, RelationshipChange::End { effective: march })?;
+    /// assert!(book.relationships(customer)[0].is_active_at("2026-02-01T00:00:00Z".parse()?));
+    /// let april = "2026-04-01T00:00:00Z".parse()?;
+    /// book.record(customer, "2026-02-01T00:00:00Z".parse()?, RelationshipChange::CorrectEnd { effective: april })?;
+    /// // In force, the end is final; and nothing takes effect before it is recorded.
+    /// let may = "2026-05-01T00:00:00Z".parse()?;
+    /// assert!(matches!(
+    ///     book.record(customer, may, RelationshipChange::CancelEnd),
+    ///     Err(RetentionError::EndInForce { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     book.record(customer, may, RelationshipChange::Start { effective: april }),
+    ///     Err(RetentionError::Backdated { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Nothing changes on any error.
+    /// - [`RetentionError::RecordedOutOfOrder`] if `recorded_at` is before the newest change
+    ///   recorded here.
+    /// - [`RetentionError::Backdated`] if the change would take effect before `recorded_at`.
+    /// - For a start, as [`start`](Self::start); for an end, as [`end`](Self::end), and
+    ///   [`RetentionError::EndScheduled`] if an end is already scheduled.
+    /// - For a correction or cancellation, [`RetentionError::NoScheduledEnd`] if the
+    ///   customer's newest relationship has no end, [`RetentionError::EndInForce`] if its end
+    ///   is not after `recorded_at`, and [`RetentionError::EndBeforeStart`] for a corrected
+    ///   end before the start.
+    pub fn record(
+        &mut self,
+        customer: CustomerId,
+        recorded_at: Timestamp,
+        change: RelationshipChange,
+    ) -> Result<(), RetentionError> {
+        if let Some(latest) = self.latest_recorded
+            && recorded_at < latest
+        {
+            return Err(RetentionError::RecordedOutOfOrder {
+                recorded_at,
+                latest,
+            });
+        }
+        let not_backdated = |effective: Timestamp| {
+            if effective < recorded_at {
+                Err(RetentionError::Backdated {
+                    effective,
+                    recorded_at,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match change {
+            RelationshipChange::Start { effective } => {
+                not_backdated(effective)?;
+                self.start(customer, effective)?;
+            }
+            RelationshipChange::End { effective } => {
+                not_backdated(effective)?;
+                if let Some(ended_at) = self.newest(customer).and_then(Relationship::ended_at)
+                    && ended_at > recorded_at
+                {
+                    return Err(RetentionError::EndScheduled { ended_at });
+                }
+                self.end(customer, effective)?;
+            }
+            RelationshipChange::CorrectEnd { effective } => {
+                not_backdated(effective)?;
+                let last = self.scheduled_end(customer, recorded_at)?;
+                if effective < last.started_at {
+                    return Err(RetentionError::EndBeforeStart {
+                        started_at: last.started_at,
+                        ended_at: effective,
+                    });
+                }
+                last.ended_at = Some(effective);
+            }
+            RelationshipChange::CancelEnd => {
+                self.scheduled_end(customer, recorded_at)?.ended_at = None;
+            }
+        }
+        self.latest_recorded = Some(recorded_at);
+        Ok(())
+    }
+
+    /// The newest recording instant of a change made through [`record`](Self::record), if
+    /// any: the next one is recorded at or after it.
+    #[must_use]
+    pub const fn latest_recorded(&self) -> Option<Timestamp> {
+        self.latest_recorded
+    }
+
+    /// The customer's newest relationship.
+    fn newest(&self, customer: CustomerId) -> Option<&Relationship> {
+        self.by_customer
+            .get(&customer)
+            .and_then(|history| history.last())
+    }
+
+    /// The customer's newest relationship, if its end is scheduled after `recorded_at`.
+    fn scheduled_end(
+        &mut self,
+        customer: CustomerId,
+        recorded_at: Timestamp,
+    ) -> Result<&mut Relationship, RetentionError> {
+        let last = self
+            .by_customer
+            .get_mut(&customer)
+            .and_then(|history| history.last_mut())
+            .ok_or(RetentionError::NoScheduledEnd)?;
+        match last.ended_at {
+            None => Err(RetentionError::NoScheduledEnd),
+            Some(ended_at) if ended_at <= recorded_at => {
+                Err(RetentionError::EndInForce { ended_at })
+            }
+            Some(_) => Ok(last),
+        }
+    }
+
+    /// Records the start of a relationship whose recording instant is not known (a book set
+    /// up by hand or imported); a change made now goes through [`record`](Self::record).
     ///
     /// # Errors
     ///
@@ -177,7 +351,8 @@ impl RelationshipBook {
         Ok(())
     }
 
-    /// Records the contract-end event of the customer's open relationship.
+    /// Records the contract-end event of the customer's open relationship, whose recording
+    /// instant is not known (as [`start`](Self::start)).
     ///
     /// # Errors
     ///
@@ -321,6 +496,141 @@ mod tests {
         assert_eq!(book.containing(customer(), at(20)), None);
         assert_eq!(book.containing(customer(), at(9)), None);
         assert_eq!(book.containing(customer(), at(1_000)), Some(&late));
+    }
+
+    #[test]
+    fn a_backdated_start_or_end_is_refused() {
+        let mut book = RelationshipBook::new();
+        let start = RelationshipChange::Start { effective: at(9) };
+        assert_eq!(
+            book.record(customer(), at(10), start),
+            Err(RetentionError::Backdated {
+                effective: at(9),
+                recorded_at: at(10)
+            })
+        );
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        let end = RelationshipChange::End { effective: at(19) };
+        assert!(matches!(
+            book.record(customer(), at(20), end),
+            Err(RetentionError::Backdated { .. })
+        ));
+        assert_eq!(book.relationships(customer())[0].ended_at(), None);
+        assert_eq!(book.latest_recorded(), Some(at(10)));
+    }
+
+    #[test]
+    fn a_change_recorded_before_the_newest_is_refused() {
+        let mut book = RelationshipBook::new();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        assert_eq!(
+            book.record(
+                customer(),
+                at(5),
+                RelationshipChange::End { effective: at(12) }
+            ),
+            Err(RetentionError::RecordedOutOfOrder {
+                recorded_at: at(5),
+                latest: at(10)
+            })
+        );
+    }
+
+    #[test]
+    fn a_scheduled_end_keeps_the_relationship_active_and_may_be_corrected_or_cancelled() {
+        let mut book = RelationshipBook::new();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        book.record(
+            customer(),
+            at(11),
+            RelationshipChange::End { effective: at(50) },
+        )
+        .unwrap();
+        let scheduled = book.relationships(customer())[0];
+        assert!(scheduled.is_active_at(at(49)));
+        assert!(scheduled.contains(at(49)));
+        // A second end while one is scheduled names the scheduled one.
+        assert_eq!(
+            book.record(
+                customer(),
+                at(12),
+                RelationshipChange::End { effective: at(12) }
+            ),
+            Err(RetentionError::EndScheduled { ended_at: at(50) })
+        );
+        book.record(
+            customer(),
+            at(13),
+            RelationshipChange::CorrectEnd { effective: at(40) },
+        )
+        .unwrap();
+        assert_eq!(book.relationships(customer())[0].ended_at(), Some(at(40)));
+        // Corrected to the past: backdated.
+        assert!(matches!(
+            book.record(
+                customer(),
+                at(14),
+                RelationshipChange::CorrectEnd { effective: at(13) }
+            ),
+            Err(RetentionError::Backdated { .. })
+        ));
+        book.record(customer(), at(15), RelationshipChange::CancelEnd)
+            .unwrap();
+        assert_eq!(book.relationships(customer())[0].ended_at(), None);
+        assert_eq!(
+            book.record(customer(), at(16), RelationshipChange::CancelEnd),
+            Err(RetentionError::NoScheduledEnd)
+        );
+    }
+
+    #[test]
+    fn an_end_in_force_is_final() {
+        let mut book = RelationshipBook::new();
+        book.record(
+            customer(),
+            at(10),
+            RelationshipChange::Start { effective: at(10) },
+        )
+        .unwrap();
+        book.record(
+            customer(),
+            at(11),
+            RelationshipChange::End { effective: at(20) },
+        )
+        .unwrap();
+        for change in [
+            RelationshipChange::CancelEnd,
+            RelationshipChange::CorrectEnd { effective: at(30) },
+        ] {
+            assert_eq!(
+                book.record(customer(), at(20), change),
+                Err(RetentionError::EndInForce { ended_at: at(20) })
+            );
+        }
+        assert_eq!(book.relationships(customer())[0].ended_at(), Some(at(20)));
+        // A returning customer starts anew.
+        book.record(
+            customer(),
+            at(21),
+            RelationshipChange::Start { effective: at(21) },
+        )
+        .unwrap();
+        assert_eq!(book.relationships(customer()).len(), 2);
     }
 
     #[test]

@@ -10,14 +10,15 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, FactsIdentity, Policy,
-    RosterFacts, TrainingLevel,
+    AuditedRosterChange, BoxError, Clock, ConsentChange, ConsentReceipt, Facts, FactsIdentity,
+    Policy, RosterFacts, SystemClock, TrainingLevel,
     consent::ConsentLedger,
     logs::{
         AuditKey, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange, StewardRoster,
     },
     retention::{
-        HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook, RetentionError,
+        HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook,
+        RelationshipChange, RetentionError,
     },
 };
 use steward_core::{CustomerId, Justification, PolicyVersion, StewardId, Timestamp};
@@ -61,6 +62,11 @@ pub struct DurableFacts<L> {
     diverged: bool,
     freshness: Arc<Freshness>,
     identity: FactsIdentity,
+    /// The trusted clock every change is recorded by.
+    clock: Arc<dyn Clock>,
+    /// The newest instant the vault's audit trail was seen to date an entry at: changes are
+    /// recorded no earlier.
+    audit_floor: Option<Timestamp>,
 }
 
 /// The facts themselves, as the log's entries build them.
@@ -105,12 +111,49 @@ impl FactState {
                 receipt.receipt.get(),
                 receipt.previous_level,
             )?,
-            FactEvent::RelationshipStarted { customer, at } => {
-                self.relationships.start(customer, at)?;
-            }
-            FactEvent::RelationshipEnded { customer, at } => {
-                self.relationships.end(customer, at)?;
-            }
+            FactEvent::RelationshipStarted {
+                customer,
+                at,
+                recorded_at: None,
+            } => self.relationships.start(customer, at)?,
+            FactEvent::RelationshipEnded {
+                customer,
+                at,
+                recorded_at: None,
+            } => self.relationships.end(customer, at)?,
+            FactEvent::RelationshipStarted {
+                customer,
+                at,
+                recorded_at: Some(recorded_at),
+            } => self.relationships.record(
+                customer,
+                recorded_at,
+                RelationshipChange::Start { effective: at },
+            )?,
+            FactEvent::RelationshipEnded {
+                customer,
+                at,
+                recorded_at: Some(recorded_at),
+            } => self.relationships.record(
+                customer,
+                recorded_at,
+                RelationshipChange::End { effective: at },
+            )?,
+            FactEvent::RelationshipEndCorrected {
+                customer,
+                at,
+                recorded_at,
+            } => self.relationships.record(
+                customer,
+                recorded_at,
+                RelationshipChange::CorrectEnd { effective: at },
+            )?,
+            FactEvent::RelationshipEndCancelled {
+                customer,
+                recorded_at,
+            } => self
+                .relationships
+                .record(customer, recorded_at, RelationshipChange::CancelEnd)?,
             FactEvent::Hold { event } => self.holds.replay(event)?,
             FactEvent::StewardAdded { steward } => self.roster.add(steward)?,
             FactEvent::StewardRemoved { steward } => {
@@ -143,6 +186,13 @@ impl FactState {
             ));
         }
         Ok(())
+    }
+
+    /// The newest instant a change was recorded at (consent and relationships).
+    fn newest_recorded(&self) -> Option<Timestamp> {
+        self.consent
+            .latest_recorded()
+            .max(self.relationships.latest_recorded())
     }
 }
 
@@ -180,6 +230,8 @@ impl<L: FactLog> DurableFacts<L> {
             diverged: false,
             freshness: Arc::new(Freshness::new()),
             identity: FactsIdentity::new(),
+            clock: Arc::new(SystemClock),
+            audit_floor: None,
         };
         let signed = checkpoint.and_then(Checkpoint::facts);
         let previous_body = match log.latest_snapshot()? {
@@ -225,6 +277,30 @@ impl<L: FactLog> DurableFacts<L> {
         facts.adopt(policy)?;
         facts.freshness.caught_up();
         Ok(facts)
+    }
+
+    /// These facts, recording their changes by `clock` (the system clock unless set; a
+    /// [`ManualClock`](steward::ManualClock) in tests). Whatever the clock says, a change is
+    /// never recorded before the newest change already recorded, nor before the newest audit
+    /// entry the vault showed them.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The newest instant at which a change of these facts was recorded (consent,
+    /// relationships), if any: the next change is recorded no earlier, and a vault decides
+    /// no earlier.
+    #[must_use]
+    pub fn newest_recorded(&self) -> Option<Timestamp> {
+        self.state.newest_recorded()
+    }
+
+    /// The clock's now, but never before the newest audit entry seen.
+    fn clock_now(&self) -> Timestamp {
+        let now = self.clock.now();
+        self.audit_floor.map_or(now, |floor| now.max(floor))
     }
 
     /// Applies the entries other writers appended since these facts last looked.
@@ -284,7 +360,7 @@ impl<L: FactLog> DurableFacts<L> {
         self.freshness.is_stale()
     }
 
-    /// Records a training-preference change with its receipt, dated by the system clock
+    /// Records a training-preference change with its receipt, dated by the facts' clock
     /// (never by the caller: a receipt dated ahead would hold back every later change, a
     /// withdrawal too). A change may take effect now or later, never before now.
     ///
@@ -298,32 +374,69 @@ impl<L: FactLog> DurableFacts<L> {
         self.in_one_commit(|batch| batch.record_consent(change))
     }
 
-    /// Starts a relationship.
+    /// Starts a relationship at `at`: recorded now (the facts' clock, never before the newest
+    /// recorded change), in force from `at`, which is now or later (an `at` read from the
+    /// clock a moment before the store did counts as now).
     ///
     /// # Errors
     ///
-    /// As `RelationshipBook::start` ([`StoreError::Retention`]), or as
-    /// [`record_consent`](Self::record_consent) for the store.
+    /// [`StoreError::Retention`] with `RetentionError::Backdated` for an `at` in the past, or
+    /// as `RelationshipBook::start`; as [`record_consent`](Self::record_consent) for the
+    /// store.
     pub fn start_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
+        let at = at.into();
         self.in_one_commit(|batch| batch.start_relationship(customer, at))
     }
 
-    /// Ends a relationship.
+    /// Ends the customer's open relationship at `at`, recorded now: an `at` of now ends it at
+    /// once (final), a later one schedules the end, and the relationship stays active until
+    /// then (see [`correct_relationship_end`](Self::correct_relationship_end) and
+    /// [`cancel_relationship_end`](Self::cancel_relationship_end)).
     ///
     /// # Errors
     ///
-    /// As `RelationshipBook::end` ([`StoreError::Retention`]), or as
-    /// [`record_consent`](Self::record_consent) for the store.
+    /// [`StoreError::Retention`] with `RetentionError::Backdated` for an `at` in the past,
+    /// `RetentionError::EndScheduled` if an end is already scheduled, or as
+    /// `RelationshipBook::end`; as [`record_consent`](Self::record_consent) for the store.
     pub fn end_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
+        let at = at.into();
         self.in_one_commit(|batch| batch.end_relationship(customer, at))
+    }
+
+    /// Moves the customer's scheduled relationship end, which still lies in the future, to
+    /// `at` (now or later): its own entry of the log.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Retention`] with `RetentionError::EndInForce` if the end has taken
+    /// effect (it is final), `RetentionError::NoScheduledEnd` without one,
+    /// `RetentionError::Backdated` for an `at` in the past; as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn correct_relationship_end(
+        &mut self,
+        customer: CustomerId,
+        at: impl Into<Effective>,
+    ) -> Result<(), StoreError> {
+        let at = at.into();
+        self.in_one_commit(|batch| batch.correct_relationship_end(customer, at))
+    }
+
+    /// Withdraws the customer's scheduled relationship end, which still lies in the future:
+    /// the relationship is open again. Its own entry of the log.
+    ///
+    /// # Errors
+    ///
+    /// As [`correct_relationship_end`](Self::correct_relationship_end).
+    pub fn cancel_relationship_end(&mut self, customer: CustomerId) -> Result<(), StoreError> {
+        self.in_one_commit(|batch| batch.cancel_relationship_end(customer))
     }
 
     /// Places a legal hold.
@@ -382,7 +495,8 @@ impl<L: FactLog> DurableFacts<L> {
     /// let store = SqliteStore::create(&path, &keys)?;
     /// let policy = Policy::coder_model();
     /// let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
-    /// let joined = "2025-01-01T00:00:00Z".parse()?;
+    /// // Relationship changes take effect now or later, never earlier.
+    /// let joined = steward::Timestamp::now();
     /// let customers: Vec<steward::CustomerId> = (1..=3)
     ///     .map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a1{n}").parse())
     ///     .collect::<Result<_, _>>()?;
@@ -407,10 +521,12 @@ impl<L: FactLog> DurableFacts<L> {
         &mut self,
         changes: impl FnOnce(&mut FactBatch<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let clock_now = self.clock_now();
         self.write_events(|state| {
             let mut batch = FactBatch {
                 state,
                 events: Vec::new(),
+                clock_now,
             };
             match changes(&mut batch) {
                 Ok(value) => Ok((value, batch.events)),
@@ -712,6 +828,10 @@ impl<L: FactLog> Facts for DurableFacts<L> {
             self.state.holds.visit_holds(customer, visit);
         }
     }
+
+    fn newest_fact_instant(&self) -> Option<Timestamp> {
+        self.state.newest_recorded()
+    }
 }
 
 impl<L: FactLog> RosterFacts for DurableFacts<L> {
@@ -730,6 +850,10 @@ impl<L: FactLog> RosterFacts for DurableFacts<L> {
         self.catch_up()?;
         self.guard()?;
         Ok(())
+    }
+
+    fn observe_audit_instant(&mut self, instant: Timestamp) {
+        self.audit_floor = Some(self.audit_floor.map_or(instant, |floor| floor.max(instant)));
     }
 
     fn apply_roster_change(&mut self, change: &AuditedRosterChange) -> Result<(), BoxError> {
@@ -789,6 +913,31 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
     }
 }
 
+/// When a relationship change takes effect: now (the instant it is recorded at, whatever the
+/// caller's clock says) or at an instant, which must not be before it is recorded.
+///
+/// ```
+/// use steward_store::Effective;
+///
+/// let at: Effective = "2099-01-01T00:00:00Z".parse::<steward::Timestamp>()?.into();
+/// assert_ne!(at, Effective::Now);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effective {
+    /// At the instant the change is recorded.
+    Now,
+    /// At this instant: now (read a moment before the store did) or later.
+    At(Timestamp),
+}
+
+impl From<Timestamp> for Effective {
+    fn from(at: Timestamp) -> Self {
+        Self::At(at)
+    }
+}
+
 /// Why a change was refused, and whether it had changed memory before it was (a batch
 /// refused half-way): then memory no longer matches the log, and the facts fail closed.
 struct Refusal {
@@ -810,6 +959,8 @@ impl From<StoreError> for Refusal {
 pub struct FactBatch<'f> {
     state: &'f mut FactState,
     events: Vec<FactEvent>,
+    /// The clock's now (never before the newest audit entry seen) as the commit began.
+    clock_now: Timestamp,
 }
 
 impl FactBatch<'_> {
@@ -819,7 +970,8 @@ impl FactBatch<'_> {
     ///
     /// [`StoreError::Consent`] if the ledger refuses it.
     pub fn record_consent(&mut self, change: ConsentChange) -> Result<ConsentReceipt, StoreError> {
-        let (change, recorded_at) = date_consent_change(&self.state.consent, change);
+        let recorded_at = self.recording_instant();
+        let change = date_consent_change(recorded_at, change);
         let receipt = self.state.consent.record(change, recorded_at)?;
         self.events.push(FactEvent::Consent {
             receipt: receipt.clone(),
@@ -835,12 +987,10 @@ impl FactBatch<'_> {
     pub fn start_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
-        self.state.relationships.start(customer, at)?;
-        self.events
-            .push(FactEvent::RelationshipStarted { customer, at });
-        Ok(())
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::Start { effective })
     }
 
     /// As [`DurableFacts::end_relationship`].
@@ -851,11 +1001,101 @@ impl FactBatch<'_> {
     pub fn end_relationship(
         &mut self,
         customer: CustomerId,
-        at: Timestamp,
+        at: impl Into<Effective>,
     ) -> Result<(), StoreError> {
-        self.state.relationships.end(customer, at)?;
-        self.events
-            .push(FactEvent::RelationshipEnded { customer, at });
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::End { effective })
+    }
+
+    /// As [`DurableFacts::correct_relationship_end`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Retention`] if the book refuses it.
+    pub fn correct_relationship_end(
+        &mut self,
+        customer: CustomerId,
+        at: impl Into<Effective>,
+    ) -> Result<(), StoreError> {
+        let effective = self.effective(at.into());
+        self.relationship_change(customer, RelationshipChange::CorrectEnd { effective })
+    }
+
+    /// As [`DurableFacts::cancel_relationship_end`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Retention`] if the book refuses it.
+    pub fn cancel_relationship_end(&mut self, customer: CustomerId) -> Result<(), StoreError> {
+        self.relationship_change(customer, RelationshipChange::CancelEnd)
+    }
+
+    /// The instant `at` names: [`Effective::Now`] is the recording instant.
+    fn effective(&self, at: Effective) -> Timestamp {
+        match at {
+            Effective::Now => self.recording_instant(),
+            Effective::At(at) => at,
+        }
+    }
+
+    /// The instant the next change is recorded at: the clock's now, never before the newest
+    /// change already recorded (a clock set back records at the newest recording).
+    fn recording_instant(&self) -> Timestamp {
+        self.state
+            .newest_recorded()
+            .map_or(self.clock_now, |newest| newest.max(self.clock_now))
+    }
+
+    /// Records a relationship change at [`recording_instant`](Self::recording_instant), an
+    /// effective instant read a moment before counting as now.
+    fn relationship_change(
+        &mut self,
+        customer: CustomerId,
+        change: RelationshipChange,
+    ) -> Result<(), StoreError> {
+        let recorded_at = self.recording_instant();
+        let change = match change {
+            RelationshipChange::Start { effective } => RelationshipChange::Start {
+                effective: as_now(effective, recorded_at),
+            },
+            RelationshipChange::End { effective } => RelationshipChange::End {
+                effective: as_now(effective, recorded_at),
+            },
+            RelationshipChange::CorrectEnd { effective } => RelationshipChange::CorrectEnd {
+                effective: as_now(effective, recorded_at),
+            },
+            other => other,
+        };
+        self.state
+            .relationships
+            .record(customer, recorded_at, change)?;
+        let recorded = Some(recorded_at);
+        self.events.push(match change {
+            RelationshipChange::Start { effective } => FactEvent::RelationshipStarted {
+                customer,
+                at: effective,
+                recorded_at: recorded,
+            },
+            RelationshipChange::End { effective } => FactEvent::RelationshipEnded {
+                customer,
+                at: effective,
+                recorded_at: recorded,
+            },
+            RelationshipChange::CorrectEnd { effective } => FactEvent::RelationshipEndCorrected {
+                customer,
+                at: effective,
+                recorded_at,
+            },
+            RelationshipChange::CancelEnd => FactEvent::RelationshipEndCancelled {
+                customer,
+                recorded_at,
+            },
+            _ => {
+                return Err(StoreError::Unsupported {
+                    what: "a kind of relationship change",
+                });
+            }
+        });
         Ok(())
     }
 
@@ -972,23 +1212,23 @@ impl Freshness {
     }
 }
 
-/// Dates a consent change by the system clock, as the ledger will record it: the recording
-/// instant never goes back (a clock set back a little dates it at the newest recording), and
-/// a change meant to take effect "now" (read from the clock a moment before) takes effect at
-/// that instant rather than being refused as backdated.
-fn date_consent_change(
-    consent: &ConsentLedger,
-    mut change: ConsentChange,
-) -> (ConsentChange, Timestamp) {
-    let now = Timestamp::now();
-    let recorded_at = consent
-        .latest_recorded()
-        .map_or(now, |latest| latest.max(now));
-    if change.effective < recorded_at
-        && change.effective.unix_nanos()
-            >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
+/// Dates a consent change recorded at `recorded_at` (the clock's now, never before the newest
+/// recording): a change meant to take effect "now" (read from the clock a moment before)
+/// takes effect at `recorded_at` rather than being refused as backdated.
+fn date_consent_change(recorded_at: Timestamp, mut change: ConsentChange) -> ConsentChange {
+    change.effective = as_now(change.effective, recorded_at);
+    change
+}
+
+/// `effective`, or `recorded_at` if `effective` lies at most the tolerance before it: the
+/// caller read "now" a moment before the store did. Earlier stays as it is, and is refused
+/// as backdated.
+fn as_now(effective: Timestamp, recorded_at: Timestamp) -> Timestamp {
+    if effective < recorded_at
+        && effective.unix_nanos() >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
     {
-        change.effective = recorded_at;
+        recorded_at
+    } else {
+        effective
     }
-    (change, recorded_at)
 }

@@ -25,13 +25,32 @@ pub(crate) enum FactEvent {
     Consent {
         receipt: ConsentReceipt,
     },
+    /// A relationship starts at `at` (effective), recorded at `recorded_at`: absent in
+    /// entries written before changes carried their recording instant, which replay as
+    /// changes whose recording instant is unknown.
     RelationshipStarted {
         customer: CustomerId,
         at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded_at: Option<Timestamp>,
     },
+    /// The open relationship ends at `at` (now, or scheduled later), as a start.
     RelationshipEnded {
         customer: CustomerId,
         at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded_at: Option<Timestamp>,
+    },
+    /// A scheduled end, still in the future at `recorded_at`, moves to `at`.
+    RelationshipEndCorrected {
+        customer: CustomerId,
+        at: Timestamp,
+        recorded_at: Timestamp,
+    },
+    /// A scheduled end, still in the future at `recorded_at`, is withdrawn.
+    RelationshipEndCancelled {
+        customer: CustomerId,
+        recorded_at: Timestamp,
     },
     Hold {
         event: HoldEvent,

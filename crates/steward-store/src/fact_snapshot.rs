@@ -31,6 +31,10 @@ const RELATIONSHIP_STARTED: u8 = 2;
 const RELATIONSHIP_ENDED: u8 = 3;
 const OTHER: u8 = 4;
 const KEY_STORED: u8 = 5;
+/// A relationship start or end with its recording instant (tags 2 and 3 are those written
+/// before changes carried one, and still read).
+const RELATIONSHIP_STARTED_RECORDED: u8 = 6;
+const RELATIONSHIP_ENDED_RECORDED: u8 = 7;
 const BY_CUSTOMER: u8 = 0;
 const BY_ADMIN: u8 = 1;
 
@@ -133,17 +137,31 @@ impl SnapshotWriter {
     pub(crate) fn push(&mut self, event: &FactEvent) -> Result<(), StoreError> {
         match event {
             FactEvent::Consent { receipt } => self.consent(receipt),
-            FactEvent::RelationshipStarted { customer, at } => {
+            FactEvent::RelationshipStarted {
+                customer,
+                at,
+                recorded_at,
+            } => {
                 self.count(0)?;
-                self.body.push(RELATIONSHIP_STARTED);
-                self.customer(*customer);
-                self.instant(*at);
+                self.relationship(
+                    [RELATIONSHIP_STARTED, RELATIONSHIP_STARTED_RECORDED],
+                    *customer,
+                    *at,
+                    *recorded_at,
+                );
                 Ok(())
             }
-            FactEvent::RelationshipEnded { customer, at } => {
-                self.body.push(RELATIONSHIP_ENDED);
-                self.customer(*customer);
-                self.instant(*at);
+            FactEvent::RelationshipEnded {
+                customer,
+                at,
+                recorded_at,
+            } => {
+                self.relationship(
+                    [RELATIONSHIP_ENDED, RELATIONSHIP_ENDED_RECORDED],
+                    *customer,
+                    *at,
+                    *recorded_at,
+                );
                 Ok(())
             }
             FactEvent::KeyStored { customer, version } => {
@@ -195,6 +213,27 @@ impl SnapshotWriter {
         self.body.push(len);
         self.body.extend_from_slice(version.as_bytes());
         Ok(())
+    }
+
+    /// A relationship start or end: the first tag without a recording instant, the second
+    /// with one.
+    fn relationship(
+        &mut self,
+        [unrecorded, recorded]: [u8; 2],
+        customer: CustomerId,
+        at: Timestamp,
+        recorded_at: Option<Timestamp>,
+    ) {
+        self.body.push(if recorded_at.is_some() {
+            recorded
+        } else {
+            unrecorded
+        });
+        self.customer(customer);
+        self.instant(at);
+        if let Some(recorded_at) = recorded_at {
+            self.instant(recorded_at);
+        }
     }
 
     fn customer(&mut self, customer: CustomerId) {
@@ -278,10 +317,22 @@ impl<'b> SnapshotReader<'b> {
             RELATIONSHIP_STARTED => SnapshotEvent::Event(FactEvent::RelationshipStarted {
                 customer: self.customer()?,
                 at: self.instant()?,
+                recorded_at: None,
             }),
             RELATIONSHIP_ENDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
                 customer: self.customer()?,
                 at: self.instant()?,
+                recorded_at: None,
+            }),
+            RELATIONSHIP_STARTED_RECORDED => SnapshotEvent::Event(FactEvent::RelationshipStarted {
+                customer: self.customer()?,
+                at: self.instant()?,
+                recorded_at: Some(self.instant()?),
+            }),
+            RELATIONSHIP_ENDED_RECORDED => SnapshotEvent::Event(FactEvent::RelationshipEnded {
+                customer: self.customer()?,
+                at: self.instant()?,
+                recorded_at: Some(self.instant()?),
             }),
             KEY_STORED => SnapshotEvent::Event(FactEvent::KeyStored {
                 customer: self.customer()?,
@@ -417,4 +468,93 @@ fn decoded<T: Copy>(all: &[T], code: u8) -> Result<T, StoreError> {
 
 fn corrupt(reason: &'static str) -> StoreError {
     StoreError::corrupt_row(TABLE, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADA: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10";
+
+    fn text(event: &FactEvent) -> String {
+        serde_json::to_string(event).unwrap()
+    }
+
+    #[test]
+    fn relationship_entries_without_a_recording_instant_still_decode_and_reencode_alike() {
+        // As builds before recording instants wrote them.
+        for old in [
+            format!(
+                r#"{{"kind":"relationship_started","customer":"{ADA}","at":"2025-01-01T00:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"kind":"relationship_ended","customer":"{ADA}","at":"2025-02-01T00:00:00Z"}}"#
+            ),
+        ] {
+            let event: FactEvent = serde_json::from_str(&old).unwrap();
+            assert!(matches!(
+                event,
+                FactEvent::RelationshipStarted {
+                    recorded_at: None,
+                    ..
+                } | FactEvent::RelationshipEnded {
+                    recorded_at: None,
+                    ..
+                }
+            ));
+            assert_eq!(text(&event), old);
+        }
+    }
+
+    #[test]
+    fn snapshots_keep_relationship_changes_with_and_without_their_recording_instant() {
+        let customer: CustomerId = ADA.parse().unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let events = [
+            FactEvent::RelationshipStarted {
+                customer,
+                at: at("2025-01-01T00:00:00Z"),
+                recorded_at: None,
+            },
+            FactEvent::RelationshipEnded {
+                customer,
+                at: at("2025-02-01T00:00:00Z"),
+                recorded_at: None,
+            },
+            FactEvent::RelationshipStarted {
+                customer,
+                at: at("2026-01-01T00:00:00Z"),
+                recorded_at: Some(at("2026-01-01T00:00:00Z")),
+            },
+            FactEvent::RelationshipEnded {
+                customer,
+                at: at("2026-06-01T00:00:00Z"),
+                recorded_at: Some(at("2026-02-01T00:00:00Z")),
+            },
+            FactEvent::RelationshipEndCorrected {
+                customer,
+                at: at("2026-07-01T00:00:00Z"),
+                recorded_at: at("2026-03-01T00:00:00Z"),
+            },
+            FactEvent::RelationshipEndCancelled {
+                customer,
+                recorded_at: at("2026-04-01T00:00:00Z"),
+            },
+        ];
+        let mut writer = SnapshotWriter::continuing(None);
+        for event in &events {
+            writer.push(event).unwrap();
+        }
+        let body = writer.into_body();
+        let known = KnownPolicyVersions::new("2025-03-05".parse().unwrap());
+        let mut reader = SnapshotReader::new(&body, &known).unwrap();
+        assert_eq!(reader.counts(), (2, 0));
+        for event in &events {
+            let Some(SnapshotEvent::Event(read)) = reader.next_event().unwrap() else {
+                panic!("expected {event:?}");
+            };
+            assert_eq!(text(&read), text(event));
+        }
+        assert!(reader.next_event().unwrap().is_none());
+    }
 }

@@ -175,8 +175,8 @@
 //! let sam: StewardId = "sam.steward".parse()?;
 //! steward.vault.add_steward(sam.clone(), "dana.admin".parse()?)?;
 //! # let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+//! # steward.vault.update_facts(|facts| facts.start_relationship(customer, Timestamp::now()))??;
 //! # let now = Timestamp::now();
-//! # steward.vault.update_facts(|facts| facts.start_relationship(customer, now))??;
 //! # let id = RecordId::generate_at(now);
 //! # let record = steward.vault.seal(id, customer, now, b"hello")?;
 //! # steward.committer.put(record, DataCategory::LlmRequestLog)?;
@@ -380,7 +380,7 @@ mod vault;
 
 pub use crate::{
     durable::{GroupCommitter, RecordStream},
-    durable_facts::{DurableFacts, FactBatch},
+    durable_facts::{DurableFacts, Effective, FactBatch},
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,
@@ -390,7 +390,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
-    vault::{VaultOn, VaultStore, open_vault},
+    vault::{VaultOn, VaultStore, open_vault, open_vault_with_clock},
 };
 
 // A multi-threaded server shares the store, the vault on it and the committer: a change that

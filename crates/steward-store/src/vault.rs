@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, thread};
 
-use steward::{Policy, Vault};
+use steward::{Clock, Policy, SystemClock, Vault};
 use steward_logs::{
     AuditKey, AuditStore, AuditTrail, ChainedEntry, Checkpoint, Custody, KeyStore, Keyring,
     KeyringSnapshot, SealConfig,
@@ -90,6 +90,22 @@ pub fn open_vault<S: VaultStore>(
     keys: &StoreKeys,
     policy: Policy,
 ) -> Result<VaultOn<S>, StoreError> {
+    open_vault_with_clock(store, keys, policy, SystemClock)
+}
+
+/// As [`open_vault`], with `clock` as the trusted clock of both the audit trail and the
+/// facts (a [`ManualClock`](steward::ManualClock) in tests of a clock set back): entries and
+/// fact changes are dated by it, never before the newest entry of either.
+///
+/// # Errors
+///
+/// As [`open_vault`].
+pub fn open_vault_with_clock<S: VaultStore>(
+    store: &S,
+    keys: &StoreKeys,
+    policy: Policy,
+    clock: impl Clock + Clone + 'static,
+) -> Result<VaultOn<S>, StoreError> {
     // The keyring's rows are read on the second core while this one verifies the chain and
     // loads the facts: at a million customers each takes a good part of a second, and
     // neither needs the other. The keys are checked against the log before the keyring is
@@ -114,7 +130,8 @@ pub fn open_vault<S: VaultStore>(
         store.customer_keys(customer).map_err(key_store_error)
     })?;
     let keyring = Keyring::restore(keys.master_key()?, [], stored_keys)?;
-    let trail = AuditTrail::new(audit_key, store.audit_store()?)?;
+    let facts = facts.with_clock(clock.clone());
+    let trail = AuditTrail::with_clock(audit_key, store.audit_store()?, clock)?;
     let custody = Custody::with_config(keyring, trail, store.seal_config())
         .with_key_store(Arc::new(store.clone()));
     // A shred whose entry was written but whose keys a crash kept: done before serving.

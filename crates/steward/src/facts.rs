@@ -31,6 +31,14 @@ pub trait Facts {
     /// Calls `visit` with every legal hold that may cover data of `customer` (more is
     /// fine; a standing hold must not be left out).
     fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold));
+
+    /// The newest instant at which a fact change was recorded, if the facts know it: a
+    /// [`Vault`](crate::Vault) never decides (nor dates an audit entry) before it, so a
+    /// clock set back after a relationship ended cannot open its logs "before" the end.
+    /// The default knows none.
+    fn newest_fact_instant(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 /// [`Facts`] whose steward roster a [`Vault`](crate::Vault) maintains.
@@ -72,6 +80,14 @@ pub trait RosterFacts: Facts {
     /// nothing.
     fn refresh_roster(&mut self) -> Result<(), BoxError> {
         Ok(())
+    }
+
+    /// Tells the facts the instant the vault's audit trail would date its next entry, before
+    /// the vault lets a change through [`Vault::update_facts`](crate::Vault::update_facts):
+    /// facts that date their changes themselves record them no earlier. The default ignores
+    /// it (facts changed by hand are dated by whoever changes them).
+    fn observe_audit_instant(&mut self, instant: Timestamp) {
+        let _unused = instant;
     }
 }
 
@@ -217,6 +233,12 @@ impl Facts for MemoryFacts {
     fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
         self.holds.visit_holds(customer, visit);
     }
+
+    fn newest_fact_instant(&self) -> Option<Timestamp> {
+        self.consent
+            .latest_recorded()
+            .max(self.relationships.latest_recorded())
+    }
 }
 
 impl<T: Facts + ?Sized> Facts for &T {
@@ -238,5 +260,9 @@ impl<T: Facts + ?Sized> Facts for &T {
 
     fn visit_holds(&self, customer: CustomerId, visit: &mut dyn FnMut(&LegalHold)) {
         (**self).visit_holds(customer, visit);
+    }
+
+    fn newest_fact_instant(&self) -> Option<Timestamp> {
+        (**self).newest_fact_instant()
     }
 }

@@ -170,8 +170,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         // Facts before the trail, as everywhere (see the lock order in the type's docs); a
         // panic that poisoned the facts denies rather than opening on half-changed facts.
         let facts = self.facts.read();
+        // The clock never runs backwards for a decision: not before the newest fact change.
+        let not_before = facts
+            .as_ref()
+            .ok()
+            .and_then(|facts| facts.newest_fact_instant());
         self.custody
-            .dangerous_open_with_gate(record, request, |query| {
+            .dangerous_open_with_gate_not_before(record, request, not_before, |query| {
                 let data = DataRef::of_sealed_record(query.header());
                 let ask = Request {
                     actor: crate::Actor::Steward(request.steward()),
@@ -287,6 +292,23 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.custody.shred(customer)
     }
 
+    /// The instant the vault decides at now: the later of its audit trail's next instant
+    /// (the clock, or just after the newest audit entry) and the newest recorded fact
+    /// change. Work that decides many records at once (an export, a sweep) decides them all
+    /// at this instant, which is never before anything the trail or the facts recorded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Custody::audit_instant`](steward_logs::Custody::audit_instant);
+    /// [`LogsError::Poisoned`] if a thread panicked while changing the facts.
+    pub fn decision_instant(&self) -> Result<Timestamp, LogsError> {
+        let facts = self.facts.read().map_err(poisoned)?;
+        let trail = self.custody.audit_instant()?;
+        Ok(facts
+            .newest_fact_instant()
+            .map_or(trail, |newest| trail.max(newest)))
+    }
+
     /// Decides `request` over this vault's policy and facts. Facts left unreadable by a
     /// panic in another thread deny (the policy fails closed).
     #[must_use]
@@ -329,6 +351,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     pub fn update_facts<R>(&self, change: impl FnOnce(&mut F) -> R) -> Result<R, LogsError> {
         self.guard_replaced()?;
         let mut facts = self.facts.write().map_err(poisoned)?;
+        // Facts that date their changes record them no earlier than the trail's newest entry.
+        facts.observe_audit_instant(self.custody.audit_instant()?);
         let identity = facts.identity();
         let result = change(&mut *facts);
         self.check_identity(&*facts, identity)?;

@@ -7,14 +7,16 @@ use std::{fmt, num::NonZeroU32};
 use serde::Serialize;
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
-use super::{AdminBasis, ConsentLedger, Entry};
+use super::{AdminBasis, Cancelled, ConsentLedger, Entry};
 use crate::{Channel, ConsentError, TrainingLevel};
 
 /// The name and version of the export format, written into and checked in every export.
 ///
 /// Version 2 added each change's `recorded_at` and the basis of admin changes
 /// (`admin:<admin id>:<basis>`); a version 1 file has neither, so it cannot be read as if it
-/// met the rules of version 2.
+/// met the rules of version 2. A change cancelled before it took effect is listed in receipt
+/// order with `cancelled_by`, the receipt of the change that cancelled it (absent otherwise,
+/// so every file written before cancellations existed still reads).
 pub const EXPORT_FORMAT: &str = "steward-consent-ledger/2";
 
 impl ConsentLedger {
@@ -70,17 +72,20 @@ struct CustomersOut<'a> {
 
 impl Serialize for CustomersOut<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.customers
-                .iter()
-                .map(|(customer, entries)| CustomerOut {
-                    customer,
-                    changes: ChangesOut {
-                        ledger: self.ledger,
-                        entries,
-                    },
-                }),
-        )
+        serializer.collect_seq(self.customers.iter().map(|(customer, entries)| {
+            CustomerOut {
+                customer,
+                changes: ChangesOut {
+                    ledger: self.ledger,
+                    entries,
+                    cancelled: self
+                        .ledger
+                        .cancelled
+                        .get(*customer)
+                        .map_or(&[][..], Vec::as_slice),
+                },
+            }
+        }))
     }
 }
 
@@ -93,6 +98,7 @@ struct CustomerOut<'a> {
 struct ChangesOut<'a> {
     ledger: &'a ConsentLedger,
     entries: &'a [Entry],
+    cancelled: &'a [Cancelled],
 }
 
 impl Serialize for ChangesOut<'_> {
@@ -100,8 +106,25 @@ impl Serialize for ChangesOut<'_> {
         use serde::ser::{Error, SerializeSeq};
 
         let dangling = || S::Error::custom("internal error: dangling table index");
-        let mut out = serializer.serialize_seq(Some(self.entries.len()))?;
+        let mut out = serializer.serialize_seq(Some(self.entries.len() + self.cancelled.len()))?;
+        // Both lists are in receipt order: merged, every change in receipt order.
+        let mut cancelled = self.cancelled.iter().peekable();
         for entry in self.entries {
+            while let Some(gone) = cancelled.next_if(|gone| gone.entry.receipt < entry.receipt) {
+                out.serialize_element(&ChangeOut {
+                    receipt: gone.entry.receipt,
+                    recorded_at: gone.entry.recorded_at,
+                    effective: gone.entry.effective,
+                    level: gone.entry.level,
+                    actor: ActorOut(self.ledger.admin(&gone.entry).ok_or_else(dangling)?),
+                    channel: gone.entry.channel,
+                    policy_version: self
+                        .ledger
+                        .policy_version(&gone.entry)
+                        .ok_or_else(dangling)?,
+                    cancelled_by: Some(gone.by),
+                })?;
+            }
             out.serialize_element(&ChangeOut {
                 receipt: entry.receipt,
                 recorded_at: entry.recorded_at,
@@ -110,7 +133,12 @@ impl Serialize for ChangesOut<'_> {
                 actor: ActorOut(self.ledger.admin(entry).ok_or_else(dangling)?),
                 channel: entry.channel,
                 policy_version: self.ledger.policy_version(entry).ok_or_else(dangling)?,
+                cancelled_by: None,
             })?;
+        }
+        // A cancelled change always precedes the change that cancelled it.
+        if cancelled.next().is_some() {
+            return Err(dangling());
         }
         out.end()
     }
@@ -125,6 +153,8 @@ struct ChangeOut<'a> {
     actor: ActorOut<'a>,
     channel: Channel,
     policy_version: &'a PolicyVersion,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled_by: Option<NonZeroU32>,
 }
 
 /// An actor by reference, written in the string form of [`ConsentActor`](crate::ConsentActor).

@@ -6,7 +6,7 @@ use std::iter::FusedIterator;
 
 use steward_core::{CustomerId, Timestamp};
 
-use super::{ConsentLedger, ConsentReceipt, Entry, ReceiptId};
+use super::{Cancelled, ConsentLedger, ConsentReceipt, Entry, ReceiptId};
 use crate::{ConsentMode, TrainingLevel};
 
 impl ConsentLedger {
@@ -73,18 +73,45 @@ impl ConsentLedger {
             .map_or(TrainingLevel::None, |entry| entry.level)
     }
 
-    /// The receipts of every change of `customer`, oldest first (empty for a customer the
-    /// ledger has never seen).
+    /// The receipts of every change of `customer`, oldest (lowest receipt) first, those
+    /// cancelled before they took effect included and marked
+    /// [`cancelled_by`](ConsentReceipt::cancelled_by) (empty for a customer the ledger has
+    /// never seen).
     #[must_use]
     pub fn history(&self, customer: CustomerId) -> History<'_> {
         let entries = self.customers.get(&customer).map_or(&[][..], Vec::as_slice);
+        let cancelled = self.cancelled.get(&customer).map_or(&[][..], Vec::as_slice);
         History {
             ledger: self,
             customer,
             entries,
             front: 0,
             back: entries.len(),
+            cancelled,
+            cancelled_front: 0,
+            cancelled_back: cancelled.len(),
         }
+    }
+
+    /// The receipt of a cancelled change of `customer`.
+    fn cancelled_receipt(
+        &self,
+        customer: CustomerId,
+        cancelled: &Cancelled,
+    ) -> Option<ConsentReceipt> {
+        let entry = &cancelled.entry;
+        Some(ConsentReceipt {
+            receipt: ReceiptId(entry.receipt),
+            customer,
+            level: entry.level,
+            previous_level: cancelled.previous_level,
+            recorded_at: entry.recorded_at,
+            effective: entry.effective,
+            actor: self.actor(entry)?,
+            channel: entry.channel,
+            policy_version: self.policy_version(entry)?.clone(),
+            cancelled_by: Some(ReceiptId(cancelled.by)),
+        })
     }
 
     /// The receipt of `entries[index]`, the history of `customer`.
@@ -109,6 +136,7 @@ impl ConsentLedger {
             actor: self.actor(entry)?,
             channel: entry.channel,
             policy_version: self.policy_version(entry)?.clone(),
+            cancelled_by: None,
         })
     }
 }
@@ -121,14 +149,57 @@ pub struct History<'a> {
     entries: &'a [Entry],
     front: usize,
     back: usize,
+    cancelled: &'a [Cancelled],
+    cancelled_front: usize,
+    cancelled_back: usize,
+}
+
+impl History<'_> {
+    /// The next change from the front: which list it is in (cancelled or not).
+    fn front_is_cancelled(&self) -> Option<bool> {
+        let entry = (self.front < self.back)
+            .then(|| self.entries.get(self.front))
+            .flatten();
+        let cancelled = (self.cancelled_front < self.cancelled_back)
+            .then(|| self.cancelled.get(self.cancelled_front))
+            .flatten();
+        match (entry, cancelled) {
+            (Some(entry), Some(cancelled)) => Some(cancelled.entry.receipt < entry.receipt),
+            (Some(_), None) => Some(false),
+            (None, Some(_)) => Some(true),
+            (None, None) => None,
+        }
+    }
+
+    /// The next change from the back: which list it is in.
+    fn back_is_cancelled(&self) -> Option<bool> {
+        let entry = (self.front < self.back)
+            .then(|| self.back.checked_sub(1).and_then(|i| self.entries.get(i)))
+            .flatten();
+        let cancelled = (self.cancelled_front < self.cancelled_back)
+            .then(|| {
+                self.cancelled_back
+                    .checked_sub(1)
+                    .and_then(|i| self.cancelled.get(i))
+            })
+            .flatten();
+        match (entry, cancelled) {
+            (Some(entry), Some(cancelled)) => Some(cancelled.entry.receipt > entry.receipt),
+            (Some(_), None) => Some(false),
+            (None, Some(_)) => Some(true),
+            (None, None) => None,
+        }
+    }
 }
 
 impl Iterator for History<'_> {
     type Item = ConsentReceipt;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.front >= self.back {
-            return None;
+        if self.front_is_cancelled()? {
+            let cancelled = self.cancelled.get(self.cancelled_front)?;
+            self.cancelled_front = self.cancelled_front.saturating_add(1);
+            return self.ledger.cancelled_receipt(self.customer, cancelled);
         }
         let receipt = self.ledger.receipt(self.customer, self.entries, self.front);
         self.front = self.front.saturating_add(1);
@@ -141,15 +212,20 @@ impl Iterator for History<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let remaining = self.back.saturating_sub(self.front);
+        let remaining = self
+            .back
+            .saturating_sub(self.front)
+            .saturating_add(self.cancelled_back.saturating_sub(self.cancelled_front));
         (remaining, Some(remaining))
     }
 }
 
 impl DoubleEndedIterator for History<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if self.front >= self.back {
-            return None;
+        if self.back_is_cancelled()? {
+            self.cancelled_back = self.cancelled_back.saturating_sub(1);
+            let cancelled = self.cancelled.get(self.cancelled_back)?;
+            return self.ledger.cancelled_receipt(self.customer, cancelled);
         }
         self.back = self.back.saturating_sub(1);
         self.ledger.receipt(self.customer, self.entries, self.back)
@@ -167,7 +243,7 @@ fn in_force(entries: &[Entry], instant: Timestamp) -> Option<&Entry> {
 
 /// How many of `entries` took effect at or before `instant` (changes are in force from their
 /// effective instant on, inclusive): a binary search, O(log n).
-fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
+pub(super) fn count_in_force(entries: &[Entry], instant: Timestamp) -> usize {
     match entries.last() {
         // The most frequent question is "which level now?", when data is collected: the
         // latest change answers it without a search.

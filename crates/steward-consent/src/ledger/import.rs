@@ -13,7 +13,10 @@ use serde::{
 };
 use steward_core::{CustomerId, PolicyVersion, Timestamp};
 
-use super::{ADMIN_LIMIT, AdminBasis, ConsentLedger, EXPORT_FORMAT, Entry, admin_table_full};
+use super::{
+    ADMIN_LIMIT, AdminBasis, Cancelled, ConsentLedger, EXPORT_FORMAT, Entry, admin_table_full,
+    level_before,
+};
 use crate::{Channel, ConsentActor, ConsentError, KnownPolicyVersions, TrainingLevel};
 
 impl ConsentLedger {
@@ -308,7 +311,7 @@ impl<'de> Visitor<'de> for CustomerSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let position = self.position;
         let mut customer: Option<CustomerId> = None;
-        let mut entries: Option<Vec<Entry>> = None;
+        let mut entries: Option<(Vec<Entry>, Vec<Cancelled>)> = None;
         while let Some(field) = map.next_key::<CustomerField>()? {
             match field {
                 CustomerField::Customer => {
@@ -330,7 +333,7 @@ impl<'de> Visitor<'de> for CustomerSeed<'_> {
             }
         }
         let customer = customer.ok_or_else(|| de::Error::missing_field("customer"))?;
-        let entries = entries.ok_or_else(|| de::Error::missing_field("changes"))?;
+        let (entries, cancelled) = entries.ok_or_else(|| de::Error::missing_field("changes"))?;
         let at_customer = |reason| ConsentError::InvalidLedger {
             location: format!("customers[{position}]"),
             reason: Box::new(reason),
@@ -348,10 +351,18 @@ impl<'de> Visitor<'de> for CustomerSeed<'_> {
         builder.receipts.extend(
             entries
                 .iter()
+                .chain(cancelled.iter().map(|gone| &gone.entry))
                 .map(|entry| (entry.receipt, entry.recorded_at)),
         );
-        builder.ledger.change_count = builder.ledger.change_count.saturating_add(entries.len());
+        builder.ledger.change_count = builder
+            .ledger
+            .change_count
+            .saturating_add(entries.len())
+            .saturating_add(cancelled.len());
         builder.ledger.customers.insert(customer, entries);
+        if !cancelled.is_empty() {
+            builder.ledger.cancelled.insert(customer, cancelled);
+        }
         Ok(())
     }
 }
@@ -363,7 +374,7 @@ struct ChangesSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
-    type Value = Vec<Entry>;
+    type Value = (Vec<Entry>, Vec<Cancelled>);
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
@@ -371,33 +382,107 @@ impl<'de> DeserializeSeed<'de> for ChangesSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for ChangesSeed<'_> {
-    type Value = Vec<Entry>;
+    type Value = (Vec<Entry>, Vec<Cancelled>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of changes")
     }
 
+    /// Replays the changes in receipt order as `record` made them: a change marked cancelled
+    /// stays in the history until the change that cancelled it, which must then take effect
+    /// at its recording instant, before every change it cancels.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut entries: Vec<Entry> = Vec::new();
+        // Beside each entry: the receipt it is marked cancelled by, if any.
+        let mut marks: Vec<Option<NonZeroU32>> = Vec::new();
+        let mut cancelled: Vec<Cancelled> = Vec::new();
+        let mut last_receipt: Option<NonZeroU32> = None;
+        let mut index = 0_usize;
         while let Some(change) = seq.next_element::<ChangeImport>()? {
-            let index = entries.len();
+            let position = self.position;
+            let error = &mut *self.error;
+            let mut invalid = |reason| {
+                fail(
+                    error,
+                    ConsentError::InvalidLedger {
+                        location: format!("customers[{position}].changes[{index}]"),
+                        reason: Box::new(reason),
+                    },
+                )
+            };
+            if let Some(previous) = last_receipt
+                && change.receipt <= previous
+            {
+                return Err(invalid(ConsentError::ReceiptOutOfOrder {
+                    receipt: change.receipt.get(),
+                    previous: previous.get(),
+                }));
+            }
+            if let Some(by) = change.cancelled_by
+                && by <= change.receipt
+            {
+                return Err(invalid(ConsentError::CancellationUnmatched {
+                    receipt: change.receipt.get(),
+                    by: by.get(),
+                }));
+            }
+            let from = marks
+                .iter()
+                .position(|mark| *mark == Some(change.receipt))
+                .unwrap_or(entries.len());
+            let (kept, gone) = entries.split_at(from);
+            let cancels_them = change.effective == change.recorded_at
+                && marks
+                    .iter()
+                    .skip(from)
+                    .all(|mark| *mark == Some(change.receipt))
+                && gone.iter().all(|entry| entry.effective > change.effective)
+                && kept
+                    .last()
+                    .is_none_or(|entry| entry.effective < change.effective);
+            if let Some(first) = gone.first()
+                && !cancels_them
+            {
+                return Err(invalid(ConsentError::CancellationUnmatched {
+                    receipt: first.receipt.get(),
+                    by: change.receipt.get(),
+                }));
+            }
+            let mut previous_level = level_before(&entries, from);
+            for entry in entries.drain(from..) {
+                cancelled.push(Cancelled {
+                    entry,
+                    previous_level,
+                    by: change.receipt,
+                });
+                previous_level = entry.level;
+            }
+            marks.truncate(from);
             let entry = self
                 .ledger
                 .import_change(&change, entries.last())
-                .map_err(|reason| {
-                    fail(
-                        &mut *self.error,
-                        ConsentError::InvalidLedger {
-                            location: format!("customers[{}].changes[{index}]", self.position),
-                            reason: Box::new(reason),
-                        },
-                    )
-                })?;
+                .map_err(&mut invalid)?;
             entries.push(entry);
+            marks.push(change.cancelled_by);
+            last_receipt = Some(change.receipt);
+            index = index.saturating_add(1);
+        }
+        if let Some((entry, Some(by))) = entries.iter().zip(&marks).find(|(_, mark)| mark.is_some())
+        {
+            return Err(fail(
+                &mut *self.error,
+                ConsentError::InvalidLedger {
+                    location: format!("customers[{}].changes", self.position),
+                    reason: Box::new(ConsentError::CancellationUnmatched {
+                        receipt: entry.receipt.get(),
+                        by: by.get(),
+                    }),
+                },
+            ));
         }
         // Exactly sized, as `record` keeps short histories.
         entries.shrink_to_fit();
-        Ok(entries)
+        Ok((entries, cancelled))
     }
 }
 
@@ -412,6 +497,9 @@ struct ChangeImport {
     actor: ConsentActor,
     channel: Channel,
     policy_version: PolicyVersion,
+    /// The receipt of the change that cancelled it before it took effect.
+    #[serde(default)]
+    cancelled_by: Option<NonZeroU32>,
 }
 
 impl ConsentLedger {

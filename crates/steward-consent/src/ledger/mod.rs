@@ -137,6 +137,12 @@ pub struct ConsentReceipt {
     pub channel: Channel,
     /// The policy version in force when the change was made (`policy.versioned`).
     pub policy_version: PolicyVersion,
+    /// The receipt of the change that cancelled this one before it took effect (a lower
+    /// level recorded now cancels every change scheduled after it); `None` for a change
+    /// that was never cancelled. A cancelled change never takes effect, and its receipt
+    /// stays in the history as proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<ReceiptId>,
 }
 
 impl ConsentReceipt {
@@ -156,7 +162,11 @@ impl ConsentReceipt {
 ///   returns its [`ConsentReceipt`]. Refused, leaving the ledger as it was: a change that
 ///   would take effect before it is recorded (no backdating), one recorded before the
 ///   ledger's newest recording instant (the clock went backwards), one effective at or before
-///   the customer's latest change, or one naming an unknown policy version.
+///   the customer's latest change, or one naming an unknown policy version. One exception:
+///   a level lower than the level in force or than a scheduled one, taking effect at its
+///   recording instant, takes effect now and cancels every change of the customer scheduled
+///   after it; their receipts stay in the [`history`](Self::history), marked
+///   [`cancelled_by`](ConsentReceipt::cancelled_by) it.
 /// - [`level_at`](Self::level_at) answers which level was in force at an instant, in
 ///   O(log n) of that customer's history; before any change it is
 ///   [`TrainingLevel::None`] (`training.default-off`). A change is in force from its
@@ -183,6 +193,17 @@ pub struct ConsentLedger {
     change_count: usize,
     /// The newest recording instant of any change; recording instants never decrease.
     latest_recorded: Option<Timestamp>,
+    /// Changes cancelled before they took effect, per customer, in receipt order (rare: kept
+    /// apart so that the histories `level_at` searches stay sorted and dense).
+    cancelled: CustomerMap<Vec<Cancelled>>,
+}
+
+/// A change cancelled before it took effect, with what its receipt said.
+#[derive(Debug, Clone, Copy)]
+struct Cancelled {
+    entry: Entry,
+    previous_level: TrainingLevel,
+    by: NonZeroU32,
 }
 
 /// One stored change, 32 bytes: the two instants, the receipt number, and small indexes into
@@ -234,6 +255,7 @@ impl ConsentLedger {
             next_receipt: NonZeroU32::MIN,
             change_count: 0,
             latest_recorded: None,
+            cancelled: CustomerMap::default(),
         }
     }
 
@@ -277,7 +299,11 @@ impl ConsentLedger {
     ///   instant in the ledger.
     /// - [`ConsentError::Backdated`] if the change would take effect before `recorded_at`.
     /// - [`ConsentError::NotAfterLatest`] if the change is effective at or before the
-    ///   customer's latest change: history is append-only and strictly ordered in time.
+    ///   customer's latest change: history is append-only and strictly ordered in time. A
+    ///   level lower than the one in force at `recorded_at` or than one scheduled after it,
+    ///   effective at `recorded_at` itself and after the change in force, is the exception:
+    ///   it cancels every change scheduled after it (training.opt-out: a withdrawal now is
+    ///   never refused for an opt-in scheduled later).
     /// - [`ConsentError::TableFull`] past about four billion distinct admin actors, and
     ///   [`ConsentError::ReceiptsExhausted`] after 2^32 - 2 receipts (changes) in one ledger.
     pub fn record(
@@ -306,19 +332,29 @@ impl ConsentLedger {
                 recorded_at,
             });
         }
-        let latest = self
+        let history = self
             .customers
             .get(&change.customer)
-            .and_then(|entries| entries.last());
+            .map_or(&[][..], Vec::as_slice);
+        let latest = history.last();
+        // Where the changes this one cancels begin, if it cancels any.
+        let mut cancel_from = None;
         if let Some(latest) = latest
             && effective <= latest.effective
         {
-            return Err(ConsentError::NotAfterLatest {
-                effective,
-                latest: latest.effective,
-            });
+            let in_force = history::count_in_force(history, recorded_at);
+            if !cancels_scheduled(history, in_force, &change, recorded_at) {
+                return Err(ConsentError::NotAfterLatest {
+                    effective,
+                    latest: latest.effective,
+                });
+            }
+            cancel_from = Some(in_force);
         }
-        let previous_level = latest.map_or(TrainingLevel::None, |entry| entry.level);
+        let previous_level = match cancel_from {
+            Some(in_force) => level_before(history, in_force),
+            None => latest.map_or(TrainingLevel::None, |entry| entry.level),
+        };
         let receipt = self.next_receipt;
         let next_receipt = receipt
             .checked_add(1)
@@ -342,6 +378,18 @@ impl ConsentLedger {
             .customers
             .entry(change.customer)
             .or_insert_with(|| Vec::with_capacity(1));
+        if let Some(from) = cancel_from {
+            let cancelled = self.cancelled.entry(change.customer).or_default();
+            let mut previous_level = level_before(entries, from);
+            for entry in entries.drain(from..) {
+                cancelled.push(Cancelled {
+                    entry,
+                    previous_level,
+                    by: receipt,
+                });
+                previous_level = entry.level;
+            }
+        }
         if entries.len() == entries.capacity() && entries.len() < EXACT_GROWTH_BELOW {
             entries.reserve_exact(1);
         }
@@ -368,6 +416,7 @@ impl ConsentLedger {
             actor: change.actor,
             channel: change.channel,
             policy_version: change.policy_version,
+            cancelled_by: None,
         })
     }
 
@@ -411,8 +460,14 @@ impl ConsentLedger {
                 .len()
                 .saturating_add(actor.basis.as_str().len())
         });
+        let cancelled = self
+            .cancelled
+            .values()
+            .map(|entries| entries.capacity().saturating_mul(size_of::<Cancelled>()))
+            .fold(0_usize, usize::saturating_add);
         table
             .saturating_add(histories)
+            .saturating_add(cancelled)
             .saturating_add(policies)
             .saturating_add(admins)
     }
@@ -477,6 +532,17 @@ impl PartialEq for ConsentLedger {
                             .all(|(mine, theirs)| self.same_change(mine, other, theirs))
                 })
             })
+            && self.cancelled.len() == other.cancelled.len()
+            && self.cancelled.iter().all(|(customer, entries)| {
+                other.cancelled.get(customer).is_some_and(|others| {
+                    entries.len() == others.len()
+                        && entries.iter().zip(others).all(|(mine, theirs)| {
+                            mine.by == theirs.by
+                                && mine.previous_level == theirs.previous_level
+                                && self.same_change(&mine.entry, other, &theirs.entry)
+                        })
+                })
+            })
     }
 }
 
@@ -492,6 +558,33 @@ impl ConsentLedger {
             && self.policy_version(mine) == other.policy_version(theirs)
             && self.admin(mine) == other.admin(theirs)
     }
+}
+
+/// Whether `change`, recorded at `recorded_at`, cancels the changes of `history` scheduled
+/// after it (those after the first `in_force`): it takes effect at its recording instant,
+/// after the change in force, and lowers the level in force or a scheduled one.
+fn cancels_scheduled(
+    history: &[Entry],
+    in_force: usize,
+    change: &ConsentChange,
+    recorded_at: Timestamp,
+) -> bool {
+    let Some(scheduled) = history.get(in_force..).filter(|rest| !rest.is_empty()) else {
+        return false;
+    };
+    let current = in_force.checked_sub(1).and_then(|index| history.get(index));
+    let after_current = current.is_none_or(|entry| entry.effective < change.effective);
+    let lowers = change.level < current.map_or(TrainingLevel::None, |entry| entry.level)
+        || scheduled.iter().any(|entry| change.level < entry.level);
+    change.effective == recorded_at && after_current && lowers
+}
+
+/// The level of `history[..index]`'s newest change (`none` without one).
+fn level_before(history: &[Entry], index: usize) -> TrainingLevel {
+    index
+        .checked_sub(1)
+        .and_then(|previous| history.get(previous))
+        .map_or(TrainingLevel::None, |entry| entry.level)
 }
 
 impl AdminBasis {
@@ -551,6 +644,105 @@ mod tests {
             admin: name.parse().unwrap(),
             basis: basis.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn a_withdrawal_now_while_an_opt_in_is_scheduled_takes_effect_now_and_cancels_it() {
+        let mut ledger = new_ledger();
+        let ada = customer(1);
+        let private = ledger
+            .record(change(ada, TrainingLevel::Private, at(0)), at(0))
+            .unwrap();
+        let scheduled = ledger
+            .record(change(ada, TrainingLevel::Shared, at(100)), at(10))
+            .unwrap();
+        let withdrawal = ledger
+            .record(change(ada, TrainingLevel::None, at(20)), at(20))
+            .unwrap();
+        assert_eq!(withdrawal.previous_level, TrainingLevel::Private);
+        assert_eq!(ledger.level_at(ada, at(20)), TrainingLevel::None);
+        // The opt-in never takes effect.
+        assert_eq!(ledger.level_at(ada, at(100)), TrainingLevel::None);
+        assert_eq!(ledger.latest_level(ada), TrainingLevel::None);
+        let history: Vec<_> = ledger.history(ada).collect();
+        assert_eq!(
+            history
+                .iter()
+                .map(|r| (r.receipt, r.cancelled_by))
+                .collect::<Vec<_>>(),
+            [
+                (private.receipt, None),
+                (scheduled.receipt, Some(withdrawal.receipt)),
+                (withdrawal.receipt, None),
+            ]
+        );
+        assert_eq!(ledger.change_count(), 3);
+        // Later changes follow the withdrawal, as any change.
+        ledger
+            .record(change(ada, TrainingLevel::Private, at(50)), at(30))
+            .unwrap();
+        assert_eq!(ledger.level_at(ada, at(100)), TrainingLevel::Private);
+        assert_eq!(ledger.history(ada).rev().count(), 4);
+        let back = ConsentLedger::from_json(&ledger.to_json().unwrap(), known()).unwrap();
+        assert_eq!(back, ledger);
+        assert!(back.history(ada).eq(ledger.history(ada)));
+    }
+
+    #[test]
+    fn a_change_now_that_lowers_nothing_is_still_refused_while_one_is_scheduled() {
+        let mut ledger = new_ledger();
+        let ada = customer(1);
+        ledger
+            .record(change(ada, TrainingLevel::Private, at(100)), at(0))
+            .unwrap();
+        // Not lower than the scheduled level nor the one in force: refused as before.
+        for level in [TrainingLevel::Private, TrainingLevel::Shared] {
+            assert!(matches!(
+                ledger.record(change(ada, level, at(20)), at(20)),
+                Err(ConsentError::NotAfterLatest { .. })
+            ));
+        }
+        // Lower, but scheduled rather than now: refused too.
+        assert!(matches!(
+            ledger.record(change(ada, TrainingLevel::None, at(50)), at(20)),
+            Err(ConsentError::NotAfterLatest { .. })
+        ));
+        assert_eq!(ledger.level_at(ada, at(100)), TrainingLevel::Private);
+    }
+
+    #[test]
+    fn an_import_with_a_cancellation_no_change_makes_is_refused() {
+        let mut ledger = new_ledger();
+        let ada = customer(1);
+        ledger
+            .record(change(ada, TrainingLevel::Shared, at(100)), at(0))
+            .unwrap();
+        ledger
+            .record(change(ada, TrainingLevel::None, at(10)), at(10))
+            .unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(&ledger.to_json().unwrap()).unwrap();
+        assert_eq!(value["customers"][0]["changes"][0]["cancelled_by"], 2);
+        // Marked cancelled by a receipt that does not exist: never imported.
+        value["customers"][0]["changes"][0]["cancelled_by"] = 7.into();
+        let error = ConsentLedger::from_json(&value.to_string(), known()).unwrap_err();
+        assert!(
+            matches!(error, ConsentError::InvalidLedger { .. }),
+            "{error}"
+        );
+        // Marked cancelled by the receipt before it: never imported either.
+        value["customers"][0]["changes"][0]["cancelled_by"] = 1.into();
+        let error = ConsentLedger::from_json(&value.to_string(), known()).unwrap_err();
+        assert!(
+            error.to_string().contains("cancelled by receipt 1"),
+            "{error}"
+        );
+        // The mark removed, the withdrawal is not after the scheduled change.
+        value["customers"][0]["changes"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("cancelled_by");
+        assert!(ConsentLedger::from_json(&value.to_string(), known()).is_err());
     }
 
     /// Records `change` as in force at once: recorded at its effective instant.

@@ -90,6 +90,8 @@ fn policy_version() -> impl Strategy<Value = PolicyVersion> {
 struct Attempt {
     change: ConsentChange,
     recorded_at: Timestamp,
+    /// Accepted, then cancelled before it took effect by a lower level recorded later.
+    cancelled: bool,
 }
 
 /// A sequence of attempts whose recording instants mostly move forward (sometimes back: a
@@ -124,6 +126,7 @@ fn attempts(max: usize) -> impl Strategy<Value = Vec<Attempt>> {
                         version,
                     ),
                     recorded_at: instant(clock),
+                    cancelled: false,
                 }
             })
             .collect()
@@ -135,12 +138,26 @@ fn attempts(max: usize) -> impl Strategy<Value = Vec<Attempt>> {
 fn ledger() -> impl Strategy<Value = (ConsentLedger, Vec<Attempt>)> {
     attempts(40).prop_map(|attempts| {
         let mut ledger = ConsentLedger::new(known());
-        let accepted = attempts
+        let accepted: Vec<(Attempt, ConsentReceipt)> = attempts
             .into_iter()
-            .filter(|attempt| {
-                ledger
+            .filter_map(|attempt| {
+                let receipt = ledger
                     .record(attempt.change.clone(), attempt.recorded_at)
-                    .is_ok()
+                    .ok()?;
+                Some((attempt, receipt))
+            })
+            .collect();
+        // Which accepted changes a later, lower level cancelled before they took effect.
+        let cancelled: Vec<_> = all_receipts(&ledger)
+            .into_iter()
+            .filter(|receipt| receipt.cancelled_by.is_some())
+            .map(|receipt| receipt.receipt)
+            .collect();
+        let accepted = accepted
+            .into_iter()
+            .map(|(mut attempt, receipt)| {
+                attempt.cancelled = cancelled.contains(&receipt.receipt);
+                attempt
             })
             .collect();
         (ledger, accepted)
@@ -172,11 +189,11 @@ impl Outcome {
 }
 
 /// The naive reference of the ledger's rules: the newest recording instant, and each
-/// customer's latest effective instant.
+/// customer's changes not cancelled (effective instant and level).
 #[derive(Default)]
 struct Model {
     latest_recorded: Option<Timestamp>,
-    latest_effective: HashMap<CustomerId, Timestamp>,
+    changes: HashMap<CustomerId, Vec<(Timestamp, TrainingLevel)>>,
 }
 
 impl Model {
@@ -192,9 +209,9 @@ impl Model {
         } else if change.effective < attempt.recorded_at {
             Outcome::Backdated
         } else if self
-            .latest_effective
-            .get(&change.customer)
-            .is_some_and(|&latest| change.effective <= latest)
+            .latest_effective(change.customer)
+            .is_some_and(|latest| change.effective <= latest)
+            && !self.cancels(attempt)
         {
             Outcome::NotAfterLatest
         } else {
@@ -202,10 +219,35 @@ impl Model {
         }
     }
 
+    fn latest_effective(&self, customer: CustomerId) -> Option<Timestamp> {
+        self.changes.get(&customer)?.last().map(|change| change.0)
+    }
+
+    /// A lower level than the one in force or a scheduled one, effective when recorded and
+    /// after the change in force, cancels the scheduled changes.
+    fn cancels(&self, attempt: &Attempt) -> bool {
+        let change = &attempt.change;
+        let now = attempt.recorded_at;
+        let history = self
+            .changes
+            .get(&change.customer)
+            .map_or(&[][..], Vec::as_slice);
+        let (in_force, scheduled): (Vec<_>, Vec<_>) =
+            history.iter().partition(|(effective, _)| *effective <= now);
+        let current = in_force.last();
+        change.effective == now
+            && !scheduled.is_empty()
+            && current.is_none_or(|(effective, _)| *effective < now)
+            && (change.level < current.map_or(TrainingLevel::None, |(_, level)| *level)
+                || scheduled.iter().any(|(_, level)| change.level < *level))
+    }
+
     fn accept(&mut self, attempt: &Attempt) {
         self.latest_recorded = Some(attempt.recorded_at);
-        self.latest_effective
-            .insert(attempt.change.customer, attempt.change.effective);
+        let now = attempt.recorded_at;
+        let history = self.changes.entry(attempt.change.customer).or_default();
+        history.retain(|(effective, _)| *effective <= now || attempt.change.effective > *effective);
+        history.push((attempt.change.effective, attempt.change.level));
     }
 }
 
@@ -224,6 +266,7 @@ fn all_receipts(ledger: &ConsentLedger) -> Vec<ConsentReceipt> {
 fn reference_level_at(accepted: &[Attempt], customer: CustomerId, at: Timestamp) -> TrainingLevel {
     accepted
         .iter()
+        .filter(|attempt| !attempt.cancelled)
         .map(|attempt| &attempt.change)
         .filter(|change| change.customer == customer && change.effective <= at)
         .max_by_key(|change| change.effective)
@@ -481,6 +524,14 @@ proptest! {
                 (last - (last - latest_recorded).min(back_off), latest_recorded, "2025-03-05")
             }
         };
+        // A lower level taking effect when recorded cancels the scheduled changes instead
+        // (see `a_lower_level_now_cancels_every_change_scheduled_after_it`).
+        let now = instant(latest_recorded);
+        let lowers = level < ledger.level_at(who, now)
+            || ledger
+                .history(who)
+                .any(|receipt| receipt.cancelled_by.is_none() && receipt.effective > now && level < receipt.level);
+        prop_assume!(kind != Outcome::NotAfterLatest || effective > latest_recorded || !lowers);
         let attempt = Attempt {
             change: ConsentChange::new(
                 who,
@@ -491,6 +542,7 @@ proptest! {
                 version.parse().unwrap(),
             ),
             recorded_at: instant(recorded_at),
+            cancelled: false,
         };
         let before = ledger.clone();
         let before_json = ledger.to_json().unwrap();
@@ -557,5 +609,78 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics_the_importer(text in ".{0,200}") {
         let _ = ConsentLedger::from_json(&text, known());
+    }
+
+    /// training.opt-out, issue 18: a lower level recorded now takes effect now and cancels
+    /// every change of the customer scheduled after it; the cancelled receipts stay in the
+    /// history, marked by the receipt that cancelled them; the export and a replay of the
+    /// receipts in order (as the fact log replays them) reproduce the ledger exactly.
+    #[test]
+    fn a_lower_level_now_cancels_every_change_scheduled_after_it(
+        (mut ledger, _) in ledger(),
+        who in customer(),
+        scheduled in prop::collection::vec((level(), 1..300_i64), 1..5),
+        lower in level(),
+    ) {
+        let start = ledger
+            .latest_recorded()
+            .map_or(0, |at| (at.unix_nanos() - BASE_NANOS) / 1_000_000_000)
+            .max(ledger.history(who).next_back().map_or(0, |r| (r.effective.unix_nanos() - BASE_NANOS) / 1_000_000_000))
+            + 1;
+        let change = |level, effective| {
+            ConsentChange::new(
+                who,
+                level,
+                instant(effective),
+                ConsentActor::Customer,
+                Channel::Api,
+                "2025-03-05".parse().unwrap(),
+            )
+        };
+        // Changes scheduled ahead of the clock, which stays at `start`.
+        let mut offset = start + 10;
+        let mut receipts = Vec::new();
+        for (level, step) in &scheduled {
+            offset += step;
+            receipts.push(ledger.record(change(*level, offset), instant(start)).unwrap().receipt);
+        }
+        let now = start + 5;
+        let in_force = ledger.level_at(who, instant(now));
+        let highest = scheduled.iter().map(|(level, _)| *level).max().unwrap();
+        prop_assume!(lower < in_force || lower < highest);
+        let withdrawal = ledger.record(change(lower, now), instant(now)).unwrap();
+        prop_assert_eq!(withdrawal.previous_level, in_force);
+        // In force from now on, whatever was scheduled.
+        for at in [now, now + 1, offset, offset + 1_000] {
+            prop_assert_eq!(ledger.level_at(who, instant(at)), lower);
+        }
+        let history: Vec<ConsentReceipt> = ledger.history(who).collect();
+        for receipt in &receipts {
+            let cancelled = history.iter().find(|r| r.receipt == *receipt).unwrap();
+            prop_assert_eq!(cancelled.cancelled_by, Some(withdrawal.receipt));
+        }
+        prop_assert_eq!(history.last().unwrap(), &withdrawal);
+        prop_assert!(history.windows(2).all(|pair| pair[0].receipt < pair[1].receipt));
+        prop_assert_eq!(ledger.history(who).rev().count(), history.len());
+        // The export round trips, cancellations included.
+        let back = ConsentLedger::from_json(&ledger.to_json().unwrap(), known()).unwrap();
+        prop_assert_eq!(&back, &ledger);
+        prop_assert!(back.history(who).eq(ledger.history(who)));
+        // Replaying every receipt in receipt order reproduces the ledger and its receipts.
+        let mut replayed = ConsentLedger::new(known());
+        for receipt in all_receipts(&ledger) {
+            let change = ConsentChange::new(
+                receipt.customer,
+                receipt.level,
+                receipt.effective,
+                receipt.actor.clone(),
+                receipt.channel,
+                receipt.policy_version.clone(),
+            );
+            let again = replayed.record(change, receipt.recorded_at).unwrap();
+            prop_assert_eq!(again.receipt, receipt.receipt);
+            prop_assert_eq!(again.previous_level, receipt.previous_level);
+        }
+        prop_assert_eq!(&replayed, &ledger);
     }
 }

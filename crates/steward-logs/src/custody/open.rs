@@ -87,9 +87,31 @@ impl<S: AuditStore> Custody<S> {
     where
         G: FnOnce(&OpenQuery<'_>) -> Result<(), Denial>,
     {
+        self.dangerous_open_with_gate_not_before(record, request, None, gate)
+    }
+
+    /// As [`dangerous_open_with_gate`](Self::dangerous_open_with_gate) (the same hazard), but
+    /// the attempt is decided and dated no earlier than `not_before`: the newest instant the
+    /// facts the gate reads were changed at, so that a clock set back cannot decide before
+    /// a change already recorded.
+    ///
+    /// # Errors
+    ///
+    /// As [`dangerous_open_with_gate`](Self::dangerous_open_with_gate).
+    pub fn dangerous_open_with_gate_not_before<G>(
+        &self,
+        record: &SealedRecord,
+        request: &AccessRequest,
+        not_before: Option<Timestamp>,
+        gate: G,
+    ) -> Result<Plaintext, LogsError>
+    where
+        G: FnOnce(&OpenQuery<'_>) -> Result<(), Denial>,
+    {
         let header = record.header();
         let mut trail = self.trail.lock().map_err(poisoned)?;
-        let now = trail.next_instant()?;
+        let next = trail.next_instant()?;
+        let now = not_before.map_or(next, |floor| next.max(floor));
         let query = OpenQuery {
             request,
             header,

@@ -2,5 +2,6 @@
 //! (invariant 7) and the sweep scenarios.
 
 mod period_properties;
+mod relationship_properties;
 mod retention_properties;
 mod retention_scenarios;

@@ -52,6 +52,12 @@ pub(crate) fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix_seconds(1_750_000_000 + seconds).unwrap()
 }
 
+/// `seconds` after 2100-01-01: an instant still ahead of any clock the tests run under, for
+/// fact changes, which take effect now or later, never earlier.
+pub(crate) fn ahead(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(4_102_444_800 + seconds).unwrap()
+}
+
 /// The consent receipts in a store's fact log, oldest first, as stored (unverified: for
 /// assertions about what was written).
 pub(crate) fn stored_receipts(store: &impl steward_store::FactLog) -> Vec<steward::ConsentReceipt> {

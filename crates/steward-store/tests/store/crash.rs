@@ -298,7 +298,7 @@ fn prepare(db: &Path) {
     vault
         .update_facts(|facts| {
             for who in (0..CUSTOMERS).chain([BACKGROUND]) {
-                facts.start_relationship(customer(who), at(-86_400))?;
+                facts.start_relationship(customer(who), Timestamp::now())?;
             }
             Ok::<_, steward_store::StoreError>(())
         })

@@ -95,11 +95,11 @@ fn apply(vault: &StoreVault, changes: &[Change]) {
         let step = i64::try_from(step).unwrap();
         let _accepted_or_refused = match change {
             Change::Start(who) => vault
-                .update_facts(|facts| facts.start_relationship(customer(*who), at(step)))
+                .update_facts(|facts| facts.start_relationship(customer(*who), ahead(step)))
                 .unwrap()
                 .is_ok(),
             Change::End(who) => vault
-                .update_facts(|facts| facts.end_relationship(customer(*who), at(step)))
+                .update_facts(|facts| facts.end_relationship(customer(*who), ahead(step)))
                 .unwrap()
                 .is_ok(),
             Change::Consent(who, level) => vault
@@ -286,7 +286,7 @@ fn snapshotted_store(dir: &TempDir) -> SqliteStore {
         .update_facts(|facts| {
             facts.in_one_commit(|batch| {
                 for (n, customer) in customers.iter().enumerate() {
-                    batch.start_relationship(*customer, at(i64::try_from(n).unwrap()))?;
+                    batch.start_relationship(*customer, ahead(i64::try_from(n).unwrap()))?;
                 }
                 Ok(())
             })
@@ -553,23 +553,23 @@ fn a_batch_refused_half_way_fails_the_facts_closed_and_a_refused_change_does_not
     let store = SqliteStore::create(dir.db(), &keys()).unwrap();
     let mut facts = stored_facts(&store);
     let mut other = stored_facts(&store);
-    facts.start_relationship(customer(1), at(0)).unwrap();
+    facts.start_relationship(customer(1), ahead(0)).unwrap();
     // Another writer's entry is applied before this refused change: memory still matches the
     // log, and the facts keep answering.
-    assert!(other.end_relationship(customer(2), at(1)).is_err());
+    assert!(other.end_relationship(customer(2), ahead(1)).is_err());
     assert!(other.relationships().is_ok());
     assert!(
         other
             .relationships()
             .unwrap()
-            .containing(customer(1), at(1))
+            .containing(customer(1), ahead(1))
             .is_some()
     );
     // A batch whose second change is refused changed memory with its first: nothing is
     // stored, and the facts stop answering rather than answer what the log does not say.
     let refused = facts.in_one_commit(|batch| {
-        batch.start_relationship(customer(3), at(0))?;
-        batch.end_relationship(customer(4), at(1))
+        batch.start_relationship(customer(3), ahead(0))?;
+        batch.end_relationship(customer(4), ahead(1))
     });
     assert!(refused.is_err());
     assert!(matches!(
@@ -577,12 +577,16 @@ fn a_batch_refused_half_way_fails_the_facts_closed_and_a_refused_change_does_not
         Err(StoreError::FactsDiverged)
     ));
     use steward::Facts;
-    assert!(facts.relationship_containing(customer(3), at(1)).is_none());
+    assert!(
+        facts
+            .relationship_containing(customer(3), ahead(1))
+            .is_none()
+    );
     assert!(
         stored_facts(&store)
             .relationships()
             .unwrap()
-            .containing(customer(3), at(1))
+            .containing(customer(3), ahead(1))
             .is_none()
     );
 }

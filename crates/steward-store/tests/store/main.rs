@@ -12,6 +12,8 @@
 //!   other's facts within the bound.
 //! - `fact_log`: facts rebuilt from the fact log equal the facts that wrote it, and any
 //!   single edit, deletion, insertion or reordering of an entry keeps the store from serving.
+//! - `instants`: under a clock that jumps forwards and backwards, fact changes are recorded
+//!   in order and never backdated, and the vault never decides before the newest fact.
 //! - `processes`: a child process (this binary, re-run) serves a vault on the same file as
 //!   the test's: each opens the other's new records, sees its customers and consent changes,
 //!   and both write one audit chain that verifies.
@@ -27,6 +29,7 @@ mod backend;
 mod common;
 mod crash;
 mod fact_log;
+mod instants;
 mod persistence;
 #[cfg(feature = "postgres")]
 mod pg;

@@ -112,7 +112,7 @@ fn the_file_holds_no_key_bytes() {
     let path = dir.db();
     let store = SqliteStore::create(&path, &keys()).unwrap();
     stored_facts(&store)
-        .start_relationship(customer(1), at(0))
+        .start_relationship(customer(1), ahead(0))
         .unwrap();
     drop(store);
     let bytes = bytes_on_disk(&path);
@@ -156,7 +156,7 @@ fn an_empty_file_migrates_to_the_current_schema() {
     let store = SqliteStore::open(&path, &keys()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     stored_facts(&store)
-        .start_relationship(customer(1), at(0))
+        .start_relationship(customer(1), ahead(0))
         .unwrap();
     drop(store);
     // Initialized as create would: the keys are checked from now on.
@@ -880,7 +880,7 @@ fn missing_key_checks_beside_stored_data_are_not_replaced() {
     let dir = TempDir::new("checks-removed");
     let store = SqliteStore::create(dir.db(), &keys()).unwrap();
     stored_facts(&store)
-        .start_relationship(customer(1), at(0))
+        .start_relationship(customer(1), ahead(0))
         .unwrap();
     drop(store);
     raw(&dir.db())

@@ -93,7 +93,9 @@ fn set_up_facts(vault: &PgVault, customers: &[CustomerId]) {
     vault
         .update_facts(|facts| {
             for &customer in customers {
-                facts.start_relationship(customer, at(-86_400)).unwrap();
+                facts
+                    .start_relationship(customer, Timestamp::now())
+                    .unwrap();
             }
         })
         .unwrap();
@@ -369,7 +371,7 @@ fn facts_written_on_one_node_reach_the_other_within_the_bound() {
     let poll = db.config.facts_poll();
     let mut worst = Duration::ZERO;
     for &customer in &customers {
-        a.update_facts(|facts| facts.start_relationship(customer, at(-10)))
+        a.update_facts(|facts| facts.start_relationship(customer, Timestamp::now()))
             .unwrap()
             .unwrap();
         let written = Instant::now();

@@ -154,7 +154,7 @@ fn server_child() -> Result<(), BoxError> {
             ["open", id] => open_here(&store, &vault, id.parse()?),
             ["start", who] => {
                 let owner = customer(who.parse()?);
-                vault.update_facts(|facts| facts.start_relationship(owner, at(-60)))??;
+                vault.update_facts(|facts| facts.start_relationship(owner, Timestamp::now()))??;
                 Ok("started".to_owned())
             }
             ["consent", who, level] => {
@@ -252,7 +252,7 @@ fn prepare(db: &Path, customers: &[u8]) {
     vault
         .update_facts(|facts| {
             for who in customers {
-                facts.start_relationship(customer(*who), at(-86_400))?;
+                facts.start_relationship(customer(*who), Timestamp::now())?;
             }
             Ok::<_, steward_store::StoreError>(())
         })

@@ -55,7 +55,7 @@ fn threads_share_one_vault_and_every_acknowledged_record_is_stored() {
     for n in 0..THREADS {
         let owner = customer(n);
         vault
-            .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+            .update_facts(|facts| facts.start_relationship(owner, Timestamp::now()))
             .unwrap()
             .unwrap();
     }
@@ -111,7 +111,7 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
         .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
         .unwrap();
     let leaving = customer(99);
-    let start = at(-86_400);
+    let start = Timestamp::now();
     for n in (0..SEALERS).chain([99]) {
         vault
             .update_facts(|facts| facts.start_relationship(customer(n), start))
@@ -240,7 +240,7 @@ fn a_wrapped_key_altered_at_rest_is_refused_at_first_use_and_never_opens() {
             .unwrap();
         [tampered, intact].map(|owner| {
             vault
-                .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+                .update_facts(|facts| facts.start_relationship(owner, Timestamp::now()))
                 .unwrap()
                 .unwrap();
             log(&vault, &committer, owner)
@@ -309,7 +309,7 @@ fn a_vault_on_the_embedded_store_seals_with_the_stores_vault_config() {
     let committer = GroupCommitter::new(&store).unwrap();
     let owner = customer(1);
     vault
-        .update_facts(|facts| facts.start_relationship(owner, at(-86_400)))
+        .update_facts(|facts| facts.start_relationship(owner, Timestamp::now()))
         .unwrap()
         .unwrap();
     let first = log(&vault, &committer, owner);

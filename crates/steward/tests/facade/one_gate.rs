@@ -67,6 +67,35 @@ fn open_refuses_records_past_retention_like_check_does() {
 }
 
 #[test]
+fn an_open_after_the_clock_was_set_back_is_decided_no_earlier_than_the_newest_fact() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at(NOW));
+    let vault = vault_at(&policy, &clock);
+    let record = sealed(&vault, "2025-02-01T00:00:00Z");
+    // The relationship ends now, recorded now.
+    let ended = at(NOW);
+    vault
+        .update_facts(|facts| {
+            facts.relationships.record(
+                alice(),
+                ended,
+                retention::RelationshipChange::End { effective: ended },
+            )
+        })
+        .unwrap()
+        .unwrap();
+    // The clock is set back a month: the open is still decided, and audited, after the end.
+    clock.set(at("2025-05-01T00:00:00Z"));
+    let refused = denial(vault.open(&record, &ask(Purpose::Troubleshooting)));
+    assert_eq!(refused, Denial::RetentionEnded);
+    assert_eq!(refused.clause(), ClauseId::LogsRetention);
+    let entries = vault.audit().unwrap().store().as_slice().to_vec();
+    assert!(entries.last().unwrap().entry().at() >= ended);
+    assert_eq!(vault.facts().unwrap().newest_fact_instant(), Some(ended));
+    assert!(vault.decision_instant().unwrap() >= ended);
+}
+
+#[test]
 fn open_refuses_records_kept_only_by_a_legal_hold() {
     let policy = Policy::coder_model();
     let clock = ManualClock::new(at("2025-08-15T00:00:00Z"));

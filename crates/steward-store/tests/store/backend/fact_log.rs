@@ -21,7 +21,7 @@ fn three_entries(test: &str) -> (Db, Vec<FactRow>) {
         .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
         .unwrap();
     vault
-        .update_facts(|facts| facts.start_relationship(customer(1), at(0)))
+        .update_facts(|facts| facts.start_relationship(customer(1), ahead(0)))
         .unwrap()
         .unwrap();
     vault

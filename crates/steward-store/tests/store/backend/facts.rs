@@ -3,16 +3,34 @@
 //! share one log.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, StewardId, Timestamp, TrainingLevel,
-    retention::{HoldId, HoldScope, LegalHold, Relationship},
+    Channel, ConsentActor, ConsentChange, DataCategory, ManualClock, RecordId, StewardId,
+    Timestamp, TrainingLevel,
+    logs::{Denial, LogsError, OpenError},
+    retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
 };
-use steward_store::{DurableFacts, FactLog, StoreError};
+use steward_store::{DurableFacts, Effective, FactLog, StoreError};
 
 use super::Db;
 use crate::{
-    backend::{Backend, policy},
+    backend::{Backend, policy, steward_request},
     common::*,
 };
+
+/// The facts of a store of this backend.
+type Facts = DurableFacts<<Db as Backend>::Store>;
+
+/// `seconds` after `base`.
+fn plus(base: Timestamp, seconds: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(base.unix_nanos() + seconds * 1_000_000_000)
+}
+
+/// The relationship error a refused fact change carries.
+fn retention_error(result: Result<(), StoreError>) -> RetentionError {
+    match result {
+        Err(StoreError::Retention(error)) => error,
+        other => unreachable!("expected a refused relationship change, got {other:?}"),
+    }
+}
 
 /// The facts a vault would load from `store`, under the test keys and the bundled policy.
 fn stored_facts(store: &<Db as Backend>::Store) -> DurableFacts<<Db as Backend>::Store> {
@@ -88,20 +106,20 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     let db = Db::fresh("relationships");
     let store = db.store();
     let mut facts = stored_facts(&store);
-    facts.start_relationship(customer(1), at(0)).unwrap();
-    facts.end_relationship(customer(1), at(10)).unwrap();
-    facts.start_relationship(customer(1), at(20)).unwrap();
-    facts.start_relationship(customer(2), at(5)).unwrap();
+    facts.start_relationship(customer(1), ahead(0)).unwrap();
+    facts.end_relationship(customer(1), ahead(10)).unwrap();
+    facts.start_relationship(customer(1), ahead(20)).unwrap();
+    facts.start_relationship(customer(2), ahead(5)).unwrap();
     let before = store.entries_after(0).unwrap().len();
     for (result, reason) in [
-        (facts.start_relationship(customer(1), at(30)), "overlap"),
-        (facts.start_relationship(customer(2), at(1)), "overlap"),
+        (facts.start_relationship(customer(1), ahead(30)), "overlap"),
+        (facts.start_relationship(customer(2), ahead(1)), "overlap"),
         (
-            facts.end_relationship(customer(3), at(1)),
+            facts.end_relationship(customer(3), ahead(1)),
             "no open relationship",
         ),
         (
-            facts.end_relationship(customer(2), at(1)),
+            facts.end_relationship(customer(2), ahead(1)),
             "before its start",
         ),
     ] {
@@ -110,10 +128,10 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     }
     // A refused change writes no entry.
     assert_eq!(store.entries_after(0).unwrap().len(), before);
-    facts.end_relationship(customer(2), at(6)).unwrap();
-    assert!(facts.start_relationship(customer(2), at(5)).is_err());
+    facts.end_relationship(customer(2), ahead(6)).unwrap();
+    assert!(facts.start_relationship(customer(2), ahead(5)).is_err());
     // [5, 6) and [6, ..) do not overlap: a customer may come back the instant they left.
-    facts.start_relationship(customer(2), at(6)).unwrap();
+    facts.start_relationship(customer(2), ahead(6)).unwrap();
     drop((facts, store));
 
     let store = db.store();
@@ -122,15 +140,19 @@ pub(crate) fn relationships_round_trip_and_refuse_what_the_book_would() {
     assert_eq!(
         book.relationships(customer(1)),
         [
-            Relationship::start(customer(1), at(0)).end(at(10)).unwrap(),
-            Relationship::start(customer(1), at(20)),
+            Relationship::start(customer(1), ahead(0))
+                .end(ahead(10))
+                .unwrap(),
+            Relationship::start(customer(1), ahead(20)),
         ]
     );
     assert_eq!(
         book.relationships(customer(2)),
         [
-            Relationship::start(customer(2), at(5)).end(at(6)).unwrap(),
-            Relationship::start(customer(2), at(6)),
+            Relationship::start(customer(2), ahead(5))
+                .end(ahead(6))
+                .unwrap(),
+            Relationship::start(customer(2), ahead(6)),
         ]
     );
 }
@@ -230,7 +252,7 @@ pub(crate) fn the_roster_round_trips_and_a_failed_batch_changes_nothing() {
     let failed = vault
         .update_facts(|facts| {
             facts.in_one_commit(|batch| {
-                batch.start_relationship(customer(1), at(0))?;
+                batch.start_relationship(customer(1), ahead(0))?;
                 Err::<(), StoreError>(StoreError::Unsupported { what: "this test" })
             })
         })
@@ -265,7 +287,7 @@ pub(crate) fn fact_writers_in_several_handles_share_one_log() {
                 let mut facts = stored_facts(&store);
                 for i in 0..10u8 {
                     facts
-                        .start_relationship(customer(n * 10 + i), at(i64::from(i)))
+                        .start_relationship(customer(n * 10 + i), ahead(i64::from(i)))
                         .unwrap();
                 }
             });
@@ -279,7 +301,7 @@ pub(crate) fn fact_writers_in_several_handles_share_one_log() {
             facts
                 .relationships()
                 .unwrap()
-                .containing(customer(who), at(20))
+                .containing(customer(who), ahead(20))
                 .is_some()
         );
     }
@@ -294,7 +316,7 @@ pub(crate) fn a_refused_fact_change_writes_nothing() {
     let adopted = store.entries_after(0).unwrap();
     assert_eq!(adopted.len(), 1);
     let result = vault
-        .update_facts(|facts| facts.end_relationship(ada, at(0)))
+        .update_facts(|facts| facts.end_relationship(ada, ahead(0)))
         .unwrap();
     assert!(result.is_err(), "ending a relationship that never started");
     assert_eq!(store.entries_after(0).unwrap(), adopted);
@@ -313,4 +335,287 @@ pub(crate) fn a_refused_fact_change_writes_nothing() {
         .unwrap();
     assert!(refused.is_err());
     assert_eq!(store.entries_after(0).unwrap(), adopted);
+}
+
+pub(crate) fn an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_the_end() {
+    let db = Db::fresh("clock-back");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let ada = customer(1);
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let collected = plus(t0, 1);
+    let record = Db::seal_stored(
+        &store,
+        &vault,
+        RecordId::generate_at(collected),
+        ada,
+        collected,
+        b"a prompt",
+    );
+    clock.set(plus(t0, 10));
+    vault
+        .update_facts(|facts| facts.end_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let ended = vault
+        .facts()
+        .unwrap()
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap()
+        .ended_at()
+        .unwrap();
+    assert_eq!(ended, plus(t0, 10));
+    // The system clock is set back a day: the open is still decided after the end.
+    clock.set(plus(t0, -86_400));
+    let refused = vault.open(&record, &steward_request());
+    assert!(
+        matches!(
+            refused,
+            Err(LogsError::Open(OpenError::Denied {
+                denial: Denial::RetentionEnded
+            }))
+        ),
+        "{refused:?}"
+    );
+    let entries = store.audit_entries().unwrap();
+    let newest = entries.last().unwrap().entry();
+    assert!(newest.access().is_some());
+    assert!(
+        newest.at() >= ended,
+        "audited at {} before the end {ended}",
+        newest.at()
+    );
+    assert!(vault.decision_instant().unwrap() >= ended);
+}
+
+pub(crate) fn a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log() {
+    let db = Db::fresh("scheduled-end");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let change = |change: &dyn Fn(&mut Facts) -> Result<(), StoreError>| {
+        vault.update_facts(|facts| change(facts)).unwrap()
+    };
+    let newest = || {
+        vault
+            .facts()
+            .unwrap()
+            .relationships()
+            .unwrap()
+            .relationships(ada)
+            .first()
+            .copied()
+            .unwrap()
+    };
+    change(&|facts| facts.start_relationship(ada, Effective::Now)).unwrap();
+    change(&|facts| facts.end_relationship(ada, plus(t0, 100))).unwrap();
+    // Scheduled: active until it takes effect, and another end names it.
+    assert!(newest().contains(plus(t0, 99)));
+    assert!(newest().is_active_at(plus(t0, 99)));
+    assert_eq!(
+        retention_error(change(&|facts| facts.end_relationship(ada, Effective::Now))),
+        RetentionError::EndScheduled {
+            ended_at: plus(t0, 100)
+        }
+    );
+    clock.set(plus(t0, 10));
+    change(&|facts| facts.correct_relationship_end(ada, plus(t0, 200))).unwrap();
+    assert_eq!(newest().ended_at(), Some(plus(t0, 200)));
+    clock.set(plus(t0, 20));
+    change(&|facts| facts.cancel_relationship_end(ada)).unwrap();
+    assert_eq!(newest().ended_at(), None);
+    change(&|facts| facts.end_relationship(ada, plus(t0, 30))).unwrap();
+    // In force, the end is final.
+    clock.set(plus(t0, 30));
+    assert_eq!(
+        retention_error(change(&|facts| facts.cancel_relationship_end(ada))),
+        RetentionError::EndInForce {
+            ended_at: plus(t0, 30)
+        }
+    );
+    assert_eq!(
+        retention_error(change(
+            &|facts| facts.correct_relationship_end(ada, plus(t0, 90))
+        )),
+        RetentionError::EndInForce {
+            ended_at: plus(t0, 30)
+        }
+    );
+    let kinds: Vec<String> = store
+        .entries_after(0)
+        .unwrap()
+        .iter()
+        .filter_map(|entry| {
+            let event: serde_json::Value = serde_json::from_str(entry.event()).unwrap();
+            let kind = event
+                .get("kind")
+                .and_then(serde_json::Value::as_str)
+                .unwrap()
+                .to_owned();
+            kind.starts_with("relationship").then_some(kind)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "relationship_started",
+            "relationship_ended",
+            "relationship_end_corrected",
+            "relationship_end_cancelled",
+            "relationship_ended"
+        ]
+    );
+    let expected = vec![newest()];
+    drop(vault);
+    // The log replays to the same relationships, ended at the last scheduled end.
+    let reloaded = stored_facts(&store);
+    assert_eq!(
+        reloaded.relationships().unwrap().relationships(ada),
+        expected
+    );
+    assert_eq!(expected.first().unwrap().ended_at(), Some(plus(t0, 30)));
+}
+
+pub(crate) fn a_backdated_relationship_change_is_refused_and_writes_nothing() {
+    let db = Db::fresh("backdated");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let before = store.entries_after(0).unwrap();
+    let refused = vault
+        .update_facts(|facts| facts.start_relationship(ada, plus(t0, -3_600)))
+        .unwrap();
+    assert!(matches!(
+        retention_error(refused),
+        RetentionError::Backdated { effective, .. } if effective == plus(t0, -3_600)
+    ));
+    assert_eq!(store.entries_after(0).unwrap(), before);
+    // "Now" read a moment before the store read it counts as now: in force from the
+    // recording instant, never before it.
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, plus(t0, -1)))
+        .unwrap()
+        .unwrap();
+    let started = vault
+        .facts()
+        .unwrap()
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap();
+    assert_eq!(started.started_at(), t0);
+    clock.set(plus(t0, 60));
+    let refused = vault
+        .update_facts(|facts| facts.end_relationship(ada, plus(t0, 30)))
+        .unwrap();
+    assert!(matches!(
+        retention_error(refused),
+        RetentionError::Backdated { .. }
+    ));
+    assert_eq!(store.entries_after(0).unwrap().len(), before.len() + 1);
+}
+
+pub(crate) fn fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry() {
+    let db = Db::fresh("after-audit");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    vault
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let audited = store.audit_entries().unwrap().last().unwrap().entry().at();
+    clock.set(plus(t0, -86_400));
+    let ada = customer(1);
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let facts = vault.facts().unwrap();
+    let started = facts
+        .relationships()
+        .unwrap()
+        .relationships(ada)
+        .first()
+        .copied()
+        .unwrap()
+        .started_at();
+    assert!(
+        started >= audited,
+        "recorded at {started}, before {audited}"
+    );
+    assert!(facts.newest_recorded().unwrap() >= audited);
+}
+
+pub(crate) fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_log() {
+    let db = Db::fresh("consent-cancel");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let ada = customer(1);
+    let change = |level, effective| {
+        ConsentChange::new(
+            ada,
+            level,
+            effective,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            "2025-03-05".parse().unwrap(),
+        )
+    };
+    let scheduled = vault
+        .update_facts(|facts| facts.record_consent(change(TrainingLevel::Shared, plus(t0, 100))))
+        .unwrap()
+        .unwrap();
+    clock.set(plus(t0, 10));
+    let withdrawal = vault
+        .update_facts(|facts| facts.record_consent(change(TrainingLevel::None, plus(t0, 10))))
+        .unwrap()
+        .unwrap();
+    let history = |facts: &DurableFacts<<Db as Backend>::Store>| -> Vec<_> {
+        facts.consent().unwrap().history(ada).collect()
+    };
+    let before = history(&vault.facts().unwrap());
+    assert_eq!(before.len(), 2);
+    assert_eq!(before.first().unwrap().receipt, scheduled.receipt);
+    assert_eq!(
+        before.first().unwrap().cancelled_by,
+        Some(withdrawal.receipt)
+    );
+    assert_eq!(
+        vault
+            .facts()
+            .unwrap()
+            .consent()
+            .unwrap()
+            .level_at(ada, plus(t0, 100)),
+        TrainingLevel::None
+    );
+    drop(vault);
+    // Replayed from the log, the cancellation is the same.
+    let reloaded = stored_facts(&store);
+    assert_eq!(history(&reloaded), before);
+    assert_eq!(
+        reloaded.consent().unwrap().level_at(ada, plus(t0, 1_000)),
+        TrainingLevel::None
+    );
 }

@@ -139,7 +139,7 @@ pub(crate) fn everything_a_vault_acknowledged_survives_a_restart() {
         vault
             .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
             .unwrap();
-        let start = at(-86_400);
+        let start = Timestamp::now();
         vault
             .update_facts(|facts| {
                 facts.start_relationship(ada, start)?;
@@ -246,8 +246,8 @@ pub(crate) fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_at_the_ne
             .unwrap();
         vault
             .update_facts(|facts| {
-                facts.start_relationship(ada, at(-86_400))?;
-                facts.start_relationship(ben, at(-86_400))
+                facts.start_relationship(ada, Timestamp::now())?;
+                facts.start_relationship(ben, Timestamp::now())
             })
             .unwrap()
             .unwrap();

@@ -13,7 +13,7 @@
 //!   left out of the list is dead code, which the lints refuse.
 
 use steward::{
-    AccessRequest, CustomerId, Policy, Purpose, RecordId, Timestamp, Vault,
+    AccessRequest, CustomerId, ManualClock, Policy, Purpose, RecordId, Timestamp, Vault,
     logs::{AuditStore, KeyStore, SealedRecord},
 };
 use steward_store::{DurableFacts, FactLog, StoreError, StoreKeys};
@@ -57,6 +57,17 @@ pub(crate) trait Backend: Sized {
     /// What the backend's `open_vault` refuses: a broken chain or fact log, a pending shred
     /// that cannot be completed.
     fn vault(store: &Self::Store) -> Result<BackendVault<Self>, StoreError>;
+
+    /// As [`vault`](Self::vault), with `clock` as the trusted clock of its audit trail and
+    /// facts.
+    ///
+    /// # Errors
+    ///
+    /// As [`vault`](Self::vault).
+    fn vault_with_clock(
+        store: &Self::Store,
+        clock: ManualClock,
+    ) -> Result<BackendVault<Self>, StoreError>;
 
     /// An audit store on `store`, for a custody or trail of the test's own.
     fn audit_store(store: &Self::Store) -> Self::Audit;
@@ -133,7 +144,12 @@ macro_rules! conformance_suite {
                 legal_holds_and_their_history_round_trip,
                 the_roster_round_trips_and_a_failed_batch_changes_nothing,
                 a_refused_fact_change_writes_nothing,
-                fact_writers_in_several_handles_share_one_log;
+                fact_writers_in_several_handles_share_one_log,
+                an_open_after_the_clock_was_set_back_past_an_end_is_decided_after_the_end,
+                a_scheduled_end_is_corrected_and_cancelled_as_entries_of_the_log,
+                a_backdated_relationship_change_is_refused_and_writes_nothing,
+                fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry,
+                a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_log;
             fact_log:
                 an_edited_entry_is_refused_at_open,
                 a_deleted_entry_is_refused_at_open,

@@ -9,9 +9,9 @@ use std::{
     time::Duration,
 };
 
-use steward::{CustomerId, DataCategory, RecordId, Timestamp, logs::SealedRecord};
+use steward::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp, logs::SealedRecord};
 use steward_store::{
-    StoreError, StoreKeys, open_vault,
+    StoreError, StoreKeys, open_vault, open_vault_with_clock,
     pg::{PgAuditStore, PgConfig, PgStore},
 };
 
@@ -74,6 +74,13 @@ impl Backend for Postgres {
 
     fn vault(store: &PgStore) -> Result<BackendVault<Self>, StoreError> {
         open_vault(store, &keys(), super::policy())
+    }
+
+    fn vault_with_clock(
+        store: &PgStore,
+        clock: ManualClock,
+    ) -> Result<BackendVault<Self>, StoreError> {
+        open_vault_with_clock(store, &keys(), super::policy(), clock)
     }
 
     fn audit_store(store: &PgStore) -> PgAuditStore {

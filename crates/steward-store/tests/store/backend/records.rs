@@ -68,7 +68,7 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
     {
         let vault = Db::vault(&store).unwrap();
         vault
-            .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+            .update_facts(|facts| facts.start_relationship(ada, Timestamp::now()))
             .unwrap()
             .unwrap();
         record = log::<Db>(&store, &vault, ada);
@@ -118,7 +118,7 @@ pub(crate) fn a_training_export_streams_from_the_store() {
     let store = db.store();
     let vault = Db::vault(&store).unwrap();
     let (ada, ben) = (customer(1), customer(2));
-    let start = at(-86_400);
+    let start = Timestamp::now();
     vault
         .update_facts(|facts| {
             facts.start_relationship(ada, start)?;

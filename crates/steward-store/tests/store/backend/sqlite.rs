@@ -1,8 +1,8 @@
 //! The suite's SQLite backend: a store file in a temp directory of its own.
 
 use rusqlite::{Connection, params};
-use steward::{CustomerId, DataCategory, RecordId, Timestamp, logs::SealedRecord};
-use steward_store::{SqliteStore, StoreError, StoreKeys, open_vault};
+use steward::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp, logs::SealedRecord};
+use steward_store::{SqliteStore, StoreError, StoreKeys, open_vault, open_vault_with_clock};
 
 use super::{Backend, BackendVault, FactRow};
 use crate::common::{TempDir, keys};
@@ -36,6 +36,13 @@ impl Backend for Sqlite {
 
     fn vault(store: &SqliteStore) -> Result<BackendVault<Self>, StoreError> {
         open_vault(store, &keys(), super::policy())
+    }
+
+    fn vault_with_clock(
+        store: &SqliteStore,
+        clock: ManualClock,
+    ) -> Result<BackendVault<Self>, StoreError> {
+        open_vault_with_clock(store, &keys(), super::policy(), clock)
     }
 
     fn audit_store(store: &SqliteStore) -> SqliteStore {
