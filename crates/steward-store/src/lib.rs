@@ -126,11 +126,12 @@
 //!     Channel::AccountSettings, steward.vault.policy().version().clone());
 //! let receipt = steward.vault.update_facts(|facts| facts.record_consent(change))??;
 //!
-//! // The contract ends; counsel places a legal hold for a year.
+//! // The contract ends; counsel places a legal hold, to be reviewed in a year.
 //! steward.vault.update_facts(|facts| facts.end_relationship(customer, now))??;
-//! let expires_at = Timestamp::from_unix_nanos(now.unix_nanos() + 365 * 86_400 * 1_000_000_000);
+//! // It stands until released; its date is the date by which counsel reviews it.
+//! let review_at = Timestamp::from_unix_nanos(now.unix_nanos() + 365 * 86_400 * 1_000_000_000);
 //! let hold = LegalHold::place(HoldId::new(17), HoldScope::Customer { customer },
-//!     "CASE-2026-17 litigation hold".parse()?, "counsel.kim".parse()?, now, expires_at)?;
+//!     "CASE-2026-17 litigation hold".parse()?, "counsel.kim".parse()?, now, review_at)?;
 //! steward.vault.update_facts(|facts| facts.place_hold(hold))??;
 //! # let _ = receipt;
 //! # drop(steward);
@@ -209,17 +210,18 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{Timestamp, VaultShredder, retention::Sweep};
+//! use steward::{SystemClock, Timestamp, VaultShredder, retention::Sweep};
 //! use steward_store::RecordScan;
 //!
-//! let now = Timestamp::now();
 //! let vault = &steward.vault;
 //! let facts = vault.facts()?; // the facts lock is held (shared) during the sweep
 //! let sweep = Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?);
 //! let metas = steward.store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
-//! let plan = sweep.plan(metas, now);
+//! // Plan for any instant (a dry run may look ahead); execution runs at the clock's now.
+//! let plan = sweep.plan(metas, Timestamp::now());
 //! let mut records = steward.store.clone();
-//! let report = sweep.execute(&plan, &mut records, &mut VaultShredder::new(vault), now)?;
+//! let mut shredder = VaultShredder::new(vault, &*facts); // refuses while a hold stands
+//! let report = sweep.execute(&plan, &mut records, &mut shredder, &SystemClock);
 //! drop(facts);
 //! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
 //! # drop(steward);

@@ -169,7 +169,7 @@ pub(crate) fn legal_holds_and_their_history_round_trip() {
         )
         .unwrap();
     facts
-        .extend_hold(
+        .change_hold_review_date(
             HoldId::new(7),
             counsel.clone(),
             at(2),
@@ -209,7 +209,7 @@ pub(crate) fn legal_holds_and_their_history_round_trip() {
     let holds = facts.holds().unwrap();
     assert_eq!(holds.events(), events);
     let standing: Vec<_> = holds.holds().cloned().collect();
-    assert_eq!(standing.first().unwrap().expires_at(), at(200));
+    assert_eq!(standing.first().unwrap().review_at(), at(200));
     assert_eq!(standing.get(1).unwrap().released_at(), Some(at(3)));
 }
 

@@ -90,9 +90,13 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
             .unwrap();
         let plan = sweep.plan(metas, later);
         let mut records = store.clone();
-        let report = sweep
-            .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
-            .unwrap();
+        // The test's clock stands at `later`: the sweep executes at its clock's now.
+        let report = sweep.execute(
+            &plan,
+            &mut records,
+            &mut VaultShredder::new(&vault, &*facts),
+            &steward::ManualClock::new(later),
+        );
         assert_eq!(report.deleted().len(), 1);
         assert_eq!(report.shredded(), [ada]);
     }
