@@ -169,7 +169,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .record_metas(RecordScan::All)
             .collect::<Result<Vec<_>, _>>()?;
         let plan = sweep.plan(records, Timestamp::now());
-        let mut stored = store.clone();
+        let mut stored = steward_store::SweepRecords::new(store.clone(), &*facts);
         // Deletions and shreds are irreversible: they run at the clock's now.
         sweep.execute(
             &plan,

@@ -9,7 +9,7 @@ use steward::{
         Target, WithheldShred,
     },
 };
-use steward_store::RecordScan;
+use steward_store::{RecordScan, SweepRecords};
 
 use crate::{
     Context,
@@ -75,7 +75,7 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         context.format,
     );
     let mut store = Counted {
-        inner: session.store.clone(),
+        inner: SweepRecords::new(session.store.clone(), &*facts),
         bar: &bar,
     };
     let mut shredder = Counted {

@@ -194,9 +194,12 @@
 //!
 //! The retention sweep (`logs.retention`) deletes the records whose deadline has passed and
 //! shreds the keys of customers whose relationship ended past the deletion window; run it on
-//! a schedule, and after restoring a backup (`docs/operations.md`). The store is the sweep's
-//! [`RecordStore`](steward_retention::RecordStore); [`SqliteStore::record_metas`] streams the
-//! metadata from a covering index. The `steward sweep` command runs the same.
+//! a schedule, and after restoring a backup (`docs/operations.md`). It executes at the
+//! clock's now, never at an instant the caller names, and nothing a standing legal hold
+//! covers is deleted, nor any key of that customer shredded. [`SweepRecords`] over the store
+//! is the sweep's [`RecordStore`](steward_retention::RecordStore);
+//! [`SqliteStore::record_metas`] streams the metadata from a covering index. The
+//! `steward sweep` command runs the same.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -211,7 +214,7 @@
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
 //! use steward::{SystemClock, Timestamp, VaultShredder, retention::Sweep};
-//! use steward_store::RecordScan;
+//! use steward_store::{RecordScan, SweepRecords};
 //!
 //! let vault = &steward.vault;
 //! let facts = vault.facts()?; // the facts lock is held (shared) during the sweep
@@ -219,8 +222,9 @@
 //! let metas = steward.store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
 //! // Plan for any instant (a dry run may look ahead); execution runs at the clock's now.
 //! let plan = sweep.plan(metas, Timestamp::now());
-//! let mut records = steward.store.clone();
-//! let mut shredder = VaultShredder::new(vault, &*facts); // refuses while a hold stands
+//! // Both refuse what a standing hold covers, whatever the plan says.
+//! let mut records = SweepRecords::new(steward.store.clone(), &*facts);
+//! let mut shredder = VaultShredder::new(vault, &*facts);
 //! let report = sweep.execute(&plan, &mut records, &mut shredder, &SystemClock);
 //! drop(facts);
 //! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
@@ -375,6 +379,7 @@ mod key_check;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod sqlite;
+mod sweep_records;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod test_support;
@@ -392,6 +397,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
+    sweep_records::SweepRecords,
     vault::{VaultOn, VaultStore, open_vault},
 };
 

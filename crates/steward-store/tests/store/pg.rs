@@ -746,7 +746,7 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
             .collect::<Result<_, _>>()
             .unwrap();
         let plan = sweep.plan(metas, later);
-        let mut records = store.clone();
+        let mut records = steward_store::SweepRecords::new(store.clone(), &*facts);
         // The test's clock stands at `later`: the sweep executes at its clock's now.
         sweep.execute(
             &plan,

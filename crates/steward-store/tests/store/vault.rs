@@ -179,7 +179,7 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
                     .collect::<Result<_, _>>()
                     .unwrap();
                 let plan = sweep.plan(metas, later);
-                let mut records = store.clone();
+                let mut records = steward_store::SweepRecords::new(store.clone(), &*facts);
                 // The test's clock stands at `later`: the sweep executes at its clock's now.
                 sweep.execute(
                     &plan,

@@ -147,6 +147,7 @@ macro_rules! conformance_suite {
             records:
                 a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id,
                 the_sweep_deletes_stored_records_and_shreds_keys_durably,
+                a_standing_hold_refuses_the_deletion_and_the_shred_naming_itself,
                 a_training_export_streams_from_the_store;
         }
     };
