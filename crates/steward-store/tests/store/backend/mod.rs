@@ -131,6 +131,7 @@ macro_rules! conformance_suite {
                 consent_changes_rebuild_the_ledger_after_reopen,
                 relationships_round_trip_and_refuse_what_the_book_would,
                 legal_holds_and_their_history_round_trip,
+                a_log_written_when_holds_expired_still_loads_and_its_holds_stand_past_the_date,
                 the_roster_round_trips_and_a_failed_batch_changes_nothing,
                 a_refused_fact_change_writes_nothing,
                 fact_writers_in_several_handles_share_one_log;
