@@ -228,9 +228,12 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         }
     }
 
-    /// Plans the sweep at `now`: every due record becomes a planned deletion, grouped per
-    /// customer; a customer gets a planned key shred when [`Sweep::may_shred`] allows it and
-    /// none of their records under a crypto-shred rule was kept or failed in this sweep.
+    /// Plans the sweep at `now`, which may lie ahead (a plan changes nothing): every due
+    /// record becomes a planned deletion, grouped per customer; a customer gets a planned key
+    /// shred when [`Sweep::may_shred`] allows it and none of their records under a
+    /// crypto-shred rule was kept or failed in this sweep; a shred due but withheld is listed
+    /// with why ([`SweepPlan::withheld_shreds`], naming the hold), and so are the holds due
+    /// for review ([`SweepPlan::reviews_due`]).
     /// A record whose disposition fails is listed as skipped and never deleted.
     pub fn plan<I: IntoIterator<Item = RecordMeta>>(
         &self,
@@ -317,9 +320,9 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         for customer in self.book.customers() {
             self.note_reviews_due(&mut plan, customer, now);
             // Only a customer whose shred is due otherwise is reported as withheld.
-            if self.shred_due(customer, now).is_none() {
+            let Some(shred) = self.shred_due(customer, now) else {
                 continue;
-            }
+            };
             if let Some(hold) = self.shred_held_by(customer, now) {
                 plan.withheld_shreds.push(WithheldShred {
                     customer,
@@ -330,7 +333,7 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
                     customer,
                     reason: WithholdReason::RecordsKept,
                 });
-            } else if let Some(shred) = self.may_shred(customer, now) {
+            } else {
                 plan.customers.entry(customer).or_default().shred = Some(shred);
             }
         }
