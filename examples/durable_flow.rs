@@ -164,24 +164,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     let manifest = String::from_utf8(manifest.finish(&outcome)?)?;
     println!("  manifest: {} lines", manifest.lines().count());
 
-    println!("\nAda's contract ends (logs.retention); the sweep runs after the deletion window:");
+    println!("\nAda's contract ends (logs.retention): her logs are due at once, and the sweep");
+    println!("deletes them now (at the latest by the end of the deletion window):");
     let ended = Timestamp::now();
     vault.update_facts(|facts| facts.end_relationship(ada, ended))??;
-    let sweep_at = days_from(ended, 31);
     let report = {
         let facts = vault.facts()?;
         let sweep = Sweep::new(policy.retention(), facts.relationships()?, facts.holds()?);
         let records = store
             .record_metas(RecordScan::All)
             .collect::<Result<Vec<_>, _>>()?;
-        let plan = sweep.plan(records, sweep_at);
-        let mut stored = store.clone();
+        let plan = sweep.plan(records, Timestamp::now());
+        let mut stored = steward_store::SweepRecords::new(store.clone(), &*facts);
+        // Deletions and shreds are irreversible: they run at the clock's now.
         sweep.execute(
             &plan,
             &mut stored,
-            &mut VaultShredder::new(&vault),
-            sweep_at,
-        )?
+            &mut VaultShredder::new(&vault, &*facts),
+            &SystemClock,
+        )
     };
     println!(
         "  {} records deleted from the store, keys shredded for {} customer(s); durable now",

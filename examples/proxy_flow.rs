@@ -269,29 +269,32 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let sweep_at: Timestamp = "2025-08-01T00:00:00Z".parse()?;
     proxy.clock.set(sweep_at);
-    let facts = proxy.vault.facts()?.clone();
-    let sweep = Sweep::new(policy.retention(), &facts.relationships, &facts.holds);
-    let plan = sweep.plan(proxy.store.records().collect::<Vec<_>>(), sweep_at);
-    println!("\nDry run of the retention sweep:\n{plan}");
-    let mut shredder = VaultShredder::new(&proxy.vault);
-    let report = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
-    println!(
-        "Executed: {} records deleted, keys shredded for {:?}; {} records remain.",
-        report.deleted().len(),
-        report
-            .shredded()
-            .iter()
-            .map(|customer| if *customer == ada { "Ada" } else { "Ben" })
-            .collect::<Vec<_>>(),
-        proxy.store.len()
-    );
-    let mut shredder = VaultShredder::new(&proxy.vault);
-    let again = sweep.execute(&plan, &mut proxy.store, &mut shredder, sweep_at)?;
-    println!(
-        "Executed again: {} deleted, {} already shredded (idempotent).",
-        again.deleted().len(),
-        again.already_shredded().len()
-    );
+    // The sweep holds the vault's facts (shared) while it runs, and its shredder checks the
+    // holds in them; it executes at the vault's clock, never at an instant the caller names.
+    {
+        let facts = proxy.vault.facts()?;
+        let sweep = Sweep::new(policy.retention(), &facts.relationships, &facts.holds);
+        let plan = sweep.plan(proxy.store.records().collect::<Vec<_>>(), sweep_at);
+        println!("\nDry run of the retention sweep:\n{plan}");
+        let mut shredder = VaultShredder::new(&proxy.vault, &*facts);
+        let report = sweep.execute(&plan, &mut proxy.store, &mut shredder, &proxy.clock);
+        println!(
+            "Executed: {} records deleted, keys shredded for {:?}; {} records remain.",
+            report.deleted().len(),
+            report
+                .shredded()
+                .iter()
+                .map(|customer| if *customer == ada { "Ada" } else { "Ben" })
+                .collect::<Vec<_>>(),
+            proxy.store.len()
+        );
+        let again = sweep.execute(&plan, &mut proxy.store, &mut shredder, &proxy.clock);
+        println!(
+            "Executed again: {} deleted, {} already shredded (idempotent).",
+            again.deleted().len(),
+            again.already_shredded().len()
+        );
+    }
 
     // A backup copy of Ada's sealed bytes survives somewhere: it is unreadable now.
     let request = AccessRequest::new(steward.clone(), Purpose::CustomerSupport, Some(ticket));

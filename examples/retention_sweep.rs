@@ -5,7 +5,7 @@
 
 use std::error::Error;
 
-use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
+use steward_core::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp};
 use steward_retention::{
     DeletionWindow, HoldId, HoldRegister, HoldScope, LegalHold, MemoryKeyShredder,
     MemoryRecordStore, RecordMeta, RelationshipBook, RetentionSchedule, Sweep,
@@ -71,10 +71,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         "2025-12-31T00:00:00Z".parse()?,
     )?)?;
 
-    // 3. Execute: every action is decided again against the holds of this moment.
-    let executed_at: Timestamp = "2025-06-10T09:00:00Z".parse()?;
+    // 3. Execute at the clock's now (a `SystemClock` in a service; this example's clock stands
+    //    at 09:00): every action is decided again against the holds of this moment.
+    let clock = ManualClock::new("2025-06-10T09:00:00Z".parse()?);
     let sweep = Sweep::new(&schedule, &book, &holds);
-    let report = sweep.execute(&plan, &mut store, &mut keys, executed_at)?;
+    let report = sweep.execute(&plan, &mut store, &mut keys, &clock);
     println!("deleted {} records", report.deleted().len());
     for (record, disposition) in report.now_kept() {
         println!("kept since planning: {record} ({disposition:?})");
@@ -84,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{} records remain", store.len());
 
     // Running the same plan again is harmless.
-    let again = sweep.execute(&plan, &mut store, &mut keys, executed_at)?;
+    let again = sweep.execute(&plan, &mut store, &mut keys, &clock);
     println!(
         "second run: {} deleted, {} already gone",
         again.deleted().len(),

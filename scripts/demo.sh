@@ -3,9 +3,14 @@
 # fresh temporary directory (removed at the end). Customers' requests are sealed and stored;
 # a steward opens one for troubleshooting (audited) and is refused for marketing (exit 3,
 # audited too); a shared-model training export takes only what consent at collection allows;
-# a relationship ends and the retention sweep deletes its records and shreds its keys; the
-# audit chain and the fact log verify against a signed checkpoint; a consent row edited in
-# steward.db outside Steward is caught.
+# two relationships end and counsel places a legal hold on one customer's data; the sweep plan
+# looks ahead, an execution at a chosen instant is refused, and once the deletion window has
+# passed the sweep runs at now: it deletes the records and shreds the keys of the customer
+# without a hold, and the hold keeps the other's; the audit chain and the fact log verify
+# against a signed checkpoint; a consent row edited in steward.db outside Steward is caught.
+#
+# Everything runs under scripts/demo-policy.toml: the bundled policy with a five-second
+# deletion window, so the demo waits past the window instead of sweeping "in the future".
 #
 # Run: bash scripts/demo.sh
 set -euo pipefail
@@ -20,7 +25,10 @@ export STEWARD_STORE=store
 # come from the caller's environment.
 unset STEWARD_MASTER_KEY STEWARD_AUDIT_KEY STEWARD_MASTER_KEY_ID STEWARD_POSTGRES
 
-steward() { cargo run -q --manifest-path "$ROOT/Cargo.toml" -p steward-cli -- "$@"; }
+steward() {
+    cargo run -q --manifest-path "$ROOT/Cargo.toml" -p steward-cli -- \
+        --policy "$ROOT/scripts/demo-policy.toml" "$@"
+}
 # Prints the command, then runs it.
 show() {
     printf '\n$ steward %s\n' "$*"
@@ -30,9 +38,12 @@ section() { printf '\n== %s\n' "$*"; }
 
 ADA=0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01
 BEN=0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02
-# The sweep runs past the bundled policy's 30-day deletion window (GNU date, then BSD date).
-SWEEP_AT="$(date -u -d '+31 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
+# A dry run may look ahead: a month from now (GNU date, then BSD date).
+AHEAD="$(date -u -d '+31 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
     date -u -v+31d +%Y-%m-%dT%H:%M:%SZ)"
+# When counsel is to review the hold: a quarter from now.
+REVIEW_BY="$(date -u -d '+90 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
+    date -u -v+90d +%Y-%m-%dT%H:%M:%SZ)"
 
 section "A new store: steward.db and its keys in ./store of a new directory (no server)"
 show init
@@ -40,13 +51,15 @@ show init
 section "An admin puts a data steward on the roster (logs.access: a select few)"
 show roster add --steward sam.steward --admin dana.admin
 
-section "Ada and Ben become customers now; Ada asks once, then opts in to shared training"
+section "Ada and Ben become customers; Ada's first request is sealed before she opts in"
 show customer start --customer "$ADA"
 show customer start --customer "$BEN"
-cat >early.jsonl <<JSONL
+cat >before.jsonl <<JSONL
 {"customer": "$ADA", "body": "Summarize my repo (before opting in)"}
 JSONL
-show ingest early.jsonl
+show ingest before.jsonl
+
+section "Ada opts in to shared training in her account settings (training.shared)"
 show consent set --customer "$ADA" --level shared --actor customer --channel account-settings
 show consent history --customer "$ADA"
 
@@ -85,10 +98,36 @@ show export training --scope shared --out shared.jsonl
 printf '\n$ cat shared.jsonl\n'
 cat shared.jsonl
 
-section "Ada's contract ends (logs.retention); the sweep runs after the deletion window"
+section "Ada's and Ben's contracts end (logs.retention); counsel places a legal hold on Ben's data"
 show customer end --customer "$ADA"
-show sweep --plan --at "$SWEEP_AT"
-show sweep --execute --at "$SWEEP_AT"
+show customer end --customer "$BEN"
+show hold place --customer "$BEN" --reason "CASE-2026-17 litigation hold" --by counsel.kim \
+    --review-by "$REVIEW_BY"
+
+section "A dry run may look ahead: the plan for a month from now (nothing is deleted)"
+show sweep --plan --at "$AHEAD"
+
+section "Deleting and shredding cannot be undone: an execution at a chosen instant is refused"
+status=0
+show sweep --execute --at "$AHEAD" || status=$?
+if [ "$status" -ne 2 ]; then
+    echo "expected exit 2 (execution runs at now), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: nothing was deleted)"
+
+section "Past the demo policy's 5-second window, the sweep runs at now: the hold keeps Ben's data"
+sleep 6
+show sweep --execute
+show hold list
+status=0
+show open --record "$BENS_RECORD" --purpose troubleshooting --ticket INC-2041 --steward sam.steward ||
+    status=$?
+if [ "$status" -ne 3 ]; then
+    echo "expected exit 3 (a hold keeps data, it permits no opening), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: a hold only keeps data; past the relationship it serves nothing)"
 
 section "The audit trail: an HMAC chain, signed and verified"
 show audit checkpoint

@@ -107,7 +107,7 @@ pub(crate) enum Command {
     /// (training.*).
     #[command(subcommand)]
     Consent(ConsentCommand),
-    /// Legal holds: explicit, reasoned, expiring postponements of deletion.
+    /// Legal holds: explicit, reasoned postponements of deletion that stand until released.
     #[command(subcommand)]
     Hold(HoldCommand),
     /// Seal request logs from JSON lines and store them (for demos and migrations).
@@ -284,11 +284,42 @@ pub(crate) struct CustomerArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum HoldCommand {
     /// Place a legal hold on a customer's data (all of it, one category, or one record).
+    ///
+    /// The hold stands until it is released: nothing it covers is deleted, and no key of
+    /// the customer is shredded, meanwhile. Its date is a review date, not an expiry: past
+    /// it the hold still stands and is listed as due for review.
     Place(HoldPlaceArgs),
-    /// Release a legal hold.
+    /// Record a review that keeps a hold, with its next review date.
+    Review(HoldReviewArgs),
+    /// Release a legal hold: from now on it keeps nothing.
     Release(HoldReleaseArgs),
     /// List the holds.
-    List,
+    List(HoldListArgs),
+}
+
+/// `steward hold list`
+#[derive(Debug, Args)]
+pub(crate) struct HoldListArgs {
+    /// Only the holds past their review date (they still stand).
+    #[arg(long)]
+    pub(crate) due: bool,
+}
+
+/// `steward hold review`
+#[derive(Debug, Args)]
+pub(crate) struct HoldReviewArgs {
+    /// The hold: `hold-<n>` or `<n>`.
+    #[arg(long, value_name = "HOLD", value_parser = parse_hold_id)]
+    pub(crate) id: HoldId,
+    /// Who reviewed it.
+    #[arg(long, value_name = "ID")]
+    pub(crate) by: StewardId,
+    /// Why it is kept.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Justification,
+    /// The next review date (RFC 3339, after now).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) review_by: Timestamp,
 }
 
 /// `steward hold place`
@@ -309,9 +340,10 @@ pub(crate) struct HoldPlaceArgs {
     /// Who places it (a steward or counsel handle).
     #[arg(long, value_name = "ID")]
     pub(crate) by: StewardId,
-    /// When it lapses unless extended (RFC 3339, after now).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) expires: Timestamp,
+    /// When it is to be reviewed (RFC 3339, after now). The hold does not lapse then: it
+    /// stands until released, and is listed as due for review. (`--expires` is the old name.)
+    #[arg(long, alias = "expires", value_name = "TIME")]
+    pub(crate) review_by: Timestamp,
 }
 
 /// `steward hold release`
@@ -379,13 +411,16 @@ pub(crate) struct ExportTrainingArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("mode").required(true).args(["plan", "execute"])))]
 pub(crate) struct SweepArgs {
-    /// Print what is due: deletions and key shreds, with their clauses.
+    /// Print what is due: deletions and key shreds, with their clauses, the shreds legal
+    /// holds withhold, and the holds due for review.
     #[arg(long)]
     pub(crate) plan: bool,
-    /// Delete what is due and shred the keys of customers whose window has passed.
+    /// Delete what is due now and shred the keys of customers whose window has passed, unless
+    /// a legal hold of theirs stands. Runs at now: it takes no --at.
     #[arg(long)]
     pub(crate) execute: bool,
-    /// The instant the sweep runs at (RFC 3339); now if not given.
+    /// With --plan: the instant to plan for (RFC 3339), to look ahead; now if not given.
+    /// Deletions and shreds are irreversible, so --execute refuses it.
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<Timestamp>,
 }

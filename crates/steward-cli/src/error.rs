@@ -163,6 +163,12 @@ pub(crate) enum CliError {
         /// The id given.
         id: HoldId,
     },
+    /// Arguments that parse but cannot go together, with why.
+    #[error("{reason}")]
+    Usage {
+        /// What is wrong, and what to do instead.
+        reason: &'static str,
+    },
     /// A request for `check` that does not parse.
     #[error("invalid request: {reason}")]
     Request {
@@ -250,6 +256,7 @@ impl CliError {
             | Self::IngestLine { .. }
             | Self::RecordNotFound { .. }
             | Self::HoldNotFound { .. }
+            | Self::Usage { .. }
             | Self::Request { .. }
             | Self::Refused { .. }
             | Self::Policy(_) => Exit::BadInput,

@@ -3,10 +3,13 @@
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use steward::{
-    CustomerId, RecordId, Timestamp, VaultShredder,
-    retention::{KeyShredder, RecordStore, Removal, Sweep, SweepPlan, SweepReport, Target},
+    CustomerId, RecordId, SystemClock, Timestamp, VaultShredder,
+    retention::{
+        Disposition, KeepReason, KeyShredder, RecordStore, Removal, Sweep, SweepPlan, SweepReport,
+        Target, WithheldShred,
+    },
 };
-use steward_store::RecordScan;
+use steward_store::{RecordScan, SweepRecords};
 
 use crate::{
     Context,
@@ -24,13 +27,22 @@ enum Mode {
     Execute,
 }
 
-/// `steward sweep --plan | --execute [--at TIME]`
+/// `steward sweep --plan [--at TIME] | --execute`
 pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError> {
     let mode = if args.execute {
         Mode::Execute
     } else {
         Mode::Plan
     };
+    // Deleting and shredding cannot be undone: they happen at now, when they are due, never
+    // at an instant the caller names. A plan may look ahead.
+    if mode == Mode::Execute && args.at.is_some() {
+        return Err(CliError::Usage {
+            reason: "`sweep --execute` runs at now and takes no `--at`: deletions and key \
+                     shreds happen only once they are due; use `sweep --plan --at TIME` to look \
+                     ahead",
+        });
+    }
     let at = args.at.unwrap_or_else(Timestamp::now);
     let session = context.open()?;
     let vault = &session.vault;
@@ -63,19 +75,18 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         context.format,
     );
     let mut store = Counted {
-        inner: session.store.clone(),
+        inner: SweepRecords::new(session.store.clone(), &*facts),
         bar: &bar,
     };
     let mut shredder = Counted {
-        inner: VaultShredder::new(vault),
+        inner: VaultShredder::new(vault, &*facts),
         bar: &bar,
     };
-    let report = sweep.execute(&plan, &mut store, &mut shredder, at);
+    let report = sweep.execute(&plan, &mut store, &mut shredder, &SystemClock);
     bar.finish_and_clear();
-    let report = report?;
     match context.format {
-        Format::Json => print_json("the sweep report", &report_json(&report, at))?,
-        Format::Human => print_report(&report, at)?,
+        Format::Json => print_json("the sweep report", &report_json(&plan, &report))?,
+        Format::Human => print_report(&plan, &report)?,
     }
     match report.failures().len() {
         0 => Ok(Exit::Success),
@@ -109,6 +120,34 @@ impl<T: KeyShredder> KeyShredder for Counted<'_, T> {
     }
 }
 
+fn withheld_json(withheld: &WithheldShred) -> Value {
+    json!({
+        "customer": withheld.customer(),
+        "hold": withheld.hold(),
+        "reason": withheld.reason().to_string(),
+    })
+}
+
+fn holds_json(plan: &SweepPlan) -> (Value, Value) {
+    let kept: Vec<Value> = plan
+        .kept_by_holds()
+        .iter()
+        .map(|(hold, records)| json!({ "hold": hold, "records": records }))
+        .collect();
+    let reviews: Vec<Value> = plan
+        .reviews_due()
+        .map(|due| {
+            json!({
+                "hold": due.hold(),
+                "customer": due.customer(),
+                "review_at": due.review_at(),
+                "status": format!("standing, review due since {}", due.review_at()),
+            })
+        })
+        .collect();
+    (Value::from(kept), Value::from(reviews))
+}
+
 fn plan_json(plan: &SweepPlan) -> Value {
     let deletions: Vec<Value> = plan
         .deletions()
@@ -129,6 +168,8 @@ fn plan_json(plan: &SweepPlan) -> Value {
         .iter()
         .map(|skipped| json!({ "record": skipped.record(), "error": skipped.error().to_string() }))
         .collect();
+    let withheld: Vec<Value> = plan.withheld_shreds().iter().map(withheld_json).collect();
+    let (kept_by_holds, reviews_due) = holds_json(plan);
     json!({
         "planned_at": plan.planned_at(),
         "evaluated": plan.evaluated(),
@@ -136,6 +177,9 @@ fn plan_json(plan: &SweepPlan) -> Value {
         "held": plan.held(),
         "deletions": deletions,
         "shreds": shreds,
+        "shreds_withheld": withheld,
+        "kept_by_holds": kept_by_holds,
+        "holds_due_for_review": reviews_due,
         "skipped": skipped,
     })
 }
@@ -148,7 +192,7 @@ fn target(target: Target) -> String {
     }
 }
 
-fn report_json(report: &SweepReport, at: Timestamp) -> Value {
+fn report_json(plan: &SweepPlan, report: &SweepReport) -> Value {
     let now_kept: Vec<Value> = report
         .now_kept()
         .iter()
@@ -161,24 +205,44 @@ fn report_json(report: &SweepReport, at: Timestamp) -> Value {
             json!({ "target": target(failure.target()), "error": failure.error().to_string() })
         })
         .collect();
+    let withheld: Vec<Value> = report.shreds_withheld().iter().map(withheld_json).collect();
+    let (kept_by_holds, reviews_due) = holds_json(plan);
     json!({
-        "at": at,
+        "at": report.executed_at(),
         "deleted": report.deleted(),
         "already_absent": report.already_absent(),
         "now_kept": now_kept,
+        "kept_by_holds": kept_by_holds,
         "shredded": report.shredded(),
         "already_shredded": report.already_shredded(),
-        "shreds_withheld": report.shreds_withheld(),
+        "shreds_withheld": withheld,
+        "holds_due_for_review": reviews_due,
         "failures": failures,
     })
 }
 
-fn print_report(report: &SweepReport, at: Timestamp) -> Result<(), CliError> {
+/// Why a planned deletion was kept at execution, in words.
+fn kept_because(disposition: &Disposition) -> String {
+    match disposition {
+        Disposition::Keep {
+            reason: KeepReason::Hold(hold),
+            ..
+        } => format!("legal hold {hold} stands"),
+        Disposition::Keep { .. } => "not due now".to_owned(),
+        _ => "undecided".to_owned(),
+    }
+}
+
+fn print_report(plan: &SweepPlan, report: &SweepReport) -> Result<(), CliError> {
+    let held: u64 = plan.kept_by_holds().values().sum();
     println(&format!(
-        "retention sweep at {at}: {} records deleted, {} already absent, {} kept after all, keys \
-         shredded for {} customer(s), {} shreds withheld, {} failures [logs.retention]",
+        "retention sweep at {}: {} records deleted, {} already absent, {} kept by legal holds, \
+         {} kept after all, keys shredded for {} customer(s), {} shreds withheld, {} failures \
+         [logs.retention]",
+        report.executed_at(),
         report.deleted().len(),
         report.already_absent().len(),
+        held,
         report.now_kept().len(),
         report.shredded().len(),
         report.shreds_withheld().len(),
@@ -187,15 +251,35 @@ fn print_report(report: &SweepReport, at: Timestamp) -> Result<(), CliError> {
     for record in report.deleted() {
         println(&format!("  deleted record {record}"))?;
     }
+    for (hold, records) in plan.kept_by_holds() {
+        println(&format!(
+            "  kept {records} record(s): legal hold {hold} stands"
+        ))?;
+    }
+    for (record, disposition) in report.now_kept() {
+        println(&format!(
+            "  kept record {record}: {}",
+            kept_because(disposition)
+        ))?;
+    }
     for customer in report.shredded() {
         println(&format!(
             "  shredded the data keys of customer {customer}: every copy of their logs, backups \
              included, is unreadable"
         ))?;
     }
-    for customer in report.shreds_withheld() {
+    for withheld in report.shreds_withheld() {
         println(&format!(
-            "  withheld the key shred of customer {customer}: some of their data is still kept"
+            "  withheld the key shred of customer {}: {}",
+            withheld.customer(),
+            withheld.reason()
+        ))?;
+    }
+    for due in plan.reviews_due() {
+        println(&format!(
+            "  {} stands, review due since {}: release it or set a new review date",
+            due.hold(),
+            due.review_at()
         ))?;
     }
     for failure in report.failures() {

@@ -1129,6 +1129,8 @@ fn ingest_reports_its_progress_as_records_commit() {
     assert!(!run.stderr.contains("committed 300"), "{}", run.stderr);
 }
 
+// Changed with issue 18: the sweep used to be executed `--at` a future instant; it now runs
+// at now (the relationship's end makes the logs due at once), and the hold is named.
 #[test]
 fn sweep_execute_deletes_and_then_open_is_refused() {
     let sandbox = Sandbox::with_customers("sweep");
@@ -1143,7 +1145,7 @@ fn sweep_execute_deletes_and_then_open_is_refused() {
         "CASE-17 litigation hold",
         "--by",
         "counsel.kim",
-        "--expires",
+        "--review-by",
         "2100-01-01T00:00:00Z",
     ]);
     assert_eq!(held["id"], 1);
@@ -1164,18 +1166,28 @@ fn sweep_execute_deletes_and_then_open_is_refused() {
     assert_eq!(plan["deletions"][0]["record"]["id"], ada[0].as_str());
     assert_eq!(plan["held"], 1);
     assert_eq!(plan["shreds"][0]["customer"], ADA);
+    assert_eq!(plan["shreds_withheld"][0]["customer"], BEN);
+    assert_eq!(plan["shreds_withheld"][0]["hold"], 1);
     let text = sandbox.ok(&["sweep", "--plan", "--at", LATER]);
     assert!(text.contains("1 to delete"), "{text}");
+    assert!(
+        text.contains("key shred withheld: legal hold hold-1 stands"),
+        "{text}"
+    );
 
-    let report = sandbox.json(&["sweep", "--execute", "--at", LATER]);
+    let report = sandbox.json(&["sweep", "--execute"]);
     assert_eq!(report["deleted"], serde_json::json!([ada[0]]));
     assert_eq!(report["shredded"], serde_json::json!([ADA]));
+    assert_eq!(report["kept_by_holds"][0]["hold"], 1);
+    assert_eq!(report["kept_by_holds"][0]["records"], 1);
+    assert_eq!(report["shreds_withheld"][0]["customer"], BEN);
+    assert_eq!(report["shreds_withheld"][0]["hold"], 1);
     let gone = sandbox.open(&ada[0], "troubleshooting", "sam.steward");
     assert_ne!(gone.code, 0);
     assert!(gone.stdout.is_empty());
     assert!(gone.stderr.contains("not in the store"), "{}", gone.stderr);
 
-    // The hold kept Ben's record; released, the next sweep deletes it.
+    // The hold kept Ben's record, and his keys; released, the next sweep deletes it.
     assert_eq!(sandbox.json(&["hold", "list"])[0]["standing"], true);
     sandbox.ok(&[
         "hold",
@@ -1187,10 +1199,140 @@ fn sweep_execute_deletes_and_then_open_is_refused() {
         "--reason",
         "CASE-17 settled",
     ]);
-    let report = sandbox.json(&["sweep", "--execute", "--at", LATER]);
+    let report = sandbox.json(&["sweep", "--execute"]);
     assert_eq!(report["deleted"], serde_json::json!([ben[0]]));
+    assert_eq!(report["shredded"], serde_json::json!([BEN]));
     assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 0);
     sandbox.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn sweep_execute_refuses_an_instant_and_only_the_plan_looks_ahead() {
+    let sandbox = Sandbox::with_customers("sweep-now");
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    sandbox.ok(&[
+        "hold",
+        "place",
+        "--customer",
+        BEN,
+        "--reason",
+        "CASE-18 discovery",
+        "--by",
+        "counsel.kim",
+        "--review-by",
+        "2098-01-01T00:00:00Z",
+    ]);
+    // A careless script asks for the future: refused as usage, nothing deleted or shredded.
+    let refused = sandbox.run(&["sweep", "--execute", "--at", LATER]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stdout.is_empty());
+    assert!(
+        refused.stderr.contains("`sweep --execute` runs at now"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("sweep --plan --at TIME"),
+        "{}",
+        refused.stderr
+    );
+    // Ada's relationship lasts: looking ahead shows nothing due, nor does executing delete.
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["planned_at"], LATER);
+    assert!(plan["deletions"].as_array().unwrap().is_empty());
+    // Looking ahead shows the hold due for review by then, still standing.
+    assert_eq!(plan["holds_due_for_review"][0]["hold"], 1);
+    assert_eq!(
+        plan["holds_due_for_review"][0]["status"],
+        "standing, review due since 2098-01-01T00:00:00Z"
+    );
+    let text = sandbox.ok(&["sweep", "--plan", "--at", LATER]);
+    assert!(
+        text.contains("hold-1 of customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a02 stands, review due since 2098-01-01T00:00:00Z"),
+        "{text}"
+    );
+    let now = sandbox.json(&["sweep", "--plan"]);
+    assert!(now["holds_due_for_review"].as_array().unwrap().is_empty());
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert!(report["deleted"].as_array().unwrap().is_empty());
+    assert!(report["shredded"].as_array().unwrap().is_empty());
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        0
+    );
+}
+
+#[test]
+fn a_hold_past_its_review_date_still_stands_and_is_listed_as_due() {
+    let sandbox = Sandbox::with_customers("hold-due");
+    let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
+    let soon =
+        steward::Timestamp::from_unix_nanos(steward::Timestamp::now().unix_nanos() + 1_000_000_000)
+            .to_string();
+    // `--expires` is the old name of `--review-by`, kept for scripts.
+    sandbox.ok(&[
+        "hold",
+        "place",
+        "--customer",
+        BEN,
+        "--reason",
+        "CASE-19 litigation hold",
+        "--by",
+        "counsel.kim",
+        "--expires",
+        &soon,
+    ]);
+    assert!(
+        sandbox
+            .json(&["hold", "list", "--due"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    sandbox.ok(&["customer", "end", "--customer", BEN]);
+    let due = sandbox.json(&["hold", "list", "--due"]);
+    assert_eq!(due.as_array().unwrap().len(), 1);
+    assert_eq!(due[0]["hold"]["id"], 1);
+    assert_eq!(due[0]["standing"], true);
+    assert_eq!(due[0]["review_due"], true);
+    let table = sandbox.ok(&["hold", "list"]);
+    assert!(table.contains("REVIEW BY"), "{table}");
+    assert!(
+        table.contains(&format!("standing, review due since {soon}")),
+        "{table}"
+    );
+    // Past its review date the hold still keeps Ben's record and his keys.
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert!(report["deleted"].as_array().unwrap().is_empty());
+    assert_eq!(report["shreds_withheld"][0]["hold"], 1);
+    assert_eq!(report["holds_due_for_review"][0]["hold"], 1);
+    let plan = sandbox.json(&["sweep", "--plan"]);
+    assert_eq!(plan["holds_due_for_review"][0]["hold"], 1);
+    // A review keeps it with a new date; it is no longer due.
+    sandbox.ok(&[
+        "hold",
+        "review",
+        "--id",
+        "hold-1",
+        "--by",
+        "counsel.kim",
+        "--reason",
+        "CASE-19 still open",
+        "--review-by",
+        "2100-01-01T00:00:00Z",
+    ]);
+    assert!(
+        sandbox
+            .json(&["hold", "list", "--due"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let still = sandbox.json(&["sweep", "--execute"]);
+    assert!(still["deleted"].as_array().unwrap().is_empty());
+    assert_eq!(sandbox.json(&["sweep", "--plan"])["evaluated"], 1);
+    let _ = ben;
 }
 
 #[test]

@@ -117,8 +117,10 @@ pub enum DueReason {
 pub enum Disposition {
     /// The record may be kept.
     Keep {
-        /// The instant from which it stops being kept if nothing changes (a hold lapses, a
-        /// period runs out); `None` while that depends on a relationship end not yet known.
+        /// The instant from which it stops being kept if nothing changes (a period runs out,
+        /// a hold's recorded release comes); `None` while that depends on something not yet
+        /// known: a relationship end, or the release of a standing hold (a hold stands until
+        /// it is released, whatever its review date).
         until: Option<Timestamp>,
         /// Why it is kept.
         reason: KeepReason,
@@ -252,9 +254,14 @@ pub fn disposition<H: HoldSource + ?Sized>(
     match standing_hold(record, holds, now) {
         None => Ok(own),
         Some((id, hold_ends)) => {
-            let until = match own {
-                Disposition::Keep { until, .. } => until.map(|until| max(until, hold_ends)),
-                Disposition::DeleteBy { .. } | Disposition::DeleteNow { .. } => Some(hold_ends),
+            let until = match (own, hold_ends) {
+                (_, None) => None,
+                (Disposition::Keep { until, .. }, Some(released)) => {
+                    until.map(|until| max(until, released))
+                }
+                (Disposition::DeleteBy { .. } | Disposition::DeleteNow { .. }, Some(released)) => {
+                    Some(released)
+                }
             };
             Ok(Disposition::Keep {
                 until,
@@ -266,22 +273,27 @@ pub fn disposition<H: HoldSource + ?Sized>(
 }
 
 /// The standing hold covering `record` that stands longest (ties: the lowest id), with the
-/// instant it stops standing.
+/// instant it stops standing: its recorded release, `None` for a hold not released (it
+/// stands until it is, past its review date too).
 fn standing_hold<H: HoldSource + ?Sized>(
     record: &RecordMeta,
     holds: &H,
     now: Timestamp,
-) -> Option<(HoldId, Timestamp)> {
-    let mut strongest: Option<(HoldId, Timestamp)> = None;
+) -> Option<(HoldId, Option<Timestamp>)> {
+    let mut strongest: Option<(HoldId, Option<Timestamp>)> = None;
     holds.visit_holds(record.customer(), &mut |hold| {
         if !hold.keeps(record, now) {
             return;
         }
-        let ends = hold.released_at().map_or(hold.expires_at(), |released| {
-            released.min(hold.expires_at())
-        });
-        let stronger =
-            strongest.is_none_or(|(id, best)| ends > best || (ends == best && hold.id() < id));
+        let ends = hold.released_at();
+        // `None` (not released) stands longest of all.
+        let longer = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (None, Some(_)) => true,
+            (Some(a), Some(b)) => a > b,
+            (_, None) => false,
+        };
+        let stronger = strongest
+            .is_none_or(|(id, best)| longer(ends, best) || (ends == best && hold.id() < id));
         if stronger {
             strongest = Some((hold.id(), ends));
         }

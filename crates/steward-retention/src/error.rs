@@ -98,13 +98,16 @@ pub enum RetentionError {
     /// destroy younger records that are not due.
     #[error("a crypto-shred rule must be anchored at the relationship end")]
     ShredNeedsRelationshipEnd,
-    /// A hold whose expiry is not after its placement.
-    #[error("a legal hold must expire after it is placed (`{placed_at}`), not at `{expires_at}`")]
-    HoldExpiryNotAfterPlacement {
+    /// A hold whose review date is not after its placement.
+    #[error(
+        "a legal hold's review date must come after it is placed (`{placed_at}`), not at \
+         `{review_at}`"
+    )]
+    HoldReviewNotAfterPlacement {
         /// When the hold was placed.
         placed_at: Timestamp,
-        /// The rejected expiry.
-        expires_at: Timestamp,
+        /// The rejected review date.
+        review_at: Timestamp,
     },
     /// A hold id already used in the register.
     #[error("legal hold `{id}` already exists")]
@@ -118,13 +121,13 @@ pub enum RetentionError {
         /// The id.
         id: HoldId,
     },
-    /// A release or extension of a hold that was already released.
+    /// A release or review of a hold that was already released.
     #[error("legal hold `{id}` was already released")]
     HoldAlreadyReleased {
         /// The id.
         id: HoldId,
     },
-    /// A release or extension dated before the hold was placed.
+    /// A release or review dated before the hold was placed.
     #[error("legal hold `{id}` cannot change at `{at}`, before it was placed")]
     HoldChangeBeforePlacement {
         /// The id.
@@ -132,11 +135,25 @@ pub enum RetentionError {
         /// The rejected instant.
         at: Timestamp,
     },
-    /// An extension that would not move the expiry later.
-    #[error("legal hold `{id}` can only be extended to a later expiry")]
-    HoldNotExtended {
+    /// A review that sets a review date not after the review itself.
+    #[error("legal hold `{id}` reviewed at `{at}` needs a later review date, not `{review_at}`")]
+    HoldReviewNotAfterChange {
         /// The id.
         id: HoldId,
+        /// When the review was recorded.
+        at: Timestamp,
+        /// The rejected review date.
+        review_at: Timestamp,
+    },
+    /// Something irreversible (a deletion, a key shred) asked for while a legal hold stands:
+    /// nothing the hold covers is deleted, and no key of the customer is shredded, until it
+    /// is released.
+    #[error("legal hold `{hold}` stands: {what} is refused until it is released")]
+    Held {
+        /// The hold that stands.
+        hold: HoldId,
+        /// What was refused: `deleting the record` or `shredding the customer's keys`.
+        what: &'static str,
     },
     /// A value of the shared vocabulary was rejected.
     #[error(transparent)]

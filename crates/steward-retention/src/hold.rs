@@ -1,4 +1,5 @@
-//! Legal holds: explicit, reasoned, expiring and audited postponements of deletion.
+//! Legal holds: explicit, reasoned and audited postponements of deletion, which stand until
+//! they are released and carry a date by which they are reviewed.
 
 use std::{collections::BTreeMap, fmt};
 
@@ -93,14 +94,16 @@ impl HoldScope {
 /// A legal hold: it postpones the deletion of what it covers, and nothing else.
 ///
 /// A hold is explicit: it names what it covers, why (a non-blank [`Justification`], such as a
-/// case reference), who placed it, when, and when it expires (the expiry or review date: the
-/// hold lapses then unless extended, which is recorded). A hold only keeps data: it permits
-/// no use, opening or training by itself.
+/// case reference), who placed it, when, and by when it is to be reviewed. A hold stands until
+/// it is released: its review date is a reminder, never an expiry, so a hold past its review
+/// date still stands and is reported as [due for review](Self::is_review_due) until someone
+/// releases it or sets a new review date (both recorded). A hold never lapses silently. It
+/// only keeps data: it permits no use, opening or training by itself.
 ///
-/// A hold stands at `now` while `now < expires_at` and it has not been released at or before
-/// `now`. Its placement instant is an audit field and is not compared with `now`: a hold in
-/// the register protects data even if the evaluating clock lags behind the one that placed
-/// it (a clock that went backwards keeps data, it never deletes it).
+/// A hold stands at `now` unless it was released at or before `now`. Its placement instant is
+/// an audit field and is not compared with `now`: a hold in the register protects data even
+/// if the evaluating clock lags behind the one that placed it (a clock that went backwards
+/// keeps data, it never deletes it).
 ///
 /// ```
 /// use steward_retention::{HoldId, HoldScope, LegalHold};
@@ -115,7 +118,10 @@ impl HoldScope {
 ///     "2026-07-01T00:00:00Z".parse()?,
 /// )?;
 /// assert!(hold.stands_at("2026-06-30T00:00:00Z".parse()?));
-/// assert!(!hold.stands_at("2026-07-01T00:00:00Z".parse()?));
+/// assert!(!hold.is_review_due("2026-06-30T00:00:00Z".parse()?));
+/// // Past its review date the hold still stands, and is due for review.
+/// assert!(hold.stands_at("2030-01-01T00:00:00Z".parse()?));
+/// assert!(hold.is_review_due("2030-01-01T00:00:00Z".parse()?));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -125,7 +131,7 @@ pub struct LegalHold {
     reason: Justification,
     placed_by: StewardId,
     placed_at: Timestamp,
-    expires_at: Timestamp,
+    review_at: Timestamp,
     released_at: Option<Timestamp>,
 }
 
@@ -133,22 +139,25 @@ impl LegalHold {
     /// A new hold. `placed_by` is the handle of the person placing it (a steward or counsel;
     /// the same shape as a steward handle).
     ///
+    /// `review_at` is the date by which the hold is to be reviewed; the hold stands past it
+    /// until it is released.
+    ///
     /// # Errors
     ///
-    /// [`RetentionError::HoldExpiryNotAfterPlacement`] unless `expires_at > placed_at`: a hold
-    /// without a future expiry is not a hold, and an open-ended one is not allowed.
+    /// [`RetentionError::HoldReviewNotAfterPlacement`] unless `review_at > placed_at`: a hold
+    /// is placed with a review date in its future, so that nobody places one and forgets it.
     pub fn place(
         id: HoldId,
         scope: HoldScope,
         reason: Justification,
         placed_by: StewardId,
         placed_at: Timestamp,
-        expires_at: Timestamp,
+        review_at: Timestamp,
     ) -> Result<Self, RetentionError> {
-        if expires_at <= placed_at {
-            return Err(RetentionError::HoldExpiryNotAfterPlacement {
+        if review_at <= placed_at {
+            return Err(RetentionError::HoldReviewNotAfterPlacement {
                 placed_at,
-                expires_at,
+                review_at,
             });
         }
         Ok(Self {
@@ -157,7 +166,7 @@ impl LegalHold {
             reason,
             placed_by,
             placed_at,
-            expires_at,
+            review_at,
             released_at: None,
         })
     }
@@ -192,10 +201,11 @@ impl LegalHold {
         self.placed_at
     }
 
-    /// When it lapses unless extended.
+    /// The date by which it is to be reviewed. The hold does not lapse then: it stands until
+    /// released, and from this instant on it is [due for review](Self::is_review_due).
     #[must_use]
-    pub const fn expires_at(&self) -> Timestamp {
-        self.expires_at
+    pub const fn review_at(&self) -> Timestamp {
+        self.review_at
     }
 
     /// When it was released, if it was.
@@ -204,10 +214,18 @@ impl LegalHold {
         self.released_at
     }
 
-    /// Whether the hold stands at `now`: not expired and not released.
+    /// Whether the hold stands at `now`: it has not been released at or before `now`. The
+    /// review date plays no part: a hold stands until it is released.
     #[must_use]
     pub fn stands_at(&self, now: Timestamp) -> bool {
-        now < self.expires_at && self.released_at.is_none_or(|released| now < released)
+        self.released_at.is_none_or(|released| now < released)
+    }
+
+    /// Whether the hold stands at `now` and its review date has come (inclusive): it still
+    /// keeps what it covers, and someone should release it or set a new review date.
+    #[must_use]
+    pub fn is_review_due(&self, now: Timestamp) -> bool {
+        self.stands_at(now) && self.review_at <= now
     }
 
     /// Whether the hold stands at `now` and covers `record`.
@@ -235,7 +253,9 @@ struct RawHold {
     reason: Justification,
     placed_by: StewardId,
     placed_at: Timestamp,
-    expires_at: Timestamp,
+    // Stores written before holds stood until released name the review date `expires_at`.
+    #[serde(alias = "expires_at")]
+    review_at: Timestamp,
     #[serde(default)]
     released_at: Option<Timestamp>,
 }
@@ -249,7 +269,7 @@ impl<'de> Deserialize<'de> for LegalHold {
             raw.reason,
             raw.placed_by,
             raw.placed_at,
-            raw.expires_at,
+            raw.review_at,
         )
         .map_err(serde::de::Error::custom)?;
         if let Some(released_at) = raw.released_at {
@@ -301,7 +321,7 @@ impl HoldSource for NoHolds {
     fn visit_holds(&self, _customer: CustomerId, _visit: &mut dyn FnMut(&LegalHold)) {}
 }
 
-/// One recorded change to the holds: the audit trail of placing, extending and releasing.
+/// One recorded change to the holds: the audit trail of placing, reviewing and releasing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -311,20 +331,23 @@ pub enum HoldEvent {
         /// The hold as placed.
         hold: LegalHold,
     },
-    /// A hold's expiry was moved later.
-    Extended {
+    /// A hold was reviewed and kept, with a new review date. Logs written before holds stood
+    /// until released call it `extended` and its date `expires_at`; both still read.
+    #[serde(alias = "extended")]
+    ReviewDateChanged {
         /// The hold.
         id: HoldId,
-        /// Who extended it.
+        /// Who reviewed it.
         by: StewardId,
         /// When.
         at: Timestamp,
-        /// The new expiry.
-        expires_at: Timestamp,
+        /// The new review date.
+        #[serde(alias = "expires_at")]
+        review_at: Timestamp,
         /// Why.
         reason: Justification,
     },
-    /// A hold was released before its expiry.
+    /// A hold was released: from then on it keeps nothing.
     Released {
         /// The hold.
         id: HoldId,
@@ -343,7 +366,7 @@ impl HoldEvent {
     pub const fn at(&self) -> Timestamp {
         match self {
             Self::Placed { hold } => hold.placed_at,
-            Self::Extended { at, .. } | Self::Released { at, .. } => *at,
+            Self::ReviewDateChanged { at, .. } | Self::Released { at, .. } => *at,
         }
     }
 }
@@ -417,32 +440,34 @@ impl HoldRegister {
         Ok(())
     }
 
-    /// Moves a hold's expiry later (a review that keeps it) and records it.
+    /// Records a review that keeps the hold: it gets a new review date, after `at` (earlier
+    /// or later than the old one). The hold stood before and stands after; only the date by
+    /// which it is next reviewed changes.
     ///
     /// # Errors
     ///
     /// [`RetentionError::UnknownHold`], [`RetentionError::HoldAlreadyReleased`],
-    /// [`RetentionError::HoldChangeBeforePlacement`], [`RetentionError::HoldNotExtended`] if
-    /// `expires_at` is not later than the current expiry, or
+    /// [`RetentionError::HoldChangeBeforePlacement`],
+    /// [`RetentionError::HoldReviewNotAfterChange`] unless `review_at > at`, or
     /// [`RetentionError::ClockWentBackwards`].
-    pub fn extend(
+    pub fn change_review_date(
         &mut self,
         id: HoldId,
         by: StewardId,
         at: Timestamp,
-        expires_at: Timestamp,
+        review_at: Timestamp,
         reason: Justification,
     ) -> Result<(), RetentionError> {
         let hold = self.changeable(id, at)?;
-        if expires_at <= hold.expires_at || expires_at <= at {
-            return Err(RetentionError::HoldNotExtended { id });
+        if review_at <= at {
+            return Err(RetentionError::HoldReviewNotAfterChange { id, at, review_at });
         }
-        hold.expires_at = expires_at;
-        self.events.push(HoldEvent::Extended {
+        hold.review_at = review_at;
+        self.events.push(HoldEvent::ReviewDateChanged {
             id,
             by,
             at,
-            expires_at,
+            review_at,
             reason,
         });
         Ok(())
@@ -472,17 +497,18 @@ impl HoldRegister {
     ///
     /// # Errors
     ///
-    /// As [`place`](Self::place), [`extend`](Self::extend) or [`release`](Self::release).
+    /// As [`place`](Self::place), [`change_review_date`](Self::change_review_date) or
+    /// [`release`](Self::release).
     pub fn replay(&mut self, event: HoldEvent) -> Result<(), RetentionError> {
         match event {
             HoldEvent::Placed { hold } => self.place(hold),
-            HoldEvent::Extended {
+            HoldEvent::ReviewDateChanged {
                 id,
                 by,
                 at,
-                expires_at,
+                review_at,
                 reason,
-            } => self.extend(id, by, at, expires_at, reason),
+            } => self.change_review_date(id, by, at, review_at, reason),
             HoldEvent::Released { id, by, at, reason } => self.release(id, by, at, reason),
         }
     }
@@ -496,6 +522,14 @@ impl HoldRegister {
     /// Every hold ever placed, by id.
     pub fn holds(&self) -> impl Iterator<Item = &LegalHold> + '_ {
         self.holds.values()
+    }
+
+    /// The holds that stand at `now` and are past their review date, by id: they still keep
+    /// what they cover, and are reported until someone releases them or sets a new date.
+    pub fn due_for_review(&self, now: Timestamp) -> impl Iterator<Item = &LegalHold> + '_ {
+        self.holds
+            .values()
+            .filter(move |hold| hold.is_review_due(now))
     }
 
     /// The audit trail, oldest first.
@@ -584,36 +618,49 @@ mod tests {
     }
 
     #[test]
-    fn a_hold_must_expire_after_placement() {
+    fn a_hold_needs_a_review_date_after_placement() {
         assert_eq!(
             hold(1, 10, 10),
-            Err(RetentionError::HoldExpiryNotAfterPlacement {
+            Err(RetentionError::HoldReviewNotAfterPlacement {
                 placed_at: at(10),
-                expires_at: at(10)
+                review_at: at(10)
             })
         );
     }
 
+    // Changed with issue 18: a hold used to lapse at its date; it now stands until released.
     #[test]
-    fn a_hold_stands_until_expiry_or_release_exclusive() {
+    fn a_hold_stands_past_its_review_date_until_released_exclusive() {
         let mut register = HoldRegister::new();
         register.place(hold(1, 10, 100).unwrap()).unwrap();
         let standing = register.hold(HoldId::new(1)).unwrap();
         // Placement is not compared with now: a lagging clock still sees the hold.
         assert!(standing.stands_at(at(5)));
         assert!(standing.stands_at(at(99)));
-        assert!(!standing.stands_at(at(100)));
+        assert!(standing.stands_at(at(100)));
+        assert!(standing.stands_at(at(1_000_000_000)));
+        assert!(!standing.is_review_due(at(99)));
+        assert!(standing.is_review_due(at(100)));
+        assert_eq!(
+            register
+                .due_for_review(at(100))
+                .map(LegalHold::id)
+                .collect::<Vec<_>>(),
+            [HoldId::new(1)]
+        );
         register
             .release(
                 HoldId::new(1),
                 "counsel.kim".parse().unwrap(),
-                at(50),
+                at(150),
                 "settled".parse().unwrap(),
             )
             .unwrap();
         let released = register.hold(HoldId::new(1)).unwrap();
-        assert!(released.stands_at(at(49)));
-        assert!(!released.stands_at(at(50)));
+        assert!(released.stands_at(at(149)));
+        assert!(!released.stands_at(at(150)));
+        assert!(!released.is_review_due(at(150)));
+        assert_eq!(register.due_for_review(at(150)).count(), 0);
     }
 
     #[test]
@@ -642,7 +689,7 @@ mod tests {
         ));
         let by: StewardId = "counsel.kim".parse().unwrap();
         register
-            .extend(
+            .change_review_date(
                 HoldId::new(1),
                 by.clone(),
                 at(20),
@@ -651,15 +698,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            register.extend(
+            register.change_review_date(
                 HoldId::new(1),
                 by.clone(),
                 at(21),
-                at(150),
+                at(21),
                 "x".parse().unwrap()
             ),
-            Err(RetentionError::HoldNotExtended { id: HoldId::new(1) })
+            Err(RetentionError::HoldReviewNotAfterChange {
+                id: HoldId::new(1),
+                at: at(21),
+                review_at: at(21)
+            })
         );
+        // A review may also bring the date forward: the hold stands either way.
+        register
+            .change_review_date(
+                HoldId::new(1),
+                by.clone(),
+                at(22),
+                at(150),
+                "sooner".parse().unwrap(),
+            )
+            .unwrap();
         register
             .release(HoldId::new(1), by.clone(), at(30), "done".parse().unwrap())
             .unwrap();
@@ -667,15 +728,15 @@ mod tests {
             register.release(HoldId::new(1), by, at(40), "again".parse().unwrap()),
             Err(RetentionError::HoldAlreadyReleased { id: HoldId::new(1) })
         );
-        assert_eq!(register.events().len(), 3);
-        assert_eq!(register.hold(HoldId::new(1)).unwrap().expires_at(), at(200));
+        assert_eq!(register.events().len(), 4);
+        assert_eq!(register.hold(HoldId::new(1)).unwrap().review_at(), at(150));
     }
 
     #[test]
     fn deserializing_an_invalid_hold_fails() {
         let valid = serde_json::to_value(hold(3, 10, 100).unwrap()).unwrap();
         let mut inverted = valid.clone();
-        inverted["expires_at"] = serde_json::json!("1970-01-01T00:00:05Z");
+        inverted["review_at"] = serde_json::json!("1970-01-01T00:00:05Z");
         assert!(serde_json::from_value::<LegalHold>(inverted).is_err());
         let mut blank = valid.clone();
         blank["reason"] = serde_json::json!("   ");
@@ -687,5 +748,47 @@ mod tests {
             serde_json::from_value::<LegalHold>(valid).unwrap(),
             hold(3, 10, 100).unwrap()
         );
+    }
+
+    #[test]
+    fn holds_and_events_written_with_an_expiry_still_read_as_review_dates() {
+        let placed = serde_json::json!({
+            "event": "placed",
+            "hold": {
+                "id": 3,
+                "scope": { "covers": "customer", "customer": customer() },
+                "reason": "CASE-1",
+                "placed_by": "counsel.kim",
+                "placed_at": "1970-01-01T00:00:10Z",
+                "expires_at": "1970-01-01T00:01:40Z",
+            },
+        });
+        let extended = serde_json::json!({
+            "event": "extended",
+            "id": 3,
+            "by": "counsel.kim",
+            "at": "1970-01-01T00:00:20Z",
+            "expires_at": "1970-01-01T00:03:20Z",
+            "reason": "review",
+        });
+        let mut register = HoldRegister::new();
+        register
+            .replay(serde_json::from_value(placed).unwrap())
+            .unwrap();
+        register
+            .replay(serde_json::from_value(extended).unwrap())
+            .unwrap();
+        let hold = register.hold(HoldId::new(3)).unwrap();
+        assert_eq!(hold.review_at(), at(200));
+        // Read back as a review date: past it, the hold still stands.
+        assert!(hold.stands_at(at(10_000)));
+        assert!(matches!(
+            register.events().get(1),
+            Some(HoldEvent::ReviewDateChanged { review_at, .. }) if *review_at == at(200)
+        ));
+        // Written anew under the new names.
+        let written = serde_json::to_value(register.events().get(1).unwrap()).unwrap();
+        assert_eq!(written["event"], "review-date-changed");
+        assert_eq!(written["review_at"], "1970-01-01T00:03:20Z");
     }
 }

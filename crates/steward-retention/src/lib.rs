@@ -62,9 +62,12 @@
 //! # Holds
 //!
 //! A [`LegalHold`] covers one customer's data (all of it, one category or one record), has a
-//! reason, the handle of who placed it, and an expiry. It postpones deletion of what it
-//! covers and nothing else. [`HoldRegister`] records placing, extending and releasing.
-//! The evaluator reads holds through [`HoldSource`], which a slice implements.
+//! reason, the handle of who placed it, and a review date. It stands until it is released:
+//! past its review date it still stands and is reported as due for review
+//! ([`HoldRegister::due_for_review`], [`SweepPlan::reviews_due`]); it never lapses silently.
+//! It postpones deletion of what it covers and nothing else, and while any hold of a customer
+//! stands no key of theirs is shredded. [`HoldRegister`] records placing, review-date changes
+//! and releasing. The evaluator reads holds through [`HoldSource`], which a slice implements.
 //!
 //! # Deciding
 //!
@@ -78,19 +81,25 @@
 //! # Sweeping
 //!
 //! [`Sweep::plan`] turns an iterator of [`RecordMeta`] into a [`SweepPlan`] (deletions per
-//! customer and key shreds), which prints as a dry run. [`Sweep::execute`] carries it out
-//! through a [`RecordStore`] and a [`KeyShredder`], deciding every action again against the
-//! inputs of that moment: a hold placed between plan and execution wins, and executing twice
-//! is harmless.
+//! customer, key shreds, shreds withheld by holds, holds due for review), which prints as a
+//! dry run; a plan may look ahead to any instant. [`Sweep::execute`] carries it out through a
+//! [`RecordStore`] and a [`KeyShredder`] at the instant of a trusted [`Clock`], never at one
+//! the caller names: deletions and shreds are irreversible, so they happen now. It decides
+//! every action again against the inputs of that moment: a hold placed between plan and
+//! execution wins, a plan made for a later instant deletes only what is due now, and
+//! executing twice is harmless.
+//!
+//! [`Clock`]: steward_core::Clock
 //!
 //! # Time
 //!
 //! - Negative periods cannot be built; zero periods and windows are allowed (a zero window
 //!   makes due data overdue at once).
 //! - An instant computation that overflows is [`RetentionError::InstantOutOfRange`].
-//! - A clock that goes backwards: a relationship ending before it started, a hold event
-//!   older than the last one recorded, or an execution dated before its plan is a typed
-//!   error; an evaluation `now` earlier than a hold's placement still honours the hold.
+//! - A clock that goes backwards: a relationship ending before it started, or a hold event
+//!   older than the last one recorded, is a typed error; an evaluation `now` earlier than a
+//!   hold's placement still honours the hold. An execution earlier than its plan's instant
+//!   deletes only what is due at the execution's own instant.
 //! - Nothing is deleted on an error.
 //!
 //! `docs/retention.md` explains deletion windows and holds for the people who write the
@@ -115,6 +124,7 @@ pub use crate::{
     rule::{Anchor, DeletionMethod, RetentionRule, RetentionSchedule},
     sweep::{
         CustomerPlan, Failure, KeyShredder, MemoryKeyShredder, MemoryRecordStore, PlannedDeletion,
-        PlannedShred, RecordStore, Removal, SkippedRecord, Sweep, SweepPlan, SweepReport, Target,
+        PlannedShred, RecordStore, Removal, ReviewDue, SkippedRecord, Sweep, SweepPlan,
+        SweepReport, Target, WithheldShred, WithholdReason,
     },
 };

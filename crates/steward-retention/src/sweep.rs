@@ -7,11 +7,11 @@ use std::{
     fmt,
 };
 
-use steward_core::{ClauseId, CustomerId, RecordId, Timestamp};
+use steward_core::{ClauseId, Clock, CustomerId, RecordId, Timestamp};
 
 use crate::{
-    DeletionMethod, Disposition, DueReason, HoldScope, HoldSource, NoHolds, RecordMeta,
-    Relationship, RelationshipBook, RetentionError, RetentionSchedule,
+    DeletionMethod, Disposition, DueReason, HoldId, HoldSource, NoHolds, RecordMeta, Relationship,
+    RelationshipBook, RetentionError, RetentionSchedule,
 };
 
 /// What a deletion or shred found.
@@ -155,12 +155,16 @@ impl KeyShredder for MemoryKeyShredder {
 
 /// The inputs of a sweep: the schedule, the relationships and the holds, as they are now.
 ///
-/// [`Sweep::plan`] is the dry run: it decides and deletes nothing, and the plan prints.
-/// [`Sweep::execute`] carries a plan out against the inputs *at execution time*: every
-/// planned deletion and shred is decided again, so a hold placed after planning wins.
+/// [`Sweep::plan`] is the dry run: it decides and deletes nothing, and the plan prints; it
+/// may look ahead to any instant. [`Sweep::execute`] carries a plan out *now*, at the instant
+/// of the [`Clock`] it is given, never at one the caller names (deleting and shredding are
+/// irreversible): every planned deletion and shred is decided again at that instant, so a
+/// hold placed after planning wins, and a plan made for a later instant deletes only what is
+/// due already. Nothing is deleted that a standing hold covers, and no key of a customer is
+/// shredded while any hold of theirs stands.
 ///
 /// ```
-/// use steward_core::{DataCategory, RecordId, Timestamp};
+/// use steward_core::{DataCategory, ManualClock, RecordId, Timestamp};
 /// use steward_retention::{
 ///     DeletionWindow, HoldRegister, MemoryKeyShredder, MemoryRecordStore, RecordMeta,
 ///     RelationshipBook, RetentionSchedule, Sweep,
@@ -181,14 +185,15 @@ impl KeyShredder for MemoryKeyShredder {
 /// let schedule = RetentionSchedule::bundled(DeletionWindow::from_days(30)?);
 /// let holds = HoldRegister::new();
 /// let sweep = Sweep::new(&schedule, &book, &holds);
-/// let now = "2025-03-05T00:00:00Z".parse()?;
-/// let plan = sweep.plan(store.records(), now);
+/// // The trusted clock: `SystemClock` in a deployment.
+/// let clock = ManualClock::new("2025-03-05T00:00:00Z".parse()?);
+/// let plan = sweep.plan(store.records(), "2025-03-05T00:00:00Z".parse()?);
 /// println!("{plan}"); // the dry run
-/// let report = sweep.execute(&plan, &mut store, &mut keys, now)?;
+/// let report = sweep.execute(&plan, &mut store, &mut keys, &clock);
 /// assert_eq!(report.deleted().len(), 1);
 /// assert!(store.is_empty() && !keys.has_keys(customer));
 /// // Executing again changes nothing.
-/// let again = sweep.execute(&plan, &mut store, &mut keys, now)?;
+/// let again = sweep.execute(&plan, &mut store, &mut keys, &clock);
 /// assert!(again.deleted().is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -223,9 +228,12 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         }
     }
 
-    /// Plans the sweep at `now`: every due record becomes a planned deletion, grouped per
-    /// customer; a customer gets a planned key shred when [`Sweep::may_shred`] allows it and
-    /// none of their records under a crypto-shred rule was kept or failed in this sweep.
+    /// Plans the sweep at `now`, which may lie ahead (a plan changes nothing): every due
+    /// record becomes a planned deletion, grouped per customer; a customer gets a planned key
+    /// shred when [`Sweep::may_shred`] allows it and none of their records under a
+    /// crypto-shred rule was kept or failed in this sweep; a shred due but withheld is listed
+    /// with why ([`SweepPlan::withheld_shreds`], naming the hold), and so are the holds due
+    /// for review ([`SweepPlan::reviews_due`]).
     /// A record whose disposition fails is listed as skipped and never deleted.
     pub fn plan<I: IntoIterator<Item = RecordMeta>>(
         &self,
@@ -236,6 +244,9 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             planned_at: now,
             customers: BTreeMap::new(),
             skipped: Vec::new(),
+            withheld_shreds: Vec::new(),
+            reviews_due: BTreeMap::new(),
+            kept_by_holds: BTreeMap::new(),
             evaluated: 0,
             kept: 0,
             held: 0,
@@ -259,6 +270,9 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
                 );
                 blocked = false;
                 cursor = self.cursor(record.customer());
+                if cursor.has_holds {
+                    self.note_reviews_due(&mut plan, record.customer(), now);
+                }
             }
             match self.decide_with(&cursor, &record, now) {
                 Ok(disposition) if disposition.is_due() => {
@@ -280,8 +294,10 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
                 }
                 Ok(disposition) => {
                     plan.kept += 1;
-                    if disposition.held_by().is_some() {
+                    if let Some(hold) = disposition.held_by() {
                         plan.held += 1;
+                        let count = plan.kept_by_holds.entry(hold).or_default();
+                        *count = count.saturating_add(1);
                     }
                     blocked |= self
                         .schedule
@@ -302,14 +318,42 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             blocked,
         );
         for customer in self.book.customers() {
-            if shred_blocked.contains(&customer) {
+            self.note_reviews_due(&mut plan, customer, now);
+            // Only a customer whose shred is due otherwise is reported as withheld.
+            let Some(shred) = self.shred_due(customer, now) else {
                 continue;
-            }
-            if let Some(shred) = self.may_shred(customer, now) {
+            };
+            if let Some(hold) = self.shred_held_by(customer, now) {
+                plan.withheld_shreds.push(WithheldShred {
+                    customer,
+                    reason: WithholdReason::Hold(hold),
+                });
+            } else if shred_blocked.contains(&customer) {
+                plan.withheld_shreds.push(WithheldShred {
+                    customer,
+                    reason: WithholdReason::RecordsKept,
+                });
+            } else {
                 plan.customers.entry(customer).or_default().shred = Some(shred);
             }
         }
         plan
+    }
+
+    /// Notes in `plan` every hold of `customer` that stands at `now` past its review date.
+    fn note_reviews_due(&self, plan: &mut SweepPlan, customer: CustomerId, now: Timestamp) {
+        self.holds.visit_holds(customer, &mut |hold| {
+            if hold.scope().customer() == customer && hold.is_review_due(now) {
+                plan.reviews_due.insert(
+                    hold.id(),
+                    ReviewDue {
+                        hold: hold.id(),
+                        customer,
+                        review_at: hold.review_at(),
+                    },
+                );
+            }
+        });
     }
 
     /// The disposition of every record at `now`, in input order, without building a plan:
@@ -355,14 +399,36 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
 
     /// Whether `customer`'s keys may be crypto-shredded at `now`, judged from relationships
     /// and holds alone: every relationship has ended, the data under every crypto-shred rule
-    /// is due (last end plus the longer of minimum and maximum has passed), and no standing
-    /// hold covers the customer, any record of theirs (conservatively: it may be a log) or
-    /// a crypto-shred category of theirs.
+    /// is due (last end plus the longer of minimum and maximum has passed), and no hold of
+    /// the customer stands, whatever it covers: a shred makes every record of theirs
+    /// unreadable, so a hold on one record or one category withholds it too.
     ///
     /// Shredding waits for nothing more: the deletion window is the latest, not the
     /// earliest, moment to act, and backups stay readable until the keys are gone.
     #[must_use]
     pub fn may_shred(&self, customer: CustomerId, now: Timestamp) -> Option<PlannedShred> {
+        if self.shred_held_by(customer, now).is_some() {
+            return None;
+        }
+        self.shred_due(customer, now)
+    }
+
+    /// The hold that withholds a shred of `customer`'s keys at `now`: the standing hold of
+    /// theirs with the lowest id, whatever it covers; `None` if none stands.
+    #[must_use]
+    pub fn shred_held_by(&self, customer: CustomerId, now: Timestamp) -> Option<HoldId> {
+        let mut held: Option<HoldId> = None;
+        self.holds.visit_holds(customer, &mut |hold| {
+            if hold.stands_at(now) && hold.scope().customer() == customer {
+                held = Some(held.map_or(hold.id(), |other| other.min(hold.id())));
+            }
+        });
+        held
+    }
+
+    /// The shred of `customer`'s keys that is due at `now` from relationships and the
+    /// schedule alone, holds not considered.
+    fn shred_due(&self, customer: CustomerId, now: Timestamp) -> Option<PlannedShred> {
         let relationships = self.book.relationships(customer);
         let mut last_end: Option<Timestamp> = None;
         for relationship in relationships {
@@ -385,52 +451,48 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             clause.get_or_insert(rule.clause());
         }
         let clause = clause?;
-        let mut held = false;
-        self.holds.visit_holds(customer, &mut |hold| {
-            if !hold.stands_at(now) || hold.scope().customer() != customer {
-                return;
-            }
-            held |= match hold.scope() {
-                HoldScope::Category { category, .. } => self
-                    .schedule
-                    .rule(*category)
-                    .is_ok_and(|rule| rule.method() == DeletionMethod::CryptoShred),
-                HoldScope::Customer { .. } | HoldScope::Record { .. } => true,
-            };
-        });
-        (!held).then_some(PlannedShred {
+        Some(PlannedShred {
             customer,
             last_end,
             clause,
         })
     }
 
-    /// Carries out `plan` at `now` against the current inputs.
+    /// Carries out `plan` now: at `clock`'s instant, never one the caller names, because a
+    /// deletion and a shred cannot be undone. Pass the trusted clock (`SystemClock`, or the
+    /// clock the vault audits with).
     ///
-    /// Each planned deletion is decided again; only a record still due is deleted. A record
-    /// now kept (a hold placed after planning, say) is left alone and listed. A planned shred
-    /// happens only if [`Sweep::may_shred`] still allows it and no planned deletion of that
-    /// customer turned into a keep. Store and shredder failures are listed and the sweep goes
-    /// on; running the same plan again is harmless.
-    ///
-    /// # Errors
-    ///
-    /// [`RetentionError::ClockWentBackwards`] if `now` is before the plan's instant; then
-    /// nothing at all is deleted.
-    pub fn execute<S: RecordStore + ?Sized, K: KeyShredder + ?Sized>(
+    /// Each planned deletion is decided again at that instant; only a record due then is
+    /// deleted. A record kept then (a hold placed after planning, or a plan made for a later
+    /// instant whose deadline has not come) is left alone and listed as kept. A planned shred
+    /// happens only if no hold of the customer stands, [`Sweep::may_shred`] allows it now,
+    /// and no planned deletion of theirs turned into a keep; otherwise it is listed as withheld
+    /// with the reason (naming the hold). Store and shredder failures are listed and the sweep
+    /// goes on; running the same plan again is harmless.
+    pub fn execute<S, K, C>(
         &self,
         plan: &SweepPlan,
         store: &mut S,
         shredder: &mut K,
-        now: Timestamp,
-    ) -> Result<SweepReport, RetentionError> {
-        if now < plan.planned_at {
-            return Err(RetentionError::ClockWentBackwards {
-                earlier: plan.planned_at,
-                now,
-            });
-        }
-        let mut report = SweepReport::default();
+        clock: &C,
+    ) -> SweepReport
+    where
+        S: RecordStore + ?Sized,
+        K: KeyShredder + ?Sized,
+        C: Clock + ?Sized,
+    {
+        let now = clock.now();
+        let mut report = SweepReport {
+            executed_at: now,
+            deleted: Vec::new(),
+            already_absent: Vec::new(),
+            now_kept: Vec::new(),
+            shredded: Vec::new(),
+            already_shredded: Vec::new(),
+            // What the plan withheld stays withheld: execution never adds a shred.
+            shreds_withheld: plan.withheld_shreds.clone(),
+            failures: Vec::new(),
+        };
         for (customer, customer_plan) in &plan.customers {
             let mut customer_kept = false;
             for planned in &customer_plan.deletions {
@@ -463,8 +525,20 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
             if customer_plan.shred.is_none() {
                 continue;
             }
-            if customer_kept || self.may_shred(*customer, now).is_none() {
-                report.shreds_withheld.push(*customer);
+            let withheld = if let Some(hold) = self.shred_held_by(*customer, now) {
+                Some(WithholdReason::Hold(hold))
+            } else if self.shred_due(*customer, now).is_none() {
+                Some(WithholdReason::NotDue)
+            } else if customer_kept {
+                Some(WithholdReason::RecordsKept)
+            } else {
+                None
+            };
+            if let Some(reason) = withheld {
+                report.shreds_withheld.push(WithheldShred {
+                    customer: *customer,
+                    reason,
+                });
                 continue;
             }
             match shredder.shred_customer(*customer) {
@@ -476,7 +550,7 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
                 }),
             }
         }
-        Ok(report)
+        report
     }
 }
 
@@ -518,6 +592,9 @@ pub struct SweepPlan {
     planned_at: Timestamp,
     customers: BTreeMap<CustomerId, CustomerPlan>,
     skipped: Vec<SkippedRecord>,
+    withheld_shreds: Vec<WithheldShred>,
+    reviews_due: BTreeMap<HoldId, ReviewDue>,
+    kept_by_holds: BTreeMap<HoldId, u64>,
     evaluated: u64,
     kept: u64,
     held: u64,
@@ -554,6 +631,26 @@ impl SweepPlan {
     #[must_use]
     pub fn skipped(&self) -> &[SkippedRecord] {
         &self.skipped
+    }
+
+    /// Key shreds that would be due but are withheld, with why: a standing hold of the
+    /// customer (named), or records of theirs that are kept or undecided.
+    #[must_use]
+    pub fn withheld_shreds(&self) -> &[WithheldShred] {
+        &self.withheld_shreds
+    }
+
+    /// How many records each legal hold keeps from deletion (the hold that decided each
+    /// record, when several cover it), by hold id.
+    #[must_use]
+    pub const fn kept_by_holds(&self) -> &BTreeMap<HoldId, u64> {
+        &self.kept_by_holds
+    }
+
+    /// The holds that stand at the plan's instant past their review date, by id: they still
+    /// keep what they cover, and someone should release them or set a new review date.
+    pub fn reviews_due(&self) -> impl Iterator<Item = &ReviewDue> + '_ {
+        self.reviews_due.values()
     }
 
     /// How many records were evaluated.
@@ -623,10 +720,112 @@ impl fmt::Display for SweepPlan {
                 )?;
             }
         }
+        for (hold, records) in &self.kept_by_holds {
+            writeln!(
+                f,
+                "legal hold {hold} keeps {records} record(s) from deletion"
+            )?;
+        }
+        for withheld in &self.withheld_shreds {
+            writeln!(
+                f,
+                "customer {}: key shred withheld: {}",
+                withheld.customer, withheld.reason
+            )?;
+        }
+        for due in self.reviews_due.values() {
+            writeln!(
+                f,
+                "{} of customer {} stands, review due since {}",
+                due.hold, due.customer, due.review_at
+            )?;
+        }
         for skipped in &self.skipped {
             writeln!(f, "skipped {}: {}", skipped.record.id(), skipped.error)?;
         }
         Ok(())
+    }
+}
+
+/// Why a key shred that a plan would make is not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WithholdReason {
+    /// A hold of the customer stands (whatever it covers: a shred makes all their records
+    /// unreadable).
+    Hold(HoldId),
+    /// Some of the customer's records are kept, or could not be decided.
+    RecordsKept,
+    /// At execution the shred is not due: a relationship started again, or the plan looked
+    /// ahead to an instant that has not come.
+    NotDue,
+}
+
+impl fmt::Display for WithholdReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hold(hold) => write!(f, "legal hold {hold} stands"),
+            Self::RecordsKept => f.write_str("some of their records are kept or undecided"),
+            Self::NotDue => f.write_str("not due now"),
+        }
+    }
+}
+
+/// A key shred withheld, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WithheldShred {
+    customer: CustomerId,
+    reason: WithholdReason,
+}
+
+impl WithheldShred {
+    /// The customer whose keys are kept.
+    #[must_use]
+    pub const fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    /// Why.
+    #[must_use]
+    pub const fn reason(&self) -> WithholdReason {
+        self.reason
+    }
+
+    /// The hold that withholds it, if a hold does.
+    #[must_use]
+    pub const fn hold(&self) -> Option<HoldId> {
+        match self.reason {
+            WithholdReason::Hold(hold) => Some(hold),
+            _ => None,
+        }
+    }
+}
+
+/// A hold that stands past its review date, as a plan reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReviewDue {
+    hold: HoldId,
+    customer: CustomerId,
+    review_at: Timestamp,
+}
+
+impl ReviewDue {
+    /// The hold.
+    #[must_use]
+    pub const fn hold(&self) -> HoldId {
+        self.hold
+    }
+
+    /// The customer whose data it keeps.
+    #[must_use]
+    pub const fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    /// The review date that has passed.
+    #[must_use]
+    pub const fn review_at(&self) -> Timestamp {
+        self.review_at
     }
 }
 
@@ -753,18 +952,25 @@ impl Failure {
 }
 
 /// What an execution did.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SweepReport {
+    executed_at: Timestamp,
     deleted: Vec<RecordId>,
     already_absent: Vec<RecordId>,
     now_kept: Vec<(RecordId, Disposition)>,
     shredded: Vec<CustomerId>,
     already_shredded: Vec<CustomerId>,
-    shreds_withheld: Vec<CustomerId>,
+    shreds_withheld: Vec<WithheldShred>,
     failures: Vec<Failure>,
 }
 
 impl SweepReport {
+    /// The instant it ran at: the clock's, when execution began.
+    #[must_use]
+    pub const fn executed_at(&self) -> Timestamp {
+        self.executed_at
+    }
+
     /// Records deleted now.
     #[must_use]
     pub fn deleted(&self) -> &[RecordId] {
@@ -777,7 +983,8 @@ impl SweepReport {
         &self.already_absent
     }
 
-    /// Planned records that are kept at execution (a hold placed meanwhile), with why.
+    /// Planned records that are kept at execution (a hold placed meanwhile, a deadline that
+    /// has not come), with why.
     #[must_use]
     pub fn now_kept(&self) -> &[(RecordId, Disposition)] {
         &self.now_kept
@@ -795,10 +1002,11 @@ impl SweepReport {
         &self.already_shredded
     }
 
-    /// Planned shreds not carried out because the inputs changed (a hold, a new
-    /// relationship) or a deletion of the customer turned into a keep.
+    /// Shreds not carried out, with why: those the plan withheld, then planned ones withheld
+    /// at execution: a hold of the customer stands (named), the shred is not due now, or a
+    /// deletion of theirs turned into a keep.
     #[must_use]
-    pub fn shreds_withheld(&self) -> &[CustomerId] {
+    pub fn shreds_withheld(&self) -> &[WithheldShred] {
         &self.shreds_withheld
     }
 

@@ -449,21 +449,22 @@ impl<L: FactLog> DurableFacts<L> {
         self.in_one_commit(|batch| batch.place_hold(hold))
     }
 
-    /// Extends a legal hold.
+    /// Records a review that keeps a legal hold, with its new review date (the hold stands
+    /// until released, whatever the date).
     ///
     /// # Errors
     ///
-    /// As `HoldRegister::extend`, or as [`record_consent`](Self::record_consent) for the
-    /// store.
-    pub fn extend_hold(
+    /// As `HoldRegister::change_review_date`, or as [`record_consent`](Self::record_consent)
+    /// for the store.
+    pub fn change_hold_review_date(
         &mut self,
         id: HoldId,
         by: StewardId,
         at: Timestamp,
-        expires_at: Timestamp,
+        review_at: Timestamp,
         reason: Justification,
     ) -> Result<(), StoreError> {
-        self.in_one_commit(|batch| batch.extend_hold(id, by, at, expires_at, reason))
+        self.in_one_commit(|batch| batch.change_hold_review_date(id, by, at, review_at, reason))
     }
 
     /// Releases a legal hold.
@@ -1108,20 +1109,20 @@ impl FactBatch<'_> {
         self.hold_change(|holds| holds.place(hold))
     }
 
-    /// As [`DurableFacts::extend_hold`].
+    /// As [`DurableFacts::change_hold_review_date`].
     ///
     /// # Errors
     ///
     /// [`StoreError::Retention`] if the register refuses it.
-    pub fn extend_hold(
+    pub fn change_hold_review_date(
         &mut self,
         id: HoldId,
         by: StewardId,
         at: Timestamp,
-        expires_at: Timestamp,
+        review_at: Timestamp,
         reason: Justification,
     ) -> Result<(), StoreError> {
-        self.hold_change(|holds| holds.extend(id, by, at, expires_at, reason))
+        self.hold_change(|holds| holds.change_review_date(id, by, at, review_at, reason))
     }
 
     /// As [`DurableFacts::release_hold`].

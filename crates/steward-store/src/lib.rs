@@ -126,11 +126,12 @@
 //!     Channel::AccountSettings, steward.vault.policy().version().clone());
 //! let receipt = steward.vault.update_facts(|facts| facts.record_consent(change))??;
 //!
-//! // The contract ends; counsel places a legal hold for a year.
+//! // The contract ends; counsel places a legal hold, to be reviewed in a year.
 //! steward.vault.update_facts(|facts| facts.end_relationship(customer, now))??;
-//! let expires_at = Timestamp::from_unix_nanos(now.unix_nanos() + 365 * 86_400 * 1_000_000_000);
+//! // It stands until released; its date is the date by which counsel reviews it.
+//! let review_at = Timestamp::from_unix_nanos(now.unix_nanos() + 365 * 86_400 * 1_000_000_000);
 //! let hold = LegalHold::place(HoldId::new(17), HoldScope::Customer { customer },
-//!     "CASE-2026-17 litigation hold".parse()?, "counsel.kim".parse()?, now, expires_at)?;
+//!     "CASE-2026-17 litigation hold".parse()?, "counsel.kim".parse()?, now, review_at)?;
 //! steward.vault.update_facts(|facts| facts.place_hold(hold))??;
 //! # let _ = receipt;
 //! # drop(steward);
@@ -193,9 +194,12 @@
 //!
 //! The retention sweep (`logs.retention`) deletes the records whose deadline has passed and
 //! shreds the keys of customers whose relationship ended past the deletion window; run it on
-//! a schedule, and after restoring a backup (`docs/operations.md`). The store is the sweep's
-//! [`RecordStore`](steward_retention::RecordStore); [`SqliteStore::record_metas`] streams the
-//! metadata from a covering index. The `steward sweep` command runs the same.
+//! a schedule, and after restoring a backup (`docs/operations.md`). It executes at the
+//! clock's now, never at an instant the caller names, and nothing a standing legal hold
+//! covers is deleted, nor any key of that customer shredded. [`SweepRecords`] over the store
+//! is the sweep's [`RecordStore`](steward_retention::RecordStore);
+//! [`SqliteStore::record_metas`] streams the metadata from a covering index. The
+//! `steward sweep` command runs the same.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -209,17 +213,19 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{Timestamp, VaultShredder, retention::Sweep};
-//! use steward_store::RecordScan;
+//! use steward::{SystemClock, Timestamp, VaultShredder, retention::Sweep};
+//! use steward_store::{RecordScan, SweepRecords};
 //!
-//! let now = Timestamp::now();
 //! let vault = &steward.vault;
 //! let facts = vault.facts()?; // the facts lock is held (shared) during the sweep
 //! let sweep = Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?);
 //! let metas = steward.store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
-//! let plan = sweep.plan(metas, now);
-//! let mut records = steward.store.clone();
-//! let report = sweep.execute(&plan, &mut records, &mut VaultShredder::new(vault), now)?;
+//! // Plan for any instant (a dry run may look ahead); execution runs at the clock's now.
+//! let plan = sweep.plan(metas, Timestamp::now());
+//! // Both refuse what a standing hold covers, whatever the plan says.
+//! let mut records = SweepRecords::new(steward.store.clone(), &*facts);
+//! let mut shredder = VaultShredder::new(vault, &*facts);
+//! let report = sweep.execute(&plan, &mut records, &mut shredder, &SystemClock);
 //! drop(facts);
 //! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
 //! # drop(steward);
@@ -373,6 +379,7 @@ mod key_check;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod sqlite;
+mod sweep_records;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod test_support;
@@ -390,6 +397,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
+    sweep_records::SweepRecords,
     vault::{VaultOn, VaultStore, open_vault, open_vault_with_clock},
 };
 

@@ -14,10 +14,11 @@ use steward_logs::{
     AccessRequest, AuditStore, AuditTrail, ConfigError, Custody, Denial, KeyVersion, LogsError,
     MasterKey, Plaintext, RosterChange, SealInput, SealedRecord,
 };
-use steward_retention::{KeyShredder, Removal};
+use steward_retention::{HoldId, KeyShredder, Removal, RetentionError};
 
 use crate::{
-    AuditedRosterChange, DataRef, Decision, DenyReason, FactsIdentity, Policy, Request, RosterFacts,
+    AuditedRosterChange, DataRef, Decision, DenyReason, Facts, FactsIdentity, Policy, Request,
+    RosterFacts, StewardError,
 };
 
 /// Sealed log records, their keys, their audit trail and the facts the policy decides on, in
@@ -30,7 +31,8 @@ use crate::{
 /// - The roster lives in the facts and changes only through
 ///   [`add_steward`](Self::add_steward) and [`remove_steward`](Self::remove_steward), bounded
 ///   by the policy's `max_stewards` and audited.
-/// - Key rotations and shreds are audited too.
+/// - Key rotations and shreds are audited too. A shred is refused while any legal hold of the
+///   customer stands: it would make every record of theirs unreadable.
 ///
 /// `&self` throughout and `Send + Sync` for `Send + Sync` facts and stores: share one vault
 /// (in an `Arc`) between the threads of a server. Decisions read the facts under a shared
@@ -80,6 +82,9 @@ use crate::{
 pub struct Vault<F, S> {
     policy: Policy,
     facts: RwLock<F>,
+    /// The identity of the facts value the vault was built over: a shredder handed other
+    /// facts to check holds against is refused.
+    identity: FactsIdentity,
     custody: Custody<S>,
     /// Set once a change through `update_facts` replaced the facts value: the roster may then
     /// hold stewards no audited change put there, and nothing is decided any more.
@@ -115,6 +120,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         }
         Ok(Self {
             policy,
+            identity: facts.identity(),
             facts: RwLock::new(facts),
             custody,
             replaced: AtomicBool::new(false),
@@ -283,13 +289,36 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.custody.refresh_customer(customer)
     }
 
-    /// Crypto-shreds the customer (audited first); see [`Custody::shred`].
+    /// Crypto-shreds the customer now (audited first), unless a legal hold of theirs stands;
+    /// see [`Custody::shred`]. Any standing hold refuses it, whatever it covers: a shred
+    /// makes every record of the customer unreadable, backups included, and cannot be undone.
+    /// The facts stay locked (shared) until the shred is done, so a hold placed meanwhile
+    /// waits for it.
     ///
     /// # Errors
     ///
-    /// As [`Custody::shred`].
-    pub fn shred(&self, customer: CustomerId) -> Result<(), LogsError> {
-        self.custody.shred(customer)
+    /// [`RetentionError::Held`] naming the hold, while one stands (nothing is shredded);
+    /// [`ConfigError::FactsReplaced`] once the facts were replaced; as [`Custody::shred`]
+    /// otherwise.
+    pub fn shred(&self, customer: CustomerId) -> Result<(), StewardError> {
+        self.guard_replaced()?;
+        let facts = self.facts.read().map_err(poisoned)?;
+        self.shred_with(&*facts, customer)
+    }
+
+    /// Shreds under `facts`, which the caller holds read from this vault.
+    fn shred_with(&self, facts: &F, customer: CustomerId) -> Result<(), StewardError> {
+        if facts.identity() != self.identity || self.replaced.load(Ordering::Acquire) {
+            return Err(LogsError::Config(ConfigError::FactsReplaced).into());
+        }
+        if let Some(hold) = standing_hold_of(facts, customer, Timestamp::now()) {
+            return Err(RetentionError::Held {
+                hold,
+                what: "shredding the customer's keys",
+            }
+            .into());
+        }
+        Ok(self.custody.shred(customer)?)
     }
 
     /// The instant the vault decides at now: the later of its audit trail's next instant
@@ -425,28 +454,59 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 }
 
 /// The retention sweep's [`KeyShredder`] over a [`Vault`]: crypto-shreds a customer by
-/// destroying every version of their data keys (`logs.retention`), each shred audited.
-#[derive(Debug)]
-pub struct VaultShredder<'a, F, S>(&'a Vault<F, S>);
+/// destroying every version of their data keys (`logs.retention`), each shred audited, and
+/// refuses while a legal hold of the customer stands (as [`Vault::shred`] does).
+///
+/// It checks holds in the facts the sweep already holds read from the vault
+/// ([`Vault::facts`]), so that the sweep does not take the facts lock a second time; facts
+/// that are not the vault's own are refused.
+pub struct VaultShredder<'a, F, S> {
+    vault: &'a Vault<F, S>,
+    facts: &'a F,
+}
 
 impl<'a, F, S> VaultShredder<'a, F, S> {
-    /// A shredder over `vault`.
+    /// A shredder over `vault`, checking holds in `facts`: the guard of [`Vault::facts`] the
+    /// sweep holds.
     #[must_use]
-    pub const fn new(vault: &'a Vault<F, S>) -> Self {
-        Self(vault)
+    pub const fn new(vault: &'a Vault<F, S>, facts: &'a F) -> Self {
+        Self { vault, facts }
     }
 }
 
 impl<F: RosterFacts, S: AuditStore> KeyShredder for VaultShredder<'_, F, S> {
-    type Error = LogsError;
+    type Error = StewardError;
 
     fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error> {
-        if self.0.keyring()?.is_shredded(customer) {
+        if self.vault.keyring()?.is_shredded(customer) {
             return Ok(Removal::AlreadyAbsent);
         }
-        self.0.shred(customer)?;
+        self.vault.shred_with(self.facts, customer)?;
         Ok(Removal::Removed)
     }
+}
+
+impl<F, S> fmt::Debug for VaultShredder<'_, F, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultShredder")
+            .field("vault", self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The standing hold of `customer` with the lowest id, whatever it covers.
+fn standing_hold_of<F: Facts + ?Sized>(
+    facts: &F,
+    customer: CustomerId,
+    now: Timestamp,
+) -> Option<HoldId> {
+    let mut held: Option<HoldId> = None;
+    facts.visit_holds(customer, &mut |hold| {
+        if hold.stands_at(now) && hold.scope().customer() == customer {
+            held = Some(held.map_or(hold.id(), |other| other.min(hold.id())));
+        }
+    });
+    held
 }
 
 /// Brings the roster up to date before a roster change is decided on it.

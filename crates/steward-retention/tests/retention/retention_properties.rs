@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use steward_core::{
-    ClauseId, CoreError, CustomerId, DataCategory, Justification, RecordId, StewardId, Timestamp,
+    ClauseId, CoreError, CustomerId, DataCategory, Justification, ManualClock, RecordId, StewardId,
+    Timestamp,
 };
 use steward_retention::{
     Anchor, DeletionMethod, DeletionWindow, Disposition, DueReason, HoldId, HoldRegister,
@@ -480,8 +481,8 @@ fn model(world: &World, built: &Built, record_index: usize) -> Verdict {
         }
     };
 
-    // Holds come first.
-    let mut best: Option<(u64, i64)> = None;
+    // Holds come first. A hold stands until released, whatever its review date.
+    let mut best: Option<(u64, Option<i64>)> = None;
     for hold in built.register.holds() {
         let covers = match hold.scope() {
             HoldScope::Customer { customer } => *customer == record.customer(),
@@ -491,16 +492,21 @@ fn model(world: &World, built: &Built, record_index: usize) -> Verdict {
             HoldScope::Record { record: id, .. } => *id == record.id(),
             _ => false,
         };
-        let expires = to_hours(hold.expires_at());
         let released = hold.released_at().map(to_hours);
-        let stands = now < expires && released.is_none_or(|released| now < released);
+        let stands = released.is_none_or(|released| now < released);
         if !(covers && stands) {
             continue;
         }
-        let ends = released.map_or(expires, |released| released.min(expires));
+        // Not released (`None`) stands longest.
+        let ends = released;
+        let longer = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (None, Some(_)) => true,
+            (Some(a), Some(b)) => a > b,
+            _ => false,
+        };
         let id = hold.id().get();
         if best.is_none_or(|(best_id, best_ends)| {
-            ends > best_ends || (ends == best_ends && id < best_id)
+            longer(ends, best_ends) || (ends == best_ends && id < best_id)
         }) {
             best = Some((id, ends));
         }
@@ -508,9 +514,10 @@ fn model(world: &World, built: &Built, record_index: usize) -> Verdict {
     match best {
         None => own,
         Some((id, ends)) => Verdict::Keep {
-            until: match own {
-                Verdict::Keep { until, .. } => until.map(|until| until.max(ends)),
-                _ => Some(ends),
+            until: match (own, ends) {
+                (_, None) => None,
+                (Verdict::Keep { until, .. }, Some(ends)) => until.map(|until| until.max(ends)),
+                (_, Some(ends)) => Some(ends),
             },
             reason: KeepReason::Hold(HoldId::new(id)),
         },
@@ -582,7 +589,7 @@ proptest! {
         built.customers.iter().for_each(|customer| keys.add_customer(*customer));
         let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
         let plan = sweep.plan(store.records(), now);
-        sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+        let _ = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
 
         for record in &built.records {
             let relationship = built.book.containing(record.customer(), record.collected_at());
@@ -611,7 +618,8 @@ proptest! {
                 }
             }
         }
-        // Keys go only when every relationship has ended and no hold stands for the customer.
+        // Keys go only when every relationship has ended and no hold of any scope stands for
+        // the customer (a shred makes every record of theirs unreadable).
         for (customer, spans) in built.customers.iter().zip(&built.spans) {
             if keys.has_keys(*customer) {
                 continue;
@@ -620,10 +628,6 @@ proptest! {
             prop_assert!(spans.iter().all(|(_, end)| end.is_some_and(|end| end <= world.now)));
             let held = built.register.holds().any(|hold| {
                 hold.stands_at(now) && hold.scope().customer() == *customer
-                    && !matches!(
-                        hold.scope(),
-                        HoldScope::Category { category, .. } if *category != DataCategory::LlmRequestLog
-                    )
             });
             prop_assert!(!held, "keys shredded under a standing hold");
         }
@@ -685,10 +689,11 @@ proptest! {
         built.customers.iter().for_each(|customer| keys.add_customer(*customer));
         let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
         let plan = sweep.plan(store.records(), now);
-        let first = sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+        let first = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
         let after_first: BTreeSet<RecordId> = store.records().map(|r| r.id()).collect();
         let keys_first: Vec<bool> = built.customers.iter().map(|c| keys.has_keys(*c)).collect();
-        let second = sweep.execute(&plan, &mut store, &mut keys, at(world.now + later)).unwrap();
+        let second =
+            sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(at(world.now + later)));
         let after_second: BTreeSet<RecordId> = store.records().map(|r| r.id()).collect();
         let keys_second: Vec<bool> = built.customers.iter().map(|c| keys.has_keys(*c)).collect();
         prop_assert_eq!(after_first, after_second);
@@ -732,7 +737,7 @@ proptest! {
         built.register.place(hold.clone()).unwrap();
 
         let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
-        let report = sweep.execute(&plan, &mut store, &mut keys, at(placed)).unwrap();
+        let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(at(placed)));
         for record in &built.records {
             if hold.scope().covers(record) {
                 prop_assert!(store.contains(record.id()), "a held record was deleted");
@@ -740,13 +745,101 @@ proptest! {
         }
         prop_assert!(report.now_kept().iter().any(|(id, d)| *id == target.id()
             && d.held_by() == Some(HoldId::new(1_000))));
-        let blocks_shred = !matches!(
-            hold.scope(),
-            HoldScope::Category { category, .. }
-                if built.schedule.rule(*category).unwrap().method() != DeletionMethod::CryptoShred
-        );
-        if blocks_shred {
-            prop_assert!(keys.has_keys(target.customer()), "keys shredded under a new hold");
+        // Any hold of the customer withholds the shred, and the report names it.
+        prop_assert!(keys.has_keys(target.customer()), "keys shredded under a new hold");
+        prop_assert!(report.shredded().iter().all(|customer| *customer != target.customer()));
+        if plan.customers().get(&target.customer()).is_some_and(|p| p.shred().is_some()) {
+            let named = report.shreds_withheld().iter().any(|withheld| {
+                withheld.customer() == target.customer() && withheld.hold().is_some()
+            });
+            prop_assert!(named, "the withheld shred does not name the hold");
+        }
+    }
+
+    /// Holds stand until released: a hold that has not been released keeps everything it
+    /// covers, and every key of its customer, at every instant after its placement, however
+    /// far past its review date; and it is reported as due for review from that date on.
+    #[test]
+    fn an_unreleased_hold_keeps_its_data_at_every_instant_after_placement(
+        world in world(),
+        past_review in 0..1_000_000_i64,
+    ) {
+        let built = build(&world).unwrap();
+        for hold in built.register.holds().filter(|hold| hold.released_at().is_none()) {
+            let review = to_hours(hold.review_at());
+            for later in [to_hours(hold.placed_at()), review - 1, review, review + past_review] {
+                let now = at(later.max(to_hours(hold.placed_at())));
+                prop_assert!(hold.stands_at(now));
+                prop_assert_eq!(hold.is_review_due(now), now >= hold.review_at());
+                let mut store: MemoryRecordStore = built.records.iter().copied().collect();
+                let mut keys = MemoryKeyShredder::new();
+                keys.add_customer(hold.scope().customer());
+                let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
+                let plan = sweep.plan(store.records(), now);
+                prop_assert_eq!(
+                    plan.reviews_due().any(|due| due.hold() == hold.id()),
+                    hold.is_review_due(now)
+                        && built.book.relationships(hold.scope().customer()).len()
+                            + built.records.iter()
+                                .filter(|r| r.customer() == hold.scope().customer())
+                                .count()
+                            > 0
+                );
+                let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
+                for record in built.records.iter().filter(|record| hold.scope().covers(record)) {
+                    prop_assert!(store.contains(record.id()), "a held record was deleted");
+                    let disposition = built
+                        .schedule
+                        .disposition_in(&built.book, &built.register, record, now);
+                    // A record that cannot be decided is skipped, never deleted; one that can
+                    // is kept by a hold.
+                    let held = matches!(
+                        disposition,
+                        Ok(Disposition::Keep { reason: KeepReason::Hold(_), .. })
+                    );
+                    prop_assert!(disposition.is_err() || held, "not kept by the hold");
+                }
+                prop_assert!(keys.has_keys(hold.scope().customer()), "keys shredded under a hold");
+                prop_assert!(report.shredded().is_empty());
+            }
+        }
+    }
+
+    /// Irreversible acts happen now: a plan made for a later instant, executed at the
+    /// clock's instant, deletes exactly the planned records due at that instant and shreds
+    /// only keys whose shred is allowed then; the rest is reported as kept or withheld.
+    #[test]
+    fn a_plan_for_a_later_instant_deletes_only_what_is_due_now(
+        world in world(),
+        ahead in 0..400_i64,
+    ) {
+        let built = build(&world).unwrap();
+        let now = at(world.now);
+        let mut store: MemoryRecordStore = built.records.iter().copied().collect();
+        let mut keys = MemoryKeyShredder::new();
+        built.customers.iter().for_each(|customer| keys.add_customer(*customer));
+        let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
+        let plan = sweep.plan(store.records(), at(world.now + ahead));
+        let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
+        prop_assert_eq!(report.executed_at(), now);
+        for planned in plan.deletions() {
+            let record = planned.record();
+            let due_now = built
+                .schedule
+                .disposition_in(&built.book, &built.register, record, now)
+                .is_ok_and(|disposition| disposition.is_due());
+            prop_assert_eq!(!store.contains(record.id()), due_now, "deleted ahead of time");
+            if !due_now {
+                prop_assert!(report.now_kept().iter().any(|(id, _)| *id == record.id())
+                    || report.failures().iter().any(|f| matches!(
+                        f.target(), steward_retention::Target::Record(id) if id == record.id()
+                    )));
+            }
+        }
+        for customer in &built.customers {
+            if !keys.has_keys(*customer) {
+                prop_assert!(sweep.may_shred(*customer, now).is_some(), "shredded ahead of time");
+            }
         }
     }
 }

@@ -8,12 +8,12 @@
 use std::{convert::Infallible, fmt};
 
 use chrono::TimeDelta;
-use steward_core::{ClauseId, CustomerId, DataCategory, RecordId, Timestamp};
+use steward_core::{ClauseId, CustomerId, DataCategory, ManualClock, RecordId, Timestamp};
 use steward_retention::{
     Anchor, DeletionMethod, DeletionWindow, Disposition, DueReason, HoldId, HoldRegister,
     HoldScope, KeepReason, LegalHold, MemoryKeyShredder, MemoryRecordStore, NoHolds, RecordMeta,
     RecordStore, Relationship, RelationshipBook, Removal, RetentionError, RetentionPeriod,
-    RetentionRule, RetentionSchedule, Sweep, Target, disposition,
+    RetentionRule, RetentionSchedule, Sweep, Target, WithholdReason, disposition,
 };
 
 fn customer(n: u8) -> CustomerId {
@@ -84,7 +84,7 @@ fn returning_customer_keeps_new_data_while_old_data_stays_due() {
     let sweep = Sweep::new(&schedule, &book, &NoHolds);
     let plan = sweep.plan(store.records(), now);
     assert_eq!(plan.shreds().count(), 0);
-    let report = sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
     assert_eq!(report.deleted(), &[old.id()]);
     assert!(store.contains(new.id()));
     assert!(keys.has_keys(alice));
@@ -184,13 +184,15 @@ fn overflowing_deadline_is_a_typed_error_and_nothing_is_deleted() {
         0,
         "a customer with undecided data is not shredded"
     );
-    sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
     assert!(store.contains(record.id()));
     assert!(keys.has_keys(carol));
 }
 
+// Changed with issue 18: an execution before the plan's instant used to be refused as a
+// clock error; execution now always runs at the clock's instant and deletes what is due then.
 #[test]
-fn executing_before_the_plan_instant_is_a_clock_error_and_deletes_nothing() {
+fn a_plan_for_a_later_instant_executes_at_now_and_deletes_nothing_not_yet_due() {
     let dan = customer(4);
     let mut book = RelationshipBook::new();
     book.start(dan, t("2025-01-01T00:00:00Z")).unwrap();
@@ -200,19 +202,127 @@ fn executing_before_the_plan_instant_is_a_clock_error_and_deletes_nothing() {
     let mut keys = keys_for(&[dan]);
     let schedule = thirty_days();
     let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    // Looking ahead to June: the record is due then and the keys would go.
     let plan = sweep.plan(store.records(), t("2025-06-01T00:00:00Z"));
     assert_eq!(plan.deletions().count(), 1);
-    let error = sweep
-        .execute(&plan, &mut store, &mut keys, t("2025-05-31T00:00:00Z"))
-        .unwrap_err();
-    assert!(matches!(error, RetentionError::ClockWentBackwards { .. }));
-    assert_eq!(
-        error.to_string(),
-        "clock went backwards: `2025-05-31T00:00:00Z` is before `2025-06-01T00:00:00Z` already \
-         observed"
-    );
+    assert_eq!(plan.shreds().count(), 1);
+    // Executed while the relationship still lasts: nothing goes, and the report says why.
+    let clock = ManualClock::new(t("2025-01-20T00:00:00Z"));
+    let report = sweep.execute(&plan, &mut store, &mut keys, &clock);
+    assert_eq!(report.executed_at(), t("2025-01-20T00:00:00Z"));
+    assert!(report.deleted().is_empty());
+    assert!(matches!(
+        report.now_kept(),
+        [(id, Disposition::Keep { reason: KeepReason::RelationshipActive, .. })] if *id == record.id()
+    ));
+    assert_eq!(report.shreds_withheld().len(), 1);
+    assert_eq!(report.shreds_withheld()[0].reason(), WithholdReason::NotDue);
     assert!(store.contains(record.id()));
     assert!(keys.has_keys(dan));
+    // The same plan, once its instant has come, carries out.
+    clock.set(t("2025-06-01T00:00:00Z"));
+    let report = sweep.execute(&plan, &mut store, &mut keys, &clock);
+    assert_eq!(report.deleted(), &[record.id()]);
+    assert_eq!(report.shredded(), &[dan]);
+}
+
+#[test]
+fn a_hold_of_any_scope_withholds_the_shred_and_the_plan_and_report_name_it() {
+    let lea = customer(14);
+    let mut book = RelationshipBook::new();
+    book.start(lea, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(lea, t("2025-02-01T00:00:00Z")).unwrap();
+    let record = log(lea, "2025-01-10T00:00:00Z");
+    let mut register = HoldRegister::new();
+    // A hold on another category of hers (email): it covers no log, yet a shred would make
+    // every record of hers unreadable.
+    register
+        .place(
+            LegalHold::place(
+                HoldId::new(3),
+                HoldScope::Category {
+                    customer: lea,
+                    category: DataCategory::Email,
+                },
+                "CASE-12 email discovery".parse().unwrap(),
+                "counsel.kim".parse().unwrap(),
+                t("2025-01-20T00:00:00Z"),
+                t("2025-02-20T00:00:00Z"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let schedule = thirty_days();
+    let now = t("2025-06-01T00:00:00Z");
+    let sweep = Sweep::new(&schedule, &book, &register);
+    assert_eq!(sweep.shred_held_by(lea, now), Some(HoldId::new(3)));
+    assert!(sweep.may_shred(lea, now).is_none());
+    let mut store: MemoryRecordStore = [record].into_iter().collect();
+    let plan = sweep.plan(store.records(), now);
+    // The log itself is not covered: it is deleted; the keys stay, and the plan says why.
+    assert_eq!(plan.deletions().count(), 1);
+    assert_eq!(plan.shreds().count(), 0);
+    assert_eq!(plan.withheld_shreds().len(), 1);
+    assert_eq!(plan.withheld_shreds()[0].hold(), Some(HoldId::new(3)));
+    // Past its review date the hold stands and is due for review.
+    let due: Vec<HoldId> = plan.reviews_due().map(|due| due.hold()).collect();
+    assert_eq!(due, [HoldId::new(3)]);
+    let printed = plan.to_string();
+    assert!(
+        printed.contains("key shred withheld: legal hold hold-3 stands"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("hold-3 of customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a14 stands, review due since 2025-02-20T00:00:00Z"),
+        "{printed}"
+    );
+    let mut keys = keys_for(&[lea]);
+    let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
+    assert_eq!(report.deleted(), &[record.id()]);
+    assert!(keys.has_keys(lea));
+}
+
+#[test]
+fn a_shred_planned_before_a_hold_is_withheld_naming_the_hold() {
+    let max = customer(15);
+    let mut book = RelationshipBook::new();
+    book.start(max, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(max, t("2025-02-01T00:00:00Z")).unwrap();
+    let schedule = thirty_days();
+    let now = t("2025-06-01T00:00:00Z");
+    let mut register = HoldRegister::new();
+    let plan = Sweep::new(&schedule, &book, &register).plan([], now);
+    assert_eq!(plan.shreds().count(), 1);
+    register
+        .place(
+            LegalHold::place(
+                HoldId::new(8),
+                HoldScope::Record {
+                    customer: max,
+                    record: RecordId::generate_at(t("2025-01-05T00:00:00Z")),
+                },
+                "CASE-13 one request".parse().unwrap(),
+                "counsel.kim".parse().unwrap(),
+                now,
+                t("2025-07-01T00:00:00Z"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let mut keys = keys_for(&[max]);
+    let report = Sweep::new(&schedule, &book, &register).execute(
+        &plan,
+        &mut MemoryRecordStore::new(),
+        &mut keys,
+        &ManualClock::new(now),
+    );
+    assert!(report.shredded().is_empty());
+    assert_eq!(report.shreds_withheld().len(), 1);
+    assert_eq!(
+        report.shreds_withheld()[0].reason(),
+        WithholdReason::Hold(HoldId::new(8))
+    );
+    assert!(keys.has_keys(max));
 }
 
 #[test]
@@ -243,9 +353,12 @@ fn record_outside_every_relationship_is_due_now_but_unknown_customer_is_an_error
     let mut store: MemoryRecordStore = [in_gap, unknown].into_iter().collect();
     let sweep = Sweep::new(&schedule, &book, &NoHolds);
     let plan = sweep.plan(store.records(), now);
-    sweep
-        .execute(&plan, &mut store, &mut MemoryKeyShredder::new(), now)
-        .unwrap();
+    sweep.execute(
+        &plan,
+        &mut store,
+        &mut MemoryKeyShredder::new(),
+        &ManualClock::new(now),
+    );
     assert!(!store.contains(in_gap.id()));
     assert!(store.contains(unknown.id()), "an error never deletes");
 }
@@ -363,8 +476,9 @@ fn a_hold_keeps_only_what_it_covers_and_stops_when_released() {
     assert_eq!(kept.held_by(), Some(HoldId::new(1)));
     assert_eq!(
         kept,
+        // A hold stands until released, past its review date too: nothing bounds the keep.
         Disposition::Keep {
-            until: Some(t("2025-09-01T00:00:00Z")),
+            until: None,
             reason: KeepReason::Hold(HoldId::new(1)),
             clause: ClauseId::LogsRetention,
         }
@@ -471,7 +585,7 @@ fn a_failing_deletion_is_reported_and_the_sweep_goes_on() {
     let now = t("2025-03-01T00:00:00Z");
     let plan = sweep.plan(store.inner.records(), now);
     let mut keys = keys_for(&[kim]);
-    let report = sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
     assert_eq!(report.deleted(), &[second.id()]);
     assert_eq!(report.failures().len(), 1);
     assert_eq!(report.failures()[0].target(), Target::Record(first.id()));
@@ -502,7 +616,7 @@ fn a_log_after_the_last_relationship_deletes_itself_but_shreds_no_keys() {
     let plan = sweep.plan(store.records().collect::<Vec<_>>(), now);
     assert_eq!(plan.deletions().count(), 1);
     assert_eq!(plan.shreds().count(), 0, "{plan}");
-    sweep.execute(&plan, &mut store, &mut keys, now).unwrap();
+    sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
     assert!(keys.has_keys(dana));
     // Once that record is gone, a later sweep may shred as usual.
     let later = sweep.plan(

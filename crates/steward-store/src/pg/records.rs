@@ -301,16 +301,32 @@ impl PgStore {
 ///
 /// Every deletion writes a fact-log entry (`record_deleted`) in its own transaction, so the
 /// log proves which records were deleted and when; it writes no audit entry, and calling
-/// [`delete`](RecordStore::delete) directly skips the sweep's decision. Services delete
+/// [`delete`](RecordStore::delete) directly skips the sweep's decision (though never a
+/// standing hold: see [`SweepRecords`](crate::SweepRecords)). Services delete
 /// records only by running the sweep (`steward sweep --execute`), with the vault's
 /// `VaultShredder` as its key shredder, so that the shreds it makes are audited.
-impl RecordStore for PgStore {
+impl RecordStore for crate::SweepRecords<'_, PgStore> {
     type Error = StoreError;
 
-    /// Deletes a record in a transaction of its own, with its fact-log entry.
+    /// Deletes a record in a transaction of its own, with its fact-log entry, unless a
+    /// standing hold covers it (the row is locked while the holds are checked).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        let mut client = self.client()?;
+        let holds = self.facts.holds()?;
+        let mut client = self.store.client()?;
         let mut tx = client.transaction().doing("starting a deletion")?;
+        let row = tx
+            .query_opt(
+                "SELECT customer, created_at, id, category FROM records WHERE id = $1 FOR UPDATE",
+                &[&record.as_bytes().as_slice()],
+            )
+            .doing("reading a record's metadata")?;
+        let Some(row) = row else {
+            return Ok(Removal::AlreadyAbsent);
+        };
+        let meta = decode_meta(&row)?;
+        if let Some(hold) = crate::sweep_records::covering_hold(holds, &meta) {
+            return Err(crate::sweep_records::held(hold));
+        }
         let deleted = tx
             .execute(
                 "DELETE FROM records WHERE id = $1",
@@ -320,7 +336,7 @@ impl RecordStore for PgStore {
         if deleted == 0 {
             return Ok(Removal::AlreadyAbsent);
         }
-        super::facts::append_in(&mut tx, self, &FactEvent::RecordDeleted { record })?;
+        super::facts::append_in(&mut tx, &self.store, &FactEvent::RecordDeleted { record })?;
         tx.commit().doing("committing a deletion")?;
         Ok(Removal::Removed)
     }

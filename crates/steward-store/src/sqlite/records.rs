@@ -140,6 +140,25 @@ impl WriteTx<'_> {
         }
     }
 
+    /// The metadata of a stored record, read in this transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if it cannot be read; [`StoreError::Corrupt`] for a row that
+    /// does not decode.
+    pub(crate) fn record_meta(&self, id: RecordId) -> Result<Option<RecordMeta>, StoreError> {
+        let doing = "reading a record's metadata";
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT customer, created_at, id, category FROM records WHERE id = ?1")
+            .doing(doing)?;
+        let mut rows = stmt.query([id.as_bytes()]).doing(doing)?;
+        match rows.next().doing(doing)? {
+            Some(row) => decode_meta(&Columns::new(row, RECORDS)).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Deletes a record; its bytes are overwritten (`secure_delete`).
     ///
     /// # Errors
@@ -164,7 +183,7 @@ impl SqliteStore {
     /// Storing the same record again is harmless.
     ///
     /// Adds only: a record stored under its id is never replaced, and nothing is deleted
-    /// here (deletion is the retention sweep's, through [`RecordStore`]). This is the write
+    /// here (deletion is the retention sweep's, through [`SweepRecords`](crate::SweepRecords)). This is the write
     /// [`GroupCommitter::put`](crate::GroupCommitter::put) makes, which a service uses; the
     /// record is sealed by the vault, and a fetch checks it against its id.
     ///
@@ -366,22 +385,31 @@ impl SqliteStore {
 }
 
 /// The record store the retention sweep deletes from (`Sweep::execute`, which decides every
-/// deletion again against the policy, relationships and holds before it makes it).
+/// deletion again against the policy, relationships and holds before it makes it): see
+/// [`SweepRecords`](crate::SweepRecords).
 ///
-/// Every deletion writes a fact-log entry (`record_deleted`) in its own transaction, so the
-/// log proves which records were deleted and when; it writes no audit entry, and calling
-/// [`delete`](RecordStore::delete) directly skips the sweep's decision. Services delete
-/// records only by running the sweep (`steward sweep --execute`), with the vault's
-/// `VaultShredder` as its key shredder, so that the shreds it makes are audited.
-impl RecordStore for SqliteStore {
+/// Every deletion checks the legal holds and writes a fact-log entry (`record_deleted`) in
+/// its own transaction, so a held record is never deleted and the log proves which records
+/// were deleted and when; it writes no audit entry. Services delete records only by running
+/// the sweep (`steward sweep --execute`), with the vault's `VaultShredder` as its key
+/// shredder, so that the shreds it makes are audited.
+impl RecordStore for crate::SweepRecords<'_, SqliteStore> {
     type Error = StoreError;
 
-    /// Deletes a record in a transaction of its own; its bytes are overwritten
-    /// (`secure_delete`).
+    /// Deletes a record in a transaction of its own, unless a standing hold covers it; its
+    /// bytes are overwritten (`secure_delete`).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        self.write(|tx| {
+        let holds = self.facts.holds()?;
+        self.store.write(|tx| {
+            let Some(meta) = tx.record_meta(record)? else {
+                // Already absent: deleted before.
+                return Ok(Removal::AlreadyAbsent);
+            };
+            if let Some(hold) = crate::sweep_records::covering_hold(holds, &meta) {
+                return Err(crate::sweep_records::held(hold));
+            }
             let removal = tx.delete_record(record)?;
-            // The deletion's proof, with it; a record already absent was deleted before.
+            // The deletion's proof, with it.
             if removal == Removal::Removed {
                 super::facts::append_in(tx, &FactEvent::RecordDeleted { record })?;
             }

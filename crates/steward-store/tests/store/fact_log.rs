@@ -465,7 +465,7 @@ fn a_record_deletion_is_an_entry_of_the_log() {
 
     let dir = TempDir::new("fact-log-deletion");
     let keys = keys();
-    let mut store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
     let record = seal_for(&vault, customer(1));
     let id = record.header().record_id();
@@ -473,14 +473,17 @@ fn a_record_deletion_is_an_entry_of_the_log() {
         .put_record(&record, steward::DataCategory::LlmRequestLog)
         .unwrap();
     let before = store.entries_after(0).unwrap().len();
+    let facts = vault.facts().unwrap();
+    let mut sweep_view = steward_store::SweepRecords::new(store.clone(), &*facts);
     assert_eq!(
-        store.delete(id).unwrap(),
+        sweep_view.delete(id).unwrap(),
         steward_retention::Removal::Removed
     );
     assert_eq!(
-        store.delete(id).unwrap(),
+        sweep_view.delete(id).unwrap(),
         steward_retention::Removal::AlreadyAbsent
     );
+    drop(facts);
     let entries = store.entries_after(0).unwrap();
     assert_eq!(entries.len(), before + 1);
     assert!(entries.last().unwrap().event().contains(&id.to_string()));

@@ -705,7 +705,8 @@ fn a_scan_does_not_hold_up_writes_and_sees_the_store_as_it_began() {
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let records = stored_records(&store, &keys);
     let mut deleted = Vec::new();
-    let mut sweep_view = store.clone();
+    let facts = stored_facts(&store);
+    let mut sweep_view = steward_store::SweepRecords::new(store.clone(), &facts);
     let visited = store
         .scan_records(RecordScan::All, |record| {
             // Writing from inside the scan would wait forever if the scan held the store.
@@ -755,7 +756,7 @@ fn records_are_stored_once_and_deleted_by_the_sweep() {
     let dir = TempDir::new("records");
     let path = dir.db();
     let keys = keys();
-    let mut store = SqliteStore::create(&path, &keys).unwrap();
+    let store = SqliteStore::create(&path, &keys).unwrap();
     let custody = new_custody(&store, &keys);
     let record = seal(&custody, customer(1), at(0), b"body");
     let id = record.header().record_id();
@@ -783,12 +784,14 @@ fn records_are_stored_once_and_deleted_by_the_sweep() {
     );
     assert_eq!(store.record(fresh.header().record_id()).unwrap(), None);
 
+    let facts = stored_facts(&store);
+    let mut sweep_view = steward_store::SweepRecords::new(store.clone(), &facts);
     assert_eq!(
-        RecordStore::delete(&mut store, id).unwrap(),
+        RecordStore::delete(&mut sweep_view, id).unwrap(),
         Removal::Removed
     );
     assert_eq!(
-        RecordStore::delete(&mut store, id).unwrap(),
+        RecordStore::delete(&mut sweep_view, id).unwrap(),
         Removal::AlreadyAbsent
     );
     assert_eq!(store.record(id).unwrap(), None);

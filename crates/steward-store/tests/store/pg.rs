@@ -748,15 +748,14 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
             .collect::<Result<_, _>>()
             .unwrap();
         let plan = sweep.plan(metas, later);
-        let mut records = store.clone();
-        sweep
-            .execute(
-                &plan,
-                &mut records,
-                &mut steward::VaultShredder::new(&a),
-                later,
-            )
-            .unwrap()
+        let mut records = steward_store::SweepRecords::new(store.clone(), &*facts);
+        // The test's clock stands at `later`: the sweep executes at its clock's now.
+        sweep.execute(
+            &plan,
+            &mut records,
+            &mut steward::VaultShredder::new(&a, &*facts),
+            &steward::ManualClock::new(later),
+        )
     };
     assert_eq!(report.deleted().len(), 1);
     assert_eq!(report.shredded(), [ada]);

@@ -179,10 +179,14 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
                     .collect::<Result<_, _>>()
                     .unwrap();
                 let plan = sweep.plan(metas, later);
-                let mut records = store.clone();
-                sweep
-                    .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
-                    .unwrap()
+                let mut records = steward_store::SweepRecords::new(store.clone(), &*facts);
+                // The test's clock stands at `later`: the sweep executes at its clock's now.
+                sweep.execute(
+                    &plan,
+                    &mut records,
+                    &mut VaultShredder::new(&vault, &*facts),
+                    &steward::ManualClock::new(later),
+                )
             };
             plan.deleted().len()
         })

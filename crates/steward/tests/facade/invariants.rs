@@ -16,12 +16,13 @@ use steward::*;
 use crate::common::*;
 
 /// A customer's world: preference changes (day, level) in increasing order, when the
-/// relationship ended (if it did), and a legal hold on all their data (expiry day), if any.
+/// relationship ended (if it did), and a legal hold on all their data (its review day), if
+/// any: never released, it stands at every instant, past its review day too.
 #[derive(Debug, Clone)]
 struct World {
     changes: Vec<(i64, TrainingLevel)>,
     ended: Option<i64>,
-    hold_until: Option<i64>,
+    hold_review: Option<i64>,
     on_roster: bool,
 }
 
@@ -32,10 +33,10 @@ fn world() -> impl Strategy<Value = World> {
         prop::option::of(1i64..500),
         any::<bool>(),
     )
-        .prop_map(|(changes, ended, hold_until, on_roster)| World {
+        .prop_map(|(changes, ended, hold_review, on_roster)| World {
             changes: changes.into_iter().collect(),
             ended,
-            hold_until,
+            hold_review,
             on_roster,
         })
 }
@@ -144,14 +145,14 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
         );
         facts.consent.record(change, day(*when)).unwrap();
     }
-    if let Some(until) = world.hold_until {
+    if let Some(review) = world.hold_review {
         let hold = LegalHold::place(
             HoldId::new(1),
             HoldScope::Customer { customer: alice() },
             "LEGAL-1 litigation".parse().unwrap(),
             "counsel".parse().unwrap(),
             day(-100),
-            day(until),
+            day(review),
         )
         .unwrap();
         facts.holds.place(hold).unwrap();
@@ -235,7 +236,8 @@ fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
     } else {
         None
     };
-    let held = ask.owner_is_alice && world.hold_until.is_some_and(|until| ask.now < until);
+    // A hold stands until released (the world releases none), whatever its review date.
+    let held = ask.owner_is_alice && world.hold_review.is_some();
     if ask.collected > ask.now {
         return false;
     }

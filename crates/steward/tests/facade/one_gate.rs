@@ -558,3 +558,97 @@ fn facts_replaced_inside_update_facts_bring_no_roster_past_the_audit() {
         Err(LogsError::Config(ConfigError::FactsReplaced))
     ));
 }
+
+fn hold_on(id: u64, scope: HoldScope) -> LegalHold {
+    LegalHold::place(
+        HoldId::new(id),
+        scope,
+        "CASE-2025-9 litigation hold".parse().unwrap(),
+        "counsel.kim".parse().unwrap(),
+        at("2025-07-02T00:00:00Z"),
+        at("2025-08-01T00:00:00Z"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn shred_is_refused_naming_the_hold_while_any_hold_of_the_customer_stands() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at("2025-08-15T00:00:00Z"));
+    let vault = vault_at(&policy, &clock);
+    let record = sealed(&vault, "2025-02-01T00:00:00Z");
+    vault
+        .update_facts(|facts| facts.relationships.end(alice(), at("2025-07-01T00:00:00Z")))
+        .unwrap()
+        .unwrap();
+    // A hold on one email category only, past its review date: a shred would still make
+    // every record of hers unreadable, so it is refused.
+    let hold = hold_on(
+        4,
+        HoldScope::Category {
+            customer: alice(),
+            category: DataCategory::Email,
+        },
+    );
+    vault
+        .update_facts(|facts| facts.holds.place(hold))
+        .unwrap()
+        .unwrap();
+    let entries = vault.audit().unwrap().verify().unwrap().entries();
+    let refused = vault.shred(alice()).unwrap_err();
+    assert!(matches!(
+        refused,
+        StewardError::Retention(retention::RetentionError::Held { hold, .. }) if hold == HoldId::new(4)
+    ));
+    assert_eq!(
+        refused.to_string(),
+        "legal hold `hold-4` stands: shredding the customer's keys is refused until it is released"
+    );
+    // Nothing happened: no shred, no audit entry.
+    assert!(!vault.keyring().unwrap().is_shredded(alice()));
+    assert_eq!(vault.audit().unwrap().verify().unwrap().entries(), entries);
+    // The sweep's shredder refuses the same way.
+    {
+        let facts = vault.facts().unwrap();
+        let mut shredder = VaultShredder::new(&vault, &*facts);
+        let refused = retention::KeyShredder::shred_customer(&mut shredder, alice());
+        assert!(matches!(
+            refused,
+            Err(StewardError::Retention(
+                retention::RetentionError::Held { .. }
+            ))
+        ));
+    }
+    assert!(!vault.keyring().unwrap().is_shredded(alice()));
+    // Released: the shred goes through.
+    vault
+        .update_facts(|facts| {
+            facts.holds.release(
+                HoldId::new(4),
+                "counsel.kim".parse().unwrap(),
+                Timestamp::now(),
+                "case closed".parse().unwrap(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    vault.shred(alice()).unwrap();
+    assert!(vault.open(&record, &ask(Purpose::Troubleshooting)).is_err());
+}
+
+#[test]
+fn a_shredder_handed_other_facts_than_the_vault_s_is_refused() {
+    let policy = Policy::coder_model();
+    let clock = ManualClock::new(at("2025-08-15T00:00:00Z"));
+    let vault = vault_at(&policy, &clock);
+    let _record = sealed(&vault, "2025-02-01T00:00:00Z");
+    let other = MemoryFacts::new(&policy);
+    let mut shredder = VaultShredder::new(&vault, &other);
+    assert!(matches!(
+        retention::KeyShredder::shred_customer(&mut shredder, alice()),
+        Err(StewardError::Logs(LogsError::Config(
+            ConfigError::FactsReplaced
+        )))
+    ));
+    assert!(!vault.keyring().unwrap().is_shredded(alice()));
+}

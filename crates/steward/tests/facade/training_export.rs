@@ -361,6 +361,20 @@ fn skipped_records_are_counted_by_reason_and_never_decrypted() {
     // decryption could find it altered.
     assert_eq!(outcome.counts.legal_hold_only, 3);
 
+    // While the hold stands her keys cannot be shredded; released, they can.
+    assert!(setup.vault.shred(alice()).is_err());
+    setup
+        .vault
+        .update_facts(|facts| {
+            facts.holds.release(
+                HoldId::new(1),
+                "counsel".parse().unwrap(),
+                Timestamp::now(),
+                "LEGAL-3 settled".parse().unwrap(),
+            )
+        })
+        .unwrap()
+        .unwrap();
     setup.vault.shred(alice()).unwrap();
     let (_, outcome) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
     assert_eq!(outcome.counts.shredded, 3);

@@ -5,14 +5,14 @@
 use steward::{
     Channel, ConsentActor, ConsentChange, DataCategory, ManualClock, RecordId, StewardId,
     Timestamp, TrainingLevel,
-    logs::{Denial, LogsError, OpenError},
+    logs::{ChainHash, Denial, LogsError, OpenError},
     retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
 };
 use steward_store::{DurableFacts, Effective, FactLog, StoreError};
 
 use super::Db;
 use crate::{
-    backend::{Backend, policy, steward_request},
+    backend::{Backend, FactRow, policy, steward_request},
     common::*,
 };
 
@@ -191,7 +191,7 @@ pub(crate) fn legal_holds_and_their_history_round_trip() {
         )
         .unwrap();
     facts
-        .extend_hold(
+        .change_hold_review_date(
             HoldId::new(7),
             counsel.clone(),
             at(2),
@@ -231,8 +231,77 @@ pub(crate) fn legal_holds_and_their_history_round_trip() {
     let holds = facts.holds().unwrap();
     assert_eq!(holds.events(), events);
     let standing: Vec<_> = holds.holds().cloned().collect();
-    assert_eq!(standing.first().unwrap().expires_at(), at(200));
+    assert_eq!(standing.first().unwrap().review_at(), at(200));
     assert_eq!(standing.get(1).unwrap().released_at(), Some(at(3)));
+}
+
+pub(crate) fn a_log_written_when_holds_expired_still_loads_and_its_holds_stand_past_the_date() {
+    let db = Db::fresh("old-holds");
+    {
+        let store = db.store();
+        let mut facts = stored_facts(&store);
+        let counsel: StewardId = "counsel.kim".parse().unwrap();
+        facts
+            .place_hold(
+                LegalHold::place(
+                    HoldId::new(7),
+                    HoldScope::Customer {
+                        customer: customer(1),
+                    },
+                    "CASE-2025-17".parse().unwrap(),
+                    counsel.clone(),
+                    at(0),
+                    at(100),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        facts
+            .change_hold_review_date(
+                HoldId::new(7),
+                counsel,
+                at(1),
+                at(200),
+                "review: keep".parse().unwrap(),
+            )
+            .unwrap();
+    }
+    // The log as a build from before holds stood until released wrote it: the date named
+    // `expires_at`, a review named `extended`; chained under the audit key, as that build did.
+    let key = keys().audit_key().unwrap().fact_log_key();
+    let mut previous = ChainHash::GENESIS;
+    let rows: Vec<FactRow> = db
+        .fact_rows()
+        .into_iter()
+        .map(|(sequence, text, _)| {
+            let old = text
+                .replace("\"review_at\"", "\"expires_at\"")
+                .replace("\"review-date-changed\"", "\"extended\"");
+            let hash = key.chain(u64::try_from(sequence).unwrap(), &previous, old.as_bytes());
+            previous = hash;
+            (sequence, old, hash.as_bytes().to_vec())
+        })
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|row| row.1.contains("\"event\":\"extended\""))
+    );
+    assert!(
+        rows.iter()
+            .all(|row| !row.1.contains("review_at") && !row.1.contains("review-date"))
+    );
+    db.rewrite_fact_log(&rows);
+
+    let store = db.store();
+    let facts = stored_facts(&store);
+    let hold = facts.holds().unwrap().hold(HoldId::new(7)).unwrap();
+    assert_eq!(hold.review_at(), at(200));
+    // Read as a review date: long past it, the hold still stands.
+    assert!(hold.stands_at(at(1_000_000_000)));
+    assert!(hold.is_review_due(at(200)));
+    drop(facts);
+    // And the vault opens on it.
+    Db::vault(&store).unwrap();
 }
 
 pub(crate) fn the_roster_round_trips_and_a_failed_batch_changes_nothing() {

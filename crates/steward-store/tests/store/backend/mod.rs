@@ -142,6 +142,7 @@ macro_rules! conformance_suite {
                 consent_changes_rebuild_the_ledger_after_reopen,
                 relationships_round_trip_and_refuse_what_the_book_would,
                 legal_holds_and_their_history_round_trip,
+                a_log_written_when_holds_expired_still_loads_and_its_holds_stand_past_the_date,
                 the_roster_round_trips_and_a_failed_batch_changes_nothing,
                 a_refused_fact_change_writes_nothing,
                 fact_writers_in_several_handles_share_one_log,
@@ -163,6 +164,7 @@ macro_rules! conformance_suite {
             records:
                 a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id,
                 the_sweep_deletes_stored_records_and_shreds_keys_durably,
+                a_standing_hold_refuses_the_deletion_and_the_shred_naming_itself,
                 a_training_export_streams_from_the_store,
                 a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice;
         }

@@ -2,10 +2,13 @@
 //! and shreds are durable, and a training export streams from the store.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, RecordId, Timestamp, TrainingLevel, VaultShredder,
-    retention::Sweep,
+    Channel, ConsentActor, ConsentChange, RecordId, StewardError, Timestamp, TrainingLevel,
+    VaultShredder,
+    retention::{
+        HoldId, HoldScope, KeyShredder, LegalHold, RecordStore, Removal, RetentionError, Sweep,
+    },
 };
-use steward_store::StoreError;
+use steward_store::{FactLog, StoreError, SweepRecords};
 
 use super::Db;
 use crate::{
@@ -89,10 +92,14 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
             .collect::<Result<_, _>>()
             .unwrap();
         let plan = sweep.plan(metas, later);
-        let mut records = store.clone();
-        let report = sweep
-            .execute(&plan, &mut records, &mut VaultShredder::new(&vault), later)
-            .unwrap();
+        let mut records = steward_store::SweepRecords::new(store.clone(), &*facts);
+        // The test's clock stands at `later`: the sweep executes at its clock's now.
+        let report = sweep.execute(
+            &plan,
+            &mut records,
+            &mut VaultShredder::new(&vault, &*facts),
+            &steward::ManualClock::new(later),
+        );
         assert_eq!(report.deleted().len(), 1);
         assert_eq!(report.shredded(), [ada]);
     }
@@ -111,6 +118,102 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
     assert!(vault.keyring().unwrap().is_shredded(ada));
     // Past retention the policy refuses before decryption; the keys are gone besides.
     assert!(vault.open(&record, &steward_request()).is_err());
+}
+
+pub(crate) fn a_standing_hold_refuses_the_deletion_and_the_shred_naming_itself() {
+    let db = Db::fresh("held-deletion");
+    let store = db.store();
+    let ada = customer(1);
+    let vault = Db::vault(&store).unwrap();
+    vault
+        .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+        .unwrap()
+        .unwrap();
+    let record = log::<Db>(&store, &vault, ada);
+    let id = record.header().record_id();
+    vault
+        .update_facts(|facts| facts.end_relationship(ada, Timestamp::now()))
+        .unwrap()
+        .unwrap();
+    // A hold on that one record, placed now and already past its review date by the time
+    // anything asks: it stands all the same.
+    let placed = Timestamp::now();
+    let hold = LegalHold::place(
+        HoldId::new(5),
+        HoldScope::Record {
+            customer: ada,
+            record: id,
+        },
+        "CASE-2026-5 preservation".parse().unwrap(),
+        "counsel.kim".parse().unwrap(),
+        placed,
+        Timestamp::from_unix_nanos(placed.unix_nanos() + 1),
+    )
+    .unwrap();
+    vault
+        .update_facts(|facts| facts.place_hold(hold))
+        .unwrap()
+        .unwrap();
+    let entries = store.entries_after(0).unwrap().len();
+    {
+        let facts = vault.facts().unwrap();
+        // The store refuses to delete the held record, whatever its caller decided.
+        let mut records = SweepRecords::new(store.clone(), &*facts);
+        let refused = records.delete(id).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                StoreError::Retention(RetentionError::Held { hold, .. }) if hold == HoldId::new(5)
+            ),
+            "{refused}"
+        );
+        assert_eq!(
+            refused.to_string(),
+            "legal hold `hold-5` stands: deleting the record is refused until it is released"
+        );
+        // A hold on one record withholds the shred of every key of the customer.
+        let mut shredder = VaultShredder::new(&vault, &*facts);
+        assert!(matches!(
+            shredder.shred_customer(ada),
+            Err(StewardError::Retention(RetentionError::Held { hold, .. })) if hold == HoldId::new(5)
+        ));
+    }
+    assert!(matches!(
+        vault.shred(ada),
+        Err(StewardError::Retention(RetentionError::Held { .. }))
+    ));
+    // Nothing changed: the record is stored, its keys live, no entry was written.
+    assert!(store.record(id).unwrap().is_some());
+    assert!(!vault.keyring().unwrap().is_shredded(ada));
+    assert_eq!(store.entries_after(0).unwrap().len(), entries);
+    assert!(
+        store
+            .keyring_snapshot()
+            .unwrap()
+            .data_keys()
+            .iter()
+            .any(|key| key.customer() == ada)
+    );
+
+    // Released, the same deletion and shred go through.
+    vault
+        .update_facts(|facts| {
+            facts.release_hold(
+                HoldId::new(5),
+                "counsel.kim".parse().unwrap(),
+                Timestamp::now(),
+                "case closed".parse().unwrap(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let facts = vault.facts().unwrap();
+    let mut records = SweepRecords::new(store.clone(), &*facts);
+    assert_eq!(records.delete(id).unwrap(), Removal::Removed);
+    drop(facts);
+    vault.shred(ada).unwrap();
+    assert!(store.record(id).unwrap().is_none());
+    assert!(vault.keyring().unwrap().is_shredded(ada));
 }
 
 pub(crate) fn a_training_export_streams_from_the_store() {
