@@ -18,12 +18,6 @@ use steward_store::{
     Effective, GroupCommitter, RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault,
 };
 
-const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
-
-fn days_from(at: Timestamp, days: i64) -> Timestamp {
-    Timestamp::from_unix_nanos(at.unix_nanos() + days * DAY_NANOS)
-}
-
 /// The proxy's logging side: seal under the consent in force, store durably.
 fn log(
     vault: &StoreVault,
