@@ -989,7 +989,6 @@ fn line_with_id(n: u32, customer: &str, body: &str) -> String {
         serde_json::json!({
             "id": format!("01932c4e-0000-7000-8000-{n:012x}"),
             "customer": customer,
-            "at": "2025-02-01T09:00:00Z",
             "body": body,
         })
     )
