@@ -10,7 +10,8 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, FactsIdentity, Policy,
+    AuditedRosterChange, BoxError, ConsentChange, ConsentReceipt, Facts, FactsIdentity,
+    InteractiveChange, InteractiveChoice, InteractiveLedger, InteractiveReceipt, Policy,
     RosterFacts, TrainingLevel,
     consent::ConsentLedger,
     logs::{
@@ -68,6 +69,7 @@ struct FactState {
     consent: ConsentLedger,
     relationships: RelationshipBook,
     holds: HoldRegister,
+    interactive: InteractiveLedger,
     roster: StewardRoster,
     /// The policy version the newest adoption entry names.
     adopted: Option<PolicyVersion>,
@@ -81,6 +83,7 @@ impl FactState {
             consent: ConsentLedger::new(policy.known_versions().clone()),
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
+            interactive: InteractiveLedger::new(policy.known_versions().clone()),
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
             keys: KeysLogged::default(),
@@ -121,6 +124,28 @@ impl FactState {
             FactEvent::KeyStored { .. } | FactEvent::KeysShredded { .. } => {}
             // Proven in the log; no fact a decision reads changes (the record is gone).
             FactEvent::RecordDeleted { .. } => {}
+            FactEvent::Interactive { receipt } => self.replay_interactive(receipt)?,
+        }
+        Ok(())
+    }
+
+    /// Replays one choice about interactive features as its receipt recorded it, refusing
+    /// one whose receipt the replay does not reproduce.
+    fn replay_interactive(&mut self, receipt: InteractiveReceipt) -> Result<(), StoreError> {
+        let change = InteractiveChange::new(
+            receipt.customer,
+            receipt.choice,
+            receipt.effective,
+            receipt.actor.clone(),
+            receipt.channel,
+            receipt.policy_version.clone(),
+        );
+        let replayed = self.interactive.record(change, receipt.recorded_at)?;
+        if replayed != receipt {
+            return Err(StoreError::corrupt_row(
+                "fact_log",
+                "an interactive-features receipt does not follow from the receipts before it",
+            ));
         }
         Ok(())
     }
@@ -298,6 +323,22 @@ impl<L: FactLog> DurableFacts<L> {
         self.in_one_commit(|batch| batch.record_consent(change))
     }
 
+    /// Records a customer's choice about interactive features (`use.purposes`) with its
+    /// receipt, dated by the system clock as [`record_consent`](Self::record_consent) dates a
+    /// consent change: in effect now or later, never before now. A choice cancels every
+    /// earlier one of the customer scheduled after it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it (backdated, unknown policy version;
+    /// nothing is written); as [`record_consent`](Self::record_consent) for the store.
+    pub fn record_interactive(
+        &mut self,
+        change: InteractiveChange,
+    ) -> Result<InteractiveReceipt, StoreError> {
+        self.in_one_commit(|batch| batch.record_interactive(change))
+    }
+
     /// Starts a relationship.
     ///
     /// # Errors
@@ -431,6 +472,16 @@ impl<L: FactLog> DurableFacts<L> {
     pub fn consent(&self) -> Result<&ConsentLedger, StoreError> {
         self.guard()?;
         Ok(&self.state.consent)
+    }
+
+    /// The customers' choices about interactive features, with their history.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub fn interactive(&self) -> Result<&InteractiveLedger, StoreError> {
+        self.guard()?;
+        Ok(&self.state.interactive)
     }
 
     /// The relationships.
@@ -703,6 +754,18 @@ impl<L: FactLog> Facts for DurableFacts<L> {
             .copied()
     }
 
+    fn has_relationship_on_record(&self, customer: CustomerId) -> bool {
+        // Facts that fail closed answer as before: a customer whose data serves nothing.
+        !self.answering() || !self.state.relationships.relationships(customer).is_empty()
+    }
+
+    fn interactive_choice_at(&self, customer: CustomerId, instant: Timestamp) -> InteractiveChoice {
+        if !self.answering() {
+            return InteractiveChoice::OptedOut;
+        }
+        self.state.interactive.choice_at(customer, instant)
+    }
+
     fn is_on_roster(&self, steward: &StewardId) -> bool {
         self.answering() && self.state.roster.contains(steward)
     }
@@ -822,6 +885,23 @@ impl FactBatch<'_> {
         let (change, recorded_at) = date_consent_change(&self.state.consent, change);
         let receipt = self.state.consent.record(change, recorded_at)?;
         self.events.push(FactEvent::Consent {
+            receipt: receipt.clone(),
+        });
+        Ok(receipt)
+    }
+
+    /// As [`DurableFacts::record_interactive`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it.
+    pub fn record_interactive(
+        &mut self,
+        change: InteractiveChange,
+    ) -> Result<InteractiveReceipt, StoreError> {
+        let (change, recorded_at) = date_interactive_change(&self.state.interactive, change);
+        let receipt = self.state.interactive.record(change, recorded_at)?;
+        self.events.push(FactEvent::Interactive {
             receipt: receipt.clone(),
         });
         Ok(receipt)
@@ -991,4 +1071,32 @@ fn date_consent_change(
         change.effective = recorded_at;
     }
     (change, recorded_at)
+}
+
+/// Dates a choice about interactive features as [`date_consent_change`] dates a consent
+/// change.
+fn date_interactive_change(
+    ledger: &InteractiveLedger,
+    mut change: InteractiveChange,
+) -> (InteractiveChange, Timestamp) {
+    let recorded_at = recording_instant(ledger.latest_recorded());
+    change.effective = effective_now(change.effective, recorded_at);
+    (change, recorded_at)
+}
+
+/// The system clock's now, or the newest recording if the clock is behind it.
+fn recording_instant(latest: Option<Timestamp>) -> Timestamp {
+    let now = Timestamp::now();
+    latest.map_or(now, |latest| latest.max(now))
+}
+
+/// `effective`, or `recorded_at` if `effective` meant "now" (read a moment before).
+fn effective_now(effective: Timestamp, recorded_at: Timestamp) -> Timestamp {
+    if effective < recorded_at
+        && effective.unix_nanos() >= recorded_at.unix_nanos().saturating_sub(NOW_TOLERANCE_NANOS)
+    {
+        recorded_at
+    } else {
+        effective
+    }
 }
