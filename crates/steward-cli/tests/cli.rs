@@ -967,6 +967,127 @@ fn check_prints_the_decision_and_exits_3_on_deny() {
     );
 }
 
+#[test]
+fn interactive_use_needs_the_customers_opt_in_recorded_with_a_receipt_and_its_history() {
+    let sandbox = Sandbox::with_customers("interactive");
+    let check_interactive = |owner: &str, purpose: &str| {
+        sandbox.run(&[
+            "check",
+            "--actor",
+            "service",
+            "--action",
+            &format!("use:{purpose}"),
+            "--category",
+            "email",
+            "--owner",
+            owner,
+            "--collected",
+            "2025-06-01T00:00:00Z",
+        ])
+    };
+    let before = check_interactive(ADA, "interactive-features");
+    assert_eq!(before.code, 3, "{}", before.stderr);
+    assert_eq!(
+        before.stdout(),
+        "deny [use.purposes]: the customer has not opted in to interactive features\n"
+    );
+
+    // Who acted and through which channel are stated, never defaulted; and a choice is named.
+    for args in [
+        &["--opt-in", "--channel", "account-settings"][..],
+        &["--opt-in", "--actor", "customer"][..],
+        &["--actor", "customer", "--channel", "api"][..],
+        &["--opt-in", "--withdraw", "--actor", "customer", "--channel", "api"][..],
+    ] {
+        let mut command = vec!["consent", "interactive", "--customer", ADA];
+        command.extend_from_slice(args);
+        let refused = sandbox.run(&command);
+        assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+    }
+
+    let receipt = sandbox.json(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--opt-in",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+    assert_eq!(receipt["choice"], "opted-in");
+    assert_eq!(receipt["previous_choice"], "opted-out");
+    assert_eq!(receipt["actor"], "customer");
+    assert_eq!(receipt["channel"], "account-settings");
+    assert_eq!(receipt["recorded_at"], receipt["effective"]);
+    let allowed = check_interactive(ADA, "interactive-features");
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        allowed.stdout().starts_with("allow [use.purposes]"),
+        "{}",
+        allowed.stdout()
+    );
+    // Ben never chose.
+    assert_eq!(check_interactive(BEN, "interactive-features").code, 3);
+
+    let withdrawn = sandbox.ok(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--withdraw",
+        "--actor",
+        "admin:dana.support:TICKET-9 asked by phone",
+        "--channel",
+        "support-request",
+    ]);
+    assert!(
+        withdrawn.contains("`opted-in` -> `opted-out`"),
+        "{withdrawn}"
+    );
+    assert_eq!(check_interactive(ADA, "interactive-features").code, 3);
+    // Other service purposes never needed the opt-in.
+    assert_eq!(check_interactive(ADA, "customer-care").code, 0);
+
+    let history = sandbox.json(&["consent", "interactive-history", "--customer", ADA]);
+    let entries = history.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[1]["receipt"]["choice"], "opted-out");
+    assert_eq!(
+        entries[1]["receipt"]["actor"],
+        "admin:dana.support:TICKET-9 asked by phone"
+    );
+    let table = sandbox.ok(&["consent", "interactive-history", "--customer", ADA]);
+    assert!(table.starts_with("RECEIPT"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+}
+
+#[test]
+fn a_customer_without_any_relationship_is_refused_for_that_not_for_retention() {
+    let sandbox = Sandbox::with_customers("no-relationship");
+    let stranger = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99";
+    let refused = sandbox.run(&[
+        "check",
+        "--actor",
+        "service",
+        "--action",
+        "use:customer-care",
+        "--category",
+        "email",
+        "--owner",
+        stranger,
+        "--collected",
+        "2025-06-01T00:00:00Z",
+    ]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert_eq!(
+        refused.stdout(),
+        "deny [use.purposes]: the customer has no relationship on record: nothing the policy \
+         grants applies to their data\n"
+    );
+}
+
 fn read_lines(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap()

@@ -133,7 +133,8 @@ macro_rules! conformance_suite {
                 legal_holds_and_their_history_round_trip,
                 the_roster_round_trips_and_a_failed_batch_changes_nothing,
                 a_refused_fact_change_writes_nothing,
-                fact_writers_in_several_handles_share_one_log;
+                fact_writers_in_several_handles_share_one_log,
+                interactive_choices_round_trip_and_decide_use_after_reopen;
             fact_log:
                 an_edited_entry_is_refused_at_open,
                 a_deleted_entry_is_refused_at_open,
