@@ -723,7 +723,7 @@ fn export_writes_only_the_permitted_records() {
     let manifest = read_lines(&sandbox.path("shared.jsonl.manifest.jsonl"));
     assert_eq!(manifest.len(), 2);
     assert_eq!(manifest[0]["record"], lines[0]["record"]);
-    assert_eq!(manifest[1]["format"], "steward-training-manifest/1");
+    assert_eq!(manifest[1]["format"], "steward-training-manifest/2");
     assert_eq!(manifest[1]["matches_plan"], true);
 
     // Nothing is overwritten.
@@ -756,6 +756,58 @@ fn export_writes_only_the_permitted_records() {
         "{}",
         bad_scope.stderr
     );
+}
+
+#[test]
+fn export_reports_a_planned_record_it_could_not_export() {
+    let sandbox = Sandbox::with_customers("export-report");
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let records = sandbox.ingest(&format!(
+        "{}{}",
+        line(ADA, "kept intact"),
+        line(ADA, "altered on disk")
+    ));
+    // Alter the second record's body in steward.db: its header still plans, its body no
+    // longer authenticates when the job runs.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let mut sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT sealed FROM records WHERE id = ?1",
+            [id_bytes(&records[1])],
+            |row| row.get(0),
+        )
+        .unwrap();
+    *sealed.last_mut().unwrap() ^= 1;
+    conn.execute(
+        "UPDATE records SET sealed = ?2 WHERE id = ?1",
+        rusqlite::params![id_bytes(&records[1]), sealed],
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = sandbox.path("report.jsonl");
+    let printed = sandbox.ok(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        printed.contains(&format!(
+            "planned but not exported: 1 records\n  {} (tampered)\n",
+            records[1]
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("0 that could not be evaluated"), "{printed}");
+    assert_eq!(read_lines(&out).len(), 1);
+    let manifest = read_lines(&sandbox.path("report.jsonl.manifest.jsonl"));
+    assert_eq!(manifest.len(), 3);
+    assert_eq!(manifest[1]["record"], records[1].as_str());
+    assert_eq!(manifest[1]["not_exported"], "tampered");
+    assert_eq!(manifest[2]["matches_plan"], false);
 }
 
 #[test]
