@@ -801,7 +801,10 @@ fn export_reports_a_planned_record_it_could_not_export() {
         )),
         "{printed}"
     );
-    assert!(printed.contains("0 that could not be evaluated"), "{printed}");
+    assert!(
+        printed.contains("0 that could not be evaluated"),
+        "{printed}"
+    );
     assert_eq!(read_lines(&out).len(), 1);
     let manifest = read_lines(&sandbox.path("report.jsonl.manifest.jsonl"));
     assert_eq!(manifest.len(), 3);
@@ -1049,7 +1052,14 @@ fn interactive_use_needs_the_customers_opt_in_recorded_with_a_receipt_and_its_hi
         &["--opt-in", "--channel", "account-settings"][..],
         &["--opt-in", "--actor", "customer"][..],
         &["--actor", "customer", "--channel", "api"][..],
-        &["--opt-in", "--withdraw", "--actor", "customer", "--channel", "api"][..],
+        &[
+            "--opt-in",
+            "--withdraw",
+            "--actor",
+            "customer",
+            "--channel",
+            "api",
+        ][..],
     ] {
         let mut command = vec!["consent", "interactive", "--customer", ADA];
         command.extend_from_slice(args);

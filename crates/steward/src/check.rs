@@ -2,9 +2,7 @@
 
 use steward_consent::ConsentMode;
 use steward_core::{ClauseId, DataCategory, Purpose, PurposeGroup, TrainingScope};
-use steward_retention::{
-    Disposition, DueReason, HoldScope, NoHolds, RecordMeta, RetentionError,
-};
+use steward_retention::{Disposition, DueReason, HoldScope, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
     Action, Actor, Citations, ClauseSet, CollectionConsent, Decision, DenyReason,

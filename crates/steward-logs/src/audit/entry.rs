@@ -414,7 +414,11 @@ pub(crate) fn encode_entry(
         AuditEvent::TrainingExportPlanned(plan) => {
             // Counts earlier builds did not have change the code, and follow the others:
             // an entry an earlier build wrote encodes exactly as it did.
-            out.put(&[if has_later_counts(&plan.counts) { 10 } else { 6 }]);
+            out.put(&[if has_later_counts(&plan.counts) {
+                10
+            } else {
+                6
+            }]);
             out.put(plan.job.as_bytes());
             put_scope(out, plan.scope)?;
             put_short(out, plan.policy_version.as_str().as_bytes())?;
@@ -636,8 +640,13 @@ mod tests {
                 counts,
                 digest,
             };
-            encode_entry(&mut bytes, 3, &ChainHash::GENESIS, &AuditEntry::new(at, event))
-                .unwrap();
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
             bytes
         };
         let expected = |tag: u8, counts: &[u64]| {

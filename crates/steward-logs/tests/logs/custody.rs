@@ -1269,7 +1269,12 @@ fn an_export_grant_opens_only_the_records_its_plan_names_and_reports_the_missing
     let (plan, planned) = plan_naming(at, &[&planned_one, &planned_two]);
     let mut grant = custody.begin_export(plan, planned)?;
     assert!(custody.open_for_export(&mut grant, &arrived_later).is_err());
-    assert_eq!(custody.open_for_export(&mut grant, &planned_one)?.as_bytes(), b"one");
+    assert_eq!(
+        custody
+            .open_for_export(&mut grant, &planned_one)?
+            .as_bytes(),
+        b"one"
+    );
     // Met twice: exported once.
     assert!(custody.open_for_export(&mut grant, &planned_one).is_err());
     let outcome = custody.finish_export(grant)?;
@@ -1299,6 +1304,9 @@ fn an_export_plan_whose_records_differ_from_its_digest_is_refused() -> TestResul
     )?;
     let (plan, _) = plan_naming(at, &[&record]);
     let refused = custody.begin_export(plan, steward_logs::PlannedRecords::new());
-    assert!(matches!(refused, Err(LogsError::PlanMismatch)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(LogsError::PlanMismatch)),
+        "{refused:?}"
+    );
     Ok(())
 }

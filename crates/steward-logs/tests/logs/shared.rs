@@ -22,8 +22,8 @@ use steward_core::{CustomerId, ManualClock, RecordId, Timestamp, TrainingLevel, 
 use steward_logs::{
     AuditError, AuditKey, AuditOutcome, AuditStore, BoxError, ChainHash, ChainedEntry, Custody,
     ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
-    KeyringSnapshot, LogsError, OpenError, SealConfig, SealInput, SealedRecord,
-    SharedHead, Tombstone, WrappedDataKey,
+    KeyringSnapshot, LogsError, OpenError, SealConfig, SealInput, SealedRecord, SharedHead,
+    Tombstone, WrappedDataKey,
 };
 
 use crate::common::{

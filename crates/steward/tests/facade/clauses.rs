@@ -100,10 +100,12 @@ fn use_purposes_interactive_features_need_the_customers_opt_in() {
     let policy = Policy::coder_model();
     let mut facts = facts(&policy);
     let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
-    let interactive =
-        |facts: &MemoryFacts, now: &str| {
-            policy.check(&Request::use_data(Purpose::InteractiveFeatures, email, at(now)), facts)
-        };
+    let interactive = |facts: &MemoryFacts, now: &str| {
+        policy.check(
+            &Request::use_data(Purpose::InteractiveFeatures, email, at(now)),
+            facts,
+        )
+    };
     let before = interactive(&facts, NOW);
     assert!(!before.is_allowed(), "{before}");
     assert_eq!(before.decisive(), ClauseId::UsePurposes);
@@ -113,7 +115,12 @@ fn use_purposes_interactive_features_need_the_customers_opt_in() {
         "deny [use.purposes]: the customer has not opted in to interactive features"
     );
 
-    choose(&mut facts, alice(), InteractiveChoice::OptedIn, "2025-03-01T00:00:00Z");
+    choose(
+        &mut facts,
+        alice(),
+        InteractiveChoice::OptedIn,
+        "2025-03-01T00:00:00Z",
+    );
     let after = interactive(&facts, NOW);
     assert!(after.is_allowed(), "{after}");
     assert_eq!(after.decisive(), ClauseId::UsePurposes);
@@ -129,7 +136,12 @@ fn use_purposes_interactive_features_need_the_customers_opt_in() {
     assert_eq!(decision.reason(), Some(DenyReason::InteractiveNotOptedIn));
 
     // Withdrawn: denied again from the withdrawal on, allowed before it.
-    choose(&mut facts, alice(), InteractiveChoice::OptedOut, "2025-07-01T00:00:00Z");
+    choose(
+        &mut facts,
+        alice(),
+        InteractiveChoice::OptedOut,
+        "2025-07-01T00:00:00Z",
+    );
     let withdrawn = interactive(&facts, "2025-07-01T00:00:00Z");
     assert_eq!(withdrawn.reason(), Some(DenyReason::InteractiveNotOptedIn));
     assert!(interactive(&facts, "2025-06-30T00:00:00Z").is_allowed());
@@ -160,8 +172,12 @@ fn a_customer_without_any_relationship_is_denied_as_no_relationship_not_as_reten
         "deny [use.purposes]: the customer has no relationship on record: nothing the policy \
          grants applies to their data"
     );
-    let log = data(DataCategory::LlmRequestLog, stranger, "2025-02-01T00:00:00Z")
-        .with_consent_at_collection(TrainingLevel::OpenWeight);
+    let log = data(
+        DataCategory::LlmRequestLog,
+        stranger,
+        "2025-02-01T00:00:00Z",
+    )
+    .with_consent_at_collection(TrainingLevel::OpenWeight);
     let trained = policy.check(&Request::train(TrainingScope::Shared, log, at(NOW)), &facts);
     assert_eq!(trained.reason(), Some(DenyReason::NoRelationship));
     assert_eq!(trained.decisive(), ClauseId::TrainingDefaultOff);

@@ -36,23 +36,28 @@ fn world() -> impl Strategy<Value = World> {
         any::<bool>(),
         interactive_choices(),
     )
-        .prop_map(|(changes, ended, hold_until, on_roster, interactive)| World {
-            changes: changes.into_iter().collect(),
-            ended,
-            hold_until,
-            on_roster,
-            interactive,
-        })
+        .prop_map(
+            |(changes, ended, hold_until, on_roster, interactive)| World {
+                changes: changes.into_iter().collect(),
+                ended,
+                hold_until,
+                on_roster,
+                interactive,
+            },
+        )
 }
 
 /// Choices about interactive features: recorded on increasing days, some in force at once,
 /// some scheduled days ahead (which a later choice may cancel).
 fn interactive_choices() -> impl Strategy<Value = Vec<(i64, i64, bool)>> {
-    prop::collection::vec((0i64..400, prop_oneof![Just(0i64), 0i64..60], any::<bool>()), 0..6)
-        .prop_map(|mut choices| {
-            choices.sort_by_key(|(recorded, ..)| *recorded);
-            choices
-        })
+    prop::collection::vec(
+        (0i64..400, prop_oneof![Just(0i64), 0i64..60], any::<bool>()),
+        0..6,
+    )
+    .prop_map(|mut choices| {
+        choices.sort_by_key(|(recorded, ..)| *recorded);
+        choices
+    })
 }
 
 /// Whether alice's opt-in is in force on `when`, read plainly from her choices: each choice

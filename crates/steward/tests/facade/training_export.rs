@@ -376,7 +376,12 @@ fn an_export_exports_exactly_its_plan_and_reports_planned_records_it_could_not_e
     let setup = setup(&world, &[(true, 10), (true, 20), (true, 30)]);
     let (first, planned_then_gone, arrived_later) =
         (&setup.stored[0], &setup.stored[1], &setup.stored[2]);
-    let record_id = |bytes: &Vec<u8>| SealedRecord::from_bytes(bytes).unwrap().header().record_id();
+    let record_id = |bytes: &Vec<u8>| {
+        SealedRecord::from_bytes(bytes)
+            .unwrap()
+            .header()
+            .record_id()
+    };
     let mut yielded = Vec::new();
     let mut manifest = TrainingManifest::new(Vec::new());
     let outcome = setup
@@ -448,10 +453,13 @@ fn records_that_cannot_be_evaluated_are_not_reported_as_retention() {
     assert_eq!(outcome.plan.counts.cannot_evaluate, 1);
     assert_eq!(outcome.plan.counts.retention_due, 0);
     let entries = setup.store.entries().unwrap();
-    let planned = entries.iter().rev().find_map(|chained| match chained.entry().event() {
-        AuditEvent::TrainingExportPlanned(plan) => Some(plan.counts),
-        _ => None,
-    });
+    let planned = entries
+        .iter()
+        .rev()
+        .find_map(|chained| match chained.entry().event() {
+            AuditEvent::TrainingExportPlanned(plan) => Some(plan.counts),
+            _ => None,
+        });
     assert_eq!(planned.map(|counts| counts.cannot_evaluate), Some(1));
     assert_eq!(planned.map(|counts| counts.retention_due), Some(0));
     setup.vault.audit().unwrap().verify().unwrap();
@@ -473,9 +481,18 @@ fn records_that_cannot_be_evaluated_are_not_reported_as_retention() {
     let collected = day(20);
     let theirs = setup
         .vault
-        .seal(RecordId::generate_at(collected), stranger, collected, &20_i64.to_be_bytes())
+        .seal(
+            RecordId::generate_at(collected),
+            stranger,
+            collected,
+            &20_i64.to_be_bytes(),
+        )
         .unwrap();
-    let (yielded, outcome) = export(&setup.vault, &[theirs.into_bytes()], TrainingScope::OpenWeight);
+    let (yielded, outcome) = export(
+        &setup.vault,
+        &[theirs.into_bytes()],
+        TrainingScope::OpenWeight,
+    );
     assert!(yielded.is_empty());
     assert_eq!(outcome.counts.no_relationship, 1);
     assert_eq!(outcome.counts.retention_due, 0);

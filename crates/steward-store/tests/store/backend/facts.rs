@@ -333,9 +333,7 @@ pub(crate) fn interactive_choices_round_trip_and_decide_use_after_reopen() {
             "2025-03-05".parse().unwrap(),
         )
     };
-    facts
-        .start_relationship(customer(1), at(0))
-        .unwrap();
+    facts.start_relationship(customer(1), at(0)).unwrap();
     let opt_in = facts
         .record_interactive(choice(customer(1), InteractiveChoice::OptedIn, later(10)))
         .unwrap();
@@ -355,7 +353,10 @@ pub(crate) fn interactive_choices_round_trip_and_decide_use_after_reopen() {
         InteractiveChoice::OptedIn,
         Timestamp::from_unix_nanos(now.unix_nanos() - 3_600 * 1_000_000_000),
     ));
-    assert!(matches!(backdated, Err(StoreError::Consent(_))), "{backdated:?}");
+    assert!(
+        matches!(backdated, Err(StoreError::Consent(_))),
+        "{backdated:?}"
+    );
     assert_eq!(facts.applied(), length);
     drop((facts, store));
 
