@@ -1208,7 +1208,7 @@ fn an_export_grant_opens_only_what_the_authenticated_level_permits() -> TestResu
         &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
         b"shared",
     )?;
-    let (plan, planned) = plan_naming(at, &[&none, &shared]);
+    let (plan, planned) = plan_naming(at, &[&none, &shared])?;
     let mut grant = custody.begin_export(plan, planned)?;
     assert!(custody.open_for_export(&mut grant, &none).is_err());
     assert_eq!(
@@ -1232,7 +1232,7 @@ fn an_export_grant_opens_only_what_the_authenticated_level_permits() -> TestResu
 fn plan_naming(
     at: Timestamp,
     records: &[&SealedRecord],
-) -> (steward_logs::ExportPlan, steward_logs::PlannedRecords) {
+) -> TestResult<(steward_logs::ExportPlan, steward_logs::PlannedRecords)> {
     let mut planned = steward_logs::PlannedRecords::new();
     for record in records {
         planned.add(record.header().record_id());
@@ -1240,15 +1240,15 @@ fn plan_naming(
     let plan = steward_logs::ExportPlan {
         job: steward_logs::ExportJobId::generate_at(at),
         scope: steward_core::TrainingScope::Shared,
-        policy_version: "2025-03-05".parse().unwrap(),
+        policy_version: "2025-03-05".parse()?,
         at,
         counts: steward_logs::ExportCounts {
-            exported: u64::try_from(planned.len()).unwrap(),
+            exported: u64::try_from(planned.len())?,
             ..steward_logs::ExportCounts::default()
         },
         digest: planned.digest(),
     };
-    (plan, planned)
+    Ok((plan, planned))
 }
 
 /// A grant decrypts exactly the records its audited plan names: one that arrived after the
@@ -1266,7 +1266,7 @@ fn an_export_grant_opens_only_the_records_its_plan_names_and_reports_the_missing
         )
     };
     let (planned_one, planned_two, arrived_later) = (seal(b"one")?, seal(b"two")?, seal(b"late")?);
-    let (plan, planned) = plan_naming(at, &[&planned_one, &planned_two]);
+    let (plan, planned) = plan_naming(at, &[&planned_one, &planned_two])?;
     let mut grant = custody.begin_export(plan, planned)?;
     assert!(custody.open_for_export(&mut grant, &arrived_later).is_err());
     assert_eq!(
@@ -1302,7 +1302,7 @@ fn an_export_plan_whose_records_differ_from_its_digest_is_refused() -> TestResul
         &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
         b"one",
     )?;
-    let (plan, _) = plan_naming(at, &[&record]);
+    let (plan, _) = plan_naming(at, &[&record])?;
     let refused = custody.begin_export(plan, steward_logs::PlannedRecords::new());
     assert!(
         matches!(refused, Err(LogsError::PlanMismatch)),

@@ -370,10 +370,10 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
         (ActorKind::Service, ActionKind::Use(purpose)) => {
             if is_log {
                 Some(ClauseId::LogsAccess)
-            } else if !model_allows_purpose(ask.category, purpose) {
-                Some(ClauseId::UsePurposes)
-            } else if purpose == Purpose::InteractiveFeatures
-                && !(ask.owner_is_alice && model_opted_in(world, ask.now))
+            } else if !model_allows_purpose(ask.category, purpose)
+                // Interactive features need the owner's opt-in in force (bob never opts in).
+                || (purpose == Purpose::InteractiveFeatures
+                    && !(ask.owner_is_alice && model_opted_in(world, ask.now)))
             {
                 Some(ClauseId::UsePurposes)
             } else {
