@@ -173,7 +173,8 @@ pub struct InteractiveEntry {
 /// let alice = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
 /// let june = "2025-06-01T00:00:00Z".parse()?;
 /// let choice = |choice, at| {
-///     InteractiveChange::new(alice, choice, at, ConsentActor::Customer, Channel::Api, version.clone())
+///     let actor = ConsentActor::Customer;
+///     InteractiveChange::new(alice, choice, at, actor, Channel::Api, version.clone())
 /// };
 /// ledger.record(choice(InteractiveChoice::OptedIn, june), june)?;
 /// assert!(ledger.choice_at(alice, june).is_opted_in());
