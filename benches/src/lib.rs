@@ -12,8 +12,8 @@ use std::error::Error;
 
 use steward::{
     Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, DenyReason,
-    Justification, MemoryFacts, Policy, Purpose, Request, StewardId, Timestamp, TrainingLevel,
-    TrainingScope, Vault, logs,
+    InteractiveChange, InteractiveChoice, Justification, MemoryFacts, Policy, Purpose, Request,
+    StewardId, Timestamp, TrainingLevel, TrainingScope, Vault, logs,
 };
 
 /// Customers in the facts; the measured ones are among them.
@@ -130,7 +130,8 @@ fn customer(n: u64) -> Result<CustomerId, SetupError> {
 impl World {
     /// The world of the `check` bench and the Cedar comparison: 10,000
     /// customers with an open relationship and three consent changes each (Alice one, Bob
-    /// none), Carol's relationship ended, a hold on every hundredth customer, three stewards.
+    /// none), Alice opted in to interactive features, Carol's relationship ended, a hold on
+    /// every hundredth customer, three stewards.
     ///
     /// # Errors
     ///
@@ -176,6 +177,16 @@ impl World {
                 }
             }
         }
+        // use.purposes: Alice chose interactive features; nobody else did.
+        let opt_in = InteractiveChange::new(
+            customer(ALICE)?,
+            InteractiveChoice::OptedIn,
+            start,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        );
+        facts.interactive.record(opt_in, start)?;
         let carol = customer(CAROL)?;
         facts.relationships.end(carol, ENDED.parse()?)?;
         for (id, n) in (0..CUSTOMERS)

@@ -2,10 +2,11 @@
 //!
 //! [`World`] is the state both engines decide over: 10,000 customers in `MemoryFacts` for
 //! Steward, and for Cedar the same facts resolved ahead of time into entity attributes
-//! (`on_roster`, `consent_level`, `due`, `retention_ended`). [`Comparison`] holds one
-//! Steward request and its Cedar twin per benchmarked case, with Cedar's `PolicySet`,
-//! `Entities` and `Request`s built once, outside any timed loop; [`Comparison::verify`]
-//! proves both engines decide every case alike before anything is timed.
+//! (`on_roster`, `consent_level`, `due`, `retention_ended`, `interactive_opted_in`).
+//! [`Comparison`] holds one Steward request and its Cedar twin per benchmarked case, with
+//! Cedar's `PolicySet`, `Entities` and `Request`s built once, outside any timed loop;
+//! [`Comparison::verify`] proves both engines decide every case alike before anything is
+//! timed.
 //!
 //! The bench is `benches/compare.rs`; `cargo test` here checks the two engines agree on
 //! several thousand requests (every actor, action, purpose, category and owner).
@@ -22,7 +23,7 @@ use steward::{
     Action, Actor, CustomerId, DataRef, Facts, Purpose, Request, TrainingLevel, TrainingScope,
 };
 
-/// The Coder Model rules in Cedar: ten policies, one per rule of docs/design.md section 1 that
+/// The Coder Model rules in Cedar: eleven policies, one per rule of docs/design.md section 1 that
 /// `check()` enforces (legal holds are not modelled: no compared request touches one).
 pub const CEDAR_POLICIES: &str = include_str!("../coder-model.cedar");
 
@@ -238,6 +239,8 @@ impl<'a> Translator<'a> {
             // Collected outside any relationship: nothing keeps it.
             None => (true, true),
         };
+        // use.purposes: the owner's choice about interactive features, resolved at `now`.
+        let interactive_opted_in = facts.interactive_choice_at(data.owner, now).is_opted_in();
         let owner = self.customer(data.owner)?;
         let uid = uid("Data", name)?;
         self.add(
@@ -256,6 +259,10 @@ impl<'a> Translator<'a> {
                 (
                     "retention_ended",
                     RestrictedExpression::new_bool(retention_ended),
+                ),
+                (
+                    "interactive_opted_in",
+                    RestrictedExpression::new_bool(interactive_opted_in),
                 ),
             ],
         )?;

@@ -249,7 +249,7 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
             ))?;
             println(&format!(
                 "fact log verified: {} entries (consent, relationships, holds, roster, policy adopted, keys \
-                 stored and shredded, records deleted), HMAC \
+                 stored and shredded, records deleted, interactive-feature choices), HMAC \
                  chain intact, head {}",
                 heads.facts.entries(),
                 heads.facts.hash()

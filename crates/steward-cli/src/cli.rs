@@ -236,6 +236,37 @@ pub(crate) enum ConsentCommand {
     Show(ConsentShowArgs),
     /// List the receipts of the customer's changes, oldest first.
     History(CustomerArg),
+    /// Record the customer's choice about interactive features (use.purposes: only "when you
+    /// choose to do so"): --opt-in or --withdraw, recorded now and in force from --effective
+    /// on (never earlier). Who acted and through which channel are stated, never defaulted.
+    Interactive(ConsentInteractiveArgs),
+    /// List the receipts of the customer's choices about interactive features, oldest
+    /// first, with the choices a later one cancelled before they took effect.
+    InteractiveHistory(CustomerArg),
+}
+
+/// `steward consent interactive`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("choice").required(true).args(["opt_in", "withdraw"])))]
+pub(crate) struct ConsentInteractiveArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// The customer chooses to take part in interactive features.
+    #[arg(long)]
+    pub(crate) opt_in: bool,
+    /// The customer withdraws from interactive features.
+    #[arg(long)]
+    pub(crate) withdraw: bool,
+    /// From when the choice is in force (RFC 3339, not before now); now if not given.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) effective: Option<Timestamp>,
+    /// Who made the choice: `customer`, or `admin:<id>:<basis>` (required).
+    #[arg(long, value_name = "ACTOR")]
+    pub(crate) actor: ConsentActor,
+    /// Through which channel: account-settings, api or support-request (required).
+    #[arg(long, value_name = "CHANNEL")]
+    pub(crate) channel: Channel,
 }
 
 /// `steward consent set`

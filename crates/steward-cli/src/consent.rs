@@ -1,11 +1,14 @@
 //! `steward consent ...`: customers' training consent, recorded in the ledger.
 
 use serde_json::json;
-use steward::{ConsentChange, ConsentReceipt, Timestamp};
+use steward::{
+    ConsentChange, ConsentReceipt, InteractiveChange, InteractiveChoice, InteractiveReceipt,
+    Timestamp,
+};
 
 use crate::{
     Context,
-    cli::{ConsentCommand, ConsentSetArgs, ConsentShowArgs, CustomerArg},
+    cli::{ConsentCommand, ConsentInteractiveArgs, ConsentSetArgs, ConsentShowArgs, CustomerArg},
     error::{CliError, Exit},
     output::{Table, note, println, render},
 };
@@ -16,6 +19,8 @@ pub(crate) fn run(context: &Context, command: ConsentCommand) -> Result<Exit, Cl
         ConsentCommand::Set(args) => set(context, args)?,
         ConsentCommand::Show(args) => show(context, args)?,
         ConsentCommand::History(args) => history(context, args)?,
+        ConsentCommand::Interactive(args) => interactive(context, args)?,
+        ConsentCommand::InteractiveHistory(args) => interactive_history(context, args)?,
     }
     Ok(Exit::Success)
 }
@@ -119,6 +124,119 @@ fn history(context: &Context, CustomerArg { customer }: CustomerArg) -> Result<(
         }
         Ok(())
     })
+}
+
+/// `steward consent interactive`
+fn interactive(context: &Context, args: ConsentInteractiveArgs) -> Result<(), CliError> {
+    let ConsentInteractiveArgs {
+        customer,
+        opt_in,
+        withdraw: _,
+        effective,
+        actor,
+        channel,
+    } = args;
+    // clap requires exactly one of --opt-in and --withdraw.
+    let choice = if opt_in {
+        InteractiveChoice::OptedIn
+    } else {
+        InteractiveChoice::OptedOut
+    };
+    let session = context.open()?;
+    let vault = &session.vault;
+    let change = InteractiveChange::new(
+        customer,
+        choice,
+        effective.unwrap_or_else(Timestamp::now),
+        actor,
+        channel,
+        vault.policy().version().clone(),
+    );
+    let receipt = vault
+        .update_facts(|facts| facts.record_interactive(change))?
+        .map_err(|error| CliError::from_change("the interactive-features choice", error))?;
+    render(
+        context.format,
+        "the interactive-features receipt",
+        &receipt,
+        || println(&describe_interactive(&receipt)),
+    )
+}
+
+/// `steward consent interactive-history`
+fn interactive_history(
+    context: &Context,
+    CustomerArg { customer }: CustomerArg,
+) -> Result<(), CliError> {
+    let session = context.open()?;
+    let facts = session.vault.facts()?;
+    let entries = facts.interactive()?.history(customer);
+    render(
+        context.format,
+        "the interactive-features history",
+        &entries,
+        || {
+            let mut table = Table::new(&[
+                "RECEIPT",
+                "RECORDED",
+                "EFFECTIVE",
+                "CHOICE",
+                "PREVIOUS",
+                "ACTOR",
+                "CHANNEL",
+                "POLICY",
+                "CANCELLED BY",
+            ]);
+            for entry in entries {
+                let receipt = &entry.receipt;
+                table.row(vec![
+                    receipt.receipt.get().to_string(),
+                    receipt.recorded_at.to_string(),
+                    receipt.effective.to_string(),
+                    receipt.choice.to_string(),
+                    receipt.previous_choice.to_string(),
+                    receipt.actor.to_string(),
+                    receipt.channel.to_string(),
+                    receipt.policy_version.to_string(),
+                    entry
+                        .cancelled_by
+                        .map_or_else(|| "-".to_owned(), |by| by.get().to_string()),
+                ]);
+            }
+            table.print()?;
+            if table.is_empty() {
+                note("no choices recorded: opted out of interactive features (use.purposes)");
+            }
+            Ok(())
+        },
+    )
+}
+
+fn describe_interactive(receipt: &InteractiveReceipt) -> String {
+    let cancels = if receipt.cancels.is_empty() {
+        String::new()
+    } else {
+        let numbers: Vec<String> = receipt
+            .cancels
+            .iter()
+            .map(|cancelled| cancelled.get().to_string())
+            .collect();
+        format!("; cancels scheduled receipt {}", numbers.join(", "))
+    };
+    format!(
+        "receipt {}: customer {} interactive features `{}` -> `{}` in force from {} (recorded \
+         {}, by {} via {}, policy {}){cancels} [{}]",
+        receipt.receipt.get(),
+        receipt.customer,
+        receipt.previous_choice,
+        receipt.choice,
+        receipt.effective,
+        receipt.recorded_at,
+        receipt.actor,
+        receipt.channel,
+        receipt.policy_version,
+        receipt.clause()
+    )
 }
 
 fn describe_receipt(receipt: &ConsentReceipt) -> String {

@@ -78,13 +78,26 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
             ))?;
             println(&format!(
                 "left out: {} for consent at collection, {} due for deletion, {} kept only by a \
-                 legal hold, {} shredded, {} tampered",
+                 legal hold, {} without a relationship on record, {} that could not be \
+                 evaluated, {} shredded, {} tampered, {} not in the plan",
                 counts.consent,
                 counts.retention_due,
                 counts.legal_hold_only,
+                counts.no_relationship,
+                counts.cannot_evaluate,
                 counts.shredded,
-                counts.tampered
+                counts.tampered,
+                counts.not_planned
             ))?;
+            if !outcome.not_exported.is_empty() {
+                println(&format!(
+                    "planned but not exported: {} records",
+                    outcome.not_exported.len()
+                ))?;
+                for left_out in &outcome.not_exported {
+                    println(&format!("  {} ({})", left_out.record, left_out.reason))?;
+                }
+            }
             println(&format!(
                 "manifest `{}`; the job's plan and outcome are in the audit trail",
                 manifest_path.display()

@@ -860,7 +860,7 @@ fn export_writes_only_the_permitted_records() {
     let manifest = read_lines(&sandbox.path("shared.jsonl.manifest.jsonl"));
     assert_eq!(manifest.len(), 2);
     assert_eq!(manifest[0]["record"], lines[0]["record"]);
-    assert_eq!(manifest[1]["format"], "steward-training-manifest/1");
+    assert_eq!(manifest[1]["format"], "steward-training-manifest/2");
     assert_eq!(manifest[1]["matches_plan"], true);
 
     // Nothing is overwritten.
@@ -1130,6 +1130,61 @@ fn ingest_reports_its_progress_as_records_commit() {
 
 // Changed with issue 18: the sweep used to be executed `--at` a future instant; it now runs
 // at now (the relationship's end makes the logs due at once), and the hold is named.
+#[test]
+fn export_reports_a_planned_record_it_could_not_export() {
+    let sandbox = Sandbox::with_customers("export-report");
+    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    let records = sandbox.ingest(&format!(
+        "{}{}",
+        line(ADA, "kept intact"),
+        line(ADA, "altered on disk")
+    ));
+    // Alter the second record's body in steward.db: its header still plans, its body no
+    // longer authenticates when the job runs.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let mut sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT sealed FROM records WHERE id = ?1",
+            [id_bytes(&records[1])],
+            |row| row.get(0),
+        )
+        .unwrap();
+    *sealed.last_mut().unwrap() ^= 1;
+    conn.execute(
+        "UPDATE records SET sealed = ?2 WHERE id = ?1",
+        rusqlite::params![id_bytes(&records[1]), sealed],
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = sandbox.path("report.jsonl");
+    let printed = sandbox.ok(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        printed.contains(&format!(
+            "planned but not exported: 1 records\n  {} (tampered)\n",
+            records[1]
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("0 that could not be evaluated"),
+        "{printed}"
+    );
+    assert_eq!(read_lines(&out).len(), 1);
+    let manifest = read_lines(&sandbox.path("report.jsonl.manifest.jsonl"));
+    assert_eq!(manifest.len(), 3);
+    assert_eq!(manifest[1]["record"], records[1].as_str());
+    assert_eq!(manifest[1]["not_exported"], "tampered");
+    assert_eq!(manifest[2]["matches_plan"], false);
+}
+
 #[test]
 fn sweep_execute_deletes_and_then_open_is_refused() {
     let sandbox = Sandbox::with_customers("sweep");
@@ -1593,6 +1648,134 @@ fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_the_history_shows_it() {
 /// The current instant as the command prints and parses it (RFC 3339).
 fn now() -> String {
     steward::Timestamp::now().to_string()
+}
+
+#[test]
+fn interactive_use_needs_the_customers_opt_in_recorded_with_a_receipt_and_its_history() {
+    let sandbox = Sandbox::with_customers("interactive");
+    let check_interactive = |owner: &str, purpose: &str| {
+        sandbox.run(&[
+            "check",
+            "--actor",
+            "service",
+            "--action",
+            &format!("use:{purpose}"),
+            "--category",
+            "email",
+            "--owner",
+            owner,
+            "--collected",
+            "2025-06-01T00:00:00Z",
+        ])
+    };
+    let before = check_interactive(ADA, "interactive-features");
+    assert_eq!(before.code, 3, "{}", before.stderr);
+    assert_eq!(
+        before.stdout(),
+        "deny [use.purposes]: the customer has not opted in to interactive features\n"
+    );
+
+    // Who acted and through which channel are stated, never defaulted; and a choice is named.
+    for args in [
+        &["--opt-in", "--channel", "account-settings"][..],
+        &["--opt-in", "--actor", "customer"][..],
+        &["--actor", "customer", "--channel", "api"][..],
+        &[
+            "--opt-in",
+            "--withdraw",
+            "--actor",
+            "customer",
+            "--channel",
+            "api",
+        ][..],
+    ] {
+        let mut command = vec!["consent", "interactive", "--customer", ADA];
+        command.extend_from_slice(args);
+        let refused = sandbox.run(&command);
+        assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+    }
+
+    let receipt = sandbox.json(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--opt-in",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+    assert_eq!(receipt["choice"], "opted-in");
+    assert_eq!(receipt["previous_choice"], "opted-out");
+    assert_eq!(receipt["actor"], "customer");
+    assert_eq!(receipt["channel"], "account-settings");
+    assert_eq!(receipt["recorded_at"], receipt["effective"]);
+    let allowed = check_interactive(ADA, "interactive-features");
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        allowed.stdout().starts_with("allow [use.purposes]"),
+        "{}",
+        allowed.stdout()
+    );
+    // Ben never chose.
+    assert_eq!(check_interactive(BEN, "interactive-features").code, 3);
+
+    let withdrawn = sandbox.ok(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--withdraw",
+        "--actor",
+        "admin:dana.support:TICKET-9 asked by phone",
+        "--channel",
+        "support-request",
+    ]);
+    assert!(
+        withdrawn.contains("`opted-in` -> `opted-out`"),
+        "{withdrawn}"
+    );
+    assert_eq!(check_interactive(ADA, "interactive-features").code, 3);
+    // Other service purposes never needed the opt-in.
+    assert_eq!(check_interactive(ADA, "customer-care").code, 0);
+
+    let history = sandbox.json(&["consent", "interactive-history", "--customer", ADA]);
+    let entries = history.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[1]["receipt"]["choice"], "opted-out");
+    assert_eq!(
+        entries[1]["receipt"]["actor"],
+        "admin:dana.support:TICKET-9 asked by phone"
+    );
+    let table = sandbox.ok(&["consent", "interactive-history", "--customer", ADA]);
+    assert!(table.starts_with("RECEIPT"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+}
+
+#[test]
+fn a_customer_without_any_relationship_is_refused_for_that_not_for_retention() {
+    let sandbox = Sandbox::with_customers("no-relationship");
+    let stranger = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99";
+    let refused = sandbox.run(&[
+        "check",
+        "--actor",
+        "service",
+        "--action",
+        "use:customer-care",
+        "--category",
+        "email",
+        "--owner",
+        stranger,
+        "--collected",
+        "2025-06-01T00:00:00Z",
+    ]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert_eq!(
+        refused.stdout(),
+        "deny [use.purposes]: the customer has no relationship on record: nothing the policy \
+         grants applies to their data\n"
+    );
 }
 
 fn read_lines(path: &Path) -> Vec<Value> {

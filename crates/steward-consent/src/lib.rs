@@ -158,6 +158,7 @@
 
 mod actor;
 mod error;
+mod interactive;
 mod intern;
 mod ledger;
 mod mode;
@@ -168,6 +169,10 @@ pub use steward_core::{AdminId, Justification, TrainingLevel};
 pub use crate::{
     actor::{Channel, ConsentActor},
     error::ConsentError,
+    interactive::{
+        InteractiveChange, InteractiveChoice, InteractiveEntry, InteractiveLedger,
+        InteractiveReceipt,
+    },
     ledger::{
         ConsentChange, ConsentLedger, ConsentLedgerSeed, ConsentReceipt, EXPORT_FORMAT, History,
         ReceiptId,

@@ -63,6 +63,10 @@ pub enum LogsError {
     /// operation fails closed. Restart the process to recover.
     #[error("internal state unavailable after a panic in another thread; restart the process")]
     Poisoned,
+
+    /// A training export's plan names other records than those its grant was asked for.
+    #[error("the planned records do not match the export plan's digest and count")]
+    PlanMismatch,
 }
 
 impl LogsError {

@@ -145,6 +145,34 @@ pub enum SkipReason {
     Shredded,
     /// The record did not parse or did not authenticate (altered, or no key for it).
     Tampered,
+    /// The record could not be evaluated (dated after the job's instant, a deadline out of
+    /// range, ...): left out because the policy fails closed, not for retention.
+    CannotEvaluate,
+    /// The record's customer has no relationship on record at all.
+    NoRelationship,
+    /// The record is not one the job's audited plan names, though nothing else keeps it out
+    /// (it arrived after the plan, or came twice): a job exports only what its plan names.
+    NotPlanned,
+    /// The plan names the record, but the run never exported or left it out for another
+    /// reason: the source no longer gave it (deleted between plan and run), or its keys
+    /// could not be read.
+    Missing,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Consent => "consent",
+            Self::RetentionDue => "retention-due",
+            Self::LegalHoldOnly => "legal-hold-only",
+            Self::Shredded => "shredded",
+            Self::Tampered => "tampered",
+            Self::CannotEvaluate => "cannot-evaluate",
+            Self::NoRelationship => "no-relationship",
+            Self::NotPlanned => "not-planned",
+            Self::Missing => "missing",
+        })
+    }
 }
 
 /// How many records a job took and left out, by reason.
@@ -163,6 +191,18 @@ pub struct ExportCounts {
     pub shredded: u64,
     /// Left out: did not parse or authenticate.
     pub tampered: u64,
+    /// Left out: could not be evaluated. (Absent from entries of earlier builds: zero.)
+    #[serde(default)]
+    pub cannot_evaluate: u64,
+    /// Left out: the customer has no relationship on record.
+    #[serde(default)]
+    pub no_relationship: u64,
+    /// Left out while running: not named by the plan.
+    #[serde(default)]
+    pub not_planned: u64,
+    /// Named by the plan but never met while running.
+    #[serde(default)]
+    pub missing: u64,
 }
 
 impl ExportCounts {
@@ -174,6 +214,10 @@ impl ExportCounts {
             SkipReason::LegalHoldOnly => &mut self.legal_hold_only,
             SkipReason::Shredded => &mut self.shredded,
             SkipReason::Tampered => &mut self.tampered,
+            SkipReason::CannotEvaluate => &mut self.cannot_evaluate,
+            SkipReason::NoRelationship => &mut self.no_relationship,
+            SkipReason::NotPlanned => &mut self.not_planned,
+            SkipReason::Missing => &mut self.missing,
         };
         *slot = slot.saturating_add(1);
     }
@@ -183,7 +227,7 @@ impl ExportCounts {
         self.exported = self.exported.saturating_add(1);
     }
 
-    /// Every record seen.
+    /// Every record seen (the [`missing`](Self::missing) ones were not).
     #[must_use]
     pub const fn seen(&self) -> u64 {
         self.exported
@@ -192,7 +236,80 @@ impl ExportCounts {
             .saturating_add(self.legal_hold_only)
             .saturating_add(self.shredded)
             .saturating_add(self.tampered)
+            .saturating_add(self.cannot_evaluate)
+            .saturating_add(self.no_relationship)
+            .saturating_add(self.not_planned)
     }
+
+    /// The counts entries of earlier builds did not have, in their canonical order: all zero
+    /// in an entry that an earlier build could have written.
+    #[must_use]
+    pub(crate) const fn later_counts(&self) -> [u64; 4] {
+        [
+            self.cannot_evaluate,
+            self.no_relationship,
+            self.not_planned,
+            self.missing,
+        ]
+    }
+}
+
+/// The records a job's plan names, in the order the source gave them: what its grant may
+/// decrypt, and the digest its plan entry carries. Holds 16 bytes per planned record.
+#[derive(Debug, Clone, Default)]
+pub struct PlannedRecords {
+    ids: Vec<RecordId>,
+    digest: RecordDigester,
+}
+
+impl PlannedRecords {
+    /// No record yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names one more record.
+    pub fn add(&mut self, record: RecordId) {
+        self.ids.push(record);
+        self.digest.add(record);
+    }
+
+    /// How many records are named.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The digest of the named ids, in order: the plan's.
+    #[must_use]
+    pub fn digest(&self) -> RecordDigest {
+        self.digest.clone().finish()
+    }
+}
+
+/// A planned record the job did not export, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotExported {
+    /// The record.
+    pub record: RecordId,
+    /// Why it was not exported.
+    pub reason: SkipReason,
+}
+
+/// Where one planned record stands in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Planned {
+    Pending,
+    Exported,
+    LeftOut(SkipReason),
 }
 
 /// What a job plans to export, decided before anything is decrypted: written to the trail
@@ -222,6 +339,9 @@ pub struct ExportGrant {
     plan: ExportPlan,
     exported: RecordDigester,
     counts: ExportCounts,
+    /// The planned ids in plan order, and sorted with where each stands in the run.
+    order: Vec<RecordId>,
+    planned: Vec<(RecordId, Planned)>,
 }
 
 impl ExportGrant {
@@ -231,10 +351,53 @@ impl ExportGrant {
         &self.plan
     }
 
-    /// Counts a record left out while running the job (the custody counts the ones it
-    /// decrypts, and the ones that fail to authenticate).
+    /// Counts a record left out while running the job that has no id to name (it did not
+    /// parse); the custody counts the ones it decrypts, and the ones that fail to
+    /// authenticate.
     pub fn skip(&mut self, reason: SkipReason) {
         self.counts.skip(reason);
+    }
+
+    /// Whether `record` is one the plan names that the run has not met yet: anything else
+    /// is never decrypted under this grant.
+    #[must_use]
+    pub fn is_pending(&self, record: RecordId) -> bool {
+        self.slot(record)
+            .is_some_and(|index| matches!(self.state(index), Some(Planned::Pending)))
+    }
+
+    /// Leaves `record` out of the run for `reason`, and counts it. A record the plan does
+    /// not name (or one already met) is counted as [`SkipReason::NotPlanned`] instead;
+    /// a planned one is reported in the outcome's [`ExportOutcome::not_exported`].
+    pub fn leave_out(&mut self, record: RecordId, reason: SkipReason) {
+        match self.pending_slot(record) {
+            Some(index) => {
+                self.set(index, Planned::LeftOut(reason));
+                self.counts.skip(reason);
+            }
+            None => self.counts.skip(SkipReason::NotPlanned),
+        }
+    }
+
+    fn slot(&self, record: RecordId) -> Option<usize> {
+        self.planned
+            .binary_search_by_key(&record, |(id, _)| *id)
+            .ok()
+    }
+
+    fn pending_slot(&self, record: RecordId) -> Option<usize> {
+        self.slot(record)
+            .filter(|index| matches!(self.state(*index), Some(Planned::Pending)))
+    }
+
+    fn state(&self, index: usize) -> Option<Planned> {
+        self.planned.get(index).map(|(_, state)| *state)
+    }
+
+    fn set(&mut self, index: usize, state: Planned) {
+        if let Some(slot) = self.planned.get_mut(index) {
+            slot.1 = state;
+        }
     }
 }
 
@@ -257,6 +420,10 @@ pub struct ExportOutcome {
     pub counts: ExportCounts,
     /// The digest of the exported records' ids.
     pub digest: RecordDigest,
+    /// Every record the plan names that the job did not export, in plan order, with why
+    /// (the trail counts them by reason).
+    #[serde(default)]
+    pub not_exported: Vec<NotExported>,
 }
 
 impl ExportOutcome {
@@ -277,19 +444,40 @@ impl<S: AuditStore> Custody<S> {
         self.audit()?.instant_after_head()
     }
 
-    /// Writes `plan` to the trail and grants decryption for it: no record is decrypted for
-    /// training before its job is in the trail.
+    /// Writes `plan` to the trail and grants decryption for it, and for exactly the records
+    /// it names (`records`, whose digest and number the plan carries): no record is decrypted
+    /// for training before its job is in the trail, nor any the plan does not name.
     ///
     /// # Errors
     ///
-    /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written (no grant then).
-    pub fn begin_export(&self, plan: ExportPlan) -> Result<ExportGrant, LogsError> {
+    /// [`LogsError::PlanMismatch`] if `records` are not the ones the plan's digest and count
+    /// name (nothing is written); [`AuditError::Unavailable`](crate::AuditError::Unavailable)
+    /// if the entry could not be written (no grant then).
+    pub fn begin_export(
+        &self,
+        plan: ExportPlan,
+        records: PlannedRecords,
+    ) -> Result<ExportGrant, LogsError> {
+        let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        if records.digest() != plan.digest || count != plan.counts.exported {
+            return Err(LogsError::PlanMismatch);
+        }
+        let mut planned: Vec<(RecordId, Planned)> = records
+            .ids
+            .iter()
+            .map(|id| (*id, Planned::Pending))
+            .collect();
+        planned.sort_unstable_by_key(|(id, _)| *id);
+        // A record named twice is exported once: the second is met as not planned.
+        planned.dedup_by_key(|(id, _)| *id);
         self.audit()?
             .append(AuditEvent::TrainingExportPlanned(plan.clone()))?;
         Ok(ExportGrant {
             plan,
             exported: RecordDigester::new(),
             counts: ExportCounts::default(),
+            order: records.ids,
+            planned,
         })
     }
 
@@ -308,7 +496,16 @@ impl<S: AuditStore> Custody<S> {
         grant: &mut ExportGrant,
         record: &SealedRecord,
     ) -> Result<Plaintext, LogsError> {
+        let id = record.header().record_id();
+        let Some(slot) = grant.pending_slot(id) else {
+            // Not in the audited plan (or met already): never decrypted for this job.
+            grant.counts.skip(SkipReason::NotPlanned);
+            return Err(LogsError::denied(crate::Denial::Refused {
+                clause: grant.plan.scope.clause(),
+            }));
+        };
         // On a shared store, a shred made by another node holds here too.
+        // Unread, the record stays pending: the outcome reports it as missing.
         self.refresh_customer(record.header().customer)?;
         match self.decrypt(record) {
             Ok(plaintext) => {
@@ -319,13 +516,15 @@ impl<S: AuditStore> Custody<S> {
                     .consent()
                     .permits(grant.plan.scope, header.customer())
                 {
+                    grant.set(slot, Planned::LeftOut(SkipReason::Consent));
                     grant.counts.skip(SkipReason::Consent);
                     return Err(LogsError::denied(crate::Denial::Refused {
                         clause: grant.plan.scope.clause(),
                     }));
                 }
+                grant.set(slot, Planned::Exported);
                 grant.counts.take();
-                grant.exported.add(record.header().record_id());
+                grant.exported.add(id);
                 Ok(plaintext)
             }
             Err(error) => {
@@ -334,6 +533,7 @@ impl<S: AuditStore> Custody<S> {
                 } else {
                     SkipReason::Tampered
                 };
+                grant.set(slot, Planned::LeftOut(reason));
                 grant.counts.skip(reason);
                 Err(error)
             }
@@ -347,10 +547,39 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`AuditError::Unavailable`](crate::AuditError::Unavailable) if the entry could not be written.
     pub fn finish_export(&self, grant: ExportGrant) -> Result<ExportOutcome, LogsError> {
+        let ExportGrant {
+            plan,
+            exported,
+            mut counts,
+            order,
+            planned,
+        } = grant;
+        let mut planned = planned;
+        let mut not_exported = Vec::new();
+        for id in order {
+            let Ok(index) = planned.binary_search_by_key(&id, |(planned, _)| *planned) else {
+                continue;
+            };
+            let Some((_, state)) = planned.get_mut(index) else {
+                continue;
+            };
+            let reason = match *state {
+                Planned::Exported => continue,
+                Planned::LeftOut(reason) => reason,
+                Planned::Pending => {
+                    counts.skip(SkipReason::Missing);
+                    SkipReason::Missing
+                }
+            };
+            // Reported once, however often the plan named it.
+            *state = Planned::Exported;
+            not_exported.push(NotExported { record: id, reason });
+        }
         let outcome = ExportOutcome {
-            plan: grant.plan,
-            counts: grant.counts,
-            digest: grant.exported.finish(),
+            plan,
+            counts,
+            digest: exported.finish(),
+            not_exported,
         };
         self.audit()?.append(AuditEvent::TrainingExportFinished {
             job: outcome.plan.job,

@@ -102,8 +102,8 @@ pub use crate::{
     custody::{Custody, OpenQuery, Plaintext, SealConfig},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{
-        ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, RecordDigest,
-        RecordDigester, SkipReason,
+        ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, NotExported,
+        PlannedRecords, RecordDigest, RecordDigester, SkipReason,
     },
     keys::{
         AuditKeyCheck, KEY_LEN, KeyAdmission, KeyMaterial, KeyStore, KeyVersion, Keyring,

@@ -11,7 +11,8 @@ use std::{
 
 use steward::{
     AuditedRosterChange, BoxError, Clock, ConsentChange, ConsentReceipt, Facts, FactsIdentity,
-    Policy, RosterFacts, SystemClock, TrainingLevel,
+    InteractiveChange, InteractiveChoice, InteractiveLedger, InteractiveReceipt, Policy,
+    RosterFacts, SystemClock, TrainingLevel,
     consent::ConsentLedger,
     logs::{
         AuditKey, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange, StewardRoster,
@@ -74,6 +75,7 @@ struct FactState {
     consent: ConsentLedger,
     relationships: RelationshipBook,
     holds: HoldRegister,
+    interactive: InteractiveLedger,
     roster: StewardRoster,
     /// The policy version the newest adoption entry names.
     adopted: Option<PolicyVersion>,
@@ -87,6 +89,7 @@ impl FactState {
             consent: ConsentLedger::new(policy.known_versions().clone()),
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
+            interactive: InteractiveLedger::new(policy.known_versions().clone()),
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
             keys: KeysLogged::default(),
@@ -164,6 +167,28 @@ impl FactState {
             FactEvent::KeyStored { .. } | FactEvent::KeysShredded { .. } => {}
             // Proven in the log; no fact a decision reads changes (the record is gone).
             FactEvent::RecordDeleted { .. } => {}
+            FactEvent::Interactive { receipt } => self.replay_interactive(receipt)?,
+        }
+        Ok(())
+    }
+
+    /// Replays one choice about interactive features as its receipt recorded it, refusing
+    /// one whose receipt the replay does not reproduce.
+    fn replay_interactive(&mut self, receipt: InteractiveReceipt) -> Result<(), StoreError> {
+        let change = InteractiveChange::new(
+            receipt.customer,
+            receipt.choice,
+            receipt.effective,
+            receipt.actor.clone(),
+            receipt.channel,
+            receipt.policy_version.clone(),
+        );
+        let replayed = self.interactive.record(change, receipt.recorded_at)?;
+        if replayed != receipt {
+            return Err(StoreError::corrupt_row(
+                "fact_log",
+                "an interactive-features receipt does not follow from the receipts before it",
+            ));
         }
         Ok(())
     }
@@ -193,6 +218,7 @@ impl FactState {
         self.consent
             .latest_recorded()
             .max(self.relationships.latest_recorded())
+            .max(self.interactive.latest_recorded())
     }
 }
 
@@ -374,6 +400,22 @@ impl<L: FactLog> DurableFacts<L> {
         self.in_one_commit(|batch| batch.record_consent(change))
     }
 
+    /// Records a customer's choice about interactive features (`use.purposes`) with its
+    /// receipt, recorded as [`record_consent`](Self::record_consent) records a consent
+    /// change: at the facts' clock's now, in effect then or later, never before. A choice cancels every
+    /// earlier one of the customer scheduled after it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it (backdated, unknown policy version;
+    /// nothing is written); as [`record_consent`](Self::record_consent) for the store.
+    pub fn record_interactive(
+        &mut self,
+        change: InteractiveChange,
+    ) -> Result<InteractiveReceipt, StoreError> {
+        self.in_one_commit(|batch| batch.record_interactive(change))
+    }
+
     /// Starts a relationship at `at`: recorded now (the facts' clock, never before the newest
     /// recorded change), in force from `at`, which is now or later (an `at` read from the
     /// clock a moment before the store did counts as now).
@@ -548,6 +590,16 @@ impl<L: FactLog> DurableFacts<L> {
     pub fn consent(&self) -> Result<&ConsentLedger, StoreError> {
         self.guard()?;
         Ok(&self.state.consent)
+    }
+
+    /// The customers' choices about interactive features, with their history.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent).
+    pub fn interactive(&self) -> Result<&InteractiveLedger, StoreError> {
+        self.guard()?;
+        Ok(&self.state.interactive)
     }
 
     /// The relationships.
@@ -820,6 +872,18 @@ impl<L: FactLog> Facts for DurableFacts<L> {
             .copied()
     }
 
+    fn has_relationship_on_record(&self, customer: CustomerId) -> bool {
+        // Facts that fail closed answer as before: a customer whose data serves nothing.
+        !self.answering() || !self.state.relationships.relationships(customer).is_empty()
+    }
+
+    fn interactive_choice_at(&self, customer: CustomerId, instant: Timestamp) -> InteractiveChoice {
+        if !self.answering() {
+            return InteractiveChoice::OptedOut;
+        }
+        self.state.interactive.choice_at(customer, instant)
+    }
+
     fn is_on_roster(&self, steward: &StewardId) -> bool {
         self.answering() && self.state.roster.contains(steward)
     }
@@ -975,6 +1039,24 @@ impl FactBatch<'_> {
         let change = date_consent_change(recorded_at, change);
         let receipt = self.state.consent.record(change, recorded_at)?;
         self.events.push(FactEvent::Consent {
+            receipt: receipt.clone(),
+        });
+        Ok(receipt)
+    }
+
+    /// As [`DurableFacts::record_interactive`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Consent`] if the ledger refuses it.
+    pub fn record_interactive(
+        &mut self,
+        mut change: InteractiveChange,
+    ) -> Result<InteractiveReceipt, StoreError> {
+        let recorded_at = self.recording_instant();
+        change.effective = as_now(change.effective, recorded_at);
+        let receipt = self.state.interactive.record(change, recorded_at)?;
+        self.events.push(FactEvent::Interactive {
             receipt: receipt.clone(),
         });
         Ok(receipt)

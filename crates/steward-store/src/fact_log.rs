@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward::{
-    ConsentReceipt,
+    ConsentReceipt, InteractiveReceipt,
     logs::{
         ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, Tombstone,
         WrappedDataKey,
@@ -81,6 +81,10 @@ pub(crate) enum FactEvent {
     /// A sealed record was deleted (written by the store in the transaction that deletes it).
     RecordDeleted {
         record: RecordId,
+    },
+    /// A customer's choice about interactive features (`use.purposes`), with its receipt.
+    Interactive {
+        receipt: InteractiveReceipt,
     },
 }
 

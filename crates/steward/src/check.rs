@@ -1,8 +1,8 @@
 //! The evaluator behind `Policy::check`: pure, allocation-free, deny by default.
 
 use steward_consent::ConsentMode;
-use steward_core::{ClauseId, DataCategory, PurposeGroup, TrainingScope};
-use steward_retention::{Disposition, HoldScope, NoHolds, RecordMeta, RetentionError};
+use steward_core::{ClauseId, DataCategory, Purpose, PurposeGroup, TrainingScope};
+use steward_retention::{Disposition, DueReason, HoldScope, NoHolds, RecordMeta, RetentionError};
 
 use crate::{
     Action, Actor, Citations, ClauseSet, CollectionConsent, Decision, DenyReason,
@@ -55,6 +55,18 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
         Citations::decided_by(ClauseId::LogsRetention).supported_by(ClauseSet::of(own.clause()));
     let is_stored_record = data.record.is_some();
     let is_held = || held(data.owner, &record, is_stored_record, request, facts);
+    if is_outside_every_relationship(own) && !facts.has_relationship_on_record(data.owner) {
+        // No relationship ever began: nothing ended, so nothing is "past its retention". The
+        // data has no basis, and the clause that would have granted the request says so; a
+        // hold may still keep it (the sweep leaves such records alone, docs/retention.md).
+        if matches!(permitted, Permitted::IfRetained) && is_held() {
+            return keep(own, retention, || true);
+        }
+        return Decision::deny(
+            clause_of_action(request.action, data.category),
+            DenyReason::NoRelationship,
+        );
+    }
 
     match permitted {
         Permitted::IfRetained => keep(own, retention, is_held),
@@ -118,6 +130,18 @@ fn permission<F: Facts + ?Sized>(
                     DenyReason::PurposeNotAllowedForCategory { purpose, category },
                 ));
             }
+            // use.purposes: interactive features only "when you choose to do so", so only
+            // while the customer's opt-in is in force at the instant of the use.
+            if purpose == Purpose::InteractiveFeatures
+                && !facts
+                    .interactive_choice_at(request.data.owner, request.now)
+                    .is_opted_in()
+            {
+                return Err(Decision::deny(
+                    ClauseId::UsePurposes,
+                    DenyReason::InteractiveNotOptedIn,
+                ));
+            }
             // use.purposes grants the use; the category's collection clause supports it.
             Ok(Permitted::Granted {
                 citations: Citations::decided_by(ClauseId::UsePurposes)
@@ -172,11 +196,11 @@ fn permission<F: Facts + ?Sized>(
             })
         }
         (Actor::TrainingPipeline, Action::Train { scope }) => {
-            if !policy.allows_purpose(category, steward_core::Purpose::ModelTraining) {
+            if !policy.allows_purpose(category, Purpose::ModelTraining) {
                 return Err(Decision::deny(
                     ClauseId::TrainingDefaultOff,
                     DenyReason::PurposeNotAllowedForCategory {
-                        purpose: steward_core::Purpose::ModelTraining,
+                        purpose: Purpose::ModelTraining,
                         category,
                     },
                 ));
@@ -278,6 +302,20 @@ fn held<F: Facts + ?Sized>(
         held |= (is_stored_record || !on_one_record) && hold.keeps(record, request.now);
     });
     held
+}
+
+/// Whether the rule found the data outside every relationship of its customer.
+const fn is_outside_every_relationship(own: Disposition) -> bool {
+    matches!(
+        own,
+        Disposition::DeleteNow {
+            reason: DueReason::OutsideRelationship,
+            ..
+        } | Disposition::DeleteBy {
+            reason: DueReason::OutsideRelationship,
+            ..
+        }
+    )
 }
 
 fn cannot_evaluate(problem: EvaluationProblem) -> Decision {

@@ -420,6 +420,13 @@ pub enum DenyReason {
     RetentionEnded,
     /// The data is kept only by a legal hold, which permits no use by itself.
     KeptOnlyByLegalHold,
+    /// The data's customer has no relationship on record at all: nothing the policy grants
+    /// its customers applies to it. Not a retention matter (no relationship ever ended), so
+    /// the clause that would have granted the request is cited.
+    NoRelationship,
+    /// Use for interactive features, which the customer has not opted in to at the instant
+    /// of the request (`use.purposes`: "when you choose to do so").
+    InteractiveNotOptedIn,
     /// The request could not be evaluated; denied because the policy fails closed.
     CannotEvaluate {
         /// What could not be evaluated.
@@ -459,6 +466,13 @@ impl fmt::Display for DenyReason {
             }
             Self::KeptOnlyByLegalHold => {
                 f.write_str("the data is kept only by a legal hold, which permits no use")
+            }
+            Self::NoRelationship => f.write_str(
+                "the customer has no relationship on record: nothing the policy grants applies \
+                 to their data",
+            ),
+            Self::InteractiveNotOptedIn => {
+                f.write_str("the customer has not opted in to interactive features")
             }
             Self::CannotEvaluate { problem } => write!(f, "cannot evaluate: {problem}"),
         }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use steward_consent::{ConsentLedger, TrainingLevel};
+use steward_consent::{ConsentLedger, InteractiveChoice, InteractiveLedger, TrainingLevel};
 use steward_core::{CustomerId, StewardId, Timestamp};
 use steward_logs::{BoxError, RosterChange, StewardRoster};
 use steward_retention::{HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook};
@@ -24,6 +24,21 @@ pub trait Facts {
         customer: CustomerId,
         instant: Timestamp,
     ) -> Option<Relationship>;
+
+    /// Whether `customer` has any relationship on record, ended or not. A customer without
+    /// one is no customer of the policy's: `check()` denies use of their data with
+    /// [`DenyReason::NoRelationship`](crate::DenyReason::NoRelationship), not as data past its
+    /// retention.
+    fn has_relationship_on_record(&self, customer: CustomerId) -> bool;
+
+    /// The customer's choice about interactive features in force at `instant`
+    /// (`use.purposes`: "when you choose to do so"). The default answers
+    /// [`InteractiveChoice::OptedOut`] for everyone, so facts that keep no such choices deny
+    /// every use for interactive features (fail closed).
+    fn interactive_choice_at(&self, customer: CustomerId, instant: Timestamp) -> InteractiveChoice {
+        let _ = (customer, instant);
+        InteractiveChoice::OptedOut
+    }
 
     /// Whether `steward` is on the roster of data stewards (`logs.access`).
     fn is_on_roster(&self, steward: &StewardId) -> bool;
@@ -134,8 +149,8 @@ impl AuditedRosterChange {
     }
 }
 
-/// [`Facts`] held in memory: a consent ledger, a relationship book, a steward roster and a
-/// hold register.
+/// [`Facts`] held in memory: a consent ledger, a relationship book, a steward roster, a
+/// hold register and the choices about interactive features.
 ///
 /// Consent, relationships and holds are public fields (each keeps its own history); the
 /// roster is read-only here and changes through the [`Vault`](crate::Vault) that owns these
@@ -148,6 +163,8 @@ pub struct MemoryFacts {
     pub relationships: RelationshipBook,
     /// Legal holds, with their history.
     pub holds: HoldRegister,
+    /// Choices about interactive features, append-only (`use.purposes`).
+    pub interactive: InteractiveLedger,
     roster: StewardRoster,
     identity: FactsIdentity,
 }
@@ -160,6 +177,7 @@ impl Clone for MemoryFacts {
             consent: self.consent.clone(),
             relationships: self.relationships.clone(),
             holds: self.holds.clone(),
+            interactive: self.interactive.clone(),
             roster: self.roster.clone(),
             identity: FactsIdentity::new(),
         }
@@ -176,6 +194,7 @@ impl MemoryFacts {
             consent: ConsentLedger::new(policy.known_versions().clone()),
             relationships: RelationshipBook::new(),
             holds: HoldRegister::new(),
+            interactive: InteractiveLedger::new(policy.known_versions().clone()),
             roster: StewardRoster::new(policy.max_stewards()),
             identity: FactsIdentity::new(),
         }
@@ -226,6 +245,14 @@ impl Facts for MemoryFacts {
         self.relationships.containing(customer, instant).copied()
     }
 
+    fn has_relationship_on_record(&self, customer: CustomerId) -> bool {
+        !self.relationships.relationships(customer).is_empty()
+    }
+
+    fn interactive_choice_at(&self, customer: CustomerId, instant: Timestamp) -> InteractiveChoice {
+        self.interactive.choice_at(customer, instant)
+    }
+
     fn is_on_roster(&self, steward: &StewardId) -> bool {
         self.roster.contains(steward)
     }
@@ -252,6 +279,14 @@ impl<T: Facts + ?Sized> Facts for &T {
         instant: Timestamp,
     ) -> Option<Relationship> {
         (**self).relationship_containing(customer, instant)
+    }
+
+    fn has_relationship_on_record(&self, customer: CustomerId) -> bool {
+        (**self).has_relationship_on_record(customer)
+    }
+
+    fn interactive_choice_at(&self, customer: CustomerId, instant: Timestamp) -> InteractiveChoice {
+        (**self).interactive_choice_at(customer, instant)
     }
 
     fn is_on_roster(&self, steward: &StewardId) -> bool {

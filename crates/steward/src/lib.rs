@@ -23,6 +23,7 @@ pub use crate::{
 };
 pub use steward_consent::{
     Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,
+    InteractiveChange, InteractiveChoice, InteractiveLedger, InteractiveReceipt,
     KnownPolicyVersions,
 };
 pub use steward_core::{

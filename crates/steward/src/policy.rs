@@ -176,8 +176,13 @@ impl Policy {
     ///   scope asked for; supported by `training.forward-only`;
     /// - `PrivateScopeOfAnotherCustomer`: `training.private`;
     /// - `ConsentUnverified`: `training.forward-only`;
+    /// - `InteractiveNotOptedIn`: `use.purposes` (use for interactive features while the
+    ///   customer's opt-in is not in force at the request instant, see
+    ///   [`Facts::interactive_choice_at`](crate::Facts::interactive_choice_at));
     /// - `RetentionEnded`, `KeptOnlyByLegalHold`: `logs.retention`, supported by the
     ///   category's retention rule clause when it is another;
+    /// - `NoRelationship`: the clause of the action, as for `ActorMayNotAct` (the customer has
+    ///   no relationship on record at all: nothing ended, so not `logs.retention`);
     /// - `CannotEvaluate`: `logs.retention`.
     ///
     /// The checks run in this order, so a request that fails several names the first: who

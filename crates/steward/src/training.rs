@@ -5,8 +5,8 @@ use std::io::Write;
 use serde::Serialize;
 use steward_core::{DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope};
 use steward_logs::{
-    AuditStore, BoxError, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, RecordDigester,
-    RecordHeader, SealedRecord, SkipReason,
+    AuditStore, BoxError, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, PlannedRecords,
+    RecordDigester, RecordHeader, SealedRecord, SkipReason,
 };
 
 use crate::{DataRef, DenyReason, Request, RosterFacts, StewardError, Vault};
@@ -54,17 +54,22 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// Exports, for a training job at `scope`, exactly the records whose authenticated
     /// consent at collection permits it now, and nothing else (`training.*`).
     ///
-    /// `source` is called twice, once per [`ExportPass`], and must give the same sealed
-    /// records in the same order both times (a snapshot or a cursor at a fixed point of a
-    /// store); for [`ExportPass::Plan`] the records' headers suffice. It may stream them, so
-    /// a job of any size runs in constant memory.
+    /// `source` is called twice, once per [`ExportPass`], and should give the same sealed
+    /// records both times; for [`ExportPass::Plan`] the records' headers suffice. It may
+    /// stream them: the job holds only the planned ids (16 bytes each), never the records.
+    /// Whatever the source gives, the job exports only records its audited plan names: one
+    /// that arrived between the passes is counted as [`SkipReason::NotPlanned`], never
+    /// decrypted, and a planned one the run did not export is listed in
+    /// [`ExportOutcome::not_exported`] with its reason ([`SkipReason::Missing`] if the run
+    /// never gave it) and counted in the trail.
     ///
     /// 1. Plan, decrypting nothing: every record is decided with [`Policy::check`] for
     ///    [`Actor::TrainingPipeline`](crate::Actor::TrainingPipeline) at one instant (the
     ///    vault's audit clock), on the level its header claims. Left out, with a counted
     ///    reason: consent ([`SkipReason::Consent`], including a private job meeting another
     ///    customer's record, and, in the strict consent mode, a later downgrade), retention
-    ///    due, kept only by a legal hold, shredded, malformed.
+    ///    due, kept only by a legal hold, no relationship on record, cannot be evaluated
+    ///    ([`SkipReason::CannotEvaluate`], never counted as retention), shredded, malformed.
     /// 2. The plan (scope, instant, policy version, counts, and a digest of the planned
     ///    record ids) is written to the audit trail, before any plaintext exists.
     /// 3. Run: each planned record is decrypted, which authenticates its header, so the
@@ -145,7 +150,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     {
         let at = self.custody().audit_instant()?;
         let mut counts = ExportCounts::default();
-        let mut planned = RecordDigester::new();
+        let mut planned = PlannedRecords::new();
         for item in source(ExportPass::Plan) {
             let bytes = item.map_err(|source| StewardError::Export { source })?;
             match RecordHeader::from_prefix(&bytes) {
@@ -165,9 +170,9 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             policy_version: self.policy().version().clone(),
             at,
             counts,
-            digest: planned.finish(),
+            digest: planned.digest(),
         };
-        let mut grant = self.custody().begin_export(plan)?;
+        let mut grant = self.custody().begin_export(plan, planned)?;
         let mut failure = None;
         for item in source(ExportPass::Run) {
             let bytes = match item {
@@ -177,12 +182,31 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                     break;
                 }
             };
-            let Ok(record) = SealedRecord::from_vec(bytes) else {
-                grant.skip(SkipReason::Tampered);
-                continue;
+            // A planned record that no longer parses is reported as such, by the id its
+            // header still names.
+            let named = RecordHeader::from_prefix(&bytes).map(|header| header.record_id());
+            let record = match (SealedRecord::from_vec(bytes), named) {
+                (Ok(record), _) => record,
+                (Err(_), Ok(id)) => {
+                    grant.leave_out(id, SkipReason::Tampered);
+                    continue;
+                }
+                (Err(_), Err(_)) => {
+                    grant.skip(SkipReason::Tampered);
+                    continue;
+                }
             };
-            if let Err(reason) = self.training_decision(record.header(), scope, at) {
-                grant.skip(reason);
+            let id = record.header().record_id();
+            let decided = self.training_decision(record.header(), scope, at);
+            // Exactly what the audited plan names: a record the plan left out is counted
+            // for its reason, one it never saw (arrived after it) as not planned, and
+            // neither is decrypted.
+            if !grant.is_pending(id) {
+                grant.skip(decided.err().unwrap_or(SkipReason::NotPlanned));
+                continue;
+            }
+            if let Err(reason) = decided {
+                grant.leave_out(id, reason);
                 continue;
             }
             // Decrypting authenticates the header the decision read: a record whose claimed
@@ -233,9 +257,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         let decision = self.check(&Request::train(scope, data, at));
         match decision.reason() {
             None => Ok(()),
-            Some(DenyReason::RetentionEnded | DenyReason::CannotEvaluate { .. }) => {
-                Err(SkipReason::RetentionDue)
-            }
+            Some(DenyReason::RetentionEnded) => Err(SkipReason::RetentionDue),
+            // Not a retention matter: what cannot be evaluated is left out as such.
+            Some(DenyReason::CannotEvaluate { .. }) => Err(SkipReason::CannotEvaluate),
+            Some(DenyReason::NoRelationship) => Err(SkipReason::NoRelationship),
             Some(DenyReason::KeptOnlyByLegalHold) => Err(SkipReason::LegalHoldOnly),
             Some(_) => Err(SkipReason::Consent),
         }
@@ -243,9 +268,10 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 }
 
 /// A manifest of a training export that a model card can cite: one JSON line per exported
-/// record (id, customer, collection instant, consent at collection), then one line with the
-/// job: its id, scope, instant, policy version, counts and the digests of the planned and
-/// exported ids, which match the job's two audit entries.
+/// record (id, customer, collection instant, consent at collection), one per planned record
+/// the job did not export (id and `not_exported` reason), then one line with the job: its
+/// id, scope, instant, policy version, counts and the digests of the planned and exported
+/// ids, which match the job's two audit entries.
 ///
 /// Streams to any writer, so a manifest of any size takes constant memory. Feed it from the
 /// export's sink, then finish it with the outcome.
@@ -266,7 +292,7 @@ pub struct TrainingManifest<W> {
 }
 
 /// The format name written into every manifest's last line.
-pub const MANIFEST_FORMAT: &str = "steward-training-manifest/1";
+pub const MANIFEST_FORMAT: &str = "steward-training-manifest/2";
 
 #[derive(Serialize)]
 struct ManifestRecord {
@@ -274,6 +300,13 @@ struct ManifestRecord {
     customer: steward_core::CustomerId,
     collected_at: Timestamp,
     consent_at_collection: TrainingLevel,
+}
+
+/// A planned record the job did not export, and why.
+#[derive(Serialize)]
+struct ManifestNotExported {
+    record: RecordId,
+    not_exported: SkipReason,
 }
 
 #[derive(Serialize)]
@@ -327,6 +360,12 @@ impl<W: Write> TrainingManifest<W> {
             return Err(StewardError::Export {
                 source: "the manifest lists other records than the job exported".into(),
             });
+        }
+        for left_out in &outcome.not_exported {
+            self.line(&ManifestNotExported {
+                record: left_out.record,
+                not_exported: left_out.reason,
+            })?;
         }
         let job = ManifestJob {
             format: MANIFEST_FORMAT,

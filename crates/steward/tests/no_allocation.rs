@@ -35,6 +35,13 @@ fn check_performs_no_heap_allocation() {
         .relationships
         .end(bob(), at("2025-03-01T00:00:00Z"))
         .unwrap();
+    choose(
+        &mut facts,
+        alice(),
+        InteractiveChoice::OptedIn,
+        "2025-01-20T00:00:00Z",
+    );
+    let stranger: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99".parse().unwrap();
     let steward = steward();
     let outsider: StewardId = "mallory".parse().unwrap();
     let ticket = ticket();
@@ -56,10 +63,22 @@ fn check_performs_no_heap_allocation() {
         Request::keep(log, now),
         Request::keep(ended_log, now),
         Request::keep(ended_log, at("2026-01-01T00:00:00Z")),
+        // Interactive features, opted in and not; a customer with no relationship.
+        Request::use_data(Purpose::InteractiveFeatures, email, now),
+        Request::use_data(
+            Purpose::InteractiveFeatures,
+            data(DataCategory::Email, bob(), "2025-02-01T00:00:00Z"),
+            now,
+        ),
+        Request::use_data(
+            Purpose::CustomerCare,
+            data(DataCategory::Email, stranger, "2025-02-01T00:00:00Z"),
+            now,
+        ),
     ];
     // Warm up anything lazily initialised outside the measured region.
     let expected: Vec<Decision> = requests.iter().map(|r| policy.check(r, &facts)).collect();
-    let mut decisions = [None; 13];
+    let mut decisions = [None; 16];
 
     // The same facts behind a vault, as a multi-threaded server holds them: its check()
     // takes a shared lock, which must not allocate either.
@@ -80,7 +99,7 @@ fn check_performs_no_heap_allocation() {
         .unwrap(),
     )
     .unwrap();
-    let mut through_vault = [None; 13];
+    let mut through_vault = [None; 16];
 
     let region = Region::new(ALLOCATOR);
     for (slot, request) in decisions.iter_mut().zip(&requests) {

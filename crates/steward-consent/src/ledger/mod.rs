@@ -34,6 +34,11 @@ pub use self::{export::EXPORT_FORMAT, history::History, import::ConsentLedgerSee
 pub struct ReceiptId(NonZeroU32);
 
 impl ReceiptId {
+    /// The receipt numbered `number`: for the ledgers of this crate.
+    pub(crate) const fn from_number(number: NonZeroU32) -> Self {
+        Self(number)
+    }
+
     /// The receipt number.
     #[must_use]
     pub const fn get(self) -> u32 {

@@ -412,7 +412,13 @@ pub(crate) fn encode_entry(
             put_short(out, to.as_str().as_bytes())?;
         }
         AuditEvent::TrainingExportPlanned(plan) => {
-            out.put(&[6]);
+            // Counts earlier builds did not have change the code, and follow the others:
+            // an entry an earlier build wrote encodes exactly as it did.
+            out.put(&[if has_later_counts(&plan.counts) {
+                10
+            } else {
+                6
+            }]);
             out.put(plan.job.as_bytes());
             put_scope(out, plan.scope)?;
             put_short(out, plan.policy_version.as_str().as_bytes())?;
@@ -425,7 +431,7 @@ pub(crate) fn encode_entry(
             counts,
             digest,
         } => {
-            out.put(&[7]);
+            out.put(&[if has_later_counts(counts) { 11 } else { 7 }]);
             out.put(job.as_bytes());
             put_counts(out, counts);
             out.put(digest.as_bytes());
@@ -477,6 +483,17 @@ fn put_counts(out: &mut impl Sink, counts: &ExportCounts) {
     ] {
         out.put(&count.to_be_bytes());
     }
+    if has_later_counts(counts) {
+        for count in counts.later_counts() {
+            out.put(&count.to_be_bytes());
+        }
+    }
+}
+
+/// Whether `counts` hold a count that entries of earlier builds could not (then the entry
+/// encodes under its own code, with those counts after the others).
+fn has_later_counts(counts: &ExportCounts) -> bool {
+    counts.later_counts().iter().any(|count| *count != 0)
 }
 
 /// A purpose as one byte: its position in `Purpose::ALL`, which only ever grows at the end
@@ -606,6 +623,60 @@ mod tests {
         );
         // The event of earlier builds keeps its encoding, with no version.
         assert_eq!(encode(AuditEvent::CustomerShredded { customer }), prefix(4));
+    }
+
+    /// An export entry whose counts earlier builds could have written keeps their encoding
+    /// (code 7, six counts), so entries already chained still verify; one with a count they
+    /// did not have encodes under its own code, with those counts after the six.
+    #[test]
+    fn export_entries_keep_their_encoding_and_later_counts_get_their_own_code() {
+        let at = Timestamp::from_unix_nanos(1_750_000_000_123_456_789);
+        let job = ExportJobId::generate_at(at);
+        let digest = crate::RecordDigester::new().finish();
+        let encode = |counts: ExportCounts| {
+            let mut bytes = Vec::new();
+            let event = AuditEvent::TrainingExportFinished {
+                job,
+                counts,
+                digest,
+            };
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
+            bytes
+        };
+        let expected = |tag: u8, counts: &[u64]| {
+            let mut bytes = 3_u64.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&[0; 32]);
+            bytes.extend_from_slice(&1_750_000_000_123_456_789_i64.to_be_bytes());
+            bytes.push(tag);
+            bytes.extend_from_slice(job.as_bytes());
+            for count in counts {
+                bytes.extend_from_slice(&count.to_be_bytes());
+            }
+            bytes.extend_from_slice(digest.as_bytes());
+            bytes
+        };
+        let old = ExportCounts {
+            exported: 2,
+            consent: 1,
+            tampered: 1,
+            ..ExportCounts::default()
+        };
+        assert_eq!(encode(old), expected(7, &[2, 1, 0, 0, 0, 1]));
+        let later = ExportCounts {
+            cannot_evaluate: 4,
+            missing: 1,
+            ..old
+        };
+        assert_eq!(encode(later), expected(11, &[2, 1, 0, 0, 0, 1, 4, 0, 0, 1]));
+        // An entry of an earlier build reads back with the later counts at zero.
+        let json = r#"{"exported":2,"consent":1,"retention_due":0,"legal_hold_only":0,"shredded":0,"tampered":1}"#;
+        assert_eq!(serde_json::from_str::<ExportCounts>(json).unwrap(), old);
     }
 
     #[test]

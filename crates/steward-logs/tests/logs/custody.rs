@@ -1214,15 +1214,8 @@ fn an_export_grant_opens_only_what_the_authenticated_level_permits() -> TestResu
         &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
         b"shared",
     )?;
-    let plan = steward_logs::ExportPlan {
-        job: steward_logs::ExportJobId::generate_at(at),
-        scope: steward_core::TrainingScope::Shared,
-        policy_version: "2025-03-05".parse()?,
-        at,
-        counts: steward_logs::ExportCounts::default(),
-        digest: steward_logs::RecordDigester::new().finish(),
-    };
-    let mut grant = custody.begin_export(plan)?;
+    let (plan, planned) = plan_naming(at, &[&none, &shared])?;
+    let mut grant = custody.begin_export(plan, planned)?;
     assert!(custody.open_for_export(&mut grant, &none).is_err());
     assert_eq!(
         custody.open_for_export(&mut grant, &shared)?.as_bytes(),
@@ -1230,5 +1223,96 @@ fn an_export_grant_opens_only_what_the_authenticated_level_permits() -> TestResu
     );
     let outcome = custody.finish_export(grant)?;
     assert_eq!((outcome.counts.exported, outcome.counts.consent), (1, 1));
+    // The planned record it did not export is reported, with why.
+    assert_eq!(
+        outcome.not_exported,
+        [steward_logs::NotExported {
+            record: none.header().record_id(),
+            reason: steward_logs::SkipReason::Consent,
+        }]
+    );
+    Ok(())
+}
+
+/// A shared-scope plan at `at` naming exactly `records`, and the ids it names.
+fn plan_naming(
+    at: Timestamp,
+    records: &[&SealedRecord],
+) -> TestResult<(steward_logs::ExportPlan, steward_logs::PlannedRecords)> {
+    let mut planned = steward_logs::PlannedRecords::new();
+    for record in records {
+        planned.add(record.header().record_id());
+    }
+    let plan = steward_logs::ExportPlan {
+        job: steward_logs::ExportJobId::generate_at(at),
+        scope: steward_core::TrainingScope::Shared,
+        policy_version: "2025-03-05".parse()?,
+        at,
+        counts: steward_logs::ExportCounts {
+            exported: u64::try_from(planned.len())?,
+            ..steward_logs::ExportCounts::default()
+        },
+        digest: planned.digest(),
+    };
+    Ok((plan, planned))
+}
+
+/// A grant decrypts exactly the records its audited plan names: one that arrived after the
+/// plan is refused and counted, never decrypted, and a planned one the run never met is
+/// reported missing, in the outcome and in the trail's counts.
+#[test]
+fn an_export_grant_opens_only_the_records_its_plan_names_and_reports_the_missing() -> TestResult {
+    let custody = custody()?;
+    let owner = customer(4)?;
+    let at = instant(100)?;
+    let seal = |body: &[u8]| {
+        custody.seal(
+            &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
+            body,
+        )
+    };
+    let (planned_one, planned_two, arrived_later) = (seal(b"one")?, seal(b"two")?, seal(b"late")?);
+    let (plan, planned) = plan_naming(at, &[&planned_one, &planned_two])?;
+    let mut grant = custody.begin_export(plan, planned)?;
+    assert!(custody.open_for_export(&mut grant, &arrived_later).is_err());
+    assert_eq!(
+        custody
+            .open_for_export(&mut grant, &planned_one)?
+            .as_bytes(),
+        b"one"
+    );
+    // Met twice: exported once.
+    assert!(custody.open_for_export(&mut grant, &planned_one).is_err());
+    let outcome = custody.finish_export(grant)?;
+    assert_eq!(outcome.counts.exported, 1);
+    assert_eq!(outcome.counts.not_planned, 2);
+    assert_eq!(outcome.counts.missing, 1);
+    assert!(!outcome.matches_plan());
+    assert_eq!(
+        outcome.not_exported,
+        [steward_logs::NotExported {
+            record: planned_two.header().record_id(),
+            reason: steward_logs::SkipReason::Missing,
+        }]
+    );
+    Ok(())
+}
+
+/// A grant is given only for the records the plan's digest and count name.
+#[test]
+fn an_export_plan_whose_records_differ_from_its_digest_is_refused() -> TestResult {
+    let custody = custody()?;
+    let owner = customer(5)?;
+    let at = instant(100)?;
+    let record = custody.seal(
+        &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
+        b"one",
+    )?;
+    let (plan, _) = plan_naming(at, &[&record])?;
+    let refused = custody.begin_export(plan, steward_logs::PlannedRecords::new());
+    assert!(
+        matches!(refused, Err(LogsError::PlanMismatch)),
+        "{refused:?}"
+    );
     Ok(())
 }

@@ -22,8 +22,8 @@ use steward_core::{CustomerId, ManualClock, RecordId, Timestamp, TrainingLevel, 
 use steward_logs::{
     AuditError, AuditKey, AuditOutcome, AuditStore, BoxError, ChainHash, ChainedEntry, Custody,
     ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
-    KeyringSnapshot, LogsError, OpenError, RecordDigester, SealConfig, SealInput, SealedRecord,
-    SharedHead, Tombstone, WrappedDataKey,
+    KeyringSnapshot, LogsError, OpenError, SealConfig, SealInput, SealedRecord, SharedHead,
+    Tombstone, WrappedDataKey,
 };
 
 use crate::common::{
@@ -908,15 +908,20 @@ fn an_export_on_another_node_honours_a_shred() -> TestResult {
     let record = b.seal(&input(owner)?, b"shared for training")?;
     a.shred(owner)?;
     let at = b.audit_instant()?;
+    let mut planned = steward_logs::PlannedRecords::new();
+    planned.add(record.header().record_id());
     let plan = ExportPlan {
         job: ExportJobId::generate_at(at),
         scope: TrainingScope::Shared,
         policy_version: "2025-03-05".parse()?,
         at,
-        counts: ExportCounts::default(),
-        digest: RecordDigester::new().finish(),
+        counts: ExportCounts {
+            exported: 1,
+            ..ExportCounts::default()
+        },
+        digest: planned.digest(),
     };
-    let mut grant = b.begin_export(plan)?;
+    let mut grant = b.begin_export(plan, planned)?;
     let exported = b.open_for_export(&mut grant, &record);
     assert!(
         matches!(exported, Err(LogsError::Open(OpenError::Shredded))),

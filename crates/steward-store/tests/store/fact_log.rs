@@ -342,6 +342,59 @@ fn a_long_replay_leaves_a_snapshot_and_loading_from_it_equals_a_full_replay() {
     assert_eq!(full, written);
 }
 
+/// A choice about interactive features among the entries a snapshot covers is restored
+/// from the snapshot as the full replay rebuilds it, and the full verification accepts it.
+#[test]
+fn interactive_choices_in_a_snapshot_are_restored_as_the_log_wrote_them() {
+    let dir = TempDir::new("fact-snapshot-interactive");
+    let keys = keys();
+    let store = SqliteStore::create(dir.db(), &keys).unwrap();
+    let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let now = Timestamp::now();
+    let choice = steward::InteractiveChange::new(
+        customer(1),
+        steward::InteractiveChoice::OptedIn,
+        now,
+        ConsentActor::Customer,
+        Channel::Api,
+        Policy::coder_model().version().clone(),
+    );
+    let receipt = vault
+        .update_facts(|facts| facts.record_interactive(choice))
+        .unwrap()
+        .unwrap();
+    let customers = many_customers(10_050);
+    vault
+        .update_facts(|facts| {
+            facts.in_one_commit(|batch| {
+                for (n, customer) in customers.iter().enumerate() {
+                    batch.start_relationship(*customer, at(i64::try_from(n).unwrap()))?;
+                }
+                Ok(())
+            })
+        })
+        .unwrap()
+        .unwrap();
+    drop(vault);
+    // The first load replays one by one and leaves a snapshot; the second restores from it.
+    drop(open_vault(&store, &keys, Policy::coder_model()).unwrap());
+    assert!(store.latest_snapshot().unwrap().is_some());
+    let restored = open_vault(&store, &keys, Policy::coder_model()).unwrap();
+    let facts = restored.facts().unwrap();
+    let history = facts.interactive().unwrap().history(customer(1));
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].receipt, receipt);
+    assert!(
+        facts
+            .interactive()
+            .unwrap()
+            .choice_at(customer(1), receipt.effective)
+            .is_opted_in()
+    );
+    drop(facts);
+    verify_fact_log(&store, &keys.audit_key().unwrap().fact_log_key(), None).unwrap();
+}
+
 #[test]
 fn an_edited_or_misplaced_snapshot_keeps_the_store_from_serving() {
     let dir = TempDir::new("fact-snapshot-edit");

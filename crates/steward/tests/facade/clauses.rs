@@ -67,9 +67,10 @@ fn use_purposes() {
     let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
     for purpose in Purpose::ALL {
         let decision = policy.check(&Request::use_data(*purpose, email, at(NOW)), &facts);
+        // Interactive features only "when you choose to do so": alice has not chosen.
         assert_eq!(
             decision.is_allowed(),
-            purpose.group() == PurposeGroup::Service,
+            purpose.group() == PurposeGroup::Service && *purpose != Purpose::InteractiveFeatures,
             "{purpose}: {decision}"
         );
         // Allowed or denied, the purpose list decides.
@@ -92,6 +93,124 @@ fn use_purposes() {
     };
     let decision = policy.check(&by_customer, &facts);
     assert_eq!(decision.reason(), Some(DenyReason::ActorMayNotAct));
+}
+
+#[test]
+fn use_purposes_interactive_features_need_the_customers_opt_in() {
+    let policy = Policy::coder_model();
+    let mut facts = facts(&policy);
+    let email = data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z");
+    let interactive = |facts: &MemoryFacts, now: &str| {
+        policy.check(
+            &Request::use_data(Purpose::InteractiveFeatures, email, at(now)),
+            facts,
+        )
+    };
+    let before = interactive(&facts, NOW);
+    assert!(!before.is_allowed(), "{before}");
+    assert_eq!(before.decisive(), ClauseId::UsePurposes);
+    assert_eq!(before.reason(), Some(DenyReason::InteractiveNotOptedIn));
+    assert_eq!(
+        before.to_string(),
+        "deny [use.purposes]: the customer has not opted in to interactive features"
+    );
+
+    choose(
+        &mut facts,
+        alice(),
+        InteractiveChoice::OptedIn,
+        "2025-03-01T00:00:00Z",
+    );
+    let after = interactive(&facts, NOW);
+    assert!(after.is_allowed(), "{after}");
+    assert_eq!(after.decisive(), ClauseId::UsePurposes);
+    // Before the opt-in took effect, the use was not chosen: the request instant decides.
+    let earlier = interactive(&facts, "2025-02-15T00:00:00Z");
+    assert_eq!(earlier.reason(), Some(DenyReason::InteractiveNotOptedIn));
+    // Bob's choice is his own: alice's opt-in lets nothing of his serve.
+    let bobs = data(DataCategory::Email, bob(), "2025-02-01T00:00:00Z");
+    let decision = policy.check(
+        &Request::use_data(Purpose::InteractiveFeatures, bobs, at(NOW)),
+        &facts,
+    );
+    assert_eq!(decision.reason(), Some(DenyReason::InteractiveNotOptedIn));
+
+    // Withdrawn: denied again from the withdrawal on, allowed before it.
+    choose(
+        &mut facts,
+        alice(),
+        InteractiveChoice::OptedOut,
+        "2025-07-01T00:00:00Z",
+    );
+    let withdrawn = interactive(&facts, "2025-07-01T00:00:00Z");
+    assert_eq!(withdrawn.reason(), Some(DenyReason::InteractiveNotOptedIn));
+    assert!(interactive(&facts, "2025-06-30T00:00:00Z").is_allowed());
+    // Other service purposes never needed the opt-in.
+    let care = policy.check(
+        &Request::use_data(Purpose::CustomerCare, email, at("2025-07-02T00:00:00Z")),
+        &facts,
+    );
+    assert!(care.is_allowed(), "{care}");
+}
+
+#[test]
+fn a_customer_without_any_relationship_is_denied_as_no_relationship_not_as_retention() {
+    let policy = Policy::coder_model();
+    let facts = facts(&policy);
+    // Neither alice nor bob: nobody ever started a relationship with this customer.
+    let stranger: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99".parse().unwrap();
+    let email = data(DataCategory::Email, stranger, "2025-02-01T00:00:00Z");
+    let used = policy.check(
+        &Request::use_data(Purpose::CustomerCare, email, at(NOW)),
+        &facts,
+    );
+    assert_eq!(used.reason(), Some(DenyReason::NoRelationship), "{used}");
+    assert_eq!(used.decisive(), ClauseId::UsePurposes);
+    assert!(!used.clauses().contains(ClauseId::LogsRetention), "{used}");
+    assert_eq!(
+        used.to_string(),
+        "deny [use.purposes]: the customer has no relationship on record: nothing the policy \
+         grants applies to their data"
+    );
+    let log = data(
+        DataCategory::LlmRequestLog,
+        stranger,
+        "2025-02-01T00:00:00Z",
+    )
+    .with_consent_at_collection(TrainingLevel::OpenWeight);
+    let trained = policy.check(&Request::train(TrainingScope::Shared, log, at(NOW)), &facts);
+    assert_eq!(trained.reason(), Some(DenyReason::NoRelationship));
+    assert_eq!(trained.decisive(), ClauseId::TrainingDefaultOff);
+    let kept = policy.check(&Request::keep(log, at(NOW)), &facts);
+    assert_eq!(kept.reason(), Some(DenyReason::NoRelationship));
+    assert_eq!(kept.decisive(), ClauseId::LogsStored);
+
+    // A customer whose relationship ended is still refused as past its retention.
+    let mut ended = facts.clone();
+    ended
+        .relationships
+        .end(alice(), at("2025-03-01T00:00:00Z"))
+        .unwrap();
+    let late = policy.check(
+        &Request::use_data(
+            Purpose::CustomerCare,
+            data(DataCategory::Email, alice(), "2025-02-01T00:00:00Z"),
+            at(NOW),
+        ),
+        &ended,
+    );
+    assert_eq!(late.reason(), Some(DenyReason::RetentionEnded));
+    assert_eq!(late.decisive(), ClauseId::LogsRetention);
+    // And data of a known customer collected outside every relationship stays due.
+    let before = policy.check(
+        &Request::use_data(
+            Purpose::CustomerCare,
+            data(DataCategory::Email, bob(), "2024-12-01T00:00:00Z"),
+            at(NOW),
+        ),
+        &facts,
+    );
+    assert_eq!(before.reason(), Some(DenyReason::RetentionEnded));
 }
 
 #[test]

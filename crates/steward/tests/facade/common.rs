@@ -95,6 +95,24 @@ pub(crate) fn set_level(
     facts.consent.record(change, at(when)).unwrap();
 }
 
+/// Records `customer`'s choice about interactive features, in force at once.
+pub(crate) fn choose(
+    facts: &mut MemoryFacts,
+    customer: CustomerId,
+    choice: InteractiveChoice,
+    when: &str,
+) {
+    let change = InteractiveChange::new(
+        customer,
+        choice,
+        at(when),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        Policy::coder_model().version().clone(),
+    );
+    facts.interactive.record(change, at(when)).unwrap();
+}
+
 pub(crate) fn data(category: DataCategory, owner: CustomerId, collected: &str) -> DataRef {
     DataRef::new(category, owner, at(collected))
 }

@@ -24,6 +24,9 @@ struct World {
     ended: Option<i64>,
     hold_review: Option<i64>,
     on_roster: bool,
+    /// Alice's choices about interactive features: (day recorded, days until in force,
+    /// opted in), in recording order.
+    interactive: Vec<(i64, i64, bool)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -32,13 +35,47 @@ fn world() -> impl Strategy<Value = World> {
         prop::option::of(1i64..400),
         prop::option::of(1i64..500),
         any::<bool>(),
+        interactive_choices(),
     )
-        .prop_map(|(changes, ended, hold_review, on_roster)| World {
-            changes: changes.into_iter().collect(),
-            ended,
-            hold_review,
-            on_roster,
-        })
+        .prop_map(
+            |(changes, ended, hold_review, on_roster, interactive)| World {
+                changes: changes.into_iter().collect(),
+                ended,
+                hold_review,
+                on_roster,
+                interactive,
+            },
+        )
+}
+
+/// Choices about interactive features: recorded on increasing days, some in force at once,
+/// some scheduled days ahead (which a later choice may cancel).
+fn interactive_choices() -> impl Strategy<Value = Vec<(i64, i64, bool)>> {
+    prop::collection::vec(
+        (0i64..400, prop_oneof![Just(0i64), 0i64..60], any::<bool>()),
+        0..6,
+    )
+    .prop_map(|mut choices| {
+        choices.sort_by_key(|(recorded, ..)| *recorded);
+        choices
+    })
+}
+
+/// Whether alice's opt-in is in force on `when`, read plainly from her choices: each choice
+/// replaces every earlier one not yet in force when it takes effect, and the newest one in
+/// force by `when` decides (opted out before any).
+fn model_opted_in(world: &World, when: i64) -> bool {
+    let mut standing: Vec<(i64, bool)> = Vec::new();
+    for (recorded, ahead, opted_in) in &world.interactive {
+        let effective = recorded + ahead;
+        standing.retain(|(from, _)| *from <= effective);
+        standing.push((effective, *opted_in));
+    }
+    standing
+        .iter()
+        .rev()
+        .find(|(from, _)| *from <= when)
+        .is_some_and(|(_, opted_in)| *opted_in)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +181,22 @@ fn build(policy: &Policy, world: &World) -> MemoryFacts {
             policy.version().clone(),
         );
         facts.consent.record(change, day(*when)).unwrap();
+    }
+    for (recorded, ahead, opted_in) in &world.interactive {
+        let choice = if *opted_in {
+            InteractiveChoice::OptedIn
+        } else {
+            InteractiveChoice::OptedOut
+        };
+        let change = InteractiveChange::new(
+            alice(),
+            choice,
+            day(recorded + ahead),
+            ConsentActor::Customer,
+            Channel::Api,
+            policy.version().clone(),
+        );
+        facts.interactive.record(change, day(*recorded)).unwrap();
     }
     if let Some(review) = world.hold_review {
         let hold = LegalHold::place(
@@ -261,7 +314,10 @@ fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
                 }
                 _ => personal && purpose.group() == PurposeGroup::Service,
             };
-            listed && serves
+            // Interactive features only while the owner's opt-in is in force; bob never opts in.
+            let chosen = purpose != Purpose::InteractiveFeatures
+                || (ask.owner_is_alice && model_opted_in(world, ask.now));
+            listed && chosen && serves
         }
         (ActorKind::Steward, ActionKind::Open(purpose, justified)) => {
             is_log
@@ -320,7 +376,11 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
         (ActorKind::Service, ActionKind::Use(purpose)) => {
             if is_log {
                 Some(ClauseId::LogsAccess)
-            } else if !model_allows_purpose(ask.category, purpose) {
+            } else if !model_allows_purpose(ask.category, purpose)
+                // Interactive features need the owner's opt-in in force (bob never opts in).
+                || (purpose == Purpose::InteractiveFeatures
+                    && !(ask.owner_is_alice && model_opted_in(world, ask.now)))
+            {
                 Some(ClauseId::UsePurposes)
             } else {
                 None
@@ -437,6 +497,36 @@ proptest! {
             decision.clauses().iter().count(),
             decision.supporting().len() + 1
         );
+    }
+
+    /// use.purposes: use for interactive features is never allowed at an instant where the
+    /// customer's opt-in is not in force, and is allowed where it is (for data that serves).
+    #[test]
+    fn interactive_use_is_allowed_only_while_the_opt_in_is_in_force(
+        world in world(),
+        mut ask in ask(),
+    ) {
+        ask.actor = ActorKind::Service;
+        ask.action = ActionKind::Use(Purpose::InteractiveFeatures);
+        ask.category = DataCategory::Email;
+        ask.owner_is_alice = true;
+        // Data dated after the request cannot be evaluated, which says nothing of the opt-in.
+        ask.collected = ask.collected.min(ask.now);
+        let policy = Policy::coder_model();
+        let facts = build(&policy, &world);
+        let decision = decide(&policy, &facts, &ask);
+        let opted_in = model_opted_in(&world, ask.now);
+        if !opted_in {
+            prop_assert!(!decision.is_allowed(), "{}", decision);
+            prop_assert_eq!(decision.reason(), Some(DenyReason::InteractiveNotOptedIn));
+            prop_assert_eq!(decision.decisive(), ClauseId::UsePurposes);
+        }
+        // Where the opt-in stands, only retention may still refuse.
+        if opted_in && ask.collected >= 0 && ask.collected <= ask.now
+            && world.ended.is_none_or(|end| ask.now < end)
+        {
+            prop_assert!(decision.is_allowed(), "{}", decision);
+        }
     }
 
     /// Invariant 1 at the retention boundaries, where random instants rarely land: the

@@ -380,6 +380,142 @@ fn skipped_records_are_counted_by_reason_and_never_decrypted() {
     assert_eq!(outcome.counts.shredded, 3);
 }
 
+/// A training export exports exactly the records its audited plan names: a record that
+/// arrived between plan and run is neither exported nor decrypted, and a planned record the
+/// run never met is reported, in the outcome, the trail and the manifest.
+#[test]
+fn an_export_exports_exactly_its_plan_and_reports_planned_records_it_could_not_export() {
+    let world = World {
+        changes: vec![(0, TrainingLevel::Shared)],
+        ended: None,
+        now: 100,
+        strict: false,
+    };
+    let setup = setup(&world, &[(true, 10), (true, 20), (true, 30)]);
+    let (first, planned_then_gone, arrived_later) =
+        (&setup.stored[0], &setup.stored[1], &setup.stored[2]);
+    let record_id = |bytes: &Vec<u8>| {
+        SealedRecord::from_bytes(bytes)
+            .unwrap()
+            .header()
+            .record_id()
+    };
+    let mut yielded = Vec::new();
+    let mut manifest = TrainingManifest::new(Vec::new());
+    let outcome = setup
+        .vault
+        .export_training(
+            TrainingScope::Shared,
+            |pass| {
+                let records = match pass {
+                    ExportPass::Plan => vec![first.clone(), planned_then_gone.clone()],
+                    _ => vec![first.clone(), arrived_later.clone()],
+                };
+                records.into_iter().map(Ok::<_, BoxError>)
+            },
+            |record| {
+                yielded.push(i64::from_be_bytes(record.body().try_into().unwrap()));
+                manifest.record(record.header()).map_err(BoxError::from)
+            },
+        )
+        .unwrap();
+    assert_eq!(yielded, [10]);
+    assert_eq!(outcome.plan.counts.exported, 2);
+    assert_eq!(outcome.counts.exported, 1);
+    assert_eq!(outcome.counts.not_planned, 1);
+    assert_eq!(outcome.counts.missing, 1);
+    assert!(!outcome.matches_plan());
+    assert_eq!(
+        outcome.not_exported,
+        [logs::NotExported {
+            record: record_id(planned_then_gone),
+            reason: SkipReason::Missing,
+        }]
+    );
+    // The trail's end of the job counts them too.
+    let entries = setup.store.entries().unwrap();
+    assert!(matches!(
+        entries.last().unwrap().entry().event(),
+        AuditEvent::TrainingExportFinished { counts, .. }
+            if counts.missing == 1 && counts.not_planned == 1 && counts.exported == 1
+    ));
+    setup.vault.audit().unwrap().verify().unwrap();
+    // The manifest names the planned record it could not export.
+    let text = String::from_utf8(manifest.finish(&outcome).unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[1]["record"], record_id(planned_then_gone).to_string());
+    assert_eq!(lines[1]["not_exported"], "missing");
+    assert_eq!(lines[2]["exported"]["missing"], 1);
+}
+
+/// A record that cannot be evaluated is left out as such, never as due for retention, in
+/// the outcome, the trail and the manifest; so is one whose customer has no relationship.
+#[test]
+fn records_that_cannot_be_evaluated_are_not_reported_as_retention() {
+    let world = World {
+        changes: vec![(0, TrainingLevel::Shared)],
+        ended: None,
+        now: 100,
+        strict: false,
+    };
+    // Collected after the job's instant (day 100): it cannot be placed in time.
+    let setup = setup(&world, &[(true, 10), (true, 150)]);
+    let (yielded, outcome) = export(&setup.vault, &setup.stored, TrainingScope::Shared);
+    assert_eq!(yielded, [10]);
+    assert_eq!(outcome.counts.cannot_evaluate, 1);
+    assert_eq!(outcome.counts.retention_due, 0);
+    assert_eq!(outcome.plan.counts.cannot_evaluate, 1);
+    assert_eq!(outcome.plan.counts.retention_due, 0);
+    let entries = setup.store.entries().unwrap();
+    let planned = entries
+        .iter()
+        .rev()
+        .find_map(|chained| match chained.entry().event() {
+            AuditEvent::TrainingExportPlanned(plan) => Some(plan.counts),
+            _ => None,
+        });
+    assert_eq!(planned.map(|counts| counts.cannot_evaluate), Some(1));
+    assert_eq!(planned.map(|counts| counts.retention_due), Some(0));
+    setup.vault.audit().unwrap().verify().unwrap();
+    let text = String::from_utf8(
+        TrainingManifest::new(Vec::new())
+            .finish(&ExportOutcome {
+                digest: logs::RecordDigester::new().finish(),
+                ..outcome.clone()
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    let job: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(job["planned"]["cannot_evaluate"], 1);
+    assert_eq!(job["planned"]["retention_due"], 0);
+
+    // A customer with no relationship at all: its own reason, not retention.
+    let stranger: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99".parse().unwrap();
+    let collected = day(20);
+    let theirs = setup
+        .vault
+        .seal(
+            RecordId::generate_at(collected),
+            stranger,
+            collected,
+            &20_i64.to_be_bytes(),
+        )
+        .unwrap();
+    let (yielded, outcome) = export(
+        &setup.vault,
+        &[theirs.into_bytes()],
+        TrainingScope::OpenWeight,
+    );
+    assert!(yielded.is_empty());
+    assert_eq!(outcome.counts.no_relationship, 1);
+    assert_eq!(outcome.counts.retention_due, 0);
+}
+
 #[test]
 fn the_strict_mode_honours_a_later_downgrade_and_forward_only_does_not() {
     for (strict, expected) in [(false, vec![10]), (true, vec![])] {

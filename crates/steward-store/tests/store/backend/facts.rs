@@ -3,8 +3,8 @@
 //! share one log.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, ManualClock, RecordId, StewardId,
-    Timestamp, TrainingLevel,
+    Channel, ConsentActor, ConsentChange, DataCategory, Facts as _, InteractiveChange,
+    InteractiveChoice, ManualClock, RecordId, StewardId, Timestamp, TrainingLevel,
     logs::{ChainHash, Denial, LogsError, OpenError},
     retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
 };
@@ -686,5 +686,80 @@ pub(crate) fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_l
     assert_eq!(
         reloaded.consent().unwrap().level_at(ada, plus(t0, 1_000)),
         TrainingLevel::None
+    );
+}
+
+pub(crate) fn interactive_choices_round_trip_and_decide_use_after_reopen() {
+    let db = Db::fresh("interactive");
+    let store = db.store();
+    let mut facts = stored_facts(&store);
+    let now = Timestamp::now();
+    let later =
+        |seconds: i64| Timestamp::from_unix_nanos(now.unix_nanos() + seconds * 1_000_000_000);
+    let choice = |who, choice, effective| {
+        InteractiveChange::new(
+            who,
+            choice,
+            effective,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            "2025-03-05".parse().unwrap(),
+        )
+    };
+    facts.start_relationship(customer(1), now).unwrap();
+    let opt_in = facts
+        .record_interactive(choice(customer(1), InteractiveChoice::OptedIn, later(10)))
+        .unwrap();
+    // Scheduled for later, then cancelled by a withdrawal recorded after it that takes
+    // effect sooner.
+    let scheduled = facts
+        .record_interactive(choice(customer(1), InteractiveChoice::OptedIn, later(100)))
+        .unwrap();
+    let withdrawal = facts
+        .record_interactive(choice(customer(1), InteractiveChoice::OptedOut, later(50)))
+        .unwrap();
+    assert_eq!(withdrawal.cancels, [scheduled.receipt]);
+    // A backdated choice is refused and writes nothing.
+    let length = facts.applied();
+    let backdated = facts.record_interactive(choice(
+        customer(1),
+        InteractiveChoice::OptedIn,
+        Timestamp::from_unix_nanos(now.unix_nanos() - 3_600 * 1_000_000_000),
+    ));
+    assert!(
+        matches!(backdated, Err(StoreError::Consent(_))),
+        "{backdated:?}"
+    );
+    assert_eq!(facts.applied(), length);
+    drop((facts, store));
+
+    let store = db.store();
+    let reloaded = stored_facts(&store);
+    let history = reloaded.interactive().unwrap().history(customer(1));
+    let receipts: Vec<_> = history.iter().map(|entry| entry.receipt.clone()).collect();
+    assert_eq!(receipts, [opt_in, scheduled.clone(), withdrawal.clone()]);
+    assert_eq!(
+        history.get(1).unwrap().cancelled_by,
+        Some(withdrawal.receipt)
+    );
+    // check() reads the choice in force at the request instant, from the rebuilt facts.
+    let policy = policy();
+    let email = steward::DataRef::new(DataCategory::Email, customer(1), later(1));
+    let decide = |when| {
+        policy.check(
+            &steward::Request::use_data(steward::Purpose::InteractiveFeatures, email, when),
+            &reloaded,
+        )
+    };
+    assert!(!decide(later(5)).is_allowed());
+    assert!(decide(later(20)).is_allowed(), "{}", decide(later(20)));
+    let withdrawn = decide(later(200));
+    assert_eq!(
+        withdrawn.reason(),
+        Some(steward::DenyReason::InteractiveNotOptedIn)
+    );
+    assert_eq!(
+        reloaded.interactive_choice_at(customer(2), later(20)),
+        InteractiveChoice::OptedOut
     );
 }
