@@ -1133,7 +1133,18 @@ fn ingest_reports_its_progress_as_records_commit() {
 #[test]
 fn export_reports_a_planned_record_it_could_not_export() {
     let sandbox = Sandbox::with_customers("export-report");
-    sandbox.ok(&["consent", "set", "--customer", ADA, "--level", "shared"]);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
     let records = sandbox.ingest(&format!(
         "{}{}",
         line(ADA, "kept intact"),
@@ -1653,6 +1664,8 @@ fn now() -> String {
 #[test]
 fn interactive_use_needs_the_customers_opt_in_recorded_with_a_receipt_and_its_history() {
     let sandbox = Sandbox::with_customers("interactive");
+    // Collected after the relationships started, which start when they are recorded.
+    let collected = now();
     let check_interactive = |owner: &str, purpose: &str| {
         sandbox.run(&[
             "check",
@@ -1665,7 +1678,7 @@ fn interactive_use_needs_the_customers_opt_in_recorded_with_a_receipt_and_its_hi
             "--owner",
             owner,
             "--collected",
-            "2025-06-01T00:00:00Z",
+            &collected,
         ])
     };
     let before = check_interactive(ADA, "interactive-features");

@@ -23,7 +23,7 @@ use crate::{DurableFacts, StoreError};
 /// ```
 /// # let dir = std::env::temp_dir().join(format!("steward-store-sweep-records-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
-/// # let keys = steward_store::StoreKeys::new("kek-2025-03".parse()?, &[0x42; 32], &[0x17; 32])?;
+/// # let keys = steward_store::StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
 /// use steward::{Policy, SystemClock, Timestamp, VaultShredder, retention::Sweep};
 /// use steward_store::{RecordScan, SqliteStore, SweepRecords, open_vault};
 ///

@@ -368,7 +368,7 @@ fn interactive_choices_in_a_snapshot_are_restored_as_the_log_wrote_them() {
         .update_facts(|facts| {
             facts.in_one_commit(|batch| {
                 for (n, customer) in customers.iter().enumerate() {
-                    batch.start_relationship(*customer, at(i64::try_from(n).unwrap()))?;
+                    batch.start_relationship(*customer, ahead(i64::try_from(n).unwrap()))?;
                 }
                 Ok(())
             })

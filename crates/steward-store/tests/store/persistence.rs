@@ -131,7 +131,7 @@ fn the_database_and_its_companions_are_private() {
     let path = dir.db();
     let store = SqliteStore::create(&path, &keys()).unwrap();
     stored_facts(&store)
-        .start_relationship(customer(1), at(0))
+        .start_relationship(customer(1), ahead(0))
         .unwrap();
     let mut files = vec![path.clone()];
     for suffix in ["-wal", "-shm"] {

@@ -126,7 +126,7 @@ pub(crate) fn a_standing_hold_refuses_the_deletion_and_the_shred_naming_itself()
     let ada = customer(1);
     let vault = Db::vault(&store).unwrap();
     vault
-        .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+        .update_facts(|facts| facts.start_relationship(ada, Timestamp::now()))
         .unwrap()
         .unwrap();
     let record = log::<Db>(&store, &vault, ada);
