@@ -3,7 +3,7 @@
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use steward::{
-    CustomerId, RecordId, SystemClock, Timestamp, VaultShredder,
+    Clock, CustomerId, RecordId, Timestamp, VaultShredder,
     retention::{
         Disposition, KeepReason, KeyShredder, RecordStore, Removal, Sweep, SweepPlan, SweepReport,
         Target, WithheldShred,
@@ -43,9 +43,12 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
                      ahead",
         });
     }
-    let at = args.at.unwrap_or_else(Timestamp::now);
     let session = context.open()?;
     let vault = &session.vault;
+    // Never before the newest entry of the trail or the fact log: a clock set back must not
+    // make a sweep see an ended relationship as still running, or a hold as not yet placed.
+    let floor = vault.decision_instant()?;
+    let at = args.at.unwrap_or(floor);
     let records = session
         .store
         .record_metas(RecordScan::All)
@@ -82,7 +85,7 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         inner: VaultShredder::new(vault, &*facts),
         bar: &bar,
     };
-    let report = sweep.execute(&plan, &mut store, &mut shredder, &SystemClock);
+    let report = sweep.execute(&plan, &mut store, &mut shredder, &NotBefore(floor));
     bar.finish_and_clear();
     match context.format {
         Format::Json => print_json("the sweep report", &report_json(&plan, &report))?,
@@ -91,6 +94,15 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
     match report.failures().len() {
         0 => Ok(Exit::Success),
         failures => Err(CliError::SweepFailures { failures }),
+    }
+}
+
+/// The system clock, but never before the instant the vault decided at when the sweep began.
+struct NotBefore(Timestamp);
+
+impl Clock for NotBefore {
+    fn now(&self) -> Timestamp {
+        Timestamp::now().max(self.0)
     }
 }
 

@@ -148,7 +148,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     where
         I: IntoIterator<Item = Result<Vec<u8>, BoxError>>,
     {
-        let at = self.custody().audit_instant()?;
+        let at = self.decision_instant()?;
         let mut counts = ExportCounts::default();
         let mut planned = PlannedRecords::new();
         for item in source(ExportPass::Plan) {
