@@ -4,7 +4,7 @@
 //! - [`Backend`]: what a test needs of a backend beyond the store itself: a fresh store of its
 //!   own, the vault on it, a record sealed and stored, and raw SQL for tampering. `sqlite.rs`
 //!   and `postgres.rs` implement it.
-//! - The behaviour modules (`audit`, `facts`, `fact_log`, `keys`, `records`) are compiled once
+//! - The behaviour modules (`audit`, `facts`, `fact_log`, `keys`, `records`, `secrets`) are compiled once
 //!   per mount, with `Db` naming that mount's backend. They call the stores' methods by name:
 //!   both stores offer the same verbs, so a test that compiles for one and not the other has
 //!   found a difference between them.
@@ -148,6 +148,8 @@ macro_rules! conformance_suite {
                 a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id,
                 the_sweep_deletes_stored_records_and_shreds_keys_durably,
                 a_training_export_streams_from_the_store;
+            secrets:
+                stored_records_hold_markers_not_secrets_and_fingerprints_survive_a_restart;
         }
     };
 }
@@ -176,6 +178,7 @@ mod on_sqlite {
         pub(super) mod facts;
         pub(super) mod keys;
         pub(super) mod records;
+        pub(super) mod secrets;
     }
 }
 
@@ -212,5 +215,6 @@ mod on_postgres {
         pub(super) mod facts;
         pub(super) mod keys;
         pub(super) mod records;
+        pub(super) mod secrets;
     }
 }
