@@ -10,7 +10,10 @@ use std::{
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use steward::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN};
+use steward::{
+    CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN,
+    redact::RedactionCounts,
+};
 use steward_store::{GroupCommitter, StoreVault};
 
 use crate::{
@@ -49,6 +52,8 @@ struct Ingested {
     customer: CustomerId,
     collected_at: Timestamp,
     consent: TrainingLevel,
+    /// Secrets replaced by markers before sealing, per kind (never the secrets).
+    redacted: RedactionCounts,
 }
 
 /// `steward ingest [FILE]`
@@ -85,6 +90,17 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
                 ]);
             }
             table.print()?;
+            let mut redacted = RedactionCounts::default();
+            for record in &ingested {
+                redacted.add(&record.redacted);
+            }
+            if !redacted.is_empty() {
+                note(format_args!(
+                    "redacted {} secrets before sealing ({redacted}): each is a marker naming its \
+                     kind and a keyed fingerprint",
+                    redacted.total()
+                ));
+            }
             note(format_args!(
                 "sealed and stored {} records under the consent in force when each was collected \
                  (logs.stored, logs.encrypted, training.forward-only)",
@@ -240,12 +256,14 @@ fn seal_one(
     line: &Planned,
 ) -> Result<Ingested, CliError> {
     // training.forward-only: the vault seals under the level in force when it was collected.
-    let record = vault.seal(
+    let sealed = vault.seal_counting(
         RecordId::generate_at(line.at),
         line.customer,
         line.at,
         &line.body,
     )?;
+    let redacted = *sealed.redactions();
+    let record = sealed.into_record();
     let (id, consent) = (record.header().record_id(), record.header().consent());
     committer.put(record, DataCategory::LlmRequestLog)?;
     Ok(Ingested {
@@ -253,5 +271,6 @@ fn seal_one(
         customer: line.customer,
         collected_at: line.at,
         consent,
+        redacted,
     })
 }
