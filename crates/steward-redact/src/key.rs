@@ -70,12 +70,29 @@ impl fmt::Debug for FingerprintKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint([u8; FINGERPRINT_HEX_LEN / 2]);
 
+impl Fingerprint {
+    /// The lowercase hex digits, as bytes (what a marker carries).
+    #[must_use]
+    pub fn hex(&self) -> [u8; FINGERPRINT_HEX_LEN] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; FINGERPRINT_HEX_LEN];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            if let [high, low] = pair {
+                *high = DIGITS.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+                *low = DIGITS
+                    .get(usize::from(byte & 0x0f))
+                    .copied()
+                    .unwrap_or(b'0');
+            }
+        }
+        hex
+    }
+}
+
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        // The digits are ASCII: the conversion cannot fail.
+        f.write_str(std::str::from_utf8(&self.hex()).unwrap_or_default())
     }
 }
 

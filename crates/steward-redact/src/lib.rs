@@ -166,25 +166,34 @@ pub trait Redactor: Send + Sync {
     /// Must not panic on any input.
     fn find(&self, input: &[u8], findings: &mut Vec<Finding>);
 
+    /// As [`find`](Self::find), saying also whether a second pass over the redacted body
+    /// could find more (see [`redact`](Self::redact)). The default says it could; a redactor
+    /// that can tell otherwise saves the second pass.
+    fn find_settling(&self, input: &[u8], findings: &mut Vec<Finding>) -> Rescan {
+        self.find(input, findings);
+        Rescan::Needed
+    }
+
     /// `input` with every secret [`find`](Self::find) reports replaced by
     /// `[REDACTED:<kind>:<fingerprint>]` (fingerprint under `key`), and counts per kind.
     /// Findings out of order, overlapping, empty, out of bounds or already a marker are
     /// skipped, so the output never exceeds [`redacted_len_bound`] whatever `find` reports.
     ///
-    /// When something was replaced, the output is scanned again (at most [`MAX_PASSES`] in
-    /// all): a secret can end where another began (`glpat-…` run into a `-----BEGIN` line),
-    /// and only once the other is a marker does its end show. So redacting the output again
-    /// changes nothing. Text without secrets costs one pass.
+    /// When something was replaced and [`find_settling`](Self::find_settling) says a second
+    /// pass could find more, the output is scanned again (at most [`MAX_PASSES`] in all): a
+    /// secret can end where another began (`glpat-…` run into a `-----BEGIN` line), and only
+    /// once the other is a marker does its end show. So redacting the output again changes
+    /// nothing. Text without secrets costs one pass.
     fn redact<'a>(&self, input: &'a [u8], key: &FingerprintKey) -> Redacted<'a> {
         let mut findings = Vec::new();
-        self.find(input, &mut findings);
+        let mut rescan = self.find_settling(input, &mut findings);
         let mut redacted = apply(input, &findings, key);
         for _ in 1..MAX_PASSES {
-            if redacted.is_unchanged() {
+            if redacted.is_unchanged() || rescan == Rescan::NotNeeded {
                 break;
             }
             findings.clear();
-            self.find(redacted.body(), &mut findings);
+            rescan = self.find_settling(redacted.body(), &mut findings);
             let again = apply(redacted.body(), &findings, key);
             if again.is_unchanged() {
                 break;
@@ -198,6 +207,16 @@ pub trait Redactor: Send + Sync {
         }
         redacted
     }
+}
+
+/// Whether a second pass over a redacted body could find more secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rescan {
+    /// It could: scan the output again.
+    Needed,
+    /// It could not: every finding is settled.
+    NotNeeded,
 }
 
 /// The most passes [`Redactor::redact`] makes over one body. Each pass after the first only
@@ -228,7 +247,7 @@ fn apply<'a>(input: &'a [u8], findings: &[Finding], key: &FingerprintKey) -> Red
         out.extend_from_slice(MARKER_PREFIX);
         out.extend_from_slice(finding.kind.as_str().as_bytes());
         out.push(b':');
-        out.extend_from_slice(key.fingerprint(secret).to_string().as_bytes());
+        out.extend_from_slice(&key.fingerprint(secret).hex());
         out.push(b']');
         counts.record(finding.kind);
         copied = end;
