@@ -430,17 +430,26 @@ fn ingest_redacts_secrets_before_sealing_and_reports_counts_per_kind_never_the_s
     );
     assert_eq!(opened.code, 0, "{}", opened.stderr);
     let text = opened.stdout();
-    assert!(!text.contains(key) && !text.contains("b3BlbnNzaC1"), "{text}");
-    assert!(text.starts_with("aws_access_key_id=[REDACTED:aws-access-key-id:"), "{text}");
-    assert!(text.contains("invalid format:\n[REDACTED:private-key:"), "{text}");
+    assert!(
+        !text.contains(key) && !text.contains("b3BlbnNzaC1"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("aws_access_key_id=[REDACTED:aws-access-key-id:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid format:\n[REDACTED:private-key:"),
+        "{text}"
+    );
 
     // The human report sums the kinds on standard error, after the table.
     let human = sandbox.run_with_input(&["ingest"], &line(ADA, &body));
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(
-        human.stderr.contains(
-            "redacted 2 secrets before sealing (aws-access-key-id: 1, private-key: 1)"
-        ),
+        human
+            .stderr
+            .contains("redacted 2 secrets before sealing (aws-access-key-id: 1, private-key: 1)"),
         "{}",
         human.stderr
     );

@@ -99,7 +99,7 @@ pub use crate::{
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
         FactLogKey, MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
     },
-    custody::{Custody, OpenQuery, Plaintext, SealConfig, SecretRedaction, Sealed},
+    custody::{Custody, OpenQuery, Plaintext, SealConfig, Sealed, SecretRedaction},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{
         ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, RecordDigest,

@@ -871,7 +871,10 @@ mod tests {
     fn version_2_records_say_whether_and_by_which_rules_they_were_redacted() {
         let mut bytes = record_bytes();
         assert_eq!(
-            SealedRecord::from_bytes(&bytes).unwrap().header().redaction(),
+            SealedRecord::from_bytes(&bytes)
+                .unwrap()
+                .header()
+                .redaction(),
             Redaction::NotScanned
         );
         for code in 1..=u8::MAX {
@@ -895,8 +898,7 @@ mod tests {
         let scanned = Redaction::Scanned {
             rule_set: RuleSetVersion::new(1).unwrap(),
         };
-        let (bytes, header) =
-            template.fill(&meta().with_redaction(scanned), &[0x22; NONCE_LEN], 5);
+        let (bytes, header) = template.fill(&meta().with_redaction(scanned), &[0x22; NONCE_LEN], 5);
         assert_eq!(bytes[REDACTION_AT], 1);
         assert_eq!(header.redaction(), scanned);
     }

@@ -11,8 +11,8 @@ use steward_redact::{RedactionCounts, Redactor, Scanner};
 
 use super::{Custody, SecretRedaction, poisoned};
 use crate::{
-    ConfigError, KeyAdmission, KeyError, KeyVersion, LogsError, Redaction, SealInput,
-    SealedRecord, audit::AuditStore, session::SealSession,
+    ConfigError, KeyAdmission, KeyError, KeyVersion, LogsError, Redaction, SealInput, SealedRecord,
+    audit::AuditStore, session::SealSession,
 };
 
 /// Sealing sessions kept at once (about 0.8 KiB each, so about 50 MiB at most). A customer

@@ -4,9 +4,7 @@
 use steward_logs::{AuditKey, Redaction, SealConfig, SecretRedaction};
 use steward_redact::{RuleSetVersion, SecretKind};
 
-use crate::common::{
-    TestResult, allow, custody, custody_with, customer, instant, meta, request,
-};
+use crate::common::{TestResult, allow, custody, custody_with, customer, instant, meta, request};
 
 /// A format-valid fake GitHub token (never issued).
 const TOKEN: &str = "ghp_R8u2kFq7ZcW1mN4pT6yV9bX3sD5gH0jL2aQe";
@@ -73,12 +71,9 @@ fn two_requests_with_the_same_secret_carry_the_same_marker() -> TestResult {
     let custody = custody()?;
     let request = request()?;
     let mut markers = Vec::new();
-    for (n, text) in [
-        format!("token {TOKEN}"),
-        format!("again: {TOKEN}!"),
-    ]
-    .iter()
-    .enumerate()
+    for (n, text) in [format!("token {TOKEN}"), format!("again: {TOKEN}!")]
+        .iter()
+        .enumerate()
     {
         let record = custody.seal(
             &meta(customer(4)?, instant(10 + i64::try_from(n)?)?)?,
@@ -87,7 +82,11 @@ fn two_requests_with_the_same_secret_carry_the_same_marker() -> TestResult {
         let opened = custody.dangerous_open_with_gate(&record, &request, allow)?;
         let text = String::from_utf8(opened.as_bytes().to_vec())?;
         let start = text.find("[REDACTED:").ok_or("no marker")?;
-        let end = start + text.get(start..).and_then(|t| t.find(']')).ok_or("no end")?;
+        let end = start
+            + text
+                .get(start..)
+                .and_then(|t| t.find(']'))
+                .ok_or("no end")?;
         markers.push(text.get(start..=end).ok_or("no marker")?.to_owned());
     }
     assert_eq!(markers.first(), markers.get(1));

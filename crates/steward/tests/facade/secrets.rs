@@ -25,7 +25,12 @@ fn vault_seal_redacts_secrets_so_an_opened_record_holds_only_markers() {
         "OPENAI_API_KEY={KEY}\nDATABASE_URL=postgres://app:{PASSWORD}@db:5432/orders\nwhy 401?"
     );
     let sealed = vault
-        .seal_counting(RecordId::generate_at(collected), alice(), collected, body.as_bytes())
+        .seal_counting(
+            RecordId::generate_at(collected),
+            alice(),
+            collected,
+            body.as_bytes(),
+        )
         .unwrap();
     assert_eq!(sealed.redactions().get(SecretKind::OpenAiKey), 1);
     assert_eq!(sealed.redactions().get(SecretKind::UrlPassword), 1);
@@ -37,13 +42,24 @@ fn vault_seal_redacts_secrets_so_an_opened_record_holds_only_markers() {
     let opened = vault.open(sealed.record(), &request).unwrap();
     let text = String::from_utf8(opened.as_bytes().to_vec()).unwrap();
     assert!(!text.contains(KEY) && !text.contains(PASSWORD), "{text}");
-    assert!(text.starts_with("OPENAI_API_KEY=[REDACTED:openai-key:"), "{text}");
-    assert!(text.contains("postgres://app:[REDACTED:url-password:"), "{text}");
+    assert!(
+        text.starts_with("OPENAI_API_KEY=[REDACTED:openai-key:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postgres://app:[REDACTED:url-password:"),
+        "{text}"
+    );
     assert!(text.ends_with("]@db:5432/orders\nwhy 401?"), "{text}");
 
     // Vault::seal redacts the same way.
     let again = vault
-        .seal(RecordId::generate_at(collected), alice(), collected, body.as_bytes())
+        .seal(
+            RecordId::generate_at(collected),
+            alice(),
+            collected,
+            body.as_bytes(),
+        )
         .unwrap();
     let reopened = vault.open(&again, &request).unwrap();
     assert_eq!(reopened.as_bytes(), opened.as_bytes());

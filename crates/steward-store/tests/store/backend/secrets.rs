@@ -19,11 +19,21 @@ pub(crate) fn stored_records_hold_markers_not_secrets_and_fingerprints_survive_a
     let body = format!("SLACK_BOT_TOKEN={TOKEN}\nthe bot cannot post");
     let marker = {
         let key: FingerprintKey = keys().audit_key().unwrap().redaction_key();
-        format!("[REDACTED:slack-token:{}]", key.fingerprint(TOKEN.as_bytes()))
+        format!(
+            "[REDACTED:slack-token:{}]",
+            key.fingerprint(TOKEN.as_bytes())
+        )
     };
     let seal = |store: &<Db as Backend>::Store, vault: &BackendVault<Db>| {
         let now = Timestamp::now();
-        Db::seal_stored(store, vault, RecordId::generate_at(now), ada, now, body.as_bytes())
+        Db::seal_stored(
+            store,
+            vault,
+            RecordId::generate_at(now),
+            ada,
+            now,
+            body.as_bytes(),
+        )
     };
     let first = {
         let store = db.store();
@@ -50,7 +60,10 @@ pub(crate) fn stored_records_hold_markers_not_secrets_and_fingerprints_survive_a
     assert_eq!(stored.header().redaction(), first.header().redaction());
     let opened = vault.open(&stored, &steward_request()).unwrap();
     let text = String::from_utf8(opened.as_bytes().to_vec()).unwrap();
-    assert_eq!(text, format!("SLACK_BOT_TOKEN={marker}\nthe bot cannot post"));
+    assert_eq!(
+        text,
+        format!("SLACK_BOT_TOKEN={marker}\nthe bot cannot post")
+    );
     let second = seal(&store, &vault);
     let reopened = vault.open(&second, &steward_request()).unwrap();
     assert_eq!(reopened.as_bytes(), opened.as_bytes());
