@@ -18,7 +18,7 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward_core::{CustomerId, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
     AccessRequest, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Denial, HEADER_LEN,
-    Keyring, MasterKey, OpenQuery, SealInput,
+    Keyring, MasterKey, OpenQuery, SealConfig, SealInput, SecretRedaction,
 };
 
 const SIZES: [usize; 3] = [256, 4 * 1024, 64 * 1024];
@@ -72,7 +72,10 @@ fn fixture() -> Result<Fixture, Box<dyn Error>> {
         AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         ShippingStore::default(),
     )?;
-    let custody = Custody::new(Keyring::new(master), trail);
+    // The AEAD path against raw ring, as before issue 20: the secret scan before sealing is
+    // measured in benches/redact.rs.
+    let config = SealConfig::default().with_secret_redaction(SecretRedaction::DangerousKeepSecrets);
+    let custody = Custody::with_config(Keyring::new(master), trail, config);
     let at: Timestamp = "2025-06-01T09:30:00Z".parse()?;
     let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
     let meta = SealInput::new(RecordId::generate_at(at), customer, at, TrainingLevel::None);

@@ -14,7 +14,10 @@ use std::{
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use steward::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN};
+use steward::{
+    CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN,
+    redact::RedactionCounts,
+};
 use steward_store::{GroupCommitter, SqliteStore, StoreError, StoreVault};
 
 use crate::{
@@ -79,6 +82,8 @@ struct Ingested {
     customer: CustomerId,
     collected_at: Timestamp,
     consent: TrainingLevel,
+    /// Secrets replaced by markers before sealing, per kind (never the secrets).
+    redacted: RedactionCounts,
 }
 
 /// `steward ingest [FILE]`
@@ -135,6 +140,17 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
                 ]);
             }
             table.print()?;
+            let mut redacted = RedactionCounts::default();
+            for record in &ingested {
+                redacted.add(&record.redacted);
+            }
+            if !redacted.is_empty() {
+                note(format_args!(
+                    "redacted {} secrets before sealing ({redacted}): each is a marker naming its \
+                     kind and a keyed fingerprint",
+                    redacted.total()
+                ));
+            }
             note(format_args!(
                 "sealed and stored {} records under the consent in force when each was collected \
                  (logs.stored, logs.encrypted, training.forward-only)",
@@ -391,7 +407,9 @@ fn seal_one(
 ) -> Result<Outcome, CliError> {
     let id = line.id.unwrap_or_else(|| RecordId::generate_at(line.at));
     // training.forward-only: the vault seals under the level in force when it was collected.
-    let record = vault.seal(id, line.customer, line.at, &line.body)?;
+    let sealed = vault.seal_counting(id, line.customer, line.at, &line.body)?;
+    let redacted = *sealed.redactions();
+    let record = sealed.into_record();
     let consent = record.header().consent();
     match committer.put(record, DataCategory::LlmRequestLog) {
         Ok(()) => {}
@@ -409,5 +427,6 @@ fn seal_one(
         customer: line.customer,
         collected_at: line.at,
         consent,
+        redacted,
     }))
 }

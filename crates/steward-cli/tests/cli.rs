@@ -476,6 +476,59 @@ fn ingest_then_open_prints_exactly_the_body_and_audits_it() {
     assert_eq!(opened.stdout(), r#"{"prompt": "x",  "a": [1, 2]}"#);
 }
 
+#[test]
+fn ingest_redacts_secrets_before_sealing_and_reports_counts_per_kind_never_the_secret() {
+    let sandbox = Sandbox::with_customers("ingest-secrets");
+    // Format-valid fakes, never issued.
+    let key = "AKIAQ3EGRJ7WZ5TNXK2M";
+    let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n";
+    let body = format!("aws_access_key_id={key}\nssh says invalid format:\n{pem}");
+    let input = format!("{}{}", line(ADA, &body), line(BEN, "no secret here"));
+    let run = sandbox.run_with_input(&["ingest", "--json"], &input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stdout = run.stdout();
+    assert!(!stdout.contains(key), "{stdout}");
+    let records: Value = serde_json::from_str(&stdout).unwrap();
+    let records = records.as_array().unwrap();
+    assert_eq!(
+        records[0].get("redacted").unwrap(),
+        &serde_json::json!({ "aws-access-key-id": 1, "private-key": 1 })
+    );
+    assert_eq!(records[1].get("redacted").unwrap(), &serde_json::json!({}));
+
+    let opened = sandbox.open(
+        records[0].get("record").and_then(Value::as_str).unwrap(),
+        "troubleshooting",
+        "sam.steward",
+    );
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let text = opened.stdout();
+    assert!(
+        !text.contains(key) && !text.contains("b3BlbnNzaC1"),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("aws_access_key_id=[REDACTED:aws-access-key-id:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid format:\n[REDACTED:private-key:"),
+        "{text}"
+    );
+
+    // The human report sums the kinds on standard error, after the table.
+    let human = sandbox.run_with_input(&["ingest"], &line(ADA, &body));
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(
+        human
+            .stderr
+            .contains("redacted 2 secrets before sealing (aws-access-key-id: 1, private-key: 1)"),
+        "{}",
+        human.stderr
+    );
+    assert!(!human.stderr.contains(key) && !human.stdout().contains(key));
+}
+
 /// The table `steward ingest` prints for `rows` (customer, collected, consent), in input order,
 /// with the record ids it printed: `text` must be exactly that table, nothing before, inside or
 /// after it.

@@ -99,7 +99,7 @@ pub use crate::{
         ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
         FactLogKey, MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
     },
-    custody::{Custody, OpenQuery, Plaintext, SealConfig},
+    custody::{Custody, OpenQuery, Plaintext, SealConfig, Sealed, SecretRedaction},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},
     export::{
         ExportCounts, ExportGrant, ExportJobId, ExportOutcome, ExportPlan, NotExported,
@@ -111,8 +111,8 @@ pub use crate::{
         PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
     record::{
-        Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, RecordHeader, SealInput,
-        SealedRecord, TAG_LEN,
+        Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, OLDEST_FORMAT_VERSION,
+        RecordHeader, Redaction, SealInput, SealedRecord, TAG_LEN,
     },
 };
 

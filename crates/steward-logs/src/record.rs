@@ -1,4 +1,5 @@
-//! The sealed record: its byte format (version 1, see docs/record-format.md) and parser.
+//! The sealed record: its byte format (version 2, reading version 1 too; see
+//! docs/record-format.md) and parser.
 //!
 //! `logs.encrypted`: a record is an authenticated header followed by the AEAD ciphertext of
 //! the request body; the header bytes are the AAD, so no header field can be changed unseen.
@@ -6,15 +7,20 @@
 use std::fmt;
 
 use steward_core::{CustomerId, RecordId, Timestamp, TrainingLevel};
+use steward_redact::RuleSetVersion;
 use uuid::Uuid;
 
 use crate::{KeyVersion, LogsError, RecordError};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"STWL";
-/// The record format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
-/// Length of the version 1 header, which is the AEAD's associated data. A multiple of 16, so
+/// The record format version this build writes. Version 2 gave the reserved byte 7 a meaning:
+/// whether the body was scanned for secrets, and by which rule set ([`Redaction`]).
+pub const FORMAT_VERSION: u8 = 2;
+/// The oldest record format version this build still reads: version 1 records (byte 7 zero,
+/// sealed before redaction existed) open as [`Redaction::NotScanned`].
+pub const OLDEST_FORMAT_VERSION: u8 = 1;
+/// Length of the header (both versions), which is the AEAD's associated data. A multiple of 16, so
 /// the ciphertext starts 16-byte aligned relative to the record (copies of it stay fast).
 pub const HEADER_LEN: usize = 128;
 /// Length of the AEAD authentication tag that ends every record.
@@ -25,6 +31,7 @@ pub const MAX_BODY_LEN: usize = 16 * 1024 * 1024;
 
 pub(crate) const SALT_LEN: usize = 32;
 const CONSENT_AT: usize = 6;
+const REDACTION_AT: usize = 7;
 const RECORD_ID_AT: usize = 8;
 const CUSTOMER_AT: usize = 24;
 const KEY_VERSION_AT: usize = 40;
@@ -114,6 +121,56 @@ impl std::str::FromStr for Algorithm {
     }
 }
 
+/// Whether a record's body was scanned for secrets before sealing, as its header says (byte 7;
+/// `docs/record-format.md`). Secrets are never needed for any log purpose (issue 20): by
+/// default every body is scanned and each secret replaced by a marker before it is sealed.
+///
+/// ```
+/// use steward_logs::Redaction;
+/// use steward_redact::RuleSetVersion;
+///
+/// let scanned = Redaction::Scanned { rule_set: RuleSetVersion::new(1)? };
+/// assert_eq!(scanned.to_string(), "scanned by rule set 1");
+/// assert_eq!(Redaction::NotScanned.to_string(), "not scanned");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Redaction {
+    /// Sealed as given: the deployment turned redaction off
+    /// ([`SecretRedaction::DangerousKeepSecrets`](crate::SecretRedaction)), or the record is
+    /// of format version 1, sealed before redaction existed.
+    NotScanned,
+    /// Scanned by the rules of `rule_set`, every secret found replaced by its marker.
+    Scanned {
+        /// The version of the rules that scanned it.
+        rule_set: RuleSetVersion,
+    },
+}
+
+impl Redaction {
+    /// The header byte: 0 not scanned, else the rule set's version.
+    const fn code(self) -> u8 {
+        match self {
+            Self::NotScanned => 0,
+            Self::Scanned { rule_set } => rule_set.get(),
+        }
+    }
+
+    fn from_code(code: u8) -> Self {
+        RuleSetVersion::new(code).map_or(Self::NotScanned, |rule_set| Self::Scanned { rule_set })
+    }
+}
+
+impl fmt::Display for Redaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotScanned => f.write_str("not scanned"),
+            Self::Scanned { rule_set } => write!(f, "scanned by rule set {rule_set}"),
+        }
+    }
+}
+
 /// What the caller says about a record when sealing it (`logs.stored`): the record's id, the
 /// customer, when the request was collected, and the training level in force then
 /// (`training.forward-only`).
@@ -138,6 +195,8 @@ pub struct SealInput {
     customer: CustomerId,
     created_at: Timestamp,
     consent: TrainingLevel,
+    /// Set by custody from what it did, never by the caller.
+    redaction: Redaction,
 }
 
 impl SealInput {
@@ -155,7 +214,14 @@ impl SealInput {
             customer,
             created_at,
             consent: level,
+            redaction: Redaction::NotScanned,
         }
+    }
+
+    /// The same input, its header to say `redaction` (custody, after scanning the body).
+    pub(crate) const fn with_redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
     }
 
     /// The customer whose request this is.
@@ -190,6 +256,8 @@ impl SealInput {
 /// AAD) when the record opens. An audit entry of a refused access records them as claimed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RecordHeader {
+    pub(crate) format_version: u8,
+    pub(crate) redaction: Redaction,
     pub(crate) algorithm: Algorithm,
     pub(crate) consent: TrainingLevel,
     pub(crate) record_id: RecordId,
@@ -202,6 +270,18 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
+    /// The record format version (1 or 2).
+    #[must_use]
+    pub const fn format_version(&self) -> u8 {
+        self.format_version
+    }
+
+    /// Whether the body was scanned for secrets before sealing, and by which rule set.
+    #[must_use]
+    pub const fn redaction(&self) -> Redaction {
+        self.redaction
+    }
+
     /// The AEAD of the body.
     #[must_use]
     pub const fn algorithm(&self) -> Algorithm {
@@ -267,16 +347,18 @@ impl RecordHeader {
     /// record's length.
     fn decode(bytes: &[u8], body_len: u32) -> Result<Self, LogsError> {
         let mut reader = Reader(bytes);
-        read_magic_and_version(&mut reader)?;
-        let [algorithm, consent, reserved] = reader.take()?;
+        let format_version = read_magic_and_version(&mut reader)?;
+        let [algorithm, consent, redaction] = reader.take()?;
         let algorithm = Algorithm::from_code(algorithm)?;
         let consent = level_from_code(consent)?;
-        if reserved != 0 {
+        // Version 1 reserved byte 7 (zero); version 2 records the redaction there.
+        if format_version == OLDEST_FORMAT_VERSION && redaction != 0 {
             return Err(LogsError::Record(RecordError::InvalidHeader {
                 field: "reserved",
                 reason: "is not zero",
             }));
         }
+        let redaction = Redaction::from_code(redaction);
         let record_id = RecordId::new(Uuid::from_bytes(reader.take()?)).map_err(|_| {
             LogsError::Record(RecordError::InvalidHeader {
                 field: "record id",
@@ -298,6 +380,8 @@ impl RecordHeader {
         let created_at_nanos = i64::from_be_bytes(reader.take()?);
         // Salt, nonce and commitment are read from the record's bytes when it is opened.
         Ok(Self {
+            format_version,
+            redaction,
             algorithm,
             consent,
             record_id,
@@ -312,6 +396,8 @@ impl RecordHeader {
 impl fmt::Debug for RecordHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordHeader")
+            .field("format_version", &self.format_version)
+            .field("redaction", &self.redaction)
             .field("algorithm", &self.algorithm)
             .field("record_id", &self.record_id)
             .field("customer", &self.customer)
@@ -324,7 +410,7 @@ impl fmt::Debug for RecordHeader {
 }
 
 /// The header bytes every record of one sealing session shares; per record, the consent,
-/// record id, creation instant and nonce are filled in. This is the one place headers are
+/// redaction, record id, creation instant and nonce are filled in. This is the one place headers are
 /// written (docs/record-format.md, "Layout").
 pub(crate) struct HeaderTemplate {
     bytes: [u8; HEADER_LEN],
@@ -343,7 +429,7 @@ impl HeaderTemplate {
     ) -> Self {
         let mut bytes = [0u8; HEADER_LEN];
         put(&mut bytes, 0, &MAGIC);
-        // Format version, algorithm, consent (per record) and the reserved zero byte.
+        // Format version, algorithm, then consent and redaction (both per record).
         put(
             &mut bytes,
             MAGIC.len(),
@@ -374,6 +460,7 @@ impl HeaderTemplate {
     ) -> ([u8; HEADER_LEN], RecordHeader) {
         let mut bytes = self.bytes;
         put(&mut bytes, CONSENT_AT, &[level_code(meta.consent)]);
+        put(&mut bytes, REDACTION_AT, &[meta.redaction.code()]);
         put(&mut bytes, RECORD_ID_AT, meta.record_id.as_bytes());
         put(
             &mut bytes,
@@ -382,6 +469,8 @@ impl HeaderTemplate {
         );
         put(&mut bytes, NONCE_AT, nonce);
         let header = RecordHeader {
+            format_version: FORMAT_VERSION,
+            redaction: meta.redaction,
             algorithm: self.algorithm,
             consent: meta.consent,
             record_id: meta.record_id,
@@ -635,19 +724,20 @@ impl Reader<'_> {
 
 steward_core::serde_via_string!(Algorithm);
 
-/// Reads and checks the magic and the format version, the two fields every version shares.
-fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<(), LogsError> {
+/// Reads and checks the magic and the format version, the two fields every version shares;
+/// returns the version (1 or 2: they share the layout).
+fn read_magic_and_version(reader: &mut Reader<'_>) -> Result<u8, LogsError> {
     let magic: [u8; 4] = reader.take()?;
     if magic != MAGIC {
         return Err(LogsError::Record(RecordError::NotARecord));
     }
     let [version] = reader.take()?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(LogsError::Record(RecordError::UnsupportedVersion {
             version,
         }));
     }
-    Ok(())
+    Ok(version)
 }
 
 #[cfg(test)]
@@ -685,7 +775,7 @@ mod tests {
         let (bytes, header) = encoded();
         assert_eq!(bytes.len(), HEADER_LEN);
         assert_eq!(&bytes[..4], b"STWL");
-        assert_eq!(bytes[4..8], [1, 1, 2, 0]);
+        assert_eq!(bytes[4..8], [2, 1, 2, 0]);
         assert_eq!(bytes[8..24], *meta().record_id().as_bytes());
         assert_eq!(bytes[24..40], *meta().customer().as_bytes());
         assert_eq!(bytes[40..44], [0, 0, 0, 3]);
@@ -727,13 +817,13 @@ mod tests {
     #[test]
     fn unknown_version_is_reported_even_when_short() {
         let mut bytes = record_bytes();
-        bytes[4] = 2;
-        assert!(matches!(
-            SealedRecord::from_bytes(&bytes),
-            Err(LogsError::Record(RecordError::UnsupportedVersion {
-                version: 2
-            }))
-        ));
+        for version in [0, 3, u8::MAX] {
+            bytes[4] = version;
+            assert!(matches!(
+                SealedRecord::from_bytes(&bytes),
+                Err(LogsError::Record(RecordError::UnsupportedVersion { version: v })) if v == version
+            ));
+        }
         assert!(matches!(
             SealedRecord::from_bytes(b"STWL\x09"),
             Err(LogsError::Record(RecordError::UnsupportedVersion {
@@ -778,11 +868,58 @@ mod tests {
     }
 
     #[test]
+    fn version_2_records_say_whether_and_by_which_rules_they_were_redacted() {
+        let mut bytes = record_bytes();
+        assert_eq!(
+            SealedRecord::from_bytes(&bytes)
+                .unwrap()
+                .header()
+                .redaction(),
+            Redaction::NotScanned
+        );
+        for code in 1..=u8::MAX {
+            bytes[REDACTION_AT] = code;
+            let header = *SealedRecord::from_bytes(&bytes).unwrap().header();
+            assert_eq!(header.format_version(), 2);
+            assert_eq!(
+                header.redaction(),
+                Redaction::Scanned {
+                    rule_set: RuleSetVersion::new(code).unwrap()
+                }
+            );
+        }
+        let template = HeaderTemplate::new(
+            Algorithm::Aes256Gcm,
+            meta().customer(),
+            KeyVersion::new(3).unwrap(),
+            &[0x11; SALT_LEN],
+            &[0x33; COMMITMENT_LEN],
+        );
+        let scanned = Redaction::Scanned {
+            rule_set: RuleSetVersion::new(1).unwrap(),
+        };
+        let (bytes, header) = template.fill(&meta().with_redaction(scanned), &[0x22; NONCE_LEN], 5);
+        assert_eq!(bytes[REDACTION_AT], 1);
+        assert_eq!(header.redaction(), scanned);
+    }
+
+    #[test]
+    fn version_1_records_still_parse_as_not_scanned_and_keep_byte_7_reserved() {
+        let mut bytes = record_bytes();
+        bytes[4] = OLDEST_FORMAT_VERSION;
+        let header = *SealedRecord::from_bytes(&bytes).unwrap().header();
+        assert_eq!(header.format_version(), 1);
+        assert_eq!(header.redaction(), Redaction::NotScanned);
+        bytes[REDACTION_AT] = 1;
+        let error = SealedRecord::from_bytes(&bytes).unwrap_err();
+        assert!(error.to_string().contains("reserved"), "{error}");
+    }
+
+    #[test]
     fn invalid_fields_name_the_field() {
-        let cases: [(usize, u8, &str); 4] = [
+        let cases: [(usize, u8, &str); 3] = [
             (5, 9, "algorithm"),
             (6, 4, "consent"),
-            (7, 1, "reserved"),
             (14, 0x40, "record id"),
         ];
         for (offset, value, field) in cases {

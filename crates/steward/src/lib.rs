@@ -46,6 +46,11 @@ pub mod logs {
     pub use steward_logs::*;
 }
 
+/// Credential redaction before sealing: the scanner, secret kinds and counts (steward-redact).
+pub mod redact {
+    pub use steward_redact::*;
+}
+
 /// Relationships, retention rules, legal holds and the sweep (steward-retention).
 pub mod retention {
     pub use steward_retention::*;

@@ -153,6 +153,30 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.custody.seal(&input, body)
     }
 
+    /// As [`seal`](Self::seal), returning also how many secrets of each kind were redacted
+    /// from the body before sealing (for reports; never the secrets). See
+    /// [`Custody::seal_counting`].
+    ///
+    /// # Errors
+    ///
+    /// As [`seal`](Self::seal).
+    pub fn seal_counting(
+        &self,
+        record: RecordId,
+        customer: CustomerId,
+        collected_at: Timestamp,
+        body: &[u8],
+    ) -> Result<steward_logs::Sealed, LogsError> {
+        self.guard_replaced()?;
+        let level = self
+            .facts
+            .read()
+            .map_err(poisoned)?
+            .training_level_at(customer, collected_at);
+        let input = SealInput::new(record, customer, collected_at, level);
+        self.custody.seal_counting(&input, body)
+    }
+
     /// Opens a record for a steward, if the policy allows it now.
     ///
     /// The decision is `check()` of `Request::open_log` on the record's header, at the

@@ -23,6 +23,8 @@ const CHECKPOINT_WITH_FACTS_LABEL: &[u8] = b"steward-logs/v1/audit-and-facts-che
 /// What the fact log's key is derived for (from the entry key), so that a fact entry's hash
 /// can never pass for an audit entry's.
 const FACT_LOG_KEY_LABEL: &[u8] = b"steward-logs/v1/fact-log-key";
+/// What the redaction key is derived for: markers' fingerprints never equal a chain hash.
+const REDACTION_KEY_LABEL: &[u8] = b"steward-logs/v1/redaction-key";
 /// What the entry key is derived for: the label separates entry hashes from any other use of
 /// the configured key, once, instead of being hashed into every entry.
 const ENTRY_KEY_LABEL: &[u8] = b"steward-logs/v2/audit-entry-key";
@@ -181,6 +183,31 @@ impl AuditKey {
     pub fn fact_log_key(&self) -> super::FactLogKey {
         let derived = hmac::sign(&self.entry, FACT_LOG_KEY_LABEL);
         super::FactLogKey::new(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+    }
+
+    /// The key of the fingerprints in redaction markers (`[REDACTED:<kind>:<fingerprint>]`):
+    /// derived from this one like [`fact_log_key`](Self::fact_log_key), so every node of a
+    /// store fingerprints a secret alike and a steward can tell two requests carried the same
+    /// secret; nobody without the audit key can test a guess against a marker.
+    ///
+    /// ```
+    /// use steward_logs::AuditKey;
+    ///
+    /// let key = AuditKey::from_bytes(&[0x17; 32])?;
+    /// let (a, b) = (key.redaction_key(), key.redaction_key());
+    /// assert_eq!(a.fingerprint(b"hunter2"), b.fingerprint(b"hunter2"));
+    /// let other = AuditKey::from_bytes(&[0x18; 32])?.redaction_key();
+    /// assert_ne!(a.fingerprint(b"hunter2"), other.fingerprint(b"hunter2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn redaction_key(&self) -> steward_redact::FingerprintKey {
+        let derived = hmac::sign(&self.entry, REDACTION_KEY_LABEL);
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        for (slot, byte) in bytes.iter_mut().zip(derived.as_ref()) {
+            *slot = *byte;
+        }
+        steward_redact::FingerprintKey::from_bytes(&bytes)
     }
 
     pub(crate) fn chain(

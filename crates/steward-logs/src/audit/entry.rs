@@ -684,6 +684,8 @@ mod tests {
         let steward: StewardId = "alice.ops".parse().unwrap();
         let justification: Justification = "TICKET-4711".parse().unwrap();
         let header = crate::record::RecordHeader {
+            format_version: crate::FORMAT_VERSION,
+            redaction: crate::Redaction::NotScanned,
             algorithm: crate::Algorithm::Aes256Gcm,
             consent: steward_core::TrainingLevel::None,
             record_id: RecordId::MIN,

@@ -251,6 +251,11 @@ impl<S: AuditStore> AuditTrail<S> {
         Ok(())
     }
 
+    /// The key of redaction markers' fingerprints, derived from the trail's audit key.
+    pub(crate) fn redaction_key(&self) -> steward_redact::FingerprintKey {
+        self.key.redaction_key()
+    }
+
     /// Checks one entry's hash under the trail's key (not its place in the chain).
     pub(crate) fn verify_entry(&self, chained: &ChainedEntry) -> Result<(), LogsError> {
         self.key.verify_entry(chained)

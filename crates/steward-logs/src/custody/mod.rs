@@ -21,7 +21,12 @@ use crate::{
     record::SALT_LEN,
 };
 
-pub use self::{config::SealConfig, open::OpenQuery, plaintext::Plaintext};
+pub use self::{
+    config::{SealConfig, SecretRedaction},
+    open::OpenQuery,
+    plaintext::Plaintext,
+    seal::Sealed,
+};
 use self::{
     open::OpenSession,
     seal::{SHARDS, SealingShard},
@@ -96,6 +101,8 @@ pub struct Custody<S> {
     key_store: Arc<dyn KeyStore>,
     config: SealConfig,
     rng: SystemRandom,
+    /// Fingerprints of redaction markers, derived from the trail's audit key.
+    redaction_key: steward_redact::FingerprintKey,
 }
 
 /// A lock whose holder panicked: fail closed rather than use state a panic may have left
@@ -114,6 +121,7 @@ impl<S: AuditStore> Custody<S> {
     /// Custody with `config`, keeping keys in this process only.
     #[must_use]
     pub fn with_config(keyring: Keyring, trail: AuditTrail<S>, config: SealConfig) -> Self {
+        let redaction_key = trail.redaction_key();
         Self {
             trail: Mutex::new(trail),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -122,6 +130,7 @@ impl<S: AuditStore> Custody<S> {
             key_store: Arc::new(NoKeyStore),
             config,
             rng: SystemRandom::new(),
+            redaction_key,
         }
     }
 

@@ -7,11 +7,12 @@ use std::{
 };
 
 use steward_core::CustomerId;
+use steward_redact::{RedactionCounts, Redactor, Scanner};
 
-use super::{Custody, poisoned};
+use super::{Custody, SecretRedaction, poisoned};
 use crate::{
-    KeyAdmission, KeyError, KeyVersion, LogsError, SealInput, SealedRecord, audit::AuditStore,
-    session::SealSession,
+    ConfigError, KeyAdmission, KeyError, KeyVersion, LogsError, Redaction, SealInput, SealedRecord,
+    audit::AuditStore, session::SealSession,
 };
 
 /// Sealing sessions kept at once (about 0.8 KiB each, so about 50 MiB at most). A customer
@@ -72,10 +73,44 @@ impl SealingShard {
     }
 }
 
+/// A record just sealed, and what redaction replaced in its body (counts per kind, never the
+/// secrets): for reports such as `steward ingest`'s.
+#[derive(Debug)]
+pub struct Sealed {
+    record: SealedRecord,
+    redactions: RedactionCounts,
+}
+
+impl Sealed {
+    /// The sealed record.
+    #[must_use]
+    pub const fn record(&self) -> &SealedRecord {
+        &self.record
+    }
+
+    /// The sealed record, to store.
+    #[must_use]
+    pub fn into_record(self) -> SealedRecord {
+        self.record
+    }
+
+    /// The secrets replaced by markers before sealing, per kind (none when redaction is off).
+    #[must_use]
+    pub const fn redactions(&self) -> &RedactionCounts {
+        &self.redactions
+    }
+}
+
 impl<S: AuditStore> Custody<S> {
     /// Seals a request body (`logs.stored`, `logs.encrypted`) under the customer's newest data
     /// key, creating their first data key if they have none (for a customer shredded before,
     /// the first key of a new generation: see [`Keyring::ensure_data_key`](crate::Keyring::ensure_data_key)).
+    ///
+    /// Unless the configuration says [`SecretRedaction::DangerousKeepSecrets`], the body is
+    /// scanned first and every secret found is sealed as a marker
+    /// (`[REDACTED:<kind>:<fingerprint>]`, fingerprint keyed by the audit key); the header
+    /// says which rule set scanned it ([`RecordHeader::redaction`](crate::RecordHeader::redaction)).
+    /// [`seal_counting`](Self::seal_counting) also returns what was replaced.
     ///
     /// The first record of a session draws a salt and derives the session key; later ones
     /// cost one AEAD pass, with a counter nonce.
@@ -84,9 +119,46 @@ impl<S: AuditStore> Custody<S> {
     ///
     /// [`KeyError::DataKeyExhausted`] when the key version reached its limit;
     /// [`RecordError::TooLarge`](crate::RecordError::TooLarge) for a body over
-    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN); [`KeyError::Random`] if the system RNG fails;
-    /// [`KeyError::StoreUnavailable`] if a new data key could not be made durable.
+    /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN) (after redaction); [`KeyError::Random`] if the
+    /// system RNG fails; [`KeyError::StoreUnavailable`] if a new data key could not be made
+    /// durable; [`ConfigError::InvalidConfig`](crate::ConfigError::InvalidConfig) if
+    /// redaction is on and the scanner could not be built (nothing is sealed unscanned).
     pub fn seal(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
+        self.seal_counting(meta, body).map(Sealed::into_record)
+    }
+
+    /// As [`seal`](Self::seal), returning also how many secrets of each kind were replaced.
+    ///
+    /// # Errors
+    ///
+    /// As [`seal`](Self::seal).
+    pub fn seal_counting(&self, meta: &SealInput, body: &[u8]) -> Result<Sealed, LogsError> {
+        // Scanned before any lock is taken: seals of one customer wait only for the AEAD.
+        match self.config.secret_redaction {
+            SecretRedaction::DangerousKeepSecrets => Ok(Sealed {
+                record: self.seal_body(&meta.with_redaction(Redaction::NotScanned), body)?,
+                redactions: RedactionCounts::default(),
+            }),
+            // A scanner that does not build refuses to seal rather than seal secrets.
+            SecretRedaction::Redact => {
+                let scanner = Scanner::standard().map_err(|_| {
+                    LogsError::Config(ConfigError::InvalidConfig {
+                        reason: "the secret scanner could not be built",
+                    })
+                })?;
+                let redacted = scanner.redact(body, &self.redaction_key);
+                let meta = meta.with_redaction(Redaction::Scanned {
+                    rule_set: scanner.rule_set(),
+                });
+                Ok(Sealed {
+                    record: self.seal_body(&meta, redacted.body())?,
+                    redactions: *redacted.counts(),
+                })
+            }
+        }
+    }
+
+    fn seal_body(&self, meta: &SealInput, body: &[u8]) -> Result<SealedRecord, LogsError> {
         let customer = meta.customer();
         let limit = self.config.records_per_key_version;
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;

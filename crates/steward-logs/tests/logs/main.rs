@@ -6,4 +6,5 @@ mod audit;
 mod common;
 mod custody;
 mod properties;
+mod redaction;
 mod shared;

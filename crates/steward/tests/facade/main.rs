@@ -17,4 +17,5 @@ mod common;
 mod invariants;
 mod one_gate;
 mod policy_files;
+mod secrets;
 mod training_export;

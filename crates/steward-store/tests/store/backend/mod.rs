@@ -4,7 +4,7 @@
 //! - [`Backend`]: what a test needs of a backend beyond the store itself: a fresh store of its
 //!   own, the vault on it, a record sealed and stored, and raw SQL for tampering. `sqlite.rs`
 //!   and `postgres.rs` implement it.
-//! - The behaviour modules (`audit`, `facts`, `fact_log`, `keys`, `records`) are compiled once
+//! - The behaviour modules (`audit`, `facts`, `fact_log`, `keys`, `records`, `secrets`) are compiled once
 //!   per mount, with `Db` naming that mount's backend. They call the stores' methods by name:
 //!   both stores offer the same verbs, so a test that compiles for one and not the other has
 //!   found a difference between them.
@@ -168,6 +168,8 @@ macro_rules! conformance_suite {
                 a_standing_hold_refuses_the_deletion_and_the_shred_naming_itself,
                 a_training_export_streams_from_the_store,
                 a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice;
+            secrets:
+                stored_records_hold_markers_not_secrets_and_fingerprints_survive_a_restart;
         }
     };
 }
@@ -196,6 +198,7 @@ mod on_sqlite {
         pub(super) mod facts;
         pub(super) mod keys;
         pub(super) mod records;
+        pub(super) mod secrets;
     }
 }
 
@@ -232,5 +235,6 @@ mod on_postgres {
         pub(super) mod facts;
         pub(super) mod keys;
         pub(super) mod records;
+        pub(super) mod secrets;
     }
 }
