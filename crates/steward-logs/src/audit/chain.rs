@@ -193,10 +193,10 @@ impl AuditKey {
     /// ```
     /// use steward_logs::AuditKey;
     ///
-    /// let key = AuditKey::from_bytes(&[0x17; 32])?;
+    /// let key = AuditKey::from_bytes(b"steward test key 17, not secret!")?;
     /// let (a, b) = (key.redaction_key(), key.redaction_key());
     /// assert_eq!(a.fingerprint(b"hunter2"), b.fingerprint(b"hunter2"));
-    /// let other = AuditKey::from_bytes(&[0x18; 32])?.redaction_key();
+    /// let other = AuditKey::from_bytes(b"steward test key 18, not secret!")?.redaction_key();
     /// assert_ne!(a.fingerprint(b"hunter2"), other.fingerprint(b"hunter2"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -39,7 +39,7 @@ pub(crate) fn stored_records_hold_markers_not_secrets_and_fingerprints_survive_a
         let store = db.store();
         let vault = Db::vault(&store).unwrap();
         vault
-            .update_facts(|facts| facts.start_relationship(ada, at(-86_400)))
+            .update_facts(|facts| facts.start_relationship(ada, Timestamp::now()))
             .unwrap()
             .unwrap();
         vault
