@@ -43,11 +43,11 @@ pub struct FactReplay {
 }
 
 /// Replays `rows` (a fact log as either backend returns it: SQLite's `fact_log` and
-/// PostgreSQL's `fact_events` rows both become [`StoredFact`]s of the same event text) from
-/// the first entry, with the checks and replay of a start-up: each row's place and hash under
-/// `audit_key`, its event's decoding, and the facts' refusal of a change that does not
-/// follow. Then writes the replayed events to a snapshot body and decodes it again. For the
-/// fuzz targets.
+/// PostgreSQL's `fact_events` rows both become [`StoredFact`](crate::StoredFact)s of the same
+/// event text) from the first entry, with the checks and replay of a start-up: each row's
+/// place and hash under `audit_key`, its event's decoding, and the facts' refusal of a change
+/// that does not follow. Then writes the replayed events to a snapshot body and decodes it
+/// again. For the fuzz targets.
 ///
 /// # Errors
 ///
