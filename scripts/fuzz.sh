@@ -28,7 +28,8 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
 fi
 shift || true
 # The targets, in the order of their [[bin]] block in fuzz/Cargo.toml.
-mapfile -t all_targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^steward-fuzz$')
+mapfile -t all_targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml |
+    grep -v '^steward-fuzz$')
 if [[ "$#" -gt 0 ]]; then
     targets=("$@")
 else
