@@ -58,8 +58,7 @@ pub fn replay_fact_rows(
     policy: &steward::Policy,
     rows: &[crate::StoredFact],
 ) -> Result<FactReplay, StoreError> {
-    let (head, events, from_snapshot) =
-        crate::durable_facts::replay_rows(audit_key, policy, rows)?;
+    let (head, events, from_snapshot) = crate::durable_facts::replay_rows(audit_key, policy, rows)?;
     Ok(FactReplay {
         head,
         events,
