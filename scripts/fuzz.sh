@@ -12,7 +12,8 @@
 # target directory of its own. Extra libFuzzer flags go in FUZZ_ARGS (e.g. "-jobs=2
 # -workers=2", or "-print_coverage=1" with FUZZ_LOG_DIR set to keep each target's log there).
 # The build's target directory is FUZZ_TARGET_DIR, by default
-# ${CARGO_TARGET_DIR:-target}/fuzz (or fuzz-asan).
+# ${CARGO_TARGET_DIR:-target}/fuzz (or fuzz-asan). FUZZ_PARALLEL targets run at a time (by
+# default one per core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,22 +69,22 @@ RUSTFLAGS="$rustflags ${RUSTFLAGS:-}" cargo build --manifest-path fuzz/Cargo.tom
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
-failed=()
-summary=()
-for target in "${targets[@]}"; do
-    corpus="$scratch/$target/corpus"
-    artifacts="$scratch/$target/artifacts"
+
+# Runs one target; writes its summary line to $scratch/<target>/summary and returns libFuzzer's
+# status.
+run_target() {
+    local target="$1"
+    local corpus="$scratch/$target/corpus" artifacts="$scratch/$target/artifacts"
+    local log="$scratch/$target/log" status=0
     mkdir -p "$corpus" "$artifacts"
     if [[ -d "fuzz/seeds/$target" ]]; then
         cp -R "fuzz/seeds/$target/." "$corpus/"
     fi
-    dirs=("$corpus")
+    local dirs=("$corpus")
     if [[ -d "fuzz/regressions/$target" ]]; then
         dirs+=("fuzz/regressions/$target")
     fi
-    log="$scratch/$target/log"
     echo "== $target: ${seconds}s from $(find "${dirs[@]}" -type f | wc -l) inputs"
-    status=0
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     "$target_dir/$host/release/$target" -max_total_time="$seconds" -print_final_stats=1 \
         -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} "${dirs[@]}" > "$log" 2>&1 || status=$?
@@ -92,31 +93,63 @@ for target in "${targets[@]}"; do
         cp "$log" "$FUZZ_LOG_DIR/$target.log"
     fi
     # The last status line of the run: "#<runs> DONE cov: <edges> ft: <features> corp: ...".
+    local done_line cov ft execs per_second
     done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
     cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$done_line")"
     ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$done_line")"
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     per_second="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
-    summary+=("$(printf '%-16s cov %6s  ft %7s  execs %10s  (%s/s)' "$target" \
-        "${cov:--}" "${ft:--}" "${execs:--}" "${per_second:--}")")
-    if [[ "$status" -ne 0 ]]; then
-        failed+=("$target")
-        tail -n 60 "$log" >&2
+    printf '%-16s cov %6s  ft %7s  execs %10s  (%s/s)\n' "$target" \
+        "${cov:--}" "${ft:--}" "${execs:--}" "${per_second:--}" > "$scratch/$target/summary"
+    return "$status"
+}
+
+# Reports a failed target and keeps its crash inputs.
+keep_failure() {
+    local target="$1" artifacts="$scratch/$1/artifacts" crash kept
+    failed+=("$target")
+    tail -n 60 "$scratch/$target/log" >&2
+    for crash in "$artifacts"/*; do
+        [[ -e "$crash" ]] || continue
         mkdir -p "fuzz/regressions/$target"
-        for crash in "$artifacts"/*; do
-            [[ -e "$crash" ]] || continue
-            kept="fuzz/regressions/$target/$(basename "$crash")"
-            cp "$crash" "$kept"
-            echo "$target failed: input kept as $kept" >&2
-            echo "  reproduce: $target_dir/$host/release/$target $kept" >&2
-            echo "  as a test: fix the bug, commit $kept; cargo test --manifest-path" \
-                "fuzz/Cargo.toml replays it (and every fuzz run starts from it)" >&2
-        done
+        kept="fuzz/regressions/$target/$(basename "$crash")"
+        cp "$crash" "$kept"
+        echo "$target failed: input kept as $kept" >&2
+        echo "  reproduce: $target_dir/$host/release/$target $kept" >&2
+        echo "  as a test: fix the bug, commit $kept; cargo test --manifest-path" \
+            "fuzz/Cargo.toml replays it (and every fuzz run starts from it)" >&2
+    done
+}
+
+# One target per core at a time (FUZZ_PARALLEL), each single-threaded: CI's two cores run
+# the targets in half the time.
+parallel="${FUZZ_PARALLEL:-$(nproc 2>/dev/null || echo 1)}"
+failed=()
+declare -A running=()
+# Waits for one running target and keeps its failure, if it failed.
+reap() {
+    local finished="" status=0
+    wait -n -p finished || status=$?
+    if [[ "$status" -ne 0 ]]; then
+        keep_failure "${running[$finished]}"
     fi
+    unset "running[$finished]"
+}
+for target in "${targets[@]}"; do
+    while [[ "${#running[@]}" -ge "$parallel" ]]; do
+        reap
+    done
+    run_target "$target" &
+    running[$!]="$target"
+done
+while [[ "${#running[@]}" -gt 0 ]]; do
+    reap
 done
 
 echo "== coverage after ${seconds}s per target (sanitizer: $sanitizer)"
-printf '%s\n' "${summary[@]}"
+for target in "${targets[@]}"; do
+    cat "$scratch/$target/summary" 2>/dev/null || echo "$target: no summary"
+done
 if [[ "${#failed[@]}" -ne 0 ]]; then
     echo "fuzzing found failures in: ${failed[*]}" >&2
     exit 1
