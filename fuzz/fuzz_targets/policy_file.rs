@@ -1,25 +1,6 @@
-//! Fuzzes the policy-file loader (docs/design.md section 3, invariant 9): any text, read as TOML
-//! or as JSON, gives a policy or a typed error naming the file, never a panic.
+//! The policy-file loader: the properties are `steward_fuzz::targets::policy_file`'s
+//! (fuzz/src/targets.rs), which `fuzz/tests/replay.rs` also runs over the seeds and regressions.
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use steward::{Policy, PolicyError};
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    for result in [
-        Policy::from_toml_str(text, "fuzz.toml"),
-        Policy::from_json_str(text, "fuzz.json"),
-    ] {
-        if let Err(error) = result {
-            assert!(matches!(
-                error,
-                PolicyError::Malformed { .. } | PolicyError::Invalid { .. }
-            ));
-            assert!(error.to_string().starts_with("policy file `fuzz."));
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| steward_fuzz::targets::policy_file(data));

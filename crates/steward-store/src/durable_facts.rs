@@ -222,6 +222,92 @@ impl FactState {
     }
 }
 
+/// Checks `entry`, which must follow `head`, under `key` and decodes its event: what every
+/// backend's rows go through before they are replayed (start-up, catch-up and followers).
+fn verify_and_decode(
+    key: &FactLogKey,
+    head: &ChainHead,
+    entry: &StoredFact,
+) -> Result<(ChainHead, FactEvent), StoreError> {
+    let head = check_entry(key, head, entry)?;
+    let event = decode_event(entry.event(), head.entries())?;
+    Ok((head, event))
+}
+
+/// Decodes the `sequence`th entry's event text.
+fn decode_event(text: &str, sequence: u64) -> Result<FactEvent, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::FactLogBroken {
+        sequence,
+        reason: "its hash verifies but its event is unknown to this build",
+    })
+}
+
+/// Replays `rows`, a fact log as a store returns it, from its first entry under
+/// `audit_key` and `policy`, through the checks and the replay a start-up without snapshot
+/// runs; writes the replayed events to a snapshot body and reads it back. Returns the head,
+/// each replayed event as its canonical text, and each event as the snapshot gave it back.
+/// For the fuzz targets (`test_support`).
+#[cfg(feature = "test-support")]
+pub(crate) fn replay_rows(
+    audit_key: &AuditKey,
+    policy: &Policy,
+    rows: &[StoredFact],
+) -> Result<(ChainHead, Vec<String>, Vec<String>), StoreError> {
+    let key = audit_key.fact_log_key();
+    let mut state = FactState::new(policy);
+    let mut head = ChainHead::EMPTY;
+    let mut writer = SnapshotWriter::continuing(None);
+    let mut replayed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (next, event) = verify_and_decode(&key, &head, row)?;
+        writer.push(&event)?;
+        replayed.push(match &event {
+            FactEvent::Consent { receipt } => format!(
+                "{:?}",
+                (
+                    ConsentChange::new(
+                        receipt.customer,
+                        receipt.level,
+                        receipt.effective,
+                        receipt.actor.clone(),
+                        receipt.channel,
+                        receipt.policy_version.clone(),
+                    ),
+                    receipt.recorded_at,
+                    receipt.receipt.get(),
+                    receipt.previous_level,
+                )
+            ),
+            other => json_text(other, "a fact event")?,
+        });
+        state.apply(event, next.entries())?;
+        head = next;
+    }
+    let body = writer.into_body();
+    let known = policy.known_versions().clone();
+    let mut reader = SnapshotReader::new(&body, &known)?;
+    let mut restored = Vec::with_capacity(rows.len());
+    while let Some(event) = reader.next_event()? {
+        restored.push(match event {
+            SnapshotEvent::Consent {
+                change,
+                recorded_at,
+                receipt,
+                previous_level,
+            } => format!("{:?}", (change, recorded_at, receipt, previous_level)),
+            SnapshotEvent::Event(event) => json_text(&event, "a fact event")?,
+        });
+    }
+    Ok((head, replayed, restored))
+}
+
+/// Decodes one event text as the replay does and encodes it again, as a store would write
+/// it. For the fuzz targets (`test_support`).
+#[cfg(feature = "test-support")]
+pub(crate) fn reencode_event(text: &str) -> Result<String, StoreError> {
+    json_text(&decode_event(text, 1)?, "a fact event")
+}
+
 impl<L: FactLog> DurableFacts<L> {
     /// Rebuilds the facts from `log`, checking every entry under `audit_key` as it is
     /// replayed, and that the log still reaches the fact head `checkpoint` signed (if it
@@ -746,12 +832,7 @@ impl<L: FactLog> DurableFacts<L> {
         entry: &StoredFact,
         snapshot: Option<&mut SnapshotWriter>,
     ) -> Result<(), StoreError> {
-        let head = check_entry(&self.key, &self.head, entry)?;
-        let event: FactEvent =
-            serde_json::from_str(entry.event()).map_err(|_| StoreError::FactLogBroken {
-                sequence: head.entries(),
-                reason: "its hash verifies but its event is unknown to this build",
-            })?;
+        let (head, event) = verify_and_decode(&self.key, &self.head, entry)?;
         if let Some(snapshot) = snapshot {
             snapshot.push(&event)?;
         }

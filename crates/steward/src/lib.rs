@@ -89,6 +89,8 @@ pub mod _documentation {
     pub mod operations {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
     pub mod benchmarks {}
+    #[doc = include_str!("../../../docs/fuzzing.md")]
+    pub mod fuzzing {}
 }
 
 /// The shared vocabulary (steward-core). Not named `core`, which would shadow the standard

@@ -1,0 +1,6 @@
+//! Key files: the properties are `steward_fuzz::targets::key_file`'s (fuzz/src/targets.rs), which
+//! `fuzz/tests/replay.rs` also runs over the seeds and regressions.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| steward_fuzz::targets::key_file(data));

@@ -1,0 +1,7 @@
+//! The header-only record parse that plans exports: the properties are
+//! `steward_fuzz::targets::record_header`'s (fuzz/src/targets.rs), which `fuzz/tests/replay.rs`
+//! also runs over the seeds and regressions.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| steward_fuzz::targets::record_header(data));
