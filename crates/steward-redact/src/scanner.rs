@@ -429,12 +429,15 @@ const RULES: &[Rule] = &[
     },
     Rule {
         // RFC 3986 userinfo with a password: scheme://user:password@host. Only the password is
-        // replaced, so the steward still sees which database and user were meant.
+        // replaced, so the steward still sees which database and user were meant. Brackets
+        // are gen-delims, never in userinfo: so a password never spans a marker, and a span
+        // too long to be one before a secret inside it was redacted stays unredacted after
+        // (redaction is idempotent; found by the fuzz target `redact`).
         kind: SecretKind::UrlPassword,
         keywords: &["://"],
         before: Before::Scheme,
         reach: Reach::Line,
-        pattern: r"(?-u)\A://[^\s:@/\[\]]{1,128}:[^\s@/]{1,256}@[^\s@/]",
+        pattern: r"(?-u)\A://[^\s:@/\[\]]{1,128}:[^\s@/\[\]]{1,256}@[^\s@/]",
         secret: Secret::UrlPassword,
         after: After::Anything,
         check: Check::NotPlaceholderPassword,
