@@ -110,6 +110,16 @@ impl Sandbox {
     }
 
     /// Runs a command that must succeed, and returns its standard output.
+    /// Runs `steward [--policy FILE] ARGS`: under the policy file `policy` if one is given.
+    fn run_under(&self, policy: Option<&str>, args: &[&str]) -> Run {
+        let mut all = Vec::with_capacity(args.len() + 2);
+        if let Some(policy) = policy {
+            all.extend(["--policy", policy]);
+        }
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let run = self.run(args);
         assert_eq!(
@@ -157,6 +167,23 @@ impl Sandbox {
     }
 
     /// A store with sam.steward on the roster and Ada and Ben as customers since 2025.
+    /// The customer sets their training level in their account settings (the actor and
+    /// channel every `consent set` states).
+    fn customer_sets_consent(&self, customer: &str, level: &str) -> String {
+        self.ok(&[
+            "consent",
+            "set",
+            "--customer",
+            customer,
+            "--level",
+            level,
+            "--actor",
+            "customer",
+            "--channel",
+            "account-settings",
+        ])
+    }
+
     fn with_customers(name: &str) -> Self {
         let sandbox = Self::new(name);
         sandbox.ok(&["init"]);
@@ -560,18 +587,7 @@ fn ingest_prints_exactly_the_table_and_its_summary_after_it_on_standard_error() 
     let sandbox = Sandbox::with_customers("ingest-table");
     // Collected after Ben's relationship started, which starts when it is recorded.
     let collected = now();
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "shared",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "shared");
     let input = format!(
         "{}\n{}\n",
         serde_json::json!({ "customer": BEN, "at": collected, "body": "x" }),
@@ -881,18 +897,7 @@ fn export_writes_only_the_permitted_records() {
         serde_json::json!({ "customer": ADA, "at": now(), "body": "early" })
     );
     sandbox.ingest(&early);
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "shared",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "shared");
     sandbox.ingest(&format!(
         "{}{}",
         line(ADA, "after opt-in"),
@@ -955,21 +960,20 @@ fn a_justification_the_policy_refuses_denies_open_and_holds() {
     let sandbox = Sandbox::with_customers("justification");
     let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
     let open_with = |ticket: &str, policy: Option<&str>| {
-        let mut args = vec![
-            "open",
-            "--record",
-            &ben[0],
-            "--purpose",
-            "troubleshooting",
-            "--ticket",
-            ticket,
-            "--steward",
-            "sam.steward",
-        ];
-        if let Some(policy) = policy {
-            args.splice(0..0, ["--policy", policy]);
-        }
-        sandbox.run(&args)
+        sandbox.run_under(
+            policy,
+            &[
+                "open",
+                "--record",
+                &ben[0],
+                "--purpose",
+                "troubleshooting",
+                "--ticket",
+                ticket,
+                "--steward",
+                "sam.steward",
+            ],
+        )
     };
     let short = open_with("x", None);
     assert_eq!(short.code, 3, "{}", short.stderr);
@@ -982,22 +986,21 @@ fn a_justification_the_policy_refuses_denies_open_and_holds() {
         hidden.stderr
     );
     let place = |reason: &str, policy: Option<&str>| {
-        let mut args = vec![
-            "hold",
-            "place",
-            "--customer",
-            BEN,
-            "--reason",
-            reason,
-            "--by",
-            "counsel.kim",
-            "--expires",
-            "2100-01-01T00:00:00Z",
-        ];
-        if let Some(policy) = policy {
-            args.splice(0..0, ["--policy", policy]);
-        }
-        sandbox.run(&args)
+        sandbox.run_under(
+            policy,
+            &[
+                "hold",
+                "place",
+                "--customer",
+                BEN,
+                "--reason",
+                reason,
+                "--by",
+                "counsel.kim",
+                "--review-by",
+                "2100-01-01T00:00:00Z",
+            ],
+        )
     };
     let vague = place("n/a", None);
     assert_eq!(vague.code, 2, "{}", vague.stderr);
@@ -1186,18 +1189,7 @@ fn ingest_reports_its_progress_as_records_commit() {
 #[test]
 fn export_reports_a_planned_record_it_could_not_export() {
     let sandbox = Sandbox::with_customers("export-report");
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "shared",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "shared");
     let records = sandbox.ingest(&format!(
         "{}{}",
         line(ADA, "kept intact"),
@@ -1936,18 +1928,7 @@ fn audit_commands_work_on_a_shared_postgres_store() {
 fn audit_verify_names_an_edited_consent_entry_and_the_store_serves_nothing() {
     let sandbox = Sandbox::with_customers("fact-edit");
     let records = sandbox.ingest(&line(BEN, "hello"));
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "shared",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "shared");
     let verified = sandbox.json(&["audit", "verify"]);
     let facts = verified["facts"]["entries"].as_u64().unwrap();
     assert!(facts >= 3, "{verified}");
@@ -2154,18 +2135,7 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
     );
 
     // A withdrawal through the CLI reaches the server's next seal.
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "none",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "none");
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     while level(&vault, ada) != TrainingLevel::None {
         assert!(
@@ -2192,18 +2162,7 @@ fn a_checkpoint_after_fact_changes_alone_covers_them() {
     let sandbox = Sandbox::with_customers("fact-checkpoint");
     let first = sandbox.json(&["audit", "checkpoint"]);
     // A consent change adds a fact entry and no audit entry: the audit head is the same.
-    sandbox.ok(&[
-        "consent",
-        "set",
-        "--customer",
-        ADA,
-        "--level",
-        "shared",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    sandbox.customer_sets_consent(ADA, "shared");
     let second = sandbox.json(&["audit", "checkpoint"]);
     assert_eq!(second["entries"], first["entries"]);
     assert_eq!(
