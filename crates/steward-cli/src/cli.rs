@@ -152,6 +152,18 @@ pub(crate) enum Command {
     /// "consent_at_collection": "...", "record": "...", "at": "..."}, with the same string
     /// forms as the flags; the last five are optional.
     Check(CheckArgs),
+    /// Records of processing activities (GDPR Art. 30) from the policy and the store:
+    /// categories of data and of data subjects, purposes with their clauses, who may access
+    /// (roles and numbers), retention and security measures; Markdown, or JSON with --json.
+    Ropa(RopaArgs),
+}
+
+/// `steward ropa`
+#[derive(Debug, Args)]
+pub(crate) struct RopaArgs {
+    /// Name the stewards on the roster (by default only their number is given).
+    #[arg(long)]
+    pub(crate) names: bool,
 }
 
 /// `steward roster ...`

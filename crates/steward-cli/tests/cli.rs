@@ -2422,3 +2422,56 @@ fn a_trail_that_does_not_verify_gives_no_log_and_no_report() {
         assert!(run.stderr.contains("broken"), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
+    let sandbox = Sandbox::with_customers("ropa");
+    sandbox.ok(&["customer", "end", "--customer", BEN]);
+    sandbox.ok(&["audit", "checkpoint"]);
+    let markdown = sandbox.ok(&["ropa"]);
+    assert!(
+        markdown.starts_with("# Records of processing activities (GDPR Art. 30)"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| troubleshooting | `logs.purposes` | llm-request-log |"), "{markdown}");
+    assert!(markdown.contains("**data-steward** (1 of at most 3)"), "{markdown}");
+    assert!(markdown.contains("1 with a relationship in force, 1 whose relationship ended"), "{markdown}");
+    assert!(!markdown.contains("sam.steward"), "{markdown}");
+    assert!(!markdown.contains("marketing"), "{markdown}");
+    let named = sandbox.ok(&["ropa", "--names"]);
+    assert!(named.contains("sam.steward"), "{named}");
+
+    let json = sandbox.json(&["ropa"]);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["policy"]["version"], "2025-03-05");
+    assert_eq!(json["access"][0]["role"], "data-steward");
+    assert_eq!(json["access"][0]["count"], 1);
+    assert_eq!(json["access"][0]["names"], Value::Null);
+    let logs = json["data_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|category| category["category"] == "llm-request-log")
+        .unwrap();
+    assert_eq!(logs["retention"]["method"], "crypto-shred");
+    assert_eq!(logs["clause"], "logs.stored");
+    let measures: Vec<&str> = json["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["measure"].as_str().unwrap())
+        .collect();
+    for measure in ["encryption-at-rest", "key-custody", "audit-chain", "checkpoints", "secret-redaction"] {
+        assert!(measures.contains(&measure), "{measure}: {json}");
+    }
+    let checkpoints = json["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measure"] == "checkpoints")
+        .unwrap();
+    assert!(
+        checkpoints["description"].as_str().unwrap().contains("the newest covers"),
+        "{checkpoints}"
+    );
+}
