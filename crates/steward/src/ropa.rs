@@ -317,7 +317,7 @@ impl Ropa {
                 clause: ClauseId::LogsAccess,
                 description: "opens LLM request logs, one record at a time, only for a log \
                               purpose, with a justification, audited before any plaintext is \
-                              shown; never while the customer's relationship has ended",
+                              shown; never once the customer's relationship has ended",
                 purposes: in_group(PurposeGroup::Logs),
                 count: Some(stewards),
                 limit: Some(limit),
@@ -340,7 +340,7 @@ impl Ropa {
                 role: "training-pipeline",
                 clause: ClauseId::TrainingDefaultOff,
                 description: "receives log records only where the customer opted in to the \
-                              scope, only encrypted to its recipients, secrets always redacted",
+                              scope, secrets always redacted",
                 purposes: in_group(PurposeGroup::Training),
                 count: None,
                 limit: None,
