@@ -486,8 +486,9 @@ fn log(context: &Context, args: &AuditLogArgs) -> Result<Exit, CliError> {
             print(&out)?;
         }
         Format::Human => {
-            let mut table =
-                Table::new(&["SEQ", "AT", "KIND", "STEWARD", "CUSTOMER", "PURPOSE", "WHAT"]);
+            let mut table = Table::new(&[
+                "SEQ", "AT", "KIND", "STEWARD", "CUSTOMER", "PURPOSE", "WHAT",
+            ]);
             for chained in filter.apply(&trail.entries) {
                 let entry = chained.entry();
                 let event = entry.event();
@@ -549,7 +550,10 @@ fn report(context: &Context, args: &AuditReportArgs) -> Result<Exit, CliError> {
             .iter()
             .find(|(id, _)| *id == customer)
             .is_some_and(|(_, book)| {
-                !book.is_empty() && book.iter().all(|relationship| !relationship.is_active_at(at))
+                !book.is_empty()
+                    && book
+                        .iter()
+                        .all(|relationship| !relationship.is_active_at(at))
             })
     };
     let report = AuditReport::build(&trail.entries, period, ended);
@@ -565,7 +569,9 @@ fn report(context: &Context, args: &AuditReportArgs) -> Result<Exit, CliError> {
 
 fn print_report(trail: &VerifiedTrail, report: &AuditReport) -> Result<(), CliError> {
     let period = report.period();
-    let bound = |at: Option<Timestamp>| at.map_or_else(|| "the newest entry".to_owned(), |at| at.to_string());
+    let bound = |at: Option<Timestamp>| {
+        at.map_or_else(|| "the newest entry".to_owned(), |at| at.to_string())
+    };
     println(&format!(
         "audit report from {} to {}: {} entries",
         bound(period.since()),
@@ -626,7 +632,10 @@ fn print_report(trail: &VerifiedTrail, report: &AuditReport) -> Result<(), CliEr
     }
     println(&format!("shreds: {}", report.shreds().len()))?;
     for shred in report.shreds() {
-        println(&format!("  {} keys of {} destroyed", shred.at, shred.customer))?;
+        println(&format!(
+            "  {} keys of {} destroyed",
+            shred.at, shred.customer
+        ))?;
     }
     println(&format!("training exports: {}", report.exports().len()))?;
     for export in report.exports() {

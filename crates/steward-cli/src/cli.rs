@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use steward::{
     AdminId, Channel, ConsentActor, CustomerId, DataCategory, Justification, Purpose, RecordId,
-    StewardId, Timestamp, TrainingLevel, TrainingScope, logs::{EntryKind, MasterKeyId},
+    StewardId, Timestamp, TrainingLevel, TrainingScope,
+    logs::{EntryKind, MasterKeyId},
     retention::HoldId,
 };
 

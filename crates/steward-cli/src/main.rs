@@ -85,8 +85,8 @@ mod ingest;
 mod init;
 mod open;
 mod output;
-mod roster;
 mod ropa;
+mod roster;
 mod store_dir;
 mod sweep;
 

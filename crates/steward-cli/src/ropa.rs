@@ -25,7 +25,10 @@ pub(crate) fn run(context: &Context, args: &RopaArgs) -> Result<Exit, CliError> 
         .map_or_else(|| SystemClock.now(), |newest| newest.max(SystemClock.now()));
     for customer in book.customers() {
         let relationships = book.relationships(customer);
-        if relationships.iter().any(|relationship| relationship.is_active_at(now)) {
+        if relationships
+            .iter()
+            .any(|relationship| relationship.is_active_at(now))
+        {
             active = active.saturating_add(1);
         } else if !relationships.is_empty() {
             ended = ended.saturating_add(1);
@@ -33,7 +36,10 @@ pub(crate) fn run(context: &Context, args: &RopaArgs) -> Result<Exit, CliError> 
     }
     drop(facts);
     let audit_entries = session.vault.audit()?.head().entries();
-    let checkpoint = session.store.latest_checkpoint()?.map(|checkpoint| checkpoint.entries());
+    let checkpoint = session
+        .store
+        .latest_checkpoint()?
+        .map(|checkpoint| checkpoint.entries());
     let processing = ProcessingFacts::new(stewards)
         .with_relationships(active, ended)
         .with_audit(audit_entries, checkpoint);

@@ -2258,27 +2258,52 @@ fn audit_log_filters_the_verified_trail_by_steward_customer_purpose_kind_and_tim
     let sandbox = Sandbox::with_customers("audit-log");
     let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
     let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
-    assert_eq!(sandbox.open(&ada[0], "troubleshooting", "sam.steward").code, 0);
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        0
+    );
     let between = now();
-    assert_eq!(sandbox.open(&ben[0], "customer-support", "sam.steward").code, 0);
-    assert_eq!(sandbox.open(&ada[0], "troubleshooting", "eve.steward").code, 3);
+    assert_eq!(
+        sandbox
+            .open(&ben[0], "customer-support", "sam.steward")
+            .code,
+        0
+    );
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+        3
+    );
 
     let all = audit_log(&sandbox, &[]);
     assert_eq!(all.len() as u64, sandbox.audit_entries());
     assert_eq!(all[0]["kind"], "roster");
     let kinds = |lines: &[Value]| -> Vec<String> {
-        lines.iter().map(|l| l["kind"].as_str().unwrap().to_owned()).collect()
+        lines
+            .iter()
+            .map(|l| l["kind"].as_str().unwrap().to_owned())
+            .collect()
     };
-    assert_eq!(kinds(&audit_log(&sandbox, &["--kind", "access"])), ["access"; 3]);
     assert_eq!(
-        kinds(&audit_log(&sandbox, &["--kind", "access", "--kind", "roster"])).len(),
+        kinds(&audit_log(&sandbox, &["--kind", "access"])),
+        ["access"; 3]
+    );
+    assert_eq!(
+        kinds(&audit_log(
+            &sandbox,
+            &["--kind", "access", "--kind", "roster"]
+        ))
+        .len(),
         4
     );
     let sam = audit_log(&sandbox, &["--steward", "sam.steward"]);
     assert_eq!(kinds(&sam), ["roster", "access", "access"]);
     let ada_lines = audit_log(&sandbox, &["--customer", ADA]);
     assert_eq!(ada_lines.len(), 2);
-    assert!(ada_lines.iter().all(|l| l["event"]["access"]["customer"] == ADA));
+    assert!(
+        ada_lines
+            .iter()
+            .all(|l| l["event"]["access"]["customer"] == ADA)
+    );
     let support = audit_log(&sandbox, &["--purpose", "customer-support"]);
     assert_eq!(support.len(), 1);
     assert_eq!(support[0]["event"]["access"]["customer"], BEN);
@@ -2342,20 +2367,37 @@ fn audit_report_counts_opens_and_refusals_and_says_up_to_which_checkpoint_it_is_
     let since = now();
     let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
     for _ in 0..2 {
-        assert_eq!(sandbox.open(&ada[0], "troubleshooting", "sam.steward").code, 0);
+        assert_eq!(
+            sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+            0
+        );
     }
-    assert_eq!(sandbox.open(&ada[0], "misuse-prevention", "sam.steward").code, 0);
+    assert_eq!(
+        sandbox
+            .open(&ada[0], "misuse-prevention", "sam.steward")
+            .code,
+        0
+    );
     // Three refusals in a row: an anomaly.
     for _ in 0..3 {
-        assert_eq!(sandbox.open(&ada[0], "troubleshooting", "eve.steward").code, 3);
+        assert_eq!(
+            sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+            3
+        );
     }
     let checkpoint = sandbox.json(&["audit", "checkpoint"]);
     // After the relationship ended, an attempt is refused and flagged.
     sandbox.ok(&["customer", "end", "--customer", ADA]);
-    assert_eq!(sandbox.open(&ada[0], "troubleshooting", "sam.steward").code, 3);
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        3
+    );
 
     let report = sandbox.json(&["audit", "report", "--since", &since]);
-    assert_eq!(report["verified"]["checkpoint"]["entries"], checkpoint["entries"]);
+    assert_eq!(
+        report["verified"]["checkpoint"]["entries"],
+        checkpoint["entries"]
+    );
     let body = &report["report"];
     let opens = body["opens"].as_array().unwrap();
     assert_eq!(opens.len(), 2, "{body}");
@@ -2391,7 +2433,14 @@ fn audit_report_counts_opens_and_refusals_and_says_up_to_which_checkpoint_it_is_
     assert!(text.contains("whose relationship had ended"), "{text}");
 
     // A period that ends before the opens reports none of them.
-    let empty = sandbox.json(&["audit", "report", "--since", "2020-01-01T00:00:00Z", "--until", &since]);
+    let empty = sandbox.json(&[
+        "audit",
+        "report",
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        &since,
+    ]);
     assert_eq!(empty["report"]["opens"], Value::Array(Vec::new()));
 }
 
@@ -2399,7 +2448,10 @@ fn audit_report_counts_opens_and_refusals_and_says_up_to_which_checkpoint_it_is_
 fn a_trail_that_does_not_verify_gives_no_log_and_no_report() {
     let sandbox = Sandbox::with_customers("audit-report-broken");
     let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
-    assert_eq!(sandbox.open(&ada[0], "troubleshooting", "eve.steward").code, 3);
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+        3
+    );
     // Someone turns the refusal into an open in steward.db.
     let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
     let edited = conn
@@ -2414,7 +2466,13 @@ fn a_trail_that_does_not_verify_gives_no_log_and_no_report() {
     for args in [
         vec!["audit", "report", "--since", "2020-01-01T00:00:00Z"],
         vec!["audit", "log"],
-        vec!["audit", "report", "--since", "2020-01-01T00:00:00Z", "--json"],
+        vec![
+            "audit",
+            "report",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--json",
+        ],
     ] {
         let run = sandbox.run(&args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
@@ -2433,9 +2491,18 @@ fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
         markdown.starts_with("# Records of processing activities (GDPR Art. 30)"),
         "{markdown}"
     );
-    assert!(markdown.contains("| troubleshooting | `logs.purposes` | llm-request-log |"), "{markdown}");
-    assert!(markdown.contains("**data-steward** (1 of at most 3)"), "{markdown}");
-    assert!(markdown.contains("1 with a relationship in force, 1 whose relationship ended"), "{markdown}");
+    assert!(
+        markdown.contains("| troubleshooting | `logs.purposes` | llm-request-log |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**data-steward** (1 of at most 3)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("1 with a relationship in force, 1 whose relationship ended"),
+        "{markdown}"
+    );
     assert!(!markdown.contains("sam.steward"), "{markdown}");
     assert!(!markdown.contains("marketing"), "{markdown}");
     let named = sandbox.ok(&["ropa", "--names"]);
@@ -2461,7 +2528,13 @@ fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
         .iter()
         .map(|m| m["measure"].as_str().unwrap())
         .collect();
-    for measure in ["encryption-at-rest", "key-custody", "audit-chain", "checkpoints", "secret-redaction"] {
+    for measure in [
+        "encryption-at-rest",
+        "key-custody",
+        "audit-chain",
+        "checkpoints",
+        "secret-redaction",
+    ] {
         assert!(measures.contains(&measure), "{measure}: {json}");
     }
     let checkpoints = json["security"]
@@ -2471,7 +2544,10 @@ fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
         .find(|m| m["measure"] == "checkpoints")
         .unwrap();
     assert!(
-        checkpoints["description"].as_str().unwrap().contains("the newest covers"),
+        checkpoints["description"]
+            .as_str()
+            .unwrap()
+            .contains("the newest covers"),
         "{checkpoints}"
     );
 }

@@ -596,7 +596,11 @@ mod tests {
         assert_eq!(withheld.access()[0].limit, Some(3));
         assert_eq!(withheld.access()[0].names, None);
         assert!(!withheld.to_markdown().contains("sam.steward"));
-        assert!(!serde_json::to_string(&withheld).unwrap().contains("sam.steward"));
+        assert!(
+            !serde_json::to_string(&withheld)
+                .unwrap()
+                .contains("sam.steward")
+        );
         let shown = Ropa::new(&policy, &facts(), StewardNames::Shown);
         assert!(shown.to_markdown().contains("sam.steward"));
     }
@@ -615,7 +619,11 @@ mod tests {
         for prohibited in ["marketing", "advertising", "sale-of-data"] {
             assert!(!json.contains(prohibited), "{prohibited}");
         }
-        assert!(ropa.purposes().iter().all(|record| record.purpose.group() != PurposeGroup::Prohibited));
+        assert!(
+            ropa.purposes()
+                .iter()
+                .all(|record| record.purpose.group() != PurposeGroup::Prohibited)
+        );
     }
 
     #[test]
@@ -639,13 +647,17 @@ mod tests {
         let ropa = Ropa::new(&Policy::coder_model(), &facts(), StewardNames::Withheld);
         let markdown = ropa.to_markdown();
         assert!(markdown.contains("aes-256-gcm"), "{markdown}");
-        assert!(markdown.contains("the newest covers 5 audit entries"), "{markdown}");
+        assert!(
+            markdown.contains("the newest covers 5 audit entries"),
+            "{markdown}"
+        );
         assert!(markdown.contains("redacted before sealing"), "{markdown}");
-        let keeping = facts()
-            .with_audit(7, None)
-            .with_sealing(Algorithm::ChaCha20Poly1305, SecretRedaction::DangerousKeepSecrets);
-        let markdown = Ropa::new(&Policy::coder_model(), &keeping, StewardNames::Withheld)
-            .to_markdown();
+        let keeping = facts().with_audit(7, None).with_sealing(
+            Algorithm::ChaCha20Poly1305,
+            SecretRedaction::DangerousKeepSecrets,
+        );
+        let markdown =
+            Ropa::new(&Policy::coder_model(), &keeping, StewardNames::Withheld).to_markdown();
         assert!(markdown.contains("chacha20-poly1305"), "{markdown}");
         assert!(markdown.contains("none is stored yet"), "{markdown}");
         assert!(markdown.contains("redaction turned off"), "{markdown}");

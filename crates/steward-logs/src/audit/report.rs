@@ -508,10 +508,8 @@ impl AuditReport {
                 AuditEvent::Access(access) => {
                     let steward = access.steward();
                     let outcome = access.outcome();
-                    let retention_refused = matches!(
-                        outcome,
-                        AuditOutcome::Denied(crate::Denial::RetentionEnded)
-                    );
+                    let retention_refused =
+                        matches!(outcome, AuditOutcome::Denied(crate::Denial::RetentionEnded));
                     if ended(access.customer(), at) || retention_refused {
                         report.anomalies.push(Anomaly::AfterRelationshipEnded {
                             at,
@@ -775,7 +773,11 @@ mod tests {
     }
 
     fn refused(steward: &str) -> Value {
-        access(steward, ADA, json!({ "denied": { "denial": "missing-justification" } }))
+        access(
+            steward,
+            ADA,
+            json!({ "denied": { "denial": "missing-justification" } }),
+        )
     }
 
     fn never(_: CustomerId, _: Timestamp) -> bool {
@@ -808,16 +810,28 @@ mod tests {
             (1, opened("sam.steward")),
             (2, opened("kim.steward")),
             (3, access("sam.steward", BEN, json!("opened"))),
-            (4, json!({ "customer-shredded-through": { "customer": ADA, "through": 1 } })),
-            (5, json!({ "roster-changed": { "change": { "added": "sam.steward" }, "by": "dana.admin" } })),
+            (
+                4,
+                json!({ "customer-shredded-through": { "customer": ADA, "through": 1 } }),
+            ),
+            (
+                5,
+                json!({ "roster-changed": { "change": { "added": "sam.steward" }, "by": "dana.admin" } }),
+            ),
         ]);
         let sequences = |filter: &AuditFilter| -> Vec<u64> {
             filter.apply(&entries).map(ChainedEntry::sequence).collect()
         };
         let sam: StewardId = "sam.steward".parse().unwrap();
         let ada: CustomerId = ADA.parse().unwrap();
-        assert_eq!(sequences(&AuditFilter::new(Period::ALL).with_steward(sam.clone())), [0, 2, 4]);
-        assert_eq!(sequences(&AuditFilter::new(Period::ALL).with_customer(ada)), [0, 1, 3]);
+        assert_eq!(
+            sequences(&AuditFilter::new(Period::ALL).with_steward(sam.clone())),
+            [0, 2, 4]
+        );
+        assert_eq!(
+            sequences(&AuditFilter::new(Period::ALL).with_customer(ada)),
+            [0, 1, 3]
+        );
         assert_eq!(
             sequences(&AuditFilter::new(Period::ALL).with_kind(EntryKind::Shred)),
             [3]
@@ -829,7 +843,11 @@ mod tests {
         let period = Period::new(Some(at(2).parse().unwrap()), Some(at(4).parse().unwrap()));
         assert_eq!(sequences(&AuditFilter::new(period.unwrap())), [1, 2]);
         assert_eq!(
-            sequences(&AuditFilter::new(Period::ALL).with_steward(sam).with_customer(ada)),
+            sequences(
+                &AuditFilter::new(Period::ALL)
+                    .with_steward(sam)
+                    .with_customer(ada)
+            ),
             [0]
         );
     }
@@ -840,16 +858,29 @@ mod tests {
             (1, opened("sam.steward")),
             (2, opened("sam.steward")),
             (3, refused("kim.steward")),
-            (4, json!({ "customer-shredded-through": { "customer": BEN, "through": 2 } })),
-            (5, json!({ "roster-changed": { "change": { "removed": "kim.steward" }, "by": "dana.admin" } })),
-            (6, access("sam.steward", ADA, json!({ "failed": "shredded" }))),
+            (
+                4,
+                json!({ "customer-shredded-through": { "customer": BEN, "through": 2 } }),
+            ),
+            (
+                5,
+                json!({ "roster-changed": { "change": { "removed": "kim.steward" }, "by": "dana.admin" } }),
+            ),
+            (
+                6,
+                access("sam.steward", ADA, json!({ "failed": "shredded" })),
+            ),
             (9, opened("sam.steward")),
         ]);
         let period = Period::new(None, Some(at(9).parse().unwrap())).unwrap();
         let report = AuditReport::build(&entries, period, never);
         assert_eq!(report.entries(), 6);
         assert_eq!(report.opens().len(), 1);
-        assert_eq!(report.opens()[0].opens, 2, "the open at :09 lies outside the period");
+        assert_eq!(
+            report.opens()[0].opens,
+            2,
+            "the open at :09 lies outside the period"
+        );
         assert_eq!(report.refusals().len(), 1);
         assert_eq!(report.refusals()[0].reason, "missing-justification");
         assert_eq!(report.refusals()[0].clause, ClauseId::LogsAccess);
@@ -917,7 +948,14 @@ mod tests {
         let entries = chain(&[
             (1, opened("sam.steward")),
             (2, access("sam.steward", BEN, json!("opened"))),
-            (3, access("sam.steward", BEN, json!({ "denied": { "denial": "retention-ended" } }))),
+            (
+                3,
+                access(
+                    "sam.steward",
+                    BEN,
+                    json!({ "denied": { "denial": "retention-ended" } }),
+                ),
+            ),
         ]);
         let ben: CustomerId = BEN.parse().unwrap();
         let ended_at: Timestamp = at(2).parse().unwrap();
