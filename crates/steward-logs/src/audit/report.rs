@@ -303,7 +303,7 @@ pub const OPENS_MINIMUM: u64 = 10;
 ///     MemoryAuditStore::new(),
 /// )?;
 /// trail.verify()?;
-/// let entries = trail.store().entries()?;
+/// let entries = trail.store().entries().map_err(|error| error.to_string())?;
 /// let report = AuditReport::build(&entries, Period::ALL, |_customer, _at| false);
 /// assert_eq!(report.entries(), 0);
 /// assert!(report.anomalies().is_empty());
