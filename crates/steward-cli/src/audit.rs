@@ -1,4 +1,5 @@
-//! `steward audit`: verify the audit chain and the fact log, and sign checkpoints of both.
+//! `steward audit`: verify the audit chain and the fact log, sign checkpoints of both, and
+//! read and report the verified trail.
 
 use std::{
     fs::OpenOptions,
@@ -7,8 +8,14 @@ use std::{
 };
 
 use serde_json::json;
-use steward::logs::{
-    AuditStore, AuditTrail, ChainHead, Checkpoint, CheckpointPublicKey, CheckpointSigner,
+use steward::{
+    CustomerId, Timestamp,
+    logs::{
+        Anomaly, AuditEvent, AuditFilter, AuditOutcome, AuditReport, AuditStore, AuditTrail,
+        ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner, EntryKind,
+        KeyEvent, Period, customer_of, steward_of,
+    },
+    retention::Relationship,
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgAuditStore, PgConfig, PgStore};
@@ -18,9 +25,12 @@ use steward_store::{SqliteStore, StoreKeys, VaultStore, verify_fact_log};
 use crate::store_dir::PgSession;
 use crate::{
     Context,
-    cli::{AuditCheckpointArgs, AuditCommand, AuditVerifyArgs, SharedStoreArgs},
+    cli::{
+        AuditCheckpointArgs, AuditCommand, AuditLogArgs, AuditReportArgs, AuditVerifyArgs,
+        SharedStoreArgs,
+    },
     error::{CliError, Exit},
-    output::{Format, print_json, println},
+    output::{Format, Table, print, print_json, println},
     store_dir::{CHECKPOINT_PUBLIC_KEY, Session},
 };
 
@@ -29,6 +39,8 @@ pub(crate) fn run(context: &Context, command: AuditCommand) -> Result<Exit, CliE
     match command {
         AuditCommand::Verify(args) => verify(context, &args),
         AuditCommand::Checkpoint(args) => checkpoint(context, &args),
+        AuditCommand::Log(args) => log(context, &args),
+        AuditCommand::Report(args) => report(context, &args),
     }
 }
 
@@ -98,6 +110,22 @@ impl ChainStore {
         })
     }
 
+    /// Every relationship the fact log holds, per customer.
+    fn relationships(&self) -> Result<Vec<(CustomerId, Vec<Relationship>)>, CliError> {
+        fn collect(
+            book: &steward::retention::RelationshipBook,
+        ) -> Vec<(CustomerId, Vec<Relationship>)> {
+            book.customers()
+                .map(|customer| (customer, book.relationships(customer).to_vec()))
+                .collect()
+        }
+        Ok(match self {
+            Self::Embedded(session) => collect(session.vault.facts()?.relationships()?),
+            #[cfg(feature = "postgres")]
+            Self::Shared(session) => collect(session.vault.facts()?.relationships()?),
+        })
+    }
+
     fn put_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CliError> {
         match self {
             Self::Embedded(session) => session.store.put_checkpoint(checkpoint)?,
@@ -144,6 +172,21 @@ impl VerifiedStore {
             #[cfg(feature = "postgres")]
             Self::Shared(store, _) => store.latest_checkpoint()?,
         })
+    }
+
+    /// Every entry of the audit chain, oldest first, verified again as read (the chain may
+    /// have grown since [`verify`](Self::verify); what is read is what is reported).
+    fn entries(&self) -> Result<Vec<ChainedEntry>, CliError> {
+        let (entries, keys) = match self {
+            Self::Embedded(store, keys) => (AuditStore::entries(store), keys),
+            #[cfg(feature = "postgres")]
+            Self::Shared(store, keys) => (PgAuditStore::new(store)?.entries(), keys),
+        };
+        let entries = entries.map_err(|source| {
+            steward::logs::LogsError::Audit(steward::logs::AuditError::Unavailable { source })
+        })?;
+        keys.audit_key()?.verify_chain(&entries)?;
+        Ok(entries)
     }
 
     /// Verifies the audit chain and the fact log, each from its first entry, and against
@@ -356,4 +399,281 @@ fn checkpoint(context: &Context, args: &AuditCheckpointArgs) -> Result<Exit, Cli
         }
     }
     Ok(Exit::Success)
+}
+
+/// The trail as `audit log` and `audit report` read it: verified (against the newest stored
+/// checkpoint, if any) before anything is read from it.
+struct VerifiedTrail {
+    entries: Vec<ChainedEntry>,
+    /// The checkpoint the chain reaches, if one is stored.
+    checkpoint: Option<Checkpoint>,
+}
+
+impl VerifiedTrail {
+    fn read(context: &Context, shared: &SharedStoreArgs) -> Result<Self, CliError> {
+        let store = VerifiedStore::open(context, shared)?;
+        let checkpoint = store.latest_checkpoint()?;
+        match &checkpoint {
+            None => store.verify(None)?,
+            Some(checkpoint) => store.verify(Some((checkpoint, &context.dir.public_key()?)))?,
+        };
+        let entries = store.entries()?;
+        Ok(Self {
+            entries,
+            checkpoint,
+        })
+    }
+
+    /// Up to where the chain is verified, for people.
+    fn sentence(&self) -> String {
+        match &self.checkpoint {
+            Some(checkpoint) => format!(
+                "chain verified: {} entries, reaching the signed checkpoint at {} entries \
+                 (head {})",
+                self.entries.len(),
+                checkpoint.entries(),
+                checkpoint.head()
+            ),
+            None => format!(
+                "chain verified: {} entries, HMAC chain intact; no checkpoint yet, so a removal \
+                 of the newest entries would not show (`steward audit checkpoint`)",
+                self.entries.len()
+            ),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "entries": self.entries.len(),
+            "checkpoint": self.checkpoint.as_ref().map(|checkpoint| json!({
+                "entries": checkpoint.entries(),
+                "head": checkpoint.head(),
+            })),
+        })
+    }
+}
+
+/// `steward audit log`
+fn log(context: &Context, args: &AuditLogArgs) -> Result<Exit, CliError> {
+    let mut filter = AuditFilter::new(Period::new(args.since, args.until)?);
+    if let Some(steward) = &args.steward {
+        filter = filter.with_steward(steward.clone());
+    }
+    if let Some(customer) = args.customer {
+        filter = filter.with_customer(customer);
+    }
+    if let Some(purpose) = args.purpose {
+        filter = filter.with_purpose(purpose);
+    }
+    for kind in &args.kind {
+        filter = filter.with_kind(*kind);
+    }
+    let trail = VerifiedTrail::read(context, &args.shared)?;
+    match context.format {
+        Format::Json => {
+            let mut out = String::new();
+            for chained in filter.apply(&trail.entries) {
+                let entry = chained.entry();
+                let line = json!({
+                    "sequence": chained.sequence(),
+                    "at": entry.at(),
+                    "kind": EntryKind::of(entry.event()),
+                    "event": entry.event(),
+                });
+                out.push_str(&line.to_string());
+                out.push('\n');
+            }
+            print(&out)?;
+        }
+        Format::Human => {
+            let mut table = Table::new(&[
+                "SEQ", "AT", "KIND", "STEWARD", "CUSTOMER", "PURPOSE", "WHAT",
+            ]);
+            for chained in filter.apply(&trail.entries) {
+                let entry = chained.entry();
+                let event = entry.event();
+                table.row(vec![
+                    chained.sequence().to_string(),
+                    entry.at().to_string(),
+                    EntryKind::of(event).to_string(),
+                    steward_of(event).map_or_else(|| "-".to_owned(), ToString::to_string),
+                    customer_of(event).map_or_else(|| "-".to_owned(), |c| c.to_string()),
+                    entry
+                        .access()
+                        .map_or_else(|| "-".to_owned(), |access| access.purpose().to_string()),
+                    what(event),
+                ]);
+            }
+            table.print()?;
+            crate::output::note(trail.sentence());
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// One event in a few words, for the table.
+fn what(event: &AuditEvent) -> String {
+    match event {
+        AuditEvent::Access(access) => match access.outcome() {
+            AuditOutcome::Opened => format!("opened {}", access.record()),
+            AuditOutcome::Denied(denial) => format!("refused ({})", denial.clause()),
+            AuditOutcome::Failed(failure) => format!("failed ({failure:?})"),
+            _ => "other outcome".to_owned(),
+        },
+        AuditEvent::RosterChanged { change, by } => match change {
+            steward::logs::RosterChange::Added(_) => format!("added by {by}"),
+            steward::logs::RosterChange::Removed(_) => format!("removed by {by}"),
+            _ => format!("changed by {by}"),
+        },
+        AuditEvent::DataKeyRotated { version, .. } => format!("data key rotated to v{version}"),
+        AuditEvent::MasterKeyRotated { to } => format!("master key rotated to {to}"),
+        AuditEvent::CustomerShredded { .. }
+        | AuditEvent::CustomerShreddedThrough { .. }
+        | AuditEvent::ShredCompletedAtStartUp { .. } => "keys shredded".to_owned(),
+        AuditEvent::TrainingExportPlanned(plan) => {
+            format!("training export {} planned", plan.job)
+        }
+        AuditEvent::TrainingExportFinished { job, .. } => {
+            format!("training export {job} finished")
+        }
+        _ => "other event".to_owned(),
+    }
+}
+
+/// `steward audit report`
+fn report(context: &Context, args: &AuditReportArgs) -> Result<Exit, CliError> {
+    let period = Period::new(Some(args.since), args.until)?;
+    let trail = VerifiedTrail::read(context, &args.shared)?;
+    let relationships = ChainStore::open(context, &args.shared)?.relationships()?;
+    let ended = |customer: CustomerId, at: Timestamp| {
+        relationships
+            .iter()
+            .find(|(id, _)| *id == customer)
+            .is_some_and(|(_, book)| {
+                !book.is_empty()
+                    && book
+                        .iter()
+                        .all(|relationship| !relationship.is_active_at(at))
+            })
+    };
+    let report = AuditReport::build(&trail.entries, period, ended);
+    match context.format {
+        Format::Json => print_json(
+            "the report",
+            &json!({ "verified": trail.json(), "report": report }),
+        )?,
+        Format::Human => print_report(&trail, &report)?,
+    }
+    Ok(Exit::Success)
+}
+
+fn print_report(trail: &VerifiedTrail, report: &AuditReport) -> Result<(), CliError> {
+    let period = report.period();
+    let bound = |at: Option<Timestamp>| {
+        at.map_or_else(|| "the newest entry".to_owned(), |at| at.to_string())
+    };
+    println(&format!(
+        "audit report from {} to {}: {} entries",
+        bound(period.since()),
+        bound(period.until()),
+        report.entries()
+    ))?;
+    println(&trail.sentence())?;
+    println("\nopens per steward and purpose:")?;
+    let mut opens = Table::new(&["STEWARD", "PURPOSE", "OPENS"]);
+    for count in report.opens() {
+        opens.row(vec![
+            count.steward.to_string(),
+            count.purpose.to_string(),
+            count.opens.to_string(),
+        ]);
+    }
+    opens.print()?;
+    println(&format!(
+        "allowed but not opened (shredded, tampered, key unavailable): {}",
+        report.failed_opens()
+    ))?;
+    println(&format!("\nrefused attempts: {}", report.refusals().len()))?;
+    if !report.refusals().is_empty() {
+        let mut refusals =
+            Table::new(&["AT", "STEWARD", "PURPOSE", "CUSTOMER", "CLAUSE", "REASON"]);
+        for refusal in report.refusals() {
+            refusals.row(vec![
+                refusal.at.to_string(),
+                refusal.steward.to_string(),
+                refusal.purpose.to_string(),
+                refusal.customer.to_string(),
+                refusal.clause.to_string(),
+                refusal.reason.to_owned(),
+            ]);
+        }
+        refusals.print()?;
+    }
+    println(&format!("\nroster changes: {}", report.roster().len()))?;
+    for event in report.roster() {
+        let (verb, steward) = match &event.change {
+            steward::logs::RosterChange::Added(steward) => ("added", steward),
+            steward::logs::RosterChange::Removed(steward) => ("removed", steward),
+            other => ("changed", other.steward()),
+        };
+        println(&format!("  {} {steward} {verb} by {}", event.at, event.by))?;
+    }
+    println(&format!("key events: {}", report.keys().len()))?;
+    for event in report.keys() {
+        println(&match event {
+            KeyEvent::DataKeyRotated {
+                at,
+                customer,
+                version,
+            } => format!("  {at} data key of {customer} rotated to v{version}"),
+            KeyEvent::MasterKeyRotated { at, to } => format!("  {at} master key rotated to {to}"),
+            _ => "  another key event".to_owned(),
+        })?;
+    }
+    println(&format!("shreds: {}", report.shreds().len()))?;
+    for shred in report.shreds() {
+        println(&format!(
+            "  {} keys of {} destroyed",
+            shred.at, shred.customer
+        ))?;
+    }
+    println(&format!("training exports: {}", report.exports().len()))?;
+    for export in report.exports() {
+        println(&format!(
+            "  {} job {} {:?}: {} records",
+            export.at, export.job, export.stage, export.counts.exported
+        ))?;
+    }
+    println(&format!(
+        "subject requests: {} (not yet recorded by the trail)",
+        report.subject_requests().len()
+    ))?;
+    println(&format!("\nanomalies: {}", report.anomalies().len()))?;
+    for anomaly in report.anomalies() {
+        println(&match anomaly {
+            Anomaly::RefusalsInARow {
+                steward,
+                refusals,
+                from,
+                to,
+            } => format!("  {steward}: {refusals} refusals in a row, {from} to {to}"),
+            Anomaly::OpensFarAboveOthers {
+                steward,
+                opens,
+                median,
+            } => format!("  {steward}: {opens} opens, more than 3x the median of {median}"),
+            Anomaly::AfterRelationshipEnded {
+                at,
+                steward,
+                customer,
+                opened,
+                ..
+            } => format!(
+                "  {at} {steward} {} a record of {customer}, whose relationship had ended",
+                if *opened { "opened" } else { "tried to open" }
+            ),
+            _ => "  another anomaly".to_owned(),
+        })?;
+    }
+    Ok(())
 }

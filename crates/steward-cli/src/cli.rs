@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use steward::{
     AdminId, Channel, ConsentActor, CustomerId, DataCategory, Justification, Purpose, RecordId,
-    StewardId, Timestamp, TrainingLevel, TrainingScope, logs::MasterKeyId, retention::HoldId,
+    StewardId, Timestamp, TrainingLevel, TrainingScope,
+    logs::{EntryKind, MasterKeyId},
+    retention::HoldId,
 };
 
 use crate::check::{ActionArg, ActorArg};
@@ -151,6 +153,18 @@ pub(crate) enum Command {
     /// "consent_at_collection": "...", "record": "...", "at": "..."}, with the same string
     /// forms as the flags; the last five are optional.
     Check(CheckArgs),
+    /// Records of processing activities (GDPR Art. 30) from the policy and the store:
+    /// categories of data and of data subjects, purposes with their clauses, who may access
+    /// (roles and numbers), retention and security measures; Markdown, or JSON with --json.
+    Ropa(RopaArgs),
+}
+
+/// `steward ropa`
+#[derive(Debug, Args)]
+pub(crate) struct RopaArgs {
+    /// Name the stewards on the roster (by default only their number is given).
+    #[arg(long)]
+    pub(crate) names: bool,
 }
 
 /// `steward roster ...`
@@ -464,6 +478,53 @@ pub(crate) enum AuditCommand {
     Verify(AuditVerifyArgs),
     /// Sign the chain's head with checkpoint.pk8 and store the checkpoint.
     Checkpoint(AuditCheckpointArgs),
+    /// Verify the chain, then print its entries that pass every filter given: a table, or
+    /// JSON lines with --json (exit 1 if the chain does not verify).
+    Log(AuditLogArgs),
+    /// Verify the chain, then report a period: opens per steward and purpose, refusals with
+    /// their reasons, roster, key, shred and export events, and anomalies worth a look (exit 1
+    /// and no report if the chain does not verify).
+    Report(AuditReportArgs),
+}
+
+/// `steward audit log`
+#[derive(Debug, Args)]
+pub(crate) struct AuditLogArgs {
+    /// Only entries naming this steward (access attempts, roster changes).
+    #[arg(long, value_name = "ID")]
+    pub(crate) steward: Option<StewardId>,
+    /// Only entries naming this customer (access attempts, key rotations, shreds).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: Option<CustomerId>,
+    /// Only access attempts for this purpose.
+    #[arg(long, value_name = "PURPOSE")]
+    pub(crate) purpose: Option<Purpose>,
+    /// Only entries of this kind: access, roster, key, shred or export (repeatable).
+    #[arg(long, value_name = "KIND")]
+    pub(crate) kind: Vec<EntryKind>,
+    /// Only entries at or after this instant (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<Timestamp>,
+    /// Only entries before this instant (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<Timestamp>,
+    /// The shared store, instead of the directory's embedded one.
+    #[command(flatten)]
+    pub(crate) shared: SharedStoreArgs,
+}
+
+/// `steward audit report`
+#[derive(Debug, Args)]
+pub(crate) struct AuditReportArgs {
+    /// The period starts at this instant (RFC 3339, inclusive).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Timestamp,
+    /// The period ends before this instant (RFC 3339); the newest entry if absent.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<Timestamp>,
+    /// The shared store, instead of the directory's embedded one.
+    #[command(flatten)]
+    pub(crate) shared: SharedStoreArgs,
 }
 
 /// `steward audit verify`

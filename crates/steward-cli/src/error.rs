@@ -263,6 +263,9 @@ impl CliError {
             // A change the records refuse is bad input wherever it surfaces, also where the
             // command did not name the action with `from_change`.
             Self::Store(error) if error.is_refused() => Exit::BadInput,
+            Self::Logs(LogsError::PeriodReversed { .. } | LogsError::UnknownEntryKind { .. }) => {
+                Exit::BadInput
+            }
             Self::Denied { .. } => Exit::Denied,
             Self::IngestStopped { source, .. } => source.exit(),
             Self::Write { .. }

@@ -18,6 +18,8 @@
 //! steward customer end --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01
 //! steward sweep --execute --at 2030-01-01T00:00:00Z
 //! steward audit checkpoint && steward audit verify
+//! steward audit report --since 2026-01-01T00:00:00Z
+//! steward ropa
 //! ```
 //!
 //! # The store directory
@@ -83,6 +85,7 @@ mod ingest;
 mod init;
 mod open;
 mod output;
+mod ropa;
 mod roster;
 mod store_dir;
 mod sweep;
@@ -165,5 +168,6 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Sweep(args) => sweep::run(&context, &args),
         Command::Audit(command) => audit::run(&context, command),
         Command::Check(args) => check::run(&context, args),
+        Command::Ropa(args) => ropa::run(&context, &args),
     }
 }

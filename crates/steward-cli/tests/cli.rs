@@ -2200,3 +2200,313 @@ fn ingest_refuses_an_oversized_body_before_storing_any_line() {
     // The same first line alone is stored: the refusal was the oversized body's.
     assert_eq!(sandbox.ingest(&line(BEN, "a valid line")).len(), 1);
 }
+
+/// Parses the JSON lines of `steward audit log --json ...`.
+fn audit_log(sandbox: &Sandbox, filters: &[&str]) -> Vec<Value> {
+    let mut args = vec!["audit", "log", "--json"];
+    args.extend_from_slice(filters);
+    sandbox
+        .ok(&args)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn audit_log_filters_the_verified_trail_by_steward_customer_purpose_kind_and_time() {
+    let sandbox = Sandbox::with_customers("audit-log");
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        0
+    );
+    let between = now();
+    assert_eq!(
+        sandbox
+            .open(&ben[0], "customer-support", "sam.steward")
+            .code,
+        0
+    );
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+        3
+    );
+
+    let all = audit_log(&sandbox, &[]);
+    assert_eq!(all.len() as u64, sandbox.audit_entries());
+    assert_eq!(all[0]["kind"], "roster");
+    let kinds = |lines: &[Value]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&audit_log(&sandbox, &["--kind", "access"])),
+        ["access"; 3]
+    );
+    assert_eq!(
+        kinds(&audit_log(
+            &sandbox,
+            &["--kind", "access", "--kind", "roster"]
+        ))
+        .len(),
+        4
+    );
+    let sam = audit_log(&sandbox, &["--steward", "sam.steward"]);
+    assert_eq!(kinds(&sam), ["roster", "access", "access"]);
+    let ada_lines = audit_log(&sandbox, &["--customer", ADA]);
+    assert_eq!(ada_lines.len(), 2);
+    assert!(
+        ada_lines
+            .iter()
+            .all(|l| l["event"]["access"]["customer"] == ADA)
+    );
+    let support = audit_log(&sandbox, &["--purpose", "customer-support"]);
+    assert_eq!(support.len(), 1);
+    assert_eq!(support[0]["event"]["access"]["customer"], BEN);
+    let later = audit_log(&sandbox, &["--since", &between, "--kind", "access"]);
+    assert_eq!(later.len(), 2);
+    let earlier = audit_log(&sandbox, &["--until", &between, "--kind", "access"]);
+    assert_eq!(earlier.len(), 1);
+    let refused = audit_log(&sandbox, &["--steward", "eve.steward"]);
+    assert_eq!(
+        refused[0]["event"]["access"]["outcome"]["denied"]["denial"],
+        "not-on-roster"
+    );
+
+    // For people: a table, and where the chain is verified up to on standard error.
+    let run = sandbox.run(&["audit", "log", "--steward", "eve.steward"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let table = run.stdout();
+    assert!(table.starts_with("SEQ"), "{table}");
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(table.contains("refused (logs.access)"), "{table}");
+    assert!(run.stderr.contains("chain verified"), "{}", run.stderr);
+}
+
+#[test]
+fn audit_log_and_report_refuse_an_unknown_kind_and_a_period_that_ends_before_it_starts() {
+    let sandbox = Sandbox::with_customers("audit-bad-input");
+    let unknown = sandbox.run(&["audit", "log", "--kind", "opens"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("unknown audit entry kind `opens`"),
+        "{}",
+        unknown.stderr
+    );
+    for command in ["log", "report"] {
+        let reversed = sandbox.run(&[
+            "audit",
+            command,
+            "--since",
+            "2030-01-01T00:00:00Z",
+            "--until",
+            "2029-01-01T00:00:00Z",
+        ]);
+        assert_eq!(reversed.code, 2, "{command}: {}", reversed.stderr);
+        assert!(
+            reversed.stderr.contains("after its end"),
+            "{command}: {}",
+            reversed.stderr
+        );
+        assert!(reversed.stdout.is_empty());
+    }
+    let no_since = sandbox.run(&["audit", "report"]);
+    assert_eq!(no_since.code, 2, "{}", no_since.stderr);
+    assert!(no_since.stderr.contains("--since"), "{}", no_since.stderr);
+    let bad_time = sandbox.run(&["audit", "report", "--since", "yesterday"]);
+    assert_eq!(bad_time.code, 2, "{}", bad_time.stderr);
+}
+
+#[test]
+fn audit_report_counts_opens_and_refusals_and_says_up_to_which_checkpoint_it_is_verified() {
+    let sandbox = Sandbox::with_customers("audit-report");
+    let since = now();
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    for _ in 0..2 {
+        assert_eq!(
+            sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+            0
+        );
+    }
+    assert_eq!(
+        sandbox
+            .open(&ada[0], "misuse-prevention", "sam.steward")
+            .code,
+        0
+    );
+    // Three refusals in a row: an anomaly.
+    for _ in 0..3 {
+        assert_eq!(
+            sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+            3
+        );
+    }
+    let checkpoint = sandbox.json(&["audit", "checkpoint"]);
+    // After the relationship ended, an attempt is refused and flagged.
+    sandbox.ok(&["customer", "end", "--customer", ADA]);
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        3
+    );
+
+    let report = sandbox.json(&["audit", "report", "--since", &since]);
+    assert_eq!(
+        report["verified"]["checkpoint"]["entries"],
+        checkpoint["entries"]
+    );
+    let body = &report["report"];
+    let opens = body["opens"].as_array().unwrap();
+    assert_eq!(opens.len(), 2, "{body}");
+    assert_eq!(opens[0]["steward"], "sam.steward");
+    assert_eq!(opens[0]["purpose"], "troubleshooting");
+    assert_eq!(opens[0]["opens"], 2);
+    assert_eq!(opens[1]["purpose"], "misuse-prevention");
+    let refusals = body["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 4);
+    assert_eq!(refusals[0]["reason"], "not-on-roster");
+    assert_eq!(refusals[3]["reason"], "retention-ended");
+    assert_eq!(refusals[3]["clause"], "logs.retention");
+    assert_eq!(body["subject_requests"], Value::Array(Vec::new()));
+    let anomalies = body["anomalies"].as_array().unwrap();
+    let kinds: Vec<&str> = anomalies
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"refusals-in-a-row"), "{body}");
+    assert!(kinds.contains(&"after-relationship-ended"), "{body}");
+    // The roster change before `since` is outside the period.
+    assert_eq!(body["roster"], Value::Array(Vec::new()));
+
+    let text = sandbox.ok(&["audit", "report", "--since", &since]);
+    assert!(
+        text.contains(&format!(
+            "reaching the signed checkpoint at {} entries",
+            checkpoint["entries"]
+        )),
+        "{text}"
+    );
+    assert!(text.contains("refusals in a row"), "{text}");
+    assert!(text.contains("whose relationship had ended"), "{text}");
+
+    // A period that ends before the opens reports none of them.
+    let empty = sandbox.json(&[
+        "audit",
+        "report",
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        &since,
+    ]);
+    assert_eq!(empty["report"]["opens"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn a_trail_that_does_not_verify_gives_no_log_and_no_report() {
+    let sandbox = Sandbox::with_customers("audit-report-broken");
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "eve.steward").code,
+        3
+    );
+    // Someone turns the refusal into an open in steward.db.
+    let conn = rusqlite::Connection::open(sandbox.store().join("steward.db")).unwrap();
+    let edited = conn
+        .execute(
+            "UPDATE audit_entries SET entry = replace(entry, 'eve.steward', 'sam.steward') \
+             WHERE entry LIKE '%eve.steward%'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(edited, 1);
+    drop(conn);
+    for args in [
+        vec!["audit", "report", "--since", "2020-01-01T00:00:00Z"],
+        vec!["audit", "log"],
+        vec![
+            "audit",
+            "report",
+            "--since",
+            "2020-01-01T00:00:00Z",
+            "--json",
+        ],
+    ] {
+        let run = sandbox.run(&args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?} printed a report");
+        assert!(run.stderr.contains("broken"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
+    let sandbox = Sandbox::with_customers("ropa");
+    sandbox.ok(&["customer", "end", "--customer", BEN]);
+    sandbox.ok(&["audit", "checkpoint"]);
+    let markdown = sandbox.ok(&["ropa"]);
+    assert!(
+        markdown.starts_with("# Records of processing activities (GDPR Art. 30)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| troubleshooting | `logs.purposes` | llm-request-log |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**data-steward** (1 of at most 3)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("1 with a relationship in force, 1 whose relationship ended"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("sam.steward"), "{markdown}");
+    assert!(!markdown.contains("marketing"), "{markdown}");
+    let named = sandbox.ok(&["ropa", "--names"]);
+    assert!(named.contains("sam.steward"), "{named}");
+
+    let json = sandbox.json(&["ropa"]);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["policy"]["version"], "2025-03-05");
+    assert_eq!(json["access"][0]["role"], "data-steward");
+    assert_eq!(json["access"][0]["count"], 1);
+    assert_eq!(json["access"][0]["names"], Value::Null);
+    let logs = json["data_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|category| category["category"] == "llm-request-log")
+        .unwrap();
+    assert_eq!(logs["retention"]["method"], "crypto-shred");
+    assert_eq!(logs["clause"], "logs.stored");
+    let measures: Vec<&str> = json["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["measure"].as_str().unwrap())
+        .collect();
+    for measure in [
+        "encryption-at-rest",
+        "key-custody",
+        "audit-chain",
+        "checkpoints",
+        "secret-redaction",
+    ] {
+        assert!(measures.contains(&measure), "{measure}: {json}");
+    }
+    let checkpoints = json["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["measure"] == "checkpoints")
+        .unwrap();
+    assert!(
+        checkpoints["description"]
+            .as_str()
+            .unwrap()
+            .contains("the newest covers"),
+        "{checkpoints}"
+    );
+}

@@ -67,6 +67,20 @@ pub enum LogsError {
     /// A training export's plan names other records than those its grant was asked for.
     #[error("the planned records do not match the export plan's digest and count")]
     PlanMismatch,
+    /// A period whose start lies after its end.
+    #[error("the period starts at {since}, after its end at {until}")]
+    PeriodReversed {
+        /// Where it was to start.
+        since: steward_core::Timestamp,
+        /// Where it was to end.
+        until: steward_core::Timestamp,
+    },
+    /// An audit entry kind that does not exist.
+    #[error("unknown audit entry kind `{kind}`: expected access, roster, key, shred or export")]
+    UnknownEntryKind {
+        /// The name given.
+        kind: String,
+    },
 }
 
 impl LogsError {

@@ -95,9 +95,12 @@ mod session;
 pub use crate::{
     access::{AccessRequest, Denial, RosterCapacity, StewardRoster},
     audit::{
-        AccessEvent, AuditEntry, AuditEvent, AuditKey, AuditOutcome, AuditStore, AuditTrail,
-        ChainHash, ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner,
-        FactLogKey, MemoryAuditStore, OpenFailure, RosterChange, SharedHead,
+        AccessEvent, Anomaly, AuditEntry, AuditEvent, AuditFilter, AuditKey, AuditOutcome,
+        AuditReport, AuditStore, AuditTrail, ChainHash, ChainHead, ChainedEntry, Checkpoint,
+        CheckpointPublicKey, CheckpointSigner, EntryKind, ExportEvent, ExportStage, FactLogKey,
+        KeyEvent, MemoryAuditStore, OPENS_FACTOR, OPENS_MINIMUM, OpenCount, OpenFailure, Period,
+        REFUSALS_IN_A_ROW, Refusal, RosterChange, RosterEvent, SharedHead, ShredEvent,
+        SubjectRequestEvent, customer_of, steward_of,
     },
     custody::{Custody, OpenQuery, Plaintext, SealConfig, Sealed, SecretRedaction},
     error::{AuditError, ConfigError, KeyError, LogsError, OpenError, RecordError},

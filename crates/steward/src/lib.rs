@@ -8,6 +8,7 @@ mod facts;
 mod justification_rule;
 mod policy;
 mod request;
+mod ropa;
 mod training;
 mod vault;
 
@@ -18,6 +19,10 @@ pub use crate::{
     justification_rule::JustificationRule,
     policy::Policy,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
+    ropa::{
+        AccessRole, CategoryRecord, PolicyRef, ProcessingFacts, PurposeRecord, ROPA_SCHEMA_VERSION,
+        RetentionRecord, Ropa, SecurityMeasure, StewardNames, SubjectCategory,
+    },
     training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
     vault::{Vault, VaultShredder},
 };

@@ -16,6 +16,7 @@
 mod chain;
 mod entry;
 mod fact_chain;
+mod report;
 mod store;
 
 use std::{fmt, sync::Arc};
@@ -30,6 +31,11 @@ pub use self::{
     },
     entry::{AccessEvent, AuditEntry, AuditEvent, AuditOutcome, OpenFailure, RosterChange},
     fact_chain::FactLogKey,
+    report::{
+        Anomaly, AuditFilter, AuditReport, EntryKind, ExportEvent, ExportStage, KeyEvent,
+        OPENS_FACTOR, OPENS_MINIMUM, OpenCount, Period, REFUSALS_IN_A_ROW, Refusal, RosterEvent,
+        ShredEvent, SubjectRequestEvent, customer_of, steward_of,
+    },
     store::{AuditStore, MemoryAuditStore, SharedHead},
 };
 use crate::{AuditError, LogsError};
