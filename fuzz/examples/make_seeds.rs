@@ -26,7 +26,7 @@ use steward_consent::ConsentLedger;
 use steward_core::{CustomerId, PolicyVersion, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_fuzz::{
     fixture::{self, AUDIT_KEY, MASTER_ID, MASTER_KEY, hex_encode},
-    targets::known_versions,
+    targets::{SMALL_BODY_LIMIT, STORED_RECORD, known_versions},
 };
 use steward_logs::{
     AccessRequest, AuditTrail, BoxError, ChainHead, ChainedEntry, CheckpointSigner, Custody,
@@ -527,6 +527,119 @@ fn main() -> Result {
             ),
         ],
     )?;
+    // ingest_lines: lines the harness's store plans (string and JSON bodies, ids, a line whose
+    // record is stored, blank lines), one over the small body limit after a good one, and
+    // each kind of bad line.
+    let customer = fixture::CUSTOMER;
+    let stranger = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11";
+    let id = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a20";
+    let line = |fields: &str| format!(r#"{{"customer":"{customer}",{fields}}}"#);
+    let good = [
+        line(r#""at":"2025-06-01T12:00:00Z","body":"why does my build fail?""#),
+        String::new(),
+        line(&format!(
+            r#""id":"{id}","at":"2026-02-03T04:05:06.789Z","body":{{"model":"coder-1","prompt":"rename \u00e9"}}"#
+        )),
+        line(r#""body":[1,2.5,null,true]"#),
+        line(&format!(
+            r#""id":"{STORED_RECORD}","body":"stored already""#
+        )),
+    ];
+    let long_body = "x".repeat(SMALL_BODY_LIMIT + 1);
+    let ingest = vec![
+        ("lines", lines(good.iter().map(String::as_str))),
+        (
+            "over-small-limit",
+            lines([
+                good[0].as_str(),
+                line(&format!(r#""body":"{long_body}""#)).as_str(),
+            ]),
+        ),
+        ("not-json", lines([good[0].as_str(), "{\"customer\":"])),
+        (
+            "unknown-field",
+            lines([line(r#""body":"","extra":1"#).as_str()]),
+        ),
+        (
+            "future",
+            lines([line(r#""at":"2030-01-01T00:00:00Z","body":"""#).as_str()]),
+        ),
+        (
+            "no-relationship",
+            lines([format!(r#"{{"customer":"{stranger}","body":"hi"}}"#).as_str()]),
+        ),
+        (
+            "before-relationship",
+            lines([line(r#""at":"2020-01-01T00:00:00Z","body":"hi""#).as_str()]),
+        ),
+        ("duplicate-id", lines([good[2].as_str(), good[2].as_str()])),
+        (
+            "stored-for-another",
+            lines([
+                format!(r#"{{"id":"{STORED_RECORD}","customer":"{stranger}","body":"x"}}"#)
+                    .as_str(),
+            ]),
+        ),
+        ("invalid-body", lines([line(r#""body":"\ud800""#).as_str()])),
+    ];
+    write_named(
+        "ingest_lines",
+        &ingest
+            .into_iter()
+            .map(|(name, bytes)| (name.to_owned(), bytes))
+            .collect::<Vec<_>>(),
+    )?;
+
+    // check_request: one request of each actor and action on the harness's customer, with
+    // and without the optional fields, and near misses.
+    let request = |fields: &str| {
+        format!(
+            r#"{{{fields},"owner":"{customer}","collected":"2025-01-02T00:00:00Z","at":"2025-06-01T00:00:00Z"}}"#
+        )
+        .into_bytes()
+    };
+    let record = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a21";
+    write_named(
+        "check_request",
+        &[
+            (
+                "use-customer-care",
+                request(r#""actor":"service","action":"use:customer-care","category":"email""#),
+            ),
+            (
+                "use-marketing",
+                request(r#""actor":"service","action":"use:marketing","category":"email""#),
+            ),
+            (
+                "open-with-justification",
+                request(&format!(
+                    r#""actor":"steward:sam.steward","action":"open:troubleshooting","category":"llm-request-log","justification":"INC-2041 timeouts","record":"{record}""#
+                )),
+            ),
+            (
+                "train-shared",
+                request(
+                    r#""actor":"pipeline","action":"train:shared","category":"llm-request-log","consent_at_collection":"shared""#,
+                ),
+            ),
+            (
+                "customer-keep",
+                request(&format!(
+                    r#""actor":"customer:{customer}","action":"keep","category":"llm-request-log""#
+                )),
+            ),
+            (
+                "unknown-actor",
+                request(r#""actor":"robot","action":"keep","category":"email""#),
+            ),
+            (
+                "unknown-field",
+                request(r#""actor":"service","action":"keep","category":"email","when":"now""#),
+            ),
+        ]
+        .map(|(name, bytes)| (name.to_owned(), bytes)),
+    )?;
+
     println!(
         "wrote {} and {}",
         dir.display(),

@@ -5,7 +5,12 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use steward::{Policy, PolicyError};
+use steward::{MemoryFacts, Policy, PolicyError, logs::MAX_BODY_LEN};
+use steward_cli::{
+    InputError,
+    lines::{Plan, PlannedLine, StoredRecords, plan_with_body_limit},
+    request::{Question, justification},
+};
 use steward_consent::{ConsentLedger, KnownPolicyVersions};
 use steward_core::{CustomerId, PolicyVersion, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_logs::{
@@ -36,6 +41,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("record_header", record_header),
     ("key_file", key_file),
     ("redact", redact),
+    ("ingest_lines", ingest_lines),
+    ("check_request", check_request),
 ];
 
 type Harnessed<T> = OnceLock<Mutex<Option<T>>>;
@@ -615,4 +622,295 @@ pub fn redact(data: &[u8]) {
         scanner.redact(redacted.body(), &key).is_unchanged(),
         "redacting a redacted body changed it"
     );
+}
+
+/// The instant the ingest harness plans at (2027-01-15): `at` after it is in the future.
+pub const INGEST_NOW: i64 = 1_800_000_000;
+
+/// From this instant (2023-11-14) on, the fixture's customer has a relationship in force in
+/// the ingest and check harnesses; nobody else has one.
+pub const RELATIONSHIP_FROM: i64 = 1_700_000_000;
+
+/// The record id the ingest harness's store holds, for the fixture's customer.
+pub const STORED_RECORD: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a99";
+
+/// The body limit of the ingest target's second planning: small enough for the fuzzer to
+/// cross (the real one, 16 MiB, is beyond its inputs).
+pub const SMALL_BODY_LIMIT: usize = 64;
+
+/// The store the ingest harness plans against: [`STORED_RECORD`] is the fixture customer's
+/// record, and the fixture customer has a relationship from [`RELATIONSHIP_FROM`] on.
+#[derive(Debug)]
+pub struct IngestStore {
+    customer: CustomerId,
+    stored: RecordId,
+    from: Timestamp,
+}
+
+impl IngestStore {
+    /// The harness's store, if its constants parse.
+    #[must_use]
+    pub fn new() -> Option<Self> {
+        Some(Self {
+            customer: fixture::customer().ok()?,
+            stored: STORED_RECORD.parse().ok()?,
+            from: Timestamp::from_unix_seconds(RELATIONSHIP_FROM).ok()?,
+        })
+    }
+}
+
+impl StoredRecords for IngestStore {
+    type Error = std::convert::Infallible;
+
+    fn record_owner(&self, id: RecordId) -> Result<Option<CustomerId>, Self::Error> {
+        Ok((id == self.stored).then_some(self.customer))
+    }
+
+    fn relationship_in_force(
+        &self,
+        customer: CustomerId,
+        at: Timestamp,
+    ) -> Result<bool, Self::Error> {
+        Ok(customer == self.customer && at >= self.from)
+    }
+}
+
+/// Plans `text` against the harness's store at [`INGEST_NOW`] under `limit`.
+///
+/// # Errors
+///
+/// The first bad line, as the command reports it.
+pub fn plan_ingest(
+    text: &str,
+    store: &IngestStore,
+    limit: usize,
+) -> Option<Result<Plan, InputError>> {
+    let now = Timestamp::from_unix_seconds(INGEST_NOW).ok()?;
+    match plan_with_body_limit(text, now, store, limit) {
+        Ok(result) => Some(result),
+        Err(never) => match never {},
+    }
+}
+
+/// A planned line without its number: what it asks to seal.
+fn sealed_as(line: &PlannedLine) -> (Option<RecordId>, CustomerId, Timestamp, &[u8]) {
+    (line.id(), line.customer(), line.at(), line.body())
+}
+
+/// `steward ingest` lines (`steward_cli::lines`, the checks the command runs on every line
+/// before it stores anything), against a store holding one record and one relationship.
+/// A plan's lines are within the record limit, not after now, inside a relationship, with
+/// distinct ids, numbered in order and naming non-blank lines; written out again
+/// (`to_json_line`) they plan to the same records. A refusal names a non-blank line, with
+/// every line before it planning on its own. A smaller body limit refuses exactly the first
+/// planned line over it, naming it and its length, and changes nothing else.
+pub fn ingest_lines(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (Some(store), Ok(now)) = (IngestStore::new(), Timestamp::from_unix_seconds(INGEST_NOW))
+    else {
+        return;
+    };
+    let Some(result) = plan_ingest(text, &store, MAX_BODY_LEN) else {
+        return;
+    };
+    let pieces: Vec<&str> = text.split_inclusive('\n').collect();
+    match &result {
+        Ok(plan) => {
+            let mut ids = std::collections::HashSet::new();
+            let mut previous = 0;
+            for line in &plan.planned {
+                assert!(line.body().len() <= MAX_BODY_LEN);
+                assert!(line.at() <= now, "a line collected after now was planned");
+                assert_eq!(
+                    store.relationship_in_force(line.customer(), line.at()),
+                    Ok(true)
+                );
+                if let Some(id) = line.id() {
+                    assert!(ids.insert(id), "two planned lines share an id");
+                    assert_ne!(id, store.stored, "a stored record was planned again");
+                }
+                assert!(line.line() > previous, "planned lines out of order");
+                previous = line.line();
+                let written = pieces.get(line.line() - 1).map(|piece| piece.trim());
+                assert!(written.is_some_and(|piece| !piece.is_empty()));
+            }
+            let again: String = plan
+                .planned
+                .iter()
+                .map(|line| line.to_json_line() + "\n")
+                .collect();
+            let replanned = plan_ingest(&again, &store, MAX_BODY_LEN);
+            let Some(Ok(replanned)) = replanned else {
+                panic!("planned lines written out did not plan: {replanned:?}");
+            };
+            assert_eq!(replanned.skipped, 0);
+            assert_eq!(
+                replanned.planned.iter().map(sealed_as).collect::<Vec<_>>(),
+                plan.planned.iter().map(sealed_as).collect::<Vec<_>>(),
+                "planned lines written out planned to other records"
+            );
+        }
+        Err(error) => {
+            let Some(number) = error.line() else {
+                panic!("an ingest error names no line: {error}");
+            };
+            assert!(error.to_string().starts_with(&format!("line {number}: ")));
+            let written = pieces.get(number - 1).map(|piece| piece.trim());
+            assert!(
+                written.is_some_and(|piece| !piece.is_empty()),
+                "an error names a blank or missing line: {error}"
+            );
+            let before: String = pieces.iter().take(number - 1).copied().collect();
+            let earlier = plan_ingest(&before, &store, MAX_BODY_LEN);
+            assert!(
+                matches!(earlier, Some(Ok(_))),
+                "the lines before the one named do not plan: {earlier:?}"
+            );
+        }
+    }
+    let small = plan_ingest(text, &store, SMALL_BODY_LIMIT);
+    match (&result, &small) {
+        (Ok(plan), Some(small)) => {
+            match plan
+                .planned
+                .iter()
+                .find(|line| line.body().len() > SMALL_BODY_LIMIT)
+            {
+                None => assert_eq!(small.as_ref().ok(), Some(plan)),
+                Some(over) => assert_eq!(
+                    small.as_ref().err(),
+                    Some(&InputError::BodyTooLarge {
+                        line: over.line(),
+                        len: over.body().len(),
+                        limit: SMALL_BODY_LIMIT,
+                    })
+                ),
+            }
+        }
+        (Err(error), Some(Ok(_))) => panic!("a smaller limit accepted what was refused: {error}"),
+        _ => {}
+    }
+}
+
+/// The facts the check harness decides over: the fixture's customer has a relationship
+/// from [`RELATIONSHIP_FROM`] on and gave consent to shared training then.
+#[must_use]
+pub fn check_facts() -> Option<(Policy, MemoryFacts)> {
+    let policy = Policy::coder_model();
+    let mut facts = MemoryFacts::new(&policy);
+    let customer = fixture::customer().ok()?;
+    let from = Timestamp::from_unix_seconds(RELATIONSHIP_FROM).ok()?;
+    facts.relationships.start(customer, from).ok()?;
+    let change = steward::ConsentChange::new(
+        customer,
+        TrainingLevel::Shared,
+        from,
+        steward::ConsentActor::Customer,
+        steward::Channel::AccountSettings,
+        policy.version().clone(),
+    );
+    facts.consent.record(change, from).ok()?;
+    Some((policy, facts))
+}
+
+/// A question as the JSON of `--request`, every field in its flag's string form.
+#[must_use]
+pub fn question_json(question: &Question) -> String {
+    use serde_json::{Map, Value};
+    let mut object = Map::new();
+    let mut put = |field: &str, value: String| {
+        object.insert(field.to_owned(), Value::String(value));
+    };
+    put("actor", question.actor.to_string());
+    put("action", question.action.to_string());
+    put("category", question.category.to_string());
+    put("owner", question.owner.to_string());
+    put("collected", question.collected.to_string());
+    if let Some(text) = &question.justification {
+        put("justification", text.to_string());
+    }
+    if let Some(level) = question.consent_at_collection {
+        put("consent_at_collection", level.to_string());
+    }
+    if let Some(record) = question.record {
+        put("record", record.to_string());
+    }
+    if let Some(at) = question.at {
+        put("at", at.to_string());
+    }
+    Value::Object(object).to_string()
+}
+
+/// The question the flags give when each is written as `question` holds it, parsed as clap
+/// parses them (each type's `FromStr`), or `None` if one does not parse.
+fn from_flags(question: &Question) -> Option<Question> {
+    Some(Question {
+        actor: question.actor.to_string().parse().ok()?,
+        action: question.action.to_string().parse().ok()?,
+        category: question.category.to_string().parse().ok()?,
+        owner: question.owner.to_string().parse().ok()?,
+        collected: question.collected.to_string().parse().ok()?,
+        justification: justification(question.justification.as_ref().map(ToString::to_string)),
+        consent_at_collection: match question.consent_at_collection {
+            Some(level) => Some(level.to_string().parse().ok()?),
+            None => None,
+        },
+        record: match question.record {
+            Some(record) => Some(record.to_string().parse().ok()?),
+            None => None,
+        },
+        at: match question.at {
+            Some(at) => Some(at.to_string().parse().ok()?),
+            None => None,
+        },
+    })
+}
+
+/// `steward check --request` JSON (`steward_cli::request`): text that is not a request is a
+/// typed error naming no line, starting `invalid request: `; a request that parses is the
+/// question its flags' form gives (every field written as its flag and parsed as clap
+/// parses it), which `check()` decides the same; written back as JSON it parses equal.
+pub fn check_request(data: &[u8]) {
+    static FACTS: Harnessed<(Policy, MemoryFacts)> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let question = match Question::from_json(text) {
+        Ok(question) => question,
+        Err(error) => {
+            assert!(
+                matches!(
+                    error,
+                    InputError::MalformedRequest { .. } | InputError::RequestField { .. }
+                ),
+                "{error:?}"
+            );
+            assert_eq!(error.line(), None);
+            assert!(error.to_string().starts_with("invalid request: "));
+            return;
+        }
+    };
+    let flags = from_flags(&question);
+    assert_eq!(
+        flags.as_ref(),
+        Some(&question),
+        "the flags' form of a request asks another question"
+    );
+    let json = question_json(&question);
+    assert_eq!(
+        Question::from_json(&json).ok().as_ref(),
+        Some(&question),
+        "a request written back as JSON parses to another question: {json}"
+    );
+    let Ok(now) = Timestamp::from_unix_seconds(INGEST_NOW) else {
+        return;
+    };
+    with_harness(&FACTS, check_facts, |(policy, facts)| {
+        let decision = policy.check(&question.request(now), facts);
+        if let Some(flags) = &flags {
+            assert_eq!(policy.check(&flags.request(now), facts), decision);
+        }
+    });
 }

@@ -34,7 +34,9 @@ fn every_seed_and_regression_keeps_its_target_properties() {
 /// (key commitment and AEAD pass) and a seeded tampered one fails at the AEAD, after the
 /// commitment; the seeded chain verifies entry by entry under the HMAC and reaches its
 /// checkpoints; the seeded fact rows replay every event kind; the seeded keyring restores
-/// and unwraps a data key to seal.
+/// and unwraps a data key to seal; the seeded ingest lines plan into records to seal (one
+/// skipped as stored, one refused over the small body limit); the seeded check requests
+/// parse into requests that `check()` decides, allowing one and denying another.
 #[test]
 fn the_seeds_reach_the_deep_paths() {
     use steward::{Policy, Purpose};
@@ -112,4 +114,35 @@ fn the_seeds_reach_the_deep_paths() {
     let snapshot: KeyringSnapshot = serde_json::from_slice(&seed("key_rows", "keyring")).unwrap();
     assert_eq!(snapshot, fixture.keyring);
     targets::key_rows(&seed("key_rows", "keyring"));
+
+    let store = targets::IngestStore::new().unwrap();
+    let text = String::from_utf8(seed("ingest_lines", "lines")).unwrap();
+    let plan = targets::plan_ingest(&text, &store, steward::logs::MAX_BODY_LEN)
+        .unwrap()
+        .unwrap();
+    assert_eq!((plan.planned.len(), plan.skipped), (3, 1));
+    assert_eq!(
+        plan.planned.first().unwrap().body(),
+        b"why does my build fail?"
+    );
+    let text = String::from_utf8(seed("ingest_lines", "over-small-limit")).unwrap();
+    let refused = targets::plan_ingest(&text, &store, targets::SMALL_BODY_LIMIT).unwrap();
+    assert!(matches!(
+        refused,
+        Err(steward_cli::InputError::BodyTooLarge { line: 2, .. })
+    ));
+
+    let now = steward::Timestamp::from_unix_seconds(targets::INGEST_NOW).unwrap();
+    let (policy, facts) = targets::check_facts().unwrap();
+    let decide = |name: &str| {
+        let text = String::from_utf8(seed("check_request", name)).unwrap();
+        let question = steward_cli::request::Question::from_json(&text).unwrap();
+        policy.check(&question.request(now), &facts)
+    };
+    assert!(decide("use-customer-care").is_allowed());
+    let marketing = decide("use-marketing");
+    assert!(!marketing.is_allowed());
+    assert_eq!(marketing.decisive(), steward::ClauseId::UsePurposes);
+    assert!(decide("train-shared").is_allowed());
+    targets::check_request(&seed("check_request", "open-with-justification"));
 }

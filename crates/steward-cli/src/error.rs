@@ -6,6 +6,7 @@ use steward::{
     ClauseId, PolicyError, RecordId, StewardError, logs::LogsError, retention::HoldId,
     retention::RetentionError,
 };
+use steward_cli::InputError;
 use steward_store::StoreError;
 
 /// How the process ends: the exit codes are part of the command's interface (scripts branch
@@ -120,15 +121,13 @@ pub(crate) enum CliError {
         /// The file.
         path: PathBuf,
     },
-    /// A line of `ingest` input that cannot be sealed.
-    #[error("`{input}` line {line}: {reason}")]
+    /// A line of `ingest` input that cannot be sealed (the problem names the line).
+    #[error("`{input}` {problem}")]
     IngestLine {
         /// The input file, or `-` for standard input.
         input: String,
-        /// The line number, from 1.
-        line: usize,
-        /// What is wrong with it.
-        reason: String,
+        /// What is wrong with which line.
+        problem: InputError,
     },
     /// An ingest that failed after some records were stored.
     #[error("ingest stopped after {stored} of {total} records were stored")]
@@ -169,11 +168,17 @@ pub(crate) enum CliError {
         /// What is wrong, and what to do instead.
         reason: &'static str,
     },
-    /// A request for `check` that does not parse.
+    /// A request for `check` that is incomplete.
     #[error("invalid request: {reason}")]
     Request {
         /// What is wrong with it.
         reason: String,
+    },
+    /// A request for `check` that does not parse (the problem names the field).
+    #[error("{problem}")]
+    Input {
+        /// What is wrong with it.
+        problem: InputError,
     },
     /// A change of the facts that the records refuse (a relationship that is not open, a
     /// backdated consent change, a hold that is already released).
@@ -258,6 +263,7 @@ impl CliError {
             | Self::HoldNotFound { .. }
             | Self::Usage { .. }
             | Self::Request { .. }
+            | Self::Input { .. }
             | Self::Refused { .. }
             | Self::Policy(_) => Exit::BadInput,
             // A change the records refuse is bad input wherever it surfaces, also where the

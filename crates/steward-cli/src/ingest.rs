@@ -1,7 +1,6 @@
 //! `steward ingest`: seal request logs from JSON lines and store them durably.
 
 use std::{
-    collections::HashMap,
     io::Read,
     path::Path,
     sync::{
@@ -12,13 +11,12 @@ use std::{
 };
 
 use indicatif::ProgressBar;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 use steward::{
-    CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, logs::MAX_BODY_LEN,
-    redact::RedactionCounts,
+    CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, redact::RedactionCounts,
 };
-use steward_store::{GroupCommitter, SqliteStore, StoreError, StoreVault};
+use steward_cli::lines::{Plan, PlannedLine, StoredRecords, plan};
+use steward_store::{GroupCommitter, SqliteStore, StoreError, StoreFacts, StoreVault};
 
 use crate::{
     Context,
@@ -33,38 +31,6 @@ const IN_FLIGHT: usize = 16;
 
 /// Every this many committed records, standard error says how far the ingest got.
 const PROGRESS_EVERY: usize = 100;
-
-/// One line of input.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Line {
-    /// The record's id, chosen by the writer: what makes a rerun skip the line.
-    #[serde(default)]
-    id: Option<RecordId>,
-    customer: CustomerId,
-    #[serde(default)]
-    at: Option<Timestamp>,
-    body: Box<RawValue>,
-}
-
-/// A line checked and ready to seal.
-#[derive(Debug)]
-struct Planned {
-    /// The line's number in the input, from 1.
-    line: usize,
-    id: Option<RecordId>,
-    customer: CustomerId,
-    at: Timestamp,
-    body: Vec<u8>,
-}
-
-/// What the input asks: the lines to seal, and those whose record is already stored.
-#[derive(Debug)]
-struct Checked {
-    planned: Vec<Planned>,
-    /// How many lines carry an id whose record is already stored for their customer.
-    skipped: usize,
-}
 
 /// What became of one planned line.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +57,7 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
     let input_name = args.input.display().to_string();
     let text = read_input(&args.input)?;
     let session = context.open()?;
-    let Checked { planned, skipped } =
+    let Plan { planned, skipped } =
         check_lines(&session.vault, &session.store, &input_name, &text)?;
     let total = planned.len();
 
@@ -177,7 +143,7 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
 /// stored, and the input line up to which every line is (the committed lines form no prefix
 /// while several are in flight, so the count alone would not say where to resume).
 struct Progress<'p> {
-    planned: &'p [Planned],
+    planned: &'p [PlannedLine],
     state: Mutex<ProgressState>,
 }
 
@@ -189,7 +155,7 @@ struct ProgressState {
 }
 
 impl<'p> Progress<'p> {
-    fn new(planned: &'p [Planned]) -> Self {
+    fn new(planned: &'p [PlannedLine]) -> Self {
         Self {
             planned,
             state: Mutex::new(ProgressState {
@@ -222,7 +188,7 @@ impl<'p> Progress<'p> {
             .and_then(|last| self.planned.get(last))
             .map_or_else(
                 || "no line is stored in order yet".to_owned(),
-                |line| format!("every line up to line {} is stored", line.line),
+                |line| format!("every line up to line {} is stored", line.line()),
             );
         let report = format!(
             "committed {} of {} records; {upto}",
@@ -250,96 +216,45 @@ fn read_input(path: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// Checks every line before anything is sealed, so that bad input stores nothing. A line
-/// whose `id` names a record stored for its customer is skipped before the other checks: it
-/// was checked when it was stored (its relationship may have ended since).
+/// Checks every line before anything is sealed, so that bad input stores nothing
+/// (`steward_cli::lines::plan`, which says what is checked), against the store's records and
+/// relationships as they are now.
 fn check_lines(
     vault: &StoreVault,
     store: &SqliteStore,
     input: &str,
     text: &str,
-) -> Result<Checked, CliError> {
-    let now = Timestamp::now();
-    let facts = vault.facts()?;
-    let mut planned = Vec::new();
-    let mut skipped = 0_usize;
-    let mut ids: HashMap<RecordId, usize> = HashMap::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index.saturating_add(1);
-        let bad = |reason: String| CliError::IngestLine {
-            input: input.to_owned(),
-            line: number,
-            reason,
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: Line = serde_json::from_str(line).map_err(|error| {
-            bad(format!(
-                "not a request log line ({error}): write {{\"id\": \"<uuid v7>\", \"customer\": \
-                 \"<uuid>\", \"at\": \"<RFC 3339>\", \"body\": \"...\"}} (`id` and `at` optional)"
-            ))
-        })?;
-        if let Some(id) = parsed.id {
-            if let Some(first) = ids.insert(id, number) {
-                return Err(bad(format!(
-                    "`id` `{id}` is on line {first} too: each record has its own id"
-                )));
-            }
-            match store.record_owner(id)? {
-                Some(owner) if owner == parsed.customer => {
-                    skipped = skipped.saturating_add(1);
-                    continue;
-                }
-                Some(_) => {
-                    return Err(bad(format!(
-                        "record `{id}` is already stored for another customer: an `id` names \
-                         one record"
-                    )));
-                }
-                None => {}
-            }
-        }
-        let at = parsed.at.unwrap_or(now);
-        if at > now {
-            return Err(bad(format!("`at` is in the future: `{at}`")));
-        }
-        if facts
-            .relationships()?
-            .containing(parsed.customer, at)
-            .is_none()
-        {
-            return Err(bad(format!(
-                "the customer has no relationship in force at `{at}`: start one with `steward \
-                 customer start`"
-            )));
-        }
-        // A string body is stored as its text; any other JSON value exactly as written.
-        let raw = parsed.body.get();
-        let body = if raw.starts_with('"') {
-            serde_json::from_str::<String>(raw)
-                .map_err(|error| bad(format!("invalid `body` ({error})")))?
-                .into_bytes()
-        } else {
-            raw.as_bytes().to_vec()
-        };
-        // The record limit is checked here with the rest, so that an oversized body refuses
-        // the whole input before anything is stored, as every other bad line does.
-        if body.len() > MAX_BODY_LEN {
-            return Err(bad(format!(
-                "`body` is {} bytes, over the record limit of {MAX_BODY_LEN} bytes",
-                body.len()
-            )));
-        }
-        planned.push(Planned {
-            line: number,
-            id: parsed.id,
-            customer: parsed.customer,
-            at,
-            body,
-        });
+) -> Result<Plan, CliError> {
+    let stored = Stored {
+        facts: vault.facts()?,
+        store,
+    };
+    plan(text, Timestamp::now(), &stored)?.map_err(|problem| CliError::IngestLine {
+        input: input.to_owned(),
+        problem,
+    })
+}
+
+/// The store's answers to planning's questions.
+struct Stored<'s, F> {
+    facts: F,
+    store: &'s SqliteStore,
+}
+
+impl<F: std::ops::Deref<Target = StoreFacts>> StoredRecords for Stored<'_, F> {
+    type Error = CliError;
+
+    fn record_owner(&self, id: RecordId) -> Result<Option<CustomerId>, CliError> {
+        Ok(self.store.record_owner(id)?)
     }
-    Ok(Checked { planned, skipped })
+
+    fn relationship_in_force(&self, customer: CustomerId, at: Timestamp) -> Result<bool, CliError> {
+        Ok(self
+            .facts
+            .relationships()?
+            .containing(customer, at)
+            .is_some())
+    }
 }
 
 /// Seals and stores every planned line, `IN_FLIGHT` at a time; stops at the first failure
@@ -348,7 +263,7 @@ fn seal_all(
     vault: &StoreVault,
     store: &SqliteStore,
     committer: &GroupCommitter,
-    planned: &[Planned],
+    planned: &[PlannedLine],
     progress: &Progress<'_>,
     bar: &ProgressBar,
 ) -> (Vec<(usize, Outcome)>, Option<CliError>) {
@@ -403,11 +318,13 @@ fn seal_one(
     vault: &StoreVault,
     store: &SqliteStore,
     committer: &GroupCommitter,
-    line: &Planned,
+    line: &PlannedLine,
 ) -> Result<Outcome, CliError> {
-    let id = line.id.unwrap_or_else(|| RecordId::generate_at(line.at));
+    let id = line
+        .id()
+        .unwrap_or_else(|| RecordId::generate_at(line.at()));
     // training.forward-only: the vault seals under the level in force when it was collected.
-    let sealed = vault.seal_counting(id, line.customer, line.at, &line.body)?;
+    let sealed = vault.seal_counting(id, line.customer(), line.at(), line.body())?;
     let redacted = *sealed.redactions();
     let record = sealed.into_record();
     let consent = record.header().consent();
@@ -416,7 +333,7 @@ fn seal_one(
         // Another run of the same input stored this line's record since it was checked: it
         // is stored once, and this line is skipped as the checked ones are.
         Err(StoreError::RecordConflict)
-            if line.id.is_some() && store.record_owner(id)? == Some(line.customer) =>
+            if line.id().is_some() && store.record_owner(id)? == Some(line.customer()) =>
         {
             return Ok(Outcome::AlreadyStored);
         }
@@ -424,8 +341,8 @@ fn seal_one(
     }
     Ok(Outcome::Stored(Ingested {
         record: id,
-        customer: line.customer,
-        collected_at: line.at,
+        customer: line.customer(),
+        collected_at: line.at(),
         consent,
         redacted,
     }))
