@@ -18,7 +18,10 @@ pub use crate::{
     justification_rule::JustificationRule,
     policy::Policy,
     request::{Action, Actor, CollectionConsent, DataRef, Request},
-    training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
+    training::{
+        EncryptedExport, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest,
+        TrainingRecipient, TrainingRecipients,
+    },
     vault::{Vault, VaultShredder},
 };
 pub use steward_consent::{
