@@ -42,6 +42,12 @@ impl ExportJobId {
     pub const fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
     }
+
+    /// The id whose UUID is these 16 bytes (as [`as_bytes`](Self::as_bytes) gave them).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
 }
 
 impl fmt::Display for ExportJobId {
