@@ -423,6 +423,9 @@ pub(crate) enum ExportCommand {
     /// its scope, every secret redacted: JSON lines to --out, encrypted to the --recipient
     /// keys (age), the manifest beside it (audited; nothing overwritten).
     Training(ExportTrainingArgs),
+    /// List the training export jobs the store remembers: when, at which scope, to whom they
+    /// were encrypted, and how many records of which customers each holds (ids only).
+    List,
 }
 
 /// `steward export training`

@@ -2,6 +2,7 @@
 //! to the pipeline's age recipients (or, explicitly, plaintext) and a manifest.
 
 use std::{
+    collections::BTreeMap,
     ffi::OsString,
     fs::{self, File, OpenOptions},
     io::{BufWriter, ErrorKind, Write},
@@ -14,7 +15,7 @@ use steward::{
     BoxError, CustomerId, EncryptedExport, ExportOutcome, ExportedRecord, RecordId, Timestamp,
     TrainingLevel, TrainingManifest, TrainingRecipients, TrainingScope,
 };
-use steward_store::RecordScan;
+use steward_store::{CustomerRecords, ExportLineage, LineageStore, RecordScan};
 
 use crate::{
     Context,
@@ -28,6 +29,7 @@ use crate::{
 pub(crate) fn run(context: &Context, command: ExportCommand) -> Result<Exit, CliError> {
     match command {
         ExportCommand::Training(args) => training(context, args),
+        ExportCommand::List => list(context),
     }
 }
 
@@ -144,6 +146,47 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
     Ok(Exit::Success)
 }
 
+/// `steward export list`
+fn list(context: &Context) -> Result<Exit, CliError> {
+    let session = context.open()?;
+    let jobs = session.store.exports()?;
+    match context.format {
+        Format::Json => print_json("the export jobs", &jobs)?,
+        Format::Human => {
+            if jobs.is_empty() {
+                println("no training export jobs")?;
+            }
+            for job in &jobs {
+                let records: u64 = job
+                    .customers
+                    .iter()
+                    .fold(0, |sum, entry| sum.saturating_add(entry.records));
+                let recipients = if job.recipients.is_empty() {
+                    "plaintext".to_owned()
+                } else {
+                    format!("encrypted to {}", job.recipients.join(", "))
+                };
+                println(&format!(
+                    "{} at {} scope `{}`: {} records of {} customer(s), {}",
+                    job.job,
+                    job.at,
+                    job.scope,
+                    records,
+                    job.customers.len(),
+                    recipients
+                ))?;
+                for entry in &job.customers {
+                    println(&format!(
+                        "  customer {}: {} records",
+                        entry.customer, entry.records
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
 /// The recipients' public strings, none for a plaintext export.
 fn recipient_strings(protection: &Protection) -> Vec<String> {
     match protection {
@@ -236,6 +279,7 @@ fn write_export(
         _ => RecordScan::All,
     };
     let mut manifest = TrainingManifest::new(BufWriter::new(manifest_file));
+    let mut customers = BTreeMap::<CustomerId, u64>::new();
     let mut records = match protection {
         Protection::Encrypted(recipients) => {
             manifest = manifest.with_recipients(recipients);
@@ -253,6 +297,8 @@ fn write_export(
         |record| {
             write_record(&mut records, record)?;
             manifest.record(record.header())?;
+            let count = customers.entry(record.header().customer()).or_default();
+            *count = count.saturating_add(1);
             bar.inc(1);
             Ok(())
         },
@@ -261,6 +307,19 @@ fn write_export(
     let outcome = exported?;
     finish_file(records.finish()?, records_path)?;
     finish_file(manifest.finish(&outcome)?, manifest_path)?;
+    // The store remembers which customers' records left custody in this job, so a sweep can
+    // name the exports still holding a deleted customer's records.
+    let lineage = ExportLineage {
+        job: outcome.plan.job,
+        scope,
+        at: outcome.plan.at,
+        recipients: recipient_strings(protection),
+        customers: customers
+            .into_iter()
+            .map(|(customer, records)| CustomerRecords { customer, records })
+            .collect(),
+    };
+    session.store.record_export(&lineage)?;
     Ok(outcome)
 }
 

@@ -1066,6 +1066,69 @@ fn export_plaintext_needs_the_dangerous_flag_holds_no_secret_and_is_private_to_i
     }
 }
 
+#[test]
+fn export_list_shows_the_jobs_and_a_sweep_names_the_exports_still_holding_deleted_records() {
+    let sandbox = opted_in_with_a_secret("lineage");
+    sandbox.ingest(&line(BEN, "ben's prompt"));
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let shared = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        sandbox.path("shared.age").to_str().unwrap(),
+        "--recipient",
+        &recipient,
+    ]);
+    let scope = format!("private:{ADA}");
+    let private = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        &scope,
+        "--out",
+        sandbox.path("ada.jsonl").to_str().unwrap(),
+        "--dangerous-plaintext",
+    ]);
+    let (first, second) = (
+        shared["outcome"]["plan"]["job"].as_str().unwrap().to_owned(),
+        private["outcome"]["plan"]["job"].as_str().unwrap().to_owned(),
+    );
+
+    let jobs = sandbox.json(&["export", "list"]);
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+    assert_eq!(jobs[0]["job"], first.as_str());
+    assert_eq!(jobs[0]["scope"], serde_json::json!({ "scope": "shared" }));
+    assert_eq!(jobs[0]["recipients"], serde_json::json!([recipient]));
+    assert_eq!(
+        jobs[0]["customers"],
+        serde_json::json!([{ "customer": ADA, "records": 1 }])
+    );
+    assert_eq!(jobs[1]["job"], second.as_str());
+    assert_eq!(jobs[1]["recipients"], serde_json::json!([]));
+    let text = sandbox.ok(&["export", "list"]);
+    assert!(text.contains(&format!("{first} at ")), "{text}");
+    assert!(text.contains(&format!("encrypted to {recipient}")), "{text}");
+    assert!(text.contains(&format!("  customer {ADA}: 1 records")), "{text}");
+
+    // Ada leaves: the sweep deletes her records and shreds her keys, and names the exports
+    // that still hold her records, which no deletion here reaches.
+    sandbox.ok(&["customer", "end", "--customer", ADA]);
+    let report = sandbox.ok(&["sweep", "--execute"]);
+    assert!(
+        report.contains(&format!(
+            "records of customer {ADA} are still in exports {first}, {second}"
+        )),
+        "{report}"
+    );
+    // Ben's records never left custody: nothing to name for him.
+    sandbox.ok(&["customer", "end", "--customer", BEN]);
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert_eq!(report["shredded"], serde_json::json!([BEN]));
+    assert_eq!(report["still_in_exports"], serde_json::json!([]));
+}
+
 /// `--ticket x` is no reason, an invisible character hides nothing, and a policy file's
 /// justification pattern binds `open` and holds alike (logs.access: only when necessary).
 #[test]
