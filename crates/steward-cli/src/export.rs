@@ -222,17 +222,15 @@ fn create_new(path: &Path) -> Result<File, CliError> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .map_err(|source| match source.kind() {
-            ErrorKind::AlreadyExists => CliError::OutputExists {
-                path: path.to_path_buf(),
-            },
-            _ => CliError::Write {
-                path: path.to_path_buf(),
-                source,
-            },
-        })
+    options.open(path).map_err(|source| match source.kind() {
+        ErrorKind::AlreadyExists => CliError::OutputExists {
+            path: path.to_path_buf(),
+        },
+        _ => CliError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
 /// The records file: encrypted as it is written, or plaintext.

@@ -996,7 +996,10 @@ fn opted_in_with_a_secret(name: &str) -> Sandbox {
         "--channel",
         "account-settings",
     ]);
-    sandbox.ingest(&line(ADA, &format!("OPENAI_API_KEY={FAKE_OPENAI_KEY} why 401?")));
+    sandbox.ingest(&line(
+        ADA,
+        &format!("OPENAI_API_KEY={FAKE_OPENAI_KEY} why 401?"),
+    ));
     sandbox
 }
 
@@ -1092,8 +1095,14 @@ fn export_list_shows_the_jobs_and_a_sweep_names_the_exports_still_holding_delete
         "--dangerous-plaintext",
     ]);
     let (first, second) = (
-        shared["outcome"]["plan"]["job"].as_str().unwrap().to_owned(),
-        private["outcome"]["plan"]["job"].as_str().unwrap().to_owned(),
+        shared["outcome"]["plan"]["job"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        private["outcome"]["plan"]["job"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     );
 
     let jobs = sandbox.json(&["export", "list"]);
@@ -1109,8 +1118,14 @@ fn export_list_shows_the_jobs_and_a_sweep_names_the_exports_still_holding_delete
     assert_eq!(jobs[1]["recipients"], serde_json::json!([]));
     let text = sandbox.ok(&["export", "list"]);
     assert!(text.contains(&format!("{first} at ")), "{text}");
-    assert!(text.contains(&format!("encrypted to {recipient}")), "{text}");
-    assert!(text.contains(&format!("  customer {ADA}: 1 records")), "{text}");
+    assert!(
+        text.contains(&format!("encrypted to {recipient}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  customer {ADA}: 1 records")),
+        "{text}"
+    );
 
     // Ada leaves: the sweep deletes her records and shreds her keys, and names the exports
     // that still hold her records, which no deletion here reaches.

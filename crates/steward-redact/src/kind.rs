@@ -273,7 +273,10 @@ mod tests {
         counts.record(SecretKind::AwsAccessKeyId);
         counts.record(SecretKind::Jwt);
         let json = serde_json::to_string(&counts).unwrap();
-        assert_eq!(serde_json::from_str::<RedactionCounts>(&json).unwrap(), counts);
+        assert_eq!(
+            serde_json::from_str::<RedactionCounts>(&json).unwrap(),
+            counts
+        );
         assert!(serde_json::from_str::<RedactionCounts>(r#"{"no-such-kind":1}"#).is_err());
     }
 

@@ -752,8 +752,13 @@ mod tests {
         };
         let encode = |event| {
             let mut bytes = Vec::new();
-            encode_entry(&mut bytes, 3, &ChainHash::GENESIS, &AuditEntry::new(at, event))
-                .unwrap();
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
             bytes
         };
         let mut expected = 3_u64.to_be_bytes().to_vec();

@@ -110,8 +110,10 @@ fn export_bodies(
 #[test]
 fn an_export_redacts_secrets_of_records_sealed_with_redaction_off() {
     let body = format!("OPENAI_API_KEY={KEY}\nwhy 401?");
-    let (vault, store, stored) =
-        sealed_with(SecretRedaction::DangerousKeepSecrets, &[&body, "no secret here"]);
+    let (vault, store, stored) = sealed_with(
+        SecretRedaction::DangerousKeepSecrets,
+        &[&body, "no secret here"],
+    );
     let (bodies, outcome) = export_bodies(&vault, &stored);
     assert_eq!(bodies.len(), 2);
     assert!(!bodies[0].contains(KEY), "{}", bodies[0]);

@@ -46,10 +46,7 @@ pub(crate) fn export_lineage_survives_reopen_and_names_the_exports_holding_a_cus
     }
     let store = db.store();
     assert_eq!(store.exports().unwrap(), [first.clone(), second.clone()]);
-    assert_eq!(
-        store.exports_holding(ada).unwrap(),
-        [first.job, second.job]
-    );
+    assert_eq!(store.exports_holding(ada).unwrap(), [first.job, second.job]);
     assert_eq!(store.exports_holding(ben).unwrap(), [second.job]);
     assert!(store.exports_holding(cyd).unwrap().is_empty());
 }
