@@ -111,6 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 job,
                 counts,
                 digest,
+                ..
             } => println!(
                 "  finished job {job}: {} exported, {} tampered, digest {digest}",
                 counts.exported, counts.tampered

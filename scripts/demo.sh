@@ -93,10 +93,14 @@ if [ "$status" -ne 3 ]; then
 fi
 echo "(exit $status: denied by the policy)"
 
-section "A shared-model training job: only records whose consent at collection allows it"
-show export training --scope shared --out shared.jsonl
-printf '\n$ cat shared.jsonl\n'
-cat shared.jsonl
+section "A shared-model training job: only records whose consent at collection allows it, secrets redacted, encrypted to the pipeline's age key"
+# The training pipeline's public key (age X25519); only its identity decrypts the file.
+PIPELINE=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+show export training --scope shared --out shared.jsonl.age --recipient "$PIPELINE"
+printf '\n$ head -c 21 shared.jsonl.age\n'
+head -c 21 shared.jsonl.age
+printf '\n\n$ cat shared.jsonl.age.manifest.jsonl\n'
+cat shared.jsonl.age.manifest.jsonl
 
 section "Ada's and Ben's contracts end (logs.retention); counsel places a legal hold on Ben's data"
 show customer end --customer "$ADA"

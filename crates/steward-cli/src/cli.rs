@@ -434,19 +434,36 @@ pub(crate) struct OpenArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExportCommand {
     /// Export, for a training job, exactly the records whose consent at collection permits
-    /// its scope: JSON lines to --out, the manifest beside it (audited; nothing overwritten).
+    /// its scope, every secret redacted: JSON lines to --out, encrypted to the --recipient
+    /// keys (age), the manifest beside it (audited; nothing overwritten).
     Training(ExportTrainingArgs),
+    /// List the training export jobs the store remembers: when, at which scope, to whom they
+    /// were encrypted, and how many records of which customers each holds (ids only).
+    List,
 }
 
 /// `steward export training`
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("protection")
+        .required(true)
+        .args(["recipient", "dangerous_plaintext"])
+))]
 pub(crate) struct ExportTrainingArgs {
     /// Whose models: `shared`, `open-weight` or `private:<customer uuid>`.
     #[arg(long, value_name = "SCOPE")]
     pub(crate) scope: TrainingScope,
-    /// The records, as JSON lines.
+    /// The records, as JSON lines (with --recipient: an age file of them).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
+    /// Encrypt the records to this age X25519 recipient (`age1...`), the training
+    /// pipeline's public key; repeat for several. No plaintext touches this host's disk.
+    #[arg(long, value_name = "AGE_RECIPIENT")]
+    pub(crate) recipient: Vec<String>,
+    /// Write the records as plaintext (mode 0600) instead of encrypting them: they then sit
+    /// on this host's disk, readable by whoever can read the file.
+    #[arg(long)]
+    pub(crate) dangerous_plaintext: bool,
     /// The manifest (one line per record, then the job); FILE.manifest.jsonl if not given.
     #[arg(long, value_name = "FILE")]
     pub(crate) manifest: Option<PathBuf>,

@@ -89,6 +89,12 @@ pub(crate) enum CliError {
         /// What the rule said.
         problem: steward::StewardError,
     },
+    /// A training export recipient that is not an age X25519 recipient.
+    #[error("{problem}")]
+    BadRecipient {
+        /// What the facade said, naming the recipient.
+        problem: steward::StewardError,
+    },
     /// An input file could not be read.
     #[error("cannot read `{path}`")]
     Read {
@@ -255,6 +261,7 @@ impl CliError {
             | Self::InvalidKey { .. }
             | Self::KeyRefused { .. }
             | Self::JustificationRefused { .. }
+            | Self::BadRecipient { .. }
             | Self::Read { .. }
             | Self::BadFile { .. }
             | Self::OutputExists { .. }

@@ -1,6 +1,8 @@
-//! `steward export training`: the audited training export, to JSON lines and a manifest.
+//! `steward export training`: the audited training export, redacted, to JSON lines encrypted
+//! to the pipeline's age recipients (or, explicitly, plaintext) and a manifest.
 
 use std::{
+    collections::BTreeMap,
     ffi::OsString,
     fs::{self, File, OpenOptions},
     io::{BufWriter, ErrorKind, Write},
@@ -10,10 +12,10 @@ use std::{
 use serde::Serialize;
 use serde_json::json;
 use steward::{
-    BoxError, CustomerId, ExportOutcome, ExportedRecord, RecordId, Timestamp, TrainingLevel,
-    TrainingManifest, TrainingScope,
+    BoxError, CustomerId, EncryptedExport, ExportOutcome, ExportedRecord, RecordId, Timestamp,
+    TrainingLevel, TrainingManifest, TrainingRecipients, TrainingScope,
 };
-use steward_store::RecordScan;
+use steward_store::{CustomerRecords, ExportLineage, LineageStore, RecordScan};
 
 use crate::{
     Context,
@@ -27,10 +29,28 @@ use crate::{
 pub(crate) fn run(context: &Context, command: ExportCommand) -> Result<Exit, CliError> {
     match command {
         ExportCommand::Training(args) => training(context, args),
+        ExportCommand::List => list(context),
     }
 }
 
+/// How the records file leaves the host.
+enum Protection {
+    /// An age file to the pipeline's recipients.
+    Encrypted(TrainingRecipients),
+    /// Plaintext, asked for with `--dangerous-plaintext`.
+    DangerousPlaintext,
+}
+
 fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliError> {
+    // Refused before anything is read or created: a recipient that is not age X25519.
+    let protection = if args.dangerous_plaintext {
+        Protection::DangerousPlaintext
+    } else {
+        Protection::Encrypted(
+            TrainingRecipients::parse_all(args.recipient.iter().map(String::as_str))
+                .map_err(|problem| CliError::BadRecipient { problem })?,
+        )
+    };
     let manifest_path = args
         .manifest
         .unwrap_or_else(|| default_manifest_path(&args.out));
@@ -42,7 +62,7 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
     let written = write_export(
         context,
         &session,
-        args.scope,
+        (args.scope, &protection),
         (records_file, &args.out),
         (manifest_file, &manifest_path),
     );
@@ -64,6 +84,8 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
                 "matches_plan": outcome.matches_plan(),
                 "out": args.out,
                 "manifest": manifest_path,
+                "encrypted": matches!(protection, Protection::Encrypted(_)),
+                "recipients": recipient_strings(&protection),
             }),
         )?,
         Format::Human => {
@@ -89,6 +111,20 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
                 counts.tampered,
                 counts.not_planned
             ))?;
+            println(&format!(
+                "secrets redacted before export: {}",
+                outcome.redactions
+            ))?;
+            match &protection {
+                Protection::Encrypted(_) => println(&format!(
+                    "encrypted (age) to {}",
+                    recipient_strings(&protection).join(", ")
+                ))?,
+                Protection::DangerousPlaintext => note(
+                    "written as plaintext (--dangerous-plaintext): the records sit on this \
+                     host's disk until the file is deleted",
+                ),
+            }
             if !outcome.not_exported.is_empty() {
                 println(&format!(
                     "planned but not exported: {} records",
@@ -108,6 +144,55 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
         }
     }
     Ok(Exit::Success)
+}
+
+/// `steward export list`
+fn list(context: &Context) -> Result<Exit, CliError> {
+    let session = context.open()?;
+    let jobs = session.store.exports()?;
+    match context.format {
+        Format::Json => print_json("the export jobs", &jobs)?,
+        Format::Human => {
+            if jobs.is_empty() {
+                println("no training export jobs")?;
+            }
+            for job in &jobs {
+                let records: u64 = job
+                    .customers
+                    .iter()
+                    .fold(0, |sum, entry| sum.saturating_add(entry.records));
+                let recipients = if job.recipients.is_empty() {
+                    "plaintext".to_owned()
+                } else {
+                    format!("encrypted to {}", job.recipients.join(", "))
+                };
+                println(&format!(
+                    "{} at {} scope `{}`: {} records of {} customer(s), {}",
+                    job.job,
+                    job.at,
+                    job.scope,
+                    records,
+                    job.customers.len(),
+                    recipients
+                ))?;
+                for entry in &job.customers {
+                    println(&format!(
+                        "  customer {}: {} records",
+                        entry.customer, entry.records
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// The recipients' public strings, none for a plaintext export.
+fn recipient_strings(protection: &Protection) -> Vec<String> {
+    match protection {
+        Protection::Encrypted(recipients) => recipients.iter().map(ToString::to_string).collect(),
+        Protection::DangerousPlaintext => Vec::new(),
+    }
 }
 
 /// `FILE.manifest.jsonl` beside `FILE`.
@@ -130,26 +215,59 @@ fn create_outputs(out: &Path, manifest: &Path) -> Result<(File, File), CliError>
     }
 }
 
+/// A new file only its owner can read (0600 on Unix): the records, even encrypted, and the
+/// manifest (customer ids) are no business of the host's other users.
 fn create_new(path: &Path) -> Result<File, CliError> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|source| match source.kind() {
-            ErrorKind::AlreadyExists => CliError::OutputExists {
-                path: path.to_path_buf(),
-            },
-            _ => CliError::Write {
-                path: path.to_path_buf(),
-                source,
-            },
-        })
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|source| match source.kind() {
+        ErrorKind::AlreadyExists => CliError::OutputExists {
+            path: path.to_path_buf(),
+        },
+        _ => CliError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+/// The records file: encrypted as it is written, or plaintext.
+enum RecordsOut {
+    Encrypted(EncryptedExport<BufWriter<File>>),
+    Plain(BufWriter<File>),
+}
+
+impl RecordsOut {
+    fn finish(self) -> Result<BufWriter<File>, CliError> {
+        match self {
+            Self::Encrypted(out) => Ok(out.finish()?),
+            Self::Plain(out) => Ok(out),
+        }
+    }
+}
+
+impl Write for RecordsOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Encrypted(out) => out.write(buf),
+            Self::Plain(out) => out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Encrypted(out) => out.flush(),
+            Self::Plain(out) => out.flush(),
+        }
+    }
 }
 
 fn write_export(
     context: &Context,
     session: &Session,
-    scope: TrainingScope,
+    (scope, protection): (TrainingScope, &Protection),
     (records_file, records_path): (File, &Path),
     (manifest_file, manifest_path): (File, &Path),
 ) -> Result<ExportOutcome, CliError> {
@@ -158,8 +276,18 @@ fn write_export(
         TrainingScope::Private { owner } => RecordScan::Customer(owner),
         _ => RecordScan::All,
     };
-    let mut records = BufWriter::new(records_file);
     let mut manifest = TrainingManifest::new(BufWriter::new(manifest_file));
+    let mut customers = BTreeMap::<CustomerId, u64>::new();
+    let mut records = match protection {
+        Protection::Encrypted(recipients) => {
+            manifest = manifest.with_recipients(recipients);
+            RecordsOut::Encrypted(EncryptedExport::new(
+                recipients,
+                BufWriter::new(records_file),
+            )?)
+        }
+        Protection::DangerousPlaintext => RecordsOut::Plain(BufWriter::new(records_file)),
+    };
     let bar = progress(None, "exported", context.format);
     let exported = session.vault.export_training(
         scope,
@@ -167,14 +295,29 @@ fn write_export(
         |record| {
             write_record(&mut records, record)?;
             manifest.record(record.header())?;
+            let count = customers.entry(record.header().customer()).or_default();
+            *count = count.saturating_add(1);
             bar.inc(1);
             Ok(())
         },
     );
     bar.finish_and_clear();
     let outcome = exported?;
-    finish_file(records, records_path)?;
+    finish_file(records.finish()?, records_path)?;
     finish_file(manifest.finish(&outcome)?, manifest_path)?;
+    // The store remembers which customers' records left custody in this job, so a sweep can
+    // name the exports still holding a deleted customer's records.
+    let lineage = ExportLineage {
+        job: outcome.plan.job,
+        scope,
+        at: outcome.plan.at,
+        recipients: recipient_strings(protection),
+        customers: customers
+            .into_iter()
+            .map(|(customer, records)| CustomerRecords { customer, records })
+            .collect(),
+    };
+    session.store.record_export(&lineage)?;
     Ok(outcome)
 }
 

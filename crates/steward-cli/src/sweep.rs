@@ -1,15 +1,18 @@
 //! `steward sweep`: the retention sweep, planned or executed (logs.retention).
 
+use std::collections::BTreeSet;
+
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use steward::{
     Clock, CustomerId, RecordId, Timestamp, VaultShredder,
+    logs::ExportJobId,
     retention::{
         Disposition, KeepReason, KeyShredder, RecordStore, Removal, Sweep, SweepPlan, SweepReport,
         Target, WithheldShred,
     },
 };
-use steward_store::{RecordScan, SweepRecords};
+use steward_store::{LineageStore, RecordScan, SqliteStore, SweepRecords};
 
 use crate::{
     Context,
@@ -87,14 +90,60 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
     };
     let report = sweep.execute(&plan, &mut store, &mut shredder, &NotBefore(floor));
     bar.finish_and_clear();
+    let in_exports = still_in_exports(&session.store, &plan, &report)?;
     match context.format {
-        Format::Json => print_json("the sweep report", &report_json(&plan, &report))?,
-        Format::Human => print_report(&plan, &report)?,
+        Format::Json => {
+            let mut json = report_json(&plan, &report);
+            if let Some(object) = json.as_object_mut() {
+                let listed: Vec<Value> = in_exports
+                    .iter()
+                    .map(|(customer, jobs)| json!({ "customer": customer, "exports": jobs }))
+                    .collect();
+                object.insert("still_in_exports".to_owned(), Value::Array(listed));
+            }
+            print_json("the sweep report", &json)?;
+        }
+        Format::Human => {
+            print_report(&plan, &report)?;
+            for (customer, jobs) in &in_exports {
+                let jobs: Vec<String> = jobs.iter().map(ToString::to_string).collect();
+                println(&format!(
+                    "  records of customer {customer} are still in exports {}: purge them \
+                     (see `steward export list`)",
+                    jobs.join(", ")
+                ))?;
+            }
+        }
     }
     match report.failures().len() {
         0 => Ok(Exit::Success),
         failures => Err(CliError::SweepFailures { failures }),
     }
+}
+
+/// The customers whose records the sweep deleted or whose keys it shredded, with the export
+/// jobs that still hold records of theirs: copies that left custody, which no deletion here
+/// reaches.
+fn still_in_exports(
+    store: &SqliteStore,
+    plan: &SweepPlan,
+    report: &SweepReport,
+) -> Result<Vec<(CustomerId, Vec<ExportJobId>)>, CliError> {
+    let deleted: BTreeSet<RecordId> = report.deleted().iter().copied().collect();
+    let mut customers: BTreeSet<CustomerId> = plan
+        .deletions()
+        .filter(|deletion| deleted.contains(&deletion.record().id()))
+        .map(|deletion| deletion.record().customer())
+        .collect();
+    customers.extend(report.shredded().iter().copied());
+    let mut listed = Vec::new();
+    for customer in customers {
+        let jobs = store.exports_holding(customer)?;
+        if !jobs.is_empty() {
+            listed.push((customer, jobs));
+        }
+    }
+    Ok(listed)
 }
 
 /// The system clock, but never before the instant the vault decided at when the sweep began.

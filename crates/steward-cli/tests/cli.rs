@@ -904,13 +904,25 @@ fn export_writes_only_the_permitted_records() {
         line(BEN, "ben's")
     ));
 
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
     let out = sandbox.path("shared.jsonl");
     let out_arg = out.to_str().unwrap();
-    let export = sandbox.json(&["export", "training", "--scope", "shared", "--out", out_arg]);
+    let export = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out_arg,
+        "--recipient",
+        &recipient,
+    ]);
     assert_eq!(export["outcome"]["counts"]["exported"], 1);
     assert_eq!(export["outcome"]["counts"]["consent"], 2);
     assert_eq!(export["matches_plan"], true);
-    let lines: Vec<Value> = read_lines(&out);
+    assert_eq!(export["encrypted"], true);
+    let lines: Vec<Value> = decrypt_lines(&out, &identity);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["body"], "after opt-in");
     assert_eq!(lines[0]["customer"], ADA);
@@ -918,14 +930,24 @@ fn export_writes_only_the_permitted_records() {
     let manifest = read_lines(&sandbox.path("shared.jsonl.manifest.jsonl"));
     assert_eq!(manifest.len(), 2);
     assert_eq!(manifest[0]["record"], lines[0]["record"]);
-    assert_eq!(manifest[1]["format"], "steward-training-manifest/2");
+    assert_eq!(manifest[1]["format"], "steward-training-manifest/3");
     assert_eq!(manifest[1]["matches_plan"], true);
+    assert_eq!(manifest[1]["recipients"], serde_json::json!([recipient]));
 
     // Nothing is overwritten.
-    let again = sandbox.run(&["export", "training", "--scope", "shared", "--out", out_arg]);
+    let again = sandbox.run(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out_arg,
+        "--recipient",
+        &recipient,
+    ]);
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
-    assert_eq!(read_lines(&out), lines);
+    assert_eq!(decrypt_lines(&out, &identity), lines);
 
     // A private job for Ben: his consent is `none`, so nothing.
     let ben = sandbox.path("ben.jsonl");
@@ -939,18 +961,192 @@ fn export_writes_only_the_permitted_records() {
         ben.to_str().unwrap(),
         "--manifest",
         sandbox.path("ben.manifest").to_str().unwrap(),
+        "--dangerous-plaintext",
     ]);
     assert_eq!(private["outcome"]["counts"]["exported"], 0);
     assert!(read_lines(&ben).is_empty());
     assert_eq!(read_lines(&sandbox.path("ben.manifest")).len(), 1);
 
-    let bad_scope = sandbox.run(&["export", "training", "--scope", "everyone", "--out", "x"]);
+    let bad_scope = sandbox.run(&[
+        "export",
+        "training",
+        "--scope",
+        "everyone",
+        "--out",
+        "x",
+        "--dangerous-plaintext",
+    ]);
     assert_eq!(bad_scope.code, 2);
     assert!(
         bad_scope.stderr.contains("`everyone`"),
         "{}",
         bad_scope.stderr
     );
+}
+
+/// A format-valid fake OpenAI legacy key (never issued).
+const FAKE_OPENAI_KEY: &str = "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";
+
+fn opted_in_with_a_secret(name: &str) -> Sandbox {
+    let sandbox = Sandbox::with_customers(name);
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        "shared",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+    sandbox.ingest(&line(
+        ADA,
+        &format!("OPENAI_API_KEY={FAKE_OPENAI_KEY} why 401?"),
+    ));
+    sandbox
+}
+
+#[test]
+fn export_refuses_a_recipient_that_is_not_age_x25519_and_writes_nothing() {
+    let sandbox = opted_in_with_a_secret("export-bad-recipient");
+    let good = age::x25519::Identity::generate().to_public().to_string();
+    let out = sandbox.path("bad.jsonl");
+    let run = sandbox.run(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out.to_str().unwrap(),
+        "--recipient",
+        &good,
+        "--recipient",
+        "age1nope",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("`age1nope`"), "{}", run.stderr);
+    assert!(!out.exists());
+    assert!(!sandbox.path("bad.jsonl.manifest.jsonl").exists());
+    // Neither a recipient nor --dangerous-plaintext: refused as usage, nothing written.
+    let neither = sandbox.run(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(neither.code, 2, "{}", neither.stderr);
+    assert!(!out.exists());
+}
+
+#[test]
+fn export_plaintext_needs_the_dangerous_flag_holds_no_secret_and_is_private_to_its_owner() {
+    let sandbox = opted_in_with_a_secret("export-plaintext");
+    let out = sandbox.path("plain.jsonl");
+    let printed = sandbox.ok(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        out.to_str().unwrap(),
+        "--dangerous-plaintext",
+    ]);
+    assert!(
+        printed.contains("secrets redacted before export: none"),
+        "{printed}"
+    );
+    let text = fs::read_to_string(&out).unwrap();
+    assert!(!text.contains(FAKE_OPENAI_KEY), "{text}");
+    assert!(text.contains("[REDACTED:openai-key:"), "{text}");
+    let manifest = fs::read_to_string(sandbox.path("plain.jsonl.manifest.jsonl")).unwrap();
+    assert!(!manifest.contains(FAKE_OPENAI_KEY));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [out.clone(), sandbox.path("plain.jsonl.manifest.jsonl")] {
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+    }
+}
+
+#[test]
+fn export_list_shows_the_jobs_and_a_sweep_names_the_exports_still_holding_deleted_records() {
+    let sandbox = opted_in_with_a_secret("lineage");
+    sandbox.ingest(&line(BEN, "ben's prompt"));
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let shared = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        sandbox.path("shared.age").to_str().unwrap(),
+        "--recipient",
+        &recipient,
+    ]);
+    let scope = format!("private:{ADA}");
+    let private = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        &scope,
+        "--out",
+        sandbox.path("ada.jsonl").to_str().unwrap(),
+        "--dangerous-plaintext",
+    ]);
+    let (first, second) = (
+        shared["outcome"]["plan"]["job"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        private["outcome"]["plan"]["job"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+
+    let jobs = sandbox.json(&["export", "list"]);
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+    assert_eq!(jobs[0]["job"], first.as_str());
+    assert_eq!(jobs[0]["scope"], serde_json::json!({ "scope": "shared" }));
+    assert_eq!(jobs[0]["recipients"], serde_json::json!([recipient]));
+    assert_eq!(
+        jobs[0]["customers"],
+        serde_json::json!([{ "customer": ADA, "records": 1 }])
+    );
+    assert_eq!(jobs[1]["job"], second.as_str());
+    assert_eq!(jobs[1]["recipients"], serde_json::json!([]));
+    let text = sandbox.ok(&["export", "list"]);
+    assert!(text.contains(&format!("{first} at ")), "{text}");
+    assert!(
+        text.contains(&format!("encrypted to {recipient}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  customer {ADA}: 1 records")),
+        "{text}"
+    );
+
+    // Ada leaves: the sweep deletes her records and shreds her keys, and names the exports
+    // that still hold her records, which no deletion here reaches.
+    sandbox.ok(&["customer", "end", "--customer", ADA]);
+    let report = sandbox.ok(&["sweep", "--execute"]);
+    assert!(
+        report.contains(&format!(
+            "records of customer {ADA} are still in exports {first}, {second}"
+        )),
+        "{report}"
+    );
+    // Ben's records never left custody: nothing to name for him.
+    sandbox.ok(&["customer", "end", "--customer", BEN]);
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert_eq!(report["shredded"], serde_json::json!([BEN]));
+    assert_eq!(report["still_in_exports"], serde_json::json!([]));
 }
 
 /// `--ticket x` is no reason, an invisible character hides nothing, and a policy file's
@@ -1221,6 +1417,7 @@ fn export_reports_a_planned_record_it_could_not_export() {
         "shared",
         "--out",
         out.to_str().unwrap(),
+        "--dangerous-plaintext",
     ]);
     assert!(
         printed.contains(&format!(
@@ -1836,6 +2033,22 @@ fn a_customer_without_any_relationship_is_refused_for_that_not_for_retention() {
     );
 }
 
+/// The JSON lines of an age file, decrypted with `identity`.
+fn decrypt_lines(path: &Path, identity: &age::x25519::Identity) -> Vec<Value> {
+    use std::io::Read;
+    let file = fs::read(path).unwrap();
+    assert!(file.starts_with(b"age-encryption.org/v1"));
+    let mut reader = age::Decryptor::new(file.as_slice())
+        .unwrap()
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap();
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 fn read_lines(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap()
@@ -1972,6 +2185,7 @@ fn audit_verify_names_an_edited_consent_entry_and_the_store_serves_nothing() {
         "open-weight",
         "--out",
         sandbox.path("open.jsonl").to_str().unwrap(),
+        "--dangerous-plaintext",
     ]);
     assert_eq!(export.code, 1, "{}", export.stderr);
 }

@@ -11,8 +11,11 @@ use std::fmt;
 use ring::digest;
 use serde::{Deserialize, Serialize};
 use steward_core::{PolicyVersion, RecordId, Timestamp, TrainingScope};
+use steward_redact::{RedactionCounts, Redactor, Scanner};
 
-use crate::{AuditStore, Custody, LogsError, Plaintext, SealedRecord, audit::AuditEvent};
+use crate::{
+    AuditStore, ConfigError, Custody, LogsError, Plaintext, SealedRecord, audit::AuditEvent,
+};
 
 /// The id of one training export job: a UUID v7, so jobs sort by their start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,6 +41,12 @@ impl ExportJobId {
     #[must_use]
     pub const fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
+    }
+
+    /// The id whose UUID is these 16 bytes (as [`as_bytes`](Self::as_bytes) gave them).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
     }
 }
 
@@ -339,6 +348,8 @@ pub struct ExportGrant {
     plan: ExportPlan,
     exported: RecordDigester,
     counts: ExportCounts,
+    /// Secrets redacted from exported bodies, by kind.
+    redactions: RedactionCounts,
     /// The planned ids in plan order, and sorted with where each stands in the run.
     order: Vec<RecordId>,
     planned: Vec<(RecordId, Planned)>,
@@ -424,6 +435,10 @@ pub struct ExportOutcome {
     /// (the trail counts them by reason).
     #[serde(default)]
     pub not_exported: Vec<NotExported>,
+    /// Secrets redacted from the exported bodies, by kind (never the secrets); absent from
+    /// outcomes of builds before export redaction, read as none.
+    #[serde(default)]
+    pub redactions: RedactionCounts,
 }
 
 impl ExportOutcome {
@@ -476,6 +491,7 @@ impl<S: AuditStore> Custody<S> {
             plan,
             exported: RecordDigester::new(),
             counts: ExportCounts::default(),
+            redactions: RedactionCounts::default(),
             order: records.ids,
             planned,
         })
@@ -540,6 +556,41 @@ impl<S: AuditStore> Custody<S> {
         }
     }
 
+    /// Redacts the body of a record decrypted under `grant` with the standard scanner, before
+    /// it leaves custody: every secret becomes a marker (`[REDACTED:<kind>:<fingerprint>]`,
+    /// fingerprint keyed as at sealing), whatever the record's header says about redaction at
+    /// sealing (turned off, or sealed before redaction existed). The grant counts the secrets
+    /// by kind for the job's outcome and its audit entry. The body given is zeroized; the one
+    /// returned is too, when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidConfig`] if the scanner could not be built: nothing then leaves
+    /// custody unscanned.
+    pub fn redact_for_export(
+        &self,
+        grant: &mut ExportGrant,
+        plaintext: Plaintext,
+    ) -> Result<Plaintext, LogsError> {
+        let scanner = Scanner::standard().map_err(|_| {
+            LogsError::Config(ConfigError::InvalidConfig {
+                reason: "the secret scanner could not be built",
+            })
+        })?;
+        let redacted = scanner.redact(plaintext.as_bytes(), &self.redaction_key);
+        if redacted.is_unchanged() {
+            return Ok(plaintext);
+        }
+        grant.redactions.add(redacted.counts());
+        let body = redacted.into_body();
+        let mut out = Plaintext::with_capacity(body.len(), *plaintext.header());
+        out.buffer_mut().extend_from_slice(&body);
+        if let std::borrow::Cow::Owned(mut copy) = body {
+            zeroize::Zeroize::zeroize(copy.as_mut_slice());
+        }
+        Ok(out)
+    }
+
     /// Writes the job's end to the trail: what it really exported and left out, and the
     /// digest of the exported ids, to compare with the plan's.
     ///
@@ -551,6 +602,7 @@ impl<S: AuditStore> Custody<S> {
             plan,
             exported,
             mut counts,
+            redactions,
             order,
             planned,
         } = grant;
@@ -580,11 +632,13 @@ impl<S: AuditStore> Custody<S> {
             counts,
             digest: exported.finish(),
             not_exported,
+            redactions,
         };
         self.audit()?.append(AuditEvent::TrainingExportFinished {
             job: outcome.plan.job,
             counts: outcome.counts,
             digest: outcome.digest,
+            redactions: outcome.redactions,
         })?;
         Ok(outcome)
     }

@@ -2,7 +2,11 @@
 
 use std::{fmt, str::FromStr};
 
-use serde::{Serialize, ser::SerializeMap};
+use serde::{
+    Deserialize, Serialize,
+    de::{MapAccess, Visitor},
+    ser::SerializeMap,
+};
 
 use crate::RedactError;
 
@@ -228,9 +232,53 @@ impl Serialize for RedactionCounts {
     }
 }
 
+impl<'de> Deserialize<'de> for RedactionCounts {
+    /// The map [`Serialize`] writes (kind name to count); an unknown kind is refused.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountsVisitor;
+
+        impl<'de> Visitor<'de> for CountsVisitor {
+            type Value = RedactionCounts;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of secret kinds to counts")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut counts = RedactionCounts::default();
+                while let Some((kind, count)) = map.next_entry::<String, u64>()? {
+                    let kind = kind
+                        .parse::<SecretKind>()
+                        .map_err(serde::de::Error::custom)?;
+                    if let Some(slot) = counts.counts.get_mut(kind.index()) {
+                        *slot = slot.saturating_add(count);
+                    }
+                }
+                Ok(counts)
+            }
+        }
+
+        deserializer.deserialize_map(CountsVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_round_trip_through_json_and_refuse_an_unknown_kind() {
+        let mut counts = RedactionCounts::default();
+        counts.record(SecretKind::Jwt);
+        counts.record(SecretKind::AwsAccessKeyId);
+        counts.record(SecretKind::Jwt);
+        let json = serde_json::to_string(&counts).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RedactionCounts>(&json).unwrap(),
+            counts
+        );
+        assert!(serde_json::from_str::<RedactionCounts>(r#"{"no-such-kind":1}"#).is_err());
+    }
 
     #[test]
     fn every_kind_has_its_index_and_a_round_tripping_name() {

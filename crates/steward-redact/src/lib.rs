@@ -272,7 +272,7 @@ pub struct Redacted<'a> {
     counts: RedactionCounts,
 }
 
-impl Redacted<'_> {
+impl<'a> Redacted<'a> {
     /// The body with markers in place of secrets.
     #[must_use]
     pub fn body(&self) -> &[u8] {
@@ -289,5 +289,12 @@ impl Redacted<'_> {
     #[must_use]
     pub fn is_unchanged(&self) -> bool {
         matches!(self.body, Cow::Borrowed(_))
+    }
+
+    /// The body with markers in place of secrets, by value: the input itself if nothing was
+    /// replaced, else the copy the scan made (for a caller that must zeroize it).
+    #[must_use]
+    pub fn into_body(self) -> Cow<'a, [u8]> {
+        self.body
     }
 }

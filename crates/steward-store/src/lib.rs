@@ -376,6 +376,7 @@ mod error;
 mod fact_log;
 mod fact_snapshot;
 mod key_check;
+mod lineage;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod sqlite;
@@ -392,6 +393,7 @@ pub use crate::{
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,
     key_check::StoreKeys,
+    lineage::{CustomerRecords, ExportLineage, LineageStore},
     sqlite::{
         FOLLOWER_MAX_STALENESS, FOLLOWER_POLL, RecordMetas, RecordScan, SCHEMA_VERSION,
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,

@@ -75,6 +75,15 @@ pub enum StewardError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A training export recipient that is not an age X25519 recipient (`age1...`).
+    #[error("`{recipient}` is not an age X25519 recipient (age1...)")]
+    InvalidRecipient {
+        /// The string given.
+        recipient: String,
+    },
+    /// A training export encrypted to no recipient at all.
+    #[error("a training export needs at least one recipient")]
+    NoRecipients,
     /// A training export's record source, sink or manifest writer failed.
     #[error("training export failed")]
     Export {

@@ -23,7 +23,10 @@ pub use crate::{
         AccessRole, CategoryRecord, PolicyRef, ProcessingFacts, PurposeRecord, ROPA_SCHEMA_VERSION,
         RetentionRecord, Ropa, SecurityMeasure, StewardNames, SubjectCategory,
     },
-    training::{ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest},
+    training::{
+        EncryptedExport, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest,
+        TrainingRecipient, TrainingRecipients,
+    },
     vault::{Vault, VaultShredder},
 };
 pub use steward_consent::{

@@ -1,6 +1,6 @@
 //! The training data path: an audited export of exactly the records a training scope may use.
 
-use std::io::Write;
+use std::{fmt, io::Write, str::FromStr};
 
 use serde::Serialize;
 use steward_core::{DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope};
@@ -22,8 +22,8 @@ pub enum ExportPass {
     Run,
 }
 
-/// One record a training export yields: its authenticated header and its body. The body is
-/// zeroized once the sink returns.
+/// One record a training export yields: its authenticated header and its body, redacted of
+/// secrets. The body is zeroized once the sink returns.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportedRecord<'a> {
     header: &'a RecordHeader,
@@ -37,7 +37,9 @@ impl<'a> ExportedRecord<'a> {
         self.header
     }
 
-    /// The request body, as logged.
+    /// The request body, as logged, with every secret the standard scanner finds replaced by
+    /// a marker (`[REDACTED:<kind>:<fingerprint>]`), whatever the record's redaction at
+    /// sealing was.
     #[must_use]
     pub const fn body(&self) -> &'a [u8] {
         self.body
@@ -74,10 +76,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///    record ids) is written to the audit trail, before any plaintext exists.
     /// 3. Run: each planned record is decrypted, which authenticates its header, so the
     ///    level that decided is the sealed one: a record whose header was altered fails to
-    ///    authenticate and is counted as tampered, never yielded. `sink` receives each
-    ///    exported record; its body is zeroized when `sink` returns.
-    /// 4. The outcome (what was really exported, and the digest of those ids) is written to
-    ///    the trail, also when `source` or `sink` fails midway.
+    ///    authenticate and is counted as tampered, never yielded. Its body is then redacted
+    ///    with the standard scanner, always (secrets serve no training): also a record sealed
+    ///    with redaction off or before redaction existed. `sink` receives each exported
+    ///    record; its body is zeroized when `sink` returns.
+    /// 4. The outcome (what was really exported, the digest of those ids, and the secrets
+    ///    redacted, counted by kind) is written to the trail, also when `source` or `sink`
+    ///    fails midway.
     ///
     /// [`Policy::check`]: crate::Policy::check
     ///
@@ -214,6 +219,15 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             let Ok(plaintext) = self.custody().open_for_export(&mut grant, &record) else {
                 continue;
             };
+            // Secrets never leave custody for training, whatever the record's redaction at
+            // sealing: a scanner that cannot be built stops the job.
+            let plaintext = match self.custody().redact_for_export(&mut grant, plaintext) {
+                Ok(plaintext) => plaintext,
+                Err(error) => {
+                    failure = Some(error.into());
+                    break;
+                }
+            };
             let exported = ExportedRecord {
                 header: plaintext.header(),
                 body: plaintext.as_bytes(),
@@ -289,10 +303,11 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 pub struct TrainingManifest<W> {
     out: W,
     records: RecordDigester,
+    recipients: Vec<String>,
 }
 
 /// The format name written into every manifest's last line.
-pub const MANIFEST_FORMAT: &str = "steward-training-manifest/2";
+pub const MANIFEST_FORMAT: &str = "steward-training-manifest/3";
 
 #[derive(Serialize)]
 struct ManifestRecord {
@@ -321,6 +336,10 @@ struct ManifestJob<'a> {
     planned_digest: steward_logs::RecordDigest,
     exported_digest: steward_logs::RecordDigest,
     matches_plan: bool,
+    /// Secrets redacted from the exported bodies, by kind.
+    redactions: steward_redact::RedactionCounts,
+    /// The age recipients the records were encrypted to; empty for a plaintext export.
+    recipients: &'a [String],
 }
 
 impl<W: Write> TrainingManifest<W> {
@@ -329,7 +348,16 @@ impl<W: Write> TrainingManifest<W> {
         Self {
             out,
             records: RecordDigester::new(),
+            recipients: Vec::new(),
         }
+    }
+
+    /// Names, in the job line, the recipients the exported records were encrypted to (their
+    /// public strings).
+    #[must_use]
+    pub fn with_recipients(mut self, recipients: &TrainingRecipients) -> Self {
+        self.recipients = recipients.iter().map(ToString::to_string).collect();
+        self
     }
 
     /// Lists one exported record.
@@ -356,6 +384,7 @@ impl<W: Write> TrainingManifest<W> {
     /// ones the job exported (their digest differs from the outcome's).
     pub fn finish(mut self, outcome: &ExportOutcome) -> Result<W, StewardError> {
         let listed = std::mem::take(&mut self.records).finish();
+        let recipients = std::mem::take(&mut self.recipients);
         if listed != outcome.digest {
             return Err(StewardError::Export {
                 source: "the manifest lists other records than the job exported".into(),
@@ -378,6 +407,8 @@ impl<W: Write> TrainingManifest<W> {
             planned_digest: outcome.plan.digest,
             exported_digest: outcome.digest,
             matches_plan: outcome.matches_plan(),
+            redactions: outcome.redactions,
+            recipients: &recipients,
         };
         self.line(&job)?;
         self.out.flush().map_err(|error| StewardError::Export {
@@ -392,5 +423,152 @@ impl<W: Write> TrainingManifest<W> {
         self.out
             .write_all(b"\n")
             .map_err(|error| export(error.into()))
+    }
+}
+
+/// One recipient of a training export: an age X25519 recipient (`age1...`), the training
+/// pipeline's public key. Parsing refuses anything else, naming it.
+///
+/// ```
+/// use steward::{StewardError, TrainingRecipient};
+///
+/// let bad = "ssh-ed25519 AAAA".parse::<TrainingRecipient>();
+/// assert!(matches!(bad, Err(StewardError::InvalidRecipient { .. })));
+/// ```
+#[derive(Clone)]
+pub struct TrainingRecipient(age::x25519::Recipient);
+
+impl FromStr for TrainingRecipient {
+    type Err = StewardError;
+
+    fn from_str(recipient: &str) -> Result<Self, Self::Err> {
+        recipient
+            .parse::<age::x25519::Recipient>()
+            .map(Self)
+            .map_err(|_| StewardError::InvalidRecipient {
+                recipient: recipient.to_owned(),
+            })
+    }
+}
+
+impl fmt::Display for TrainingRecipient {
+    /// The public string, `age1...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for TrainingRecipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrainingRecipient({})", self.0)
+    }
+}
+
+/// The recipients a training export is encrypted to: at least one.
+#[derive(Debug, Clone)]
+pub struct TrainingRecipients(Vec<TrainingRecipient>);
+
+impl TrainingRecipients {
+    /// The recipients given.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::NoRecipients`] if there is none.
+    pub fn new(recipients: Vec<TrainingRecipient>) -> Result<Self, StewardError> {
+        if recipients.is_empty() {
+            return Err(StewardError::NoRecipients);
+        }
+        Ok(Self(recipients))
+    }
+
+    /// Parses each string as a [`TrainingRecipient`], before anything is read or written.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::InvalidRecipient`] naming the first string that is not an age X25519
+    /// recipient; [`StewardError::NoRecipients`] if there is none.
+    pub fn parse_all<'a>(
+        recipients: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, StewardError> {
+        let parsed = recipients
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<Vec<TrainingRecipient>, _>>()?;
+        Self::new(parsed)
+    }
+
+    /// The recipients, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &TrainingRecipient> {
+        self.0.iter()
+    }
+}
+
+/// A writer that encrypts what it is given to a training export's recipients, as an age file
+/// (streaming: constant memory, and no plaintext reaches `out`). Call
+/// [`finish`](Self::finish) at the end: without it the file is truncated and does not
+/// decrypt.
+///
+/// ```
+/// use std::io::Write;
+/// use steward::{EncryptedExport, TrainingRecipients};
+///
+/// let recipients = TrainingRecipients::parse_all([
+///     "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+/// ])?;
+/// let mut out = EncryptedExport::new(&recipients, Vec::new())?;
+/// out.write_all(b"{\"body\":\"...\"}\n")?;
+/// let file = out.finish()?;
+/// assert!(file.starts_with(b"age-encryption.org/v1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EncryptedExport<W: Write> {
+    inner: age::stream::StreamWriter<W>,
+}
+
+impl<W: Write> EncryptedExport<W> {
+    /// Starts an age file to `recipients` on `out` (its header is written now).
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Export`] if the file key could not be wrapped or `out` failed.
+    pub fn new(recipients: &TrainingRecipients, out: W) -> Result<Self, StewardError> {
+        let export = |source: BoxError| StewardError::Export { source };
+        let encryptor = age::Encryptor::with_recipients(
+            recipients
+                .iter()
+                .map(|recipient| &recipient.0 as &dyn age::Recipient),
+        )
+        .map_err(|error| export(error.into()))?;
+        let inner = encryptor
+            .wrap_output(out)
+            .map_err(|error| export(error.into()))?;
+        Ok(Self { inner })
+    }
+
+    /// Writes the last chunk and returns the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Export`] if the writer failed.
+    pub fn finish(self) -> Result<W, StewardError> {
+        self.inner.finish().map_err(|error| StewardError::Export {
+            source: error.into(),
+        })
+    }
+}
+
+impl<W: Write> Write for EncryptedExport<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> fmt::Debug for EncryptedExport<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptedExport").finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use steward_core::{
     AdminId, CustomerId, Justification, Purpose, RecordId, StewardId, Timestamp, TrainingScope,
 };
+use steward_redact::RedactionCounts;
 
 use super::chain::ChainHash;
 use crate::{
@@ -92,6 +93,10 @@ pub enum AuditEvent {
         counts: ExportCounts,
         /// The digest of the exported records' ids.
         digest: RecordDigest,
+        /// Secrets redacted from the exported bodies, by kind (never the secrets); absent
+        /// from entries of builds before export redaction, read as none.
+        #[serde(default, skip_serializing_if = "RedactionCounts::is_empty")]
+        redactions: RedactionCounts,
     },
     /// `logs.retention`: every data key of the customer, through version `through`, is
     /// destroyed (crypto-shredding). Written before the keys are deleted; if they were not
@@ -430,6 +435,21 @@ pub(crate) fn encode_entry(
             job,
             counts,
             digest,
+            redactions,
+        } if !redactions.is_empty() => {
+            // Redaction counts are new: their own code, every count, then each kind that
+            // occurred by name; entries without them encode exactly as before.
+            out.put(&[12]);
+            out.put(job.as_bytes());
+            put_all_counts(out, counts);
+            out.put(digest.as_bytes());
+            put_redactions(out, redactions)?;
+        }
+        AuditEvent::TrainingExportFinished {
+            job,
+            counts,
+            digest,
+            ..
         } => {
             out.put(&[if has_later_counts(counts) { 11 } else { 7 }]);
             out.put(job.as_bytes());
@@ -488,6 +508,36 @@ fn put_counts(out: &mut impl Sink, counts: &ExportCounts) {
             out.put(&count.to_be_bytes());
         }
     }
+}
+
+/// Every count, the later ones included whatever their value.
+fn put_all_counts(out: &mut impl Sink, counts: &ExportCounts) {
+    for count in [
+        counts.exported,
+        counts.consent,
+        counts.retention_due,
+        counts.legal_hold_only,
+        counts.shredded,
+        counts.tampered,
+    ]
+    .into_iter()
+    .chain(counts.later_counts())
+    {
+        out.put(&count.to_be_bytes());
+    }
+}
+
+/// The kinds that occurred, as their count, then each kind's name and count.
+fn put_redactions(out: &mut impl Sink, redactions: &RedactionCounts) -> Result<(), LogsError> {
+    let kinds = u8::try_from(redactions.iter().count()).map_err(|_| LogsError::Overflow {
+        what: "audit redaction kinds",
+    })?;
+    out.put(&[kinds]);
+    for (kind, count) in redactions.iter() {
+        put_short(out, kind.as_str().as_bytes())?;
+        out.put(&count.to_be_bytes());
+    }
+    Ok(())
 }
 
 /// Whether `counts` hold a count that entries of earlier builds could not (then the entry
@@ -639,6 +689,7 @@ mod tests {
                 job,
                 counts,
                 digest,
+                redactions: RedactionCounts::default(),
             };
             encode_entry(
                 &mut bytes,
@@ -677,6 +728,69 @@ mod tests {
         // An entry of an earlier build reads back with the later counts at zero.
         let json = r#"{"exported":2,"consent":1,"retention_due":0,"legal_hold_only":0,"shredded":0,"tampered":1}"#;
         assert_eq!(serde_json::from_str::<ExportCounts>(json).unwrap(), old);
+    }
+
+    /// An export entry with redaction counts has code 12: every count, the digest, then each
+    /// kind by name with its count; the same entry without them keeps code 7, and an entry
+    /// of an earlier build (no `redactions` field) reads back as none redacted.
+    #[test]
+    fn export_entries_with_redactions_get_their_own_code_and_old_ones_read_as_none() {
+        let at = Timestamp::from_unix_nanos(1_750_000_000_123_456_789);
+        let job = ExportJobId::generate_at(at);
+        let digest = crate::RecordDigester::new().finish();
+        let counts = ExportCounts {
+            exported: 2,
+            ..ExportCounts::default()
+        };
+        let mut redactions = RedactionCounts::default();
+        redactions.record(steward_redact::SecretKind::Jwt);
+        let event = |redactions| AuditEvent::TrainingExportFinished {
+            job,
+            counts,
+            digest,
+            redactions,
+        };
+        let encode = |event| {
+            let mut bytes = Vec::new();
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
+            bytes
+        };
+        let mut expected = 3_u64.to_be_bytes().to_vec();
+        expected.extend_from_slice(&[0; 32]);
+        expected.extend_from_slice(&1_750_000_000_123_456_789_i64.to_be_bytes());
+        expected.push(12);
+        expected.extend_from_slice(job.as_bytes());
+        for count in [2_u64, 0, 0, 0, 0, 0, 0, 0, 0, 0] {
+            expected.extend_from_slice(&count.to_be_bytes());
+        }
+        expected.extend_from_slice(digest.as_bytes());
+        expected.push(1);
+        expected.push(3);
+        expected.extend_from_slice(b"jwt");
+        expected.extend_from_slice(&1_u64.to_be_bytes());
+        assert_eq!(encode(event(redactions)), expected);
+        assert_eq!(
+            encode(event(RedactionCounts::default())).get(48),
+            Some(&7),
+            "no redactions: the earlier encoding"
+        );
+        let json = serde_json::to_string(&event(RedactionCounts::default())).unwrap();
+        assert!(!json.contains("redactions"));
+        assert_eq!(
+            serde_json::from_str::<AuditEvent>(&json).unwrap(),
+            event(RedactionCounts::default())
+        );
+        let json = serde_json::to_string(&event(redactions)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<AuditEvent>(&json).unwrap(),
+            event(redactions)
+        );
     }
 
     #[test]

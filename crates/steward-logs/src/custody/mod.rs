@@ -102,7 +102,7 @@ pub struct Custody<S> {
     config: SealConfig,
     rng: SystemRandom,
     /// Fingerprints of redaction markers, derived from the trail's audit key.
-    redaction_key: steward_redact::FingerprintKey,
+    pub(crate) redaction_key: steward_redact::FingerprintKey,
 }
 
 /// A lock whose holder panicked: fail closed rather than use state a panic may have left

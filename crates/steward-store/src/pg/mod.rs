@@ -37,6 +37,7 @@ mod audit;
 mod error;
 mod facts;
 mod keys;
+mod lineage;
 mod records;
 mod vault;
 
@@ -68,7 +69,7 @@ enum Setup {
 }
 
 /// The schema version this build writes and reads.
-const PG_SCHEMA_VERSION: i32 = 2;
+const PG_SCHEMA_VERSION: i32 = 3;
 
 /// Serializes schema creation and key checks of nodes starting at once (an arbitrary
 /// constant; advisory locks are per database).
@@ -380,6 +381,9 @@ impl PgStore {
             if version < 2 {
                 migrate_to_chained_facts(&mut tx)?;
             }
+            if version < 3 {
+                migrate_to_export_lineage(&mut tx)?;
+            }
         } else {
             if setup == Setup::ExistingOnly {
                 return Err(PgError::StoreMissing {
@@ -586,6 +590,28 @@ fn migrate_to_chained_facts(tx: &mut postgres::Transaction<'_>) -> Result<(), St
     )
     .doing("migrating to schema version 2")
 }
+
+/// Schema version 3 adds the export lineage tables (the same statements as `schema.sql`).
+fn migrate_to_export_lineage(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute(&format!(
+        "{LINEAGE_TABLES} UPDATE meta SET schema_version = 3 WHERE singleton = 1;"
+    ))
+    .doing("migrating to schema version 3")
+}
+
+/// The export lineage tables, as `schema.sql` creates them.
+const LINEAGE_TABLES: &str = "\
+    CREATE TABLE IF NOT EXISTS export_jobs ( \
+        job bytea PRIMARY KEY CHECK (length(job) = 16), \
+        scope text NOT NULL, \
+        at_nanos bigint NOT NULL, \
+        recipients text NOT NULL); \
+    CREATE TABLE IF NOT EXISTS export_customers ( \
+        job bytea NOT NULL REFERENCES export_jobs (job), \
+        customer bytea NOT NULL CHECK (length(customer) = 16), \
+        records bigint NOT NULL CHECK (records >= 1), \
+        PRIMARY KEY (job, customer)); \
+    CREATE INDEX IF NOT EXISTS export_customers_by_customer ON export_customers (customer);";
 
 pub(crate) fn column<'r, T: postgres::types::FromSql<'r>>(
     row: &'r postgres::Row,

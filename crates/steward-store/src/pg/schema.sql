@@ -88,3 +88,21 @@ CREATE TABLE IF NOT EXISTS facts_head (
     singleton int PRIMARY KEY CHECK (singleton = 1),
     seq bigint NOT NULL CHECK (seq >= 0)
 );
+
+-- Export lineage (schema version 3, issue 20): which training export jobs included which
+-- customers' records, ids and counts only. Not a fact the policy reads: not in the fact log.
+CREATE TABLE IF NOT EXISTS export_jobs (
+    job bytea PRIMARY KEY CHECK (length(job) = 16),
+    scope text NOT NULL,
+    at_nanos bigint NOT NULL,
+    recipients text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS export_customers (
+    job bytea NOT NULL REFERENCES export_jobs (job),
+    customer bytea NOT NULL CHECK (length(customer) = 16),
+    records bigint NOT NULL CHECK (records >= 1),
+    PRIMARY KEY (job, customer)
+);
+
+CREATE INDEX IF NOT EXISTS export_customers_by_customer ON export_customers (customer);

@@ -4,6 +4,7 @@ mod audit;
 mod facts;
 mod follower;
 mod keys;
+mod lineage;
 pub(crate) mod records;
 mod schema;
 mod vault;

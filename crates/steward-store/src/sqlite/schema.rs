@@ -40,10 +40,15 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/v2.sql"),
         refuse: Some(refuse_unproven_facts),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("schema/v3.sql"),
+        refuse: None,
+    },
 ];
 
 /// The schema version this build migrates files to.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The v1 fact tables held plain rows that nothing proves: turning them into chained entries
 /// would bless whatever was edited into them. A v1 file with facts is left as it is.

@@ -18,4 +18,5 @@ mod invariants;
 mod one_gate;
 mod policy_files;
 mod secrets;
+mod training_custody;
 mod training_export;

@@ -16,7 +16,7 @@ use steward::{
     AccessRequest, CustomerId, ManualClock, Policy, Purpose, RecordId, Timestamp, Vault,
     logs::{AuditStore, KeyStore, SealedRecord},
 };
-use steward_store::{DurableFacts, FactLog, StoreError, StoreKeys};
+use steward_store::{DurableFacts, FactLog, LineageStore, StoreError, StoreKeys};
 
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -31,7 +31,7 @@ pub(crate) type BackendVault<B> = Vault<DurableFacts<<B as Backend>::Store>, <B 
 /// A backend under test: one store of its own, removed when the value is dropped.
 pub(crate) trait Backend: Sized {
     /// The store: its fact log, key store and the inherent methods the suite calls by name.
-    type Store: FactLog + KeyStore + Clone;
+    type Store: FactLog + KeyStore + LineageStore + Clone;
     /// Where a vault's audit trail appends.
     type Audit: AuditStore;
 
@@ -170,6 +170,8 @@ macro_rules! conformance_suite {
                 a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice;
             secrets:
                 stored_records_hold_markers_not_secrets_and_fingerprints_survive_a_restart;
+            lineage:
+                export_lineage_survives_reopen_and_names_the_exports_holding_a_customer;
         }
     };
 }
@@ -197,6 +199,7 @@ mod on_sqlite {
         pub(super) mod fact_log;
         pub(super) mod facts;
         pub(super) mod keys;
+        pub(super) mod lineage;
         pub(super) mod records;
         pub(super) mod secrets;
     }
@@ -234,6 +237,7 @@ mod on_postgres {
         pub(super) mod fact_log;
         pub(super) mod facts;
         pub(super) mod keys;
+        pub(super) mod lineage;
         pub(super) mod records;
         pub(super) mod secrets;
     }

@@ -1,0 +1,231 @@
+//! Training data leaves custody without secrets and encrypted (issue 20): every exported body
+//! is redacted whatever the record's redaction at sealing, the counts reach the outcome, the
+//! audit entry and the manifest, and the records can be encrypted to the pipeline's age
+//! recipients, which the manifest names.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+use std::{
+    error::Error,
+    io::{Read, Write},
+    sync::{Arc, Mutex},
+};
+
+use steward::logs::{
+    AuditEvent, AuditKey, AuditStore, AuditTrail, ChainedEntry, Custody, Keyring, MasterKey,
+    SealConfig, SecretRedaction,
+};
+use steward::redact::SecretKind;
+use steward::*;
+
+use crate::common::*;
+
+/// A format-valid fake OpenAI legacy key (never issued).
+const KEY: &str = "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";
+
+#[derive(Debug, Clone, Default)]
+struct SharedStore(Arc<Mutex<Vec<ChainedEntry>>>);
+
+impl AuditStore for SharedStore {
+    fn append(&mut self, entry: ChainedEntry) -> Result<(), Box<dyn Error + Send + Sync>> {
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+
+    fn last(&self) -> Result<Option<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+        Ok(self.0.lock().unwrap().last().cloned())
+    }
+
+    fn entries(&self) -> Result<Vec<ChainedEntry>, Box<dyn Error + Send + Sync>> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+/// A vault that seals with `redaction`, over Alice opted in to shared training, and the
+/// records of `bodies` sealed for her.
+fn sealed_with(
+    redaction: SecretRedaction,
+    bodies: &[&str],
+) -> (Vault<MemoryFacts, SharedStore>, SharedStore, Vec<Vec<u8>>) {
+    let policy = Policy::coder_model();
+    let mut facts = MemoryFacts::new(&policy);
+    facts.relationships.start(alice(), day(0)).unwrap();
+    let change = ConsentChange::new(
+        alice(),
+        TrainingLevel::Shared,
+        day(0),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        policy.version().clone(),
+    );
+    facts.consent.record(change, day(0)).unwrap();
+    let store = SharedStore::default();
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!").unwrap(),
+        store.clone(),
+    )
+    .unwrap();
+    let master = MasterKey::from_bytes(
+        "kek-test".parse().unwrap(),
+        b"steward test key 42, not secret!",
+    )
+    .unwrap();
+    let config = SealConfig::default().with_secret_redaction(redaction);
+    let custody = Custody::with_config(Keyring::new(master), trail, config);
+    let vault = Vault::with_custody(policy, facts, custody).unwrap();
+    let stored = bodies
+        .iter()
+        .map(|body| {
+            let at = Timestamp::now();
+            vault
+                .seal(RecordId::generate_at(at), alice(), at, body.as_bytes())
+                .unwrap()
+                .into_bytes()
+        })
+        .collect();
+    (vault, store, stored)
+}
+
+fn export_bodies(
+    vault: &Vault<MemoryFacts, SharedStore>,
+    stored: &[Vec<u8>],
+) -> (Vec<String>, ExportOutcome) {
+    let mut bodies = Vec::new();
+    let outcome = vault
+        .export_training(
+            TrainingScope::Shared,
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
+            |record| {
+                bodies.push(String::from_utf8(record.body().to_vec()).unwrap());
+                Ok(())
+            },
+        )
+        .unwrap();
+    (bodies, outcome)
+}
+
+#[test]
+fn an_export_redacts_secrets_of_records_sealed_with_redaction_off() {
+    let body = format!("OPENAI_API_KEY={KEY}\nwhy 401?");
+    let (vault, store, stored) = sealed_with(
+        SecretRedaction::DangerousKeepSecrets,
+        &[&body, "no secret here"],
+    );
+    let (bodies, outcome) = export_bodies(&vault, &stored);
+    assert_eq!(bodies.len(), 2);
+    assert!(!bodies[0].contains(KEY), "{}", bodies[0]);
+    assert!(
+        bodies[0].starts_with("OPENAI_API_KEY=[REDACTED:openai-key:"),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(bodies[1], "no secret here");
+    assert_eq!(outcome.redactions.get(SecretKind::OpenAiKey), 1);
+    assert_eq!(outcome.redactions.total(), 1);
+    // The job's audit entry counts the kinds too, and holds no secret.
+    let entries = store.entries().unwrap();
+    let last = entries.last().unwrap().entry().event();
+    assert!(
+        matches!(last, AuditEvent::TrainingExportFinished { redactions, .. }
+            if redactions.get(SecretKind::OpenAiKey) == 1),
+        "{last:?}"
+    );
+    assert!(!format!("{last:?}").contains(KEY));
+}
+
+#[test]
+fn an_export_of_records_redacted_at_sealing_counts_nothing_more() {
+    let body = format!("OPENAI_API_KEY={KEY}");
+    let (vault, _store, stored) = sealed_with(SecretRedaction::Redact, &[&body]);
+    let (bodies, outcome) = export_bodies(&vault, &stored);
+    assert!(bodies[0].starts_with("OPENAI_API_KEY=[REDACTED:openai-key:"));
+    // The markers are not secrets: scanning again finds nothing.
+    assert!(outcome.redactions.is_empty(), "{}", outcome.redactions);
+}
+
+#[test]
+fn the_manifest_names_the_recipients_and_counts_the_redactions() {
+    let body = format!("key {KEY}");
+    let (vault, _store, stored) = sealed_with(SecretRedaction::DangerousKeepSecrets, &[&body]);
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let recipients = TrainingRecipients::parse_all([public.as_str()]).unwrap();
+    let mut manifest = TrainingManifest::new(Vec::new()).with_recipients(&recipients);
+    let outcome = vault
+        .export_training(
+            TrainingScope::Shared,
+            |_pass| stored.iter().cloned().map(Ok::<_, BoxError>),
+            |record| {
+                manifest.record(record.header())?;
+                Ok(())
+            },
+        )
+        .unwrap();
+    let text = String::from_utf8(manifest.finish(&outcome).unwrap()).unwrap();
+    assert!(!text.contains(KEY));
+    let job: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(job["format"], MANIFEST_FORMAT);
+    assert_eq!(job["recipients"], serde_json::json!([public]));
+    assert_eq!(job["redactions"], serde_json::json!({"openai-key": 1}));
+}
+
+#[test]
+fn encrypted_export_decrypts_with_the_recipients_identity_to_the_written_bytes() {
+    let identities = [
+        age::x25519::Identity::generate(),
+        age::x25519::Identity::generate(),
+    ];
+    let publics: Vec<String> = identities
+        .iter()
+        .map(|identity| identity.to_public().to_string())
+        .collect();
+    let recipients = TrainingRecipients::parse_all(publics.iter().map(String::as_str)).unwrap();
+    let plaintext = b"{\"record\":1,\"body\":\"why 401?\"}\n".repeat(5000);
+    let mut out = EncryptedExport::new(&recipients, Vec::new()).unwrap();
+    out.write_all(&plaintext).unwrap();
+    let file = out.finish().unwrap();
+    assert!(file.starts_with(b"age-encryption.org/v1"));
+    assert!(!file.windows(8).any(|window| window == b"why 401?"));
+    // Either recipient decrypts it; another identity does not.
+    for identity in &identities {
+        let decryptor = age::Decryptor::new(file.as_slice()).unwrap();
+        let mut reader = decryptor
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .unwrap();
+        let mut back = Vec::new();
+        reader.read_to_end(&mut back).unwrap();
+        assert_eq!(back, plaintext);
+    }
+    let stranger = age::x25519::Identity::generate();
+    let decryptor = age::Decryptor::new(file.as_slice()).unwrap();
+    assert!(
+        decryptor
+            .decrypt(std::iter::once(&stranger as &dyn age::Identity))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_recipient_that_is_not_an_age_x25519_recipient_is_refused_naming_it() {
+    let good = age::x25519::Identity::generate().to_public().to_string();
+    for bad in [
+        "age1notarecipient",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE",
+        "",
+        "AGE-SECRET-KEY-1QQQ",
+    ] {
+        let error = TrainingRecipients::parse_all([good.as_str(), bad]).unwrap_err();
+        assert!(
+            matches!(&error, StewardError::InvalidRecipient { recipient } if recipient == bad),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(&format!("`{bad}`")), "{error}");
+    }
+    assert!(matches!(
+        TrainingRecipients::parse_all([]),
+        Err(StewardError::NoRecipients)
+    ));
+}
