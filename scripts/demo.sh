@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README demo: the whole story with the `steward` command on the embedded store, in a
-# fresh temporary directory (removed at the end). Customers' requests are sealed and stored;
-# a steward opens one for troubleshooting (audited) and is refused for marketing (exit 3,
-# audited too); a shared-model training export takes only what consent at collection allows;
+# fresh temporary directory (removed at the end). Customers' requests are sealed and stored,
+# a credential in one of them redacted first; a steward opens one for troubleshooting
+# (audited) and is refused for marketing (exit 3, audited too); a shared-model training export
+# takes only what consent at collection allows, encrypted to the pipeline's age recipient;
 # two relationships end and counsel places a legal hold on one customer's data; the sweep plan
 # looks ahead, an execution at a chosen instant is refused, and once the deletion window has
 # passed the sweep runs at now: it deletes the records and shreds the keys of the customer
@@ -63,11 +64,12 @@ section "Ada opts in to shared training in her account settings (training.shared
 show consent set --customer "$ADA" --level shared --actor customer --channel account-settings
 show consent history --customer "$ADA"
 
-section "Requests pass the proxy: each sealed under the consent in force when it was made"
+section "Requests pass the proxy: secrets redacted, each sealed under the consent in force when it was made"
 cat >requests.jsonl <<JSONL
 {"customer": "$ADA", "body": "Refactor my parser to use iterators"}
 {"customer": "$BEN", "body": "Why does my build fail with E0502?"}
 {"customer": "$ADA", "body": {"prompt": "Write tests for the tokenizer", "model": "coder-1"}}
+{"customer": "$ADA", "body": "Why does OPENAI_API_KEY=sk-proj-575YX8XM5mSLFy5UBIHEYeD7p4Zdl-AK6j0KgodkDINzNlxICAbaG8wy1JZirLnq get a 401? (a fake key: sealed as a marker, never as itself)"}
 JSONL
 printf '\n$ steward ingest requests.jsonl\n'
 # The table is kept to find Ben's record, and shown before the summary steward wrote to standard
