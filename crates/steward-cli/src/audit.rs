@@ -536,6 +536,15 @@ fn what(event: &AuditEvent) -> String {
         AuditEvent::TrainingExportFinished { job, .. } => {
             format!("training export {job} finished")
         }
+        AuditEvent::SubjectRequest {
+            right,
+            request,
+            stage,
+        } => format!(
+            "subject {right} request `{}` ({}): {stage}",
+            request.reference(),
+            right.clause()
+        ),
         _ => "other event".to_owned(),
     }
 }
@@ -645,9 +654,20 @@ fn print_report(trail: &VerifiedTrail, report: &AuditReport) -> Result<(), CliEr
         ))?;
     }
     println(&format!(
-        "subject requests: {} (not yet recorded by the trail)",
+        "subject requests: {}",
         report.subject_requests().len()
     ))?;
+    for event in report.subject_requests() {
+        println(&format!(
+            "  {} {} of {} `{}` verified by {}: {}",
+            event.at,
+            event.right,
+            event.request.customer(),
+            event.request.reference(),
+            event.request.verified_by(),
+            event.stage
+        ))?;
+    }
     println(&format!("\nanomalies: {}", report.anomalies().len()))?;
     for anomaly in report.anomalies() {
         println(&match anomaly {

@@ -46,6 +46,12 @@ string_enum! {
         TrainingForwardOnly => "training.forward-only",
         /// `policy.versioned`: the policy has a version; consent records name it.
         PolicyVersioned => "policy.versioned",
+        /// `law.access`: the data subject's right of access and portability (GDPR Art. 15,
+        /// 20), a legal obligation above the policy, never a log purpose.
+        LawAccess => "law.access",
+        /// `law.erasure`: the data subject's right to erasure (GDPR Art. 17), a legal
+        /// obligation above the policy.
+        LawErasure => "law.erasure",
     }
 }
 
@@ -93,6 +99,14 @@ impl ClauseId {
             Self::PolicyVersioned => {
                 "the policy has a version and date; consent records name the version in force"
             }
+            Self::LawAccess => {
+                "the law above the policy: a data subject gets a copy of their data, in a \
+                 machine-readable form, on a verified request (GDPR Art. 15, 20)"
+            }
+            Self::LawErasure => {
+                "the law above the policy: a data subject's data is erased on a verified request, \
+                 unless a legal hold stands (GDPR Art. 17)"
+            }
         }
     }
 }
@@ -107,7 +121,7 @@ mod tests {
             assert_eq!(clause.as_str().parse::<ClauseId>(), Ok(*clause));
             assert!(!clause.promise().is_empty());
         }
-        assert_eq!(ClauseId::ALL.len(), 14);
+        assert_eq!(ClauseId::ALL.len(), 16);
     }
 
     #[test]

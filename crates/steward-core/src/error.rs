@@ -117,6 +117,8 @@ pub enum Vocabulary {
     PolicyVersion,
     /// [`crate::Justification`].
     Justification,
+    /// [`crate::RequestReference`].
+    RequestReference,
 }
 
 impl fmt::Display for Vocabulary {
@@ -133,6 +135,7 @@ impl fmt::Display for Vocabulary {
             Self::RecordId => "record id",
             Self::PolicyVersion => "policy version",
             Self::Justification => "justification",
+            Self::RequestReference => "request reference",
         })
     }
 }

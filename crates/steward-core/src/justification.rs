@@ -68,37 +68,107 @@ impl FromStr for Justification {
     type Err = CoreError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let trimmed = text.trim();
-        let invalid = |reason| CoreError::invalid_id(Vocabulary::Justification, text, reason);
-        // One message for empty, whitespace-only and invisible-only text: to a reader of the
-        // audit trail they are all the same missing reason.
-        if !trimmed.chars().any(is_visible_letter_or_digit) {
-            return Err(invalid(
-                "blank: no visible letters or digits; state the reason, e.g. a ticket reference",
-            ));
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(invalid("longer than 512 characters"));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(invalid("control characters are not allowed"));
-        }
-        // Positions count in the text as given, so that the caller finds the character where
-        // they wrote it (trimmed whitespace is never invisible, so nothing is missed).
-        if let Some((index, c, kind)) = text
-            .chars()
-            .enumerate()
-            .find_map(|(index, c)| invisible_kind(c).map(|kind| (index, c, kind)))
-        {
-            return Err(CoreError::InvisibleCharacter {
-                vocabulary: Vocabulary::Justification,
-                code_point: c,
-                position: index.saturating_add(1),
-                kind,
-            });
-        }
-        Ok(Self(trimmed.into()))
+        visible_text(
+            text,
+            Vocabulary::Justification,
+            Self::MAX_CHARS,
+            "blank: no visible letters or digits; state the reason, e.g. a ticket reference",
+        )
+        .map(|trimmed| Self(trimmed.into()))
     }
+}
+
+/// The reference of a data subject's request (`law.access`, `law.erasure`): the ticket or
+/// case number under which the request was received and the requester's identity verified.
+/// It is written into the audit trail with the request, so it follows the rules of a
+/// [`Justification`]: trimmed, 1 to 128 characters, at least one visible letter or digit, no
+/// control character and no character a reader cannot see.
+///
+/// ```
+/// use steward_core::RequestReference;
+///
+/// let reference: RequestReference = " DSR-2026-0042 ".parse()?;
+/// assert_eq!(reference.as_str(), "DSR-2026-0042");
+/// assert!("".parse::<RequestReference>().is_err());
+/// assert!("DSR-\u{200B}42".parse::<RequestReference>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestReference(Box<str>);
+
+impl RequestReference {
+    /// Longest accepted reference, in characters.
+    pub const MAX_CHARS: usize = 128;
+
+    /// The trimmed text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for RequestReference {
+    type Err = CoreError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        visible_text(
+            text,
+            Vocabulary::RequestReference,
+            Self::MAX_CHARS,
+            "blank: no visible letters or digits; give the request's ticket or case number",
+        )
+        .map(|trimmed| Self(trimmed.into()))
+    }
+}
+
+crate::serde_via_string!(RequestReference);
+
+/// `text` trimmed, if a reader of the audit trail sees exactly it: at least one visible letter
+/// or digit, at most `max_chars` characters, no control character, no invisible one.
+fn visible_text<'t>(
+    text: &'t str,
+    vocabulary: Vocabulary,
+    max_chars: usize,
+    blank: &'static str,
+) -> Result<&'t str, CoreError> {
+    let trimmed = text.trim();
+    let invalid = |reason| CoreError::invalid_id(vocabulary, text, reason);
+    // One message for empty, whitespace-only and invisible-only text: to a reader of the
+    // audit trail they are all the same missing reason.
+    if !trimmed.chars().any(is_visible_letter_or_digit) {
+        return Err(invalid(blank));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(invalid(if max_chars == Justification::MAX_CHARS {
+            "longer than 512 characters"
+        } else {
+            "longer than 128 characters"
+        }));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(invalid("control characters are not allowed"));
+    }
+    // Positions count in the text as given, so that the caller finds the character where
+    // they wrote it (trimmed whitespace is never invisible, so nothing is missed).
+    if let Some((index, c, kind)) = text
+        .chars()
+        .enumerate()
+        .find_map(|(index, c)| invisible_kind(c).map(|kind| (index, c, kind)))
+    {
+        return Err(CoreError::InvisibleCharacter {
+            vocabulary,
+            code_point: c,
+            position: index.saturating_add(1),
+            kind,
+        });
+    }
+    Ok(trimmed)
 }
 
 crate::serde_via_string!(Justification);

@@ -73,7 +73,7 @@ pub use crate::{
     error::{CoreError, Vocabulary},
     hash::{CustomerMap, IdHasher},
     id::{AdminId, CustomerId, PolicyVersion, RecordId, StewardId},
-    justification::Justification,
+    justification::{Justification, RequestReference},
     level::TrainingLevel,
     purpose::{Purpose, PurposeGroup},
     scope::TrainingScope,

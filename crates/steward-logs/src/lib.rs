@@ -91,6 +91,7 @@ pub mod hex;
 mod keys;
 mod record;
 mod session;
+mod subject;
 
 pub use crate::{
     access::{AccessRequest, Denial, RosterCapacity, StewardRoster},
@@ -116,6 +117,10 @@ pub use crate::{
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, OLDEST_FORMAT_VERSION,
         RecordHeader, Redaction, SealInput, SealedRecord, TAG_LEN,
+    },
+    subject::{
+        PendingErasure, SubjectAccessOutcome, SubjectGrant, SubjectRequest, SubjectRight,
+        SubjectStage, pending_erasures,
     },
 };
 

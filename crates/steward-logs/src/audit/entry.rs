@@ -10,7 +10,8 @@ use steward_redact::RedactionCounts;
 use super::chain::ChainHash;
 use crate::{
     ExportCounts, ExportJobId, ExportPlan, KeyVersion, LogsError, MasterKeyId, OpenError,
-    RecordDigest, Tombstone, access::Denial, record::RecordHeader,
+    RecordDigest, SubjectRequest, SubjectRight, SubjectStage, Tombstone, access::Denial,
+    record::RecordHeader,
 };
 
 /// One audited event and the instant the trail's clock gave it.
@@ -116,6 +117,16 @@ pub enum AuditEvent {
         customer: CustomerId,
         /// The newest version the completed shred destroys, as its entry named it.
         through: Option<KeyVersion>,
+    },
+    /// `law.access`, `law.erasure`: a data subject request, at one of its stages. Never the
+    /// data: the customer, the request's reference, who verified the requester, and counts.
+    SubjectRequest {
+        /// Which right.
+        right: SubjectRight,
+        /// Whose, under which reference, verified by whom.
+        request: SubjectRequest,
+        /// Where it stood.
+        stage: SubjectStage,
     },
 }
 
@@ -466,6 +477,54 @@ pub(crate) fn encode_entry(
             out.put(customer.as_bytes());
             out.put(&version_number(*through).to_be_bytes());
         }
+        AuditEvent::SubjectRequest {
+            right,
+            request,
+            stage,
+        } => {
+            out.put(&[13]);
+            out.put(match right {
+                SubjectRight::Access => &[1],
+                SubjectRight::Erasure => &[2],
+            });
+            out.put(request.customer().as_bytes());
+            put_long(out, request.reference().as_str().as_bytes())?;
+            put_short(out, request.verified_by().as_str().as_bytes())?;
+            put_subject_stage(out, stage)?;
+        }
+    }
+    Ok(())
+}
+
+/// A subject request's stage: a code, then its fields.
+fn put_subject_stage(out: &mut impl Sink, stage: &SubjectStage) -> Result<(), LogsError> {
+    match stage {
+        SubjectStage::Started => out.put(&[1]),
+        SubjectStage::Exported {
+            records,
+            unreadable,
+            digest,
+        } => {
+            out.put(&[2]);
+            out.put(&records.to_be_bytes());
+            out.put(&unreadable.to_be_bytes());
+            out.put(digest.as_bytes());
+        }
+        SubjectStage::Held { holds } => {
+            out.put(&[3]);
+            let count = u32::try_from(holds.len()).map_err(|_| LogsError::Overflow {
+                what: "audit subject request holds",
+            })?;
+            out.put(&count.to_be_bytes());
+            for hold in holds {
+                out.put(&hold.to_be_bytes());
+            }
+        }
+        SubjectStage::Erased { records } => {
+            out.put(&[4]);
+            out.put(&records.to_be_bytes());
+        }
+        SubjectStage::AlreadyErased => out.put(&[5]),
     }
     Ok(())
 }
@@ -790,6 +849,73 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<AuditEvent>(&json).unwrap(),
             event(redactions)
+        );
+    }
+
+    /// A subject request entry encodes as pinned (code 13, the right, the customer, the
+    /// reference and the verifier by length, then the stage), and each stage differently.
+    #[test]
+    fn subject_request_entries_encode_as_pinned() {
+        let customer = CustomerId::new(uuid::Uuid::from_u128(7)).unwrap();
+        let request = SubjectRequest::new(
+            customer,
+            "DSR-1".parse().unwrap(),
+            "dana.privacy".parse().unwrap(),
+        );
+        let at = Timestamp::from_unix_nanos(1_750_000_000_123_456_789);
+        let encode = |right, stage| {
+            let mut bytes = Vec::new();
+            let event = AuditEvent::SubjectRequest {
+                right,
+                request: request.clone(),
+                stage,
+            };
+            encode_entry(
+                &mut bytes,
+                3,
+                &ChainHash::GENESIS,
+                &AuditEntry::new(at, event),
+            )
+            .unwrap();
+            bytes
+        };
+        let mut expected = 3_u64.to_be_bytes().to_vec();
+        expected.extend_from_slice(&[0; 32]);
+        expected.extend_from_slice(&1_750_000_000_123_456_789_i64.to_be_bytes());
+        expected.extend_from_slice(&[13, 2]);
+        expected.extend_from_slice(customer.as_bytes());
+        expected.extend_from_slice(&[0, 5]);
+        expected.extend_from_slice(b"DSR-1");
+        expected.push(12);
+        expected.extend_from_slice(b"dana.privacy");
+        let mut held = expected.clone();
+        held.push(3);
+        held.extend_from_slice(&2_u32.to_be_bytes());
+        held.extend_from_slice(&4_u64.to_be_bytes());
+        held.extend_from_slice(&9_u64.to_be_bytes());
+        assert_eq!(
+            encode(
+                SubjectRight::Erasure,
+                SubjectStage::Held { holds: vec![4, 9] }
+            ),
+            held
+        );
+        let mut erased = expected.clone();
+        erased.push(4);
+        erased.extend_from_slice(&17_u64.to_be_bytes());
+        assert_eq!(
+            encode(SubjectRight::Erasure, SubjectStage::Erased { records: 17 }),
+            erased
+        );
+        let started = encode(SubjectRight::Access, SubjectStage::Started);
+        assert_eq!(started.get(49), Some(&1), "the right's code");
+        assert_ne!(
+            started,
+            encode(SubjectRight::Erasure, SubjectStage::Started)
+        );
+        assert_ne!(
+            encode(SubjectRight::Erasure, SubjectStage::AlreadyErased),
+            encode(SubjectRight::Erasure, SubjectStage::Started)
         );
     }
 

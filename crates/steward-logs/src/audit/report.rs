@@ -17,7 +17,10 @@ use super::{
     chain::ChainedEntry,
     entry::{AuditEntry, AuditEvent, AuditOutcome, RosterChange},
 };
-use crate::{ExportCounts, ExportJobId, KeyVersion, LogsError, MasterKeyId};
+use crate::{
+    ExportCounts, ExportJobId, KeyVersion, LogsError, MasterKeyId, SubjectRequest, SubjectRight,
+    SubjectStage,
+};
 
 /// The kind of an audit entry, as `steward audit log --kind` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -34,16 +37,19 @@ pub enum EntryKind {
     Shred,
     /// `training.*`: a training export planned or finished.
     Export,
+    /// `law.access`, `law.erasure`: a data subject request, at one of its stages.
+    Subject,
 }
 
 impl EntryKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Access,
         Self::Roster,
         Self::Key,
         Self::Shred,
         Self::Export,
+        Self::Subject,
     ];
 
     /// The kind of `event`.
@@ -59,6 +65,7 @@ impl EntryKind {
             AuditEvent::TrainingExportPlanned(_) | AuditEvent::TrainingExportFinished { .. } => {
                 Self::Export
             }
+            AuditEvent::SubjectRequest { .. } => Self::Subject,
         }
     }
 
@@ -71,6 +78,7 @@ impl EntryKind {
             Self::Key => "key",
             Self::Shred => "shred",
             Self::Export => "export",
+            Self::Subject => "subject",
         }
     }
 }
@@ -267,6 +275,7 @@ pub const fn customer_of(event: &AuditEvent) -> Option<CustomerId> {
         | AuditEvent::CustomerShredded { customer }
         | AuditEvent::CustomerShreddedThrough { customer, .. }
         | AuditEvent::ShredCompletedAtStartUp { customer, .. } => Some(*customer),
+        AuditEvent::SubjectRequest { request, .. } => Some(request.customer()),
         _ => None,
     }
 }
@@ -425,12 +434,18 @@ pub enum ExportStage {
     Finished,
 }
 
-/// A data subject request (GDPR Art. 15, 17, 20) as the trail will record it: the place the
-/// report keeps for them. The trail records none yet (issue 21 items 1 and 2), so no value of
-/// this type exists and the report's list is always empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub enum SubjectRequestEvent {}
+/// A data subject request (GDPR Art. 15, 17, 20) at one of its stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubjectRequestEvent {
+    /// When.
+    pub at: Timestamp,
+    /// Which right (`law.access`, `law.erasure`).
+    pub right: SubjectRight,
+    /// Whose, under which reference, verified by whom.
+    pub request: SubjectRequest,
+    /// Where it stood.
+    pub stage: SubjectStage,
+}
 
 /// Something in the period worth a look (see [`AuditReport`] for the rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -601,6 +616,16 @@ impl AuditReport {
                         counts: *counts,
                     });
                 }
+                AuditEvent::SubjectRequest {
+                    right,
+                    request,
+                    stage,
+                } => report.subject_requests.push(SubjectRequestEvent {
+                    at,
+                    right: *right,
+                    request: request.clone(),
+                    stage: stage.clone(),
+                }),
             }
         }
         for (steward, run) in runs {
@@ -708,8 +733,7 @@ impl AuditReport {
         &self.exports
     }
 
-    /// Data subject requests: always empty until the trail records them (see
-    /// [`SubjectRequestEvent`]).
+    /// Data subject requests, each stage, in chain order.
     #[must_use]
     pub fn subject_requests(&self) -> &[SubjectRequestEvent] {
         &self.subject_requests
