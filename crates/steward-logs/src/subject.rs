@@ -141,7 +141,7 @@ pub enum SubjectStage {
 
 impl fmt::Display for SubjectStage {
     /// A few words for tables: `started`, `exported 12 records (0 unreadable)`,
-    /// `held by hold(s) 3, 4: pending`, `erased 12 records`, `already erased`.
+    /// `held by hold-3, hold-4: pending`, `erased 12 records`, `already erased`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Started => f.write_str("started"),
@@ -151,12 +151,12 @@ impl fmt::Display for SubjectStage {
                 ..
             } => write!(f, "exported {records} records ({unreadable} unreadable)"),
             Self::Held { holds } => {
-                f.write_str("held by hold(s) ")?;
+                f.write_str("held by ")?;
                 for (index, hold) in holds.iter().enumerate() {
                     if index > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{hold}")?;
+                    write!(f, "hold-{hold}")?;
                 }
                 f.write_str(": pending")
             }

@@ -91,4 +91,39 @@ pub enum StewardError {
         #[source]
         source: steward_logs::BoxError,
     },
+    /// A data subject request names a customer the facts have no relationship on record for.
+    #[error("unknown customer `{customer}`: no relationship on record")]
+    UnknownCustomer {
+        /// The customer named.
+        customer: steward_core::CustomerId,
+    },
+    /// An erasure waits while legal holds of the customer stand (`law.erasure`): nothing was
+    /// deleted, and the request is pending until they are released.
+    #[error(
+        "erasure of customer `{customer}` is pending: held by {} (law.erasure); nothing was \
+         deleted, repeat the request once released",
+        list_holds(holds)
+    )]
+    ErasureHeld {
+        /// Whose.
+        customer: steward_core::CustomerId,
+        /// The standing holds, by id.
+        holds: Vec<steward_retention::HoldId>,
+    },
+    /// A data subject request's record source, sink or writer failed, or a deletion did.
+    #[error("subject request failed")]
+    Subject {
+        /// What the source, sink, writer or store reported.
+        #[source]
+        source: steward_logs::BoxError,
+    },
+}
+
+/// Hold ids as `hold-3, hold-4`.
+fn list_holds(holds: &[steward_retention::HoldId]) -> String {
+    holds
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

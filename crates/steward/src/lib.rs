@@ -9,6 +9,7 @@ mod justification_rule;
 mod policy;
 mod request;
 mod ropa;
+mod subject;
 mod training;
 mod vault;
 
@@ -23,6 +24,10 @@ pub use crate::{
         AccessRole, CategoryRecord, PolicyRef, ProcessingFacts, PurposeRecord, ROPA_SCHEMA_VERSION,
         RetentionRecord, Ropa, SecurityMeasure, StewardNames, SubjectCategory,
     },
+    subject::{
+        ErasureOutcome, SUBJECT_BUNDLE_FORMAT, SubjectBundle, SubjectFacts, SubjectHold,
+        SubjectRecord,
+    },
     training::{
         EncryptedExport, ExportPass, ExportedRecord, MANIFEST_FORMAT, TrainingManifest,
         TrainingRecipient, TrainingRecipients,
@@ -36,12 +41,13 @@ pub use steward_consent::{
 };
 pub use steward_core::{
     AdminId, ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion,
-    Purpose, PurposeGroup, RecordId, StewardId, SystemClock, Timestamp, TrainingLevel,
-    TrainingScope,
+    Purpose, PurposeGroup, RecordId, RequestReference, StewardId, SystemClock, Timestamp,
+    TrainingLevel, TrainingScope,
 };
 pub use steward_logs::{
-    AccessRequest, BoxError, Denial, ExportCounts, ExportOutcome, Plaintext, SealInput,
-    SealedRecord, SkipReason,
+    AccessRequest, BoxError, Denial, ExportCounts, ExportOutcome, PendingErasure, Plaintext,
+    SealInput, SealedRecord, SkipReason, SubjectAccessOutcome, SubjectRequest, SubjectRight,
+    SubjectStage, pending_erasures,
 };
 
 /// Consent: training levels, modes and the ledger (steward-consent).

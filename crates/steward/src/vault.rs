@@ -331,7 +331,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     }
 
     /// Shreds under `facts`, which the caller holds read from this vault.
-    fn shred_with(&self, facts: &F, customer: CustomerId) -> Result<(), StewardError> {
+    pub(crate) fn shred_with(&self, facts: &F, customer: CustomerId) -> Result<(), StewardError> {
         if facts.identity() != self.identity || self.replaced.load(Ordering::Acquire) {
             return Err(LogsError::Config(ConfigError::FactsReplaced).into());
         }

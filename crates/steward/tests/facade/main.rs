@@ -6,6 +6,7 @@
 //! - `one_gate`: the vault enforces the same policy and facts as `check()`.
 //! - `training_export`: the audited training data path.
 //! - `policy_files`: loading and validating policy files.
+//! - `subject`: data subject requests, access and erasure (`law.access`, `law.erasure`).
 
 #![allow(
     clippy::unwrap_used,
@@ -18,5 +19,6 @@ mod invariants;
 mod one_gate;
 mod policy_files;
 mod secrets;
+mod subject;
 mod training_custody;
 mod training_export;

@@ -1,0 +1,285 @@
+//! Data subject requests (`law.access`, `law.erasure`): a copy streams one customer's records
+//! and nobody else's, audited before any plaintext exists; erasure shreds and deletes now,
+//! waits while a hold stands, keeps the consent receipts, and says when it repeats itself.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "integration tests: a failed setup step must fail the test"
+)]
+
+use std::cell::Cell;
+
+use steward::logs::{AuditEvent, AuditStore};
+use steward::retention::{HoldId, HoldScope, LegalHold, MemoryRecordStore, RecordMeta};
+use steward::*;
+
+use crate::common::*;
+
+fn request(customer: CustomerId) -> SubjectRequest {
+    SubjectRequest::new(
+        customer,
+        "DSR-2025-0042".parse().unwrap(),
+        "dana.privacy".parse().unwrap(),
+    )
+}
+
+/// Seals `count` records of `customer` (bodies `<prefix> <n>`), at `2025-05-01` plus n
+/// seconds.
+fn seal(
+    vault: &Vault<MemoryFacts, logs::MemoryAuditStore>,
+    customer: CustomerId,
+    prefix: &str,
+    count: u32,
+) -> Vec<(RecordId, Vec<u8>)> {
+    (0..count)
+        .map(|n| {
+            let collected = Timestamp::from_unix_nanos(
+                at("2025-05-01T00:00:00Z").unix_nanos() + i64::from(n) * 1_000_000_000,
+            );
+            let id = RecordId::generate_at(collected);
+            let body = format!("{prefix} {n}");
+            let record = vault
+                .seal(id, customer, collected, body.as_bytes())
+                .unwrap();
+            (id, record.into_bytes())
+        })
+        .collect()
+}
+
+fn last_event(vault: &Vault<MemoryFacts, logs::MemoryAuditStore>) -> AuditEvent {
+    let trail = vault.audit().unwrap();
+    let entries = trail.store().entries().unwrap();
+    entries.last().unwrap().entry().event().clone()
+}
+
+#[test]
+fn a_subject_copy_streams_one_record_at_a_time() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let records = seal(&vault, alice(), "alice", 2_000);
+    let produced = Cell::new(0_u64);
+    let consumed = Cell::new(0_u64);
+    let mut most_in_flight = 0_u64;
+    let source = records.iter().map(|(_, bytes)| {
+        produced.set(produced.get() + 1);
+        Ok(bytes.clone())
+    });
+    let outcome = vault
+        .export_subject(&request(alice()), source, |_record| {
+            consumed.set(consumed.get() + 1);
+            most_in_flight = most_in_flight.max(produced.get() - consumed.get() + 1);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(outcome.records, 2_000);
+    // The export pulled each record only after the previous one reached the sink: it never
+    // held more than the one it was decrypting.
+    assert_eq!(most_in_flight, 1);
+}
+
+#[test]
+fn a_subject_copy_holds_only_the_customers_records_and_is_audited_first() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let mut stored = seal(&vault, alice(), "alice", 3);
+    stored.extend(seal(&vault, bob(), "bob", 2));
+    let entries_before = vault.audit().unwrap().verify().unwrap().entries();
+    let mut bodies = Vec::new();
+    let outcome = vault
+        .export_subject(
+            &request(alice()),
+            stored.iter().map(|(_, bytes)| Ok(bytes.clone())),
+            |record| {
+                // The request's start is in the trail before the first plaintext exists.
+                assert!(matches!(
+                    last_event(&vault),
+                    AuditEvent::SubjectRequest {
+                        right: SubjectRight::Access,
+                        stage: SubjectStage::Started,
+                        ..
+                    }
+                ));
+                assert_eq!(record.header().customer(), alice());
+                bodies.push(String::from_utf8(record.body().to_vec()).unwrap());
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(bodies, ["alice 0", "alice 1", "alice 2"]);
+    assert_eq!((outcome.records, outcome.unreadable), (3, 0));
+    assert_eq!(
+        vault.audit().unwrap().verify().unwrap().entries(),
+        entries_before + 2
+    );
+    assert!(matches!(
+        last_event(&vault),
+        AuditEvent::SubjectRequest {
+            stage: SubjectStage::Exported { records: 3, .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_subject_request_for_an_unknown_customer_is_refused_before_the_trail() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let stranger: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8aff".parse().unwrap();
+    let entries = vault.audit().unwrap().verify().unwrap().entries();
+    let refused = vault.export_subject(&request(stranger), std::iter::empty(), |_| Ok(()));
+    assert!(
+        matches!(refused, Err(StewardError::UnknownCustomer { customer }) if customer == stranger)
+    );
+    let facts = vault.facts().unwrap();
+    let mut store = MemoryRecordStore::new();
+    let refused = vault.erase_subject(&*facts, &request(stranger), &mut store, []);
+    assert!(matches!(refused, Err(StewardError::UnknownCustomer { .. })));
+    drop(facts);
+    assert_eq!(vault.audit().unwrap().verify().unwrap().entries(), entries);
+}
+
+#[test]
+fn the_bundle_is_one_json_document_with_the_customers_facts_and_records() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    vault
+        .update_facts(|facts| {
+            set_level(
+                facts,
+                alice(),
+                TrainingLevel::Shared,
+                "2025-02-01T00:00:00Z",
+            )
+        })
+        .unwrap();
+    let mut stored = seal(&vault, alice(), "alice", 2);
+    stored.extend(seal(&vault, bob(), "bob", 1));
+    let gathered = {
+        let facts = vault.facts().unwrap();
+        SubjectFacts::gather(
+            alice(),
+            &facts.consent,
+            &facts.interactive,
+            &facts.relationships,
+            &facts.holds,
+        )
+    };
+    let (outcome, bytes) = vault
+        .write_subject_bundle(
+            &request(alice()),
+            &gathered,
+            stored.iter().map(|(_, bytes)| Ok(bytes.clone())),
+            Vec::new(),
+        )
+        .unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(bundle["format"], SUBJECT_BUNDLE_FORMAT);
+    assert_eq!(bundle["customer"], ALICE);
+    assert_eq!(bundle["clause"], "law.access");
+    assert_eq!(bundle["request"]["reference"], "DSR-2025-0042");
+    assert_eq!(bundle["consent"][0]["level"], "shared");
+    assert_eq!(bundle["relationships"].as_array().unwrap().len(), 1);
+    let records = bundle["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1]["body"], "alice 1");
+    assert_eq!(bundle["summary"]["records"], 2);
+    assert_eq!(outcome.records, 2);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(!text.contains(BOB) && !text.contains("bob 0"), "{text}");
+}
+
+#[test]
+fn erasure_waits_for_a_hold_then_shreds_deletes_and_keeps_the_receipts() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    vault
+        .update_facts(|facts| {
+            set_level(
+                facts,
+                alice(),
+                TrainingLevel::Private,
+                "2025-02-01T00:00:00Z",
+            )
+        })
+        .unwrap();
+    let stored = seal(&vault, alice(), "alice", 3);
+    let mut store = MemoryRecordStore::new();
+    for (id, _) in &stored {
+        store.insert(RecordMeta::new(
+            *id,
+            alice(),
+            DataCategory::LlmRequestLog,
+            at("2025-05-01T00:00:00Z"),
+        ));
+    }
+    let hold = LegalHold::place(
+        HoldId::new(7),
+        HoldScope::Customer { customer: alice() },
+        "CASE-7 litigation".parse().unwrap(),
+        steward(),
+        at("2025-05-02T00:00:00Z"),
+        at("2026-05-02T00:00:00Z"),
+    )
+    .unwrap();
+    vault
+        .update_facts(|facts| facts.holds.place(hold))
+        .unwrap()
+        .unwrap();
+    let ids = || stored.iter().map(|(id, _)| Ok(*id)).collect::<Vec<_>>();
+
+    let facts = vault.facts().unwrap();
+    let held = vault.erase_subject(&*facts, &request(alice()), &mut store, ids());
+    drop(facts);
+    match held {
+        Err(error @ StewardError::ErasureHeld { .. }) => {
+            assert!(error.to_string().contains("held by hold-7"), "{error}");
+        }
+        other => panic!("expected a held erasure, got {other:?}"),
+    }
+    assert_eq!(store.len(), 3, "nothing deleted while the hold stands");
+    assert!(!vault.keyring().unwrap().is_shredded(alice()));
+    let pending = pending_erasures(
+        vault
+            .audit()
+            .unwrap()
+            .store()
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|chained| chained.entry()),
+    );
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].holds, [7]);
+
+    vault
+        .update_facts(|facts| {
+            facts.holds.release(
+                HoldId::new(7),
+                steward(),
+                at("2025-06-01T12:00:00Z"),
+                "CASE-7 settled".parse().unwrap(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let facts = vault.facts().unwrap();
+    let erased = vault
+        .erase_subject(&*facts, &request(alice()), &mut store, ids())
+        .unwrap();
+    assert!(matches!(erased, ErasureOutcome::Erased { records: 3, .. }));
+    assert_eq!(store.len(), 0);
+    assert!(vault.keyring().unwrap().is_shredded(alice()));
+    // The receipts stay, as proof.
+    assert_eq!(facts.consent.history(alice()).count(), 1);
+    let again = vault
+        .erase_subject(&*facts, &request(alice()), &mut store, ids())
+        .unwrap();
+    assert_eq!(again, ErasureOutcome::AlreadyErased);
+    drop(facts);
+    let entries = vault.audit().unwrap().store().entries().unwrap();
+    assert!(pending_erasures(entries.iter().map(|chained| chained.entry())).is_empty());
+    // No record of hers opens any more, for anyone.
+    let record = SealedRecord::from_vec(stored[0].1.clone()).unwrap();
+    let ask = AccessRequest::new(steward(), Purpose::Troubleshooting, Some(ticket()));
+    assert!(vault.open(&record, &ask).is_err());
+}
