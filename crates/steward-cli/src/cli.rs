@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use steward::{
     AdminId, Channel, ConsentActor, CustomerId, DataCategory, Justification, Purpose, RecordId,
-    StewardId, Timestamp, TrainingLevel, TrainingScope,
+    RequestReference, StewardId, Timestamp, TrainingLevel, TrainingScope,
     logs::{EntryKind, MasterKeyId},
     retention::HoldId,
 };
@@ -157,6 +157,68 @@ pub(crate) enum Command {
     /// categories of data and of data subjects, purposes with their clauses, who may access
     /// (roles and numbers), retention and security measures; Markdown, or JSON with --json.
     Ropa(RopaArgs),
+    /// Data subject requests (GDPR Art. 15, 17, 20): a copy of a customer's data, erasure on
+    /// request, and the erasures a legal hold keeps pending (law.access, law.erasure).
+    #[command(subcommand)]
+    Subject(SubjectCommand),
+}
+
+/// `steward subject ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubjectCommand {
+    /// Write one machine-readable JSON bundle of everything the store holds about the
+    /// customer (docs/subject-requests.md): relationships, consent receipts, interactive
+    /// choices, the holds that concern them and every log record of theirs, decrypted as
+    /// stored. The request is audited (law.access) before anything is decrypted; the bundle
+    /// is encrypted to an age recipient, or written 0600 with --dangerous-plaintext. Never
+    /// overwrites a file.
+    Export(SubjectExportArgs),
+    /// Erase the customer's data now: shred their keys and delete their records, keeping the
+    /// consent receipts as proof (law.erasure). While a legal hold of theirs stands nothing
+    /// is deleted: the command names the hold, and the request stays pending until it is
+    /// run again after the release. Names the training exports that still hold their data.
+    Erase(SubjectRequestArgs),
+    /// The erasures pending behind legal holds, from the audit trail.
+    List,
+}
+
+/// Who asks, under which reference, verified by whom.
+#[derive(Debug, Args)]
+pub(crate) struct SubjectRequestArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// The request's ticket or case number (written to the audit trail; visible letters or
+    /// digits, no invisible characters).
+    #[arg(long, value_name = "REF")]
+    pub(crate) request: RequestReference,
+    /// Who verified that the requester is the customer (written to the audit trail).
+    #[arg(long, value_name = "ID")]
+    pub(crate) verified_by: AdminId,
+}
+
+/// `steward subject export`
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("protection")
+        .required(true)
+        .args(["recipient", "dangerous_plaintext"])
+))]
+pub(crate) struct SubjectExportArgs {
+    /// Whose data, under which request.
+    #[command(flatten)]
+    pub(crate) request: SubjectRequestArgs,
+    /// The bundle to write; refused if it exists.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Encrypt the bundle to this age X25519 recipient (`age1...`), the customer's or the
+    /// privacy team's public key; repeat for several. No plaintext touches this host's disk.
+    #[arg(long, value_name = "AGE_RECIPIENT")]
+    pub(crate) recipient: Vec<String>,
+    /// Write the bundle as plaintext (mode 0600) instead of encrypting it: it then sits on
+    /// this host's disk, readable by whoever can read the file.
+    #[arg(long)]
+    pub(crate) dangerous_plaintext: bool,
 }
 
 /// `steward ropa`

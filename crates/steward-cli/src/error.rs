@@ -279,6 +279,10 @@ impl CliError {
             Self::Logs(LogsError::PeriodReversed { .. } | LogsError::UnknownEntryKind { .. }) => {
                 Exit::BadInput
             }
+            // A subject request naming no customer, or an erasure a hold keeps pending.
+            Self::Steward(
+                StewardError::UnknownCustomer { .. } | StewardError::ErasureHeld { .. },
+            ) => Exit::BadInput,
             Self::Denied { .. } => Exit::Denied,
             Self::IngestStopped { source, .. } => source.exit(),
             Self::Write { .. }

@@ -34,7 +34,7 @@ pub(crate) fn run(context: &Context, command: ExportCommand) -> Result<Exit, Cli
 }
 
 /// How the records file leaves the host.
-enum Protection {
+pub(crate) enum Protection {
     /// An age file to the pipeline's recipients.
     Encrypted(TrainingRecipients),
     /// Plaintext, asked for with `--dangerous-plaintext`.
@@ -188,7 +188,7 @@ fn list(context: &Context) -> Result<Exit, CliError> {
 }
 
 /// The recipients' public strings, none for a plaintext export.
-fn recipient_strings(protection: &Protection) -> Vec<String> {
+pub(crate) fn recipient_strings(protection: &Protection) -> Vec<String> {
     match protection {
         Protection::Encrypted(recipients) => recipients.iter().map(ToString::to_string).collect(),
         Protection::DangerousPlaintext => Vec::new(),
@@ -217,7 +217,7 @@ fn create_outputs(out: &Path, manifest: &Path) -> Result<(File, File), CliError>
 
 /// A new file only its owner can read (0600 on Unix): the records, even encrypted, and the
 /// manifest (customer ids) are no business of the host's other users.
-fn create_new(path: &Path) -> Result<File, CliError> {
+pub(crate) fn create_new(path: &Path) -> Result<File, CliError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -234,13 +234,13 @@ fn create_new(path: &Path) -> Result<File, CliError> {
 }
 
 /// The records file: encrypted as it is written, or plaintext.
-enum RecordsOut {
+pub(crate) enum RecordsOut {
     Encrypted(EncryptedExport<BufWriter<File>>),
     Plain(BufWriter<File>),
 }
 
 impl RecordsOut {
-    fn finish(self) -> Result<BufWriter<File>, CliError> {
+    pub(crate) fn finish(self) -> Result<BufWriter<File>, CliError> {
         match self {
             Self::Encrypted(out) => Ok(out.finish()?),
             Self::Plain(out) => Ok(out),
@@ -322,7 +322,7 @@ fn write_export(
 }
 
 /// Flushes a written file and syncs it to disk.
-fn finish_file(writer: BufWriter<File>, path: &Path) -> Result<(), CliError> {
+pub(crate) fn finish_file(writer: BufWriter<File>, path: &Path) -> Result<(), CliError> {
     let write_error = |source| CliError::Write {
         path: path.to_path_buf(),
         source,

@@ -88,6 +88,7 @@ mod output;
 mod ropa;
 mod roster;
 mod store_dir;
+mod subject;
 mod sweep;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -169,5 +170,6 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Audit(command) => audit::run(&context, command),
         Command::Check(args) => check::run(&context, args),
         Command::Ropa(args) => ropa::run(&context, &args),
+        Command::Subject(command) => subject::run(&context, command),
     }
 }

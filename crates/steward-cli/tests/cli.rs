@@ -2724,3 +2724,290 @@ fn ropa_reports_the_policy_and_the_store_and_names_stewards_only_when_asked() {
         "{checkpoints}"
     );
 }
+
+/// `steward subject export ... --out PATH` with the request flags, plus `extra`.
+fn subject_export(sandbox: &Sandbox, customer: &str, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "subject",
+        "export",
+        "--customer",
+        customer,
+        "--request",
+        "DSR-2026-0042",
+        "--verified-by",
+        "dana.privacy",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    sandbox.run(&args)
+}
+
+fn subject_erase(sandbox: &Sandbox, customer: &str) -> Run {
+    sandbox.run(&[
+        "subject",
+        "erase",
+        "--customer",
+        customer,
+        "--request",
+        "DSR-2026-0043",
+        "--verified-by",
+        "dana.privacy",
+        "--json",
+    ])
+}
+
+fn decrypt_bundle(path: &Path, identity: &age::x25519::Identity) -> Value {
+    use std::io::Read;
+    let file = fs::read(path).unwrap();
+    assert!(file.starts_with(b"age-encryption.org/v1"));
+    let mut reader = age::Decryptor::new(file.as_slice())
+        .unwrap()
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .unwrap();
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn subject_export_is_one_encrypted_bundle_of_the_customers_data_and_nobody_elses() {
+    let sandbox = Sandbox::with_customers("subject-export");
+    sandbox.customer_sets_consent(ADA, "shared");
+    sandbox.ingest(&(line(ADA, "ada's first prompt") + &line(ADA, "ada's second prompt")));
+    sandbox.ingest(&line(BEN, "ben's prompt"));
+    let entries = sandbox.audit_entries();
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let out = sandbox.path("ada.bundle.age");
+    let run = subject_export(&sandbox, ADA, &out, &["--recipient", &recipient]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout().contains("2 records written"),
+        "{}",
+        run.stdout()
+    );
+    let bundle = decrypt_bundle(&out, &identity);
+    assert_eq!(bundle["format"], "steward-subject-export/1");
+    assert_eq!(bundle["customer"], ADA);
+    assert_eq!(bundle["clause"], "law.access");
+    assert_eq!(bundle["request"]["reference"], "DSR-2026-0042");
+    assert_eq!(bundle["request"]["verified_by"], "dana.privacy");
+    assert_eq!(bundle["consent"][0]["level"], "shared");
+    assert_eq!(bundle["relationships"][0]["customer"], ADA);
+    let mut bodies: Vec<&str> = bundle["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["body"].as_str().unwrap())
+        .collect();
+    // In (created-at, id) order; two lines ingested in one run may share an instant.
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["ada's first prompt", "ada's second prompt"]);
+    assert_eq!(bundle["summary"]["records"], 2);
+    let text = bundle.to_string();
+    assert!(
+        !text.contains(BEN) && !text.contains("ben's prompt"),
+        "{text}"
+    );
+    // Audited: the request's start and its end.
+    assert_eq!(sandbox.audit_entries(), entries + 2);
+    let log = audit_log(&sandbox, &["--kind", "subject"]);
+    assert_eq!(log.len(), 2, "{log:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[test]
+fn subject_export_refuses_plaintext_without_the_flag_an_existing_bundle_and_bad_requests() {
+    let sandbox = Sandbox::with_customers("subject-export-refusals");
+    sandbox.ingest(&line(ADA, "ada's prompt"));
+    let entries = sandbox.audit_entries();
+    let out = sandbox.path("ada.json");
+    // Neither a recipient nor the dangerous flag: usage error, nothing written.
+    let run = subject_export(&sandbox, ADA, &out, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!out.exists());
+    // An unknown customer: bad input, named; nothing left behind, nothing audited.
+    let stranger = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8aff";
+    let run = subject_export(&sandbox, stranger, &out, &["--dangerous-plaintext"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("unknown customer `{stranger}`")),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+    // A missing or blank request reference: refused by the argument parser, exit 2.
+    let missing = sandbox.run(&[
+        "subject",
+        "export",
+        "--customer",
+        ADA,
+        "--verified-by",
+        "dana.privacy",
+        "--out",
+        out.to_str().unwrap(),
+        "--dangerous-plaintext",
+    ]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("--request"), "{}", missing.stderr);
+    let invisible = sandbox.run(&[
+        "subject",
+        "export",
+        "--customer",
+        ADA,
+        "--request",
+        "\u{200B}",
+        "--verified-by",
+        "dana.privacy",
+        "--out",
+        out.to_str().unwrap(),
+        "--dangerous-plaintext",
+    ]);
+    assert_eq!(invisible.code, 2, "{}", invisible.stderr);
+    assert!(
+        invisible.stderr.contains("request reference"),
+        "{}",
+        invisible.stderr
+    );
+    assert_eq!(sandbox.audit_entries(), entries);
+    // Plaintext with the flag: 0600, the record in it.
+    let run = subject_export(&sandbox, ADA, &out, &["--dangerous-plaintext"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(bundle["records"][0]["body"], "ada's prompt");
+    // The same path again: refused, the bundle untouched, nothing audited.
+    let before = fs::read(&out).unwrap();
+    let entries = sandbox.audit_entries();
+    let run = subject_export(&sandbox, ADA, &out, &["--dangerous-plaintext"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(fs::read(&out).unwrap(), before);
+    assert_eq!(sandbox.audit_entries(), entries);
+}
+
+#[test]
+fn subject_erase_waits_for_a_hold_and_completes_once_it_is_released() {
+    let sandbox = Sandbox::with_customers("subject-erase");
+    sandbox.customer_sets_consent(ADA, "shared");
+    let ada = sandbox.ingest(&line(ADA, "ada's prompt"));
+    sandbox.ingest(&line(BEN, "ben's prompt"));
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let exported = sandbox.json(&[
+        "export",
+        "training",
+        "--scope",
+        "shared",
+        "--out",
+        sandbox.path("shared.age").to_str().unwrap(),
+        "--recipient",
+        &recipient,
+    ]);
+    let job = exported["outcome"]["plan"]["job"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sandbox.ok(&[
+        "hold",
+        "place",
+        "--customer",
+        ADA,
+        "--reason",
+        "CASE-21 litigation hold",
+        "--by",
+        "counsel.kim",
+        "--review-by",
+        LATER,
+    ]);
+
+    // Held: nothing deleted, the hold named, the request pending.
+    let held = subject_erase(&sandbox, ADA);
+    assert_eq!(held.code, 2, "{}", held.stderr);
+    assert!(held.stderr.contains("held by hold-1"), "{}", held.stderr);
+    let opened = sandbox.open(&ada[0], "troubleshooting", "sam.steward");
+    assert_eq!(opened.code, 0, "{}", opened.stderr);
+    let pending = sandbox.json(&["subject", "list"]);
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    assert_eq!(pending[0]["request"]["customer"], ADA);
+    assert_eq!(pending[0]["holds"], serde_json::json!([1]));
+    assert!(
+        sandbox
+            .ok(&["subject", "list"])
+            .contains("pending behind hold-1")
+    );
+
+    // Released: the same request completes, names the export still holding her records.
+    sandbox.ok(&[
+        "hold",
+        "release",
+        "--id",
+        "hold-1",
+        "--by",
+        "counsel.kim",
+        "--reason",
+        "CASE-21 settled",
+    ]);
+    let erased = subject_erase(&sandbox, ADA);
+    assert_eq!(erased.code, 0, "{}", erased.stderr);
+    let erased: Value = serde_json::from_str(&erased.stdout()).unwrap();
+    assert_eq!(erased["outcome"], "erased");
+    assert_eq!(erased["records_deleted"], 1);
+    assert_eq!(erased["keys"], "shredded now");
+    assert_eq!(
+        erased["exports_holding_their_data"],
+        serde_json::json!([job])
+    );
+    assert!(
+        sandbox
+            .json(&["subject", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Her record is gone; Ben's is untouched; her consent receipt is kept as proof.
+    assert_eq!(
+        sandbox.open(&ada[0], "troubleshooting", "sam.steward").code,
+        2
+    );
+    let history = sandbox.json(&["consent", "history", "--customer", ADA]);
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    // Again: idempotent, and it says so.
+    let again = subject_erase(&sandbox, ADA);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again: Value = serde_json::from_str(&again.stdout()).unwrap();
+    assert_eq!(again["outcome"], "already-erased");
+    let log = audit_log(&sandbox, &["--kind", "subject", "--customer", ADA]);
+    assert_eq!(
+        log.len(),
+        5,
+        "held, started, erased, started, already erased: {log:?}"
+    );
+}
+
+#[test]
+fn subject_erase_refuses_an_unknown_customer_and_a_missing_reference() {
+    let sandbox = Sandbox::with_customers("subject-erase-refusals");
+    let entries = sandbox.audit_entries();
+    let run = subject_erase(&sandbox, "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8aff");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("unknown customer"), "{}", run.stderr);
+    let missing = sandbox.run(&[
+        "subject",
+        "erase",
+        "--customer",
+        ADA,
+        "--request",
+        " ",
+        "--verified-by",
+        "dana.privacy",
+    ]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("blank"), "{}", missing.stderr);
+    assert_eq!(sandbox.audit_entries(), entries);
+}
