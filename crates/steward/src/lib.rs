@@ -105,6 +105,8 @@ pub mod _documentation {
     pub mod benchmarks {}
     #[doc = include_str!("../../../docs/fuzzing.md")]
     pub mod fuzzing {}
+    #[doc = include_str!("../../../docs/subject-requests.md")]
+    pub mod subject_requests {}
 }
 
 /// The shared vocabulary (steward-core). Not named `core`, which would shadow the standard
