@@ -96,11 +96,19 @@ fn main() -> Result<(), BoxError> {
         "Access `{}` [law.access]: {} records, {} consent receipt(s), format `{}`",
         access.reference(),
         outcome.records,
-        value["consent"].as_array().map_or(0, Vec::len),
-        value["format"].as_str().unwrap_or_default()
+        value
+            .get("consent")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len),
+        value
+            .get("format")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
     );
-    for record in value["records"].as_array().into_iter().flatten() {
-        println!("  {}: {}", record["record"], record["body"]);
+    let records = value.get("records").and_then(serde_json::Value::as_array);
+    for record in records.into_iter().flatten() {
+        let field = |name| record.get(name).cloned().unwrap_or_default();
+        println!("  {}: {}", field("record"), field("body"));
     }
     let text = String::from_utf8(bundle)?;
     assert!(!text.contains("Ben's own prompt") && !text.contains(&ben.to_string()));
