@@ -181,6 +181,13 @@ impl SubjectGrant {
     pub const fn request(&self) -> &SubjectRequest {
         &self.request
     }
+
+    /// Counts a record of the customer that is too damaged to reach
+    /// [`Custody::open_for_subject`] (it does not parse as a record, though its header names
+    /// them): the copy's outcome says how many of theirs it could not include.
+    pub const fn skip_unreadable(&mut self) {
+        self.unreadable = self.unreadable.saturating_add(1);
+    }
 }
 
 impl fmt::Debug for SubjectGrant {

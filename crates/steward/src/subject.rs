@@ -182,7 +182,9 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// # Errors
     ///
-    /// [`StewardError::UnknownCustomer`] (nothing is written); [`StewardError::Logs`] if the
+    /// [`StewardError::UnknownCustomer`] (nothing is written);
+    /// [`ConfigError::FactsReplaced`](steward_logs::ConfigError::FactsReplaced) once the facts
+    /// were replaced; [`StewardError::Logs`] if the
     /// trail could not be written; [`StewardError::Subject`] if `records` or `sink` failed.
     ///
     /// ```
@@ -217,6 +219,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         records: impl IntoIterator<Item = Result<Vec<u8>, BoxError>>,
         mut sink: impl FnMut(SubjectRecord<'_>) -> Result<(), BoxError>,
     ) -> Result<SubjectAccessOutcome, StewardError> {
+        // Facts replaced past the audit decide nothing, and serve no copy either.
+        self.guard_replaced()?;
         let customer = request.customer();
         if !self.facts()?.has_relationship_on_record(customer) {
             return Err(StewardError::UnknownCustomer { customer });
@@ -231,9 +235,16 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                     break;
                 }
             };
-            let Ok(record) = SealedRecord::from_vec(bytes) else {
-                // Not a record at all: whose it is cannot be known, so it is nobody's copy.
-                continue;
+            // A record that no longer parses is theirs if its header still says so: counted
+            // as unreadable, so the copy says it is incomplete.
+            let named = RecordHeader::from_prefix(&bytes).map(|header| header.customer());
+            let record = match (SealedRecord::from_vec(bytes), named) {
+                (Ok(record), _) => record,
+                (Err(_), Ok(owner)) if owner == customer => {
+                    grant.skip_unreadable();
+                    continue;
+                }
+                (Err(_), _) => continue,
             };
             if record.header().customer() != customer {
                 continue;
@@ -306,6 +317,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// # Errors
     ///
     /// [`StewardError::UnknownCustomer`]; [`StewardError::ErasureHeld`] naming the holds;
+    /// [`ConfigError::FactsReplaced`](steward_logs::ConfigError::FactsReplaced) for `facts`
+    /// that are not this vault's, or once they were replaced (nothing is written);
     /// [`StewardError::Logs`] if the trail could not be written (nothing was deleted before
     /// the request's entry); [`StewardError::Subject`] if `ids` or a deletion failed (the keys
     /// are shredded by then: repeat the erasure to delete the rest).
@@ -350,6 +363,8 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         records: &mut R,
         ids: impl IntoIterator<Item = Result<RecordId, BoxError>>,
     ) -> Result<ErasureOutcome, StewardError> {
+        // Holds are checked in the vault's own facts, or nowhere.
+        self.check_own_facts(facts)?;
         let customer = request.customer();
         if !facts.has_relationship_on_record(customer) {
             return Err(StewardError::UnknownCustomer { customer });

@@ -330,11 +330,18 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.shred_with(&*facts, customer)
     }
 
+    /// Refuses `facts` that are not this vault's own (the guard of [`facts`](Self::facts)), or
+    /// any once the facts were replaced.
+    pub(crate) fn check_own_facts(&self, facts: &F) -> Result<(), LogsError> {
+        if facts.identity() != self.identity || self.replaced.load(Ordering::Acquire) {
+            return Err(LogsError::Config(ConfigError::FactsReplaced));
+        }
+        Ok(())
+    }
+
     /// Shreds under `facts`, which the caller holds read from this vault.
     pub(crate) fn shred_with(&self, facts: &F, customer: CustomerId) -> Result<(), StewardError> {
-        if facts.identity() != self.identity || self.replaced.load(Ordering::Acquire) {
-            return Err(LogsError::Config(ConfigError::FactsReplaced).into());
-        }
+        self.check_own_facts(facts)?;
         if let Some(hold) = standing_hold_of(facts, customer, Timestamp::now()) {
             return Err(RetentionError::Held {
                 hold,
@@ -460,7 +467,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     }
 
     /// Refuses once the facts were replaced.
-    fn guard_replaced(&self) -> Result<(), LogsError> {
+    pub(crate) fn guard_replaced(&self) -> Result<(), LogsError> {
         if self.replaced.load(Ordering::Acquire) {
             return Err(LogsError::Config(ConfigError::FactsReplaced));
         }

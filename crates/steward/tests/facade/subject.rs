@@ -121,6 +121,54 @@ fn a_subject_copy_holds_only_the_customers_records_and_is_audited_first() {
 }
 
 #[test]
+fn a_damaged_record_of_the_customer_is_counted_as_unreadable_never_dropped_silently() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let mut stored = seal(&vault, alice(), "alice", 3);
+    // One cut short (it no longer parses), one with a flipped body byte (it fails to
+    // authenticate): both still name Alice in their header.
+    let cut = stored[0].1.len() - 20;
+    stored[0].1.truncate(cut);
+    let last = stored[1].1.len() - 1;
+    stored[1].1[last] ^= 1;
+    let mut bodies = Vec::new();
+    let outcome = vault
+        .export_subject(
+            &request(alice()),
+            stored.iter().map(|(_, bytes)| Ok(bytes.clone())),
+            |record| {
+                bodies.push(record.body().to_vec());
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(bodies, [b"alice 2".to_vec()]);
+    assert_eq!((outcome.records, outcome.unreadable), (1, 2));
+}
+
+#[test]
+fn erasure_refuses_facts_that_are_not_the_vaults_own() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let entries = vault.audit().unwrap().verify().unwrap().entries();
+    // Other facts, in which no hold stands: never the basis of an erasure.
+    let other = facts(&policy);
+    let mut store = MemoryRecordStore::new();
+    let refused = vault.erase_subject(&other, &request(alice()), &mut store, []);
+    assert!(
+        matches!(
+            refused,
+            Err(StewardError::Logs(logs::LogsError::Config(
+                logs::ConfigError::FactsReplaced
+            )))
+        ),
+        "{refused:?}"
+    );
+    assert!(!vault.keyring().unwrap().is_shredded(alice()));
+    assert_eq!(vault.audit().unwrap().verify().unwrap().entries(), entries);
+}
+
+#[test]
 fn a_subject_request_for_an_unknown_customer_is_refused_before_the_trail() {
     let policy = Policy::coder_model();
     let vault = vault(&policy);
