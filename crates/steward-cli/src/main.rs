@@ -20,6 +20,10 @@
 //! steward audit checkpoint && steward audit verify
 //! steward audit report --since 2026-01-01T00:00:00Z
 //! steward ropa
+//! steward subject export --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --request DSR-42 \
+//!     --verified-by dana.privacy --recipient age1... --out ada.bundle.age
+//! steward subject erase --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --request DSR-43 \
+//!     --verified-by dana.privacy
 //! ```
 //!
 //! # The store directory
