@@ -9,6 +9,8 @@
 
 use std::cell::Cell;
 
+use proptest::prelude::*;
+
 use steward::logs::{AuditEvent, AuditStore};
 use steward::retention::{HoldId, HoldScope, LegalHold, MemoryRecordStore, RecordMeta};
 use steward::*;
@@ -330,4 +332,43 @@ fn erasure_waits_for_a_hold_then_shreds_deletes_and_keeps_the_receipts() {
     let record = SealedRecord::from_vec(stored[0].1.clone()).unwrap();
     let ask = AccessRequest::new(steward(), Purpose::Troubleshooting, Some(ticket()));
     assert!(vault.open(&record, &ask).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Whatever mix of customers' records the source gives, in whatever order, the copy is
+    /// exactly the requesting customer's records, in the source's order, and its outcome
+    /// counts them (`law.access`: nothing of anyone else's).
+    #[test]
+    fn a_subject_copy_is_exactly_the_customers_records(
+        owners in prop::collection::vec(any::<bool>(), 0..24),
+    ) {
+        let policy = Policy::coder_model();
+        let vault = vault(&policy);
+        let mut stored = Vec::new();
+        let mut expected = Vec::new();
+        for (n, is_alice) in owners.iter().enumerate() {
+            let (owner, name) = if *is_alice { (alice(), "alice") } else { (bob(), "bob") };
+            let body = format!("{name} {n}");
+            let at = Timestamp::now();
+            let record = vault.seal(RecordId::generate_at(at), owner, at, body.as_bytes()).unwrap();
+            if *is_alice {
+                expected.push(body.into_bytes());
+            }
+            stored.push(record.into_bytes());
+        }
+        let mut bodies = Vec::new();
+        let outcome = vault
+            .export_subject(&request(alice()), stored.into_iter().map(Ok), |record| {
+                bodies.push((record.header().customer(), record.body().to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        prop_assert_eq!(outcome.records, expected.len() as u64);
+        prop_assert_eq!(outcome.unreadable, 0);
+        prop_assert!(bodies.iter().all(|(owner, _)| *owner == alice()));
+        let bodies: Vec<Vec<u8>> = bodies.into_iter().map(|(_, body)| body).collect();
+        prop_assert_eq!(bodies, expected);
+    }
 }
