@@ -8,7 +8,8 @@
 # looks ahead, an execution at a chosen instant is refused, and once the deletion window has
 # passed the sweep runs at now: it deletes the records and shreds the keys of the customer
 # without a hold, and the hold keeps the other's; the audit chain and the fact log verify
-# against a signed checkpoint; a consent row edited in steward.db outside Steward is caught.
+# against a signed checkpoint; Ben gets a copy of his data, and his erasure waits behind the hold;
+# a consent row edited in steward.db outside Steward is caught.
 #
 # Everything runs under scripts/demo-policy.toml: the bundled policy with a five-second
 # deletion window, so the demo waits past the window instead of sweeping "in the future".
@@ -134,6 +135,24 @@ if [ "$status" -ne 3 ]; then
     exit 1
 fi
 echo "(exit $status: a hold only keeps data; past the relationship it serves nothing)"
+
+section "Ben asks for a copy of his data (law.access) and for its erasure (law.erasure)"
+# The law above the policy: a copy even after the relationship ended, audited first. The bundle
+# is plaintext here for the demo; a real one goes to the customer's age key (--recipient).
+show subject export --customer "$BEN" --request DSR-2026-0042 --verified-by dana.privacy \
+    --out ben.bundle.json --dangerous-plaintext
+printf '\n$ head -c 120 ben.bundle.json\n'
+head -c 120 ben.bundle.json
+printf '\n'
+status=0
+show subject erase --customer "$BEN" --request DSR-2026-0043 --verified-by dana.privacy ||
+    status=$?
+if [ "$status" -ne 2 ]; then
+    echo "expected exit 2 (the hold keeps the erasure pending), got $status" >&2
+    exit 1
+fi
+echo "(exit $status: nothing was deleted; the request is pending until the hold is released)"
+show subject list
 
 section "The audit trail: an HMAC chain, signed and verified"
 show audit checkpoint
