@@ -399,7 +399,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
-    sweep_records::SweepRecords,
+    sweep_records::{StoreSweep, SweepRecords},
     vault::{VaultOn, VaultStore, open_vault, open_vault_with_clock},
 };
 
