@@ -280,11 +280,11 @@ pub(crate) fn a_20k_record_sweep_interleaves_with_seals_decisions_and_consent_ch
                 thread::yield_now();
             }
             let levels = [TrainingLevel::Private, TrainingLevel::Shared];
-            for round in 0..500 {
+            for level in levels.into_iter().cycle().take(500) {
                 if finished.load(Ordering::Acquire) {
                     break;
                 }
-                change_consent(&vault, live, levels[round % 2]);
+                change_consent(&vault, live, level);
                 let record = log::<Db>(&store, &vault, live);
                 let decision = vault.check(&Request::train(
                     TrainingScope::Private { owner: live },
