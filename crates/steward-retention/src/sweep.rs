@@ -65,8 +65,9 @@ pub trait RecordStore {
 pub struct SweepBatch(NonZeroUsize);
 
 impl SweepBatch {
-    /// 256 deletions a step: a few milliseconds of work on the embedded store.
-    pub const DEFAULT: Self = match NonZeroUsize::new(256) {
+    /// 64 deletions a step: one disk sync and well under a millisecond of other work on the
+    /// embedded store (docs/benchmarks.md, "Requests during a sweep", compares sizes).
+    pub const DEFAULT: Self = match NonZeroUsize::new(64) {
         Some(size) => Self(size),
         None => Self(NonZeroUsize::MIN),
     };
