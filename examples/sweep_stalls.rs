@@ -3,12 +3,13 @@
 //! 20,000-record sweep runs and consent changes arrive, against the same load without the
 //! sweep, on the embedded store.
 //!
-//! Three runs on one store, each with the same request threads and a consent change every
+//! Four runs on one store, each with the same request threads and a consent change every
 //! 10 ms:
 //! - `no sweep`: the baseline, for as long as the stepped sweep took;
 //! - `stepped sweep`: [`StoreSweep`], the facts taken for one batch (`SweepBatch::DEFAULT`) at a time;
 //! - `one guard`: the same plan executed under one facts guard held for the whole sweep, as
-//!   services ran it before (`Sweep::execute` with `vault.facts()` held).
+//!   services ran it before (`Sweep::execute` with `vault.facts()` held);
+//! - `export`: no sweep, but a training export of as many records (shared scope, decrypted).
 //!
 //! Run: `cargo run --release -p steward-examples --example sweep_stalls [RECORDS [BATCH]]`
 //! (default 20000 records, `SweepBatch::DEFAULT`). Figures are in docs/benchmarks.md, "Requests during a sweep".
@@ -26,7 +27,7 @@ use std::{
 use steward::{
     Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, ManualClock, Policy,
     RecordId, Request, Timestamp, TrainingLevel, TrainingScope, VaultShredder,
-    retention::{Sweep, SweepBatch, SweepPlan},
+    retention::{Sweep, SweepBatch, SweepPlan, SweepProgress},
 };
 use steward_store::{
     RecordScan, SqliteStore, StoreKeys, StoreSweep, StoreVault, SweepRecords, open_vault,
@@ -78,10 +79,22 @@ fn measure(dir: &std::path::Path, records: usize, batch: SweepBatch) -> Result<(
     );
     // The stepped sweep first: its duration is the baseline's.
     let plan = seed(&store, &vault, records)?;
+    let mut longest = (Duration::ZERO, 0_usize);
     let (stepped, took) = under_load(&vault, &store, &live, || {
         let clock = ManualClock::new(past_the_window());
-        StoreSweep::new(&vault, store.clone(), &plan, &clock, batch).run()?;
-        Ok(())
+        let mut sweep = StoreSweep::new(&vault, store.clone(), &plan, &clock, batch);
+        loop {
+            let began = Instant::now();
+            let shredded = sweep.report().shredded().len();
+            let progress = sweep.step()?;
+            let step = began.elapsed();
+            if step > longest.0 {
+                longest = (step, sweep.report().shredded().len() - shredded);
+            }
+            if progress == SweepProgress::Done {
+                return Ok(());
+            }
+        }
     })?;
     let (base, _) = under_load(&vault, &store, &live, || {
         thread::sleep(took);
@@ -101,11 +114,29 @@ fn measure(dir: &std::path::Path, records: usize, batch: SweepBatch) -> Result<(
         sweep.execute(&plan, &mut records, &mut shredder, &clock);
         Ok(())
     })?;
+    // The same load while a training export decrypts `records` records of customers who
+    // opted in to shared training: it reads a snapshot and takes the facts per record only.
+    shared_records(&store, &vault, records)?;
+    let (exporting, export_took) = under_load(&vault, &store, &live, || {
+        let outcome = vault.export_training(
+            TrainingScope::Shared,
+            |pass| store.stream_records(RecordScan::All, pass),
+            |record| {
+                std::hint::black_box(record.body());
+                Ok(())
+            },
+        )?;
+        if outcome.counts.exported < u64::try_from(records)? {
+            return Err(format!("only {} records exported", outcome.counts.exported).into());
+        }
+        Ok(())
+    })?;
     let base_max = base.max().max(1);
     for (name, run, took) in [
         ("no sweep", &base, took),
         ("stepped sweep", &stepped, took),
         ("one guard", &guarded, guarded_took),
+        ("export", &exporting, export_took),
     ] {
         println!(
             "{name:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.1}x",
@@ -117,6 +148,11 @@ fn measure(dir: &std::path::Path, records: usize, batch: SweepBatch) -> Result<(
             f64::from(run.max()) / f64::from(base_max),
         );
     }
+    println!(
+        "longest step of the stepped sweep: {} µs ({} key shreds in it)",
+        longest.0.as_micros(),
+        longest.1
+    );
     Ok(())
 }
 
@@ -197,6 +233,37 @@ fn seed(
     )
     .plan(metas, past_the_window());
     Ok(plan)
+}
+
+/// Stores `records` records of fresh customers who opted in to shared training first.
+fn shared_records(
+    store: &SqliteStore,
+    vault: &StoreVault,
+    records: usize,
+) -> Result<(), Box<dyn Error>> {
+    let customers: Vec<CustomerId> = (0x1000..0x1000 + ENDED)
+        .map(customer)
+        .collect::<Result<_, _>>()?;
+    let start = Timestamp::now();
+    for customer in &customers {
+        vault.update_facts(|facts| facts.start_relationship(*customer, start))??;
+        change_consent(vault, *customer, TrainingLevel::Shared)?;
+    }
+    let mut sealed = Vec::with_capacity(1000);
+    for n in 0..records {
+        let now = Timestamp::now();
+        let customer = customers.get(n % ENDED).copied().ok_or("no customer")?;
+        sealed.push(vault.seal(RecordId::generate_at(now), customer, now, &[b'x'; 1024])?);
+        if sealed.len() == 1000 || n + 1 == records {
+            store.put_records(
+                sealed
+                    .iter()
+                    .map(|record| (record, DataCategory::LlmRequestLog)),
+            )?;
+            sealed.clear();
+        }
+    }
+    Ok(())
 }
 
 /// Runs `work` on this thread while request threads log and a consent writer changes consent;
