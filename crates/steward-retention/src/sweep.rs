@@ -65,8 +65,9 @@ pub trait RecordStore {
 pub struct SweepBatch(NonZeroUsize);
 
 impl SweepBatch {
-    /// 64 deletions a step: one disk sync and well under a millisecond of other work on the
-    /// embedded store (docs/benchmarks.md, "Requests during a sweep", compares sizes).
+    /// 64 deletions a step: on the embedded store, one disk sync and the work of 64 deletions
+    /// with their fact-log entries (docs/benchmarks.md, "Requests during a sweep", compares
+    /// sizes).
     pub const DEFAULT: Self = match NonZeroUsize::new(64) {
         Some(size) => Self(size),
         None => Self(NonZeroUsize::MIN),
