@@ -4,9 +4,11 @@
 use std::{
     fmt,
     sync::{
-        MutexGuard, RwLock, RwLockReadGuard, TryLockError,
+        MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError,
         atomic::{AtomicBool, Ordering},
     },
+    thread,
+    time::{Duration, Instant},
 };
 
 use steward_core::{AdminId, CustomerId, RecordId, StewardId, Timestamp};
@@ -20,6 +22,13 @@ use crate::{
     AuditedRosterChange, DataRef, Decision, DenyReason, Facts, FactsIdentity, Policy, Request,
     RosterFacts, StewardError,
 };
+
+/// How long a fact change tries for the facts lock without queueing (see
+/// `Vault::write_facts`): longer than a sweep's step or an open's sync usually takes.
+const WRITE_PATIENCE: Duration = Duration::from_millis(500);
+
+/// How long a fact change waits between two tries for the facts lock.
+const WRITE_RETRY: Duration = Duration::from_micros(50);
 
 /// Sealed log records, their keys, their audit trail and the facts the policy decides on, in
 /// one place: every decrypting path asks [`Policy::check`] over the same [`Facts`](crate::Facts) that
@@ -36,8 +45,11 @@ use crate::{
 ///
 /// `&self` throughout and `Send + Sync` for `Send + Sync` facts and stores: share one vault
 /// (in an `Arc`) between the threads of a server. Decisions read the facts under a shared
-/// lock; [`update_facts`](Self::update_facts) takes it exclusively. Seals never wait for an
-/// open or an audit write (see [`Custody`]).
+/// lock; [`update_facts`](Self::update_facts) takes it exclusively. A change that finds the
+/// facts read by another thread (a sweep's step, an open) tries again every 50 µs for up to
+/// half a second before it queues for the lock, because a queued writer makes every new
+/// reader wait behind it: decisions go on beside a long reader, and wait only while a change
+/// applies. Seals never wait for an open or an audit write (see [`Custody`]).
 ///
 /// Locks are taken in one order: the facts, then the audit trail, then custody's own (see
 /// [`Custody`]). Holding a [`facts`](Self::facts) guard while shredding (the retention sweep
@@ -244,7 +256,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         // One write guard for the check, the entry and the change: two additions at once
         // cannot both pass the bound.
         self.guard_replaced()?;
-        let mut facts = self.facts.write().map_err(poisoned)?;
+        let mut facts = self.write_facts()?;
         refresh_roster(&mut *facts)?;
         if facts.is_on_roster(&steward) {
             return Ok(());
@@ -264,7 +276,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// As [`add_steward`](Self::add_steward), but for a full roster.
     pub fn remove_steward(&self, steward: &StewardId, admin: AdminId) -> Result<bool, LogsError> {
         self.guard_replaced()?;
-        let mut facts = self.facts.write().map_err(poisoned)?;
+        let mut facts = self.write_facts()?;
         refresh_roster(&mut *facts)?;
         if !facts.is_on_roster(steward) {
             return Ok(false);
@@ -410,7 +422,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// decision denies from then on, every seal and roster change is refused).
     pub fn update_facts<R>(&self, change: impl FnOnce(&mut F) -> R) -> Result<R, LogsError> {
         self.guard_replaced()?;
-        let mut facts = self.facts.write().map_err(poisoned)?;
+        let mut facts = self.write_facts()?;
         // Facts that date their changes record them no earlier than the trail's newest entry.
         facts.observe_audit_instant(self.custody.audit_instant()?);
         let identity = facts.identity();
@@ -464,6 +476,25 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
 
     pub(crate) const fn custody(&self) -> &Custody<S> {
         &self.custody
+    }
+
+    /// The facts, exclusively. A writer that waits on the lock makes every new reader wait
+    /// behind it (the standard library's lock lets no reader past a waiting writer), so while
+    /// a long reader holds the facts (a sweep's step, an open's disk sync) a change tries
+    /// again every few microseconds instead of queueing, and decisions go on meanwhile. After
+    /// `WRITE_PATIENCE` it queues as usual, so that no change waits forever behind readers.
+    fn write_facts(&self) -> Result<RwLockWriteGuard<'_, F>, LogsError> {
+        let began = Instant::now();
+        loop {
+            match self.facts.try_write() {
+                Ok(facts) => return Ok(facts),
+                Err(TryLockError::Poisoned(_)) => return Err(LogsError::Poisoned),
+                Err(TryLockError::WouldBlock) if began.elapsed() >= WRITE_PATIENCE => {
+                    return self.facts.write().map_err(poisoned);
+                }
+                Err(TryLockError::WouldBlock) => thread::sleep(WRITE_RETRY),
+            }
+        }
     }
 
     /// Refuses once the facts were replaced.

@@ -568,6 +568,60 @@ impl RecordStore for Flaky {
     }
 }
 
+/// A store whose batches fail as a whole (a transaction that does not commit), counting them.
+struct BatchesFail {
+    inner: Flaky,
+    batches: usize,
+}
+
+impl RecordStore for BatchesFail {
+    type Error = Refused;
+
+    fn delete(&mut self, record: RecordId) -> Result<Removal, Refused> {
+        self.inner.delete(record)
+    }
+
+    fn delete_batch(
+        &mut self,
+        _records: &[RecordId],
+    ) -> Result<Vec<Result<Removal, Refused>>, Refused> {
+        self.batches += 1;
+        Err(Refused)
+    }
+}
+
+#[test]
+fn a_batch_that_fails_as_a_whole_is_deleted_record_by_record() {
+    let kim = customer(14);
+    let mut book = RelationshipBook::new();
+    book.start(kim, t("2025-01-01T00:00:00Z")).unwrap();
+    book.end(kim, t("2025-02-01T00:00:00Z")).unwrap();
+    let records: Vec<RecordMeta> = (10..15)
+        .map(|day| log(kim, &format!("2025-01-{day}T00:00:00Z")))
+        .collect();
+    let refused = records[2].id();
+    let mut store = BatchesFail {
+        inner: Flaky {
+            inner: records.iter().copied().collect(),
+            refuse: refused,
+        },
+        batches: 0,
+    };
+    let schedule = thirty_days();
+    let sweep = Sweep::new(&schedule, &book, &NoHolds);
+    let now = t("2025-03-01T00:00:00Z");
+    let plan = sweep.plan(store.inner.inner.records(), now);
+    let mut keys = keys_for(&[kim]);
+    let report = sweep.execute(&plan, &mut store, &mut keys, &ManualClock::new(now));
+    assert_eq!(store.batches, 1);
+    // Each record's own outcome: four deleted, the one the store refuses reported as such.
+    assert_eq!(report.deleted().len(), 4);
+    assert!(!report.deleted().contains(&refused));
+    assert_eq!(report.failures().len(), 1);
+    assert_eq!(report.failures()[0].target(), Target::Record(refused));
+    assert_eq!(store.inner.inner.len(), 1);
+}
+
 #[test]
 fn a_failing_deletion_is_reported_and_the_sweep_goes_on() {
     let kim = customer(13);

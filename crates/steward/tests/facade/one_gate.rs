@@ -652,3 +652,72 @@ fn a_shredder_handed_other_facts_than_the_vault_s_is_refused() {
     ));
     assert!(!vault.keyring().unwrap().is_shredded(alice()));
 }
+
+/// A fact change that waits for a long reader of the facts (a sweep's step holds them shared
+/// for a transaction) does not hold up the decisions that arrive meanwhile: they read the
+/// facts beside the reader, and the change goes through once the reader lets go.
+#[test]
+fn decisions_go_ahead_while_a_fact_change_waits_for_a_long_reader() {
+    use std::sync::{
+        Arc, Barrier,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    };
+    use std::{thread, time::Duration};
+
+    let policy = Policy::coder_model();
+    let vault = Arc::new(vault(&policy));
+    let (decided, waiting_for_decisions) = mpsc::channel::<()>();
+    let reading = Arc::new(Barrier::new(2));
+    let released = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (vault, reading, released) = (
+            Arc::clone(&vault),
+            Arc::clone(&reading),
+            Arc::clone(&released),
+        );
+        thread::spawn(move || {
+            let facts = vault.facts().unwrap();
+            reading.wait();
+            // Held until the decisions were made, or for at most ten seconds if they wait.
+            let _ = waiting_for_decisions.recv_timeout(Duration::from_secs(10));
+            released.store(true, Ordering::Release);
+            drop(facts);
+        })
+    };
+    reading.wait();
+    let writer = {
+        let vault = Arc::clone(&vault);
+        thread::spawn(move || {
+            vault
+                .update_facts(|facts| facts.relationships.end(alice(), at(NOW)))
+                .unwrap()
+                .unwrap();
+        })
+    };
+    // Give the change time to start waiting for the reader.
+    thread::sleep(Duration::from_millis(50));
+    for _ in 0..100 {
+        let decision = vault.check(&Request::keep(
+            data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z"),
+            at("2025-03-01T00:00:00Z"),
+        ));
+        assert!(decision.is_allowed(), "{decision:?}");
+    }
+    assert!(
+        !released.load(Ordering::Acquire),
+        "the decisions waited for the reader to let go"
+    );
+    decided.send(()).unwrap();
+    reader.join().unwrap();
+    writer.join().unwrap();
+    // The change went through after the reader: the relationship has ended.
+    assert!(
+        !vault
+            .check(&Request::keep(
+                data(DataCategory::LlmRequestLog, alice(), "2025-02-01T00:00:00Z"),
+                at("2025-08-01T00:00:00Z"),
+            ))
+            .is_allowed()
+    );
+}
