@@ -246,7 +246,10 @@ mod tests {
             .public_key()
             .verify(b"receipt", &ReceiptSignature(bytes))
             .unwrap_err();
-        assert_eq!(error.to_string(), "the consent receipt signature does not verify");
+        assert_eq!(
+            error.to_string(),
+            "the consent receipt signature does not verify"
+        );
     }
 
     #[test]
@@ -255,7 +258,10 @@ mod tests {
         let signer = ReceiptSigner::from_pkcs8(&pkcs8).unwrap();
         let debug = format!("{signer:?}");
         assert!(debug.contains("Ed25519"), "{debug}");
-        assert!(debug.contains(&signer.public_key().key_id().to_string()), "{debug}");
+        assert!(
+            debug.contains(&signer.public_key().key_id().to_string()),
+            "{debug}"
+        );
         assert!(!debug.contains(&signer.public_key().to_hex()), "{debug}");
         assert!(!debug.contains(&hex::encode(&pkcs8)), "{debug}");
     }
@@ -264,12 +270,18 @@ mod tests {
     fn keys_ids_and_signatures_round_trip_through_text() {
         let signer = ReceiptSigner::from_pkcs8(&ReceiptSigner::generate_pkcs8().unwrap()).unwrap();
         let public = signer.public_key();
-        assert_eq!(format!(" {public}\n").parse::<ReceiptPublicKey>().unwrap(), public);
+        assert_eq!(
+            format!(" {public}\n").parse::<ReceiptPublicKey>().unwrap(),
+            public
+        );
         let id = public.key_id();
         assert_eq!(id.to_string().len(), 16);
         assert_eq!(id.to_string().parse::<ReceiptKeyId>().unwrap(), id);
         let signature = signer.sign(b"x");
-        assert_eq!(signature.to_string().parse::<ReceiptSignature>().unwrap(), signature);
+        assert_eq!(
+            signature.to_string().parse::<ReceiptSignature>().unwrap(),
+            signature
+        );
         assert!("abc".parse::<ReceiptPublicKey>().is_err());
     }
 }

@@ -346,6 +346,56 @@ pub fn verify_fact_log<S: VaultStore>(
     Ok(head)
 }
 
+/// A consent receipt as the fact log holds it: the entry that recorded it and that entry's
+/// chain hash, which binds the receipt to its place in the MAC-chained log (a store can show
+/// later that the receipt it signed is the one its log holds there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggedConsentReceipt {
+    /// The entry's place in the fact log, from 1.
+    pub entry: u64,
+    /// The entry's chain hash.
+    pub hash: ChainHash,
+    /// The receipt the entry recorded.
+    pub receipt: ConsentReceipt,
+}
+
+/// Every consent receipt of `customer` in the store's fact log, oldest first, each with the
+/// entry that recorded it: the whole log verified under `key` as it is read (every entry's
+/// place, link and hash), so a receipt comes only from a log that verifies up to it. For
+/// issuing receipts the customer keeps (`steward receipt issue`).
+///
+/// # Errors
+///
+/// [`StoreError::FactLogBroken`] naming the first entry that does not verify or decode;
+/// whatever kept the store from being read.
+pub fn consent_receipts_logged<S: VaultStore>(
+    store: &S,
+    key: &FactLogKey,
+    customer: CustomerId,
+) -> Result<Vec<LoggedConsentReceipt>, StoreError> {
+    let mut head = ChainHead::EMPTY;
+    let mut found = Vec::new();
+    for entry in store.entries_after(0)? {
+        head = check_entry(key, &head, &entry)?;
+        let event: FactEvent =
+            serde_json::from_str(entry.event()).map_err(|_| StoreError::FactLogBroken {
+                sequence: head.entries(),
+                reason: "its hash verifies but its event is unknown to this build",
+            })?;
+        if let FactEvent::Consent { receipt } = event
+            && receipt.customer == customer
+        {
+            found.push(LoggedConsentReceipt {
+                entry: head.entries(),
+                hash: head.hash(),
+                receipt,
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// A key store's failure, as start-up and verification report it.
 pub(crate) fn key_store_error(source: steward::BoxError) -> StoreError {
     StoreError::Logs(steward_logs::LogsError::Key(

@@ -7,6 +7,7 @@ mod error;
 mod facts;
 mod justification_rule;
 mod policy;
+mod receipt;
 mod request;
 mod ropa;
 mod training;
@@ -18,6 +19,10 @@ pub use crate::{
     facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
     justification_rule::JustificationRule,
     policy::Policy,
+    receipt::{
+        FactLogPosition, RECEIPT_FORMAT, RECEIPT_VERSION, ReceiptError, SignedConsentReceipt,
+        verify_consent_receipts,
+    },
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     ropa::{
         AccessRole, CategoryRecord, PolicyRef, ProcessingFacts, PurposeRecord, ROPA_SCHEMA_VERSION,

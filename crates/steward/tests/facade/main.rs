@@ -6,6 +6,7 @@
 //! - `one_gate`: the vault enforces the same policy and facts as `check()`.
 //! - `training_export`: the audited training data path.
 //! - `policy_files`: loading and validating policy files.
+//! - `receipts`: signed consent receipts, verified offline.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +18,7 @@ mod common;
 mod invariants;
 mod one_gate;
 mod policy_files;
+mod receipts;
 mod secrets;
 mod training_custody;
 mod training_export;
