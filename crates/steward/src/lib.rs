@@ -98,6 +98,8 @@ pub mod _documentation {
     pub mod record_format {}
     #[doc = include_str!("../../../docs/retention.md")]
     pub mod retention {}
+    #[doc = include_str!("../../../docs/receipts.md")]
+    pub mod receipts {}
     #[doc = include_str!("../../../docs/operations.md")]
     pub mod operations {}
     #[doc = include_str!("../../../docs/benchmarks.md")]
