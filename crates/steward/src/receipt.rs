@@ -252,8 +252,10 @@ pub fn verify_consent_receipts(
             problem: error.to_string(),
         })?;
     let verify_one = |value| {
-        SignedConsentReceipt::from_value(value)
-            .and_then(|signed| signed.verify(key).map(Clone::clone))
+        SignedConsentReceipt::from_value(value).and_then(|signed| {
+            signed.verify(key)?;
+            Ok(signed.receipt)
+        })
     };
     match value {
         serde_json::Value::Array(documents) => {
