@@ -86,6 +86,13 @@ pub(crate) enum FactEvent {
     Interactive {
         receipt: InteractiveReceipt,
     },
+    /// The customer's consent receipts (training consent and interactive features) were
+    /// deleted by the sweep at `recorded_at`, the policy's proof period after their last
+    /// relationship ended, with no hold standing: the facts forget them from this entry on.
+    ConsentReceiptsDeleted {
+        customer: CustomerId,
+        recorded_at: Timestamp,
+    },
 }
 
 /// One entry of the fact log as a store keeps it: its place (from 1), the event's text and

@@ -388,7 +388,7 @@ mod vault;
 
 pub use crate::{
     durable::{GroupCommitter, RecordStream},
-    durable_facts::{DurableFacts, Effective, FactBatch},
+    durable_facts::{DurableFacts, Effective, FactBatch, ReceiptDisposition},
     error::StoreError,
     fact_log::{
         FactLog, LoggedConsentReceipt, StoredFact, consent_receipts_logged, verify_fact_log,
