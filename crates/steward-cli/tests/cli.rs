@@ -2890,3 +2890,82 @@ fn a_store_made_before_receipts_were_signed_makes_its_receipt_key_on_first_use()
     let second = sandbox.json(&["receipt", "public-key"]);
     assert_eq!(first, second);
 }
+
+#[test]
+fn the_sweep_deletes_consent_receipts_once_the_proof_period_after_the_end_has_passed() {
+    let sandbox = Sandbox::with_customers("receipt-sweep");
+    set_consent(&sandbox, "shared");
+    sandbox.ok(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--opt-in",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+    // While the relationship lasts the receipts decide: no sweep touches them.
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([]));
+    sandbox.ok(&["customer", "end", "--customer", ADA]);
+    // The bundled policy keeps them three years as proof: due only by then.
+    let plan = sandbox.json(&["sweep", "--plan"]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([]));
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([ADA]));
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert_eq!(report["consent_receipts"]["deleted"], serde_json::json!([]));
+    assert_eq!(
+        sandbox
+            .json(&["consent", "history", "--customer", ADA])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // A policy with a one-second proof period: past it, the sweep deletes them, as one entry
+    // of the fact log that every later start replays.
+    let short = sandbox.path("short-proof.toml");
+    let bundled = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/coder-model.toml"
+    ))
+    .unwrap();
+    fs::write(
+        &short,
+        bundled.replace(
+            "consent-proof-period = \"P1095D\"",
+            "consent-proof-period = \"PT1S\"",
+        ),
+    )
+    .unwrap();
+    let short = short.to_str().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let report = sandbox.json(&["--policy", short, "sweep", "--execute"]);
+    assert_eq!(
+        report["consent_receipts"]["deleted"],
+        serde_json::json!([ADA])
+    );
+    for history in ["history", "interactive-history"] {
+        let shown = sandbox.json(&["consent", history, "--customer", ADA]);
+        assert_eq!(
+            shown.as_array().map(Vec::len),
+            Some(0),
+            "{history}: {shown}"
+        );
+    }
+    let issue = sandbox.run(&["receipt", "issue", "--customer", ADA]);
+    assert_eq!(issue.code, 2, "{}", issue.stderr);
+    assert!(
+        issue.stderr.contains("no consent receipts"),
+        "{}",
+        issue.stderr
+    );
+    // Ben's relationship lasts: his receipts (none here) and facts are untouched, and the
+    // store still verifies with the deletion in its log.
+    let verified = sandbox.run(&["audit", "verify"]);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    let again = sandbox.json(&["--policy", short, "sweep", "--execute"]);
+    assert_eq!(again["consent_receipts"]["deleted"], serde_json::json!([]));
+}

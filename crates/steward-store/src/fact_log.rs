@@ -367,8 +367,9 @@ pub struct LoggedConsentReceipt {
     pub receipt: ConsentReceipt,
 }
 
-/// Every consent receipt of `customer` in the store's fact log, oldest first, each with the
-/// entry that recorded it: the whole log verified under `key` as it is read (every entry's
+/// Every consent receipt of `customer` in the store's fact log that no later entry deleted
+/// (after its proof period, `DurableFacts::delete_due_consent_receipts`), oldest first, each
+/// with the entry that recorded it: the whole log verified under `key` as it is read (every entry's
 /// place, link and hash), so a receipt comes only from a log that verifies up to it. For
 /// issuing receipts the customer keeps (`steward receipt issue`).
 ///
@@ -390,14 +391,19 @@ pub fn consent_receipts_logged<S: VaultStore>(
                 sequence: head.entries(),
                 reason: "its hash verifies but its event is unknown to this build",
             })?;
-        if let FactEvent::Consent { receipt } = event
-            && receipt.customer == customer
-        {
-            found.push(LoggedConsentReceipt {
-                entry: head.entries(),
-                hash: head.hash(),
-                receipt,
-            });
+        match event {
+            FactEvent::Consent { receipt } if receipt.customer == customer => {
+                found.push(LoggedConsentReceipt {
+                    entry: head.entries(),
+                    hash: head.hash(),
+                    receipt,
+                });
+            }
+            // Deleted after their proof period: none of them is issued any more.
+            FactEvent::ConsentReceiptsDeleted {
+                customer: deleted, ..
+            } if deleted == customer => found.clear(),
+            _ => {}
         }
     }
     Ok(found)

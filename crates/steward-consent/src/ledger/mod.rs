@@ -451,7 +451,10 @@ impl ConsentLedger {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn discard_customer(&mut self, customer: CustomerId) -> usize {
-        let kept = self.customers.remove(&customer).map_or(0, |entries| entries.len());
+        let kept = self
+            .customers
+            .remove(&customer)
+            .map_or(0, |entries| entries.len());
         let cancelled = self
             .cancelled
             .remove(&customer)

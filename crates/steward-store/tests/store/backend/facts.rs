@@ -892,4 +892,17 @@ pub(crate) fn consent_receipts_are_deleted_after_the_proof_period_as_a_fact_log_
     assert!(reloaded.interactive().unwrap().history(ada).is_empty());
     assert_eq!(reloaded.consent().unwrap().history(ben).count(), 1);
     assert!(reloaded.newest_recorded() >= Some(due));
+    // Nor are they issued to anyone any more; ben's still are.
+    let key = keys().audit_key().unwrap().fact_log_key();
+    assert!(
+        steward_store::consent_receipts_logged(&store, &key, ada)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        steward_store::consent_receipts_logged(&store, &key, ben)
+            .unwrap()
+            .len(),
+        1
+    );
 }
