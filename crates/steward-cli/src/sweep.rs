@@ -107,7 +107,6 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
     let report = sweep.execute(&plan, &mut store, &mut shredder, &NotBefore(floor));
     bar.finish_and_clear();
     drop(store);
-    drop(shredder);
     drop(facts);
     // policy.versioned: consent receipts past their proof period go too, each customer's as
     // one entry of the fact log, decided again at the facts' own now (never a hold's data).
