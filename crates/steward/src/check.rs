@@ -79,12 +79,13 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
             Decision::deny_citing(retention, reason)
         }
         // Consent receipts outlive their relationship only as proof (GDPR Art. 7(1)): kept
-        // for the proof period, used for nothing; no purpose of use.purposes is left.
+        // for the proof period, used for nothing; no purpose of use.purposes is left. One
+        // recorded outside every relationship (between two) has none to serve either.
         Permitted::Granted { .. }
             if data.category == DataCategory::ConsentRecord
                 && relationship
                     .as_ref()
-                    .is_some_and(|relationship| !relationship.is_active_at(request.now)) =>
+                    .is_none_or(|relationship| !relationship.is_active_at(request.now)) =>
         {
             Decision::deny_citing(
                 Citations::decided_by(ClauseId::UsePurposes)

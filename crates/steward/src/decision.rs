@@ -420,7 +420,8 @@ pub enum DenyReason {
     RetentionEnded,
     /// The data is kept only by a legal hold, which permits no use by itself.
     KeptOnlyByLegalHold,
-    /// A consent record whose relationship has ended: kept for the policy's proof period
+    /// A consent record whose relationship has ended (or recorded outside every relationship
+    /// of its customer): kept for the policy's proof period
     /// ([`Policy::consent_proof_period`](crate::Policy::consent_proof_period)) only as proof
     /// of what the customer agreed to, never used for anything else.
     KeptOnlyAsProof,

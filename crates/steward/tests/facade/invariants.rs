@@ -299,12 +299,12 @@ fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
     // Nothing is kept past the relationship; the window (30 days) is for carrying out deletion.
     // Consent records are kept as proof for 1095 days more (and serve nothing meanwhile).
     let serves = inside && ended.is_none_or(|end| ask.now < end);
-    let kept_for = if ask.category == DataCategory::ConsentRecord {
-        PROOF_DAYS + 30
-    } else {
-        30
-    };
-    let keepable = held || (inside && ended.is_none_or(|end| ask.now < end + kept_for));
+    let keepable = held
+        || if ask.category == DataCategory::ConsentRecord {
+            consent_proof_due(ask, ended).is_none_or(|due| ask.now < due + 30)
+        } else {
+            inside && ended.is_none_or(|end| ask.now < end + 30)
+        };
     let level_at = |when: i64| {
         world
             .changes
@@ -422,11 +422,12 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
     };
     let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
     let serves = inside && ended.is_none_or(|end| ask.now < end);
-    // A consent record of an ended relationship, within its proof period, is kept as proof
-    // only: a use is refused by use.purposes (no purpose is left), not by retention.
+    // A consent record that serves nothing any more (its relationship ended, or it was
+    // recorded outside every relationship), within its proof period, is kept as proof only: a
+    // use is refused by use.purposes (no purpose is left), not by retention.
     let proof_only = ask.category == DataCategory::ConsentRecord
-        && inside
-        && ended.is_some_and(|end| ask.now >= end && ask.now < end + PROOF_DAYS);
+        && !serves
+        && consent_proof_due(ask, ended).is_some_and(|due| ask.now < due);
     if proof_only && matches!(ask.action, ActionKind::Use(_)) {
         return ClauseId::UsePurposes;
     }
@@ -474,6 +475,18 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
 
 /// The bundled proof period of consent records, in days after the relationship end.
 const PROOF_DAYS: i64 = 1095;
+
+/// When a consent record's proof period ends: 1095 days after the end of the relationship it
+/// was recorded in (`None` while that lasts), or after it was recorded when outside every
+/// relationship (nothing else anchors it then).
+fn consent_proof_due(ask: &Ask, ended: Option<i64>) -> Option<i64> {
+    let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
+    if inside {
+        ended.map(|end| end + PROOF_DAYS)
+    } else {
+        Some(ask.collected + PROOF_DAYS)
+    }
+}
 
 /// Whether the bundled policy lists `purpose` for service use of `category`.
 fn model_allows_purpose(category: DataCategory, purpose: Purpose) -> bool {
