@@ -4,7 +4,8 @@
 # a credential in one of them redacted first; a steward opens one for troubleshooting
 # (audited) and is refused for marketing (exit 3, audited too); a shared-model training export
 # takes only what consent at collection allows, encrypted to the pipeline's age recipient;
-# two relationships end and counsel places a legal hold on one customer's data; the sweep plan
+# Ada keeps a signed copy of her consent receipt and verifies it offline; two relationships end
+# and counsel places a legal hold on one customer's data; the sweep plan
 # looks ahead, an execution at a chosen instant is refused, and once the deletion window has
 # passed the sweep runs at now: it deletes the records and shreds the keys of the customer
 # without a hold, and the hold keeps the other's; the audit chain and the fact log verify
@@ -64,6 +65,11 @@ show ingest before.jsonl
 section "Ada opts in to shared training in her account settings (training.shared)"
 show consent set --customer "$ADA" --level shared --actor customer --channel account-settings
 show consent history --customer "$ADA"
+
+section "Ada keeps a signed copy of her consent receipt, which anyone verifies offline (docs/receipts.md)"
+show receipt issue --customer "$ADA" --out ada-receipts.json
+RECEIPT_KEY="$(steward receipt public-key)"
+show receipt verify ada-receipts.json --public-key "$RECEIPT_KEY"
 
 section "Requests pass the proxy: secrets redacted, each sealed under the consent in force when it was made"
 cat >requests.jsonl <<JSONL

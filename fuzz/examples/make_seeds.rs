@@ -19,7 +19,8 @@ use std::{
 };
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, Policy, TrainingScope,
+    Channel, ConsentActor, ConsentChange, DataCategory, FactLogPosition, Policy,
+    SignedConsentReceipt, TrainingScope,
     retention::{HoldId, HoldScope, LegalHold},
 };
 use steward_consent::ConsentLedger;
@@ -31,8 +32,8 @@ use steward_fuzz::{
 use steward_logs::{
     AccessRequest, AuditTrail, BoxError, ChainHead, ChainedEntry, CheckpointSigner, Custody,
     Denial, ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyStore, Keyring,
-    MemoryAuditStore, OpenQuery, PlannedRecords, RosterChange, SealInput, SealedRecord, Tombstone,
-    WrappedDataKey,
+    MemoryAuditStore, OpenQuery, PlannedRecords, ReceiptSigner, RosterChange, SealInput,
+    SealedRecord, Tombstone, WrappedDataKey,
 };
 use steward_store::{FactLog, GroupCommitter, SqliteStore, StoreKeys, StoredFact, open_vault};
 
@@ -640,12 +641,68 @@ fn main() -> Result {
         .map(|(name, bytes)| (name.to_owned(), bytes)),
     )?;
 
+    write_consent_receipts()?;
+
     println!(
         "wrote {} and {}",
         dir.display(),
         fixture::seeds_dir().display()
     );
     Ok(())
+}
+
+/// consent_receipt: a fresh receipt key's public key, then a file of two signed receipts
+/// (a customer's opt-in and an admin's withdrawal), one alone, one changed after signing, and
+/// one of a version to come.
+fn write_consent_receipts() -> Result {
+    let policy = Policy::coder_model();
+    let mut ledger = ConsentLedger::new(policy.known_versions().clone());
+    let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a31".parse()?;
+    let at: Timestamp = "2025-06-01T12:00:00Z".parse()?;
+    let change = |level, actor| {
+        ConsentChange::new(
+            customer,
+            level,
+            at,
+            actor,
+            Channel::AccountSettings,
+            policy.version().clone(),
+        )
+    };
+    let opt_in = ledger.record(change(TrainingLevel::Shared, ConsentActor::Customer), at)?;
+    let later: Timestamp = "2025-07-01T12:00:00Z".parse()?;
+    let admin = ConsentActor::Admin {
+        admin: "dana.admin".parse()?,
+        basis: "SUP-7 customer asked by mail".parse()?,
+    };
+    let withdrawal = ledger.record(
+        ConsentChange::new(
+            customer,
+            TrainingLevel::None,
+            later,
+            admin,
+            Channel::SupportRequest,
+            policy.version().clone(),
+        ),
+        later,
+    )?;
+    let signer = ReceiptSigner::from_pkcs8(&ReceiptSigner::generate_pkcs8()?)?;
+    let position = Some(FactLogPosition::new(3, ChainHead::EMPTY.hash()));
+    let sign = |receipt: &steward::ConsentReceipt| {
+        SignedConsentReceipt::sign(receipt.clone(), position, later, &signer)?.to_json()
+    };
+    let (first, second) = (sign(&opt_in)?, sign(&withdrawal)?);
+    let key = signer.public_key().to_hex();
+    let file = |body: &str| format!("{key}\n{body}").into_bytes();
+    seeds(
+        "consent_receipt",
+        &[
+            ("two", file(&format!("[\n{first},\n{second}\n]\n"))),
+            ("one", file(&first)),
+            ("changed", file(&first.replace("\"shared\"", "\"open-weight\""))),
+            ("version-2", file(&first.replace("\"version\": 1", "\"version\": 2"))),
+        ],
+    )
 }
 
 fn write_named(target: &str, files: &[(String, Vec<u8>)]) -> Result {

@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("redact", redact),
     ("ingest_lines", ingest_lines),
     ("check_request", check_request),
+    ("consent_receipt", consent_receipt),
 ];
 
 type Harnessed<T> = OnceLock<Mutex<Option<T>>>;
@@ -587,6 +588,47 @@ pub fn replay(name: &str, target: Target) -> Result<usize, Box<dyn Error + Send 
         }
     }
     Ok(count)
+}
+
+/// Signed consent receipts (docs/receipts.md): the first line is a public key, the rest a
+/// receipt file as `steward receipt verify` reads it. Verification never panics; a file that
+/// verifies holds one receipt per document, and each document, read and written again,
+/// verifies to the same receipt; an error is typed (not authentic, or unreadable).
+pub fn consent_receipt(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Some((key, file)) = text.split_once('\n') else {
+        return;
+    };
+    let Ok(key) = key.parse::<steward_logs::ReceiptPublicKey>() else {
+        return;
+    };
+    let receipts = match steward::verify_consent_receipts(file, &key) {
+        Ok(receipts) => receipts,
+        Err(error) => {
+            assert!(!error.to_string().is_empty());
+            return;
+        }
+    };
+    assert!(!receipts.is_empty());
+    let documents = match serde_json::from_str(file) {
+        Ok(serde_json::Value::Array(documents)) => documents,
+        Ok(document) => vec![document],
+        Err(error) => panic!("a verified file is JSON: {error}"),
+    };
+    assert_eq!(documents.len(), receipts.len());
+    for (document, receipt) in documents.iter().zip(&receipts) {
+        let rewritten = steward::SignedConsentReceipt::from_json(&document.to_string())
+            .and_then(|signed| signed.to_json());
+        let again = rewritten.and_then(|text| steward::verify_consent_receipts(&text, &key));
+        assert!(
+            again
+                .as_ref()
+                .is_ok_and(|again| again.as_slice() == std::slice::from_ref(receipt)),
+            "a verified receipt rewritten does not verify to itself: {again:?}"
+        );
+    }
 }
 
 /// Only the owner may read or write `path` (key files others may read are refused).

@@ -146,3 +146,20 @@ fn the_seeds_reach_the_deep_paths() {
     assert!(decide("train-shared").is_allowed());
     targets::check_request(&seed("check_request", "open-with-justification"));
 }
+
+/// The consent receipt seeds reach the verified path: the file of two receipts verifies under
+/// the key on its first line, and the one changed after signing does not.
+#[test]
+fn the_receipt_seeds_verify_and_a_changed_one_does_not() {
+    let seed = |name: &str| {
+        std::fs::read_to_string(fixture::seeds_dir().join("consent_receipt").join(name)).unwrap()
+    };
+    let verify = |text: &str| {
+        let (key, file) = text.split_once('\n').unwrap();
+        steward::verify_consent_receipts(file, &key.parse().unwrap())
+    };
+    assert_eq!(verify(&seed("two")).unwrap().len(), 2);
+    assert_eq!(verify(&seed("one")).unwrap().len(), 1);
+    assert!(verify(&seed("changed")).unwrap_err().is_not_authentic());
+    assert!(!verify(&seed("version-2")).unwrap_err().is_not_authentic());
+}

@@ -292,7 +292,8 @@ fn verify(context: &Context, args: &AuditVerifyArgs) -> Result<Exit, CliError> {
             ))?;
             println(&format!(
                 "fact log verified: {} entries (consent, relationships, holds, roster, policy adopted, keys \
-                 stored and shredded, records deleted, interactive-feature choices), HMAC \
+                 stored and shredded, records deleted, interactive-feature choices, consent \
+                 receipts deleted), HMAC \
                  chain intact, head {}",
                 heads.facts.entries(),
                 heads.facts.hash()

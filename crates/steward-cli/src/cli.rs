@@ -161,6 +161,11 @@ pub(crate) enum Command {
     /// request, and the erasures a legal hold keeps pending (law.access, law.erasure).
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Consent receipts the customer keeps: signed with the store's receipt key (Ed25519,
+    /// receipt.pk8, made on first use) and verified offline with its public key
+    /// (docs/receipts.md).
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
 }
 
 /// `steward subject ...`
@@ -219,6 +224,44 @@ pub(crate) struct SubjectExportArgs {
     /// this host's disk, readable by whoever can read the file.
     #[arg(long)]
     pub(crate) dangerous_plaintext: bool,
+}
+
+/// `steward receipt ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReceiptCommand {
+    /// Sign every consent receipt of a customer, each with its place in the fact log, and
+    /// write them as a JSON array to --out (created 0600; an existing file is refused) or to
+    /// standard output.
+    Issue(ReceiptIssueArgs),
+    /// Print the public key that verifies receipts (64 hex digits) and its key id: publish it.
+    PublicKey,
+    /// Verify a file of signed receipts offline: with --public-key no store is read. Exit 1 if
+    /// a receipt is not authentic (changed after signing, or another key's), 2 if the file is
+    /// not a receipt file.
+    Verify(ReceiptVerifyArgs),
+}
+
+/// `steward receipt issue`
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptIssueArgs {
+    /// The customer's id (a UUID).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) customer: CustomerId,
+    /// Write the receipts to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `steward receipt verify`
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptVerifyArgs {
+    /// The file of signed receipts (one document or an array).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The public key: 64 hex digits, or a file holding them. By default the store
+    /// directory's receipt.pub.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) public_key: Option<String>,
 }
 
 /// `steward ropa`

@@ -239,7 +239,7 @@ fn describe_interactive(receipt: &InteractiveReceipt) -> String {
     )
 }
 
-fn describe_receipt(receipt: &ConsentReceipt) -> String {
+pub(crate) fn describe_receipt(receipt: &ConsentReceipt) -> String {
     format!(
         "receipt {}: customer {} `{}` -> `{}` in force from {} (recorded {}, by {} via {}, \
          policy {}) [{}]",

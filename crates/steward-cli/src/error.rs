@@ -234,6 +234,21 @@ pub(crate) enum CliError {
         #[source]
         source: serde_json::Error,
     },
+    /// A file of signed consent receipts that does not verify.
+    #[error("`{path}` does not verify")]
+    Receipt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: steward::ReceiptError,
+    },
+    /// A customer with no consent receipt to issue.
+    #[error("customer `{customer}` has no consent receipts in the store")]
+    NoReceipts {
+        /// The customer given.
+        customer: steward::CustomerId,
+    },
     /// The policy file could not be loaded.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -272,7 +287,12 @@ impl CliError {
             | Self::Request { .. }
             | Self::Input { .. }
             | Self::Refused { .. }
+            | Self::NoReceipts { .. }
             | Self::Policy(_) => Exit::BadInput,
+            // Not authentic is a failed verification, as an audit trail that does not verify;
+            // a file that is no receipt file is bad input.
+            Self::Receipt { source, .. } if source.is_not_authentic() => Exit::Failure,
+            Self::Receipt { .. } => Exit::BadInput,
             // A change the records refuse is bad input wherever it surfaces, also where the
             // command did not name the action with `from_change`.
             Self::Store(error) if error.is_refused() => Exit::BadInput,

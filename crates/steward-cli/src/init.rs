@@ -6,7 +6,10 @@ use crate::{
     Context,
     error::{CliError, Exit},
     output::{Table, note, render},
-    store_dir::{AUDIT_KEY, CHECKPOINT_KEY, CHECKPOINT_PUBLIC_KEY, DATABASE, MASTER_KEY},
+    store_dir::{
+        AUDIT_KEY, CHECKPOINT_KEY, CHECKPOINT_PUBLIC_KEY, DATABASE, MASTER_KEY, RECEIPT_KEY,
+        RECEIPT_PUBLIC_KEY,
+    },
 };
 
 /// `steward init`
@@ -38,6 +41,8 @@ pub(crate) fn run(context: &Context) -> Result<Exit, CliError> {
                 AUDIT_KEY => "the audit key: back it up, keep it secret (mode 0600)",
                 CHECKPOINT_KEY => "the key that signs audit checkpoints (mode 0600)",
                 CHECKPOINT_PUBLIC_KEY => "the key that verifies them: keep a copy elsewhere",
+                RECEIPT_KEY => "the key that signs consent receipts (mode 0600)",
+                RECEIPT_PUBLIC_KEY => "the key that verifies them: publish it",
                 _ => "",
             };
             table.row(vec![path.display().to_string(), holds.to_owned()]);

@@ -24,6 +24,8 @@
 //!     --verified-by dana.privacy --recipient age1... --out ada.bundle.age
 //! steward subject erase --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --request DSR-43 \
 //!     --verified-by dana.privacy
+//! steward receipt issue --customer 0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a01 --out receipts.json
+//! steward receipt verify receipts.json --public-key "$(steward receipt public-key --json | jq -r .public_key)"
 //! ```
 //!
 //! # The store directory
@@ -32,7 +34,9 @@
 //! SQLite store: wrapped data keys, the audit chain and its checkpoints, sealed records,
 //! consent receipts, relationships, legal holds and the roster), `master.key` and
 //! `audit.key` (32 random bytes each, as hex, mode 0600), `checkpoint.pk8` (the Ed25519 key
-//! that signs audit checkpoints, mode 0600) and `checkpoint.pub`. `steward init` writes them
+//! that signs audit checkpoints, mode 0600) and `checkpoint.pub`, `receipt.pk8` (the Ed25519
+//! key that signs consent receipts, mode 0600; made on first use in older stores) and
+//! `receipt.pub`. `steward init` writes them
 //! and refuses if any exists; `steward.db` and its `-wal` and `-shm` files are 0600 too. A
 //! key file that its group or others may read, that holds 32 raw bytes instead of 64 hex
 //! digits, or that holds a trivially weak key (all zeros, a repeated pattern) is refused as
@@ -89,6 +93,7 @@ mod ingest;
 mod init;
 mod open;
 mod output;
+mod receipt;
 mod ropa;
 mod roster;
 mod store_dir;
@@ -175,5 +180,6 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Check(args) => check::run(&context, args),
         Command::Ropa(args) => ropa::run(&context, &args),
         Command::Subject(command) => subject::run(&context, command),
+        Command::Receipt(command) => receipt::run(&context, command),
     }
 }

@@ -8,7 +8,10 @@ use std::{
 
 use steward::{
     Policy,
-    logs::{CheckpointPublicKey, CheckpointSigner, KeyError, KeyMaterial, LogsError, MasterKeyId},
+    logs::{
+        CheckpointPublicKey, CheckpointSigner, KeyError, KeyMaterial, LogsError, MasterKeyId,
+        ReceiptPublicKey, ReceiptSigner,
+    },
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgConfig, PgStore, PgVault};
@@ -27,6 +30,12 @@ pub(crate) const AUDIT_KEY: &str = "audit.key";
 pub(crate) const CHECKPOINT_KEY: &str = "checkpoint.pk8";
 /// The public key that verifies checkpoints (32 bytes, hex).
 pub(crate) const CHECKPOINT_PUBLIC_KEY: &str = "checkpoint.pub";
+
+/// The Ed25519 key that signs the consent receipts customers keep (PKCS#8, binary): its own,
+/// so that the key customers verify with never signs the audit trail.
+pub(crate) const RECEIPT_KEY: &str = "receipt.pk8";
+/// The public key that verifies consent receipts (32 bytes, hex): the one to publish.
+pub(crate) const RECEIPT_PUBLIC_KEY: &str = "receipt.pub";
 
 /// The variable that may hold the master key instead of its file.
 pub(crate) const MASTER_KEY_VAR: &str = "STEWARD_MASTER_KEY";
@@ -165,6 +174,8 @@ impl StoreDir {
             AUDIT_KEY,
             CHECKPOINT_KEY,
             CHECKPOINT_PUBLIC_KEY,
+            RECEIPT_KEY,
+            RECEIPT_PUBLIC_KEY,
         ];
         for name in names {
             let path = self.file(name);
@@ -212,6 +223,7 @@ impl StoreDir {
         let public = format!("{}\n", signer.public_key().to_hex());
         write_new(&public_path, public.as_bytes(), Mode::Public)?;
         written.push(public_path);
+        self.new_receipt_key(written)?;
 
         let database = self.file(DATABASE);
         let store = SqliteStore::create(&database, &store_keys)?;
@@ -334,6 +346,66 @@ impl StoreDir {
         let text = std::str::from_utf8(&text).map_err(|_| invalid("not hex text"))?;
         CheckpointPublicKey::from_hex(text)
             .map_err(|_| invalid("a public key is 32 bytes, written as 64 hex digits"))
+    }
+
+    /// The receipt-signing key, from `receipt.pk8`; made on first use in a store made before
+    /// receipts were signed (with `receipt.pub` beside it).
+    pub(crate) fn receipt_signer(&self) -> Result<ReceiptSigner, CliError> {
+        let path = self.file(RECEIPT_KEY);
+        if !path.exists() {
+            if !self.file(DATABASE).is_file() {
+                return Err(CliError::NoStore {
+                    path: self.file(DATABASE),
+                });
+            }
+            match self.new_receipt_key(&mut Vec::new()) {
+                Ok(signer) => return Ok(signer),
+                // Another process made it first: use theirs.
+                Err(CliError::AlreadyInitialized { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let pkcs8 = Zeroizing::new(read_key_file(&path, "receipt signing key")?);
+        ReceiptSigner::from_pkcs8(&pkcs8).map_err(|_| CliError::InvalidKey {
+            what: "receipt signing key",
+            from: path.display().to_string(),
+            reason: "not an Ed25519 PKCS#8 document",
+        })
+    }
+
+    /// The public key that verifies receipts: from `receipt.pub`, or from the signing key
+    /// (made on first use) where that file is missing.
+    pub(crate) fn receipt_public_key(&self) -> Result<ReceiptPublicKey, CliError> {
+        let path = self.file(RECEIPT_PUBLIC_KEY);
+        if !path.exists() {
+            return Ok(self.receipt_signer()?.public_key());
+        }
+        let text = read_key_file(&path, "receipt public key")?;
+        let invalid = |reason| CliError::InvalidKey {
+            what: "receipt public key",
+            from: path.display().to_string(),
+            reason,
+        };
+        let text = std::str::from_utf8(&text).map_err(|_| invalid("not hex text"))?;
+        text.parse()
+            .map_err(|_| invalid("a public key is 32 bytes, written as 64 hex digits"))
+    }
+
+    /// A new receipt-signing key and its public key, written as `receipt.pk8` (0600) and
+    /// `receipt.pub` (each added to `written` once it is).
+    fn new_receipt_key(&self, written: &mut Vec<PathBuf>) -> Result<ReceiptSigner, CliError> {
+        let pkcs8 = ReceiptSigner::generate_pkcs8()?;
+        let signer = ReceiptSigner::from_pkcs8(&pkcs8)?;
+        let signer_path = self.file(RECEIPT_KEY);
+        write_new(&signer_path, &pkcs8, Mode::Secret)?;
+        written.push(signer_path);
+        let public_path = self.file(RECEIPT_PUBLIC_KEY);
+        let public = format!("{}\n", signer.public_key().to_hex());
+        // A public key file left from an earlier key would not verify this key's receipts.
+        let _stale = fs::remove_file(&public_path);
+        write_new(&public_path, public.as_bytes(), Mode::Public)?;
+        written.push(public_path);
+        Ok(signer)
     }
 
     /// A symmetric key: from its variable if set, else from its file.

@@ -7,11 +7,11 @@ use steward::{
     Clock, CustomerId, RecordId, Timestamp,
     logs::ExportJobId,
     retention::{
-        Disposition, KeepReason, Sweep, SweepBatch, SweepPlan, SweepProgress, SweepReport, Target,
-        WithheldShred,
+        Disposition, HoldId, KeepReason, Sweep, SweepBatch, SweepPlan, SweepProgress, SweepReport,
+        Target, WithheldShred,
     },
 };
-use steward_store::{LineageStore, RecordScan, SqliteStore, StoreSweep};
+use steward_store::{LineageStore, ReceiptDisposition, RecordScan, SqliteStore, StoreSweep};
 
 use crate::{
     Context,
@@ -55,20 +55,39 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         .store
         .record_metas(RecordScan::All)
         .collect::<Result<Vec<_>, _>>()?;
-    let plan = {
+    let (plan, customers, receipts) = {
         // Held for planning only: the execution takes the facts one step at a time.
         let facts = vault.facts()?;
-        Sweep::new(
+        let plan = Sweep::new(
             vault.policy().retention(),
             facts.relationships()?,
             facts.holds()?,
         )
-        .plan(records, at)
+        .plan(records, at);
+        let customers: Vec<CustomerId> = facts.relationships()?.customers().collect();
+        // Consent receipts are facts, not records: the plan says whose are due at `at`.
+        let mut receipts = Receipts::default();
+        if mode == Mode::Plan {
+            for customer in &customers {
+                receipts.note(
+                    *customer,
+                    facts.receipt_disposition(*customer, vault.policy(), at)?,
+                );
+            }
+        }
+        (plan, customers, receipts)
     };
     if mode == Mode::Plan {
         match context.format {
-            Format::Json => print_json("the sweep plan", &plan_json(&plan))?,
-            Format::Human => print(&plan.to_string())?,
+            Format::Json => {
+                let mut json = plan_json(&plan);
+                receipts.add_to(&mut json, "due");
+                print_json("the sweep plan", &json)?;
+            }
+            Format::Human => {
+                print(&plan.to_string())?;
+                receipts.print("due")?;
+            }
         }
         return Ok(Exit::Success);
     }
@@ -97,6 +116,14 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
     }
     let report = sweep.into_report();
     bar.finish_and_clear();
+    // policy.versioned: consent receipts past their proof period go too, each customer's as
+    // one entry of the fact log, decided again at the facts' own now (never a hold's data).
+    let mut receipts = Receipts::default();
+    for customer in customers {
+        let disposition = vault
+            .update_facts(|facts| facts.delete_due_consent_receipts(customer, vault.policy()))??;
+        receipts.note(customer, disposition);
+    }
     let in_exports = still_in_exports(&session.store, &plan, &report)?;
     match context.format {
         Format::Json => {
@@ -108,10 +135,12 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
                     .collect();
                 object.insert("still_in_exports".to_owned(), Value::Array(listed));
             }
+            receipts.add_to(&mut json, "deleted");
             print_json("the sweep report", &json)?;
         }
         Format::Human => {
             print_report(&plan, &report)?;
+            receipts.print("deleted")?;
             for (customer, jobs) in &in_exports {
                 let jobs: Vec<String> = jobs.iter().map(ToString::to_string).collect();
                 println(&format!(
@@ -151,6 +180,61 @@ fn still_in_exports(
         }
     }
     Ok(listed)
+}
+
+/// What the sweep found of customers' consent receipts: whose are due (or were deleted), and
+/// whose a hold keeps past their proof period.
+#[derive(Default)]
+struct Receipts {
+    due: Vec<CustomerId>,
+    held: Vec<(CustomerId, HoldId)>,
+}
+
+impl Receipts {
+    fn note(&mut self, customer: CustomerId, disposition: ReceiptDisposition) {
+        match disposition {
+            ReceiptDisposition::Due { .. } => self.due.push(customer),
+            ReceiptDisposition::Held { hold } => self.held.push((customer, hold)),
+            _ => {}
+        }
+    }
+
+    /// Adds `consent_receipts` to a plan's or report's JSON; `due` names the list of due
+    /// customers (`due` in a plan, `deleted` in a report).
+    fn add_to(&self, json: &mut Value, due: &str) {
+        if let Some(object) = json.as_object_mut() {
+            let held: Vec<Value> = self
+                .held
+                .iter()
+                .map(|(customer, hold)| json!({ "customer": customer, "hold": hold }))
+                .collect();
+            object.insert(
+                "consent_receipts".to_owned(),
+                json!({ due: self.due, "held": held, "clause": "policy.versioned" }),
+            );
+        }
+    }
+
+    fn print(&self, due: &str) -> Result<(), CliError> {
+        if self.due.is_empty() && self.held.is_empty() {
+            return Ok(());
+        }
+        println(&format!(
+            "consent receipts past their proof period: {} customer(s) {due}, {} kept by legal \
+             holds [policy.versioned]",
+            self.due.len(),
+            self.held.len()
+        ))?;
+        for customer in &self.due {
+            println(&format!("  {due}: receipts of customer {customer}"))?;
+        }
+        for (customer, hold) in &self.held {
+            println(&format!(
+                "  kept: receipts of customer {customer}, by hold {hold}"
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 /// The system clock, but never before the instant the vault decided at when the sweep began.

@@ -3011,3 +3011,248 @@ fn subject_erase_refuses_an_unknown_customer_and_a_missing_reference() {
     assert!(missing.stderr.contains("blank"), "{}", missing.stderr);
     assert_eq!(sandbox.audit_entries(), entries);
 }
+
+/// `steward consent set --customer ADA --level LEVEL` by the customer, in force now.
+fn set_consent(sandbox: &Sandbox, level: &str) {
+    sandbox.ok(&[
+        "consent",
+        "set",
+        "--customer",
+        ADA,
+        "--level",
+        level,
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+}
+
+#[test]
+fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log_entry() {
+    let sandbox = Sandbox::with_customers("receipt-issue");
+    set_consent(&sandbox, "shared");
+    set_consent(&sandbox, "private");
+    let out = sandbox.path("ada-receipts.json");
+    let out_arg = out.to_str().unwrap();
+    let issued = sandbox.json(&["receipt", "issue", "--customer", ADA, "--out", out_arg]);
+    assert_eq!(issued["receipts"], 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let file: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    let receipts = file.as_array().unwrap();
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[0]["receipt"]["level"], "shared");
+    assert_eq!(receipts[1]["receipt"]["previous_level"], "shared");
+    assert_eq!(receipts[0]["key_id"], issued["key_id"]);
+    let entries: Vec<u64> = receipts
+        .iter()
+        .map(|receipt| receipt["fact_log"]["entry"].as_u64().unwrap())
+        .collect();
+    assert!(entries[0] >= 1 && entries[0] < entries[1], "{entries:?}");
+
+    let key = sandbox.json(&["receipt", "public-key"]);
+    assert_eq!(key["key_id"], issued["key_id"]);
+    let public = key["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fs::read_to_string(sandbox.store().join("receipt.pub"))
+            .unwrap()
+            .trim(),
+        public
+    );
+    // Offline: no store at all, only the key the customer was given.
+    let elsewhere = Sandbox::new("receipt-offline");
+    fs::copy(&out, elsewhere.path("mine.json")).unwrap();
+    let verified = elsewhere.json(&["receipt", "verify", "mine.json", "--public-key", &public]);
+    assert_eq!(verified["verified"], 2);
+    assert_eq!(verified["receipts"][0]["customer"], ADA);
+    assert!(!elsewhere.store().exists());
+    // By default the store directory's public key.
+    let run = sandbox.run(&["receipt", "verify", out_arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout().contains("`none` -> `shared`"),
+        "{}",
+        run.stdout()
+    );
+    // The file is never overwritten.
+    let again = sandbox.run(&["receipt", "issue", "--customer", ADA, "--out", out_arg]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn a_tampered_receipt_fails_to_verify_naming_the_receipt_and_why() {
+    let sandbox = Sandbox::with_customers("receipt-tamper");
+    set_consent(&sandbox, "private");
+    let issued = sandbox.ok(&["receipt", "issue", "--customer", ADA]);
+    let mut file: Value = serde_json::from_str(&issued).unwrap();
+    file[0]["receipt"]["level"] = "open-weight".into();
+    fs::write(sandbox.path("tampered.json"), file.to_string()).unwrap();
+    let run = sandbox.run(&["receipt", "verify", "tampered.json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("tampered.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("receipt 0"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("signature does not verify"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_receipt_verified_against_the_wrong_key_is_refused_naming_both_keys() {
+    let sandbox = Sandbox::with_customers("receipt-wrong-key");
+    set_consent(&sandbox, "shared");
+    let issued = sandbox.ok(&["receipt", "issue", "--customer", ADA]);
+    fs::write(sandbox.path("mine.json"), &issued).unwrap();
+    // Another store's receipt key.
+    let other = Sandbox::with_customers("receipt-other-key");
+    let wrong = other.json(&["receipt", "public-key"]);
+    let wrong_key = wrong["public_key"].as_str().unwrap();
+    fs::write(sandbox.path("wrong.pub"), format!("{wrong_key}\n")).unwrap();
+    for key in [wrong_key, "wrong.pub"] {
+        let run = sandbox.run(&["receipt", "verify", "mine.json", "--public-key", key]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("signed by key"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(wrong["key_id"].as_str().unwrap()),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn receipt_commands_name_bad_input() {
+    let sandbox = Sandbox::with_customers("receipt-bad-input");
+    // A customer with no consent receipt.
+    let run = sandbox.run(&["receipt", "issue", "--customer", BEN]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no consent receipts"), "{}", run.stderr);
+    // A file that is no receipt, an unknown version, a key that is no key.
+    set_consent(&sandbox, "shared");
+    let issued = sandbox.ok(&["receipt", "issue", "--customer", ADA]);
+    let mut file: Value = serde_json::from_str(&issued).unwrap();
+    file[0]["version"] = 7.into();
+    fs::write(sandbox.path("future.json"), file.to_string()).unwrap();
+    fs::write(sandbox.path("junk.json"), "{\"not\": \"a receipt\"}").unwrap();
+    for (file, expected) in [
+        ("future.json", "unknown consent receipt version `7`"),
+        ("junk.json", "not a steward consent receipt"),
+        ("missing.json", "cannot read"),
+    ] {
+        let run = sandbox.run(&["receipt", "verify", file]);
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{file}: {}", run.stderr);
+    }
+    let run = sandbox.run(&["receipt", "verify", "future.json", "--public-key", "abc"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("receipt public key"), "{}", run.stderr);
+    // Without a key and without a store, nothing to verify with.
+    let elsewhere = Sandbox::new("receipt-no-key");
+    fs::write(elsewhere.path("mine.json"), &issued).unwrap();
+    let run = elsewhere.run(&["receipt", "verify", "mine.json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--public-key"), "{}", run.stderr);
+}
+
+#[test]
+fn a_store_made_before_receipts_were_signed_makes_its_receipt_key_on_first_use() {
+    let sandbox = Sandbox::with_customers("receipt-first-use");
+    for name in ["receipt.pk8", "receipt.pub"] {
+        fs::remove_file(sandbox.store().join(name)).unwrap();
+    }
+    set_consent(&sandbox, "shared");
+    let issued = sandbox.ok(&["receipt", "issue", "--customer", ADA]);
+    assert!(sandbox.store().join("receipt.pk8").is_file());
+    fs::write(sandbox.path("mine.json"), &issued).unwrap();
+    assert_eq!(sandbox.run(&["receipt", "verify", "mine.json"]).code, 0);
+    let first = sandbox.json(&["receipt", "public-key"]);
+    let second = sandbox.json(&["receipt", "public-key"]);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_sweep_deletes_consent_receipts_once_the_proof_period_after_the_end_has_passed() {
+    let sandbox = Sandbox::with_customers("receipt-sweep");
+    set_consent(&sandbox, "shared");
+    sandbox.ok(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--opt-in",
+        "--actor",
+        "customer",
+        "--channel",
+        "account-settings",
+    ]);
+    // While the relationship lasts the receipts decide: no sweep touches them.
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([]));
+    sandbox.ok(&["customer", "end", "--customer", ADA]);
+    // The bundled policy keeps them three years as proof: due only by then.
+    let plan = sandbox.json(&["sweep", "--plan"]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([]));
+    let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
+    assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([ADA]));
+    let report = sandbox.json(&["sweep", "--execute"]);
+    assert_eq!(report["consent_receipts"]["deleted"], serde_json::json!([]));
+    assert_eq!(
+        sandbox
+            .json(&["consent", "history", "--customer", ADA])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // A policy with a one-second proof period: past it, the sweep deletes them, as one entry
+    // of the fact log that every later start replays.
+    let short = sandbox.path("short-proof.toml");
+    let bundled = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/coder-model.toml"
+    ))
+    .unwrap();
+    fs::write(
+        &short,
+        bundled.replace(
+            "consent-proof-period = \"P1095D\"",
+            "consent-proof-period = \"PT1S\"",
+        ),
+    )
+    .unwrap();
+    let short = short.to_str().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let report = sandbox.json(&["--policy", short, "sweep", "--execute"]);
+    assert_eq!(
+        report["consent_receipts"]["deleted"],
+        serde_json::json!([ADA])
+    );
+    for history in ["history", "interactive-history"] {
+        let shown = sandbox.json(&["consent", history, "--customer", ADA]);
+        assert_eq!(
+            shown.as_array().map(Vec::len),
+            Some(0),
+            "{history}: {shown}"
+        );
+    }
+    let issue = sandbox.run(&["receipt", "issue", "--customer", ADA]);
+    assert_eq!(issue.code, 2, "{}", issue.stderr);
+    assert!(
+        issue.stderr.contains("no consent receipts"),
+        "{}",
+        issue.stderr
+    );
+    // Ben's relationship lasts: his receipts (none here) and facts are untouched, and the
+    // store still verifies with the deletion in its log.
+    let verified = sandbox.run(&["audit", "verify"]);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    let again = sandbox.json(&["--policy", short, "sweep", "--execute"]);
+    assert_eq!(again["consent_receipts"]["deleted"], serde_json::json!([]));
+}

@@ -299,6 +299,17 @@ impl InteractiveLedger {
         self.customers.get(&customer).map_or(&[], Vec::as_slice)
     }
 
+    /// Discards every receipt of `customer` (as [`ConsentLedger::discard_customer`] does for
+    /// training consent): the customer is then opted out at every instant. Returns how many
+    /// receipts were discarded.
+    ///
+    /// [`ConsentLedger::discard_customer`]: crate::ConsentLedger::discard_customer
+    pub fn discard_customer(&mut self, customer: CustomerId) -> usize {
+        self.customers
+            .remove(&customer)
+            .map_or(0, |entries| entries.len())
+    }
+
     /// How many customers made at least one choice.
     #[must_use]
     pub fn customer_count(&self) -> usize {

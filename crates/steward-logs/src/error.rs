@@ -308,6 +308,13 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
+    /// A signature that does not verify under the key given: the signed content was changed,
+    /// or it was signed by another key.
+    #[error("the {what} signature does not verify")]
+    SignatureInvalid {
+        /// What was signed: `consent receipt`.
+        what: &'static str,
+    },
     /// The operating system's random number generator failed.
     #[error("system random number generator failed")]
     Random,

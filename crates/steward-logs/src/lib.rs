@@ -89,6 +89,7 @@ mod error;
 mod export;
 pub mod hex;
 mod keys;
+mod receipt_key;
 mod record;
 mod session;
 mod subject;
@@ -114,6 +115,7 @@ pub use crate::{
         KeyringSnapshot, MasterKey, MasterKeyCheck, MasterKeyId, NoKeyStore,
         PreparedMasterRotation, Tombstone, WrappedDataKey,
     },
+    receipt_key::{ReceiptKeyId, ReceiptPublicKey, ReceiptSignature, ReceiptSigner},
     record::{
         Algorithm, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BODY_LEN, OLDEST_FORMAT_VERSION,
         RecordHeader, Redaction, SealInput, SealedRecord, TAG_LEN,

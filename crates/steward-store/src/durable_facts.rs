@@ -18,11 +18,11 @@ use steward::{
         AuditKey, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange, StewardRoster,
     },
     retention::{
-        HoldId, HoldRegister, HoldSource, LegalHold, Relationship, RelationshipBook,
-        RelationshipChange, RetentionError,
+        HoldId, HoldRegister, HoldScope, HoldSource, LegalHold, Relationship, RelationshipBook,
+        RelationshipChange, RetentionError, RetentionPeriod,
     },
 };
-use steward_core::{CustomerId, Justification, PolicyVersion, StewardId, Timestamp};
+use steward_core::{CustomerId, DataCategory, Justification, PolicyVersion, StewardId, Timestamp};
 
 use crate::{
     StoreError,
@@ -81,6 +81,8 @@ struct FactState {
     adopted: Option<PolicyVersion>,
     /// The keys and shreds the log records (checked against the stored keys at start-up).
     keys: KeysLogged,
+    /// When the newest deletion of consent receipts was recorded.
+    receipts_deleted_at: Option<Timestamp>,
 }
 
 impl FactState {
@@ -93,6 +95,7 @@ impl FactState {
             roster: StewardRoster::new(policy.max_stewards()),
             adopted: None,
             keys: KeysLogged::default(),
+            receipts_deleted_at: None,
         }
     }
 
@@ -168,8 +171,74 @@ impl FactState {
             // Proven in the log; no fact a decision reads changes (the record is gone).
             FactEvent::RecordDeleted { .. } => {}
             FactEvent::Interactive { receipt } => self.replay_interactive(receipt)?,
+            FactEvent::ConsentReceiptsDeleted {
+                customer,
+                recorded_at,
+            } => self.delete_receipts(customer, recorded_at),
         }
         Ok(())
+    }
+
+    /// Forgets `customer`'s consent receipts, deleted at `recorded_at`.
+    fn delete_receipts(&mut self, customer: CustomerId, recorded_at: Timestamp) {
+        self.consent.discard_customer(customer);
+        self.interactive.discard_customer(customer);
+        self.receipts_deleted_at = self.receipts_deleted_at.max(Some(recorded_at));
+    }
+
+    /// What becomes of `customer`'s consent receipts at `now` under a proof period of
+    /// `proof` (docs/retention.md, "Consent receipts: kept as proof").
+    fn receipt_disposition(
+        &self,
+        customer: CustomerId,
+        proof: RetentionPeriod,
+        now: Timestamp,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        if self.consent.history(customer).next().is_none()
+            && self.interactive.history(customer).is_empty()
+        {
+            return Ok(ReceiptDisposition::NoReceipts);
+        }
+        let relationships = self.relationships.relationships(customer);
+        // No relationship on record: nothing ended, so nothing is past its proof period (as
+        // the sweep never deletes records of a customer without one).
+        let mut last_end = None;
+        for relationship in relationships {
+            match relationship.ended_at() {
+                Some(end) if end <= now => last_end = last_end.max(Some(end)),
+                _ => return Ok(ReceiptDisposition::InUse),
+            }
+        }
+        let Some(end) = last_end else {
+            return Ok(ReceiptDisposition::InUse);
+        };
+        let out_of_range = || StoreError::OutOfRange {
+            what: "the end of the consent proof period",
+        };
+        let nanos = i64::try_from(proof.as_seconds())
+            .ok()
+            .and_then(|seconds| seconds.checked_mul(1_000_000_000))
+            .and_then(|nanos| end.unix_nanos().checked_add(nanos))
+            .ok_or_else(out_of_range)?;
+        let due = Timestamp::from_unix_nanos(nanos);
+        if now < due {
+            return Ok(ReceiptDisposition::KeptAsProof { due });
+        }
+        let held = self.holds.holds().find(|hold| {
+            hold.stands_at(now)
+                && match hold.scope() {
+                    HoldScope::Customer { customer: held } => *held == customer,
+                    HoldScope::Category {
+                        customer: held,
+                        category,
+                    } => *held == customer && *category == DataCategory::ConsentRecord,
+                    _ => false,
+                }
+        });
+        Ok(match held {
+            Some(hold) => ReceiptDisposition::Held { hold: hold.id() },
+            None => ReceiptDisposition::Due { since: due },
+        })
     }
 
     /// Replays one choice about interactive features as its receipt recorded it, refusing
@@ -219,6 +288,7 @@ impl FactState {
             .latest_recorded()
             .max(self.relationships.latest_recorded())
             .max(self.interactive.latest_recorded())
+            .max(self.receipts_deleted_at)
     }
 }
 
@@ -667,6 +737,50 @@ impl<L: FactLog> DurableFacts<L> {
         })
     }
 
+    /// What becomes of `customer`'s consent receipts (training consent and interactive
+    /// features) at `at` under `policy`'s [`consent_proof_period`](Policy::consent_proof_period):
+    /// for a sweep plan, which may look ahead. Changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`consent`](Self::consent); [`StoreError::OutOfRange`] if the end of the proof
+    /// period is out of range.
+    pub fn receipt_disposition(
+        &self,
+        customer: CustomerId,
+        policy: &Policy,
+        at: Timestamp,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        self.guard()?;
+        self.state
+            .receipt_disposition(customer, policy.consent_proof_period(), at)
+    }
+
+    /// Deletes `customer`'s consent receipts if they are due now: at the facts' clock's now
+    /// (never an instant the caller names, as every irreversible act), once `policy`'s proof
+    /// period after their last relationship ended has passed, and never while a legal hold on
+    /// all their data or on their consent records stands. The deletion is an entry of the
+    /// fact log (MAC-chained, replayed at every start), after which the facts hold no receipt
+    /// of theirs: their training level is `none` and they are opted out of interactive
+    /// features at every instant. Returns the disposition decided at now:
+    /// [`ReceiptDisposition::Due`] means deleted; anything else, nothing changed.
+    ///
+    /// The entries that recorded the receipts stay in the log (it is append-only and
+    /// chained); the receipts are gone from every fact, decision, history and issued receipt.
+    ///
+    /// # Errors
+    ///
+    /// As [`receipt_disposition`](Self::receipt_disposition); as
+    /// [`record_consent`](Self::record_consent) for the store.
+    pub fn delete_due_consent_receipts(
+        &mut self,
+        customer: CustomerId,
+        policy: &Policy,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        let proof = policy.consent_proof_period();
+        self.in_one_commit(|batch| batch.delete_due_consent_receipts(customer, proof))
+    }
+
     /// The consent ledger.
     ///
     /// # Errors
@@ -1084,6 +1198,34 @@ impl From<Timestamp> for Effective {
     }
 }
 
+/// What becomes of a customer's consent receipts: kept while they decide or prove something,
+/// deleted once the policy's proof period after the relationship has passed
+/// (docs/retention.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiptDisposition {
+    /// The customer has no receipt.
+    NoReceipts,
+    /// A relationship of the customer is active or scheduled to end later, or none is on
+    /// record: the receipts still decide (or nothing ended).
+    InUse,
+    /// Every relationship has ended: kept only as proof until `due`.
+    KeptAsProof {
+        /// When the proof period ends.
+        due: Timestamp,
+    },
+    /// Past the proof period, but a standing legal hold keeps them.
+    Held {
+        /// The hold.
+        hold: HoldId,
+    },
+    /// Past the proof period, no hold: deleted by the sweep.
+    Due {
+        /// When the proof period ended.
+        since: Timestamp,
+    },
+}
+
 /// Why a change was refused, and whether it had changed memory before it was (a batch
 /// refused half-way): then memory no longer matches the log, and the facts fail closed.
 struct Refusal {
@@ -1141,6 +1283,28 @@ impl FactBatch<'_> {
             receipt: receipt.clone(),
         });
         Ok(receipt)
+    }
+
+    /// As [`DurableFacts::delete_due_consent_receipts`], with the proof period given.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::OutOfRange`] if the end of the proof period is out of range.
+    pub fn delete_due_consent_receipts(
+        &mut self,
+        customer: CustomerId,
+        proof: RetentionPeriod,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        let now = self.recording_instant();
+        let disposition = self.state.receipt_disposition(customer, proof, now)?;
+        if matches!(disposition, ReceiptDisposition::Due { .. }) {
+            self.state.delete_receipts(customer, now);
+            self.events.push(FactEvent::ConsentReceiptsDeleted {
+                customer,
+                recorded_at: now,
+            });
+        }
+        Ok(disposition)
     }
 
     /// As [`DurableFacts::start_relationship`].

@@ -86,6 +86,13 @@ pub(crate) enum FactEvent {
     Interactive {
         receipt: InteractiveReceipt,
     },
+    /// The customer's consent receipts (training consent and interactive features) were
+    /// deleted by the sweep at `recorded_at`, the policy's proof period after their last
+    /// relationship ended, with no hold standing: the facts forget them from this entry on.
+    ConsentReceiptsDeleted {
+        customer: CustomerId,
+        recorded_at: Timestamp,
+    },
 }
 
 /// One entry of the fact log as a store keeps it: its place (from 1), the event's text and
@@ -344,6 +351,62 @@ pub fn verify_fact_log<S: VaultStore>(
         store.customer_keys(customer).map_err(key_store_error)
     })?;
     Ok(head)
+}
+
+/// A consent receipt as the fact log holds it: the entry that recorded it and that entry's
+/// chain hash, which binds the receipt to its place in the MAC-chained log (a store can show
+/// later that the receipt it signed is the one its log holds there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggedConsentReceipt {
+    /// The entry's place in the fact log, from 1.
+    pub entry: u64,
+    /// The entry's chain hash.
+    pub hash: ChainHash,
+    /// The receipt the entry recorded.
+    pub receipt: ConsentReceipt,
+}
+
+/// Every consent receipt of `customer` in the store's fact log that no later entry deleted
+/// (after its proof period, `DurableFacts::delete_due_consent_receipts`), oldest first, each
+/// with the entry that recorded it: the whole log verified under `key` as it is read (every entry's
+/// place, link and hash), so a receipt comes only from a log that verifies up to it. For
+/// issuing receipts the customer keeps (`steward receipt issue`).
+///
+/// # Errors
+///
+/// [`StoreError::FactLogBroken`] naming the first entry that does not verify or decode;
+/// whatever kept the store from being read.
+pub fn consent_receipts_logged<S: VaultStore>(
+    store: &S,
+    key: &FactLogKey,
+    customer: CustomerId,
+) -> Result<Vec<LoggedConsentReceipt>, StoreError> {
+    let mut head = ChainHead::EMPTY;
+    let mut found = Vec::new();
+    for entry in store.entries_after(0)? {
+        head = check_entry(key, &head, &entry)?;
+        let event: FactEvent =
+            serde_json::from_str(entry.event()).map_err(|_| StoreError::FactLogBroken {
+                sequence: head.entries(),
+                reason: "its hash verifies but its event is unknown to this build",
+            })?;
+        match event {
+            FactEvent::Consent { receipt } if receipt.customer == customer => {
+                found.push(LoggedConsentReceipt {
+                    entry: head.entries(),
+                    hash: head.hash(),
+                    receipt,
+                });
+            }
+            // Deleted after their proof period: none of them is issued any more.
+            FactEvent::ConsentReceiptsDeleted {
+                customer: deleted, ..
+            } if deleted == customer => found.clear(),
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// A key store's failure, as start-up and verification report it.

@@ -393,9 +393,11 @@ mod vault;
 
 pub use crate::{
     durable::{GroupCommitter, RecordStream},
-    durable_facts::{DurableFacts, Effective, FactBatch},
+    durable_facts::{DurableFacts, Effective, FactBatch, ReceiptDisposition},
     error::StoreError,
-    fact_log::{FactLog, StoredFact, verify_fact_log},
+    fact_log::{
+        FactLog, LoggedConsentReceipt, StoredFact, consent_receipts_logged, verify_fact_log,
+    },
     fact_snapshot::FactSnapshot,
     key_check::StoreKeys,
     lineage::{CustomerRecords, ExportLineage, LineageStore},

@@ -78,6 +78,21 @@ pub(crate) fn evaluate<F: Facts + ?Sized>(
             };
             Decision::deny_citing(retention, reason)
         }
+        // Consent receipts outlive their relationship only as proof (GDPR Art. 7(1)): kept
+        // for the proof period, used for nothing; no purpose of use.purposes is left. One
+        // recorded outside every relationship (between two) has none to serve either.
+        Permitted::Granted { .. }
+            if data.category == DataCategory::ConsentRecord
+                && relationship
+                    .as_ref()
+                    .is_none_or(|relationship| !relationship.is_active_at(request.now)) =>
+        {
+            Decision::deny_citing(
+                Citations::decided_by(ClauseId::UsePurposes)
+                    .supported_by(ClauseSet::of(ClauseId::PolicyVersioned)),
+                DenyReason::KeptOnlyAsProof,
+            )
+        }
         Permitted::IfConsentPermits { scope } => train(policy, request, facts, scope),
         Permitted::Granted {
             citations,

@@ -420,6 +420,11 @@ pub enum DenyReason {
     RetentionEnded,
     /// The data is kept only by a legal hold, which permits no use by itself.
     KeptOnlyByLegalHold,
+    /// A consent record whose relationship has ended (or recorded outside every relationship
+    /// of its customer): kept for the policy's proof period
+    /// ([`Policy::consent_proof_period`](crate::Policy::consent_proof_period)) only as proof
+    /// of what the customer agreed to, never used for anything else.
+    KeptOnlyAsProof,
     /// The data's customer has no relationship on record at all: nothing the policy grants
     /// its customers applies to it. Not a retention matter (no relationship ever ended), so
     /// the clause that would have granted the request is cited.
@@ -466,6 +471,9 @@ impl fmt::Display for DenyReason {
             }
             Self::KeptOnlyByLegalHold => {
                 f.write_str("the data is kept only by a legal hold, which permits no use")
+            }
+            Self::KeptOnlyAsProof => {
+                f.write_str("the consent record's relationship has ended: it is kept only as proof")
             }
             Self::NoRelationship => f.write_str(
                 "the customer has no relationship on record: nothing the policy grants applies \

@@ -56,6 +56,9 @@ pub enum StewardError {
     /// Sealing, opening, keys or the audit trail failed.
     #[error(transparent)]
     Logs(#[from] steward_logs::LogsError),
+    /// A signed consent receipt that does not verify or does not parse.
+    #[error(transparent)]
+    Receipt(#[from] crate::ReceiptError),
     /// A retention computation or the sweep failed.
     #[error(transparent)]
     Retention(#[from] steward_retention::RetentionError),

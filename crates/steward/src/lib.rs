@@ -7,6 +7,7 @@ mod error;
 mod facts;
 mod justification_rule;
 mod policy;
+mod receipt;
 mod request;
 mod ropa;
 mod subject;
@@ -19,6 +20,10 @@ pub use crate::{
     facts::{AuditedRosterChange, Facts, FactsIdentity, MemoryFacts, RosterFacts},
     justification_rule::JustificationRule,
     policy::Policy,
+    receipt::{
+        FactLogPosition, RECEIPT_FORMAT, RECEIPT_VERSION, ReceiptError, SignedConsentReceipt,
+        verify_consent_receipts,
+    },
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     ropa::{
         AccessRole, CategoryRecord, PolicyRef, ProcessingFacts, PurposeRecord, ROPA_SCHEMA_VERSION,
@@ -99,6 +104,8 @@ pub mod _documentation {
     pub mod record_format {}
     #[doc = include_str!("../../../docs/retention.md")]
     pub mod retention {}
+    #[doc = include_str!("../../../docs/receipts.md")]
+    pub mod receipts {}
     #[doc = include_str!("../../../docs/operations.md")]
     pub mod operations {}
     #[doc = include_str!("../../../docs/benchmarks.md")]

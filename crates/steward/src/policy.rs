@@ -50,6 +50,11 @@ pub struct Policy {
 const CODER_MODEL_WINDOW: DeletionWindow =
     DeletionWindow::new(RetentionPeriod::from_whole_days(30));
 
+/// How long the bundled policy keeps consent receipts after the relationship ends, as proof
+/// of what the customer agreed to (GDPR Art. 7(1)): 3 years (1095 days; periods have no
+/// years, docs/retention.md).
+const CODER_MODEL_CONSENT_PROOF: RetentionPeriod = RetentionPeriod::from_whole_days(1095);
+
 /// How many data stewards the bundled policy allows: "a select few" (1 + 2).
 const CODER_MODEL_MAX_STEWARDS: RosterCapacity =
     RosterCapacity::from_nonzero(NonZeroUsize::MIN.saturating_add(2));
@@ -75,7 +80,9 @@ impl Policy {
     ///   consent permits; logs are never used outside steward access.
     /// - `logs.access`: at most 3 stewards.
     /// - `logs.retention`: everything is due when the relationship ends, deleted within a
-    ///   30-day window; logs by crypto-shredding.
+    ///   30-day window; logs by crypto-shredding. Consent records alone are kept for a
+    ///   proof period of 3 years after the end ([`consent_proof_period`](Self::consent_proof_period)),
+    ///   serving only as proof (`policy.versioned`).
     /// - `training.forward-only`: the consent level at collection governs.
     /// - `logs.access` ("only when necessary"): a justification holds at least 4 letters or
     ///   digits ([`JustificationRule::coder_model`]).
@@ -87,7 +94,7 @@ impl Policy {
             published: CODER_MODEL_PUBLISHED,
             max_stewards: CODER_MODEL_MAX_STEWARDS,
             consent_mode: ConsentMode::ForwardOnly,
-            retention: RetentionSchedule::bundled(CODER_MODEL_WINDOW),
+            retention: schedule_with_consent_proof(CODER_MODEL_WINDOW, CODER_MODEL_CONSENT_PROOF),
             purposes: PurposeTable::coder_model(),
             justification: JustificationRule::coder_model(),
         }
@@ -181,6 +188,9 @@ impl Policy {
     ///   [`Facts::interactive_choice_at`](crate::Facts::interactive_choice_at));
     /// - `RetentionEnded`, `KeptOnlyByLegalHold`: `logs.retention`, supported by the
     ///   category's retention rule clause when it is another;
+    /// - `KeptOnlyAsProof`: `use.purposes`, supported by `policy.versioned` (a use of a consent
+    ///   record whose relationship has ended: it is kept only as proof, see
+    ///   [`Policy::consent_proof_period`]);
     /// - `NoRelationship`: the clause of the action, as for `ActorMayNotAct` (the customer has
     ///   no relationship on record at all: nothing ended, so not `logs.retention`);
     /// - `CannotEvaluate`: `logs.retention`.
@@ -264,6 +274,29 @@ impl Policy {
     #[must_use]
     pub const fn retention(&self) -> &RetentionSchedule {
         &self.retention
+    }
+
+    /// How long consent receipts are kept after the relationship they were recorded in ends:
+    /// the minimum of the `consent-record` retention rule, set in a policy file as
+    /// `consent-proof-period` (3 years when absent, as in the bundled policy). Until then they
+    /// serve only as proof of what the customer agreed to (GDPR Art. 7(1), cited as
+    /// `policy.versioned`): [`check`](Self::check) denies every use of a consent record once
+    /// its relationship has ended ([`crate::DenyReason::KeptOnlyAsProof`]) and allows keeping
+    /// it until the period has passed; then it is due.
+    ///
+    /// ```
+    /// use steward::Policy;
+    ///
+    /// assert_eq!(Policy::coder_model().consent_proof_period().to_string(), "P1095D");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn consent_proof_period(&self) -> RetentionPeriod {
+        self.retention
+            .rule(DataCategory::ConsentRecord)
+            .ok()
+            .and_then(|rule| rule.minimum())
+            .unwrap_or(RetentionPeriod::ZERO)
     }
 
     /// What the policy asks of a justification (`logs.access`: only when necessary): the
@@ -374,6 +407,9 @@ struct PolicyFile {
     #[serde(default)]
     consent_mode: ConsentMode,
     deletion_window: DeletionWindow,
+    /// Absent in files written before the setting existed: they mean the bundled period.
+    #[serde(default)]
+    consent_proof_period: Option<RetentionPeriod>,
     purposes: UniqueMap<DataCategory, Vec<Purpose>>,
     #[serde(default)]
     retention: Vec<RuleEntry>,
@@ -447,9 +483,22 @@ impl PolicyFile {
             }
         }
 
-        let mut retention = RetentionSchedule::bundled(self.deletion_window);
+        let mut retention = schedule_with_consent_proof(
+            self.deletion_window,
+            self.consent_proof_period
+                .unwrap_or(CODER_MODEL_CONSENT_PROOF),
+        );
         for (index, entry) in self.retention.iter().enumerate() {
             let field = format!("retention[{index}]");
+            if entry.category == DataCategory::ConsentRecord && self.consent_proof_period.is_some()
+            {
+                return Err(invalid(
+                    field,
+                    "a rule for `consent-record` and `consent-proof-period` both say how long \
+                     consent receipts are kept: set one of them"
+                        .to_owned(),
+                ));
+            }
             let mut earlier = self.retention.iter().take(index);
             if earlier.any(|other| other.category == entry.category) {
                 return Err(invalid(
@@ -500,6 +549,27 @@ impl PolicyFile {
             justification,
         })
     }
+}
+
+/// The bundled schedule with `window`, and consent records kept for `proof` after the
+/// relationship ends: a minimum beats the zero maximum, so they are due at `end + proof` and
+/// deleted within the window. `policy.versioned` is the clause they prove (consent records
+/// name the version in force).
+fn schedule_with_consent_proof(
+    window: DeletionWindow,
+    proof: RetentionPeriod,
+) -> RetentionSchedule {
+    let rule = RetentionRule::new(
+        Anchor::RelationshipEnd,
+        RetentionPeriod::ZERO,
+        window,
+        DeletionMethod::Delete,
+        ClauseId::PolicyVersioned,
+    )
+    // Only crypto-shredding has an anchor it refuses; this rule deletes.
+    .unwrap_or(RetentionRule::end_of_relationship(window))
+    .with_minimum(proof);
+    RetentionSchedule::bundled(window).with_rule(DataCategory::ConsentRecord, rule)
 }
 
 /// Why `category` may never serve `purpose`, whatever a policy file says.

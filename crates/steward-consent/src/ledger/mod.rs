@@ -425,6 +425,45 @@ impl ConsentLedger {
         })
     }
 
+    /// Discards every receipt of `customer`, cancelled ones included, once they are no
+    /// longer needed as proof (the policy's consent proof period after the relationship
+    /// ended, docs/retention.md): the customer is then at [`TrainingLevel::None`] at every
+    /// instant, as one who never chose (`training.default-off`). Receipt numbers are not
+    /// reused. Returns how many receipts were discarded.
+    ///
+    /// ```
+    /// use steward_consent::{Channel, ConsentActor, ConsentChange, ConsentLedger, KnownPolicyVersions};
+    /// use steward_core::{CustomerId, TrainingLevel};
+    ///
+    /// let version = "2025-03-05".parse()?;
+    /// let mut ledger = ConsentLedger::new(KnownPolicyVersions::new(version));
+    /// let customer: CustomerId = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+    /// let at = "2025-03-01T00:00:00Z".parse()?;
+    /// let change = ConsentChange::new(
+    ///     customer, TrainingLevel::Shared, at, ConsentActor::Customer,
+    ///     Channel::AccountSettings, "2025-03-05".parse()?,
+    /// );
+    /// ledger.record(change, at)?;
+    /// assert_eq!(ledger.discard_customer(customer), 1);
+    /// assert_eq!(ledger.level_at(customer, at), TrainingLevel::None);
+    /// assert_eq!(ledger.history(customer).count(), 0);
+    /// assert_eq!(ledger.discard_customer(customer), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn discard_customer(&mut self, customer: CustomerId) -> usize {
+        let kept = self
+            .customers
+            .remove(&customer)
+            .map_or(0, |entries| entries.len());
+        let cancelled = self
+            .cancelled
+            .remove(&customer)
+            .map_or(0, |entries| entries.len());
+        let discarded = kept.saturating_add(cancelled);
+        self.change_count = self.change_count.saturating_sub(discarded);
+        discarded
+    }
+
     /// How many customers have at least one recorded change.
     #[must_use]
     pub fn customer_count(&self) -> usize {

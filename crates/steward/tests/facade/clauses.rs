@@ -758,6 +758,82 @@ fn policy_versioned() {
     );
 }
 
+/// Consent receipts are proof (GDPR Art. 7(1)): kept for the policy's proof period after the
+/// relationship ends, used for nothing meanwhile, then due; the consent they record decides no
+/// training once the relationship has ended.
+#[test]
+fn policy_versioned_consent_receipts_outlive_the_relationship_only_as_proof() {
+    let policy = Policy::coder_model();
+    assert_eq!(policy.consent_proof_period().to_string(), "P1095D");
+    let mut facts = facts(&policy);
+    set_level(
+        &mut facts,
+        alice(),
+        TrainingLevel::OpenWeight,
+        "2025-02-01T00:00:00Z",
+    );
+    let record = data(DataCategory::ConsentRecord, alice(), "2025-02-01T00:00:00Z");
+    let log = data(DataCategory::LlmRequestLog, alice(), "2025-03-01T00:00:00Z");
+    let use_it = |facts: &MemoryFacts, now: &str| {
+        policy.check(
+            &Request::use_data(Purpose::CustomerCare, record, at(now)),
+            facts,
+        )
+    };
+    let keep =
+        |facts: &MemoryFacts, now: &str| policy.check(&Request::keep(record, at(now)), facts);
+    let train = |facts: &MemoryFacts, now: &str| {
+        policy.check(
+            &Request::train(TrainingScope::OpenWeight, log, at(now)),
+            facts,
+        )
+    };
+    assert!(use_it(&facts, NOW).is_allowed());
+    assert!(train(&facts, NOW).is_allowed());
+
+    facts
+        .relationships
+        .end(alice(), at("2025-07-01T00:00:00Z"))
+        .unwrap();
+    // Ended: the receipt is kept until its proof period has passed, but serves only as proof.
+    let kept = keep(&facts, "2025-07-02T00:00:00Z");
+    assert!(kept.is_allowed());
+    assert_eq!(
+        kept.obligations().collect::<Vec<_>>(),
+        [Obligation::DeleteBy {
+            deadline: at("2028-06-30T00:00:00Z")
+        }]
+    );
+    let used = use_it(&facts, "2025-07-01T00:00:00Z");
+    assert_eq!(used.reason(), Some(DenyReason::KeptOnlyAsProof));
+    assert_eq!(used.decisive(), ClauseId::UsePurposes);
+    assert_eq!(used.supporting(), ClauseSet::of(ClauseId::PolicyVersioned));
+    // Open-weight consent decides no training of the ended relationship's logs.
+    let trained = train(&facts, "2025-07-02T00:00:00Z");
+    assert_eq!(trained.reason(), Some(DenyReason::RetentionEnded));
+    // 1095 days after the end the receipt is due, to be deleted within the 30-day window.
+    assert!(use_it(&facts, "2028-06-29T23:59:59Z").reason() == Some(DenyReason::KeptOnlyAsProof));
+    let due = keep(&facts, "2028-06-30T00:00:00Z");
+    assert!(due.is_allowed());
+    assert_eq!(
+        due.obligations().collect::<Vec<_>>(),
+        [Obligation::DeleteBy {
+            deadline: at("2028-07-30T00:00:00Z")
+        }]
+    );
+    assert_eq!(
+        use_it(&facts, "2028-06-30T00:00:00Z").reason(),
+        Some(DenyReason::RetentionEnded)
+    );
+    let overdue = keep(&facts, "2028-07-30T00:00:00Z");
+    assert_eq!(overdue.reason(), Some(DenyReason::RetentionEnded));
+    assert_eq!(overdue.decisive(), ClauseId::LogsRetention);
+    assert_eq!(
+        overdue.supporting(),
+        ClauseSet::of(ClauseId::PolicyVersioned)
+    );
+}
+
 #[test]
 fn policy_versioned_a_change_under_an_unknown_policy_version_is_refused() {
     let policy = Policy::coder_model();

@@ -297,8 +297,14 @@ fn model_allows(world: &World, ask: &Ask, strict: bool) -> bool {
     // The relationship the data was collected in: [0, ended).
     let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
     // Nothing is kept past the relationship; the window (30 days) is for carrying out deletion.
+    // Consent records are kept as proof for 1095 days more (and serve nothing meanwhile).
     let serves = inside && ended.is_none_or(|end| ask.now < end);
-    let keepable = held || (inside && ended.is_none_or(|end| ask.now < end + 30));
+    let keepable = held
+        || if ask.category == DataCategory::ConsentRecord {
+            consent_proof_due(ask, ended).is_none_or(|due| ask.now < due + 30)
+        } else {
+            inside && ended.is_none_or(|end| ask.now < end + 30)
+        };
     let level_at = |when: i64| {
         world
             .changes
@@ -416,6 +422,15 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
     };
     let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
     let serves = inside && ended.is_none_or(|end| ask.now < end);
+    // A consent record that serves nothing any more (its relationship ended, or it was
+    // recorded outside every relationship), within its proof period, is kept as proof only: a
+    // use is refused by use.purposes (no purpose is left), not by retention.
+    let proof_only = ask.category == DataCategory::ConsentRecord
+        && !serves
+        && consent_proof_due(ask, ended).is_some_and(|due| ask.now < due);
+    if proof_only && matches!(ask.action, ActionKind::Use(_)) {
+        return ClauseId::UsePurposes;
+    }
     // Keeping is decided by retention, allowed or not; anything else on data that no longer
     // serves is refused by it.
     if matches!(ask.action, ActionKind::Keep) || !serves {
@@ -455,6 +470,21 @@ fn model_decisive(world: &World, ask: &Ask, strict: bool) -> ClauseId {
         (_, 0 | 1) => ClauseId::TrainingPrivate,
         (_, 2) => ClauseId::TrainingShared,
         _ => ClauseId::TrainingOpenWeight,
+    }
+}
+
+/// The bundled proof period of consent records, in days after the relationship end.
+const PROOF_DAYS: i64 = 1095;
+
+/// When a consent record's proof period ends: 1095 days after the end of the relationship it
+/// was recorded in (`None` while that lasts), or after it was recorded when outside every
+/// relationship (nothing else anchors it then).
+fn consent_proof_due(ask: &Ask, ended: Option<i64>) -> Option<i64> {
+    let inside = ask.collected >= 0 && ended.is_none_or(|end| ask.collected < end);
+    if inside {
+        ended.map(|end| end + PROOF_DAYS)
+    } else {
+        Some(ask.collected + PROOF_DAYS)
     }
 }
 
@@ -561,6 +591,46 @@ proptest! {
         let facts = build(&policy, &world);
         let decision = decide(&policy, &facts, &ask);
         prop_assert_eq!(decision.is_allowed(), model_allows(&world, &ask, false), "{}", decision);
+    }
+
+    /// Consent receipts of an ended relationship are proof only (docs/retention.md): from the
+    /// end on, no use, opening or training of any of the customer's data from that
+    /// relationship is allowed, whatever consent they gave; keeping a consent record is allowed
+    /// until end + proof period + window and not after; every use of one is refused as proof
+    /// only, naming use.purposes, until it is due.
+    #[test]
+    fn consent_records_of_an_ended_relationship_serve_only_as_proof(
+        mut world in world(),
+        mut ask in ask(),
+        ended in 1i64..400,
+        after in prop::sample::select(vec![0i64, 1, 200, PROOF_DAYS - 1, PROOF_DAYS, PROOF_DAYS + 29, PROOF_DAYS + 30]),
+        category in prop::sample::select(DataCategory::ALL.to_vec()),
+    ) {
+        world.ended = Some(ended);
+        world.hold_review = None;
+        ask.owner_is_alice = true;
+        ask.category = category;
+        ask.now = ended + after;
+        ask.collected = ask.collected.rem_euclid(ended);
+        let policy = Policy::coder_model();
+        let facts = build(&policy, &world);
+        let decision = decide(&policy, &facts, &ask);
+        match (ask.actor, ask.action) {
+            (ActorKind::Service, ActionKind::Keep) => {
+                let kept = category != DataCategory::ConsentRecord || after < PROOF_DAYS + 30;
+                let kept = kept && (category == DataCategory::ConsentRecord || after < 30);
+                prop_assert_eq!(decision.is_allowed(), kept, "{}", decision);
+            }
+            (ActorKind::Service, ActionKind::Use(purpose))
+                if category == DataCategory::ConsentRecord
+                    && model_allows_purpose(category, purpose)
+                    && after < PROOF_DAYS =>
+            {
+                prop_assert_eq!(decision.reason(), Some(DenyReason::KeptOnlyAsProof), "{}", decision);
+                prop_assert_eq!(decision.decisive(), ClauseId::UsePurposes);
+            }
+            _ => prop_assert!(!decision.is_allowed(), "{}", decision),
+        }
     }
 
     /// Invariant 2: training only as the consent at collection permits, and a private-scope

@@ -7,6 +7,7 @@
 //! - `training_export`: the audited training data path.
 //! - `policy_files`: loading and validating policy files.
 //! - `subject`: data subject requests, access and erasure (`law.access`, `law.erasure`).
+//! - `receipts`: signed consent receipts, verified offline.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,6 +19,7 @@ mod common;
 mod invariants;
 mod one_gate;
 mod policy_files;
+mod receipts;
 mod secrets;
 mod subject;
 mod training_custody;

@@ -387,3 +387,51 @@ fn a_justification_pattern_that_is_not_a_regular_expression_is_named() {
     let unknown = BUNDLED.replace("min-letters-or-digits = 4", "minimum = 4");
     assert!(error_of(&unknown).contains("minimum"));
 }
+
+#[test]
+fn a_file_without_a_consent_proof_period_keeps_receipts_the_bundled_three_years() {
+    let without = BUNDLED.replace("consent-proof-period = \"P1095D\"\n", "");
+    assert_ne!(without, BUNDLED);
+    let policy = load_toml(&without).unwrap();
+    assert_eq!(policy.consent_proof_period().to_string(), "P1095D");
+    assert_eq!(policy, Policy::coder_model());
+}
+
+#[test]
+fn the_consent_proof_period_sets_the_consent_record_rule() {
+    let text = BUNDLED.replace(
+        "consent-proof-period = \"P1095D\"",
+        "consent-proof-period = \"P3650D\"",
+    );
+    let policy = load_toml(&text).unwrap();
+    assert_eq!(policy.consent_proof_period().to_string(), "P3650D");
+    let rule = policy
+        .retention()
+        .rule(DataCategory::ConsentRecord)
+        .unwrap();
+    assert_eq!(
+        rule.minimum().map(|period| period.to_string()).as_deref(),
+        Some("P3650D")
+    );
+    assert_eq!(rule.clause(), ClauseId::PolicyVersioned);
+    let message = error_of(&BUNDLED.replace(
+        "consent-proof-period = \"P1095D\"",
+        "consent-proof-period = \"P3Y\"",
+    ));
+    assert!(message.contains("P3Y"), "{message}");
+}
+
+#[test]
+fn a_consent_record_rule_beside_a_consent_proof_period_is_refused_as_ambiguous() {
+    let text = format!(
+        "{BUNDLED}\n[[retention]]\ncategory = \"consent-record\"\nanchor = \"relationship-end\"\n\
+         minimum = \"P365D\"\nmaximum = \"PT0S\"\nwindow = \"P30D\"\nmethod = \"delete\"\n\
+         clause = \"policy.versioned\"\n"
+    );
+    let message = error_of(&text);
+    assert!(message.contains("retention[1]"), "{message}");
+    assert!(message.contains("consent-proof-period"), "{message}");
+    // Without the setting, the file's own rule decides.
+    let own = load_toml(&text.replace("consent-proof-period = \"P1095D\"\n", "")).unwrap();
+    assert_eq!(own.consent_proof_period().to_string(), "P365D");
+}

@@ -763,3 +763,146 @@ pub(crate) fn interactive_choices_round_trip_and_decide_use_after_reopen() {
         InteractiveChoice::OptedOut
     );
 }
+
+/// Consent receipts outlive the relationship as proof for the policy's proof period (1095
+/// days bundled), and a hold keeps them past it; then deleting them is an entry of the fact
+/// log, at the clock's now, and the facts rebuilt from the log hold none of them.
+pub(crate) fn consent_receipts_are_deleted_after_the_proof_period_as_a_fact_log_entry() {
+    use steward_store::ReceiptDisposition;
+
+    let db = Db::fresh("receipts-proof");
+    let store = db.store();
+    let t0 = Timestamp::now();
+    let clock = ManualClock::new(t0);
+    let vault = Db::vault_with_clock(&store, clock.clone()).unwrap();
+    let policy = policy();
+    let (ada, ben) = (customer(1), customer(2));
+    let day = 86_400;
+    vault
+        .update_facts(|facts| {
+            facts.start_relationship(ada, t0)?;
+            facts.start_relationship(ben, t0)?;
+            for who in [ada, ben] {
+                facts.record_consent(ConsentChange::new(
+                    who,
+                    TrainingLevel::Shared,
+                    t0,
+                    ConsentActor::Customer,
+                    Channel::AccountSettings,
+                    "2025-03-05".parse().unwrap(),
+                ))?;
+            }
+            facts.record_interactive(InteractiveChange::new(
+                ada,
+                InteractiveChoice::OptedIn,
+                t0,
+                ConsentActor::Customer,
+                Channel::AccountSettings,
+                "2025-03-05".parse().unwrap(),
+            ))?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap()
+        .unwrap();
+    let delete = |who| {
+        vault
+            .update_facts(|facts| facts.delete_due_consent_receipts(who, &policy))
+            .unwrap()
+            .unwrap()
+    };
+    // While the relationship lasts the receipts decide: nothing to delete.
+    assert_eq!(delete(ada), ReceiptDisposition::InUse);
+    clock.set(plus(t0, 10));
+    let end = plus(t0, 10);
+    vault
+        .update_facts(|facts| {
+            facts.end_relationship(ada, end)?;
+            facts.end_relationship(ben, end)
+        })
+        .unwrap()
+        .unwrap();
+    // Ben's consent records are under a hold: kept past the proof period.
+    let counsel: StewardId = "counsel.one".parse().unwrap();
+    vault
+        .update_facts(|facts| {
+            facts.place_hold(
+                LegalHold::place(
+                    HoldId::new(3),
+                    HoldScope::Category {
+                        customer: ben,
+                        category: DataCategory::ConsentRecord,
+                    },
+                    "CASE-2028-4 consent dispute".parse().unwrap(),
+                    counsel.clone(),
+                    end,
+                    plus(end, 1_200 * day),
+                )
+                .unwrap(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let due = plus(end, 1_095 * day);
+    clock.set(plus(due, -1));
+    let length = store.entries_after(0).unwrap().len();
+    assert_eq!(delete(ada), ReceiptDisposition::KeptAsProof { due });
+    // A plan may look ahead; deletion happens only at now.
+    assert_eq!(
+        vault
+            .facts()
+            .unwrap()
+            .receipt_disposition(ada, &policy, due)
+            .unwrap(),
+        ReceiptDisposition::Due { since: due }
+    );
+    assert_eq!(store.entries_after(0).unwrap().len(), length);
+    clock.set(due);
+    assert_eq!(
+        delete(ben),
+        ReceiptDisposition::Held {
+            hold: HoldId::new(3)
+        }
+    );
+    assert_eq!(delete(ada), ReceiptDisposition::Due { since: due });
+    {
+        let facts = vault.facts().unwrap();
+        assert_eq!(facts.consent().unwrap().history(ada).count(), 0);
+        assert!(facts.interactive().unwrap().history(ada).is_empty());
+        assert_eq!(facts.consent().unwrap().history(ben).count(), 1);
+        assert_eq!(
+            facts.consent().unwrap().level_at(ada, plus(t0, 5)),
+            TrainingLevel::None
+        );
+    }
+    // Once gone, gone: a second sweep finds nothing, and writes nothing.
+    let length = store.entries_after(0).unwrap().len();
+    assert_eq!(delete(ada), ReceiptDisposition::NoReceipts);
+    assert_eq!(store.entries_after(0).unwrap().len(), length);
+    drop(vault);
+    // The deletion is an entry of the log: replayed, the facts hold no receipt of ada's.
+    let deleted = store
+        .entries_after(0)
+        .unwrap()
+        .iter()
+        .filter(|entry| entry.event().contains("consent_receipts_deleted"))
+        .count();
+    assert_eq!(deleted, 1);
+    let reloaded = stored_facts(&store);
+    assert_eq!(reloaded.consent().unwrap().history(ada).count(), 0);
+    assert!(reloaded.interactive().unwrap().history(ada).is_empty());
+    assert_eq!(reloaded.consent().unwrap().history(ben).count(), 1);
+    assert!(reloaded.newest_recorded() >= Some(due));
+    // Nor are they issued to anyone any more; ben's still are.
+    let key = keys().audit_key().unwrap().fact_log_key();
+    assert!(
+        steward_store::consent_receipts_logged(&store, &key, ada)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        steward_store::consent_receipts_logged(&store, &key, ben)
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -151,7 +151,8 @@ macro_rules! conformance_suite {
                 a_backdated_relationship_change_is_refused_and_writes_nothing,
                 fact_changes_are_recorded_no_earlier_than_the_newest_audit_entry,
                 a_withdrawal_now_cancels_a_scheduled_opt_in_and_replays_from_the_log,
-                interactive_choices_round_trip_and_decide_use_after_reopen;
+                interactive_choices_round_trip_and_decide_use_after_reopen,
+                consent_receipts_are_deleted_after_the_proof_period_as_a_fact_log_entry;
             fact_log:
                 an_edited_entry_is_refused_at_open,
                 a_deleted_entry_is_refused_at_open,
