@@ -456,8 +456,9 @@ where
 
 impl<F, S> RequestLog for MemoryLog<F, S>
 where
-    F: RosterFacts + Send + Sync + 'static,
-    S: AuditStore + Send + Sync + 'static,
+    F: RosterFacts + 'static,
+    S: AuditStore + 'static,
+    Vault<F, S>: Send + Sync,
 {
     fn admit(&self, customer: CustomerId, now: Timestamp) -> Result<Admission, SinkError> {
         let facts = self
