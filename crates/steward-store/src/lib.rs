@@ -375,6 +375,7 @@ mod durable_facts;
 mod error;
 mod fact_log;
 mod fact_snapshot;
+mod ingest;
 mod key_check;
 mod lineage;
 #[cfg(feature = "postgres")]
@@ -392,6 +393,10 @@ pub use crate::{
     error::StoreError,
     fact_log::{FactLog, StoredFact, verify_fact_log},
     fact_snapshot::FactSnapshot,
+    ingest::{
+        Acknowledge, DrainReport, Ingest, IngestConfig, IngestError, LogEntry, Logged,
+        MemoryRecords,
+    },
     key_check::StoreKeys,
     lineage::{CustomerRecords, ExportLineage, LineageStore},
     sqlite::{
@@ -411,6 +416,7 @@ const _: () = {
     assert_send_sync::<StoreVault>();
     assert_send_sync::<StoreFacts>();
     assert_send_sync::<GroupCommitter>();
+    assert_send_sync::<Ingest>();
     #[cfg(feature = "postgres")]
     assert_send_sync::<pg::PgVault>();
 };
