@@ -27,7 +27,8 @@
 //! # Plug in a store
 //!
 //! [`RequestLog`] is the extension point: [`MemoryLog`] is the reference implementation, and
-//! the example proxy implements it over the durable stores of `steward-store`.
+//! `IngestLog` (feature `ingest`) logs through `steward-store`'s batched `Ingest` handle
+//! to SQLite, PostgreSQL or memory, acknowledging once durable.
 //!
 //! The crate needs no async runtime: its futures run on any executor.
 
@@ -36,6 +37,8 @@
 
 mod body;
 mod error;
+#[cfg(feature = "ingest")]
+mod ingest;
 mod layer;
 mod sink;
 
@@ -51,3 +54,6 @@ pub use crate::{
         Truncation, admission,
     },
 };
+
+#[cfg(feature = "ingest")]
+pub use crate::ingest::IngestLog;

@@ -12,10 +12,10 @@ use steward::{
     retention::{RecordMeta, Sweep},
 };
 use steward_store::{
-    DurableFacts, Effective, FactLog, GroupCommitter, RecordScan, SqliteStore, StoreKeys,
+    DurableFacts, Effective, FactLog, Ingest, IngestConfig, RecordScan, SqliteStore, StoreKeys,
     StoreVault, SweepRecords, open_vault,
 };
-use steward_tower::{Admission, Exchange, LogFuture, MemoryLog, RequestLog, SinkError, admission};
+use steward_tower::{IngestLog, RequestLog};
 
 use crate::StoreMode;
 
@@ -86,55 +86,6 @@ fn postgres(_: &str, _: bool, _: &str, _: Policy) -> Result<Arc<dyn Backend>, Bo
     Err("this proxy was built without the feature `postgres`".into())
 }
 
-/// The layer's sink over a vault whose store writes block: admission from the facts in
-/// memory, and each record sealed and written on tokio's blocking pool.
-struct BlockingLog<F, S> {
-    vault: Arc<Vault<F, S>>,
-    put: Arc<dyn Fn(&Exchange) -> Result<(), BoxError> + Send + Sync>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl<F, S> BlockingLog<F, S> {
-    fn spawn(&self, exchange: Exchange) -> tokio::task::JoinHandle<Result<RecordId, BoxError>> {
-        let put = Arc::clone(&self.put);
-        // Started now, not when polled: a detached record is written all the same.
-        self.runtime.spawn_blocking(move || {
-            put(&exchange)?;
-            Ok(exchange.record())
-        })
-    }
-}
-
-impl<F, S> RequestLog for BlockingLog<F, S>
-where
-    F: RosterFacts + 'static,
-    S: AuditStore + 'static,
-    Vault<F, S>: Send + Sync,
-{
-    fn admit(&self, customer: CustomerId, now: Timestamp) -> Result<Admission, SinkError> {
-        let facts = self
-            .vault
-            .facts()
-            .map_err(|error| SinkError::Unavailable(error.into()))?;
-        Ok(admission(self.vault.policy(), &*facts, customer, now))
-    }
-
-    fn log(&self, exchange: Exchange) -> LogFuture {
-        let handle = self.spawn(exchange);
-        LogFuture::new(async move {
-            match handle.await {
-                Ok(Ok(record)) => Ok(record),
-                Ok(Err(error)) => Err(SinkError::Unavailable(error)),
-                Err(error) => Err(SinkError::Unavailable(error.into())),
-            }
-        })
-    }
-
-    fn log_detached(&self, exchange: Exchange) {
-        drop(self.spawn(exchange));
-    }
-}
-
 /// Which records of the store a training job at `scope` may take now, decided on the
 /// consent ledger's level at each record's collection (`training.*`).
 fn export_plan<F: Facts + ?Sized>(
@@ -192,7 +143,8 @@ fn open_bytes<F: RosterFacts, S: AuditStore>(
 type MemoryVault = Vault<MemoryFacts, MemoryAuditStore>;
 
 struct MemoryBackend {
-    log: Arc<MemoryLog<MemoryFacts, MemoryAuditStore>>,
+    vault: Arc<MemoryVault>,
+    ingest: Ingest,
 }
 
 impl MemoryBackend {
@@ -206,20 +158,23 @@ impl MemoryBackend {
             AuditKey::from_bytes(b"steward test key 17, not secret!")?,
             MemoryAuditStore::new(),
         )?;
-        let vault: MemoryVault = Vault::new(policy, facts, Keyring::new(master), trail)?;
-        Ok(Self {
-            log: Arc::new(MemoryLog::new(Arc::new(vault))),
-        })
+        let vault = Arc::new(Vault::new(policy, facts, Keyring::new(master), trail)?);
+        let ingest = Ingest::memory(Arc::clone(&vault), IngestConfig::default())?;
+        Ok(Self { vault, ingest })
     }
 
     fn vault(&self) -> &MemoryVault {
-        self.log.vault()
+        &self.vault
+    }
+
+    fn record(&self, record: RecordId) -> Option<Vec<u8>> {
+        self.ingest.memory_records()?.record(record)
     }
 }
 
 impl Backend for MemoryBackend {
     fn sink(&self) -> Arc<dyn RequestLog> {
-        Arc::clone(&self.log) as Arc<dyn RequestLog>
+        Arc::new(IngestLog::new(self.ingest.clone(), Arc::clone(&self.vault)))
     }
 
     fn start(&self, customer: CustomerId) -> Result<(), BoxError> {
@@ -254,19 +209,18 @@ impl Backend for MemoryBackend {
         justification: &str,
         record: RecordId,
     ) -> Result<Vec<u8>, BoxError> {
-        let bytes = self
-            .log
-            .records()
-            .into_iter()
-            .find(|(id, _)| *id == record)
-            .map(|(_, bytes)| bytes)
-            .ok_or("no such record")?;
+        let bytes = self.record(record).ok_or("no such record")?;
         open_bytes(self.vault(), bytes, steward, purpose, justification)
     }
 
     fn export(&self, scope: TrainingScope) -> Result<Value, BoxError> {
         let mut records = Vec::new();
-        for (_, bytes) in self.log.records() {
+        let ids = self
+            .ingest
+            .memory_records()
+            .map(steward_store::MemoryRecords::ids)
+            .unwrap_or_default();
+        for bytes in ids.into_iter().filter_map(|id| self.record(id)) {
             let header = *SealedRecord::from_bytes(&bytes)?.header();
             records.push((header.record_id(), header.customer(), header.created_at()));
         }
@@ -284,11 +238,11 @@ impl Backend for MemoryBackend {
     }
 
     fn has_record(&self, record: RecordId) -> Result<bool, BoxError> {
-        Ok(self.log.records().iter().any(|(id, _)| *id == record))
+        Ok(self.record(record).is_some())
     }
 
     fn shutdown(&self) -> Result<(), BoxError> {
-        Ok(())
+        report(&self.ingest)
     }
 }
 
@@ -323,7 +277,7 @@ fn durable_consent<L: FactLog, A: AuditStore>(
 struct SqliteBackend {
     store: SqliteStore,
     vault: Arc<StoreVault>,
-    committer: Arc<GroupCommitter>,
+    ingest: Ingest,
 }
 
 impl SqliteBackend {
@@ -335,32 +289,18 @@ impl SqliteBackend {
             SqliteStore::open(path, &keys)?
         };
         let vault = Arc::new(open_vault(&store, &keys, policy)?);
-        let committer = Arc::new(GroupCommitter::new(&store)?);
+        let ingest = Ingest::sqlite(Arc::clone(&vault), store.clone(), IngestConfig::default())?;
         Ok(Self {
             store,
             vault,
-            committer,
+            ingest,
         })
     }
 }
 
 impl Backend for SqliteBackend {
     fn sink(&self) -> Arc<dyn RequestLog> {
-        let (vault, committer) = (Arc::clone(&self.vault), Arc::clone(&self.committer));
-        Arc::new(BlockingLog {
-            vault: Arc::clone(&self.vault),
-            put: Arc::new(move |exchange: &Exchange| {
-                let record = vault.seal(
-                    exchange.record(),
-                    exchange.customer(),
-                    exchange.at(),
-                    &exchange.document(),
-                )?;
-                committer.put(record, DataCategory::LlmRequestLog)?;
-                Ok(())
-            }),
-            runtime: tokio::runtime::Handle::current(),
-        })
+        Arc::new(IngestLog::new(self.ingest.clone(), Arc::clone(&self.vault)))
     }
 
     fn start(&self, customer: CustomerId) -> Result<(), BoxError> {
@@ -437,8 +377,23 @@ impl Backend for SqliteBackend {
     }
 
     fn shutdown(&self) -> Result<(), BoxError> {
-        Ok(())
+        report(&self.ingest)
     }
+}
+
+/// Drains the ingest queue and says what it committed.
+fn report(ingest: &Ingest) -> Result<(), BoxError> {
+    let report = ingest.shutdown_blocking();
+    eprintln!(
+        "steward-proxy: ingest drained: {} committed, {} failed ({:?} acknowledgement)",
+        report.committed(),
+        report.failed(),
+        report.acknowledge()
+    );
+    if report.failed() > 0 {
+        return Err(format!("{} records failed to commit", report.failed()).into());
+    }
+    Ok(())
 }
 
 // ---- PostgreSQL ----
@@ -449,23 +404,22 @@ mod pg {
 
     use serde_json::Value;
     use steward::{
-        BoxError, CustomerId, DataCategory, Policy, Purpose, RecordId, StewardId, TrainingLevel,
-        TrainingScope,
+        BoxError, CustomerId, Policy, Purpose, RecordId, StewardId, TrainingLevel, TrainingScope,
     };
     use steward_store::{
-        StoreKeys, open_vault,
+        Ingest, IngestConfig, StoreKeys, open_vault,
         pg::{FactsFollower, PgConfig, PgStore, PgVault},
     };
-    use steward_tower::{Exchange, RequestLog};
+    use steward_tower::{IngestLog, RequestLog};
 
     use super::{
-        Backend, BlockingLog, admin, demo_keys, durable_consent, durable_end, durable_start,
-        open_bytes,
+        Backend, admin, demo_keys, durable_consent, durable_end, durable_start, open_bytes, report,
     };
 
     pub(super) struct PgBackend {
         store: PgStore,
         vault: Arc<PgVault>,
+        ingest: Ingest,
         _follower: FactsFollower,
     }
 
@@ -487,9 +441,12 @@ mod pg {
             };
             let vault = Arc::new(open_vault(&store, &keys, policy)?);
             let follower = FactsFollower::start(Arc::clone(&vault), &store)?;
+            let ingest =
+                Ingest::postgres(Arc::clone(&vault), store.clone(), IngestConfig::default())?;
             Ok(Self {
                 store,
                 vault,
+                ingest,
                 _follower: follower,
             })
         }
@@ -497,25 +454,7 @@ mod pg {
 
     impl Backend for PgBackend {
         fn sink(&self) -> Arc<dyn RequestLog> {
-            // The store's handle is Send but not Sync: each write takes a clone of its own.
-            let store = std::sync::Mutex::new(self.store.clone());
-            let vault = Arc::clone(&self.vault);
-            Arc::new(BlockingLog {
-                vault: Arc::clone(&self.vault),
-                put: Arc::new(move |exchange: &Exchange| {
-                    let store = store.lock().map_err(|_| "poisoned")?.clone();
-                    store.seal_durable(
-                        &vault,
-                        exchange.record(),
-                        exchange.customer(),
-                        exchange.at(),
-                        &exchange.document(),
-                        DataCategory::LlmRequestLog,
-                    )?;
-                    Ok(())
-                }),
-                runtime: tokio::runtime::Handle::current(),
-            })
+            Arc::new(IngestLog::new(self.ingest.clone(), Arc::clone(&self.vault)))
         }
 
         fn start(&self, customer: CustomerId) -> Result<(), BoxError> {
@@ -558,7 +497,7 @@ mod pg {
         }
 
         fn shutdown(&self) -> Result<(), BoxError> {
-            Ok(())
+            report(&self.ingest)
         }
     }
 }

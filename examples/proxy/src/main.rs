@@ -36,6 +36,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
+    serve::ListenerExt,
 };
 use bytes::Bytes;
 use clap::Parser;
@@ -171,7 +172,13 @@ async fn serve(args: Args, backend: Option<Arc<dyn Backend>>) -> Result<(), BoxE
         .route("/admin/sweep", post(sweep))
         .route("/metrics", get(metrics))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await?
+        // Responses go out in several writes (headers, then the body when the record is
+        // durable): without this, Nagle's algorithm holds the second behind a delayed ACK.
+        .tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
     eprintln!("steward-proxy listening on {}", args.listen);
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

@@ -11,6 +11,7 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
     routing::post,
+    serve::ListenerExt,
 };
 use clap::Parser;
 use http_body_util::StreamBody;
@@ -38,7 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "/v1/chat/completions",
             post(move |body: Bytes| async move { complete(&body, tokens) }),
         );
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await?
+            // Responses go out in several writes (headers, then the body when the record is
+            // durable): without this, Nagle's algorithm holds the second behind a delayed ACK.
+            .tap_io(|stream| {
+                let _ = stream.set_nodelay(true);
+            });
         eprintln!("steward-upstream listening on {}", args.listen);
         axum::serve(listener, router).await?;
         Ok(())
