@@ -27,7 +27,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The load generator's arguments.
 #[derive(Parser)]
 struct Args {
-    /// The chat URL (loopback only).
+    /// The chat URL (loopback only); several, comma-separated, share the clients round robin
+    /// (client i sends to URL i mod n: two proxy processes on one database).
     #[arg(long, default_value = "http://127.0.0.1:8080/v1/chat/completions")]
     url: String,
     /// Concurrent clients.
@@ -58,7 +59,8 @@ struct Args {
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    if !(args.url.starts_with("http://127.") || args.url.starts_with("http://localhost")) {
+    let loopback = |url: &str| url.starts_with("http://127.") || url.starts_with("http://localhost");
+    if !args.url.split(',').all(loopback) {
         return Err("the load generator sends only to loopback addresses".into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,13 +108,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
     for worker in 0..args.concurrency {
         let (client, customers, body) = (client.clone(), Arc::clone(&customers), body.clone());
         let (sent, errors, acks) = (Arc::clone(&sent), Arc::clone(&errors), acks.clone());
-        let url = args.url.clone();
+        let urls: Vec<&str> = args.url.split(',').collect();
+        let url = urls
+            .get(worker % urls.len().max(1))
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
         let max = args.max_requests;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut turn = worker;
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < max {
-                let customer = &customers[turn % customers.len()];
+                let Some(customer) = customers.get(turn % customers.len()) else {
+                    break;
+                };
                 turn += 1;
                 let request = http::Request::post(&url)
                     .header("x-customer", customer.as_str())
@@ -132,10 +141,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 match outcome {
                     Ok((true, record)) => {
                         latencies.push(elapsed);
-                        if let (Some(acks), Some(record)) = (&acks, record) {
-                            if let Ok(mut file) = acks.lock() {
-                                let _ = writeln!(file, "{}", record.to_str().unwrap_or(""));
-                            }
+                        if let (Some(acks), Some(record)) = (&acks, record)
+                            && let Ok(mut file) = acks.lock()
+                        {
+                            let _ = writeln!(file, "{}", record.to_str().unwrap_or(""));
                         }
                     }
                     _ => {
