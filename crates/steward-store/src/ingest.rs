@@ -750,6 +750,7 @@ impl Shared {
         let data = DataRef::new(category, customer, collected_at);
         let decision = self.sealer.decide(&Request::keep(data, collected_at));
         if !decision.is_allowed() {
+            crate::observe::ingest_refused(decision.decisive());
             return Err(IngestError::Refused { decision });
         }
         let id = record.unwrap_or_else(|| RecordId::generate_at(collected_at));
@@ -926,6 +927,8 @@ fn commit_batch(
     committed: &AtomicU64,
     failed: &AtomicU64,
 ) {
+    let _span = crate::observe::commit_span(batch.len());
+    let timer = crate::observe::timer();
     let records: Vec<(&SealedRecord, DataCategory)> = batch
         .iter()
         .map(|job| (&job.record, job.category))
@@ -941,13 +944,21 @@ fn commit_batch(
             .collect(),
     };
     drop(records);
+    let size = batch.len();
+    let (mut ok, mut not) = (0_u64, 0_u64);
     for (job, result) in batch.into_iter().zip(results) {
-        let counter = if result.is_ok() { committed } else { failed };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if result.is_ok() {
+            ok = ok.saturating_add(1);
+        } else {
+            not = not.saturating_add(1);
+        }
         if let Some(reply) = job.reply {
             reply.answer(result);
         }
     }
+    committed.fetch_add(ok, Ordering::Relaxed);
+    failed.fetch_add(not, Ordering::Relaxed);
+    crate::observe::ingest_batch(&timer, size, ok, not);
 }
 
 /// The bounded queue between the callers and the writer: callers push (waiting while it is
@@ -997,6 +1008,7 @@ impl Queue {
             });
         }
         state.jobs.push_back(job);
+        crate::observe::ingest_queue_depth(state.jobs.len());
         drop(state);
         self.filled.notify_one();
         Ok(())
@@ -1010,6 +1022,7 @@ impl Queue {
             }
             if state.jobs.len() < self.capacity {
                 state.jobs.push_back(job);
+                crate::observe::ingest_queue_depth(state.jobs.len());
                 drop(state);
                 self.filled.notify_one();
                 return Ok(());
@@ -1034,6 +1047,7 @@ impl Queue {
         if state.jobs.len() < self.capacity {
             if let Some(job) = slot.take() {
                 state.jobs.push_back(job);
+                crate::observe::ingest_queue_depth(state.jobs.len());
             }
             drop(state);
             self.filled.notify_one();
@@ -1056,6 +1070,7 @@ impl Queue {
             if !state.jobs.is_empty() {
                 let take = state.jobs.len().min(max);
                 let batch: Vec<Job> = state.jobs.drain(..take).collect();
+                crate::observe::ingest_queue_depth(state.jobs.len());
                 let waiting = std::mem::take(&mut state.waiting);
                 drop(state);
                 self.drained.notify_all();
@@ -1518,6 +1533,82 @@ mod tests {
             .record(logged.record())
             .unwrap();
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_counters_move_and_no_label_names_a_customer() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        // The only test that installs a recorder: the writer thread reports to the global one.
+        recorder.install().unwrap();
+
+        let vault = vault();
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        let ingest = Ingest::memory(Arc::clone(&vault), IngestConfig::default()).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(
+                ingest
+                    .log_blocking(entry(1, &format!("{i}")))
+                    .unwrap()
+                    .record(),
+            );
+        }
+        assert!(ingest.log_blocking(entry(9, "refused")).is_err());
+        let bytes = ingest.memory_records().unwrap().record(ids[0]).unwrap();
+        let record = SealedRecord::from_vec(bytes).unwrap();
+        let ask = steward::AccessRequest::with_justification_text(
+            "alice.ops".parse().unwrap(),
+            steward::Purpose::Troubleshooting,
+            "INC-42",
+        );
+        vault.open(&record, &ask).unwrap();
+        assert_eq!(ingest.shutdown_blocking().committed(), 3);
+
+        let snapshot = snapshotter.snapshot().into_vec();
+        let counter = |name: &str, label: (&str, &str)| -> u64 {
+            snapshot
+                .iter()
+                .filter(|(key, ..)| {
+                    key.key().name() == name
+                        && key
+                            .key()
+                            .labels()
+                            .any(|l| l.key() == label.0 && l.value() == label.1)
+                })
+                .map(|(.., value)| match value {
+                    DebugValue::Counter(n) => *n,
+                    _ => 0,
+                })
+                .sum()
+        };
+        assert!(counter("steward_ingest_records_total", ("outcome", "committed")) >= 3);
+        assert!(counter("steward_ingest_refused_total", ("clause", "logs.stored")) >= 1);
+        assert!(counter("steward_decisions_total", ("action", "keep")) >= 4);
+        assert!(counter("steward_decisions_total", ("effect", "deny")) >= 1);
+        assert!(counter("steward_opens_total", ("outcome", "opened")) >= 1);
+        let histogram = |name: &str| {
+            snapshot.iter().any(|(key, .., value)| {
+                key.key().name() == name
+                    && matches!(value, DebugValue::Histogram(values) if !values.is_empty())
+            })
+        };
+        assert!(histogram("steward_ingest_batch_size"));
+        assert!(histogram("steward_ingest_commit_seconds"));
+        assert!(
+            snapshot
+                .iter()
+                .any(|(key, ..)| key.key().name() == "steward_ingest_queue_depth")
+        );
+        let customer = customer(1).to_string();
+        for (key, ..) in &snapshot {
+            assert!(key.key().labels().all(|l| !l.value().contains(&customer)));
+        }
     }
 
     #[test]

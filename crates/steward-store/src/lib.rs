@@ -378,6 +378,7 @@ mod fact_snapshot;
 mod ingest;
 mod key_check;
 mod lineage;
+mod observe;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod sqlite;

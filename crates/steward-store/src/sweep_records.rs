@@ -3,7 +3,7 @@
 
 use steward::{
     Timestamp,
-    retention::{HoldId, HoldSource, RecordMeta, RetentionError},
+    retention::{HoldId, HoldSource, RecordMeta, Removal, RetentionError},
 };
 
 use crate::{DurableFacts, StoreError};
@@ -58,6 +58,17 @@ impl<'a, L> SweepRecords<'a, L> {
     pub const fn new(store: L, facts: &'a DurableFacts<L>) -> Self {
         Self { store, facts }
     }
+}
+
+/// Counts a deletion's outcome for the sweep's progress metric, and passes it on.
+pub(crate) fn observed(removal: Result<Removal, StoreError>) -> Result<Removal, StoreError> {
+    crate::observe::sweep_record(match &removal {
+        Ok(Removal::Removed) => "deleted",
+        Ok(_) => "absent",
+        Err(StoreError::Retention(RetentionError::Held { .. })) => "held",
+        Err(_) => "failed",
+    });
+    removal
 }
 
 /// The refusal of a deletion while hold `hold` covers the record.

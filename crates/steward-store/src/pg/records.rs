@@ -311,6 +311,14 @@ impl RecordStore for crate::SweepRecords<'_, PgStore> {
     /// Deletes a record in a transaction of its own, with its fact-log entry, unless a
     /// standing hold covers it (the row is locked while the holds are checked).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
+        let _span = crate::observe::sweep_span();
+        crate::sweep_records::observed(self.delete_record(record))
+    }
+}
+
+impl crate::SweepRecords<'_, PgStore> {
+    /// [`RecordStore::delete`], unobserved.
+    fn delete_record(&mut self, record: RecordId) -> Result<Removal, StoreError> {
         let holds = self.facts.holds()?;
         let mut client = self.store.client()?;
         let mut tx = client.transaction().doing("starting a deletion")?;
