@@ -2,17 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use steward::{
-    Clock, CustomerId, RecordId, Timestamp, VaultShredder,
+    Clock, CustomerId, RecordId, Timestamp,
     logs::ExportJobId,
     retention::{
-        Disposition, KeepReason, KeyShredder, RecordStore, Removal, Sweep, SweepPlan, SweepReport,
-        Target, WithheldShred,
+        Disposition, KeepReason, Sweep, SweepBatch, SweepPlan, SweepProgress, SweepReport, Target,
+        WithheldShred,
     },
 };
-use steward_store::{LineageStore, RecordScan, SqliteStore, SweepRecords};
+use steward_store::{LineageStore, RecordScan, SqliteStore, StoreSweep};
 
 use crate::{
     Context,
@@ -56,13 +55,16 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         .store
         .record_metas(RecordScan::All)
         .collect::<Result<Vec<_>, _>>()?;
-    let facts = vault.facts()?;
-    let sweep = Sweep::new(
-        vault.policy().retention(),
-        facts.relationships()?,
-        facts.holds()?,
-    );
-    let plan = sweep.plan(records, at);
+    let plan = {
+        // Held for planning only: the execution takes the facts one step at a time.
+        let facts = vault.facts()?;
+        Sweep::new(
+            vault.policy().retention(),
+            facts.relationships()?,
+            facts.holds()?,
+        )
+        .plan(records, at)
+    };
     if mode == Mode::Plan {
         match context.format {
             Format::Json => print_json("the sweep plan", &plan_json(&plan))?,
@@ -80,15 +82,20 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
         "swept",
         context.format,
     );
-    let mut store = Counted {
-        inner: SweepRecords::new(session.store.clone(), &*facts),
-        bar: &bar,
-    };
-    let mut shredder = Counted {
-        inner: VaultShredder::new(vault, &*facts),
-        bar: &bar,
-    };
-    let report = sweep.execute(&plan, &mut store, &mut shredder, &NotBefore(floor));
+    // In short steps, each one store transaction under the facts, so that a server on the
+    // same file (or this process's own vault) is held up by one step at most.
+    let clock = NotBefore(floor);
+    let mut sweep = StoreSweep::new(
+        vault,
+        session.store.clone(),
+        &plan,
+        &clock,
+        SweepBatch::DEFAULT,
+    );
+    while sweep.step()? == SweepProgress::More {
+        bar.set_position(u64::try_from(actions(sweep.report())).unwrap_or(u64::MAX));
+    }
+    let report = sweep.into_report();
     bar.finish_and_clear();
     let in_exports = still_in_exports(&session.store, &plan, &report)?;
     match context.format {
@@ -155,30 +162,18 @@ impl Clock for NotBefore {
     }
 }
 
-/// A record store or key shredder that moves the progress bar at each step.
-struct Counted<'a, T> {
-    inner: T,
-    bar: &'a ProgressBar,
-}
-
-impl<T: RecordStore> RecordStore for Counted<'_, T> {
-    type Error = T::Error;
-
-    fn delete(&mut self, record: RecordId) -> Result<Removal, Self::Error> {
-        let removed = self.inner.delete(record);
-        self.bar.inc(1);
-        removed
-    }
-}
-
-impl<T: KeyShredder> KeyShredder for Counted<'_, T> {
-    type Error = T::Error;
-
-    fn shred_customer(&mut self, customer: CustomerId) -> Result<Removal, Self::Error> {
-        let shredded = self.inner.shred_customer(customer);
-        self.bar.inc(1);
-        shredded
-    }
+/// How many planned actions a report accounts for: the progress of a sweep.
+fn actions(report: &SweepReport) -> usize {
+    [
+        report.deleted().len(),
+        report.already_absent().len(),
+        report.now_kept().len(),
+        report.shredded().len(),
+        report.already_shredded().len(),
+        report.failures().len(),
+    ]
+    .iter()
+    .sum()
 }
 
 fn withheld_json(withheld: &WithheldShred) -> Value {

@@ -124,7 +124,7 @@ pub use crate::{
     rule::{Anchor, DeletionMethod, RetentionRule, RetentionSchedule},
     sweep::{
         CustomerPlan, Failure, KeyShredder, MemoryKeyShredder, MemoryRecordStore, PlannedDeletion,
-        PlannedShred, RecordStore, Removal, ReviewDue, SkippedRecord, Sweep, SweepPlan,
-        SweepReport, Target, WithheldShred, WithholdReason,
+        PlannedShred, RecordStore, Removal, ReviewDue, SkippedRecord, Sweep, SweepBatch, SweepPlan,
+        SweepProgress, SweepReport, SweepRun, Target, WithheldShred, WithholdReason,
     },
 };

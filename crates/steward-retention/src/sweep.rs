@@ -5,6 +5,8 @@ use std::{
     convert::Infallible,
     error::Error,
     fmt,
+    num::NonZeroUsize,
+    ops::Bound,
 };
 
 use steward_core::{ClauseId, Clock, CustomerId, RecordId, Timestamp};
@@ -37,6 +39,176 @@ pub trait RecordStore {
     ///
     /// The store could not delete; the sweep reports it and carries on.
     fn delete(&mut self, record: RecordId) -> Result<Removal, Self::Error>;
+
+    /// Deletes several records at once, in order, as one step (a store makes them one
+    /// transaction: one disk sync for the batch rather than one per record), each with its
+    /// own outcome. The provided method deletes them one by one.
+    ///
+    /// # Errors
+    ///
+    /// `Err` if the batch as a whole failed and nothing of it was deleted (a transaction
+    /// that did not commit): the sweep then deletes each record on its own, so that every
+    /// failure is reported against its record.
+    fn delete_batch(
+        &mut self,
+        records: &[RecordId],
+    ) -> Result<Vec<Result<Removal, Self::Error>>, Self::Error> {
+        Ok(records.iter().map(|record| self.delete(*record)).collect())
+    }
+}
+
+/// How much one step of a sweep ([`Sweep::execute_step`]) does at most: this many planned
+/// deletions, a planned key shred counting as one. A store makes each step's deletions one
+/// transaction, and a service takes its facts lock for one step at a time, so the size bounds
+/// how long a fact change or a write waits behind a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SweepBatch(NonZeroUsize);
+
+impl SweepBatch {
+    /// 64 deletions a step: one disk sync and well under a millisecond of other work on the
+    /// embedded store (docs/benchmarks.md, "Requests during a sweep", compares sizes).
+    pub const DEFAULT: Self = match NonZeroUsize::new(64) {
+        Some(size) => Self(size),
+        None => Self(NonZeroUsize::MIN),
+    };
+
+    /// Steps of at most `size` deletions.
+    #[must_use]
+    pub const fn new(size: NonZeroUsize) -> Self {
+        Self(size)
+    }
+
+    /// The size.
+    #[must_use]
+    pub const fn get(self) -> usize {
+        self.0.get()
+    }
+}
+
+impl Default for SweepBatch {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Whether a sweep run has more to do: what [`Sweep::execute_step`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SweepProgress {
+    /// Planned actions remain: run another step.
+    More,
+    /// Every planned action was carried out (or found kept, withheld or failed).
+    Done,
+}
+
+/// A plan being carried out step by step ([`Sweep::execute_step`]): where the run stands
+/// and what it did so far. It borrows only the plan, not the facts, so that a service can
+/// release its facts between steps and build the next step's [`Sweep`] from the facts as they
+/// are then: a hold placed or a relationship changed between two steps decides the next one.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use steward_core::{DataCategory, ManualClock, RecordId, Timestamp};
+/// use steward_retention::{
+///     DeletionWindow, HoldRegister, MemoryKeyShredder, MemoryRecordStore, RecordMeta,
+///     RelationshipBook, RetentionSchedule, Sweep, SweepBatch, SweepProgress, SweepRun,
+/// };
+///
+/// let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
+/// let mut book = RelationshipBook::new();
+/// book.start(customer, "2025-01-01T00:00:00Z".parse()?)?;
+/// book.end(customer, "2025-03-01T00:00:00Z".parse()?)?;
+/// let records = (1..=3).map(|day| {
+///     let collected: Timestamp = format!("2025-02-0{day}T00:00:00Z").parse()?;
+///     Ok(RecordMeta::new(RecordId::generate_at(collected), customer, DataCategory::LlmRequestLog, collected))
+/// }).collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+/// let mut store: MemoryRecordStore = records.into_iter().collect();
+/// let mut keys = MemoryKeyShredder::new();
+/// let schedule = RetentionSchedule::bundled(DeletionWindow::from_days(30)?);
+/// let holds = HoldRegister::new();
+/// let clock = ManualClock::new("2025-03-05T00:00:00Z".parse()?);
+/// let plan = Sweep::new(&schedule, &book, &holds).plan(store.records(), clock.now());
+///
+/// let mut run = SweepRun::new(&plan, &clock);
+/// let batch = SweepBatch::new(NonZeroUsize::new(2).ok_or("zero")?);
+/// // Each step reads the facts anew: here the same book and holds.
+/// let mut steps = 1;
+/// while Sweep::new(&schedule, &book, &holds).execute_step(&mut run, &mut store, &mut keys, &clock, batch)
+///     == SweepProgress::More
+/// {
+///     steps += 1;
+/// }
+/// assert_eq!((steps, run.report().deleted().len()), (2, 3));
+/// assert!(store.is_empty());
+/// # use steward_core::Clock;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SweepRun<'p> {
+    plan: &'p SweepPlan,
+    /// The customer whose planned actions come next; `None` once the run is done.
+    next_customer: Option<CustomerId>,
+    /// How many of that customer's planned deletions earlier steps decided.
+    next_deletion: usize,
+    /// Whether a planned deletion of that customer turned into a keep (or could not be
+    /// decided) in an earlier step: their shred is then withheld.
+    customer_kept: bool,
+    report: SweepReport,
+}
+
+impl<'p> SweepRun<'p> {
+    /// A run of `plan`, beginning now at `clock`'s instant (the report's
+    /// [`executed_at`](SweepReport::executed_at)); every step decides again at the clock's
+    /// instant when it runs.
+    pub fn new<C: Clock + ?Sized>(plan: &'p SweepPlan, clock: &C) -> Self {
+        Self {
+            plan,
+            next_customer: plan.customers.keys().next().copied(),
+            next_deletion: 0,
+            customer_kept: false,
+            report: SweepReport {
+                executed_at: clock.now(),
+                deleted: Vec::new(),
+                already_absent: Vec::new(),
+                now_kept: Vec::new(),
+                shredded: Vec::new(),
+                already_shredded: Vec::new(),
+                // What the plan withheld stays withheld: execution never adds a shred.
+                shreds_withheld: plan.withheld_shreds.clone(),
+                failures: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether every planned action was carried out.
+    #[must_use]
+    pub const fn is_done(&self) -> bool {
+        self.next_customer.is_none()
+    }
+
+    /// What the run did so far.
+    #[must_use]
+    pub const fn report(&self) -> &SweepReport {
+        &self.report
+    }
+
+    /// What the run did: the report.
+    #[must_use]
+    pub fn into_report(self) -> SweepReport {
+        self.report
+    }
+
+    /// Moves the cursor past `customer`.
+    fn finish_customer(&mut self, customer: CustomerId) {
+        self.next_customer = self
+            .plan
+            .customers
+            .range((Bound::Excluded(customer), Bound::Unbounded))
+            .next()
+            .map(|(next, _)| *next);
+        self.next_deletion = 0;
+        self.customer_kept = false;
+    }
 }
 
 /// Destroys a customer's data keys, making every copy of their encrypted records unreadable.
@@ -481,76 +653,153 @@ impl<'a, H: HoldSource + ?Sized> Sweep<'a, H> {
         K: KeyShredder + ?Sized,
         C: Clock + ?Sized,
     {
+        let mut run = SweepRun::new(plan, clock);
+        while self.execute_step(&mut run, store, shredder, clock, SweepBatch::DEFAULT)
+            == SweepProgress::More
+        {}
+        run.into_report()
+    }
+
+    /// Carries out the next step of `run`, as [`execute`](Self::execute) carries out a whole
+    /// plan: at most `batch` planned deletions (in one [`RecordStore::delete_batch`]), and
+    /// the planned shreds of the customers whose last planned deletion the step decided, each
+    /// decided again at `clock`'s instant now over this sweep's relationships and holds.
+    ///
+    /// Build the sweep of each step from the facts as they are when it runs, and release them
+    /// between steps: a fact change recorded between two steps then waits for one step only,
+    /// and decides the next. A customer's shred is withheld if a planned deletion of theirs
+    /// turned into a keep in any step of the run. An interrupted run is harmless: planning
+    /// again and executing finds what was deleted already gone.
+    pub fn execute_step<S, K, C>(
+        &self,
+        run: &mut SweepRun<'_>,
+        store: &mut S,
+        shredder: &mut K,
+        clock: &C,
+        batch: SweepBatch,
+    ) -> SweepProgress
+    where
+        S: RecordStore + ?Sized,
+        K: KeyShredder + ?Sized,
+        C: Clock + ?Sized,
+    {
         let now = clock.now();
-        let mut report = SweepReport {
-            executed_at: now,
-            deleted: Vec::new(),
-            already_absent: Vec::new(),
-            now_kept: Vec::new(),
-            shredded: Vec::new(),
-            already_shredded: Vec::new(),
-            // What the plan withheld stays withheld: execution never adds a shred.
-            shreds_withheld: plan.withheld_shreds.clone(),
-            failures: Vec::new(),
-        };
-        for (customer, customer_plan) in &plan.customers {
-            let mut customer_kept = false;
-            for planned in &customer_plan.deletions {
+        let plan = run.plan;
+        let mut budget = batch.get();
+        let mut due: Vec<RecordId> = Vec::new();
+        // Customers whose planned deletions this step finished, with whether one was kept.
+        let mut finished: Vec<(CustomerId, bool)> = Vec::new();
+        while budget > 0
+            && let Some(customer) = run.next_customer
+        {
+            let deletions = plan
+                .customers
+                .get(&customer)
+                .map_or(&[][..], |customer_plan| customer_plan.deletions.as_slice());
+            let rest = deletions.get(run.next_deletion..).unwrap_or_default();
+            let chunk = rest.get(..budget.min(rest.len())).unwrap_or_default();
+            for planned in chunk {
                 let record = planned.record;
                 match self
                     .schedule
                     .disposition_in(self.book, self.holds, &record, now)
                 {
-                    Ok(disposition) if disposition.is_due() => match store.delete(record.id()) {
-                        Ok(Removal::Removed) => report.deleted.push(record.id()),
-                        Ok(Removal::AlreadyAbsent) => report.already_absent.push(record.id()),
-                        Err(error) => report.failures.push(Failure {
-                            target: Target::Record(record.id()),
-                            error: Box::new(error),
-                        }),
-                    },
+                    Ok(disposition) if disposition.is_due() => due.push(record.id()),
                     Ok(disposition) => {
-                        customer_kept = true;
-                        report.now_kept.push((record.id(), disposition));
+                        run.customer_kept = true;
+                        run.report.now_kept.push((record.id(), disposition));
                     }
                     Err(error) => {
-                        customer_kept = true;
-                        report.failures.push(Failure {
+                        run.customer_kept = true;
+                        run.report.failures.push(Failure {
                             target: Target::Record(record.id()),
                             error: Box::new(error),
                         });
                     }
                 }
             }
-            if customer_plan.shred.is_none() {
-                continue;
+            budget = budget.saturating_sub(chunk.len());
+            run.next_deletion = run.next_deletion.saturating_add(chunk.len());
+            if run.next_deletion < deletions.len() {
+                break;
             }
-            let withheld = if let Some(hold) = self.shred_held_by(*customer, now) {
-                Some(WithholdReason::Hold(hold))
-            } else if self.shred_due(*customer, now).is_none() {
-                Some(WithholdReason::NotDue)
-            } else if customer_kept {
-                Some(WithholdReason::RecordsKept)
-            } else {
-                None
-            };
-            if let Some(reason) = withheld {
-                report.shreds_withheld.push(WithheldShred {
-                    customer: *customer,
-                    reason,
-                });
-                continue;
+            let has_shred = plan
+                .customers
+                .get(&customer)
+                .is_some_and(|customer_plan| customer_plan.shred.is_some());
+            if has_shred {
+                budget = budget.saturating_sub(1);
+                finished.push((customer, run.customer_kept));
             }
-            match shredder.shred_customer(*customer) {
-                Ok(Removal::Removed) => report.shredded.push(*customer),
-                Ok(Removal::AlreadyAbsent) => report.already_shredded.push(*customer),
-                Err(error) => report.failures.push(Failure {
-                    target: Target::Customer(*customer),
-                    error: Box::new(error),
-                }),
-            }
+            run.finish_customer(customer);
         }
-        report
+        delete_all(store, &due, &mut run.report);
+        for (customer, kept) in finished {
+            self.shred_now(customer, kept, shredder, now, &mut run.report);
+        }
+        if run.is_done() {
+            SweepProgress::Done
+        } else {
+            SweepProgress::More
+        }
+    }
+
+    /// Shreds `customer`'s keys at `now`, unless a hold of theirs stands, the shred is not
+    /// due, or a planned deletion of theirs was `kept`.
+    fn shred_now<K: KeyShredder + ?Sized>(
+        &self,
+        customer: CustomerId,
+        kept: bool,
+        shredder: &mut K,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) {
+        let withheld = if let Some(hold) = self.shred_held_by(customer, now) {
+            Some(WithholdReason::Hold(hold))
+        } else if self.shred_due(customer, now).is_none() {
+            Some(WithholdReason::NotDue)
+        } else if kept {
+            Some(WithholdReason::RecordsKept)
+        } else {
+            None
+        };
+        if let Some(reason) = withheld {
+            report
+                .shreds_withheld
+                .push(WithheldShred { customer, reason });
+            return;
+        }
+        match shredder.shred_customer(customer) {
+            Ok(Removal::Removed) => report.shredded.push(customer),
+            Ok(Removal::AlreadyAbsent) => report.already_shredded.push(customer),
+            Err(error) => report.failures.push(Failure {
+                target: Target::Customer(customer),
+                error: Box::new(error),
+            }),
+        }
+    }
+}
+
+/// Deletes `due` as one batch, and each on its own if the batch as a whole failed.
+fn delete_all<S: RecordStore + ?Sized>(store: &mut S, due: &[RecordId], report: &mut SweepReport) {
+    if due.is_empty() {
+        return;
+    }
+    let outcomes = match store.delete_batch(due) {
+        Ok(outcomes) if outcomes.len() == due.len() => outcomes,
+        // A store that answered for other records than it was given, or failed the batch:
+        // whatever it did, deleting again is harmless and reports each record's outcome.
+        Ok(_) | Err(_) => due.iter().map(|record| store.delete(*record)).collect(),
+    };
+    for (record, outcome) in due.iter().zip(outcomes) {
+        match outcome {
+            Ok(Removal::Removed) => report.deleted.push(*record),
+            Ok(Removal::AlreadyAbsent) => report.already_absent.push(*record),
+            Err(error) => report.failures.push(Failure {
+                target: Target::Record(*record),
+                error: Box::new(error),
+            }),
+        }
     }
 }
 

@@ -198,8 +198,9 @@
 //! clock's now, never at an instant the caller names, and nothing a standing legal hold
 //! covers is deleted, nor any key of that customer shredded. [`SweepRecords`] over the store
 //! is the sweep's [`RecordStore`](steward_retention::RecordStore);
-//! [`SqliteStore::record_metas`] streams the metadata from a covering index. The
-//! `steward sweep` command runs the same.
+//! [`SqliteStore::record_metas`] streams the metadata from a covering index; [`StoreSweep`]
+//! carries the plan out in short steps, so that a running service is held up by one step at
+//! most. The `steward sweep` command runs the same.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -213,20 +214,22 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{SystemClock, Timestamp, VaultShredder, retention::Sweep};
-//! use steward_store::{RecordScan, SweepRecords};
+//! use steward::{SystemClock, retention::{Sweep, SweepBatch}};
+//! use steward_store::{RecordScan, StoreSweep};
 //!
 //! let vault = &steward.vault;
-//! let facts = vault.facts()?; // the facts lock is held (shared) during the sweep
-//! let sweep = Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?);
 //! let metas = steward.store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
 //! // Plan for any instant (a dry run may look ahead); execution runs at the clock's now.
-//! let plan = sweep.plan(metas, Timestamp::now());
-//! // Both refuse what a standing hold covers, whatever the plan says.
-//! let mut records = SweepRecords::new(steward.store.clone(), &*facts);
-//! let mut shredder = VaultShredder::new(vault, &*facts);
-//! let report = sweep.execute(&plan, &mut records, &mut shredder, &SystemClock);
-//! drop(facts);
+//! let at = vault.decision_instant()?;
+//! let plan = {
+//!     let facts = vault.facts()?; // held for planning only
+//!     Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?).plan(metas, at)
+//! };
+//! // One short step at a time: decisions, seals and fact changes go on meanwhile, and a hold
+//! // placed between two steps keeps what it covers. Nothing a standing hold covers is
+//! // deleted or shredded, whatever the plan says.
+//! let sweep = StoreSweep::new(vault, steward.store.clone(), &plan, &SystemClock, SweepBatch::DEFAULT);
+//! let report = sweep.run()?;
 //! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
@@ -256,10 +259,12 @@
 //! | `update_facts`, roster changes | facts (exclusive) | opens in progress; while it waits and commits, new `check` calls and opens queue behind it |
 //! | `shred`, `rotate_*` | the audit trail (for the entry); the customer's shard and the keyring (exclusive, for the key change) | opens in progress; during their commit, new sessions and opens wait |
 //! | `vault.audit()` guard | audit trail | opens wait while the guard lives: keep it short |
+//! | [`StoreSweep::step`] | facts (shared), the store's connection, for one step | a fact change in progress; while it runs, fact changes (and the decisions queued behind them) wait for this step only |
 //!
 //! So seals never wait for an open or an audit write; sustained open rates are bounded by
 //! disk syncs (one per open); and a consent change briefly stalls decisions, by about one disk
-//! sync.
+//! sync. Exports and audit verification, sweeps and start-up: `docs/operations.md`, "What
+//! waits for what".
 //!
 //! # When the facts diverge, and shutting down
 //!
@@ -405,7 +410,7 @@ pub use crate::{
         SqliteStore, StoreFacts, StoreFactsFollower, StoreVault, StoredRecord, WalCheckpoint,
         remove_store_files,
     },
-    sweep_records::SweepRecords,
+    sweep_records::{StoreSweep, SweepRecords},
     vault::{VaultOn, VaultStore, open_vault, open_vault_with_clock},
 };
 

@@ -1,12 +1,173 @@
 //! The record store the retention sweep deletes from: a store, and the facts its vault
 //! decides on, whose legal holds every deletion checks in its own transaction.
 
+use std::fmt;
+
 use steward::{
-    Timestamp,
-    retention::{HoldId, HoldSource, RecordMeta, Removal, RetentionError},
+    Clock, Facts, Timestamp, VaultShredder,
+    retention::{
+        HoldId, HoldSource, RecordMeta, RecordStore, Removal, RetentionError, Sweep, SweepBatch,
+        SweepPlan, SweepProgress, SweepReport, SweepRun,
+    },
 };
 
-use crate::{DurableFacts, StoreError};
+use crate::{DurableFacts, StoreError, VaultOn, VaultStore};
+
+/// The retention sweep of a vault's store, carried out in short steps so that it stalls
+/// nothing: the way a service runs `logs.retention` while it serves.
+///
+/// Each [`step`](Self::step) takes the vault's facts (shared) for one [`SweepBatch`] only:
+/// it builds the [`Sweep`] from the facts as they are then, decides the step's planned
+/// deletions again at the clock's now (never before the newest fact change), deletes them in
+/// one store transaction with their fact-log entries, shreds (audited, through
+/// [`VaultShredder`]) the customers whose last planned deletion it made, and lets go. A
+/// consent change, a hold or a steward open waits for one step at most, and whatever it
+/// recorded decides the next step: a hold placed between two steps keeps every record it
+/// covers, and withholds its customer's shred. Stop between steps at any time (drop the
+/// value): what was deleted stays deleted and proven, and planning again and running finds
+/// the rest.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("steward-store-store-sweep-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let keys = steward_store::StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
+/// use steward::{Policy, SystemClock, retention::{Sweep, SweepBatch, SweepProgress}};
+/// use steward_store::{RecordScan, SqliteStore, StoreSweep, open_vault};
+///
+/// let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
+/// let vault = open_vault(&store, &keys, Policy::coder_model())?;
+/// let at = vault.decision_instant()?;
+/// let metas = store.record_metas(RecordScan::All).collect::<Result<Vec<_>, _>>()?;
+/// let plan = {
+///     let facts = vault.facts()?; // for planning only
+///     Sweep::new(vault.policy().retention(), facts.relationships()?, facts.holds()?).plan(metas, at)
+/// };
+/// let mut sweep = StoreSweep::new(&vault, store.clone(), &plan, &SystemClock, SweepBatch::DEFAULT);
+/// while sweep.step()? == SweepProgress::More {
+///     // the facts are free here: decisions, consent changes and opens go ahead
+/// }
+/// assert!(sweep.into_report().deleted().is_empty());
+/// # drop(vault);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), steward::BoxError>(())
+/// ```
+pub struct StoreSweep<'a, S: VaultStore> {
+    vault: &'a VaultOn<S>,
+    store: S,
+    clock: &'a dyn Clock,
+    batch: SweepBatch,
+    run: SweepRun<'a>,
+}
+
+impl<'a, S> StoreSweep<'a, S>
+where
+    S: VaultStore,
+    for<'f> SweepRecords<'f, S>: RecordStore<Error = StoreError>,
+{
+    /// A run of `plan` on `store`, the store `vault` was opened on, at `clock`'s instants
+    /// (the trusted clock: [`SystemClock`](steward::SystemClock)), `batch` planned actions a
+    /// step.
+    pub fn new(
+        vault: &'a VaultOn<S>,
+        store: S,
+        plan: &'a SweepPlan,
+        clock: &'a dyn Clock,
+        batch: SweepBatch,
+    ) -> Self {
+        Self {
+            vault,
+            store,
+            clock,
+            batch,
+            run: SweepRun::new(plan, clock),
+        }
+    }
+
+    /// Carries out the next step; see the type's docs. Deletions and shreds that fail are in
+    /// the report, and the run goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Logs`] if the facts are unreadable (a thread panicked while changing
+    /// them); [`StoreError::FactsDiverged`] or [`StoreError::FactsStale`] if the facts cannot
+    /// answer: nothing of the step was done, and the next step tries again.
+    pub fn step(&mut self) -> Result<SweepProgress, StoreError> {
+        if self.run.is_done() {
+            return Ok(SweepProgress::Done);
+        }
+        let facts = self.vault.facts()?;
+        let sweep = Sweep::new(
+            self.vault.policy().retention(),
+            facts.relationships()?,
+            facts.holds()?,
+        );
+        // Never before a change the facts recorded: a hold placed a moment ago stands.
+        let clock = NotBefore {
+            clock: self.clock,
+            floor: facts.newest_fact_instant(),
+        };
+        let mut records = SweepRecords::new(self.store.clone(), &*facts);
+        let mut shredder = VaultShredder::new(self.vault, &*facts);
+        Ok(sweep.execute_step(
+            &mut self.run,
+            &mut records,
+            &mut shredder,
+            &clock,
+            self.batch,
+        ))
+    }
+
+    /// Runs every remaining step, and returns the report.
+    ///
+    /// # Errors
+    ///
+    /// As [`step`](Self::step); the report of what was done is then lost, but not the
+    /// deletions (plan again to see what remains).
+    pub fn run(mut self) -> Result<SweepReport, StoreError> {
+        while self.step()? == SweepProgress::More {}
+        Ok(self.into_report())
+    }
+
+    /// What the run did so far.
+    #[must_use]
+    pub const fn report(&self) -> &SweepReport {
+        self.run.report()
+    }
+
+    /// Whether every planned action was carried out.
+    #[must_use]
+    pub const fn is_done(&self) -> bool {
+        self.run.is_done()
+    }
+
+    /// What the run did: the report.
+    #[must_use]
+    pub fn into_report(self) -> SweepReport {
+        self.run.into_report()
+    }
+}
+
+impl<S: VaultStore> fmt::Debug for StoreSweep<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreSweep")
+            .field("batch", &self.batch)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A clock never before `floor`.
+struct NotBefore<'c> {
+    clock: &'c dyn Clock,
+    floor: Option<Timestamp>,
+}
+
+impl Clock for NotBefore<'_> {
+    fn now(&self) -> Timestamp {
+        let now = self.clock.now();
+        self.floor.map_or(now, |floor| now.max(floor))
+    }
+}
 
 /// The retention sweep's [`RecordStore`](steward::retention::RecordStore) over a store
 /// (SQLite, or PostgreSQL with the feature `postgres`), the one way a service deletes records:

@@ -1,7 +1,7 @@
 //! Property tests of the retention invariants (docs/design.md section 3, invariant 7) and of the
 //! evaluator against a naive reference model of the rules.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, num::NonZeroUsize};
 
 use proptest::prelude::*;
 use steward_core::{
@@ -12,7 +12,7 @@ use steward_retention::{
     Anchor, DeletionMethod, DeletionWindow, Disposition, DueReason, HoldId, HoldRegister,
     HoldScope, KeepReason, LegalHold, MemoryKeyShredder, MemoryRecordStore, RecordMeta,
     Relationship, RelationshipBook, RetentionError, RetentionPeriod, RetentionRule,
-    RetentionSchedule, Sweep,
+    RetentionSchedule, Sweep, SweepBatch, SweepProgress, SweepRun,
 };
 
 /// All instants are whole hours after this base, so boundaries (`now == deadline`) are hit often.
@@ -572,6 +572,56 @@ proptest! {
             let due = matches!(verdict, Verdict::DeleteBy { .. } | Verdict::DeleteNow { .. });
             prop_assert_eq!(planned.contains(&record.id()), due);
             prop_assert_eq!(skipped.contains(&record.id()), verdict == Verdict::Error);
+        }
+    }
+
+    /// A plan carried out in steps of any size (a service releasing its facts between steps)
+    /// deletes, keeps, shreds and withholds exactly what one execution does, and every step
+    /// but the last reports more to do.
+    #[test]
+    fn stepped_execution_does_what_one_execution_does(world in world(), size in 1_usize..6) {
+        let built = build(&world).unwrap();
+        let now = at(world.now);
+        let clock = ManualClock::new(now);
+        let sweep = Sweep::new(&built.schedule, &built.book, &built.register);
+        let plan = sweep.plan(built.records.iter().copied(), now);
+        let fresh_keys = || {
+            let mut keys = MemoryKeyShredder::new();
+            built.customers.iter().for_each(|customer| keys.add_customer(*customer));
+            keys
+        };
+
+        let mut whole_store: MemoryRecordStore = built.records.iter().copied().collect();
+        let mut whole_keys = fresh_keys();
+        let whole = sweep.execute(&plan, &mut whole_store, &mut whole_keys, &clock);
+
+        let mut store: MemoryRecordStore = built.records.iter().copied().collect();
+        let mut keys = fresh_keys();
+        let batch = SweepBatch::new(NonZeroUsize::new(size).unwrap());
+        let mut run = SweepRun::new(&plan, &clock);
+        let planned = plan.deletions().count() + plan.shreds().count();
+        let mut steps = 0_usize;
+        loop {
+            steps += 1;
+            prop_assert!(steps <= planned + 1, "the run does not end");
+            let progress = sweep.execute_step(&mut run, &mut store, &mut keys, &clock, batch);
+            if progress == SweepProgress::Done {
+                break;
+            }
+            prop_assert!(!run.is_done());
+        }
+        let stepped = run.into_report();
+        let sorted = |ids: &[RecordId]| ids.iter().copied().collect::<BTreeSet<_>>();
+        prop_assert_eq!(sorted(stepped.deleted()), sorted(whole.deleted()));
+        prop_assert_eq!(stepped.now_kept(), whole.now_kept());
+        prop_assert_eq!(stepped.shredded(), whole.shredded());
+        prop_assert_eq!(stepped.shreds_withheld(), whole.shreds_withheld());
+        prop_assert_eq!(stepped.failures().len(), whole.failures().len());
+        for record in &built.records {
+            prop_assert_eq!(store.contains(record.id()), whole_store.contains(record.id()));
+        }
+        for customer in &built.customers {
+            prop_assert_eq!(keys.has_keys(*customer), whole_keys.has_keys(*customer));
         }
     }
 

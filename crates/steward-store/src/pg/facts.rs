@@ -145,6 +145,33 @@ pub(super) fn append_in(
     store_entries(tx, store, &[entry])
 }
 
+/// Appends `events` to the fact log in `tx`, in order, under one take of the log's head
+/// lock, and announces them: a batch of the store's own writes (a sweep's deletions).
+pub(super) fn append_all_in(
+    tx: &mut postgres::Transaction<'_>,
+    store: &PgStore,
+    events: &[FactEvent],
+) -> Result<(), StoreError> {
+    let length = lock_head(tx)?;
+    let mut newest = match tx
+        .query_opt(
+            "SELECT hash FROM fact_events WHERE seq = $1",
+            &[&to_i64(length, "a fact log position")?],
+        )
+        .doing("reading the fact log's newest entry")?
+    {
+        Some(row) => Some((length, hash_of(column(&row, 0, FACT_EVENTS)?, FACT_EVENTS)?)),
+        None => None,
+    };
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        let entry = entry_after(store.fact_key(), newest, event)?;
+        newest = Some((entry.sequence(), entry.hash()));
+        entries.push(entry);
+    }
+    store_entries(tx, store, &entries)
+}
+
 /// Locks the log's head row (writers take it, so `seq` is also commit order and a node that
 /// applied up to n has seen every entry up to n) and returns the log's length.
 fn lock_head(tx: &mut postgres::Transaction<'_>) -> Result<u64, StoreError> {
@@ -169,17 +196,23 @@ fn store_entries(
     let Some(newest) = entries.last() else {
         return Ok(());
     };
-    for entry in entries {
-        tx.execute(
-            "INSERT INTO fact_events (seq, event, hash) VALUES ($1, $2, $3)",
-            &[
-                &to_i64(entry.sequence(), "a fact log position")?,
-                &entry.event(),
-                &entry.hash().as_bytes().as_slice(),
-            ],
-        )
-        .doing("storing a fact entry")?;
-    }
+    // One statement for the lot: a sweep's batch appends hundreds.
+    let sequences = entries
+        .iter()
+        .map(|entry| to_i64(entry.sequence(), "a fact log position"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let texts: Vec<&str> = entries.iter().map(StoredFact::event).collect();
+    let hashes: Vec<[u8; 32]> = entries
+        .iter()
+        .map(|entry| *entry.hash().as_bytes())
+        .collect();
+    let hashes: Vec<&[u8]> = hashes.iter().map(<[u8; 32]>::as_slice).collect();
+    tx.execute(
+        "INSERT INTO fact_events (seq, event, hash) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[])",
+        &[&sequences, &texts, &hashes],
+    )
+    .doing("storing fact entries")?;
     let newest = to_i64(newest.sequence(), "a fact log position")?;
     tx.execute(
         "UPDATE facts_head SET seq = $1 WHERE singleton = 1",

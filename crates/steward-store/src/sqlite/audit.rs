@@ -146,22 +146,25 @@ impl SqliteStore {
 
     /// Every audit entry, oldest first.
     ///
+    /// Read through a connection of its own, in one statement (one snapshot of the write-ahead
+    /// log): verifying a long chain holds up no write of the store's shared connection
+    /// (stored records, fact changes, other audit entries).
+    ///
     /// # Errors
     ///
     /// [`StoreError::Sqlite`] if the store cannot be read; [`StoreError::Corrupt`] if an
     /// entry does not decode.
     pub fn audit_entries(&self) -> Result<Vec<ChainedEntry>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT sequence, entry FROM audit_entries ORDER BY sequence")
-                .doing("reading the audit entries")?;
-            let mut rows = stmt.query([]).doing("reading the audit entries")?;
-            let mut entries = Vec::new();
-            while let Some(row) = rows.next().doing("reading the audit entries")? {
-                entries.push(decode_entry(&Columns::new(row, ENTRIES))?);
-            }
-            Ok(entries)
-        })
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT sequence, entry FROM audit_entries ORDER BY sequence")
+            .doing("reading the audit entries")?;
+        let mut rows = stmt.query([]).doing("reading the audit entries")?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next().doing("reading the audit entries")? {
+            entries.push(decode_entry(&Columns::new(row, ENTRIES))?);
+        }
+        Ok(entries)
     }
 
     /// Stores a signed checkpoint in a transaction of its own. Storing the same checkpoint

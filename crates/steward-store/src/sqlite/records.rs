@@ -418,6 +418,34 @@ impl RecordStore for crate::SweepRecords<'_, SqliteStore> {
         });
         crate::sweep_records::observed(removal)
     }
+
+    /// Deletes the records in one transaction (one disk sync), each as
+    /// [`delete`](Self::delete) would: a record a standing hold covers is refused on its own,
+    /// and the others are deleted with their fact-log entries.
+    fn delete_batch(
+        &mut self,
+        records: &[RecordId],
+    ) -> Result<Vec<Result<Removal, StoreError>>, StoreError> {
+        let holds = self.facts.holds()?;
+        self.store.write(|tx| {
+            records
+                .iter()
+                .map(|record| {
+                    let Some(meta) = tx.record_meta(*record)? else {
+                        return Ok(Ok(Removal::AlreadyAbsent));
+                    };
+                    if let Some(hold) = crate::sweep_records::covering_hold(holds, &meta) {
+                        return Ok(Err(crate::sweep_records::held(hold)));
+                    }
+                    let removal = tx.delete_record(*record)?;
+                    if removal == Removal::Removed {
+                        super::facts::append_in(tx, &FactEvent::RecordDeleted { record: *record })?;
+                    }
+                    Ok(Ok(removal))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+    }
 }
 
 /// The metadata of stored records, a chunk at a time: see [`SqliteStore::record_metas`].

@@ -59,7 +59,8 @@ struct Args {
 
 fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    let loopback = |url: &str| url.starts_with("http://127.") || url.starts_with("http://localhost");
+    let loopback =
+        |url: &str| url.starts_with("http://127.") || url.starts_with("http://localhost");
     if !args.url.split(',').all(loopback) {
         return Err("the load generator sends only to loopback addresses".into());
     }

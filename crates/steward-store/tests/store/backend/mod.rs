@@ -4,7 +4,7 @@
 //! - [`Backend`]: what a test needs of a backend beyond the store itself: a fresh store of its
 //!   own, the vault on it, a record sealed and stored, and raw SQL for tampering. `sqlite.rs`
 //!   and `postgres.rs` implement it.
-//! - The behaviour modules (`audit`, `facts`, `fact_log`, `ingest`, `keys`, `records`, `secrets`) are compiled once
+//! - The behaviour modules (`audit`, `facts`, `fact_log`, `ingest`, `keys`, `records`, `secrets`, `sweep`) are compiled once
 //!   per mount, with `Db` naming that mount's backend. They call the stores' methods by name:
 //!   both stores offer the same verbs, so a test that compiles for one and not the other has
 //!   found a difference between them.
@@ -177,6 +177,10 @@ macro_rules! conformance_suite {
                 a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice;
             secrets:
                 stored_records_hold_markers_not_secrets_and_fingerprints_survive_a_restart;
+            sweep:
+                a_hold_placed_between_steps_keeps_its_records_and_the_log_proves_the_rest,
+                an_interrupted_sweep_is_finished_by_planning_again,
+                a_20k_record_sweep_interleaves_with_seals_decisions_and_consent_changes;
             lineage:
                 export_lineage_survives_reopen_and_names_the_exports_holding_a_customer;
             ingest:
@@ -214,6 +218,7 @@ mod on_sqlite {
         pub(super) mod lineage;
         pub(super) mod records;
         pub(super) mod secrets;
+        pub(super) mod sweep;
     }
 }
 
@@ -253,5 +258,6 @@ mod on_postgres {
         pub(super) mod lineage;
         pub(super) mod records;
         pub(super) mod secrets;
+        pub(super) mod sweep;
     }
 }
