@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use steward::{
     AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
     DataRef, Facts, MemoryFacts, Policy, Purpose, RecordId, Request, RosterFacts, SealedRecord,
-    StewardId, SystemClock, Timestamp, TrainingLevel, TrainingScope, Vault, VaultShredder,
+    StewardId, SystemClock, Timestamp, TrainingLevel, TrainingScope, Vault,
     logs::{AuditKey, AuditStore, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
-    retention::{RecordMeta, Sweep},
+    retention::{RecordMeta, Sweep, SweepBatch, SweepProgress},
 };
 use steward_store::{
     DurableFacts, Effective, FactLog, Ingest, IngestConfig, RecordScan, SqliteStore, StoreKeys,
-    StoreVault, SweepRecords, open_vault,
+    StoreSweep, StoreVault, open_vault,
 };
 use steward_tower::{IngestLog, RequestLog};
 
@@ -354,16 +354,26 @@ impl Backend for SqliteBackend {
             .record_metas(RecordScan::All)
             .collect::<Result<Vec<_>, _>>()?;
         let scanned = records.len();
-        let facts = self.vault.facts()?;
-        let sweep = Sweep::new(
-            self.vault.policy().retention(),
-            facts.relationships()?,
-            facts.holds()?,
+        let plan = {
+            // The facts are held for planning only; each step below takes them again for
+            // one short batch, so chat requests, consent changes and opens go on meanwhile.
+            let facts = self.vault.facts()?;
+            Sweep::new(
+                self.vault.policy().retention(),
+                facts.relationships()?,
+                facts.holds()?,
+            )
+            .plan(records, floor)
+        };
+        let mut sweep = StoreSweep::new(
+            &self.vault,
+            self.store.clone(),
+            &plan,
+            &SystemClock,
+            SweepBatch::DEFAULT,
         );
-        let plan = sweep.plan(records, floor);
-        let mut store = SweepRecords::new(self.store.clone(), &*facts);
-        let mut shredder = VaultShredder::new(&*self.vault, &*facts);
-        let report = sweep.execute(&plan, &mut store, &mut shredder, &SystemClock);
+        while sweep.step()? == SweepProgress::More {}
+        let report = sweep.into_report();
         Ok(json!({
             "scanned": scanned,
             "deleted": report.deleted().len(),
@@ -398,6 +408,49 @@ fn report(ingest: &Ingest) -> Result<(), BoxError> {
 
 // ---- PostgreSQL ----
 
+/// A sink whose `log` may block on I/O: `Ingest::log` seals on the caller's task, and sealing
+/// on PostgreSQL may read a customer's keys through the blocking client, which must not run
+/// on tokio's workers. Each exchange is handed to the blocking pool (started at once, so a
+/// detached record is written all the same), which logs through the inner sink.
+#[cfg(feature = "postgres")]
+struct OffRuntime {
+    inner: Arc<dyn RequestLog>,
+    runtime: tokio::runtime::Handle,
+}
+
+#[cfg(feature = "postgres")]
+impl RequestLog for OffRuntime {
+    fn admit(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<steward_tower::Admission, steward_tower::SinkError> {
+        self.inner.admit(customer, now)
+    }
+
+    fn log(&self, exchange: steward_tower::Exchange) -> steward_tower::LogFuture {
+        let inner = Arc::clone(&self.inner);
+        let runtime = self.runtime.clone();
+        let handle = self.runtime.spawn_blocking(move || {
+            let logging = inner.log(exchange);
+            runtime.block_on(logging)
+        });
+        steward_tower::LogFuture::new(async move {
+            handle
+                .await
+                .map_err(|error| steward_tower::SinkError::Unavailable(error.into()))?
+        })
+    }
+
+    fn log_detached(&self, exchange: steward_tower::Exchange) {
+        let inner = Arc::clone(&self.inner);
+        drop(
+            self.runtime
+                .spawn_blocking(move || inner.log_detached(exchange)),
+        );
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
     use std::{sync::Arc, time::Duration};
@@ -413,7 +466,8 @@ mod pg {
     use steward_tower::{IngestLog, RequestLog};
 
     use super::{
-        Backend, admin, demo_keys, durable_consent, durable_end, durable_start, open_bytes, report,
+        Backend, OffRuntime, admin, demo_keys, durable_consent, durable_end, durable_start,
+        open_bytes, report,
     };
 
     pub(super) struct PgBackend {
@@ -454,7 +508,10 @@ mod pg {
 
     impl Backend for PgBackend {
         fn sink(&self) -> Arc<dyn RequestLog> {
-            Arc::new(IngestLog::new(self.ingest.clone(), Arc::clone(&self.vault)))
+            Arc::new(OffRuntime {
+                inner: Arc::new(IngestLog::new(self.ingest.clone(), Arc::clone(&self.vault))),
+                runtime: tokio::runtime::Handle::current(),
+            })
         }
 
         fn start(&self, customer: CustomerId) -> Result<(), BoxError> {

@@ -113,6 +113,7 @@ impl FromStr for StoreMode {
 #[derive(Clone)]
 struct App {
     backend: Option<Arc<dyn Backend>>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: Arc<str>,
 }
@@ -140,8 +141,11 @@ async fn serve(args: Args, backend: Option<Arc<dyn Backend>>) -> Result<(), BoxE
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector);
+    // Every counter and histogram of the store and the facade (names in docs/operations.md).
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let app = App {
         backend: backend.clone(),
+        metrics,
         client,
         upstream: args.upstream.trim_end_matches('/').into(),
     };
@@ -170,7 +174,7 @@ async fn serve(args: Args, backend: Option<Arc<dyn Backend>>) -> Result<(), BoxE
         .route("/steward/open", post(steward_open))
         .route("/export", post(export))
         .route("/admin/sweep", post(sweep))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(prometheus))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await?
@@ -330,10 +334,12 @@ async fn sweep(State(app): State<App>) -> Response {
     .await
 }
 
-async fn metrics() -> Response {
+/// Prometheus text: decisions, refusals, ingest queue depth, batch sizes, commit latency,
+/// sweep progress (labels carry clause ids and outcomes, never customers or content).
+async fn prometheus(State(app): State<App>) -> Response {
     (
-        StatusCode::NOT_IMPLEMENTED,
-        "metrics arrive with the batched ingest handle\n",
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
     )
         .into_response()
 }
