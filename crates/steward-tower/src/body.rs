@@ -209,6 +209,7 @@ where
                         logged.phase = Phase::Releasing;
                     }
                     Poll::Ready(Err(error)) => {
+                        crate::observe::log_failed();
                         logged.pending = None;
                         logged.held = None;
                         logged.phase = Phase::Done;

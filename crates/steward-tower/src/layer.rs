@@ -108,8 +108,9 @@ pub struct StewardLayer {
 }
 
 /// The user's function naming a request's customer, its error boxed.
-type Resolver = Box<dyn Fn(&Parts) -> Result<CustomerId, BoxError> + Send + Sync>;
+type Resolver = Arc<dyn Fn(&Parts) -> Result<CustomerId, BoxError> + Send + Sync>;
 
+#[derive(Clone)]
 struct Shared {
     sink: Arc<dyn RequestLog>,
     resolver: Resolver,
@@ -131,7 +132,7 @@ impl StewardLayer {
         Self {
             shared: Arc::new(Shared {
                 sink,
-                resolver: Box::new(move |parts| resolver(parts).map_err(Into::into)),
+                resolver: Arc::new(move |parts| resolver(parts).map_err(Into::into)),
                 body_limit: DEFAULT_BODY_LIMIT,
                 capture_limit: DEFAULT_CAPTURE_LIMIT,
                 routes: Vec::new(),
@@ -160,17 +161,10 @@ impl StewardLayer {
         self.map(|shared| shared.routes.push((prefix, setting)))
     }
 
-    fn map(self, change: impl FnOnce(&mut Shared)) -> Self {
-        let mut shared = match Arc::try_unwrap(self.shared) {
-            Ok(shared) => shared,
-            // Built and changed in one expression, so never shared yet; a clone would lose
-            // the resolver, so keep the layer as it is rather than half-change it.
-            Err(shared) => return Self { shared },
-        };
-        change(&mut shared);
-        Self {
-            shared: Arc::new(shared),
-        }
+    fn map(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+        // A layer already cloned keeps its settings; this one gets its own copy.
+        change(Arc::make_mut(&mut self.shared));
+        self
     }
 }
 
@@ -323,6 +317,7 @@ where
         let (mut head, body) = response.into_parts();
         head.headers
             .insert(UNLOGGED_HEADER, HeaderValue::from_static("unlogged"));
+        crate::observe::unlogged();
         return Ok(Response::from_parts(head, StewardBody::unlogged(body)));
     }
     let record = RecordId::generate_at(now);
@@ -361,6 +356,7 @@ where
 }
 
 fn refuse<B>(error: &LayerError) -> Response<StewardBody<B>> {
+    crate::observe::refused(error.kind());
     let mut response = Response::new(StewardBody::text(error.text()));
     *response.status_mut() = error.status();
     let headers = response.headers_mut();

@@ -31,6 +31,14 @@
 //! to SQLite, PostgreSQL or memory, acknowledging once durable.
 //!
 //! The crate needs no async runtime: its futures run on any executor.
+//!
+//! # Observe it
+//!
+//! With the feature `metrics`, the layer counts through the `metrics` facade:
+//! `steward_layer_refused_total{kind}` (the [`LayerError::kind`] of each refusal),
+//! `steward_layer_unlogged_total` (requests a route let pass unlogged while the store was
+//! down: alert on it) and `steward_layer_log_failed_total` (responses whose record could not
+//! be stored, whose end was withheld).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -40,6 +48,7 @@ mod error;
 #[cfg(feature = "ingest")]
 mod ingest;
 mod layer;
+mod observe;
 mod sink;
 
 pub use crate::{

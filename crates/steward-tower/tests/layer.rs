@@ -497,3 +497,65 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn a_setting_applies_to_the_layer_it_is_made_on_and_not_to_earlier_clones() {
+    let log = memory_log();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let base = StewardLayer::new(log, resolver);
+    let strict = base.clone().body_limit(4);
+    let mut loose = base.layer(echo(calls.clone()));
+    let mut tight = strict.layer(echo(calls.clone()));
+    block_on(async {
+        let passed = send(&mut loose, request(Some(ADA), "/v1/chat", b"0123456789")).await;
+        assert_eq!(passed.status(), StatusCode::OK);
+        let refused = send(&mut tight, request(Some(ADA), "/v1/chat", b"0123456789")).await;
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn refusals_and_unlogged_passes_are_counted_by_kind() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let calls = Arc::new(AtomicUsize::new(0));
+    metrics::with_local_recorder(&recorder, || {
+        let mut refusing = StewardLayer::new(memory_log(), resolver).layer(echo(calls.clone()));
+        let mut down = StewardLayer::new(Arc::new(DownLog), resolver)
+            .on_store_down("/health", OnStoreDown::DangerousProxyUnlogged)
+            .layer(echo(calls.clone()));
+        block_on(async {
+            send(&mut refusing, request(Some(BEN), "/v1/chat", b"{}")).await;
+            send(&mut refusing, request(None, "/v1/chat", b"{}")).await;
+            send(&mut down, request(Some(ADA), "/health", b"{}")).await;
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let counter = |name: &str, kind: Option<&str>| -> u64 {
+        snapshot
+            .iter()
+            .filter(|(key, ..)| {
+                key.key().name() == name
+                    && kind.is_none_or(|kind| {
+                        key.key()
+                            .labels()
+                            .any(|label| label.key() == "kind" && label.value() == kind)
+                    })
+            })
+            .map(|(.., value)| match value {
+                DebugValue::Counter(n) => *n,
+                _ => 0,
+            })
+            .sum()
+    };
+    assert_eq!(counter("steward_layer_refused_total", Some("refused")), 1);
+    assert_eq!(
+        counter("steward_layer_refused_total", Some("unknown-customer")),
+        1
+    );
+    assert_eq!(counter("steward_layer_unlogged_total", None), 1);
+}
