@@ -17,8 +17,9 @@
 //! (roster), `POST /steward/open` (a steward opens a record with a purpose and a
 //! justification), `POST /export` (which records a training scope may take), `POST
 //! /admin/sweep` (the retention sweep in short steps, SQLite only), `GET /metrics` (Prometheus
-//! text: the layer's, the ingest handle's and the facade's counters and histograms). The customer is the `x-customer` header:
-//! in production it comes from your API-key lookup, never from the body.
+//! text: the layer's, the ingest handle's and the facade's counters and histograms). The
+//! customer is the `x-customer` header: in production it comes from your API-key lookup,
+//! never from the body.
 //!
 //! The store keys are fixed demo bytes: never run this with real data.
 
