@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CRATES=(steward-core steward-consent steward-logs steward-retention steward steward-store steward-redact)
+CRATES=(steward-core steward-consent steward-logs steward-retention steward steward-store steward-redact steward-tower)
 TARGET="${CARGO_TARGET_DIR:-target}/public-api"
 OUT=api
 if [ "${1:-}" = "--check" ]; then

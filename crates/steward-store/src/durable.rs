@@ -1,34 +1,34 @@
 //! Sealed records committed in groups, and streamed to a training export.
 
-use std::{sync::mpsc, thread};
+use std::{num::NonZeroUsize, sync::mpsc, thread};
 
 use steward::{BoxError, ExportPass, logs::SealedRecord};
 use steward_core::DataCategory;
 
-use crate::{SqliteStore, StoreError};
+use crate::{
+    SqliteStore, StoreError,
+    ingest::{Job, Responder, SqliteSink, Writer, nonzero},
+};
 
 /// Commits sealed records in groups: each [`put`](Self::put) returns once its record is
 /// durable, and records put by several threads at once share one transaction (one fsync),
-/// which is what makes durable sealing fast under concurrency. (On PostgreSQL the server
-/// already shares its commits between connections: see `PgStore::seal_durable`.) If a group does not commit, each of its records is stored on its own, so one
-/// refused record (a conflict, a key shredded by another node) fails only its own `put`,
-/// with its own error.
+/// which is what makes durable sealing fast under concurrency. If a group does not commit,
+/// each of its records is stored on its own, so one refused record (a conflict) fails only
+/// its own `put`, with its own error.
 ///
-/// A writer thread owns the commits; dropping the committer finishes the records already
-/// handed over and stops it.
+/// It is the writer of [`Ingest`](crate::Ingest) without the policy check and the sealing,
+/// for callers that seal themselves: a server should prefer [`Ingest`](crate::Ingest),
+/// whose futures wait without a thread and whose queue is bounded. Dropping the committer
+/// finishes the records already handed over and stops its thread.
 pub struct GroupCommitter {
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<thread::JoinHandle<()>>,
-}
-
-struct Job {
-    record: SealedRecord,
-    category: DataCategory,
-    done: mpsc::SyncSender<Result<(), StoreError>>,
+    writer: Writer,
 }
 
 /// At most this many records share one transaction.
-const GROUP_LIMIT: usize = 512;
+const GROUP_LIMIT: NonZeroUsize = nonzero(512);
+
+/// At most this many records wait for the writer; `put` blocks beyond that.
+const QUEUE_LIMIT: NonZeroUsize = nonzero(4096);
 
 impl GroupCommitter {
     /// A committer writing to `store`.
@@ -37,57 +37,12 @@ impl GroupCommitter {
     ///
     /// [`StoreError::Thread`] if the writer thread could not be started.
     pub fn new(store: &SqliteStore) -> Result<Self, StoreError> {
-        let (group_store, one_store) = (store.clone(), store.clone());
-        Self::spawn(
-            move |group: &[(&SealedRecord, DataCategory)]| {
-                group_store.put_records(group.iter().copied())
-            },
-            move |record: &SealedRecord, category| one_store.put_record(record, category),
-        )
-    }
-
-    /// Starts the writer: `put_group` stores a group in one transaction, all or none;
-    /// `put_one` stores one record, for the records of a group that did not commit.
-    fn spawn<G, O>(put_group: G, put_one: O) -> Result<Self, StoreError>
-    where
-        G: Fn(&[(&SealedRecord, DataCategory)]) -> Result<usize, StoreError> + Send + 'static,
-        O: Fn(&SealedRecord, DataCategory) -> Result<(), StoreError> + Send + 'static,
-    {
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let writer = thread::Builder::new()
-            .name("steward-group-commit".into())
-            .spawn(move || {
-                while let Ok(first) = inbox.recv() {
-                    let mut group = vec![first];
-                    while group.len() < GROUP_LIMIT {
-                        match inbox.try_recv() {
-                            Ok(job) => group.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    // A lone record is stored by the cheaper single-record path.
-                    let committed = group.len() > 1 && {
-                        let records: Vec<_> = group
-                            .iter()
-                            .map(|job| (&job.record, job.category))
-                            .collect();
-                        put_group(&records).is_ok()
-                    };
-                    for job in group {
-                        let result = if committed {
-                            Ok(())
-                        } else {
-                            put_one(&job.record, job.category)
-                        };
-                        // A caller that stopped waiting needs no answer.
-                        let _answered = job.done.send(result);
-                    }
-                }
-            })
-            .map_err(|source| StoreError::Thread { source })?;
         Ok(Self {
-            jobs: Some(jobs),
-            writer: Some(writer),
+            writer: Writer::spawn(
+                Box::new(SqliteSink(store.clone())),
+                QUEUE_LIMIT,
+                GROUP_LIMIT,
+            )?,
         })
     }
 
@@ -100,31 +55,20 @@ impl GroupCommitter {
     /// could not be stored on its own either; [`StoreError::GroupCommit`] if the writer
     /// thread stopped (the record may or may not be stored).
     pub fn put(&self, record: SealedRecord, category: DataCategory) -> Result<(), StoreError> {
-        let (done, answer) = mpsc::sync_channel(1);
-        let jobs = self.jobs.as_ref().ok_or(StoreError::GroupCommit {
-            reason: "the committer is shut down",
-        })?;
-        jobs.send(Job {
-            record,
-            category,
-            done,
-        })
-        .map_err(|_| StoreError::GroupCommit {
+        let (reply, answer) = Responder::new();
+        self.writer
+            .queue
+            .push_blocking(Job {
+                record,
+                category,
+                reply: Some(reply),
+            })
+            .map_err(|_| StoreError::GroupCommit {
+                reason: "the committer is shut down",
+            })?;
+        answer.wait_answer().unwrap_or(Err(StoreError::GroupCommit {
             reason: "the writer thread stopped",
-        })?;
-        answer.recv().map_err(|_| StoreError::GroupCommit {
-            reason: "the writer thread stopped",
-        })?
-    }
-}
-
-impl Drop for GroupCommitter {
-    fn drop(&mut self) {
-        // Closing the channel ends the writer's loop once it has committed what it holds.
-        self.jobs.take();
-        if let Some(writer) = self.writer.take() {
-            let _finished = writer.join();
-        }
+        }))
     }
 }
 

@@ -321,6 +321,13 @@ pub enum StoreError {
         /// How long this trail waited.
         seconds: u64,
     },
+    /// The in-memory record store (`MemoryRecords`, an `Ingest::memory` handle's) holds as
+    /// many records as it may: nothing more is stored, nothing is dropped.
+    #[error("the in-memory record store is full ({capacity} records): the record was not stored")]
+    MemoryFull {
+        /// How many records it holds.
+        capacity: usize,
+    },
     /// A value of a kind this build cannot store yet (a new variant of an upstream enum).
     #[error("cannot store {what}: unknown to this build")]
     Unsupported {
@@ -518,7 +525,8 @@ impl StoreError {
             | Self::Thread { .. }
             | Self::GroupCommit { .. }
             | Self::AuditLock { .. }
-            | Self::AuditLockTimeout { .. } => Class::Unavailable,
+            | Self::AuditLockTimeout { .. }
+            | Self::MemoryFull { .. } => Class::Unavailable,
             Self::Postgres { source, .. } => postgres_class(source.as_ref()),
             Self::JournalMode { .. }
             | Self::NotAStore { .. }
@@ -601,7 +609,7 @@ mod tests {
 
     /// The number of variants of [`StoreError`] (the arms of [`intended`]); the same with
     /// and without the `postgres` feature.
-    const VARIANTS: usize = 40;
+    const VARIANTS: usize = 41;
 
     /// The class each variant is meant to be in, and a number naming the variant. The match
     /// names every variant, so a new one does not compile until it is classified here too;
@@ -648,6 +656,7 @@ mod tests {
             StoreError::AuditLock { .. } => (36, Unavailable),
             StoreError::AuditLockTimeout { .. } => (37, Unavailable),
             StoreError::Unsupported { .. } => (38, Other),
+            StoreError::MemoryFull { .. } => (40, Unavailable),
             StoreError::Postgres { source, .. } => {
                 let class = match source.to_string() {
                     text if text.starts_with("invalid configuration")
@@ -773,6 +782,7 @@ mod tests {
                 source: io_error(),
             },
             StoreError::AuditLockTimeout { seconds: 5 },
+            StoreError::MemoryFull { capacity: 8 },
             StoreError::Unsupported {
                 what: "a new level",
             },

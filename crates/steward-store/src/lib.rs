@@ -380,8 +380,10 @@ mod durable_facts;
 mod error;
 mod fact_log;
 mod fact_snapshot;
+mod ingest;
 mod key_check;
 mod lineage;
+mod observe;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod sqlite;
@@ -399,6 +401,10 @@ pub use crate::{
         FactLog, LoggedConsentReceipt, StoredFact, consent_receipts_logged, verify_fact_log,
     },
     fact_snapshot::FactSnapshot,
+    ingest::{
+        Acknowledge, DrainReport, Ingest, IngestConfig, IngestError, LogEntry, Logged,
+        MemoryRecords,
+    },
     key_check::StoreKeys,
     lineage::{CustomerRecords, ExportLineage, LineageStore},
     sqlite::{
@@ -418,6 +424,7 @@ const _: () = {
     assert_send_sync::<StoreVault>();
     assert_send_sync::<StoreFacts>();
     assert_send_sync::<GroupCommitter>();
+    assert_send_sync::<Ingest>();
     #[cfg(feature = "postgres")]
     assert_send_sync::<pg::PgVault>();
 };

@@ -6,8 +6,8 @@ use std::fmt;
 use steward::{
     Clock, Facts, Timestamp, VaultShredder,
     retention::{
-        HoldId, HoldSource, RecordMeta, RecordStore, RetentionError, Sweep, SweepBatch, SweepPlan,
-        SweepProgress, SweepReport, SweepRun,
+        HoldId, HoldSource, RecordMeta, RecordStore, Removal, RetentionError, Sweep, SweepBatch,
+        SweepPlan, SweepProgress, SweepReport, SweepRun,
     },
 };
 
@@ -219,6 +219,17 @@ impl<'a, L> SweepRecords<'a, L> {
     pub const fn new(store: L, facts: &'a DurableFacts<L>) -> Self {
         Self { store, facts }
     }
+}
+
+/// Counts a deletion's outcome for the sweep's progress metric, and passes it on.
+pub(crate) fn observed(removal: Result<Removal, StoreError>) -> Result<Removal, StoreError> {
+    crate::observe::sweep_record(match &removal {
+        Ok(Removal::Removed) => "deleted",
+        Ok(_) => "absent",
+        Err(StoreError::Retention(RetentionError::Held { .. })) => "held",
+        Err(_) => "failed",
+    });
+    removal
 }
 
 /// The refusal of a deletion while hold `hold` covers the record.

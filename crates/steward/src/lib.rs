@@ -6,6 +6,7 @@ mod decision;
 mod error;
 mod facts;
 mod justification_rule;
+mod observe;
 mod policy;
 mod receipt;
 mod request;

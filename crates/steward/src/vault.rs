@@ -155,6 +155,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         collected_at: Timestamp,
         body: &[u8],
     ) -> Result<SealedRecord, LogsError> {
+        let _span = crate::observe::seal_span(body.len());
         self.guard_replaced()?;
         let level = self
             .facts
@@ -179,6 +180,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         collected_at: Timestamp,
         body: &[u8],
     ) -> Result<steward_logs::Sealed, LogsError> {
+        let _span = crate::observe::seal_span(body.len());
         self.guard_replaced()?;
         let level = self
             .facts
@@ -209,16 +211,21 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         record: &SealedRecord,
         request: &AccessRequest,
     ) -> Result<Plaintext, LogsError> {
+        let _span = crate::observe::open_span(request.purpose());
         // Facts before the trail, as everywhere (see the lock order in the type's docs); a
         // panic that poisoned the facts denies rather than opening on half-changed facts.
         let facts = self.facts.read();
+        let mut allowed = None;
         // The clock never runs backwards for a decision: not before the newest fact change.
         let not_before = facts
             .as_ref()
             .ok()
             .and_then(|facts| facts.newest_fact_instant());
-        self.custody
-            .dangerous_open_with_gate_not_before(record, request, not_before, |query| {
+        let opened = self.custody.dangerous_open_with_gate_not_before(
+            record,
+            request,
+            not_before,
+            |query| {
                 let data = DataRef::of_sealed_record(query.header());
                 let ask = Request {
                     actor: crate::Actor::Steward(request.steward()),
@@ -239,8 +246,17 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
                     }
                     _ => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
                 };
+                crate::observe::decision(&ask, &decision);
+                allowed = Some(decision.is_allowed());
                 denial_of(&decision)
-            })
+            },
+        );
+        crate::observe::open(match (&opened, allowed) {
+            (Ok(_), _) => "opened",
+            (Err(_), Some(false)) => "denied",
+            (Err(_), _) => "failed",
+        });
+        opened
     }
 
     /// Adds `steward` to the roster, on `admin`'s authority: audited, then applied.
@@ -385,12 +401,14 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// panic in another thread deny (the policy fails closed).
     #[must_use]
     pub fn check(&self, request: &Request<'_>) -> Decision {
-        match self.facts.read() {
+        let decision = match self.facts.read() {
             Ok(facts) if !self.replaced.load(Ordering::Acquire) => {
                 self.policy.check(request, &*facts)
             }
             _ => Decision::cannot_evaluate(crate::EvaluationProblem::FactsUnavailable),
-        }
+        };
+        crate::observe::decision(request, &decision);
+        decision
     }
 
     /// The policy.

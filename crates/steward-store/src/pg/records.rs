@@ -311,37 +311,11 @@ impl RecordStore for crate::SweepRecords<'_, PgStore> {
     /// Deletes a record in a transaction of its own, with its fact-log entry, unless a
     /// standing hold covers it (the row is locked while the holds are checked).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
-        let holds = self.facts.holds()?;
-        let mut client = self.store.client()?;
-        let mut tx = client.transaction().doing("starting a deletion")?;
-        let row = tx
-            .query_opt(
-                "SELECT customer, created_at, id, category FROM records WHERE id = $1 FOR UPDATE",
-                &[&record.as_bytes().as_slice()],
-            )
-            .doing("reading a record's metadata")?;
-        let Some(row) = row else {
-            return Ok(Removal::AlreadyAbsent);
-        };
-        let meta = decode_meta(&row)?;
-        if let Some(hold) = crate::sweep_records::covering_hold(holds, &meta) {
-            return Err(crate::sweep_records::held(hold));
-        }
-        let deleted = tx
-            .execute(
-                "DELETE FROM records WHERE id = $1",
-                &[&record.as_bytes().as_slice()],
-            )
-            .doing("deleting a record")?;
-        if deleted == 0 {
-            return Ok(Removal::AlreadyAbsent);
-        }
-        super::facts::append_in(&mut tx, &self.store, &FactEvent::RecordDeleted { record })?;
-        tx.commit().doing("committing a deletion")?;
-        Ok(Removal::Removed)
+        let _span = crate::observe::sweep_span();
+        crate::sweep_records::observed(self.delete_record(record))
     }
 
-    /// Deletes the records in one transaction, each as [`delete`](Self::delete) would (the
+    /// Deletes the records in one transaction, each as [`delete`](RecordStore::delete) would (the
     /// rows locked while the holds are checked; a held record refused on its own), with a
     /// few statements for the whole batch rather than a few per record.
     fn delete_batch(
@@ -392,6 +366,40 @@ impl RecordStore for crate::SweepRecords<'_, PgStore> {
         }
         tx.commit().doing("committing a deletion")?;
         Ok(outcomes)
+    }
+}
+
+impl crate::SweepRecords<'_, PgStore> {
+    /// [`RecordStore::delete`], unobserved.
+    fn delete_record(&mut self, record: RecordId) -> Result<Removal, StoreError> {
+        let holds = self.facts.holds()?;
+        let mut client = self.store.client()?;
+        let mut tx = client.transaction().doing("starting a deletion")?;
+        let row = tx
+            .query_opt(
+                "SELECT customer, created_at, id, category FROM records WHERE id = $1 FOR UPDATE",
+                &[&record.as_bytes().as_slice()],
+            )
+            .doing("reading a record's metadata")?;
+        let Some(row) = row else {
+            return Ok(Removal::AlreadyAbsent);
+        };
+        let meta = decode_meta(&row)?;
+        if let Some(hold) = crate::sweep_records::covering_hold(holds, &meta) {
+            return Err(crate::sweep_records::held(hold));
+        }
+        let deleted = tx
+            .execute(
+                "DELETE FROM records WHERE id = $1",
+                &[&record.as_bytes().as_slice()],
+            )
+            .doing("deleting a record")?;
+        if deleted == 0 {
+            return Ok(Removal::AlreadyAbsent);
+        }
+        super::facts::append_in(&mut tx, &self.store, &FactEvent::RecordDeleted { record })?;
+        tx.commit().doing("committing a deletion")?;
+        Ok(Removal::Removed)
     }
 }
 

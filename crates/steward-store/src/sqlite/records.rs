@@ -399,8 +399,9 @@ impl RecordStore for crate::SweepRecords<'_, SqliteStore> {
     /// Deletes a record in a transaction of its own, unless a standing hold covers it; its
     /// bytes are overwritten (`secure_delete`).
     fn delete(&mut self, record: RecordId) -> Result<Removal, StoreError> {
+        let _span = crate::observe::sweep_span();
         let holds = self.facts.holds()?;
-        self.store.write(|tx| {
+        let removal = self.store.write(|tx| {
             let Some(meta) = tx.record_meta(record)? else {
                 // Already absent: deleted before.
                 return Ok(Removal::AlreadyAbsent);
@@ -414,7 +415,8 @@ impl RecordStore for crate::SweepRecords<'_, SqliteStore> {
                 super::facts::append_in(tx, &FactEvent::RecordDeleted { record })?;
             }
             Ok(removal)
-        })
+        });
+        crate::sweep_records::observed(removal)
     }
 
     /// Deletes the records in one transaction (one disk sync), each as

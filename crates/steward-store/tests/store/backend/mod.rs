@@ -4,7 +4,7 @@
 //! - [`Backend`]: what a test needs of a backend beyond the store itself: a fresh store of its
 //!   own, the vault on it, a record sealed and stored, and raw SQL for tampering. `sqlite.rs`
 //!   and `postgres.rs` implement it.
-//! - The behaviour modules (`audit`, `facts`, `fact_log`, `keys`, `records`, `secrets`, `sweep`) are compiled once
+//! - The behaviour modules (`audit`, `facts`, `fact_log`, `ingest`, `keys`, `records`, `secrets`, `sweep`) are compiled once
 //!   per mount, with `Db` naming that mount's backend. They call the stores' methods by name:
 //!   both stores offer the same verbs, so a test that compiles for one and not the other has
 //!   found a difference between them.
@@ -12,11 +12,15 @@
 //!   only when `STEWARD_POSTGRES` names a server (ignored otherwise). A suite function
 //!   left out of the list is dead code, which the lints refuse.
 
+use std::sync::Arc;
+
 use steward::{
     AccessRequest, CustomerId, ManualClock, Policy, Purpose, RecordId, Timestamp, Vault,
     logs::{AuditStore, KeyStore, SealedRecord},
 };
-use steward_store::{DurableFacts, FactLog, LineageStore, StoreError, StoreKeys};
+use steward_store::{
+    DurableFacts, FactLog, Ingest, IngestConfig, LineageStore, StoreError, StoreKeys,
+};
 
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -68,6 +72,9 @@ pub(crate) trait Backend: Sized {
         store: &Self::Store,
         clock: ManualClock,
     ) -> Result<BackendVault<Self>, StoreError>;
+
+    /// The ingest handle on `store`, as the backend's services build it.
+    fn ingest(store: &Self::Store, vault: Arc<BackendVault<Self>>, config: IngestConfig) -> Ingest;
 
     /// An audit store on `store`, for a custody or trail of the test's own.
     fn audit_store(store: &Self::Store) -> Self::Audit;
@@ -177,6 +184,10 @@ macro_rules! conformance_suite {
                 a_20k_record_sweep_interleaves_with_seals_decisions_and_consent_changes;
             lineage:
                 export_lineage_survives_reopen_and_names_the_exports_holding_a_customer;
+            ingest:
+                concurrent_callers_are_acknowledged_once_durable_and_survive_a_reopen,
+                a_customer_without_a_relationship_is_refused_before_anything_is_stored,
+                a_record_the_store_refuses_fails_its_caller_and_the_writer_carries_on;
         }
     };
 }
@@ -203,6 +214,7 @@ mod on_sqlite {
         pub(super) mod audit;
         pub(super) mod fact_log;
         pub(super) mod facts;
+        pub(super) mod ingest;
         pub(super) mod keys;
         pub(super) mod lineage;
         pub(super) mod records;
@@ -242,6 +254,7 @@ mod on_postgres {
         pub(super) mod audit;
         pub(super) mod fact_log;
         pub(super) mod facts;
+        pub(super) mod ingest;
         pub(super) mod keys;
         pub(super) mod lineage;
         pub(super) mod records;

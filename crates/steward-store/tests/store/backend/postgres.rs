@@ -83,6 +83,14 @@ impl Backend for Postgres {
         open_vault_with_clock(store, &keys(), super::policy(), clock)
     }
 
+    fn ingest(
+        store: &PgStore,
+        vault: std::sync::Arc<BackendVault<Self>>,
+        config: steward_store::IngestConfig,
+    ) -> steward_store::Ingest {
+        steward_store::Ingest::postgres(vault, store.clone(), config).unwrap()
+    }
+
     fn audit_store(store: &PgStore) -> PgAuditStore {
         PgAuditStore::new(store).unwrap()
     }

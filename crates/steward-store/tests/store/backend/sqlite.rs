@@ -45,6 +45,14 @@ impl Backend for Sqlite {
         open_vault_with_clock(store, &keys(), super::policy(), clock)
     }
 
+    fn ingest(
+        store: &SqliteStore,
+        vault: std::sync::Arc<BackendVault<Self>>,
+        config: steward_store::IngestConfig,
+    ) -> steward_store::Ingest {
+        steward_store::Ingest::sqlite(vault, store.clone(), config).unwrap()
+    }
+
     fn audit_store(store: &SqliteStore) -> SqliteStore {
         store.clone()
     }
