@@ -975,6 +975,9 @@ pub(crate) struct Queue {
 struct QueueState {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// The writer waits on `filled`: a push must wake it. While it commits, pushes skip the
+    /// wake-up (a system call each), and it finds their jobs when it comes back.
+    writer_idle: bool,
     /// Async callers waiting for room.
     waiting: Vec<Waker>,
 }
@@ -985,6 +988,7 @@ impl Queue {
             state: Mutex::new(QueueState {
                 jobs: VecDeque::with_capacity(capacity.get().min(4096)),
                 closed: false,
+                writer_idle: false,
                 waiting: Vec::new(),
             }),
             capacity: capacity.get(),
@@ -1009,8 +1013,11 @@ impl Queue {
         }
         state.jobs.push_back(job);
         crate::observe::ingest_queue_depth(state.jobs.len());
+        let idle = state.writer_idle;
         drop(state);
-        self.filled.notify_one();
+        if idle {
+            self.filled.notify_one();
+        }
         Ok(())
     }
 
@@ -1023,8 +1030,11 @@ impl Queue {
             if state.jobs.len() < self.capacity {
                 state.jobs.push_back(job);
                 crate::observe::ingest_queue_depth(state.jobs.len());
+                let idle = state.writer_idle;
                 drop(state);
-                self.filled.notify_one();
+                if idle {
+                    self.filled.notify_one();
+                }
                 return Ok(());
             }
             state = self
@@ -1049,8 +1059,11 @@ impl Queue {
                 state.jobs.push_back(job);
                 crate::observe::ingest_queue_depth(state.jobs.len());
             }
+            let idle = state.writer_idle;
             drop(state);
-            self.filled.notify_one();
+            if idle {
+                self.filled.notify_one();
+            }
             return Poll::Ready(Ok(()));
         }
         if !state
@@ -1082,10 +1095,12 @@ impl Queue {
             if state.closed {
                 return None;
             }
+            state.writer_idle = true;
             state = self
                 .filled
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.writer_idle = false;
         }
     }
 
@@ -1129,6 +1144,9 @@ struct SlotState<T> {
     value: Option<T>,
     /// Set without a value: the setter is gone.
     closed: bool,
+    /// A thread waits on the condition variable (a wake-up is a system call: skipped when
+    /// only futures wait).
+    blocked: bool,
     waiting: Vec<Waker>,
 }
 
@@ -1138,6 +1156,7 @@ impl<T> Default for Slot<T> {
             state: Mutex::new(SlotState {
                 value: None,
                 closed: false,
+                blocked: false,
                 waiting: Vec::new(),
             }),
             set: Condvar::new(),
@@ -1161,8 +1180,11 @@ impl<T> Slot<T> {
 
     fn wake(&self, mut state: MutexGuard<'_, SlotState<T>>) {
         let waiting = std::mem::take(&mut state.waiting);
+        let blocked = state.blocked;
         drop(state);
-        self.set.notify_all();
+        if blocked {
+            self.set.notify_all();
+        }
         for waker in waiting {
             waker.wake();
         }
@@ -1173,6 +1195,7 @@ impl<T> Slot<T> {
     fn wait(&self, read: Read<T>) -> Option<T> {
         let mut state = lock(&self.state);
         while !state.closed {
+            state.blocked = true;
             state = self.set.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
         read(&mut state.value)
