@@ -40,7 +40,9 @@ use crate::{SqliteStore, StoreError, StoreVault};
 /// that does not commit is retried record by record, so one refused record (a conflict)
 /// fails only its own caller, and a store that fails (a full disk) fails the callers of
 /// that batch with [`IngestError::Commit`]; the writer carries on with the next batch.
-/// [`shutdown`](Self::shutdown) stops taking entries, commits what is queued and reports.
+/// [`shutdown`](Self::shutdown) stops taking entries, commits what is queued and reports;
+/// dropping the last clone does the same and blocks until the writer has finished, so an
+/// async service awaits `shutdown` first.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -261,9 +263,9 @@ impl Ingest {
     }
 
     /// Logs `entry`: checks it may be logged, redacts and seals it now, on the caller's task,
-    /// then queues it (waiting while the queue is full) and resolves once it is durable (or,
-    /// under [`Acknowledge::OnEnqueue`], once queued). Dropping the future before it resolves
-    /// does not withdraw a queued record.
+    /// and queues it now if there is room (otherwise the future waits for room); the future
+    /// resolves once the record is durable (or, under [`Acknowledge::OnEnqueue`], once
+    /// queued). Dropping the future does not withdraw a queued record.
     ///
     /// # Errors
     ///
@@ -275,15 +277,25 @@ impl Ingest {
         &self,
         entry: LogEntry,
     ) -> impl Future<Output = Result<Logged, IngestError>> + Send + 'static {
-        let prepared = self.shared.prepare(entry);
+        // Queued now if there is room, so that the record is on its way even if the future
+        // is never polled; otherwise the future waits for room.
+        let queued = self.shared.prepare(entry).map(|(job, pending)| {
+            match self.shared.writer.queue.offer(job) {
+                Offer::Queued => (None, pending),
+                Offer::Full(job) => (Some(job), pending),
+                Offer::Closed => (None, pending.shut_down()),
+            }
+        });
         let shared = Arc::clone(&self.shared);
         async move {
-            let (job, pending) = prepared?;
-            Enqueue {
-                queue: &shared.writer.queue,
-                job: Some(job),
+            let (waiting, pending) = queued?;
+            if let Some(job) = waiting {
+                Enqueue {
+                    queue: &shared.writer.queue,
+                    job: Some(job),
+                }
+                .await?;
             }
-            .await?;
             pending.await
         }
     }
@@ -832,12 +844,21 @@ struct Pending {
 enum PendingKind {
     Durable(Arc<Slot<Result<(), StoreError>>>),
     Enqueued,
+    /// The queue was closed when the record was offered: nothing was queued.
+    ShutDown,
 }
 
 impl Pending {
+    /// This caller's record was not queued: the queue is closed.
+    fn shut_down(mut self) -> Self {
+        self.kind = PendingKind::ShutDown;
+        self
+    }
+
     fn wait(self) -> Result<Logged, IngestError> {
         match &self.kind {
             PendingKind::Enqueued => Ok(self.logged),
+            PendingKind::ShutDown => Err(IngestError::ShutDown),
             PendingKind::Durable(slot) => self.finish(slot.wait(Option::take)),
         }
     }
@@ -849,6 +870,7 @@ impl Future for Pending {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &self.kind {
             PendingKind::Enqueued => Poll::Ready(Ok(self.logged)),
+            PendingKind::ShutDown => Poll::Ready(Err(IngestError::ShutDown)),
             PendingKind::Durable(slot) => slot
                 .poll(cx, Option::take)
                 .map(|answer| self.finish(answer)),
@@ -1002,14 +1024,23 @@ impl Queue {
     }
 
     pub(crate) fn try_push(&self, job: Job) -> Result<(), IngestError> {
+        match self.offer(job) {
+            Offer::Queued => Ok(()),
+            Offer::Full(_) => Err(IngestError::QueueFull {
+                capacity: self.capacity,
+            }),
+            Offer::Closed => Err(IngestError::ShutDown),
+        }
+    }
+
+    /// Queues `job` if there is room, or hands it back.
+    fn offer(&self, job: Job) -> Offer {
         let mut state = lock(&self.state);
         if state.closed {
-            return Err(IngestError::ShutDown);
+            return Offer::Closed;
         }
         if state.jobs.len() >= self.capacity {
-            return Err(IngestError::QueueFull {
-                capacity: self.capacity,
-            });
+            return Offer::Full(job);
         }
         state.jobs.push_back(job);
         crate::observe::ingest_queue_depth(state.jobs.len());
@@ -1018,7 +1049,7 @@ impl Queue {
         if idle {
             self.filled.notify_one();
         }
-        Ok(())
+        Offer::Queued
     }
 
     pub(crate) fn push_blocking(&self, job: Job) -> Result<(), IngestError> {
@@ -1116,6 +1147,14 @@ impl Queue {
             waker.wake();
         }
     }
+}
+
+/// What became of a job offered to the queue.
+enum Offer {
+    Queued,
+    /// No room: the job, to wait with.
+    Full(Job),
+    Closed,
 }
 
 /// The future of a push that may wait for room.
@@ -1632,6 +1671,20 @@ mod tests {
         for (key, ..) in &snapshot {
             assert!(key.key().labels().all(|l| !l.value().contains(&customer)));
         }
+    }
+
+    #[test]
+    fn the_futures_are_send_and_static_for_any_executor() {
+        fn spawnable<T: Send + 'static>(value: T) -> T {
+            value
+        }
+        let ingest = Ingest::memory(vault(), IngestConfig::default()).unwrap();
+        let logged = spawnable(ingest.log(entry(1, "a")));
+        let tried = spawnable(ingest.try_log(entry(1, "b")).unwrap());
+        let closing = spawnable(ingest.shutdown());
+        assert!(block_on(logged).is_ok());
+        assert!(block_on(tried).is_ok());
+        assert_eq!(block_on(closing).committed(), 2);
     }
 
     #[test]
