@@ -20,7 +20,7 @@ use steward::{
     logs::{AuditStore, KeyError, LogsError, MemoryAuditStore, Sealed, SealedRecord},
     redact::RedactionCounts,
 };
-use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
+use steward_core::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel};
 
 use crate::{SqliteStore, StoreError, StoreVault};
 
@@ -115,6 +115,7 @@ pub enum Acknowledge {
 pub struct Logged {
     record: RecordId,
     redacted: RedactionCounts,
+    consent: TrainingLevel,
     acknowledged: Acknowledge,
 }
 
@@ -535,6 +536,13 @@ impl Logged {
         &self.redacted
     }
 
+    /// The training level sealed into the record: the customer's consent in force when it
+    /// was collected (`training.forward-only`).
+    #[must_use]
+    pub const fn consent(&self) -> TrainingLevel {
+        self.consent
+    }
+
     /// How the request was acknowledged: [`Acknowledge::Durable`] means committed.
     #[must_use]
     pub const fn acknowledged(&self) -> Acknowledge {
@@ -771,6 +779,7 @@ impl Shared {
             .seal(id, customer, collected_at, &body)
             .map_err(|source| IngestError::Seal { source })?;
         let redacted = *sealed.redactions();
+        let consent = sealed.record().header().consent();
         let (reply, pending) = match self.config.acknowledge {
             Acknowledge::OnEnqueue => (None, PendingKind::Enqueued),
             _ => {
@@ -788,6 +797,7 @@ impl Shared {
                 logged: Logged {
                     record: id,
                     redacted,
+                    consent,
                     acknowledged: self.config.acknowledge,
                 },
                 kind: pending,
