@@ -4,7 +4,7 @@ use std::{
     io::Read,
     path::Path,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
@@ -12,11 +12,11 @@ use std::{
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use steward::{
-    CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, redact::RedactionCounts,
-};
+use steward::{CustomerId, RecordId, Timestamp, TrainingLevel, redact::RedactionCounts};
 use steward_cli::lines::{Plan, PlannedLine, StoredRecords, plan};
-use steward_store::{GroupCommitter, SqliteStore, StoreError, StoreFacts, StoreVault};
+use steward_store::{
+    Ingest, IngestConfig, IngestError, LogEntry, SqliteStore, StoreError, StoreFacts, StoreVault,
+};
 
 use crate::{
     Context,
@@ -25,7 +25,7 @@ use crate::{
     output::{Format, Table, note, print_json, progress},
 };
 
-/// How many records are sealed and handed to the group committer at once: records in flight
+/// How many records are sealed and handed to the ingest writer at once: records in flight
 /// together share a transaction, so a large ingest pays one sync per group, not per record.
 const IN_FLIGHT: usize = 16;
 
@@ -59,6 +59,13 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
     let session = context.open()?;
     let Plan { planned, skipped } =
         check_lines(&session.vault, &session.store, &input_name, &text)?;
+    let store = session.store;
+    // The server's path: `logs.stored` checked again, sealed here, committed in batches.
+    let ingest = Ingest::sqlite(
+        Arc::new(session.vault),
+        store.clone(),
+        IngestConfig::default(),
+    )?;
     let total = planned.len();
 
     let bar = progress(
@@ -66,18 +73,10 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
         "sealed",
         context.format,
     );
-    let committer = GroupCommitter::new(&session.store)?;
     let progress = Progress::new(&planned);
-    let (mut outcomes, failure) = seal_all(
-        &session.vault,
-        &session.store,
-        &committer,
-        &planned,
-        &progress,
-        &bar,
-    );
+    let (mut outcomes, failure) = seal_all(&ingest, &store, &planned, &progress, &bar);
     bar.finish_and_clear();
-    drop(committer);
+    let _drained = ingest.shutdown_blocking();
     outcomes.sort_by_key(|(index, _)| *index);
     let raced = outcomes
         .iter()
@@ -199,6 +198,24 @@ impl<'p> Progress<'p> {
     }
 }
 
+/// What the ingest handle reported, as the command reports it.
+fn ingest_error(error: IngestError) -> CliError {
+    match error {
+        IngestError::Refused { decision } => CliError::Denied {
+            action: "logging the request",
+            reason: decision
+                .reason()
+                .map_or_else(String::new, |reason| reason.to_string()),
+            clause: decision.decisive(),
+        },
+        IngestError::Commit { source } => source.into(),
+        IngestError::Seal { source } => source.into(),
+        _ => CliError::Thread {
+            what: "the ingest writer",
+        },
+    }
+}
+
 fn read_input(path: &Path) -> Result<String, CliError> {
     let mut text = String::new();
     let read = if path == Path::new("-") {
@@ -260,9 +277,8 @@ impl<F: std::ops::Deref<Target = StoreFacts>> StoredRecords for Stored<'_, F> {
 /// Seals and stores every planned line, `IN_FLIGHT` at a time; stops at the first failure
 /// and returns what became of each line handled (with its index) and the failure.
 fn seal_all(
-    vault: &StoreVault,
+    ingest: &Ingest,
     store: &SqliteStore,
-    committer: &GroupCommitter,
     planned: &[PlannedLine],
     progress: &Progress<'_>,
     bar: &ProgressBar,
@@ -280,7 +296,7 @@ fn seal_all(
                         let Some(line) = planned.get(index) else {
                             break;
                         };
-                        match seal_one(vault, store, committer, line) {
+                        match seal_one(ingest, store, line) {
                             Ok(outcome) => {
                                 handled.push((index, outcome));
                                 bar.inc(1);
@@ -314,31 +330,24 @@ fn seal_all(
     })
 }
 
-fn seal_one(
-    vault: &StoreVault,
-    store: &SqliteStore,
-    committer: &GroupCommitter,
-    line: &PlannedLine,
-) -> Result<Outcome, CliError> {
+fn seal_one(ingest: &Ingest, store: &SqliteStore, line: &PlannedLine) -> Result<Outcome, CliError> {
     let id = line
         .id()
         .unwrap_or_else(|| RecordId::generate_at(line.at()));
     // training.forward-only: the vault seals under the level in force when it was collected.
-    let sealed = vault.seal_counting(id, line.customer(), line.at(), line.body())?;
-    let redacted = *sealed.redactions();
-    let record = sealed.into_record();
-    let consent = record.header().consent();
-    match committer.put(record, DataCategory::LlmRequestLog) {
-        Ok(()) => {}
+    let entry = LogEntry::new(line.customer(), line.at(), line.body()).with_record_id(id);
+    let logged = match ingest.log_blocking(entry) {
+        Ok(logged) => logged,
         // Another run of the same input stored this line's record since it was checked: it
         // is stored once, and this line is skipped as the checked ones are.
-        Err(StoreError::RecordConflict)
-            if line.id().is_some() && store.record_owner(id)? == Some(line.customer()) =>
-        {
+        Err(IngestError::Commit {
+            source: StoreError::RecordConflict,
+        }) if line.id().is_some() && store.record_owner(id)? == Some(line.customer()) => {
             return Ok(Outcome::AlreadyStored);
         }
-        Err(other) => return Err(other.into()),
-    }
+        Err(error) => return Err(ingest_error(error)),
+    };
+    let (redacted, consent) = (*logged.redacted(), logged.consent());
     Ok(Outcome::Stored(Ingested {
         record: id,
         customer: line.customer(),

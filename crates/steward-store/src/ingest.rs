@@ -20,7 +20,7 @@ use steward::{
     logs::{AuditStore, KeyError, LogsError, MemoryAuditStore, Sealed, SealedRecord},
     redact::RedactionCounts,
 };
-use steward_core::{CustomerId, DataCategory, RecordId, Timestamp};
+use steward_core::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel};
 
 use crate::{SqliteStore, StoreError, StoreVault};
 
@@ -40,7 +40,9 @@ use crate::{SqliteStore, StoreError, StoreVault};
 /// that does not commit is retried record by record, so one refused record (a conflict)
 /// fails only its own caller, and a store that fails (a full disk) fails the callers of
 /// that batch with [`IngestError::Commit`]; the writer carries on with the next batch.
-/// [`shutdown`](Self::shutdown) stops taking entries, commits what is queued and reports.
+/// [`shutdown`](Self::shutdown) stops taking entries, commits what is queued and reports;
+/// dropping the last clone does the same and blocks until the writer has finished, so an
+/// async service awaits `shutdown` first.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -113,6 +115,7 @@ pub enum Acknowledge {
 pub struct Logged {
     record: RecordId,
     redacted: RedactionCounts,
+    consent: TrainingLevel,
     acknowledged: Acknowledge,
 }
 
@@ -261,9 +264,9 @@ impl Ingest {
     }
 
     /// Logs `entry`: checks it may be logged, redacts and seals it now, on the caller's task,
-    /// then queues it (waiting while the queue is full) and resolves once it is durable (or,
-    /// under [`Acknowledge::OnEnqueue`], once queued). Dropping the future before it resolves
-    /// does not withdraw a queued record.
+    /// and queues it now if there is room (otherwise the future waits for room); the future
+    /// resolves once the record is durable (or, under [`Acknowledge::OnEnqueue`], once
+    /// queued). Dropping the future does not withdraw a queued record.
     ///
     /// # Errors
     ///
@@ -275,15 +278,25 @@ impl Ingest {
         &self,
         entry: LogEntry,
     ) -> impl Future<Output = Result<Logged, IngestError>> + Send + 'static {
-        let prepared = self.shared.prepare(entry);
+        // Queued now if there is room, so that the record is on its way even if the future
+        // is never polled; otherwise the future waits for room.
+        let queued = self.shared.prepare(entry).map(|(job, pending)| {
+            match self.shared.writer.queue.offer(job) {
+                Offer::Queued => (None, pending),
+                Offer::Full(job) => (Some(job), pending),
+                Offer::Closed => (None, pending.shut_down()),
+            }
+        });
         let shared = Arc::clone(&self.shared);
         async move {
-            let (job, pending) = prepared?;
-            Enqueue {
-                queue: &shared.writer.queue,
-                job: Some(job),
+            let (waiting, pending) = queued?;
+            if let Some(job) = waiting {
+                Enqueue {
+                    queue: &shared.writer.queue,
+                    job: Some(job),
+                }
+                .await?;
             }
-            .await?;
             pending.await
         }
     }
@@ -523,6 +536,13 @@ impl Logged {
         &self.redacted
     }
 
+    /// The training level sealed into the record: the customer's consent in force when it
+    /// was collected (`training.forward-only`).
+    #[must_use]
+    pub const fn consent(&self) -> TrainingLevel {
+        self.consent
+    }
+
     /// How the request was acknowledged: [`Acknowledge::Durable`] means committed.
     #[must_use]
     pub const fn acknowledged(&self) -> Acknowledge {
@@ -759,6 +779,7 @@ impl Shared {
             .seal(id, customer, collected_at, &body)
             .map_err(|source| IngestError::Seal { source })?;
         let redacted = *sealed.redactions();
+        let consent = sealed.record().header().consent();
         let (reply, pending) = match self.config.acknowledge {
             Acknowledge::OnEnqueue => (None, PendingKind::Enqueued),
             _ => {
@@ -776,6 +797,7 @@ impl Shared {
                 logged: Logged {
                     record: id,
                     redacted,
+                    consent,
                     acknowledged: self.config.acknowledge,
                 },
                 kind: pending,
@@ -832,12 +854,21 @@ struct Pending {
 enum PendingKind {
     Durable(Arc<Slot<Result<(), StoreError>>>),
     Enqueued,
+    /// The queue was closed when the record was offered: nothing was queued.
+    ShutDown,
 }
 
 impl Pending {
+    /// This caller's record was not queued: the queue is closed.
+    fn shut_down(mut self) -> Self {
+        self.kind = PendingKind::ShutDown;
+        self
+    }
+
     fn wait(self) -> Result<Logged, IngestError> {
         match &self.kind {
             PendingKind::Enqueued => Ok(self.logged),
+            PendingKind::ShutDown => Err(IngestError::ShutDown),
             PendingKind::Durable(slot) => self.finish(slot.wait(Option::take)),
         }
     }
@@ -849,6 +880,7 @@ impl Future for Pending {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &self.kind {
             PendingKind::Enqueued => Poll::Ready(Ok(self.logged)),
+            PendingKind::ShutDown => Poll::Ready(Err(IngestError::ShutDown)),
             PendingKind::Durable(slot) => slot
                 .poll(cx, Option::take)
                 .map(|answer| self.finish(answer)),
@@ -975,6 +1007,9 @@ pub(crate) struct Queue {
 struct QueueState {
     jobs: VecDeque<Job>,
     closed: bool,
+    /// The writer waits on `filled`: a push must wake it. While it commits, pushes skip the
+    /// wake-up (a system call each), and it finds their jobs when it comes back.
+    writer_idle: bool,
     /// Async callers waiting for room.
     waiting: Vec<Waker>,
 }
@@ -985,6 +1020,7 @@ impl Queue {
             state: Mutex::new(QueueState {
                 jobs: VecDeque::with_capacity(capacity.get().min(4096)),
                 closed: false,
+                writer_idle: false,
                 waiting: Vec::new(),
             }),
             capacity: capacity.get(),
@@ -998,20 +1034,32 @@ impl Queue {
     }
 
     pub(crate) fn try_push(&self, job: Job) -> Result<(), IngestError> {
+        match self.offer(job) {
+            Offer::Queued => Ok(()),
+            Offer::Full(_) => Err(IngestError::QueueFull {
+                capacity: self.capacity,
+            }),
+            Offer::Closed => Err(IngestError::ShutDown),
+        }
+    }
+
+    /// Queues `job` if there is room, or hands it back.
+    fn offer(&self, job: Job) -> Offer {
         let mut state = lock(&self.state);
         if state.closed {
-            return Err(IngestError::ShutDown);
+            return Offer::Closed;
         }
         if state.jobs.len() >= self.capacity {
-            return Err(IngestError::QueueFull {
-                capacity: self.capacity,
-            });
+            return Offer::Full(job);
         }
         state.jobs.push_back(job);
         crate::observe::ingest_queue_depth(state.jobs.len());
+        let idle = state.writer_idle;
         drop(state);
-        self.filled.notify_one();
-        Ok(())
+        if idle {
+            self.filled.notify_one();
+        }
+        Offer::Queued
     }
 
     pub(crate) fn push_blocking(&self, job: Job) -> Result<(), IngestError> {
@@ -1023,8 +1071,11 @@ impl Queue {
             if state.jobs.len() < self.capacity {
                 state.jobs.push_back(job);
                 crate::observe::ingest_queue_depth(state.jobs.len());
+                let idle = state.writer_idle;
                 drop(state);
-                self.filled.notify_one();
+                if idle {
+                    self.filled.notify_one();
+                }
                 return Ok(());
             }
             state = self
@@ -1049,8 +1100,11 @@ impl Queue {
                 state.jobs.push_back(job);
                 crate::observe::ingest_queue_depth(state.jobs.len());
             }
+            let idle = state.writer_idle;
             drop(state);
-            self.filled.notify_one();
+            if idle {
+                self.filled.notify_one();
+            }
             return Poll::Ready(Ok(()));
         }
         if !state
@@ -1082,10 +1136,12 @@ impl Queue {
             if state.closed {
                 return None;
             }
+            state.writer_idle = true;
             state = self
                 .filled
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.writer_idle = false;
         }
     }
 
@@ -1101,6 +1157,14 @@ impl Queue {
             waker.wake();
         }
     }
+}
+
+/// What became of a job offered to the queue.
+enum Offer {
+    Queued,
+    /// No room: the job, to wait with.
+    Full(Job),
+    Closed,
 }
 
 /// The future of a push that may wait for room.
@@ -1129,6 +1193,9 @@ struct SlotState<T> {
     value: Option<T>,
     /// Set without a value: the setter is gone.
     closed: bool,
+    /// A thread waits on the condition variable (a wake-up is a system call: skipped when
+    /// only futures wait).
+    blocked: bool,
     waiting: Vec<Waker>,
 }
 
@@ -1138,6 +1205,7 @@ impl<T> Default for Slot<T> {
             state: Mutex::new(SlotState {
                 value: None,
                 closed: false,
+                blocked: false,
                 waiting: Vec::new(),
             }),
             set: Condvar::new(),
@@ -1161,8 +1229,11 @@ impl<T> Slot<T> {
 
     fn wake(&self, mut state: MutexGuard<'_, SlotState<T>>) {
         let waiting = std::mem::take(&mut state.waiting);
+        let blocked = state.blocked;
         drop(state);
-        self.set.notify_all();
+        if blocked {
+            self.set.notify_all();
+        }
         for waker in waiting {
             waker.wake();
         }
@@ -1173,6 +1244,7 @@ impl<T> Slot<T> {
     fn wait(&self, read: Read<T>) -> Option<T> {
         let mut state = lock(&self.state);
         while !state.closed {
+            state.blocked = true;
             state = self.set.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
         read(&mut state.value)
@@ -1609,6 +1681,20 @@ mod tests {
         for (key, ..) in &snapshot {
             assert!(key.key().labels().all(|l| !l.value().contains(&customer)));
         }
+    }
+
+    #[test]
+    fn the_futures_are_send_and_static_for_any_executor() {
+        fn spawnable<T: Send + 'static>(value: T) -> T {
+            value
+        }
+        let ingest = Ingest::memory(vault(), IngestConfig::default()).unwrap();
+        let logged = spawnable(ingest.log(entry(1, "a")));
+        let tried = spawnable(ingest.try_log(entry(1, "b")).unwrap());
+        let closing = spawnable(ingest.shutdown());
+        assert!(block_on(logged).is_ok());
+        assert!(block_on(tried).is_ok());
+        assert_eq!(block_on(closing).committed(), 2);
     }
 
     #[test]

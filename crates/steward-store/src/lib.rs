@@ -91,6 +91,14 @@
 //! # Ok::<(), steward::BoxError>(())
 //! ```
 //!
+//! In an async server, log through an [`Ingest`] handle instead (`Ingest::sqlite`,
+//! `Ingest::postgres`, or `Ingest::memory` for a vault in memory): it checks `logs.stored`
+//! first (a customer without a relationship is refused with the decision), seals on the
+//! caller's task, queues into a bounded queue and returns a future that resolves once the
+//! record is durable, with no runtime required and no `spawn_blocking`; see its
+//! documentation for backpressure, `Acknowledge::OnEnqueue` and shutdown.
+//! [`GroupCommitter`] is its writer without the check and the seal.
+//!
 //! # Change the facts
 //!
 //! Consent, relationships, holds and the roster change through the vault:
@@ -254,6 +262,7 @@
 //! |---|---|---|
 //! | `seal` | the customer's sealing shard | nothing else, except a customer's first record (and their first after a shred), which stores the new data key first while holding the keyring exclusively |
 //! | [`GroupCommitter::put`] | the store's one connection, via the writer thread | the commit in progress: other groups, audit appends, key and fact writes share the one SQLite writer, one sync each |
+//! | [`Ingest::log`] | facts (shared) to decide and seal, then the queue's lock for a push | room in the queue (bounded), then the commit of its batch by the writer thread |
 //! | `open` | facts (shared), then the audit trail | other opens (they serialize on the one chain, about one disk sync each), a fact change in progress |
 //! | `check`, `facts()` | facts (shared) | a fact change in progress, including its commit |
 //! | `update_facts`, roster changes | facts (exclusive) | opens and sweep steps in progress (it tries again beside them, for up to 0.5 s, rather than queue); while it commits, new `check` calls and opens wait |

@@ -137,3 +137,106 @@ pub(crate) fn open_span(purpose: steward_core::Purpose) -> Entered {
         Entered
     }
 }
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests: a failed step must fail the test"
+    )]
+
+    use std::sync::{Arc, Mutex};
+
+    use tracing::{
+        Event, Metadata, Subscriber,
+        field::{Field, Visit},
+        span::{Attributes, Id, Record},
+    };
+
+    use crate::{
+        AccessRequest, MemoryFacts, Policy, Purpose, RecordId, Timestamp, Vault,
+        logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    };
+
+    /// Records each new span's name and the text of its fields.
+    #[derive(Clone, Default)]
+    struct Spans(Arc<Mutex<Vec<String>>>);
+
+    struct Fields(String);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    impl Subscriber for Spans {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut fields = Fields(span.metadata().name().to_owned());
+            span.record(&mut fields);
+            let mut spans = self.0.lock().unwrap();
+            spans.push(fields.0);
+            Id::from_u64(u64::try_from(spans.len()).unwrap())
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[test]
+    fn seal_and_open_have_spans_that_carry_no_body_customer_or_steward() {
+        let policy = Policy::coder_model();
+        let mut facts = MemoryFacts::new(&policy);
+        let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse().unwrap();
+        facts
+            .relationships
+            .start(customer, "2025-01-01T00:00:00Z".parse().unwrap())
+            .unwrap();
+        let master = MasterKey::from_bytes(
+            "kek-1".parse().unwrap(),
+            b"steward test key 42, not secret!",
+        )
+        .unwrap();
+        let trail = AuditTrail::new(
+            AuditKey::from_bytes(b"steward test key 17, not secret!").unwrap(),
+            MemoryAuditStore::new(),
+        )
+        .unwrap();
+        let vault = Vault::new(policy, facts, Keyring::new(master), trail).unwrap();
+        vault
+            .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+            .unwrap();
+        let spans = Spans::default();
+        tracing::subscriber::with_default(spans.clone(), || {
+            let now = Timestamp::now();
+            let record = vault
+                .seal(
+                    RecordId::generate_at(now),
+                    customer,
+                    now,
+                    b"a private prompt",
+                )
+                .unwrap();
+            let ask = AccessRequest::with_justification_text(
+                "alice.ops".parse().unwrap(),
+                Purpose::Troubleshooting,
+                "INC-42",
+            );
+            vault.open(&record, &ask).unwrap();
+        });
+        let seen = spans.0.lock().unwrap().join("\n");
+        assert!(seen.contains("steward.seal body_len=16"), "{seen}");
+        assert!(
+            seen.contains("steward.open purpose=\"troubleshooting\""),
+            "{seen}"
+        );
+        for secret in ["private", "alice", "0192f1f0", "INC-42"] {
+            assert!(!seen.contains(secret), "{secret} in {seen}");
+        }
+    }
+}

@@ -20,7 +20,7 @@ use steward::{
     logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, SealConfig},
 };
 use steward_store::{
-    StoreError, open_vault,
+    Ingest, IngestConfig, IngestError, LogEntry, StoreError, open_vault,
     pg::{FactsFollower, PgConfig, PgStore, PgVault},
 };
 
@@ -232,6 +232,43 @@ fn a_shred_on_one_node_holds_on_the_other_before_its_next_seal_and_open() {
         .collect();
     assert_eq!(stored, [after.header().key_version()]);
     assert!(store.record(after.header().record_id()).unwrap().is_some());
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
+)]
+fn an_ingest_record_refused_after_another_nodes_shred_fails_once_then_logs_under_a_new_key() {
+    let db = TestSchema::new();
+    let store = db.store();
+    let ada = customers(1)[0];
+    let (a, b) = two_nodes(&store, &[ada]);
+    let b = Arc::new(b);
+    let ingest = Ingest::postgres(Arc::clone(&b), store.clone(), IngestConfig::default()).unwrap();
+    let entry = |body: &'static str| LogEntry::new(ada, Timestamp::now(), body);
+    let before = ingest.log_blocking(entry("before the shred")).unwrap();
+
+    a.shred(ada).unwrap();
+
+    // B seals under the key A shredded: the store refuses the record, and B adopts the shred.
+    assert!(matches!(
+        ingest.log_blocking(entry("refused")),
+        Err(IngestError::Commit {
+            source: StoreError::DataKeyShredded { .. }
+        })
+    ));
+    let after = ingest.log_blocking(entry("after the shred")).unwrap();
+    let bytes = store.record(after.record()).unwrap().unwrap();
+    let record = SealedRecord::from_vec(bytes).unwrap();
+    let old = SealedRecord::from_vec(store.record(before.record()).unwrap().unwrap()).unwrap();
+    assert!(record.header().key_version() > old.header().key_version());
+    assert_eq!(
+        a.open(&record, &steward_request()).unwrap().as_bytes(),
+        b"after the shred"
+    );
+    let report = ingest.shutdown_blocking();
+    assert_eq!((report.committed(), report.failed()), (2, 1));
 }
 
 #[test]
