@@ -13,7 +13,7 @@ use std::error::Error;
 
 use steward::logs::{AuditEvent, CheckpointSigner};
 use steward::retention::Sweep;
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 use steward_store::{
     Effective, GroupCommitter, RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault,
 };

@@ -9,7 +9,7 @@ use std::error::Error;
 use steward::logs::{
     AuditKey, AuditTrail, CheckpointSigner, Keyring, LogsError, MasterKey, OpenError,
 };
-use steward::*;
+use steward::{logs::*, vocabulary::*, *};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let policy = Policy::coder_model();

@@ -4,7 +4,7 @@
 
 use std::error::Error;
 
-use steward::*;
+use steward::{vocabulary::*, *};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"));

@@ -14,7 +14,7 @@ use steward::logs::{
     MemoryAuditStore,
 };
 use steward::retention::{MemoryRecordStore, RecordMeta, Sweep};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 /// One stored log record: the sealed bytes, as a database or object store would hold them.
 struct StoredLog {
@@ -182,7 +182,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let data = DataRef::new(
                 DataCategory::LlmRequestLog,
                 header.customer(),
-                header.created_at(),
+                header.collected_at(),
             )
             .with_record(header.record_id());
             let decision = policy.check(&Request::train(TrainingScope::Shared, data, now), facts);

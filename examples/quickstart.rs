@@ -5,7 +5,7 @@
 
 use std::error::Error;
 
-use steward::*;
+use steward::{consent::*, vocabulary::*, *};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let policy = Policy::coder_model();

@@ -11,7 +11,7 @@
 
 use steward::logs::AuditStore;
 use steward::retention::{HoldId, HoldScope, LegalHold};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 use steward_store::{
     Effective, GroupCommitter, LineageStore, RecordScan, SqliteStore, StoreKeys, StoreVault,
     SweepRecords, open_vault,

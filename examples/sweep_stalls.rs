@@ -25,9 +25,12 @@ use std::{
 };
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, ManualClock, Policy,
-    RecordId, Request, Timestamp, TrainingLevel, TrainingScope, VaultShredder,
+    DataRef, Policy, Request, VaultShredder,
+    consent::{Channel, ConsentActor, ConsentChange},
     retention::{Sweep, SweepBatch, SweepPlan, SweepProgress},
+    vocabulary::{
+        CustomerId, DataCategory, ManualClock, RecordId, Timestamp, TrainingLevel, TrainingScope,
+    },
 };
 use steward_store::{
     RecordScan, SqliteStore, StoreKeys, StoreSweep, StoreVault, SweepRecords, open_vault,

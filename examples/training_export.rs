@@ -9,7 +9,7 @@
 use std::error::Error;
 
 use steward::logs::{AuditEvent, AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let policy = Policy::coder_model();

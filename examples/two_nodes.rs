@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 use steward_store::{
     StoreKeys, open_vault,
     pg::{FactsFollower, PgConfig, PgStore, PgVault},

@@ -20,10 +20,10 @@ use std::{
 use criterion::{Criterion, Throughput};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward::{
-    BoxError, Channel, ConsentActor, ConsentChange, CustomerId, EncryptedExport, ExportPass,
-    MemoryFacts, Policy, RecordId, Timestamp, TrainingLevel, TrainingRecipients, TrainingScope,
-    Vault,
-    logs::{AuditKey, AuditTrail, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
+    EncryptedExport, ExportPass, MemoryFacts, Policy, TrainingRecipients, Vault,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{AuditKey, AuditTrail, BoxError, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
+    vocabulary::{CustomerId, RecordId, Timestamp, TrainingLevel, TrainingScope},
 };
 
 const CUSTOMERS: u128 = 100;

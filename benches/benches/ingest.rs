@@ -30,8 +30,9 @@ use std::{
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use steward::{
-    CustomerId, MemoryFacts, Policy, RecordId, Timestamp, Vault,
+    MemoryFacts, Policy, Vault,
     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    vocabulary::{CustomerId, RecordId, Timestamp},
 };
 use steward_store::{
     Acknowledge, Effective, Ingest, IngestConfig, IngestError, LogEntry, SqliteStore, StoreError,

@@ -198,10 +198,12 @@ fn bench_logs(c: &mut Criterion) {
             })
         });
         let meta = &fixture.meta;
-        match fixture
-            .vault
-            .seal(meta.record_id(), meta.customer(), meta.created_at(), &body)
-        {
+        match fixture.vault.seal(
+            meta.record_id(),
+            meta.customer(),
+            meta.collected_at(),
+            &body,
+        ) {
             Ok(record) => {
                 group.bench_function(BenchmarkId::new("open", "steward-vault"), |b| {
                     b.iter(|| fixture.vault.open(black_box(&record), &fixture.request))

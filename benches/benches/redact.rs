@@ -40,7 +40,7 @@ const SECRET_FREE: &[&str] = &[
      as mutable because it is also borrowed as immutable\n",
     "See https://docs.rs/regex/latest/regex/ and https://github.com/rust-lang/rust/issues/12345 \
      for the discussion; the fix landed in commit da39a3ee5e6b4b0d3255bfef95601890afd80709.\n",
-    "SELECT id, customer_id, created_at FROM records WHERE created_at < $1 ORDER BY id LIMIT 100;\n",
+    "SELECT id, customer_id, collected_at FROM records WHERE collected_at < $1 ORDER BY id LIMIT 100;\n",
     "Our users authenticate with OAuth; the access token expires after an hour and the refresh\n\
      flow asks for a new one. How should I store the session on the client?\n",
 ];
@@ -55,7 +55,7 @@ const PLAIN: &[&str] = &[
      items.push(Item::new(index, ch));\n    }\n    Ok(items)\n}\n",
     "The service retries failed requests three times with exponential backoff; after that it\n\
      returns a 503 and logs the request id so support can find it. Latency at p99 is 240 ms.\n",
-    "SELECT id, customer_id, created_at FROM records WHERE created_at < $1 ORDER BY id LIMIT 100;\n",
+    "SELECT id, customer_id, collected_at FROM records WHERE collected_at < $1 ORDER BY id LIMIT 100;\n",
 ];
 
 /// One line with a fake secret of kind `n` (rotating), never issued.

@@ -19,7 +19,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use steward::{Channel, ConsentActor, ConsentChange, CustomerId, Policy, Timestamp, TrainingLevel};
+use steward::{
+    Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
+    vocabulary::{CustomerId, Timestamp, TrainingLevel},
+};
 use steward_store::{Effective, FactLog, SqliteStore, StoreFacts, StoreKeys, open_vault};
 
 type BoxError = Box<dyn Error + Send + Sync>;

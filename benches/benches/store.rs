@@ -39,9 +39,12 @@ use std::{
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, MemoryFacts,
-    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel, Vault,
-    logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    MemoryFacts, Policy, Vault,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{
+        AccessRequest, AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore, SealedRecord,
+    },
+    vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgConfig, PgStore, PgVault};

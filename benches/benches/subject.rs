@@ -18,8 +18,9 @@ use std::{
 
 use criterion::{Criterion, Throughput};
 use steward::{
-    CustomerId, DataCategory, EncryptedExport, ExportPass, Policy, RecordId, SubjectFacts,
-    SubjectRequest, Timestamp, TrainingRecipients,
+    EncryptedExport, ExportPass, Policy, SubjectFacts, TrainingRecipients,
+    logs::SubjectRequest,
+    vocabulary::{CustomerId, DataCategory, RecordId, Timestamp},
 };
 use steward_store::{RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault};
 

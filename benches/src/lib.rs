@@ -11,9 +11,13 @@
 use std::error::Error;
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, DenyReason,
-    InteractiveChange, InteractiveChoice, Justification, MemoryFacts, Policy, Purpose, Request,
-    StewardId, Timestamp, TrainingLevel, TrainingScope, Vault, logs,
+    DataRef, DenyReason, MemoryFacts, Policy, Request, Vault,
+    consent::{Channel, ConsentActor, ConsentChange, InteractiveChange, InteractiveChoice},
+    logs,
+    vocabulary::{
+        CustomerId, DataCategory, Justification, Purpose, StewardId, Timestamp, TrainingLevel,
+        TrainingScope,
+    },
 };
 
 /// Customers in the facts; the measured ones are among them.

@@ -18,11 +18,7 @@ use std::{
     },
 };
 
-use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, FactLogPosition, Policy,
-    SignedConsentReceipt, TrainingScope,
-    retention::{HoldId, HoldScope, LegalHold},
-};
+use steward::{FactLogPosition, Policy, SignedConsentReceipt, retention::{HoldId, HoldScope, LegalHold}, consent::{Channel, ConsentActor, ConsentChange}, vocabulary::{DataCategory, TrainingScope}};
 use steward_consent::ConsentLedger;
 use steward_core::{CustomerId, PolicyVersion, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_fuzz::{
@@ -688,7 +684,7 @@ fn write_consent_receipts() -> Result {
     )?;
     let signer = ReceiptSigner::from_pkcs8(&ReceiptSigner::generate_pkcs8()?)?;
     let position = Some(FactLogPosition::new(3, ChainHead::EMPTY.hash()));
-    let sign = |receipt: &steward::ConsentReceipt| {
+    let sign = |receipt: &steward::consent::ConsentReceipt| {
         SignedConsentReceipt::sign(receipt.clone(), position, later, &signer)?.to_json()
     };
     let (first, second) = (sign(&opt_in)?, sign(&withdrawal)?);

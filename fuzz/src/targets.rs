@@ -130,7 +130,7 @@ fn same_claims(a: &RecordHeader, b: &RecordHeader) -> bool {
         && a.record_id() == b.record_id()
         && a.customer() == b.customer()
         && a.key_version() == b.key_version()
-        && a.created_at() == b.created_at()
+        && a.collected_at() == b.collected_at()
         && a.consent() == b.consent()
 }
 
@@ -845,12 +845,12 @@ pub fn check_facts() -> Option<(Policy, MemoryFacts)> {
     let customer = fixture::customer().ok()?;
     let from = Timestamp::from_unix_seconds(RELATIONSHIP_FROM).ok()?;
     facts.relationships.start(customer, from).ok()?;
-    let change = steward::ConsentChange::new(
+    let change = steward::consent::ConsentChange::new(
         customer,
         TrainingLevel::Shared,
         from,
-        steward::ConsentActor::Customer,
-        steward::Channel::AccountSettings,
+        steward::consent::ConsentActor::Customer,
+        steward::consent::Channel::AccountSettings,
         policy.version().clone(),
     );
     facts.consent.record(change, from).ok()?;

@@ -39,7 +39,7 @@ fn every_seed_and_regression_keeps_its_target_properties() {
 /// parse into requests that `check()` decides, allowing one and denying another.
 #[test]
 fn the_seeds_reach_the_deep_paths() {
-    use steward::{Policy, Purpose};
+    use steward::{Policy, vocabulary::Purpose};
     use steward_logs::{
         AccessRequest, AuditTrail, Custody, Keyring, KeyringSnapshot, LogsError, MemoryAuditStore,
         OpenError, SealedRecord,
@@ -132,7 +132,7 @@ fn the_seeds_reach_the_deep_paths() {
         Err(steward_cli::InputError::BodyTooLarge { line: 2, .. })
     ));
 
-    let now = steward::Timestamp::from_unix_seconds(targets::INGEST_NOW).unwrap();
+    let now = steward::vocabulary::Timestamp::from_unix_seconds(targets::INGEST_NOW).unwrap();
     let (policy, facts) = targets::check_facts().unwrap();
     let decide = |name: &str| {
         let text = String::from_utf8(seed("check_request", name)).unwrap();
@@ -142,7 +142,7 @@ fn the_seeds_reach_the_deep_paths() {
     assert!(decide("use-customer-care").is_allowed());
     let marketing = decide("use-marketing");
     assert!(!marketing.is_allowed());
-    assert_eq!(marketing.decisive(), steward::ClauseId::UsePurposes);
+    assert_eq!(marketing.decisive(), steward::vocabulary::ClauseId::UsePurposes);
     assert!(decide("train-shared").is_allowed());
     targets::check_request(&seed("check_request", "open-with-justification"));
 }

@@ -19,9 +19,7 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityUid, PolicySet,
     Request as CedarRequest, RestrictedExpression,
 };
-use steward::{
-    Action, Actor, CustomerId, DataRef, Facts, Purpose, Request, TrainingLevel, TrainingScope,
-};
+use steward::{Action, Actor, DataRef, Facts, Request, vocabulary::{CustomerId, Purpose, TrainingLevel, TrainingScope}};
 
 /// The Coder Model rules in Cedar: eleven policies, one per rule of docs/design.md section 1 that
 /// `check()` enforces (legal holds are not modelled: no compared request touches one).
@@ -339,7 +337,7 @@ fn uid(kind: &str, id: &str) -> Result<EntityUid, SetupError> {
 
 #[cfg(test)]
 mod tests {
-    use steward::DataCategory;
+    use steward::vocabulary::DataCategory;
 
     use super::*;
 

@@ -9,13 +9,13 @@ use std::{
 
 use serde_json::json;
 use steward::{
-    CustomerId, Timestamp,
     logs::{
         Anomaly, AuditEvent, AuditFilter, AuditOutcome, AuditReport, AuditStore, AuditTrail,
         ChainHead, ChainedEntry, Checkpoint, CheckpointPublicKey, CheckpointSigner, EntryKind,
         KeyEvent, Period, customer_of, steward_of,
     },
     retention::Relationship,
+    vocabulary::{CustomerId, Timestamp},
 };
 #[cfg(feature = "postgres")]
 use steward_store::pg::{PgAuditStore, PgConfig, PgStore};

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use steward::Timestamp;
+use steward::vocabulary::Timestamp;
 pub(crate) use steward_cli::request::{ActionArg, ActorArg};
 use steward_cli::request::{Question, justification};
 

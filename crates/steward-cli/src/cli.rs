@@ -4,10 +4,13 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use steward::{
-    AdminId, Channel, ConsentActor, CustomerId, DataCategory, Justification, Purpose, RecordId,
-    RequestReference, StewardId, Timestamp, TrainingLevel, TrainingScope,
+    consent::{Channel, ConsentActor},
     logs::{EntryKind, MasterKeyId},
     retention::HoldId,
+    vocabulary::{
+        AdminId, CustomerId, DataCategory, Justification, Purpose, RecordId, RequestReference,
+        StewardId, Timestamp, TrainingLevel, TrainingScope,
+    },
 };
 
 use crate::check::{ActionArg, ActorArg};

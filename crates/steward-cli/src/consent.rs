@@ -2,8 +2,10 @@
 
 use serde_json::json;
 use steward::{
-    ConsentChange, ConsentReceipt, InteractiveChange, InteractiveChoice, InteractiveReceipt,
-    Timestamp,
+    consent::{
+        ConsentChange, ConsentReceipt, InteractiveChange, InteractiveChoice, InteractiveReceipt,
+    },
+    vocabulary::Timestamp,
 };
 
 use crate::{

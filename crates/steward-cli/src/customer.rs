@@ -1,7 +1,7 @@
 //! `steward customer ...`: customer relationships, which start and end retention periods.
 
 use serde_json::json;
-use steward::{CustomerId, Timestamp};
+use steward::vocabulary::{CustomerId, Timestamp};
 use steward_store::Effective;
 
 use crate::{

@@ -3,8 +3,11 @@
 use std::{error::Error, fmt, io, path::PathBuf};
 
 use steward::{
-    ClauseId, PolicyError, RecordId, StewardError, logs::LogsError, retention::HoldId,
+    PolicyError, StewardError,
+    logs::LogsError,
+    retention::HoldId,
     retention::RetentionError,
+    vocabulary::{ClauseId, RecordId},
 };
 use steward_cli::InputError;
 use steward_store::StoreError;
@@ -247,7 +250,7 @@ pub(crate) enum CliError {
     #[error("customer `{customer}` has no consent receipts in the store")]
     NoReceipts {
         /// The customer given.
-        customer: steward::CustomerId,
+        customer: steward::vocabulary::CustomerId,
     },
     /// The policy file could not be loaded.
     #[error(transparent)]

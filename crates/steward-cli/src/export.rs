@@ -12,8 +12,9 @@ use std::{
 use serde::Serialize;
 use serde_json::json;
 use steward::{
-    BoxError, CustomerId, EncryptedExport, ExportOutcome, ExportedRecord, RecordId, Timestamp,
-    TrainingLevel, TrainingManifest, TrainingRecipients, TrainingScope,
+    EncryptedExport, ExportedRecord, TrainingManifest, TrainingRecipients,
+    logs::{BoxError, ExportOutcome},
+    vocabulary::{CustomerId, RecordId, Timestamp, TrainingLevel, TrainingScope},
 };
 use steward_store::{CustomerRecords, ExportLineage, LineageStore, RecordScan};
 
@@ -353,7 +354,7 @@ fn write_record(out: &mut impl Write, record: ExportedRecord<'_>) -> Result<(), 
     let line = ExportLine {
         record: header.record_id(),
         customer: header.customer(),
-        collected_at: header.created_at(),
+        collected_at: header.collected_at(),
         consent_at_collection: record.consent_at_collection(),
         body: text,
         body_hex: text

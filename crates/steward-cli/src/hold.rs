@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use steward::{
-    Justification, Timestamp,
     retention::{HoldId, HoldScope, LegalHold},
+    vocabulary::{Justification, Timestamp},
 };
 use steward_store::{StoreError, StoreVault};
 

@@ -12,7 +12,10 @@ use std::{
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use steward::{CustomerId, RecordId, Timestamp, TrainingLevel, redact::RedactionCounts};
+use steward::{
+    redact::RedactionCounts,
+    vocabulary::{CustomerId, RecordId, Timestamp, TrainingLevel},
+};
 use steward_cli::lines::{Plan, PlannedLine, StoredRecords, plan};
 use steward_store::{
     Ingest, IngestConfig, IngestError, LogEntry, SqliteStore, StoreError, StoreFacts, StoreVault,

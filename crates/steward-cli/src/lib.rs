@@ -8,7 +8,7 @@
 //! in its `--help`.
 //!
 //! ```
-//! use steward::Timestamp;
+//! use steward::vocabulary::Timestamp;
 //! use steward_cli::request::Question;
 //!
 //! let question = Question::from_json(
@@ -29,7 +29,7 @@ pub mod lines;
 #[doc(hidden)]
 pub mod request;
 
-use steward::{RecordId, Timestamp, vocabulary::CoreError};
+use steward::vocabulary::{CoreError, RecordId, Timestamp};
 
 /// Input of the command that does not parse or cannot be planned: a line of `steward ingest`
 /// input (naming the line, from 1) or a `steward check` request (naming the field).

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, value::RawValue};
-use steward::{CustomerId, RecordId, Timestamp, logs::MAX_BODY_LEN};
+use steward::{
+    logs::MAX_BODY_LEN,
+    vocabulary::{CustomerId, RecordId, Timestamp},
+};
 
 use crate::InputError;
 

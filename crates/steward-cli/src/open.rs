@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use serde_json::json;
 use steward::{
-    AccessRequest, Denial, Justification, SealedRecord,
-    logs::{LogsError, OpenError},
+    logs::{AccessRequest, Denial, LogsError, OpenError, SealedRecord},
+    vocabulary::Justification,
 };
 use steward_store::StoreError;
 

@@ -9,8 +9,8 @@ use std::{
 
 use serde_json::json;
 use steward::{
-    FactLogPosition, SignedConsentReceipt, StewardError, Timestamp, logs::ReceiptPublicKey,
-    verify_consent_receipts,
+    FactLogPosition, SignedConsentReceipt, StewardError, logs::ReceiptPublicKey,
+    verify_consent_receipts, vocabulary::Timestamp,
 };
 use steward_store::consent_receipts_logged;
 

@@ -5,8 +5,11 @@ use std::{fmt, str::FromStr};
 
 use serde::Deserialize;
 use steward::{
-    Action, Actor, CustomerId, DataCategory, DataRef, Justification, Purpose, RecordId, Request,
-    StewardId, Timestamp, TrainingLevel, TrainingScope,
+    Action, Actor, DataRef, Request,
+    vocabulary::{
+        CustomerId, DataCategory, Justification, Purpose, RecordId, StewardId, Timestamp,
+        TrainingLevel, TrainingScope,
+    },
 };
 
 use crate::InputError;

@@ -1,7 +1,10 @@
 //! `steward ropa`: the records of processing activities (GDPR Art. 30), generated from the
 //! policy and the store.
 
-use steward::{Clock, ProcessingFacts, Ropa, StewardNames, SystemClock};
+use steward::{
+    ProcessingFacts, Ropa, StewardNames,
+    vocabulary::{Clock, SystemClock},
+};
 
 use crate::{
     Context,

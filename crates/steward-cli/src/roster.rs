@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use steward::{
-    StewardId,
     logs::{ConfigError, LogsError},
+    vocabulary::StewardId,
 };
 
 use crate::{
@@ -84,7 +84,7 @@ fn roster_denied(error: LogsError) -> CliError {
         LogsError::Config(ConfigError::RosterFull { max }) => CliError::Denied {
             action: "roster add",
             reason: format!("the roster already holds the policy's maximum of {max} stewards"),
-            clause: steward::ClauseId::LogsAccess,
+            clause: steward::vocabulary::ClauseId::LogsAccess,
         },
         other => CliError::Logs(other),
     }

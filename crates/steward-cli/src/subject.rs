@@ -6,10 +6,11 @@ use std::{fs, io::BufWriter, path::Path};
 
 use serde_json::json;
 use steward::{
-    BoxError, EncryptedExport, ErasureOutcome, SUBJECT_BUNDLE_FORMAT, SubjectAccessOutcome,
-    SubjectFacts, SubjectRequest, TrainingRecipients,
-    logs::{AuditError, AuditStore, LogsError},
-    pending_erasures,
+    EncryptedExport, ErasureOutcome, SUBJECT_BUNDLE_FORMAT, SubjectFacts, TrainingRecipients,
+    logs::{
+        AuditError, AuditStore, BoxError, LogsError, SubjectAccessOutcome, SubjectRequest,
+        pending_erasures,
+    },
     retention::Removal,
 };
 use steward_store::{LineageStore, RecordScan, SweepRecords};

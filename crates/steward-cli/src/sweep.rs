@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use steward::{
-    Clock, CustomerId, RecordId, Timestamp,
     logs::ExportJobId,
     retention::{
         Disposition, HoldId, KeepReason, Sweep, SweepBatch, SweepPlan, SweepProgress, SweepReport,
         Target, WithheldShred,
     },
+    vocabulary::{Clock, CustomerId, RecordId, Timestamp},
 };
 use steward_store::{LineageStore, ReceiptDisposition, RecordScan, SqliteStore, StoreSweep};
 

@@ -1573,9 +1573,10 @@ fn sweep_execute_refuses_an_instant_and_only_the_plan_looks_ahead() {
 fn a_hold_past_its_review_date_still_stands_and_is_listed_as_due() {
     let sandbox = Sandbox::with_customers("hold-due");
     let ben = sandbox.ingest(&line(BEN, "ben's prompt"));
-    let soon =
-        steward::Timestamp::from_unix_nanos(steward::Timestamp::now().unix_nanos() + 1_000_000_000)
-            .to_string();
+    let soon = steward::vocabulary::Timestamp::from_unix_nanos(
+        steward::vocabulary::Timestamp::now().unix_nanos() + 1_000_000_000,
+    )
+    .to_string();
     // `--expires` is the old name of `--review-by`, kept for scripts.
     sandbox.ok(&[
         "hold",
@@ -1900,7 +1901,7 @@ fn a_withdrawal_now_cancels_a_scheduled_opt_in_and_the_history_shows_it() {
 
 /// The current instant as the command prints and parses it (RFC 3339).
 fn now() -> String {
-    steward::Timestamp::now().to_string()
+    steward::vocabulary::Timestamp::now().to_string()
 }
 
 #[test]
@@ -2248,8 +2249,9 @@ fn the_cli_works_beside_a_server_process_on_the_same_store() {
     use std::{sync::Arc, time::Instant};
 
     use steward::{
-        AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Purpose,
-        RecordId, SealedRecord, Timestamp, TrainingLevel,
+        consent::{Channel, ConsentActor, ConsentChange},
+        logs::{AccessRequest, SealedRecord},
+        vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
     };
     use steward_store::{SqliteStore, StoreFactsFollower, StoreKeys, StoreVault, open_vault};
 

@@ -193,26 +193,26 @@ impl fmt::Display for Redaction {
 pub struct SealInput {
     record_id: RecordId,
     customer: CustomerId,
-    created_at: Timestamp,
+    collected_at: Timestamp,
     consent: TrainingLevel,
     /// Set by custody from what it did, never by the caller.
     redaction: Redaction,
 }
 
 impl SealInput {
-    /// The input to seal record `record_id` of `customer`, collected at `created_at` under
+    /// The input to seal record `record_id` of `customer`, collected at `collected_at` under
     /// training level `level`. Every [`Timestamp`] fits the header's nanosecond field.
     #[must_use]
     pub const fn new(
         record_id: RecordId,
         customer: CustomerId,
-        created_at: Timestamp,
+        collected_at: Timestamp,
         level: TrainingLevel,
     ) -> Self {
         Self {
             record_id,
             customer,
-            created_at,
+            collected_at,
             consent: level,
             redaction: Redaction::NotScanned,
         }
@@ -238,8 +238,8 @@ impl SealInput {
 
     /// When the request was collected.
     #[must_use]
-    pub const fn created_at(&self) -> Timestamp {
-        self.created_at
+    pub const fn collected_at(&self) -> Timestamp {
+        self.collected_at
     }
 
     /// The training consent level in force at collection (`training.forward-only`).
@@ -263,7 +263,7 @@ pub struct RecordHeader {
     pub(crate) record_id: RecordId,
     pub(crate) customer: CustomerId,
     pub(crate) key_version: KeyVersion,
-    pub(crate) created_at_nanos: i64,
+    pub(crate) collected_at_nanos: i64,
     /// Not written: implied by the record's length, and authenticated by the AEAD (GCM and
     /// Poly1305 both cover the ciphertext length).
     pub(crate) body_len: u32,
@@ -308,8 +308,8 @@ impl RecordHeader {
 
     /// When the request was collected (nanosecond precision).
     #[must_use]
-    pub fn created_at(&self) -> Timestamp {
-        Timestamp::from_unix_nanos(self.created_at_nanos)
+    pub fn collected_at(&self) -> Timestamp {
+        Timestamp::from_unix_nanos(self.collected_at_nanos)
     }
 
     /// The training consent level in force at collection (`training.forward-only`).
@@ -377,7 +377,7 @@ impl RecordHeader {
                 reason: "is zero",
             })
         })?;
-        let created_at_nanos = i64::from_be_bytes(reader.take()?);
+        let collected_at_nanos = i64::from_be_bytes(reader.take()?);
         // Salt, nonce and commitment are read from the record's bytes when it is opened.
         Ok(Self {
             format_version,
@@ -387,7 +387,7 @@ impl RecordHeader {
             record_id,
             customer,
             key_version,
-            created_at_nanos,
+            collected_at_nanos,
             body_len,
         })
     }
@@ -402,7 +402,7 @@ impl fmt::Debug for RecordHeader {
             .field("record_id", &self.record_id)
             .field("customer", &self.customer)
             .field("key_version", &self.key_version)
-            .field("created_at", &self.created_at())
+            .field("collected_at", &self.collected_at())
             .field("consent", &self.consent)
             .field("body_len", &self.body_len)
             .finish_non_exhaustive()
@@ -465,7 +465,7 @@ impl HeaderTemplate {
         put(
             &mut bytes,
             CREATED_AT_AT,
-            &meta.created_at.unix_nanos().to_be_bytes(),
+            &meta.collected_at.unix_nanos().to_be_bytes(),
         );
         put(&mut bytes, NONCE_AT, nonce);
         let header = RecordHeader {
@@ -476,7 +476,7 @@ impl HeaderTemplate {
             record_id: meta.record_id,
             customer: self.customer,
             key_version: self.version,
-            created_at_nanos: meta.created_at.unix_nanos(),
+            collected_at_nanos: meta.collected_at.unix_nanos(),
             body_len,
         };
         (bytes, header)

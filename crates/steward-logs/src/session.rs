@@ -264,7 +264,7 @@ mod tests {
         customer: CustomerId,
         record_id: RecordId,
         key_version: u32,
-        created_at_nanos: i64,
+        collected_at_nanos: i64,
         consent: TrainingLevel,
         counter: u64,
         /// Byte 7 of version 2 (absent from version 1 vectors).
@@ -308,7 +308,7 @@ mod tests {
             let meta = SealInput::new(
                 vector.record_id,
                 vector.customer,
-                Timestamp::from_unix_nanos(vector.created_at_nanos),
+                Timestamp::from_unix_nanos(vector.collected_at_nanos),
                 vector.consent,
             )
             .with_redaction(redaction);

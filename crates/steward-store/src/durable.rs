@@ -2,7 +2,10 @@
 
 use std::{num::NonZeroUsize, sync::mpsc, thread};
 
-use steward::{BoxError, ExportPass, logs::SealedRecord};
+use steward::{
+    ExportPass,
+    logs::{BoxError, SealedRecord},
+};
 use steward_core::DataCategory;
 
 use crate::{
@@ -96,7 +99,7 @@ impl SqliteStore {
     /// (customer, created-at) order.
     ///
     /// ```
-    /// use steward::{Policy, TrainingScope};
+    /// use steward::{Policy, vocabulary::TrainingScope};
     /// use steward_store::{RecordScan, SqliteStore, StoreKeys, open_vault};
     ///
     /// # let dir = std::env::temp_dir().join(format!("steward-stream-{}", std::process::id()));

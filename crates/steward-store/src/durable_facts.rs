@@ -10,17 +10,20 @@ use std::{
 };
 
 use steward::{
-    AuditedRosterChange, BoxError, Clock, ConsentChange, ConsentReceipt, Facts, FactsIdentity,
-    InteractiveChange, InteractiveChoice, InteractiveLedger, InteractiveReceipt, Policy,
-    RosterFacts, SystemClock, TrainingLevel,
-    consent::ConsentLedger,
+    AuditedRosterChange, Facts, FactsIdentity, Policy, RosterFacts,
+    consent::{
+        ConsentChange, ConsentLedger, ConsentReceipt, InteractiveChange, InteractiveChoice,
+        InteractiveLedger, InteractiveReceipt,
+    },
     logs::{
-        AuditKey, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange, StewardRoster,
+        AuditKey, BoxError, ChainHead, Checkpoint, FactLogKey, KeyringSnapshot, RosterChange,
+        StewardRoster,
     },
     retention::{
         HoldId, HoldRegister, HoldScope, HoldSource, LegalHold, Relationship, RelationshipBook,
         RelationshipChange, RetentionError, RetentionPeriod,
     },
+    vocabulary::{Clock, SystemClock, TrainingLevel},
 };
 use steward_core::{CustomerId, DataCategory, Justification, PolicyVersion, StewardId, Timestamp};
 
@@ -462,7 +465,7 @@ impl<L: FactLog> DurableFacts<L> {
     }
 
     /// These facts, recording their changes by `clock` (the system clock unless set; a
-    /// [`ManualClock`](steward::ManualClock) in tests). Whatever the clock says, a change is
+    /// [`ManualClock`](steward::vocabulary::ManualClock) in tests). Whatever the clock says, a change is
     /// never recorded before the newest change already recorded, nor before the newest audit
     /// entry the vault showed them.
     #[must_use]
@@ -695,8 +698,8 @@ impl<L: FactLog> DurableFacts<L> {
     /// let policy = Policy::coder_model();
     /// let mut facts = StoreFacts::load(&store, &keys.audit_key()?, &policy, None)?;
     /// // Relationship changes take effect now or later, never earlier.
-    /// let joined = steward::Timestamp::now();
-    /// let customers: Vec<steward::CustomerId> = (1..=3)
+    /// let joined = steward::vocabulary::Timestamp::now();
+    /// let customers: Vec<steward::vocabulary::CustomerId> = (1..=3)
     ///     .map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a1{n}").parse())
     ///     .collect::<Result<_, _>>()?;
     /// facts.in_one_commit(|batch| {
@@ -1179,7 +1182,7 @@ impl<L: std::fmt::Debug> std::fmt::Debug for DurableFacts<L> {
 /// ```
 /// use steward_store::Effective;
 ///
-/// let at: Effective = "2099-01-01T00:00:00Z".parse::<steward::Timestamp>()?.into();
+/// let at: Effective = "2099-01-01T00:00:00Z".parse::<steward::vocabulary::Timestamp>()?.into();
 /// assert_ne!(at, Effective::Now);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward::{
-    ConsentReceipt, InteractiveReceipt,
+    consent::{ConsentReceipt, InteractiveReceipt},
     logs::{
         ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, Tombstone,
         WrappedDataKey,
@@ -410,7 +410,7 @@ pub fn consent_receipts_logged<S: VaultStore>(
 }
 
 /// A key store's failure, as start-up and verification report it.
-pub(crate) fn key_store_error(source: steward::BoxError) -> StoreError {
+pub(crate) fn key_store_error(source: steward::logs::BoxError) -> StoreError {
     StoreError::Logs(steward_logs::LogsError::Key(
         steward_logs::KeyError::StoreUnavailable { source },
     ))

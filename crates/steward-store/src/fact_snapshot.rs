@@ -8,9 +8,9 @@
 //! facts a snapshot rebuilds are the facts its entries made.
 
 use steward::{
-    ConsentChange, ConsentReceipt, TrainingLevel,
-    consent::{Channel, ConsentActor, KnownPolicyVersions},
+    consent::{Channel, ConsentActor, ConsentChange, ConsentReceipt, KnownPolicyVersions},
     logs::{ChainHash, KeyVersion},
+    vocabulary::TrainingLevel,
 };
 use steward_core::{AdminId, CustomerId, Justification, PolicyVersion, Timestamp};
 use uuid::Uuid;

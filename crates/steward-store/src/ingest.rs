@@ -47,7 +47,7 @@ use crate::{SqliteStore, StoreError, StoreVault};
 /// ```
 /// use std::sync::Arc;
 ///
-/// use steward::{Policy, Timestamp};
+/// use steward::{Policy, vocabulary::Timestamp};
 /// use steward_store::{Ingest, IngestConfig, LogEntry, SqliteStore, StoreKeys, open_vault};
 ///
 /// # let dir = std::env::temp_dir().join(format!("steward-ingest-doc-{}", std::process::id()));
@@ -1320,8 +1320,9 @@ mod tests {
 
     use futures_executor::block_on;
     use steward::{
-        ClauseId, MemoryFacts, Policy,
+        MemoryFacts, Policy,
         logs::{AuditKey, AuditTrail, Keyring, MasterKey},
+        vocabulary::ClauseId,
     };
 
     use super::*;
@@ -1634,9 +1635,9 @@ mod tests {
         assert!(ingest.log_blocking(entry(9, "refused")).is_err());
         let bytes = ingest.memory_records().unwrap().record(ids[0]).unwrap();
         let record = SealedRecord::from_vec(bytes).unwrap();
-        let ask = steward::AccessRequest::with_justification_text(
+        let ask = steward::logs::AccessRequest::with_justification_text(
             "alice.ops".parse().unwrap(),
-            steward::Purpose::Troubleshooting,
+            steward::vocabulary::Purpose::Troubleshooting,
             "INC-42",
         );
         vault.open(&record, &ask).unwrap();

@@ -21,7 +21,7 @@
 //! ```
 //! use std::sync::Arc;
 //!
-//! use steward::{BoxError, Policy};
+//! use steward::{Policy, logs::BoxError};
 //! use steward_store::{GroupCommitter, SqliteStore, StoreKeys, StoreVault, open_vault};
 //!
 //! /// What every handler gets (an `Arc<Steward>` in the web framework's state).
@@ -48,7 +48,7 @@
 //! assert_eq!(steward.vault.audit()?.verify()?.entries(), 0);
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), steward::BoxError>(())
+//! # Ok::<(), steward::logs::BoxError>(())
 //! ```
 //!
 //! # Seal and store a request
@@ -73,7 +73,7 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{BoxError, CustomerId, DataCategory, RecordId, Timestamp};
+//! use steward::{logs::BoxError, vocabulary::{CustomerId, DataCategory, RecordId, Timestamp}};
 //!
 //! pub fn log_request(steward: &Steward, customer: CustomerId, body: &[u8]) -> Result<RecordId, BoxError> {
 //!     let now = Timestamp::now();
@@ -88,7 +88,7 @@
 //! assert!(steward.store.record(id)?.is_some());
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), steward::BoxError>(())
+//! # Ok::<(), steward::logs::BoxError>(())
 //! ```
 //!
 //! In an async server, log through an [`Ingest`] handle instead (`Ingest::sqlite`,
@@ -121,8 +121,9 @@
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
 //! use steward::{
-//!     Channel, ConsentActor, ConsentChange, Timestamp, TrainingLevel,
 //!     retention::{HoldId, HoldScope, LegalHold},
+//!     consent::{Channel, ConsentActor, ConsentChange},
+//!     vocabulary::{Timestamp, TrainingLevel},
 //! };
 //!
 //! let customer = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10".parse()?;
@@ -144,7 +145,7 @@
 //! # let _ = receipt;
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), steward::BoxError>(())
+//! # Ok::<(), steward::logs::BoxError>(())
 //! ```
 //!
 //! # Open a record for a steward
@@ -170,8 +171,8 @@
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
 //! use steward::{
-//!     AccessRequest, BoxError, DataCategory, Plaintext, Purpose, RecordId, SealedRecord,
-//!     StewardId, Timestamp,
+//!     logs::{AccessRequest, BoxError, Plaintext, SealedRecord},
+//!     vocabulary::{DataCategory, Purpose, RecordId, StewardId, Timestamp},
 //! };
 //!
 //! pub fn steward_open(steward: &Steward, who: StewardId, purpose: Purpose, ticket: &str, id: RecordId)
@@ -195,7 +196,7 @@
 //! assert!(steward_open(&steward, sam, Purpose::Marketing, "INC-2041 timeouts", id).is_err());
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), steward::BoxError>(())
+//! # Ok::<(), steward::logs::BoxError>(())
 //! ```
 //!
 //! # Sweep
@@ -222,7 +223,7 @@
 //! # let vault = open_vault(&store, &keys, Policy::coder_model())?;
 //! # let committer = GroupCommitter::new(&store)?;
 //! # let steward = Arc::new(Steward { vault, committer, store });
-//! use steward::{SystemClock, retention::{Sweep, SweepBatch}};
+//! use steward::{retention::{Sweep, SweepBatch}, vocabulary::SystemClock};
 //! use steward_store::{RecordScan, StoreSweep};
 //!
 //! let vault = &steward.vault;
@@ -241,7 +242,7 @@
 //! println!("{} records deleted, {} customers shredded", report.deleted().len(), report.shredded().len());
 //! # drop(steward);
 //! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), steward::BoxError>(())
+//! # Ok::<(), steward::logs::BoxError>(())
 //! ```
 //!
 //! # Move to PostgreSQL

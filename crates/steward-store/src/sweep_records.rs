@@ -4,11 +4,12 @@
 use std::fmt;
 
 use steward::{
-    Clock, Facts, Timestamp, VaultShredder,
+    Facts, VaultShredder,
     retention::{
         HoldId, HoldSource, RecordMeta, RecordStore, Removal, RetentionError, Sweep, SweepBatch,
         SweepPlan, SweepProgress, SweepReport, SweepRun,
     },
+    vocabulary::{Clock, Timestamp},
 };
 
 use crate::{DurableFacts, StoreError, VaultOn, VaultStore};
@@ -31,7 +32,7 @@ use crate::{DurableFacts, StoreError, VaultOn, VaultStore};
 /// # let dir = std::env::temp_dir().join(format!("steward-store-store-sweep-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// # let keys = steward_store::StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
-/// use steward::{Policy, SystemClock, retention::{Sweep, SweepBatch, SweepProgress}};
+/// use steward::{Policy, retention::{Sweep, SweepBatch, SweepProgress}, vocabulary::SystemClock};
 /// use steward_store::{RecordScan, SqliteStore, StoreSweep, open_vault};
 ///
 /// let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
@@ -49,7 +50,7 @@ use crate::{DurableFacts, StoreError, VaultOn, VaultStore};
 /// assert!(sweep.into_report().deleted().is_empty());
 /// # drop(vault);
 /// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), steward::BoxError>(())
+/// # Ok::<(), steward::logs::BoxError>(())
 /// ```
 pub struct StoreSweep<'a, S: VaultStore> {
     vault: &'a VaultOn<S>,
@@ -65,7 +66,7 @@ where
     for<'f> SweepRecords<'f, S>: RecordStore<Error = StoreError>,
 {
     /// A run of `plan` on `store`, the store `vault` was opened on, at `clock`'s instants
-    /// (the trusted clock: [`SystemClock`](steward::SystemClock)), `batch` planned actions a
+    /// (the trusted clock: [`SystemClock`](steward::vocabulary::SystemClock)), `batch` planned actions a
     /// step.
     pub fn new(
         vault: &'a VaultOn<S>,
@@ -185,7 +186,7 @@ impl Clock for NotBefore<'_> {
 /// # let dir = std::env::temp_dir().join(format!("steward-store-sweep-records-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// # let keys = steward_store::StoreKeys::new("kek-2025-03".parse()?, b"steward test key 42, not secret!", b"steward test key 17, not secret!")?;
-/// use steward::{Policy, SystemClock, Timestamp, VaultShredder, retention::Sweep};
+/// use steward::{Policy, VaultShredder, retention::Sweep, vocabulary::{SystemClock, Timestamp}};
 /// use steward_store::{RecordScan, SqliteStore, SweepRecords, open_vault};
 ///
 /// let store = SqliteStore::create(dir.join("steward.db"), &keys)?;
@@ -204,7 +205,7 @@ impl Clock for NotBefore<'_> {
 /// # drop(facts);
 /// # drop(vault);
 /// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), steward::BoxError>(())
+/// # Ok::<(), steward::logs::BoxError>(())
 /// ```
 #[derive(Debug)]
 pub struct SweepRecords<'a, L> {

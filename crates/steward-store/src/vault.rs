@@ -3,7 +3,10 @@
 
 use std::{sync::Arc, thread};
 
-use steward::{Clock, Policy, SystemClock, Vault};
+use steward::{
+    Policy, Vault,
+    vocabulary::{Clock, SystemClock},
+};
 use steward_logs::{
     AuditKey, AuditStore, AuditTrail, ChainedEntry, Checkpoint, Custody, KeyStore, Keyring,
     KeyringSnapshot, SealConfig,
@@ -94,7 +97,7 @@ pub fn open_vault<S: VaultStore>(
 }
 
 /// As [`open_vault`], with `clock` as the trusted clock of both the audit trail and the
-/// facts (a [`ManualClock`](steward::ManualClock) in tests of a clock set back): entries and
+/// facts (a [`ManualClock`](steward::vocabulary::ManualClock) in tests of a clock set back): entries and
 /// fact changes are dated by it, never before the newest entry of either.
 ///
 /// # Errors

@@ -11,7 +11,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use steward::BoxError;
+use steward::logs::BoxError;
 
 use crate::{BodyError, Ending, Exchange, LogFuture, RequestLog, Truncation};
 

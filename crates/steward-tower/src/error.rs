@@ -1,7 +1,7 @@
 //! Why the layer answered instead of the inner service, and why a response body broke off.
 
 use http::StatusCode;
-use steward::BoxError;
+use steward::logs::BoxError;
 
 use crate::{Refusal, SinkError};
 

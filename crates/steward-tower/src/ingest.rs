@@ -3,7 +3,11 @@
 
 use std::{fmt, sync::Arc};
 
-use steward::{CustomerId, DenyReason, RosterFacts, Timestamp, Vault, logs::AuditStore};
+use steward::{
+    DenyReason, RosterFacts, Vault,
+    logs::AuditStore,
+    vocabulary::{CustomerId, Timestamp},
+};
 use steward_store::{Ingest, IngestError, LogEntry};
 
 use crate::{Admission, Exchange, LogFuture, Refusal, RequestLog, SinkError, admission};
@@ -20,7 +24,7 @@ use crate::{Admission, Exchange, LogFuture, Refusal, RequestLog, SinkError, admi
 /// ```
 /// use std::sync::Arc;
 ///
-/// use steward::{Policy, Timestamp};
+/// use steward::{Policy, vocabulary::Timestamp};
 /// use steward_store::{Ingest, IngestConfig, SqliteStore, StoreKeys, open_vault};
 /// use steward_tower::{IngestLog, RequestLog, StewardLayer};
 ///
@@ -32,7 +36,7 @@ use crate::{Admission, Exchange, LogFuture, Refusal, RequestLog, SinkError, admi
 /// let ingest = Ingest::sqlite(Arc::clone(&vault), store, IngestConfig::default())?;
 /// let sink: Arc<dyn RequestLog> = Arc::new(IngestLog::new(ingest.clone(), vault));
 /// let layer = StewardLayer::new(sink, |parts: &http::request::Parts| {
-///     Ok::<_, steward::BoxError>(parts.headers.get("x-customer").ok_or("no customer")?.to_str()?.parse()?)
+///     Ok::<_, steward::logs::BoxError>(parts.headers.get("x-customer").ok_or("no customer")?.to_str()?.parse()?)
 /// });
 /// # drop(layer);
 /// // At shutdown, after the server has stopped: commit what is queued.

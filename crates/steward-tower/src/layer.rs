@@ -12,7 +12,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use steward::{BoxError, CustomerId, RecordId, Timestamp};
+use steward::{
+    logs::BoxError,
+    vocabulary::{CustomerId, RecordId, Timestamp},
+};
 use tower::{Layer, Service};
 
 use crate::{Admission, Exchange, LayerError, RequestLog, StewardBody};
@@ -75,7 +78,7 @@ pub enum OnStoreDown {
 /// // The customer is named by a header your authentication set.
 /// let layer = StewardLayer::new(log.clone(), |parts: &http::request::Parts| {
 ///     let value = parts.headers.get("x-customer").ok_or("no x-customer header")?;
-///     Ok::<_, steward::BoxError>(value.to_str()?.parse()?)
+///     Ok::<_, steward::logs::BoxError>(value.to_str()?.parse()?)
 /// });
 /// let upstream = service_fn(|request: Request<Full<Bytes>>| async move {
 ///     let prompt = request.into_body().collect().await?.to_bytes();

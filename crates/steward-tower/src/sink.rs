@@ -11,8 +11,9 @@ use std::{
 
 use bytes::Bytes;
 use steward::{
-    BoxError, ClauseId, CustomerId, DataCategory, DataRef, DenyReason, Facts, Policy, RecordId,
-    Request, RosterFacts, Timestamp, Vault, logs::AuditStore,
+    DataRef, DenyReason, Facts, Policy, Request, RosterFacts, Vault,
+    logs::{AuditStore, BoxError},
+    vocabulary::{ClauseId, CustomerId, DataCategory, RecordId, Timestamp},
 };
 
 /// The store the layer logs to: it answers whether a customer's request may be logged now,

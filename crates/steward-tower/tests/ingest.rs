@@ -17,7 +17,10 @@ use bytes::Bytes;
 use futures_executor::block_on;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use steward::{Policy, RecordId, Timestamp};
+use steward::{
+    Policy,
+    vocabulary::{RecordId, Timestamp},
+};
 use steward_store::{Ingest, IngestConfig, SqliteStore, StoreKeys, open_vault};
 use steward_tower::{IngestLog, StewardLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -47,7 +50,7 @@ fn acknowledged_and_abandoned_responses_are_both_in_the_store() {
         Ok::<_, Infallible>(Response::new(events()))
     });
     let mut proxy = StewardLayer::new(sink, |parts: &http::request::Parts| {
-        Ok::<_, steward::BoxError>(parts.headers["x-customer"].to_str()?.parse()?)
+        Ok::<_, steward::logs::BoxError>(parts.headers["x-customer"].to_str()?.parse()?)
     })
     .layer(upstream);
     let mut send = || {

@@ -25,8 +25,11 @@ use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
 use steward::{
-    AccessRequest, CustomerId, MemoryFacts, Policy, RecordId, SealedRecord, Timestamp, Vault,
-    logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    MemoryFacts, Policy, Vault,
+    logs::{
+        AccessRequest, AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore, SealedRecord,
+    },
+    vocabulary::{CustomerId, RecordId, Timestamp},
 };
 use steward_tower::{
     Admission, Ending, Exchange, LogFuture, MemoryLog, OnStoreDown, RequestLog, SinkError,
@@ -75,7 +78,7 @@ fn memory_log() -> Arc<Log> {
     Arc::new(MemoryLog::new(Arc::new(vault)))
 }
 
-fn resolver(parts: &http::request::Parts) -> Result<CustomerId, steward::BoxError> {
+fn resolver(parts: &http::request::Parts) -> Result<CustomerId, steward::logs::BoxError> {
     let value = parts
         .headers
         .get("x-customer")

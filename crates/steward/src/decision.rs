@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Serialize, Serializer, ser::SerializeSeq};
 use steward_core::{ClauseId, DataCategory, Purpose, Timestamp, TrainingScope};
 
-use crate::TrainingLevel;
+use steward_core::TrainingLevel;
 
 /// The answer to one request: whether it may proceed, the policy clauses behind the answer,
 /// and what the caller must do if it proceeds.
@@ -133,7 +133,7 @@ impl fmt::Display for Decision {
 /// The clauses a [`Decision`] cites: the one that decided, then those that support it.
 ///
 /// ```
-/// use steward::{ClauseId, DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request};
+/// use steward::{DataRef, MemoryFacts, Policy, Request, vocabulary::{ClauseId, DataCategory, Purpose}};
 ///
 /// let policy = Policy::coder_model();
 /// let mut facts = MemoryFacts::new(&policy);

@@ -40,21 +40,10 @@ pub use crate::{
     },
     vault::{Vault, VaultShredder},
 };
-pub use steward_consent::{
-    Channel, ConsentActor, ConsentChange, ConsentLedger, ConsentMode, ConsentReceipt,
-    InteractiveChange, InteractiveChoice, InteractiveLedger, InteractiveReceipt,
-    KnownPolicyVersions,
-};
-pub use steward_core::{
-    AdminId, ClauseId, Clock, CustomerId, DataCategory, Justification, ManualClock, PolicyVersion,
-    Purpose, PurposeGroup, RecordId, RequestReference, StewardId, SystemClock, Timestamp,
-    TrainingLevel, TrainingScope,
-};
-pub use steward_logs::{
-    AccessRequest, BoxError, Denial, ExportCounts, ExportOutcome, PendingErasure, Plaintext,
-    SealInput, SealedRecord, SkipReason, SubjectAccessOutcome, SubjectRequest, SubjectRight,
-    SubjectStage, pending_erasures,
-};
+
+// One path per name: the root holds what this crate defines (the policy, requests,
+// decisions, facts, the vault and their errors); everything the other crates define is
+// reached through exactly one of the modules below, never also from the root.
 
 /// Consent: training levels, modes and the ledger (steward-consent).
 pub mod consent {
@@ -87,7 +76,7 @@ const _: () = {
     assert_send_sync::<steward_logs::Custody<steward_logs::MemoryAuditStore>>();
     assert_send_sync::<steward_logs::Keyring>();
     assert_send_sync::<steward_logs::AuditTrail<steward_logs::MemoryAuditStore>>();
-    assert_send_sync::<ConsentLedger>();
+    assert_send_sync::<steward_consent::ConsentLedger>();
     assert_send_sync::<steward_retention::RelationshipBook>();
     assert_send_sync::<steward_retention::HoldRegister>();
 };

@@ -154,8 +154,9 @@ mod tests {
     };
 
     use crate::{
-        AccessRequest, MemoryFacts, Policy, Purpose, RecordId, Timestamp, Vault,
-        logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+        MemoryFacts, Policy, Vault,
+        logs::{AccessRequest, AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+        vocabulary::{Purpose, RecordId, Timestamp},
     };
 
     /// Records each new span's name and the text of its fields.

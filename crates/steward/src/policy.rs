@@ -163,7 +163,7 @@ impl Policy {
     ///
     /// Allows, by action (decisive clause; supporting clauses):
     /// - use: `use.purposes`; the clause of the data's category
-    ///   ([`DataCategory::clause`](crate::DataCategory::clause): `collect.personal`,
+    ///   ([`DataCategory::clause`](crate::vocabulary::DataCategory::clause): `collect.personal`,
     ///   `collect.usage`, or `policy.versioned` for consent records);
     /// - open a log: `logs.access`; `logs.purposes`, `logs.encrypted`;
     /// - train: the opt-in of the scope (`training.private`, `training.shared`,
@@ -200,7 +200,11 @@ impl Policy {
     ///
     /// ```
     /// use steward::{
-    ///     ClauseId, DataCategory, DataRef, MemoryFacts, Policy, Purpose, Request, Timestamp,
+    ///     DataRef,
+    ///     MemoryFacts,
+    ///     Policy,
+    ///     Request,
+    ///     vocabulary::{ClauseId, DataCategory, Purpose, Timestamp},
     /// };
     ///
     /// let policy = Policy::coder_model();
@@ -235,7 +239,7 @@ impl Policy {
     /// only its own. [`crate::MemoryFacts::new`] builds its consent ledger with these.
     ///
     /// ```
-    /// use steward::{ConsentLedger, Policy};
+    /// use steward::{Policy, consent::ConsentLedger};
     ///
     /// let policy = Policy::coder_model();
     /// assert!(policy.known_versions().contains(policy.version()));

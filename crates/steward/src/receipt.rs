@@ -45,8 +45,12 @@ impl FactLogPosition {
 ///
 /// ```
 /// use steward::{
-///     Channel, ConsentActor, ConsentChange, ConsentLedger, Policy, SignedConsentReceipt,
-///     TrainingLevel, logs::ReceiptSigner, verify_consent_receipts,
+///     Policy,
+///     SignedConsentReceipt,
+///     logs::ReceiptSigner,
+///     verify_consent_receipts,
+///     consent::{Channel, ConsentActor, ConsentChange, ConsentLedger},
+///     vocabulary::TrainingLevel,
 /// };
 ///
 /// let policy = Policy::coder_model();

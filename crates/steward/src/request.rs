@@ -6,7 +6,7 @@ use steward_core::{
 
 use steward_logs::{Plaintext, RecordHeader};
 
-use crate::TrainingLevel;
+use steward_core::TrainingLevel;
 
 /// One question for [`crate::Policy::check`]: may `actor` take `action` on `data` at `now`?
 ///
@@ -132,7 +132,7 @@ impl DataRef {
         Self::new(
             DataCategory::LlmRequestLog,
             header.customer(),
-            header.created_at(),
+            header.collected_at(),
         )
         .with_record(header.record_id())
     }

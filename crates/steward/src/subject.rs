@@ -188,7 +188,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// trail could not be written; [`StewardError::Subject`] if `records` or `sink` failed.
     ///
     /// ```
-    /// use steward::{MemoryFacts, Policy, RecordId, SubjectRequest, Timestamp, Vault};
+    /// use steward::{MemoryFacts, Policy, Vault, vocabulary::{RecordId, Timestamp}, logs::SubjectRequest};
     /// use steward::logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore};
     ///
     /// let policy = Policy::coder_model();
@@ -325,10 +325,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// ```
     /// use steward::{
-    ///     DataCategory, ErasureOutcome, MemoryFacts, Policy, RecordId, SubjectRequest,
-    ///     Timestamp, Vault,
-    ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    ///     ErasureOutcome,
+    ///     MemoryFacts,
+    ///     Policy,
+    ///     Vault,
     ///     retention::{MemoryRecordStore, RecordMeta},
+    ///     vocabulary::{DataCategory, RecordId, Timestamp},
+    ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore, SubjectRequest},
     /// };
     ///
     /// let policy = Policy::coder_model();
@@ -451,7 +454,7 @@ fn standing_holds<F: Facts + ?Sized>(
 /// [`finish`](Self::finish): the vault calls them only once the request is in the trail.
 ///
 /// ```
-/// use steward::{MemoryFacts, Policy, SubjectBundle, SubjectFacts, SubjectRequest, Timestamp};
+/// use steward::{MemoryFacts, Policy, SubjectBundle, SubjectFacts, logs::SubjectRequest, vocabulary::Timestamp};
 ///
 /// let policy = Policy::coder_model();
 /// let facts = MemoryFacts::new(&policy);
@@ -541,7 +544,7 @@ impl<'f, W: Write> SubjectBundle<'f, W> {
         let text = std::str::from_utf8(record.body()).ok();
         let line = BundleRecord {
             record: header.record_id(),
-            collected_at: header.created_at(),
+            collected_at: header.collected_at(),
             consent_at_collection: header.consent(),
             body: text,
             body_hex: text

@@ -94,9 +94,13 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///
     /// ```
     /// use steward::{
-    ///     Channel, ConsentActor, ConsentChange, Facts, MemoryFacts, Policy, RecordId, SealInput,
-    ///     Timestamp, TrainingLevel, TrainingScope, Vault,
-    ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    ///     Facts,
+    ///     MemoryFacts,
+    ///     Policy,
+    ///     Vault,
+    ///     consent::{Channel, ConsentActor, ConsentChange},
+    ///     vocabulary::{RecordId, Timestamp, TrainingLevel, TrainingScope},
+    ///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore, SealInput},
     /// };
     ///
     /// let policy = Policy::coder_model();
@@ -264,7 +268,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         let data = DataRef::new(
             DataCategory::LlmRequestLog,
             header.customer(),
-            header.created_at(),
+            header.collected_at(),
         )
         .with_record(header.record_id())
         .with_consent_at_collection(header.consent());
@@ -370,7 +374,7 @@ impl<W: Write> TrainingManifest<W> {
         let line = ManifestRecord {
             record: header.record_id(),
             customer: header.customer(),
-            collected_at: header.created_at(),
+            collected_at: header.collected_at(),
             consent_at_collection: header.consent(),
         };
         self.line(&line)

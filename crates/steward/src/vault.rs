@@ -60,9 +60,11 @@ const WRITE_RETRY: Duration = Duration::from_micros(50);
 ///
 /// ```
 /// use steward::{
-///     AccessRequest, MemoryFacts, Policy, RecordId, SealInput, SealedRecord, Timestamp,
-///     TrainingLevel, Vault,
-///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+///     MemoryFacts,
+///     Policy,
+///     Vault,
+///     logs::{AuditKey, AuditTrail, Keyring, MasterKey, MemoryAuditStore, AccessRequest, SealInput, SealedRecord},
+///     vocabulary::{RecordId, Timestamp, TrainingLevel},
 /// };
 ///
 /// let policy = Policy::coder_model();

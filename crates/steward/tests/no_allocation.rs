@@ -16,7 +16,7 @@ use std::alloc::System;
 
 use common::*;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use steward::*;
+use steward::{consent::*, vocabulary::*, *};
 
 #[global_allocator]
 static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

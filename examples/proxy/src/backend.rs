@@ -5,11 +5,17 @@ use std::{path::Path, sync::Arc};
 
 use serde_json::{Value, json};
 use steward::{
-    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
-    DataRef, Facts, MemoryFacts, Policy, Purpose, RecordId, Request, RosterFacts, SealedRecord,
-    StewardId, SystemClock, Timestamp, TrainingLevel, TrainingScope, Vault,
-    logs::{AuditKey, AuditStore, AuditTrail, Keyring, MasterKey, MemoryAuditStore},
+    DataRef, Facts, MemoryFacts, Policy, Request, RosterFacts, Vault,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{
+        AccessRequest, AuditKey, AuditStore, AuditTrail, BoxError, Keyring, MasterKey,
+        MemoryAuditStore, SealedRecord,
+    },
     retention::{RecordMeta, Sweep, SweepBatch, SweepProgress},
+    vocabulary::{
+        CustomerId, DataCategory, Purpose, RecordId, StewardId, SystemClock, Timestamp,
+        TrainingLevel, TrainingScope,
+    },
 };
 use steward_store::{
     DurableFacts, Effective, FactLog, Ingest, IngestConfig, RecordScan, SqliteStore, StoreKeys,
@@ -51,7 +57,7 @@ fn demo_keys() -> Result<StoreKeys, BoxError> {
 }
 
 /// The admin who changes the roster in this example.
-fn admin() -> Result<steward::AdminId, BoxError> {
+fn admin() -> Result<steward::vocabulary::AdminId, BoxError> {
     Ok("proxy.admin".parse()?)
 }
 
@@ -222,7 +228,7 @@ impl Backend for MemoryBackend {
             .unwrap_or_default();
         for bytes in ids.into_iter().filter_map(|id| self.record(id)) {
             let header = *SealedRecord::from_bytes(&bytes)?.header();
-            records.push((header.record_id(), header.customer(), header.created_at()));
+            records.push((header.record_id(), header.customer(), header.collected_at()));
         }
         let facts = self.vault().facts()?;
         Ok(export_plan(
@@ -457,7 +463,9 @@ mod pg {
 
     use serde_json::Value;
     use steward::{
-        BoxError, CustomerId, Policy, Purpose, RecordId, StewardId, TrainingLevel, TrainingScope,
+        Policy,
+        logs::BoxError,
+        vocabulary::{CustomerId, Purpose, RecordId, StewardId, TrainingLevel, TrainingScope},
     };
     use steward_store::{
         Ingest, IngestConfig, StoreKeys, open_vault,

@@ -48,7 +48,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use serde_json::{Value, json};
-use steward::{BoxError, CustomerId};
+use steward::{logs::BoxError, vocabulary::CustomerId};
 use steward_tower::{OnStoreDown, StewardLayer};
 use tower::{Layer, service_fn};
 

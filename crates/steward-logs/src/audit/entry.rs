@@ -931,7 +931,7 @@ mod tests {
             record_id: RecordId::MIN,
             customer: CustomerId::new(uuid::Uuid::from_u128(1)).unwrap(),
             key_version: KeyVersion::FIRST,
-            created_at_nanos: 0,
+            collected_at_nanos: 0,
             body_len: 0,
         };
         let entry = AuditEntry::new(

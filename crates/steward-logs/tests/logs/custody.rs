@@ -58,7 +58,7 @@ fn sealed_record_opens_after_a_byte_round_trip() -> TestResult {
     let header = parsed.header();
     assert_eq!(header.customer(), meta.customer());
     assert_eq!(header.record_id(), meta.record_id());
-    assert_eq!(header.created_at(), at);
+    assert_eq!(header.collected_at(), at);
     assert_eq!(header.consent(), TrainingLevel::OpenWeight);
     assert_eq!(header.key_version(), KeyVersion::FIRST);
     assert_eq!(header.algorithm(), Algorithm::Aes256Gcm);

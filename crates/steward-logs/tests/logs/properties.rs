@@ -65,7 +65,7 @@ proptest! {
         let record = SealedRecord::from_bytes(&bytes).unwrap();
         prop_assert_eq!(record.header().customer(), meta.customer());
         prop_assert_eq!(record.header().consent(), consent);
-        prop_assert_eq!(record.header().created_at(), at);
+        prop_assert_eq!(record.header().collected_at(), at);
         let opened = custody.dangerous_open_with_gate(&record, &request().unwrap(), allow).unwrap();
         prop_assert_eq!(opened.as_bytes(), body.as_slice());
         prop_assert_eq!(opened.header().consent(), consent);

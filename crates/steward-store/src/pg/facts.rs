@@ -12,7 +12,7 @@ use std::{
 };
 
 use postgres::{Client, GenericClient, fallible_iterator::FallibleIterator};
-use steward::{BoxError, logs::ChainHash};
+use steward::logs::{BoxError, ChainHash};
 
 use super::{PgStore, PgVault, column};
 use crate::{

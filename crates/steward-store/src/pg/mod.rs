@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use steward::{DataCategory, Policy, RecordId, Timestamp};
+//! use steward::{Policy, vocabulary::{DataCategory, RecordId, Timestamp}};
 //! use steward_store::{StoreKeys, open_vault, pg::{FactsFollower, PgConfig, PgStore}};
 //!
 //! let config = PgConfig::new("host=127.0.0.1 user=postgres dbname=test")?;

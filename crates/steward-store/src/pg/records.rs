@@ -63,7 +63,7 @@ impl PgStore {
                     &[
                         &header.record_id().as_bytes().as_slice(),
                         &header.customer().as_bytes().as_slice(),
-                        &header.created_at().unix_nanos(),
+                        &header.collected_at().unix_nanos(),
                         &i64::from(header.key_version().get()),
                         &category.as_str(),
                         &record.as_bytes(),
@@ -128,7 +128,7 @@ impl PgStore {
                 &[
                     &header.record_id().as_bytes().as_slice(),
                     &customer.as_bytes().as_slice(),
-                    &header.created_at().unix_nanos(),
+                    &header.collected_at().unix_nanos(),
                     &i64::from(version.get()),
                     &category.as_str(),
                     &record.as_bytes(),
@@ -527,7 +527,7 @@ fn put_batch(
         columns
             .customers
             .push(header.customer().as_bytes().to_vec());
-        columns.created.push(header.created_at().unix_nanos());
+        columns.created.push(header.collected_at().unix_nanos());
         columns.versions.push(i64::from(header.key_version().get()));
         columns.categories.push(category.as_str());
         columns.sealed.push(record.as_bytes());
@@ -613,10 +613,12 @@ fn refusal(
 }
 
 /// Metadata from the first four columns: `customer, created_at, id, category`.
+/// (The column `created_at` holds the record's collection instant, the header's
+/// `collected_at`; it keeps its first name because stored databases have it.)
 fn decode_meta(row: &Row) -> Result<RecordMeta, StoreError> {
     const DOING: &str = "decoding record metadata";
     let customer = decode_customer(row.try_get(0).doing(DOING)?)?;
-    let created_at = Timestamp::from_unix_nanos(row.try_get(1).doing(DOING)?);
+    let collected_at = Timestamp::from_unix_nanos(row.try_get(1).doing(DOING)?);
     let id: Vec<u8> = row.try_get(2).doing(DOING)?;
     let id = <[u8; 16]>::try_from(id.as_slice())
         .map_err(|_| StoreError::corrupt_row(RECORDS, "a record id is not 16 bytes"))
@@ -628,7 +630,7 @@ fn decode_meta(row: &Row) -> Result<RecordMeta, StoreError> {
     let category: DataCategory = category
         .parse()
         .map_err(|error| StoreError::corrupt(RECORDS, "unknown data category", error))?;
-    Ok(RecordMeta::new(id, customer, category, created_at))
+    Ok(RecordMeta::new(id, customer, category, collected_at))
 }
 
 fn decode_key_version(version: i64) -> Result<KeyVersion, StoreError> {

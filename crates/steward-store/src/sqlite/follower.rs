@@ -10,7 +10,7 @@ use std::{
 };
 
 use rusqlite::Connection;
-use steward::BoxError;
+use steward::logs::BoxError;
 
 use crate::{
     SqliteStore, StoreError, StoreVault, codec::to_i64, durable_facts::Freshness, error::Doing,

@@ -116,7 +116,7 @@ impl WriteTx<'_> {
                 stmt.execute(params![
                     id.as_bytes(),
                     header.customer().as_bytes(),
-                    header.created_at().unix_nanos(),
+                    header.collected_at().unix_nanos(),
                     header.key_version().get(),
                     category.as_str(),
                     record.as_bytes()
@@ -561,6 +561,8 @@ pub(crate) fn check_fetched(
 }
 
 /// Metadata from the first four columns: `customer, created_at, id, category`.
+/// (The column `created_at` holds the record's collection instant, the header's
+/// `collected_at`; it keeps its first name because stored databases have it.)
 fn decode_meta(columns: &Columns<'_, '_>) -> Result<RecordMeta, StoreError> {
     Ok(RecordMeta::new(
         columns.record_id(2)?,

@@ -60,7 +60,9 @@ pub(crate) fn ahead(seconds: i64) -> Timestamp {
 
 /// The consent receipts in a store's fact log, oldest first, as stored (unverified: for
 /// assertions about what was written).
-pub(crate) fn stored_receipts(store: &impl steward_store::FactLog) -> Vec<steward::ConsentReceipt> {
+pub(crate) fn stored_receipts(
+    store: &impl steward_store::FactLog,
+) -> Vec<steward::consent::ConsentReceipt> {
     store
         .entries_after(0)
         .unwrap()

@@ -36,9 +36,10 @@ use std::{
 };
 
 use steward::{
-    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
-    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditEvent, AuditOutcome, LogsError, OpenError},
+    Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{AccessRequest, AuditEvent, AuditOutcome, BoxError, LogsError, OpenError, SealedRecord},
+    vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
 

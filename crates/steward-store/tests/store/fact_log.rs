@@ -10,8 +10,10 @@
 use proptest::prelude::*;
 use rusqlite::{Connection, params};
 use steward::{
-    Channel, ConsentActor, ConsentChange, Policy, StewardId, Timestamp, TrainingLevel,
+    Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
     logs::CheckpointSigner,
+    vocabulary::{StewardId, Timestamp, TrainingLevel},
 };
 use steward_core::AdminId;
 use steward_store::{
@@ -73,9 +75,12 @@ fn tamper() -> impl Strategy<Value = Tamper> {
 }
 
 /// Seals a prompt of `who`, collected now; the vault issues and stores their data key.
-fn seal_for(vault: &StoreVault, who: steward::CustomerId) -> steward::SealedRecord {
+fn seal_for(
+    vault: &StoreVault,
+    who: steward::vocabulary::CustomerId,
+) -> steward::logs::SealedRecord {
     let now = Timestamp::now();
-    let id = steward::RecordId::generate_at(now);
+    let id = steward::vocabulary::RecordId::generate_at(now);
     vault.seal(id, who, now, b"a prompt").unwrap()
 }
 
@@ -268,7 +273,7 @@ fn removing_the_newest_entry_is_found_only_against_a_checkpoint() {
     assert_eq!(verify_fact_log(&store, &key, None).unwrap().entries(), 2);
 }
 
-fn many_customers(count: u32) -> Vec<steward::CustomerId> {
+fn many_customers(count: u32) -> Vec<steward::vocabulary::CustomerId> {
     (1..=count)
         .map(|n| format!("0192f1f0-6b2a-7cc3-9a4e-{n:012x}").parse().unwrap())
         .collect()
@@ -351,9 +356,9 @@ fn interactive_choices_in_a_snapshot_are_restored_as_the_log_wrote_them() {
     let store = SqliteStore::create(dir.db(), &keys).unwrap();
     let vault = open_vault(&store, &keys, Policy::coder_model()).unwrap();
     let now = Timestamp::now();
-    let choice = steward::InteractiveChange::new(
+    let choice = steward::consent::InteractiveChange::new(
         customer(1),
-        steward::InteractiveChoice::OptedIn,
+        steward::consent::InteractiveChoice::OptedIn,
         now,
         ConsentActor::Customer,
         Channel::Api,
@@ -523,7 +528,7 @@ fn a_record_deletion_is_an_entry_of_the_log() {
     let record = seal_for(&vault, customer(1));
     let id = record.header().record_id();
     store
-        .put_record(&record, steward::DataCategory::LlmRequestLog)
+        .put_record(&record, steward::vocabulary::DataCategory::LlmRequestLog)
         .unwrap();
     let before = store.entries_after(0).unwrap().len();
     let facts = vault.facts().unwrap();

@@ -5,8 +5,10 @@
 
 use proptest::prelude::*;
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, ManualClock, Policy, Purpose,
-    RecordId, SealedRecord, Timestamp, TrainingLevel,
+    Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{AccessRequest, SealedRecord},
+    vocabulary::{CustomerId, ManualClock, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{
     Effective, FactLog, SqliteStore, StoreError, StoreVault, open_vault_with_clock,
@@ -99,7 +101,7 @@ fn apply(
     store: &SqliteStore,
     records: &mut Vec<(CustomerId, SealedRecord)>,
 ) -> Result<(), StoreError> {
-    use steward::Clock;
+    use steward::vocabulary::Clock;
     let now = clock.now();
     let change = |change: &dyn Fn(&mut steward_store::StoreFacts) -> Result<(), StoreError>| {
         vault.update_facts(|facts| change(facts)).unwrap()
@@ -123,7 +125,7 @@ fn apply(
                     )
                     .unwrap();
                 store
-                    .put_record(&record, steward::DataCategory::LlmRequestLog)
+                    .put_record(&record, steward::vocabulary::DataCategory::LlmRequestLog)
                     .unwrap();
                 records.push((customer(who), record));
             }

@@ -614,7 +614,7 @@ fn stored_records(store: &SqliteStore, keys: &StoreKeys) -> Vec<SealedRecord> {
 }
 
 fn sort_key(header: &RecordHeader) -> (CustomerId, Timestamp, RecordId) {
-    (header.customer(), header.created_at(), header.record_id())
+    (header.customer(), header.collected_at(), header.record_id())
 }
 
 fn meta_key(meta: &RecordMeta) -> (CustomerId, Timestamp, RecordId) {

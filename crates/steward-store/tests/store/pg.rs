@@ -15,9 +15,13 @@ use std::{
 };
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Facts, Policy,
-    Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditKey, ChainHash, KeyError, LogsError, OpenError, SealConfig},
+    Facts, Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{
+        AccessRequest, AuditKey, ChainHash, KeyError, LogsError, OpenError, SealConfig,
+        SealedRecord,
+    },
+    vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{
     Ingest, IngestConfig, IngestError, LogEntry, StoreError, open_vault,
@@ -635,7 +639,7 @@ fn a_roster_change_on_a_node_behind_is_decided_on_the_roster_everyone_sees() {
     let db = TestSchema::new();
     let store = db.store();
     let (a, b) = two_nodes(&store, &[]);
-    let bob: steward::StewardId = "bob.ops".parse().unwrap();
+    let bob: steward::vocabulary::StewardId = "bob.ops".parse().unwrap();
     a.add_steward(bob.clone(), "dana.admin".parse().unwrap())
         .unwrap();
     // Node b has not heard of bob: it catches up before deciding, and removes him.
@@ -732,7 +736,7 @@ fn a_training_export_on_one_node_streams_every_nodes_records() {
     let mut exported = 0;
     let outcome = b
         .export_training(
-            steward::TrainingScope::Shared,
+            steward::vocabulary::TrainingScope::Shared,
             |pass| store.stream_records(steward_store::RecordScan::All, pass),
             |record| {
                 assert_eq!(record.header().customer(), ada);
@@ -791,7 +795,7 @@ fn a_sweep_on_one_node_deletes_and_shreds_for_every_node() {
             &plan,
             &mut records,
             &mut steward::VaultShredder::new(&a, &*facts),
-            &steward::ManualClock::new(later),
+            &steward::vocabulary::ManualClock::new(later),
         )
     };
     assert_eq!(report.deleted().len(), 1);

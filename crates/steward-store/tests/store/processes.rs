@@ -22,9 +22,10 @@ use std::{
 };
 
 use steward::{
-    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory,
-    Policy, Purpose, RecordId, SealedRecord, Timestamp, TrainingLevel,
-    logs::{AuditEvent, AuditOutcome},
+    Policy,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{AccessRequest, AuditEvent, AuditOutcome, BoxError, SealedRecord},
+    vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{SqliteStore, StoreFactsFollower, StoreVault, open_vault};
 

@@ -5,8 +5,11 @@
 use std::{sync::Arc, thread};
 
 use steward::{
-    AccessRequest, Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, Policy, Purpose,
-    RecordId, SealedRecord, Timestamp, TrainingLevel, VaultShredder, retention::Sweep,
+    Policy, VaultShredder,
+    consent::{Channel, ConsentActor, ConsentChange},
+    logs::{AccessRequest, SealedRecord},
+    retention::Sweep,
+    vocabulary::{CustomerId, DataCategory, Purpose, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{GroupCommitter, SqliteStore, StoreVault, open_vault};
 
@@ -185,7 +188,7 @@ fn concurrent_seals_opens_consent_changes_and_a_sweep() {
                     &plan,
                     &mut records,
                     &mut VaultShredder::new(&vault, &*facts),
-                    &steward::ManualClock::new(later),
+                    &steward::vocabulary::ManualClock::new(later),
                 )
             };
             plan.deleted().len()

@@ -7,7 +7,7 @@
 )]
 
 use steward::logs::{ConfigError, LogsError, OpenError};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 use crate::common::*;
 
@@ -238,7 +238,7 @@ fn logs_stored() {
     let parsed = SealedRecord::from_bytes(sealed.as_bytes()).unwrap();
     assert_eq!(parsed.header().record_id(), id);
     assert_eq!(parsed.header().customer(), alice());
-    assert_eq!(parsed.header().created_at(), collected);
+    assert_eq!(parsed.header().collected_at(), collected);
     assert_eq!(parsed.header().consent(), TrainingLevel::Shared);
     assert_eq!(DataCategory::LlmRequestLog.clause(), ClauseId::LogsStored);
 }

@@ -9,7 +9,7 @@
     reason = "test fixtures: a bad literal must fail the test loudly"
 )]
 
-use steward::*;
+use steward::{consent::*, vocabulary::*, *};
 
 pub(crate) const ALICE: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a10";
 pub(crate) const BOB: &str = "0192f1f0-6b2a-7cc3-9a4e-2f1d5c3b8a11";

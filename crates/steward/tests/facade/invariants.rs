@@ -11,7 +11,7 @@
 
 use proptest::prelude::*;
 use steward::retention::{HoldId, HoldScope, LegalHold};
-use steward::*;
+use steward::{consent::*, vocabulary::*, *};
 
 use crate::common::*;
 

@@ -11,7 +11,7 @@ use steward::logs::{
     AuditEvent, AuditOutcome, ConfigError, LogsError, MemoryAuditStore, OpenError, RosterChange,
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 use crate::common::*;
 

@@ -6,7 +6,7 @@
     reason = "integration tests: a failed setup step must fail the test"
 )]
 
-use steward::*;
+use steward::{consent::*, vocabulary::*, *};
 
 const BUNDLED: &str = include_str!("../../../../examples/coder-model.toml");
 

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use steward::logs::{ChainHash, ReceiptSigner};
-use steward::*;
+use steward::{consent::*, *};
 
 use crate::common::*;
 

@@ -8,7 +8,7 @@
 
 use steward::logs::Redaction;
 use steward::redact::SecretKind;
-use steward::*;
+use steward::{logs::*, vocabulary::*, *};
 
 use crate::common::*;
 

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 use steward::logs::{AuditEvent, AuditStore};
 use steward::retention::{HoldId, HoldScope, LegalHold, MemoryRecordStore, RecordMeta};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 use crate::common::*;
 

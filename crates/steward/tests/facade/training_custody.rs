@@ -19,7 +19,7 @@ use steward::logs::{
     SealConfig, SecretRedaction,
 };
 use steward::redact::SecretKind;
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 use crate::common::*;
 

@@ -17,7 +17,7 @@ use steward::logs::{
     AuditEvent, AuditKey, AuditStore, AuditTrail, ChainedEntry, Keyring, MasterKey,
 };
 use steward::retention::{HoldId, HoldScope, LegalHold};
-use steward::*;
+use steward::{consent::*, logs::*, vocabulary::*, *};
 
 use crate::common::*;
 

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use steward::{
-    RecordId, TrainingLevel,
     logs::{AccessRequest, AuditStore, AuditTrail, CheckpointSigner, Custody, Keyring, SealInput},
+    vocabulary::{RecordId, TrainingLevel},
 };
 use steward_store::StoreError;
 

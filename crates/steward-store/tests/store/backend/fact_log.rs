@@ -1,7 +1,10 @@
 //! The fact log, tampered with behind the store's back: an entry edited, deleted or moved is
 //! found when the vault opens ([`StoreError::FactLogBroken`]), and nothing is served.
 
-use steward::{Channel, ConsentActor, ConsentChange, Timestamp, TrainingLevel};
+use steward::{
+    consent::{Channel, ConsentActor, ConsentChange},
+    vocabulary::{Timestamp, TrainingLevel},
+};
 use steward_store::StoreError;
 
 use super::Db;

@@ -3,10 +3,11 @@
 //! share one log.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, DataCategory, Facts as _, InteractiveChange,
-    InteractiveChoice, ManualClock, RecordId, StewardId, Timestamp, TrainingLevel,
+    Facts as _,
+    consent::{Channel, ConsentActor, ConsentChange, InteractiveChange, InteractiveChoice},
     logs::{ChainHash, Denial, LogsError, OpenError},
     retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
+    vocabulary::{DataCategory, ManualClock, RecordId, StewardId, Timestamp, TrainingLevel},
 };
 use steward_store::{DurableFacts, Effective, FactLog, StoreError};
 
@@ -747,7 +748,11 @@ pub(crate) fn interactive_choices_round_trip_and_decide_use_after_reopen() {
     let email = steward::DataRef::new(DataCategory::Email, customer(1), later(1));
     let decide = |when| {
         policy.check(
-            &steward::Request::use_data(steward::Purpose::InteractiveFeatures, email, when),
+            &steward::Request::use_data(
+                steward::vocabulary::Purpose::InteractiveFeatures,
+                email,
+                when,
+            ),
             &reloaded,
         )
     };

@@ -6,7 +6,11 @@
 use std::{num::NonZeroUsize, sync::Arc, thread};
 
 use futures_executor::block_on;
-use steward::{ClauseId, DenyReason, RecordId, SealedRecord, Timestamp};
+use steward::{
+    DenyReason,
+    logs::SealedRecord,
+    vocabulary::{ClauseId, RecordId, Timestamp},
+};
 use steward_store::{IngestConfig, IngestError, LogEntry, RecordScan, StoreError};
 
 use super::Db;

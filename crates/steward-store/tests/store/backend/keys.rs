@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use steward::{
-    AccessRequest, BoxError, Channel, ConsentActor, ConsentChange, CustomerId, RecordId, SealInput,
-    SealedRecord, Timestamp, TrainingLevel,
+    consent::{Channel, ConsentActor, ConsentChange},
     logs::{
-        AuditEvent, AuditTrail, Custody, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
-        KeyringSnapshot, LogsError, OpenError, Tombstone, WrappedDataKey,
+        AccessRequest, AuditEvent, AuditTrail, BoxError, Custody, KeyAdmission, KeyError, KeyStore,
+        KeyVersion, Keyring, KeyringSnapshot, LogsError, OpenError, SealInput, SealedRecord,
+        Tombstone, WrappedDataKey,
     },
+    vocabulary::{CustomerId, RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{StoreError, StoreKeys};
 
@@ -95,8 +96,8 @@ pub(crate) fn keys_and_records_survive_reopen_and_open_again() {
     let second = seal(at(1), b"second request");
     store
         .put_records([
-            (&first, steward::DataCategory::LlmRequestLog),
-            (&second, steward::DataCategory::LlmRequestLog),
+            (&first, steward::vocabulary::DataCategory::LlmRequestLog),
+            (&second, steward::vocabulary::DataCategory::LlmRequestLog),
         ])
         .unwrap();
     let snapshot = custody.keyring().unwrap().snapshot();

@@ -1,7 +1,10 @@
 //! Export lineage (issue 20): the store remembers which export jobs included which customers'
 //! records, ids and counts only, durably, and names the exports holding a customer's records.
 
-use steward::{Timestamp, TrainingScope, logs::ExportJobId};
+use steward::{
+    logs::ExportJobId,
+    vocabulary::{Timestamp, TrainingScope},
+};
 use steward_store::{CustomerRecords, ExportLineage, LineageStore};
 
 use super::Db;

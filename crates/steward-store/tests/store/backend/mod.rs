@@ -15,8 +15,9 @@
 use std::sync::Arc;
 
 use steward::{
-    AccessRequest, CustomerId, ManualClock, Policy, Purpose, RecordId, Timestamp, Vault,
-    logs::{AuditStore, KeyStore, SealedRecord},
+    Policy, Vault,
+    logs::{AccessRequest, AuditStore, KeyStore, SealedRecord},
+    vocabulary::{CustomerId, ManualClock, Purpose, RecordId, Timestamp},
 };
 use steward_store::{
     DurableFacts, FactLog, Ingest, IngestConfig, LineageStore, StoreError, StoreKeys,
@@ -98,7 +99,7 @@ pub(crate) trait Backend: Sized {
     fn rewrite_fact_log(&self, rows: &[FactRow]);
 
     /// Swaps the sealed bytes of two stored records, behind the store's back.
-    fn swap_sealed(&self, a: steward::RecordId, b: steward::RecordId);
+    fn swap_sealed(&self, a: steward::vocabulary::RecordId, b: steward::vocabulary::RecordId);
 
     /// Deletes the newest audit entry, behind the store's back.
     fn delete_newest_audit_entry(&self);

@@ -9,7 +9,10 @@ use std::{
     time::Duration,
 };
 
-use steward::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp, logs::SealedRecord};
+use steward::{
+    logs::SealedRecord,
+    vocabulary::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp},
+};
 use steward_store::{
     StoreError, StoreKeys, open_vault, open_vault_with_clock,
     pg::{PgAuditStore, PgConfig, PgStore},

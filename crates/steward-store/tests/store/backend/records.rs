@@ -2,11 +2,12 @@
 //! and shreds are durable, and a training export streams from the store.
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, RecordId, StewardError, Timestamp, TrainingLevel,
-    VaultShredder,
+    StewardError, VaultShredder,
+    consent::{Channel, ConsentActor, ConsentChange},
     retention::{
         HoldId, HoldScope, KeyShredder, LegalHold, RecordStore, Removal, RetentionError, Sweep,
     },
+    vocabulary::{RecordId, Timestamp, TrainingLevel},
 };
 use steward_store::{FactLog, StoreError, SweepRecords};
 
@@ -98,7 +99,7 @@ pub(crate) fn the_sweep_deletes_stored_records_and_shreds_keys_durably() {
             &plan,
             &mut records,
             &mut VaultShredder::new(&vault, &*facts),
-            &steward::ManualClock::new(later),
+            &steward::vocabulary::ManualClock::new(later),
         );
         assert_eq!(report.deleted().len(), 1);
         assert_eq!(report.shredded(), [ada]);
@@ -244,7 +245,7 @@ pub(crate) fn a_training_export_streams_from_the_store() {
     let mut exported = 0;
     let outcome = vault
         .export_training(
-            steward::TrainingScope::Shared,
+            steward::vocabulary::TrainingScope::Shared,
             |pass| store.stream_records(steward_store::RecordScan::All, pass),
             |record| {
                 assert_eq!(record.header().customer(), ada);
@@ -258,7 +259,7 @@ pub(crate) fn a_training_export_streams_from_the_store() {
     assert!(outcome.matches_plan());
     // A sink that stops early drops the stream, which stops the store's reader.
     let stopped = vault.export_training(
-        steward::TrainingScope::Shared,
+        steward::vocabulary::TrainingScope::Shared,
         |pass| store.stream_records(steward_store::RecordScan::All, pass),
         |_record| Err("enough".into()),
     );
@@ -282,11 +283,11 @@ pub(crate) fn a_record_stored_under_a_chosen_id_is_found_and_never_stored_twice(
     // The same record again is harmless; a new seal of the same line is another ciphertext,
     // refused under the taken id.
     store
-        .put_record(&first, steward::DataCategory::LlmRequestLog)
+        .put_record(&first, steward::vocabulary::DataCategory::LlmRequestLog)
         .unwrap();
     let again = vault.seal(id, customer(1), at(0), b"the prompt").unwrap();
     assert!(matches!(
-        store.put_record(&again, steward::DataCategory::LlmRequestLog),
+        store.put_record(&again, steward::vocabulary::DataCategory::LlmRequestLog),
         Err(StoreError::RecordConflict)
     ));
     let stored: Vec<_> = store

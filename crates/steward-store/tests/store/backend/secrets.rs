@@ -2,7 +2,11 @@
 //! stored holds only markers, and their fingerprints, keyed by the store's audit key, agree
 //! across restarts and nodes.
 
-use steward::{RecordId, Timestamp, logs::Redaction, redact::FingerprintKey};
+use steward::{
+    logs::Redaction,
+    redact::FingerprintKey,
+    vocabulary::{RecordId, Timestamp},
+};
 
 use super::Db;
 use crate::{
@@ -56,7 +60,7 @@ pub(crate) fn stored_records_hold_markers_not_secrets_and_fingerprints_survive_a
     let store = db.store();
     let vault = Db::vault(&store).unwrap();
     let stored = store.record(first.header().record_id()).unwrap().unwrap();
-    let stored = steward::SealedRecord::from_bytes(&stored).unwrap();
+    let stored = steward::logs::SealedRecord::from_bytes(&stored).unwrap();
     assert_eq!(stored.header().redaction(), first.header().redaction());
     let opened = vault.open(&stored, &steward_request()).unwrap();
     let text = String::from_utf8(opened.as_bytes().to_vec()).unwrap();

@@ -1,7 +1,10 @@
 //! The suite's SQLite backend: a store file in a temp directory of its own.
 
 use rusqlite::{Connection, params};
-use steward::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp, logs::SealedRecord};
+use steward::{
+    logs::SealedRecord,
+    vocabulary::{CustomerId, DataCategory, ManualClock, RecordId, Timestamp},
+};
 use steward_store::{SqliteStore, StoreError, StoreKeys, open_vault, open_vault_with_clock};
 
 use super::{Backend, BackendVault, FactRow};

@@ -13,10 +13,13 @@ use std::{
 };
 
 use steward::{
-    Channel, ConsentActor, ConsentChange, CustomerId, DataCategory, DataRef, ManualClock, RecordId,
-    Request, Timestamp, TrainingLevel, TrainingScope,
+    DataRef, Request,
+    consent::{Channel, ConsentActor, ConsentChange},
     logs::SealedRecord,
     retention::{HoldId, HoldScope, LegalHold, Sweep, SweepBatch, SweepPlan, SweepProgress},
+    vocabulary::{
+        CustomerId, DataCategory, ManualClock, RecordId, Timestamp, TrainingLevel, TrainingScope,
+    },
 };
 use steward_store::{RecordScan, StoreSweep};
 
@@ -160,7 +163,7 @@ pub(crate) fn a_hold_placed_between_steps_keeps_its_records_and_the_log_proves_t
         DataRef::new(
             DataCategory::LlmRequestLog,
             cal,
-            record.header().created_at(),
+            record.header().collected_at(),
         ),
         Timestamp::now(),
     ));
@@ -291,7 +294,7 @@ pub(crate) fn a_20k_record_sweep_interleaves_with_seals_decisions_and_consent_ch
                     DataRef::new(
                         DataCategory::LlmRequestLog,
                         live,
-                        record.header().created_at(),
+                        record.header().collected_at(),
                     ),
                     Timestamp::now(),
                 ));
