@@ -213,6 +213,13 @@ impl Ingest {
     /// [`IngestError::Commit`]; logging the entry again seals it under the adopted key (the
     /// handle refreshes the customer's keys, or rotates the full version, before answering).
     ///
+    /// Sealing a customer's first record, or one after a key change, reads or writes their
+    /// keys through the blocking PostgreSQL client on the caller's thread, and that client
+    /// refuses to run on an async runtime's worker thread (tokio panics there). In an async
+    /// server, call [`log`](Self::log) from a blocking context (tokio's `spawn_blocking`),
+    /// as the example proxy does. (The SQLite handle does not panic there, though a
+    /// customer's first seal writes their key on the caller's thread too.)
+    ///
     /// # Errors
     ///
     /// [`StoreError::Thread`] if the writer thread could not be started.
