@@ -266,7 +266,7 @@
 //! | [`Ingest::log`] | facts (shared) to decide and seal, then the queue's lock for a push | room in the queue (bounded), then the commit of its batch by the writer thread |
 //! | `open` | facts (shared), then the audit trail | other opens (they serialize on the one chain, about one disk sync each), a fact change in progress |
 //! | `check`, `facts()` | facts (shared) | a fact change in progress, including its commit |
-//! | `update_facts`, roster changes | facts (exclusive) | opens and sweep steps in progress (it tries again beside them, for up to 0.5 s, rather than queue); while it commits, new `check` calls and opens wait |
+//! | `update_facts`, roster changes | facts (exclusive) | opens and sweep steps in progress (it tries again beside them, for up to 0.5 s, rather than queue, and the next sweep step waits for it: `Vault::facts_after_changes`); while it commits, new `check` calls and opens wait |
 //! | `shred`, `rotate_*` | the audit trail (for the entry); the customer's shard and the keyring (exclusive, for the key change) | opens in progress; during their commit, new sessions and opens wait |
 //! | `vault.audit()` guard | audit trail | opens wait while the guard lives: keep it short |
 //! | [`StoreSweep::step`] | facts (shared), the store's connection, for one step | a fact change in progress; while it runs, fact changes (and the decisions queued behind them) wait for this step only |

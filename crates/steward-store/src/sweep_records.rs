@@ -96,7 +96,8 @@ where
         if self.run.is_done() {
             return Ok(SweepProgress::Done);
         }
-        let facts = self.vault.facts()?;
+        // Steps run back to back: each lets a waiting consent change or hold in first.
+        let facts = self.vault.facts_after_changes()?;
         let sweep = Sweep::new(
             self.vault.policy().retention(),
             facts.relationships()?,

@@ -5,7 +5,7 @@ use std::{
     fmt,
     sync::{
         MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -103,6 +103,8 @@ pub struct Vault<F, S> {
     /// Set once a change through `update_facts` replaced the facts value: the roster may then
     /// hold stewards no audited change put there, and nothing is decided any more.
     replaced: AtomicBool,
+    /// Fact changes trying for the facts lock now; background readers step aside for them.
+    changes_waiting: AtomicUsize,
 }
 
 impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
@@ -138,6 +140,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             facts: RwLock::new(facts),
             custody,
             replaced: AtomicBool::new(false),
+            changes_waiting: AtomicUsize::new(0),
         })
     }
 
@@ -429,6 +432,23 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
         self.facts.read().map_err(poisoned)
     }
 
+    /// Reads the facts for background work that runs in many short steps (a sweep's step):
+    /// as [`facts`](Self::facts), but first lets any fact change that is trying for the
+    /// facts go ahead (waiting at most as long as a change's patience), so that steps taken
+    /// back to back never keep a consent change or a hold waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`LogsError::Poisoned`] if a thread panicked while changing them.
+    pub fn facts_after_changes(&self) -> Result<RwLockReadGuard<'_, F>, LogsError> {
+        let began = Instant::now();
+        while self.changes_waiting.load(Ordering::Acquire) > 0 && began.elapsed() < WRITE_PATIENCE
+        {
+            thread::sleep(WRITE_RETRY);
+        }
+        self.facts()
+    }
+
     /// Changes the facts (consent, relationships, holds) under the vault's write lock;
     /// `check()` and opens wait meanwhile. The roster cannot be changed this way (see
     /// [`RosterFacts`]): a change that replaces the whole facts value (`*facts = other`,
@@ -505,6 +525,14 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// `WRITE_PATIENCE` it queues as usual, so that no change waits forever behind readers.
     fn write_facts(&self) -> Result<RwLockWriteGuard<'_, F>, LogsError> {
         let began = Instant::now();
+        self.changes_waiting.fetch_add(1, Ordering::AcqRel);
+        let facts = self.try_write_facts(began);
+        self.changes_waiting.fetch_sub(1, Ordering::AcqRel);
+        facts
+    }
+
+    /// The loop of [`write_facts`](Self::write_facts), while it counts as waiting.
+    fn try_write_facts(&self, began: Instant) -> Result<RwLockWriteGuard<'_, F>, LogsError> {
         loop {
             match self.facts.try_write() {
                 Ok(facts) => return Ok(facts),
