@@ -3,7 +3,9 @@
 //! size and layout read the same way, in the same run (issue "training data path": at least
 //! 80%); and the same export written as JSON lines through age encryption to a recipient, as
 //! `steward export training --recipient` does (issue 20: at least 40% of raw).
-//! Records stream from a file on both sides, so the job runs in constant memory; before the
+//! The records are sealed with redaction on (the default), so the export does not scan them
+//! again; `steward-vault-sealed-unscanned` exports the same records sealed with redaction off,
+//! each body scanned at export. Records stream from a file on both sides, so the job runs in constant memory; before the
 //! timed runs, one export of 1M records reports its peak resident memory above the start.
 //!
 //! Run with `cargo bench -p steward-benches --bench export`.
@@ -22,7 +24,10 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use steward::{
     EncryptedExport, ExportPass, MemoryFacts, Policy, TrainingRecipients, Vault,
     consent::{Channel, ConsentActor, ConsentChange},
-    logs::{AuditKey, AuditTrail, BoxError, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore},
+    logs::{
+        AuditKey, AuditTrail, BoxError, Custody, HEADER_LEN, Keyring, MasterKey, MemoryAuditStore,
+        SealConfig, SecretRedaction,
+    },
     vocabulary::{CustomerId, RecordId, Timestamp, TrainingLevel, TrainingScope},
 };
 
@@ -38,8 +43,14 @@ fn customer(n: u128) -> Result<CustomerId, Box<dyn Error>> {
     Ok(format!("0192f1f0-6b2a-7cc3-9a4e-{:012x}", n + 1).parse()?)
 }
 
-/// A vault whose customers all opted in to shared training before their records.
+/// A vault whose customers all opted in to shared training before their records, sealing
+/// with redaction on (the default).
 fn vault() -> Result<TestVault, Box<dyn Error>> {
+    vault_with(SecretRedaction::Redact)
+}
+
+/// As [`vault`], sealing with `redaction`.
+fn vault_with(redaction: SecretRedaction) -> Result<TestVault, Box<dyn Error>> {
     let policy = Policy::coder_model();
     let mut facts = MemoryFacts::new(&policy);
     let start: Timestamp = "2025-01-01T00:00:00Z".parse()?;
@@ -61,7 +72,12 @@ fn vault() -> Result<TestVault, Box<dyn Error>> {
         AuditKey::from_bytes(b"steward test key 17, not secret!")?,
         MemoryAuditStore::new(),
     )?;
-    Ok(Vault::new(policy, facts, Keyring::new(master), trail)?)
+    let config = SealConfig::default().with_secret_redaction(redaction);
+    Ok(Vault::with_custody(
+        policy,
+        facts,
+        Custody::with_config(Keyring::new(master), trail, config),
+    )?)
 }
 
 fn write_record(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
@@ -262,8 +278,13 @@ fn bench_export(c: &mut Criterion) -> Result<(), Box<dyn Error>> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x24; 32]).map_err(|_| "key")?);
     let raw: PathBuf = dir.join("raw.records");
     raw_to_file(&key, TIMED_RECORDS, TIMED_BODY, &raw)?;
+    // The same records sealed with redaction off: the export scans each body.
+    let mut unscanned_vault = vault_with(SecretRedaction::DangerousKeepSecrets)?;
+    let unscanned: PathBuf = dir.join("unscanned.records");
+    seal_to_file(&mut unscanned_vault, TIMED_RECORDS, TIMED_BODY, &unscanned)?;
     if raw_pass(&key, &raw) != TIMED_RECORDS
         || export_pass(&mut vault, &sealed)? != u64::try_from(TIMED_RECORDS)?
+        || export_pass(&mut unscanned_vault, &unscanned)? != u64::try_from(TIMED_RECORDS)?
     {
         return Err("a pass did not open every record".into());
     }
@@ -275,6 +296,9 @@ fn bench_export(c: &mut Criterion) -> Result<(), Box<dyn Error>> {
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("steward-vault", |b| {
         b.iter(|| export_pass(&mut vault, &sealed).unwrap_or_default())
+    });
+    group.bench_function("steward-vault-sealed-unscanned", |b| {
+        b.iter(|| export_pass(&mut unscanned_vault, &unscanned).unwrap_or_default())
     });
     let recipients = TrainingRecipients::parse_all([
         "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",

@@ -132,8 +132,11 @@ impl AuditStore for NewestOnly {
 }
 
 fn custody(redaction: SecretRedaction) -> Result<Custody<NewestOnly>, Box<dyn Error>> {
-    let master = MasterKey::from_bytes("kek-bench".parse()?, &[0x42; 32])?;
-    let trail = AuditTrail::new(AuditKey::from_bytes(&[0x17; 32])?, NewestOnly::default())?;
+    let master = MasterKey::from_bytes("kek-bench".parse()?, b"steward test key 42, not secret!")?;
+    let trail = AuditTrail::new(
+        AuditKey::from_bytes(b"steward test key 17, not secret!")?,
+        NewestOnly::default(),
+    )?;
     let config = SealConfig::default().with_secret_redaction(redaction);
     Ok(Custody::with_config(Keyring::new(master), trail, config))
 }

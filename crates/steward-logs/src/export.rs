@@ -556,12 +556,21 @@ impl<S: AuditStore> Custody<S> {
         }
     }
 
-    /// Redacts the body of a record decrypted under `grant` with the standard scanner, before
-    /// it leaves custody: every secret becomes a marker (`[REDACTED:<kind>:<fingerprint>]`,
-    /// fingerprint keyed as at sealing), whatever the record's header says about redaction at
-    /// sealing (turned off, or sealed before redaction existed). The grant counts the secrets
-    /// by kind for the job's outcome and its audit entry. The body given is zeroized; the one
-    /// returned is too, when dropped.
+    /// Makes sure the body of a record decrypted under `grant` has passed the standard
+    /// scanner's current rule set before it leaves custody: every secret becomes a marker
+    /// (`[REDACTED:<kind>:<fingerprint>]`, fingerprint keyed as at sealing), whatever the
+    /// record's redaction at sealing was. The grant counts the secrets by kind for the job's
+    /// outcome and its audit entry. The body given is zeroized; the one returned is too, when
+    /// dropped.
+    ///
+    /// A record whose authenticated header says it was scanned at sealing by the current rule
+    /// set ([`Redaction::Scanned`](crate::Redaction::Scanned) with
+    /// [`Scanner::rule_set`](steward_redact::Redactor::rule_set)) is not scanned again: its
+    /// body already passed these rules, redaction is idempotent (a rescan returns it
+    /// byte-identical, with nothing counted), and the header is the AEAD's associated data,
+    /// so it cannot be changed to claim a scan without the decryption failing. A record
+    /// sealed with redaction off, before redaction existed (format version 1), or under an
+    /// older rule set is scanned here.
     ///
     /// # Errors
     ///
@@ -577,6 +586,14 @@ impl<S: AuditStore> Custody<S> {
                 reason: "the secret scanner could not be built",
             })
         })?;
+        // Scanned at sealing by these very rules: a rescan would return the body unchanged.
+        if plaintext.header().redaction()
+            == (crate::Redaction::Scanned {
+                rule_set: scanner.rule_set(),
+            })
+        {
+            return Ok(plaintext);
+        }
         let redacted = scanner.redact(plaintext.as_bytes(), &self.redaction_key);
         if redacted.is_unchanged() {
             return Ok(plaintext);

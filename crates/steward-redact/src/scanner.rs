@@ -500,6 +500,9 @@ pub struct Scanner {
     /// Per keyword pattern id, the rules it triggers.
     triggers: Vec<Vec<usize>>,
     rules: Vec<Compiled>,
+    /// Whether the last rule is the generic assignment, whose hits are evaluated after the
+    /// provider rules' findings are resolved (so that a value a provider caught is skipped).
+    generic_last: bool,
 }
 
 impl Scanner {
@@ -550,10 +553,14 @@ impl Scanner {
                 kind: "keyword prefilter",
                 source: Box::new(error),
             })?;
+        let generic_last = RULES.last().is_some_and(|rule| {
+            matches!(rule.check, Check::HighEntropy) && matches!(rule.reach, Reach::Line)
+        });
         Ok(Self {
             keywords,
             triggers,
             rules,
+            generic_last,
         })
     }
 
@@ -688,6 +695,10 @@ impl Redactor for Scanner {
         // part of that block (several BEGIN lines without END lines cost one pass each).
         let mut covered = [0usize; RULES.len()];
         let mut found: Vec<(usize, Finding)> = Vec::new();
+        // Hits of the last rule (the generic assignment), evaluated once the provider rules'
+        // findings are resolved: see `Resolver::covers`.
+        let mut deferred: Vec<usize> = Vec::new();
+        let last = self.rules.len().saturating_sub(1);
         let mut lines = Lines::new(input);
         for hit in self.keywords.find_iter(input) {
             let Some(rules) = self.triggers.get(hit.pattern().as_usize()) else {
@@ -702,79 +713,128 @@ impl Redactor for Scanner {
                 if start < *covered || !rule.before.holds(input, start) {
                     continue;
                 }
-                let end = lines.reach(rule.reach, start);
-                let Some(haystack) = input.get(start..end) else {
-                    continue;
-                };
-                if !rule.precheck.holds(haystack) {
-                    continue;
-                }
-                let Some(whole) = rule.regex.find(haystack) else {
-                    continue;
-                };
-                if let After::NotIn(alphabet) = rule.after
-                    && haystack
-                        .get(whole.end())
-                        .is_some_and(|byte| alphabet(*byte))
-                {
+                if index == last && self.generic_last {
+                    if deferred.last() != Some(&start) {
+                        deferred.push(start);
+                    }
                     continue;
                 }
-                let Some(matched) = haystack.get(..whole.end()) else {
-                    continue;
-                };
-                let Some(secret) = rule.secret.within(matched) else {
-                    continue;
-                };
-                let range = start + secret.start..start + secret.end;
-                if matches!(rule.reach, Reach::End) {
-                    *covered = start + whole.end();
-                }
-                if let Some(bytes) = input.get(range.clone())
-                    && passes(rule.check, bytes)
-                {
-                    found.push((
-                        index,
-                        Finding {
-                            kind: rule.kind,
-                            range,
-                        },
-                    ));
+                if let Some(finding) = rule.evaluate(input, start, &mut lines, covered) {
+                    found.push((index, finding));
                 }
             }
         }
-        resolve(input, found, findings)
+        let mut resolver = Resolver::new(input);
+        if found.len() > 1 {
+            found.sort_by_key(|(rule, finding)| (*rule, finding.range.start));
+        }
+        for (rule, finding) in found {
+            resolver.offer(rule, finding);
+        }
+        if let Some(generic) = self.rules.get(last) {
+            let mut lines = Lines::new(input);
+            let mut unused = 0;
+            for start in deferred {
+                // A value that starts inside a provider's secret would be dropped as inside
+                // it: its pattern, entropy and fingerprint need not run (`NAME=ghp_…`).
+                let value = input
+                    .get(start..lines.reach(generic.reach, start))
+                    .and_then(|line| generic.secret.within(line));
+                if value.is_some_and(|value| resolver.covers(start + value.start)) {
+                    continue;
+                }
+                if let Some(finding) = generic.evaluate(input, start, &mut lines, &mut unused) {
+                    resolver.offer(last, finding);
+                }
+            }
+        }
+        resolver.finish(findings)
     }
 }
 
-/// Keeps, of overlapping findings, the one of the earliest rule, and appends the kept ones to
-/// `findings` in order.
+impl Compiled {
+    /// The finding of this rule at a keyword at `start` (its `before` already holds), if its
+    /// precheck, pattern, `after` and check pass. `covered` is where a match that reaches to
+    /// the end of the body ended.
+    fn evaluate(
+        &self,
+        input: &[u8],
+        start: usize,
+        lines: &mut Lines<'_>,
+        covered: &mut usize,
+    ) -> Option<Finding> {
+        let end = lines.reach(self.reach, start);
+        let haystack = input.get(start..end)?;
+        if !self.precheck.holds(haystack) {
+            return None;
+        }
+        let whole = self.regex.find(haystack)?;
+        if let After::NotIn(alphabet) = self.after
+            && haystack
+                .get(whole.end())
+                .is_some_and(|byte| alphabet(*byte))
+        {
+            return None;
+        }
+        let matched = haystack.get(..whole.end())?;
+        let secret = self.secret.within(matched)?;
+        let range = start + secret.start..start + secret.end;
+        if matches!(self.reach, Reach::End) {
+            *covered = start + whole.end();
+        }
+        input
+            .get(range.clone())
+            .filter(|bytes| passes(self.check, bytes))
+            .map(|_| Finding {
+                kind: self.kind,
+                range,
+            })
+    }
+}
+
+/// Keeps, of overlapping findings offered in order of rule then position, the one of the
+/// earliest rule, and appends the kept ones to `findings` in order.
 ///
 /// A generic value that runs into a kept secret (`NAME=abc…xoxb-…`, the value class taking in
 /// the token) is cut where that secret starts and kept if the cut value still passes: exactly
 /// what a second pass would find once the secret is a marker, so redaction is idempotent.
 ///
-/// Returns whether the result is settled: a second pass over the redacted body could find
-/// nothing more. It could only where a dropped candidate started before the secret it lost to
-/// (its start survives the marker), or where a secret touches a byte that can continue a token
-/// (a neighbour's format or word boundary failed on the secret's bytes, and passes against the
-/// marker's brackets).
-fn resolve(input: &[u8], mut found: Vec<(usize, Finding)>, findings: &mut Vec<Finding>) -> Rescan {
-    if found.is_empty() {
-        return Rescan::NotNeeded;
-    }
-    let mut rescan = Rescan::NotNeeded;
-    found.sort_by_key(|(rule, finding)| (*rule, finding.range.start));
-    let mut kept: BTreeMap<usize, Finding> = BTreeMap::new();
-    for (rule, mut finding) in found {
-        let start = finding.range.start;
-        let inside = kept
-            .range(..=start)
-            .next_back()
-            .is_some_and(|(_, other)| other.range.end > start);
-        if inside {
-            continue;
+/// [`finish`](Self::finish) says whether the result is settled: a second pass over the
+/// redacted body could find nothing more. It could only where a dropped candidate started
+/// before the secret it lost to (its start survives the marker), or where a secret touches a
+/// byte that can continue a token (a neighbour's format or word boundary failed on the
+/// secret's bytes, and passes against the marker's brackets).
+struct Resolver<'a> {
+    input: &'a [u8],
+    kept: BTreeMap<usize, Finding>,
+    rescan: Rescan,
+}
+
+impl<'a> Resolver<'a> {
+    const fn new(input: &'a [u8]) -> Self {
+        Self {
+            input,
+            kept: BTreeMap::new(),
+            rescan: Rescan::NotNeeded,
         }
-        if let Some((&next, _)) = kept.range(start..).next()
+    }
+
+    /// Whether `at` is inside a kept finding: a finding offered later that starts there is
+    /// dropped.
+    fn covers(&self, at: usize) -> bool {
+        self.kept
+            .range(..=at)
+            .next_back()
+            .is_some_and(|(_, other)| other.range.end > at)
+    }
+
+    /// Offers the finding of rule `rule`; offers come in order of rule, then of position.
+    fn offer(&mut self, rule: usize, mut finding: Finding) {
+        let start = finding.range.start;
+        if self.covers(start) {
+            return;
+        }
+        if let Some((&next, _)) = self.kept.range(start..).next()
             && next < finding.range.end
         {
             let cuttable = RULES
@@ -782,32 +842,42 @@ fn resolve(input: &[u8], mut found: Vec<(usize, Finding)>, findings: &mut Vec<Fi
                 .is_some_and(|rule| matches!(rule.check, Check::HighEntropy));
             let cut = start..next;
             if !cuttable
-                || !input
+                || !self
+                    .input
                     .get(cut.clone())
                     .is_some_and(|value| passes(Check::HighEntropy, value))
             {
-                rescan = Rescan::Needed;
-                continue;
+                self.rescan = Rescan::Needed;
+                return;
             }
             finding.range = cut;
         }
-        kept.insert(start, finding);
+        self.kept.insert(start, finding);
     }
-    let joins = |at: Option<&u8>| {
-        at.is_some_and(|byte| byte.is_ascii_alphanumeric() || b"_-+/=.~".contains(byte))
-    };
-    for finding in kept.into_values() {
-        let before = finding
-            .range
-            .start
-            .checked_sub(1)
-            .and_then(|at| input.get(at));
-        if joins(before) || joins(input.get(finding.range.end)) {
-            rescan = Rescan::Needed;
+
+    /// Appends the kept findings to `findings` in order; says whether they are settled.
+    fn finish(self, findings: &mut Vec<Finding>) -> Rescan {
+        let Self {
+            input,
+            kept,
+            mut rescan,
+        } = self;
+        let joins = |at: Option<&u8>| {
+            at.is_some_and(|byte| byte.is_ascii_alphanumeric() || b"_-+/=.~".contains(byte))
+        };
+        for finding in kept.into_values() {
+            let before = finding
+                .range
+                .start
+                .checked_sub(1)
+                .and_then(|at| input.get(at));
+            if joins(before) || joins(input.get(finding.range.end)) {
+                rescan = Rescan::Needed;
+            }
+            findings.push(finding);
         }
-        findings.push(finding);
+        rescan
     }
-    rescan
 }
 
 /// Whether a matched secret passes its rule's check.

@@ -37,9 +37,9 @@ impl<'a> ExportedRecord<'a> {
         self.header
     }
 
-    /// The request body, as logged, with every secret the standard scanner finds replaced by
-    /// a marker (`[REDACTED:<kind>:<fingerprint>]`), whatever the record's redaction at
-    /// sealing was.
+    /// The request body, as logged, with every secret the standard scanner's current rules
+    /// find replaced by a marker (`[REDACTED:<kind>:<fingerprint>]`), at sealing or at
+    /// export, whatever the record's redaction at sealing was.
     #[must_use]
     pub const fn body(&self) -> &'a [u8] {
         self.body
@@ -76,9 +76,12 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     ///    record ids) is written to the audit trail, before any plaintext exists.
     /// 3. Run: each planned record is decrypted, which authenticates its header, so the
     ///    level that decided is the sealed one: a record whose header was altered fails to
-    ///    authenticate and is counted as tampered, never yielded. Its body is then redacted
-    ///    with the standard scanner, always (secrets serve no training): also a record sealed
-    ///    with redaction off or before redaction existed. `sink` receives each exported
+    ///    authenticate and is counted as tampered, never yielded. Its body has then passed
+    ///    the standard scanner's current rule set, always (secrets serve no training): a
+    ///    record sealed with redaction off, before redaction existed or under an older rule
+    ///    set is scanned now; one whose authenticated header says the current rule set
+    ///    scanned it at sealing is not scanned twice, since redaction is idempotent
+    ///    ([`Custody::redact_for_export`](crate::logs::Custody::redact_for_export)). `sink` receives each exported
     ///    record; its body is zeroized when `sink` returns.
     /// 4. The outcome (what was really exported, the digest of those ids, and the secrets
     ///    redacted, counted by kind) is written to the trail, also when `source` or `sink`

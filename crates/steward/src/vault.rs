@@ -442,8 +442,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
     /// [`LogsError::Poisoned`] if a thread panicked while changing them.
     pub fn facts_after_changes(&self) -> Result<RwLockReadGuard<'_, F>, LogsError> {
         let began = Instant::now();
-        while self.changes_waiting.load(Ordering::Acquire) > 0 && began.elapsed() < WRITE_PATIENCE
-        {
+        while self.changes_waiting.load(Ordering::Acquire) > 0 && began.elapsed() < WRITE_PATIENCE {
             thread::sleep(WRITE_RETRY);
         }
         self.facts()
