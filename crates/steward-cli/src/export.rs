@@ -42,16 +42,24 @@ pub(crate) enum Protection {
     DangerousPlaintext,
 }
 
+impl Protection {
+    /// From `--dangerous-plaintext` and `--recipient`: refused before anything is read or
+    /// created if a recipient is not age X25519.
+    pub(crate) fn from_flags(
+        dangerous_plaintext: bool,
+        recipients: &[String],
+    ) -> Result<Self, CliError> {
+        if dangerous_plaintext {
+            return Ok(Self::DangerousPlaintext);
+        }
+        TrainingRecipients::parse_all(recipients.iter().map(String::as_str))
+            .map(Self::Encrypted)
+            .map_err(|problem| CliError::BadRecipient { problem })
+    }
+}
+
 fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliError> {
-    // Refused before anything is read or created: a recipient that is not age X25519.
-    let protection = if args.dangerous_plaintext {
-        Protection::DangerousPlaintext
-    } else {
-        Protection::Encrypted(
-            TrainingRecipients::parse_all(args.recipient.iter().map(String::as_str))
-                .map_err(|problem| CliError::BadRecipient { problem })?,
-        )
-    };
+    let protection = Protection::from_flags(args.dangerous_plaintext, &args.recipient)?;
     let manifest_path = args
         .manifest
         .unwrap_or_else(|| default_manifest_path(&args.out));

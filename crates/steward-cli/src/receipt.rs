@@ -2,8 +2,7 @@
 //! receipt key and verified offline (docs/receipts.md).
 
 use std::{
-    fs::{self, OpenOptions},
-    io::{ErrorKind, Write},
+    fs::{self},
     path::Path,
 };
 
@@ -20,7 +19,7 @@ use crate::{
     consent::describe_receipt,
     error::{CliError, Exit},
     output::{Format, note, print, print_json, println, render},
-    store_dir::RECEIPT_PUBLIC_KEY,
+    store_dir::{self, RECEIPT_PUBLIC_KEY},
 };
 
 /// `steward receipt ...`
@@ -162,23 +161,5 @@ fn key_given(given: &str) -> Result<ReceiptPublicKey, CliError> {
 
 /// Writes the receipts to a new file, readable by the owner only: they name the customer.
 fn write_receipts(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|source| match source.kind() {
-        ErrorKind::AlreadyExists => CliError::OutputExists {
-            path: path.to_path_buf(),
-        },
-        _ => CliError::Write {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|source| CliError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+    store_dir::write_new_file(path, bytes, store_dir::Mode::Secret)
 }

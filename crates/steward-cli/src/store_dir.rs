@@ -450,17 +450,27 @@ fn read_key_file(path: &Path, what: &'static str) -> Result<Vec<u8>, CliError> {
     })
 }
 
-/// Who may read a file `init` writes.
+/// Who may read a file the CLI writes.
 #[derive(Debug, Clone, Copy)]
-enum Mode {
-    /// Only the owner (0600 on unix): keys.
+pub(crate) enum Mode {
+    /// Only the owner (0600 on unix): keys, and files that name customers.
     Secret,
     /// Anyone the directory lets in: the public key.
     Public,
 }
 
-/// Writes a new file, refusing an existing one (atomically: `create_new`).
+/// Writes a new file of the store directory, refusing an existing one: the store is then
+/// initialized already.
 fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), CliError> {
+    write_new_file(path, bytes, mode).map_err(|error| match error {
+        CliError::OutputExists { path } => CliError::AlreadyInitialized { path },
+        other => other,
+    })
+}
+
+/// Writes a new file and syncs it, refusing an existing one (atomically: `create_new`) with
+/// [`CliError::OutputExists`].
+pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), CliError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -475,7 +485,7 @@ fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), CliError> {
     let _ = mode;
     let mut file = options.open(path).map_err(|source| {
         if source.kind() == ErrorKind::AlreadyExists {
-            CliError::AlreadyInitialized {
+            CliError::OutputExists {
                 path: path.to_path_buf(),
             }
         } else {

@@ -6,7 +6,7 @@ use std::{fs, io::BufWriter, path::Path};
 
 use serde_json::json;
 use steward::{
-    EncryptedExport, ErasureOutcome, SUBJECT_BUNDLE_FORMAT, SubjectFacts, TrainingRecipients,
+    EncryptedExport, ErasureOutcome, SUBJECT_BUNDLE_FORMAT, SubjectFacts,
     logs::{
         AuditError, AuditStore, BoxError, LogsError, SubjectAccessOutcome, SubjectRequest,
         pending_erasures,
@@ -39,15 +39,7 @@ fn request_of(args: SubjectRequestArgs) -> SubjectRequest {
 
 /// `steward subject export`
 fn export(context: &Context, args: SubjectExportArgs) -> Result<Exit, CliError> {
-    // Refused before anything is read or created: a recipient that is not age X25519.
-    let protection = if args.dangerous_plaintext {
-        Protection::DangerousPlaintext
-    } else {
-        Protection::Encrypted(
-            TrainingRecipients::parse_all(args.recipient.iter().map(String::as_str))
-                .map_err(|problem| CliError::BadRecipient { problem })?,
-        )
-    };
+    let protection = Protection::from_flags(args.dangerous_plaintext, &args.recipient)?;
     let request = request_of(args.request);
     let session = context.open()?;
     // Never overwrites: an existing file is refused before the request is audited.

@@ -85,6 +85,7 @@ mod access;
 mod audit;
 mod ct;
 mod custody;
+mod ed25519;
 mod error;
 mod export;
 pub mod hex;

@@ -5,8 +5,7 @@ use std::{fmt, str::FromStr};
 
 use ring::{
     digest,
-    rand::SystemRandom,
-    signature::{self, Ed25519KeyPair, KeyPair},
+    signature::{self, Ed25519KeyPair},
 };
 use zeroize::Zeroizing;
 
@@ -15,7 +14,7 @@ use crate::{KeyError, LogsError, hex};
 /// Every receipt signature covers this label first, so that no signature made for a receipt
 /// can pass for one over any other message of Steward (a checkpoint, say), nor the reverse.
 const RECEIPT_LABEL: &[u8] = b"steward/v1/consent-receipt\0";
-const PUBLIC_KEY_LEN: usize = 32;
+use crate::ed25519::{self, PUBLIC_KEY_LEN};
 const SIGNATURE_LEN: usize = 64;
 const KEY_ID_LEN: usize = 8;
 
@@ -43,9 +42,7 @@ impl ReceiptSigner {
     ///
     /// [`KeyError::Random`] if the system RNG fails.
     pub fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, LogsError> {
-        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| LogsError::Key(KeyError::Random))?;
-        Ok(Zeroizing::new(document.as_ref().to_vec()))
+        ed25519::generate_pkcs8()
     }
 
     /// The signer from a PKCS#8 document (as made by [`generate_pkcs8`](Self::generate_pkcs8)).
@@ -54,22 +51,13 @@ impl ReceiptSigner {
     ///
     /// [`KeyError::InvalidKey`] if the document is not an Ed25519 PKCS#8 key.
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, LogsError> {
-        Ed25519KeyPair::from_pkcs8(pkcs8).map(Self).map_err(|_| {
-            LogsError::Key(KeyError::InvalidKey {
-                reason: "not an Ed25519 PKCS#8 document",
-            })
-        })
+        ed25519::key_pair(pkcs8).map(Self)
     }
 
     /// The public key that verifies this signer's receipts.
     #[must_use]
     pub fn public_key(&self) -> ReceiptPublicKey {
-        let mut bytes = [0u8; PUBLIC_KEY_LEN];
-        let public = self.0.public_key().as_ref();
-        if public.len() == PUBLIC_KEY_LEN {
-            bytes.copy_from_slice(public);
-        }
-        ReceiptPublicKey(bytes)
+        ReceiptPublicKey(ed25519::public_key_bytes(&self.0))
     }
 
     /// Signs `message` (the receipt's canonical bytes) under the receipt label.

@@ -4,8 +4,7 @@ use std::fmt;
 
 use ring::{
     hmac,
-    rand::SystemRandom,
-    signature::{self, Ed25519KeyPair, KeyPair},
+    signature::{self, Ed25519KeyPair},
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use steward_core::Timestamp;
@@ -30,7 +29,7 @@ const REDACTION_KEY_LABEL: &[u8] = b"steward-logs/v1/redaction-key";
 const ENTRY_KEY_LABEL: &[u8] = b"steward-logs/v2/audit-entry-key";
 const HASH_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
-const PUBLIC_KEY_LEN: usize = 32;
+use crate::ed25519::{self, PUBLIC_KEY_LEN};
 
 /// The HMAC-SHA256 key of the audit chain. Keep it out of the database that stores the
 /// chain: whoever holds it can rewrite history.
@@ -496,9 +495,7 @@ impl CheckpointSigner {
     ///
     /// [`KeyError::Random`] if the system RNG fails.
     pub fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, LogsError> {
-        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| LogsError::Key(KeyError::Random))?;
-        Ok(Zeroizing::new(document.as_ref().to_vec()))
+        ed25519::generate_pkcs8()
     }
 
     /// The signer from a PKCS#8 document (as made by [`generate_pkcs8`](Self::generate_pkcs8)).
@@ -507,22 +504,13 @@ impl CheckpointSigner {
     ///
     /// [`KeyError::InvalidKey`] if the document is not an Ed25519 PKCS#8 key.
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, LogsError> {
-        Ed25519KeyPair::from_pkcs8(pkcs8).map(Self).map_err(|_| {
-            LogsError::Key(KeyError::InvalidKey {
-                reason: "not an Ed25519 PKCS#8 document",
-            })
-        })
+        ed25519::key_pair(pkcs8).map(Self)
     }
 
     /// The public key that verifies this signer's checkpoints.
     #[must_use]
     pub fn public_key(&self) -> CheckpointPublicKey {
-        let mut bytes = [0u8; PUBLIC_KEY_LEN];
-        let public = self.0.public_key().as_ref();
-        if public.len() == PUBLIC_KEY_LEN {
-            bytes.copy_from_slice(public);
-        }
-        CheckpointPublicKey(bytes)
+        CheckpointPublicKey(ed25519::public_key_bytes(&self.0))
     }
 }
 
