@@ -68,7 +68,10 @@ show consent history --customer "$ADA"
 
 section "Ada keeps a signed copy of her consent receipt, which anyone verifies offline (docs/receipts.md)"
 show receipt issue --customer "$ADA" --out ada-receipts.json
+# The key to publish: its id goes to standard error, the key itself to standard output.
+printf '\n$ steward receipt public-key\n'
 RECEIPT_KEY="$(steward receipt public-key)"
+echo "$RECEIPT_KEY"
 show receipt verify ada-receipts.json --public-key "$RECEIPT_KEY"
 
 section "Requests pass the proxy: secrets redacted, each sealed under the consent in force when it was made"
