@@ -12,7 +12,7 @@ use steward_logs::{
 };
 use steward_retention::{
     HoldId, HoldRegister, HoldScope, LegalHold, RecordStore, Relationship, RelationshipBook,
-    Removal,
+    Removal, SweepBatch,
 };
 
 use crate::{Facts, RosterFacts, StewardError, Vault};
@@ -398,19 +398,7 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             self.shred_with(facts, customer)?;
             Removal::Removed
         };
-        let mut deleted = 0_u64;
-        let mut failure: Option<BoxError> = None;
-        for id in ids {
-            let removal = id.and_then(|id| records.delete(id).map_err(Into::into));
-            match removal {
-                Ok(Removal::Removed) => deleted = deleted.saturating_add(1),
-                Ok(_) => {}
-                Err(error) => {
-                    failure = Some(error);
-                    break;
-                }
-            }
-        }
+        let (deleted, failure) = delete_in_steps(records, ids);
         let (stage, outcome) = if deleted == 0 && keys == Removal::AlreadyAbsent {
             (SubjectStage::AlreadyErased, ErasureOutcome::AlreadyErased)
         } else {
@@ -429,6 +417,62 @@ impl<F: RosterFacts, S: AuditStore> Vault<F, S> {
             None => Ok(outcome),
         }
     }
+}
+
+/// Deletes the records `ids` names, [`SweepBatch::DEFAULT`] at a time (a store makes each
+/// step one transaction: one disk sync per step, not per record, and a writer waits behind
+/// one step at most). A step that fails as a whole is retried a record at a time, so that a
+/// failure names its record, as in a sweep. Stops after the first step with a failure (a
+/// failed id, a record the store refused): the rest of that step is still deleted and
+/// counted. Returns how many records were deleted, and the first failure if any.
+fn delete_in_steps<R: RecordStore>(
+    records: &mut R,
+    ids: impl IntoIterator<Item = Result<RecordId, BoxError>>,
+) -> (u64, Option<BoxError>) {
+    let step = SweepBatch::DEFAULT.get();
+    let mut deleted = 0_u64;
+    let mut failure: Option<BoxError> = None;
+    let mut ids = ids.into_iter();
+    let mut batch = Vec::with_capacity(step);
+    while failure.is_none() {
+        batch.clear();
+        // An id that could not be read ends the erasure after the ids before it.
+        let mut unreadable = None;
+        for id in ids.by_ref() {
+            match id {
+                Ok(id) => batch.push(id),
+                Err(error) => {
+                    unreadable = Some(error);
+                    break;
+                }
+            }
+            if batch.len() == step {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            return (deleted, unreadable);
+        }
+        let outcomes = records
+            .delete_batch(&batch)
+            .unwrap_or_else(|_| batch.iter().map(|id| records.delete(*id)).collect());
+        for outcome in outcomes {
+            match outcome {
+                Ok(Removal::Removed) => deleted = deleted.saturating_add(1),
+                Ok(_) => {}
+                Err(error) => {
+                    failure.get_or_insert_with(|| BoxError::from(error));
+                }
+            }
+        }
+        if failure.is_none() {
+            failure = unreadable;
+        }
+        if batch.len() < step {
+            break;
+        }
+    }
+    (deleted, failure)
 }
 
 /// The holds of `customer` standing at `now`, whatever they cover, by id.

@@ -334,6 +334,184 @@ fn erasure_waits_for_a_hold_then_shreds_deletes_and_keeps_the_receipts() {
     assert!(vault.open(&record, &ask).is_err());
 }
 
+/// A record store that deletes in steps as a database does (one transaction per step), and
+/// remembers each step's size; it refuses one record, and can fail every step as a whole.
+struct SteppedStore {
+    records: std::collections::BTreeSet<RecordId>,
+    steps: Vec<usize>,
+    refuse: Option<RecordId>,
+    steps_fail: bool,
+}
+
+impl SteppedStore {
+    fn with(ids: &[RecordId]) -> Self {
+        Self {
+            records: ids.iter().copied().collect(),
+            steps: Vec::new(),
+            refuse: None,
+            steps_fail: false,
+        }
+    }
+}
+
+impl retention::RecordStore for SteppedStore {
+    type Error = std::io::Error;
+
+    fn delete(&mut self, record: RecordId) -> Result<retention::Removal, std::io::Error> {
+        if self.refuse == Some(record) {
+            return Err(std::io::Error::other(format!("{record} is refused")));
+        }
+        Ok(if self.records.remove(&record) {
+            retention::Removal::Removed
+        } else {
+            retention::Removal::AlreadyAbsent
+        })
+    }
+
+    fn delete_batch(
+        &mut self,
+        records: &[RecordId],
+    ) -> Result<Vec<Result<retention::Removal, std::io::Error>>, std::io::Error> {
+        if self.steps_fail {
+            return Err(std::io::Error::other("the step did not commit"));
+        }
+        self.steps.push(records.len());
+        Ok(records.iter().map(|record| self.delete(*record)).collect())
+    }
+}
+
+fn record_ids(count: usize) -> Vec<RecordId> {
+    let collected = at("2025-05-01T00:00:00Z");
+    (0..count)
+        .map(|_| RecordId::generate_at(collected))
+        .collect()
+}
+
+/// An error with its sources, as the CLI prints it.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// How many records the trail's newest entry says an erasure deleted, if it closes one.
+fn erased_count(vault: &Vault<MemoryFacts, logs::MemoryAuditStore>) -> Option<u64> {
+    match last_event(vault) {
+        AuditEvent::SubjectRequest {
+            stage: SubjectStage::Erased { records },
+            ..
+        } => Some(records),
+        _ => None,
+    }
+}
+
+#[test]
+fn erasure_deletes_in_steps_of_a_sweep() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let ids = record_ids(150);
+    let mut store = SteppedStore::with(&ids);
+    let facts = vault.facts().unwrap();
+    let erased = vault
+        .erase_subject(
+            &*facts,
+            &request(alice()),
+            &mut store,
+            ids.iter().map(|id| Ok(*id)),
+        )
+        .unwrap();
+    assert!(matches!(
+        erased,
+        ErasureOutcome::Erased { records: 150, .. }
+    ));
+    assert!(store.records.is_empty());
+    // One transaction per 64 records, not one per record.
+    assert_eq!(store.steps, [64, 64, 22]);
+}
+
+#[test]
+fn a_refused_record_ends_the_erasure_after_its_step_and_is_named() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let ids = record_ids(150);
+    let mut store = SteppedStore::with(&ids);
+    store.refuse = Some(ids[70]);
+    let facts = vault.facts().unwrap();
+    let failed = vault.erase_subject(
+        &*facts,
+        &request(alice()),
+        &mut store,
+        ids.iter().map(|id| Ok(*id)),
+    );
+    drop(facts);
+    let error = with_sources(&failed.unwrap_err());
+    assert!(
+        error.contains(&format!("{} is refused", ids[70])),
+        "{error}"
+    );
+    // The refused record's step deleted its 63 others; the third step never ran.
+    assert_eq!(store.steps, [64, 64]);
+    assert_eq!(store.records.len(), 150 - 127);
+    assert!(store.records.contains(&ids[70]));
+    assert!(ids[128..].iter().all(|id| store.records.contains(id)));
+    // The trail says how many were deleted: the truth, not the plan.
+    assert_eq!(erased_count(&vault), Some(127));
+}
+
+#[test]
+fn a_step_that_fails_whole_is_retried_record_by_record() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let ids = record_ids(100);
+    let mut store = SteppedStore::with(&ids);
+    store.steps_fail = true;
+    store.refuse = Some(ids[3]);
+    let facts = vault.facts().unwrap();
+    let failed = vault.erase_subject(
+        &*facts,
+        &request(alice()),
+        &mut store,
+        ids.iter().map(|id| Ok(*id)),
+    );
+    drop(facts);
+    let error = with_sources(&failed.unwrap_err());
+    assert!(error.contains(&format!("{} is refused", ids[3])), "{error}");
+    assert_eq!(
+        store.records.len(),
+        100 - 63,
+        "the first step's others, one by one"
+    );
+    assert_eq!(erased_count(&vault), Some(63));
+}
+
+#[test]
+fn an_unreadable_id_ends_the_erasure_after_the_ids_before_it() {
+    let policy = Policy::coder_model();
+    let vault = vault(&policy);
+    let ids = record_ids(20);
+    let mut store = SteppedStore::with(&ids);
+    let listed = ids.iter().enumerate().map(|(n, id)| {
+        if n == 10 {
+            Err(BoxError::from("the store's cursor broke"))
+        } else {
+            Ok(*id)
+        }
+    });
+    let facts = vault.facts().unwrap();
+    let failed = vault.erase_subject(&*facts, &request(alice()), &mut store, listed);
+    drop(facts);
+    let error = with_sources(&failed.unwrap_err());
+    assert!(error.contains("the store's cursor broke"), "{error}");
+    assert_eq!(store.steps, [10]);
+    assert_eq!(store.records.len(), 10);
+    assert_eq!(erased_count(&vault), Some(10));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
