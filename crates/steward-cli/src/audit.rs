@@ -30,7 +30,7 @@ use crate::{
         SharedStoreArgs,
     },
     error::{CliError, Exit},
-    output::{Format, Table, print, print_json, println},
+    output::{Format, Table, counted, print, print_json, println},
     store_dir::{CHECKPOINT_PUBLIC_KEY, Session},
 };
 
@@ -650,8 +650,11 @@ fn print_report(trail: &VerifiedTrail, report: &AuditReport) -> Result<(), CliEr
     println(&format!("training exports: {}", report.exports().len()))?;
     for export in report.exports() {
         println(&format!(
-            "  {} job {} {:?}: {} records",
-            export.at, export.job, export.stage, export.counts.exported
+            "  {} job {} {:?}: {}",
+            export.at,
+            export.job,
+            export.stage,
+            counted(export.counts.exported, "record", "records")
         ))?;
     }
     println(&format!(

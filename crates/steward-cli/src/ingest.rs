@@ -25,7 +25,7 @@ use crate::{
     Context,
     cli::IngestArgs,
     error::{CliError, Exit},
-    output::{Format, Table, note, print_json, progress},
+    output::{Format, Table, counted, note, print_json, progress},
 };
 
 /// How many records are sealed and handed to the ingest writer at once: records in flight
@@ -114,21 +114,22 @@ pub(crate) fn run(context: &Context, args: &IngestArgs) -> Result<Exit, CliError
             }
             if !redacted.is_empty() {
                 note(format_args!(
-                    "redacted {} secrets before sealing ({redacted}): each is a marker naming its \
-                     kind and a keyed fingerprint",
-                    redacted.total()
+                    "redacted {} before sealing ({redacted}): each is a marker naming its kind \
+                     and a keyed fingerprint",
+                    counted(redacted.total(), "secret", "secrets")
                 ));
             }
             note(format_args!(
-                "sealed and stored {} records under the consent in force when each was collected \
+                "sealed and stored {} under the consent in force when each was collected \
                  (logs.stored, logs.encrypted, training.forward-only)",
-                ingested.len()
+                counted(ingested.len(), "record", "records")
             ));
         }
     }
     if skipped > 0 {
         note(format_args!(
-            "{skipped} lines already stored, skipped (their `id` names a stored record)"
+            "{} already stored, skipped (the `id` names a stored record)",
+            counted(skipped, "line", "lines")
         ));
     }
     match failure {

@@ -21,6 +21,15 @@ pub(crate) enum Format {
     Json,
 }
 
+/// A count with its noun agreeing: `1 record`, `3 records`, `0 records`.
+pub(crate) fn counted<N>(count: N, one: &str, many: &str) -> String
+where
+    N: Copy + PartialEq + From<u8> + fmt::Display,
+{
+    let noun = if count == N::from(1) { one } else { many };
+    format!("{count} {noun}")
+}
+
 /// Writes `text` to standard output.
 pub(crate) fn print(text: &str) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
@@ -170,5 +179,12 @@ mod tests {
             "ID    NAME\n1     sam.steward\n1234  x\n"
         );
         assert!(!table.is_empty());
+    }
+
+    #[test]
+    fn a_count_agrees_with_its_noun() {
+        assert_eq!(counted(1_usize, "record", "records"), "1 record");
+        assert_eq!(counted(0_usize, "record", "records"), "0 records");
+        assert_eq!(counted(2_u64, "customer", "customers"), "2 customers");
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     cli::{ReceiptCommand, ReceiptIssueArgs, ReceiptVerifyArgs},
     consent::describe_receipt,
     error::{CliError, Exit},
-    output::{Format, note, print, print_json, println, render},
+    output::{Format, counted, note, print, print_json, println, render},
     store_dir::{self, RECEIPT_PUBLIC_KEY},
 };
 
@@ -126,8 +126,8 @@ fn verify(context: &Context, args: &ReceiptVerifyArgs) -> Result<(), CliError> {
                 println(&describe_receipt(receipt))?;
             }
             note(format_args!(
-                "{} receipts verified under key {}",
-                receipts.len(),
+                "{} verified under key {}",
+                counted(receipts.len(), "receipt", "receipts"),
                 key.key_id()
             ));
             Ok(())

@@ -11,7 +11,7 @@ use crate::{
     Context,
     cli::{RosterChangeArgs, RosterCommand},
     error::{CliError, Exit},
-    output::{Table, note, println, render},
+    output::{Table, counted, note, println, render},
 };
 
 /// `steward roster ...`
@@ -71,8 +71,8 @@ fn list(context: &Context) -> Result<(), CliError> {
         }
         table.print()?;
         note(format_args!(
-            "{} of at most {max} stewards (logs.access)",
-            stewards.len()
+            "{} of at most {max} (logs.access)",
+            counted(stewards.len(), "steward", "stewards")
         ));
         Ok(())
     })

@@ -17,7 +17,7 @@ use crate::{
     Context,
     cli::SweepArgs,
     error::{CliError, Exit},
-    output::{Format, note, print, print_json, println, progress},
+    output::{Format, counted, note, print, print_json, println, progress},
 };
 
 /// What the sweep does.
@@ -220,9 +220,9 @@ impl Receipts {
             return Ok(());
         }
         println(&format!(
-            "consent receipts past their proof period: {} customer(s) {due}, {} kept by legal \
-             holds [policy.versioned]",
-            self.due.len(),
+            "consent receipts past their proof period: {} {due}, {} kept by legal holds \
+             [policy.versioned]",
+            counted(self.due.len(), "customer", "customers"),
             self.held.len()
         ))?;
         for customer in &self.due {
@@ -376,24 +376,24 @@ fn kept_because(disposition: &Disposition) -> String {
 fn print_report(plan: &SweepPlan, report: &SweepReport) -> Result<(), CliError> {
     let held: u64 = plan.kept_by_holds().values().sum();
     println(&format!(
-        "retention sweep at {}: {} records deleted, {} already absent, {} kept by legal holds, \
-         {} kept after all, keys shredded for {} customer(s), {} shreds withheld, {} failures \
-         [logs.retention]",
+        "retention sweep at {}: {} deleted, {} already absent, {} kept by legal holds, {} kept \
+         after all, keys shredded for {}, {} withheld, {} [logs.retention]",
         report.executed_at(),
-        report.deleted().len(),
+        counted(report.deleted().len(), "record", "records"),
         report.already_absent().len(),
         held,
         report.now_kept().len(),
-        report.shredded().len(),
-        report.shreds_withheld().len(),
-        report.failures().len()
+        counted(report.shredded().len(), "customer", "customers"),
+        counted(report.shreds_withheld().len(), "shred", "shreds"),
+        counted(report.failures().len(), "failure", "failures")
     ))?;
     for record in report.deleted() {
         println(&format!("  deleted record {record}"))?;
     }
     for (hold, records) in plan.kept_by_holds() {
         println(&format!(
-            "  kept {records} record(s): legal hold {hold} stands"
+            "  kept {}: legal hold {hold} stands",
+            counted(*records, "record", "records")
         ))?;
     }
     for (record, disposition) in report.now_kept() {
