@@ -45,7 +45,7 @@ pub(crate) fn run(context: &Context, command: AuditCommand) -> Result<Exit, CliE
 }
 
 /// Which store a command works on.
-enum StoreChoice {
+pub(crate) enum StoreChoice {
     /// The store directory's embedded one.
     Embedded,
     /// The PostgreSQL store several nodes share (`--postgres`).
@@ -56,7 +56,7 @@ enum StoreChoice {
 impl SharedStoreArgs {
     /// The store these arguments name: the embedded one unless `--postgres` names a shared
     /// one (always the embedded one without the `postgres` feature).
-    fn choice(&self) -> Result<StoreChoice, CliError> {
+    pub(crate) fn choice(&self) -> Result<StoreChoice, CliError> {
         #[cfg(feature = "postgres")]
         if let Some(connection) = &self.postgres {
             let config = PgConfig::new(connection)?.with_schema(&self.pg_schema)?;

@@ -253,6 +253,10 @@ pub(crate) struct ReceiptIssueArgs {
     /// Write the receipts to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// Read the receipts from the shared store, instead of the directory's embedded one (the
+    /// receipt key stays the directory's).
+    #[command(flatten)]
+    pub(crate) shared: SharedStoreArgs,
 }
 
 /// `steward receipt verify`

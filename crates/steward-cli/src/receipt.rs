@@ -15,6 +15,7 @@ use steward_store::consent_receipts_logged;
 
 use crate::{
     Context,
+    audit::StoreChoice,
     cli::{ReceiptCommand, ReceiptIssueArgs, ReceiptVerifyArgs},
     consent::describe_receipt,
     error::{CliError, Exit},
@@ -35,12 +36,26 @@ pub(crate) fn run(context: &Context, command: ReceiptCommand) -> Result<Exit, Cl
 /// `steward receipt issue`
 fn issue(
     context: &Context,
-    ReceiptIssueArgs { customer, out }: ReceiptIssueArgs,
+    ReceiptIssueArgs {
+        customer,
+        out,
+        shared,
+    }: ReceiptIssueArgs,
 ) -> Result<(), CliError> {
-    let (store, keys) = context.dir.open_store(context.master_key_id())?;
+    let master_id = context.master_key_id();
     // The receipts as the fact log holds them, the log verified up to each under the audit
     // key: what is signed is what the store recorded, with its place.
-    let logged = consent_receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?;
+    let logged = match shared.choice()? {
+        StoreChoice::Embedded => {
+            let (store, keys) = context.dir.open_store(master_id)?;
+            consent_receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
+        }
+        #[cfg(feature = "postgres")]
+        StoreChoice::Shared(config) => {
+            let (store, keys) = context.dir.open_postgres_store(master_id, &config)?;
+            consent_receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
+        }
+    };
     if logged.is_empty() {
         return Err(CliError::NoReceipts { customer });
     }
@@ -67,7 +82,8 @@ fn issue(
                 &json!({ "file": path, "receipts": count, "key_id": key_id }),
                 || {
                     println(&format!(
-                        "{count} signed receipts of customer {customer} in `{}` (key {key_id})",
+                        "{} of customer {customer} in `{}` (key {key_id})",
+                        counted(count, "signed receipt", "signed receipts"),
                         path.display()
                     ))
                 },

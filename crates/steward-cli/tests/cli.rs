@@ -2058,8 +2058,8 @@ fn read_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// `audit checkpoint` and `audit verify` on the PostgreSQL store several nodes share, with
-/// the directory's keys. Built with the `postgres` feature only (the command has no
+/// `audit checkpoint`, `audit verify` and `receipt issue` on the PostgreSQL store several nodes
+/// share, with the directory's keys. Built with the `postgres` feature only (the command has no
 /// `--postgres` without it); needs `STEWARD_POSTGRES` (set by `.ci/run`) and is ignored
 /// without it (`build.rs` turns on `cfg(pg_tests)` when it is set).
 #[cfg(feature = "postgres")]
@@ -2068,7 +2068,13 @@ fn read_lines(path: &Path) -> Vec<Value> {
     not(pg_tests),
     ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
 )]
-fn audit_commands_work_on_a_shared_postgres_store() {
+fn audit_and_receipt_commands_work_on_a_shared_postgres_store() {
+    use steward::{
+        consent::{Channel, ConsentActor, ConsentChange},
+        vocabulary::{CustomerId, Timestamp, TrainingLevel},
+    };
+    use steward_store::Effective;
+
     let connection = std::env::var("STEWARD_POSTGRES").unwrap();
     let schema = format!("steward_cli_test_{}", std::process::id());
     let mut admin = postgres::Client::connect(&connection, postgres::NoTls).unwrap();
@@ -2127,6 +2133,45 @@ fn audit_commands_work_on_a_shared_postgres_store() {
         sandbox.json(&["audit", "verify"])["checkpoint"],
         Value::Null
     );
+    // Receipts of a customer whose consent a node recorded on the shared store: issued from
+    // its fact log, signed with the directory's receipt key, verified offline.
+    let ada: CustomerId = ADA.parse().unwrap();
+    node.update_facts(|facts| facts.start_relationship(ada, Effective::Now))
+        .unwrap()
+        .unwrap();
+    let change = ConsentChange::new(
+        ada,
+        TrainingLevel::Shared,
+        Timestamp::now(),
+        ConsentActor::Customer,
+        Channel::AccountSettings,
+        node.policy().version().clone(),
+    );
+    node.update_facts(|facts| facts.record_consent(change))
+        .unwrap()
+        .unwrap();
+    let out = sandbox.path("ada-shared-receipts.json");
+    let issued = sandbox.json(
+        &[
+            &[
+                "receipt",
+                "issue",
+                "--customer",
+                ADA,
+                "--out",
+                out.to_str().unwrap(),
+            ][..],
+            &shared[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(issued["receipts"], 1);
+    let verified = sandbox.json(&["receipt", "verify", out.to_str().unwrap()]);
+    assert_eq!(verified["verified"], 1);
+    assert_eq!(verified["receipts"][0]["customer"], ADA);
+    // The directory's embedded store never heard of her consent.
+    let embedded = sandbox.run(&["receipt", "issue", "--customer", ADA]);
+    assert_ne!(embedded.code, 0, "{}", embedded.stderr);
     // Another directory's keys are not the shared store's: refused as a failure.
     let other = Sandbox::new("postgres-other");
     other.ok(&["init"]);
