@@ -143,8 +143,9 @@ pub(crate) fn run(context: &Context, args: &SweepArgs) -> Result<Exit, CliError>
             receipts.print("deleted")?;
             for (customer, jobs) in &in_exports {
                 let jobs: Vec<String> = jobs.iter().map(ToString::to_string).collect();
+                let exports = if jobs.len() == 1 { "export" } else { "exports" };
                 println(&format!(
-                    "  records of customer {customer} are still in exports {}: purge them \
+                    "  records of customer {customer} are still in {exports} {}: purge them \
                      (see `steward export list`)",
                     jobs.join(", ")
                 ))?;

@@ -928,13 +928,14 @@ impl fmt::Display for SweepPlan {
         let shreds = self.shreds().count();
         writeln!(
             f,
-            "retention sweep plan at {}: {} records evaluated, {deletions} to delete, {} kept \
-             ({} by legal hold), {} skipped on error, {shreds} key shreds",
+            "retention sweep plan at {}: {} evaluated, {deletions} to delete, {} kept ({} by \
+             legal hold), {} skipped on error, {}",
             self.planned_at,
-            self.evaluated,
+            Counted(self.evaluated, "record", "records"),
             self.kept,
             self.held,
             self.skipped.len(),
+            Counted(shreds, "key shred", "key shreds"),
         )?;
         for (customer, plan) in &self.customers {
             writeln!(f, "customer {customer}:")?;
@@ -973,7 +974,8 @@ impl fmt::Display for SweepPlan {
         for (hold, records) in &self.kept_by_holds {
             writeln!(
                 f,
-                "legal hold {hold} keeps {records} record(s) from deletion"
+                "legal hold {hold} keeps {} from deletion",
+                Counted(*records, "record", "records")
             )?;
         }
         for withheld in &self.withheld_shreds {
@@ -994,6 +996,17 @@ impl fmt::Display for SweepPlan {
             writeln!(f, "skipped {}: {}", skipped.record.id(), skipped.error)?;
         }
         Ok(())
+    }
+}
+
+/// A count with its noun agreeing: `1 record`, `3 records`.
+struct Counted<'a, N>(N, &'a str, &'a str);
+
+impl<N: Copy + PartialEq + From<u8> + fmt::Display> fmt::Display for Counted<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(count, one, many) = *self;
+        let noun = if count == N::from(1) { one } else { many };
+        write!(f, "{count} {noun}")
     }
 }
 

@@ -525,8 +525,8 @@ fn dry_run_prints_deadlines_clauses_and_shreds() {
     let plan = Sweep::new(&schedule, &book, &NoHolds).plan([record], t("2025-02-10T00:00:00Z"));
     let printed = plan.to_string();
     assert!(printed.starts_with(
-        "retention sweep plan at 2025-02-10T00:00:00Z: 1 records evaluated, 1 to delete, 0 kept \
-         (0 by legal hold), 0 skipped on error, 1 key shreds"
+        "retention sweep plan at 2025-02-10T00:00:00Z: 1 record evaluated, 1 to delete, 0 kept \
+         (0 by legal hold), 0 skipped on error, 1 key shred"
     ));
     assert!(printed.contains(&format!(
         "  delete {} (llm-request-log, collected 2025-01-10T00:00:00Z): due, deadline \
