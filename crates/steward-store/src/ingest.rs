@@ -214,11 +214,12 @@ impl Ingest {
     /// handle refreshes the customer's keys, or rotates the full version, before answering).
     ///
     /// Sealing a customer's first record, or one after a key change, reads or writes their
-    /// keys through the blocking PostgreSQL client on the caller's thread, and that client
-    /// refuses to run on an async runtime's worker thread (tokio panics there). In an async
-    /// server, call [`log`](Self::log) from a blocking context (tokio's `spawn_blocking`),
-    /// as the example proxy does. (The SQLite handle does not panic there, though a
-    /// customer's first seal writes their key on the caller's thread too.)
+    /// keys through the blocking PostgreSQL client before [`log`](Self::log) returns. On a
+    /// tokio runtime's thread, where that client may not run, the store runs it on a thread
+    /// of its own and waits: the caller's thread is blocked for that round trip (a few
+    /// milliseconds, once per customer and key change), not stopped. A server that must never
+    /// block a worker calls `log` from tokio's `spawn_blocking`, as the example proxy does.
+    /// (The SQLite handle writes a customer's first key on the caller's thread too.)
     ///
     /// # Errors
     ///

@@ -403,19 +403,19 @@ impl KeyStore for PgStore {
     /// tombstone at or above it: the first node wins, and the others get the stored keys
     /// back to adopt.
     fn put_data_key(&self, key: &WrappedDataKey) -> Result<KeyAdmission, BoxError> {
-        Ok(self.admit_data_key(key)?)
+        Ok(off_runtime(|| self.admit_data_key(key))?)
     }
 
     /// Destroys the customer's wrapped keys and raises their tombstone to `tombstone`, or to
     /// their newest stored version if another node issued a later one.
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
-        Ok(self.shred_keys(customer, tombstone)?)
+        Ok(off_runtime(|| self.shred_keys(customer, tombstone))?)
     }
 
     /// Replaces every wrapped key by its rewrap under a registered master key, all or
     /// nothing. Run it with the other nodes stopped: they hold only the old master key.
     fn rewrap(&self, keys: &[WrappedDataKey]) -> Result<(), BoxError> {
-        Ok(self.rewrap_keys(keys)?)
+        Ok(off_runtime(|| self.rewrap_keys(keys))?)
     }
 
     fn is_shared(&self) -> bool {
@@ -423,6 +423,31 @@ impl KeyStore for PgStore {
     }
 
     fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
-        Ok(Some(Self::customer_keys(self, customer)?))
+        Ok(Some(off_runtime(|| Self::customer_keys(self, customer))?))
     }
+}
+
+/// Runs `work`, which uses the blocking PostgreSQL client, on this thread, or on a scoped
+/// thread of its own when this one belongs to a tokio runtime: the client blocks on a runtime
+/// of its own, which tokio refuses (with a panic) inside another runtime's context. Sealing
+/// reaches the key store on its caller's thread, and in an async server that thread may be a
+/// runtime's worker; the hop costs a thread start, on a customer's first seal or a key change
+/// only.
+fn off_runtime<T: Send>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("steward-pg-keys".to_owned())
+            .spawn_scoped(scope, work)
+            .map_err(|source| StoreError::Thread { source })?;
+        worker.join().unwrap_or_else(|_| {
+            Err(StoreError::Thread {
+                source: std::io::Error::other("the key store's thread panicked"),
+            })
+        })
+    })
 }

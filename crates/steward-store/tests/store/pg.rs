@@ -275,6 +275,43 @@ fn an_ingest_record_refused_after_another_nodes_shred_fails_once_then_logs_under
     assert_eq!((report.committed(), report.failed()), (2, 1));
 }
 
+/// An async service calls `Ingest::log` on a runtime's thread: a customer's first seal there
+/// stores their new key through the blocking client (which tokio would stop with a panic on
+/// that thread), and the record is logged under it.
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "needs STEWARD_POSTGRES: a PostgreSQL connection string"
+)]
+fn a_first_seal_from_an_async_task_stores_its_key_and_logs() {
+    let db = TestSchema::new();
+    let store = db.store();
+    let ada = customers(1)[0];
+    let (a, b) = two_nodes(&store, &[ada]);
+    assert!(store.keyring_snapshot().unwrap().data_keys().is_empty());
+    let ingest = Ingest::postgres(Arc::new(b), store.clone(), IngestConfig::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let logged = runtime
+        .block_on(async {
+            ingest
+                .log(LogEntry::new(ada, Timestamp::now(), "from a task"))
+                .await
+        })
+        .unwrap();
+    assert_eq!(store.keyring_snapshot().unwrap().data_keys().len(), 1);
+    let bytes = store.record(logged.record()).unwrap().unwrap();
+    catch_up(&a);
+    a.refresh_customer(ada).unwrap();
+    let opened = a
+        .open(&SealedRecord::from_vec(bytes).unwrap(), &steward_request())
+        .unwrap();
+    assert_eq!(opened.as_bytes(), b"from a task");
+    let report = ingest.shutdown_blocking();
+    assert_eq!((report.committed(), report.failed()), (1, 0));
+}
+
 #[test]
 #[cfg_attr(
     not(pg_tests),
