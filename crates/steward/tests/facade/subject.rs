@@ -387,6 +387,21 @@ fn record_ids(count: usize) -> Vec<RecordId> {
         .collect()
 }
 
+/// Alice's erasure over `ids`, every one listed.
+fn erase_all(
+    vault: &Vault<MemoryFacts, logs::MemoryAuditStore>,
+    store: &mut SteppedStore,
+    ids: &[RecordId],
+) -> Result<ErasureOutcome, StewardError> {
+    let facts = vault.facts().unwrap();
+    vault.erase_subject(
+        &*facts,
+        &request(alice()),
+        store,
+        ids.iter().map(|id| Ok(*id)),
+    )
+}
+
 /// An error with its sources, as the CLI prints it.
 fn with_sources(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -416,15 +431,7 @@ fn erasure_deletes_in_steps_of_a_sweep() {
     let vault = vault(&policy);
     let ids = record_ids(150);
     let mut store = SteppedStore::with(&ids);
-    let facts = vault.facts().unwrap();
-    let erased = vault
-        .erase_subject(
-            &*facts,
-            &request(alice()),
-            &mut store,
-            ids.iter().map(|id| Ok(*id)),
-        )
-        .unwrap();
+    let erased = erase_all(&vault, &mut store, &ids).unwrap();
     assert!(matches!(
         erased,
         ErasureOutcome::Erased { records: 150, .. }
@@ -441,14 +448,7 @@ fn a_refused_record_ends_the_erasure_after_its_step_and_is_named() {
     let ids = record_ids(150);
     let mut store = SteppedStore::with(&ids);
     store.refuse = Some(ids[70]);
-    let facts = vault.facts().unwrap();
-    let failed = vault.erase_subject(
-        &*facts,
-        &request(alice()),
-        &mut store,
-        ids.iter().map(|id| Ok(*id)),
-    );
-    drop(facts);
+    let failed = erase_all(&vault, &mut store, &ids);
     let error = with_sources(&failed.unwrap_err());
     assert!(
         error.contains(&format!("{} is refused", ids[70])),
@@ -471,14 +471,7 @@ fn a_step_that_fails_whole_is_retried_record_by_record() {
     let mut store = SteppedStore::with(&ids);
     store.steps_fail = true;
     store.refuse = Some(ids[3]);
-    let facts = vault.facts().unwrap();
-    let failed = vault.erase_subject(
-        &*facts,
-        &request(alice()),
-        &mut store,
-        ids.iter().map(|id| Ok(*id)),
-    );
-    drop(facts);
+    let failed = erase_all(&vault, &mut store, &ids);
     let error = with_sources(&failed.unwrap_err());
     assert!(error.contains(&format!("{} is refused", ids[3])), "{error}");
     assert_eq!(
