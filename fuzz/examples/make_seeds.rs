@@ -18,8 +18,8 @@ use std::{
     },
 };
 
-use steward::{FactLogPosition, Policy, SignedConsentReceipt, retention::{HoldId, HoldScope, LegalHold}, consent::{Channel, ConsentActor, ConsentChange}, vocabulary::{DataCategory, TrainingScope}};
-use steward_consent::ConsentLedger;
+use steward::{FactLogPosition, Policy, SignedConsentReceipt, SignedInteractiveReceipt, retention::{HoldId, HoldScope, LegalHold}, consent::{Channel, ConsentActor, ConsentChange, InteractiveChange, InteractiveChoice}, vocabulary::{DataCategory, TrainingScope}};
+use steward_consent::{ConsentLedger, InteractiveLedger};
 use steward_core::{CustomerId, PolicyVersion, Purpose, RecordId, Timestamp, TrainingLevel};
 use steward_fuzz::{
     fixture::{self, AUDIT_KEY, MASTER_ID, MASTER_KEY, hex_encode},
@@ -648,8 +648,8 @@ fn main() -> Result {
 }
 
 /// consent_receipt: a fresh receipt key's public key, then a file of two signed receipts
-/// (a customer's opt-in and an admin's withdrawal), one alone, one changed after signing, and
-/// one of a version to come.
+/// (a customer's opt-in and an admin's withdrawal), one alone, one changed after signing, one
+/// of a version to come, and a file with an interactive-features receipt beside a consent one.
 fn write_consent_receipts() -> Result {
     let policy = Policy::coder_model();
     let mut ledger = ConsentLedger::new(policy.known_versions().clone());
@@ -688,6 +688,19 @@ fn write_consent_receipts() -> Result {
         SignedConsentReceipt::sign(receipt.clone(), position, later, &signer)?.to_json()
     };
     let (first, second) = (sign(&opt_in)?, sign(&withdrawal)?);
+    let mut interactive_ledger = InteractiveLedger::new(policy.known_versions().clone());
+    let interactive = interactive_ledger.record(
+        InteractiveChange::new(
+            customer,
+            InteractiveChoice::OptedIn,
+            at,
+            ConsentActor::Customer,
+            Channel::Api,
+            policy.version().clone(),
+        ),
+        at,
+    )?;
+    let third = SignedInteractiveReceipt::sign(interactive, position, later, &signer)?.to_json()?;
     let key = signer.public_key().to_hex();
     let file = |body: &str| format!("{key}\n{body}").into_bytes();
     seeds(
@@ -697,6 +710,7 @@ fn write_consent_receipts() -> Result {
             ("one", file(&first)),
             ("changed", file(&first.replace("\"shared\"", "\"open-weight\""))),
             ("version-2", file(&first.replace("\"version\": 1", "\"version\": 2"))),
+            ("with-interactive", file(&format!("[\n{first},\n{third}\n]\n"))),
         ],
     )
 }

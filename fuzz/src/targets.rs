@@ -590,10 +590,10 @@ pub fn replay(name: &str, target: Target) -> Result<usize, Box<dyn Error + Send 
     Ok(count)
 }
 
-/// Signed consent receipts (docs/receipts.md): the first line is a public key, the rest a
-/// receipt file as `steward receipt verify` reads it. Verification never panics; a file that
-/// verifies holds one receipt per document, and each document, read and written again,
-/// verifies to the same receipt; an error is typed (not authentic, or unreadable).
+/// Signed receipts of both kinds (docs/receipts.md): the first line is a public key, the rest
+/// a receipt file as `steward receipt verify` reads it. Verification never panics; a file that
+/// verifies holds one receipt per document, and each document, read as its kind and written
+/// again, verifies to the same receipt; an error is typed (not authentic, or unreadable).
 pub fn consent_receipt(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -604,7 +604,7 @@ pub fn consent_receipt(data: &[u8]) {
     let Ok(key) = key.parse::<steward_logs::ReceiptPublicKey>() else {
         return;
     };
-    let receipts = match steward::verify_consent_receipts(file, &key) {
+    let receipts = match steward::verify_receipts(file, &key) {
         Ok(receipts) => receipts,
         Err(error) => {
             assert!(!error.to_string().is_empty());
@@ -619,9 +619,18 @@ pub fn consent_receipt(data: &[u8]) {
     };
     assert_eq!(documents.len(), receipts.len());
     for (document, receipt) in documents.iter().zip(&receipts) {
-        let rewritten = steward::SignedConsentReceipt::from_json(&document.to_string())
-            .and_then(|signed| signed.to_json());
-        let again = rewritten.and_then(|text| steward::verify_consent_receipts(&text, &key));
+        let text = document.to_string();
+        let rewritten = match receipt {
+            steward::CustomerReceipt::Consent(_) => {
+                steward::SignedConsentReceipt::from_json(&text).and_then(|signed| signed.to_json())
+            }
+            steward::CustomerReceipt::Interactive(_) => {
+                steward::SignedInteractiveReceipt::from_json(&text)
+                    .and_then(|signed| signed.to_json())
+            }
+            other => panic!("a kind this target does not know: {other:?}"),
+        };
+        let again = rewritten.and_then(|text| steward::verify_receipts(&text, &key));
         assert!(
             again
                 .as_ref()

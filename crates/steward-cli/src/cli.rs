@@ -232,9 +232,9 @@ pub(crate) struct SubjectExportArgs {
 /// `steward receipt ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReceiptCommand {
-    /// Sign every consent receipt of a customer, each with its place in the fact log, and
-    /// write them as a JSON array to --out (created 0600; an existing file is refused) or to
-    /// standard output.
+    /// Sign every receipt of a customer (training consent and interactive features), each
+    /// with its place in the fact log, and write them as a JSON array, in the log's order, to
+    /// --out (created 0600; an existing file is refused) or to standard output.
     Issue(ReceiptIssueArgs),
     /// Print the public key that verifies receipts (64 hex digits) and its key id: publish it.
     PublicKey,

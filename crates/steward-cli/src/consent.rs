@@ -214,7 +214,7 @@ fn interactive_history(
     )
 }
 
-fn describe_interactive(receipt: &InteractiveReceipt) -> String {
+pub(crate) fn describe_interactive(receipt: &InteractiveReceipt) -> String {
     let cancels = if receipt.cancels.is_empty() {
         String::new()
     } else {

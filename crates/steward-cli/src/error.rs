@@ -246,7 +246,7 @@ pub(crate) enum CliError {
         #[source]
         source: steward::ReceiptError,
     },
-    /// A customer with no consent receipt to issue.
+    /// A customer with no receipt to issue (training consent or interactive features).
     #[error("customer `{customer}` has no consent receipts in the store")]
     NoReceipts {
         /// The customer given.

@@ -1,4 +1,5 @@
-//! `steward receipt ...`: consent receipts the customer keeps, signed with the store's
+//! `steward receipt ...`: consent receipts (training consent and interactive features) the
+//! customer keeps, signed with the store's
 //! receipt key and verified offline (docs/receipts.md).
 
 use std::{
@@ -8,16 +9,16 @@ use std::{
 
 use serde_json::json;
 use steward::{
-    FactLogPosition, SignedConsentReceipt, StewardError, logs::ReceiptPublicKey,
-    verify_consent_receipts, vocabulary::Timestamp,
+    CustomerReceipt, FactLogPosition, StewardError, logs::ReceiptPublicKey, verify_receipts,
+    vocabulary::Timestamp,
 };
-use steward_store::consent_receipts_logged;
+use steward_store::receipts_logged;
 
 use crate::{
     Context,
     audit::StoreChoice,
     cli::{ReceiptCommand, ReceiptIssueArgs, ReceiptVerifyArgs},
-    consent::describe_receipt,
+    consent::{describe_interactive, describe_receipt},
     error::{CliError, Exit},
     output::{Format, counted, note, print, print_json, println, render},
     store_dir::{self, RECEIPT_PUBLIC_KEY},
@@ -48,12 +49,12 @@ fn issue(
     let logged = match shared.choice()? {
         StoreChoice::Embedded => {
             let (store, keys) = context.dir.open_store(master_id)?;
-            consent_receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
+            receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
         }
         #[cfg(feature = "postgres")]
         StoreChoice::Shared(config) => {
             let (store, keys) = context.dir.open_postgres_store(master_id, &config)?;
-            consent_receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
+            receipts_logged(&store, &keys.audit_key()?.fact_log_key(), customer)?
         }
     };
     if logged.is_empty() {
@@ -65,9 +66,11 @@ fn issue(
     let mut documents = Vec::with_capacity(count);
     for entry in logged {
         let position = FactLogPosition::new(entry.entry, entry.hash);
-        let signed = SignedConsentReceipt::sign(entry.receipt, Some(position), issued_at, &signer)
+        let document = entry
+            .receipt
+            .sign_to_json(Some(position), issued_at, &signer)
             .map_err(StewardError::from)?;
-        documents.push(signed.to_json().map_err(StewardError::from)?);
+        documents.push(document);
     }
     // Each document as the facade writes it, fields in their documented order (docs/receipts.md).
     let text = format!("[\n{}\n]\n", documents.join(",\n"));
@@ -123,7 +126,7 @@ fn verify(context: &Context, args: &ReceiptVerifyArgs) -> Result<(), CliError> {
             context.dir.receipt_public_key()?
         }
     };
-    let receipts = verify_consent_receipts(&text, &key).map_err(|source| CliError::Receipt {
+    let receipts = verify_receipts(&text, &key).map_err(|source| CliError::Receipt {
         path: args.file.clone(),
         source,
     })?;
@@ -139,7 +142,12 @@ fn verify(context: &Context, args: &ReceiptVerifyArgs) -> Result<(), CliError> {
         ),
         Format::Human => {
             for receipt in &receipts {
-                println(&describe_receipt(receipt))?;
+                println(&match receipt {
+                    CustomerReceipt::Consent(receipt) => describe_receipt(receipt),
+                    CustomerReceipt::Interactive(receipt) => describe_interactive(receipt),
+                    // A kind this build does not describe is still verified, and counted.
+                    _ => format!("receipt of customer {}", receipt.customer()),
+                })?;
             }
             note(format_args!(
                 "{} verified under key {}",

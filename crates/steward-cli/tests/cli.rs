@@ -3080,10 +3080,21 @@ fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log
     let sandbox = Sandbox::with_customers("receipt-issue");
     set_consent(&sandbox, "shared");
     set_consent(&sandbox, "private");
+    sandbox.ok(&[
+        "consent",
+        "interactive",
+        "--customer",
+        ADA,
+        "--opt-in",
+        "--actor",
+        "customer",
+        "--channel",
+        "api",
+    ]);
     let out = sandbox.path("ada-receipts.json");
     let out_arg = out.to_str().unwrap();
     let issued = sandbox.json(&["receipt", "issue", "--customer", ADA, "--out", out_arg]);
-    assert_eq!(issued["receipts"], 2);
+    assert_eq!(issued["receipts"], 3);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -3092,15 +3103,22 @@ fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log
     }
     let file: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
     let receipts = file.as_array().unwrap();
-    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts[0]["format"], "steward-consent-receipt");
     assert_eq!(receipts[0]["receipt"]["level"], "shared");
     assert_eq!(receipts[1]["receipt"]["previous_level"], "shared");
+    // The interactive-features choice is a receipt of its own kind, in the log's order.
+    assert_eq!(receipts[2]["format"], "steward-interactive-receipt");
+    assert_eq!(receipts[2]["receipt"]["choice"], "opted-in");
     assert_eq!(receipts[0]["key_id"], issued["key_id"]);
     let entries: Vec<u64> = receipts
         .iter()
         .map(|receipt| receipt["fact_log"]["entry"].as_u64().unwrap())
         .collect();
-    assert!(entries[0] >= 1 && entries[0] < entries[1], "{entries:?}");
+    assert!(
+        entries[0] >= 1 && entries[0] < entries[1] && entries[1] < entries[2],
+        "{entries:?}"
+    );
 
     let key = sandbox.json(&["receipt", "public-key"]);
     assert_eq!(key["key_id"], issued["key_id"]);
@@ -3115,8 +3133,10 @@ fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log
     let elsewhere = Sandbox::new("receipt-offline");
     fs::copy(&out, elsewhere.path("mine.json")).unwrap();
     let verified = elsewhere.json(&["receipt", "verify", "mine.json", "--public-key", &public]);
-    assert_eq!(verified["verified"], 2);
+    assert_eq!(verified["verified"], 3);
     assert_eq!(verified["receipts"][0]["customer"], ADA);
+    assert_eq!(verified["receipts"][0]["kind"], "consent");
+    assert_eq!(verified["receipts"][2]["kind"], "interactive");
     assert!(!elsewhere.store().exists());
     // By default the store directory's public key.
     let run = sandbox.run(&["receipt", "verify", out_arg]);
@@ -3126,6 +3146,18 @@ fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log
         "{}",
         run.stdout()
     );
+    assert!(
+        run.stdout()
+            .contains("interactive features `opted-out` -> `opted-in`"),
+        "{}",
+        run.stdout()
+    );
+    // A consent receipt's signature cannot pass for an interactive one: the format is signed.
+    let mut relabelled: Value = file.clone();
+    relabelled[0]["format"] = "steward-interactive-receipt".into();
+    fs::write(sandbox.path("relabelled.json"), relabelled.to_string()).unwrap();
+    let run = sandbox.run(&["receipt", "verify", "relabelled.json"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
     // The file is never overwritten.
     let again = sandbox.run(&["receipt", "issue", "--customer", ADA, "--out", out_arg]);
     assert_eq!(again.code, 2, "{}", again.stderr);
@@ -3191,7 +3223,10 @@ fn receipt_commands_name_bad_input() {
     fs::write(sandbox.path("junk.json"), "{\"not\": \"a receipt\"}").unwrap();
     for (file, expected) in [
         ("future.json", "unknown consent receipt version `7`"),
-        ("junk.json", "not a steward consent receipt"),
+        (
+            "junk.json",
+            "not a steward receipt (consent or interactive features)",
+        ),
         ("missing.json", "cannot read"),
     ] {
         let run = sandbox.run(&["receipt", "verify", file]);

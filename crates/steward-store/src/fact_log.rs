@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward::{
+    CustomerReceipt,
     consent::{ConsentReceipt, InteractiveReceipt},
     logs::{
         ChainHash, ChainHead, Checkpoint, FactLogKey, KeyVersion, KeyringSnapshot, Tombstone,
@@ -353,35 +354,36 @@ pub fn verify_fact_log<S: VaultStore>(
     Ok(head)
 }
 
-/// A consent receipt as the fact log holds it: the entry that recorded it and that entry's
-/// chain hash, which binds the receipt to its place in the MAC-chained log (a store can show
-/// later that the receipt it signed is the one its log holds there).
+/// A receipt the fact log holds, with the entry that recorded it: what
+/// `steward receipt issue` signs, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct LoggedConsentReceipt {
+pub struct LoggedReceipt {
     /// The entry's place in the fact log, from 1.
     pub entry: u64,
     /// The entry's chain hash.
     pub hash: ChainHash,
-    /// The receipt the entry recorded.
-    pub receipt: ConsentReceipt,
+    /// The receipt the entry recorded: a training-consent change or an interactive-features
+    /// choice.
+    pub receipt: CustomerReceipt,
 }
 
-/// Every consent receipt of `customer` in the store's fact log that no later entry deleted
-/// (after its proof period, `DurableFacts::delete_due_consent_receipts`), oldest first, each
-/// with the entry that recorded it: the whole log verified under `key` as it is read (every entry's
-/// place, link and hash), so a receipt comes only from a log that verifies up to it. For
-/// issuing receipts the customer keeps (`steward receipt issue`).
+/// Every receipt of `customer` in the store's fact log (training consent and interactive
+/// features) that no later entry deleted (after its proof period,
+/// `DurableFacts::delete_due_consent_receipts`), oldest first, each with the entry that
+/// recorded it: the whole log verified under `key` as it is read (every entry's place, link
+/// and hash), so a receipt comes only from a log that verifies up to it. For issuing receipts
+/// the customer keeps (`steward receipt issue`).
 ///
 /// # Errors
 ///
 /// [`StoreError::FactLogBroken`] naming the first entry that does not verify or decode;
 /// whatever kept the store from being read.
-pub fn consent_receipts_logged<S: VaultStore>(
+pub fn receipts_logged<S: VaultStore>(
     store: &S,
     key: &FactLogKey,
     customer: CustomerId,
-) -> Result<Vec<LoggedConsentReceipt>, StoreError> {
+) -> Result<Vec<LoggedReceipt>, StoreError> {
     let mut head = ChainHead::EMPTY;
     let mut found = Vec::new();
     for entry in store.entries_after(0)? {
@@ -391,20 +393,27 @@ pub fn consent_receipts_logged<S: VaultStore>(
                 sequence: head.entries(),
                 reason: "its hash verifies but its event is unknown to this build",
             })?;
-        match event {
+        let receipt = match event {
             FactEvent::Consent { receipt } if receipt.customer == customer => {
-                found.push(LoggedConsentReceipt {
-                    entry: head.entries(),
-                    hash: head.hash(),
-                    receipt,
-                });
+                CustomerReceipt::Consent(receipt)
+            }
+            FactEvent::Interactive { receipt } if receipt.customer == customer => {
+                CustomerReceipt::Interactive(receipt)
             }
             // Deleted after their proof period: none of them is issued any more.
             FactEvent::ConsentReceiptsDeleted {
                 customer: deleted, ..
-            } if deleted == customer => found.clear(),
-            _ => {}
-        }
+            } if deleted == customer => {
+                found.clear();
+                continue;
+            }
+            _ => continue,
+        };
+        found.push(LoggedReceipt {
+            entry: head.entries(),
+            hash: head.hash(),
+            receipt,
+        });
     }
     Ok(found)
 }

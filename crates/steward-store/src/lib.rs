@@ -407,9 +407,7 @@ pub use crate::{
     durable::{GroupCommitter, RecordStream},
     durable_facts::{DurableFacts, Effective, FactBatch, ReceiptDisposition},
     error::StoreError,
-    fact_log::{
-        FactLog, LoggedConsentReceipt, StoredFact, consent_receipts_logged, verify_fact_log,
-    },
+    fact_log::{FactLog, LoggedReceipt, StoredFact, receipts_logged, verify_fact_log},
     fact_snapshot::FactSnapshot,
     ingest::{
         Acknowledge, DrainReport, Ingest, IngestConfig, IngestError, LogEntry, Logged,

@@ -22,8 +22,9 @@ pub use crate::{
     justification_rule::JustificationRule,
     policy::Policy,
     receipt::{
-        FactLogPosition, RECEIPT_FORMAT, RECEIPT_VERSION, ReceiptError, SignedConsentReceipt,
-        verify_consent_receipts,
+        CustomerReceipt, FactLogPosition, INTERACTIVE_RECEIPT_FORMAT, RECEIPT_FORMAT,
+        RECEIPT_VERSION, ReceiptError, SignableReceipt, SignedConsentReceipt,
+        SignedInteractiveReceipt, SignedReceipt, verify_consent_receipts, verify_receipts,
     },
     request::{Action, Actor, CollectionConsent, DataRef, Request},
     ropa::{

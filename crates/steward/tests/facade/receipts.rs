@@ -176,6 +176,89 @@ fn changes() -> Vec<(&'static str, serde_json::Value)> {
     ]
 }
 
+/// Alice's interactive-features opt-in.
+fn interactive_receipt() -> InteractiveReceipt {
+    let policy = Policy::coder_model();
+    let mut ledger = InteractiveLedger::new(policy.known_versions().clone());
+    let change = InteractiveChange::new(
+        alice(),
+        InteractiveChoice::OptedIn,
+        at("2025-03-02T00:00:00Z"),
+        ConsentActor::Customer,
+        Channel::Api,
+        policy.version().clone(),
+    );
+    ledger.record(change, at("2025-03-02T00:00:00Z")).unwrap()
+}
+
+#[test]
+fn interactive_receipts_are_signed_as_their_own_kind_and_verify_beside_consent_ones() {
+    let signer = signer();
+    let consent = receipts(TrainingLevel::Shared, Channel::AccountSettings);
+    let interactive = interactive_receipt();
+    let position = FactLogPosition::new(8, ChainHash::from_bytes([0xcd; 32]));
+    let document = SignedInteractiveReceipt::sign(
+        interactive.clone(),
+        Some(position),
+        at("2025-06-01T12:00:00Z"),
+        &signer,
+    )
+    .unwrap()
+    .to_json()
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(value["format"], "steward-interactive-receipt");
+    assert_eq!(value["receipt"]["choice"], "opted-in");
+    assert_eq!(value["receipt"]["previous_choice"], "opted-out");
+    assert_eq!(value["fact_log"]["entry"], 8);
+
+    // A file of both kinds verifies to both, in order, each as its kind.
+    let file = serde_json::to_string(&[signed(&consent[0], &signer), value.clone()]).unwrap();
+    let public = signer.public_key();
+    assert_eq!(
+        verify_receipts(&file, &public).unwrap(),
+        [
+            CustomerReceipt::Consent(consent[0].clone()),
+            CustomerReceipt::Interactive(interactive.clone()),
+        ]
+    );
+    // The consent-only reader refuses the interactive one, naming it.
+    let error = verify_consent_receipts(&file, &public).unwrap_err();
+    assert!(
+        error.to_string().contains("receipt 1 of the file")
+            && with_sources(&error).contains("not a steward consent receipt"),
+        "{}",
+        with_sources(&error)
+    );
+    // The format is signed: a consent receipt relabelled interactive (or back) fails.
+    let mut relabelled = signed(&consent[0], &signer);
+    relabelled["format"] = "steward-interactive-receipt".into();
+    assert!(verify_receipts(&relabelled.to_string(), &public).is_err());
+    let mut relabelled = value;
+    relabelled["format"] = "steward-consent-receipt".into();
+    assert!(verify_receipts(&relabelled.to_string(), &public).is_err());
+    // Signed in one step from either kind, as `steward receipt issue` does.
+    let text = CustomerReceipt::Interactive(interactive.clone())
+        .sign_to_json(None, at("2025-06-01T12:00:00Z"), &signer)
+        .unwrap();
+    assert_eq!(
+        verify_receipts(&text, &public).unwrap(),
+        [CustomerReceipt::Interactive(interactive)]
+    );
+}
+
+/// An error with its sources.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 proptest! {
     /// Any change to a signed receipt's fields fails verification, with an error that says
     /// the receipt is not authentic (never a receipt, never a panic).

@@ -3,13 +3,13 @@
 //! share one log.
 
 use steward::{
-    Facts as _,
+    CustomerReceipt, Facts as _,
     consent::{Channel, ConsentActor, ConsentChange, InteractiveChange, InteractiveChoice},
     logs::{ChainHash, Denial, LogsError, OpenError},
     retention::{HoldId, HoldScope, LegalHold, Relationship, RetentionError},
     vocabulary::{DataCategory, ManualClock, RecordId, StewardId, Timestamp, TrainingLevel},
 };
-use steward_store::{DurableFacts, Effective, FactLog, StoreError};
+use steward_store::{DurableFacts, Effective, FactLog, LoggedReceipt, StoreError};
 
 use super::Db;
 use crate::{
@@ -815,6 +815,19 @@ pub(crate) fn consent_receipts_are_deleted_after_the_proof_period_as_a_fact_log_
             .unwrap()
             .unwrap()
     };
+    // Both of ada's receipts are issued from the log, in its order, each as its kind.
+    let key = keys().audit_key().unwrap().fact_log_key();
+    let issued = steward_store::receipts_logged(&store, &key, ada).unwrap();
+    assert!(
+        matches!(
+            issued.as_slice(),
+            [
+                LoggedReceipt { receipt: CustomerReceipt::Consent(_), entry: first, .. },
+                LoggedReceipt { receipt: CustomerReceipt::Interactive(_), entry: second, .. },
+            ] if first < second
+        ),
+        "{issued:?}"
+    );
     // While the relationship lasts the receipts decide: nothing to delete.
     assert_eq!(delete(ada), ReceiptDisposition::InUse);
     clock.set(plus(t0, 10));
@@ -898,14 +911,13 @@ pub(crate) fn consent_receipts_are_deleted_after_the_proof_period_as_a_fact_log_
     assert_eq!(reloaded.consent().unwrap().history(ben).count(), 1);
     assert!(reloaded.newest_recorded() >= Some(due));
     // Nor are they issued to anyone any more; ben's still are.
-    let key = keys().audit_key().unwrap().fact_log_key();
     assert!(
-        steward_store::consent_receipts_logged(&store, &key, ada)
+        steward_store::receipts_logged(&store, &key, ada)
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        steward_store::consent_receipts_logged(&store, &key, ben)
+        steward_store::receipts_logged(&store, &key, ben)
             .unwrap()
             .len(),
         1
