@@ -1322,7 +1322,10 @@ fn a_grant_matches_its_model(plan: &[usize], run: &[RunStep]) -> TestResult {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let pick = |index: usize| pool.get(index).ok_or("no such record");
-    let planned_records = plan.iter().map(|index| pick(*index)).collect::<Result<Vec<_>, _>>()?;
+    let planned_records = plan
+        .iter()
+        .map(|index| pick(*index))
+        .collect::<Result<Vec<_>, _>>()?;
     let (plan_entry, planned) = plan_naming(at, &planned_records)?;
     let mut grant = custody.begin_export(plan_entry, planned)?;
 
