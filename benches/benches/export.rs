@@ -8,6 +8,9 @@
 //! each body scanned at export. Records stream from a file on both sides, so the job runs in constant memory; before the
 //! timed runs, one export of 1M records reports its peak resident memory above the start.
 //!
+//! `steward-vault-redact-age` encrypts on the exporting thread; `-2-threads` on a thread of its
+//! own, as `steward export training --recipient` does (the raw baseline is one thread).
+//!
 //! Run with `cargo bench -p steward-benches --bench export`.
 
 use std::{
@@ -215,14 +218,25 @@ fn export_pass(vault: &mut TestVault, path: &Path) -> Result<u64, Box<dyn Error>
     Ok(outcome.counts.exported)
 }
 
+/// Where the age export encrypts: on the exporting thread, or on a second one.
+#[derive(Clone, Copy)]
+enum Encrypting {
+    Inline,
+    OwnThread,
+}
+
 /// As [`export_pass`], each body written as a JSON line into an age file to one recipient
 /// (discarded after encryption, as a file on disk would receive it).
 fn export_age_pass(
     vault: &mut TestVault,
     path: &Path,
     recipients: &TrainingRecipients,
+    threads: Encrypting,
 ) -> Result<u64, Box<dyn Error>> {
-    let mut out = EncryptedExport::new(recipients, std::io::sink())?;
+    let mut out = match threads {
+        Encrypting::Inline => EncryptedExport::new(recipients, std::io::sink())?,
+        Encrypting::OwnThread => EncryptedExport::on_own_thread(recipients, std::io::sink())?,
+    };
     let outcome = vault.export_training(
         TrainingScope::Shared,
         |pass| read_records(path, pass),
@@ -304,7 +318,18 @@ fn bench_export(c: &mut Criterion) -> Result<(), Box<dyn Error>> {
         "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
     ])?;
     group.bench_function("steward-vault-redact-age", |b| {
-        b.iter(|| export_age_pass(&mut vault, &sealed, &recipients).unwrap_or_default())
+        b.iter(|| {
+            export_age_pass(&mut vault, &sealed, &recipients, Encrypting::Inline)
+                .unwrap_or_default()
+        })
+    });
+    // As `steward export training --recipient` does since it encrypts on a second thread; the
+    // raw baseline is one thread.
+    group.bench_function("steward-vault-redact-age-2-threads", |b| {
+        b.iter(|| {
+            export_age_pass(&mut vault, &sealed, &recipients, Encrypting::OwnThread)
+                .unwrap_or_default()
+        })
     });
     group.bench_function("ring-raw", |b| b.iter(|| raw_pass(&key, &raw)));
     group.finish();

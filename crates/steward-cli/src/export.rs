@@ -290,7 +290,9 @@ fn write_export(
     let mut records = match protection {
         Protection::Encrypted(recipients) => {
             manifest = manifest.with_recipients(recipients);
-            RecordsOut::Encrypted(EncryptedExport::new(
+            // Encrypting on a second thread lets the export decrypt and redact the next
+            // records meanwhile; only ciphertext reaches the file either way.
+            RecordsOut::Encrypted(EncryptedExport::on_own_thread(
                 recipients,
                 BufWriter::new(records_file),
             )?)

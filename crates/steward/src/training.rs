@@ -1,6 +1,6 @@
 //! The training data path: an audited export of exactly the records a training scope may use.
 
-use std::{fmt, io::Write, str::FromStr};
+use std::{fmt, io::Write, str::FromStr, sync::mpsc, thread};
 
 use serde::Serialize;
 use steward_core::{DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope};
@@ -8,6 +8,7 @@ use steward_logs::{
     AuditStore, BoxError, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, PlannedRecords,
     RecordDigester, RecordHeader, SealedRecord, SkipReason,
 };
+use zeroize::Zeroizing;
 
 use crate::{DataRef, DenyReason, Request, RosterFacts, StewardError, Vault};
 
@@ -515,6 +516,11 @@ impl TrainingRecipients {
 /// [`finish`](Self::finish) at the end: without it the file is truncated and does not
 /// decrypt.
 ///
+/// [`new`](Self::new) encrypts on the calling thread; [`on_own_thread`](Self::on_own_thread)
+/// hands the plaintext, in age's 64 KiB chunks, to a thread that encrypts and writes it, so
+/// that an export decrypts and redacts its next records while the last ones are encrypted.
+/// Both write the same age file.
+///
 /// ```
 /// use std::io::Write;
 /// use steward::{EncryptedExport, TrainingRecipients};
@@ -529,53 +535,226 @@ impl TrainingRecipients {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct EncryptedExport<W: Write> {
-    inner: age::stream::StreamWriter<W>,
+    encrypting: Encrypting<W>,
+}
+
+/// Where an [`EncryptedExport`] encrypts.
+enum Encrypting<W: Write> {
+    Inline(age::stream::StreamWriter<W>),
+    OwnThread(EncryptingThread<W>),
+}
+
+/// Chunks the caller may fill ahead of the encrypting thread: bounds the plaintext in
+/// memory to a few of age's chunks, whatever the export's size.
+const QUEUED_CHUNKS: usize = 4;
+
+/// age's plaintext chunk, the unit the encrypting thread is handed.
+const CHUNK_LEN: usize = 64 * 1024;
+
+/// What the caller hands the encrypting thread.
+enum Message {
+    /// Plaintext to encrypt (zeroized when dropped, encrypted or not).
+    Chunk(Zeroizing<Vec<u8>>),
+    /// Flush the output.
+    Flush,
+    /// The last plaintext: encrypt it and the final chunk, and give the writer back.
+    Finish(Zeroizing<Vec<u8>>),
+}
+
+/// The caller's side of an encrypting thread.
+struct EncryptingThread<W> {
+    /// Plaintext not yet handed over: less than a chunk.
+    chunk: Zeroizing<Vec<u8>>,
+    /// `None` once the thread was told to finish or found stopped.
+    queue: Option<mpsc::SyncSender<Message>>,
+    /// `None` once joined.
+    thread: Option<thread::JoinHandle<std::io::Result<W>>>,
 }
 
 impl<W: Write> EncryptedExport<W> {
-    /// Starts an age file to `recipients` on `out` (its header is written now).
+    /// Starts an age file to `recipients` on `out` (its header is written now), encrypting on
+    /// the calling thread.
     ///
     /// # Errors
     ///
     /// [`StewardError::Export`] if the file key could not be wrapped or `out` failed.
     pub fn new(recipients: &TrainingRecipients, out: W) -> Result<Self, StewardError> {
-        let export = |source: BoxError| StewardError::Export { source };
-        let encryptor = age::Encryptor::with_recipients(
-            recipients
-                .iter()
-                .map(|recipient| &recipient.0 as &dyn age::Recipient),
-        )
-        .map_err(|error| export(error.into()))?;
-        let inner = encryptor
-            .wrap_output(out)
-            .map_err(|error| export(error.into()))?;
-        Ok(Self { inner })
+        Ok(Self {
+            encrypting: Encrypting::Inline(stream_writer(recipients, out)?),
+        })
     }
 
-    /// Writes the last chunk and returns the writer.
+    /// Writes the last chunk and returns the writer, once the encrypting thread (if any) has
+    /// written everything.
     ///
     /// # Errors
     ///
-    /// [`StewardError::Export`] if the writer failed.
+    /// [`StewardError::Export`] if the writer failed or the encrypting thread stopped.
     pub fn finish(self) -> Result<W, StewardError> {
-        self.inner.finish().map_err(|error| StewardError::Export {
+        let finished = match self.encrypting {
+            Encrypting::Inline(inner) => inner.finish(),
+            Encrypting::OwnThread(mut own) => own.finish(),
+        };
+        finished.map_err(|error| StewardError::Export {
             source: error.into(),
+        })
+    }
+}
+
+impl<W: Write + Send + 'static> EncryptedExport<W> {
+    /// Starts an age file to `recipients` on `out` (its header is written now), encrypted and
+    /// written by a thread of its own: the caller's writes fill plaintext chunks, handed over
+    /// through a queue of a few chunks (so the plaintext in memory stays bounded, and only
+    /// ciphertext reaches `out`). The file is the same as [`new`](Self::new) writes. A
+    /// failure of `out` is returned from the next write (or [`finish`](Self::finish)); an
+    /// export dropped unfinished stops the thread and leaves the file truncated, as an
+    /// inline one does.
+    ///
+    /// # Errors
+    ///
+    /// [`StewardError::Export`] if the file key could not be wrapped, `out` failed or the
+    /// thread could not be started.
+    pub fn on_own_thread(recipients: &TrainingRecipients, out: W) -> Result<Self, StewardError> {
+        let inner = stream_writer(recipients, out)?;
+        let (queue, chunks) = mpsc::sync_channel(QUEUED_CHUNKS);
+        let thread = thread::Builder::new()
+            .name("steward-export-age".to_owned())
+            .spawn(move || encrypt_queued(inner, &chunks))
+            .map_err(|error| StewardError::Export {
+                source: error.into(),
+            })?;
+        Ok(Self {
+            encrypting: Encrypting::OwnThread(EncryptingThread {
+                chunk: Zeroizing::new(Vec::with_capacity(CHUNK_LEN)),
+                queue: Some(queue),
+                thread: Some(thread),
+            }),
         })
     }
 }
 
 impl<W: Write> Write for EncryptedExport<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.inner.write(buf)
+        match &mut self.encrypting {
+            Encrypting::Inline(inner) => inner.write(buf),
+            Encrypting::OwnThread(own) => own.write(buf),
+        }
     }
 
+    /// Inline, flushes `out`; on its own thread, asks the thread to flush `out` once it has
+    /// written what came before (a failure is returned from the next write). Either way the
+    /// plaintext of an unfinished chunk stays until more comes or the export finishes: age
+    /// encrypts whole chunks.
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        match &mut self.encrypting {
+            Encrypting::Inline(inner) => inner.flush(),
+            Encrypting::OwnThread(own) => own.send(Message::Flush),
+        }
     }
 }
 
 impl<W: Write> fmt::Debug for EncryptedExport<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptedExport").finish_non_exhaustive()
+    }
+}
+
+/// An age stream to `recipients` on `out`, its header written.
+fn stream_writer<W: Write>(
+    recipients: &TrainingRecipients,
+    out: W,
+) -> Result<age::stream::StreamWriter<W>, StewardError> {
+    let export = |source: BoxError| StewardError::Export { source };
+    let encryptor = age::Encryptor::with_recipients(
+        recipients
+            .iter()
+            .map(|recipient| &recipient.0 as &dyn age::Recipient),
+    )
+    .map_err(|error| export(error.into()))?;
+    encryptor
+        .wrap_output(out)
+        .map_err(|error| export(error.into()))
+}
+
+/// The encrypting thread: encrypts what the queue brings, in order, until told to finish.
+fn encrypt_queued<W: Write>(
+    mut out: age::stream::StreamWriter<W>,
+    chunks: &mpsc::Receiver<Message>,
+) -> std::io::Result<W> {
+    for message in chunks {
+        match message {
+            Message::Chunk(chunk) => out.write_all(&chunk)?,
+            Message::Flush => out.flush()?,
+            Message::Finish(chunk) => {
+                out.write_all(&chunk)?;
+                return out.finish();
+            }
+        }
+    }
+    // The caller went away unfinished: no final chunk, so the file does not decrypt, as an
+    // inline export dropped unfinished.
+    Err(std::io::Error::other(
+        "the export was dropped before it was finished",
+    ))
+}
+
+impl<W> EncryptingThread<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK_LEN.saturating_sub(self.chunk.len());
+        let taken = buf.get(..room).unwrap_or(buf);
+        self.chunk.extend_from_slice(taken);
+        if self.chunk.len() >= CHUNK_LEN {
+            let full = std::mem::replace(
+                &mut self.chunk,
+                Zeroizing::new(Vec::with_capacity(CHUNK_LEN)),
+            );
+            self.send(Message::Chunk(full))?;
+        }
+        Ok(taken.len())
+    }
+
+    fn finish(&mut self) -> std::io::Result<W> {
+        let last = std::mem::replace(&mut self.chunk, Zeroizing::new(Vec::new()));
+        self.send(Message::Finish(last))?;
+        self.queue = None;
+        self.join()
+    }
+
+    /// Queues `message`; if the thread has stopped, returns why.
+    fn send(&mut self, message: Message) -> std::io::Result<()> {
+        let Some(queue) = &self.queue else {
+            return Err(std::io::Error::other("the encrypting thread has stopped"));
+        };
+        match queue.send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::SendError(_unsent)) => {
+                self.queue = None;
+                // The thread stops only on a failure: that failure is this write's.
+                Err(self
+                    .join()
+                    .err()
+                    .unwrap_or_else(|| std::io::Error::other("the encrypting thread stopped")))
+            }
+        }
+    }
+
+    fn join(&mut self) -> std::io::Result<W> {
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the encrypting thread panicked"))),
+            None => Err(std::io::Error::other("the encrypting thread has stopped")),
+        }
+    }
+}
+
+impl<W> Drop for EncryptingThread<W> {
+    /// Stops the thread unfinished (the file stays truncated) and waits for it, so that
+    /// nothing writes `out` after the export is gone.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(thread) = self.thread.take() {
+            let _unfinished = thread.join();
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::{
     thread,
 };
 
+use proptest::strategy::Strategy as _;
 use steward_core::{
     ClauseId, CustomerId, ManualClock, Purpose, RecordId, StewardId, Timestamp, TrainingLevel,
 };
@@ -1296,6 +1297,127 @@ fn an_export_grant_opens_only_the_records_its_plan_names_and_reports_the_missing
         }]
     );
     Ok(())
+}
+
+/// What a run step does with a record: decrypt it, or leave it out for consent.
+#[derive(Debug, Clone, Copy)]
+enum RunStep {
+    Open(usize),
+    LeaveOut(usize),
+}
+
+/// The grant against a naive model: whatever order and repeats the plan and the run have,
+/// the grant opens a record exactly once, if its plan names it, and reports every planned
+/// record it did not export once, at its first place in the plan, with its reason.
+fn a_grant_matches_its_model(plan: &[usize], run: &[RunStep]) -> TestResult {
+    let custody = custody()?;
+    let owner = customer(6)?;
+    let at = instant(100)?;
+    let pool = (0..6)
+        .map(|index| {
+            custody.seal(
+                &SealInput::new(RecordId::generate_at(at), owner, at, TrainingLevel::Shared),
+                format!("record {index}").as_bytes(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pick = |index: usize| pool.get(index).ok_or("no such record");
+    let planned_records = plan
+        .iter()
+        .map(|index| pick(*index))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (plan_entry, planned) = plan_naming(at, &planned_records)?;
+    let mut grant = custody.begin_export(plan_entry, planned)?;
+
+    // The model: where each planned record stands, by its index in the pool.
+    let mut state: BTreeMap<usize, Option<steward_logs::SkipReason>> = BTreeMap::new();
+    let mut met = HashSet::new();
+    let (mut exported, mut not_planned, mut consent) = (0, 0, 0);
+    let mut exported_ids = steward_logs::RecordDigester::new();
+    for step in run {
+        let (index, reason) = match *step {
+            RunStep::Open(index) => (index, None),
+            RunStep::LeaveOut(index) => (index, Some(steward_logs::SkipReason::Consent)),
+        };
+        let record = pick(index)?;
+        let pending = plan.contains(&index) && met.insert(index);
+        assert_eq!(grant.is_pending(record.header().record_id()), pending);
+        match reason {
+            None => {
+                let opened = custody.open_for_export(&mut grant, record);
+                assert_eq!(opened.is_ok(), pending, "{step:?}");
+                if pending {
+                    exported += 1;
+                    exported_ids.add(record.header().record_id());
+                } else {
+                    not_planned += 1;
+                }
+            }
+            Some(reason) => {
+                grant.leave_out(record.header().record_id(), reason);
+                if pending {
+                    consent += 1;
+                    state.insert(index, Some(reason));
+                } else {
+                    not_planned += 1;
+                }
+            }
+        }
+    }
+    let mut reported = HashSet::new();
+    let mut not_exported = Vec::new();
+    let mut missing = 0;
+    for index in plan {
+        if !reported.insert(*index) {
+            continue;
+        }
+        let reason = match state.get(index) {
+            Some(Some(reason)) => *reason,
+            _ if met.contains(index) => continue,
+            _ => {
+                missing += 1;
+                steward_logs::SkipReason::Missing
+            }
+        };
+        not_exported.push(steward_logs::NotExported {
+            record: pick(*index)?.header().record_id(),
+            reason,
+        });
+    }
+    let outcome = custody.finish_export(grant)?;
+    assert_eq!(
+        (
+            outcome.counts.exported,
+            outcome.counts.not_planned,
+            outcome.counts.consent,
+            outcome.counts.missing
+        ),
+        (exported, not_planned, consent, missing)
+    );
+    assert_eq!(outcome.not_exported, not_exported);
+    assert_eq!(outcome.digest, exported_ids.finish());
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Plans and runs in any order, with repeats and strangers (pool indices the plan does
+    /// not name).
+    #[test]
+    fn an_export_grant_opens_each_planned_record_once_whatever_the_order(
+        plan in proptest::collection::vec(0..5_usize, 0..8),
+        run in proptest::collection::vec(
+            proptest::prop_oneof![
+                3 => (0..6_usize).prop_map(RunStep::Open),
+                1 => (0..6_usize).prop_map(RunStep::LeaveOut),
+            ],
+            0..10,
+        ),
+    ) {
+        let checked = a_grant_matches_its_model(&plan, &run);
+        proptest::prop_assert!(checked.is_ok(), "{checked:?}");
+    }
 }
 
 /// A grant is given only for the records the plan's digest and count name.

@@ -208,6 +208,149 @@ fn encrypted_export_decrypts_with_the_recipients_identity_to_the_written_bytes()
     );
 }
 
+/// A writer whose bytes the test can read after the export has moved it to another thread.
+#[derive(Debug, Clone, Default)]
+struct SharedFile(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer that takes `room` bytes, then fails.
+#[derive(Debug)]
+struct FullDisk {
+    room: usize,
+}
+
+impl Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.room {
+            return Err(std::io::Error::other("no space left on the test disk"));
+        }
+        self.room -= buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn decrypted(file: &[u8], identity: &age::x25519::Identity) -> Result<Vec<u8>, Box<dyn Error>> {
+    let decryptor = age::Decryptor::new(file)?;
+    let mut reader = decryptor.decrypt(std::iter::once(identity as &dyn age::Identity))?;
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back)?;
+    Ok(back)
+}
+
+/// The length of an age file after its header (which ends with the `---` MAC line).
+fn payload_len(file: &[u8]) -> usize {
+    let mac = file
+        .windows(5)
+        .position(|window| window == b"\n--- ")
+        .unwrap();
+    let end = file
+        .get(mac + 1..)
+        .unwrap()
+        .iter()
+        .position(|byte| *byte == b'\n')
+        .unwrap();
+    file.len() - (mac + 1 + end + 1)
+}
+
+/// The encrypting thread writes the file the inline writer writes: every length around age's
+/// 64 KiB chunks decrypts to exactly the bytes written, in writes of any size.
+#[test]
+fn an_export_encrypted_on_its_own_thread_decrypts_to_the_written_bytes() {
+    let identity = age::x25519::Identity::generate();
+    let recipients =
+        TrainingRecipients::parse_all([identity.to_public().to_string().as_str()]).unwrap();
+    const CHUNK: usize = 64 * 1024;
+    for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 5 * CHUNK + 17] {
+        let plaintext: Vec<u8> = (0..len).map(|index| (index % 251) as u8).collect();
+        let mut out = EncryptedExport::on_own_thread(&recipients, Vec::new()).unwrap();
+        // Writes of uneven sizes, some larger than a chunk.
+        for piece in plaintext.chunks(CHUNK / 3 * 4 + 5) {
+            let (small, rest) = piece.split_at(piece.len().min(7));
+            out.write_all(small).unwrap();
+            out.write_all(rest).unwrap();
+        }
+        out.flush().unwrap();
+        let file = out.finish().unwrap();
+        assert_eq!(
+            decrypted(&file, &identity).unwrap(),
+            plaintext,
+            "{len} bytes"
+        );
+        // The same chunks as inline (the headers differ: age adds random grease stanzas).
+        let inline = {
+            let mut inline = EncryptedExport::new(&recipients, Vec::new()).unwrap();
+            inline.write_all(&plaintext).unwrap();
+            inline.finish().unwrap()
+        };
+        assert_eq!(payload_len(&file), payload_len(&inline), "{len} bytes");
+    }
+}
+
+/// A failing output on the encrypting thread surfaces as an error of the export, from a
+/// write or from finishing, never as a finished file.
+#[test]
+fn an_encrypting_thread_whose_output_fails_fails_the_export() {
+    let identity = age::x25519::Identity::generate();
+    let recipients =
+        TrainingRecipients::parse_all([identity.to_public().to_string().as_str()]).unwrap();
+    // Room for the header and a little of the first chunk.
+    let mut out = EncryptedExport::on_own_thread(&recipients, FullDisk { room: 1024 }).unwrap();
+    let block = vec![b'x'; 16 * 1024];
+    let mut write_failed = false;
+    for _ in 0..64 {
+        if let Err(error) = out.write_all(&block) {
+            assert!(error.to_string().contains("no space left"), "{error}");
+            write_failed = true;
+            break;
+        }
+    }
+    let finished = out.finish();
+    assert!(
+        matches!(finished, Err(StewardError::Export { .. })),
+        "{finished:?}"
+    );
+    assert!(write_failed, "1 MiB went to a writer with room for 1 KiB");
+}
+
+/// An export dropped before it finished leaves a file that does not decrypt, on its own
+/// thread as inline.
+#[test]
+fn an_export_dropped_unfinished_does_not_decrypt() {
+    let identity = age::x25519::Identity::generate();
+    let recipients =
+        TrainingRecipients::parse_all([identity.to_public().to_string().as_str()]).unwrap();
+    let file = SharedFile::default();
+    let mut out = EncryptedExport::on_own_thread(&recipients, file.clone()).unwrap();
+    out.write_all(&vec![b'y'; 200 * 1024]).unwrap();
+    drop(out);
+    let written = file.0.lock().unwrap().clone();
+    assert!(written.starts_with(b"age-encryption.org/v1"));
+    assert!(decrypted(&written, &identity).is_err());
+    let finished = SharedFile::default();
+    let mut out = EncryptedExport::on_own_thread(&recipients, finished.clone()).unwrap();
+    out.write_all(&vec![b'y'; 200 * 1024]).unwrap();
+    out.finish().unwrap();
+    let written = finished.0.lock().unwrap().clone();
+    assert_eq!(
+        decrypted(&written, &identity).unwrap(),
+        vec![b'y'; 200 * 1024]
+    );
+}
+
 #[test]
 fn a_recipient_that_is_not_an_age_x25519_recipient_is_refused_naming_it() {
     let good = age::x25519::Identity::generate().to_public().to_string();
