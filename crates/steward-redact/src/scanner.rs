@@ -1,9 +1,14 @@
 //! The default scanner: one rule per published credential format, behind a keyword prefilter.
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::bytes::Regex;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, packed};
+use regex_automata::{
+    Anchored,
+    dfa::{Automaton, StartKind, dense},
+    nfa::thompson,
+    util::{primitives::StateID, start, syntax},
+};
 
 use crate::{Finding, RedactError, Redactor, Rescan, RuleSetVersion, SecretKind};
 
@@ -468,7 +473,11 @@ const RULE_SET: u8 = 1;
 /// A compiled rule.
 struct Compiled {
     kind: SecretKind,
-    regex: Regex,
+    /// The pattern as a dense DFA that only searches anchored: shared by every thread, with
+    /// no cache.
+    dfa: dense::DFA<Vec<u32>>,
+    /// Its state at the start of a haystack (every search starts at one: a keyword's line).
+    start: StateID,
     precheck: Precheck,
     secret: Secret,
     after: After,
@@ -499,7 +508,7 @@ struct Compiled {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Scanner {
-    keywords: AhoCorasick,
+    keywords: Keywords,
     /// Per keyword pattern id, the rules it triggers.
     triggers: Vec<Vec<usize>>,
     rules: Vec<Compiled>,
@@ -515,17 +524,29 @@ impl Scanner {
     ///
     /// [`RedactError::Rule`] if a rule does not compile (a bug of this crate, reported).
     pub fn new() -> Result<Self, RedactError> {
+        Self::with_keywords(Keywords::new)
+    }
+
+    /// Compiles the rules, with `search` to search for their keywords.
+    fn with_keywords(
+        search: fn(&[&str]) -> Result<Keywords, RedactError>,
+    ) -> Result<Self, RedactError> {
         let mut keywords = Vec::new();
         let mut triggers: Vec<Vec<usize>> = Vec::new();
         let mut rules = Vec::with_capacity(RULES.len());
         for (index, rule) in RULES.iter().enumerate() {
-            let regex = Regex::new(rule.pattern).map_err(|error| RedactError::Rule {
+            let error = |source| RedactError::Rule {
                 kind: rule.kind.as_str(),
-                source: Box::new(error),
-            })?;
+                source,
+            };
+            let dfa = compile(rule.pattern).map_err(error)?;
+            let start = dfa
+                .start_state(&start::Config::new().anchored(Anchored::Yes))
+                .map_err(|start| error(Box::new(start)))?;
             rules.push(Compiled {
                 kind: rule.kind,
-                regex,
+                dfa,
+                start,
                 precheck: rule.precheck,
                 secret: rule.secret,
                 after: rule.after,
@@ -547,15 +568,7 @@ impl Scanner {
                 }
             }
         }
-        // Exact, non-overlapping, leftmost-first: the mode with the SIMD (Teddy) prefilter. No
-        // keyword can start inside another's occurrence, so none is hidden by another.
-        let keywords = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&keywords)
-            .map_err(|error| RedactError::Rule {
-                kind: "keyword prefilter",
-                source: Box::new(error),
-            })?;
+        let keywords = search(&keywords)?;
         let generic_last = RULES.last().is_some_and(|rule| {
             matches!(rule.check, Check::HighEntropy) && matches!(rule.reach, Reach::Line)
         });
@@ -588,6 +601,61 @@ impl Scanner {
     }
 }
 
+/// The search for the rules' keywords: exact bytes, leftmost-first, hits not overlapping. No
+/// keyword starts another (tested), so at most one matches at a position and the hits do not
+/// depend on the keywords' order.
+enum Keywords {
+    /// Teddy (SIMD), used alone: its hits are exact, and `AhoCorasick` would only add an
+    /// automaton's bookkeeping around the same prefilter (a quarter of the search's time on
+    /// keyword-heavy text).
+    Packed(packed::Searcher),
+    /// An Aho-Corasick automaton, where the CPU has no Teddy for this many keywords.
+    Automaton(AhoCorasick),
+}
+
+impl Keywords {
+    /// Teddy if this CPU has it, else the automaton.
+    fn new(keywords: &[&str]) -> Result<Self, RedactError> {
+        packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(keywords)
+            .build()
+            .map_or_else(
+                || Self::automaton(keywords),
+                |searcher| Ok(Self::Packed(searcher)),
+            )
+    }
+
+    fn automaton(keywords: &[&str]) -> Result<Self, RedactError> {
+        AhoCorasickBuilder::new()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(keywords)
+            .map(Self::Automaton)
+            .map_err(|error| RedactError::Rule {
+                kind: "keyword search",
+                source: Box::new(error),
+            })
+    }
+}
+
+/// A rule's pattern as `regex::bytes::Regex` reads it (bytes, not UTF-8 text; leftmost-first),
+/// compiled to a dense DFA for anchored searches.
+fn compile(
+    pattern: &str,
+) -> Result<dense::DFA<Vec<u32>>, Box<dyn std::error::Error + Send + Sync>> {
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::DFA::config()
+                .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                .start_kind(StartKind::Anchored),
+        )
+        .syntax(syntax::Config::new().utf8(false))
+        .thompson(thompson::Config::new().utf8(false))
+        .build(pattern)?;
+    Ok(dfa)
+}
+
 /// The end of the line a keyword is on, found once per line however many keywords it holds.
 struct Lines<'a> {
     input: &'a [u8],
@@ -615,7 +683,7 @@ impl<'a> Lines<'a> {
                     self.end = self
                         .input
                         .get(start..)
-                        .and_then(|rest| rest.iter().position(|byte| *byte == b'\n'))
+                        .and_then(|rest| memchr::memchr(b'\n', rest))
                         .map_or(self.input.len(), |newline| start + newline);
                     self.known = true;
                 }
@@ -694,20 +762,51 @@ impl Redactor for Scanner {
     }
 
     fn find_settling(&self, input: &[u8], findings: &mut Vec<Finding>) -> Rescan {
+        match &self.keywords {
+            Keywords::Packed(searcher) => {
+                let hits = searcher.find_iter(input);
+                self.find_at(
+                    input,
+                    hits.map(|hit| (hit.pattern().as_usize(), hit.start())),
+                    findings,
+                )
+            }
+            Keywords::Automaton(automaton) => {
+                let hits = automaton.find_iter(input);
+                self.find_at(
+                    input,
+                    hits.map(|hit| (hit.pattern().as_usize(), hit.start())),
+                    findings,
+                )
+            }
+        }
+    }
+}
+
+impl Scanner {
+    /// The findings of the rules at keyword `hits` (keyword id and position, in order of
+    /// position, not overlapping), resolved, appended to `findings`; whether they are settled.
+    fn find_at(
+        &self,
+        input: &[u8],
+        hits: impl Iterator<Item = (usize, usize)>,
+        findings: &mut Vec<Finding>,
+    ) -> Rescan {
         // Per rule that reaches to the end, where its last match ended: a hit inside it is
         // part of that block (several BEGIN lines without END lines cost one pass each).
         let mut covered = [0usize; RULES.len()];
-        let mut found: Vec<(usize, Finding)> = Vec::new();
+        // Per rule, its findings (in order of position, but for ties of the generic rule's
+        // values; sorted below to be sure).
+        let mut found: [Vec<Finding>; RULES.len()] = std::array::from_fn(|_| Vec::new());
         // Hits of the last rule (the generic assignment), evaluated once the provider rules'
         // findings are resolved: see `Resolver::covers`.
         let mut deferred: Vec<usize> = Vec::new();
         let last = self.rules.len().saturating_sub(1);
         let mut lines = Lines::new(input);
-        for hit in self.keywords.find_iter(input) {
-            let Some(rules) = self.triggers.get(hit.pattern().as_usize()) else {
+        for (keyword, start) in hits {
+            let Some(rules) = self.triggers.get(keyword) else {
                 continue;
             };
-            let start = hit.start();
             for &index in rules {
                 let (Some(rule), Some(covered)) = (self.rules.get(index), covered.get_mut(index))
                 else {
@@ -722,21 +821,33 @@ impl Redactor for Scanner {
                     }
                     continue;
                 }
-                if let Some(finding) = rule.evaluate(input, start, &mut lines, covered) {
-                    found.push((index, finding));
+                if let Some(finding) = rule.evaluate(input, start, &mut lines, covered)
+                    && let Some(found) = found.get_mut(index)
+                {
+                    found.push(finding);
                 }
             }
         }
         let mut resolver = Resolver::new(input);
-        if found.len() > 1 {
-            found.sort_by_key(|(rule, finding)| (*rule, finding.range.start));
+        for (rule, mut found) in found.into_iter().enumerate() {
+            if found.is_empty() {
+                continue;
+            }
+            if !found.is_sorted_by_key(|finding| finding.range.start) {
+                found.sort_by_key(|finding| finding.range.start);
+            }
+            resolver.begin_rule();
+            for finding in found {
+                resolver.offer(rule, finding);
+            }
+            resolver.end_rule();
         }
-        for (rule, finding) in found {
-            resolver.offer(rule, finding);
-        }
-        if let Some(generic) = self.rules.get(last) {
+        if let Some(generic) = self.rules.get(last)
+            && !deferred.is_empty()
+        {
             let mut lines = Lines::new(input);
             let mut unused = 0;
+            resolver.begin_rule();
             for start in deferred {
                 // A value that starts inside a provider's secret would be dropped as inside
                 // it: its pattern, entropy and fingerprint need not run (`NAME=ghp_…`).
@@ -750,12 +861,43 @@ impl Redactor for Scanner {
                     resolver.offer(last, finding);
                 }
             }
+            resolver.end_rule();
         }
         resolver.finish(findings)
     }
 }
 
 impl Compiled {
+    /// Where the rule's leftmost-first match anchored at the start of `haystack` ends, as
+    /// `regex::bytes::Regex::find` reports it for the pattern (which says `\A`).
+    ///
+    /// The DFA walked by hand rather than with `Automaton::try_search_fwd`: that loop leaves
+    /// its fast path at every match state, and the patterns' unbounded tails
+    /// (`[0-9A-Za-z_\-]{40,}`) make every byte of a long token one. A DFA reports a match
+    /// one byte late (at the state after the byte that follows it), and at the end of the
+    /// haystack through its end-of-input transition. It never quits: no quit byte is
+    /// configured, and the patterns need none (their word boundaries are ASCII).
+    fn match_end(&self, haystack: &[u8]) -> Option<usize> {
+        let dfa = &self.dfa;
+        let mut state = self.start;
+        let mut end = None;
+        for (at, byte) in haystack.iter().enumerate() {
+            state = dfa.next_state(state, *byte);
+            if dfa.is_special_state(state) {
+                if dfa.is_match_state(state) {
+                    end = Some(at);
+                } else if dfa.is_dead_state(state) {
+                    return end;
+                }
+            }
+        }
+        state = dfa.next_eoi_state(state);
+        if dfa.is_match_state(state) {
+            end = Some(haystack.len());
+        }
+        end
+    }
+
     /// The finding of this rule at a keyword at `start` (its `before` already holds), if its
     /// precheck, pattern, `after` and check pass. `covered` is where a match that reaches to
     /// the end of the body ended.
@@ -771,19 +913,17 @@ impl Compiled {
         if !self.precheck.holds(haystack) {
             return None;
         }
-        let whole = self.regex.find(haystack)?;
+        let end = self.match_end(haystack)?;
         if let After::NotIn(alphabet) = self.after
-            && haystack
-                .get(whole.end())
-                .is_some_and(|byte| alphabet(*byte))
+            && haystack.get(end).is_some_and(|byte| alphabet(*byte))
         {
             return None;
         }
-        let matched = haystack.get(..whole.end())?;
+        let matched = haystack.get(..end)?;
         let secret = self.secret.within(matched)?;
         let range = start + secret.start..start + secret.end;
         if matches!(self.reach, Reach::End) {
-            *covered = start + whole.end();
+            *covered = start + end;
         }
         input
             .get(range.clone())
@@ -807,9 +947,19 @@ impl Compiled {
 /// before the secret it lost to (its start survives the marker), or where a secret touches a
 /// byte that can continue a token (a neighbour's format or word boundary failed on the
 /// secret's bytes, and passes against the marker's brackets).
+///
+/// The kept findings are a vector in order of position: a rule's offers (in order of position)
+/// are merged into it in one pass, between [`begin_rule`](Self::begin_rule) and
+/// [`end_rule`](Self::end_rule).
 struct Resolver<'a> {
     input: &'a [u8],
-    kept: BTreeMap<usize, Finding>,
+    /// The findings kept, in order of position, not overlapping. During a rule's offers: those
+    /// merged so far (every one that starts at or before the last offer).
+    kept: Vec<Finding>,
+    /// During a rule's offers: the findings kept before them, of which those from `next` on
+    /// are not merged into `kept` yet.
+    before: Vec<Finding>,
+    next: usize,
     rescan: Rescan,
 }
 
@@ -817,27 +967,78 @@ impl<'a> Resolver<'a> {
     const fn new(input: &'a [u8]) -> Self {
         Self {
             input,
-            kept: BTreeMap::new(),
+            kept: Vec::new(),
+            before: Vec::new(),
+            next: 0,
             rescan: Rescan::NotNeeded,
         }
+    }
+
+    /// Starts the offers of one rule.
+    fn begin_rule(&mut self) {
+        std::mem::swap(&mut self.kept, &mut self.before);
+        self.kept.clear();
+        self.next = 0;
+    }
+
+    /// Ends the offers of one rule: the findings kept before them that follow the last offer
+    /// join the merged ones.
+    fn end_rule(&mut self) {
+        self.kept
+            .extend_from_slice(self.before.get(self.next..).unwrap_or_default());
+        self.before.clear();
+        self.next = 0;
     }
 
     /// Whether `at` is inside a kept finding: a finding offered later that starts there is
     /// dropped.
     fn covers(&self, at: usize) -> bool {
-        self.kept
-            .range(..=at)
-            .next_back()
-            .is_some_and(|(_, other)| other.range.end > at)
+        let inside = |findings: &[Finding]| {
+            let after = findings.partition_point(|other| other.range.start <= at);
+            after
+                .checked_sub(1)
+                .and_then(|last| findings.get(last))
+                .is_some_and(|other| other.range.end > at)
+        };
+        inside(&self.kept) || inside(self.before.get(self.next..).unwrap_or_default())
     }
 
-    /// Offers the finding of rule `rule`; offers come in order of rule, then of position.
+    /// Offers the finding of rule `rule`, between [`begin_rule`](Self::begin_rule) and
+    /// [`end_rule`](Self::end_rule); offers come in order of rule, then of position.
     fn offer(&mut self, rule: usize, mut finding: Finding) {
         let start = finding.range.start;
-        if self.covers(start) {
+        while let Some(earlier) = self
+            .before
+            .get(self.next)
+            .filter(|earlier| earlier.range.start <= start)
+        {
+            self.kept.push(earlier.clone());
+            self.next += 1;
+        }
+        // Where the finding goes: last, as offers come in order of position (a search keeps
+        // the result right should one not).
+        let at = if self
+            .kept
+            .last()
+            .is_none_or(|last| last.range.start <= start)
+        {
+            self.kept.len()
+        } else {
+            self.kept
+                .partition_point(|other| other.range.start <= start)
+        };
+        let previous = at
+            .checked_sub(1)
+            .and_then(|previous| self.kept.get(previous));
+        if previous.is_some_and(|previous| previous.range.end > start) {
             return;
         }
-        if let Some((&next, _)) = self.kept.range(start..).next()
+        let next = [self.kept.get(at), self.before.get(self.next)]
+            .into_iter()
+            .flatten()
+            .map(|next| next.range.start)
+            .min();
+        if let Some(next) = next
             && next < finding.range.end
         {
             let cuttable = RULES
@@ -855,7 +1056,7 @@ impl<'a> Resolver<'a> {
             }
             finding.range = cut;
         }
-        self.kept.insert(start, finding);
+        self.kept.insert(at, finding);
     }
 
     /// Appends the kept findings to `findings` in order; says whether they are settled.
@@ -864,11 +1065,12 @@ impl<'a> Resolver<'a> {
             input,
             kept,
             mut rescan,
+            ..
         } = self;
         let joins = |at: Option<&u8>| {
             at.is_some_and(|byte| byte.is_ascii_alphanumeric() || b"_-+/=.~".contains(byte))
         };
-        for finding in kept.into_values() {
+        for finding in kept {
             let before = finding
                 .range
                 .start
@@ -1152,6 +1354,13 @@ mod tests {
         proptest::collection::vec(piece(), 0..24).prop_map(|pieces| pieces.concat())
     }
 
+    /// The scanner as it is where the CPU has no Teddy (`Scanner::standard` is the one this
+    /// CPU has: Teddy on x86-64 with AVX2).
+    fn automaton_scanner() -> &'static Scanner {
+        static SCANNER: OnceLock<Scanner> = OnceLock::new();
+        SCANNER.get_or_init(|| Scanner::with_keywords(Keywords::automaton).unwrap())
+    }
+
     fn reference() -> &'static reference::Reference {
         static REFERENCE: OnceLock<reference::Reference> = OnceLock::new();
         REFERENCE.get_or_init(reference::Reference::new)
@@ -1165,15 +1374,16 @@ mod tests {
         #[test]
         fn the_scanner_redacts_exactly_as_the_reference_model(input in body()) {
             let key = FingerprintKey::from_bytes(&[7; 32]);
-            let scanner = Scanner::standard().unwrap();
-            let fast = scanner.redact(&input, &key);
             let slow = reference().redact(&input, &key);
-            prop_assert_eq!(
-                String::from_utf8_lossy(fast.body()),
-                String::from_utf8_lossy(slow.body())
-            );
-            prop_assert_eq!(fast.body(), slow.body());
-            prop_assert_eq!(fast.counts(), slow.counts());
+            for scanner in [Scanner::standard().unwrap(), automaton_scanner()] {
+                let fast = scanner.redact(&input, &key);
+                prop_assert_eq!(
+                    String::from_utf8_lossy(fast.body()),
+                    String::from_utf8_lossy(slow.body())
+                );
+                prop_assert_eq!(fast.body(), slow.body());
+                prop_assert_eq!(fast.counts(), slow.counts());
+            }
         }
     }
 
