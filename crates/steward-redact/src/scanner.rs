@@ -795,9 +795,7 @@ impl Scanner {
         // Per rule that reaches to the end, where its last match ended: a hit inside it is
         // part of that block (several BEGIN lines without END lines cost one pass each).
         let mut covered = [0usize; RULES.len()];
-        // Per rule, its findings (in order of position, but for ties of the generic rule's
-        // values; sorted below to be sure).
-        let mut found: [Vec<Finding>; RULES.len()] = std::array::from_fn(|_| Vec::new());
+        let mut found: Vec<(usize, Finding)> = Vec::new();
         // Hits of the last rule (the generic assignment), evaluated once the provider rules'
         // findings are resolved: see `Resolver::covers`.
         let mut deferred: Vec<usize> = Vec::new();
@@ -821,27 +819,13 @@ impl Scanner {
                     }
                     continue;
                 }
-                if let Some(finding) = rule.evaluate(input, start, &mut lines, covered)
-                    && let Some(found) = found.get_mut(index)
-                {
-                    found.push(finding);
+                if let Some(finding) = rule.evaluate(input, start, &mut lines, covered) {
+                    found.push((index, finding));
                 }
             }
         }
         let mut resolver = Resolver::new(input);
-        for (rule, mut found) in found.into_iter().enumerate() {
-            if found.is_empty() {
-                continue;
-            }
-            if !found.is_sorted_by_key(|finding| finding.range.start) {
-                found.sort_by_key(|finding| finding.range.start);
-            }
-            resolver.begin_rule();
-            for finding in found {
-                resolver.offer(rule, finding);
-            }
-            resolver.end_rule();
-        }
+        resolver.offer_providers(found);
         if let Some(generic) = self.rules.get(last)
             && !deferred.is_empty()
         {
@@ -971,6 +955,31 @@ impl<'a> Resolver<'a> {
             before: Vec::new(),
             next: 0,
             rescan: Rescan::NotNeeded,
+        }
+    }
+
+    /// Offers the findings of the provider rules, `(rule, finding)` in the order found; first,
+    /// before any other offer.
+    fn offer_providers(&mut self, mut found: Vec<(usize, Finding)>) {
+        // Findings apart from each other are all kept, in whatever order they are offered:
+        // none covers or runs into another (the common case, found in one pass).
+        let apart = found
+            .windows(2)
+            .all(|pair| matches!(pair, [(_, a), (_, b)] if a.range.end <= b.range.start));
+        if apart && self.kept.is_empty() {
+            self.kept
+                .extend(found.into_iter().map(|(_, finding)| finding));
+            return;
+        }
+        found.sort_by_key(|(rule, finding)| (*rule, finding.range.start));
+        let mut found = found.into_iter().peekable();
+        while let Some((rule, finding)) = found.next() {
+            self.begin_rule();
+            self.offer(rule, finding);
+            while let Some((_, finding)) = found.next_if(|(next, _)| *next == rule) {
+                self.offer(rule, finding);
+            }
+            self.end_rule();
         }
     }
 
