@@ -835,11 +835,13 @@ impl Scanner {
             for start in deferred {
                 // A value that starts inside a provider's secret would be dropped as inside
                 // it: its pattern, entropy and fingerprint need not run (`NAME=ghp_…`).
-                let value = input
-                    .get(start..lines.reach(generic.reach, start))
-                    .and_then(|line| generic.secret.within(line));
-                if value.is_some_and(|value| resolver.covers(start + value.start)) {
-                    continue;
+                if !resolver.is_empty() {
+                    let value = input
+                        .get(start..lines.reach(generic.reach, start))
+                        .and_then(|line| generic.secret.within(line));
+                    if value.is_some_and(|value| resolver.covers(start + value.start)) {
+                        continue;
+                    }
                 }
                 if let Some(finding) = generic.evaluate(input, start, &mut lines, &mut unused) {
                     resolver.offer(last, finding);
@@ -981,6 +983,11 @@ impl<'a> Resolver<'a> {
             }
             self.end_rule();
         }
+    }
+
+    /// Whether nothing is kept (nothing covers anything).
+    const fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.before.is_empty()
     }
 
     /// Starts the offers of one rule.
