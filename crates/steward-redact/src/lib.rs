@@ -43,9 +43,9 @@
 //!
 //! # Speed
 //!
-//! One Aho-Corasick pass finds every rule's keywords; rules run only on the lines around
-//! hits. docs/benchmarks.md has the figures (issue 20's targets: 500 MB/s secret-free, 100
-//! MB/s dense with secrets).
+//! One Teddy pass (aho-corasick's SIMD searcher) finds every rule's keywords; each rule runs
+//! only at its keywords, as a DFA anchored there. docs/benchmarks.md has the figures (issue
+//! 20's targets: 500 MB/s secret-free, 100 MB/s dense with secrets).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
