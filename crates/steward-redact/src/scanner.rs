@@ -659,7 +659,9 @@ impl Scanner {
         })
     }
 
-    /// The scanner compiled once per process and shared.
+    /// The scanner compiled once per process and shared. The first call builds it (its
+    /// rules' DFAs: tens of milliseconds); a service calls it at start-up so that its first
+    /// request does not wait for that (steward-store's `Ingest` does so on its writer thread).
     ///
     /// # Errors
     ///

@@ -930,6 +930,11 @@ impl Writer {
         let thread = thread::Builder::new()
             .name("steward-ingest-writer".into())
             .spawn(move || {
+                // The secret scanner's one-time build (its rules' DFAs, tens of milliseconds)
+                // happens here while the queue is still empty, not on the first request's
+                // seal: a seal meanwhile waits for this build rather than starting another.
+                // A build that fails is reported by every seal that needs it.
+                drop(steward::redact::Scanner::standard());
                 let committed = AtomicU64::new(0);
                 let failed = AtomicU64::new(0);
                 while let Some(batch) = inbox.pop_batch(max_batch.get()) {
