@@ -62,9 +62,11 @@ bins=()
 for target in "${targets[@]}"; do
     bins+=(--bin "$target")
 done
-# `--target` keeps the flags off build scripts and proc macros, as cargo-fuzz does.
+# `--target` keeps the flags off build scripts and proc macros, as cargo-fuzz does. Line tables
+# (file and line in a crash's backtrace) rather than full debug info: the build is shorter,
+# and a kept crash input is replayed with full debug info by `cargo test` in fuzz/.
 RUSTFLAGS="$rustflags ${RUSTFLAGS:-}" cargo build --manifest-path fuzz/Cargo.toml \
-    --release --config profile.release.debug=true --target "$host" \
+    --release --config 'profile.release.debug="line-tables-only"' --target "$host" \
     --target-dir "$target_dir" "${bins[@]}"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/steward-fuzz.XXXXXX")"
