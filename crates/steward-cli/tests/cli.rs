@@ -3075,11 +3075,8 @@ fn set_consent(sandbox: &Sandbox, level: &str) {
     ]);
 }
 
-#[test]
-fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log_entry() {
-    let sandbox = Sandbox::with_customers("receipt-issue");
-    set_consent(&sandbox, "shared");
-    set_consent(&sandbox, "private");
+/// `steward consent interactive --customer ADA --opt-in` by the customer through `channel`.
+fn opt_in_to_interactive_features(sandbox: &Sandbox, channel: &str) {
     sandbox.ok(&[
         "consent",
         "interactive",
@@ -3089,8 +3086,16 @@ fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log
         "--actor",
         "customer",
         "--channel",
-        "api",
+        channel,
     ]);
+}
+
+#[test]
+fn issued_receipts_verify_offline_with_the_published_key_and_name_their_fact_log_entry() {
+    let sandbox = Sandbox::with_customers("receipt-issue");
+    set_consent(&sandbox, "shared");
+    set_consent(&sandbox, "private");
+    opt_in_to_interactive_features(&sandbox, "api");
     let out = sandbox.path("ada-receipts.json");
     let out_arg = out.to_str().unwrap();
     let issued = sandbox.json(&["receipt", "issue", "--customer", ADA, "--out", out_arg]);
@@ -3264,17 +3269,7 @@ fn a_store_made_before_receipts_were_signed_makes_its_receipt_key_on_first_use()
 fn the_sweep_deletes_consent_receipts_once_the_proof_period_after_the_end_has_passed() {
     let sandbox = Sandbox::with_customers("receipt-sweep");
     set_consent(&sandbox, "shared");
-    sandbox.ok(&[
-        "consent",
-        "interactive",
-        "--customer",
-        ADA,
-        "--opt-in",
-        "--actor",
-        "customer",
-        "--channel",
-        "account-settings",
-    ]);
+    opt_in_to_interactive_features(&sandbox, "account-settings");
     // While the relationship lasts the receipts decide: no sweep touches them.
     let plan = sandbox.json(&["sweep", "--plan", "--at", LATER]);
     assert_eq!(plan["consent_receipts"]["due"], serde_json::json!([]));

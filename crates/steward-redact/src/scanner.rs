@@ -1350,14 +1350,19 @@ mod tests {
         assert_eq!(listed, keywords);
     }
 
+    /// Every rule's keywords, repeats included.
+    fn all_keywords() -> Vec<&'static str> {
+        RULES
+            .iter()
+            .flat_map(|rule| rule.keywords.iter().copied())
+            .collect()
+    }
+
     #[test]
     fn no_keyword_starts_another() {
         // At most one keyword matches at a position, so the prefilter's leftmost hits do not
         // depend on the keywords' order (the reference model relies on it).
-        let keywords: Vec<&str> = RULES
-            .iter()
-            .flat_map(|rule| rule.keywords.iter().copied())
-            .collect();
+        let keywords = all_keywords();
         for a in &keywords {
             for b in &keywords {
                 assert!(a == b || !a.starts_with(b), "`{a}` starts with `{b}`");
@@ -1498,10 +1503,7 @@ mod tests {
     fn no_keyword_hides_inside_another() {
         // The prefilter reports non-overlapping hits: a keyword wholly inside another's
         // occurrence would never be reported (see `Scanner::new`).
-        let keywords: Vec<&str> = RULES
-            .iter()
-            .flat_map(|rule| rule.keywords.iter().copied())
-            .collect();
+        let keywords = all_keywords();
         for a in &keywords {
             for b in &keywords {
                 assert!(!a.get(1..).unwrap().contains(b), "`{b}` hides inside `{a}`");

@@ -131,3 +131,15 @@ pub(crate) const LEVELS: [TrainingLevel; 4] = [
     TrainingLevel::Shared,
     TrainingLevel::OpenWeight,
 ];
+
+/// An error with its sources, as the CLI prints it.
+pub(crate) fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

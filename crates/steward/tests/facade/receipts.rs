@@ -247,18 +247,6 @@ fn interactive_receipts_are_signed_as_their_own_kind_and_verify_beside_consent_o
     );
 }
 
-/// An error with its sources.
-fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 proptest! {
     /// Any change to a signed receipt's fields fails verification, with an error that says
     /// the receipt is not authentic (never a receipt, never a panic).

@@ -402,18 +402,6 @@ fn erase_all(
     )
 }
 
-/// An error with its sources, as the CLI prints it.
-fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// How many records the trail's newest entry says an erasure deleted, if it closes one.
 fn erased_count(vault: &Vault<MemoryFacts, logs::MemoryAuditStore>) -> Option<u64> {
     match last_event(vault) {
