@@ -22,7 +22,7 @@ use crate::{
     Context,
     cli::{ExportCommand, ExportTrainingArgs},
     error::{CliError, Exit},
-    output::{Format, note, print_json, println, progress},
+    output::{Format, counted, note, print_json, println, progress},
     store_dir::Session,
 };
 
@@ -100,11 +100,11 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
         Format::Human => {
             let counts = outcome.counts;
             println(&format!(
-                "training export {} at scope `{}` [{}]: {} records exported to `{}`",
+                "training export {} at scope `{}` [{}]: {} exported to `{}`",
                 outcome.plan.job,
                 args.scope,
                 args.scope.clause(),
-                counts.exported,
+                counted(counts.exported, "record", "records"),
                 args.out.display()
             ))?;
             println(&format!(
@@ -136,8 +136,8 @@ fn training(context: &Context, args: ExportTrainingArgs) -> Result<Exit, CliErro
             }
             if !outcome.not_exported.is_empty() {
                 println(&format!(
-                    "planned but not exported: {} records",
-                    outcome.not_exported.len()
+                    "planned but not exported: {}",
+                    counted(outcome.not_exported.len(), "record", "records")
                 ))?;
                 for left_out in &outcome.not_exported {
                     println(&format!("  {} ({})", left_out.record, left_out.reason))?;
@@ -176,18 +176,19 @@ fn list(context: &Context) -> Result<Exit, CliError> {
                     format!("encrypted to {}", job.recipients.join(", "))
                 };
                 println(&format!(
-                    "{} at {} scope `{}`: {} records of {} customer(s), {}",
+                    "{} at {} scope `{}`: {} of {}, {}",
                     job.job,
                     job.at,
                     job.scope,
-                    records,
-                    job.customers.len(),
+                    counted(records, "record", "records"),
+                    counted(job.customers.len(), "customer", "customers"),
                     recipients
                 ))?;
                 for entry in &job.customers {
                     println(&format!(
-                        "  customer {}: {} records",
-                        entry.customer, entry.records
+                        "  customer {}: {}",
+                        entry.customer,
+                        counted(entry.records, "record", "records")
                     ))?;
                 }
             }

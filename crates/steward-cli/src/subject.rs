@@ -20,7 +20,7 @@ use crate::{
     cli::{SubjectCommand, SubjectExportArgs, SubjectRequestArgs},
     error::{CliError, Exit},
     export::{Protection, RecordsOut, create_new, finish_file, recipient_strings},
-    output::{Format, note, print_json, println},
+    output::{Format, counted, note, print_json, println},
     store_dir::Session,
 };
 
@@ -72,16 +72,16 @@ fn export(context: &Context, args: SubjectExportArgs) -> Result<Exit, CliError> 
         )?,
         Format::Human => {
             println(&format!(
-                "subject access `{}` for customer {} [law.access]: {} records written to `{}`",
+                "subject access `{}` for customer {} [law.access]: {} written to `{}`",
                 request.reference(),
                 request.customer(),
-                outcome.records,
+                counted(outcome.records, "record", "records"),
                 args.out.display()
             ))?;
             if outcome.unreadable > 0 {
                 println(&format!(
-                    "{} records of theirs did not open (shredded or altered) and are not in it",
-                    outcome.unreadable
+                    "{} of theirs did not open (shredded or altered) and are not in it",
+                    counted(outcome.unreadable, "record", "records")
                 ))?;
             }
             if encrypted {
@@ -184,10 +184,11 @@ fn erase(context: &Context, args: SubjectRequestArgs) -> Result<Exit, CliError> 
         Format::Human => {
             if status == "erased" {
                 println(&format!(
-                    "erasure `{}` of customer {} [law.erasure]: keys {keys}, {records} records \
-                     deleted; consent receipts kept as proof",
+                    "erasure `{}` of customer {} [law.erasure]: keys {keys}, {} deleted; consent \
+                     receipts kept as proof",
                     request.reference(),
-                    customer
+                    customer,
+                    counted(records, "record", "records")
                 ))?;
             } else {
                 println(&format!(
@@ -201,9 +202,9 @@ fn erase(context: &Context, args: SubjectRequestArgs) -> Result<Exit, CliError> 
                 println("no training export holds their records")?;
             } else {
                 println(&format!(
-                    "{} training export(s) still hold their records; purge them where they \
-                     went:",
-                    exports.len()
+                    "{} still {} their records; purge them where they went:",
+                    counted(exports.len(), "training export", "training exports"),
+                    if exports.len() == 1 { "holds" } else { "hold" }
                 ))?;
                 for job in &exports {
                     println(&format!("  {job}"))?;

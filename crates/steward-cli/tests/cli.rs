@@ -1128,7 +1128,7 @@ fn export_list_shows_the_jobs_and_a_sweep_names_the_exports_still_holding_delete
         "{text}"
     );
     assert!(
-        text.contains(&format!("  customer {ADA}: 1 records")),
+        text.contains(&format!("  customer {ADA}: 1 record")),
         "{text}"
     );
 
@@ -1421,7 +1421,7 @@ fn export_reports_a_planned_record_it_could_not_export() {
     ]);
     assert!(
         printed.contains(&format!(
-            "planned but not exported: 1 records\n  {} (tampered)\n",
+            "planned but not exported: 1 record\n  {} (tampered)\n",
             records[1]
         )),
         "{printed}"
