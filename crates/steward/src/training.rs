@@ -567,6 +567,10 @@ struct EncryptingThread<W> {
     chunk: Zeroizing<Vec<u8>>,
     /// `None` once the thread was told to finish or found stopped.
     queue: Option<mpsc::SyncSender<Message>>,
+    /// Chunks the thread has encrypted, emptied, to fill again: a chunk is allocated and
+    /// wiped once per export rather than once per 64 KiB (at most `QUEUED_CHUNKS` + 2 exist;
+    /// each is zeroized when the export drops it).
+    spare: mpsc::Receiver<Zeroizing<Vec<u8>>>,
     /// `None` once joined.
     thread: Option<thread::JoinHandle<std::io::Result<W>>>,
 }
@@ -617,9 +621,10 @@ impl<W: Write + Send + 'static> EncryptedExport<W> {
     pub fn on_own_thread(recipients: &TrainingRecipients, out: W) -> Result<Self, StewardError> {
         let inner = stream_writer(recipients, out)?;
         let (queue, chunks) = mpsc::sync_channel(QUEUED_CHUNKS);
+        let (emptied, spare) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("steward-export-age".to_owned())
-            .spawn(move || encrypt_queued(inner, &chunks))
+            .spawn(move || encrypt_queued(inner, &chunks, &emptied))
             .map_err(|error| StewardError::Export {
                 source: error.into(),
             })?;
@@ -627,6 +632,7 @@ impl<W: Write + Send + 'static> EncryptedExport<W> {
             encrypting: Encrypting::OwnThread(EncryptingThread {
                 chunk: Zeroizing::new(Vec::with_capacity(CHUNK_LEN)),
                 queue: Some(queue),
+                spare,
                 thread: Some(thread),
             }),
         })
@@ -676,14 +682,21 @@ fn stream_writer<W: Write>(
         .map_err(|error| export(error.into()))
 }
 
-/// The encrypting thread: encrypts what the queue brings, in order, until told to finish.
+/// The encrypting thread: encrypts what the queue brings, in order, until told to finish;
+/// hands each chunk back emptied through `emptied`.
 fn encrypt_queued<W: Write>(
     mut out: age::stream::StreamWriter<W>,
     chunks: &mpsc::Receiver<Message>,
+    emptied: &mpsc::Sender<Zeroizing<Vec<u8>>>,
 ) -> std::io::Result<W> {
     for message in chunks {
         match message {
-            Message::Chunk(chunk) => out.write_all(&chunk)?,
+            Message::Chunk(mut chunk) => {
+                out.write_all(&chunk)?;
+                chunk.clear();
+                // A caller that is gone takes no more chunks: this one is zeroized here.
+                let _unused = emptied.send(chunk);
+            }
             Message::Flush => out.flush()?,
             Message::Finish(chunk) => {
                 out.write_all(&chunk)?;
@@ -704,10 +717,11 @@ impl<W> EncryptingThread<W> {
         let taken = buf.get(..room).unwrap_or(buf);
         self.chunk.extend_from_slice(taken);
         if self.chunk.len() >= CHUNK_LEN {
-            let full = std::mem::replace(
-                &mut self.chunk,
-                Zeroizing::new(Vec::with_capacity(CHUNK_LEN)),
-            );
+            let next = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Zeroizing::new(Vec::with_capacity(CHUNK_LEN)));
+            let full = std::mem::replace(&mut self.chunk, next);
             self.send(Message::Chunk(full))?;
         }
         Ok(taken.len())

@@ -274,7 +274,17 @@ fn an_export_encrypted_on_its_own_thread_decrypts_to_the_written_bytes() {
     let recipients =
         TrainingRecipients::parse_all([identity.to_public().to_string().as_str()]).unwrap();
     const CHUNK: usize = 64 * 1024;
-    for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 5 * CHUNK + 17] {
+    // Forty chunks: the thread hands emptied chunks back to be filled again, many times over.
+    for len in [
+        0,
+        1,
+        CHUNK - 1,
+        CHUNK,
+        CHUNK + 1,
+        3 * CHUNK,
+        5 * CHUNK + 17,
+        40 * CHUNK + 3,
+    ] {
         let plaintext: Vec<u8> = (0..len).map(|index| (index % 251) as u8).collect();
         let mut out = EncryptedExport::on_own_thread(&recipients, Vec::new()).unwrap();
         // Writes of uneven sizes, some larger than a chunk.
