@@ -112,7 +112,7 @@ pub use crate::{
         PlannedRecords, RecordDigest, RecordDigester, SkipReason,
     },
     keys::{
-        AuditKeyCheck, KEY_LEN, KeyAdmission, KeyMaterial, KeyStore, KeyVersion, Keyring,
+        AuditKeyCheck, KEY_LEN, KeyAdmission, KeyEpoch, KeyMaterial, KeyStore, KeyVersion, Keyring,
         KeyringSnapshot, MasterKey, MasterKeyCheck, MasterKeyId, NoKeyStore,
         PreparedMasterRotation, Tombstone, WrappedDataKey,
     },

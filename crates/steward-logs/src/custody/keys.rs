@@ -157,6 +157,11 @@ impl<S: AuditStore> Custody<S> {
     /// when the store refused a record sealed under a key another node shredded, then seal
     /// again. A no-op for a store with one custody.
     ///
+    /// A store that keeps a [`KeyEpoch`](crate::KeyEpoch) is asked for it first: if it is the
+    /// one read just before this custody last read this customer's keys, no key of the store
+    /// changed since, and the keys are not read again. The epoch is read before the keys, so a
+    /// change made between the two reads is seen at the next call.
+    ///
     /// # Errors
     ///
     /// [`KeyError::StoreUnavailable`] if the store could not be read;
@@ -166,8 +171,19 @@ impl<S: AuditStore> Custody<S> {
         if !self.key_store.is_shared() {
             return Ok(());
         }
+        let epoch = self
+            .key_store
+            .key_epoch()
+            .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+        if let Some(epoch) = epoch
+            && *self.viewed.lock().map_err(poisoned)? == Some((customer, epoch))
+        {
+            return Ok(());
+        }
         let mut shard = self.shard(customer).lock().map_err(poisoned)?;
-        self.refresh_in_shard(&mut shard, customer)
+        self.refresh_in_shard(&mut shard, customer)?;
+        *self.viewed.lock().map_err(poisoned)? = epoch.map(|epoch| (customer, epoch));
+        Ok(())
     }
 
     /// Destroys the customer's data keys, durably first (a tombstone at least `tombstone`),

@@ -24,7 +24,7 @@ pub use self::{
     master::{MasterKey, MasterKeyId},
     material::KeyMaterial,
     snapshot::KeyringSnapshot,
-    store::{KeyAdmission, KeyStore, NoKeyStore},
+    store::{KeyAdmission, KeyEpoch, KeyStore, NoKeyStore},
     version::{KeyVersion, Tombstone},
     wrapped::WrappedDataKey,
 };

@@ -19,6 +19,29 @@ pub enum KeyAdmission {
     Superseded(KeyringSnapshot),
 }
 
+/// A value a shared [`KeyStore`] changes with every change to its data keys and tombstones,
+/// in the same transaction, whoever makes it (another process, another node): equal values
+/// read at two moments mean that no key was issued, rewrapped or shredded in between. Drawn at
+/// random on each change rather than counted, so that a store restored from a backup does
+/// not come back to a value it had with other keys.
+///
+/// ```
+/// use steward_logs::KeyEpoch;
+///
+/// assert_eq!(KeyEpoch::new(42), KeyEpoch::new(42));
+/// assert_ne!(KeyEpoch::new(42), KeyEpoch::new(-42));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyEpoch(i64);
+
+impl KeyEpoch {
+    /// The epoch a store read.
+    #[must_use]
+    pub const fn new(value: i64) -> Self {
+        Self(value)
+    }
+}
+
 /// Where wrapped data keys and tombstones are kept, one change at a time (never a whole
 /// snapshot). [`Custody`](crate::Custody) writes ahead: a new data key is durable before any
 /// record sealed under it is returned, a shred before it is reported, a master-key rotation
@@ -58,6 +81,19 @@ pub trait KeyStore: Send + Sync {
     ///
     /// Whatever kept the store from being read; the seal or open then fails closed.
     fn customer_keys(&self, _customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
+        Ok(None)
+    }
+
+    /// The store's [`KeyEpoch`] now, for a shared store that keeps one; `None` (the default)
+    /// if it keeps none, and then the custody reads [`customer_keys`](Self::customer_keys)
+    /// before every open. With one, a custody that read a customer's keys at an epoch opens
+    /// their next records without reading them again while the epoch is unchanged: an export
+    /// of many records of one customer reads one value per record instead of their keys.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the store from being read; the open then fails closed.
+    fn key_epoch(&self) -> Result<Option<KeyEpoch>, BoxError> {
         Ok(None)
     }
 

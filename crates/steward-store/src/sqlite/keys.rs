@@ -5,8 +5,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use steward_core::CustomerId;
 use steward_logs::{
-    BoxError, KeyAdmission, KeyStore, KeyVersion, KeyringSnapshot, MasterKeyId, Tombstone,
-    WrappedDataKey,
+    BoxError, KeyAdmission, KeyEpoch, KeyStore, KeyVersion, KeyringSnapshot, MasterKeyId,
+    Tombstone, WrappedDataKey,
 };
 
 use crate::{
@@ -334,6 +334,17 @@ impl KeyStore for SqliteStore {
 
     fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
         Ok(Some(Self::customer_keys(self, customer)?))
+    }
+
+    /// The epoch the schema's triggers draw again with every change to the data keys or
+    /// tombstones: one row, read in a statement of its own.
+    fn key_epoch(&self) -> Result<Option<KeyEpoch>, BoxError> {
+        Ok(Some(self.read(|conn| {
+            conn.prepare_cached("SELECT epoch FROM key_epoch WHERE singleton = 1")
+                .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+                .map(KeyEpoch::new)
+                .doing("reading the key epoch")
+        })?))
     }
 }
 

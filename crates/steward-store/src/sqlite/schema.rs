@@ -45,10 +45,15 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/v3.sql"),
         refuse: None,
     },
+    Migration {
+        version: 4,
+        sql: include_str!("schema/v4.sql"),
+        refuse: None,
+    },
 ];
 
 /// The schema version this build migrates files to.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The v1 fact tables held plain rows that nothing proves: turning them into chained entries
 /// would bless whatever was edited into them. A v1 file with facts is left as it is.

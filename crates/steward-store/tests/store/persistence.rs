@@ -322,6 +322,51 @@ fn a_data_key_is_stored_once_and_never_under_another_master_key() {
     assert_eq!(store.keyring_snapshot().unwrap().data_keys(), [key]);
 }
 
+/// The key epoch a custody compares before it skips reading a customer's keys: it changes with
+/// every change to the keys or tombstones (a key issued, a rotation, a shred, a row deleted
+/// behind the store's back) and with nothing else.
+#[test]
+fn the_key_epoch_changes_with_every_key_change_and_only_then() {
+    let dir = TempDir::new("key-epoch");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let epoch = || KeyStore::key_epoch(&store).unwrap().unwrap();
+    let mut seen = vec![epoch()];
+    let changed = |seen: &mut Vec<_>, what: &str| {
+        let now = epoch();
+        assert!(!seen.contains(&now), "the epoch did not change: {what}");
+        seen.push(now);
+    };
+    assert_eq!(epoch(), seen[0], "read twice without a change");
+
+    let custody = new_custody(&store, &keys);
+    let record = seal(&custody, customer(1), at(0), b"a request");
+    changed(&mut seen, "a first key issued");
+    store
+        .put_records([(&record, DataCategory::LlmRequestLog)])
+        .unwrap();
+    seal(&custody, customer(1), at(1), b"under the same key");
+    assert_eq!(epoch(), *seen.last().unwrap(), "records stored, no key");
+    custody.rotate_data_key(customer(1)).unwrap();
+    changed(&mut seen, "a rotation");
+    custody.shred(customer(1)).unwrap();
+    changed(&mut seen, "a shred");
+    seal(&custody, customer(2), at(2), b"another customer");
+    changed(&mut seen, "another customer's first key");
+    raw(&path)
+        .execute(
+            "DELETE FROM wrapped_keys WHERE customer = ?1",
+            [customer(2).as_bytes()],
+        )
+        .unwrap();
+    changed(&mut seen, "a key row deleted behind the store's back");
+    raw(&path)
+        .execute("DELETE FROM key_tombstones", [])
+        .unwrap();
+    changed(&mut seen, "a tombstone deleted behind the store's back");
+}
+
 #[test]
 fn a_shred_deletes_the_wrapped_keys_for_good_and_keeps_the_tombstone() {
     let dir = TempDir::new("shred");

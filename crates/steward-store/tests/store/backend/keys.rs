@@ -328,3 +328,46 @@ pub(crate) fn a_shred_whose_keys_outlived_its_audit_entry_is_completed_at_the_ne
         head.entries()
     );
 }
+
+/// Two vaults on one store, as two processes hold it. B opens a customer's records (on a store
+/// that keeps a key epoch, its opens after the first read the epoch, not her keys); A shreds
+/// her; B's next open of her records fails as shredded, while another customer's record still
+/// opens on B.
+pub(crate) fn a_shred_by_another_vault_holds_at_its_next_open_of_a_customer_it_just_opened() {
+    let db = Db::fresh("shred-elsewhere");
+    let (ada, ben) = (customer(1), customer(2));
+    let store_a = db.store();
+    let vault_a = Db::vault(&store_a).unwrap();
+    vault_a
+        .add_steward("alice.ops".parse().unwrap(), "dana.admin".parse().unwrap())
+        .unwrap();
+    let start = Timestamp::now();
+    vault_a
+        .update_facts(|facts| {
+            facts.start_relationship(ada, start)?;
+            facts.start_relationship(ben, start)
+        })
+        .unwrap()
+        .unwrap();
+    let first = log::<Db>(&store_a, &vault_a, ada);
+    let second = log::<Db>(&store_a, &vault_a, ada);
+    let other = log::<Db>(&store_a, &vault_a, ben);
+
+    let store_b = db.store();
+    let vault_b = Db::vault(&store_b).unwrap();
+    for record in [&first, &second, &first] {
+        let opened = vault_b.open(record, &steward_request()).unwrap();
+        assert_eq!(opened.as_bytes(), b"a prompt");
+    }
+
+    vault_a.shred(ada).unwrap();
+    for record in [&second, &first] {
+        let refused = vault_b.open(record, &steward_request());
+        assert!(
+            matches!(refused, Err(LogsError::Open(OpenError::Shredded))),
+            "{refused:?}"
+        );
+    }
+    let opened = vault_b.open(&other, &steward_request()).unwrap();
+    assert_eq!(opened.as_bytes(), b"a prompt");
+}

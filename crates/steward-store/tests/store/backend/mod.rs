@@ -170,7 +170,8 @@ macro_rules! conformance_suite {
                 a_wrong_master_key_or_audit_key_is_refused_at_open,
                 keys_and_records_survive_reopen_and_open_again,
                 everything_a_vault_acknowledged_survives_a_restart,
-                a_shred_whose_keys_outlived_its_audit_entry_is_completed_at_the_next_open;
+                a_shred_whose_keys_outlived_its_audit_entry_is_completed_at_the_next_open,
+                a_shred_by_another_vault_holds_at_its_next_open_of_a_customer_it_just_opened;
             records:
                 a_record_whose_stored_bytes_were_swapped_with_another_is_refused_by_id,
                 the_sweep_deletes_stored_records_and_shreds_keys_durably,
