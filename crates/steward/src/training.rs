@@ -8,7 +8,7 @@ use steward_logs::{
     AuditStore, BoxError, ExportCounts, ExportJobId, ExportOutcome, ExportPlan, PlannedRecords,
     RecordDigester, RecordHeader, SealedRecord, SkipReason,
 };
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{DataRef, DenyReason, Request, RosterFacts, StewardError, Vault};
 
@@ -567,9 +567,9 @@ struct EncryptingThread<W> {
     chunk: Zeroizing<Vec<u8>>,
     /// `None` once the thread was told to finish or found stopped.
     queue: Option<mpsc::SyncSender<Message>>,
-    /// Chunks the thread has encrypted, emptied, to fill again: a chunk is allocated and
-    /// wiped once per export rather than once per 64 KiB (at most `QUEUED_CHUNKS` + 2 exist;
-    /// each is zeroized when the export drops it).
+    /// Chunks the thread has encrypted, wiped, to fill again: a chunk is allocated once per
+    /// export rather than once per 64 KiB (at most `QUEUED_CHUNKS` + 3 exist: the one being
+    /// filled, one waiting to be queued, the queued ones and the one being encrypted).
     spare: mpsc::Receiver<Zeroizing<Vec<u8>>>,
     /// `None` once joined.
     thread: Option<thread::JoinHandle<std::io::Result<W>>>,
@@ -683,7 +683,7 @@ fn stream_writer<W: Write>(
 }
 
 /// The encrypting thread: encrypts what the queue brings, in order, until told to finish;
-/// hands each chunk back emptied through `emptied`.
+/// hands each chunk back wiped (its capacity kept) through `emptied`.
 fn encrypt_queued<W: Write>(
     mut out: age::stream::StreamWriter<W>,
     chunks: &mpsc::Receiver<Message>,
@@ -693,6 +693,10 @@ fn encrypt_queued<W: Write>(
         match message {
             Message::Chunk(mut chunk) => {
                 out.write_all(&chunk)?;
+                // The plaintext goes once encrypted, as a dropped chunk's would. Wiped as a
+                // slice: zeroize's `Vec` impl writes byte by byte (volatile), several times
+                // the cost of the slice's bulk fill.
+                chunk.as_mut_slice().zeroize();
                 chunk.clear();
                 // A caller that is gone takes no more chunks: this one is zeroized here.
                 let _unused = emptied.send(chunk);

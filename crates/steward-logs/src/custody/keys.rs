@@ -158,9 +158,10 @@ impl<S: AuditStore> Custody<S> {
     /// again. A no-op for a store with one custody.
     ///
     /// A store that keeps a [`KeyEpoch`](crate::KeyEpoch) is asked for it first: if it is the
-    /// one read just before this custody last read this customer's keys, no key of the store
-    /// changed since, and the keys are not read again. The epoch is read before the keys, so a
-    /// change made between the two reads is seen at the next call.
+    /// one read just before this method last read this customer's keys (and no other
+    /// customer's of her shard since), no key of the store changed in between, and the keys
+    /// are not read again. The epoch is read before the keys, so a change made between the
+    /// two reads is seen at the next call.
     ///
     /// # Errors
     ///
@@ -175,14 +176,14 @@ impl<S: AuditStore> Custody<S> {
             .key_store
             .key_epoch()
             .map_err(|source| LogsError::Key(KeyError::StoreUnavailable { source }))?;
+        let mut shard = self.shard(customer).lock().map_err(poisoned)?;
         if let Some(epoch) = epoch
-            && *self.viewed.lock().map_err(poisoned)? == Some((customer, epoch))
+            && shard.keys_read == Some((customer, epoch))
         {
             return Ok(());
         }
-        let mut shard = self.shard(customer).lock().map_err(poisoned)?;
         self.refresh_in_shard(&mut shard, customer)?;
-        *self.viewed.lock().map_err(poisoned)? = epoch.map(|epoch| (customer, epoch));
+        shard.keys_read = epoch.map(|epoch| (customer, epoch));
         Ok(())
     }
 

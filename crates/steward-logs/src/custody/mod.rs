@@ -13,10 +13,10 @@ use std::{
 };
 
 use ring::rand::SystemRandom;
-use steward_core::{AdminId, CustomerId};
+use steward_core::AdminId;
 
 use crate::{
-    KeyEpoch, KeyStore, Keyring, LogsError, NoKeyStore,
+    KeyStore, Keyring, LogsError, NoKeyStore,
     audit::{AuditEvent, AuditStore, AuditTrail, RosterChange},
     record::SALT_LEN,
 };
@@ -99,10 +99,6 @@ pub struct Custody<S> {
     keyring: RwLock<Keyring>,
     opening: Mutex<HashMap<[u8; SALT_LEN], Arc<OpenSession>>>,
     key_store: Arc<dyn KeyStore>,
-    /// The customer whose keys were last read from a shared key store, and the store's
-    /// epoch just before that read: opens of that customer skip the read while the epoch is
-    /// unchanged (see `refresh_customer`).
-    viewed: Mutex<Option<(CustomerId, KeyEpoch)>>,
     config: SealConfig,
     rng: SystemRandom,
     /// Fingerprints of redaction markers, derived from the trail's audit key.
@@ -132,7 +128,6 @@ impl<S: AuditStore> Custody<S> {
             keyring: RwLock::new(keyring),
             opening: Mutex::new(HashMap::new()),
             key_store: Arc::new(NoKeyStore),
-            viewed: Mutex::new(None),
             config,
             rng: SystemRandom::new(),
             redaction_key,
@@ -144,7 +139,12 @@ impl<S: AuditStore> Custody<S> {
     #[must_use]
     pub fn with_key_store(mut self, store: Arc<dyn KeyStore>) -> Self {
         self.key_store = store;
-        self.viewed = Mutex::new(None);
+        // What was read from another store says nothing of this one.
+        for shard in &mut self.shards {
+            if let Ok(shard) = shard.get_mut() {
+                shard.keys_read = None;
+            }
+        }
         self
     }
 

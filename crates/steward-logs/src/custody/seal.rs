@@ -11,8 +11,8 @@ use steward_redact::{RedactionCounts, Redactor, Scanner};
 
 use super::{Custody, SecretRedaction, poisoned};
 use crate::{
-    ConfigError, KeyAdmission, KeyError, KeyVersion, LogsError, Redaction, SealInput, SealedRecord,
-    audit::AuditStore, session::SealSession,
+    ConfigError, KeyAdmission, KeyEpoch, KeyError, KeyVersion, LogsError, Redaction, SealInput,
+    SealedRecord, audit::AuditStore, session::SealSession,
 };
 
 /// Sealing sessions kept at once (about 0.8 KiB each, so about 50 MiB at most). A customer
@@ -44,6 +44,11 @@ pub(super) struct SealingShard {
     /// Records sealed per (customer, key version) by sessions that ended (spent or evicted),
     /// so the per-version limit survives session turnover.
     pub(super) sealed_before: HashMap<(CustomerId, KeyVersion), u64>,
+    /// The customer of this shard whose keys `Custody::refresh_customer` last read from a
+    /// shared key store, and the store's epoch read just before: her opens skip the read
+    /// while the epoch is unchanged. One per shard, so that opens alternating between
+    /// customers of different shards keep theirs.
+    pub(super) keys_read: Option<(CustomerId, KeyEpoch)>,
 }
 
 impl SealingShard {

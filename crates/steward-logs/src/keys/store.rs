@@ -20,8 +20,10 @@ pub enum KeyAdmission {
 }
 
 /// A value a shared [`KeyStore`] changes with every change to its data keys and tombstones,
-/// in the same transaction, whoever makes it (another process, another node): equal values
-/// read at two moments mean that no key was issued, rewrapped or shredded in between. Drawn at
+/// in the same transaction, whoever makes it through the store (another process, another
+/// node): equal values read at two moments mean that no key was issued, rewrapped or
+/// shredded in between. (The SQLite store keeps it with triggers; someone with write access
+/// to the file who drops them can change keys unseen, as they could edit any table.) Drawn at
 /// random on each change rather than counted, so that a store restored from a backup does
 /// not come back to a value it had with other keys.
 ///

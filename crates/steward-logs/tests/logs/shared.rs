@@ -21,9 +21,9 @@ use std::{
 use steward_core::{CustomerId, ManualClock, RecordId, Timestamp, TrainingLevel, TrainingScope};
 use steward_logs::{
     AuditError, AuditKey, AuditOutcome, AuditStore, BoxError, ChainHash, ChainedEntry, Custody,
-    ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyError, KeyStore, KeyVersion, Keyring,
-    KeyringSnapshot, LogsError, OpenError, SealConfig, SealInput, SealedRecord, SharedHead,
-    Tombstone, WrappedDataKey,
+    ExportCounts, ExportJobId, ExportPlan, KeyAdmission, KeyEpoch, KeyError, KeyStore, KeyVersion,
+    Keyring, KeyringSnapshot, LogsError, OpenError, SealConfig, SealInput, SealedRecord,
+    SharedHead, Tombstone, WrappedDataKey,
 };
 
 use crate::common::{
@@ -64,6 +64,11 @@ struct KeyRows {
     /// customer), as `KeyStore::shred` documents, instead of raising it to the newest stored
     /// version.
     literal_tombstones: bool,
+    /// The key epoch, if the store keeps one (`SharedKeys::with_epoch`): moved by every
+    /// stored key, shred and rewrap.
+    epoch: Option<i64>,
+    /// `customer_keys` calls answered.
+    key_reads: usize,
 }
 
 impl KeyRows {
@@ -84,6 +89,13 @@ impl KeyRows {
         KeyringSnapshot::new(keys, shredded)
     }
 
+    /// Moves the epoch, if kept: a key or tombstone changed.
+    fn key_changed(&mut self) {
+        if let Some(epoch) = &mut self.epoch {
+            *epoch += 1;
+        }
+    }
+
     fn newest(&self, customer: CustomerId) -> Option<KeyVersion> {
         self.versions(customer).last().copied()
     }
@@ -102,6 +114,18 @@ impl KeyRows {
 struct SharedKeys(Arc<Mutex<KeyRows>>);
 
 impl SharedKeys {
+    /// A key table that keeps a key epoch, as the SQLite store does.
+    fn with_epoch() -> Self {
+        let keys = Self::default();
+        keys.rows().epoch = Some(0);
+        keys
+    }
+
+    /// How many times a custody read a customer's keys.
+    fn key_reads(&self) -> usize {
+        self.rows().key_reads
+    }
+
     fn rows(&self) -> MutexGuard<'_, KeyRows> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -130,6 +154,7 @@ impl KeyStore for SharedKeys {
             return Ok(KeyAdmission::Superseded(rows.view(customer)?));
         }
         rows.keys.insert(slot, key.clone());
+        rows.key_changed();
         Ok(KeyAdmission::Stored)
     }
 
@@ -138,19 +163,25 @@ impl KeyStore for SharedKeys {
     }
 
     fn customer_keys(&self, customer: CustomerId) -> Result<Option<KeyringSnapshot>, BoxError> {
-        let rows = self.rows();
+        let mut rows = self.rows();
         if rows.reads_fail {
             return Err(Box::new(Refused("key table unreachable")));
         }
         if rows.reads_off {
             return Ok(None);
         }
+        rows.key_reads += 1;
         Ok(Some(rows.view(customer)?))
+    }
+
+    fn key_epoch(&self) -> Result<Option<KeyEpoch>, BoxError> {
+        Ok(self.rows().epoch.map(KeyEpoch::new))
     }
 
     fn shred(&self, customer: CustomerId, tombstone: Tombstone) -> Result<(), BoxError> {
         let mut rows = self.rows();
         rows.shreds_asked.push((customer, tombstone));
+        rows.key_changed();
         // Through the newest stored version, whatever the shredding node knew of, and never
         // below an earlier shred.
         if rows.literal_tombstones {
@@ -174,6 +205,7 @@ impl KeyStore for SharedKeys {
             rows.keys
                 .insert((key.customer(), key.version()), key.clone());
         }
+        rows.key_changed();
         Ok(())
     }
 }
@@ -508,6 +540,56 @@ fn a_shred_on_one_node_is_honoured_by_the_other() -> TestResult {
     for custody in [&a, &b] {
         is_shredded(custody, &on_a)?;
     }
+    verified_chain(&audit)?;
+    Ok(())
+}
+
+/// A store that keeps a key epoch: a node's opens of one customer read her keys once while the
+/// epoch holds, and again once any node changed a key; a shred on the other node still holds
+/// at the very next open. Without an epoch, every open reads the keys.
+#[test]
+fn with_a_key_epoch_opens_read_the_keys_again_only_after_a_change() -> TestResult {
+    let keys = SharedKeys::with_epoch();
+    let audit = SharedAudit::locking();
+    let a = node(&keys, &audit, clock_at(START_SECONDS)?)?;
+    let b = node(&keys, &audit, clock_at(START_SECONDS)?)?;
+    let owner = customer(21)?;
+    let first = a.seal(&input(owner)?, b"first")?;
+    let second = a.seal(&input(owner)?, b"second")?;
+
+    let before = keys.key_reads();
+    for (record, body) in [
+        (&first, &b"first"[..]),
+        (&second, b"second"),
+        (&first, b"first"),
+    ] {
+        opens(&b, record, body)?;
+    }
+    assert_eq!(keys.key_reads() - before, 1, "three opens at one epoch");
+
+    a.rotate_data_key(owner)?;
+    let before = keys.key_reads();
+    opens(&b, &second, b"second")?;
+    opens(&b, &first, b"first")?;
+    assert_eq!(
+        keys.key_reads() - before,
+        1,
+        "a rotation elsewhere: read once again"
+    );
+
+    a.shred(owner)?;
+    is_shredded(&b, &second)?;
+    is_shredded(&b, &first)?;
+    assert!(b.keyring()?.is_version_shredded(owner, KeyVersion::FIRST));
+
+    let without = SharedKeys::default();
+    let c = node(&without, &audit, clock_at(START_SECONDS)?)?;
+    let record = c.seal(&input(customer(22)?)?, b"no epoch")?;
+    let before = without.key_reads();
+    for _ in 0..3 {
+        opens(&c, &record, b"no epoch")?;
+    }
+    assert_eq!(without.key_reads() - before, 3, "no epoch: a read per open");
     verified_chain(&audit)?;
     Ok(())
 }

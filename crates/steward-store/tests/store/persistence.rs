@@ -355,6 +355,10 @@ fn the_key_epoch_changes_with_every_key_change_and_only_then() {
     seal(&custody, customer(2), at(2), b"another customer");
     changed(&mut seen, "another customer's first key");
     raw(&path)
+        .execute("UPDATE wrapped_keys SET nonce = nonce", [])
+        .unwrap();
+    changed(&mut seen, "a key row updated behind the store's back");
+    raw(&path)
         .execute(
             "DELETE FROM wrapped_keys WHERE customer = ?1",
             [customer(2).as_bytes()],
@@ -362,9 +366,72 @@ fn the_key_epoch_changes_with_every_key_change_and_only_then() {
         .unwrap();
     changed(&mut seen, "a key row deleted behind the store's back");
     raw(&path)
+        .execute("UPDATE key_tombstones SET through = through + 1", [])
+        .unwrap();
+    changed(&mut seen, "a tombstone updated behind the store's back");
+    raw(&path)
         .execute("DELETE FROM key_tombstones", [])
         .unwrap();
     changed(&mut seen, "a tombstone deleted behind the store's back");
+}
+
+/// The six triggers that move the key epoch exist at the current schema version, so that a
+/// later migration rebuilding the key tables cannot drop them unnoticed; and a version 3 file
+/// holding keys migrates to them, its records still opening.
+#[test]
+fn a_version_3_file_with_keys_migrates_to_the_key_epoch_triggers() {
+    let dir = TempDir::new("v3-keys");
+    let path = dir.db();
+    let keys = keys();
+    let store = SqliteStore::create(&path, &keys).unwrap();
+    let custody = new_custody(&store, &keys);
+    let record = seal(&custody, customer(1), at(0), b"sealed at version 3");
+    drop((custody, store));
+    let triggers = |conn: &Connection| -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'trigger' \
+                 AND sql LIKE '%UPDATE key_epoch SET epoch = random()%' ORDER BY name",
+            )
+            .unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let expected = [
+        "key_epoch_after_key_delete",
+        "key_epoch_after_key_insert",
+        "key_epoch_after_key_update",
+        "key_epoch_after_tombstone_delete",
+        "key_epoch_after_tombstone_insert",
+        "key_epoch_after_tombstone_update",
+    ];
+    assert_eq!(triggers(&raw(&path)), expected);
+    // Back to version 3, as a file written by the build before this one.
+    raw(&path)
+        .execute_batch(
+            "DROP TRIGGER key_epoch_after_key_delete; DROP TRIGGER key_epoch_after_key_insert; \
+             DROP TRIGGER key_epoch_after_key_update; DROP TRIGGER key_epoch_after_tombstone_delete; \
+             DROP TRIGGER key_epoch_after_tombstone_insert; \
+             DROP TRIGGER key_epoch_after_tombstone_update; DROP TABLE key_epoch; \
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    assert!(triggers(&raw(&path)).is_empty());
+
+    let store = SqliteStore::open(&path, &keys).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(triggers(&raw(&path)), expected);
+    let epoch = KeyStore::key_epoch(&store).unwrap().unwrap();
+    let custody = new_custody(&store, &keys);
+    let plaintext = custody
+        .dangerous_open_with_gate(&record, &crate::backend::steward_request(), |_| Ok(()))
+        .unwrap();
+    assert_eq!(plaintext.as_bytes(), b"sealed at version 3");
+    assert_eq!(KeyStore::key_epoch(&store).unwrap(), Some(epoch));
+    custody.rotate_data_key(customer(1)).unwrap();
+    assert_ne!(KeyStore::key_epoch(&store).unwrap(), Some(epoch));
 }
 
 #[test]

@@ -2,7 +2,10 @@
 -- or the tombstones, in the change's own transaction, whichever process makes it: a custody
 -- that read a customer's keys at one epoch and finds it unchanged need not read them again
 -- before its next open (steward_logs::KeyStore::key_epoch). Triggers rather than the store's
--- code, so that no writer of these tables can change a key without changing the epoch.
+-- code, so that every writer of these tables moves the epoch, older builds still running
+-- included; only someone who also drops the triggers or disables them on their connection
+-- changes a key unseen, and a later migration that rebuilds these tables must create them
+-- again (a test checks they exist at the current version).
 CREATE TABLE key_epoch (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     epoch INTEGER NOT NULL
