@@ -5,13 +5,16 @@
 //! shows what the store alone costs. Before the timed runs, one export reports its peak
 //! resident memory above the start: the export streams, so it stays flat whatever the count
 //! (the facade test `a_subject_copy_streams_one_record_at_a_time` asserts the streaming itself).
+//! Beside them, `training-age-2-threads`: a training export of the whole store (both customers
+//! opted in, 110k records) through age on a second thread, as `steward export training
+//! --recipient` runs it on the embedded store (its two passes each stream the store).
 //!
 //! Run with `cargo bench -p steward-benches --bench subject`.
 
 use std::{
     error::Error,
     hint::black_box,
-    io::{self, BufWriter},
+    io::{self, BufWriter, Write},
     path::Path,
     time::{Duration, Instant},
 };
@@ -19,8 +22,9 @@ use std::{
 use criterion::{Criterion, Throughput};
 use steward::{
     EncryptedExport, ExportPass, Policy, SubjectFacts, TrainingRecipients,
+    consent::{Channel, ConsentActor, ConsentChange},
     logs::SubjectRequest,
-    vocabulary::{CustomerId, DataCategory, RecordId, Timestamp},
+    vocabulary::{CustomerId, DataCategory, RecordId, Timestamp, TrainingLevel, TrainingScope},
 };
 use steward_store::{RecordScan, SqliteStore, StoreKeys, StoreVault, open_vault};
 
@@ -47,6 +51,16 @@ fn store(dir: &Path) -> Result<(SqliteStore, StoreVault), Box<dyn Error>> {
     for (n, count) in [(1, RECORDS), (2, OTHERS)] {
         let owner = customer(n)?;
         vault.update_facts(|facts| facts.start_relationship(owner, now))??;
+        // Opted in, so that the training export row has every record to export.
+        let opt_in = ConsentChange::new(
+            owner,
+            TrainingLevel::Shared,
+            now,
+            ConsentActor::Customer,
+            Channel::AccountSettings,
+            Policy::coder_model().version().clone(),
+        );
+        vault.update_facts(|facts| facts.record_consent(opt_in))??;
         let body = vec![b'a'; BODY];
         let mut left = count;
         while left > 0 {
@@ -119,6 +133,25 @@ fn stream_only(store: &SqliteStore) -> Result<u64, Box<dyn Error>> {
     Ok(count)
 }
 
+/// A training export of the whole store (both customers) through age on a second thread, as
+/// `steward export training --recipient` runs it, to nowhere: the records it exported.
+fn training_age(
+    store: &SqliteStore,
+    vault: &StoreVault,
+    recipients: &TrainingRecipients,
+) -> Result<u64, Box<dyn Error>> {
+    let mut out = EncryptedExport::on_own_thread(recipients, io::sink())?;
+    let outcome = vault.export_training(
+        TrainingScope::Shared,
+        |pass| store.stream_records(RecordScan::All, pass),
+        |record| {
+            out.write_all(record.body())?;
+            Ok(())
+        },
+    )?;
+    black_box(out.finish()?);
+    Ok(outcome.counts.exported)
+}
 /// Kibibytes of a `/proc/self/status` field.
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -152,10 +185,13 @@ fn bench_subject(c: &mut Criterion) -> Result<(), Box<dyn Error>> {
         return Err("the export did not hold every record of the customer".into());
     }
     memory_report(&store, &vault)?;
-
     let recipients = TrainingRecipients::parse_all([
         "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
     ])?;
+    if training_age(&store, &vault, &recipients)? != u64::try_from(RECORDS + OTHERS)? {
+        return Err("the training export did not export every record".into());
+    }
+
     let mut group = c.benchmark_group(format!("subject/{RECORDS}x{BODY}B"));
     group.throughput(Throughput::Elements(u64::try_from(RECORDS)?));
     group.sample_size(10);
@@ -169,6 +205,9 @@ fn bench_subject(c: &mut Criterion) -> Result<(), Box<dyn Error>> {
     });
     group.bench_function("bundle-age", |b| {
         b.iter(|| bundle_age(&store, &vault, &recipients).unwrap_or_default())
+    });
+    group.bench_function("training-age-2-threads", |b| {
+        b.iter(|| training_age(&store, &vault, &recipients).unwrap_or_default())
     });
     group.finish();
     drop((vault, store));
